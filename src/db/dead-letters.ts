@@ -1,0 +1,40 @@
+import { desc, lt, sql } from 'drizzle-orm';
+import type { Db, Executor } from './client.js';
+import { deadLetters } from './schema.js';
+
+export interface DeadLetter {
+  item: unknown;
+  errors: unknown;
+}
+
+/** Stores rejected items beside the batch that carried them (same transaction). */
+export async function recordDeadLetters(
+  tx: Executor & Pick<Db, 'insert'>,
+  stream: string,
+  caller: string,
+  letters: readonly DeadLetter[],
+): Promise<void> {
+  if (letters.length === 0) return;
+  // A JSON round trip: GraphQL hands over null-prototype objects, and we store exactly what JSON can say.
+  const plain = (value: unknown) => JSON.parse(JSON.stringify(value ?? null)) as unknown;
+  await tx.insert(deadLetters).values(letters.map((l) => ({ stream, caller, item: plain(l.item), errors: plain(l.errors) })));
+}
+
+/** Newest first, keyset-paged on id. */
+export async function listDeadLetters(db: Db, options: { stream?: string | null; before?: bigint | null; limit: number }) {
+  const conditions = [
+    options.stream ? sql`${deadLetters.stream} = ${options.stream}` : undefined,
+    options.before ? lt(deadLetters.id, options.before) : undefined,
+  ].filter((c) => c !== undefined);
+  return db
+    .select()
+    .from(deadLetters)
+    .where(conditions.length ? sql.join(conditions, sql` and `) : undefined)
+    .orderBy(desc(deadLetters.id))
+    .limit(options.limit);
+}
+
+export async function pruneDeadLetters(db: Db, olderThan: Date): Promise<number> {
+  const deleted = await db.delete(deadLetters).where(lt(deadLetters.receivedAt, olderThan)).returning({ id: deadLetters.id });
+  return deleted.length;
+}

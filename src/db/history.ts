@@ -1,0 +1,123 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { toInterval } from '../duration.js';
+import { rows, type Executor } from './client.js';
+
+export const AGGREGATES = ['AVG', 'MIN', 'MAX', 'COUNT', 'FIRST', 'LAST'] as const;
+export const FILLS = ['NONE', 'LOCF', 'INTERPOLATE'] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
+export type Fill = (typeof FILLS)[number];
+
+export interface HistoryRequest {
+  sourceId: string;
+  metric: string;
+  from: Date;
+  to: Date;
+  bucketMs: number;
+  aggregate: Aggregate;
+  fill: Fill;
+}
+
+export interface HistoryPoint {
+  bucket: Date;
+  /** Null only where a fill had nothing to carry or interpolate from. */
+  value: number | null;
+}
+
+/**
+ * Buckets start at multiples of the bucket size from this origin, which is
+ * TimescaleDB's default time_bucket origin (a Monday); date_bin uses it too
+ * so both paths put bucket edges at the same instants.
+ */
+const ORIGIN = '2000-01-03T00:00:00Z';
+
+function aggregateSql(aggregate: Aggregate, timescale: boolean): SQL {
+  switch (aggregate) {
+    case 'AVG':
+      return sql`avg(value)`;
+    case 'MIN':
+      return sql`min(value)`;
+    case 'MAX':
+      return sql`max(value)`;
+    case 'COUNT':
+      return sql`count(value)::float8`;
+    case 'FIRST':
+      return timescale ? sql`first(value, time)` : sql`(array_agg(value order by time))[1]`;
+    case 'LAST':
+      return timescale ? sql`last(value, time)` : sql`(array_agg(value order by time desc))[1]`;
+  }
+}
+
+/**
+ * Bucketed history of one series over [from, to). With TimescaleDB the
+ * database buckets and fills (time_bucket, time_bucket_gapfill, locf,
+ * interpolate); on plain PostgreSQL date_bin buckets and the same fills run
+ * here, with TimescaleDB's semantics: only points inside the range count.
+ */
+export async function history(db: Executor, timescale: boolean, request: HistoryRequest): Promise<HistoryPoint[]> {
+  const { sourceId, metric, from, to, bucketMs, aggregate, fill } = request;
+  const bucket = toInterval(bucketMs);
+  const range = sql`source_id = ${sourceId} and metric = ${metric}
+    and time >= ${from.toISOString()}::timestamptz and time < ${to.toISOString()}::timestamptz`;
+  const agg = aggregateSql(aggregate, timescale);
+
+  if (timescale && fill !== 'NONE') {
+    const filled = fill === 'LOCF' ? sql`locf(${agg})` : sql`interpolate(${agg})`;
+    const found = await rows<{ bucket_ms: number; value: number | null }>(
+      db,
+      // time_bucket_gapfill must be a top-level GROUP BY expression, so convert outside.
+      sql`select (extract(epoch from bucket) * 1000)::float8 as bucket_ms, value::float8 as value from (
+            select time_bucket_gapfill(${bucket}::interval, time,
+              ${from.toISOString()}::timestamptz, ${to.toISOString()}::timestamptz) as bucket,
+              ${filled} as value
+            from readings where ${range} group by 1) filled
+          order by 1`,
+    );
+    return found.map((r) => ({ bucket: new Date(r.bucket_ms), value: r.value }));
+  }
+
+  const bucketExpr = timescale
+    ? sql`time_bucket(${bucket}::interval, time, ${ORIGIN}::timestamptz)`
+    : sql`date_bin(${bucket}::interval, time, ${ORIGIN}::timestamptz)`;
+  const found = await rows<{ bucket_ms: number; value: number }>(
+    db,
+    sql`select (extract(epoch from ${bucketExpr}) * 1000)::float8 as bucket_ms, ${agg}::float8 as value
+        from readings where ${range} group by 1 order by 1`,
+  );
+  const points = found.map((r) => ({ bucket: new Date(r.bucket_ms), value: r.value }));
+  return fill === 'NONE' ? points : fillGaps(points, { from, to, bucketMs, fill });
+}
+
+/** Every bucket in [from, to), empty ones filled by carrying forward or interpolating. */
+export function fillGaps(
+  points: readonly HistoryPoint[],
+  { from, to, bucketMs, fill }: { from: Date; to: Date; bucketMs: number; fill: Exclude<Fill, 'NONE'> },
+): HistoryPoint[] {
+  const origin = Date.parse(ORIGIN);
+  const start = origin + Math.floor((from.getTime() - origin) / bucketMs) * bucketMs;
+  const known = new Map(points.map((p) => [p.bucket.getTime(), p.value]));
+  const times: number[] = [];
+  for (let t = start; t < to.getTime(); t += bucketMs) times.push(t);
+  const values = times.map((t) => known.get(t) ?? null);
+
+  if (fill === 'LOCF') {
+    let carried: number | null = null;
+    return times.map((t, i) => {
+      carried = values[i] ?? carried;
+      return { bucket: new Date(t), value: carried };
+    });
+  }
+  return times.map((t, i) => {
+    const own = values[i];
+    if (own !== null && own !== undefined) return { bucket: new Date(t), value: own };
+    const before = lastIndexBefore(values, i);
+    const after = values.findIndex((v, j) => j > i && v !== null);
+    if (before < 0 || after < 0) return { bucket: new Date(t), value: null };
+    const [t0, v0, t1, v1] = [times[before]!, values[before]!, times[after]!, values[after]!];
+    return { bucket: new Date(t), value: v0 + ((v1 - v0) * (t - t0)) / (t1 - t0) };
+  });
+}
+
+function lastIndexBefore(values: readonly (number | null)[], index: number): number {
+  for (let j = index - 1; j >= 0; j--) if (values[j] !== null) return j;
+  return -1;
+}

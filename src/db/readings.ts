@@ -1,0 +1,125 @@
+import { sql, type SQL } from 'drizzle-orm';
+import type { Quality } from './schema.js';
+import { rows, type Executor } from './client.js';
+
+/** A stored reading; `cursor` orders readings in commit order. */
+export interface Reading {
+  cursor: bigint;
+  sourceId: string;
+  metric: string;
+  time: Date;
+  value: number;
+  unit: string;
+  quality: Quality;
+}
+
+export interface ReadingFilter {
+  sourceIds?: readonly string[] | null;
+  metrics?: readonly string[] | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+interface ReadingRow {
+  cursor: string;
+  source_id: string;
+  metric: string;
+  time_ms: number;
+  value: number;
+  unit: string;
+  quality: Quality;
+}
+
+// Times and cursors cross as float8 ms and text so both drivers return the same JS types.
+const READING_COLUMNS = sql`seq::text as cursor, source_id, metric,
+  (extract(epoch from time) * 1000)::float8 as time_ms, value, unit, quality`;
+
+function toReading(row: ReadingRow): Reading {
+  return {
+    cursor: BigInt(row.cursor),
+    sourceId: row.source_id,
+    metric: row.metric,
+    time: new Date(row.time_ms),
+    value: row.value,
+    unit: row.unit,
+    quality: row.quality,
+  };
+}
+
+/**
+ * Inserts readings with one statement (unnest of column arrays). Rows whose
+ * (source, metric, time) is already stored are left untouched; returns the
+ * cursors of the rows actually inserted.
+ */
+export async function insertReadings(tx: Executor, readings: readonly Reading[]): Promise<Set<bigint>> {
+  if (readings.length === 0) return new Set();
+  const inserted = await rows<{ cursor: string }>(
+    tx,
+    sql`insert into readings (source_id, metric, time, value, unit, quality, seq)
+        select * from unnest(
+          ${sql.param(readings.map((r) => r.sourceId))}::text[],
+          ${sql.param(readings.map((r) => r.metric))}::text[],
+          ${sql.param(readings.map((r) => r.time.toISOString()))}::timestamptz[],
+          ${sql.param(readings.map((r) => r.value))}::float8[],
+          ${sql.param(readings.map((r) => r.unit))}::text[],
+          ${sql.param(readings.map((r) => r.quality))}::text[],
+          ${sql.param(readings.map((r) => r.cursor.toString()))}::int8[])
+        on conflict (source_id, metric, time) do nothing
+        returning seq::text as cursor`,
+  );
+  return new Set(inserted.map((r) => BigInt(r.cursor)));
+}
+
+function filterClause(filter: ReadingFilter): SQL {
+  const parts: SQL[] = [];
+  if (filter.sourceIds?.length) parts.push(sql`source_id = any(${sql.param([...filter.sourceIds])}::text[])`);
+  if (filter.metrics?.length) parts.push(sql`metric = any(${sql.param([...filter.metrics])}::text[])`);
+  if (filter.from) parts.push(sql`time >= ${filter.from.toISOString()}::timestamptz`);
+  if (filter.to) parts.push(sql`time < ${filter.to.toISOString()}::timestamptz`);
+  return parts.length ? sql.join(parts, sql` and `) : sql`true`;
+}
+
+/**
+ * Readings with after < cursor <= upTo (upTo omitted: no bound), in cursor
+ * order, at most `limit`. Callers page by passing the last cursor back as `after`.
+ */
+export async function readingsAfter(
+  db: Executor,
+  after: bigint,
+  options: { upTo?: bigint; limit: number; filter?: ReadingFilter },
+): Promise<Reading[]> {
+  const upTo = options.upTo === undefined ? sql`true` : sql`seq <= ${options.upTo.toString()}::int8`;
+  const found = await rows<ReadingRow>(
+    db,
+    sql`select ${READING_COLUMNS} from readings
+        where seq > ${after.toString()}::int8 and ${upTo} and ${filterClause(options.filter ?? {})}
+        order by seq limit ${options.limit}`,
+  );
+  return found.map(toReading);
+}
+
+/** The newest reading of each (source, metric) pair, one index probe per pair. */
+export async function latestReadings(
+  db: Executor,
+  sourceIds: readonly string[],
+  metrics: readonly string[],
+): Promise<Reading[]> {
+  if (sourceIds.length === 0 || metrics.length === 0) return [];
+  const found = await rows<ReadingRow>(
+    db,
+    sql`select ${READING_COLUMNS}
+        from unnest(${sql.param([...sourceIds])}::text[]) as s(id)
+        cross join unnest(${sql.param([...metrics])}::text[]) as m(name)
+        cross join lateral (
+          select * from readings r where r.source_id = s.id and r.metric = m.name
+          order by r.time desc limit 1
+        ) latest
+        order by source_id, metric`,
+  );
+  return found.map(toReading);
+}
+
+export async function countReadings(db: Executor): Promise<number> {
+  const [row] = await rows<{ n: number }>(db, sql`select count(*)::float8 as n from readings`);
+  return row?.n ?? 0;
+}

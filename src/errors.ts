@@ -1,0 +1,51 @@
+/**
+ * Errors a caller can act on. Each carries a stable `code` that reaches the
+ * client as `extensions.code` (schema/errors.ts); anything else is logged and
+ * masked as an internal error.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, details: Record<string, unknown> = {}, code = 'BAD_USER_INPUT') {
+    super(code, message, details);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('NOT_FOUND', message, details);
+  }
+}
+
+/** The database or broker cannot serve right now; the same request may succeed later. */
+export class UnavailableError extends AppError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('UNAVAILABLE', message, { retryable: true, ...details });
+  }
+}
+
+export class ShuttingDownError extends AppError {
+  constructor() {
+    super('SHUTTING_DOWN', 'the server is shutting down; retry against another node or after restart', { retryable: true });
+  }
+}
+
+/** A subscriber fell so far behind that its buffer filled; it resumes from `resumeAfter`. */
+export class SlowConsumerError extends AppError {
+  constructor(limit: number, resumeAfter: string | null) {
+    super(
+      'SLOW_CONSUMER',
+      `subscriber fell more than ${limit} readings behind and was disconnected; resubscribe with after: ${JSON.stringify(resumeAfter)} to continue without loss`,
+      { resumeAfter, limit },
+    );
+  }
+}

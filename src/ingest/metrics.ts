@@ -1,0 +1,41 @@
+/**
+ * The metric catalog: each known metric's unit and the range a real
+ * measurement can plausibly take. Values outside it are stored, flagged
+ * SUSPECT (a clinician may still want to see a sensor gone wrong), never
+ * dropped. Ranges are physiological plausibility limits, not alarm limits.
+ */
+export interface MetricDefinition {
+  name: string;
+  description: string;
+  unit: string;
+  min: number;
+  max: number;
+}
+
+const CATALOG: readonly MetricDefinition[] = [
+  { name: 'heart_rate', description: 'Heart (pulse) rate', unit: '/min', min: 20, max: 300 },
+  { name: 'spo2', description: 'Peripheral oxygen saturation', unit: '%', min: 50, max: 100 },
+  { name: 'resp_rate', description: 'Respiratory rate', unit: '/min', min: 4, max: 60 },
+  { name: 'temperature', description: 'Body temperature', unit: '°C', min: 30, max: 45 },
+  { name: 'bp_systolic', description: 'Systolic blood pressure', unit: 'mmHg', min: 50, max: 260 },
+  { name: 'bp_diastolic', description: 'Diastolic blood pressure', unit: 'mmHg', min: 20, max: 160 },
+  { name: 'etco2', description: 'End-tidal carbon dioxide', unit: 'mmHg', min: 0, max: 100 },
+  { name: 'glucose', description: 'Blood glucose', unit: 'mmol/L', min: 1, max: 40 },
+  // ACVPU as a number: 0 alert, 1 new confusion, 2 voice, 3 pain, 4 unresponsive (NEWS2).
+  { name: 'consciousness', description: 'Level of consciousness, ACVPU as 0-4', unit: 'ACVPU', min: 0, max: 4 },
+  { name: 'price', description: 'Instrument price', unit: 'price', min: 0, max: 1e12 },
+];
+
+const BY_NAME = new Map(CATALOG.map((m) => [m.name, m]));
+
+export function metricDefinition(name: string): MetricDefinition | undefined {
+  return BY_NAME.get(name);
+}
+
+export function metricCatalog(): readonly MetricDefinition[] {
+  return CATALOG;
+}
+
+export function metricNames(): string[] {
+  return CATALOG.map((m) => m.name);
+}

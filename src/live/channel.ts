@@ -1,0 +1,90 @@
+/**
+ * An async iterator fed by pushes, with a bound on buffered items. The
+ * producer never blocks: when the consumer lags past `limit` items, the
+ * channel fails with the error `onOverflow` builds. A failure is delivered
+ * as the last value (an Error), not thrown, so the transport can send the
+ * client a typed error event before completing.
+ */
+export class Channel<T> implements AsyncIterableIterator<T[] | Error> {
+  private readonly buffer: (T[] | Error)[] = [];
+  private buffered = 0;
+  private waiting: ((result: IteratorResult<T[] | Error>) => void) | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly limit: number,
+    private readonly onOverflow: () => Error,
+    private readonly onClose: () => void,
+  ) {}
+
+  /** Items buffered and not yet read. */
+  get size(): number {
+    return this.buffered;
+  }
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  push(items: T[]): void {
+    if (this.ended || items.length === 0) return;
+    if (this.waiting) {
+      this.resolveWaiting({ value: items, done: false });
+      return;
+    }
+    if (this.buffered + items.length > this.limit) {
+      this.fail(this.onOverflow());
+      return;
+    }
+    this.buffer.push(items);
+    this.buffered += items.length;
+  }
+
+  /** Ends once the buffered items are read. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onClose();
+    if (this.waiting) this.resolveWaiting({ value: undefined, done: true });
+  }
+
+  /** Drops the buffer; the next read yields `error`, the one after ends. */
+  fail(error: Error): void {
+    if (this.ended) return;
+    this.buffer.length = 0;
+    this.buffered = 0;
+    if (this.waiting) this.resolveWaiting({ value: error, done: false });
+    else this.buffer.push(error);
+    this.end();
+  }
+
+  next(): Promise<IteratorResult<T[] | Error>> {
+    const items = this.buffer.shift();
+    if (items) {
+      if (!(items instanceof Error)) this.buffered -= items.length;
+      return Promise.resolve({ value: items, done: false });
+    }
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+
+  /** The consumer is gone (unsubscribe, disconnect): release everything at once. */
+  return(): Promise<IteratorResult<T[] | Error>> {
+    this.buffer.length = 0;
+    this.buffered = 0;
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private resolveWaiting(result: IteratorResult<T[] | Error>) {
+    const resolve = this.waiting!;
+    this.waiting = undefined;
+    resolve(result);
+  }
+}

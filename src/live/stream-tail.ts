@@ -1,0 +1,170 @@
+import type { Logger } from '../log.js';
+import type { PubSub } from '../pubsub/pubsub.js';
+import type { StreamBatch } from './wire.js';
+
+export interface TailSource<E> {
+  /** Last cursor whose transaction committed. */
+  committed(): Promise<bigint>;
+  /** Events with after < cursor <= upTo in cursor order, at most `limit`. */
+  after(after: bigint, upTo: bigint, limit: number): Promise<E[]>;
+}
+
+export interface StreamTailOptions<E> {
+  channel: string;
+  pubsub: PubSub;
+  source: TailSource<E>;
+  decode(message: string): StreamBatch<E>;
+  /** How long an out-of-order batch waits for the one before it before the gap is read from the database. */
+  gapTimeoutMs: number;
+  /** How often the committed cursor is checked, to notice batches whose message never came (broker down). */
+  pollIntervalMs: number;
+  log: Logger;
+}
+
+const REPAIR_PAGE = 1_000;
+
+/**
+ * One per stream per node: turns at-most-once, possibly reordered pub/sub
+ * batches into an exactly-once stream in cursor order. `position` is the
+ * highest cursor up to which every event has been handed to listeners.
+ * Batches chain by cursor range; a missing range is read from the database,
+ * where committed cursors are final (db/offsets.ts).
+ */
+export class StreamTail<E extends { cursor: bigint }> {
+  position = 0n;
+  readonly stats = { batches: 0, repairs: 0, repairedEvents: 0, undecodable: 0 };
+  private readonly listeners = new Set<(events: E[]) => void>();
+  private readonly pending = new Map<bigint, StreamBatch<E>>();
+  private gapTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private repairing: Promise<void> | undefined;
+  private committedAtLastPoll = 0n;
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: StreamTailOptions<E>) {}
+
+  async start(): Promise<void> {
+    this.position = await this.options.source.committed();
+    this.committedAtLastPoll = this.position;
+    this.unsubscribe = await this.options.pubsub.subscribe(this.options.channel, (message) => this.onMessage(message));
+    // Anything committed between reading the position and subscribing arrives as a gap and is repaired.
+    this.pollTimer = setInterval(() => void this.poll(), this.options.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.pollTimer);
+    clearTimeout(this.gapTimer);
+    await this.unsubscribe?.().catch(() => undefined);
+    await this.repairing;
+    this.listeners.clear();
+  }
+
+  /** `listener` gets every event after the current `position`, in cursor order, exactly once. */
+  addListener(listener: (events: E[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Catches up with everything committed now; resolves once it has been handed to listeners. */
+  async catchUp(): Promise<void> {
+    await this.repair();
+  }
+
+  private onMessage(message: string) {
+    let batch: StreamBatch<E>;
+    try {
+      batch = this.options.decode(message);
+    } catch (error) {
+      this.stats.undecodable++;
+      this.options.log.error({ channel: this.options.channel, err: (error as Error).message }, 'undecodable stream message; repairing from the database');
+      void this.repair();
+      return;
+    }
+    this.stats.batches++;
+    if (batch.to <= this.position) return;
+    if (batch.from > this.position) {
+      this.pending.set(batch.from, batch);
+      this.gapTimer ??= setTimeout(() => {
+        this.gapTimer = undefined;
+        void this.repair();
+      }, this.options.gapTimeoutMs);
+      return;
+    }
+    this.deliver(batch.events, batch.to);
+    this.drainPending();
+  }
+
+  private deliver(events: readonly E[], to: bigint) {
+    const from = this.position;
+    if (to <= from) return;
+    this.position = to;
+    const fresh = events.filter((e) => e.cursor > from);
+    if (fresh.length === 0) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(fresh);
+      } catch (error) {
+        this.options.log.error({ err: error }, 'stream listener threw');
+      }
+    }
+  }
+
+  private drainPending() {
+    let progressed = true;
+    while (progressed) {
+      progressed = false;
+      for (const [from, batch] of this.pending) {
+        if (from > this.position) continue;
+        this.pending.delete(from);
+        this.deliver(batch.events, batch.to);
+        progressed = true;
+      }
+    }
+    if (this.pending.size === 0) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = undefined;
+    }
+  }
+
+  private repair(): Promise<void> {
+    this.repairing ??= this.readCommitted().finally(() => {
+      this.repairing = undefined;
+    });
+    return this.repairing;
+  }
+
+  private async readCommitted() {
+    if (this.stopped) return;
+    try {
+      const committed = await this.options.source.committed();
+      const startedAt = this.position;
+      while (this.position < committed && !this.stopped) {
+        const events = await this.options.source.after(this.position, committed, REPAIR_PAGE);
+        this.stats.repairedEvents += events.filter((e) => e.cursor > this.position).length;
+        this.deliver(events, events.length < REPAIR_PAGE ? committed : events.at(-1)!.cursor);
+      }
+      if (this.position > startedAt) {
+        this.stats.repairs++;
+        this.options.log.debug({ channel: this.options.channel, from: startedAt.toString(), to: this.position.toString() }, 'stream gap repaired from the database');
+      }
+      this.drainPending();
+    } catch (error) {
+      this.options.log.warn({ channel: this.options.channel, err: (error as Error).message }, 'stream repair failed; retrying at the next poll');
+    }
+  }
+
+  private async poll() {
+    if (this.stopped || this.repairing) return;
+    try {
+      const committed = await this.options.source.committed();
+      // Committed a whole poll interval ago and still not delivered: its message is not coming.
+      if (this.position < this.committedAtLastPoll) await this.repair();
+      this.committedAtLastPoll = committed;
+    } catch (error) {
+      this.options.log.warn({ channel: this.options.channel, err: (error as Error).message }, 'stream poll failed');
+    }
+  }
+}

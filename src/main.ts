@@ -1,0 +1,70 @@
+import { ConfigError, loadConfig } from './config.js';
+import { openDatabase } from './db/client.js';
+import { createLogger } from './log.js';
+import { createServer } from './server.js';
+import { runSimulator } from './simulate.js';
+
+const USAGE = `usage: vigil <command>
+  start      serve the API (default)
+  migrate    apply database migrations and exit
+  simulate   post realistic vitals to a running server (see --help)`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'start', ...rest] = argv;
+  switch (command) {
+    case 'start': {
+      const config = loadConfig();
+      const log = createLogger(config.logLevel);
+      const server = await createServer(config, { log });
+      await server.listen();
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) {
+          log.warn({ signal }, 'second signal: exiting now');
+          process.exit(1);
+        }
+        stopping = true;
+        log.info({ signal }, 'signal received');
+        server.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            log.error({ err: error }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      return new Promise<number>(() => undefined);
+    }
+    case 'migrate': {
+      const config = loadConfig();
+      const log = createLogger(config.logLevel);
+      const database = await openDatabase(config.database, log);
+      await database.close();
+      log.info('migrations applied');
+      return 0;
+    }
+    case 'simulate':
+      return runSimulator(rest);
+    case 'help':
+    case '--help':
+      console.log(USAGE);
+      return 0;
+    default:
+      console.error(`unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  },
+);

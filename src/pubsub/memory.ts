@@ -1,0 +1,31 @@
+import type { PubSub } from './pubsub.js';
+
+/** Single-process pub/sub for the embedded default. Delivers asynchronously, like a broker. */
+export class MemoryPubSub implements PubSub {
+  readonly driver = 'memory' as const;
+  private readonly channels = new Map<string, Set<(message: string) => void>>();
+
+  async publish(channel: string, message: string): Promise<void> {
+    const handlers = this.channels.get(channel);
+    if (!handlers) return;
+    queueMicrotask(() => {
+      for (const handler of handlers) handler(message);
+    });
+  }
+
+  async subscribe(channel: string, onMessage: (message: string) => void) {
+    let handlers = this.channels.get(channel);
+    if (!handlers) this.channels.set(channel, (handlers = new Set()));
+    const handler = (message: string) => onMessage(message);
+    handlers.add(handler);
+    return async () => {
+      handlers.delete(handler);
+    };
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.channels.clear();
+  }
+}

@@ -1,0 +1,36 @@
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { MemoryPubSub } from './memory.js';
+import { RedisPubSubDriver } from './redis.js';
+
+/**
+ * Fan-out of already-serialized messages between nodes. Delivery is at most
+ * once (Redis pub/sub keeps nothing): the stream tail (live/stream-tail.ts)
+ * repairs gaps from the database, so a lost message delays, never loses.
+ */
+export interface PubSub {
+  readonly driver: 'memory' | 'redis';
+  /** Sends `message` to every node's subscribers of `channel`. Rejects if the broker refuses. */
+  publish(channel: string, message: string): Promise<void>;
+  /** Calls `onMessage` for each message on `channel` until the returned function is called. */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  /** Resolves when the broker answers; rejects when it is unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openPubSub(config: Config['pubsub'], log: Logger): Promise<PubSub> {
+  if (config.driver === 'memory') {
+    log.info({ driver: 'memory' }, 'pub/sub ready: in-process (single node)');
+    return new MemoryPubSub();
+  }
+  const pubsub = await RedisPubSubDriver.connect(config.url, config.prefix, log);
+  log.info({ driver: 'redis', url: redactUrl(config.url) }, 'pub/sub ready: Redis');
+  return pubsub;
+}
+
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}

@@ -1,0 +1,74 @@
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import type { PubSub } from './pubsub.js';
+
+const identity = (value: unknown) => value;
+
+/**
+ * Redis through graphql-redis-subscriptions: one publisher and one subscriber
+ * connection per node, messages passed through as the strings we serialized
+ * (no second JSON round trip). ioredis reconnects on its own and
+ * re-subscribes; what was published meanwhile is repaired by the stream tail.
+ */
+export class RedisPubSubDriver implements PubSub {
+  readonly driver = 'redis' as const;
+
+  private constructor(
+    private readonly engine: RedisPubSub,
+    private readonly publisher: Redis,
+    private readonly subscriber: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  static async connect(url: string, prefix: string, log: Logger): Promise<RedisPubSubDriver> {
+    const options = {
+      lazyConnect: true,
+      // Publishing must not hang an ingest while Redis is away: fail fast and let the tail repair.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
+    };
+    const publisher = new Redis(url, { ...options, connectionName: 'vigil-pub' });
+    const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, connectionName: 'vigil-sub' });
+    for (const [name, client] of [
+      ['publisher', publisher],
+      ['subscriber', subscriber],
+    ] as const) {
+      client.on('error', (error: Error) => log.warn({ connection: name, err: error.message }, 'redis connection error'));
+      client.on('reconnecting', () => log.warn({ connection: name }, 'redis reconnecting'));
+      client.on('ready', () => log.info({ connection: name }, 'redis connection ready'));
+    }
+    try {
+      await Promise.all([publisher.connect(), subscriber.connect()]);
+    } catch (error) {
+      publisher.disconnect();
+      subscriber.disconnect();
+      throw new Error(`cannot reach Redis at REDIS_URL: ${(error as Error).message}`);
+    }
+    const engine = new RedisPubSub({
+      publisher,
+      subscriber,
+      serializer: identity as (value: unknown) => string,
+      deserializer: identity as (value: string | Buffer) => unknown,
+    });
+    return new RedisPubSubDriver(engine, publisher, subscriber, prefix);
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.engine.publish(this.prefix + channel, message);
+  }
+
+  async subscribe(channel: string, onMessage: (message: string) => void) {
+    const id = await this.engine.subscribe(this.prefix + channel, (message: unknown) => onMessage(String(message)));
+    return async () => this.engine.unsubscribe(id);
+  }
+
+  async ping(): Promise<void> {
+    await this.publisher.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+}

@@ -1,0 +1,47 @@
+import { listDeadLetters } from '../db/dead-letters.js';
+import { builder } from './builder.js';
+import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+
+interface DeadLetterView {
+  id: bigint;
+  stream: string;
+  receivedAt: Date;
+  caller: string;
+  item: unknown;
+  errors: unknown;
+}
+
+const DeadLetterRef = builder.objectRef<DeadLetterView>('DeadLetter').implement({
+  description: 'A rejected ingest item, kept for DEAD_LETTER_RETENTION so operators can see what partners send wrong.',
+  fields: (t) => ({
+    id: t.id({ resolve: (d) => d.id.toString() }),
+    stream: t.exposeString('stream'),
+    receivedAt: t.field({ type: 'DateTime', resolve: (d) => d.receivedAt }),
+    caller: t.exposeString('caller'),
+    item: t.field({ type: 'JSON', nullable: true, description: 'The item as submitted.', resolve: (d) => d.item }),
+    errors: t.field({ type: 'JSON', description: 'The IngestErrors it got.', resolve: (d) => d.errors }),
+  }),
+});
+
+const DeadLetterConnection = connectionOf('DeadLetter', DeadLetterRef);
+
+builder.queryField('deadLetters', (t) =>
+  t.field({
+    type: DeadLetterConnection,
+    description: 'Rejected ingest items, newest first.',
+    args: {
+      stream: t.arg.string({ description: 'e.g. "readings".' }),
+      first: t.arg.int({ description: 'Page size, 1-500, default 50.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const limit = pageSize(args.first, 500, 50);
+      const found = await listDeadLetters(ctx.services.database.db, {
+        stream: args.stream,
+        before: parseCursor(args.after, 'after'),
+        limit: limit + 1,
+      });
+      return toPage(found, limit, (d) => d.id.toString());
+    },
+  }),
+);

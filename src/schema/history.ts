@@ -1,0 +1,56 @@
+import { AGGREGATES, FILLS, history } from '../db/history.js';
+import { DURATION_HINT, parseDuration } from '../duration.js';
+import { ValidationError } from '../errors.js';
+import { builder } from './builder.js';
+
+const MAX_BUCKETS = 10_000;
+
+const AggregateEnum = builder.enumType('Aggregate', { values: AGGREGATES });
+const FillEnum = builder.enumType('Fill', {
+  description: 'NONE: only buckets with data. LOCF: every bucket, empty ones carry the last value. INTERPOLATE: every bucket, empty ones linear between neighbours.',
+  values: FILLS,
+});
+
+const HistoryPointRef = builder.objectRef<{ bucket: Date; value: number | null }>('HistoryPoint').implement({
+  fields: (t) => ({
+    bucket: t.field({ type: 'DateTime', description: 'Start of the bucket.', resolve: (p) => p.bucket }),
+    value: t.exposeFloat('value', { nullable: true, description: 'Null where a fill had no neighbour to use.' }),
+  }),
+});
+
+builder.queryField('history', (t) =>
+  t.field({
+    type: [HistoryPointRef],
+    description: `One series bucketed over [from, to). Buckets align to multiples of the bucket size (TimescaleDB time_bucket origin). At most ${MAX_BUCKETS} buckets.`,
+    args: {
+      sourceId: t.arg.id({ required: true }),
+      metric: t.arg.string({ required: true }),
+      from: t.arg({ type: 'DateTime', required: true }),
+      to: t.arg({ type: 'DateTime', required: true }),
+      bucket: t.arg.string({ required: true, description: `Bucket size: ${DURATION_HINT}.` }),
+      aggregate: t.arg({ type: AggregateEnum, defaultValue: 'AVG' }),
+      fill: t.arg({ type: FillEnum, defaultValue: 'NONE' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const bucketMs = parseDuration(args.bucket);
+      if (!bucketMs) throw new ValidationError(`bucket must be ${DURATION_HINT}, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
+      if (args.to <= args.from) throw new ValidationError('to must be after from', { argument: 'to' });
+      const buckets = Math.ceil((args.to.getTime() - args.from.getTime()) / bucketMs);
+      if (buckets > MAX_BUCKETS) {
+        throw new ValidationError(`the range holds ${buckets} buckets of ${args.bucket}; at most ${MAX_BUCKETS} are allowed, use a larger bucket`, {
+          argument: 'bucket',
+        }, 'TOO_MANY_BUCKETS');
+      }
+      const { database } = ctx.services;
+      return history(database.db, database.timescale, {
+        sourceId: String(args.sourceId),
+        metric: args.metric,
+        from: args.from,
+        to: args.to,
+        bucketMs,
+        aggregate: args.aggregate ?? 'AVG',
+        fill: args.fill ?? 'NONE',
+      });
+    },
+  }),
+);

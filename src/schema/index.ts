@@ -1,0 +1,13 @@
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.js';
+import './readings.js';
+import './history.js';
+import './sources.js';
+import './metrics.js';
+import './dead-letters.js';
+
+export const schema = lexicographicSortSchema(builder.toSchema());
+
+export function printSdl(): string {
+  return printSchema(schema);
+}

@@ -1,0 +1,65 @@
+import type { ObjectRef } from '@pothos/core';
+import { ValidationError } from '../errors.js';
+import { builder } from './builder.js';
+
+type BuilderTypes = typeof builder.$inferSchemaTypes;
+
+export interface PageInfo {
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+export interface Page<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: PageInfo;
+}
+
+export const PageInfoRef = builder.objectRef<PageInfo>('PageInfo').implement({
+  description: 'Forward pagination state: pass endCursor as `after` for the next page.',
+  fields: (t) => ({
+    hasNextPage: t.exposeBoolean('hasNextPage'),
+    endCursor: t.exposeString('endCursor', { nullable: true }),
+  }),
+});
+
+/** A Relay-style connection type `<name>Connection` with `<name>Edge`s over `node`. */
+export function connectionOf<T>(name: string, node: ObjectRef<BuilderTypes, T>) {
+  const edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
+    fields: (t) => ({
+      cursor: t.exposeString('cursor'),
+      // Generic T defeats Pothos's resolver-result inference; the ref guarantees the shape.
+      node: t.field({ type: node, resolve: (e) => e.node as never }),
+    }),
+  });
+  return builder.objectRef<Page<T>>(`${name}Connection`).implement({
+    fields: (t) => ({
+      edges: t.field({ type: [edge], resolve: (p) => p.edges }),
+      pageInfo: t.field({ type: PageInfoRef, resolve: (p) => p.pageInfo }),
+    }),
+  });
+}
+
+/** Builds a page from `limit + 1` fetched items, so hasNextPage needs no count query. */
+export function toPage<T>(items: readonly T[], limit: number, cursorOf: (item: T) => string): Page<T> {
+  const edges = items.slice(0, limit).map((node) => ({ cursor: cursorOf(node), node }));
+  return { edges, pageInfo: { hasNextPage: items.length > limit, endCursor: edges.at(-1)?.cursor ?? null } };
+}
+
+export function pageSize(first: number | null | undefined, max: number, fallback = 100): number {
+  const size = first ?? fallback;
+  if (!Number.isInteger(size) || size < 1 || size > max) {
+    throw new ValidationError(`first must be between 1 and ${max}, got ${size}`, { argument: 'first', max });
+  }
+  return size;
+}
+
+/** Stream cursors are decimal integers; anything else is a client error, not a 500. */
+export function parseCursor(cursor: string | null | undefined, argument: string): bigint | null {
+  if (cursor === null || cursor === undefined || cursor === '') return null;
+  if (!/^\d{1,19}$/.test(cursor)) {
+    throw new ValidationError(`${argument} must be a cursor returned by this API (a decimal number), got ${JSON.stringify(cursor)}`, {
+      argument,
+    });
+  }
+  return BigInt(cursor);
+}

@@ -1,0 +1,120 @@
+import { readingsAfter, type Reading } from '../db/readings.js';
+import { QUALITIES } from '../db/schema.js';
+import { ValidationError } from '../errors.js';
+import { ingestReadings, type IngestResult } from '../ingest/ingest-readings.js';
+import { ITEM_ERROR_CODES, type ItemError } from '../ingest/reading-item.js';
+import { builder } from './builder.js';
+import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+
+export const QualityEnum = builder.enumType('Quality', {
+  description: 'GOOD: plausible. SUSPECT: outside the metric\'s plausible range, or flagged by the sender. BAD: flagged unusable by the sender.',
+  values: QUALITIES,
+});
+
+export const ReadingRef = builder.objectRef<Reading>('Reading').implement({
+  description: 'One stored measurement.',
+  fields: (t) => ({
+    cursor: t.string({
+      description: 'Position in the readings stream (commit order). Pass as `after` to resume a subscription or page.',
+      resolve: (r) => r.cursor.toString(),
+    }),
+    sourceId: t.exposeID('sourceId'),
+    metric: t.exposeString('metric'),
+    time: t.field({ type: 'DateTime', description: 'When it was measured (event time).', resolve: (r) => r.time }),
+    value: t.exposeFloat('value'),
+    unit: t.exposeString('unit'),
+    quality: t.field({ type: QualityEnum, resolve: (r) => r.quality }),
+  }),
+});
+
+const ReadingInput = builder.inputType('ReadingInput', {
+  description: 'A measurement to ingest. Each item is validated on its own; see IngestError.',
+  fields: (t) => ({
+    sourceId: t.string({ required: true, description: 'A registered source id.' }),
+    metric: t.string({ required: true, description: 'A metric from the catalog (query `metrics`).' }),
+    time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00.250Z.' }),
+    value: t.float({ required: true, description: "In the metric's catalog unit." }),
+    unit: t.string({ description: "Optional; if given it must equal the metric's catalog unit." }),
+    quality: t.field({ type: QualityEnum, description: 'Sender-side quality flag; defaults to GOOD.' }),
+  }),
+});
+
+const ItemErrorCodeEnum = builder.enumType('IngestErrorCode', { values: ITEM_ERROR_CODES });
+
+const IngestErrorRef = builder.objectRef<ItemError>('IngestError').implement({
+  description: 'Why one submitted item was rejected. Other items of the batch are unaffected.',
+  fields: (t) => ({
+    index: t.exposeInt('index', { description: 'Position of the item in the submitted list, from 0.' }),
+    field: t.exposeString('field', { nullable: true }),
+    code: t.field({ type: ItemErrorCodeEnum, resolve: (e) => e.code }),
+    message: t.exposeString('message'),
+  }),
+});
+
+const IngestResultRef = builder.objectRef<IngestResult>('IngestResult').implement({
+  description: 'Returned only after the accepted rows are committed.',
+  fields: (t) => ({
+    accepted: t.exposeInt('accepted', { description: 'Readings newly stored.' }),
+    duplicates: t.exposeInt('duplicates', { description: 'Readings already stored (same source, metric and time); the stored value is kept.' }),
+    rejected: t.exposeInt('rejected', { description: 'Items rejected; each has at least one entry in errors and is kept as a dead letter.' }),
+    errors: t.field({ type: [IngestErrorRef], resolve: (r) => r.errors }),
+    lastCursor: t.string({ nullable: true, resolve: (r) => r.lastCursor?.toString() ?? null }),
+  }),
+});
+
+builder.mutationField('ingestReadings', (t) =>
+  t.field({
+    type: IngestResultRef,
+    description: 'Stores a batch of readings (at most MAX_BATCH). Idempotent: resending a batch stores nothing twice.',
+    args: { readings: t.arg({ type: [ReadingInput], required: true }) },
+    resolve: (_root, args, ctx) => ingestReadings(ctx.services.ingest, args.readings, ctx.caller),
+  }),
+);
+
+const ReadingConnection = connectionOf('Reading', ReadingRef);
+
+builder.queryField('readings', (t) =>
+  t.field({
+    type: ReadingConnection,
+    description: 'Stored readings in cursor (commit) order: a catch-up feed. Filters combine with AND.',
+    args: {
+      sourceIds: t.arg.idList(),
+      metrics: t.arg.stringList(),
+      from: t.arg({ type: 'DateTime', description: 'Measured at or after.' }),
+      to: t.arg({ type: 'DateTime', description: 'Measured before.' }),
+      first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const limit = pageSize(args.first, 1_000);
+      const found = await readingsAfter(ctx.services.database.db, parseCursor(args.after, 'after') ?? 0n, {
+        limit: limit + 1,
+        filter: { sourceIds: args.sourceIds?.map(String), metrics: args.metrics, from: args.from, to: args.to },
+      });
+      return toPage(found, limit, (r) => r.cursor.toString());
+    },
+  }),
+);
+
+builder.subscriptionField('readings', (t) =>
+  t.field({
+    type: [ReadingRef],
+    description:
+      'Committed readings as they arrive, in cursor order, batched. With `after` (or an SSE Last-Event-ID) it first replays every stored reading after that cursor, then continues live: no gap, no duplicate. Each SSE event id is the last cursor in it.',
+    args: {
+      sourceIds: t.arg.idList({ description: 'Only these sources; all when omitted.' }),
+      metrics: t.arg.stringList({ description: 'Only these metrics; all when omitted.' }),
+      after: t.arg.string({ description: 'Resume after this cursor.' }),
+    },
+    subscribe: (_root, args, ctx) => {
+      const after = parseCursor(args.after ?? ctx.lastEventId, args.after ? 'after' : 'Last-Event-ID');
+      if ((args.sourceIds?.length ?? 0) > 1_000) throw new ValidationError('sourceIds may name at most 1000 sources');
+      return ctx.services.readingsFeed.subscribe({ sourceIds: args.sourceIds?.map(String), metrics: args.metrics, after });
+    },
+    resolve: (batch: Reading[] | Error, _args, ctx) => {
+      if (batch instanceof Error) throw batch;
+      ctx.stream.lastCursor = batch.at(-1)?.cursor.toString() ?? ctx.stream.lastCursor;
+      return batch;
+    },
+  }),
+);

@@ -1,0 +1,89 @@
+import { latestReadings } from '../db/readings.js';
+import { listSources } from '../db/sources.js';
+import { SOURCE_KINDS } from '../db/schema.js';
+import { ValidationError } from '../errors.js';
+import { metricNames } from '../ingest/metrics.js';
+import { SOURCE_ID_PATTERN } from '../ingest/reading-item.js';
+import type { Reading } from '../db/readings.js';
+import { builder } from './builder.js';
+import { connectionOf, pageSize, toPage } from './pagination.js';
+import { ReadingRef } from './readings.js';
+
+interface SourceView {
+  id: string;
+  kind: (typeof SOURCE_KINDS)[number];
+  name: string;
+  createdAt: Date;
+  latest: Reading[];
+}
+
+const SourceKindEnum = builder.enumType('SourceKind', { values: SOURCE_KINDS });
+
+const SourceRef = builder.objectRef<SourceView>('Source').implement({
+  description: 'A patient, device or instrument that emits readings.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    kind: t.field({ type: SourceKindEnum, resolve: (s) => s.kind }),
+    name: t.exposeString('name'),
+    createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
+    latest: t.field({
+      type: [ReadingRef],
+      description: 'The newest reading of each metric this source has reported.',
+      args: { metrics: t.arg.stringList({ description: 'Only these metrics.' }) },
+      resolve: (s, args) => (args.metrics?.length ? s.latest.filter((r) => args.metrics!.includes(r.metric)) : s.latest),
+    }),
+  }),
+});
+
+const SourceInput = builder.inputType('SourceInput', {
+  fields: (t) => ({
+    id: t.id({ required: true, description: 'Stable id: 1-128 of letters, digits, ".", "_", ":", "-".' }),
+    kind: t.field({ type: SourceKindEnum, required: true }),
+    name: t.string({ required: true, description: 'Display name, 1-200 characters.' }),
+  }),
+});
+
+builder.mutationField('registerSources', (t) =>
+  t.field({
+    type: [SourceRef],
+    description: 'Creates sources, or updates the kind and name of existing ones. Readings are accepted only for registered sources.',
+    args: { sources: t.arg({ type: [SourceInput], required: true }) },
+    resolve: async (_root, args, ctx) => {
+      if (args.sources.length > 10_000) throw new ValidationError('at most 10000 sources per call');
+      args.sources.forEach((s, index) => {
+        if (!SOURCE_ID_PATTERN.test(String(s.id))) {
+          throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} is not a valid source id`, { index, field: 'id' });
+        }
+        if (s.name.trim().length === 0 || s.name.length > 200) {
+          throw new ValidationError(`sources[${index}].name must be 1-200 characters`, { index, field: 'name' });
+        }
+      });
+      const stored = await ctx.services.registry.register(args.sources.map((s) => ({ id: String(s.id), kind: s.kind, name: s.name.trim() })));
+      return stored.map((s) => ({ ...s, latest: [] }));
+    },
+  }),
+);
+
+const SourceConnection = connectionOf('Source', SourceRef);
+
+builder.queryField('sources', (t) =>
+  t.field({
+    type: SourceConnection,
+    description: 'Registered sources ordered by id, each with its latest reading per metric.',
+    args: {
+      kind: t.arg({ type: SourceKindEnum }),
+      ids: t.arg.idList(),
+      first: t.arg.int({ description: 'Page size, 1-500, default 100.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const limit = pageSize(args.first, 500);
+      const { db } = ctx.services.database;
+      const found = await listSources(db, { kind: args.kind, ids: args.ids?.map(String), after: args.after, limit: limit + 1 });
+      const page = found.slice(0, limit);
+      const latest = await latestReadings(db, page.map((s) => s.id), metricNames());
+      const views = found.map((s) => ({ ...s, latest: latest.filter((r) => r.sourceId === s.id) }));
+      return toPage(views, limit, (s) => s.id);
+    },
+  }),
+);

@@ -1,0 +1,198 @@
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createYoga } from 'graphql-yoga';
+import type { Config } from './config.js';
+import { openDatabase } from './db/client.js';
+import { committedOffset } from './db/offsets.js';
+import { readingsAfter, type Reading } from './db/readings.js';
+import { startRetention } from './db/retention.js';
+import { READINGS_STREAM } from './ingest/ingest-readings.js';
+import { SourceRegistry } from './ingest/source-registry.js';
+import { ReadingsFeed } from './live/readings-feed.js';
+import { StreamTail } from './live/stream-tail.js';
+import { decodeReadingsBatch } from './live/wire.js';
+import { createLogger, type Logger } from './log.js';
+import { openPubSub } from './pubsub/pubsub.js';
+import type { GraphQLContext } from './schema/context.js';
+import { schema } from './schema/index.js';
+import type { Services } from './services.js';
+import { createMaskError } from './transport/mask-error.js';
+import { useSseEventIds } from './transport/sse.js';
+import { attachWebSocket } from './transport/websocket.js';
+
+export interface Server {
+  readonly services: Services;
+  /** Starts listening; port 0 picks a free port. Resolves with the base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** The base URL once listening, e.g. http://127.0.0.1:4000. */
+  readonly url: string;
+  /**
+   * Graceful shutdown: refuses new requests (503 SHUTTING_DOWN), completes
+   * every subscription, lets in-flight requests finish (up to
+   * SHUTDOWN_TIMEOUT), closes sockets with 1001, then pub/sub and database.
+   */
+  close(): Promise<void>;
+}
+
+const GRAPHQL_PATH = '/graphql';
+
+/**
+ * Builds the whole platform from config: database (PGlite or postgres.js),
+ * pub/sub (in-process or Redis), the readings stream tail, yoga over HTTP,
+ * SSE and graphql-ws. Nothing listens until `listen()`. Throws, having
+ * closed what it opened, when the database or Redis cannot be reached.
+ */
+export async function createServer(config: Config, options: { log?: Logger } = {}): Promise<Server> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const database = await openDatabase(config.database, log);
+  const closers: (() => Promise<void> | void)[] = [() => database.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await Promise.resolve(close()).catch((error: unknown) => log.warn({ err: error }, 'error while closing'));
+  };
+
+  try {
+    const pubsub = await openPubSub(config.pubsub, log);
+    closers.push(() => pubsub.close());
+    const retention = await startRetention(database, config.retention, log);
+    closers.push(() => retention.stop());
+
+    const readingsTail = new StreamTail<Reading>({
+      channel: READINGS_STREAM,
+      pubsub,
+      source: {
+        committed: () => committedOffset(database.db, READINGS_STREAM),
+        after: (after, upTo, limit) => readingsAfter(database.db, after, { upTo, limit }),
+      },
+      decode: decodeReadingsBatch,
+      gapTimeoutMs: config.live.gapTimeoutMs,
+      pollIntervalMs: config.live.pollIntervalMs,
+      log,
+    });
+    await readingsTail.start();
+    closers.push(() => readingsTail.stop());
+
+    const registry = new SourceRegistry(database.db);
+    const services: Services = {
+      config,
+      log,
+      database,
+      pubsub,
+      registry,
+      readingsTail,
+      readingsFeed: new ReadingsFeed(readingsTail, database.db, { subscriberBuffer: config.live.subscriberBuffer, log }),
+      ingest: { database, pubsub, registry, log, ...config.ingest },
+    };
+    return assemble(config, services, closeAll);
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+function assemble(config: Config, services: Services, closeAll: () => Promise<void>): Server {
+  const { log } = services;
+  const streamCursors = new WeakMap<Request, GraphQLContext['stream']>();
+
+  const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    renderGraphiQL,
+    graphiql: { title: 'Vigil: live telemetry API', subscriptionsProtocol: 'WS' },
+    maskedErrors: { maskError: createMaskError(log) },
+    logging: {
+      debug: (...args) => log.debug(args.map(String).join(' ')),
+      info: (...args) => log.info(args.map(String).join(' ')),
+      warn: (...args) => log.warn(args.map(String).join(' ')),
+      error: (...args) => log.error(args.map(String).join(' ')),
+    },
+    plugins: [useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null)],
+    context: (initial): GraphQLContext => {
+      const request = initial.request as Request | undefined;
+      const req = (initial as { req?: IncomingMessage }).req;
+      const stream = { lastCursor: null as string | null };
+      if (request) streamCursors.set(request, stream);
+      return {
+        services,
+        caller: callerOf(request?.headers.get('x-client-id') ?? req?.headers['x-client-id'], req),
+        lastEventId: request?.headers.get('last-event-id') ?? null,
+        stream,
+      };
+    },
+  });
+
+  let draining = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+    if (draining) return refuse(res);
+    if (req.url === '/ready') return void ready(services, res);
+    inFlight++;
+    res.on('close', () => {
+      if (--inFlight === 0) drained?.();
+    });
+    void yoga(req, res, {});
+  });
+  http.keepAliveTimeout = 5_000;
+  const ws = attachWebSocket({ server: http, path: GRAPHQL_PATH, yoga: yoga as never, accepting: () => !draining, log });
+
+  let url = '';
+  let closing: Promise<void> | undefined;
+  return {
+    services,
+    get url() {
+      return url;
+    },
+    listen: (port = config.http.port, host = config.http.host) =>
+      new Promise<string>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, host, () => {
+          const address = http.address() as AddressInfo;
+          url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+          log.info({ url: `${url}${GRAPHQL_PATH}` }, 'listening: GraphQL, GraphiQL, graphql-ws and SSE');
+          resolve(url);
+        });
+      }),
+    close: () =>
+      (closing ??= (async () => {
+        draining = true;
+        log.info({ inFlight, sockets: ws.connections }, 'shutting down: completing subscriptions, finishing in-flight requests');
+        services.readingsFeed.close();
+        const allDone = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
+        const timedOut = await Promise.race([
+          allDone.then(() => false),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(true), config.http.shutdownTimeoutMs).unref()),
+        ]);
+        if (timedOut) log.warn({ inFlight }, 'shutdown timeout: closing remaining connections');
+        await ws.close();
+        await new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          http.closeAllConnections();
+        });
+        await closeAll();
+        log.info('shut down');
+      })()),
+  };
+}
+
+function callerOf(clientId: string | string[] | null | undefined, req: IncomingMessage | undefined): string {
+  const address = req?.socket.remoteAddress ?? 'unknown';
+  const id = Array.isArray(clientId) ? clientId[0] : clientId;
+  return id ? `${id.slice(0, 64)}@${address}` : `anonymous@${address}`;
+}
+
+function refuse(res: ServerResponse) {
+  res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
+  res.end(JSON.stringify({ errors: [{ message: 'the server is shutting down; retry shortly', extensions: { code: 'SHUTTING_DOWN' } }] }));
+}
+
+/** 200 when the database and pub/sub answer; 503 with the reason otherwise. */
+async function ready(services: Services, res: ServerResponse) {
+  const checks = await Promise.allSettled([services.database.ping(), services.pubsub.ping()]);
+  const [database, pubsub] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : `unreachable: ${(c.reason as Error).message}`));
+  const ok = checks.every((c) => c.status === 'fulfilled');
+  res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ ready: ok, database, pubsub }));
+}

@@ -1,0 +1,127 @@
+import { parseArgs } from 'node:util';
+import { print } from 'graphql';
+import { IngestReadingsDocument, RegisterSourcesDocument, type ReadingInput } from './generated/graphql.js';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+
+const HELP = `usage: npm run simulate -- [options]
+  --url URL          GraphQL endpoint (default http://127.0.0.1:4000/graphql)
+  --patients N       patients to simulate (default 20)
+  --rate R           readings per second in total (default 60)
+  --seconds S        stop after S seconds (default: run until Ctrl-C)
+  --seed N           random seed, for repeatable runs (default 1)`;
+
+/** Baseline and spread of each vital for a stable adult (NEWS2 scores 0). */
+const VITALS = {
+  heart_rate: { mean: 78, spread: 12, step: 1.5, digits: 0 },
+  spo2: { mean: 97, spread: 1.5, step: 0.3, digits: 0 },
+  resp_rate: { mean: 16, spread: 2.5, step: 0.4, digits: 0 },
+  temperature: { mean: 36.9, spread: 0.4, step: 0.03, digits: 1 },
+  bp_systolic: { mean: 122, spread: 10, step: 1.2, digits: 0 },
+  bp_diastolic: { mean: 76, spread: 7, step: 0.9, digits: 0 },
+} as const;
+type Vital = keyof typeof VITALS;
+
+/** Mulberry32: small, seedable, good enough for synthetic vitals. */
+function random(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function post<R, V>(url: string, document: TypedDocumentNode<R, V>, variables: V): Promise<R> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-client-id': 'simulator' },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  const body = (await response.json()) as { data?: R; errors?: { message: string }[] };
+  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '));
+  return body.data!;
+}
+
+export async function runSimulator(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string', default: 'http://127.0.0.1:4000/graphql' },
+      patients: { type: 'string', default: '20' },
+      rate: { type: 'string', default: '60' },
+      seconds: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const patients = Number(values.patients);
+  const rate = Number(values.rate);
+  const seconds = values.seconds === undefined ? Infinity : Number(values.seconds);
+  if (![patients, rate].every((n) => Number.isInteger(n) && n > 0) || !(seconds > 0)) {
+    console.error(`--patients and --rate must be positive whole numbers, --seconds positive\n${HELP}`);
+    return 2;
+  }
+  const rand = random(Number(values.seed));
+  const url = values.url;
+  const ids = Array.from({ length: patients }, (_, i) => `bed-${String(i + 1).padStart(2, '0')}`);
+
+  try {
+    await post(url, RegisterSourcesDocument, { sources: ids.map((id) => ({ id, kind: 'PATIENT' as const, name: `Patient in ${id}` })) });
+  } catch (error) {
+    console.error(`cannot reach the API at ${url}: ${(error as Error).message}\nstart it first with: npm start`);
+    return 1;
+  }
+
+  const series = ids.flatMap((sourceId) =>
+    (Object.keys(VITALS) as Vital[]).map((metric) => {
+      const vital = VITALS[metric];
+      return { sourceId, metric, level: vital.mean + (rand() - 0.5) * vital.spread, vital };
+    }),
+  );
+  let next = 0;
+  const totals = { sent: 0, accepted: 0, duplicates: 0, rejected: 0 };
+  const started = Date.now();
+  let stop = false;
+  process.once('SIGINT', () => (stop = true));
+  const tty = process.stdout.isTTY;
+  console.log(`simulating ${patients} patients at ${rate} readings/s against ${url}${Number.isFinite(seconds) ? ` for ${seconds}s` : ' (Ctrl-C stops)'}`);
+
+  for (let tick = 0; !stop && tick < seconds; tick++) {
+    const tickStart = started + tick * 1000;
+    const readings: ReadingInput[] = [];
+    for (let k = 0; k < rate; k++) {
+      const s = series[next++ % series.length]!;
+      // Mean-reverting random walk around the patient's own baseline.
+      s.level += (s.vital.mean - s.level) * 0.05 + (rand() - 0.5) * 2 * s.vital.step;
+      readings.push({
+        sourceId: s.sourceId,
+        metric: s.metric,
+        time: new Date(tickStart + Math.floor((k * 1000) / rate)).toISOString(),
+        value: Number(s.level.toFixed(s.vital.digits)),
+      });
+    }
+    try {
+      const { ingestReadings: result } = await post(url, IngestReadingsDocument, { readings });
+      totals.sent += readings.length;
+      totals.accepted += result.accepted;
+      totals.duplicates += result.duplicates;
+      totals.rejected += result.rejected;
+      const line = `t=${tick + 1}s sent ${totals.sent} accepted ${totals.accepted} duplicates ${totals.duplicates} rejected ${totals.rejected} last cursor ${result.lastCursor ?? '-'}`;
+      if (tty) process.stdout.write(`\r${line}`);
+      else console.log(line);
+    } catch (error) {
+      console.error(`\nbatch at t=${tick + 1}s failed: ${(error as Error).message}; retrying next second`);
+    }
+    const wait = started + (tick + 1) * 1000 - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  if (tty) process.stdout.write('\n');
+  console.log(`done: ${totals.accepted} readings stored in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return 0;
+}

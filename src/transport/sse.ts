@@ -1,0 +1,64 @@
+import type { ExecutionResult } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+
+const PING_EVERY_MS = 12_000;
+
+/**
+ * Serves subscriptions as Server-Sent Events with an `id:` on every event:
+ * the cursor of the last reading in it (GraphQL over SSE, distinct
+ * connections mode, as yoga writes it, plus ids). A browser EventSource that
+ * reconnects sends it back as Last-Event-ID and resumes without loss.
+ * `cursorOf(request)` answers the cursor the request's subscription emitted last.
+ */
+export function useSseEventIds(cursorOf: (request: Request) => string | null): Plugin {
+  return {
+    onResultProcess({ request, result, setResultProcessor }) {
+      if (!result || typeof result !== 'object' || !(Symbol.asyncIterator in result)) return;
+      if (!request.headers.get('accept')?.includes('text/event-stream')) return;
+      setResultProcessor((input, fetchAPI) => {
+        const iterator = (input as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
+        const encoder = new fetchAPI.TextEncoder();
+        let ping: NodeJS.Timeout | undefined;
+        const stream = new fetchAPI.ReadableStream<Uint8Array>({
+          start(controller) {
+            // An initial comment flushes headers through proxies and browsers that wait for a body.
+            controller.enqueue(encoder.encode(':\n\n'));
+            ping = setInterval(() => {
+              if (controller.desiredSize !== null && controller.desiredSize > 0) controller.enqueue(encoder.encode(':\n\n'));
+            }, PING_EVERY_MS);
+          },
+          async pull(controller) {
+            try {
+              const next = await iterator.next();
+              if (!next.done) {
+                const id = cursorOf(request);
+                const data = JSON.stringify(next.value);
+                controller.enqueue(encoder.encode(`${id ? `id: ${id}\n` : ''}event: next\ndata: ${data}\n\n`));
+                return;
+              }
+              controller.enqueue(encoder.encode('event: complete\ndata:\n\n'));
+              clearInterval(ping);
+              controller.close();
+            } catch (error) {
+              clearInterval(ping);
+              controller.error(error);
+            }
+          },
+          async cancel() {
+            clearInterval(ping);
+            await iterator.return?.();
+          },
+        });
+        return new fetchAPI.Response(stream, {
+          status: 200,
+          headers: {
+            'Content-Type': 'text/event-stream',
+            'Cache-Control': 'no-cache',
+            Connection: 'keep-alive',
+            'Content-Encoding': 'none',
+          },
+        });
+      }, 'text/event-stream');
+    },
+  };
+}

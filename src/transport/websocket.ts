@@ -1,0 +1,70 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../log.js';
+
+/** Close code sent to graphql-ws clients when the server shuts down (RFC 6455 "going away"). */
+export const GOING_AWAY = 1001;
+
+interface EnvelopedRoot {
+  execute: (args: ExecutionArgs) => unknown;
+  subscribe: (args: ExecutionArgs) => unknown;
+}
+
+/**
+ * graphql-ws (graphql-transport-ws protocol) on the HTTP server's port and
+ * path, executing through yoga's envelop so masking, context and plugins
+ * are the same as over HTTP and SSE. While `accepting()` is false (shutdown)
+ * new connections are refused: graphql-ws closes them with 4403.
+ */
+export function attachWebSocket(options: {
+  server: HttpServer;
+  path: string;
+  yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
+  accepting: () => boolean;
+  log: Logger;
+}) {
+  const wss = new WebSocketServer({ server: options.server, path: options.path });
+  const disposable = useServer(
+    {
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      onConnect: () => options.accepting(),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = options.yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request as IncomingMessage,
+          socket: ctx.extra.socket,
+          params,
+        });
+        const document = parse(params.query);
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema,
+          document,
+          operationName: params.operationName,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe } satisfies EnvelopedRoot,
+        };
+      },
+    },
+    wss,
+  );
+  wss.on('error', (error) => options.log.error({ err: error }, 'websocket server error'));
+
+  return {
+    get connections() {
+      return wss.clients.size;
+    },
+    /** Closes every socket with 1001 and stops the WebSocket server. */
+    async close() {
+      for (const socket of wss.clients) socket.close(GOING_AWAY, 'server shutting down');
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
