@@ -47,7 +47,9 @@ function toReading(row: ReadingRow): Reading {
 }
 
 /**
- * Inserts readings with one statement (unnest of column arrays). Rows whose
+ * Inserts readings with one statement (unnest of column arrays; times and
+ * cursors travel as text[] because drizzle's postgres.js driver passes date
+ * arrays through unserialized). Rows whose
  * (source, metric, time) is already stored are left untouched; returns the
  * cursors of the rows actually inserted.
  */
@@ -59,11 +61,11 @@ export async function insertReadings(tx: Executor, readings: readonly Reading[])
         select * from unnest(
           ${sql.param(readings.map((r) => r.sourceId))}::text[],
           ${sql.param(readings.map((r) => r.metric))}::text[],
-          ${sql.param(readings.map((r) => r.time.toISOString()))}::timestamptz[],
+          ${sql.param(readings.map((r) => r.time.toISOString()))}::text[]::timestamptz[],
           ${sql.param(readings.map((r) => r.value))}::float8[],
           ${sql.param(readings.map((r) => r.unit))}::text[],
           ${sql.param(readings.map((r) => r.quality))}::text[],
-          ${sql.param(readings.map((r) => r.cursor.toString()))}::int8[])
+          ${sql.param(readings.map((r) => r.cursor.toString()))}::text[]::int8[])
         on conflict (source_id, metric, time) do nothing
         returning seq::text as cursor`,
   );

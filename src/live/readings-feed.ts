@@ -22,6 +22,8 @@ const REPLAY_PAGE = 500;
  */
 export class ReadingsFeed {
   private readonly open = new Set<Channel<Reading>>();
+  /** Subscriptions ever opened; monotonic, so a waiter is not fooled by one closing meanwhile. */
+  opened = 0;
 
   constructor(
     private readonly tail: StreamTail<Reading>,
@@ -69,6 +71,7 @@ export class ReadingsFeed {
       send(fresh);
     });
     this.open.add(channel);
+    this.opened++;
 
     if (held) {
       void this.replay(request.after!, handOver, request, channel, send)

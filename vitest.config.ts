@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config';
+
+// graphql 17 exports a `development` build that Vite picks by default, while
+// externalised packages (Pothos, yoga) load Node's choice: two graphql
+// instances. Resolve with Node's own conditions so there is one.
+const nodeConditions = ['node', 'import', 'module-sync', 'default'];
+
+export default defineConfig({
+  resolve: { conditions: nodeConditions },
+  ssr: { resolve: { conditions: nodeConditions, externalConditions: nodeConditions } },
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
