@@ -27,6 +27,10 @@ export interface Server {
   listen(port?: number, host?: string): Promise<string>;
   /** The base URL once listening, e.g. http://127.0.0.1:4000. */
   readonly url: string;
+  /** HTTP requests being served now, open SSE streams included. */
+  readonly activeRequests: number;
+  /** HTTP requests received since start. */
+  readonly requestsReceived: number;
   /**
    * Graceful shutdown: refuses new requests (503 SHUTTING_DOWN), completes
    * every subscription, lets in-flight requests finish (up to
@@ -105,7 +109,9 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       debug: (...args) => log.debug(args.map(String).join(' ')),
       info: (...args) => log.info(args.map(String).join(' ')),
       warn: (...args) => log.warn(args.map(String).join(' ')),
-      error: (...args) => log.error(args.map(String).join(' ')),
+      // yoga reports every GraphQL error here, client mistakes included; real
+      // faults are logged with their stack by maskError.
+      error: (...args) => log.debug(args.map(String).join(' ')),
     },
     plugins: [useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null)],
     context: (initial): GraphQLContext => {
@@ -124,12 +130,15 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
 
   let draining = false;
   let inFlight = 0;
+  let received = 0;
   let drained: (() => void) | undefined;
 
   const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
     if (draining) return refuse(res);
     if (req.url === '/ready') return void ready(services, res);
+    log.debug({ method: req.method, url: req.url?.split('?')[0] }, 'request received');
     inFlight++;
+    received++;
     res.on('close', () => {
       if (--inFlight === 0) drained?.();
     });
@@ -144,6 +153,12 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     services,
     get url() {
       return url;
+    },
+    get activeRequests() {
+      return inFlight;
+    },
+    get requestsReceived() {
+      return received;
     },
     listen: (port = config.http.port, host = config.http.host) =>
       new Promise<string>((resolve, reject) => {

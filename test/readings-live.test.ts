@@ -21,6 +21,8 @@ describe.each(backends)('live readings on $name', (backend) => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('bed-1', 'bed-2', 'bed-3', 'bed-4') });
   });
   afterAll(() => app?.close());
+  const committedCursor = async () =>
+    (await app.sql<{ last: string }>(sql`select last::text as last from stream_offsets where stream = 'readings'`))[0]!.last;
 
   it('delivers a committed reading to a graphql-ws subscriber and an SSE subscriber, filtered by source and metric', async () => {
     const ws = await app.subscribeWs(LiveReadingsDocument, { sourceIds: ['bed-1'], metrics: ['heart_rate'] });
@@ -51,7 +53,7 @@ describe.each(backends)('live readings on $name', (backend) => {
   });
 
   it('resumes from a cursor during concurrent ingest with no gap and no duplicate, over graphql-ws and SSE', async () => {
-    const [{ last: start }] = await app.sql<{ last: string }>(sql`select last::text as last from stream_offsets where stream = 'readings'`);
+    const start = await committedCursor();
     const writers = 4;
     const batchesPerWriter = 15;
     let second = 10_000;
@@ -75,7 +77,7 @@ describe.each(backends)('live readings on $name', (backend) => {
     // Second connection resumes over SSE with Last-Event-ID, as a reconnecting EventSource does.
     const second_ = await app.subscribeSse(LiveReadingsDocument, {}, { lastEventId: resumeAt });
     await writeAll;
-    const [{ last: end }] = await app.sql<{ last: string }>(sql`select last::text as last from stream_offsets where stream = 'readings'`);
+    const end = await committedCursor();
     await second_.results.until((items) => flatten(items).at(-1)?.cursor === end, `the second connection to reach cursor ${end}`);
     await second_.close();
 

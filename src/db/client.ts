@@ -65,6 +65,10 @@ async function openPglite(dataDir: string): Promise<Omit<Database, 'timescale'>>
   const inMemory = dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
   const client = await PGlite.create({ dataDir: inMemory ? undefined : dataDir, extensions: { timescaledb } });
+  // PGlite cannot preload libraries. Without this, a reopened data directory
+  // refuses inserts into hypertables ("extension has not been preloaded") and
+  // loses TimescaleDB's community-licensed functions.
+  await client.exec(`load 'timescaledb'`);
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {
     db,

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('runs embedded with no configuration at all', () => {
+    const config = loadConfig({});
+    expect(config.database).toEqual({ driver: 'pglite', dataDir: './data' });
+    expect(config.pubsub).toEqual({ driver: 'memory' });
+    expect(config.http).toMatchObject({ port: 4000, host: '127.0.0.1' });
+    expect(config.ingest.maxBatch).toBe(10_000);
+  });
+
+  it('switches to PostgreSQL and Redis when their URLs are set', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/vitals', REDIS_URL: 'rediss://cache:6380', DATABASE_SCHEMA: 'ward_a' });
+    expect(config.database).toMatchObject({ driver: 'postgres', url: 'postgres://u:p@db:5432/vitals', schema: 'ward_a' });
+    expect(config.pubsub).toMatchObject({ driver: 'redis', url: 'rediss://cache:6380' });
+  });
+
+  it('treats an empty URL as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', REDIS_URL: ' ' }).database.driver).toBe('pglite');
+  });
+
+  it('parses durations people write', () => {
+    const config = loadConfig({ RETAIN_FOR: '30d', LIVE_GAP_TIMEOUT: '500ms', SHUTDOWN_TIMEOUT: '2m' });
+    expect(config.retention.retainForMs).toBe(30 * 86_400_000);
+    expect(config.live.gapTimeoutMs).toBe(500);
+    expect(config.http.shutdownTimeoutMs).toBe(120_000);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+    [{ MAX_BATCH: '0' }, 'MAX_BATCH'],
+    [{ RETAIN_FOR: 'forever' }, 'RETAIN_FOR'],
+    [{ DATABASE_SCHEMA: 'Robert"); drop' }, 'DATABASE_SCHEMA'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  ])('rejects %o with a message naming %s', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(variable);
+  });
+
+  it('lists every bad variable at once', () => {
+    try {
+      loadConfig({ PORT: '-1', MAX_BATCH: 'lots' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).toMatch(/PORT[\s\S]*MAX_BATCH|MAX_BATCH[\s\S]*PORT/);
+    }
+  });
+});

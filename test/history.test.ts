@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGGREGATES, FILLS, history } from '../src/db/history.js';
+import { HistoryDocument, IngestReadingsDocument, RegisterSourcesDocument, type ReadingInput } from '../src/generated/graphql.js';
+import { primaryBackends } from './support/backends.js';
+import { sql, startTestApp, type TestApp } from './support/app.js';
+import { T0, at, patients, reading } from './support/fixtures.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** An irregular series: jittered times, values that wander, and two silent stretches. */
+function irregularSeries(sourceId: string): ReadingInput[] {
+  const out: ReadingInput[] = [];
+  let value = 80;
+  for (let s = 0; s < 40 * 60; s += 7 + (s % 13)) {
+    const minute = Math.floor(s / 60);
+    if ((minute >= 6 && minute < 9) || (minute >= 21 && minute < 23)) continue;
+    value += ((s * 7919) % 11) - 5;
+    out.push(reading(sourceId, 'heart_rate', value, s));
+  }
+  return out;
+}
+
+const SQL_AGGREGATE = {
+  AVG: sql`avg(value)`,
+  MIN: sql`min(value)`,
+  MAX: sql`max(value)`,
+  COUNT: sql`count(*)::float8`,
+  FIRST: sql`(array_agg(value order by time))[1]`,
+  LAST: sql`(array_agg(value order by time desc))[1]`,
+} as const;
+
+describe.each(primaryBackends)('history on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend);
+    await app.mutate(RegisterSourcesDocument, { sources: patients('hist-1', 'hist-2', 'gaps') });
+    const series = irregularSeries('hist-1');
+    for (let i = 0; i < series.length; i += 100) await app.mutate(IngestReadingsDocument, { readings: series.slice(i, i + 100) });
+    // Noise in other series must not leak into hist-1's buckets.
+    await app.mutate(IngestReadingsDocument, { readings: [reading('hist-2', 'heart_rate', 500, 65), reading('hist-1', 'spo2', 90, 65)] });
+    await app.mutate(IngestReadingsDocument, {
+      readings: [reading('gaps', 'resp_rate', 10, 10), reading('gaps', 'resp_rate', 20, 70), reading('gaps', 'resp_rate', 50, 250)],
+    });
+  });
+  afterAll(() => app?.close());
+
+  for (const aggregate of AGGREGATES) {
+    for (const bucket of ['1m', '5m'] as const) {
+      it(`${aggregate} over ${bucket} buckets equals the same aggregate computed by SQL over the stored rows`, async () => {
+        const from = T0 + 30_000;
+        const to = T0 + 37 * 60_000 + 15_000;
+        const response = await app.request(HistoryDocument, {
+          sourceId: 'hist-1', metric: 'heart_rate', from: iso(from), to: iso(to), bucket, aggregate,
+        });
+        expect(response.errors).toBeUndefined();
+        const expected = await app.sql<{ bucket_ms: number; value: number }>(
+          sql`select (extract(epoch from date_bin(${bucket === '1m' ? '1 minute' : '5 minutes'}::interval, time, '2000-01-03T00:00:00Z'::timestamptz)) * 1000)::float8 as bucket_ms,
+                ${SQL_AGGREGATE[aggregate]}::float8 as value
+              from readings where source_id = 'hist-1' and metric = 'heart_rate'
+                and time >= ${iso(from)}::timestamptz and time < ${iso(to)}::timestamptz
+              group by 1 order by 1`,
+        );
+        const got = response.data!.history;
+        expect(got.map((p) => p.bucket)).toEqual(expected.map((e) => iso(e.bucket_ms)));
+        got.forEach((point, i) => expect(point.value).toBeCloseTo(expected[i]!.value, 9));
+      });
+    }
+  }
+
+  it('fills empty buckets by carrying forward (LOCF) and by linear interpolation, within the range', async () => {
+    const query = (fill: 'NONE' | 'LOCF' | 'INTERPOLATE') =>
+      app.mutate(HistoryDocument, { sourceId: 'gaps', metric: 'resp_rate', from: at(0), to: at(6 * 60), bucket: '1m', aggregate: 'AVG', fill });
+    const values = async (fill: 'NONE' | 'LOCF' | 'INTERPOLATE') => (await query(fill)).history.map((p) => [p.bucket, p.value]);
+    const minute = (m: number) => at(m * 60);
+    expect(await values('NONE')).toEqual([[minute(0), 10], [minute(1), 20], [minute(4), 50]]);
+    expect(await values('LOCF')).toEqual([[minute(0), 10], [minute(1), 20], [minute(2), 20], [minute(3), 20], [minute(4), 50], [minute(5), 50]]);
+    expect(await values('INTERPOLATE')).toEqual([[minute(0), 10], [minute(1), 20], [minute(2), 30], [minute(3), 40], [minute(4), 50], [minute(5), null]]);
+  });
+
+  it('gives the TimescaleDB path and the plain PostgreSQL path the same answer for every aggregate and fill', async () => {
+    const { database } = app.server.services;
+    if (!database.timescale) return; // Only a TimescaleDB database can run both paths.
+    for (const aggregate of AGGREGATES) {
+      for (const fill of FILLS) {
+        const request = { sourceId: 'hist-1', metric: 'heart_rate', from: new Date(T0 + 45_000), to: new Date(T0 + 40 * 60_000), bucketMs: 120_000, aggregate, fill };
+        const timescale = await history(database.db, true, request);
+        const plain = await history(database.db, false, request);
+        expect(plain.map((p) => p.bucket)).toEqual(timescale.map((p) => p.bucket));
+        plain.forEach((p, i) => (p.value === null ? expect(timescale[i]!.value).toBeNull() : expect(p.value).toBeCloseTo(timescale[i]!.value!, 9)));
+      }
+    }
+  });
+
+  it('refuses a bad bucket or range with a clear, coded error', async () => {
+    const base = { sourceId: 'hist-1', metric: 'heart_rate', from: at(0), to: at(60) };
+    const badBucket = await app.request(HistoryDocument, { ...base, bucket: '5 parsecs' });
+    expect(badBucket.errors?.[0]).toMatchObject({ message: expect.stringContaining('bucket must be'), extensions: { code: 'BAD_USER_INPUT' } });
+    const tooMany = await app.request(HistoryDocument, { ...base, to: at(86_400 * 30), bucket: '1s' });
+    expect(tooMany.errors?.[0]?.extensions?.code).toBe('TOO_MANY_BUCKETS');
+    const backwards = await app.request(HistoryDocument, { ...base, from: at(60), to: at(0), bucket: '1m' });
+    expect(backwards.errors?.[0]?.message).toContain('to must be after from');
+    const badTime = await app.request(HistoryDocument, { ...base, from: 'last tuesday', bucket: '1m' });
+    expect(badTime.errors?.[0]?.message).toContain('DateTime must be an ISO-8601 timestamp');
+  });
+});

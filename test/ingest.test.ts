@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeadLettersDocument, IngestReadingsDocument, RegisterSourcesDocument, type ReadingInput } from '../src/generated/graphql.js';
+import { primaryBackends } from './support/backends.js';
+import { sql, startTestApp, type TestApp } from './support/app.js';
+import { at, heartRate, patients, reading } from './support/fixtures.js';
+
+interface StoredRow {
+  source_id: string;
+  metric: string;
+  value: number;
+  quality: string;
+  unit: string;
+}
+
+describe.each(primaryBackends)('ingest on $name', (backend) => {
+  let app: TestApp;
+  const snapshot = () =>
+    app.sql<StoredRow & { time: string }>(sql`select source_id, metric, time::text, value, quality, unit from readings order by source_id, metric, time`);
+
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: { MAX_BATCH: '50' } });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('icu-1', 'icu-2') });
+  });
+  afterAll(() => app?.close());
+
+  it('stores the valid items of a mixed batch and names each problem of the others by index, field and code', async () => {
+    const batch: ReadingInput[] = [
+      heartRate('icu-1', 80, 1),
+      { sourceId: 'ghost-bed', metric: 'heart_rate', time: at(1), value: 80 },
+      { sourceId: 'icu-1', metric: 'heart_rat', time: at(2), value: 80 },
+      { sourceId: 'icu-1', metric: 'spo2', time: 'yesterday', value: 97 },
+      { sourceId: 'icu-1', metric: 'spo2', time: '2026-11-20T08:00:03', value: 97 },
+      { sourceId: 'icu-1', metric: 'temperature', time: at(4), value: 98.6, unit: '°F' },
+      { sourceId: 'icu-1', metric: 'spo2', time: '1970-01-01T00:00:00Z', value: 97 },
+      { sourceId: 'icu-1', metric: 'spo2', time: '2999-01-01T00:00:00Z', value: 97 },
+      { sourceId: "icu-1'; drop table readings;--", metric: 'spo2', time: at(5), value: 97 },
+      { sourceId: '', metric: 'spo2', time: at(5), value: 97 },
+      reading('icu-2', 'spo2', 96, 6),
+    ];
+    const { ingestReadings: result } = await app.mutate(IngestReadingsDocument, { readings: batch });
+
+    expect(result).toMatchObject({ accepted: 2, duplicates: 0, rejected: 9 });
+    expect(result.errors.map((e) => [e.index, e.field, e.code])).toEqual([
+      [1, 'sourceId', 'UNKNOWN_SOURCE'],
+      [2, 'metric', 'UNKNOWN_METRIC'],
+      [3, 'time', 'INVALID_TIME'],
+      [4, 'time', 'INVALID_TIME'],
+      [5, 'unit', 'UNIT_MISMATCH'],
+      [6, 'time', 'TIME_OUT_OF_RANGE'],
+      [7, 'time', 'TIME_OUT_OF_RANGE'],
+      [8, 'sourceId', 'INVALID_SOURCE_ID'],
+      [9, 'sourceId', 'INVALID_SOURCE_ID'],
+    ]);
+    for (const error of result.errors) expect(error.message.length).toBeGreaterThan(10);
+    expect((await snapshot()).map((r) => [r.source_id, r.metric, r.value])).toEqual([
+      ['icu-1', 'heart_rate', 80],
+      ['icu-2', 'spo2', 96],
+    ]);
+  });
+
+  it('keeps each rejected item as a dead letter with its errors and caller', async () => {
+    const { deadLetters } = await app.mutate(DeadLettersDocument, { stream: 'readings', first: 20 });
+    expect(deadLetters.edges).toHaveLength(9);
+    const ghost = deadLetters.edges.map((e) => e.node).find((n) => (n.item as { sourceId?: string }).sourceId === 'ghost-bed');
+    expect(ghost).toMatchObject({ stream: 'readings', caller: expect.stringContaining('anonymous@') });
+    expect(ghost!.errors).toEqual([expect.objectContaining({ code: 'UNKNOWN_SOURCE', index: 1 })]);
+  });
+
+  it('stores out-of-range values flagged SUSPECT and keeps a sender\'s own flag', async () => {
+    await app.mutate(IngestReadingsDocument, {
+      readings: [heartRate('icu-2', 400, 10), heartRate('icu-2', 15, 11), { ...heartRate('icu-2', 70, 12), quality: 'BAD' }, heartRate('icu-2', 70, 13)],
+    });
+    const rows = await app.sql<StoredRow>(sql`select value, quality, unit from readings where source_id = 'icu-2' and metric = 'heart_rate' order by time`);
+    expect(rows.map((r) => [r.value, r.quality, r.unit])).toEqual([
+      [400, 'SUSPECT', '/min'],
+      [15, 'SUSPECT', '/min'],
+      [70, 'BAD', '/min'],
+      [70, 'GOOD', '/min'],
+    ]);
+  });
+
+  it('stores a retried batch once and never changes an accepted value', async () => {
+    const batch = [heartRate('icu-1', 90, 100), heartRate('icu-1', 91, 101), heartRate('icu-1', 91, 101)];
+    const first = await app.mutate(IngestReadingsDocument, { readings: batch });
+    expect(first.ingestReadings).toMatchObject({ accepted: 2, duplicates: 1 });
+    const before = await snapshot();
+
+    const retry = await app.mutate(IngestReadingsDocument, { readings: batch });
+    expect(retry.ingestReadings).toMatchObject({ accepted: 0, duplicates: 3, rejected: 0 });
+    const changed = await app.mutate(IngestReadingsDocument, { readings: [heartRate('icu-1', 150, 100)] });
+    expect(changed.ingestReadings).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('rejects a batch above MAX_BATCH whole, with a code, storing nothing', async () => {
+    const before = await snapshot();
+    const batch = Array.from({ length: 51 }, (_, i) => heartRate('icu-1', 70, 1_000 + i));
+    const response = await app.request(IngestReadingsDocument, { readings: batch });
+    expect(response.errors?.[0]).toMatchObject({
+      message: expect.stringContaining('exceeds the maximum of 50'),
+      extensions: { code: 'BATCH_TOO_LARGE', maxBatch: 50 },
+    });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('rejects wrongly typed input at the GraphQL layer, naming the item, and stores nothing', async () => {
+    const before = await snapshot();
+    const response = await app.request(IngestReadingsDocument, {
+      readings: [heartRate('icu-1', 70, 2_000), { ...heartRate('icu-1', 70, 2_001), value: 'seventy' as unknown as number }],
+    });
+    expect(response.errors?.[0]?.message).toMatch(/readings.*1.*value|value.*seventy/s);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('answers an empty batch with zero counts', async () => {
+    const { ingestReadings } = await app.mutate(IngestReadingsDocument, { readings: [] });
+    expect(ingestReadings).toEqual({ accepted: 0, duplicates: 0, rejected: 0, lastCursor: null, errors: [] });
+  });
+});

@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IngestReadingsDocument, MetricsDocument, ReadingsPageDocument, RegisterSourcesDocument, SourcesDocument } from '../src/generated/graphql.js';
+import { primaryBackends } from './support/backends.js';
+import { startTestApp, type TestApp } from './support/app.js';
+import { at, patients, reading } from './support/fixtures.js';
+
+describe.each(primaryBackends)('queries on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend);
+    await app.mutate(RegisterSourcesDocument, {
+      sources: [...patients('p-1', 'p-2', 'p-3'), { id: 'mon-7', kind: 'DEVICE', name: 'Monitor 7' }],
+    });
+    const readings = [];
+    for (let s = 0; s < 25; s++) {
+      readings.push(reading('p-1', 'heart_rate', 70 + s, s), reading('p-2', 'spo2', 90 + (s % 10), s));
+    }
+    readings.push(reading('p-1', 'spo2', 95, 3), reading('p-3', 'temperature', 38.5, 9));
+    await app.mutate(IngestReadingsDocument, { readings });
+  });
+  afterAll(() => app?.close());
+
+  it('pages through stored readings in cursor order with filters, never repeating or skipping', async () => {
+    const seen: number[] = [];
+    let after: string | null | undefined;
+    let pages = 0;
+    do {
+      const { readings } = await app.mutate(ReadingsPageDocument, { sourceIds: ['p-1'], metrics: ['heart_rate'], first: 7, after });
+      seen.push(...readings.edges.map((e) => e.node.value));
+      expect(readings.edges.every((e) => e.cursor === e.node.cursor)).toBe(true);
+      after = readings.pageInfo.hasNextPage ? readings.pageInfo.endCursor : null;
+      pages++;
+    } while (after);
+    expect(pages).toBe(4);
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, s) => 70 + s));
+  });
+
+  it('filters readings by time range', async () => {
+    const { readings } = await app.mutate(ReadingsPageDocument, { sourceIds: ['p-2'], from: at(10), to: at(13), first: 100 });
+    expect(readings.edges.map((e) => e.node.time)).toEqual([at(10), at(11), at(12)]);
+  });
+
+  it('rejects a page size out of bounds or a forged cursor with a clear error', async () => {
+    const big = await app.request(ReadingsPageDocument, { first: 5_000 });
+    expect(big.errors?.[0]).toMatchObject({ message: expect.stringContaining('first must be between 1 and 1000'), extensions: { code: 'BAD_USER_INPUT' } });
+    const forged = await app.request(ReadingsPageDocument, { after: "1 or 1=1" });
+    expect(forged.errors?.[0]?.message).toContain('after must be a cursor');
+  });
+
+  it('lists sources by kind with their latest reading per metric', async () => {
+    const { sources } = await app.mutate(SourcesDocument, { kind: 'PATIENT', first: 2 });
+    expect(sources.edges.map((e) => e.node.id)).toEqual(['p-1', 'p-2']);
+    expect(sources.pageInfo).toEqual({ hasNextPage: true, endCursor: 'p-2' });
+    const p1 = sources.edges[0]!.node;
+    expect(p1.latest.map((r) => [r.metric, r.value, r.time])).toEqual([
+      ['heart_rate', 94, at(24)],
+      ['spo2', 95, at(3)],
+    ]);
+    const next = await app.mutate(SourcesDocument, { kind: 'PATIENT', first: 2, after: sources.pageInfo.endCursor });
+    expect(next.sources.edges.map((e) => e.node.id)).toEqual(['p-3']);
+    expect(next.sources.edges[0]!.node.latest).toEqual([expect.objectContaining({ metric: 'temperature', value: 38.5 })]);
+    const devices = await app.mutate(SourcesDocument, { kind: 'DEVICE' });
+    expect(devices.sources.edges.map((e) => [e.node.id, e.node.name, e.node.latest])).toEqual([['mon-7', 'Monitor 7', []]]);
+  });
+
+  it('rejects an invalid source id at registration', async () => {
+    const response = await app.request(RegisterSourcesDocument, { sources: [{ id: 'bed 1; drop', kind: 'PATIENT', name: 'x' }] });
+    expect(response.errors?.[0]).toMatchObject({ message: expect.stringContaining('is not a valid source id'), extensions: { code: 'BAD_USER_INPUT' } });
+  });
+
+  it('publishes the metric catalog with units and plausible ranges', async () => {
+    const { metrics } = await app.mutate(MetricsDocument, {});
+    expect(metrics).toContainEqual({ name: 'heart_rate', unit: '/min', min: 20, max: 300 });
+    expect(metrics).toContainEqual({ name: 'spo2', unit: '%', min: 50, max: 100 });
+  });
+});

@@ -1,0 +1,119 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { StreamTail, type TailSource } from '../src/live/stream-tail.js';
+import type { StreamBatch } from '../src/live/wire.js';
+import { createLogger } from '../src/log.js';
+import { MemoryPubSub } from '../src/pubsub/memory.js';
+import { waitFor } from './support/live.js';
+
+interface Event {
+  cursor: bigint;
+}
+
+/**
+ * The tail against an in-memory log standing in for the committed table,
+ * and the in-process broker, whose messages the test drops, reorders and
+ * repeats the way Redis pub/sub can.
+ */
+function setup(options: { gapTimeoutMs?: number; pollIntervalMs?: number } = {}) {
+  const committed: Event[] = [];
+  let reads = 0;
+  const source: TailSource<Event> = {
+    committed: async () => committed.at(-1)?.cursor ?? 0n,
+    after: async (after, upTo, limit) => {
+      reads++;
+      return committed.filter((e) => e.cursor > after && e.cursor <= upTo).slice(0, limit);
+    },
+  };
+  const pubsub = new MemoryPubSub();
+  const tail = new StreamTail<Event>({
+    channel: 'test',
+    pubsub,
+    source,
+    decode: (message) => {
+      const raw = JSON.parse(message) as { from: string; to: string; events: string[] };
+      return { from: BigInt(raw.from), to: BigInt(raw.to), events: raw.events.map((c) => ({ cursor: BigInt(c) })) };
+    },
+    gapTimeoutMs: options.gapTimeoutMs ?? 50,
+    pollIntervalMs: options.pollIntervalMs ?? 60_000,
+    log: createLogger('silent'),
+  });
+  const delivered: bigint[] = [];
+  tail.addListener((events) => delivered.push(...events.map((e) => e.cursor)));
+  /** Commits cursors (from, to] and returns the message that announces them. */
+  const commit = (from: number, to: number): string => {
+    const batch: StreamBatch<Event> = { from: BigInt(from), to: BigInt(to), events: [] };
+    for (let c = from + 1; c <= to; c++) {
+      committed.push({ cursor: BigInt(c) });
+      batch.events.push({ cursor: BigInt(c) });
+    }
+    return JSON.stringify({ from: String(batch.from), to: String(batch.to), events: batch.events.map((e) => String(e.cursor)) });
+  };
+  const publish = (message: string) => pubsub.publish('test', message);
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => BigInt(from + i));
+  return { tail, commit, publish, delivered, range, reads: () => reads };
+}
+
+describe('stream tail', () => {
+  const tails: StreamTail<Event>[] = [];
+  afterEach(async () => {
+    await Promise.all(tails.splice(0).map((t) => t.stop()));
+  });
+  const started = async (t: ReturnType<typeof setup>) => {
+    await t.tail.start();
+    tails.push(t.tail);
+    return t;
+  };
+
+  it('delivers batches in cursor order exactly once when messages arrive reordered and repeated', async () => {
+    const t = await started(setup({ gapTimeoutMs: 5_000 }));
+    const [m1, m2, m3] = [t.commit(0, 3), t.commit(3, 5), t.commit(5, 9)];
+    await t.publish(m3);
+    await t.publish(m1);
+    await t.publish(m1);
+    await t.publish(m2);
+    await t.publish(m3);
+    await waitFor(() => t.delivered.length >= 9, 'nine events');
+    expect(t.delivered).toEqual(t.range(1, 9));
+    expect(t.reads()).toBe(0);
+  });
+
+  it('reads a range whose message was lost from the store once the gap times out', async () => {
+    const t = await started(setup({ gapTimeoutMs: 30 }));
+    const m1 = t.commit(0, 2);
+    t.commit(2, 4); // its message never arrives
+    const m3 = t.commit(4, 6);
+    await t.publish(m1);
+    await t.publish(m3);
+    await waitFor(() => t.delivered.length >= 6, 'six events');
+    expect(t.delivered).toEqual(t.range(1, 6));
+    expect(t.tail.stats.repairs).toBe(1);
+  });
+
+  it('catches up from the store when the broker delivers nothing at all', async () => {
+    const t = await started(setup({ pollIntervalMs: 20 }));
+    t.commit(0, 5);
+    t.commit(5, 7);
+    await waitFor(() => t.delivered.length >= 7, 'seven events without any message');
+    expect(t.delivered).toEqual(t.range(1, 7));
+  });
+
+  it('skips cursors in a range that hold no event (duplicates the writer did not store)', async () => {
+    const t = await started(setup({ gapTimeoutMs: 5_000 }));
+    const m1 = t.commit(0, 2);
+    await t.publish(JSON.stringify({ from: '2', to: '5', events: [] }));
+    await t.publish(m1);
+    const m3 = t.commit(5, 6);
+    await t.publish(m3);
+    await waitFor(() => t.tail.position === 6n, 'position 6');
+    expect(t.delivered).toEqual([1n, 2n, 6n]);
+  });
+
+  it('repairs from the store when a message cannot be decoded', async () => {
+    const t = await started(setup({ gapTimeoutMs: 5_000 }));
+    t.commit(0, 3);
+    await t.publish('{not json');
+    await waitFor(() => t.delivered.length >= 3, 'three events');
+    expect(t.tail.stats.undecodable).toBe(1);
+    expect(t.delivered).toEqual(t.range(1, 3));
+  });
+});
