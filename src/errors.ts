@@ -20,22 +20,10 @@ export class ValidationError extends AppError {
   }
 }
 
-export class NotFoundError extends AppError {
-  constructor(message: string, details: Record<string, unknown> = {}) {
-    super('NOT_FOUND', message, details);
-  }
-}
-
 /** The database or broker cannot serve right now; the same request may succeed later. */
 export class UnavailableError extends AppError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('UNAVAILABLE', message, { retryable: true, ...details });
-  }
-}
-
-export class ShuttingDownError extends AppError {
-  constructor() {
-    super('SHUTTING_DOWN', 'the server is shutting down; retry against another node or after restart', { retryable: true });
   }
 }
 

@@ -9,6 +9,7 @@ import { readingsAfter, type Reading } from './db/readings.js';
 import { startRetention } from './db/retention.js';
 import { READINGS_STREAM } from './ingest/ingest-readings.js';
 import { SourceRegistry } from './ingest/source-registry.js';
+import { StreamPublisher } from './live/publisher.js';
 import { ReadingsFeed } from './live/readings-feed.js';
 import { StreamTail } from './live/stream-tail.js';
 import { decodeReadingsBatch } from './live/wire.js';
@@ -85,7 +86,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       registry,
       readingsTail,
       readingsFeed: new ReadingsFeed(readingsTail, database.db, { subscriberBuffer: config.live.subscriberBuffer, log }),
-      ingest: { database, pubsub, registry, log, ...config.ingest },
+      ingest: { database, publisher: new StreamPublisher(pubsub, log), registry, log, ...config.ingest },
     };
     return assemble(config, services, closeAll);
   } catch (error) {

@@ -107,6 +107,15 @@ describe.each(backends)('live readings on $name', (backend) => {
     await live.close();
   });
 
+  it('refuses a resume cursor the stream has not reached, or one it never issued', async () => {
+    for (const after of ['999999999999', 'bogus']) {
+      const live = await app.subscribeWs(LiveReadingsDocument, { after });
+      await live.results.untilComplete();
+      expect(live.results.items.flatMap((r) => r.errors ?? [])[0]?.message).toMatch(after === 'bogus' ? /after must be a cursor/ : /ahead of the stream/);
+      await live.close();
+    }
+  });
+
   it('does not deliver a retried batch twice', async () => {
     const live = await app.subscribeWs(LiveReadingsDocument, { sourceIds: ['bed-2'] });
     const batch = [heartRate('bed-2', 70, 30_000), heartRate('bed-2', 71, 30_001)];

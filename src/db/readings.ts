@@ -120,8 +120,3 @@ export async function latestReadings(
   );
   return found.map(toReading);
 }
-
-export async function countReadings(db: Executor): Promise<number> {
-  const [row] = await rows<{ n: number }>(db, sql`select count(*)::float8 as n from readings`);
-  return row?.n ?? 0;
-}

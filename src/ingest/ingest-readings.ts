@@ -5,7 +5,7 @@ import { insertReadings, type Reading } from '../db/readings.js';
 import { ValidationError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { encodeReadingsBatch } from '../live/wire.js';
-import type { PubSub } from '../pubsub/pubsub.js';
+import type { StreamPublisher } from '../live/publisher.js';
 import { asUnavailable } from './unavailable.js';
 import { validateReading, type ItemError, type ValidReading } from './reading-item.js';
 import type { SourceRegistry } from './source-registry.js';
@@ -14,7 +14,7 @@ export const READINGS_STREAM = 'readings';
 
 export interface IngestDeps {
   database: Database;
-  pubsub: PubSub;
+  publisher: StreamPublisher;
   registry: SourceRegistry;
   log: Logger;
   maxBatch: number;
@@ -92,11 +92,7 @@ export async function ingestReadings(deps: IngestDeps, items: readonly unknown[]
     .catch(asUnavailable);
 
   if (valid.length > 0) {
-    const message = encodeReadingsBatch({ from: base, to: base + BigInt(valid.length), events: stored });
-    // Not awaited: the rows are committed, and a lost message is repaired by every node's stream tail.
-    deps.pubsub.publish(READINGS_STREAM, message).catch((error: unknown) => {
-      deps.log.warn({ err: (error as Error).message, stream: READINGS_STREAM }, 'publish failed; subscribers will catch up from the database');
-    });
+    deps.publisher.publish(READINGS_STREAM, encodeReadingsBatch({ from: base, to: base + BigInt(valid.length), events: stored }));
   }
 
   return {

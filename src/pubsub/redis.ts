@@ -35,9 +35,18 @@ export class RedisPubSubDriver implements PubSub {
       ['publisher', publisher],
       ['subscriber', subscriber],
     ] as const) {
-      client.on('error', (error: Error) => log.warn({ connection: name, err: error.message }, 'redis connection error'));
-      client.on('reconnecting', () => log.warn({ connection: name }, 'redis reconnecting'));
-      client.on('ready', () => log.info({ connection: name }, 'redis connection ready'));
+      // One warning per outage and one line when it ends; each retry only at debug.
+      let downSince: number | undefined;
+      client.on('error', (error: Error) => {
+        if (downSince !== undefined) return log.debug({ connection: name, err: error.message }, 'redis still unreachable');
+        downSince = Date.now();
+        log.warn({ connection: name, err: error.message }, 'redis connection lost; reconnecting');
+      });
+      client.on('ready', () => {
+        if (downSince === undefined) return;
+        log.info({ connection: name, downMs: Date.now() - downSince }, 'redis connection restored');
+        downSince = undefined;
+      });
     }
     try {
       await Promise.all([publisher.connect(), subscriber.connect()]);
@@ -68,7 +77,13 @@ export class RedisPubSubDriver implements PubSub {
     await this.publisher.ping();
   }
 
+  /** Quits politely; if Redis does not answer within a second (it may be down), drops the sockets. */
   async close(): Promise<void> {
-    await this.engine.close();
+    const quit = this.engine.close().then(() => true, () => false);
+    const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000).unref());
+    if (!(await Promise.race([quit, timeout]))) {
+      this.publisher.disconnect();
+      this.subscriber.disconnect();
+    }
   }
 }

@@ -1,7 +1,8 @@
 import { readingsAfter, type Reading } from '../db/readings.js';
 import { QUALITIES } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
-import { ingestReadings, type IngestResult } from '../ingest/ingest-readings.js';
+import { committedOffset } from '../db/offsets.js';
+import { READINGS_STREAM, ingestReadings, type IngestResult } from '../ingest/ingest-readings.js';
 import { ITEM_ERROR_CODES, type ItemError } from '../ingest/reading-item.js';
 import { builder } from './builder.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
@@ -106,10 +107,21 @@ builder.subscriptionField('readings', (t) =>
       metrics: t.arg.stringList({ description: 'Only these metrics; all when omitted.' }),
       after: t.arg.string({ description: 'Resume after this cursor.' }),
     },
-    subscribe: (_root, args, ctx) => {
-      const after = parseCursor(args.after ?? ctx.lastEventId, args.after ? 'after' : 'Last-Event-ID');
+    subscribe: async (_root, args, ctx) => {
+      const argument = args.after ? 'after' : 'Last-Event-ID';
+      const after = parseCursor(args.after ?? ctx.lastEventId, argument);
       if ((args.sourceIds?.length ?? 0) > 1_000) throw new ValidationError('sourceIds may name at most 1000 sources');
-      return ctx.services.readingsFeed.subscribe({ sourceIds: args.sourceIds?.map(String), metrics: args.metrics, after });
+      const { readingsTail, readingsFeed, database } = ctx.services;
+      // Another node may be a little ahead of this one, but never ahead of the committed stream.
+      if (after !== null && after > readingsTail.position) {
+        const committed = await committedOffset(database.db, READINGS_STREAM);
+        if (after > committed) {
+          throw new ValidationError(`${argument} ${after} is ahead of the stream (last committed cursor is ${committed}); resume with a cursor this API returned`, {
+            argument,
+          });
+        }
+      }
+      return readingsFeed.subscribe({ sourceIds: args.sourceIds?.map(String), metrics: args.metrics, after });
     },
     resolve: (batch: Reading[] | Error, _args, ctx) => {
       if (batch instanceof Error) throw batch;

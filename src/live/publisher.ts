@@ -1,0 +1,35 @@
+import type { Logger } from '../log.js';
+import type { PubSub } from '../pubsub/pubsub.js';
+
+/**
+ * Publishes committed batches without making the writer wait: the rows are
+ * already committed, and every node's stream tail repairs a lost message
+ * from the database. While the broker is down it logs the first failure and,
+ * on recovery, how many messages were not sent, instead of one line each.
+ */
+export class StreamPublisher {
+  private failing = 0;
+  private firstFailureAt: Date | undefined;
+
+  constructor(
+    private readonly pubsub: PubSub,
+    private readonly log: Logger,
+  ) {}
+
+  publish(channel: string, message: string): void {
+    this.pubsub.publish(channel, message).then(
+      () => {
+        if (this.failing === 0) return;
+        this.log.info({ unsent: this.failing, since: this.firstFailureAt }, 'publishing recovered; unsent batches were delivered from the database');
+        this.failing = 0;
+        this.firstFailureAt = undefined;
+      },
+      (error: unknown) => {
+        if (this.failing++ === 0) {
+          this.firstFailureAt = new Date();
+          this.log.warn({ channel, err: (error as Error).message }, 'publish failed; subscribers catch up from the database until the broker is back');
+        }
+      },
+    );
+  }
+}
