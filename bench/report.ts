@@ -1,0 +1,57 @@
+import { execSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+
+export interface Figure {
+  name: string;
+  unit: string;
+  platform: number;
+  baseline: number;
+  /** platform / baseline, in the direction where higher is better for throughput. */
+  ratio: number;
+  target?: string;
+}
+
+let lastProgressAt = 0;
+/** One progress line, rewritten in place on a terminal, at most every 500 ms otherwise. */
+export function progress(what: string, done: number, of: number) {
+  const now = Date.now();
+  if (done !== of && now - lastProgressAt < 500) return;
+  lastProgressAt = now;
+  const line = `${what}: ${done}/${of}`;
+  if (process.stderr.isTTY) process.stderr.write(`\r${line.padEnd(70)}${done === of ? '\n' : ''}`);
+  else process.stderr.write(`${line}\n`);
+}
+
+export function printTable(figures: Figure[]) {
+  const rows = figures.map((f) => [f.name, `${f.platform.toFixed(0)} ${f.unit}`, `${f.baseline.toFixed(0)} ${f.unit}`, f.ratio.toFixed(2), f.target ?? '']);
+  const header = ['benchmark', 'platform', 'raw baseline', 'ratio', 'target'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const row of rows) console.log(line(row));
+}
+
+export function saveResults(path: string, mode: string, figures: Figure[]) {
+  let commit = 'unknown';
+  try {
+    commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout
+  }
+  const previous = (() => {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    } catch {
+      return {};
+    }
+  })();
+  const entry = {
+    measuredAt: new Date().toISOString(),
+    commit,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    figures,
+  };
+  writeFileSync(path, `${JSON.stringify({ ...previous, [mode]: entry }, null, 2)}\n`);
+}
