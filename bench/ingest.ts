@@ -31,7 +31,7 @@ const PATIENTS = 100;
 const METRICS = ['heart_rate', 'spo2', 'resp_rate', 'temperature', 'bp_systolic', 'bp_diastolic'];
 
 function makeReadings(count: number, offsetSeconds: number): ReadingInput[] {
-  const start = Date.parse('2026-11-01T00:00:00Z') + offsetSeconds * 1000;
+  const start = Date.parse('2025-01-01T00:00:00Z') + offsetSeconds * 1000;
   return Array.from({ length: count }, (_, i) => ({
     sourceId: `bench-${i % PATIENTS}`,
     metric: METRICS[Math.floor(i / PATIENTS) % METRICS.length]!,
@@ -79,7 +79,7 @@ async function rawInsert(size: number, offset: number): Promise<number> {
   }
   const started = performance.now();
   for (let b = 0; b < batches; b++) {
-    await insert(makeReadings(size, offset + b * 1_000_000), b * size);
+    await insert(makeReadings(size, offset + b * 1_000), b * size);
     progress(`raw insert, batches of ${size}`, b + 1, batches);
   }
   const seconds = (performance.now() - started) / 1000;
@@ -95,7 +95,7 @@ async function viaGraphql(url: string, size: number, offset: number): Promise<nu
     const response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query, variables: { readings: makeReadings(size, offset + b * 1_000_000) } }),
+      body: JSON.stringify({ query, variables: { readings: makeReadings(size, offset + b * 1_000) } }),
     });
     const body = (await response.json()) as { data?: { ingestReadings: { accepted: number } }; errors?: unknown };
     if (!body.data || body.data.ingestReadings.accepted !== size) throw new Error(`ingest failed: ${JSON.stringify(body).slice(0, 300)}`);
@@ -107,8 +107,8 @@ async function viaGraphql(url: string, size: number, offset: number): Promise<nu
 export async function benchIngest(): Promise<Figure[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
   const env: Record<string, string> = process.env.DATABASE_URL
-    ? { DATABASE_SCHEMA: `bench_${process.pid}`, LOG_LEVEL: 'warn' }
-    : { DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', LOG_LEVEL: 'warn' };
+    ? { DATABASE_SCHEMA: `bench_${process.pid}` }
+    : { DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' };
   const server = await startServerProcess(env);
   const figures: Figure[] = [];
   try {
@@ -121,8 +121,8 @@ export async function benchIngest(): Promise<Figure[]> {
       }),
     });
     for (const [i, size] of sizes.entries()) {
-      const platform = await viaGraphql(server.url, size, i * 100_000_000);
-      const raw = await rawInsert(size, i * 100_000_000);
+      const platform = await viaGraphql(server.url, size, i * 10_000_000);
+      const raw = await rawInsert(size, i * 10_000_000);
       figures.push({ name: `ingest, batches of ${size}`, unit: 'readings/s', platform, baseline: raw, ratio: platform / raw, target: size >= 1000 ? '≥ 0.7' : undefined });
     }
   } finally {

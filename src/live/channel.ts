@@ -10,6 +10,8 @@ export class Channel<T> implements AsyncIterableIterator<T[] | Error> {
   private buffered = 0;
   private waiting: ((result: IteratorResult<T[] | Error>) => void) | undefined;
   private ended = false;
+  /** The last item the consumer has actually read (not merely buffered). */
+  lastRead: T | undefined;
 
   constructor(
     private readonly limit: number,
@@ -29,6 +31,7 @@ export class Channel<T> implements AsyncIterableIterator<T[] | Error> {
   push(items: T[]): void {
     if (this.ended || items.length === 0) return;
     if (this.waiting) {
+      this.lastRead = items.at(-1);
       this.resolveWaiting({ value: items, done: false });
       return;
     }
@@ -61,7 +64,10 @@ export class Channel<T> implements AsyncIterableIterator<T[] | Error> {
   next(): Promise<IteratorResult<T[] | Error>> {
     const items = this.buffer.shift();
     if (items) {
-      if (!(items instanceof Error)) this.buffered -= items.length;
+      if (!(items instanceof Error)) {
+        this.buffered -= items.length;
+        this.lastRead = items.at(-1);
+      }
       return Promise.resolve({ value: items, done: false });
     }
     if (this.ended) return Promise.resolve({ value: undefined, done: true });

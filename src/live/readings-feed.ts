@@ -41,13 +41,14 @@ export class ReadingsFeed {
     const wanted = (r: Reading) => (!sources || sources.has(r.sourceId)) && (!metrics || metrics.has(r.metric));
 
     const handOver = this.tail.position;
-    let lastSent = request.after ?? null;
+    // Resume advice must name what the client has read, not what sat in the dropped buffer.
+    const resumeAfter = () => (channel.lastRead?.cursor ?? request.after ?? null)?.toString() ?? null;
     const floor = request.after !== null && request.after !== undefined && request.after > handOver ? request.after : handOver;
     let held: Reading[][] | undefined = request.after != null && request.after < handOver ? [] : undefined;
 
     const channel: Channel<Reading> = new Channel<Reading>(
       this.options.subscriberBuffer,
-      () => new SlowConsumerError(this.options.subscriberBuffer, lastSent?.toString() ?? null),
+      () => new SlowConsumerError(this.options.subscriberBuffer, resumeAfter()),
       () => {
         detach();
         this.open.delete(channel);
@@ -56,7 +57,6 @@ export class ReadingsFeed {
     const send = (readings: Reading[]) => {
       if (readings.length === 0) return;
       channel.push(readings);
-      lastSent = readings.at(-1)!.cursor;
     };
     const detach = this.tail.addListener((events) => {
       const fresh = events.filter((r) => r.cursor > floor && wanted(r));
@@ -64,7 +64,7 @@ export class ReadingsFeed {
       if (held) {
         held.push(fresh);
         if (held.reduce((n, b) => n + b.length, 0) > this.options.subscriberBuffer) {
-          channel.fail(new SlowConsumerError(this.options.subscriberBuffer, lastSent?.toString() ?? null));
+          channel.fail(new SlowConsumerError(this.options.subscriberBuffer, resumeAfter()));
         }
         return;
       }

@@ -56,7 +56,7 @@ export function pageSize(first: number | null | undefined, max: number, fallback
 /** Stream cursors are decimal integers; anything else is a client error, not a 500. */
 export function parseCursor(cursor: string | null | undefined, argument: string): bigint | null {
   if (cursor === null || cursor === undefined || cursor === '') return null;
-  if (!/^\d{1,19}$/.test(cursor)) {
+  if (!/^\d{1,19}$/.test(cursor) || BigInt(cursor) > 9_223_372_036_854_775_807n) {
     throw new ValidationError(`${argument} must be a cursor returned by this API (a decimal number), got ${JSON.stringify(cursor)}`, {
       argument,
     });
