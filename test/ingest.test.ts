@@ -117,3 +117,23 @@ describe.each(primaryBackends)('ingest on $name', (backend) => {
     expect(ingestReadings).toEqual({ accepted: 0, duplicates: 0, rejected: 0, lastCursor: null, errors: [] });
   });
 });
+
+describe.each(primaryBackends)('large batches on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: { MAX_BATCH: '20000' } });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('big-1') });
+  });
+  afterAll(() => app?.close());
+
+  it('keeps every rejected item of a batch above 16k items (past the 65,535-parameter limit) and pages them from cursor 0', async () => {
+    const batch = Array.from({ length: 20_000 }, (_, i) => ({ ...heartRate('big-1', 70, i), metric: 'not_a_metric' }));
+    const { ingestReadings } = await app.mutate(IngestReadingsDocument, { readings: batch });
+    expect(ingestReadings).toMatchObject({ accepted: 0, rejected: 20_000 });
+    const [{ n } = { n: 0 }] = await app.sql<{ n: number }>(sql`select count(*)::int as n from dead_letters`);
+    expect(n).toBe(20_000);
+    // "0" is a cursor before every id, not "no cursor".
+    const { deadLetters } = await app.mutate(DeadLettersDocument, { stream: 'readings', first: 5, after: '0' });
+    expect(deadLetters.edges).toHaveLength(0);
+  }, 60_000);
+});

@@ -6,6 +6,8 @@ import {
   type LiveReadingsSubscription,
   type ReadingInput,
 } from '../src/generated/graphql.js';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { backends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { heartRate, patients, reading } from './support/fixtures.js';
@@ -114,6 +116,22 @@ describe.each(backends)('live readings on $name', (backend) => {
       expect(live.results.items.flatMap((r) => r.errors ?? [])[0]?.message).toMatch(after === 'bogus' ? /after must be a cursor/ : /ahead of the stream/);
       await live.close();
     }
+  });
+
+  it('answers a malformed operation over graphql-ws with an error and keeps the connection for the next one', async () => {
+    const client = createClient({ url: `${app.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+    let closed = false;
+    client.on('closed', () => (closed = true));
+    const run = (query: string) =>
+      new Promise<unknown[]>((resolve) => {
+        const got: unknown[] = [];
+        client.subscribe({ query }, { next: (v) => got.push(v), error: (e) => resolve([...got, e]), complete: () => resolve(got) });
+      });
+    const broken = (await run('subscription { readings(')) as { message: string }[][];
+    expect(broken[0]?.[0]?.message).toMatch(/Syntax Error/);
+    expect(await run('{ metrics { name } }')).toMatchObject([{ data: { metrics: expect.any(Array) } }]);
+    expect(closed).toBe(false);
+    await client.dispose();
   });
 
   it('does not deliver a retried batch twice', async () => {

@@ -7,6 +7,8 @@ export interface DeadLetter {
   errors: unknown;
 }
 
+const DEAD_LETTER_CHUNK = 2_000;
+
 /** Stores rejected items beside the batch that carried them (same transaction). */
 export async function recordDeadLetters(
   tx: Executor & Pick<Db, 'insert'>,
@@ -17,14 +19,16 @@ export async function recordDeadLetters(
   if (letters.length === 0) return;
   // A JSON round trip: GraphQL hands over null-prototype objects, and we store exactly what JSON can say.
   const plain = (value: unknown) => JSON.parse(JSON.stringify(value ?? null)) as unknown;
-  await tx.insert(deadLetters).values(letters.map((l) => ({ stream, caller, item: plain(l.item), errors: plain(l.errors) })));
+  const rows = letters.map((l) => ({ stream, caller, item: plain(l.item), errors: plain(l.errors) }));
+  // Chunked: one statement may carry at most 65,535 parameters, and MAX_BATCH may exceed 16k rows.
+  for (let i = 0; i < rows.length; i += DEAD_LETTER_CHUNK) await tx.insert(deadLetters).values(rows.slice(i, i + DEAD_LETTER_CHUNK));
 }
 
 /** Newest first, keyset-paged on id. */
 export async function listDeadLetters(db: Db, options: { stream?: string | null; before?: bigint | null; limit: number }) {
   const conditions = [
     options.stream ? sql`${deadLetters.stream} = ${options.stream}` : undefined,
-    options.before ? lt(deadLetters.id, options.before) : undefined,
+    options.before != null ? lt(deadLetters.id, options.before) : undefined,
   ].filter((c) => c !== undefined);
   return db
     .select()

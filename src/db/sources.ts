@@ -1,4 +1,4 @@
-import { inArray, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { sources, type SourceKind } from './schema.js';
 
@@ -20,7 +20,7 @@ export async function upsertSources(db: Db, input: readonly SourceInput[]) {
 
 export async function existingSourceIds(db: Db, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];
-  const found = await db.select({ id: sources.id }).from(sources).where(inArray(sources.id, [...ids]));
+  const found = await db.select({ id: sources.id }).from(sources).where(sql`${sources.id} = any(${sql.param([...ids])}::text[])`);
   return found.map((r) => r.id);
 }
 
@@ -30,7 +30,7 @@ export async function listSources(
 ) {
   const conditions = [
     options.kind ? sql`${sources.kind} = ${options.kind}` : undefined,
-    options.ids?.length ? inArray(sources.id, [...options.ids]) : undefined,
+    options.ids?.length ? sql`${sources.id} = any(${sql.param([...options.ids])}::text[])` : undefined,
     options.after ? sql`${sources.id} > ${options.after}` : undefined,
   ].filter((c) => c !== undefined);
   return db
