@@ -176,7 +176,10 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
         draining = true;
         log.info({ inFlight, sockets: ws.connections }, 'shutting down: completing subscriptions, finishing in-flight requests');
         services.readingsFeed.close();
-        const allDone = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
+        const allDone = (async () => {
+          if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
+          while (ws.executing > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+        })();
         const timedOut = await Promise.race([
           allDone.then(() => false),
           new Promise<boolean>((resolve) => setTimeout(() => resolve(true), config.http.shutdownTimeoutMs).unref()),

@@ -29,6 +29,8 @@ describe.each(primaryBackends)('graceful shutdown on $name', (backend) => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('bed-9') });
     const ws = await app.subscribeWs(LiveReadingsDocument, { sourceIds: ['bed-9'] });
     const sse = await app.subscribeSse(LiveReadingsDocument, { sourceIds: ['bed-9'] });
+    const late = createClient({ url: `${app.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => undefined });
+    await new Promise<void>((resolve) => late.on('connected', () => resolve()));
     // A slow uploader: the server has begun the request but not yet read the whole body when shutdown starts.
     const received = app.server.requestsReceived;
     const body = JSON.stringify({ query: print(IngestReadingsDocument), variables: { readings: bigBatch('bed-9', 5_000) } });
@@ -44,6 +46,14 @@ describe.each(primaryBackends)('graceful shutdown on $name', (backend) => {
     upload.write(body.slice(0, 1_000));
     await waitFor(() => app.server.requestsReceived > received, 'the server to begin the mutation');
     const closing = app.close();
+    // An operation started on an open socket while draining is refused, not half-run.
+    const refused = await new Promise<unknown>((resolve) =>
+      late.subscribe(
+        { query: print(IngestReadingsDocument), variables: { readings: [heartRate('bed-9', 70, 999_999)] } },
+        { next: resolve, error: resolve, complete: () => undefined },
+      ),
+    );
+    expect(JSON.stringify(refused)).toContain('SHUTTING_DOWN');
     upload.end(body.slice(1_000));
 
     const response = await pending;

@@ -27,12 +27,22 @@ export function attachWebSocket(options: {
   log: Logger;
 }) {
   const wss = new WebSocketServer({ server: options.server, path: options.path });
+  let executing = 0;
   const disposable = useServer(
     {
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+      // Queries and mutations are counted so shutdown can let them finish, as it does for HTTP.
+      execute: async (args) => {
+        executing++;
+        try {
+          return (await (args.rootValue as EnvelopedRoot).execute(args)) as never;
+        } finally {
+          executing--;
+        }
+      },
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onConnect: () => options.accepting(),
       onSubscribe: async (ctx, _id, params) => {
+        if (!options.accepting()) return [new GraphQLError('the server is shutting down; retry on another node or shortly', { extensions: { code: 'SHUTTING_DOWN' } })];
         const { schema, execute, subscribe, contextFactory, parse, validate } = options.yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request as IncomingMessage,
@@ -67,10 +77,18 @@ export function attachWebSocket(options: {
     get connections() {
       return wss.clients.size;
     },
-    /** Closes every socket with 1001 and stops the WebSocket server. */
-    async close() {
+    /** Queries and mutations over WebSockets still executing. */
+    get executing() {
+      return executing;
+    },
+    /** Closes every socket with 1001, cuts the ones that do not answer the close handshake, stops the server. */
+    async close(graceMs = 1_000) {
       for (const socket of wss.clients) socket.close(GOING_AWAY, 'server shutting down');
+      const cut = setTimeout(() => {
+        for (const socket of wss.clients) socket.terminate();
+      }, graceMs);
       await disposable.dispose();
+      clearTimeout(cut);
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
