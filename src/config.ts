@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DURATION_HINT, parseDuration } from './duration.js';
+import { DURATION_HINT, parseDuration, parseWindowSpec, WINDOW_HINT } from './duration.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -26,6 +26,39 @@ const optionalUrl = (protocols: RegExp, what: string) =>
     .pipe(z.url({ protocol: protocols, error: `expected a ${what} URL` }).optional())
     .optional();
 
+/** `1m,5m,1h,5m/1m`: tumbling windows by size, hopping ones as size/hop. */
+const windowSpecs = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const specs: { sizeMs: number; hopMs: number }[] = [];
+      for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+        const spec = parseWindowSpec(item);
+        if (!spec) {
+          ctx.addIssue({ code: 'custom', message: `"${item}" is not a window: expected ${WINDOW_HINT}` });
+          return z.NEVER;
+        }
+        specs.push(spec);
+      }
+      return specs;
+    });
+
+const durations = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+      const parsed = items.map((item) => parseDuration(item));
+      const bad = items.find((_, i) => !parsed[i]);
+      if (bad !== undefined || items.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a comma-separated list of durations (${DURATION_HINT}), got "${bad ?? text}"` });
+        return z.NEVER;
+      }
+      return parsed as number[];
+    });
+
 /** Every environment variable the server reads. README's config table mirrors this. */
 export const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -48,6 +81,16 @@ export const Env = z.object({
   LIVE_POLL_INTERVAL: duration('1s'),
   SUBSCRIBER_BUFFER: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
   SHUTDOWN_TIMEOUT: duration('10s'),
+  PROCESSORS: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
+  PROCESSOR_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
+  ALLOWED_LATENESS: duration('1m'),
+  WINDOWS: windowSpecs('1m,5m,1h,5m/1m'),
+  CANDLE_INTERVALS: durations('1s,1m,5m,1h'),
+  ANOMALY_Z: z.coerce.number().positive().default(4),
+  ANOMALY_ALPHA: z.coerce.number().positive().max(1).default(0.05),
+  ANOMALY_WARMUP: z.coerce.number().int().min(2).default(30),
+  CHECKPOINT_INTERVAL: duration('5s'),
+  PROCESSOR_LEASE: duration('10s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -77,6 +120,16 @@ function toConfig(env: z.infer<typeof Env>) {
       gapTimeoutMs: env.LIVE_GAP_TIMEOUT,
       pollIntervalMs: env.LIVE_POLL_INTERVAL,
       subscriberBuffer: env.SUBSCRIBER_BUFFER,
+    },
+    processors: {
+      enabled: env.PROCESSORS === 'on',
+      partitions: env.PROCESSOR_PARTITIONS,
+      latenessMs: env.ALLOWED_LATENESS,
+      windows: env.WINDOWS,
+      candleIntervalsMs: env.CANDLE_INTERVALS,
+      anomaly: { threshold: env.ANOMALY_Z, alpha: env.ANOMALY_ALPHA, warmup: env.ANOMALY_WARMUP },
+      checkpointIntervalMs: env.CHECKPOINT_INTERVAL,
+      leaseMs: env.PROCESSOR_LEASE,
     },
     logLevel: env.LOG_LEVEL,
   };

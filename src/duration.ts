@@ -18,3 +18,25 @@ export const DURATION_HINT = 'a whole number followed by ms, s, m, h or d (e.g. 
 export function toInterval(ms: number): string {
   return `${ms} milliseconds`;
 }
+
+/** A window as people write it: `5m` (tumbling) or `5m/1m` (size/hop, size a multiple of hop). */
+export function parseWindowSpec(text: string): { sizeMs: number; hopMs: number } | undefined {
+  const parts = text.split('/');
+  if (parts.length > 2) return undefined;
+  const size = parseDuration(parts[0]!);
+  const hop = parts.length === 2 ? parseDuration(parts[1]!) : size;
+  if (!size || !hop || size % hop !== 0) return undefined;
+  return { sizeMs: size, hopMs: hop };
+}
+
+/** The inverse of parseWindowSpec, in the largest whole unit: 300000/60000 → "5m/1m". */
+export function formatWindowSpec(spec: { sizeMs: number; hopMs: number }): string {
+  return spec.sizeMs === spec.hopMs ? formatDuration(spec.sizeMs) : `${formatDuration(spec.sizeMs)}/${formatDuration(spec.hopMs)}`;
+}
+
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of Object.entries(UNITS_MS).reverse()) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+export const WINDOW_HINT = 'a size such as 5m (tumbling) or size/hop such as 5m/1m (hopping; size a multiple of hop)';

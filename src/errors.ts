@@ -27,12 +27,14 @@ export class UnavailableError extends AppError {
   }
 }
 
-/** A subscriber fell so far behind that its buffer filled; it resumes from `resumeAfter`. */
+/** A subscriber fell so far behind that its buffer filled; it resumes from `resumeAfter` (streams with cursors). */
 export class SlowConsumerError extends AppError {
-  constructor(limit: number, resumeAfter: string | null) {
+  constructor(limit: number, resumeAfter: string | null, noun = 'readings') {
     super(
       'SLOW_CONSUMER',
-      `subscriber fell more than ${limit} readings behind and was disconnected; resubscribe with after: ${JSON.stringify(resumeAfter)} to continue without loss`,
+      noun === 'readings'
+        ? `subscriber fell more than ${limit} readings behind and was disconnected; resubscribe with after: ${JSON.stringify(resumeAfter)} to continue without loss`
+        : `subscriber fell more than ${limit} ${noun} behind and was disconnected; resubscribe, and query ${noun} for what it missed`,
       { resumeAfter, limit },
     );
   }

@@ -2,17 +2,23 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
+import type { z } from 'zod';
 import type { Config } from './config.js';
 import { openDatabase } from './db/client.js';
 import { committedOffset } from './db/offsets.js';
 import { readingsAfter, type Reading } from './db/readings.js';
 import { startRetention } from './db/retention.js';
 import { READINGS_STREAM } from './ingest/ingest-readings.js';
+import { TRADES_STREAM } from './ingest/ingest-trades.js';
+import { tradesAfter, type Trade } from './db/trades.js';
 import { SourceRegistry } from './ingest/source-registry.js';
 import { StreamPublisher } from './live/publisher.js';
 import { ReadingsFeed } from './live/readings-feed.js';
 import { StreamTail } from './live/stream-tail.js';
-import { decodeReadingsBatch } from './live/wire.js';
+import { readingsCodec, tradesCodec, type BatchCodec } from './live/wire.js';
+import { OutputFeed } from './live/output-feed.js';
+import { ANOMALIES_CHANNEL, AnomaliesMessage, CANDLES_CHANNEL, CandlesMessage, WINDOWS_CHANNEL, WindowsMessage } from './live/output-wire.js';
+import { buildPipelines } from './processors/pipelines.js';
 import { createLogger, type Logger } from './log.js';
 import { openPubSub } from './pubsub/pubsub.js';
 import type { GraphQLContext } from './schema/context.js';
@@ -62,20 +68,48 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     const retention = await startRetention(database, config.retention, log);
     closers.push(() => retention.stop());
 
-    const readingsTail = new StreamTail<Reading>({
-      channel: READINGS_STREAM,
-      pubsub,
-      source: {
-        committed: () => committedOffset(database.db, READINGS_STREAM),
-        after: (after, upTo, limit) => readingsAfter(database.db, after, { upTo, limit }),
-      },
-      decode: decodeReadingsBatch,
-      gapTimeoutMs: config.live.gapTimeoutMs,
-      pollIntervalMs: config.live.pollIntervalMs,
-      log,
-    });
-    await readingsTail.start();
-    closers.push(() => readingsTail.stop());
+    const tail = <E extends { cursor: bigint }>(stream: string, after: typeof readingsAfter | typeof tradesAfter, codec: BatchCodec<E>) =>
+      new StreamTail<E>({
+        channel: stream,
+        pubsub,
+        source: {
+          committed: () => committedOffset(database.db, stream),
+          after: (from, upTo, limit) => after(database.db, from, { upTo, limit }) as Promise<unknown> as Promise<E[]>,
+        },
+        decode: codec.decode,
+        gapTimeoutMs: config.live.gapTimeoutMs,
+        pollIntervalMs: config.live.pollIntervalMs,
+        log,
+      });
+    const readingsTail = tail<Reading>(READINGS_STREAM, readingsAfter, readingsCodec);
+    const tradesTail = tail<Trade>(TRADES_STREAM, tradesAfter, tradesCodec);
+    for (const t of [readingsTail, tradesTail]) {
+      await t.start();
+      closers.push(() => t.stop());
+    }
+
+    const feed = <T>(channel: string, schema: z.ZodType<T[]>) =>
+      new OutputFeed<T>({ pubsub, channel, schema, noun: channel, subscriberBuffer: config.live.subscriberBuffer, log });
+    const outputs = {
+      windows: feed(WINDOWS_CHANNEL, WindowsMessage),
+      candles: feed(CANDLES_CHANNEL, CandlesMessage),
+      anomalies: feed(ANOMALIES_CHANNEL, AnomaliesMessage),
+    };
+    for (const f of Object.values(outputs)) {
+      await f.start();
+      closers.push(() => f.close());
+    }
+
+    const publisher = new StreamPublisher(pubsub, log);
+    const pipelines = buildPipelines({ config: config.processors, database, publisher, readingsTail, tradesTail, log });
+    if (config.processors.enabled) {
+      for (const runtime of Object.values(pipelines)) {
+        await runtime.start();
+        closers.push(() => runtime.stop());
+      }
+    } else {
+      log.info('PROCESSORS=off: this node serves the API only; windows, candles and flags come from another node');
+    }
 
     const registry = new SourceRegistry(database.db);
     const services: Services = {
@@ -85,8 +119,11 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       pubsub,
       registry,
       readingsTail,
+      tradesTail,
       readingsFeed: new ReadingsFeed(readingsTail, database.db, { subscriberBuffer: config.live.subscriberBuffer, log }),
-      ingest: { database, publisher: new StreamPublisher(pubsub, log), registry, log, ...config.ingest },
+      outputs,
+      pipelines,
+      ingest: { database, publisher, registry, log, ...config.ingest },
     };
     return assemble(config, services, closeAll);
   } catch (error) {
@@ -176,6 +213,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
         draining = true;
         log.info({ inFlight, sockets: ws.connections }, 'shutting down: completing subscriptions, finishing in-flight requests');
         services.readingsFeed.close();
+        for (const f of Object.values(services.outputs)) void f.close();
         const allDone = (async () => {
           if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
           while (ws.executing > 0) await new Promise((resolve) => setTimeout(resolve, 10));

@@ -23,6 +23,9 @@ export interface StreamTailOptions<E> {
 
 const REPAIR_PAGE = 1_000;
 
+/** Receives events in cursor order; `committedAt` is the writer's commit time when the batch came over pub/sub. */
+export type TailListener<E> = (events: E[], committedAt?: number) => void;
+
 /**
  * One per stream per node: turns at-most-once, possibly reordered pub/sub
  * batches into an exactly-once stream in cursor order. `position` is the
@@ -33,7 +36,7 @@ const REPAIR_PAGE = 1_000;
 export class StreamTail<E extends { cursor: bigint }> {
   position = 0n;
   readonly stats = { batches: 0, repairs: 0, repairedEvents: 0, undecodable: 0 };
-  private readonly listeners = new Set<(events: E[]) => void>();
+  private readonly listeners = new Set<TailListener<E>>();
   private readonly pending = new Map<bigint, StreamBatch<E>>();
   private gapTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -63,7 +66,7 @@ export class StreamTail<E extends { cursor: bigint }> {
   }
 
   /** `listener` gets every event after the current `position`, in cursor order, exactly once. */
-  addListener(listener: (events: E[]) => void): () => void {
+  addListener(listener: TailListener<E>): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -93,11 +96,11 @@ export class StreamTail<E extends { cursor: bigint }> {
       }, this.options.gapTimeoutMs);
       return;
     }
-    this.deliver(batch.events, batch.to);
+    this.deliver(batch.events, batch.to, batch.committedAt);
     this.drainPending();
   }
 
-  private deliver(events: readonly E[], to: bigint) {
+  private deliver(events: readonly E[], to: bigint, committedAt?: number) {
     const from = this.position;
     if (to <= from) return;
     this.position = to;
@@ -105,7 +108,7 @@ export class StreamTail<E extends { cursor: bigint }> {
     if (fresh.length === 0) return;
     for (const listener of this.listeners) {
       try {
-        listener(fresh);
+        listener(fresh, committedAt);
       } catch (error) {
         this.options.log.error({ err: error }, 'stream listener threw');
       }
@@ -119,7 +122,7 @@ export class StreamTail<E extends { cursor: bigint }> {
       for (const [from, batch] of this.pending) {
         if (from > this.position) continue;
         this.pending.delete(from);
-        this.deliver(batch.events, batch.to);
+        this.deliver(batch.events, batch.to, batch.committedAt);
         progressed = true;
       }
     }

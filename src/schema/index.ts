@@ -5,6 +5,10 @@ import './history.js';
 import './sources.js';
 import './metrics.js';
 import './dead-letters.js';
+import './windows.js';
+import './markets.js';
+import './anomalies.js';
+import './processors.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());
 

@@ -2,9 +2,9 @@ import { readingsAfter, type Reading } from '../db/readings.js';
 import { QUALITIES } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
 import { committedOffset } from '../db/offsets.js';
-import { READINGS_STREAM, ingestReadings, type IngestResult } from '../ingest/ingest-readings.js';
-import { ITEM_ERROR_CODES, type ItemError } from '../ingest/reading-item.js';
+import { READINGS_STREAM, ingestReadings } from '../ingest/ingest-readings.js';
 import { builder } from './builder.js';
+import { IngestResultRef } from './ingest-result.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 
 export const QualityEnum = builder.enumType('Quality', {
@@ -37,29 +37,6 @@ const ReadingInput = builder.inputType('ReadingInput', {
     value: t.float({ required: true, description: "In the metric's catalog unit." }),
     unit: t.string({ description: "Optional; if given it must equal the metric's catalog unit." }),
     quality: t.field({ type: QualityEnum, description: 'Sender-side quality flag; defaults to GOOD.' }),
-  }),
-});
-
-const ItemErrorCodeEnum = builder.enumType('IngestErrorCode', { values: ITEM_ERROR_CODES });
-
-const IngestErrorRef = builder.objectRef<ItemError>('IngestError').implement({
-  description: 'Why one submitted item was rejected. Other items of the batch are unaffected.',
-  fields: (t) => ({
-    index: t.exposeInt('index', { description: 'Position of the item in the submitted list, from 0.' }),
-    field: t.exposeString('field', { nullable: true }),
-    code: t.field({ type: ItemErrorCodeEnum, resolve: (e) => e.code }),
-    message: t.exposeString('message'),
-  }),
-});
-
-const IngestResultRef = builder.objectRef<IngestResult>('IngestResult').implement({
-  description: 'Returned only after the accepted rows are committed.',
-  fields: (t) => ({
-    accepted: t.exposeInt('accepted', { description: 'Readings newly stored.' }),
-    duplicates: t.exposeInt('duplicates', { description: 'Readings already stored (same source, metric and time); the stored value is kept.' }),
-    rejected: t.exposeInt('rejected', { description: 'Items rejected; each has at least one entry in errors and is kept as a dead letter.' }),
-    errors: t.field({ type: [IngestErrorRef], resolve: (r) => r.errors }),
-    lastCursor: t.string({ nullable: true, resolve: (r) => r.lastCursor?.toString() ?? null }),
   }),
 });
 

@@ -36,6 +36,8 @@ export interface TestApp {
   /** An SSE subscription; resolves once the server has registered it. */
   subscribeSse<R, V>(document: TypedDocumentNode<R, V>, variables: V, options?: { lastEventId?: string }): Promise<Subscription<R> & { lastEventId(): string | undefined }>;
   sql<T>(query: SQL): Promise<T[]>;
+  /** Waits until the processors have consumed everything committed so far. */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,7 +81,8 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
     return (await response.json()) as GraphQLResponse<R>;
   };
 
-  const subscriberCount = () => server.services.readingsFeed.opened;
+  const subscriberCount = () =>
+    server.services.readingsFeed.opened + Object.values(server.services.outputs).reduce((n, feed) => n + feed.opened, 0);
 
   const app: TestApp = {
     server,
@@ -147,6 +150,9 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
       };
     },
     sql: (query) => rows(server.services.database.db, query),
+    settle: async () => {
+      for (const runtime of Object.values(server.services.pipelines)) await runtime.settle();
+    },
     async close() {
       for (const abort of aborts) abort.abort();
       await Promise.all(clients.map((c) => c.dispose()));

@@ -1,0 +1,57 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from './client.js';
+
+/** A stored trade; `cursor` orders trades in commit order. */
+export interface Trade {
+  cursor: bigint;
+  symbol: string;
+  time: Date;
+  price: number;
+  size: number;
+}
+
+interface TradeRow {
+  cursor: string;
+  symbol: string;
+  time_ms: number;
+  price: number;
+  size: number;
+}
+
+const TRADE_COLUMNS = sql`seq::text as cursor, symbol, (extract(epoch from time) * 1000)::float8 as time_ms, price, size`;
+
+const toTrade = (row: TradeRow): Trade => ({
+  cursor: BigInt(row.cursor),
+  symbol: row.symbol,
+  time: new Date(row.time_ms),
+  price: row.price,
+  size: row.size,
+});
+
+/** One unnest insert (see insertReadings); a stored (symbol, time) is left untouched. Returns inserted cursors. */
+export async function insertTrades(tx: Executor, trades: readonly Trade[]): Promise<Set<bigint>> {
+  if (trades.length === 0) return new Set();
+  const inserted = await rows<{ cursor: string }>(
+    tx,
+    sql`insert into trades (symbol, time, price, size, seq)
+        select * from unnest(
+          ${sql.param(trades.map((t) => t.symbol))}::text[],
+          ${sql.param(trades.map((t) => t.time.toISOString()))}::text[]::timestamptz[],
+          ${sql.param(trades.map((t) => t.price))}::float8[],
+          ${sql.param(trades.map((t) => t.size))}::float8[],
+          ${sql.param(trades.map((t) => t.cursor.toString()))}::text[]::int8[])
+        on conflict (symbol, time) do nothing
+        returning seq::text as cursor`,
+  );
+  return new Set(inserted.map((r) => BigInt(r.cursor)));
+}
+
+/** Trades with after < cursor <= upTo, in cursor order, at most `limit`. */
+export async function tradesAfter(db: Executor, after: bigint, options: { upTo?: bigint; limit: number }): Promise<Trade[]> {
+  const upTo = options.upTo === undefined ? sql`true` : sql`seq <= ${options.upTo.toString()}::int8`;
+  const found = await rows<TradeRow>(
+    db,
+    sql`select ${TRADE_COLUMNS} from trades where seq > ${after.toString()}::int8 and ${upTo} order by seq limit ${options.limit}`,
+  );
+  return found.map(toTrade);
+}

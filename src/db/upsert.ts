@@ -1,0 +1,25 @@
+import { getTableColumns, sql, type SQL } from 'drizzle-orm';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import type { Db } from './client.js';
+
+const CHUNK_ROWS = 2_000;
+
+/**
+ * Insert-or-replace by `target` (the table's natural key), in chunks that stay
+ * under PostgreSQL's 65,535 parameters per statement. Every other column
+ * takes the new row's value: processors re-emit an output whole, by id.
+ */
+export async function upsertAll<T extends PgTable>(tx: Db, table: T, rows: T['$inferInsert'][], target: PgColumn[]): Promise<void> {
+  if (rows.length === 0) return;
+  const keyNames = new Set(target.map((c) => c.name));
+  const set: Record<string, SQL> = {};
+  for (const [property, column] of Object.entries(getTableColumns(table))) {
+    if (!keyNames.has(column.name)) set[property] = sql.raw(`excluded."${column.name}"`);
+  }
+  for (let i = 0; i < rows.length; i += CHUNK_ROWS) {
+    await tx
+      .insert(table)
+      .values(rows.slice(i, i + CHUNK_ROWS) as never)
+      .onConflictDoUpdate({ target, set: set as never });
+  }
+}

@@ -1,0 +1,122 @@
+import type { Database, Executor } from '../db/client.js';
+import { recordDeadLetters } from '../db/dead-letters.js';
+import { claimOffsets } from '../db/offsets.js';
+import { ValidationError } from '../errors.js';
+import type { StreamPublisher } from '../live/publisher.js';
+import type { StreamBatch } from '../live/wire.js';
+import type { Logger } from '../log.js';
+import type { ItemCheck, ItemError } from './item-errors.js';
+import { asUnavailable } from './unavailable.js';
+
+export interface IngestDeps {
+  database: Database;
+  publisher: StreamPublisher;
+  log: Logger;
+  maxBatch: number;
+  maxFutureSkewMs: number;
+}
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  errors: ItemError[];
+  /** Cursor of the last event this batch stored; null when it stored none. */
+  lastCursor: bigint | null;
+}
+
+/** What differs between streams (readings, trades): the rest of ingest is one pipeline. */
+export interface StreamSpec<Valid, Stored extends { cursor: bigint }> {
+  stream: string;
+  /** Plural noun for messages: "readings", "trades". */
+  noun: string;
+  validate(item: unknown, index: number, bounds: { latest: Date }): ItemCheck<Valid>;
+  /** Checks against stored data (e.g. registered sources); returns errors for the items that fail. */
+  admit?(candidates: readonly { index: number; value: Valid }[]): Promise<ItemError[]>;
+  /** Two items with the same natural key are the same event: the first one stored wins. */
+  naturalKey(value: Valid): string;
+  /** Inserts, skipping natural-key conflicts; returns the cursors actually inserted. */
+  insert(tx: Executor, rows: Stored[]): Promise<Set<bigint>>;
+  toStored(value: Valid, cursor: bigint): Stored;
+  encode(batch: StreamBatch<Stored>): string;
+}
+
+/**
+ * Validates each item, stores the valid ones and the rejected ones' dead
+ * letters in one transaction, and publishes the stored events after commit.
+ * Resolves only once the rows are committed. A retried batch stores nothing
+ * twice: the natural key is unique, and the first event stored wins.
+ */
+export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
+  deps: IngestDeps,
+  spec: StreamSpec<Valid, Stored>,
+  items: readonly unknown[],
+  caller: string,
+): Promise<IngestResult> {
+  if (items.length > deps.maxBatch) {
+    throw new ValidationError(
+      `batch of ${items.length} ${spec.noun} exceeds the maximum of ${deps.maxBatch}; split it into smaller batches`,
+      { maxBatch: deps.maxBatch, received: items.length },
+      'BATCH_TOO_LARGE',
+    );
+  }
+  const latest = new Date(Date.now() + deps.maxFutureSkewMs);
+  const errors: ItemError[] = [];
+  let candidates: { index: number; value: Valid }[] = [];
+  items.forEach((item, index) => {
+    const checked = spec.validate(item, index, { latest });
+    if (checked.ok) candidates.push({ index, value: checked.value });
+    else errors.push(...checked.errors);
+  });
+  if (spec.admit && candidates.length > 0) {
+    const refused = await spec.admit(candidates).catch(asUnavailable);
+    const refusedIndexes = new Set(refused.map((e) => e.index));
+    errors.push(...refused);
+    candidates = candidates.filter((c) => !refusedIndexes.has(c.index));
+  }
+
+  const seen = new Set<string>();
+  const valid: Valid[] = [];
+  let duplicates = 0;
+  for (const { value } of candidates) {
+    const key = spec.naturalKey(value);
+    if (seen.has(key)) duplicates++;
+    else {
+      seen.add(key);
+      valid.push(value);
+    }
+  }
+  errors.sort((a, b) => a.index - b.index);
+  const rejectedIndexes = [...new Set(errors.map((e) => e.index))];
+
+  let base = 0n;
+  let stored: Stored[] = [];
+  await deps.database.db
+    .transaction(async (tx) => {
+      if (valid.length > 0) {
+        base = await claimOffsets(tx, spec.stream, valid.length);
+        const rows = valid.map((v, i) => spec.toStored(v, base + BigInt(i + 1)));
+        const inserted = await spec.insert(tx, rows);
+        stored = rows.filter((r) => inserted.has(r.cursor));
+      }
+      await recordDeadLetters(
+        tx,
+        spec.stream,
+        caller,
+        rejectedIndexes.map((index) => ({ item: items[index] ?? null, errors: errors.filter((e) => e.index === index) })),
+      );
+    })
+    .catch(asUnavailable);
+
+  if (valid.length > 0) {
+    deps.publisher.publish(spec.stream, spec.encode({ from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now() }));
+  }
+
+  return {
+    accepted: stored.length,
+    duplicates: duplicates + (valid.length - stored.length),
+    rejected: rejectedIndexes.length,
+    errors,
+    lastCursor: stored.at(-1)?.cursor ?? null,
+  };
+}

@@ -1,0 +1,57 @@
+import type { z } from 'zod';
+
+/** Stable per-item error codes; clients switch on these, so never rename one. */
+export const ITEM_ERROR_CODES = [
+  'INVALID_SOURCE_ID',
+  'UNKNOWN_SOURCE',
+  'UNKNOWN_METRIC',
+  'INVALID_TIME',
+  'TIME_OUT_OF_RANGE',
+  'INVALID_VALUE',
+  'UNIT_MISMATCH',
+  'INVALID_QUALITY',
+  'INVALID_SYMBOL',
+  'INVALID_PRICE',
+  'INVALID_SIZE',
+  'INVALID_ITEM',
+] as const;
+export type ItemErrorCode = (typeof ITEM_ERROR_CODES)[number];
+
+export interface ItemError {
+  index: number;
+  field: string | null;
+  code: ItemErrorCode;
+  message: string;
+}
+
+export type ItemCheck<T> = { ok: true; value: T } | { ok: false; errors: ItemError[] };
+
+/** Earliest event time an item may carry: monitors and feeds whose clock reset to 1970 are caught here. */
+export const EARLIEST_EVENT_TIME = new Date('2000-01-01T00:00:00Z');
+
+export const TIME_FORMAT_MESSAGE = 'time must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00Z';
+
+/** One error per offending field, coded by `fieldCodes`; a non-object item is INVALID_ITEM. */
+export function itemErrorsFromZod(error: z.ZodError, index: number, fieldCodes: Record<string, ItemErrorCode>): ItemError[] {
+  const seen = new Set<string>();
+  const errors: ItemError[] = [];
+  for (const issue of error.issues) {
+    const field = issue.path.length ? String(issue.path[0]) : null;
+    if (seen.has(field ?? '')) continue;
+    seen.add(field ?? '');
+    const code = (field && fieldCodes[field]) || 'INVALID_ITEM';
+    errors.push({ index, field, code, message: field ? issue.message : 'item must be an object' });
+  }
+  return errors;
+}
+
+/** TIME_OUT_OF_RANGE unless EARLIEST_EVENT_TIME <= time <= latest. */
+export function timeBoundsError(index: number, sent: string, time: Date, latest: Date): ItemError | undefined {
+  if (time >= EARLIEST_EVENT_TIME && time <= latest) return undefined;
+  return {
+    index,
+    field: 'time',
+    code: 'TIME_OUT_OF_RANGE',
+    message: `time ${sent} is outside the accepted range ${EARLIEST_EVENT_TIME.toISOString()} to ${latest.toISOString()} (check the sender's clock)`,
+  };
+}

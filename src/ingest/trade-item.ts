@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type ItemErrorCode } from './item-errors.js';
+
+/** Exchange tickers, pairs and contract codes: AAPL, BTC-USD, ES.Z26, EUR/USD, XNAS:MSFT. */
+export const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,31}$/;
+
+const positive = (field: string) =>
+  z
+    .number({ error: `${field} must be a finite number` })
+    .finite(`${field} must be a finite number`)
+    .positive(`${field} must be greater than 0`);
+
+const TradeItem = z.object({
+  symbol: z
+    .string({ error: 'symbol must be a string' })
+    .regex(SYMBOL_PATTERN, 'symbol must be 1-32 characters: letters, digits, ".", "_", ":", "/" or "-", starting with a letter or digit'),
+  time: z.iso.datetime({ offset: true, error: TIME_FORMAT_MESSAGE }),
+  price: positive('price'),
+  size: positive('size'),
+});
+
+const FIELD_CODES: Record<string, ItemErrorCode> = {
+  symbol: 'INVALID_SYMBOL',
+  time: 'INVALID_TIME',
+  price: 'INVALID_PRICE',
+  size: 'INVALID_SIZE',
+};
+
+export interface ValidTrade {
+  symbol: string;
+  time: Date;
+  price: number;
+  size: number;
+}
+
+/** Checks one submitted trade on its own: shape, positive finite price and size, time bounds. */
+export function validateTrade(item: unknown, index: number, bounds: { latest: Date }): ItemCheck<ValidTrade> {
+  const parsed = TradeItem.safeParse(item);
+  if (!parsed.success) return { ok: false, errors: itemErrorsFromZod(parsed.error, index, FIELD_CODES) };
+  const input = parsed.data;
+  const time = new Date(input.time);
+  const outOfRange = timeBoundsError(index, input.time, time, bounds.latest);
+  if (outOfRange) return { ok: false, errors: [outOfRange] };
+  return { ok: true, value: { symbol: input.symbol, time, price: input.price, size: input.size } };
+}

@@ -1,0 +1,67 @@
+import type { z } from 'zod';
+import { SlowConsumerError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { PubSub } from '../pubsub/pubsub.js';
+import { Channel } from './channel.js';
+
+/**
+ * Live processor outputs (windows, candles, flags) for subscribers on this
+ * node: one pub/sub subscription per channel, each message parsed once with
+ * the schema that describes it, then filtered per subscriber into a bounded
+ * channel. Outputs carry no cursor: a subscriber that falls behind is
+ * disconnected and finds what it missed through the matching query.
+ */
+export class OutputFeed<T> {
+  private readonly open = new Set<{ channel: Channel<T>; wanted: (item: T) => boolean }>();
+  private unsubscribe: (() => Promise<void>) | undefined;
+  opened = 0;
+  undecodable = 0;
+
+  constructor(
+    private readonly options: { pubsub: PubSub; channel: string; schema: z.ZodType<T[]>; noun: string; subscriberBuffer: number; log: Logger },
+  ) {}
+
+  get subscriberCount(): number {
+    return this.open.size;
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe = await this.options.pubsub.subscribe(this.options.channel, (message) => this.onMessage(message));
+  }
+
+  subscribe(wanted: (item: T) => boolean): AsyncIterableIterator<T[] | Error> {
+    const entry = {
+      wanted,
+      channel: new Channel<T>(
+        this.options.subscriberBuffer,
+        () => new SlowConsumerError(this.options.subscriberBuffer, null, this.options.noun),
+        () => this.open.delete(entry),
+      ),
+    };
+    this.open.add(entry);
+    this.opened++;
+    return entry.channel;
+  }
+
+  /** Completes every open subscription and stops listening (graceful shutdown). */
+  async close(): Promise<void> {
+    for (const { channel } of this.open) channel.end();
+    this.open.clear();
+    await this.unsubscribe?.().catch(() => undefined);
+  }
+
+  private onMessage(message: string) {
+    if (this.open.size === 0) return;
+    let items: T[];
+    try {
+      items = this.options.schema.parse(JSON.parse(message));
+    } catch (error) {
+      if (this.undecodable++ === 0) this.options.log.error({ channel: this.options.channel, err: (error as Error).message }, 'undecodable processor output message dropped');
+      return;
+    }
+    for (const { channel, wanted } of this.open) {
+      const mine = items.filter(wanted);
+      if (mine.length > 0) channel.push(mine);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import type { AnomalyFlag } from '../processors/anomaly.js';
+import type { Candle } from '../processors/candles.js';
+import type { WindowAggregate } from '../processors/windows.js';
+
+/** Processor outputs on pub/sub: JSON arrays of the outputs as processors made them (times as epoch ms). */
+export const WINDOWS_CHANNEL = 'windows';
+export const CANDLES_CHANNEL = 'candles';
+export const ANOMALIES_CHANNEL = 'anomalies';
+
+const ms = z.number().int();
+
+export const WindowsMessage: z.ZodType<WindowAggregate[]> = z.array(
+  z.object({
+    id: z.string(),
+    sourceId: z.string(),
+    metric: z.string(),
+    sizeMs: ms,
+    hopMs: ms,
+    start: ms,
+    end: ms,
+    count: z.number().int(),
+    min: z.number(),
+    max: z.number(),
+    avg: z.number(),
+    stddev: z.number().nullable(),
+    first: z.number(),
+    last: z.number(),
+    firstTime: ms,
+    lastTime: ms,
+    closed: z.boolean(),
+  }),
+);
+
+export const CandlesMessage: z.ZodType<Candle[]> = z.array(
+  z.object({
+    id: z.string(),
+    symbol: z.string(),
+    intervalMs: ms,
+    start: ms,
+    end: ms,
+    open: z.number(),
+    high: z.number(),
+    low: z.number(),
+    close: z.number(),
+    volume: z.number(),
+    vwap: z.number().nullable(),
+    trades: z.number().int(),
+    closed: z.boolean(),
+  }),
+);
+
+export const AnomaliesMessage: z.ZodType<AnomalyFlag[]> = z.array(
+  z.object({
+    id: z.string(),
+    sourceId: z.string(),
+    metric: z.string(),
+    time: ms,
+    value: z.number(),
+    cursor: z.string(),
+    mean: z.number(),
+    stddev: z.number(),
+    zScore: z.number(),
+  }),
+);

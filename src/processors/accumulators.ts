@@ -1,0 +1,200 @@
+/**
+ * Mergeable accumulators in the Apache Beam combiner shape
+ * (create / add / merge / extract): pure functions over plain JSON-safe
+ * objects, so they can live in checkpointed processor state. None mutates
+ * its arguments. `merge` is associative and, thanks to the deterministic tie
+ * break on (time, cursor), commutative: the order events arrive in never
+ * changes the result.
+ */
+
+/** -0 comes back from JSON as 0; normalise it so a checkpointed state equals the live one. */
+const noNegativeZero = (x: number): number => (x === 0 ? 0 : x);
+
+/** Event order: by time, then by stream cursor (compared as BigInt: '10' > '9'). */
+function isBefore(time: number, cursor: string, otherTime: number, otherCursor: string): boolean {
+  return time < otherTime || (time === otherTime && BigInt(cursor) < BigInt(otherCursor));
+}
+
+// ---------------------------------------------------------------- stats
+
+/** Running statistics; `count === 0` means empty and the other fields are meaningless. */
+export interface StatsAccumulator {
+  count: number;
+  /** Welford running mean and sum of squared deviations: stable where sum/sum-of-squares cancels. */
+  mean: number;
+  m2: number;
+  min: number;
+  max: number;
+  first: number;
+  firstTime: number;
+  firstCursor: string;
+  last: number;
+  lastTime: number;
+  lastCursor: string;
+}
+
+export interface StatsInput {
+  time: number;
+  value: number;
+  cursor: string;
+}
+
+export interface Stats {
+  count: number;
+  min: number;
+  max: number;
+  avg: number;
+  /** Sample standard deviation (n - 1), like PostgreSQL `stddev`; null below two values. */
+  stddev: number | null;
+  first: number;
+  last: number;
+  firstTime: number;
+  lastTime: number;
+}
+
+export function createStats(): StatsAccumulator {
+  return { count: 0, mean: 0, m2: 0, min: 0, max: 0, first: 0, firstTime: 0, firstCursor: '0', last: 0, lastTime: 0, lastCursor: '0' };
+}
+
+export function addStats(acc: StatsAccumulator, input: StatsInput): StatsAccumulator {
+  const value = noNegativeZero(input.value);
+  const { time, cursor } = input;
+  if (acc.count === 0) {
+    return { count: 1, mean: value, m2: 0, min: value, max: value, first: value, firstTime: time, firstCursor: cursor, last: value, lastTime: time, lastCursor: cursor };
+  }
+  const count = acc.count + 1;
+  const delta = value - acc.mean;
+  const mean = acc.mean + delta / count;
+  const next = { ...acc, count, mean, m2: acc.m2 + delta * (value - mean), min: Math.min(acc.min, value), max: Math.max(acc.max, value) };
+  if (isBefore(time, cursor, acc.firstTime, acc.firstCursor)) Object.assign(next, { first: value, firstTime: time, firstCursor: cursor });
+  if (isBefore(acc.lastTime, acc.lastCursor, time, cursor)) Object.assign(next, { last: value, lastTime: time, lastCursor: cursor });
+  return next;
+}
+
+/** Chan et al.'s pairwise update of mean and m2. */
+export function mergeStats(a: StatsAccumulator, b: StatsAccumulator): StatsAccumulator {
+  if (a.count === 0) return b;
+  if (b.count === 0) return a;
+  const count = a.count + b.count;
+  const delta = b.mean - a.mean;
+  const firstFromB = isBefore(b.firstTime, b.firstCursor, a.firstTime, a.firstCursor);
+  const lastFromB = isBefore(a.lastTime, a.lastCursor, b.lastTime, b.lastCursor);
+  const first = firstFromB ? b : a;
+  const last = lastFromB ? b : a;
+  return {
+    count,
+    mean: a.mean + (delta * b.count) / count,
+    m2: a.m2 + b.m2 + (delta * delta * a.count * b.count) / count,
+    min: Math.min(a.min, b.min),
+    max: Math.max(a.max, b.max),
+    first: first.first,
+    firstTime: first.firstTime,
+    firstCursor: first.firstCursor,
+    last: last.last,
+    lastTime: last.lastTime,
+    lastCursor: last.lastCursor,
+  };
+}
+
+/** Throws on an empty accumulator: a window exists only once it holds a value. */
+export function extractStats(acc: StatsAccumulator): Stats {
+  if (acc.count === 0) throw new Error('extractStats: the accumulator is empty');
+  return {
+    count: acc.count,
+    min: acc.min,
+    max: acc.max,
+    avg: acc.mean,
+    // m2 is a sum of squares, but rounding in a merge can leave it a hair below zero.
+    stddev: acc.count < 2 ? null : Math.sqrt(Math.max(0, acc.m2) / (acc.count - 1)),
+    first: acc.first,
+    last: acc.last,
+    firstTime: acc.firstTime,
+    lastTime: acc.lastTime,
+  };
+}
+
+// ---------------------------------------------------------------- OHLCV
+
+/** A candle in progress; `trades === 0` means empty and the other fields are meaningless. */
+export interface OhlcvAccumulator {
+  trades: number;
+  open: number;
+  openTime: number;
+  openCursor: string;
+  high: number;
+  low: number;
+  close: number;
+  closeTime: number;
+  closeCursor: string;
+  volume: number;
+  /** sum(price * size), the VWAP numerator. */
+  notional: number;
+}
+
+export interface OhlcvInput {
+  time: number;
+  price: number;
+  size: number;
+  cursor: string;
+}
+
+export interface Ohlcv {
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  /** Volume-weighted average price; null when the volume is 0. */
+  vwap: number | null;
+  trades: number;
+}
+
+export function createOhlcv(): OhlcvAccumulator {
+  return { trades: 0, open: 0, openTime: 0, openCursor: '0', high: 0, low: 0, close: 0, closeTime: 0, closeCursor: '0', volume: 0, notional: 0 };
+}
+
+export function addOhlcv(acc: OhlcvAccumulator, input: OhlcvInput): OhlcvAccumulator {
+  const price = noNegativeZero(input.price);
+  const size = noNegativeZero(input.size);
+  const { time, cursor } = input;
+  if (acc.trades === 0) {
+    return { trades: 1, open: price, openTime: time, openCursor: cursor, high: price, low: price, close: price, closeTime: time, closeCursor: cursor, volume: size, notional: noNegativeZero(price * size) };
+  }
+  const next = { ...acc, trades: acc.trades + 1, high: Math.max(acc.high, price), low: Math.min(acc.low, price), volume: acc.volume + size, notional: acc.notional + price * size };
+  if (isBefore(time, cursor, acc.openTime, acc.openCursor)) Object.assign(next, { open: price, openTime: time, openCursor: cursor });
+  if (isBefore(acc.closeTime, acc.closeCursor, time, cursor)) Object.assign(next, { close: price, closeTime: time, closeCursor: cursor });
+  return next;
+}
+
+export function mergeOhlcv(a: OhlcvAccumulator, b: OhlcvAccumulator): OhlcvAccumulator {
+  if (a.trades === 0) return b;
+  if (b.trades === 0) return a;
+  const open = isBefore(b.openTime, b.openCursor, a.openTime, a.openCursor) ? b : a;
+  const close = isBefore(a.closeTime, a.closeCursor, b.closeTime, b.closeCursor) ? b : a;
+  return {
+    trades: a.trades + b.trades,
+    open: open.open,
+    openTime: open.openTime,
+    openCursor: open.openCursor,
+    high: Math.max(a.high, b.high),
+    low: Math.min(a.low, b.low),
+    close: close.close,
+    closeTime: close.closeTime,
+    closeCursor: close.closeCursor,
+    volume: a.volume + b.volume,
+    notional: a.notional + b.notional,
+  };
+}
+
+export function extractOhlcv(acc: OhlcvAccumulator): Ohlcv {
+  if (acc.trades === 0) throw new Error('extractOhlcv: the accumulator is empty');
+  return {
+    open: acc.open,
+    high: acc.high,
+    low: acc.low,
+    close: acc.close,
+    volume: acc.volume,
+    vwap: acc.volume === 0 ? null : acc.notional / acc.volume,
+    trades: acc.trades,
+  };
+}

@@ -1,0 +1,72 @@
+import type { Output, Processor } from './processor.js';
+import type { Point } from './series.js';
+
+export interface AnomalyOptions {
+  /** EWMA smoothing factor in (0, 1]: the weight of the newest point. */
+  alpha: number;
+  /** Flag when |z| >= threshold. */
+  threshold: number;
+  /** Points a series must have seen before it can flag (whole number >= 2). */
+  warmup: number;
+}
+
+export interface AnomalyFlag extends Output {
+  sourceId: string;
+  metric: string;
+  time: number;
+  value: number;
+  cursor: string;
+  /** Mean and stddev the point was judged against: the values before it was folded in. */
+  mean: number;
+  stddev: number;
+  zScore: number;
+}
+
+/** Exponentially weighted mean and variance of one series. */
+export interface AnomalyState {
+  /** Points seen, for the warm-up. */
+  count: number;
+  mean: number;
+  variance: number;
+}
+
+/**
+ * Streaming z-score over an exponentially weighted mean and variance
+ * (Finch 2009, "Incremental calculation of weighted mean and variance"):
+ * diff = x - mean; incr = alpha * diff; mean += incr;
+ * variance = (1 - alpha) * (variance + diff * incr).
+ *
+ * A point is judged against the statistics before it, then folded in: an
+ * outlier must not inflate the stddev it is measured with, and a lasting
+ * level shift is still absorbed, flagging only its first few points.
+ */
+export function createAnomalyProcessor(options: AnomalyOptions): Processor<AnomalyState, Point, AnomalyFlag> {
+  const { alpha, threshold, warmup } = options;
+  if (!(alpha > 0 && alpha <= 1)) throw new Error(`anomaly: alpha must be in (0, 1], got ${alpha}`);
+  if (!(threshold > 0 && Number.isFinite(threshold))) throw new Error(`anomaly: threshold must be a positive number, got ${threshold}`);
+  if (!(Number.isSafeInteger(warmup) && warmup >= 2)) throw new Error(`anomaly: warmup must be a whole number >= 2, got ${warmup}`);
+
+  return {
+    name: 'anomaly',
+    init: () => ({ count: 0, mean: 0, variance: 0 }),
+    onEvent(state, point) {
+      // -0 does not survive JSON; normalise so a checkpointed state equals the live one.
+      const x = point.value === 0 ? 0 : point.value;
+      const out: AnomalyFlag[] = [];
+      const stddev = Math.sqrt(state.variance);
+      if (state.count >= warmup && stddev > 0) {
+        const zScore = (x - state.mean) / stddev;
+        if (Math.abs(zScore) >= threshold) {
+          const { sourceId, metric, time, cursor } = point;
+          out.push({ id: `${sourceId}\u0000${metric}\u0000${time}`, sourceId, metric, time, value: x, cursor, mean: state.mean, stddev, zScore });
+        }
+      }
+      // The first point seeds the mean; starting from 0 would bias it towards 0 for ~1/alpha points.
+      if (state.count === 0) return { state: { count: 1, mean: x, variance: 0 }, out };
+      const diff = x - state.mean;
+      const incr = alpha * diff;
+      return { state: { count: state.count + 1, mean: state.mean + incr, variance: (1 - alpha) * (state.variance + diff * incr) }, out };
+    },
+    onWatermark: (state) => ({ state, out: [] }),
+  };
+}

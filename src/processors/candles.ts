@@ -1,0 +1,47 @@
+import type { Output, Processor } from './processor.js';
+import { addOhlcv, createOhlcv, extractOhlcv, type OhlcvAccumulator } from './accumulators.js';
+import type { Trade } from './series.js';
+import { createWindowedProcessor, validateWindowSpecs, type WindowedState } from './windows.js';
+
+export interface Candle extends Output {
+  symbol: string;
+  intervalMs: number;
+  start: number;
+  end: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  vwap: number | null;
+  trades: number;
+  closed: boolean;
+}
+
+export type CandlesState = WindowedState<OhlcvAccumulator, { symbol: string }>;
+
+/**
+ * OHLCV + VWAP candles per symbol, one tumbling window per interval, aligned
+ * to WINDOW_ORIGIN; emitted on every trade, closed by the watermark like windows.
+ */
+export function createCandlesProcessor(intervalsMs: number[]): Processor<CandlesState, Trade, Candle> {
+  const specs = intervalsMs.map((intervalMs) => ({ sizeMs: intervalMs, hopMs: intervalMs }));
+  validateWindowSpecs(specs, 'candles');
+  return createWindowedProcessor<OhlcvAccumulator, { symbol: string }, Trade, Candle>({
+    name: 'candles',
+    specs,
+    seriesOf: ({ symbol }) => ({ symbol }),
+    timeOf: (trade) => trade.time,
+    create: createOhlcv,
+    add: addOhlcv,
+    output: ({ symbol }, { sizeMs, start, acc }, closed) => ({
+      id: `${symbol}\u0000${sizeMs}\u0000${start}`,
+      symbol,
+      intervalMs: sizeMs,
+      start,
+      end: start + sizeMs,
+      ...extractOhlcv(acc),
+      closed,
+    }),
+  });
+}

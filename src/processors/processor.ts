@@ -1,0 +1,35 @@
+/**
+ * The processor contract (DESIGN.md "Processors"): pure logic over its own
+ * state. No I/O, no clock, no randomness, no globals, so a processor is
+ * tested with plain values and the runtime can replay it after a restart and
+ * get the same outputs. State must survive JSON.stringify/parse unchanged
+ * (plain objects, arrays, finite numbers, strings, booleans, null): the
+ * runtime checkpoints it that way.
+ *
+ * Times are epoch milliseconds (event time, never wall-clock time).
+ */
+export interface Processor<State, In, Out extends Output> {
+  /** Stable name; it keys the processor's state in checkpoints. */
+  readonly name: string;
+  /** Fresh state for one series key. */
+  init(key: string): State;
+  /** One event of the series, in the order the stream delivers them (commit order). */
+  onEvent(state: State, event: In): Step<State, Out>;
+  /** Event time has advanced: every event still to come has time >= watermark. */
+  onWatermark(state: State, watermark: number): Step<State, Out>;
+}
+
+export interface Step<State, Out> {
+  state: State;
+  out: Out[];
+}
+
+/**
+ * Every output names itself: `id` identifies the thing it describes (a
+ * window, a candle, a flag), so a newer output with the same id supersedes an
+ * older one. The runtime keeps only the last per id within a batch and
+ * persists by id, which makes replays idempotent.
+ */
+export interface Output {
+  id: string;
+}

@@ -1,0 +1,332 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Db } from '../db/client.js';
+import { acquireLease, loadCheckpoints, recordLateEvents, releaseLease, saveCheckpoints, type LateEvent } from '../db/processor-state.js';
+import type { StreamPublisher } from '../live/publisher.js';
+import type { StreamTail } from '../live/stream-tail.js';
+import type { Logger } from '../log.js';
+import { LatencySamples } from './latency.js';
+import { partitionOf } from './partitions.js';
+import type { Output, Processor } from './processor.js';
+
+/** Where a stage's outputs go: persisted (idempotently, by output id) before they are published on `channel`. */
+export interface OutputSink<Out extends Output> {
+  channel: string;
+  persist(tx: Db, outputs: Out[]): Promise<void>;
+  encode(outputs: Out[]): string;
+}
+
+/** One processor in a pipeline, with how a stream event becomes its input and where its outputs go. */
+export interface Stage<E> {
+  readonly name: string;
+  readonly processor: Processor<unknown, unknown, Output>;
+  input(event: E): unknown;
+  readonly sink: OutputSink<Output>;
+}
+
+export function stage<E, S, I, O extends Output>(processor: Processor<S, I, O>, input: (event: E) => I, sink: OutputSink<O>): Stage<E> {
+  return { name: processor.name, processor: processor as never, input, sink: sink as never };
+}
+
+/** A stream and the processors that consume it. */
+export interface PipelineSpec<E extends { cursor: bigint }> {
+  name: string;
+  tail: StreamTail<E>;
+  /** Stored events after `after` in cursor order, at most `limit`: the catch-up path after a restart. */
+  readAfter(after: bigint, limit: number): Promise<E[]>;
+  /** The series an event belongs to: its state key and, hashed, its partition. */
+  seriesOf(event: E): string;
+  /** Event time, epoch ms. */
+  timeOf(event: E): number;
+  stages: Stage<E>[];
+}
+
+export interface RuntimeOptions {
+  db: Db;
+  publisher: StreamPublisher;
+  log: Logger;
+  /** Number of partitions series are hashed into; fixed for the life of the checkpoints. */
+  partitions: number;
+  /** Watermark = max event time seen in a partition minus this. Older events are dropped and recorded. */
+  latenessMs: number;
+  /** How often state is checkpointed; a restart replays at most this much of the stream. */
+  checkpointIntervalMs: number;
+  /** How long the lease on the pipeline lasts; a node that dies is replaced after at most this. */
+  leaseMs: number;
+}
+
+interface PartitionState {
+  /** null until the partition has seen an event. */
+  watermark: number | null;
+  maxEventTime: number | null;
+  /** series key → stage name → processor state */
+  series: Record<string, Record<string, unknown>>;
+}
+
+const CATCH_UP_PAGE = 5_000;
+const MAX_LIVE_BATCH = 10_000;
+const PUBLISH_CHUNK = 1_000;
+
+/**
+ * Feeds a stream's committed events, in cursor order, through its
+ * processors. Owns what processors must not: series keys and partitions,
+ * event-time watermarks per partition, late-event policy, persistence before
+ * publishing, checkpoints and the lease that makes one node the owner.
+ *
+ * Deterministic given the stream: a restart loads the last checkpoint and
+ * replays the stored events after it, regenerating the same outputs, which
+ * overwrite themselves by id. So a crash never counts a window twice or
+ * misses one.
+ */
+export class ProcessorRuntime<E extends { cursor: bigint }> {
+  readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  role: 'starting' | 'owner' | 'standby' | 'stopped' = 'starting';
+  /** Last cursor whose event has been processed (outputs persisted and published). */
+  position = 0n;
+  checkpointedAt: { cursor: bigint; at: Date } | null = null;
+  readonly stats = { eventsIn: 0, lateDropped: 0, batches: 0, processingMs: 0, outputs: {} as Record<string, number> };
+  readonly delay = new LatencySamples();
+  private partitions: PartitionState[] = [];
+  private queue: { events: E[]; committedAt?: number }[] = [];
+  private wake: (() => void) | undefined;
+  private detach: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private lastCheckpoint = 0;
+  private stopping = false;
+
+  constructor(
+    private readonly spec: PipelineSpec<E>,
+    private readonly options: RuntimeOptions,
+  ) {
+    for (const s of spec.stages) this.stats.outputs[s.name] = 0;
+  }
+
+  get name() {
+    return this.spec.name;
+  }
+
+  /** The lowest watermark over partitions that have seen events: windows ending at or before it are final. */
+  get watermark(): number | null {
+    const marks = this.partitions.map((p) => p.watermark).filter((w): w is number => w !== null);
+    return marks.length ? Math.min(...marks) : null;
+  }
+
+  async start(): Promise<void> {
+    await this.tryLease();
+    this.leaseTimer = setInterval(() => void this.tryLease(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    this.leaseTimer.unref();
+  }
+
+  /** Resolves once every event committed so far has been processed (tests, benchmarks). */
+  async settle(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await this.spec.tail.catchUp();
+    const target = this.spec.tail.position;
+    while (this.position < target || this.queue.length > 0) {
+      if (this.role !== 'owner') throw new Error(`pipeline ${this.name} is ${this.role} on this node`);
+      if (Date.now() > deadline) throw new Error(`pipeline ${this.name} did not reach cursor ${target} (at ${this.position})`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** Stops after the batch in hand, checkpoints, and hands the lease back. */
+  async stop(): Promise<void> {
+    if (this.role === 'stopped') return;
+    this.stopping = true;
+    clearInterval(this.leaseTimer);
+    this.wake?.();
+    await this.loop;
+    const wasOwner = this.role === 'owner';
+    this.role = 'stopped';
+    this.detach?.();
+    if (!wasOwner) return;
+    try {
+      await this.checkpoint();
+      await releaseLease(this.options.db, this.name, this.owner);
+    } catch (error) {
+      this.options.log.warn({ pipeline: this.name, err: (error as Error).message }, 'final checkpoint failed; the next owner replays from the previous one');
+    }
+  }
+
+  private async tryLease() {
+    if (this.stopping) return;
+    let held: boolean;
+    try {
+      held = await acquireLease(this.options.db, this.name, this.owner, this.options.leaseMs);
+    } catch (error) {
+      this.options.log.warn({ pipeline: this.name, err: (error as Error).message }, 'processor lease renewal failed; retrying');
+      return;
+    }
+    if (held && this.role !== 'owner') {
+      this.role = 'owner';
+      this.loop = this.run().catch((error: unknown) => {
+        this.options.log.error({ pipeline: this.name, err: error }, 'processor runtime failed; giving up the lease');
+        this.role = 'standby';
+        this.detach?.();
+        void releaseLease(this.options.db, this.name, this.owner).catch(() => undefined);
+      });
+    } else if (!held && this.role === 'owner') {
+      this.options.log.error({ pipeline: this.name }, 'processor lease lost to another node; standing by');
+      this.role = 'standby';
+      this.detach?.();
+      this.wake?.();
+    } else if (!held && this.role === 'starting') {
+      this.role = 'standby';
+      this.options.log.info({ pipeline: this.name }, 'processors run on another node; standing by');
+    }
+  }
+
+  private async run(): Promise<void> {
+    await this.restore();
+    this.queue = [];
+    this.detach = this.spec.tail.addListener((events, committedAt) => {
+      this.queue.push({ events, committedAt });
+      this.wake?.();
+    });
+    const committedAtStart = this.spec.tail.position;
+    const started = Date.now();
+    let lastProgress = started;
+    while (this.active()) {
+      const page = await this.spec.readAfter(this.position, CATCH_UP_PAGE);
+      if (page.length === 0) break;
+      await this.process(page);
+      if (Date.now() - lastProgress > 5_000) {
+        lastProgress = Date.now();
+        this.options.log.info({ pipeline: this.name, at: this.position.toString(), of: committedAtStart.toString() }, 'processors catching up with the stored stream');
+      }
+    }
+    this.options.log.info(
+      { pipeline: this.name, cursor: this.position.toString(), ms: Date.now() - started, partitions: this.options.partitions },
+      'processors caught up; processing live',
+    );
+    while (this.active()) {
+      if (this.queue.length === 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      const taken: E[] = [];
+      let committedAt: number | undefined;
+      while (this.queue.length > 0 && taken.length < MAX_LIVE_BATCH) {
+        const next = this.queue.shift()!;
+        taken.push(...next.events);
+        if (next.committedAt !== undefined) committedAt = Math.min(committedAt ?? next.committedAt, next.committedAt);
+      }
+      await this.process(taken, committedAt);
+    }
+  }
+
+  private active() {
+    return this.role === 'owner' && !this.stopping;
+  }
+
+  private async restore() {
+    const saved = await loadCheckpoints(this.options.db, this.name);
+    const { partitions } = this.options;
+    if (saved.length > 0 && saved[0]!.partitions !== partitions) {
+      throw new Error(
+        `pipeline ${this.name} was checkpointed with ${saved[0]!.partitions} partitions but PROCESSOR_PARTITIONS is ${partitions}; set it back, or delete its processor_checkpoints rows to rebuild from the stored stream`,
+      );
+    }
+    this.partitions = Array.from({ length: partitions }, (_, i) => (saved[i]?.state as PartitionState | undefined) ?? { watermark: null, maxEventTime: null, series: {} });
+    this.position = saved[0]?.cursor ?? 0n;
+    this.checkpointedAt = saved[0] ? { cursor: saved[0].cursor, at: new Date() } : null;
+    this.options.log.info({ pipeline: this.name, cursor: this.position.toString(), owner: this.owner }, saved.length ? 'processors resume from checkpoint' : 'processors start from the beginning of the stream');
+  }
+
+  private async process(events: readonly E[], committedAt?: number) {
+    const began = performance.now();
+    const fresh = events.filter((e) => e.cursor > this.position);
+    if (fresh.length === 0) return;
+    const { stages } = this.spec;
+    const outputs = stages.map(() => new Map<string, Output>());
+    const late: LateEvent[] = [];
+    const advanced = new Set<PartitionState>();
+
+    for (const event of fresh) {
+      const series = this.spec.seriesOf(event);
+      const partition = this.partitions[partitionOf(series, this.options.partitions)]!;
+      const time = this.spec.timeOf(event);
+      if (partition.watermark !== null && time < partition.watermark) {
+        late.push({ cursor: event.cursor, series, eventTime: new Date(time), watermark: new Date(partition.watermark) });
+        continue;
+      }
+      const states = (partition.series[series] ??= {});
+      stages.forEach((s, i) => {
+        const step = s.processor.onEvent(states[s.name] ?? s.processor.init(series), s.input(event));
+        states[s.name] = step.state;
+        for (const out of step.out) outputs[i]!.set(out.id, out);
+      });
+      if (partition.maxEventTime === null || time > partition.maxEventTime) {
+        partition.maxEventTime = time;
+        const watermark = time - this.options.latenessMs;
+        if (partition.watermark === null || watermark > partition.watermark) {
+          partition.watermark = watermark;
+          advanced.add(partition);
+        }
+      }
+    }
+    // Closing at the end of the batch gives the same results as closing per event: an event that reached a
+    // processor is never older than its partition's watermark, so it never belongs to a window that should be closed.
+    for (const partition of advanced) {
+      for (const [series, states] of Object.entries(partition.series)) {
+        stages.forEach((s, i) => {
+          if (!(s.name in states)) return;
+          const step = s.processor.onWatermark(states[s.name], partition.watermark!);
+          states[s.name] = step.state;
+          for (const out of step.out) outputs[i]!.set(out.id, out);
+        });
+      }
+    }
+    this.stats.processingMs += performance.now() - began;
+
+    const lists = outputs.map((m) => [...m.values()]);
+    await this.persist(lists, late);
+    stages.forEach((s, i) => {
+      const list = lists[i]!;
+      for (let from = 0; from < list.length; from += PUBLISH_CHUNK) this.options.publisher.publish(s.sink.channel, s.sink.encode(list.slice(from, from + PUBLISH_CHUNK)));
+      this.stats.outputs[s.name]! += list.length;
+    });
+    if (committedAt !== undefined) this.delay.add(Date.now() - committedAt);
+    this.position = fresh.at(-1)!.cursor;
+    this.stats.eventsIn += fresh.length;
+    this.stats.batches++;
+    if (late.length > 0) {
+      this.stats.lateDropped += late.length;
+      this.options.log.warn(
+        { pipeline: this.name, count: late.length, first: late[0]!.cursor.toString(), latenessMs: this.options.latenessMs },
+        'events behind the watermark left out of windows (stored, and listed by lateEvents)',
+      );
+    }
+    if (Date.now() - this.lastCheckpoint >= this.options.checkpointIntervalMs) await this.checkpoint();
+  }
+
+  /** Retries until stored: the batch's state has already advanced, so its outputs must not be lost. */
+  private async persist(lists: Output[][], late: LateEvent[]) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.options.db.transaction(async (tx) => {
+          for (const [i, s] of this.spec.stages.entries()) if (lists[i]!.length > 0) await s.sink.persist(tx as unknown as Db, lists[i]!);
+          await recordLateEvents(tx, this.name, late);
+        });
+        if (attempt > 0) this.options.log.info({ pipeline: this.name, attempts: attempt + 1 }, 'processor outputs stored after retrying');
+        return;
+      } catch (error) {
+        if (this.stopping && attempt >= 3) throw error;
+        if (attempt === 0) this.options.log.warn({ pipeline: this.name, err: (error as Error).message }, 'storing processor outputs failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async checkpoint() {
+    if (this.partitions.length === 0) return;
+    const cursor = this.position;
+    // Serialized now, so the stored state is exactly the state at `cursor`.
+    const states = this.partitions.map((p) => JSON.parse(JSON.stringify(p)) as unknown);
+    await saveCheckpoints(this.options.db, this.name, cursor, states);
+    this.lastCheckpoint = Date.now();
+    this.checkpointedAt = { cursor, at: new Date() };
+  }
+}

@@ -1,0 +1,67 @@
+import { listAnomalies } from '../db/anomalies.js';
+import type { AnomalyFlag } from '../processors/anomaly.js';
+import { builder } from './builder.js';
+import { checkFilterSize, emitBatch, filterSet } from './live.js';
+import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+
+type AnomalyView = Omit<AnomalyFlag, 'id'>;
+
+const AnomalyRef = builder.objectRef<AnomalyView>('Anomaly').implement({
+  description:
+    "A reading far off its series' trend: |value − mean| ≥ ANOMALY_Z × stddev, where mean and stddev are exponentially weighted (ANOMALY_ALPHA) over the series' earlier readings, after ANOMALY_WARMUP readings.",
+  fields: (t) => ({
+    sourceId: t.exposeID('sourceId'),
+    metric: t.exposeString('metric'),
+    time: t.field({ type: 'DateTime', resolve: (a) => new Date(a.time) }),
+    value: t.exposeFloat('value'),
+    cursor: t.exposeString('cursor', { description: "The flagged reading's cursor in the readings stream." }),
+    mean: t.exposeFloat('mean', { description: 'The trend before this reading.' }),
+    stddev: t.exposeFloat('stddev'),
+    zScore: t.exposeFloat('zScore', { description: '(value − mean) / stddev.' }),
+  }),
+});
+
+const AnomalyConnection = connectionOf('Anomaly', AnomalyRef);
+
+builder.queryField('anomalies', (t) =>
+  t.field({
+    type: AnomalyConnection,
+    description: 'Stored anomaly flags in readings-stream order. Filters combine with AND.',
+    args: {
+      sourceIds: t.arg.idList(),
+      metrics: t.arg.stringList(),
+      from: t.arg({ type: 'DateTime', description: 'Reading time at or after.' }),
+      to: t.arg({ type: 'DateTime', description: 'Reading time before.' }),
+      first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const limit = pageSize(args.first, 1_000);
+      const rows = await listAnomalies(ctx.services.database.db, {
+        sourceIds: args.sourceIds?.map(String),
+        metrics: args.metrics,
+        from: args.from,
+        to: args.to,
+        after: parseCursor(args.after, 'after'),
+        limit: limit + 1,
+      });
+      const views: AnomalyView[] = rows.map((r) => ({ ...r, time: r.time.getTime(), cursor: r.cursor.toString() }));
+      return toPage(views, limit, (a) => a.cursor);
+    },
+  }),
+);
+
+builder.subscriptionField('anomalies', (t) =>
+  t.field({
+    type: [AnomalyRef],
+    description: 'Anomaly flags as the processor raises them.',
+    args: { sourceIds: t.arg.idList(), metrics: t.arg.stringList() },
+    subscribe: (_root, args, ctx) => {
+      checkFilterSize(args.sourceIds, 'sourceIds');
+      const sources = filterSet(args.sourceIds?.map(String));
+      const metrics = filterSet(args.metrics);
+      return ctx.services.outputs.anomalies.subscribe((a) => (!sources || sources.has(a.sourceId)) && (!metrics || metrics.has(a.metric)));
+    },
+    resolve: (batch: AnomalyFlag[] | Error) => emitBatch(batch),
+  }),
+);

@@ -1,0 +1,41 @@
+import { formatWindowSpec, parseWindowSpec, WINDOW_HINT } from '../duration.js';
+import { ValidationError } from '../errors.js';
+
+/** A subscription's batch, or the error that ended it (slow consumer, shutdown) raised to the client. */
+export function emitBatch<T>(batch: T[] | Error): T[] {
+  if (batch instanceof Error) throw batch;
+  return batch;
+}
+
+/** Parses a window argument and checks the processors compute it, naming the ones they do. */
+export function configuredWindow(text: string, configured: readonly { sizeMs: number; hopMs: number }[], argument: string) {
+  const spec = parseWindowSpec(text);
+  if (!spec) throw new ValidationError(`${argument} must be ${WINDOW_HINT}, got ${JSON.stringify(text)}`, { argument });
+  if (!configured.some((c) => c.sizeMs === spec.sizeMs && c.hopMs === spec.hopMs)) {
+    throw new ValidationError(`${argument} ${JSON.stringify(text)} is not computed here; configured: ${configured.map(formatWindowSpec).join(', ')}`, {
+      argument,
+      configured: configured.map(formatWindowSpec),
+    });
+  }
+  return spec;
+}
+
+/** Page cursors over window starts: epoch ms as a decimal string. */
+export function parseStartCursor(cursor: string | null | undefined): Date | null {
+  if (!cursor) return null;
+  if (!/^-?\d{1,16}$/.test(cursor)) throw new ValidationError(`after must be an endCursor returned by this API, got ${JSON.stringify(cursor)}`, { argument: 'after' });
+  return new Date(Number(cursor));
+}
+
+export const MAX_SUBSCRIPTION_FILTER = 1_000;
+
+export function checkFilterSize(values: readonly unknown[] | null | undefined, argument: string) {
+  if ((values?.length ?? 0) > MAX_SUBSCRIPTION_FILTER) {
+    throw new ValidationError(`${argument} may name at most ${MAX_SUBSCRIPTION_FILTER} values`, { argument });
+  }
+}
+
+/** A Set for a non-empty filter list, undefined for "everything". */
+export function filterSet<T>(values: readonly T[] | null | undefined): Set<T> | undefined {
+  return values?.length ? new Set(values) : undefined;
+}

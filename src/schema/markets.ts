@@ -1,0 +1,115 @@
+import { listCandles } from '../db/candles.js';
+import { DURATION_HINT, formatDuration, parseDuration } from '../duration.js';
+import { ValidationError } from '../errors.js';
+import { ingestTrades } from '../ingest/ingest-trades.js';
+import type { Candle } from '../processors/candles.js';
+import { builder } from './builder.js';
+import { IngestResultRef } from './ingest-result.js';
+import { checkFilterSize, emitBatch, filterSet, parseStartCursor } from './live.js';
+import { connectionOf, pageSize, toPage } from './pagination.js';
+
+const TradeInput = builder.inputType('TradeInput', {
+  description: 'An executed trade. (symbol, time) identifies it: a resent trade is stored once.',
+  fields: (t) => ({
+    symbol: t.string({ required: true, description: 'Ticker, pair or contract code: 1-32 of letters, digits and . _ : / -' }),
+    time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone (event time).' }),
+    price: t.float({ required: true, description: 'Greater than 0.' }),
+    size: t.float({ required: true, description: 'Quantity traded, greater than 0.' }),
+  }),
+});
+
+builder.mutationField('ingestTrades', (t) =>
+  t.field({
+    type: IngestResultRef,
+    description: 'Stores a batch of trades (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on (symbol, time).',
+    args: { trades: t.arg({ type: [TradeInput], required: true }) },
+    resolve: (_root, args, ctx) => ingestTrades(ctx.services.ingest, args.trades, ctx.caller),
+  }),
+);
+
+type CandleView = Omit<Candle, 'id'>;
+
+const CandleRef = builder.objectRef<CandleView>('Candle').implement({
+  description:
+    'OHLCV of one symbol over [start, end) in event time. closed: false while forming (re-emitted on every trade); closed: true once the watermark passed its end: final.',
+  fields: (t) => ({
+    symbol: t.exposeString('symbol'),
+    interval: t.string({ description: 'e.g. "1s", "1m", "5m", "1h".', resolve: (c) => formatDuration(c.intervalMs) }),
+    start: t.field({ type: 'DateTime', resolve: (c) => new Date(c.start) }),
+    end: t.field({ type: 'DateTime', resolve: (c) => new Date(c.end) }),
+    open: t.exposeFloat('open', { description: 'Price of the earliest trade.' }),
+    high: t.exposeFloat('high'),
+    low: t.exposeFloat('low'),
+    close: t.exposeFloat('close', { description: 'Price of the latest trade.' }),
+    volume: t.exposeFloat('volume', { description: 'Sum of sizes.' }),
+    vwap: t.exposeFloat('vwap', { nullable: true, description: 'sum(price × size) / sum(size).' }),
+    trades: t.exposeInt('trades'),
+    closed: t.exposeBoolean('closed'),
+  }),
+});
+
+function configuredInterval(text: string, configured: readonly number[], argument: string): number {
+  const ms = parseDuration(text);
+  if (!ms) throw new ValidationError(`${argument} must be ${DURATION_HINT}, got ${JSON.stringify(text)}`, { argument });
+  if (!configured.includes(ms)) {
+    throw new ValidationError(`${argument} ${JSON.stringify(text)} is not computed here; configured: ${configured.map(formatDuration).join(', ')}`, { argument });
+  }
+  return ms;
+}
+
+const CandleConnection = connectionOf('Candle', CandleRef);
+
+builder.queryField('candles', (t) =>
+  t.field({
+    type: CandleConnection,
+    description: 'Stored candles of one symbol and interval with from <= start < to, oldest first.',
+    args: {
+      symbol: t.arg.string({ required: true }),
+      interval: t.arg.string({ required: true, description: 'A configured interval (CANDLE_INTERVALS), e.g. "1m".' }),
+      from: t.arg({ type: 'DateTime', required: true }),
+      to: t.arg({ type: 'DateTime', required: true }),
+      closedOnly: t.arg.boolean({ defaultValue: true, description: 'Only final candles (default); false adds the forming one.' }),
+      first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const intervalMs = configuredInterval(args.interval, ctx.services.config.processors.candleIntervalsMs, 'interval');
+      if (args.to <= args.from) throw new ValidationError('to must be after from', { argument: 'to' });
+      const limit = pageSize(args.first, 1_000);
+      const rows = await listCandles(ctx.services.database.db, {
+        symbol: args.symbol,
+        intervalMs,
+        from: args.from,
+        to: args.to,
+        closedOnly: args.closedOnly ?? true,
+        after: parseStartCursor(args.after),
+        limit: limit + 1,
+      });
+      const views: CandleView[] = rows.map((r) => ({ ...r, start: r.start.getTime(), end: r.end.getTime() }));
+      return toPage(views, limit, (c) => String(c.start));
+    },
+  }),
+);
+
+builder.subscriptionField('candles', (t) =>
+  t.field({
+    type: [CandleRef],
+    description: 'Live candles: the forming candle on every trade (closed: false) and each candle as it closes (closed: true).',
+    args: {
+      symbols: t.arg.stringList({ description: 'Only these symbols; all when omitted.' }),
+      intervals: t.arg.stringList({ description: 'Only these intervals, e.g. ["1m"]; all when omitted.' }),
+      closedOnly: t.arg.boolean({ defaultValue: false }),
+    },
+    subscribe: (_root, args, ctx) => {
+      checkFilterSize(args.symbols, 'symbols');
+      const configured = ctx.services.config.processors.candleIntervalsMs;
+      const intervals = filterSet(args.intervals?.map((i) => configuredInterval(i, configured, 'intervals')));
+      const symbols = filterSet(args.symbols);
+      const closedOnly = args.closedOnly ?? false;
+      return ctx.services.outputs.candles.subscribe(
+        (c) => (!symbols || symbols.has(c.symbol)) && (!intervals || intervals.has(c.intervalMs)) && (!closedOnly || c.closed),
+      );
+    },
+    resolve: (batch: Candle[] | Error) => emitBatch(batch),
+  }),
+);

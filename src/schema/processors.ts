@@ -1,0 +1,102 @@
+import { listLateEvents } from '../db/processor-state.js';
+import { ValidationError } from '../errors.js';
+import type { ProcessorRuntime } from '../processors/runtime.js';
+import { builder } from './builder.js';
+import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+
+type Runtime = ProcessorRuntime<{ cursor: bigint }>;
+
+const Percentiles = builder.objectRef<Runtime['delay']>('DelayFigures').implement({
+  description: 'Reading/trade committed → its outputs stored and published, in ms, over the last 4096 live batches.',
+  fields: (t) => ({
+    samples: t.int({ resolve: (d) => d.count }),
+    p50: t.float({ nullable: true, resolve: (d) => d.percentile(50) }),
+    p95: t.float({ nullable: true, resolve: (d) => d.percentile(95) }),
+    p99: t.float({ nullable: true, resolve: (d) => d.percentile(99) }),
+    max: t.float({ resolve: (d) => d.max }),
+  }),
+});
+
+const ProcessorOutputs = builder.objectRef<{ processor: string; outputs: number }>('ProcessorOutputCount').implement({
+  fields: (t) => ({ processor: t.exposeString('processor'), outputs: t.exposeInt('outputs') }),
+});
+
+const PipelineRef = builder.objectRef<Runtime>('ProcessorPipeline').implement({
+  description: "A stream's processor runtime on this node: progress, watermark, throughput and delay.",
+  fields: (t) => ({
+    name: t.string({ description: 'The stream: readings or trades.', resolve: (r) => r.name }),
+    role: t.string({ description: 'owner (processing here), standby (another node holds the lease), starting or stopped.', resolve: (r) => r.role }),
+    position: t.string({ description: 'Last stream cursor processed.', resolve: (r) => r.position.toString() }),
+    watermark: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'Lowest partition watermark: windows ending at or before it are final.',
+      resolve: (r) => (r.watermark === null ? null : new Date(r.watermark)),
+    }),
+    eventsIn: t.float({ resolve: (r) => r.stats.eventsIn }),
+    lateDropped: t.float({ description: 'Events behind the watermark, left out of windows (see lateEvents).', resolve: (r) => r.stats.lateDropped }),
+    batches: t.float({ resolve: (r) => r.stats.batches }),
+    eventsPerSecond: t.float({
+      nullable: true,
+      description: 'Events per second of processing time (processors alone, without storage).',
+      resolve: (r) => (r.stats.processingMs > 0 ? (r.stats.eventsIn / r.stats.processingMs) * 1_000 : null),
+    }),
+    outputs: t.field({ type: [ProcessorOutputs], resolve: (r) => Object.entries(r.stats.outputs).map(([processor, outputs]) => ({ processor, outputs })) }),
+    delay: t.field({ type: Percentiles, resolve: (r) => r.delay }),
+    checkpointCursor: t.string({ nullable: true, resolve: (r) => r.checkpointedAt?.cursor.toString() ?? null }),
+    checkpointedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.checkpointedAt?.at ?? null }),
+  }),
+});
+
+builder.queryField('processors', (t) =>
+  t.field({
+    type: [PipelineRef],
+    description: 'Processor runtimes on the node that answers.',
+    resolve: (_root, _args, ctx) => Object.values(ctx.services.pipelines) as Runtime[],
+  }),
+);
+
+interface LateEventView {
+  pipeline: string;
+  cursor: bigint;
+  series: string;
+  eventTime: Date;
+  watermark: Date;
+  recordedAt: Date;
+}
+
+const LateEventRef = builder.objectRef<LateEventView>('LateEvent').implement({
+  description: 'An event that arrived behind its partition watermark: stored raw, but not counted in any window or candle.',
+  fields: (t) => ({
+    pipeline: t.exposeString('pipeline'),
+    cursor: t.string({ resolve: (e) => e.cursor.toString() }),
+    series: t.string({ description: 'sourceId/metric, or the symbol.', resolve: (e) => e.series }),
+    eventTime: t.field({ type: 'DateTime', resolve: (e) => e.eventTime }),
+    watermark: t.field({ type: 'DateTime', resolve: (e) => e.watermark }),
+    recordedAt: t.field({ type: 'DateTime', resolve: (e) => e.recordedAt }),
+  }),
+});
+
+const LateEventConnection = connectionOf('LateEvent', LateEventRef);
+
+builder.queryField('lateEvents', (t) =>
+  t.field({
+    type: LateEventConnection,
+    description: 'Events left out of windows and candles because they came later than ALLOWED_LATENESS, in stream order.',
+    args: {
+      pipeline: t.arg.string({ required: true, description: 'readings or trades.' }),
+      first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      if (!(args.pipeline in ctx.services.pipelines)) {
+        throw new ValidationError(`pipeline must be one of ${Object.keys(ctx.services.pipelines).join(', ')}, got ${JSON.stringify(args.pipeline)}`, {
+          argument: 'pipeline',
+        });
+      }
+      const limit = pageSize(args.first, 1_000);
+      const found = await listLateEvents(ctx.services.database.db, { pipeline: args.pipeline, after: parseCursor(args.after, 'after'), limit: limit + 1 });
+      return toPage(found, limit, (e) => e.cursor.toString());
+    },
+  }),
+);

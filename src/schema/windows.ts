@@ -1,0 +1,98 @@
+import { listWindows } from '../db/windows.js';
+import { formatDuration, formatWindowSpec } from '../duration.js';
+import { ValidationError } from '../errors.js';
+import type { WindowAggregate } from '../processors/windows.js';
+import { builder } from './builder.js';
+import { checkFilterSize, configuredWindow, emitBatch, filterSet, parseStartCursor } from './live.js';
+import { connectionOf, pageSize, toPage } from './pagination.js';
+
+/** A window as the API shows it, stored or live (times in epoch ms). */
+type WindowView = Omit<WindowAggregate, 'id' | 'firstTime' | 'lastTime'>;
+
+const WindowRef = builder.objectRef<WindowView>('WindowAggregate').implement({
+  description:
+    'Aggregates of one series (source + metric) over [start, end), in event time. closed: false while the window may still change (it is re-emitted on every update, late events within ALLOWED_LATENESS included); closed: true once the watermark passed its end: final.',
+  fields: (t) => ({
+    sourceId: t.exposeID('sourceId'),
+    metric: t.exposeString('metric'),
+    window: t.string({ description: 'The window spec, e.g. "5m" or "5m/1m" (size/hop).', resolve: (w) => formatWindowSpec(w) }),
+    size: t.string({ resolve: (w) => formatDuration(w.sizeMs) }),
+    hop: t.string({ resolve: (w) => formatDuration(w.hopMs) }),
+    start: t.field({ type: 'DateTime', resolve: (w) => new Date(w.start) }),
+    end: t.field({ type: 'DateTime', resolve: (w) => new Date(w.end) }),
+    count: t.exposeInt('count'),
+    min: t.exposeFloat('min'),
+    max: t.exposeFloat('max'),
+    avg: t.exposeFloat('avg'),
+    stddev: t.exposeFloat('stddev', { nullable: true, description: 'Sample standard deviation (as SQL stddev); null below two values.' }),
+    first: t.exposeFloat('first', { description: 'Value with the earliest time in the window.' }),
+    last: t.exposeFloat('last', { description: 'Value with the latest time in the window.' }),
+    closed: t.exposeBoolean('closed'),
+  }),
+});
+
+const WindowConnection = connectionOf('WindowAggregate', WindowRef);
+
+builder.queryField('windows', (t) =>
+  t.field({
+    type: WindowConnection,
+    description: 'Stored window aggregates of one series and window spec with from <= start < to, oldest first.',
+    args: {
+      sourceId: t.arg.id({ required: true }),
+      metric: t.arg.string({ required: true }),
+      window: t.arg.string({ required: true, description: 'A configured window, e.g. "5m" or "5m/1m" (WINDOWS).' }),
+      from: t.arg({ type: 'DateTime', required: true }),
+      to: t.arg({ type: 'DateTime', required: true }),
+      closedOnly: t.arg.boolean({ defaultValue: true, description: 'Only final windows (default); false adds the ones still open.' }),
+      first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const spec = configuredWindow(args.window, ctx.services.config.processors.windows, 'window');
+      if (args.to <= args.from) throw new ValidationError('to must be after from', { argument: 'to' });
+      const limit = pageSize(args.first, 1_000);
+      const rows = await listWindows(ctx.services.database.db, {
+        sourceId: String(args.sourceId),
+        metric: args.metric,
+        ...spec,
+        from: args.from,
+        to: args.to,
+        closedOnly: args.closedOnly ?? true,
+        after: parseStartCursor(args.after),
+        limit: limit + 1,
+      });
+      const views: WindowView[] = rows.map((r) => ({ ...r, start: r.start.getTime(), end: r.end.getTime() }));
+      return toPage(views, limit, (w) => String(w.start));
+    },
+  }),
+);
+
+builder.subscriptionField('windows', (t) =>
+  t.field({
+    type: [WindowRef],
+    description:
+      'Window aggregates as the processors compute them: each update of an open window (closed: false) and each window as it closes (closed: true). Filters combine with AND; omitted means all.',
+    args: {
+      sourceIds: t.arg.idList(),
+      metrics: t.arg.stringList(),
+      windows: t.arg.stringList({ description: 'Window specs such as "5m" or "5m/1m".' }),
+      closedOnly: t.arg.boolean({ defaultValue: false, description: 'Only final windows.' }),
+    },
+    subscribe: (_root, args, ctx) => {
+      checkFilterSize(args.sourceIds, 'sourceIds');
+      const configured = ctx.services.config.processors.windows;
+      const specs = args.windows?.map((w) => configuredWindow(w, configured, 'windows'));
+      const sources = filterSet(args.sourceIds?.map(String));
+      const metrics = filterSet(args.metrics);
+      const closedOnly = args.closedOnly ?? false;
+      return ctx.services.outputs.windows.subscribe(
+        (w) =>
+          (!sources || sources.has(w.sourceId)) &&
+          (!metrics || metrics.has(w.metric)) &&
+          (!closedOnly || w.closed) &&
+          (!specs || specs.some((s) => s.sizeMs === w.sizeMs && s.hopMs === w.hopMs)),
+      );
+    },
+    resolve: (batch: WindowAggregate[] | Error) => emitBatch(batch),
+  }),
+);

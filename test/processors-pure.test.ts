@@ -1,0 +1,484 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Output, Processor } from '../src/processors/processor.js';
+import { bucketStart, WINDOW_ORIGIN, type Point, type Trade } from '../src/processors/series.js';
+import { addOhlcv, addStats, createOhlcv, createStats, extractOhlcv, extractStats, mergeOhlcv, mergeStats } from '../src/processors/accumulators.js';
+import { createWindowsProcessor, type WindowAggregate, type WindowSpec } from '../src/processors/windows.js';
+import { createCandlesProcessor, type Candle } from '../src/processors/candles.js';
+import { createAnomalyProcessor, type AnomalyFlag } from '../src/processors/anomaly.js';
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** The final watermark: every window closes. (Infinity would not survive a JSON checkpoint.) */
+const END_OF_TIME = 8.64e15;
+
+// ---------------------------------------------------------------- a stand-in for the runtime
+
+interface Plan {
+  /** Call onWatermark(max time seen - lateness) after the i-th delivered event when true. */
+  watermarkAfter?: boolean[];
+  lateness?: number;
+  /** JSON round-trip every state just before the i-th event, as a restart from a checkpoint would. */
+  checkpointAt?: number;
+}
+
+/**
+ * Where `value` holds something JSON would not give back unchanged (anything
+ * but plain objects, arrays, strings, booleans, null and finite numbers other
+ * than -0), or null. Cheaper than a round trip plus a deep compare on every step.
+ */
+function notJson(value: unknown): string | null {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return null;
+  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0) ? null : `: ${Object.is(value, -0) ? '-0' : value}`;
+  if (typeof value !== 'object' || (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype)) return `: ${String(value)}`;
+  for (const [key, item] of Object.entries(value)) {
+    const problem = notJson(item);
+    if (problem !== null) return `.${key}${problem}`;
+  }
+  return null;
+}
+
+/**
+ * What the runtime does around a processor: one state per series key, a
+ * watermark of max event time minus lateness, events older than it dropped,
+ * a final watermark that closes everything. Also asserts that every state a
+ * processor returns survives JSON unchanged.
+ */
+function run<S, In extends { time: number }, Out extends Output>(processor: Processor<S, In, Out>, keyOf: (event: In) => string, events: In[], plan: Plan = {}) {
+  let states = new Map<string, S>();
+  const out: Out[] = [];
+  const kept: In[] = [];
+  let watermark = -Infinity;
+  let maxTime = -Infinity;
+  const keep = (key: string, step: { state: S; out: Out[] }) => {
+    const problem = notJson(step.state);
+    if (problem !== null) expect.fail(`not JSON-safe: state${problem}`);
+    states.set(key, step.state);
+    out.push(...step.out);
+  };
+  const advance = (to: number) => {
+    watermark = to;
+    for (const [key, state] of states) keep(key, processor.onWatermark(state, to));
+  };
+  events.forEach((event, i) => {
+    if (i === plan.checkpointAt) {
+      const restored = new Map([...states].map(([key, state]) => [key, JSON.parse(JSON.stringify(state)) as S]));
+      expect(restored).toStrictEqual(states);
+      states = restored;
+    }
+    if (event.time < watermark) return;
+    kept.push(event);
+    const key = keyOf(event);
+    keep(key, processor.onEvent(states.get(key) ?? processor.init(key), event));
+    maxTime = Math.max(maxTime, event.time);
+    if (plan.watermarkAfter?.[i]) advance(maxTime - (plan.lateness ?? 0));
+  });
+  advance(END_OF_TIME);
+  return { out, kept };
+}
+
+const seriesKey = (p: Point) => `${p.sourceId}\u0000${p.metric}`;
+
+/** Windows [s, s + size) holding t with s = origin + k * hop, found by trying every k near t. */
+function startsHolding(time: number, { sizeMs, hopMs }: WindowSpec): number[] {
+  const starts: number[] = [];
+  const k0 = Math.floor((time - WINDOW_ORIGIN - sizeMs) / hopMs);
+  for (let k = k0; k <= k0 + sizeMs / hopMs + 1; k++) {
+    const start = WINDOW_ORIGIN + k * hopMs;
+    if (start <= time && time < start + sizeMs) starts.push(start);
+  }
+  return starts;
+}
+
+function groupBy<T>(items: T[], keysOf: (item: T) => string[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) for (const key of keysOf(item)) groups.set(key, [...(groups.get(key) ?? []), item]);
+  return groups;
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * `expected` when `actual` is within 1e-9 relative to the magnitude of the
+ * data (a stddev near 0 of values near 1e6 is only that precise), else
+ * `actual`: one deep compare then shows every difference.
+ */
+function snap(actual: number | null, expected: number | null, scale: number): number | null {
+  if (actual === null || expected === null) return actual;
+  return Math.abs(actual - expected) <= 1e-9 * Math.max(1, scale) ? expected : actual;
+}
+
+/** Each window with data closes exactly once, and its last open update already said the same. */
+function closedOnce<Out extends Output & { closed: boolean }>(out: Out[]): Map<string, Out> {
+  const closed = new Map<string, Out>();
+  const latest = new Map<string, Out>();
+  const problems: string[] = [];
+  for (const o of out) {
+    const id = JSON.stringify(o.id);
+    if (closed.has(o.id)) problems.push(`${id} ${o.closed ? 'closed twice' : 'updated after closing'}`);
+    if (o.closed) {
+      if (JSON.stringify({ ...latest.get(o.id), closed: true }) !== JSON.stringify(o)) problems.push(`${id} closed unlike its last update`);
+      closed.set(o.id, o);
+    } else {
+      latest.set(o.id, o);
+    }
+  }
+  expect(problems).toEqual([]);
+  expect([...latest.keys()].sort()).toEqual([...closed.keys()].sort());
+  return closed;
+}
+
+// ---------------------------------------------------------------- generators
+
+/** Hour-aligned, and also a base just before WINDOW_ORIGIN, where a naive `%` floors the wrong way. */
+const base = fc.constantFrom(Date.UTC(2024, 4, 6, 9), WINDOW_ORIGIN - HOUR);
+/** Within 3 h, with clusters and exact bucket boundaries so windows hold several points. */
+const offset = fc.oneof(fc.integer({ min: 0, max: 3 * HOUR }), fc.integer({ min: 0, max: 10 * MINUTE }), fc.integer({ min: 0, max: 2 * MINUTE }), fc.constantFrom(0, 999, SECOND, MINUTE - 1, MINUTE, 5 * MINUTE, HOUR));
+const value = fc.oneof(
+  fc.integer({ min: -10_000_000, max: 10_000_000 }).map((n) => n / 100),
+  fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((v) => v + 0), // + 0 turns -0 into 0
+);
+const SERIES = [
+  ['bed-01', 'heart_rate'],
+  ['bed-01', 'spo2'],
+  ['bed-02', 'heart_rate'],
+] as const;
+
+/** Points of a few series, unique times per series, in an arbitrary order; cursors follow delivery (commit) order. */
+const points = fc
+  .tuple(base, fc.uniqueArray(fc.record({ series: fc.nat(SERIES.length - 1), offset, value }), { selector: (p) => `${p.series}/${p.offset}`, maxLength: 60, size: 'max' }))
+  .chain(([t0, raw]) => fc.shuffledSubarray(raw, { minLength: raw.length, maxLength: raw.length }).map((shuffled) => ({ t0, shuffled })))
+  .map(({ t0, shuffled }) =>
+    shuffled.map((p, i): Point => ({ sourceId: SERIES[p.series]![0], metric: SERIES[p.series]![1], time: t0 + p.offset, value: p.value, cursor: String(i + 1) })),
+  );
+
+const watermarks = fc.record({ watermarkAfter: fc.array(fc.boolean(), { minLength: 60, maxLength: 60 }), lateness: fc.integer({ min: 0, max: 30 * MINUTE }) });
+
+// ---------------------------------------------------------------- series
+
+describe('bucketStart', () => {
+  it('floors to the bucket holding the time, aligned to Monday 2000-01-03, before the origin too', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -40 * 365 * DAY, max: 40 * 365 * DAY }), fc.constantFrom(SECOND, MINUTE, 5 * MINUTE, HOUR, 7 * DAY), (fromOrigin, size) => {
+        const time = WINDOW_ORIGIN + fromOrigin;
+        const start = bucketStart(time, size);
+        expect(start <= time && time < start + size).toBe(true);
+        expect(Math.abs((start - WINDOW_ORIGIN) % size)).toBe(0);
+      }),
+      { numRuns: 200 },
+    );
+    expect(bucketStart(Date.UTC(2024, 4, 9, 12), 7 * DAY)).toBe(Date.UTC(2024, 4, 6)); // a Monday, like time_bucket('1 week')
+    expect(bucketStart(WINDOW_ORIGIN - 1, HOUR)).toBe(WINDOW_ORIGIN - HOUR);
+  });
+});
+
+// ---------------------------------------------------------------- windows
+
+const SPECS: WindowSpec[] = [
+  { sizeMs: MINUTE, hopMs: MINUTE },
+  { sizeMs: 5 * MINUTE, hopMs: 5 * MINUTE },
+  { sizeMs: HOUR, hopMs: HOUR },
+  { sizeMs: 5 * MINUTE, hopMs: MINUTE },
+];
+
+/** Brute force over the whole set: every window of every spec that holds a point. */
+function expectWindowsMatchReference(out: WindowAggregate[], kept: Point[]) {
+  const closed = closedOnce(out);
+  const groups = groupBy(kept, (p) => SPECS.flatMap((spec) => startsHolding(p.time, spec).map((start) => `${seriesKey(p)}\u0000${spec.sizeMs}\u0000${spec.hopMs}\u0000${start}`)));
+  expect([...closed.keys()].sort()).toEqual([...groups.keys()].sort());
+  const actual: WindowAggregate[] = [];
+  const expected: WindowAggregate[] = [];
+  for (const [id, members] of groups) {
+    const byTime = [...members].sort((a, b) => a.time - b.time);
+    const values = members.map((p) => p.value);
+    const mean = sum(values) / values.length;
+    const [sourceId, metric, sizeMs, hopMs, start] = id.split('\u0000');
+    const want: WindowAggregate = {
+      id, sourceId: sourceId!, metric: metric!, sizeMs: Number(sizeMs), hopMs: Number(hopMs), start: Number(start), end: Number(start) + Number(sizeMs),
+      count: members.length, min: Math.min(...values), max: Math.max(...values),
+      avg: mean, stddev: values.length < 2 ? null : Math.sqrt(sum(values.map((v) => (v - mean) ** 2)) / (values.length - 1)),
+      first: byTime[0]!.value, firstTime: byTime[0]!.time, last: byTime.at(-1)!.value, lastTime: byTime.at(-1)!.time,
+      closed: true,
+    };
+    const got = closed.get(id)!;
+    const scale = Math.max(...values.map(Math.abs));
+    expected.push(want);
+    actual.push({ ...got, avg: snap(got.avg, want.avg, scale)!, stddev: snap(got.stddev, want.stddev, scale) });
+  }
+  expect(actual).toStrictEqual(expected);
+}
+
+describe('windows processor', () => {
+  const windows = createWindowsProcessor(SPECS);
+
+  it('closes every window with data once, equal to a brute-force reference, whatever the arrival order', () => {
+    fc.assert(
+      fc.property(points, (stream) => {
+        const { out, kept } = run(windows, seriesKey, stream);
+        expect(kept).toHaveLength(stream.length);
+        expectWindowsMatchReference(out, kept);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('with watermarks along the way and late events dropped, closed windows equal the reference over the kept events', () => {
+    fc.assert(
+      fc.property(points, watermarks, (stream, plan) => {
+        const { out, kept } = run(windows, seriesKey, stream, plan);
+        expectWindowsMatchReference(out, kept);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('resumes from a JSON checkpoint taken anywhere with the same outputs as an uninterrupted run', () => {
+    fc.assert(
+      fc.property(
+        points.chain((stream) => fc.tuple(fc.constant(stream), fc.nat(stream.length))),
+        watermarks,
+        ([stream, checkpointAt], plan) => {
+          expect(run(windows, seriesKey, stream, { ...plan, checkpointAt }).out).toStrictEqual(run(windows, seriesKey, stream, plan).out);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('emits each updated window on every point, closes in (size, hop, start) order, and skips work when nothing closes', () => {
+    const p = (time: number, value: number, cursor: string): Point => ({ sourceId: 'bed-01', metric: 'heart_rate', time, value, cursor });
+    const processor = createWindowsProcessor([{ sizeMs: 5 * MINUTE, hopMs: MINUTE }, { sizeMs: MINUTE, hopMs: MINUTE }]);
+    const t0 = Date.UTC(2024, 4, 6, 9);
+    let step = processor.onEvent(processor.init('bed-01\u0000heart_rate'), p(t0 + 90 * SECOND, 80, '1'));
+    expect(step.out.map((w) => [w.sizeMs, w.start - t0, w.closed])).toEqual([
+      [5 * MINUTE, -3 * MINUTE, false], [5 * MINUTE, -2 * MINUTE, false], [5 * MINUTE, -MINUTE, false], [5 * MINUTE, 0, false], [5 * MINUTE, MINUTE, false],
+      [MINUTE, MINUTE, false],
+    ]);
+    step = processor.onEvent(step.state, p(t0 + 100 * SECOND, 90, '2'));
+    expect(step.out.at(-1)).toMatchObject({ count: 2, avg: 85, first: 80, last: 90 });
+
+    const idle = processor.onWatermark(step.state, t0 + MINUTE);
+    expect(idle).toEqual({ state: step.state, out: [] });
+    expect(idle.state).toBe(step.state);
+
+    const closing = processor.onWatermark(step.state, t0 + 2 * MINUTE);
+    expect(closing.out.map((w) => [w.sizeMs, w.start - t0, w.closed])).toEqual([[MINUTE, MINUTE, true], [5 * MINUTE, -3 * MINUTE, true]]);
+    expect(closing.state.nextEnd).toBe(t0 + 3 * MINUTE);
+  });
+
+  it('rejects window specs it cannot align', () => {
+    expect(() => createWindowsProcessor([])).toThrow('windows: at least one window is required');
+    expect(() => createWindowsProcessor([{ sizeMs: 0, hopMs: 0 }])).toThrow(/sizeMs must be a positive whole number of milliseconds/);
+    expect(() => createWindowsProcessor([{ sizeMs: 1.5, hopMs: 1.5 }])).toThrow(/sizeMs must be a positive whole number/);
+    expect(() => createWindowsProcessor([{ sizeMs: MINUTE, hopMs: -1 }])).toThrow(/hopMs must be a positive whole number/);
+    expect(() => createWindowsProcessor([{ sizeMs: 5 * MINUTE, hopMs: 2 * MINUTE }])).toThrow('windows: window { sizeMs: 300000, hopMs: 120000 }: sizeMs must be a whole multiple of hopMs');
+    expect(() => createWindowsProcessor([{ sizeMs: MINUTE, hopMs: 5 * MINUTE }])).toThrow(/sizeMs must be a whole multiple of hopMs/);
+    expect(() => createWindowsProcessor([{ sizeMs: MINUTE, hopMs: MINUTE }, { sizeMs: MINUTE, hopMs: MINUTE }])).toThrow(/appears twice/);
+  });
+});
+
+// ---------------------------------------------------------------- candles
+
+const INTERVALS = [SECOND, MINUTE, 5 * MINUTE, HOUR];
+const SYMBOLS = ['BTC-USD', 'ETH-USD'];
+const cursorOrder = (a: Trade, b: Trade) => a.time - b.time || (BigInt(a.cursor) < BigInt(b.cursor) ? -1 : 1);
+
+/**
+ * Trades with many equal times, in an arbitrary order, with cursors unrelated
+ * to delivery order and of mixed lengths, so only a BigInt comparison breaks ties right.
+ */
+const trades = fc
+  .tuple(
+    base,
+    fc.array(
+      fc.record({
+        symbol: fc.constantFrom(...SYMBOLS),
+        offset: fc.oneof(offset, fc.constantFrom(0, 500, SECOND)),
+        price: fc.integer({ min: 1, max: 10_000_000 }).map((n) => n / 100),
+        size: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1_000_000 }).map((n) => n / 1000)),
+      }),
+      { maxLength: 60, size: 'max' },
+    ),
+  )
+  .chain(([t0, raw]) =>
+    fc
+      .uniqueArray(fc.oneof(fc.bigInt({ min: 1n, max: 999n }), fc.bigInt({ min: 1n, max: 10n ** 20n })), { minLength: raw.length, maxLength: raw.length })
+      .map((cursors) => raw.map((t, i): Trade => ({ symbol: t.symbol, time: t0 + t.offset, price: t.price, size: t.size, cursor: String(cursors[i]) }))),
+  );
+
+function expectCandlesMatchReference(out: Candle[], kept: Trade[]) {
+  const closed = closedOnce(out);
+  const groups = groupBy(kept, (t) => INTERVALS.flatMap((interval) => startsHolding(t.time, { sizeMs: interval, hopMs: interval }).map((start) => `${t.symbol}\u0000${interval}\u0000${start}`)));
+  expect([...closed.keys()].sort()).toEqual([...groups.keys()].sort());
+  const actual: Candle[] = [];
+  const expected: Candle[] = [];
+  for (const [id, members] of groups) {
+    const ordered = [...members].sort(cursorOrder);
+    const prices = members.map((t) => t.price);
+    const volume = sum(members.map((t) => t.size));
+    const [symbol, intervalMs, start] = id.split('\u0000');
+    const want: Candle = {
+      id, symbol: symbol!, intervalMs: Number(intervalMs), start: Number(start), end: Number(start) + Number(intervalMs),
+      open: ordered[0]!.price, high: Math.max(...prices), low: Math.min(...prices), close: ordered.at(-1)!.price,
+      volume, vwap: volume === 0 ? null : sum(members.map((t) => t.price * t.size)) / volume, trades: members.length,
+      closed: true,
+    };
+    const got = closed.get(id)!;
+    expected.push(want);
+    actual.push({ ...got, volume: snap(got.volume, volume, volume)!, vwap: snap(got.vwap, want.vwap, want.high) });
+  }
+  expect(actual).toStrictEqual(expected);
+}
+
+describe('candles processor', () => {
+  const candles = createCandlesProcessor(INTERVALS);
+
+  it('closes OHLCV + VWAP candles equal to a reference, ties on time broken by cursor', () => {
+    fc.assert(
+      fc.property(trades, watermarks, (stream, plan) => {
+        const { out, kept } = run(candles, (t) => t.symbol, stream, plan);
+        expectCandlesMatchReference(out, kept);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('resumes from a JSON checkpoint with the same outputs', () => {
+    fc.assert(
+      fc.property(trades.chain((stream) => fc.tuple(fc.constant(stream), fc.nat(stream.length))), watermarks, ([stream, checkpointAt], plan) => {
+        expect(run(candles, (t) => t.symbol, stream, { ...plan, checkpointAt }).out).toStrictEqual(run(candles, (t) => t.symbol, stream, plan).out);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('orders equal times by cursor as a number, not as text, and has no VWAP without volume', () => {
+    const processor = createCandlesProcessor([MINUTE]);
+    const t0 = Date.UTC(2024, 4, 6, 9);
+    const trade = (price: number, size: number, cursor: string): Trade => ({ symbol: 'BTC-USD', time: t0, price, size, cursor });
+    let state = processor.init('BTC-USD');
+    for (const t of [trade(101, 0, '10'), trade(100, 0, '9'), trade(102, 0, '100')]) state = processor.onEvent(state, t).state;
+    expect(processor.onWatermark(state, t0 + MINUTE).out).toEqual([
+      { id: `BTC-USD\u0000${MINUTE}\u0000${t0}`, symbol: 'BTC-USD', intervalMs: MINUTE, start: t0, end: t0 + MINUTE, open: 100, high: 102, low: 100, close: 102, volume: 0, vwap: null, trades: 3, closed: true },
+    ]);
+  });
+
+  it('rejects intervals it cannot align', () => {
+    expect(() => createCandlesProcessor([])).toThrow('candles: at least one window is required');
+    expect(() => createCandlesProcessor([0])).toThrow(/candles: .*sizeMs must be a positive whole number/);
+    expect(() => createCandlesProcessor([1.5])).toThrow(/positive whole number/);
+    expect(() => createCandlesProcessor([MINUTE, MINUTE])).toThrow(/appears twice/);
+  });
+});
+
+// ---------------------------------------------------------------- accumulators
+
+describe('accumulators', () => {
+  const split = <T>(items: T[]) => fc.array(fc.boolean(), { minLength: items.length, maxLength: items.length }).map((side) => [items.filter((_, i) => side[i]), items.filter((_, i) => !side[i])] as const);
+
+  it('merging the stats of any two halves gives the stats of the whole', () => {
+    fc.assert(
+      fc.property(points.filter((ps) => ps.length > 0).chain((ps) => fc.tuple(fc.constant(ps), split(ps))), ([all, [left, right]]) => {
+        const whole = extractStats(all.reduce(addStats, createStats()));
+        const merged = extractStats(mergeStats(left.reduce(addStats, createStats()), right.reduce(addStats, createStats())));
+        const scale = Math.max(...all.map((p) => Math.abs(p.value)));
+        expect({ ...merged, avg: snap(merged.avg, whole.avg, scale), stddev: snap(merged.stddev, whole.stddev, scale) }).toStrictEqual(whole);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('merging the OHLCV of any two halves gives the OHLCV of the whole', () => {
+    fc.assert(
+      fc.property(trades.filter((ts) => ts.length > 0).chain((ts) => fc.tuple(fc.constant(ts), split(ts))), ([all, [left, right]]) => {
+        const whole = extractOhlcv(all.reduce(addOhlcv, createOhlcv()));
+        const merged = extractOhlcv(mergeOhlcv(left.reduce(addOhlcv, createOhlcv()), right.reduce(addOhlcv, createOhlcv())));
+        expect({ ...merged, volume: snap(merged.volume, whole.volume, whole.volume), vwap: snap(merged.vwap, whole.vwap, whole.high) }).toStrictEqual(whole);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('keeps -0 out of the state, since JSON would turn it into 0', () => {
+    const acc = addStats(createStats(), { time: 0, value: -0, cursor: '1' });
+    expect(JSON.parse(JSON.stringify(acc))).toStrictEqual(acc);
+    expect(() => extractStats(createStats())).toThrow(/empty/);
+  });
+});
+
+// ---------------------------------------------------------------- anomaly
+
+describe('anomaly processor', () => {
+  const T0 = Date.UTC(2024, 4, 6, 9);
+  const series = (values: number[]): Point[] => values.map((value, i) => ({ sourceId: 'bed-01', metric: 'heart_rate', time: T0 + i * SECOND, value, cursor: String(i + 1) }));
+  const indexOf = (flag: AnomalyFlag) => (flag.time - T0) / SECOND;
+  /** 10 with a little deterministic wobble: stddev > 0 but small. */
+  const calm = (n: number) => Array.from({ length: n }, (_, i) => 10 + [0, 0.1, -0.1, 0.05, -0.05][i % 5]!);
+  const options = fc.record({ alpha: fc.double({ min: 0.01, max: 1, noNaN: true }), threshold: fc.double({ min: 0.5, max: 5, noNaN: true }), warmup: fc.integer({ min: 2, max: 20 }) });
+  const values = fc.array(fc.oneof(value, fc.constant(-0)), { maxLength: 60 }); // -0 must not leak into the state
+
+  it('never flags during warm-up, and every flag is a z-score at or past the threshold', () => {
+    fc.assert(
+      fc.property(options, values, (opts, vs) => {
+        const { out } = run(createAnomalyProcessor(opts), seriesKey, series(vs));
+        for (const flag of out) {
+          expect(indexOf(flag)).toBeGreaterThanOrEqual(opts.warmup);
+          expect(flag.stddev).toBeGreaterThan(0);
+          expect(flag.zScore).toBe((flag.value - flag.mean) / flag.stddev);
+          expect(Math.abs(flag.zScore)).toBeGreaterThanOrEqual(opts.threshold);
+        }
+      }),
+      { numRuns: 150 },
+    );
+    const anomaly = createAnomalyProcessor({ alpha: 0.2, threshold: 3, warmup: 5 });
+    expect(run(anomaly, seriesKey, series([10, 11, 10, 11, 1000])).out).toEqual([]);
+    expect(run(anomaly, seriesKey, series([10, 11, 10, 11, 10, 1000])).out.map(indexOf)).toEqual([5]);
+  });
+
+  it('flags a spike up with a positive z and a dip with a negative z in an otherwise calm series', () => {
+    const anomaly = createAnomalyProcessor({ alpha: 0.1, threshold: 4, warmup: 10 });
+    const { out } = run(anomaly, seriesKey, series([...calm(30), 40, ...calm(30), -20, ...calm(5)]));
+    expect(out.map((f) => [indexOf(f), Math.sign(f.zScore)])).toEqual([[30, 1], [61, -1]]);
+    expect(out[0]).toMatchObject({ id: `bed-01\u0000heart_rate\u0000${T0 + 30 * SECOND}`, value: 40, cursor: '31' });
+  });
+
+  it('judges a point against the mean and stddev from before it, then folds it in', () => {
+    const anomaly = createAnomalyProcessor({ alpha: 0.1, threshold: 4, warmup: 10 });
+    let state = anomaly.init('bed-01\u0000heart_rate');
+    const points = series([...calm(30), 40]);
+    for (const p of points.slice(0, -1)) state = anomaly.onEvent(state, p).state;
+    const step = anomaly.onEvent(state, points.at(-1)!);
+    expect(step.out).toHaveLength(1);
+    expect(step.out[0]).toMatchObject({ mean: state.mean, stddev: Math.sqrt(state.variance) });
+    expect(step.state.mean).toBe(state.mean + 0.1 * (40 - state.mean));
+    expect(anomaly.onWatermark(step.state, END_OF_TIME)).toEqual({ state: step.state, out: [] });
+  });
+
+  it('seeds the mean with the first point instead of decaying up from 0', () => {
+    const anomaly = createAnomalyProcessor({ alpha: 0.1, threshold: 4, warmup: 10 });
+    expect(anomaly.onEvent(anomaly.init('bed-01\u0000heart_rate'), series([72])[0]!).state).toStrictEqual({ count: 1, mean: 72, variance: 0 });
+  });
+
+  it('resumes from a JSON checkpoint with the same flags', () => {
+    fc.assert(
+      fc.property(options, values.chain((vs) => fc.tuple(fc.constant(vs), fc.nat(vs.length))), (opts, [vs, checkpointAt]) => {
+        const anomaly = createAnomalyProcessor(opts);
+        expect(run(anomaly, seriesKey, series(vs), { checkpointAt }).out).toStrictEqual(run(anomaly, seriesKey, series(vs)).out);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('rejects options it cannot use', () => {
+    const ok = { alpha: 0.1, threshold: 3, warmup: 10 };
+    expect(() => createAnomalyProcessor({ ...ok, alpha: 0 })).toThrow('anomaly: alpha must be in (0, 1], got 0');
+    expect(() => createAnomalyProcessor({ ...ok, alpha: 1.5 })).toThrow(/alpha must be in \(0, 1\]/);
+    expect(() => createAnomalyProcessor({ ...ok, alpha: Number.NaN })).toThrow(/alpha/);
+    expect(() => createAnomalyProcessor({ ...ok, threshold: 0 })).toThrow('anomaly: threshold must be a positive number, got 0');
+    expect(() => createAnomalyProcessor({ ...ok, warmup: 1 })).toThrow('anomaly: warmup must be a whole number >= 2, got 1');
+    expect(() => createAnomalyProcessor({ ...ok, warmup: 2.5 })).toThrow(/warmup must be a whole number/);
+    expect(() => createAnomalyProcessor({ ...ok, alpha: 1 })).not.toThrow();
+  });
+});

@@ -1,0 +1,260 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AnomaliesDocument,
+  CandlesDocument,
+  IngestReadingsDocument,
+  IngestTradesDocument,
+  LateEventsDocument,
+  LiveAnomaliesDocument,
+  LiveCandlesDocument,
+  LiveWindowsDocument,
+  ProcessorsDocument,
+  RegisterSourcesDocument,
+  WindowsDocument,
+  type LiveCandlesSubscription,
+  type LiveWindowsSubscription,
+  type ReadingInput,
+  type TradeInput,
+} from '../src/generated/graphql.js';
+import { backends, primaryBackends } from './support/backends.js';
+import { dropSchema, sql, startTestApp, type TestApp } from './support/app.js';
+import { T0, at, heartRate, patients, reading } from './support/fixtures.js';
+import { expectCandlesEqualSql, expectEveryWindowClosed, expectWindowsEqualSql, readingsStream, tradesStream } from './support/streams.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const SPECS = [
+  { sizeMs: MINUTE, hopMs: MINUTE },
+  { sizeMs: 5 * MINUTE, hopMs: 5 * MINUTE },
+  { sizeMs: HOUR, hopMs: HOUR },
+  { sizeMs: 5 * MINUTE, hopMs: MINUTE },
+];
+const PROCESSOR_ENV = { ALLOWED_LATENESS: '30s', WINDOWS: '1m,5m,1h,5m/1m', CANDLE_INTERVALS: '1s,1m,5m,1h', PROCESSOR_PARTITIONS: '4' };
+const SHAPE = { series: 6, eventsPerSeries: 120, spanMs: 2 * HOUR, jitterMs: 40_000 };
+
+async function postReadings(app: TestApp, batches: ReadingInput[][]) {
+  for (const readings of batches) await app.mutate(IngestReadingsDocument, { readings });
+}
+
+async function postTrades(app: TestApp, batches: TradeInput[][]) {
+  for (const trades of batches) await app.mutate(IngestTradesDocument, { trades });
+}
+
+/** One reading per series far past the stream, so every partition's watermark passes every window of it. */
+function flushReadings(prefix: string, series: number, after: number): ReadingInput[] {
+  return Array.from({ length: series }, (_, s) => ({
+    sourceId: `${prefix}-${Math.floor(s / 2)}`,
+    metric: s % 2 ? 'spo2' : 'heart_rate',
+    time: new Date(after + 3 * HOUR).toISOString(),
+    value: s % 2 ? 97 : 70,
+  }));
+}
+
+const flushTrades = (prefix: string, series: number, after: number): TradeInput[] =>
+  Array.from({ length: series }, (_, s) => ({ symbol: `${prefix}${s}`, time: new Date(after + 3 * HOUR).toISOString(), price: 100, size: 1 }));
+
+describe.each(backends)('stream processors on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: PROCESSOR_ENV });
+  });
+  afterAll(() => app?.close());
+
+  it('closes every window of a shuffled stream with retries equal to SQL over the stored rows, and publishes the same windows', async () => {
+    const prefix = 'win';
+    await app.mutate(RegisterSourcesDocument, { sources: patients(...[0, 1, 2].map((i) => `${prefix}-${i}`)) });
+    const live = await app.subscribeWs(LiveWindowsDocument, { sourceIds: [0, 1, 2].map((i) => `${prefix}-${i}`), closedOnly: true });
+    const stream = readingsStream(42, prefix, SHAPE);
+    await postReadings(app, stream.batches);
+    await app.mutate(IngestReadingsDocument, { readings: flushReadings(prefix, SHAPE.series, stream.endTime) });
+    await app.settle();
+
+    const expected = await expectEveryWindowClosed(app, prefix, SPECS, stream.endTime + HOUR);
+    expect(await expectWindowsEqualSql(app, prefix)).toBe(expected);
+    const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline: 'readings', first: 1000 });
+    // The jitter exceeds the lateness, so some readings must have been left out, and each is listed.
+    expect(lateEvents.edges.length).toBeGreaterThan(0);
+
+    type Published = LiveWindowsSubscription['windows'][number];
+    const published = await live.results.until(
+      (items) => items.flatMap((r) => r.data?.windows ?? []).length >= expected,
+      `${expected} closed windows published`,
+    );
+    const key = (w: Published) => `${w.sourceId}/${w.metric} ${w.window} ${w.start}`;
+    const publishedByKey = new Map(published.flatMap((r) => r.data?.windows ?? []).map((w) => [key(w), w]));
+    expect(publishedByKey.size).toBe(expected);
+    const stored = await app.mutate(WindowsDocument, {
+      sourceId: `${prefix}-0`,
+      metric: 'heart_rate',
+      window: '5m/1m',
+      from: new Date(T0 - HOUR).toISOString(),
+      to: new Date(stream.endTime + HOUR).toISOString(),
+      first: 1000,
+    });
+    expect(stored.windows.edges.length).toBeGreaterThan(10);
+    for (const { node } of stored.windows.edges) expect(publishedByKey.get(key(node))).toEqual(node);
+    await live.close();
+  });
+
+  it('closes every candle of a shuffled trade stream equal to SQL first/last/max/min/sum and VWAP, and shows the forming candle live', async () => {
+    const prefix = 'TK';
+    const stream = tradesStream(7, prefix, { ...SHAPE, series: 3 });
+    await postTrades(app, stream.batches);
+    await postTrades(app, [flushTrades(prefix, 3, stream.endTime)]);
+    await app.settle();
+    expect(await expectCandlesEqualSql(app, prefix)).toBeGreaterThan(3 * 100);
+
+    // One candle watched step by step: forming on each trade, then closed once event time passes its end + lateness.
+    const base = 99_960; // whole minutes, later than the stream above, so no partition watermark is past it
+    const trade = (second: number, price: number, size: number) => ({ symbol: 'WATCH', time: at(base + second), price, size });
+    const watch = await app.subscribeWs(LiveCandlesDocument, { symbols: ['WATCH'], intervals: ['1m'] });
+    type Published = LiveCandlesSubscription['candles'][number];
+    const seen = () => watch.results.items.flatMap((r) => r.data?.candles ?? []) as Published[];
+    await postTrades(app, [[trade(120, 10, 1)]]);
+    await watch.results.until(() => seen().length >= 1, 'the forming candle');
+    await postTrades(app, [[trade(150, 12, 3)]]);
+    await watch.results.until(() => seen().length >= 2, 'the forming candle updated');
+    await postTrades(app, [[trade(181 + 30, 11, 1)]]);
+    await watch.results.until(() => seen().some((c) => c.closed), 'the candle closed');
+    const closedCandle = { symbol: 'WATCH', interval: '1m', start: at(base + 120), end: at(base + 180), open: 10, high: 12, low: 10, close: 12, volume: 4, vwap: 11.5, trades: 2 };
+    expect(seen().filter((c) => c.start === at(base + 120))).toEqual([
+      { ...closedCandle, high: 10, close: 10, volume: 1, vwap: 10, trades: 1, closed: false },
+      { ...closedCandle, closed: false },
+      { ...closedCandle, closed: true },
+    ]);
+    const { candles: page } = await app.mutate(CandlesDocument, { symbol: 'WATCH', interval: '1m', from: at(base + 120), to: at(base + 180) });
+    expect(page.edges.map((e) => e.node)).toEqual([{ ...closedCandle, closed: true }]);
+    await watch.close();
+  });
+
+  it('flags a reading far off its trend after the warm-up, stores and publishes the flag', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('anom-1') });
+    const live = await app.subscribeWs(LiveAnomaliesDocument, { sourceIds: ['anom-1'] });
+    // Later than every stream before it in this app, so no partition watermark is past it.
+    const steady = Array.from({ length: 60 }, (_, i) => heartRate('anom-1', 70 + (i % 5) - 2, 100_000 + i));
+    await app.mutate(IngestReadingsDocument, { readings: steady });
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('anom-1', 150, 100_060), heartRate('anom-1', 71, 100_061)] });
+    await app.settle();
+    const { anomalies } = await app.mutate(AnomaliesDocument, { sourceIds: ['anom-1'] });
+    expect(anomalies.edges.map((e) => e.node)).toEqual([
+      expect.objectContaining({ sourceId: 'anom-1', metric: 'heart_rate', time: at(100_060), value: 150, zScore: expect.any(Number) }),
+    ]);
+    expect(anomalies.edges[0]!.node.zScore).toBeGreaterThan(4);
+    const [first] = await live.results.until((items) => items.length > 0, 'the flag published');
+    expect(first!.data?.anomalies).toEqual(anomalies.edges.map((e) => e.node));
+    await live.close();
+  });
+});
+
+describe.each(primaryBackends)('lateness boundary on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: { ...PROCESSOR_ENV, ALLOWED_LATENESS: '10s', PROCESSOR_PARTITIONS: '1' } });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('late-1') });
+  });
+  afterAll(() => app?.close());
+
+  it('counts an event exactly ALLOWED_LATENESS behind into its window and re-emits it; one a millisecond later is left out and listed', async () => {
+    const live = await app.subscribeWs(LiveWindowsDocument, { sourceIds: ['late-1'], windows: ['1m'] });
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('late-1', 80, 100)] }); // watermark = 90 s
+    const onBoundary = reading('late-1', 'heart_rate', 60, 90);
+    const behind = { ...reading('late-1', 'heart_rate', 50, 0), time: new Date(T0 + 90_000 - 1).toISOString() };
+    await app.mutate(IngestReadingsDocument, { readings: [onBoundary] });
+    const dropped = await app.mutate(IngestReadingsDocument, { readings: [behind] });
+    await app.settle();
+
+    const updates = (await live.results.until((items) => items.flatMap((r) => r.data?.windows ?? []).length >= 2, 'two updates')).flatMap(
+      (r) => r.data?.windows ?? [],
+    );
+    expect(updates.map((w) => ({ count: w.count, closed: w.closed, start: w.start }))).toEqual([
+      { count: 1, closed: false, start: at(60) },
+      { count: 2, closed: false, start: at(60) },
+    ]);
+    const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline: 'readings' });
+    expect(lateEvents.edges.map((e) => e.node)).toEqual([
+      expect.objectContaining({ cursor: dropped.ingestReadings.lastCursor, series: 'late-1/heart_rate', watermark: at(90) }),
+    ]);
+    const { processors } = await app.mutate(ProcessorsDocument, {});
+    expect(processors.find((p) => p.name === 'readings')).toMatchObject({ role: 'owner', lateDropped: 1 });
+
+    // Event time moves on: the window closes with both accepted readings and without the late one.
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('late-1', 81, 200)] });
+    await app.settle();
+    const { windows } = await app.mutate(WindowsDocument, { sourceId: 'late-1', metric: 'heart_rate', window: '1m', from: at(60), to: at(120) });
+    expect(windows.edges.map((e) => e.node)).toEqual([expect.objectContaining({ count: 2, min: 60, max: 80, first: 60, last: 80, closed: true })]);
+    await live.close();
+  });
+});
+
+describe.each(primaryBackends)('restart on $name', (backend) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-restart-'));
+  const schema = `t_restart_${process.pid}`;
+  afterAll(async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    if (backend.database === 'postgres') await dropSchema(schema);
+  });
+
+  const outputsOf = async (app: TestApp) => ({
+    windows: await app.sql(sql`select source_id, metric, size_ms::text, hop_ms::text, start_time::text, count, min, max, avg, stddev, first, last
+      from window_aggregates where closed order by 1, 2, 3, 4, 5`),
+    candles: await app.sql(sql`select symbol, interval_ms::text, start_time::text, open, high, low, close, volume, vwap, trades
+      from candles where closed order by 1, 2, 3`),
+    anomalies: await app.sql(sql`select source_id, metric, time::text, value, cursor::text, mean, stddev, z_score from anomalies order by cursor`),
+  });
+
+  it('after a crash resumes from its checkpoint and ends with exactly the outputs of an uninterrupted run', async () => {
+    const readings = readingsStream(99, 'rs', SHAPE);
+    const trades = tradesStream(98, 'RS', { ...SHAPE, series: 2 });
+    const readingBatches = [...readings.batches, flushReadings('rs', SHAPE.series, readings.endTime)];
+    const tradeBatches = [...trades.batches, flushTrades('RS', 2, trades.endTime)];
+    const half = (n: number) => Math.floor(n / 2);
+    const env = { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms', PROCESSOR_LEASE: '1s' };
+    const sources = patients('rs-0', 'rs-1', 'rs-2');
+
+    const uninterrupted = await startTestApp(backend, { env });
+    await uninterrupted.mutate(RegisterSourcesDocument, { sources });
+    await postReadings(uninterrupted, readingBatches);
+    await postTrades(uninterrupted, tradeBatches);
+    await uninterrupted.settle();
+    const reference = await outputsOf(uninterrupted);
+    await uninterrupted.close();
+    expect(reference.windows.length).toBeGreaterThan(500);
+
+    // First life: a checkpoint a quarter of the way in, then outputs stored well beyond it.
+    const first = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
+    await first.mutate(RegisterSourcesDocument, { sources });
+    await postReadings(first, readingBatches.slice(0, half(half(readingBatches.length))));
+    await postTrades(first, tradeBatches.slice(0, half(half(tradeBatches.length))));
+    await first.settle();
+    const checkpoint = await first.sql<{ pipeline: string; partition: number; partitions: number; cursor: string; state: unknown }>(
+      sql`select pipeline, partition, partitions, cursor::text, state from processor_checkpoints`,
+    );
+    await postReadings(first, readingBatches.slice(half(half(readingBatches.length)), half(readingBatches.length)));
+    await postTrades(first, tradeBatches.slice(half(half(tradeBatches.length)), half(tradeBatches.length)));
+    await first.settle();
+    await first.close();
+
+    // The crash: state as of that checkpoint, outputs and stream as of the end of the first life.
+    const operator = await startTestApp(backend, { env: { ...env, PROCESSORS: 'off' }, dataDir, schema, keepSchema: true });
+    await operator.sql(sql`delete from processor_checkpoints`);
+    for (const c of checkpoint) {
+      await operator.sql(sql`insert into processor_checkpoints (pipeline, partition, partitions, cursor, state)
+        values (${c.pipeline}, ${c.partition}, ${c.partitions}, ${c.cursor}::int8, ${JSON.stringify(c.state)}::jsonb)`);
+    }
+    await operator.close();
+
+    const second = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
+    await postReadings(second, readingBatches.slice(half(readingBatches.length)));
+    await postTrades(second, tradeBatches.slice(half(tradeBatches.length)));
+    await second.settle();
+    const { processors } = await second.mutate(ProcessorsDocument, {});
+    const replayedReadings = processors.find((p) => p.name === 'readings')!.eventsIn;
+    const postedSecond = readingBatches.slice(half(readingBatches.length)).flat().length;
+    expect(replayedReadings, 'the second life replayed the stream after the checkpoint').toBeGreaterThan(postedSecond);
+    expect(await outputsOf(second)).toEqual(reference);
+    await second.close();
+  });
+});

@@ -1,0 +1,249 @@
+import { expect } from 'vitest';
+import type { ReadingInput, TradeInput } from '../../src/generated/graphql.js';
+import { sql, type TestApp } from './app.js';
+import { T0 } from './fixtures.js';
+
+/**
+ * Random streams the way partners send them: events spread over a couple of
+ * hours of event time, posted roughly in time order but shuffled locally
+ * (some further back than the allowed lateness), some resent (duplicates,
+ * one with a changed value), in batches of random size.
+ */
+export interface StreamShape {
+  series: number;
+  eventsPerSeries: number;
+  spanMs: number;
+  /** How far an event may be posted out of its time order. */
+  jitterMs: number;
+}
+
+export interface PostedStream<T> {
+  batches: T[][];
+  /** Event time of the last event of the main stream. */
+  endTime: number;
+}
+
+/** mulberry32: a tiny seeded generator, so a failing stream can be replayed from its seed. */
+class Random {
+  constructor(private state: number) {}
+  nextDouble(): number {
+    this.state = (this.state + 0x6d2b79f5) | 0;
+    let t = Math.imul(this.state ^ (this.state >>> 15), 1 | this.state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  }
+  /** Uniform integer in [min, max]. */
+  nextInt(min: number, max: number): number {
+    return min + Math.floor(this.nextDouble() * (max - min + 1));
+  }
+}
+
+function arrangeInBatches<T extends { time: string }>(items: T[], random: Random, jitterMs: number): T[][] {
+  const keyed = items.map((item) => ({ item, key: Date.parse(item.time) + (random.nextDouble() * 2 - 1) * jitterMs }));
+  keyed.sort((a, b) => a.key - b.key);
+  const ordered = keyed.map((k) => k.item);
+  // Resend about 5% later on, one of them with a different value, as a retrying client would.
+  const resent = ordered.filter(() => random.nextDouble() < 0.05);
+  const withRetries = [...ordered];
+  for (const [i, item] of resent.entries()) {
+    const at = Math.min(withRetries.length, withRetries.indexOf(item) + 1 + random.nextInt(0, 40));
+    withRetries.splice(at, 0, i === 0 ? { ...item, ...changedValue(item) } : item);
+  }
+  const batches: T[][] = [];
+  for (let i = 0; i < withRetries.length; ) {
+    const size = random.nextInt(1, 60);
+    batches.push(withRetries.slice(i, i + size));
+    i += size;
+  }
+  return batches;
+}
+
+function changedValue(item: object): object {
+  if ('value' in item) return { value: (item as { value: number }).value + 1 };
+  return { price: (item as { price: number }).price + 1 };
+}
+
+/** Unique event times per series: distinct millisecond offsets drawn without replacement. */
+function distinctTimes(random: Random, count: number, spanMs: number): number[] {
+  const times = new Set<number>();
+  while (times.size < count) times.add(T0 + random.nextInt(0, spanMs - 1));
+  return [...times];
+}
+
+export function readingsStream(seed: number, prefix: string, shape: StreamShape): PostedStream<ReadingInput> {
+  const random = new Random(seed);
+  const items: ReadingInput[] = [];
+  const metrics = ['heart_rate', 'spo2'];
+  for (let s = 0; s < shape.series; s++) {
+    const sourceId = `${prefix}-${Math.floor(s / metrics.length)}`;
+    const metric = metrics[s % metrics.length]!;
+    for (const time of distinctTimes(random, shape.eventsPerSeries, shape.spanMs)) {
+      // Decimals and the odd out-of-range value (stored SUSPECT, still aggregated).
+      const value = Math.round((metric === 'spo2' ? 90 + random.nextDouble() * 10 : 40 + random.nextDouble() * 120) * 100) / 100;
+      items.push({ sourceId, metric, time: new Date(time).toISOString(), value });
+    }
+  }
+  return { batches: arrangeInBatches(items, random, shape.jitterMs), endTime: T0 + shape.spanMs };
+}
+
+export function tradesStream(seed: number, prefix: string, shape: StreamShape): PostedStream<TradeInput> {
+  const random = new Random(seed);
+  const items: TradeInput[] = [];
+  for (let s = 0; s < shape.series; s++) {
+    const symbol = `${prefix}${s}`;
+    for (const time of distinctTimes(random, shape.eventsPerSeries, shape.spanMs)) {
+      items.push({
+        symbol,
+        time: new Date(time).toISOString(),
+        price: Math.round((100 + random.nextDouble() * 20) * 10_000) / 10_000,
+        size: random.nextInt(1, 500),
+      });
+    }
+  }
+  return { batches: arrangeInBatches(items, random, shape.jitterMs), endTime: T0 + shape.spanMs };
+}
+
+const close = (a: number | null, b: number | null) =>
+  a === null || b === null ? a === b : Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
+
+interface WindowVsSql {
+  series: string;
+  size_ms: string;
+  hop_ms: string;
+  start_ms: number;
+  count: number;
+  min: number;
+  max: number;
+  avg: number;
+  stddev: number | null;
+  first: number;
+  last: number;
+  sql_count: number;
+  sql_min: number;
+  sql_max: number;
+  sql_avg: number;
+  sql_stddev: number | null;
+  sql_first: number;
+  sql_last: number;
+}
+
+/**
+ * Every closed stored window of the series under `prefix` beside the same
+ * aggregates computed by SQL over the stored raw rows (late events excluded,
+ * as the lateEvents query lists them). Returns how many were compared.
+ */
+export async function expectWindowsEqualSql(app: TestApp, prefix: string): Promise<number> {
+  const compared = await app.sql<WindowVsSql>(sql`
+    select w.source_id || '/' || w.metric as series, w.size_ms::text, w.hop_ms::text,
+      (extract(epoch from w.start_time) * 1000)::float8 as start_ms,
+      w.count, w.min, w.max, w.avg, w.stddev, w.first, w.last,
+      s.count as sql_count, s.min as sql_min, s.max as sql_max, s.avg as sql_avg, s.stddev as sql_stddev,
+      s.first as sql_first, s.last as sql_last
+    from window_aggregates w
+    cross join lateral (
+      select count(*)::int as count, min(value) as min, max(value) as max, avg(value) as avg, stddev(value) as stddev,
+        (array_agg(value order by time))[1] as first, (array_agg(value order by time desc))[1] as last
+      from readings r
+      where r.source_id = w.source_id and r.metric = w.metric and r.time >= w.start_time and r.time < w.end_time
+        and not exists (select 1 from late_events l where l.pipeline = 'readings' and l.cursor = r.seq)
+    ) s
+    where w.closed and w.source_id like ${`${prefix}-%`}
+    order by 1, 2, 3, 4`);
+  for (const row of compared) {
+    const what = `${row.series} ${row.size_ms}/${row.hop_ms} @ ${new Date(row.start_ms).toISOString()}`;
+    expect({ what, count: row.count, min: row.min, max: row.max, first: row.first, last: row.last }).toEqual({
+      what,
+      count: row.sql_count,
+      min: row.sql_min,
+      max: row.sql_max,
+      first: row.sql_first,
+      last: row.sql_last,
+    });
+    expect(close(row.avg, row.sql_avg), `${what} avg ${row.avg} vs ${row.sql_avg}`).toBe(true);
+    expect(close(row.stddev, row.sql_stddev), `${what} stddev ${row.stddev} vs ${row.sql_stddev}`).toBe(true);
+  }
+  return compared.length;
+}
+
+/**
+ * Windows that must be closed: every window (of each configured spec) that
+ * holds a non-late reading of the series and ends at or before `closedBy`.
+ * Compared as keys with the closed windows stored.
+ */
+export async function expectEveryWindowClosed(app: TestApp, prefix: string, specs: { sizeMs: number; hopMs: number }[], closedBy: number) {
+  const stored = await app.sql<{ time_ms: number; series: string }>(sql`
+    select (extract(epoch from time) * 1000)::float8 as time_ms, source_id || '/' || metric as series from readings r
+    where source_id like ${`${prefix}-%`}
+      and not exists (select 1 from late_events l where l.pipeline = 'readings' and l.cursor = r.seq)`);
+  const origin = Date.UTC(2000, 0, 3);
+  const expected = new Set<string>();
+  for (const { time_ms, series } of stored) {
+    for (const { sizeMs, hopMs } of specs) {
+      const lastStart = time_ms - ((((time_ms - origin) % hopMs) + hopMs) % hopMs);
+      for (let start = lastStart; start > time_ms - sizeMs; start -= hopMs) {
+        if (start + sizeMs <= closedBy) expected.add(`${series} ${sizeMs}/${hopMs} ${start}`);
+      }
+    }
+  }
+  const closed = await app.sql<{ key: string }>(sql`
+    select source_id || '/' || metric || ' ' || size_ms || '/' || hop_ms || ' ' || ((extract(epoch from start_time) * 1000)::int8)::text as key
+    from window_aggregates where closed and source_id like ${`${prefix}-%`}`);
+  const closedKeys = new Set(closed.map((c) => c.key));
+  expect([...expected].filter((k) => !closedKeys.has(k))).toEqual([]);
+  expect([...closedKeys].filter((k) => !expected.has(k))).toEqual([]);
+  return expected.size;
+}
+
+interface CandleVsSql {
+  symbol: string;
+  interval_ms: string;
+  start_ms: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  vwap: number;
+  trades: number;
+  sql_open: number;
+  sql_high: number;
+  sql_low: number;
+  sql_close: number;
+  sql_volume: number;
+  sql_vwap: number;
+  sql_trades: number;
+}
+
+/** Every closed stored candle of symbols under `prefix` beside SQL over the stored trades (late ones excluded). */
+export async function expectCandlesEqualSql(app: TestApp, prefix: string): Promise<number> {
+  const compared = await app.sql<CandleVsSql>(sql`
+    select c.symbol, c.interval_ms::text, (extract(epoch from c.start_time) * 1000)::float8 as start_ms,
+      c.open, c.high, c.low, c.close, c.volume, c.vwap, c.trades,
+      s.open as sql_open, s.high as sql_high, s.low as sql_low, s.close as sql_close,
+      s.volume as sql_volume, s.vwap as sql_vwap, s.trades as sql_trades
+    from candles c
+    cross join lateral (
+      select (array_agg(price order by time))[1] as open, max(price) as high, min(price) as low,
+        (array_agg(price order by time desc))[1] as close, sum(size) as volume,
+        sum(price * size) / sum(size) as vwap, count(*)::int as trades
+      from trades t
+      where t.symbol = c.symbol and t.time >= c.start_time and t.time < c.end_time
+        and not exists (select 1 from late_events l where l.pipeline = 'trades' and l.cursor = t.seq)
+    ) s
+    where c.closed and c.symbol like ${`${prefix}%`}
+    order by 1, 2, 3`);
+  for (const row of compared) {
+    const what = `${row.symbol} ${row.interval_ms} @ ${new Date(row.start_ms).toISOString()}`;
+    expect({ what, open: row.open, high: row.high, low: row.low, close: row.close, trades: row.trades }).toEqual({
+      what,
+      open: row.sql_open,
+      high: row.sql_high,
+      low: row.sql_low,
+      close: row.sql_close,
+      trades: row.sql_trades,
+    });
+    expect(close(row.volume, row.sql_volume), `${what} volume ${row.volume} vs ${row.sql_volume}`).toBe(true);
+    expect(close(row.vwap, row.sql_vwap), `${what} vwap ${row.vwap} vs ${row.sql_vwap}`).toBe(true);
+  }
+  return compared.length;
+}
