@@ -27,6 +27,17 @@ describe('configuration', () => {
     expect(config.http.shutdownTimeoutMs).toBe(120_000);
   });
 
+  it('reads processor windows as sizes and size/hop pairs', () => {
+    const config = loadConfig({ WINDOWS: '1m, 5m/1m ,1h', CANDLE_INTERVALS: '1s,1h', ALLOWED_LATENESS: '15s' });
+    expect(config.processors.windows).toEqual([
+      { sizeMs: 60_000, hopMs: 60_000 },
+      { sizeMs: 300_000, hopMs: 60_000 },
+      { sizeMs: 3_600_000, hopMs: 3_600_000 },
+    ]);
+    expect(config.processors.candleIntervalsMs).toEqual([1_000, 3_600_000]);
+    expect(config.processors.latenessMs).toBe(15_000);
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
@@ -36,6 +47,12 @@ describe('configuration', () => {
     [{ RETAIN_FOR: 'forever' }, 'RETAIN_FOR'],
     [{ DATABASE_SCHEMA: 'Robert"); drop' }, 'DATABASE_SCHEMA'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ WINDOWS: '5m/2m' }, 'WINDOWS'],
+    [{ WINDOWS: '1m,hourly' }, 'WINDOWS'],
+    [{ CANDLE_INTERVALS: '1s,,x' }, 'CANDLE_INTERVALS'],
+    [{ PROCESSORS: 'yes' }, 'PROCESSORS'],
+    [{ ANOMALY_ALPHA: '2' }, 'ANOMALY_ALPHA'],
+    [{ PROCESSOR_PARTITIONS: '0' }, 'PROCESSOR_PARTITIONS'],
   ])('rejects %o with a message naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);

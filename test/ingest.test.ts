@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeadLettersDocument, IngestReadingsDocument, RegisterSourcesDocument, type ReadingInput } from '../src/generated/graphql.js';
+import { DeadLettersDocument, IngestReadingsDocument, IngestTradesDocument, RegisterSourcesDocument, type ReadingInput } from '../src/generated/graphql.js';
 import { primaryBackends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { at, heartRate, patients, reading } from './support/fixtures.js';
@@ -136,4 +136,54 @@ describe.each(primaryBackends)('large batches on $name', (backend) => {
     const { deadLetters } = await app.mutate(DeadLettersDocument, { stream: 'readings', first: 5, after: '0' });
     expect(deadLetters.edges).toHaveLength(0);
   }, 60_000);
+});
+
+describe.each(primaryBackends)('trade ingest on $name', (backend) => {
+  let app: TestApp;
+  const stored = () => app.sql<{ symbol: string; time: string; price: number; size: number }>(sql`select symbol, time::text, price, size from trades order by symbol, time`);
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: { MAX_BATCH: '50' } });
+  });
+  afterAll(() => app?.close());
+
+  it('stores valid trades, names each problem of the others, and stores a retried batch once', async () => {
+    const good = [
+      { symbol: 'BTC-USD', time: at(1), price: 64_000.5, size: 0.25 },
+      { symbol: 'XNAS:MSFT', time: at(1), price: 410.1, size: 100 },
+    ];
+    const { ingestTrades } = await app.mutate(IngestTradesDocument, {
+      trades: [
+        ...good,
+        { symbol: 'bad symbol!', time: at(2), price: 1, size: 1 },
+        { symbol: 'AAPL', time: at(2), price: 0, size: 1 },
+        { symbol: 'AAPL', time: at(3), price: 190, size: -5 },
+        { symbol: 'AAPL', time: 'yesterday', price: 190, size: 5 },
+        { symbol: 'AAPL', time: '1999-12-31T23:59:59Z', price: 190, size: 5 },
+      ],
+    });
+    expect(ingestTrades).toMatchObject({ accepted: 2, duplicates: 0, rejected: 5 });
+    expect(ingestTrades.errors.map((e) => [e.index, e.field, e.code])).toEqual([
+      [2, 'symbol', 'INVALID_SYMBOL'],
+      [3, 'price', 'INVALID_PRICE'],
+      [4, 'size', 'INVALID_SIZE'],
+      [5, 'time', 'INVALID_TIME'],
+      [6, 'time', 'TIME_OUT_OF_RANGE'],
+    ]);
+    const before = await stored();
+    expect(before).toHaveLength(2);
+
+    const retry = await app.mutate(IngestTradesDocument, { trades: [...good, { ...good[0]!, price: 1 }] });
+    expect(retry.ingestTrades).toMatchObject({ accepted: 0, duplicates: 3, rejected: 0, lastCursor: null });
+    expect(await stored()).toEqual(before);
+    const { deadLetters } = await app.mutate(DeadLettersDocument, { stream: 'trades', first: 10 });
+    expect(deadLetters.edges).toHaveLength(5);
+  });
+
+  it('rejects a batch above MAX_BATCH whole, storing nothing', async () => {
+    const before = await stored();
+    const trades = Array.from({ length: 51 }, (_, i) => ({ symbol: 'ETH-USD', time: at(100 + i), price: 3_000, size: 1 }));
+    const response = await app.request(IngestTradesDocument, { trades });
+    expect(response.errors?.[0]).toMatchObject({ message: expect.stringContaining('batch of 51 trades exceeds the maximum of 50'), extensions: { code: 'BATCH_TOO_LARGE' } });
+    expect(await stored()).toEqual(before);
+  });
 });

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { Output, Processor } from '../src/processors/processor.js';
 import { bucketStart, WINDOW_ORIGIN, type Point, type Trade } from '../src/processors/series.js';
 import { addOhlcv, addStats, createOhlcv, createStats, extractOhlcv, extractStats, mergeOhlcv, mergeStats } from '../src/processors/accumulators.js';
-import { createWindowsProcessor, type WindowAggregate, type WindowSpec } from '../src/processors/windows.js';
+import type { WindowSpec } from '../src/processors/keyed-windows.js';
+import { createWindowsProcessor, type WindowAggregate } from '../src/processors/windows.js';
 import { createCandlesProcessor, type Candle } from '../src/processors/candles.js';
 import { createAnomalyProcessor, type AnomalyFlag } from '../src/processors/anomaly.js';
 

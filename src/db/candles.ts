@@ -1,8 +1,8 @@
-import { and, asc, eq, gt, gte, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Candle } from '../processors/candles.js';
 import type { Db } from './client.js';
 import { candles } from './schema.js';
-import { upsertAll } from './upsert.js';
+import { startRange, upsertAll, type StartRange } from './processor-outputs.js';
 
 export async function upsertCandles(tx: Db, outputs: readonly Candle[]): Promise<void> {
   await upsertAll(
@@ -30,7 +30,7 @@ export async function upsertCandles(tx: Db, outputs: readonly Candle[]): Promise
 /** Stored candles of one symbol and interval with from <= start < to, oldest first, keyset-paged on start. */
 export async function listCandles(
   db: Db,
-  q: { symbol: string; intervalMs: number; from: Date; to: Date; closedOnly: boolean; after: Date | null; limit: number },
+  q: StartRange & { symbol: string; intervalMs: number },
 ) {
   return db
     .select()
@@ -39,10 +39,7 @@ export async function listCandles(
       and(
         eq(candles.symbol, q.symbol),
         eq(candles.intervalMs, q.intervalMs),
-        gte(candles.start, q.from),
-        lt(candles.start, q.to),
-        q.after ? gt(candles.start, q.after) : undefined,
-        q.closedOnly ? eq(candles.closed, true) : undefined,
+        ...startRange(candles, q),
       ),
     )
     .orderBy(asc(candles.start))

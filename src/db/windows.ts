@@ -1,8 +1,8 @@
-import { and, asc, eq, gt, gte, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { WindowAggregate } from '../processors/windows.js';
 import type { Db } from './client.js';
 import { windowAggregates } from './schema.js';
-import { upsertAll } from './upsert.js';
+import { startRange, upsertAll, type StartRange } from './processor-outputs.js';
 
 export async function upsertWindows(tx: Db, outputs: readonly WindowAggregate[]): Promise<void> {
   const t = windowAggregates;
@@ -30,17 +30,11 @@ export async function upsertWindows(tx: Db, outputs: readonly WindowAggregate[])
   );
 }
 
-export interface WindowQuery {
+export interface WindowQuery extends StartRange {
   sourceId: string;
   metric: string;
   sizeMs: number;
   hopMs: number;
-  from: Date;
-  to: Date;
-  closedOnly: boolean;
-  /** Window start to page after. */
-  after: Date | null;
-  limit: number;
 }
 
 /** Stored windows of one series and spec with from <= start < to, oldest first, keyset-paged on start. */
@@ -55,10 +49,7 @@ export async function listWindows(db: Db, q: WindowQuery) {
         eq(t.metric, q.metric),
         eq(t.sizeMs, q.sizeMs),
         eq(t.hopMs, q.hopMs),
-        gte(t.start, q.from),
-        lt(t.start, q.to),
-        q.after ? gt(t.start, q.after) : undefined,
-        q.closedOnly ? eq(t.closed, true) : undefined,
+        ...startRange(t, q),
       ),
     )
     .orderBy(asc(t.start))

@@ -1,20 +1,14 @@
 import type { Output, Processor } from './processor.js';
-import { addOhlcv, createOhlcv, extractOhlcv, type OhlcvAccumulator } from './accumulators.js';
+import { addOhlcv, createOhlcv, extractOhlcv, type Ohlcv, type OhlcvAccumulator } from './accumulators.js';
 import type { Trade } from './series.js';
-import { createWindowedProcessor, validateWindowSpecs, type WindowedState } from './windows.js';
+import { createWindowedProcessor, validateWindowSpecs, type WindowedState } from './keyed-windows.js';
 
-export interface Candle extends Output {
+/** One candle of one symbol: [start, end), OHLCV + VWAP, and whether it is final. */
+export interface Candle extends Output, Ohlcv {
   symbol: string;
   intervalMs: number;
   start: number;
   end: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  vwap: number | null;
-  trades: number;
   closed: boolean;
 }
 

@@ -1,4 +1,4 @@
-import { getTableColumns, sql, type SQL } from 'drizzle-orm';
+import { eq, getTableColumns, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Db } from './client.js';
 
@@ -22,4 +22,25 @@ export async function upsertAll<T extends PgTable>(tx: Db, table: T, rows: T['$i
       .values(rows.slice(i, i + CHUNK_ROWS) as never)
       .onConflictDoUpdate({ target, set: set as never });
   }
+}
+
+/** A page of stored processor outputs (windows, candles) by window start. */
+export interface StartRange {
+  from: Date;
+  to: Date;
+  /** Only final outputs. */
+  closedOnly: boolean;
+  /** Window start to page after. */
+  after: Date | null;
+  limit: number;
+}
+
+/** from <= start < to, after the page cursor, closed if asked. */
+export function startRange(table: { start: PgColumn; closed: PgColumn }, q: StartRange): (SQL | undefined)[] {
+  return [
+    gte(table.start, q.from),
+    lt(table.start, q.to),
+    q.after ? gt(table.start, q.after) : undefined,
+    q.closedOnly ? eq(table.closed, true) : undefined,
+  ];
 }
