@@ -1,12 +1,14 @@
 import { parseArgs } from 'node:util';
 import { print } from 'graphql';
-import { IngestReadingsDocument, RegisterSourcesDocument, type ReadingInput } from './generated/graphql.js';
+import { IngestReadingsDocument, IngestTradesDocument, RegisterSourcesDocument, type ReadingInput, type TradeInput } from './generated/graphql.js';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 
 const HELP = `usage: npm run simulate -- [options]
   --url URL          GraphQL endpoint (default http://127.0.0.1:4000/graphql)
   --patients N       patients to simulate (default 20)
   --rate R           readings per second in total (default 60)
+  --symbols N        market instruments trading alongside (default 3, 0 for none)
+  --trade-rate R     trades per second in total (default 20)
   --seconds S        stop after S seconds (default: run until Ctrl-C)
   --seed N           random seed, for repeatable runs (default 1)`;
 
@@ -20,6 +22,8 @@ const VITALS = {
   bp_diastolic: { mean: 76, spread: 7, step: 0.9, digits: 0 },
 } as const;
 type Vital = keyof typeof VITALS;
+
+const SYMBOLS = ['ACME', 'GLOBX', 'INITECH', 'BTC-USD', 'ETH-USD', 'EUR/USD'];
 
 /** Mulberry32: small, seedable, good enough for synthetic vitals. */
 function random(seed: number) {
@@ -51,6 +55,8 @@ export async function runSimulator(argv: string[]): Promise<number> {
       url: { type: 'string', default: 'http://127.0.0.1:4000/graphql' },
       patients: { type: 'string', default: '20' },
       rate: { type: 'string', default: '60' },
+      symbols: { type: 'string', default: '3' },
+      'trade-rate': { type: 'string', default: '20' },
       seconds: { type: 'string' },
       seed: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
@@ -62,9 +68,11 @@ export async function runSimulator(argv: string[]): Promise<number> {
   }
   const patients = Number(values.patients);
   const rate = Number(values.rate);
+  const symbolCount = Number(values.symbols);
+  const tradeRate = Number(values['trade-rate']);
   const seconds = values.seconds === undefined ? Infinity : Number(values.seconds);
-  if (![patients, rate].every((n) => Number.isInteger(n) && n > 0) || !(seconds > 0)) {
-    console.error(`--patients and --rate must be positive whole numbers, --seconds positive\n${HELP}`);
+  if (![patients, rate, tradeRate].every((n) => Number.isInteger(n) && n > 0) || !(Number.isInteger(symbolCount) && symbolCount >= 0) || !(seconds > 0)) {
+    console.error(`--patients, --rate and --trade-rate must be positive whole numbers, --symbols zero or more, --seconds positive\n${HELP}`);
     return 2;
   }
   const rand = random(Number(values.seed));
@@ -84,8 +92,9 @@ export async function runSimulator(argv: string[]): Promise<number> {
       return { sourceId, metric, level: vital.mean + (rand() - 0.5) * vital.spread, vital };
     }),
   );
+  const symbols = Array.from({ length: symbolCount }, (_, i) => ({ symbol: SYMBOLS[i % SYMBOLS.length]! + (i >= SYMBOLS.length ? `.${Math.floor(i / SYMBOLS.length)}` : ''), price: 50 + rand() * 200 }));
   let next = 0;
-  const totals = { sent: 0, accepted: 0, duplicates: 0, rejected: 0 };
+  const totals = { sent: 0, accepted: 0, duplicates: 0, rejected: 0, trades: 0 };
   const started = Date.now();
   let stop = false;
   process.once('SIGINT', () => (stop = true));
@@ -106,13 +115,26 @@ export async function runSimulator(argv: string[]): Promise<number> {
         value: Number(s.level.toFixed(s.vital.digits)),
       });
     }
+    const trades: TradeInput[] = [];
+    for (let k = 0; symbols.length > 0 && k < tradeRate; k++) {
+      const instrument = symbols[k % symbols.length]!;
+      // Geometric random walk: ±0.1% a trade.
+      instrument.price *= 1 + (rand() - 0.5) * 0.002;
+      trades.push({
+        symbol: instrument.symbol,
+        time: new Date(tickStart + Math.floor((k * 1000) / tradeRate)).toISOString(),
+        price: Number(instrument.price.toFixed(4)),
+        size: 1 + Math.floor(rand() * 500),
+      });
+    }
     try {
+      if (trades.length > 0) totals.trades += (await post(url, IngestTradesDocument, { trades })).ingestTrades.accepted;
       const { ingestReadings: result } = await post(url, IngestReadingsDocument, { readings });
       totals.sent += readings.length;
       totals.accepted += result.accepted;
       totals.duplicates += result.duplicates;
       totals.rejected += result.rejected;
-      const line = `t=${tick + 1}s sent ${totals.sent} accepted ${totals.accepted} duplicates ${totals.duplicates} rejected ${totals.rejected} last cursor ${result.lastCursor ?? '-'}`;
+      const line = `t=${tick + 1}s sent ${totals.sent} accepted ${totals.accepted} duplicates ${totals.duplicates} rejected ${totals.rejected} last cursor ${result.lastCursor ?? '-'} trades ${totals.trades}`;
       if (tty) process.stdout.write(`\r${line}`);
       else console.log(line);
     } catch (error) {
@@ -122,6 +144,6 @@ export async function runSimulator(argv: string[]): Promise<number> {
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
   if (tty) process.stdout.write('\n');
-  console.log(`done: ${totals.accepted} readings stored in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  console.log(`done: ${totals.accepted} readings and ${totals.trades} trades stored in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return 0;
 }
