@@ -16,35 +16,40 @@ export interface RetentionSettings {
   retainForMs: number;
 }
 
+/** Raw event tables: hypertables on TimescaleDB, each compressed by series. */
+export const EVENT_TABLES = [
+  { table: 'readings', segmentBy: 'source_id, metric' },
+  { table: 'trades', segmentBy: 'symbol' },
+] as const;
+
 /**
- * Sets readings' compression and retention policies from config, replacing
- * any set before, so a changed setting takes effect at the next start.
- * TimescaleDB only; without it, retention runs in-process (db/retention.ts).
+ * Sets the event tables' compression and retention policies from config,
+ * replacing any set before, so a changed setting takes effect at the next
+ * start. TimescaleDB only; without it, retention runs in-process (db/retention.ts).
  */
 export async function applyTimescalePolicies(db: Executor, settings: RetentionSettings, log: Logger) {
-  const [hypertable] = await rows<{ compression_enabled: boolean }>(
-    db,
-    sql`select compression_enabled from timescaledb_information.hypertables
-        where hypertable_name = 'readings' and hypertable_schema = current_schema()`,
-  );
-  if (!hypertable) throw new Error('readings is not a hypertable although TimescaleDB is installed');
-  if (!hypertable.compression_enabled) {
-    await db.execute(
-      sql`alter table readings set (timescaledb.compress,
-          timescaledb.compress_segmentby = 'source_id, metric',
-          timescaledb.compress_orderby = 'time')`,
+  for (const { table, segmentBy } of EVENT_TABLES) {
+    const [hypertable] = await rows<{ compression_enabled: boolean }>(
+      db,
+      sql`select compression_enabled from timescaledb_information.hypertables
+          where hypertable_name = ${table} and hypertable_schema = current_schema()`,
     );
+    if (!hypertable) throw new Error(`${table} is not a hypertable although TimescaleDB is installed`);
+    const name = sql.identifier(table);
+    if (!hypertable.compression_enabled) {
+      await db.execute(
+        sql`alter table ${name} set (timescaledb.compress,
+            timescaledb.compress_segmentby = ${sql.raw(`'${segmentBy}'`)},
+            timescaledb.compress_orderby = 'time')`,
+      );
+    }
+    await db.execute(sql`select remove_compression_policy(${table}::regclass, if_exists => true)`);
+    await db.execute(sql`select add_compression_policy(${table}::regclass, compress_after => ${toInterval(settings.compressAfterMs)}::interval)`);
+    await db.execute(sql`select remove_retention_policy(${table}::regclass, if_exists => true)`);
+    await db.execute(sql`select add_retention_policy(${table}::regclass, drop_after => ${toInterval(settings.retainForMs)}::interval)`);
   }
-  await db.execute(sql`select remove_compression_policy('readings', if_exists => true)`);
-  await db.execute(
-    sql`select add_compression_policy('readings', compress_after => ${toInterval(settings.compressAfterMs)}::interval)`,
-  );
-  await db.execute(sql`select remove_retention_policy('readings', if_exists => true)`);
-  await db.execute(
-    sql`select add_retention_policy('readings', drop_after => ${toInterval(settings.retainForMs)}::interval)`,
-  );
   log.info(
-    { compressAfterMs: settings.compressAfterMs, retainForMs: settings.retainForMs },
-    'timescaledb compression and retention policies set on readings',
+    { compressAfterMs: settings.compressAfterMs, retainForMs: settings.retainForMs, tables: EVENT_TABLES.map((t) => t.table) },
+    'timescaledb compression and retention policies set',
   );
 }

@@ -1,0 +1,46 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { IngestReadingsDocument, IngestTradesDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
+import { primaryBackends } from './support/backends.js';
+import { dropSchema, sql, startTestApp } from './support/app.js';
+import { patients } from './support/fixtures.js';
+
+const DAY = 86_400_000;
+
+describe.each(primaryBackends)('retention on $name', (backend) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-retention-'));
+  const schema = `t_retention_${process.pid}`;
+  afterAll(async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    if (backend.database === 'postgres') await dropSchema(schema);
+  });
+
+  it('removes readings, trades and their windows and candles older than RETAIN_FOR at the next sweep, and keeps the rest', async () => {
+    const env = { RETAIN_FOR: '2d', ALLOWED_LATENESS: '1s', WINDOWS: '1m', CANDLE_INTERVALS: '1m' };
+    const first = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
+    await first.mutate(RegisterSourcesDocument, { sources: patients('ret-1') });
+    const now = Date.now();
+    const times = [now - 5 * DAY, now - 5 * DAY + 1_000, now - 60 * 60_000, now - 60 * 60_000 + 1_000, now - 30 * 60_000];
+    await first.mutate(IngestReadingsDocument, {
+      readings: times.map((t, i) => ({ sourceId: 'ret-1', metric: 'heart_rate', time: new Date(t).toISOString(), value: 70 + i })),
+    });
+    await first.mutate(IngestTradesDocument, { trades: times.map((t, i) => ({ symbol: 'RET', time: new Date(t).toISOString(), price: 10 + i, size: 1 })) });
+    await first.settle();
+    const count = async (app: typeof first) =>
+      (
+        await app.sql<{ readings: number; trades: number; windows: number; candles: number }>(sql`select
+          (select count(*)::int from readings) as readings, (select count(*)::int from trades) as trades,
+          (select count(*)::int from window_aggregates) as windows, (select count(*)::int from candles) as candles`)
+      )[0]!;
+    const before = await count(first);
+    expect(before).toMatchObject({ readings: 5, trades: 5 });
+    expect(before.windows).toBeGreaterThanOrEqual(3);
+    await first.close();
+
+    const second = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
+    expect(await count(second)).toEqual({ readings: 3, trades: 3, windows: before.windows - 1, candles: before.candles - 1 });
+    await second.close();
+  });
+});
