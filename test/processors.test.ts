@@ -22,39 +22,22 @@ import {
 import { backends, primaryBackends } from './support/backends.js';
 import { dropSchema, sql, startTestApp, type TestApp } from './support/app.js';
 import { T0, at, heartRate, patients, reading } from './support/fixtures.js';
-import { expectCandlesEqualSql, expectEveryWindowClosed, expectWindowsEqualSql, readingsStream, tradesStream } from './support/streams.js';
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const SPECS = [
-  { sizeMs: MINUTE, hopMs: MINUTE },
-  { sizeMs: 5 * MINUTE, hopMs: 5 * MINUTE },
-  { sizeMs: HOUR, hopMs: HOUR },
-  { sizeMs: 5 * MINUTE, hopMs: MINUTE },
-];
-const PROCESSOR_ENV = { ALLOWED_LATENESS: '30s', WINDOWS: '1m,5m,1h,5m/1m', CANDLE_INTERVALS: '1s,1m,5m,1h', PROCESSOR_PARTITIONS: '4' };
-const SHAPE = { series: 6, eventsPerSeries: 120, spanMs: 2 * HOUR, jitterMs: 40_000 };
-
-async function postReadings(app: TestApp, batches: ReadingInput[][]) {
-  for (const readings of batches) await app.mutate(IngestReadingsDocument, { readings });
-}
-
-async function postTrades(app: TestApp, batches: TradeInput[][]) {
-  for (const trades of batches) await app.mutate(IngestTradesDocument, { trades });
-}
-
-/** One reading per series far past the stream, so every partition's watermark passes every window of it. */
-function flushReadings(prefix: string, series: number, after: number): ReadingInput[] {
-  return Array.from({ length: series }, (_, s) => ({
-    sourceId: `${prefix}-${Math.floor(s / 2)}`,
-    metric: s % 2 ? 'spo2' : 'heart_rate',
-    time: new Date(after + 3 * HOUR).toISOString(),
-    value: s % 2 ? 97 : 70,
-  }));
-}
-
-const flushTrades = (prefix: string, series: number, after: number): TradeInput[] =>
-  Array.from({ length: series }, (_, s) => ({ symbol: `${prefix}${s}`, time: new Date(after + 3 * HOUR).toISOString(), price: 100, size: 1 }));
+import {
+  expectCandlesEqualSql,
+  expectEveryWindowClosed,
+  expectWindowsEqualSql,
+  flushReadings,
+  flushTrades,
+  HOUR,
+  outputsOf,
+  postReadings,
+  postTrades,
+  PROCESSOR_ENV,
+  readingsStream,
+  SHAPE,
+  SPECS,
+  tradesStream,
+} from './support/streams.js';
 
 describe.each(backends)('stream processors on $name', (backend) => {
   let app: TestApp;
@@ -195,14 +178,6 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
   afterAll(async () => {
     rmSync(dataDir, { recursive: true, force: true });
     if (backend.database === 'postgres') await dropSchema(schema);
-  });
-
-  const outputsOf = async (app: TestApp) => ({
-    windows: await app.sql(sql`select source_id, metric, size_ms::text, hop_ms::text, start_time::text, count, min, max, avg, stddev, first, last
-      from window_aggregates where closed order by 1, 2, 3, 4, 5`),
-    candles: await app.sql(sql`select symbol, interval_ms::text, start_time::text, open, high, low, close, volume, vwap, trades
-      from candles where closed order by 1, 2, 3`),
-    anomalies: await app.sql(sql`select source_id, metric, time::text, value, cursor::text, mean, stddev, z_score from anomalies order by cursor`),
   });
 
   it('after a crash resumes from its checkpoint and ends with exactly the outputs of an uninterrupted run', async () => {

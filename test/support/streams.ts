@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { ReadingInput, TradeInput } from '../../src/generated/graphql.js';
+import { IngestReadingsDocument, IngestTradesDocument, type ReadingInput, type TradeInput } from '../../src/generated/graphql.js';
 import { sql, type TestApp } from './app.js';
 import { T0 } from './fixtures.js';
 
@@ -247,3 +247,50 @@ export async function expectCandlesEqualSql(app: TestApp, prefix: string): Promi
   }
   return compared.length;
 }
+
+/** Every final processor output stored, in a stable order: what two runs of the same stream must agree on. */
+export async function outputsOf(app: TestApp) {
+  return {
+    windows: await app.sql(sql`select source_id, metric, size_ms::text, hop_ms::text, start_time::text, count, min, max, avg, stddev, first, last
+      from window_aggregates where closed order by 1, 2, 3, 4, 5`),
+    candles: await app.sql(sql`select symbol, interval_ms::text, start_time::text, open, high, low, close, volume, vwap, trades
+      from candles where closed order by 1, 2, 3`),
+    anomalies: await app.sql(sql`select source_id, metric, time::text, value, cursor::text, mean, stddev, z_score from anomalies order by cursor`),
+  };
+}
+
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const SPECS = [
+  { sizeMs: MINUTE, hopMs: MINUTE },
+  { sizeMs: 5 * MINUTE, hopMs: 5 * MINUTE },
+  { sizeMs: HOUR, hopMs: HOUR },
+  { sizeMs: 5 * MINUTE, hopMs: MINUTE },
+];
+export const PROCESSOR_ENV = { ALLOWED_LATENESS: '30s', WINDOWS: '1m,5m,1h,5m/1m', CANDLE_INTERVALS: '1s,1m,5m,1h', PROCESSOR_PARTITIONS: '4' };
+export const SHAPE = { series: 6, eventsPerSeries: 120, spanMs: 2 * HOUR, jitterMs: 40_000 };
+
+export async function postReadings(app: Pick<TestApp, 'mutate'>, batches: ReadingInput[][]) {
+  const results = [];
+  for (const readings of batches) results.push((await app.mutate(IngestReadingsDocument, { readings })).ingestReadings);
+  return results;
+}
+
+export async function postTrades(app: Pick<TestApp, 'mutate'>, batches: TradeInput[][]) {
+  const results = [];
+  for (const trades of batches) results.push((await app.mutate(IngestTradesDocument, { trades })).ingestTrades);
+  return results;
+}
+
+/** One reading per series far past the stream, so every partition's watermark passes every window of it. */
+export function flushReadings(prefix: string, series: number, after: number): ReadingInput[] {
+  return Array.from({ length: series }, (_, s) => ({
+    sourceId: `${prefix}-${Math.floor(s / 2)}`,
+    metric: s % 2 ? 'spo2' : 'heart_rate',
+    time: new Date(after + 3 * HOUR).toISOString(),
+    value: s % 2 ? 97 : 70,
+  }));
+}
+
+export const flushTrades = (prefix: string, series: number, after: number): TradeInput[] =>
+  Array.from({ length: series }, (_, s) => ({ symbol: `${prefix}${s}`, time: new Date(after + 3 * HOUR).toISOString(), price: 100, size: 1 }));
