@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AnomaliesDocument,
@@ -25,6 +26,7 @@ import { T0, at, heartRate, patients, reading } from './support/fixtures.js';
 import {
   expectCandlesEqualSql,
   expectEveryWindowClosed,
+  expectTumblingEqualBucketSql,
   expectWindowsEqualSql,
   flushReadings,
   flushTrades,
@@ -46,40 +48,51 @@ describe.each(backends)('stream processors on $name', (backend) => {
   });
   afterAll(() => app?.close());
 
-  it('closes every window of a shuffled stream with retries equal to SQL over the stored rows, and publishes the same windows', async () => {
-    const prefix = 'win';
-    await app.mutate(RegisterSourcesDocument, { sources: patients(...[0, 1, 2].map((i) => `${prefix}-${i}`)) });
-    const live = await app.subscribeWs(LiveWindowsDocument, { sourceIds: [0, 1, 2].map((i) => `${prefix}-${i}`), closedOnly: true });
-    const stream = readingsStream(42, prefix, SHAPE);
-    await postReadings(app, stream.batches);
-    await app.mutate(IngestReadingsDocument, { readings: flushReadings(prefix, SHAPE.series, stream.endTime) });
-    await app.settle();
+  it('closes every window of shuffled streams with retries equal to SQL over the stored rows, and publishes the same windows', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 90_000 }), async (seed, jitterMs) => {
+        // Each run later in event time than the one before, so earlier runs' watermarks are behind it.
+        const origin = T0 + run * 12 * HOUR;
+        const prefix = `win${run++}`;
+        const ids = [0, 1, 2].map((i) => `${prefix}-${i}`);
+        await app.mutate(RegisterSourcesDocument, { sources: patients(...ids) });
+        const live = await app.subscribeWs(LiveWindowsDocument, { sourceIds: ids, closedOnly: true });
+        const stream = readingsStream(seed, prefix, { ...SHAPE, jitterMs, origin });
+        await postReadings(app, stream.batches);
+        await app.mutate(IngestReadingsDocument, { readings: flushReadings(prefix, SHAPE.series, stream.endTime) });
+        await app.settle();
 
-    const expected = await expectEveryWindowClosed(app, prefix, SPECS, stream.endTime + HOUR);
-    expect(await expectWindowsEqualSql(app, prefix)).toBe(expected);
-    const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline: 'readings', first: 1000 });
-    // The jitter exceeds the lateness, so some readings must have been left out, and each is listed.
-    expect(lateEvents.edges.length).toBeGreaterThan(0);
+        const closedBy = stream.endTime + HOUR;
+        const expected = await expectEveryWindowClosed(app, prefix, SPECS, closedBy);
+        expect(await expectWindowsEqualSql(app, prefix)).toBe(expected);
+        for (const { sizeMs, hopMs } of SPECS) if (sizeMs === hopMs) expect(await expectTumblingEqualBucketSql(app, prefix, sizeMs, closedBy)).toBeGreaterThan(0);
 
-    type Published = LiveWindowsSubscription['windows'][number];
-    const published = await live.results.until(
-      (items) => items.flatMap((r) => r.data?.windows ?? []).length >= expected,
-      `${expected} closed windows published`,
+        type Published = LiveWindowsSubscription['windows'][number];
+        const published = await live.results.until(
+          (items) => items.flatMap((r) => r.data?.windows ?? []).length >= expected,
+          `${expected} closed windows published`,
+        );
+        const key = (w: Published) => `${w.sourceId}/${w.metric} ${w.window} ${w.start}`;
+        const publishedByKey = new Map(published.flatMap((r) => r.data?.windows ?? []).map((w) => [key(w), w]));
+        expect(publishedByKey.size).toBe(expected);
+        const stored = await app.mutate(WindowsDocument, {
+          sourceId: ids[0]!,
+          metric: 'heart_rate',
+          window: '5m/1m',
+          from: new Date(origin - HOUR).toISOString(),
+          to: new Date(closedBy).toISOString(),
+          first: 1000,
+        });
+        expect(stored.windows.edges.length).toBeGreaterThan(10);
+        for (const { node } of stored.windows.edges) expect(publishedByKey.get(key(node))).toEqual(node);
+        await live.close();
+      }),
+      { numRuns: 2, seed: 20261123 },
     );
-    const key = (w: Published) => `${w.sourceId}/${w.metric} ${w.window} ${w.start}`;
-    const publishedByKey = new Map(published.flatMap((r) => r.data?.windows ?? []).map((w) => [key(w), w]));
-    expect(publishedByKey.size).toBe(expected);
-    const stored = await app.mutate(WindowsDocument, {
-      sourceId: `${prefix}-0`,
-      metric: 'heart_rate',
-      window: '5m/1m',
-      from: new Date(T0 - HOUR).toISOString(),
-      to: new Date(stream.endTime + HOUR).toISOString(),
-      first: 1000,
-    });
-    expect(stored.windows.edges.length).toBeGreaterThan(10);
-    for (const { node } of stored.windows.edges) expect(publishedByKey.get(key(node))).toEqual(node);
-    await live.close();
+    // Jitter beyond the lateness leaves some readings out, and each is listed.
+    const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline: 'readings', first: 1000 });
+    expect(lateEvents.edges.length).toBeGreaterThan(0);
   });
 
   it('closes every candle of a shuffled trade stream equal to SQL first/last/max/min/sum and VWAP, and shows the forming candle live', async () => {

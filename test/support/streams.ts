@@ -15,6 +15,8 @@ export interface StreamShape {
   spanMs: number;
   /** How far an event may be posted out of its time order. */
   jitterMs: number;
+  /** Earliest event time; T0 unless given. */
+  origin?: number;
 }
 
 export interface PostedStream<T> {
@@ -64,9 +66,9 @@ function changedValue(item: object): object {
 }
 
 /** Unique event times per series: distinct millisecond offsets drawn without replacement. */
-function distinctTimes(random: Random, count: number, spanMs: number): number[] {
+function distinctTimes(random: Random, count: number, spanMs: number, origin = T0): number[] {
   const times = new Set<number>();
-  while (times.size < count) times.add(T0 + random.nextInt(0, spanMs - 1));
+  while (times.size < count) times.add(origin + random.nextInt(0, spanMs - 1));
   return [...times];
 }
 
@@ -77,13 +79,13 @@ export function readingsStream(seed: number, prefix: string, shape: StreamShape)
   for (let s = 0; s < shape.series; s++) {
     const sourceId = `${prefix}-${Math.floor(s / metrics.length)}`;
     const metric = metrics[s % metrics.length]!;
-    for (const time of distinctTimes(random, shape.eventsPerSeries, shape.spanMs)) {
+    for (const time of distinctTimes(random, shape.eventsPerSeries, shape.spanMs, shape.origin)) {
       // Decimals and the odd out-of-range value (stored SUSPECT, still aggregated).
       const value = Math.round((metric === 'spo2' ? 90 + random.nextDouble() * 10 : 40 + random.nextDouble() * 120) * 100) / 100;
       items.push({ sourceId, metric, time: new Date(time).toISOString(), value });
     }
   }
-  return { batches: arrangeInBatches(items, random, shape.jitterMs), endTime: T0 + shape.spanMs };
+  return { batches: arrangeInBatches(items, random, shape.jitterMs), endTime: (shape.origin ?? T0) + shape.spanMs };
 }
 
 export function tradesStream(seed: number, prefix: string, shape: StreamShape): PostedStream<TradeInput> {
@@ -91,7 +93,7 @@ export function tradesStream(seed: number, prefix: string, shape: StreamShape): 
   const items: TradeInput[] = [];
   for (let s = 0; s < shape.series; s++) {
     const symbol = `${prefix}${s}`;
-    for (const time of distinctTimes(random, shape.eventsPerSeries, shape.spanMs)) {
+    for (const time of distinctTimes(random, shape.eventsPerSeries, shape.spanMs, shape.origin)) {
       items.push({
         symbol,
         time: new Date(time).toISOString(),
@@ -100,7 +102,7 @@ export function tradesStream(seed: number, prefix: string, shape: StreamShape): 
       });
     }
   }
-  return { batches: arrangeInBatches(items, random, shape.jitterMs), endTime: T0 + shape.spanMs };
+  return { batches: arrangeInBatches(items, random, shape.jitterMs), endTime: (shape.origin ?? T0) + shape.spanMs };
 }
 
 const close = (a: number | null, b: number | null) =>
@@ -163,6 +165,52 @@ export async function expectWindowsEqualSql(app: TestApp, prefix: string): Promi
     expect(close(row.stddev, row.sql_stddev), `${what} stddev ${row.stddev} vs ${row.sql_stddev}`).toBe(true);
   }
   return compared.length;
+}
+
+interface BucketRow {
+  series: string;
+  start_ms: number;
+  count: number;
+  min: number;
+  max: number;
+  avg: number;
+  stddev: number | null;
+  first: number;
+  last: number;
+}
+
+/**
+ * The tumbling windows of `sizeMs` that closed by `closedBy` are exactly the
+ * buckets SQL makes of the stored rows (late events excluded): time_bucket on
+ * TimescaleDB, date_bin with time_bucket's origin on plain PostgreSQL.
+ */
+export async function expectTumblingEqualBucketSql(app: TestApp, prefix: string, sizeMs: number, closedBy: number): Promise<number> {
+  const interval = sql.raw(`interval '${sizeMs} milliseconds'`);
+  const bucket = app.server.services.database.timescale ? sql`time_bucket(${interval}, time)` : sql`date_bin(${interval}, time, timestamptz '2000-01-03')`;
+  const expected = await app.sql<BucketRow>(sql`
+    select source_id || '/' || metric as series, (extract(epoch from ${bucket}) * 1000)::float8 as start_ms,
+      count(*)::int as count, min(value) as min, max(value) as max, avg(value) as avg, stddev(value) as stddev,
+      (array_agg(value order by time))[1] as first, (array_agg(value order by time desc))[1] as last
+    from readings r
+    where source_id like ${`${prefix}-%`}
+      and not exists (select 1 from late_events l where l.pipeline = 'readings' and l.cursor = r.seq)
+    group by 1, 2
+    having (extract(epoch from ${bucket}) * 1000)::float8 + ${sizeMs} <= ${closedBy}
+    order by 1, 2`);
+  const stored = await app.sql<BucketRow>(sql`
+    select source_id || '/' || metric as series, (extract(epoch from start_time) * 1000)::float8 as start_ms,
+      count, min, max, avg, stddev, first, last
+    from window_aggregates
+    where closed and size_ms = ${sizeMs} and hop_ms = ${sizeMs} and source_id like ${`${prefix}-%`}
+      and (extract(epoch from end_time) * 1000)::float8 <= ${closedBy}
+    order by 1, 2`);
+  const exact = (rows: BucketRow[]) => rows.map(({ avg: _a, stddev: _s, ...rest }) => rest);
+  expect(exact(stored)).toEqual(exact(expected));
+  stored.forEach((row, i) => {
+    expect(close(row.avg, expected[i]!.avg), `avg of ${row.series} @ ${row.start_ms}`).toBe(true);
+    expect(close(row.stddev, expected[i]!.stddev), `stddev of ${row.series} @ ${row.start_ms}`).toBe(true);
+  });
+  return stored.length;
 }
 
 /**
