@@ -91,6 +91,16 @@ export const Env = z.object({
   ANOMALY_WARMUP: z.coerce.number().int().min(2).default(30),
   CHECKPOINT_INTERVAL: duration('5s'),
   PROCESSOR_LEASE: duration('10s'),
+  ESCALATE_AFTER: duration('5m'),
+  ALERT_CHECK_INTERVAL: duration('1s'),
+  FRAUD_VELOCITY_WINDOW: duration('10m'),
+  FRAUD_VELOCITY_MIN_AMOUNT: z.coerce.number().positive().default(500),
+  FRAUD_VELOCITY_MAX_COUNT: z.coerce.number().int().min(1).default(3),
+  FRAUD_MAX_SPEED_KMH: z.coerce.number().positive().default(900),
+  FRAUD_MIN_DISTANCE_KM: z.coerce.number().min(0).default(100),
+  FRAUD_AMOUNT_Z: z.coerce.number().positive().default(3),
+  FRAUD_AMOUNT_WARMUP: z.coerce.number().int().min(2).default(10),
+  FRAUD_AMOUNT_ALPHA: z.coerce.number().positive().max(1).default(0.1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -130,7 +140,13 @@ function toConfig(env: z.infer<typeof Env>) {
       anomaly: { threshold: env.ANOMALY_Z, alpha: env.ANOMALY_ALPHA, warmup: env.ANOMALY_WARMUP },
       checkpointIntervalMs: env.CHECKPOINT_INTERVAL,
       leaseMs: env.PROCESSOR_LEASE,
+      fraud: {
+        velocity: { windowMs: env.FRAUD_VELOCITY_WINDOW, minAmount: env.FRAUD_VELOCITY_MIN_AMOUNT, maxCount: env.FRAUD_VELOCITY_MAX_COUNT },
+        travel: { maxSpeedKmh: env.FRAUD_MAX_SPEED_KMH, minDistanceKm: env.FRAUD_MIN_DISTANCE_KM },
+        amount: { threshold: env.FRAUD_AMOUNT_Z, warmup: env.FRAUD_AMOUNT_WARMUP, alpha: env.FRAUD_AMOUNT_ALPHA },
+      },
     },
+    alerts: { escalateAfterMs: env.ESCALATE_AFTER, checkIntervalMs: env.ALERT_CHECK_INTERVAL },
     logLevel: env.LOG_LEVEL,
   };
 }

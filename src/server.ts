@@ -11,13 +11,32 @@ import { startRetention } from './db/retention.js';
 import { READINGS_STREAM } from './ingest/ingest-readings.js';
 import { TRADES_STREAM } from './ingest/ingest-trades.js';
 import { tradesAfter, type Trade } from './db/trades.js';
+import { transactionsAfter, type Transaction } from './db/transactions.js';
+import type { Db } from './db/client.js';
+import { TRANSACTIONS_STREAM } from './ingest/ingest-transactions.js';
+import { ALERTS_CHANNEL, AlertService } from './alerts/alert-service.js';
+import { startEscalation } from './alerts/escalation.js';
+import { RuleRegistry } from './alerts/rule-registry.js';
+import { SignalMonitor } from './alerts/signal-monitor.js';
 import { SourceRegistry } from './ingest/source-registry.js';
 import { StreamPublisher } from './live/publisher.js';
 import { ReadingsFeed } from './live/readings-feed.js';
 import { StreamTail } from './live/stream-tail.js';
-import { readingsCodec, tradesCodec, type BatchCodec } from './live/wire.js';
+import { readingsCodec, tradesCodec, transactionsCodec, type BatchCodec } from './live/wire.js';
 import { OutputFeed } from './live/output-feed.js';
-import { ANOMALIES_CHANNEL, AnomaliesMessage, CANDLES_CHANNEL, CandlesMessage, WINDOWS_CHANNEL, WindowsMessage } from './live/output-wire.js';
+import {
+  AlertsMessage,
+  ANOMALIES_CHANNEL,
+  AnomaliesMessage,
+  CANDLES_CHANNEL,
+  CandlesMessage,
+  FRAUD_CHANNEL,
+  FraudMessage,
+  NEWS2_CHANNEL,
+  News2Message,
+  WINDOWS_CHANNEL,
+  WindowsMessage,
+} from './live/output-wire.js';
 import { buildPipelines } from './processors/pipelines.js';
 import { createLogger, type Logger } from './log.js';
 import { openPubSub } from './pubsub/pubsub.js';
@@ -68,7 +87,8 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     const retention = await startRetention(database, config.retention, log);
     closers.push(() => retention.stop());
 
-    const tail = <E extends { cursor: bigint }>(stream: string, after: typeof readingsAfter | typeof tradesAfter, codec: BatchCodec<E>) =>
+    type AfterQuery = (db: Db, after: bigint, options: { upTo?: bigint; limit: number }) => Promise<unknown[]>;
+    const tail = <E extends { cursor: bigint }>(stream: string, after: AfterQuery, codec: BatchCodec<E>) =>
       new StreamTail<E>({
         channel: stream,
         pubsub,
@@ -83,7 +103,8 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       });
     const readingsTail = tail<Reading>(READINGS_STREAM, readingsAfter, readingsCodec);
     const tradesTail = tail<Trade>(TRADES_STREAM, tradesAfter, tradesCodec);
-    for (const t of [readingsTail, tradesTail]) {
+    const transactionsTail = tail<Transaction>(TRANSACTIONS_STREAM, transactionsAfter, transactionsCodec);
+    for (const t of [readingsTail, tradesTail, transactionsTail] as { start(): Promise<void>; stop(): Promise<void> }[]) {
       await t.start();
       closers.push(() => t.stop());
     }
@@ -94,6 +115,9 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       windows: feed(WINDOWS_CHANNEL, WindowsMessage),
       candles: feed(CANDLES_CHANNEL, CandlesMessage),
       anomalies: feed(ANOMALIES_CHANNEL, AnomaliesMessage),
+      news2: feed(NEWS2_CHANNEL, News2Message),
+      fraud: feed(FRAUD_CHANNEL, FraudMessage),
+      alerts: feed(ALERTS_CHANNEL, AlertsMessage),
     };
     for (const f of Object.values(outputs)) {
       await f.start();
@@ -101,7 +125,16 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     }
 
     const publisher = new StreamPublisher(pubsub, log);
-    const pipelines = buildPipelines({ config: config.processors, database, publisher, readingsTail, tradesTail, log });
+    const rules = new RuleRegistry({ db: database.db, pubsub, log, reloadIntervalMs: 5_000 });
+    await rules.start();
+    closers.push(() => rules.stop());
+    const alerts = new AlertService(database.db, publisher, log);
+    const signals = new SignalMonitor({ db: database.db, tail: readingsTail, registry: rules, alerts, log, checkIntervalMs: config.alerts.checkIntervalMs });
+    await signals.start();
+    closers.push(() => signals.stop());
+    const escalation = startEscalation({ alerts, afterMs: config.alerts.escalateAfterMs, checkIntervalMs: config.alerts.checkIntervalMs, log });
+    closers.push(() => escalation.stop());
+    const pipelines = buildPipelines({ config: config.processors, database, publisher, readingsTail, tradesTail, transactionsTail, rules, alerts, log });
     if (config.processors.enabled) {
       for (const runtime of Object.values(pipelines)) {
         await runtime.start();
@@ -120,6 +153,9 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       registry,
       readingsTail,
       tradesTail,
+      transactionsTail,
+      rules,
+      alerts,
       readingsFeed: new ReadingsFeed(readingsTail, database.db, { subscriberBuffer: config.live.subscriberBuffer, log }),
       outputs,
       pipelines,

@@ -2,6 +2,11 @@ import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import type { Reading } from './db/readings.js';
 import type { Trade } from './db/trades.js';
+import type { Transaction } from './db/transactions.js';
+import type { AlertEvent, AlertService } from './alerts/alert-service.js';
+import type { RuleRegistry } from './alerts/rule-registry.js';
+import type { FraudSignal } from './processors/fraud.js';
+import type { News2Score } from './processors/news2.js';
 import type { OutputFeed } from './live/output-feed.js';
 import type { AnomalyFlag } from './processors/anomaly.js';
 import type { Candle } from './processors/candles.js';
@@ -23,9 +28,20 @@ export interface Services {
   registry: SourceRegistry;
   readingsTail: StreamTail<Reading>;
   tradesTail: StreamTail<Trade>;
+  transactionsTail: StreamTail<Transaction>;
+  /** Alert rules in force (reloaded on change, on every node). */
+  rules: RuleRegistry;
+  alerts: AlertService;
   readingsFeed: ReadingsFeed;
   /** Live processor outputs for subscribers. */
-  outputs: { windows: OutputFeed<WindowAggregate>; candles: OutputFeed<Candle>; anomalies: OutputFeed<AnomalyFlag> };
+  outputs: {
+    windows: OutputFeed<WindowAggregate>;
+    candles: OutputFeed<Candle>;
+    anomalies: OutputFeed<AnomalyFlag>;
+    news2: OutputFeed<News2Score>;
+    fraud: OutputFeed<FraudSignal>;
+    alerts: OutputFeed<AlertEvent>;
+  };
   /** This node's processor runtimes (each runs only while this node holds its lease). */
   pipelines: Pipelines;
   ingest: IngestDeps & { registry: SourceRegistry };

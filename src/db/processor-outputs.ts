@@ -6,14 +6,17 @@ const CHUNK_ROWS = 2_000;
 
 /**
  * Insert-or-replace by `target` (the table's natural key), in chunks that stay
- * under PostgreSQL's 65,535 parameters per statement. Every other column
- * takes the new row's value: processors re-emit an output whole, by id.
+ * under PostgreSQL's 65,535 parameters per statement. Every other column the
+ * rows carry takes the new value (processors re-emit an output whole, by id);
+ * columns they leave out (a serial, a creation time) keep the stored one.
  */
 export async function upsertAll<T extends PgTable>(tx: Db, table: T, rows: T['$inferInsert'][], target: PgColumn[]): Promise<void> {
   if (rows.length === 0) return;
   const keyNames = new Set(target.map((c) => c.name));
   const set: Record<string, SQL> = {};
-  for (const [property, column] of Object.entries(getTableColumns(table))) {
+  const columns = getTableColumns(table);
+  for (const property of Object.keys(rows[0]!)) {
+    const column = columns[property]!;
     if (!keyNames.has(column.name)) set[property] = sql.raw(`excluded."${column.name}"`);
   }
   for (let i = 0; i < rows.length; i += CHUNK_ROWS) {

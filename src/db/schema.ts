@@ -197,3 +197,122 @@ export const processorLeases = pgTable('processor_leases', {
   owner: text('owner').notNull(),
   expiresAt: timeColumn('expires_at'),
 });
+
+export const ALERT_RULE_KINDS = ['THRESHOLD', 'RATE_OF_CHANGE', 'NEWS2', 'NO_DATA'] as const;
+export const ALERT_STATES = ['PENDING', 'FIRING', 'RESOLVED'] as const;
+export type AlertRuleKind = (typeof ALERT_RULE_KINDS)[number];
+export type AlertState = (typeof ALERT_STATES)[number];
+
+/** Alert rules as operators define them; `params` is validated by src/alerts/rule-params.ts. */
+export const alertRules = pgTable(
+  'alert_rules',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ALERT_RULE_KINDS }).notNull(),
+    sourceIds: text('source_ids').array(),
+    params: jsonb('params').notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [check('alert_rules_kind', sql`${t.kind} in ('THRESHOLD', 'RATE_OF_CHANGE', 'NEWS2', 'NO_DATA')`)],
+);
+
+/**
+ * One alert: an episode of one rule on one series (source + metric, or the
+ * patient for NEWS2). A partial unique index (migrations/0005) keeps at most
+ * one open alert per rule and series, across nodes.
+ */
+export const alerts = pgTable(
+  'alerts',
+  {
+    id: text('id').primaryKey(),
+    ruleId: text('rule_id').notNull(),
+    sourceId: text('source_id').notNull(),
+    metric: text('metric'),
+    state: text('state', { enum: ALERT_STATES }).notNull(),
+    severity: text('severity').notNull(),
+    value: doublePrecision('value'),
+    message: text('message').notNull(),
+    /** Event time the episode began. */
+    startedAt: timeColumn('started_at'),
+    /** Wall-clock time it began firing: escalation counts from here. */
+    firedAt: timestamp('fired_at', { withTimezone: true, mode: 'date' }),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true, mode: 'date' }),
+    acknowledgedBy: text('acknowledged_by'),
+    acknowledgedAt: timestamp('acknowledged_at', { withTimezone: true, mode: 'date' }),
+    acknowledgeNote: text('acknowledge_note'),
+    escalatedAt: timestamp('escalated_at', { withTimezone: true, mode: 'date' }),
+    seq: bigserial('seq', { mode: 'bigint' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [index('alerts_state').on(t.state), index('alerts_source').on(t.sourceId), index('alerts_seq').on(t.seq)],
+);
+
+/** Every transition of every alert, in the order it was stored: what subscribers were sent. */
+export const alertTransitions = pgTable(
+  'alert_transitions',
+  {
+    id: text('id').primaryKey(),
+    seq: bigserial('seq', { mode: 'bigint' }).notNull(),
+    alertId: text('alert_id').notNull(),
+    kind: text('kind').notNull(),
+    severity: text('severity').notNull(),
+    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    eventTime: timestamp('event_time', { withTimezone: true, mode: 'date' }),
+    value: doublePrecision('value'),
+    message: text('message').notNull(),
+    actor: text('actor'),
+  },
+  (t) => [index('alert_transitions_alert').on(t.alertId, t.seq), index('alert_transitions_seq').on(t.seq)],
+);
+
+/** The latest NEWS2 score of each patient. */
+export const news2Scores = pgTable('news2_scores', {
+  sourceId: text('source_id').primaryKey(),
+  time: timeColumn('time'),
+  total: integer('total').notNull(),
+  risk: text('risk').notNull(),
+  scores: jsonb('scores').notNull(),
+  values: jsonb('values').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/**
+ * Card transactions. A plain table, not a hypertable: idempotency is on the
+ * partner's transaction id alone, and a hypertable's unique keys must include time.
+ */
+export const transactions = pgTable(
+  'transactions',
+  {
+    id: text('id').primaryKey(),
+    cardId: text('card_id').notNull(),
+    time: timeColumn('time'),
+    amount: doublePrecision('amount').notNull(),
+    currency: text('currency').notNull(),
+    merchant: text('merchant').notNull(),
+    lat: doublePrecision('lat').notNull(),
+    lon: doublePrecision('lon').notNull(),
+    ip: text('ip').notNull(),
+    seq: bigint('seq', { mode: 'bigint' }).notNull(),
+  },
+  (t) => [index('transactions_seq').on(t.seq), index('transactions_card_time').on(t.cardId, t.time)],
+);
+
+/** Fraud signals, upserted by id (a velocity burst grows while it lasts). */
+export const fraudSignals = pgTable(
+  'fraud_signals',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind').notNull(),
+    subject: text('subject').notNull(),
+    time: timeColumn('time'),
+    transactionIds: text('transaction_ids').array().notNull(),
+    details: jsonb('details').notNull(),
+    message: text('message').notNull(),
+    seq: bigserial('seq', { mode: 'bigint' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [index('fraud_signals_seq').on(t.seq), index('fraud_signals_subject').on(t.subject, t.time)],
+);

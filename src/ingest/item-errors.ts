@@ -13,6 +13,13 @@ export const ITEM_ERROR_CODES = [
   'INVALID_SYMBOL',
   'INVALID_PRICE',
   'INVALID_SIZE',
+  'INVALID_ID',
+  'INVALID_CARD',
+  'INVALID_AMOUNT',
+  'INVALID_CURRENCY',
+  'INVALID_MERCHANT',
+  'INVALID_LOCATION',
+  'INVALID_IP',
   'INVALID_ITEM',
 ] as const;
 export type ItemErrorCode = (typeof ITEM_ERROR_CODES)[number];

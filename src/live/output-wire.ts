@@ -2,11 +2,16 @@ import { z } from 'zod';
 import type { AnomalyFlag } from '../processors/anomaly.js';
 import type { Candle } from '../processors/candles.js';
 import type { WindowAggregate } from '../processors/windows.js';
+import type { AlertEvent } from '../alerts/alert-service.js';
+import { FRAUD_KINDS, type FraudSignal } from '../processors/fraud.js';
+import { NEWS2_METRICS, type News2Score } from '../processors/news2.js';
 
 /** Processor outputs on pub/sub: JSON arrays of the outputs as processors made them (times as epoch ms). */
 export const WINDOWS_CHANNEL = 'windows';
 export const CANDLES_CHANNEL = 'candles';
 export const ANOMALIES_CHANNEL = 'anomalies';
+export const NEWS2_CHANNEL = 'news2';
+export const FRAUD_CHANNEL = 'fraud';
 
 const ms = z.number().int();
 
@@ -61,5 +66,62 @@ export const AnomaliesMessage: z.ZodType<AnomalyFlag[]> = z.array(
     mean: z.number(),
     stddev: z.number(),
     zScore: z.number(),
+  }),
+);
+
+const perNews2Metric = z.object(Object.fromEntries(NEWS2_METRICS.map((m) => [m, z.number()])) as Record<(typeof NEWS2_METRICS)[number], z.ZodNumber>);
+
+export const News2Message: z.ZodType<News2Score[]> = z.array(
+  z.object({
+    id: z.string(),
+    sourceId: z.string(),
+    time: ms,
+    cursor: z.string(),
+    total: z.number().int(),
+    risk: z.enum(['LOW', 'LOW_MEDIUM', 'MEDIUM', 'HIGH']),
+    highestSingle: z.number().int(),
+    scores: perNews2Metric,
+    values: perNews2Metric,
+  }),
+);
+
+export const FraudMessage: z.ZodType<FraudSignal[]> = z.array(
+  z.object({
+    id: z.string(),
+    kind: z.enum(FRAUD_KINDS),
+    subject: z.string(),
+    time: ms,
+    transactionIds: z.array(z.string()),
+    details: z.record(z.string(), z.number()),
+    message: z.string(),
+  }),
+);
+
+const nullableMs = ms.nullable();
+
+export const AlertsMessage: z.ZodType<AlertEvent[]> = z.array(
+  z.object({
+    transitionId: z.string(),
+    seq: z.string(),
+    kind: z.string(),
+    at: ms,
+    actor: z.string().nullable(),
+    alert: z.object({
+      id: z.string(),
+      ruleId: z.string(),
+      sourceId: z.string(),
+      metric: z.string().nullable(),
+      state: z.enum(['PENDING', 'FIRING', 'RESOLVED']),
+      severity: z.string(),
+      value: z.number().nullable(),
+      message: z.string(),
+      startedAt: ms,
+      firedAt: nullableMs,
+      resolvedAt: nullableMs,
+      acknowledgedBy: z.string().nullable(),
+      acknowledgedAt: nullableMs,
+      acknowledgeNote: z.string().nullable(),
+      escalatedAt: nullableMs,
+    }),
   }),
 );

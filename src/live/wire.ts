@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Reading } from '../db/readings.js';
 import { QUALITIES } from '../db/schema.js';
 import type { Trade } from '../db/trades.js';
+import type { Transaction } from '../db/transactions.js';
 
 /**
  * What crosses pub/sub for a stream: one message per committed ingest
@@ -62,4 +63,15 @@ export const tradesCodec = batchCodec<Trade, z.ZodRawShape>({
   symbol: z.string(),
   price: z.number(),
   size: z.number(),
+});
+
+export const transactionsCodec = batchCodec<Transaction, z.ZodRawShape>({
+  id: z.string(),
+  cardId: z.string(),
+  amount: z.number(),
+  currency: z.string(),
+  merchant: z.string(),
+  lat: z.number(),
+  lon: z.number(),
+  ip: z.string(),
 });

@@ -16,21 +16,44 @@ import { createCandlesProcessor } from './candles.js';
 import { ProcessorRuntime, stage } from './runtime.js';
 import type { Point } from './series.js';
 import { createWindowsProcessor } from './windows.js';
+import { ALERTS_CHANNEL, type AlertService } from '../alerts/alert-service.js';
+import type { RuleRegistry } from '../alerts/rule-registry.js';
+import { upsertFraudSignals } from '../db/fraud.js';
+import { upsertNews2 } from '../db/news2.js';
+import { transactionsAfter, type Transaction } from '../db/transactions.js';
+import { TRANSACTIONS_STREAM } from '../ingest/ingest-transactions.js';
+import { FRAUD_CHANNEL, NEWS2_CHANNEL } from '../live/output-wire.js';
+import { createAlertRulesProcessor } from './alert-rules.js';
+import { createAmountAnomalyProcessor, createImpossibleTravelProcessor, createVelocityProcessor, type CardTransaction } from './fraud.js';
+import { createNews2Processor } from './news2.js';
+
+const toCardTransaction = (t: Transaction): CardTransaction => ({ ...t, time: t.time.getTime(), cursor: t.cursor.toString() });
 
 const toPoint = (r: Reading): Point => ({ sourceId: r.sourceId, metric: r.metric, time: r.time.getTime(), value: r.value, cursor: r.cursor.toString() });
 
 export interface Pipelines {
   readings: ProcessorRuntime<Reading>;
+  patients: ProcessorRuntime<Reading>;
   trades: ProcessorRuntime<Trade>;
+  transactions: ProcessorRuntime<Transaction>;
+  'transactions-ip': ProcessorRuntime<Transaction>;
 }
 
-/** The platform's processors, per stream: readings → windows and anomaly flags; trades → candles. */
+/**
+ * The platform's processors. A pipeline is one stream keyed one way, so each
+ * key's state lives in one partition: readings by series (windows, anomaly
+ * flags) and by patient (NEWS2, alert rules); trades by symbol (candles);
+ * card transactions by card (velocity, travel, amount) and by IP (velocity).
+ */
 export function buildPipelines(deps: {
   config: Config['processors'];
   database: Database;
   publisher: StreamPublisher;
   readingsTail: StreamTail<Reading>;
   tradesTail: StreamTail<Trade>;
+  transactionsTail: StreamTail<Transaction>;
+  rules: RuleRegistry;
+  alerts: AlertService;
   log: Logger;
 }): Pipelines {
   const { config, database, publisher, log } = deps;
@@ -76,5 +99,52 @@ export function buildPipelines(deps: {
     },
     options,
   );
-  return { readings, trades };
+  const patients = new ProcessorRuntime<Reading>(
+    {
+      name: 'patients',
+      tail: deps.readingsTail,
+      readAfter: (after, limit) => readingsAfter(db, after, { limit }),
+      seriesOf: (r) => r.sourceId,
+      timeOf: (r) => r.time.getTime(),
+      stages: [
+        stage(createNews2Processor(), toPoint, { channel: NEWS2_CHANNEL, persist: upsertNews2, encode: JSON.stringify }),
+        stage(createAlertRulesProcessor(), (r: Reading) => ({ point: toPoint(r), rules: deps.rules.processorRules }), {
+          channel: ALERTS_CHANNEL,
+          persist: (tx, transitions) => deps.alerts.persistTransitions(tx, transitions),
+          encode: JSON.stringify,
+        }),
+      ],
+    },
+    options,
+  );
+  const fraudSink = { channel: FRAUD_CHANNEL, persist: upsertFraudSignals, encode: JSON.stringify };
+  const readTransactions = (after: bigint, limit: number) => transactionsAfter(db, after, { limit });
+  const { fraud } = config;
+  const transactions = new ProcessorRuntime<Transaction>(
+    {
+      name: TRANSACTIONS_STREAM,
+      tail: deps.transactionsTail,
+      readAfter: readTransactions,
+      seriesOf: (t) => t.cardId,
+      timeOf: (t) => t.time.getTime(),
+      stages: [
+        stage(createVelocityProcessor({ by: 'card', ...fraud.velocity }), toCardTransaction, fraudSink),
+        stage(createImpossibleTravelProcessor(fraud.travel), toCardTransaction, fraudSink),
+        stage(createAmountAnomalyProcessor(fraud.amount), toCardTransaction, fraudSink),
+      ],
+    },
+    options,
+  );
+  const transactionsByIp = new ProcessorRuntime<Transaction>(
+    {
+      name: 'transactions-ip',
+      tail: deps.transactionsTail,
+      readAfter: readTransactions,
+      seriesOf: (t) => t.ip,
+      timeOf: (t) => t.time.getTime(),
+      stages: [stage(createVelocityProcessor({ by: 'ip', ...fraud.velocity }), toCardTransaction, fraudSink)],
+    },
+    options,
+  );
+  return { readings, patients, trades, transactions, 'transactions-ip': transactionsByIp };
 }

@@ -9,11 +9,15 @@ import { LatencySamples } from './latency.js';
 import { partitionOf } from './partitions.js';
 import type { Output, Processor } from './processor.js';
 
-/** Where a stage's outputs go: persisted (idempotently, by output id) before they are published on `channel`. */
-export interface OutputSink<Out extends Output> {
+/**
+ * Where a stage's outputs go: persisted (idempotently, by output id) before
+ * they are published on `channel`. A sink that returns a list publishes that
+ * instead (e.g. only the alert transitions not stored before).
+ */
+export interface OutputSink<Out extends Output, Published = Out> {
   channel: string;
-  persist(tx: Db, outputs: Out[]): Promise<void>;
-  encode(outputs: Out[]): string;
+  persist(tx: Db, outputs: Out[]): Promise<Published[] | void>;
+  encode(items: Published[]): string;
 }
 
 /** One processor in a pipeline, with how a stream event becomes its input and where its outputs go. */
@@ -21,10 +25,10 @@ export interface Stage<E> {
   readonly name: string;
   readonly processor: Processor<unknown, unknown, Output>;
   input(event: E): unknown;
-  readonly sink: OutputSink<Output>;
+  readonly sink: OutputSink<Output, unknown>;
 }
 
-export function stage<E, S, I, O extends Output>(processor: Processor<S, I, O>, input: (event: E) => I, sink: OutputSink<O>): Stage<E> {
+export function stage<E, S, I, O extends Output, P = O>(processor: Processor<S, I, O>, input: (event: E) => I, sink: OutputSink<O, P>): Stage<E> {
   return { name: processor.name, processor: processor as never, input, sink: sink as never };
 }
 
@@ -94,6 +98,10 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   private leaseTimer: NodeJS.Timeout | undefined;
   private lastCheckpoint = 0;
   private stopping = false;
+  /** Caught up with the stored stream and consuming the tail. */
+  private live = false;
+  /** A batch is being processed or stored. */
+  private busy = false;
 
   constructor(
     private readonly spec: PipelineSpec<E>,
@@ -121,11 +129,11 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   /** Resolves once every event committed so far has been processed (tests, benchmarks). */
   async settle(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    // The tail hands every committed event to the listener before catchUp resolves.
     await this.spec.tail.catchUp();
-    const target = this.spec.tail.position;
-    while (this.position < target || this.queue.length > 0) {
+    while (!this.live || this.busy || this.queue.length > 0) {
       if (this.role !== 'owner') throw new Error(`pipeline ${this.name} is ${this.role} on this node`);
-      if (Date.now() > deadline) throw new Error(`pipeline ${this.name} did not reach cursor ${target} (at ${this.position})`);
+      if (Date.now() > deadline) throw new Error(`pipeline ${this.name} did not settle (at cursor ${this.position}, ${this.queue.length} batches queued)`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
@@ -178,6 +186,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   }
 
   private async run(): Promise<void> {
+    this.live = false;
     await this.restore();
     this.queue = [];
     this.detach = this.spec.tail.addListener((events, committedAt) => {
@@ -200,6 +209,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       { pipeline: this.name, cursor: this.position.toString(), ms: Date.now() - started, partitions: this.options.partitions },
       'processors caught up; processing live',
     );
+    this.live = true;
     while (this.active()) {
       if (this.queue.length === 0) {
         await new Promise<void>((resolve) => (this.wake = resolve));
@@ -208,12 +218,18 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       }
       const taken: E[] = [];
       let committedAt: number | undefined;
+      this.busy = true;
       while (this.queue.length > 0 && taken.length < MAX_LIVE_BATCH) {
         const next = this.queue.shift()!;
         taken.push(...next.events);
         if (next.committedAt !== undefined) committedAt = Math.min(committedAt ?? next.committedAt, next.committedAt);
       }
-      await this.process(taken, committedAt);
+      this.busy = true;
+      try {
+        await this.process(taken, committedAt);
+      } finally {
+        this.busy = false;
+      }
     }
   }
 
@@ -282,11 +298,11 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     this.stats.processingMs += performance.now() - began;
 
     const lists = outputs.map((m) => [...m.values()]);
-    await this.persist(lists, late);
+    const published = await this.persist(lists, late);
     stages.forEach((s, i) => {
-      const list = lists[i]!;
+      const list = published[i]!;
       for (let from = 0; from < list.length; from += PUBLISH_CHUNK) this.options.publisher.publish(s.sink.channel, s.sink.encode(list.slice(from, from + PUBLISH_CHUNK)));
-      this.stats.outputs[s.name]! += list.length;
+      this.stats.outputs[s.name]! += lists[i]!.length;
     });
     if (committedAt !== undefined) this.delay.add(Date.now() - committedAt);
     this.position = fresh.at(-1)!.cursor;
@@ -303,15 +319,20 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   }
 
   /** Retries until stored: the batch's state has already advanced, so its outputs must not be lost. */
-  private async persist(lists: Output[][], late: LateEvent[]) {
+  private async persist(lists: Output[][], late: LateEvent[]): Promise<unknown[][]> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.options.db.transaction(async (tx) => {
-          for (const [i, s] of this.spec.stages.entries()) if (lists[i]!.length > 0) await s.sink.persist(tx as unknown as Db, lists[i]!);
+        const published = await this.options.db.transaction(async (tx) => {
+          const toPublish: unknown[][] = [];
+          for (const [i, s] of this.spec.stages.entries()) {
+            const stored = lists[i]!.length > 0 ? await s.sink.persist(tx as unknown as Db, lists[i]!) : undefined;
+            toPublish.push(stored ?? lists[i]!);
+          }
           await recordLateEvents(tx, this.name, late);
+          return toPublish;
         });
         if (attempt > 0) this.options.log.info({ pipeline: this.name, attempts: attempt + 1 }, 'processor outputs stored after retrying');
-        return;
+        return published;
       } catch (error) {
         if (this.stopping && attempt >= 3) throw error;
         if (attempt === 0) this.options.log.warn({ pipeline: this.name, err: (error as Error).message }, 'storing processor outputs failed; retrying');

@@ -9,6 +9,9 @@ import './windows.js';
 import './markets.js';
 import './anomalies.js';
 import './processors.js';
+import './alerts.js';
+import './news2.js';
+import './fraud.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());
 

@@ -1,0 +1,198 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { escalateOverdue, getAlert, openAlert, recordTransition, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { ValidationError } from '../errors.js';
+import type { StreamPublisher } from '../live/publisher.js';
+import type { Logger } from '../log.js';
+import type { AlertTransition } from '../processors/alert-rules.js';
+
+export const ALERTS_CHANNEL = 'alerts';
+
+/** What alert subscribers receive: one transition and the alert as it stands after it. */
+export interface AlertEvent {
+  transitionId: string;
+  seq: string;
+  kind: string;
+  at: number;
+  actor: string | null;
+  alert: AlertView;
+}
+
+/** An alert as it crosses pub/sub: JSON-safe (times in epoch ms, seq as a string). */
+export interface AlertView {
+  id: string;
+  ruleId: string;
+  sourceId: string;
+  metric: string | null;
+  state: 'PENDING' | 'FIRING' | 'RESOLVED';
+  severity: string;
+  value: number | null;
+  message: string;
+  startedAt: number;
+  firedAt: number | null;
+  resolvedAt: number | null;
+  acknowledgedBy: string | null;
+  acknowledgedAt: number | null;
+  acknowledgeNote: string | null;
+  escalatedAt: number | null;
+}
+
+const ms = (d: Date | null) => (d ? d.getTime() : null);
+
+export function toAlertView(row: AlertRow): AlertView {
+  return {
+    id: row.id,
+    ruleId: row.ruleId,
+    sourceId: row.sourceId,
+    metric: row.metric,
+    state: row.state,
+    severity: row.severity,
+    value: row.value,
+    message: row.message,
+    startedAt: row.startedAt.getTime(),
+    firedAt: ms(row.firedAt),
+    resolvedAt: ms(row.resolvedAt),
+    acknowledgedBy: row.acknowledgedBy,
+    acknowledgedAt: ms(row.acknowledgedAt),
+    acknowledgeNote: row.acknowledgeNote,
+    escalatedAt: ms(row.escalatedAt),
+  };
+}
+
+const toEvent = (t: TransitionRow, alert: AlertRow): AlertEvent => ({
+  transitionId: t.id,
+  seq: t.seq.toString(),
+  kind: t.kind,
+  at: t.at.getTime(),
+  actor: t.actor,
+  alert: toAlertView(alert),
+});
+
+/**
+ * The alert lifecycle in the database: every transition is stored once (its
+ * id is deterministic, so a replayed one is recognised and not published
+ * again), the alert row follows it, and only stored transitions are published.
+ */
+export class AlertService {
+  constructor(
+    private readonly db: Db,
+    private readonly publisher: StreamPublisher,
+    private readonly log: Logger,
+  ) {}
+
+  /** The processor sink: inside the runtime's transaction; returns what to publish after commit. */
+  async persistTransitions(tx: Db, transitions: readonly AlertTransition[]): Promise<AlertEvent[]> {
+    const events: AlertEvent[] = [];
+    for (const t of transitions) {
+      const recorded = await recordTransition(tx, {
+        id: t.id,
+        alertId: t.alertId,
+        kind: t.kind,
+        severity: t.severity,
+        eventTime: new Date(t.time),
+        value: t.value,
+        message: t.message,
+      });
+      if (!recorded) continue;
+      const alert = await this.applyTransition(tx, t);
+      if (alert) events.push(toEvent(recorded, alert));
+      else this.log.warn({ alertId: t.alertId, kind: t.kind }, 'alert transition without an open alert (another episode of the rule is open); recorded only');
+    }
+    return events;
+  }
+
+  private async applyTransition(tx: Db, t: AlertTransition): Promise<AlertRow | undefined> {
+    const base = { id: t.alertId, ruleId: t.ruleId, sourceId: t.sourceId, metric: t.metric, severity: t.severity, value: t.value, message: t.message, startedAt: new Date(t.startedAt) };
+    const open = sql`state <> 'RESOLVED'`;
+    switch (t.kind) {
+      case 'PENDING':
+        return openAlert(tx, { ...base, state: 'PENDING' });
+      case 'FIRING':
+        return (
+          (await openAlert(tx, { ...base, state: 'FIRING', firedAt: new Date() })) ??
+          updateAlert(tx, t.alertId, { state: 'FIRING', firedAt: new Date(), severity: t.severity, value: t.value, message: t.message }, open)
+        );
+      case 'UPDATED':
+        return updateAlert(tx, t.alertId, { severity: t.severity, value: t.value, message: t.message }, open);
+      case 'RESOLVED':
+        return updateAlert(tx, t.alertId, { state: 'RESOLVED', resolvedAt: new Date(), value: t.value, message: t.message }, open);
+    }
+  }
+
+  publish(events: readonly AlertEvent[]): void {
+    if (events.length > 0) this.publisher.publish(ALERTS_CHANNEL, JSON.stringify(events));
+  }
+
+  /** Who, when and why; an open alert only. Stored and published as an ACKNOWLEDGED transition. */
+  async acknowledge(id: string, by: string, note: string | null): Promise<AlertRow> {
+    const events: AlertEvent[] = [];
+    const row = await this.db.transaction(async (tx) => {
+      const current = await getAlert(tx as unknown as Db, id);
+      if (!current) throw new ValidationError(`no alert with id ${JSON.stringify(id)}`, { argument: 'id' }, 'NOT_FOUND');
+      if (current.state === 'RESOLVED') throw new ValidationError(`alert ${id} is already resolved`, { argument: 'id' }, 'ALERT_RESOLVED');
+      const updated = await updateAlert(tx as unknown as Db, id, { acknowledgedBy: by, acknowledgedAt: new Date(), acknowledgeNote: note });
+      const recorded = await recordTransition(tx as unknown as Db, {
+        id: `${id}/ACKNOWLEDGED/${Date.now()}`,
+        alertId: id,
+        kind: 'ACKNOWLEDGED',
+        severity: updated!.severity,
+        eventTime: null,
+        value: updated!.value,
+        message: note ? `acknowledged by ${by}: ${note}` : `acknowledged by ${by}`,
+        actor: by,
+      });
+      events.push(toEvent(recorded!, updated!));
+      return updated!;
+    });
+    this.publish(events);
+    return row;
+  }
+
+  /** Raises firing alerts nobody acknowledged within `afterMs` by one severity level, once per period. */
+  async escalate(afterMs: number): Promise<number> {
+    const escalated = await escalateOverdue(this.db, afterMs);
+    const events: AlertEvent[] = [];
+    for (const alert of escalated) {
+      const recorded = await recordTransition(this.db, {
+        id: `${alert.id}/ESCALATED/${alert.escalatedAt!.getTime()}`,
+        alertId: alert.id,
+        kind: 'ESCALATED',
+        severity: alert.severity,
+        eventTime: null,
+        value: alert.value,
+        message: `not acknowledged within ${Math.round(afterMs / 1000)}s: severity raised to ${alert.severity}`,
+      });
+      if (recorded) events.push(toEvent(recorded, alert));
+    }
+    if (events.length) this.log.warn({ alerts: escalated.map((a) => a.id) }, 'unacknowledged alerts escalated');
+    this.publish(events);
+    return events.length;
+  }
+
+  /** Opens a FIRING alert unless the rule already has one open for the series (any node may try). */
+  async fire(alert: { ruleId: string; sourceId: string; metric: string | null; severity: string; value: number | null; message: string; startedAt: Date }): Promise<boolean> {
+    const id = `${alert.ruleId}/${alert.sourceId}/${alert.metric ?? '*'}/${alert.startedAt.getTime()}`;
+    const events: AlertEvent[] = [];
+    await this.db.transaction(async (tx) => {
+      const opened = await openAlert(tx as unknown as Db, { ...alert, id, state: 'FIRING', firedAt: new Date() });
+      if (!opened) return;
+      const recorded = await recordTransition(tx as unknown as Db, { id: `${id}/FIRING/${alert.startedAt.getTime()}`, alertId: id, kind: 'FIRING', severity: alert.severity, eventTime: alert.startedAt, value: alert.value, message: alert.message });
+      events.push(toEvent(recorded!, opened));
+    });
+    this.publish(events);
+    return events.length > 0;
+  }
+
+  /** Resolves the open alert of a rule and series, if there is one. */
+  async resolve(alert: AlertRow, message: string, eventTime: Date | null): Promise<boolean> {
+    const events: AlertEvent[] = [];
+    await this.db.transaction(async (tx) => {
+      const resolved = await updateAlert(tx as unknown as Db, alert.id, { state: 'RESOLVED', resolvedAt: new Date(), message }, sql`state <> 'RESOLVED'`);
+      if (!resolved) return;
+      const recorded = await recordTransition(tx as unknown as Db, { id: `${alert.id}/RESOLVED`, alertId: alert.id, kind: 'RESOLVED', severity: resolved.severity, eventTime, value: resolved.value, message });
+      if (recorded) events.push(toEvent(recorded, resolved));
+    });
+    this.publish(events);
+    return events.length > 0;
+  }
+}

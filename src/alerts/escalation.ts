@@ -1,0 +1,21 @@
+import type { Logger } from '../log.js';
+import type { AlertService } from './alert-service.js';
+
+/**
+ * Checks every `checkIntervalMs` for firing alerts nobody acknowledged within
+ * `afterMs` and raises each by one severity level (again after another
+ * `afterMs`, up to CRITICAL). Safe on every node: the update is atomic per alert.
+ */
+export function startEscalation(options: { alerts: AlertService; afterMs: number; checkIntervalMs: number; log: Logger }): { stop(): void } {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    options.alerts
+      .escalate(options.afterMs)
+      .catch((error: unknown) => options.log.warn({ err: (error as Error).message }, 'alert escalation check failed; retrying'))
+      .finally(() => (running = false));
+  }, options.checkIntervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,149 @@
+import { z } from 'zod';
+import { DURATION_HINT, parseDuration } from '../duration.js';
+import { ValidationError } from '../errors.js';
+import { metricDefinition } from '../ingest/metrics.js';
+import type { AlertRuleKind } from '../db/schema.js';
+import { SEVERITIES, type AlertRule, type Severity } from '../processors/alert-rules.js';
+
+/** What an operator sends to create or update a rule; which fields apply depends on `kind`. */
+export interface RuleInput {
+  name: string;
+  kind: AlertRuleKind;
+  sourceIds?: readonly string[] | null;
+  metric?: string | null;
+  aggregate?: 'LAST' | 'AVG' | 'MIN' | 'MAX' | null;
+  window?: string | null;
+  above?: number | null;
+  below?: number | null;
+  for?: string | null;
+  clear?: number | null;
+  rise?: number | null;
+  drop?: number | null;
+  expectedInterval?: string | null;
+  severity?: Severity | null;
+}
+
+/** Stored in alert_rules.params; durations in ms. */
+export interface RuleParams {
+  metric: string | null;
+  aggregate: 'LAST' | 'AVG' | 'MIN' | 'MAX';
+  windowMs: number;
+  above: number | null;
+  below: number | null;
+  forMs: number;
+  clear: number | null;
+  rise: number | null;
+  drop: number | null;
+  expectedIntervalMs: number;
+  severity: Severity;
+}
+
+const duration = (field: string) =>
+  z
+    .string()
+    .nullish()
+    .transform((text, ctx) => {
+      if (text === null || text === undefined) return 0;
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `${field} must be ${DURATION_HINT}, got ${JSON.stringify(text)}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const finite = z.number().finite().nullish().transform((v) => v ?? null);
+
+const Input = z.object({
+  name: z.string().trim().min(1, 'name must not be empty').max(200, 'name is longer than 200 characters'),
+  metric: z.string().nullish().transform((v) => v ?? null),
+  aggregate: z.enum(['LAST', 'AVG', 'MIN', 'MAX']).nullish().transform((v) => v ?? 'LAST'),
+  window: duration('window'),
+  above: finite,
+  below: finite,
+  for: duration('for'),
+  clear: finite,
+  rise: finite,
+  drop: finite,
+  expectedInterval: duration('expectedInterval'),
+  severity: z.enum(SEVERITIES).nullish().transform((v) => v ?? 'HIGH'),
+});
+
+const MAX_WINDOW_MS = 24 * 3_600_000;
+
+/**
+ * Checks a rule as a clinician or analyst would write it and turns it into
+ * stored params; throws a ValidationError naming the field that is wrong.
+ */
+export function ruleParams(input: RuleInput): RuleParams {
+  const parsed = Input.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ValidationError(issue.message, { argument: issue.path.join('.') });
+  }
+  const p = parsed.data;
+  const fail = (argument: string, message: string): never => {
+    throw new ValidationError(message, { argument });
+  };
+  if (p.metric !== null && !metricDefinition(p.metric)) fail('metric', `metric "${p.metric}" is not in the catalog (query metrics for the list)`);
+  if (p.window > MAX_WINDOW_MS) fail('window', 'window may be at most 24h');
+  if (p.for > MAX_WINDOW_MS) fail('for', 'for may be at most 24h');
+  switch (input.kind) {
+    case 'THRESHOLD':
+      if (!p.metric) fail('metric', 'a THRESHOLD rule needs a metric');
+      if (p.above === null && p.below === null) fail('above', 'a THRESHOLD rule needs above or below');
+      if (p.above !== null && p.below !== null) fail('below', 'a THRESHOLD rule takes above or below, not both (make two rules)');
+      if (p.clear !== null && p.above !== null && p.clear > p.above) fail('clear', `clear (${p.clear}) must not be above the threshold (${p.above})`);
+      if (p.clear !== null && p.below !== null && p.clear < p.below) fail('clear', `clear (${p.clear}) must not be below the threshold (${p.below})`);
+      if (p.aggregate !== 'LAST' && p.window === 0) fail('window', `aggregate ${p.aggregate} needs a window, e.g. "5m"`);
+      break;
+    case 'RATE_OF_CHANGE':
+      if (!p.metric) fail('metric', 'a RATE_OF_CHANGE rule needs a metric');
+      if (p.window === 0) fail('window', 'a RATE_OF_CHANGE rule needs a window, e.g. "10m"');
+      if (p.rise === null && p.drop === null) fail('drop', 'a RATE_OF_CHANGE rule needs rise or drop');
+      if ((p.rise ?? 1) <= 0 || (p.drop ?? 1) <= 0) fail(p.rise !== null && p.rise <= 0 ? 'rise' : 'drop', 'rise and drop are amounts greater than 0');
+      break;
+    case 'NO_DATA':
+      if (p.expectedInterval < 1_000) fail('expectedInterval', 'a NO_DATA rule needs expectedInterval of at least 1s, e.g. "30s"');
+      break;
+    case 'NEWS2':
+      break;
+  }
+  return {
+    metric: p.metric,
+    aggregate: p.aggregate,
+    windowMs: p.window,
+    above: p.above,
+    below: p.below,
+    forMs: p.for,
+    clear: p.clear,
+    rise: p.rise,
+    drop: p.drop,
+    expectedIntervalMs: p.expectedInterval,
+    severity: p.severity,
+  };
+}
+
+export interface StoredRule {
+  id: string;
+  name: string;
+  kind: AlertRuleKind;
+  sourceIds: string[] | null;
+  params: RuleParams;
+  enabled: boolean;
+}
+
+/** The processor's view of a stored rule; NO_DATA rules are evaluated by the signal monitor instead. */
+export function toProcessorRule(rule: StoredRule): AlertRule | null {
+  const { params: p, id, sourceIds } = rule;
+  switch (rule.kind) {
+    case 'THRESHOLD':
+      return { id, kind: 'THRESHOLD', sourceIds, metric: p.metric!, aggregate: p.aggregate, windowMs: p.windowMs, above: p.above, below: p.below, forMs: p.forMs, clear: p.clear, severity: p.severity };
+    case 'RATE_OF_CHANGE':
+      return { id, kind: 'RATE_OF_CHANGE', sourceIds, metric: p.metric!, windowMs: p.windowMs, rise: p.rise, drop: p.drop, forMs: p.forMs, severity: p.severity };
+    case 'NEWS2':
+      return { id, kind: 'NEWS2', sourceIds };
+    case 'NO_DATA':
+      return null;
+  }
+}

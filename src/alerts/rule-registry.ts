@@ -1,0 +1,55 @@
+import type { Db } from '../db/client.js';
+import { listRules } from '../db/alerts.js';
+import type { Logger } from '../log.js';
+import type { AlertRule } from '../processors/alert-rules.js';
+import type { PubSub } from '../pubsub/pubsub.js';
+import { toProcessorRule, type StoredRule } from './rule-params.js';
+
+export const RULES_CHANGED_CHANNEL = 'alert-rules';
+
+/**
+ * The enabled alert rules, as the running processors and the signal monitor
+ * see them. A change made on any node is announced on pub/sub so every node
+ * reloads at once; a periodic reload covers a lost announcement.
+ */
+export class RuleRegistry {
+  /** Rules for the alerts processor; a new array on every change. */
+  processorRules: readonly AlertRule[] = [];
+  noDataRules: readonly StoredRule[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly options: { db: Db; pubsub: PubSub; log: Logger; reloadIntervalMs: number },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.reload();
+    this.unsubscribe = await this.options.pubsub.subscribe(RULES_CHANGED_CHANNEL, () => void this.reloadLogged());
+    this.timer = setInterval(() => void this.reloadLogged(), this.options.reloadIntervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.unsubscribe?.().catch(() => undefined);
+  }
+
+  async reload(): Promise<void> {
+    const rules = (await listRules(this.options.db, { enabledOnly: true })) as StoredRule[];
+    this.processorRules = rules.map(toProcessorRule).filter((r): r is AlertRule => r !== null);
+    this.noDataRules = rules.filter((r) => r.kind === 'NO_DATA');
+  }
+
+  /** After a create, update or delete: this node now, the others through pub/sub. */
+  async changed(): Promise<void> {
+    await this.reload();
+    await this.options.pubsub.publish(RULES_CHANGED_CHANNEL, 'changed').catch((error: unknown) =>
+      this.options.log.warn({ err: (error as Error).message }, 'could not announce an alert rule change; other nodes pick it up at their next reload'),
+    );
+  }
+
+  private async reloadLogged() {
+    await this.reload().catch((error: unknown) => this.options.log.warn({ err: (error as Error).message }, 'alert rules reload failed; keeping the rules in force'));
+  }
+}

@@ -1,0 +1,110 @@
+import type { Db } from '../db/client.js';
+import { listAlerts, openAlertOf } from '../db/alerts.js';
+import type { Reading } from '../db/readings.js';
+import { formatDuration } from '../duration.js';
+import type { StreamTail } from '../live/stream-tail.js';
+import type { Logger } from '../log.js';
+import type { AlertService } from './alert-service.js';
+import type { StoredRule } from './rule-params.js';
+import type { RuleRegistry } from './rule-registry.js';
+
+/**
+ * Signal loss: NO_DATA rules fire when a source (or one of its metrics) has
+ * sent nothing for longer than the rule's expected interval, and resolve when
+ * data comes back. This is wall-clock time by nature (silence has no event
+ * time), so it runs beside the processors, not inside them. Every node may
+ * run it: opening and resolving are atomic in the database, so an alert is
+ * raised once.
+ */
+export class SignalMonitor {
+  /** `${sourceId}/${metric}` and `${sourceId}/*` → wall-clock ms of the last reading this node saw. */
+  private readonly lastSeen = new Map<string, number>();
+  /** Rule + series keys this node knows to be open, so arriving data resolves them. */
+  private readonly silent = new Map<string, { rule: StoredRule; sourceId: string; metric: string | null }>();
+  private readonly startedAt = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private detach: (() => void) | undefined;
+  private checking = false;
+
+  constructor(
+    private readonly options: { db: Db; tail: StreamTail<Reading>; registry: RuleRegistry; alerts: AlertService; log: Logger; checkIntervalMs: number },
+  ) {}
+
+  async start(): Promise<void> {
+    // Alerts left open by an earlier run resolve when their data comes back.
+    const ruleIds = this.options.registry.noDataRules.map((r) => r.id);
+    if (ruleIds.length) {
+      for (const open of await listAlerts(this.options.db, { states: ['FIRING'], ruleIds, limit: 100_000 })) {
+        const rule = this.options.registry.noDataRules.find((r) => r.id === open.ruleId)!;
+        this.silent.set(`${rule.id}|${open.sourceId}/${open.metric ?? '*'}`, { rule, sourceId: open.sourceId, metric: open.metric });
+      }
+    }
+    this.detach = this.options.tail.addListener((readings) => this.onReadings(readings));
+    this.timer = setInterval(() => void this.check(), this.options.checkIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.detach?.();
+  }
+
+  private onReadings(readings: Reading[]) {
+    const now = Date.now();
+    for (const r of readings) {
+      this.lastSeen.set(`${r.sourceId}/${r.metric}`, now);
+      this.lastSeen.set(`${r.sourceId}/*`, now);
+    }
+    for (const [key, entry] of this.silent) {
+      const back = readings.find((r) => r.sourceId === entry.sourceId && (entry.metric === null || r.metric === entry.metric));
+      if (!back) continue;
+      this.silent.delete(key);
+      void this.restore(entry, back).catch((error: unknown) => this.options.log.warn({ err: (error as Error).message, key }, 'could not resolve a signal-loss alert; retrying at the next check'));
+    }
+  }
+
+  private async restore(entry: { rule: StoredRule; sourceId: string; metric: string | null }, back: Reading) {
+    const open = await openAlertOf(this.options.db, entry.rule.id, entry.sourceId, entry.metric);
+    if (!open) return;
+    const silentFor = formatDuration(Math.max(1_000, Math.round((Date.now() - open.startedAt.getTime()) / 1_000) * 1_000));
+    await this.options.alerts.resolve(open, `signal restored: ${entry.metric ?? 'data'} from ${entry.sourceId} again after ${silentFor}`, back.time);
+  }
+
+  /** Series a rule watches: its named sources, or every source this node has seen. */
+  private watched(rule: StoredRule): { sourceId: string; metric: string | null }[] {
+    const metric = rule.params.metric;
+    const sources = rule.sourceIds ?? [...new Set([...this.lastSeen.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))];
+    return sources.map((sourceId) => ({ sourceId, metric }));
+  }
+
+  private async check() {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const now = Date.now();
+      for (const rule of this.options.registry.noDataRules) {
+        for (const { sourceId, metric } of this.watched(rule)) {
+          const key = `${rule.id}|${sourceId}/${metric ?? '*'}`;
+          if (this.silent.has(key)) continue;
+          const last = this.lastSeen.get(`${sourceId}/${metric ?? '*'}`) ?? this.startedAt;
+          const expected = rule.params.expectedIntervalMs;
+          if (now - last <= expected) continue;
+          this.silent.set(key, { rule, sourceId, metric });
+          await this.options.alerts.fire({
+            ruleId: rule.id,
+            sourceId,
+            metric,
+            severity: rule.params.severity,
+            value: Math.round((now - last) / 1_000),
+            message: `signal lost: no ${metric ?? 'data'} from ${sourceId} for ${formatDuration(Math.floor((now - last) / 1_000) * 1_000)} (expected every ${formatDuration(expected)})`,
+            startedAt: new Date(last),
+          });
+        }
+      }
+    } catch (error) {
+      this.options.log.warn({ err: (error as Error).message }, 'signal-loss check failed; retrying');
+    } finally {
+      this.checking = false;
+    }
+  }
+}

@@ -1,0 +1,157 @@
+import { and, asc, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm';
+import type { StoredRule } from '../alerts/rule-params.js';
+import type { Db } from './client.js';
+import { alertRules, alerts, alertTransitions, type AlertState } from './schema.js';
+
+export type AlertRow = typeof alerts.$inferSelect;
+export type TransitionRow = typeof alertTransitions.$inferSelect;
+
+// ---- rules
+
+export async function listRules(db: Db, options: { enabledOnly?: boolean } = {}): Promise<(StoredRule & { createdAt: Date; updatedAt: Date })[]> {
+  const found = await db
+    .select()
+    .from(alertRules)
+    .where(options.enabledOnly ? eq(alertRules.enabled, true) : undefined)
+    .orderBy(asc(alertRules.createdAt), asc(alertRules.id));
+  return found as never;
+}
+
+export async function insertRule(db: Db, rule: StoredRule) {
+  const [row] = await db.insert(alertRules).values(rule).returning();
+  return row!;
+}
+
+export async function updateRule(db: Db, id: string, changes: Partial<Omit<StoredRule, 'id'>>) {
+  const [row] = await db
+    .update(alertRules)
+    .set({ ...changes, updatedAt: sql`now()` as never })
+    .where(eq(alertRules.id, id))
+    .returning();
+  return row;
+}
+
+export async function deleteRule(db: Db, id: string) {
+  const [row] = await db.delete(alertRules).where(eq(alertRules.id, id)).returning();
+  return row;
+}
+
+// ---- alerts and their transitions
+
+export interface NewTransition {
+  id: string;
+  alertId: string;
+  kind: string;
+  severity: string;
+  eventTime: Date | null;
+  value: number | null;
+  message: string;
+  actor?: string | null;
+}
+
+/** Records a transition once: false when its id is already stored (a replay). */
+export async function recordTransition(tx: Db, t: NewTransition): Promise<TransitionRow | undefined> {
+  const [row] = await tx.insert(alertTransitions).values(t).onConflictDoNothing().returning();
+  return row;
+}
+
+/**
+ * Opens an alert unless this one exists, or another episode of the same rule
+ * and series is still open (the partial unique index). Returns it when opened.
+ */
+export async function openAlert(tx: Db, alert: typeof alerts.$inferInsert): Promise<AlertRow | undefined> {
+  const [row] = await tx.insert(alerts).values(alert).onConflictDoNothing().returning();
+  return row;
+}
+
+export async function updateAlert(tx: Db, id: string, set: Partial<typeof alerts.$inferInsert>, onlyIf?: SQL): Promise<AlertRow | undefined> {
+  const [row] = await tx
+    .update(alerts)
+    .set({ ...set, updatedAt: sql`now()` as never })
+    .where(and(eq(alerts.id, id), onlyIf))
+    .returning();
+  return row;
+}
+
+export async function getAlert(db: Db, id: string): Promise<AlertRow | undefined> {
+  const [row] = await db.select().from(alerts).where(eq(alerts.id, id));
+  return row;
+}
+
+/** Open alerts of one rule and series (at most one, by the partial unique index). */
+export async function openAlertOf(db: Db, ruleId: string, sourceId: string, metric: string | null): Promise<AlertRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(alerts)
+    .where(
+      and(
+        eq(alerts.ruleId, ruleId),
+        eq(alerts.sourceId, sourceId),
+        metric === null ? sql`${alerts.metric} is null` : eq(alerts.metric, metric),
+        sql`${alerts.state} <> 'RESOLVED'`,
+      ),
+    );
+  return row;
+}
+
+const NEXT_SEVERITY = sql`case severity when 'LOW' then 'MEDIUM' when 'MEDIUM' then 'HIGH' else 'CRITICAL' end`;
+
+/** Raises one level every firing, unacknowledged alert whose last firing or escalation is older than `afterMs`. Atomic per row. */
+export async function escalateOverdue(db: Db, afterMs: number): Promise<AlertRow[]> {
+  return db
+    .update(alerts)
+    .set({ severity: NEXT_SEVERITY as never, escalatedAt: sql`now()` as never, updatedAt: sql`now()` as never })
+    .where(
+      and(
+        eq(alerts.state, 'FIRING'),
+        sql`${alerts.acknowledgedAt} is null`,
+        sql`${alerts.severity} <> 'CRITICAL'`,
+        sql`coalesce(${alerts.escalatedAt}, ${alerts.firedAt}) < now() - ${afterMs} * interval '1 millisecond'`,
+      ),
+    )
+    .returning();
+}
+
+export interface AlertFilter {
+  states?: readonly AlertState[] | null;
+  severities?: readonly string[] | null;
+  sourceIds?: readonly string[] | null;
+  ruleIds?: readonly string[] | null;
+  from?: Date | null;
+  to?: Date | null;
+  /** seq of the last alert of the previous page (newest first). */
+  before?: bigint | null;
+  limit: number;
+}
+
+const anyOf = (column: SQL | typeof alerts.state, values: readonly string[] | null | undefined) =>
+  values?.length ? sql`${column} = any(${sql.param([...values])}::text[])` : undefined;
+
+/** Alerts newest first (by when they were opened), filtered; keyset-paged on seq. */
+export async function listAlerts(db: Db, f: AlertFilter): Promise<AlertRow[]> {
+  return db
+    .select()
+    .from(alerts)
+    .where(
+      and(
+        anyOf(sql`${alerts.state}`, f.states),
+        anyOf(sql`${alerts.severity}`, f.severities),
+        anyOf(sql`${alerts.sourceId}`, f.sourceIds),
+        anyOf(sql`${alerts.ruleId}`, f.ruleIds),
+        f.from ? sql`${alerts.startedAt} >= ${f.from.toISOString()}::timestamptz` : undefined,
+        f.to ? sql`${alerts.startedAt} < ${f.to.toISOString()}::timestamptz` : undefined,
+        f.before != null ? lt(alerts.seq, f.before) : undefined,
+      ),
+    )
+    .orderBy(desc(alerts.seq))
+    .limit(f.limit);
+}
+
+export async function listTransitions(db: Db, alertId: string): Promise<TransitionRow[]> {
+  return db.select().from(alertTransitions).where(eq(alertTransitions.alertId, alertId)).orderBy(asc(alertTransitions.seq));
+}
+
+/** Transitions after `after` (seq), oldest first: the replay for a reconnecting alerts subscriber. */
+export async function transitionsAfter(db: Db, after: bigint, limit: number): Promise<TransitionRow[]> {
+  return db.select().from(alertTransitions).where(gt(alertTransitions.seq, after)).orderBy(asc(alertTransitions.seq)).limit(limit);
+}

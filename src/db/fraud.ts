@@ -1,0 +1,43 @@
+import { and, desc, lt, sql } from 'drizzle-orm';
+import type { FraudSignal } from '../processors/fraud.js';
+import type { Db } from './client.js';
+import { fraudSignals } from './schema.js';
+import { upsertAll } from './processor-outputs.js';
+
+/** A velocity burst grows while it lasts: the same id is re-emitted with more transactions. */
+export async function upsertFraudSignals(tx: Db, signals: readonly FraudSignal[]): Promise<void> {
+  const t = fraudSignals;
+  const rows = signals.map((s) => ({
+    id: s.id,
+    kind: s.kind,
+    subject: s.subject,
+    time: new Date(s.time),
+    transactionIds: s.transactionIds,
+    details: s.details,
+    message: s.message,
+    updatedAt: sql`now()` as never,
+  }));
+  // seq stays as first assigned (upsertAll replaces every non-key column it is given, and seq is not given).
+  await upsertAll(tx, t, rows, [t.id]);
+}
+
+export async function listFraudSignals(
+  db: Db,
+  q: { kinds?: readonly string[] | null; subjects?: readonly string[] | null; from?: Date | null; to?: Date | null; before: bigint | null; limit: number },
+) {
+  const t = fraudSignals;
+  return db
+    .select()
+    .from(t)
+    .where(
+      and(
+        q.kinds?.length ? sql`${t.kind} = any(${sql.param([...q.kinds])}::text[])` : undefined,
+        q.subjects?.length ? sql`${t.subject} = any(${sql.param([...q.subjects])}::text[])` : undefined,
+        q.from ? sql`${t.time} >= ${q.from.toISOString()}::timestamptz` : undefined,
+        q.to ? sql`${t.time} < ${q.to.toISOString()}::timestamptz` : undefined,
+        q.before !== null ? lt(t.seq, q.before) : undefined,
+      ),
+    )
+    .orderBy(desc(t.seq))
+    .limit(q.limit);
+}

@@ -1,0 +1,60 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from './client.js';
+
+/** A stored card transaction; `cursor` orders transactions in commit order. */
+export interface Transaction {
+  cursor: bigint;
+  id: string;
+  cardId: string;
+  time: Date;
+  amount: number;
+  currency: string;
+  merchant: string;
+  lat: number;
+  lon: number;
+  ip: string;
+}
+
+interface TransactionRow extends Omit<Transaction, 'cursor' | 'time' | 'cardId'> {
+  cursor: string;
+  card_id: string;
+  time_ms: number;
+}
+
+const COLUMNS = sql`seq::text as cursor, id, card_id, (extract(epoch from time) * 1000)::float8 as time_ms, amount, currency, merchant, lat, lon, ip`;
+
+const toTransaction = ({ cursor, card_id, time_ms, ...rest }: TransactionRow): Transaction => ({
+  ...rest,
+  cursor: BigInt(cursor),
+  cardId: card_id,
+  time: new Date(time_ms),
+});
+
+/** One unnest insert; a stored id is left untouched (first one wins). Returns inserted cursors. */
+export async function insertTransactions(tx: Executor, items: readonly Transaction[]): Promise<Set<bigint>> {
+  if (items.length === 0) return new Set();
+  const column = <K extends keyof Transaction>(key: K, map: (v: Transaction[K]) => unknown = (v) => v) => sql.param(items.map((t) => map(t[key])));
+  const inserted = await rows<{ cursor: string }>(
+    tx,
+    sql`insert into transactions (id, card_id, time, amount, currency, merchant, lat, lon, ip, seq)
+        select * from unnest(
+          ${column('id')}::text[], ${column('cardId')}::text[],
+          ${column('time', (d) => d.toISOString())}::text[]::timestamptz[],
+          ${column('amount')}::float8[], ${column('currency')}::text[], ${column('merchant')}::text[],
+          ${column('lat')}::float8[], ${column('lon')}::float8[], ${column('ip')}::text[],
+          ${column('cursor', (c) => c.toString())}::text[]::int8[])
+        on conflict (id) do nothing
+        returning seq::text as cursor`,
+  );
+  return new Set(inserted.map((r) => BigInt(r.cursor)));
+}
+
+/** Transactions with after < cursor <= upTo, in cursor order, at most `limit`. */
+export async function transactionsAfter(db: Executor, after: bigint, options: { upTo?: bigint; limit: number }): Promise<Transaction[]> {
+  const upTo = options.upTo === undefined ? sql`true` : sql`seq <= ${options.upTo.toString()}::int8`;
+  const found = await rows<TransactionRow>(
+    db,
+    sql`select ${COLUMNS} from transactions where seq > ${after.toString()}::int8 and ${upTo} order by seq limit ${options.limit}`,
+  );
+  return found.map(toTransaction);
+}

@@ -1,0 +1,21 @@
+import { insertTransactions, type Transaction } from '../db/transactions.js';
+import { transactionsCodec } from '../live/wire.js';
+import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
+import { validateTransaction, type ValidTransaction } from './transaction-item.js';
+
+export const TRANSACTIONS_STREAM = 'transactions';
+
+const transactionsSpec: StreamSpec<ValidTransaction, Transaction> = {
+  stream: TRANSACTIONS_STREAM,
+  noun: 'transactions',
+  validate: validateTransaction,
+  naturalKey: (t) => t.id,
+  insert: insertTransactions,
+  toStored: (t, cursor) => ({ ...t, cursor }),
+  encode: transactionsCodec.encode,
+};
+
+/** Stores a batch of card transactions (see ingestBatch); the partner's id identifies a transaction. */
+export function ingestTransactions(deps: IngestDeps, items: readonly unknown[], caller: string): Promise<IngestResult> {
+  return ingestBatch(deps, transactionsSpec, items, caller);
+}

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type ItemErrorCode } from './item-errors.js';
+
+/** Partner transaction and card references: opaque tokens, never card numbers (PANs are refused by shape). */
+const REFERENCE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const LOOKS_LIKE_PAN = /^\d{13,19}$/;
+
+const reference = (field: string) =>
+  z
+    .string({ error: `${field} must be a string` })
+    .regex(REFERENCE, `${field} must be 1-64 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit`)
+    .refine((v) => !LOOKS_LIKE_PAN.test(v), `${field} looks like a card number; send a token instead`);
+
+const TransactionItem = z.object({
+  id: reference('id'),
+  cardId: reference('cardId'),
+  time: z.iso.datetime({ offset: true, error: TIME_FORMAT_MESSAGE }),
+  amount: z
+    .number({ error: 'amount must be a finite number' })
+    .finite('amount must be a finite number')
+    .positive('amount must be greater than 0')
+    .max(1e12, 'amount is implausibly large'),
+  currency: z.string({ error: 'currency must be a string' }).regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR'),
+  merchant: z.string({ error: 'merchant must be a string' }).trim().min(1, 'merchant must not be empty').max(128, 'merchant is longer than 128 characters'),
+  location: z.object(
+    {
+      lat: z.number({ error: 'location.lat must be a number' }).min(-90, 'location.lat must be between -90 and 90').max(90, 'location.lat must be between -90 and 90'),
+      lon: z.number({ error: 'location.lon must be a number' }).min(-180, 'location.lon must be between -180 and 180').max(180, 'location.lon must be between -180 and 180'),
+    },
+    { error: 'location must be { lat, lon }' },
+  ),
+  ip: z.union([z.ipv4(), z.ipv6()], { error: 'ip must be an IPv4 or IPv6 address' }),
+});
+
+const FIELD_CODES: Record<string, ItemErrorCode> = {
+  id: 'INVALID_ID',
+  cardId: 'INVALID_CARD',
+  time: 'INVALID_TIME',
+  amount: 'INVALID_AMOUNT',
+  currency: 'INVALID_CURRENCY',
+  merchant: 'INVALID_MERCHANT',
+  location: 'INVALID_LOCATION',
+  ip: 'INVALID_IP',
+};
+
+export interface ValidTransaction {
+  id: string;
+  cardId: string;
+  time: Date;
+  amount: number;
+  currency: string;
+  merchant: string;
+  lat: number;
+  lon: number;
+  ip: string;
+}
+
+/** Checks one submitted card transaction on its own: shape, amount, currency, location, IP, time bounds. */
+export function validateTransaction(item: unknown, index: number, bounds: { latest: Date }): ItemCheck<ValidTransaction> {
+  const parsed = TransactionItem.safeParse(item);
+  if (!parsed.success) return { ok: false, errors: itemErrorsFromZod(parsed.error, index, FIELD_CODES) };
+  const input = parsed.data;
+  const time = new Date(input.time);
+  const outOfRange = timeBoundsError(index, input.time, time, bounds.latest);
+  if (outOfRange) return { ok: false, errors: [outOfRange] };
+  const { location, ...rest } = input;
+  return { ok: true, value: { ...rest, time, lat: location.lat, lon: location.lon } };
+}

@@ -1,0 +1,293 @@
+import { randomUUID } from 'node:crypto';
+import { deleteRule, getAlert, insertRule, listAlerts, listRules, listTransitions, updateRule, type AlertRow } from '../db/alerts.js';
+import { ALERT_RULE_KINDS, ALERT_STATES } from '../db/schema.js';
+import { formatDuration } from '../duration.js';
+import { ValidationError } from '../errors.js';
+import { ruleParams, type RuleInput, type StoredRule } from '../alerts/rule-params.js';
+import { toAlertView, type AlertEvent, type AlertView } from '../alerts/alert-service.js';
+import { SEVERITIES } from '../processors/alert-rules.js';
+import { builder } from './builder.js';
+import { checkFilterSize, emitBatch, filterSet } from './live.js';
+import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+
+const SeverityEnum = builder.enumType('Severity', { values: SEVERITIES });
+const AlertStateEnum = builder.enumType('AlertState', {
+  description: 'PENDING: breaching, waiting out the rule\'s `for`. FIRING: raised. RESOLVED: over.',
+  values: ALERT_STATES,
+});
+const RuleKindEnum = builder.enumType('AlertRuleKind', {
+  description:
+    'THRESHOLD: an aggregate of one metric over a trailing window above/below a value for a duration, clearing at `clear`. RATE_OF_CHANGE: a rise or drop larger than an amount within a window. NO_DATA: a source (or one metric of it) silent longer than `expectedInterval`. NEWS2: the National Early Warning Score 2 of a patient, alerting at a single parameter scoring 3 (MEDIUM), aggregate 5 (HIGH, urgent) and 7 (CRITICAL, emergency).',
+  values: ALERT_RULE_KINDS,
+});
+const AggregateKindEnum = builder.enumType('RuleAggregate', { values: ['LAST', 'AVG', 'MIN', 'MAX'] as const });
+
+type RuleRow = StoredRule & { createdAt: Date; updatedAt: Date };
+const duration = (ms: number) => (ms > 0 ? formatDuration(ms) : null);
+
+const AlertRuleRef = builder.objectRef<RuleRow>('AlertRule').implement({
+  description: 'A rule evaluated on every reading (NO_DATA: every second) while enabled; changes apply to the running processors at once.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    kind: t.field({ type: RuleKindEnum, resolve: (r) => r.kind }),
+    sourceIds: t.stringList({ nullable: true, description: 'The sources it watches; null: all.', resolve: (r) => r.sourceIds }),
+    metric: t.string({ nullable: true, resolve: (r) => r.params.metric }),
+    aggregate: t.field({ type: AggregateKindEnum, resolve: (r) => r.params.aggregate }),
+    window: t.string({ nullable: true, resolve: (r) => duration(r.params.windowMs) }),
+    above: t.float({ nullable: true, resolve: (r) => r.params.above }),
+    below: t.float({ nullable: true, resolve: (r) => r.params.below }),
+    for: t.string({ nullable: true, resolve: (r) => duration(r.params.forMs) }),
+    clear: t.float({ nullable: true, resolve: (r) => r.params.clear }),
+    rise: t.float({ nullable: true, resolve: (r) => r.params.rise }),
+    drop: t.float({ nullable: true, resolve: (r) => r.params.drop }),
+    expectedInterval: t.string({ nullable: true, resolve: (r) => duration(r.params.expectedIntervalMs) }),
+    severity: t.field({ type: SeverityEnum, description: 'Severity of its alerts (NEWS2 sets its own by score).', resolve: (r) => r.params.severity }),
+    enabled: t.exposeBoolean('enabled'),
+    createdAt: t.field({ type: 'DateTime', resolve: (r) => r.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (r) => r.updatedAt }),
+  }),
+});
+
+const AlertRuleInput = builder.inputType('AlertRuleInput', {
+  description: 'A rule; which fields apply depends on kind. Durations: a whole number and ms, s, m, h or d.',
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    kind: t.field({ type: RuleKindEnum, required: true }),
+    sourceIds: t.idList({ description: 'Only these sources; all when omitted.' }),
+    metric: t.string({ description: 'THRESHOLD, RATE_OF_CHANGE: required. NO_DATA: optional (omitted: any metric).' }),
+    aggregate: t.field({ type: AggregateKindEnum, description: 'THRESHOLD: LAST (default) or AVG/MIN/MAX over `window`.' }),
+    window: t.string({ description: 'Trailing window, e.g. "5m".' }),
+    above: t.float({ description: 'THRESHOLD: breach when the value is above this.' }),
+    below: t.float({ description: 'THRESHOLD: breach when the value is below this.' }),
+    for: t.string({ description: 'How long the breach must hold before the alert fires, e.g. "2m"; default 0.' }),
+    clear: t.float({ description: 'THRESHOLD hysteresis: a firing alert resolves only past this value (default: the threshold).' }),
+    rise: t.float({ description: 'RATE_OF_CHANGE: breach on a rise larger than this within the window.' }),
+    drop: t.float({ description: 'RATE_OF_CHANGE: breach on a drop larger than this within the window.' }),
+    expectedInterval: t.string({ description: 'NO_DATA: fire when nothing arrived for longer than this, e.g. "30s".' }),
+    severity: t.field({ type: SeverityEnum, description: 'Default HIGH.' }),
+  }),
+});
+
+const toStored = (id: string, input: RuleInput & { sourceIds?: readonly (string | number)[] | null }, enabled: boolean): StoredRule => {
+  checkFilterSize(input.sourceIds, 'sourceIds');
+  return {
+    id,
+    name: input.name.trim(),
+    kind: input.kind,
+    sourceIds: input.sourceIds?.length ? input.sourceIds.map(String) : null,
+    params: ruleParams({ ...input, sourceIds: input.sourceIds?.map(String) }),
+    enabled,
+  };
+};
+
+const notFound = (id: string) => new ValidationError(`no alert rule with id ${JSON.stringify(id)}`, { argument: 'id' }, 'NOT_FOUND');
+
+builder.queryField('alertRules', (t) =>
+  t.field({ type: [AlertRuleRef], description: 'Every rule, enabled or not, oldest first.', resolve: (_root, _args, ctx) => listRules(ctx.services.database.db) }),
+);
+
+builder.mutationField('createAlertRule', (t) =>
+  t.field({
+    type: AlertRuleRef,
+    description: 'Creates a rule; it applies to readings from now on.',
+    args: { input: t.arg({ type: AlertRuleInput, required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const row = await insertRule(ctx.services.database.db, toStored(`rule-${randomUUID().slice(0, 8)}`, args.input as RuleInput, true));
+      await ctx.services.rules.changed();
+      return row as RuleRow;
+    },
+  }),
+);
+
+builder.mutationField('updateAlertRule', (t) =>
+  t.field({
+    type: AlertRuleRef,
+    description: "Replaces a rule's definition. Open alerts keep their state when kind and metric are unchanged; otherwise they resolve.",
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: AlertRuleInput, required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const { id: _id, ...changes } = toStored(String(args.id), args.input as RuleInput, true);
+      const { enabled: _enabled, ...definition } = changes;
+      const row = await updateRule(ctx.services.database.db, String(args.id), definition);
+      if (!row) throw notFound(String(args.id));
+      await ctx.services.rules.changed();
+      return row as RuleRow;
+    },
+  }),
+);
+
+builder.mutationField('setAlertRuleEnabled', (t) =>
+  t.field({
+    type: AlertRuleRef,
+    description: 'Disables (open alerts resolve at the next reading) or re-enables a rule.',
+    args: { id: t.arg.id({ required: true }), enabled: t.arg.boolean({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const row = await updateRule(ctx.services.database.db, String(args.id), { enabled: args.enabled });
+      if (!row) throw notFound(String(args.id));
+      await ctx.services.rules.changed();
+      return row as RuleRow;
+    },
+  }),
+);
+
+builder.mutationField('deleteAlertRule', (t) =>
+  t.field({
+    type: AlertRuleRef,
+    description: 'Deletes a rule and returns it; its alerts stay in history.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const row = await deleteRule(ctx.services.database.db, String(args.id));
+      if (!row) throw notFound(String(args.id));
+      await ctx.services.rules.changed();
+      return row as RuleRow;
+    },
+  }),
+);
+
+const AcknowledgementRef = builder.objectRef<{ by: string; at: number; note: string | null }>('Acknowledgement').implement({
+  fields: (t) => ({
+    by: t.exposeString('by'),
+    at: t.field({ type: 'DateTime', resolve: (a) => new Date(a.at) }),
+    note: t.exposeString('note', { nullable: true }),
+  }),
+});
+
+const AlertTransitionRef = builder.objectRef<{ kind: string; severity: string; at: Date; eventTime: Date | null; value: number | null; message: string; actor: string | null }>(
+  'AlertTransition',
+).implement({
+  fields: (t) => ({
+    kind: t.exposeString('kind', { description: 'PENDING, FIRING, UPDATED, RESOLVED, ACKNOWLEDGED or ESCALATED.' }),
+    severity: t.field({ type: SeverityEnum, resolve: (x) => x.severity as never }),
+    at: t.field({ type: 'DateTime', description: 'When the platform recorded it.', resolve: (x) => x.at }),
+    eventTime: t.field({ type: 'DateTime', nullable: true, description: 'Event time of the reading that caused it.', resolve: (x) => x.eventTime }),
+    value: t.exposeFloat('value', { nullable: true }),
+    message: t.exposeString('message'),
+    actor: t.exposeString('actor', { nullable: true }),
+  }),
+});
+
+const date = (ms: number | null) => (ms === null ? null : new Date(ms));
+
+const AlertRef = builder.objectRef<AlertView>('Alert').implement({
+  description: 'One episode of one rule on one series (source + metric; the patient for NEWS2). At most one is open per rule and series.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    ruleId: t.exposeID('ruleId'),
+    sourceId: t.exposeID('sourceId'),
+    metric: t.exposeString('metric', { nullable: true }),
+    state: t.field({ type: AlertStateEnum, resolve: (a) => a.state }),
+    severity: t.field({ type: SeverityEnum, resolve: (a) => a.severity as never }),
+    value: t.exposeFloat('value', { nullable: true, description: 'The evaluated value: the aggregate, the change, the NEWS2 total, or seconds of silence.' }),
+    message: t.exposeString('message'),
+    startedAt: t.field({ type: 'DateTime', description: 'Event time the breach began.', resolve: (a) => new Date(a.startedAt) }),
+    firedAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => date(a.firedAt) }),
+    resolvedAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => date(a.resolvedAt) }),
+    escalatedAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => date(a.escalatedAt) }),
+    acknowledgement: t.field({
+      type: AcknowledgementRef,
+      nullable: true,
+      resolve: (a) => (a.acknowledgedBy && a.acknowledgedAt !== null ? { by: a.acknowledgedBy, at: a.acknowledgedAt, note: a.acknowledgeNote } : null),
+    }),
+    transitions: t.field({ type: [AlertTransitionRef], description: 'Its history, oldest first.', resolve: (a, _args, ctx) => listTransitions(ctx.services.database.db, a.id) }),
+  }),
+});
+
+const AlertEventRef = builder.objectRef<AlertEvent>('AlertEvent').implement({
+  description: 'A transition of an alert and the alert as it stands after it.',
+  fields: (t) => ({
+    kind: t.exposeString('kind', { description: 'PENDING, FIRING, UPDATED, RESOLVED, ACKNOWLEDGED or ESCALATED.' }),
+    seq: t.exposeString('seq', { description: 'Order in which transitions were stored.' }),
+    at: t.field({ type: 'DateTime', resolve: (e) => new Date(e.at) }),
+    actor: t.exposeString('actor', { nullable: true }),
+    alert: t.field({ type: AlertRef, resolve: (e) => e.alert }),
+  }),
+});
+
+const AlertConnection = connectionOf('Alert', AlertRef);
+
+builder.queryField('alerts', (t) =>
+  t.field({
+    type: AlertConnection,
+    description: 'Alerts, newest first: open ones and history. Filters combine with AND.',
+    args: {
+      states: t.arg({ type: [AlertStateEnum] }),
+      severities: t.arg({ type: [SeverityEnum] }),
+      sourceIds: t.arg.idList(),
+      ruleIds: t.arg.idList(),
+      from: t.arg({ type: 'DateTime', description: 'Began at or after (event time).' }),
+      to: t.arg({ type: 'DateTime', description: 'Began before.' }),
+      first: t.arg.int({ description: 'Page size, 1-500, default 50.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const limit = pageSize(args.first, 500, 50);
+      const rows = await listAlerts(ctx.services.database.db, {
+        states: args.states,
+        severities: args.severities,
+        sourceIds: args.sourceIds?.map(String),
+        ruleIds: args.ruleIds?.map(String),
+        from: args.from,
+        to: args.to,
+        before: parseCursor(args.after, 'after'),
+        limit: limit + 1,
+      });
+      const page = toPage(rows, limit, (a: AlertRow) => a.seq.toString());
+      return { ...page, edges: page.edges.map((e) => ({ cursor: e.cursor, node: toAlertView(e.node) })) };
+    },
+  }),
+);
+
+builder.queryField('alert', (t) =>
+  t.field({
+    type: AlertRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const row = await getAlert(ctx.services.database.db, String(args.id));
+      return row ? toAlertView(row) : null;
+    },
+  }),
+);
+
+builder.mutationField('acknowledgeAlert', (t) =>
+  t.field({
+    type: AlertRef,
+    description: 'Records who acknowledged an open alert, when, and why; stops its escalation. Published to alert subscribers.',
+    args: {
+      id: t.arg.id({ required: true }),
+      by: t.arg.string({ required: true, description: 'Who acknowledges (name or staff id).' }),
+      note: t.arg.string(),
+    },
+    resolve: async (_root, args, ctx) => {
+      const by = args.by.trim();
+      if (!by || by.length > 200) throw new ValidationError('by must be 1-200 characters', { argument: 'by' });
+      if ((args.note?.length ?? 0) > 2_000) throw new ValidationError('note is longer than 2000 characters', { argument: 'note' });
+      return toAlertView(await ctx.services.alerts.acknowledge(String(args.id), by, args.note ?? null));
+    },
+  }),
+);
+
+builder.subscriptionField('alerts', (t) =>
+  t.field({
+    type: [AlertEventRef],
+    description: 'Every alert transition as it is stored. Filters (on the alert after the transition) combine with AND; omitted means all.',
+    args: {
+      severities: t.arg({ type: [SeverityEnum] }),
+      states: t.arg({ type: [AlertStateEnum] }),
+      sourceIds: t.arg.idList(),
+      ruleIds: t.arg.idList(),
+    },
+    subscribe: (_root, args, ctx) => {
+      checkFilterSize(args.sourceIds, 'sourceIds');
+      const severities = filterSet<string>(args.severities);
+      const states = filterSet<string>(args.states);
+      const sources = filterSet(args.sourceIds?.map(String));
+      const ruleIds = filterSet(args.ruleIds?.map(String));
+      return ctx.services.outputs.alerts.subscribe(
+        ({ alert: a }) =>
+          (!severities || severities.has(a.severity)) && (!states || states.has(a.state)) && (!sources || sources.has(a.sourceId)) && (!ruleIds || ruleIds.has(a.ruleId)),
+      );
+    },
+    resolve: (batch: AlertEvent[] | Error) => emitBatch(batch),
+  }),
+);

@@ -1,0 +1,107 @@
+import { listFraudSignals } from '../db/fraud.js';
+import { ingestTransactions } from '../ingest/ingest-transactions.js';
+import { FRAUD_KINDS, type FraudSignal } from '../processors/fraud.js';
+import { builder } from './builder.js';
+import { IngestResultRef } from './ingest-result.js';
+import { checkFilterSize, emitBatch, filterSet } from './live.js';
+import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+
+const LocationInput = builder.inputType('LocationInput', {
+  fields: (t) => ({
+    lat: t.float({ required: true, description: 'Latitude, -90 to 90.' }),
+    lon: t.float({ required: true, description: 'Longitude, -180 to 180.' }),
+  }),
+});
+
+const TransactionInput = builder.inputType('TransactionInput', {
+  description: 'A card transaction. `id` identifies it: a resent transaction is stored once. Card ids are tokens, never card numbers.',
+  fields: (t) => ({
+    id: t.string({ required: true, description: "The partner's transaction id: 1-64 of letters, digits and . _ : -" }),
+    cardId: t.string({ required: true, description: 'Card token (a 13-19 digit number is refused as a likely card number).' }),
+    time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone.' }),
+    amount: t.float({ required: true, description: 'Greater than 0, in `currency`.' }),
+    currency: t.string({ required: true, description: 'ISO 4217 code, e.g. EUR.' }),
+    merchant: t.string({ required: true }),
+    location: t.field({ type: LocationInput, required: true }),
+    ip: t.string({ required: true, description: 'IPv4 or IPv6 address of the buyer.' }),
+  }),
+});
+
+builder.mutationField('ingestTransactions', (t) =>
+  t.field({
+    type: IngestResultRef,
+    description: 'Stores a batch of card transactions (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on id.',
+    args: { transactions: t.arg({ type: [TransactionInput], required: true }) },
+    resolve: (_root, args, ctx) => ingestTransactions(ctx.services.ingest, args.transactions, ctx.caller),
+  }),
+);
+
+const FraudKindEnum = builder.enumType('FraudKind', {
+  description:
+    'CARD_VELOCITY / IP_VELOCITY: more than FRAUD_VELOCITY_MAX_COUNT purchases of at least FRAUD_VELOCITY_MIN_AMOUNT from one card / IP within FRAUD_VELOCITY_WINDOW. IMPOSSIBLE_TRAVEL: two purchases of one card farther apart than FRAUD_MAX_SPEED_KMH allows. AMOUNT_ANOMALY: an amount far above the card\'s own history.',
+  values: FRAUD_KINDS,
+});
+
+type SignalView = FraudSignal & { seq?: bigint };
+
+const FraudDetailRef = builder.objectRef<{ name: string; value: number }>('FraudDetail').implement({
+  fields: (t) => ({ name: t.exposeString('name'), value: t.exposeFloat('value') }),
+});
+
+const FraudSignalRef = builder.objectRef<SignalView>('FraudSignal').implement({
+  description: 'A suspicious pattern and the transactions that make it. A velocity burst keeps its id and grows while it lasts.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    kind: t.field({ type: FraudKindEnum, resolve: (s) => s.kind }),
+    subject: t.exposeString('subject', { description: 'The card id, or the IP for IP_VELOCITY.' }),
+    time: t.field({ type: 'DateTime', description: 'Event time of the transaction that raised or last extended it.', resolve: (s) => new Date(s.time) }),
+    transactionIds: t.exposeStringList('transactionIds'),
+    details: t.field({ type: [FraudDetailRef], resolve: (s) => Object.entries(s.details).map(([name, value]) => ({ name, value })) }),
+    message: t.exposeString('message'),
+  }),
+});
+
+const FraudSignalConnection = connectionOf('FraudSignal', FraudSignalRef);
+
+builder.queryField('fraudSignals', (t) =>
+  t.field({
+    type: FraudSignalConnection,
+    description: 'Fraud signals, newest first. Filters combine with AND.',
+    args: {
+      kinds: t.arg({ type: [FraudKindEnum] }),
+      subjects: t.arg.stringList({ description: 'Card ids or IPs.' }),
+      from: t.arg({ type: 'DateTime' }),
+      to: t.arg({ type: 'DateTime' }),
+      first: t.arg.int({ description: 'Page size, 1-500, default 50.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const limit = pageSize(args.first, 500, 50);
+      const rows = await listFraudSignals(ctx.services.database.db, {
+        kinds: args.kinds,
+        subjects: args.subjects,
+        from: args.from,
+        to: args.to,
+        before: parseCursor(args.after, 'after'),
+        limit: limit + 1,
+      });
+      const views: SignalView[] = rows.map((r) => ({ ...r, kind: r.kind as SignalView['kind'], time: r.time.getTime(), details: r.details as Record<string, number> }));
+      return toPage(views, limit, (s) => s.seq!.toString());
+    },
+  }),
+);
+
+builder.subscriptionField('fraudSignals', (t) =>
+  t.field({
+    type: [FraudSignalRef],
+    description: 'Fraud signals as the processors raise (or extend) them.',
+    args: { kinds: t.arg({ type: [FraudKindEnum] }), subjects: t.arg.stringList() },
+    subscribe: (_root, args, ctx) => {
+      checkFilterSize(args.subjects, 'subjects');
+      const kinds = filterSet<string>(args.kinds);
+      const subjects = filterSet(args.subjects);
+      return ctx.services.outputs.fraud.subscribe((s) => (!kinds || kinds.has(s.kind)) && (!subjects || subjects.has(s.subject)));
+    },
+    resolve: (batch: FraudSignal[] | Error) => emitBatch(batch),
+  }),
+);

@@ -1,0 +1,57 @@
+import { listNews2 } from '../db/news2.js';
+import { NEWS2_METRICS, type News2Metric, type News2Score } from '../processors/news2.js';
+import { builder } from './builder.js';
+import { checkFilterSize, emitBatch, filterSet } from './live.js';
+
+type News2View = Omit<News2Score, 'id' | 'cursor' | 'highestSingle'>;
+
+const News2RiskEnum = builder.enumType('News2Risk', {
+  description: 'RCP NEWS2 clinical risk: LOW (0-4), LOW_MEDIUM (a single parameter scoring 3), MEDIUM (5-6), HIGH (7+).',
+  values: ['LOW', 'LOW_MEDIUM', 'MEDIUM', 'HIGH'] as const,
+});
+
+const News2ParameterRef = builder.objectRef<{ metric: News2Metric; value: number; score: number }>('News2Parameter').implement({
+  fields: (t) => ({ metric: t.exposeString('metric'), value: t.exposeFloat('value'), score: t.exposeInt('score') }),
+});
+
+const News2Ref = builder.objectRef<News2View>('News2Score').implement({
+  description:
+    "A patient's National Early Warning Score 2 (Royal College of Physicians, 2017) from the latest respiratory rate, SpO2 (scale 1), systolic pressure, pulse, consciousness and temperature; the patient is assumed on air (no oxygen metric yet).",
+  fields: (t) => ({
+    sourceId: t.exposeID('sourceId'),
+    time: t.field({ type: 'DateTime', description: 'Event time of the newest value in it.', resolve: (s) => new Date(s.time) }),
+    total: t.exposeInt('total'),
+    risk: t.field({ type: News2RiskEnum, resolve: (s) => s.risk }),
+    parameters: t.field({
+      type: [News2ParameterRef],
+      resolve: (s) => NEWS2_METRICS.map((metric) => ({ metric, value: s.values[metric], score: s.scores[metric] })),
+    }),
+  }),
+});
+
+builder.queryField('news2Scores', (t) =>
+  t.field({
+    type: [News2Ref],
+    description: "Each patient's current NEWS2 score (patients with all six parameters measured).",
+    args: { sourceIds: t.arg.idList({ description: 'Only these patients; all when omitted.' }) },
+    resolve: async (_root, args, ctx) => {
+      checkFilterSize(args.sourceIds, 'sourceIds');
+      const rows = await listNews2(ctx.services.database.db, args.sourceIds?.map(String));
+      return rows.map((r) => ({ ...r, time: r.time.getTime(), risk: r.risk as News2View['risk'], scores: r.scores as News2View['scores'], values: r.values as News2View['values'] }));
+    },
+  }),
+);
+
+builder.subscriptionField('news2', (t) =>
+  t.field({
+    type: [News2Ref],
+    description: "Patients' NEWS2 scores as each new vital changes them.",
+    args: { sourceIds: t.arg.idList() },
+    subscribe: (_root, args, ctx) => {
+      checkFilterSize(args.sourceIds, 'sourceIds');
+      const sources = filterSet(args.sourceIds?.map(String));
+      return ctx.services.outputs.news2.subscribe((s) => !sources || sources.has(s.sourceId));
+    },
+    resolve: (batch: News2Score[] | Error) => emitBatch(batch),
+  }),
+);

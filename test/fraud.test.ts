@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FraudSignalsDocument, IngestTransactionsDocument, LiveFraudSignalsDocument, type TransactionInput } from '../src/generated/graphql.js';
+import { primaryBackends } from './support/backends.js';
+import { sql, startTestApp, type TestApp } from './support/app.js';
+import { T0 } from './support/fixtures.js';
+
+const MIN = 60_000;
+const LONDON = { lat: 51.5074, lon: -0.1278 };
+const NEW_YORK = { lat: 40.7128, lon: -74.006 };
+const LONDON_EAST = { lat: 51.5155, lon: -0.0922 };
+
+let next = 0;
+const tx = (over: Partial<TransactionInput> & { minute: number }): TransactionInput => {
+  const { minute, ...rest } = over;
+  return {
+    id: `tx-${++next}`,
+    cardId: 'card-normal',
+    time: new Date(T0 + minute * MIN).toISOString(),
+    amount: 25 + (next % 7) * 5,
+    currency: 'EUR',
+    merchant: 'Corner Shop',
+    location: LONDON,
+    ip: `198.51.100.${next % 200}`,
+    ...rest,
+  };
+};
+
+describe.each(primaryBackends)('fraud detection on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: { ALLOWED_LATENESS: '5m', FRAUD_VELOCITY_MAX_COUNT: '3', FRAUD_VELOCITY_MIN_AMOUNT: '500', FRAUD_VELOCITY_WINDOW: '10m' } });
+  });
+  afterAll(() => app?.close());
+
+  const signals = async () => (await app.mutate(FraudSignalsDocument, { first: 100 })).fraudSignals.edges.map((e) => e.node);
+
+  it('flags a card used in two cities minutes apart, an IP buying high-value goods in a burst, and an amount far above a card\'s habit — and nothing in the normal traffic around them', async () => {
+    const live = await app.subscribeWs(LiveFraudSignalsDocument, {});
+    // Normal traffic: many cards, small amounts, one city, spread out.
+    const normal = Array.from({ length: 60 }, (_, i) => tx({ minute: i, cardId: `card-${i % 12}`, location: i % 2 ? LONDON : LONDON_EAST }));
+    const habit = Array.from({ length: 15 }, (_, i) => tx({ minute: 2 * i, cardId: 'card-habit', amount: 20 + (i % 5) * 8 }));
+    const travel = [tx({ minute: 30, cardId: 'card-travel', location: LONDON }), tx({ minute: 42, cardId: 'card-travel', location: NEW_YORK })];
+    const burst = [0, 1, 2, 3].map((i) => tx({ minute: 50 + i, cardId: `card-b${i}`, amount: 900 + i, ip: '203.0.113.7', merchant: 'Electronics' }));
+    const spike = tx({ minute: 40, cardId: 'card-habit', amount: 4_000, merchant: 'Jeweller' });
+    // Posted as a partner would: in time order, in batches.
+    const all = [...normal, ...habit, ...travel, ...burst, spike].sort((a, b) => a.time.localeCompare(b.time));
+    const batches = Array.from({ length: Math.ceil(all.length / 20) }, (_, i) => all.slice(i * 20, i * 20 + 20));
+    for (const transactions of batches) {
+      const { ingestTransactions } = await app.mutate(IngestTransactionsDocument, { transactions });
+      expect(ingestTransactions).toMatchObject({ accepted: transactions.length, rejected: 0 });
+    }
+    await app.settle();
+
+    const found = await signals();
+    expect(found.map((s) => [s.kind, s.subject, s.transactionIds]).sort()).toEqual(
+      [
+        ['AMOUNT_ANOMALY', 'card-habit', [spike.id]],
+        ['IMPOSSIBLE_TRAVEL', 'card-travel', travel.map((t) => t.id)],
+        ['IP_VELOCITY', '203.0.113.7', burst.map((t) => t.id)],
+      ].sort(),
+    );
+    const travelSignal = found.find((s) => s.kind === 'IMPOSSIBLE_TRAVEL')!;
+    expect(travelSignal.details.find((d) => d.name === 'distanceKm')!.value).toBeGreaterThan(5_500);
+    const published = await live.results.until((items) => new Set(items.flatMap((r) => r.data?.fraudSignals ?? []).map((s) => s.id)).size >= 3, 'three signals published');
+    expect(new Set(published.flatMap((r) => r.data?.fraudSignals ?? []).map((s) => s.id))).toEqual(new Set(found.map((s) => s.id)));
+
+    // Replaying every batch stores nothing and raises nothing new.
+    for (const transactions of batches) {
+      const { ingestTransactions } = await app.mutate(IngestTransactionsDocument, { transactions });
+      expect(ingestTransactions).toMatchObject({ accepted: 0, duplicates: transactions.length });
+    }
+    await app.settle();
+    expect(await signals()).toEqual(found);
+    await live.close();
+  });
+
+  it('names what is wrong with each malformed transaction and stores none of them', async () => {
+    const before = await app.sql<{ n: number }>(sql`select count(*)::int as n from transactions`);
+    const { ingestTransactions } = await app.mutate(IngestTransactionsDocument, {
+      transactions: [
+        tx({ minute: 100, ip: '999.1.1.1' }),
+        tx({ minute: 100, location: { lat: 91, lon: 0 } }),
+        tx({ minute: 100, currency: 'euro' }),
+        tx({ minute: 100, cardId: '4111111111111111' }),
+        tx({ minute: 100, amount: -5 }),
+        tx({ minute: 100, id: '' }),
+      ],
+    });
+    expect(ingestTransactions.errors.map((e) => [e.index, e.field, e.code])).toEqual([
+      [0, 'ip', 'INVALID_IP'],
+      [1, 'location', 'INVALID_LOCATION'],
+      [2, 'currency', 'INVALID_CURRENCY'],
+      [3, 'cardId', 'INVALID_CARD'],
+      [4, 'amount', 'INVALID_AMOUNT'],
+      [5, 'id', 'INVALID_ID'],
+    ]);
+    expect(ingestTransactions.errors[3]!.message).toMatch(/card number/);
+    expect(await app.sql<{ n: number }>(sql`select count(*)::int as n from transactions`)).toEqual(before);
+  });
+});
