@@ -15,7 +15,8 @@ export const RULES_CHANGED_CHANNEL = 'alert-rules';
 export class RuleRegistry {
   /** Rules for the alerts processor; a new array on every change. */
   processorRules: readonly AlertRule[] = [];
-  noDataRules: readonly StoredRule[] = [];
+  /** NO_DATA rules with when they last changed: silence counts from then at the earliest. */
+  noDataRules: readonly (StoredRule & { updatedAt: Date })[] = [];
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
 
@@ -36,7 +37,7 @@ export class RuleRegistry {
   }
 
   async reload(): Promise<void> {
-    const rules = (await listRules(this.options.db, { enabledOnly: true })) as StoredRule[];
+    const rules = await listRules(this.options.db, { enabledOnly: true });
     this.processorRules = rules.map(toProcessorRule).filter((r): r is AlertRule => r !== null);
     this.noDataRules = rules.filter((r) => r.kind === 'NO_DATA');
   }

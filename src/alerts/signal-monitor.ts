@@ -71,7 +71,7 @@ export class SignalMonitor {
   }
 
   /** Series a rule watches: its named sources, or every source this node has seen. */
-  private watched(rule: StoredRule): { sourceId: string; metric: string | null }[] {
+  private watched(rule: StoredRule & { updatedAt: Date }): { sourceId: string; metric: string | null }[] {
     const metric = rule.params.metric;
     const sources = rule.sourceIds ?? [...new Set([...this.lastSeen.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))];
     return sources.map((sourceId) => ({ sourceId, metric }));
@@ -86,7 +86,8 @@ export class SignalMonitor {
         for (const { sourceId, metric } of this.watched(rule)) {
           const key = `${rule.id}|${sourceId}/${metric ?? '*'}`;
           if (this.silent.has(key)) continue;
-          const last = this.lastSeen.get(`${sourceId}/${metric ?? '*'}`) ?? this.startedAt;
+          // Silence counts from this node's start or the rule's last change at the earliest.
+          const last = Math.max(this.lastSeen.get(`${sourceId}/${metric ?? '*'}`) ?? 0, this.startedAt, rule.updatedAt.getTime());
           const expected = rule.params.expectedIntervalMs;
           if (now - last <= expected) continue;
           this.silent.set(key, { rule, sourceId, metric });

@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AcknowledgeAlertDocument,
+  AlertHistoryDocument,
+  AlertsDocument,
+  CreateAlertRuleDocument,
+  DeleteAlertRuleDocument,
+  IngestReadingsDocument,
+  LiveAlertsDocument,
+  News2ScoresDocument,
+  RegisterSourcesDocument,
+  SetAlertRuleEnabledDocument,
+  type AlertRuleInput,
+  type LiveAlertsSubscription,
+  type ReadingInput,
+} from '../src/generated/graphql.js';
+import { primaryBackends } from './support/backends.js';
+import { startTestApp, type TestApp } from './support/app.js';
+import { T0, patients } from './support/fixtures.js';
+import type { LiveResults } from './support/live.js';
+
+const DAY = 86_400_000;
+type Event = LiveAlertsSubscription['alerts'][number];
+const events = (live: { results: LiveResults<{ data?: LiveAlertsSubscription | null }> }) => live.results.items.flatMap((r) => r.data?.alerts ?? []);
+const kinds = (list: Event[]) => list.map((e) => e.kind);
+
+/** A reading `seconds` after `base`. */
+const at = (base: number, sourceId: string, metric: string, value: number, seconds: number): ReadingInput => ({
+  sourceId,
+  metric,
+  time: new Date(base + seconds * 1_000).toISOString(),
+  value,
+});
+
+describe.each(primaryBackends)('alerting on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1') });
+  });
+  afterAll(() => app?.close());
+
+  const rule = async (input: AlertRuleInput) => (await app.mutate(CreateAlertRuleDocument, { input })).createAlertRule;
+  const post = async (readings: ReadingInput[]) => {
+    for (let i = 0; i < readings.length; i += 20) await app.mutate(IngestReadingsDocument, { readings: readings.slice(i, i + 20) });
+    await app.settle();
+  };
+
+  it('average heart rate over 5 min above 100 for 2 min fires exactly once, clears below 95 exactly once, and a replay fires nothing', async () => {
+    const tachycardia = await rule({
+      name: 'Tachycardia',
+      kind: 'THRESHOLD',
+      sourceIds: ['hr-1'],
+      metric: 'heart_rate',
+      aggregate: 'AVG',
+      window: '5m',
+      above: 100,
+      for: '2m',
+      clear: 95,
+      severity: 'HIGH',
+    });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [tachycardia.id] });
+    const base = T0;
+    // Every 15 s: 80 for 5 min, 120 for 10 min, then 85 for 12 min. The 95-100 band on the way down keeps it firing.
+    const value = (s: number) => (s < 300 ? 80 : s < 900 ? 120 : 85);
+    const readings = Array.from({ length: 27 * 4 }, (_, i) => at(base, 'hr-1', 'heart_rate', value(i * 15), i * 15));
+    await post(readings);
+    // A second patient outside the rule's sources, just as fast: nothing for it.
+    await post(Array.from({ length: 40 }, (_, i) => at(base, 'hr-2', 'heart_rate', 130, i * 15)));
+
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).some((e) => e.kind === 'RESOLVED'), 'the alert to resolve');
+    const seen = events(live);
+    expect(kinds(seen)).toEqual(['PENDING', 'FIRING', 'RESOLVED']);
+    expect(new Set(seen.map((e) => e.alert.id)).size).toBe(1);
+    const fired = seen[1]!.alert;
+    expect(fired).toMatchObject({ sourceId: 'hr-1', metric: 'heart_rate', state: 'FIRING', severity: 'HIGH' });
+    expect(fired.value!).toBeGreaterThan(100);
+    const resolved = seen[2]!.alert;
+    expect(resolved.state).toBe('RESOLVED');
+    expect(resolved.value!).toBeLessThan(95);
+    // Fired 2 minutes (of event time) after the average first crossed 100.
+    expect(Date.parse(seen[1]!.alert.startedAt)).toBe(Date.parse(seen[0]!.alert.startedAt));
+
+    const { alert } = await app.mutate(AlertHistoryDocument, { id: fired.id });
+    expect(alert!.transitions.map((t) => t.kind)).toEqual(['PENDING', 'FIRING', 'RESOLVED']);
+    expect(Date.parse(alert!.transitions[1]!.eventTime!) - Date.parse(alert!.transitions[0]!.eventTime!)).toBeGreaterThanOrEqual(120_000);
+
+    await post(readings);
+    const { alerts } = await app.mutate(AlertsDocument, { ruleIds: [tachycardia.id] });
+    expect(alerts.edges).toHaveLength(1);
+    expect((await app.mutate(AlertHistoryDocument, { id: fired.id })).alert!.transitions).toHaveLength(3);
+    expect(kinds(events(live))).toEqual(['PENDING', 'FIRING', 'RESOLVED']);
+    await live.close();
+  });
+
+  it('scores NEWS2 and alerts HIGH at aggregate 5, CRITICAL at 7, then resolves', async () => {
+    const news = await rule({ name: 'NEWS2', kind: 'NEWS2', sourceIds: ['news-1'] });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [news.id] });
+    const base = T0 + DAY;
+    const vitals = (s: number, v: Partial<Record<string, number>>) =>
+      Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37, ...v }).map(([metric, value]) =>
+        at(base, 'news-1', metric, value!, s),
+      );
+    const score = async () => (await app.mutate(News2ScoresDocument, { sourceIds: ['news-1'] })).news2Scores[0];
+
+    await post(vitals(0, {}));
+    expect(await score()).toMatchObject({ total: 0, risk: 'LOW' });
+    // resp 21 (2) + heart 91 (1) + temp 38.1 (1) = 4: no alert yet.
+    await post(vitals(60, { resp_rate: 21, heart_rate: 91, temperature: 38.1 }));
+    expect(await score()).toMatchObject({ total: 4, risk: 'LOW' });
+    // + SpO2 95 (1) = 5: urgent.
+    await post(vitals(120, { resp_rate: 21, heart_rate: 91, temperature: 38.1, spo2: 95 }));
+    expect(await score()).toMatchObject({ total: 5, risk: 'MEDIUM' });
+    // + systolic 100 (2) = 7: emergency.
+    await post(vitals(180, { resp_rate: 21, heart_rate: 91, temperature: 38.1, spo2: 95, bp_systolic: 100 }));
+    expect(await score()).toMatchObject({ total: 7, risk: 'HIGH' });
+    await post(vitals(240, {}));
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).some((e) => e.kind === 'RESOLVED'), 'NEWS2 alert to resolve');
+    // Scores are recomputed at every reading, so on the way down the alert passes through 5 before it resolves.
+    const seen = events(live).map((e) => [e.kind, e.alert.severity, e.alert.value]);
+    expect(seen.slice(0, 2)).toEqual([
+      ['FIRING', 'HIGH', 5],
+      ['UPDATED', 'CRITICAL', 7],
+    ]);
+    expect(seen.at(-1)).toEqual(['RESOLVED', expect.any(String), 4]);
+    expect(seen.filter(([kind]) => kind === 'FIRING')).toHaveLength(1);
+    expect(new Set(events(live).map((e) => e.alert.id)).size).toBe(1);
+    await live.close();
+  });
+
+  it('raises signal lost when a monitor goes silent and resolves it when data comes back', async () => {
+    const silence = await rule({ name: 'Monitor silent', kind: 'NO_DATA', sourceIds: ['mon-1'], metric: 'heart_rate', expectedInterval: '1s', severity: 'HIGH' });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id] });
+    const base = T0 + 2 * DAY;
+    await post([at(base, 'mon-1', 'heart_rate', 72, 0)]);
+    await live.results.until((items) => items.length > 0, 'signal lost', 5_000);
+    expect(events(live)[0]).toMatchObject({ kind: 'FIRING', alert: { sourceId: 'mon-1', metric: 'heart_rate', state: 'FIRING' } });
+    expect(events(live)[0]!.alert.message).toMatch(/signal lost: no heart_rate from mon-1/);
+    await post([at(base, 'mon-1', 'heart_rate', 73, 5)]);
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length >= 2, 'signal restored', 5_000);
+    expect(events(live)[1]).toMatchObject({ kind: 'RESOLVED', alert: { state: 'RESOLVED' } });
+    expect(events(live)[1]!.alert.message).toMatch(/signal restored/);
+    // Silent again: a new episode, a new alert.
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length >= 3, 'signal lost again', 5_000);
+    expect(events(live)[2]!.alert.id).not.toBe(events(live)[0]!.alert.id);
+    await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
+    await live.close();
+  });
+
+  it('validates rules by field, resolves the open alert of a disabled rule at the next reading, and deletes rules', async () => {
+    const bad = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'THRESHOLD', above: 100 } });
+    expect(bad.errors?.[0]).toMatchObject({ message: expect.stringMatching(/needs a metric/), extensions: { code: 'BAD_USER_INPUT', argument: 'metric' } });
+    const badWindow = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'RATE_OF_CHANGE', metric: 'bp_systolic', drop: 30, window: 'ten minutes' } });
+    expect(badWindow.errors?.[0]).toMatchObject({ extensions: { argument: 'window' } });
+
+    const high = await rule({ name: 'HR > 150', kind: 'THRESHOLD', sourceIds: ['rule-1'], metric: 'heart_rate', above: 150, severity: 'MEDIUM' });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });
+    const base = T0 + 3 * DAY;
+    await post([at(base, 'rule-1', 'heart_rate', 160, 0)]);
+    await live.results.until((items) => items.length > 0, 'firing');
+    await app.mutate(SetAlertRuleEnabledDocument, { id: high.id, enabled: false });
+    await post([at(base, 'rule-1', 'heart_rate', 161, 10)]);
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length >= 2, 'resolved by disabling');
+    expect(kinds(events(live))).toEqual(['FIRING', 'RESOLVED']);
+    expect(events(live)[1]!.alert.message).toMatch(/removed|no longer/);
+    await app.mutate(DeleteAlertRuleDocument, { id: high.id });
+    const again = await app.request(DeleteAlertRuleDocument, { id: high.id });
+    expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    await live.close();
+  });
+});
+
+describe.each(primaryBackends)('escalation and acknowledgement on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms', ESCALATE_AFTER: '1s' } });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('esc-1', 'ack-1') });
+  });
+  afterAll(() => app?.close());
+
+  it('escalates a firing alert nobody acknowledges, and an acknowledgement reaches every subscriber and stops escalation', async () => {
+    const { createAlertRule: high } = await app.mutate(CreateAlertRuleDocument, {
+      input: { name: 'HR > 150', kind: 'THRESHOLD', metric: 'heart_rate', above: 150, severity: 'MEDIUM' },
+    });
+    const ward = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });
+    const desk = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });
+    await app.mutate(IngestReadingsDocument, { readings: [at(T0, 'esc-1', 'heart_rate', 170, 0), at(T0, 'ack-1', 'heart_rate', 170, 0)] });
+    await app.settle();
+    await ward.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).filter((e) => e.kind === 'FIRING').length === 2, 'both firing');
+    const ackTarget = events(ward).find((e) => e.alert.sourceId === 'ack-1')!.alert;
+    const { acknowledgeAlert } = await app.mutate(AcknowledgeAlertDocument, { id: ackTarget.id, by: 'nurse.kim', note: 'checked, patient exercising' });
+    expect(acknowledgeAlert.acknowledgement).toMatchObject({ by: 'nurse.kim', note: 'checked, patient exercising' });
+    await desk.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).some((e) => e.kind === 'ACKNOWLEDGED'), 'the acknowledgement at the desk');
+    expect(events(desk).find((e) => e.kind === 'ACKNOWLEDGED')).toMatchObject({ actor: 'nurse.kim', alert: { id: ackTarget.id, acknowledgement: { by: 'nurse.kim' } } });
+
+    await ward.results.until(
+      (items) => items.flatMap((r) => r.data?.alerts ?? []).filter((e) => e.kind === 'ESCALATED').length >= 2,
+      'two escalations of the unacknowledged alert',
+      8_000,
+    );
+    const escalations = events(ward).filter((e) => e.kind === 'ESCALATED');
+    expect(escalations.every((e) => e.alert.sourceId === 'esc-1')).toBe(true);
+    expect(escalations.map((e) => e.alert.severity).slice(0, 2)).toEqual(['HIGH', 'CRITICAL']);
+
+    const twice = await app.request(AcknowledgeAlertDocument, { id: 'no-such-alert', by: 'nurse.kim' });
+    expect(twice.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    await ward.close();
+    await desk.close();
+  });
+});
