@@ -1,6 +1,16 @@
 import { parseArgs } from 'node:util';
 import { print } from 'graphql';
-import { IngestReadingsDocument, IngestTradesDocument, RegisterSourcesDocument, type ReadingInput, type TradeInput } from './generated/graphql.js';
+import {
+  AlertRulesDocument,
+  CreateAlertRuleDocument,
+  IngestReadingsDocument,
+  IngestTradesDocument,
+  IngestTransactionsDocument,
+  RegisterSourcesDocument,
+  type ReadingInput,
+  type TradeInput,
+} from './generated/graphql.js';
+import { SCENARIOS, scenarioPlan, type Scenario } from './simulator-scenarios.js';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 
 const HELP = `usage: npm run simulate -- [options]
@@ -10,7 +20,14 @@ const HELP = `usage: npm run simulate -- [options]
   --symbols N        market instruments trading alongside (default 3, 0 for none)
   --trade-rate R     trades per second in total (default 20)
   --seconds S        stop after S seconds (default: run until Ctrl-C)
-  --seed N           random seed, for repeatable runs (default 1)`;
+  --seed N           random seed, for repeatable runs (default 1)
+  --scenario LIST    add scenarios, comma-separated: deteriorating, dropout, travel, burst
+                     (also creates demo alert rules: NEWS2, tachycardia, hypoxia, monitor silent)
+  --deteriorate-over S   seconds the first patient takes to deteriorate (default 120)
+  --dropout-after S      seconds before the last patient's monitor drops out (default 20)
+  --dropout-for S        seconds it stays silent (default 30)
+  --travel-gap S         seconds between the traveller's two cities (default 60)
+  --silence S            the monitor-silent rule's interval (default 10)`;
 
 /** Baseline and spread of each vital for a stable adult (NEWS2 scores 0). */
 const VITALS = {
@@ -60,6 +77,12 @@ export async function runSimulator(argv: string[]): Promise<number> {
       seconds: { type: 'string' },
       seed: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
+      scenario: { type: 'string', default: '' },
+      'deteriorate-over': { type: 'string', default: '120' },
+      'dropout-after': { type: 'string', default: '20' },
+      'dropout-for': { type: 'string', default: '30' },
+      'travel-gap': { type: 'string', default: '60' },
+      silence: { type: 'string', default: '10' },
     },
   });
   if (values.help) {
@@ -75,6 +98,13 @@ export async function runSimulator(argv: string[]): Promise<number> {
     console.error(`--patients, --rate and --trade-rate must be positive whole numbers, --symbols zero or more, --seconds positive\n${HELP}`);
     return 2;
   }
+  const scenarios = values.scenario.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = scenarios.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+  const timings = (['deteriorate-over', 'dropout-after', 'dropout-for', 'travel-gap', 'silence'] as const).map((k) => Number(values[k]));
+  if (unknown.length || !timings.every((n) => Number.isInteger(n) && n > 0)) {
+    console.error(`${unknown.length ? `unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}` : 'scenario timings must be positive whole seconds'}\n${HELP}`);
+    return 2;
+  }
   const rand = random(Number(values.seed));
   const url = values.url;
   const ids = Array.from({ length: patients }, (_, i) => `bed-${String(i + 1).padStart(2, '0')}`);
@@ -86,6 +116,19 @@ export async function runSimulator(argv: string[]): Promise<number> {
     return 1;
   }
 
+  const plan = scenarioPlan(scenarios as Scenario[], {
+    patients: ids,
+    deteriorateOverSeconds: timings[0]!,
+    dropoutAfterSeconds: timings[1]!,
+    dropoutForSeconds: timings[2]!,
+    travelGapSeconds: timings[3]!,
+    silenceSeconds: timings[4]!,
+  }, rand);
+  if (scenarios.length) {
+    const existing = new Set((await post(url, AlertRulesDocument, {})).alertRules.map((r) => r.name));
+    for (const input of plan.rules()) if (!existing.has(input.name)) await post(url, CreateAlertRuleDocument, { input });
+    console.log(`scenarios: ${scenarios.join(', ')}; alert rules: ${plan.rules().map((r) => r.name).join('; ')}`);
+  }
   const series = ids.flatMap((sourceId) =>
     (Object.keys(VITALS) as Vital[]).map((metric) => {
       const vital = VITALS[metric];
@@ -94,7 +137,7 @@ export async function runSimulator(argv: string[]): Promise<number> {
   );
   const symbols = Array.from({ length: symbolCount }, (_, i) => ({ symbol: SYMBOLS[i % SYMBOLS.length]! + (i >= SYMBOLS.length ? `.${Math.floor(i / SYMBOLS.length)}` : ''), price: 50 + rand() * 200 }));
   let next = 0;
-  const totals = { sent: 0, accepted: 0, duplicates: 0, rejected: 0, trades: 0 };
+  const totals = { sent: 0, accepted: 0, duplicates: 0, rejected: 0, trades: 0, transactions: 0 };
   const started = Date.now();
   let stop = false;
   process.once('SIGINT', () => (stop = true));
@@ -106,8 +149,10 @@ export async function runSimulator(argv: string[]): Promise<number> {
     const readings: ReadingInput[] = [];
     for (let k = 0; k < rate; k++) {
       const s = series[next++ % series.length]!;
-      // Mean-reverting random walk around the patient's own baseline.
-      s.level += (s.vital.mean - s.level) * 0.05 + (rand() - 0.5) * 2 * s.vital.step;
+      if (!plan.sends(s.sourceId, tick)) continue;
+      // Mean-reverting random walk around the patient's own baseline (or where a scenario takes it).
+      const { mean, pull } = plan.target(s.sourceId, s.metric, s.vital.mean, tick);
+      s.level += (mean - s.level) * pull + (rand() - 0.5) * 2 * s.vital.step;
       readings.push({
         sourceId: s.sourceId,
         metric: s.metric,
@@ -129,12 +174,14 @@ export async function runSimulator(argv: string[]): Promise<number> {
     }
     try {
       if (trades.length > 0) totals.trades += (await post(url, IngestTradesDocument, { trades })).ingestTrades.accepted;
+      const transactions = plan.transactions(tick, tickStart);
+      if (transactions.length > 0) totals.transactions += (await post(url, IngestTransactionsDocument, { transactions })).ingestTransactions.accepted;
       const { ingestReadings: result } = await post(url, IngestReadingsDocument, { readings });
       totals.sent += readings.length;
       totals.accepted += result.accepted;
       totals.duplicates += result.duplicates;
       totals.rejected += result.rejected;
-      const line = `t=${tick + 1}s sent ${totals.sent} accepted ${totals.accepted} duplicates ${totals.duplicates} rejected ${totals.rejected} last cursor ${result.lastCursor ?? '-'} trades ${totals.trades}`;
+      const line = `t=${tick + 1}s sent ${totals.sent} accepted ${totals.accepted} duplicates ${totals.duplicates} rejected ${totals.rejected} last cursor ${result.lastCursor ?? '-'} trades ${totals.trades}${totals.transactions ? ` card transactions ${totals.transactions}` : ''}`;
       if (tty) process.stdout.write(`\r${line}`);
       else console.log(line);
     } catch (error) {

@@ -34,7 +34,7 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
 
   const signals = async () => (await app.mutate(FraudSignalsDocument, { first: 100 })).fraudSignals.edges.map((e) => e.node);
 
-  it('flags a card used in two cities minutes apart, an IP buying high-value goods in a burst, and an amount far above a card\'s habit — and nothing in the normal traffic around them', async () => {
+  it('flags a card used in two cities minutes apart, an IP buying high-value goods in a burst, a card buying high-value goods in a burst, and an amount far above a card\'s habit — and nothing in the normal traffic around them', async () => {
     const live = await app.subscribeWs(LiveFraudSignalsDocument, {});
     // Normal traffic: many cards, small amounts, one city, spread out.
     const normal = Array.from({ length: 60 }, (_, i) => tx({ minute: i, cardId: `card-${i % 12}`, location: i % 2 ? LONDON : LONDON_EAST }));
@@ -42,8 +42,9 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     const travel = [tx({ minute: 30, cardId: 'card-travel', location: LONDON }), tx({ minute: 42, cardId: 'card-travel', location: NEW_YORK })];
     const burst = [0, 1, 2, 3].map((i) => tx({ minute: 50 + i, cardId: `card-b${i}`, amount: 900 + i, ip: '203.0.113.7', merchant: 'Electronics' }));
     const spike = tx({ minute: 40, cardId: 'card-habit', amount: 4_000, merchant: 'Jeweller' });
+    const shopper = [0, 1, 2, 3].map((i) => tx({ minute: 20 + i * 2, cardId: 'card-shopper', amount: 600 + i * 10, merchant: 'Watches' }));
     // Posted as a partner would: in time order, in batches.
-    const all = [...normal, ...habit, ...travel, ...burst, spike].sort((a, b) => a.time.localeCompare(b.time));
+    const all = [...normal, ...habit, ...travel, ...burst, spike, ...shopper].sort((a, b) => a.time.localeCompare(b.time));
     const batches = Array.from({ length: Math.ceil(all.length / 20) }, (_, i) => all.slice(i * 20, i * 20 + 20));
     for (const transactions of batches) {
       const { ingestTransactions } = await app.mutate(IngestTransactionsDocument, { transactions });
@@ -55,13 +56,14 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     expect(found.map((s) => [s.kind, s.subject, s.transactionIds]).sort()).toEqual(
       [
         ['AMOUNT_ANOMALY', 'card-habit', [spike.id]],
+        ['CARD_VELOCITY', 'card-shopper', shopper.map((t) => t.id)],
         ['IMPOSSIBLE_TRAVEL', 'card-travel', travel.map((t) => t.id)],
         ['IP_VELOCITY', '203.0.113.7', burst.map((t) => t.id)],
       ].sort(),
     );
     const travelSignal = found.find((s) => s.kind === 'IMPOSSIBLE_TRAVEL')!;
     expect(travelSignal.details.find((d) => d.name === 'distanceKm')!.value).toBeGreaterThan(5_500);
-    const published = await live.results.until((items) => new Set(items.flatMap((r) => r.data?.fraudSignals ?? []).map((s) => s.id)).size >= 3, 'three signals published');
+    const published = await live.results.until((items) => new Set(items.flatMap((r) => r.data?.fraudSignals ?? []).map((s) => s.id)).size >= 4, 'four signals published');
     expect(new Set(published.flatMap((r) => r.data?.fraudSignals ?? []).map((s) => s.id))).toEqual(new Set(found.map((s) => s.id)));
 
     // Replaying every batch stores nothing and raises nothing new.

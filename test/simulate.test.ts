@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSimulator } from '../src/simulate.js';
-import { SourcesDocument } from '../src/generated/graphql.js';
+import { AlertsDocument, FraudSignalsDocument, SourcesDocument } from '../src/generated/graphql.js';
 import { backends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 
@@ -27,6 +27,35 @@ describe('npm run simulate', () => {
       { symbol: 'ACME', n: 10 },
       { symbol: 'GLOBX', n: 10 },
     ]);
+  });
+
+  it('plays the scenarios: a deteriorating patient, a monitor drop-out, a card in two cities, an IP burst — each raising what it should', async () => {
+    const scenarioApp = await startTestApp(backends[0]!, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
+    try {
+      const code = await runSimulator([
+        '--url', `${scenarioApp.url}/graphql`, '--patients', '3', '--rate', '36', '--symbols', '0', '--seconds', '7',
+        '--scenario', 'deteriorating,dropout,travel,burst',
+        '--deteriorate-over', '3', '--dropout-after', '1', '--dropout-for', '4', '--travel-gap', '3', '--silence', '2',
+      ]);
+      expect(code).toBe(0);
+      await scenarioApp.settle();
+      const { fraudSignals } = await scenarioApp.mutate(FraudSignalsDocument, { first: 50 });
+      expect(fraudSignals.edges.map((e) => [e.node.kind, e.node.subject]).sort()).toEqual([
+        ['IMPOSSIBLE_TRAVEL', 'card-traveller'],
+        ['IP_VELOCITY', '203.0.113.66'],
+      ]);
+      const { alerts } = await scenarioApp.mutate(AlertsDocument, { first: 50 });
+      const raised = alerts.edges.map((e) => e.node);
+      expect(raised.filter((a) => a.sourceId === 'bed-03' && a.message.startsWith('signal')).map((a) => a.state)).toEqual(['RESOLVED']);
+      expect(raised.some((a) => a.sourceId === 'bed-01' && a.ruleId && a.severity === 'CRITICAL')).toBe(true);
+      expect(raised.filter((a) => a.sourceId === 'bed-02')).toEqual([]);
+    } finally {
+      await scenarioApp.close();
+    }
+  });
+
+  it('refuses an unknown scenario, naming the ones it knows', async () => {
+    expect(await runSimulator(['--scenario', 'earthquake', '--seconds', '1'])).toBe(2);
   });
 
   it('says how to start the server when it cannot reach it', async () => {
