@@ -25,6 +25,12 @@ async function main(argv: string[]): Promise<number> {
         }
         stopping = true;
         log.info({ signal }, 'signal received');
+        // A close that hangs (a broken disk, a wedged driver) must not keep the process alive past its orchestrator's patience.
+        const deadline = config.http.shutdownTimeoutMs + 10_000;
+        setTimeout(() => {
+          log.error({ afterMs: deadline }, 'shutdown did not finish in time; exiting without it');
+          process.exit(1);
+        }, deadline).unref();
         server.close().then(
           () => process.exit(0),
           (error: unknown) => {
