@@ -6,9 +6,10 @@ export interface Figure {
   name: string;
   unit: string;
   platform: number;
-  baseline: number;
-  /** platform / baseline, in the direction where higher is better for throughput. */
-  ratio: number;
+  /** null for a figure with no raw counterpart (e.g. a delay). */
+  baseline: number | null;
+  /** platform / baseline, in the direction where higher is better for throughput; null without a baseline. */
+  ratio: number | null;
   target?: string;
 }
 
@@ -24,7 +25,13 @@ export function progress(what: string, done: number, of: number) {
 }
 
 export function printTable(figures: Figure[]) {
-  const rows = figures.map((f) => [f.name, `${f.platform.toFixed(0)} ${f.unit}`, `${f.baseline.toFixed(0)} ${f.unit}`, f.ratio.toFixed(2), f.target ?? '']);
+  const rows = figures.map((f) => [
+    f.name,
+    `${f.platform.toFixed(0)} ${f.unit}`,
+    f.baseline === null ? '-' : `${f.baseline.toFixed(0)} ${f.unit}`,
+    f.ratio === null ? '-' : f.ratio.toFixed(2),
+    f.target ?? '',
+  ]);
   const header = ['benchmark', 'platform', 'raw baseline', 'ratio', 'target'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
@@ -47,11 +54,17 @@ export function saveResults(path: string, mode: string, figures: Figure[]) {
       return {};
     }
   })();
+  // Figures are kept by name, each with when and at which commit it was measured, so running one
+  // benchmark does not drop the others' figures.
+  const measuredAt = new Date().toISOString();
+  const kept = ((previous[mode] as { figures?: (Figure & { measuredAt?: string })[] } | undefined)?.figures ?? []).filter(
+    (old) => !figures.some((f) => f.name === old.name),
+  );
   const entry = {
-    measuredAt: new Date().toISOString(),
+    measuredAt,
     commit,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-    figures,
+    figures: [...kept, ...figures.map((f) => ({ ...f, measuredAt, commit }))],
   };
   writeFileSync(path, `${JSON.stringify({ ...previous, [mode]: entry }, null, 2)}\n`);
 }

@@ -136,8 +136,10 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     closers.push(() => escalation.stop());
     const pipelines = buildPipelines({ config: config.processors, database, publisher, readingsTail, tradesTail, transactionsTail, rules, alerts, log });
     if (config.processors.enabled) {
+      // Not awaited: catching up with a long stored stream must not hold back the API (the embedded
+      // database runs one query at a time). Each runtime logs its progress and retries on failure.
       for (const runtime of Object.values(pipelines)) {
-        await runtime.start();
+        runtime.start().catch((error: unknown) => log.error({ pipeline: runtime.name, err: error }, 'processor runtime did not start'));
         closers.push(() => runtime.stop());
       }
     } else {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { deepFreeze, notJson } from './support/json-safety.js';
 import { createAlertRulesProcessor, type AlertInput, type AlertRule, type AlertRulesState, type AlertTransition } from '../src/processors/alert-rules.js';
 import { createNews2Processor, news2, news2ParameterScore, NEWS2_METRICS, type News2Metric, type News2Score, type News2State } from '../src/processors/news2.js';
 import type { Output, Processor } from '../src/processors/processor.js';
@@ -11,26 +12,7 @@ const T0 = Date.UTC(2024, 4, 6, 9);
 
 // ---------------------------------------------------------------- a stand-in for the runtime
 
-/** Where `value` holds something JSON would not give back unchanged, or null. */
-function notJson(value: unknown): string | null {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return null;
-  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0) ? null : `: ${Object.is(value, -0) ? '-0' : value}`;
-  if (typeof value !== 'object' || (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype)) return `: ${String(value)}`;
-  for (const [key, item] of Object.entries(value)) {
-    const problem = notJson(item);
-    if (problem !== null) return `.${key}${problem}`;
-  }
-  return null;
-}
 
-/** Frozen all the way down: a processor that mutates the state it is given then throws (modules are strict). */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
-}
 
 type States<S> = Map<string, S>;
 

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { deepFreeze, notJson } from './support/json-safety.js';
 import type { Processor } from '../src/processors/processor.js';
 import { EARTH_RADIUS_KM, haversineKm, type LatLon } from '../src/processors/geo.js';
 import {
@@ -44,26 +45,7 @@ interface Plan {
   checkpointAt?: number;
 }
 
-/** Where `value` holds something JSON would not give back unchanged, or null. */
-function notJson(value: unknown): string | null {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return null;
-  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0) ? null : `: ${Object.is(value, -0) ? '-0' : value}`;
-  if (typeof value !== 'object' || (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype)) return `: ${String(value)}`;
-  for (const [key, item] of Object.entries(value)) {
-    const problem = notJson(item);
-    if (problem !== null) return `.${key}${problem}`;
-  }
-  return null;
-}
 
-/** Frozen all the way down: a processor that mutates the state it was given then throws (modules are strict). */
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
-}
 
 type AnyProcessor = Processor<unknown, CardTransaction, FraudSignal>;
 

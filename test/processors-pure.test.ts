@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { notJson } from './support/json-safety.js';
 import type { Output, Processor } from '../src/processors/processor.js';
 import { bucketStart, WINDOW_ORIGIN, type Point, type Trade } from '../src/processors/series.js';
 import { addOhlcv, addStats, createOhlcv, createStats, extractOhlcv, extractStats, mergeOhlcv, mergeStats } from '../src/processors/accumulators.js';
@@ -25,21 +26,6 @@ interface Plan {
   checkpointAt?: number;
 }
 
-/**
- * Where `value` holds something JSON would not give back unchanged (anything
- * but plain objects, arrays, strings, booleans, null and finite numbers other
- * than -0), or null. Cheaper than a round trip plus a deep compare on every step.
- */
-function notJson(value: unknown): string | null {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return null;
-  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0) ? null : `: ${Object.is(value, -0) ? '-0' : value}`;
-  if (typeof value !== 'object' || (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype)) return `: ${String(value)}`;
-  for (const [key, item] of Object.entries(value)) {
-    const problem = notJson(item);
-    if (problem !== null) return `.${key}${problem}`;
-  }
-  return null;
-}
 
 /**
  * What the runtime does around a processor: one state per series key, a

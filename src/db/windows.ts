@@ -2,32 +2,28 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import type { WindowAggregate } from '../processors/windows.js';
 import type { Db } from './client.js';
 import { windowAggregates } from './schema.js';
-import { startRange, upsertAll, type StartRange } from './processor-outputs.js';
+import { startRange, type StartRange } from './processor-outputs.js';
 
+/**
+ * One unnest statement per batch: drizzle's multi-row VALUES spends more time
+ * building 15 parameters a row than PostgreSQL spends running it (measured
+ * 140 ms of 230 ms for 800 windows on PGlite; unnest: 50-60 ms). Booleans
+ * travel as text: postgres.js cannot send a boolean array parameter.
+ */
 export async function upsertWindows(tx: Db, outputs: readonly WindowAggregate[]): Promise<void> {
-  const t = windowAggregates;
-  await upsertAll(
-    tx,
-    t,
-    outputs.map((w) => ({
-      sourceId: w.sourceId,
-      metric: w.metric,
-      sizeMs: w.sizeMs,
-      hopMs: w.hopMs,
-      start: new Date(w.start),
-      end: new Date(w.end),
-      count: w.count,
-      min: w.min,
-      max: w.max,
-      avg: w.avg,
-      stddev: w.stddev,
-      first: w.first,
-      last: w.last,
-      closed: w.closed,
-      updatedAt: sql`now()` as never,
-    })),
-    [t.sourceId, t.metric, t.sizeMs, t.hopMs, t.start],
-  );
+  if (outputs.length === 0) return;
+  const col = <T>(pick: (w: WindowAggregate) => T) => sql.param(outputs.map(pick));
+  await tx.execute(sql`
+    insert into window_aggregates (source_id, metric, size_ms, hop_ms, start_time, end_time, count, min, max, avg, stddev, first, last, closed, updated_at)
+    select s, m, sz, hp, st::timestamptz, en::timestamptz, c, mn, mx, av, sd, f, l, cl, now()
+    from unnest(${col((w) => w.sourceId)}::text[], ${col((w) => w.metric)}::text[], ${col((w) => w.sizeMs)}::int8[], ${col((w) => w.hopMs)}::int8[],
+      ${col((w) => new Date(w.start).toISOString())}::text[], ${col((w) => new Date(w.end).toISOString())}::text[],
+      ${col((w) => w.count)}::int4[], ${col((w) => w.min)}::float8[], ${col((w) => w.max)}::float8[], ${col((w) => w.avg)}::float8[],
+      ${col((w) => w.stddev)}::float8[], ${col((w) => w.first)}::float8[], ${col((w) => w.last)}::float8[], ${col((w) => String(w.closed))}::text[]::bool[])
+      as u(s, m, sz, hp, st, en, c, mn, mx, av, sd, f, l, cl)
+    on conflict (source_id, metric, size_ms, hop_ms, start_time) do update set
+      end_time = excluded.end_time, count = excluded.count, min = excluded.min, max = excluded.max, avg = excluded.avg,
+      stddev = excluded.stddev, first = excluded.first, last = excluded.last, closed = excluded.closed, updated_at = excluded.updated_at`);
 }
 
 export interface WindowQuery extends StartRange {

@@ -28,14 +28,24 @@ export function createCandlesProcessor(intervalsMs: number[]): Processor<Candles
     timeOf: (trade) => trade.time,
     create: createOhlcv,
     add: addOhlcv,
-    output: ({ symbol }, { sizeMs, start, acc }, closed) => ({
-      id: `${symbol}\u0000${sizeMs}\u0000${start}`,
-      symbol,
-      intervalMs: sizeMs,
-      start,
-      end: start + sizeMs,
-      ...extractOhlcv(acc),
-      closed,
-    }),
+    output: ({ symbol }, { sizeMs, start, acc }, closed) => {
+      const c = extractOhlcv(acc);
+      // Spelled out rather than spread: see addStats.
+      return {
+        id: `${symbol}\u0000${sizeMs}\u0000${start}`,
+        symbol,
+        intervalMs: sizeMs,
+        start,
+        end: start + sizeMs,
+        open: c.open,
+        high: c.high,
+        low: c.low,
+        close: c.close,
+        volume: c.volume,
+        vwap: c.vwap,
+        trades: c.trades,
+        closed,
+      };
+    },
   });
 }

@@ -122,6 +122,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
 
   async start(): Promise<void> {
     await this.tryLease();
+    if (this.stopping) return;
     this.leaseTimer = setInterval(() => void this.tryLease(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
     this.leaseTimer.unref();
   }
@@ -132,7 +133,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     // The tail hands every committed event to the listener before catchUp resolves.
     await this.spec.tail.catchUp();
     while (!this.live || this.busy || this.queue.length > 0) {
-      if (this.role !== 'owner') throw new Error(`pipeline ${this.name} is ${this.role} on this node`);
+      if (this.role !== 'owner' && this.role !== 'starting') throw new Error(`pipeline ${this.name} is ${this.role} on this node`);
       if (Date.now() > deadline) throw new Error(`pipeline ${this.name} did not settle (at cursor ${this.position}, ${this.queue.length} batches queued)`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -200,6 +201,8 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       const page = await this.spec.readAfter(this.position, CATCH_UP_PAGE);
       if (page.length === 0) break;
       await this.process(page);
+      // Let requests, timers and the lease renewal run between pages.
+      await new Promise((resolve) => setImmediate(resolve));
       if (Date.now() - lastProgress > 5_000) {
         lastProgress = Date.now();
         this.options.log.info({ pipeline: this.name, at: this.position.toString(), of: committedAtStart.toString() }, 'processors catching up with the stored stream');

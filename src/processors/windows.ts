@@ -29,16 +29,28 @@ export function createWindowsProcessor(specs: WindowSpec[]): Processor<WindowsSt
     timeOf: (point) => point.time,
     create: createStats,
     add: addStats,
-    output: ({ sourceId, metric }, { sizeMs, hopMs, start, acc }, closed) => ({
-      id: `${sourceId}\u0000${metric}\u0000${sizeMs}\u0000${hopMs}\u0000${start}`,
-      sourceId,
-      metric,
-      sizeMs,
-      hopMs,
-      start,
-      end: start + sizeMs,
-      ...extractStats(acc),
-      closed,
-    }),
+    output: ({ sourceId, metric }, { sizeMs, hopMs, start, acc }, closed) => {
+      const stats = extractStats(acc);
+      // Spelled out rather than spread: see addStats.
+      return {
+        id: `${sourceId}\u0000${metric}\u0000${sizeMs}\u0000${hopMs}\u0000${start}`,
+        sourceId,
+        metric,
+        sizeMs,
+        hopMs,
+        start,
+        end: start + sizeMs,
+        count: stats.count,
+        min: stats.min,
+        max: stats.max,
+        avg: stats.avg,
+        stddev: stats.stddev,
+        first: stats.first,
+        last: stats.last,
+        firstTime: stats.firstTime,
+        lastTime: stats.lastTime,
+        closed,
+      };
+    },
   });
 }
