@@ -37,6 +37,8 @@ const VITALS = {
   temperature: { mean: 36.9, spread: 0.4, step: 0.03, digits: 1 },
   bp_systolic: { mean: 122, spread: 10, step: 1.2, digits: 0 },
   bp_diastolic: { mean: 76, spread: 7, step: 0.9, digits: 0 },
+  // ACVPU coded 0-4 (0 = alert): what NEWS2 needs beside the vitals.
+  consciousness: { mean: 0, spread: 0, step: 0, digits: 0 },
 } as const;
 type Vital = keyof typeof VITALS;
 

@@ -22,7 +22,7 @@ export interface ScenarioOptions {
 }
 
 /** Where a deteriorating patient ends up: NEWS2 well above 7. */
-const DETERIORATED: Record<string, number> = { heart_rate: 132, resp_rate: 28, spo2: 87, temperature: 38.8, bp_systolic: 92 };
+const DETERIORATED: Record<string, number> = { heart_rate: 132, resp_rate: 28, spo2: 87, temperature: 38.8, bp_systolic: 92, consciousness: 1 };
 
 const LONDON = { lat: 51.5074, lon: -0.1278 };
 const NEW_YORK = { lat: 40.7128, lon: -74.006 };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSimulator } from '../src/simulate.js';
-import { AlertsDocument, FraudSignalsDocument, SourcesDocument } from '../src/generated/graphql.js';
+import { AlertsDocument, FraudSignalsDocument, News2ScoresDocument, SourcesDocument } from '../src/generated/graphql.js';
 import { backends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 
@@ -18,7 +18,7 @@ describe('npm run simulate', () => {
       sql`select metric, count(*)::int as n, count(*) filter (where quality <> 'GOOD')::int as suspect from readings group by metric order by metric`,
     );
     expect(rows.reduce((sum, r) => sum + r.n, 0)).toBe(36);
-    expect(rows.map((r) => r.metric)).toEqual(['bp_diastolic', 'bp_systolic', 'heart_rate', 'resp_rate', 'spo2', 'temperature']);
+    expect(rows.map((r) => r.metric)).toEqual(['bp_diastolic', 'bp_systolic', 'consciousness', 'heart_rate', 'resp_rate', 'spo2', 'temperature']);
     expect(rows.every((r) => r.suspect === 0)).toBe(true);
     const { sources } = await app.mutate(SourcesDocument, { kind: 'PATIENT' });
     expect(sources.edges.map((e) => e.node.id)).toEqual(['bed-01', 'bed-02', 'bed-03']);
@@ -47,7 +47,11 @@ describe('npm run simulate', () => {
       const { alerts } = await scenarioApp.mutate(AlertsDocument, { first: 50 });
       const raised = alerts.edges.map((e) => e.node);
       expect(raised.filter((a) => a.sourceId === 'bed-03' && a.message.startsWith('signal')).map((a) => a.state)).toEqual(['RESOLVED']);
-      expect(raised.some((a) => a.sourceId === 'bed-01' && a.ruleId && a.severity === 'CRITICAL')).toBe(true);
+      const news2 = (await scenarioApp.mutate(News2ScoresDocument, {})).news2Scores;
+      expect(news2.map((s) => s.sourceId)).toEqual(['bed-01', 'bed-02', 'bed-03']);
+      expect(news2.find((s) => s.sourceId === 'bed-01')).toMatchObject({ risk: 'HIGH' });
+      expect(news2.filter((s) => s.sourceId !== 'bed-01').every((s) => s.risk === 'LOW')).toBe(true);
+      expect(raised.some((a) => a.sourceId === 'bed-01' && a.message.startsWith('NEWS2') && a.severity === 'CRITICAL')).toBe(true);
       expect(raised.filter((a) => a.sourceId === 'bed-02')).toEqual([]);
     } finally {
       await scenarioApp.close();
