@@ -212,6 +212,10 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
   const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
     if (draining) return refuse(res);
     if (req.url === '/ready') return void ready(services, res);
+    if (req.url === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ status: 'up', uptimeSeconds: Math.round(process.uptime()) }));
+    }
     log.debug({ method: req.method, url: req.url?.split('?')[0] }, 'request received');
     inFlight++;
     received++;

@@ -20,6 +20,13 @@ describe.each(primaryBackends)('queries on $name', (backend) => {
   });
   afterAll(() => app?.close());
 
+  it('answers /health and /ready with the state of the database and pub/sub', async () => {
+    expect(await (await fetch(`${app.url}/health`)).json()).toMatchObject({ status: 'up' });
+    const ready = await fetch(`${app.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ready: true, database: 'ok', pubsub: 'ok' });
+  });
+
   it('pages through stored readings in cursor order with filters, never repeating or skipping', async () => {
     const seen: number[] = [];
     let after: string | null | undefined;

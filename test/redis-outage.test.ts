@@ -53,6 +53,11 @@ describe.skipIf(!hasRedisServer).each(topologies)('Redis outage with $name', ({ 
       if (batch === 15) {
         // Redis disappears for about a second while ingest goes on.
         await redis.stop();
+        // The node says why it is not ready, and that it is still alive.
+        const ready = await fetch(`${writer.url}/ready`);
+        expect(ready.status).toBe(503);
+        expect(await ready.json()).toMatchObject({ ready: false, database: 'ok', pubsub: expect.stringMatching(/^unreachable/) });
+        expect((await fetch(`${writer.url}/health`)).status).toBe(200);
         outageDone = new Promise((resolve) => setTimeout(resolve, 1_000)).then(() => redis.start());
       }
       const readings = Array.from({ length: 5 }, () => heartRate('bed-r', 60 + (second % 40), second++));
