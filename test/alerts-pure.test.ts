@@ -177,7 +177,11 @@ describe('threshold rule', () => {
     ]);
     const alertId = `hr-avg/bed-01/heart_rate/${T0 + 7 * MINUTE}`;
     expect(out.every((t) => t.alertId === alertId && t.startedAt === T0 + 7 * MINUTE && t.ruleId === 'hr-avg' && t.metric === 'heart_rate')).toBe(true);
-    expect(out.map((t) => t.id)).toEqual([`${alertId}/PENDING/${T0 + 7 * MINUTE}`, `${alertId}/FIRING/${T0 + 9 * MINUTE}`, `${alertId}/RESOLVED/${T0 + 17 * MINUTE}`]);
+    expect(out.map((t) => t.id)).toEqual([
+      `${alertId}/PENDING/${T0 + 7 * MINUTE}/${points[7]!.cursor}`,
+      `${alertId}/FIRING/${T0 + 9 * MINUTE}/${points[9]!.cursor}`,
+      `${alertId}/RESOLVED/${T0 + 17 * MINUTE}/${points[17]!.cursor}`,
+    ]);
     expect(out.map((t) => t.cursor)).toEqual([points[7]!.cursor, points[9]!.cursor, points[17]!.cursor]);
     expect(out[1]!.message).toBe('avg heart_rate over 5m 120 > 100 for 2m');
     expect(out[2]!.message).toBe('avg heart_rate over 5m 94.2 < 95: cleared after 10m');
@@ -438,7 +442,7 @@ function expectLifecycle(out: AlertTransition[]) {
     const current = open.get(series);
     const problem = (what: string) => problems.push(`${t.id} after ${current?.kind ?? 'nothing open'}: ${what}`);
     if (t.alertId !== `${series}/${t.startedAt}`) problem('alertId is not rule/source/metric/start');
-    if (t.id !== `${t.alertId}/${t.kind}/${t.time}`) problem('id is not alertId/kind/time');
+    if (t.id !== `${t.alertId}/${t.kind}/${t.time}/${t.cursor}`) problem('id is not alertId/kind/time/cursor');
     if (t.time < Math.max(t.startedAt, lastTime.get(series) ?? -Infinity)) problem('time went backwards');
     lastTime.set(series, t.time);
     if (current === undefined) {

@@ -86,6 +86,8 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
         tx({ minute: 100, cardId: '4111111111111111' }),
         tx({ minute: 100, amount: -5 }),
         tx({ minute: 100, id: '' }),
+        tx({ minute: 100, merchant: 'Shop\u0000; drop table transactions' }),
+        tx({ minute: 100, cardId: '4111-1111-1111-1111' }),
       ],
     });
     expect(ingestTransactions.errors.map((e) => [e.index, e.field, e.code])).toEqual([
@@ -95,6 +97,8 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
       [3, 'cardId', 'INVALID_CARD'],
       [4, 'amount', 'INVALID_AMOUNT'],
       [5, 'id', 'INVALID_ID'],
+      [6, 'merchant', 'INVALID_MERCHANT'],
+      [7, 'cardId', 'INVALID_CARD'],
     ]);
     expect(ingestTransactions.errors[3]!.message).toMatch(/card number/);
     expect(await app.sql<{ n: number }>(sql`select count(*)::int as n from transactions`)).toEqual(before);

@@ -185,6 +185,26 @@ describe.each(primaryBackends)('lateness boundary on $name', (backend) => {
   });
 });
 
+describe.each(primaryBackends)('watermarks per series on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: { ...PROCESSOR_ENV, ALLOWED_LATENESS: '10s', PROCESSOR_PARTITIONS: '1' } });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('clock-ok', 'clock-ahead') });
+  });
+  afterAll(() => app?.close());
+
+  it('a device whose clock runs minutes ahead makes no other series late, even in the same partition', async () => {
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('clock-ok', 70, 0)] });
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('clock-ahead', 70, 240)] });
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('clock-ok', 71, 1), heartRate('clock-ok', 72, 2)] });
+    await app.settle();
+    const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline: 'readings' });
+    expect(lateEvents.edges).toEqual([]);
+    const { windows } = await app.mutate(WindowsDocument, { sourceId: 'clock-ok', metric: 'heart_rate', window: '1m', from: at(0), to: at(60), closedOnly: false });
+    expect(windows.edges.map((e) => e.node.count)).toEqual([3]);
+  });
+});
+
 describe.each(primaryBackends)('restart on $name', (backend) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-restart-'));
   const schema = `t_restart_${process.pid}`;

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { escalateOverdue, getAlert, openAlert, recordTransition, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { escalateOverdue, getAlert, openAlert, openAlertOf, recordTransition, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { Logger } from '../log.js';
@@ -106,17 +106,33 @@ export class AlertService {
     const open = sql`state <> 'RESOLVED'`;
     switch (t.kind) {
       case 'PENDING':
-        return openAlert(tx, { ...base, state: 'PENDING' });
+        return (await openAlert(tx, { ...base, state: 'PENDING' })) ?? (await this.supersede(tx, t)) ?? openAlert(tx, { ...base, state: 'PENDING' });
       case 'FIRING':
         return (
           (await openAlert(tx, { ...base, state: 'FIRING', firedAt: new Date() })) ??
-          updateAlert(tx, t.alertId, { state: 'FIRING', firedAt: new Date(), severity: t.severity, value: t.value, message: t.message }, open)
+          (await updateAlert(tx, t.alertId, { state: 'FIRING', firedAt: new Date(), severity: t.severity, value: t.value, message: t.message }, open)) ??
+          ((await this.supersede(tx, t)) ?? openAlert(tx, { ...base, state: 'FIRING', firedAt: new Date() }))
         );
       case 'UPDATED':
         return updateAlert(tx, t.alertId, { severity: t.severity, value: t.value, message: t.message }, open);
       case 'RESOLVED':
         return updateAlert(tx, t.alertId, { state: 'RESOLVED', resolvedAt: new Date(), value: t.value, message: t.message }, open);
     }
+  }
+
+  /**
+   * Another episode of this rule and series is still open although the processor has none: the processor
+   * replayed with different rules after a restart. Resolve that orphan so the new episode can open; never
+   * swallow a live alert. Returns undefined so the caller opens the new one.
+   */
+  private async supersede(tx: Db, t: AlertTransition): Promise<undefined> {
+    const orphan = await openAlertOf(tx, t.ruleId, t.sourceId, t.metric);
+    if (!orphan || orphan.id === t.alertId) return undefined;
+    const message = `superseded by a new episode of the same rule (${t.alertId})`;
+    await updateAlert(tx, orphan.id, { state: 'RESOLVED', resolvedAt: new Date(), message }, sql`state <> 'RESOLVED'`);
+    await recordTransition(tx, { id: `${orphan.id}/RESOLVED/superseded`, alertId: orphan.id, kind: 'RESOLVED', severity: orphan.severity, eventTime: new Date(t.time), value: orphan.value, message });
+    this.log.warn({ orphan: orphan.id, alertId: t.alertId }, 'an open alert without processor state was resolved to make way for a new episode');
+    return undefined;
   }
 
   publish(events: readonly AlertEvent[]): void {
@@ -130,19 +146,20 @@ export class AlertService {
       const current = await getAlert(tx as unknown as Db, id);
       if (!current) throw new ValidationError(`no alert with id ${JSON.stringify(id)}`, { argument: 'id' }, 'NOT_FOUND');
       if (current.state === 'RESOLVED') throw new ValidationError(`alert ${id} is already resolved`, { argument: 'id' }, 'ALERT_RESOLVED');
-      const updated = await updateAlert(tx as unknown as Db, id, { acknowledgedBy: by, acknowledgedAt: new Date(), acknowledgeNote: note });
+      const updated = await updateAlert(tx as unknown as Db, id, { acknowledgedBy: by, acknowledgedAt: new Date(), acknowledgeNote: note }, sql`state <> 'RESOLVED'`);
+      if (!updated) throw new ValidationError(`alert ${id} is already resolved`, { argument: 'id' }, 'ALERT_RESOLVED');
       const recorded = await recordTransition(tx as unknown as Db, {
         id: `${id}/ACKNOWLEDGED/${Date.now()}`,
         alertId: id,
         kind: 'ACKNOWLEDGED',
-        severity: updated!.severity,
+        severity: updated.severity,
         eventTime: null,
-        value: updated!.value,
+        value: updated.value,
         message: note ? `acknowledged by ${by}: ${note}` : `acknowledged by ${by}`,
         actor: by,
       });
-      events.push(toEvent(recorded!, updated!));
-      return updated!;
+      events.push(toEvent(recorded!, updated));
+      return updated;
     });
     this.publish(events);
     return row;
@@ -150,20 +167,25 @@ export class AlertService {
 
   /** Raises firing alerts nobody acknowledged within `afterMs` by one severity level, once per period. */
   async escalate(afterMs: number): Promise<number> {
-    const escalated = await escalateOverdue(this.db, afterMs);
     const events: AlertEvent[] = [];
-    for (const alert of escalated) {
-      const recorded = await recordTransition(this.db, {
+    // The severity change and its transition commit together, or neither does.
+    const escalated = await this.db.transaction(async (trx) => {
+      const tx = trx as unknown as Db;
+      const rows = await escalateOverdue(tx, afterMs);
+      for (const alert of rows) {
+        const recorded = await recordTransition(tx, {
         id: `${alert.id}/ESCALATED/${alert.escalatedAt!.getTime()}`,
         alertId: alert.id,
         kind: 'ESCALATED',
         severity: alert.severity,
         eventTime: null,
         value: alert.value,
-        message: `not acknowledged within ${Math.round(afterMs / 1000)}s: severity raised to ${alert.severity}`,
-      });
-      if (recorded) events.push(toEvent(recorded, alert));
-    }
+          message: `not acknowledged within ${Math.round(afterMs / 1000)}s: severity raised to ${alert.severity}`,
+        });
+        if (recorded) events.push(toEvent(recorded, alert));
+      }
+      return rows;
+    });
     if (events.length) this.log.warn({ alerts: escalated.map((a) => a.id) }, 'unacknowledged alerts escalated');
     this.publish(events);
     return events.length;

@@ -55,7 +55,12 @@ const duration = (field: string) =>
 const finite = z.number().finite().nullish().transform((v) => v ?? null);
 
 const Input = z.object({
-  name: z.string().trim().min(1, 'name must not be empty').max(200, 'name is longer than 200 characters'),
+  name: z
+    .string()
+    .trim()
+    .min(1, 'name must not be empty')
+    .max(200, 'name is longer than 200 characters')
+    .refine((v) => !v.includes('\u0000'), 'name must not contain NUL characters'),
   metric: z.string().nullish().transform((v) => v ?? null),
   aggregate: z.enum(['LAST', 'AVG', 'MIN', 'MAX']).nullish().transform((v) => v ?? 'LAST'),
   window: duration('window'),

@@ -18,6 +18,7 @@ export class RuleRegistry {
   /** NO_DATA rules with when they last changed: silence counts from then at the earliest. */
   noDataRules: readonly (StoredRule & { updatedAt: Date })[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private generation = 0;
   private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(
@@ -37,7 +38,10 @@ export class RuleRegistry {
   }
 
   async reload(): Promise<void> {
+    // Reloads can overlap (timer, announcement, a local change); only the newest one's result is kept.
+    const generation = ++this.generation;
     const rules = await listRules(this.options.db, { enabledOnly: true });
+    if (generation !== this.generation) return;
     this.processorRules = rules.map(toProcessorRule).filter((r): r is AlertRule => r !== null);
     this.noDataRules = rules.filter((r) => r.kind === 'NO_DATA');
   }

@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.js';
-import { listAlerts, openAlertOf } from '../db/alerts.js';
+import { listAlerts, listRules, openAlertOf } from '../db/alerts.js';
 import type { Reading } from '../db/readings.js';
 import { formatDuration } from '../duration.js';
 import type { StreamTail } from '../live/stream-tail.js';
@@ -7,6 +7,14 @@ import type { Logger } from '../log.js';
 import type { AlertService } from './alert-service.js';
 import type { StoredRule } from './rule-params.js';
 import type { RuleRegistry } from './rule-registry.js';
+
+interface SilentSeries {
+  rule: StoredRule;
+  sourceId: string;
+  metric: string | null;
+  /** The reading that ended the silence, while its resolve is in flight or waiting for a retry. */
+  restoring?: Reading;
+}
 
 /**
  * Signal loss: NO_DATA rules fire when a source (or one of its metrics) has
@@ -20,7 +28,7 @@ export class SignalMonitor {
   /** `${sourceId}/${metric}` and `${sourceId}/*` → wall-clock ms of the last reading this node saw. */
   private readonly lastSeen = new Map<string, number>();
   /** Rule + series keys this node knows to be open, so arriving data resolves them. */
-  private readonly silent = new Map<string, { rule: StoredRule; sourceId: string; metric: string | null }>();
+  private readonly silent = new Map<string, SilentSeries>();
   private readonly startedAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private detach: (() => void) | undefined;
@@ -32,10 +40,12 @@ export class SignalMonitor {
 
   async start(): Promise<void> {
     // Alerts left open by an earlier run resolve when their data comes back.
-    const ruleIds = this.options.registry.noDataRules.map((r) => r.id);
+    // Every NO_DATA rule, disabled ones too: their open alerts still resolve when data returns.
+    const rules = (await listRules(this.options.db)).filter((r) => r.kind === 'NO_DATA');
+    const ruleIds = rules.map((r) => r.id);
     if (ruleIds.length) {
       for (const open of await listAlerts(this.options.db, { states: ['FIRING'], ruleIds, limit: 100_000 })) {
-        const rule = this.options.registry.noDataRules.find((r) => r.id === open.ruleId)!;
+        const rule = rules.find((r) => r.id === open.ruleId)!;
         this.silent.set(`${rule.id}|${open.sourceId}/${open.metric ?? '*'}`, { rule, sourceId: open.sourceId, metric: open.metric });
       }
     }
@@ -57,9 +67,13 @@ export class SignalMonitor {
     }
     for (const [key, entry] of this.silent) {
       const back = readings.find((r) => r.sourceId === entry.sourceId && (entry.metric === null || r.metric === entry.metric));
-      if (!back) continue;
-      this.silent.delete(key);
-      void this.restore(entry, back).catch((error: unknown) => this.options.log.warn({ err: (error as Error).message, key }, 'could not resolve a signal-loss alert; retrying at the next check'));
+      if (!back || entry.restoring) continue;
+      entry.restoring = back;
+      // Forgotten only once resolved: a failure leaves it for the next check to retry.
+      void this.restore(entry, back).then(
+        () => this.silent.delete(key),
+        (error: unknown) => this.options.log.warn({ err: (error as Error).message, key }, 'could not resolve a signal-loss alert; retrying at the next check'),
+      );
     }
   }
 
@@ -85,12 +99,18 @@ export class SignalMonitor {
       for (const rule of this.options.registry.noDataRules) {
         for (const { sourceId, metric } of this.watched(rule)) {
           const key = `${rule.id}|${sourceId}/${metric ?? '*'}`;
-          if (this.silent.has(key)) continue;
+          const known = this.silent.get(key);
+          if (known?.restoring) {
+            // Data came back but the resolve failed: retry it.
+            const back = known.restoring;
+            await this.restore(known, back).then(() => this.silent.delete(key));
+            continue;
+          }
+          if (known) continue;
           // Silence counts from this node's start or the rule's last change at the earliest.
           const last = Math.max(this.lastSeen.get(`${sourceId}/${metric ?? '*'}`) ?? 0, this.startedAt, rule.updatedAt.getTime());
           const expected = rule.params.expectedIntervalMs;
           if (now - last <= expected) continue;
-          this.silent.set(key, { rule, sourceId, metric });
           await this.options.alerts.fire({
             ruleId: rule.id,
             sourceId,
@@ -100,6 +120,8 @@ export class SignalMonitor {
             message: `signal lost: no ${metric ?? 'data'} from ${sourceId} for ${formatDuration(Math.floor((now - last) / 1_000) * 1_000)} (expected every ${formatDuration(expected)})`,
             startedAt: new Date(last),
           });
+          // Remembered only once stored (or found already open on another node): a failed fire is retried next check.
+          this.silent.set(key, { rule, sourceId, metric });
         }
       }
     } catch (error) {

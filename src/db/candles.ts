@@ -18,7 +18,9 @@ export async function upsertCandles(tx: Db, outputs: readonly Candle[]): Promise
       as u(s, i, st, en, o, h, l, c, v, vw, t, cl)
     on conflict (symbol, interval_ms, start_time) do update set
       end_time = excluded.end_time, open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
-      volume = excluded.volume, vwap = excluded.vwap, trades = excluded.trades, closed = excluded.closed, updated_at = excluded.updated_at`);
+      volume = excluded.volume, vwap = excluded.vwap, trades = excluded.trades, closed = excluded.closed, updated_at = excluded.updated_at
+    -- A final output is never reopened (a replay passing through its open states, a stale writer).
+    where not candles.closed or excluded.closed`);
 }
 
 /** Stored candles of one symbol and interval with from <= start < to, oldest first, keyset-paged on start. */

@@ -23,7 +23,9 @@ export async function upsertWindows(tx: Db, outputs: readonly WindowAggregate[])
       as u(s, m, sz, hp, st, en, c, mn, mx, av, sd, f, l, cl)
     on conflict (source_id, metric, size_ms, hop_ms, start_time) do update set
       end_time = excluded.end_time, count = excluded.count, min = excluded.min, max = excluded.max, avg = excluded.avg,
-      stddev = excluded.stddev, first = excluded.first, last = excluded.last, closed = excluded.closed, updated_at = excluded.updated_at`);
+      stddev = excluded.stddev, first = excluded.first, last = excluded.last, closed = excluded.closed, updated_at = excluded.updated_at
+    -- A final output is never reopened (a replay passing through its open states, a stale writer).
+    where not window_aggregates.closed or excluded.closed`);
 }
 
 export interface WindowQuery extends StartRange {

@@ -4,12 +4,13 @@ import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck
 /** Partner transaction and card references: opaque tokens, never card numbers (PANs are refused by shape). */
 const REFERENCE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const LOOKS_LIKE_PAN = /^\d{13,19}$/;
+const looksLikePan = (v: string) => LOOKS_LIKE_PAN.test(v.replace(/[\s.:_-]/g, ''));
 
 const reference = (field: string) =>
   z
     .string({ error: `${field} must be a string` })
     .regex(REFERENCE, `${field} must be 1-64 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit`)
-    .refine((v) => !LOOKS_LIKE_PAN.test(v), `${field} looks like a card number; send a token instead`);
+    .refine((v) => !looksLikePan(v), `${field} looks like a card number; send a token instead`);
 
 const TransactionItem = z.object({
   id: reference('id'),
@@ -21,7 +22,12 @@ const TransactionItem = z.object({
     .positive('amount must be greater than 0')
     .max(1e12, 'amount is implausibly large'),
   currency: z.string({ error: 'currency must be a string' }).regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR'),
-  merchant: z.string({ error: 'merchant must be a string' }).trim().min(1, 'merchant must not be empty').max(128, 'merchant is longer than 128 characters'),
+  merchant: z
+    .string({ error: 'merchant must be a string' })
+    .trim()
+    .min(1, 'merchant must not be empty')
+    .max(128, 'merchant is longer than 128 characters')
+    .refine((v) => !v.includes('\u0000'), 'merchant must not contain NUL characters'),
   location: z.object(
     {
       lat: z.number({ error: 'location.lat must be a number' }).min(-90, 'location.lat must be between -90 and 90').max(90, 'location.lat must be between -90 and 90'),

@@ -42,7 +42,7 @@ export interface AlertInput {
 
 export type TransitionKind = 'PENDING' | 'FIRING' | 'UPDATED' | 'RESOLVED';
 
-/** id = `${alertId}/${kind}/${time}`, so a replay regenerates the same ids and overwrites itself. */
+/** id = `${alertId}/${kind}/${time}/${cursor}`: a replay regenerates the same ids, and two transitions of one episode never share one (late readings can change it twice at one clock time). */
 export interface AlertTransition extends Output {
   /** `${ruleId}/${sourceId}/${metric or 'news2'}/${startedAt}`: one alert per rule and series per episode. */
   alertId: string;
@@ -281,7 +281,7 @@ function advance(rs: RuleState, rule: AlertRule, evaluation: Evaluation, time: n
 function transition(rs: RuleState, episode: AlertEpisode, kind: TransitionKind, time: number, point: Point, message: string): AlertTransition {
   const { alertId, severity, startedAt, value } = episode;
   return {
-    id: `${alertId}/${kind}/${time}`,
+    id: `${alertId}/${kind}/${time}/${point.cursor}`,
     alertId,
     ruleId: rs.ruleId,
     sourceId: point.sourceId,

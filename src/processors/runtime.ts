@@ -59,10 +59,14 @@ export interface RuntimeOptions {
   leaseMs: number;
 }
 
+/**
+ * One partition's state. Watermarks are per series: a device whose clock runs
+ * ahead moves only its own event time, so it cannot make the other series of
+ * its partition late (and drop them from windows, scores and alerts).
+ */
 interface PartitionState {
-  /** null until the partition has seen an event. */
-  watermark: number | null;
-  maxEventTime: number | null;
+  /** series key → the latest event time it has seen (its watermark is this minus the lateness). */
+  clocks: Record<string, number>;
   /** series key → stage name → processor state */
   series: Record<string, Record<string, unknown>>;
 }
@@ -114,10 +118,11 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     return this.spec.name;
   }
 
-  /** The lowest watermark over partitions that have seen events: windows ending at or before it are final. */
+  /** The lowest series watermark: windows ending at or before it are final everywhere. */
   get watermark(): number | null {
-    const marks = this.partitions.map((p) => p.watermark).filter((w): w is number => w !== null);
-    return marks.length ? Math.min(...marks) : null;
+    let lowest: number | null = null;
+    for (const p of this.partitions) for (const clock of Object.values(p.clocks)) if (lowest === null || clock < lowest) lowest = clock;
+    return lowest === null ? null : lowest - this.options.latenessMs;
   }
 
   async start(): Promise<void> {
@@ -167,9 +172,11 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       this.options.log.warn({ pipeline: this.name, err: (error as Error).message }, 'processor lease renewal failed; retrying');
       return;
     }
+    if (this.stopping) return;
     if (held && this.role !== 'owner') {
       this.role = 'owner';
-      this.loop = this.run().catch((error: unknown) => {
+      // A loop from an earlier ownership may still be finishing its batch: one loop at a time.
+      this.loop = (this.loop ?? Promise.resolve()).then(() => this.run()).catch((error: unknown) => {
         this.options.log.error({ pipeline: this.name, err: error }, 'processor runtime failed; giving up the lease');
         this.role = 'standby';
         this.detach?.();
@@ -248,7 +255,10 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
         `pipeline ${this.name} was checkpointed with ${saved[0]!.partitions} partitions but PROCESSOR_PARTITIONS is ${partitions}; set it back, or delete its processor_checkpoints rows to rebuild from the stored stream`,
       );
     }
-    this.partitions = Array.from({ length: partitions }, (_, i) => (saved[i]?.state as PartitionState | undefined) ?? { watermark: null, maxEventTime: null, series: {} });
+    this.partitions = Array.from({ length: partitions }, (_, i) => {
+      const state = saved[i]?.state as Partial<PartitionState> | undefined;
+      return { clocks: state?.clocks ?? {}, series: state?.series ?? {} };
+    });
     this.position = saved[0]?.cursor ?? 0n;
     this.checkpointedAt = saved[0] ? { cursor: saved[0].cursor, at: new Date() } : null;
     this.options.log.info({ pipeline: this.name, cursor: this.position.toString(), owner: this.owner }, saved.length ? 'processors resume from checkpoint' : 'processors start from the beginning of the stream');
@@ -261,14 +271,16 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     const { stages } = this.spec;
     const outputs = stages.map(() => new Map<string, Output>());
     const late: LateEvent[] = [];
-    const advanced = new Set<PartitionState>();
+    const advanced = new Map<string, PartitionState>();
+    const lateness = this.options.latenessMs;
 
     for (const event of fresh) {
       const series = this.spec.seriesOf(event);
       const partition = this.partitions[partitionOf(series, this.options.partitions)]!;
       const time = this.spec.timeOf(event);
-      if (partition.watermark !== null && time < partition.watermark) {
-        late.push({ cursor: event.cursor, series, eventTime: new Date(time), watermark: new Date(partition.watermark) });
+      const clock = partition.clocks[series];
+      if (clock !== undefined && time < clock - lateness) {
+        late.push({ cursor: event.cursor, series, eventTime: new Date(time), watermark: new Date(clock - lateness) });
         continue;
       }
       const states = (partition.series[series] ??= {});
@@ -277,26 +289,22 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
         states[s.name] = step.state;
         for (const out of step.out) outputs[i]!.set(out.id, out);
       });
-      if (partition.maxEventTime === null || time > partition.maxEventTime) {
-        partition.maxEventTime = time;
-        const watermark = time - this.options.latenessMs;
-        if (partition.watermark === null || watermark > partition.watermark) {
-          partition.watermark = watermark;
-          advanced.add(partition);
-        }
+      if (clock === undefined || time > clock) {
+        partition.clocks[series] = time;
+        advanced.set(series, partition);
       }
     }
     // Closing at the end of the batch gives the same results as closing per event: an event that reached a
-    // processor is never older than its partition's watermark, so it never belongs to a window that should be closed.
-    for (const partition of advanced) {
-      for (const [series, states] of Object.entries(partition.series)) {
-        stages.forEach((s, i) => {
-          if (!(s.name in states)) return;
-          const step = s.processor.onWatermark(states[s.name], partition.watermark!);
-          states[s.name] = step.state;
-          for (const out of step.out) outputs[i]!.set(out.id, out);
-        });
-      }
+    // processor is never older than its series' watermark, so it never belongs to a window that should be closed.
+    for (const [series, partition] of advanced) {
+      const states = partition.series[series]!;
+      const watermark = partition.clocks[series]! - lateness;
+      stages.forEach((s, i) => {
+        if (!(s.name in states)) return;
+        const step = s.processor.onWatermark(states[s.name], watermark);
+        states[s.name] = step.state;
+        for (const out of step.out) outputs[i]!.set(out.id, out);
+      });
     }
     this.stats.processingMs += performance.now() - began;
 
@@ -337,7 +345,8 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
         if (attempt > 0) this.options.log.info({ pipeline: this.name, attempts: attempt + 1 }, 'processor outputs stored after retrying');
         return published;
       } catch (error) {
-        if (this.stopping && attempt >= 3) throw error;
+        // A node that lost its lease must not write a stale batch over the new owner's.
+        if ((this.stopping && attempt >= 3) || this.role !== 'owner') throw error;
         if (attempt === 0) this.options.log.warn({ pipeline: this.name, err: (error as Error).message }, 'storing processor outputs failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
       }

@@ -260,8 +260,8 @@ builder.mutationField('acknowledgeAlert', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       const by = args.by.trim();
-      if (!by || by.length > 200) throw new ValidationError('by must be 1-200 characters', { argument: 'by' });
-      if ((args.note?.length ?? 0) > 2_000) throw new ValidationError('note is longer than 2000 characters', { argument: 'note' });
+      if (!by || by.length > 200 || by.includes('\u0000')) throw new ValidationError('by must be 1-200 characters, without NUL', { argument: 'by' });
+      if ((args.note?.length ?? 0) > 2_000 || args.note?.includes('\u0000')) throw new ValidationError('note must be at most 2000 characters, without NUL', { argument: 'note' });
       return toAlertView(await ctx.services.alerts.acknowledge(String(args.id), by, args.note ?? null));
     },
   }),

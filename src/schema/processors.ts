@@ -30,7 +30,7 @@ const PipelineRef = builder.objectRef<Runtime>('ProcessorPipeline').implement({
     watermark: t.field({
       type: 'DateTime',
       nullable: true,
-      description: 'Lowest partition watermark: windows ending at or before it are final.',
+      description: 'Lowest series watermark (latest event time of the series minus ALLOWED_LATENESS): windows ending at or before it are final.',
       resolve: (r) => (r.watermark === null ? null : new Date(r.watermark)),
     }),
     eventsIn: t.float({ resolve: (r) => r.stats.eventsIn }),

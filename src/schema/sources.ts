@@ -54,8 +54,8 @@ builder.mutationField('registerSources', (t) =>
         if (!SOURCE_ID_PATTERN.test(String(s.id))) {
           throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} is not a valid source id`, { index, field: 'id' });
         }
-        if (s.name.trim().length === 0 || s.name.length > 200) {
-          throw new ValidationError(`sources[${index}].name must be 1-200 characters`, { index, field: 'name' });
+        if (s.name.trim().length === 0 || s.name.length > 200 || s.name.includes('\u0000')) {
+          throw new ValidationError(`sources[${index}].name must be 1-200 characters, without NUL`, { index, field: 'name' });
         }
       });
       const stored = await ctx.services.registry.register(args.sources.map((s) => ({ id: String(s.id), kind: s.kind, name: s.name.trim() })));
