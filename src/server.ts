@@ -2,6 +2,8 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
+import type { Registry } from 'prom-client';
+import { createMetrics, useOperationMetrics } from './observability/metrics.js';
 import type { z } from 'zod';
 import type { Config } from './config.js';
 import { openDatabase } from './db/client.js';
@@ -173,6 +175,8 @@ export async function createServer(config: Config, options: { log?: Logger } = {
 function assemble(config: Config, services: Services, closeAll: () => Promise<void>): Server {
   const { log } = services;
   const streamCursors = new WeakMap<Request, GraphQLContext['stream']>();
+  const metrics = createMetrics(services);
+  services.ingest.observe = metrics.observeIngest;
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -189,7 +193,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       // faults are logged with their stack by maskError.
       error: (...args) => log.debug(args.map(String).join(' ')),
     },
-    plugins: [useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null)],
+    plugins: [useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null), useOperationMetrics(metrics)],
     context: (initial): GraphQLContext => {
       const request = initial.request as Request | undefined;
       const req = (initial as { req?: IncomingMessage }).req;
@@ -212,6 +216,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
   const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
     if (draining) return refuse(res);
     if (req.url === '/ready') return void ready(services, res);
+    if (req.url === '/metrics') return void serveMetrics(metrics.registry, res);
     if (req.url === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ status: 'up', uptimeSeconds: Math.round(process.uptime()) }));
@@ -288,6 +293,17 @@ function refuse(res: ServerResponse) {
 }
 
 /** 200 when the database and pub/sub answer; 503 with the reason otherwise. */
+async function serveMetrics(registry: Registry, res: ServerResponse) {
+  try {
+    const body = await registry.metrics();
+    res.writeHead(200, { 'content-type': registry.contentType });
+    res.end(body);
+  } catch (error) {
+    res.writeHead(500, { 'content-type': 'text/plain' });
+    res.end(`metrics unavailable: ${(error as Error).message}`);
+  }
+}
+
 async function ready(services: Services, res: ServerResponse) {
   const checks = await Promise.allSettled([services.database.ping(), services.pubsub.ping()]);
   const [database, pubsub] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : `unreachable: ${(c.reason as Error).message}`));

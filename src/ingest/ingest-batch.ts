@@ -14,6 +14,8 @@ export interface IngestDeps {
   log: Logger;
   maxBatch: number;
   maxFutureSkewMs: number;
+  /** Told about every stored batch (metrics). */
+  observe?: (stream: string, result: IngestResult, seconds: number) => void;
 }
 
 export interface IngestResult {
@@ -60,6 +62,7 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
       'BATCH_TOO_LARGE',
     );
   }
+  const began = performance.now();
   const latest = new Date(Date.now() + deps.maxFutureSkewMs);
   const errors: ItemError[] = [];
   let candidates: { index: number; value: Valid }[] = [];
@@ -112,11 +115,13 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
     deps.publisher.publish(spec.stream, spec.encode({ from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now() }));
   }
 
-  return {
+  const result = {
     accepted: stored.length,
     duplicates: duplicates + (valid.length - stored.length),
     rejected: rejectedIndexes.length,
     errors,
     lastCursor: stored.at(-1)?.cursor ?? null,
   };
+  deps.observe?.(spec.stream, result, (performance.now() - began) / 1_000);
+  return result;
 }

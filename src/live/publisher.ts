@@ -9,6 +9,8 @@ import type { PubSub } from '../pubsub/pubsub.js';
  */
 export class StreamPublisher {
   private failing = 0;
+  /** Messages that could not be published since start. */
+  failures = 0;
   private firstFailureAt: Date | undefined;
 
   constructor(
@@ -25,6 +27,7 @@ export class StreamPublisher {
         this.firstFailureAt = undefined;
       },
       (error: unknown) => {
+        this.failures++;
         if (this.failing++ === 0) {
           this.firstFailureAt = new Date();
           this.log.warn({ channel, err: (error as Error).message }, 'publish failed; subscribers catch up from the database until the broker is back');

@@ -1,0 +1,165 @@
+import { getOperationAST, type DocumentNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { IngestResult } from '../ingest/ingest-batch.js';
+import type { Services } from '../services.js';
+
+/**
+ * Prometheus metrics for one server (its own registry, so several servers in
+ * one process, as in the tests, do not mix). Hot paths only bump counters;
+ * figures the platform already keeps (processor stats, stream tails,
+ * subscriber counts) are read when Prometheus scrapes.
+ */
+export function createMetrics(services: Services) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
+  const registers = [registry];
+
+  const operations = new Counter({
+    name: 'vigil_graphql_operations_total',
+    help: 'GraphQL operations executed or subscribed, by operation name, type and outcome',
+    labelNames: ['operation', 'type', 'outcome'] as const,
+    registers,
+  });
+  const ingestItems = new Counter({
+    name: 'vigil_ingest_items_total',
+    help: 'Ingested items by stream and outcome (accepted, duplicate, rejected)',
+    labelNames: ['stream', 'outcome'] as const,
+    registers,
+  });
+  const ingestSeconds = new Histogram({
+    name: 'vigil_ingest_batch_seconds',
+    help: 'Ingest mutation time from validation to commit, by stream',
+    labelNames: ['stream'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+
+  const pipelines = () => Object.values(services.pipelines);
+  new Gauge({
+    name: 'vigil_processor_events_total',
+    help: 'Events a processor pipeline has consumed on this node (counter semantics; resets on restart)',
+    labelNames: ['pipeline'] as const,
+    registers,
+    collect() {
+      for (const p of pipelines()) this.set({ pipeline: p.name }, p.stats.eventsIn);
+    },
+  });
+  new Gauge({
+    name: 'vigil_processor_outputs_total',
+    help: 'Outputs per processor (counter semantics; resets on restart)',
+    labelNames: ['pipeline', 'processor'] as const,
+    registers,
+    collect() {
+      for (const p of pipelines()) for (const [processor, n] of Object.entries(p.stats.outputs as Record<string, number>)) this.set({ pipeline: p.name, processor }, n);
+    },
+  });
+  new Gauge({
+    name: 'vigil_processor_late_events_total',
+    help: 'Events behind their series watermark, left out of windows (counter semantics; resets on restart)',
+    labelNames: ['pipeline'] as const,
+    registers,
+    collect() {
+      for (const p of pipelines()) this.set({ pipeline: p.name }, p.stats.lateDropped);
+    },
+  });
+  new Gauge({
+    name: 'vigil_processor_owner',
+    help: '1 when this node runs the pipeline (holds its lease)',
+    labelNames: ['pipeline'] as const,
+    registers,
+    collect() {
+      for (const p of pipelines()) this.set({ pipeline: p.name }, p.role === 'owner' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'vigil_processor_delay_seconds',
+    help: 'Commit → outputs stored and published, over the last 4096 live batches',
+    labelNames: ['pipeline', 'quantile'] as const,
+    registers,
+    collect() {
+      for (const p of pipelines()) {
+        for (const q of [0.5, 0.95, 0.99]) {
+          const ms = p.delay.percentile(q * 100);
+          if (ms !== null) this.set({ pipeline: p.name, quantile: String(q) }, ms / 1_000);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'vigil_processor_watermark_lag_seconds',
+    help: 'Wall clock minus the lowest series watermark (how far behind real time the final windows are)',
+    labelNames: ['pipeline'] as const,
+    registers,
+    collect() {
+      for (const p of pipelines()) if (p.watermark !== null) this.set({ pipeline: p.name }, (Date.now() - p.watermark) / 1_000);
+    },
+  });
+  new Gauge({
+    name: 'vigil_live_subscriptions',
+    help: 'Open subscriptions on this node, by stream',
+    labelNames: ['type'] as const,
+    registers,
+    collect() {
+      this.set({ type: 'readings' }, services.readingsFeed.subscriberCount);
+      for (const [type, feed] of Object.entries(services.outputs)) this.set({ type }, feed.subscriberCount);
+    },
+  });
+  const tails = () => ({ readings: services.readingsTail, trades: services.tradesTail, transactions: services.transactionsTail });
+  new Gauge({
+    name: 'vigil_stream_batches_total',
+    help: 'Committed batches received over pub/sub by this node (counter semantics)',
+    labelNames: ['stream'] as const,
+    registers,
+    collect() {
+      for (const [stream, tail] of Object.entries(tails())) this.set({ stream }, tail.stats.batches);
+    },
+  });
+  new Gauge({
+    name: 'vigil_stream_repairs_total',
+    help: 'Gaps in the pub/sub stream read back from the database (Redis down, lost or late messages)',
+    labelNames: ['stream'] as const,
+    registers,
+    collect() {
+      for (const [stream, tail] of Object.entries(tails())) this.set({ stream }, tail.stats.repairs);
+    },
+  });
+  new Gauge({
+    name: 'vigil_pubsub_publish_failures_total',
+    help: 'Messages that could not be published (subscribers caught up from the database)',
+    registers,
+    collect() {
+      this.set(services.ingest.publisher.failures);
+    },
+  });
+
+  return {
+    registry,
+    observeIngest(stream: string, result: IngestResult, seconds: number) {
+      ingestItems.inc({ stream, outcome: 'accepted' }, result.accepted);
+      ingestItems.inc({ stream, outcome: 'duplicate' }, result.duplicates);
+      ingestItems.inc({ stream, outcome: 'rejected' }, result.rejected);
+      ingestSeconds.observe({ stream }, seconds);
+    },
+    observeOperation(document: DocumentNode, operationName: string | null | undefined, ok: boolean) {
+      const operation = getOperationAST(document, operationName);
+      operations.inc({ operation: operation?.name?.value ?? 'anonymous', type: operation?.operation ?? 'unknown', outcome: ok ? 'ok' : 'error' });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+const failed = (result: unknown) => typeof result === 'object' && result !== null && Array.isArray((result as { errors?: unknown[] }).errors) && (result as { errors: unknown[] }).errors.length > 0;
+
+/** Counts every query, mutation and subscription (HTTP, SSE and graphql-ws all run through yoga's envelop). */
+export function useOperationMetrics(metrics: Metrics): Plugin {
+  return {
+    onExecute: ({ args }) => ({
+      onExecuteDone: ({ result }) => metrics.observeOperation(args.document, args.operationName, !failed(result)),
+    }),
+    onSubscribe: ({ args }) => ({
+      onSubscribeResult: ({ result }) => metrics.observeOperation(args.document, args.operationName, !failed(result)),
+    }),
+  };
+}

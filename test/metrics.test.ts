@@ -1,0 +1,32 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IngestReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
+import { primaryBackends } from './support/backends.js';
+import { startTestApp, type TestApp } from './support/app.js';
+import { heartRate, patients } from './support/fixtures.js';
+
+describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend);
+  });
+  afterAll(() => app?.close());
+
+  it('exposes Prometheus metrics: ingest outcomes, operations, processors, subscriptions', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('metrics-1') });
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('metrics-1', 70, 50_000), heartRate('metrics-1', 70, 50_000), { ...heartRate('metrics-1', 70, 50_001), metric: 'nope' }] });
+    await app.request(IngestReadingsDocument, { readings: 'not a list' as never });
+    await app.settle();
+    const response = await fetch(`${app.url}/metrics`);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await response.text();
+    const value = (line: RegExp) => Number(text.split('\n').find((l) => line.test(l))?.split(' ').at(-1));
+    expect(value(/^vigil_ingest_items_total\{stream="readings",outcome="duplicate"\}/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^vigil_ingest_items_total\{stream="readings",outcome="rejected"\}/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^vigil_ingest_batch_seconds_count\{stream="readings"\}/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^vigil_graphql_operations_total\{operation="IngestReadings",type="mutation",outcome="ok"\}/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^vigil_processor_events_total\{pipeline="readings"\}/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^vigil_processor_owner\{pipeline="patients"\}/)).toBe(1);
+    expect(text).toMatch(/^vigil_live_subscriptions\{type="readings"\} 0$/m);
+    expect(text).toMatch(/^vigil_process_resident_memory_bytes /m);
+  });
+});
