@@ -76,6 +76,15 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     await live.close();
   });
 
+  it('counts one IPv6 buyer however its address is spelled', async () => {
+    const spellings = ['2001:db8::7', '2001:DB8:0:0::7', '2001:0db8:0000:0000:0000:0000:0000:0007', '2001:db8::0:7'];
+    const transactions = spellings.map((ip, i) => tx({ minute: 200 + i, cardId: `v6-${i}`, ip, amount: 700 }));
+    await app.mutate(IngestTransactionsDocument, { transactions });
+    await app.settle();
+    const { fraudSignals } = await app.mutate(FraudSignalsDocument, { kinds: ['IP_VELOCITY'], subjects: ['2001:db8::7'] });
+    expect(fraudSignals.edges.map((e) => e.node.transactionIds)).toEqual([transactions.map((t) => t.id)]);
+  });
+
   it('names what is wrong with each malformed transaction and stores none of them', async () => {
     const before = await app.sql<{ n: number }>(sql`select count(*)::int as n from transactions`);
     const { ingestTransactions } = await app.mutate(IngestTransactionsDocument, {

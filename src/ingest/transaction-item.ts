@@ -70,5 +70,10 @@ export function validateTransaction(item: unknown, index: number, bounds: { late
   const outOfRange = timeBoundsError(index, input.time, time, bounds.latest);
   if (outOfRange) return { ok: false, errors: [outOfRange] };
   const { location, ...rest } = input;
-  return { ok: true, value: { ...rest, time, lat: location.lat, lon: location.lon } };
+  return { ok: true, value: { ...rest, ip: canonicalIp(input.ip), time, lat: location.lat, lon: location.lon } };
+}
+
+/** One spelling per address, so IP velocity counts 2001:DB8::1 and 2001:db8:0:0::1 as one buyer. */
+function canonicalIp(ip: string): string {
+  return ip.includes(':') ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip;
 }
