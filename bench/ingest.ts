@@ -18,7 +18,7 @@ import { IngestReadingsDocument, RegisterSourcesDocument, type ReadingInput } fr
 import { migrateDatabase } from '../src/db/migrate.js';
 import { drizzle } from 'drizzle-orm/pglite';
 import type { Db } from '../src/db/client.js';
-import { startServerProcess } from './server-process.js';
+import { startServerProcess } from '../test/support/server-process.js';
 import { progress, type Figure } from './report.js';
 
 const { values } = parseArgs({

@@ -1,14 +1,11 @@
 /**
  * Stream processors, three ways, each beside a raw baseline from the same run:
  *
- * 1. Pure processors (windows, candles, anomaly) driven in-process the way the
- *    runtime drives them (watermark = max event time - ALLOWED_LATENESS,
- *    onWatermark for every key after each batch of 1,000 events), against
+ * 1. Pure processors (windows, candles, anomaly) driven in-process with one
+ *    watermark for the run (max event time - ALLOWED_LATENESS, onWatermark
+ *    for every key after each batch of 1,000 events), against
  *    hand-written loops over plain mutable Maps computing the same aggregates.
  *    The closed outputs of both are compared before a figure is reported.
- *    Then a breakdown of the windows processor's time per event: the
- *    processor as written, then one cost taken away at a time down to the raw
- *    loop, each variant in a process of its own (printed, not in the table).
  * 2. The runtime (persistence + checkpoints + publish): readings stored with
  *    PROCESSORS=off, then a restart with PROCESSORS=on timed until the
  *    readings pipeline has caught up, against SQL computing the same windows
@@ -23,13 +20,10 @@
  *
  *   npm run bench -- processors [--events 200000] [--rounds 2] [--readings 100000] [--rate 2000] [--seconds 10]
  */
-import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { sql } from 'drizzle-orm';
 import { print } from 'graphql';
@@ -46,16 +40,15 @@ import {
   type ReadingInput,
 } from '../src/generated/graphql.js';
 import { createLogger } from '../src/log.js';
-import { addStats, createStats, extractStats, type StatsAccumulator, type StatsInput } from '../src/processors/accumulators.js';
 import { createAnomalyProcessor, type AnomalyFlag, type AnomalyOptions } from '../src/processors/anomaly.js';
 import { createCandlesProcessor, type Candle } from '../src/processors/candles.js';
-import { createWindowedProcessor, type WindowSpec } from '../src/processors/keyed-windows.js';
+import type { WindowSpec } from '../src/processors/keyed-windows.js';
 import type { Output, Processor } from '../src/processors/processor.js';
 import { bucketStart, type Point, type Trade } from '../src/processors/series.js';
 import { createWindowsProcessor, type WindowAggregate } from '../src/processors/windows.js';
+import { startServerProcess, type ServerProcess } from '../test/support/server-process.js';
 import { progress, type Figure } from './report.js';
 
-const execFileAsync = promisify(execFile);
 /** Defaults of the server's own configuration (WINDOWS, CANDLE_INTERVALS, ANOMALY_*, ALLOWED_LATENESS). */
 const DEFAULTS = loadConfig({}).processors;
 const BATCH = 1_000;
@@ -220,7 +213,7 @@ const close = (a: number, b: number, relative = 1e-9) => Math.abs(a - b) <= rela
  * each batch of BATCH events the watermark (max event time - lateness) is
  * passed to every key if it advanced. Keeps the outputs `keep` selects.
  */
-function runProcessor<S, I, O extends Output>(processor: Processor<S, I, O>, data: Data<I>, keep: (out: O) => boolean, inspect?: (state: S) => void) {
+function runProcessor<S, I, O extends Output>(processor: Processor<S, I, O>, data: Data<I>, keep: (out: O) => boolean) {
   const states = new Map<string, S>();
   const kept: O[] = [];
   let outputs = 0;
@@ -231,9 +224,7 @@ function runProcessor<S, I, O extends Output>(processor: Processor<S, I, O>, dat
     const to = Math.min(events.length, from + BATCH);
     for (let i = from; i < to; i++) {
       const key = keys[i]!;
-      const before = states.get(key) ?? processor.init(key);
-      inspect?.(before);
-      const step = processor.onEvent(before, events[i]!);
+      const step = processor.onEvent(states.get(key) ?? processor.init(key), events[i]!);
       states.set(key, step.state);
       outputs += step.out.length;
       for (const out of step.out) if (keep(out)) kept.push(out);
@@ -479,178 +470,6 @@ function verifyAnomaly(platform: AnomalyFlag[], baseline: { index: number; zScor
   });
 }
 
-// Breakdown of the windows processor's cost: the processor as written, then one of its costs taken away at a time.
-
-/** addStats with the same results, its new accumulator written as one object literal. */
-function addStatsLiteral(acc: StatsAccumulator, input: StatsInput): StatsAccumulator {
-  const value = input.value === 0 ? 0 : input.value;
-  const { time, cursor } = input;
-  if (acc.count === 0) {
-    return { count: 1, mean: value, m2: 0, min: value, max: value, first: value, firstTime: time, firstCursor: cursor, last: value, lastTime: time, lastCursor: cursor };
-  }
-  const count = acc.count + 1;
-  const delta = value - acc.mean;
-  const mean = acc.mean + delta / count;
-  const isFirst = time < acc.firstTime || (time === acc.firstTime && BigInt(cursor) < BigInt(acc.firstCursor));
-  const isLast = acc.lastTime < time || (acc.lastTime === time && BigInt(acc.lastCursor) < BigInt(cursor));
-  return {
-    count,
-    mean,
-    m2: acc.m2 + delta * (value - mean),
-    min: Math.min(acc.min, value),
-    max: Math.max(acc.max, value),
-    first: isFirst ? value : acc.first,
-    firstTime: isFirst ? time : acc.firstTime,
-    firstCursor: isFirst ? cursor : acc.firstCursor,
-    last: isLast ? value : acc.last,
-    lastTime: isLast ? time : acc.lastTime,
-    lastCursor: isLast ? cursor : acc.lastCursor,
-  };
-}
-
-/** What windows.ts builds for every update. */
-function windowOutput({ sourceId, metric }: Point, sizeMs: number, hopMs: number, start: number, acc: StatsAccumulator, closed: boolean): WindowAggregate {
-  return {
-    id: `${sourceId}\u0000${metric}\u0000${sizeMs}\u0000${hopMs}\u0000${start}`,
-    sourceId,
-    metric,
-    sizeMs,
-    hopMs,
-    start,
-    end: start + sizeMs,
-    ...extractStats(acc),
-    closed,
-  };
-}
-
-/** windowOutput with the same result, written as one object literal (no spread of extractStats). */
-function windowOutputLiteral({ sourceId, metric }: Point, sizeMs: number, hopMs: number, start: number, acc: StatsAccumulator, closed: boolean): WindowAggregate {
-  if (acc.count === 0) throw new Error('empty accumulator');
-  return {
-    id: `${sourceId}\u0000${metric}\u0000${sizeMs}\u0000${hopMs}\u0000${start}`,
-    sourceId,
-    metric,
-    sizeMs,
-    hopMs,
-    start,
-    end: start + sizeMs,
-    count: acc.count,
-    min: acc.min,
-    max: acc.max,
-    avg: acc.mean,
-    stddev: acc.count < 2 ? null : Math.sqrt(Math.max(0, acc.m2) / (acc.count - 1)),
-    first: acc.first,
-    last: acc.last,
-    firstTime: acc.firstTime,
-    lastTime: acc.lastTime,
-    closed,
-  };
-}
-
-/** The processor's per-series table (string keys, a new window object and output per update), mutated in place: no copy of table or state per event. */
-function objectTableInPlace(data: Data<Point>, specs: readonly WindowSpec[], add: typeof addStats, emit: typeof windowOutput): number {
-  type Window = { sizeMs: number; hopMs: number; start: number; acc: StatsAccumulator };
-  const series = new Map<string, { series: Point; open: Record<string, Window>; nextEnd: number | null }>();
-  let checksum = 0;
-  let maxTime = -Infinity;
-  let watermark = -Infinity;
-  const { events, keys, times } = data;
-  for (let from = 0; from < events.length; from += BATCH) {
-    const to = Math.min(events.length, from + BATCH);
-    for (let i = from; i < to; i++) {
-      const key = keys[i]!;
-      const point = events[i]!;
-      let s = series.get(key);
-      if (!s) series.set(key, (s = { series: point, open: {}, nextEnd: null }));
-      const time = times[i]!;
-      for (const { sizeMs, hopMs } of specs) {
-        for (let start = bucketStart(time, hopMs) - sizeMs + hopMs; start <= time; start += hopMs) {
-          const windowKey = `${sizeMs}/${hopMs}/${start}`;
-          const window = { sizeMs, hopMs, start, acc: add(s.open[windowKey]?.acc ?? createStats(), point) };
-          s.open[windowKey] = window;
-          if (s.nextEnd === null || start + sizeMs < s.nextEnd) s.nextEnd = start + sizeMs;
-          checksum += emit(point, sizeMs, hopMs, start, window.acc, false).count;
-        }
-      }
-      if (time > maxTime) maxTime = time;
-    }
-    if (maxTime - DEFAULTS.latenessMs > watermark) {
-      watermark = maxTime - DEFAULTS.latenessMs;
-      for (const s of series.values()) {
-        if (s.nextEnd === null || s.nextEnd > watermark) continue;
-        let nextEnd: number | null = null;
-        for (const [windowKey, window] of Object.entries(s.open)) {
-          const end = window.start + window.sizeMs;
-          if (end <= watermark) {
-            checksum += emit(s.series, window.sizeMs, window.hopMs, window.start, window.acc, true).count;
-            delete s.open[windowKey];
-          } else if (nextEnd === null || end < nextEnd) nextEnd = end;
-        }
-        s.nextEnd = nextEnd;
-      }
-    }
-  }
-  return checksum;
-}
-
-/** keyed-windows' processor over readings, with the accumulator and output functions given. */
-function windowsWith(specs: readonly WindowSpec[], add: typeof addStats, output: typeof windowOutput) {
-  return createWindowedProcessor<StatsAccumulator, Point, Point, WindowAggregate>({
-    name: 'windows',
-    specs,
-    seriesOf: (point) => point,
-    timeOf: (point) => point.time,
-    create: createStats,
-    add,
-    output: (point, { sizeMs, hopMs, start, acc }, closed) => output(point, sizeMs, hopMs, start, acc, closed),
-  });
-}
-
-const BREAKDOWN_EVENTS = 20_000;
-
-/** Where the windows processor's time goes: the processor as written, then one cost taken away at a time, down to the raw loop. */
-const BREAKDOWN: [string, (specs: readonly WindowSpec[]) => (data: Data<Point>) => unknown][] = [
-  ['the windows processor as written', (specs) => ((p) => (data) => runProcessor(p, data, (o) => o.closed))(createWindowsProcessor([...specs]))],
-  ['- spread and Object.assign in addStats (one literal)', (specs) => ((p) => (data) => runProcessor(p, data, (o) => o.closed))(windowsWith(specs, addStatsLiteral, windowOutput))],
-  ['- spread of extractStats in each output (one literal)', (specs) => ((p) => (data) => runProcessor(p, data, (o) => o.closed))(windowsWith(specs, addStatsLiteral, windowOutputLiteral))],
-  ['- copy of the open table and state per event (in place)', (specs) => (data) => objectTableInPlace(data, specs, addStatsLiteral, windowOutputLiteral)],
-  ['- string keys, new objects, outputs (= the raw loop)', (specs) => (data) => rawWindows(data, specs)],
-];
-
-/**
- * Measures each BREAKDOWN variant in a process of its own: they share
- * functions (addStats, extractStats, the keyed-windows closures) whose inline
- * caches would otherwise carry one variant's object shapes into the next and
- * make the figures depend on the order they ran in.
- */
-async function breakdown(opts: Options): Promise<void> {
-  const specs = DEFAULTS.windows;
-  const part = makePoints(BREAKDOWN_EVENTS);
-  const written = runProcessor(createWindowsProcessor(specs), part, () => true).kept;
-  for (const [label, add, output] of [
-    ['addStats as a literal', addStatsLiteral, windowOutput],
-    ['addStats and the output as literals', addStatsLiteral, windowOutputLiteral],
-  ] as const) {
-    const kept = runProcessor(windowsWith(specs, add, output), part, () => true).kept;
-    check(JSON.stringify(kept) === JSON.stringify(written), `the windows processor with ${label} emits other outputs than the one as written`);
-  }
-  let openSizes = 0;
-  runProcessor(createWindowsProcessor(specs), part, () => false, (state) => (openSizes += Object.keys(state.open).length));
-  const measured: number[] = [];
-  for (const [i] of BREAKDOWN.entries()) {
-    progress(`windows processor breakdown, ${BREAKDOWN_EVENTS} readings, variants (a process each)`, i, BREAKDOWN.length);
-    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--breakdown-variant', String(i), '--rounds', String(opts.rounds)]);
-    measured.push((JSON.parse(stdout.trim().split('\n').at(-1)!) as { rate: number }).rate);
-  }
-  progress(`windows processor breakdown, ${BREAKDOWN_EVENTS} readings, variants (a process each)`, BREAKDOWN.length, BREAKDOWN.length);
-  console.log(`windows processor breakdown over ${BREAKDOWN_EVENTS} readings (ns per event, best round of >= 1.5 s; ${(openSizes / BREAKDOWN_EVENTS).toFixed(1)} open windows per series on average):`);
-  BREAKDOWN.forEach(([label], i) => {
-    const ns = 1e9 / measured[i]!;
-    const delta = i === 0 ? '' : ` (${(ns - 1e9 / measured[i - 1]!).toFixed(0)})`;
-    console.log(`  ${label.padEnd(58)} ${ns.toFixed(0).padStart(6)} ns${delta}`);
-  });
-}
-
 function benchPure(opts: Options): Figure[] {
   const { events: count, rounds } = opts;
   const figures: Figure[] = [];
@@ -811,62 +630,6 @@ async function sqlBaseline(database: Database, lastCursor: bigint, lastEventTime
   return events / seconds;
 }
 
-interface ServerProcess {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/**
- * server-process.ts's startServerProcess, plus each log line (and when it
- * arrived) for the caller, and the child stopped if it fails to start or
- * ignores SIGTERM for 30 s.
- */
-async function startServer(env: Record<string, string>, onLog?: (entry: Record<string, unknown>, at: number) => void): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (exited) return resolve();
-      const force = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.once('exit', () => {
-        clearTimeout(force);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('server did not start within 60s')), 60_000);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        const at = performance.now();
-        let entry: Record<string, unknown>;
-        try {
-          entry = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          return; // not a log line
-        }
-        onLog?.(entry, at);
-        if (typeof entry.msg === 'string' && entry.msg.startsWith('listening') && typeof entry.url === 'string') {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`server exited with ${code}`));
-      });
-    });
-    return { url, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
-
 async function benchRuntime(opts: Options): Promise<Figure[]> {
   const servers = Boolean(process.env.DATABASE_URL);
   const schema = `bench_processors_${process.pid}`;
@@ -884,7 +647,7 @@ async function benchRuntime(opts: Options): Promise<Figure[]> {
     const base = bucketStart(Date.now() - 3 * 3_600_000, 3_600_000);
     const total = opts.readings;
     const lastEventTime = base + Math.floor((total - 1) / defs.length) * READING_STEP_MS;
-    server = await startServer({ ...env, PROCESSORS: 'off' });
+    server = await startServerProcess({ ...env, PROCESSORS: 'off' });
     await gql(server.url, RegisterSourcesDocument, {
       sources: Array.from({ length: SOURCES }, (_, i) => ({ id: `bench-${i}`, kind: 'PATIENT' as const, name: `Bench ${i}` })),
     });
@@ -907,7 +670,7 @@ async function benchRuntime(opts: Options): Promise<Figure[]> {
     // server listens, and log lines only leave the child once its event loop is free again.
     let startedAt: number | undefined;
     let runtimeMs: number | undefined;
-    server = await startServer({ ...env, PROCESSORS: 'on' }, (entry) => {
+    server = await startServerProcess({ ...env, PROCESSORS: 'on' }, (entry) => {
       if (entry.pipeline !== 'readings') return;
       if (entry.msg === 'processors start from the beginning of the stream' || entry.msg === 'processors resume from checkpoint') startedAt ??= Date.parse(String(entry.time));
       if (entry.msg === 'processors caught up; processing live' && typeof entry.ms === 'number') runtimeMs ??= entry.ms;
@@ -995,20 +758,5 @@ async function benchRuntime(opts: Options): Promise<Figure[]> {
 export async function benchProcessors(): Promise<Figure[]> {
   const opts = options();
   const pure = benchPure(opts);
-  await breakdown(opts);
   return [...pure, ...(await benchRuntime(opts))];
-}
-
-// A child process measuring one variant of the breakdown (see `breakdown`).
-const variantArg = process.argv.indexOf('--breakdown-variant');
-if (variantArg >= 0 && process.argv[1]?.endsWith('processors.ts')) {
-  const opts = options();
-  const run = BREAKDOWN[Number(process.argv[variantArg + 1])]![1](DEFAULTS.windows);
-  const part = makePoints(BREAKDOWN_EVENTS);
-  // Best of at least rounds + 1 rounds and 1.5 s: the fast variants take milliseconds a round.
-  run(slice(part, BREAKDOWN_EVENTS / 10));
-  let best = 0;
-  const started = performance.now();
-  for (let r = 0; r <= opts.rounds || performance.now() - started < 1_500; r++) best = Math.max(best, timed(run, part).rate);
-  console.log(JSON.stringify({ rate: best }));
 }

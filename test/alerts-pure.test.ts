@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { deepFreeze, notJson } from './support/json-safety.js';
+import { deepFreeze, notJson } from './support/pure-runtime.js';
 import { createAlertRulesProcessor, type AlertInput, type AlertRule, type AlertRulesState, type AlertTransition } from '../src/processors/alert-rules.js';
 import { createNews2Processor, news2, news2ParameterScore, NEWS2_METRICS, type News2Metric, type News2Score, type News2State } from '../src/processors/news2.js';
 import type { Output, Processor } from '../src/processors/processor.js';

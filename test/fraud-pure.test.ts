@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { deepFreeze, notJson } from './support/json-safety.js';
+import { runPure as run } from './support/pure-runtime.js';
 import type { Processor } from '../src/processors/processor.js';
 import { EARTH_RADIUS_KM, haversineKm, type LatLon } from '../src/processors/geo.js';
 import {
@@ -18,8 +18,6 @@ import {
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
-/** The final watermark. (Infinity would not survive a JSON checkpoint.) */
-const END_OF_TIME = 8.64e15;
 const T0 = Date.UTC(2024, 4, 6, 9);
 
 const LONDON: LatLon = { lat: 51.5074, lon: -0.1278 };
@@ -35,58 +33,7 @@ function tx(id: string, time: number, fields: Partial<Omit<CardTransaction, 'id'
   return { id, time, cardId: 'c-1', amount: 40, currency: 'EUR', merchant: 'm-1', lat: at.lat, lon: at.lon, ip: '203.0.113.7', cursor: String(nextCursor++), ...rest };
 }
 
-// ---------------------------------------------------------------- a stand-in for the runtime
-
-interface Plan {
-  /** Call onWatermark(max time seen - lateness) after the i-th delivered event when true. */
-  watermarkAfter?: boolean[];
-  lateness?: number;
-  /** JSON round-trip every state just before the i-th event, as a restart from a checkpoint would. */
-  checkpointAt?: number;
-}
-
-
-
 type AnyProcessor = Processor<unknown, CardTransaction, FraudSignal>;
-
-/**
- * What the runtime does around a processor: one state per key, a watermark of
- * max event time minus lateness, events older than it dropped, a final
- * watermark. Asserts that every state and output survives JSON unchanged, and
- * freezes each state so that mutating it in a later step throws.
- */
-function run(processor: AnyProcessor, keyOf: (t: CardTransaction) => string, events: readonly CardTransaction[], plan: Plan = {}) {
-  let states = new Map<string, unknown>();
-  const out: FraudSignal[] = [];
-  const kept: CardTransaction[] = [];
-  let watermark = -Infinity;
-  let maxTime = -Infinity;
-  const keep = (key: string, step: { state: unknown; out: FraudSignal[] }) => {
-    const problem = notJson(step.state) ?? notJson(step.out);
-    if (problem !== null) expect.fail(`not JSON-safe: ${problem}`);
-    states.set(key, deepFreeze(step.state));
-    out.push(...step.out);
-  };
-  const advance = (to: number) => {
-    watermark = to;
-    for (const [key, state] of states) keep(key, processor.onWatermark(state, to));
-  };
-  events.forEach((event, i) => {
-    if (i === plan.checkpointAt) {
-      const restored = new Map([...states].map(([key, state]) => [key, JSON.parse(JSON.stringify(state)) as unknown]));
-      expect(restored).toStrictEqual(states);
-      states = restored;
-    }
-    if (event.time < watermark) return;
-    kept.push(event);
-    const key = keyOf(event);
-    keep(key, processor.onEvent(states.get(key) ?? processor.init(key), deepFreeze({ ...event })));
-    maxTime = Math.max(maxTime, event.time);
-    if (plan.watermarkAfter?.[i]) advance(maxTime - (plan.lateness ?? 0));
-  });
-  advance(END_OF_TIME);
-  return { out, kept, states };
-}
 
 /** The last output per id: what the runtime persists. */
 function lastById(out: FraudSignal[]): Map<string, FraudSignal> {

@@ -42,7 +42,8 @@ describe.each(primaryBackends)('processors killed with SIGKILL on $name', (backe
     const expected = await outputsOf(reference);
     await reference.close();
 
-    const where: Record<string, string> = backend.database === 'postgres' ? { DATABASE_URL: DATABASE_URL!, DATABASE_SCHEMA: schema } : { DATA_DIR: dataDir };
+    const where: Record<string, string> =
+      backend.database === 'postgres' ? { DATABASE_URL: DATABASE_URL!, DATABASE_SCHEMA: schema, REDIS_URL: '' } : { DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' };
     const first = await startServerProcess({ ...env, ...where });
     children.push(first);
     await first.mutate(RegisterSourcesDocument, { sources });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { notJson } from './support/json-safety.js';
+import { END_OF_TIME, runPure as run } from './support/pure-runtime.js';
 import type { Output, Processor } from '../src/processors/processor.js';
 import { bucketStart, WINDOW_ORIGIN, type Point, type Trade } from '../src/processors/series.js';
 import { addOhlcv, addStats, createOhlcv, createStats, extractOhlcv, extractStats, mergeOhlcv, mergeStats } from '../src/processors/accumulators.js';
@@ -13,58 +13,6 @@ const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-/** The final watermark: every window closes. (Infinity would not survive a JSON checkpoint.) */
-const END_OF_TIME = 8.64e15;
-
-// ---------------------------------------------------------------- a stand-in for the runtime
-
-interface Plan {
-  /** Call onWatermark(max time seen - lateness) after the i-th delivered event when true. */
-  watermarkAfter?: boolean[];
-  lateness?: number;
-  /** JSON round-trip every state just before the i-th event, as a restart from a checkpoint would. */
-  checkpointAt?: number;
-}
-
-
-/**
- * What the runtime does around a processor: one state per series key, a
- * watermark of max event time minus lateness, events older than it dropped,
- * a final watermark that closes everything. Also asserts that every state a
- * processor returns survives JSON unchanged.
- */
-function run<S, In extends { time: number }, Out extends Output>(processor: Processor<S, In, Out>, keyOf: (event: In) => string, events: In[], plan: Plan = {}) {
-  let states = new Map<string, S>();
-  const out: Out[] = [];
-  const kept: In[] = [];
-  let watermark = -Infinity;
-  let maxTime = -Infinity;
-  const keep = (key: string, step: { state: S; out: Out[] }) => {
-    const problem = notJson(step.state);
-    if (problem !== null) expect.fail(`not JSON-safe: state${problem}`);
-    states.set(key, step.state);
-    out.push(...step.out);
-  };
-  const advance = (to: number) => {
-    watermark = to;
-    for (const [key, state] of states) keep(key, processor.onWatermark(state, to));
-  };
-  events.forEach((event, i) => {
-    if (i === plan.checkpointAt) {
-      const restored = new Map([...states].map(([key, state]) => [key, JSON.parse(JSON.stringify(state)) as S]));
-      expect(restored).toStrictEqual(states);
-      states = restored;
-    }
-    if (event.time < watermark) return;
-    kept.push(event);
-    const key = keyOf(event);
-    keep(key, processor.onEvent(states.get(key) ?? processor.init(key), event));
-    maxTime = Math.max(maxTime, event.time);
-    if (plan.watermarkAfter?.[i]) advance(maxTime - (plan.lateness ?? 0));
-  });
-  advance(END_OF_TIME);
-  return { out, kept };
-}
 
 const seriesKey = (p: Point) => `${p.sourceId}\u0000${p.metric}`;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Transaction } from '../db/transactions.js';
 import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type ItemErrorCode } from './item-errors.js';
 
 /** Partner transaction and card references: opaque tokens, never card numbers (PANs are refused by shape). */
@@ -49,17 +50,8 @@ const FIELD_CODES: Record<string, ItemErrorCode> = {
   ip: 'INVALID_IP',
 };
 
-export interface ValidTransaction {
-  id: string;
-  cardId: string;
-  time: Date;
-  amount: number;
-  currency: string;
-  merchant: string;
-  lat: number;
-  lon: number;
-  ip: string;
-}
+/** A checked transaction, before it has a cursor. */
+export type ValidTransaction = Omit<Transaction, 'cursor'>;
 
 /** Checks one submitted card transaction on its own: shape, amount, currency, location, IP, time bounds. */
 export function validateTransaction(item: unknown, index: number, bounds: { latest: Date }): ItemCheck<ValidTransaction> {

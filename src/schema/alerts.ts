@@ -7,6 +7,7 @@ import { ruleParams, type RuleInput, type StoredRule } from '../alerts/rule-para
 import { toAlertView, type AlertEvent, type AlertView } from '../alerts/alert-service.js';
 import { SEVERITIES } from '../processors/alert-rules.js';
 import { builder } from './builder.js';
+import type { GraphQLContext } from './context.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 
@@ -81,7 +82,12 @@ const toStored = (id: string, input: RuleInput & { sourceIds?: readonly (string 
   };
 };
 
-const notFound = (id: string) => new ValidationError(`no alert rule with id ${JSON.stringify(id)}`, { argument: 'id' }, 'NOT_FOUND');
+/** After a rule changed: every node reloads its rules; a missing rule is NOT_FOUND. */
+async function changedRule(ctx: GraphQLContext, id: string, row: unknown): Promise<RuleRow> {
+  if (!row) throw new ValidationError(`no alert rule with id ${JSON.stringify(id)}`, { argument: 'id' }, 'NOT_FOUND');
+  await ctx.services.rules.changed();
+  return row as RuleRow;
+}
 
 builder.queryField('alertRules', (t) =>
   t.field({ type: [AlertRuleRef], description: 'Every rule, enabled or not, oldest first.', resolve: (_root, _args, ctx) => listRules(ctx.services.database.db) }),
@@ -93,9 +99,8 @@ builder.mutationField('createAlertRule', (t) =>
     description: 'Creates a rule; it applies to readings from now on.',
     args: { input: t.arg({ type: AlertRuleInput, required: true }) },
     resolve: async (_root, args, ctx) => {
-      const row = await insertRule(ctx.services.database.db, toStored(`rule-${randomUUID().slice(0, 8)}`, args.input as RuleInput, true));
-      await ctx.services.rules.changed();
-      return row as RuleRow;
+      const id = `rule-${randomUUID().slice(0, 8)}`;
+      return changedRule(ctx, id, await insertRule(ctx.services.database.db, toStored(id, args.input as RuleInput, true)));
     },
   }),
 );
@@ -108,10 +113,7 @@ builder.mutationField('updateAlertRule', (t) =>
     resolve: async (_root, args, ctx) => {
       const { id: _id, ...changes } = toStored(String(args.id), args.input as RuleInput, true);
       const { enabled: _enabled, ...definition } = changes;
-      const row = await updateRule(ctx.services.database.db, String(args.id), definition);
-      if (!row) throw notFound(String(args.id));
-      await ctx.services.rules.changed();
-      return row as RuleRow;
+      return changedRule(ctx, String(args.id), await updateRule(ctx.services.database.db, String(args.id), definition));
     },
   }),
 );
@@ -122,10 +124,7 @@ builder.mutationField('setAlertRuleEnabled', (t) =>
     description: 'Disables (open alerts resolve at the next reading) or re-enables a rule.',
     args: { id: t.arg.id({ required: true }), enabled: t.arg.boolean({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      const row = await updateRule(ctx.services.database.db, String(args.id), { enabled: args.enabled });
-      if (!row) throw notFound(String(args.id));
-      await ctx.services.rules.changed();
-      return row as RuleRow;
+      return changedRule(ctx, String(args.id), await updateRule(ctx.services.database.db, String(args.id), { enabled: args.enabled }));
     },
   }),
 );
@@ -136,10 +135,7 @@ builder.mutationField('deleteAlertRule', (t) =>
     description: 'Deletes a rule and returns it; its alerts stay in history.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      const row = await deleteRule(ctx.services.database.db, String(args.id));
-      if (!row) throw notFound(String(args.id));
-      await ctx.services.rules.changed();
-      return row as RuleRow;
+      return changedRule(ctx, String(args.id), await deleteRule(ctx.services.database.db, String(args.id)));
     },
   }),
 );

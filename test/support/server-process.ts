@@ -9,37 +9,63 @@ export interface ServerProcess {
   mutate<R, V>(document: TypedDocumentNode<R, V>, variables: V): Promise<R>;
   /** SIGKILL: no shutdown, no final checkpoint, as a crash or the OOM killer would. */
   kill(): Promise<void>;
-  /** SIGTERM and wait for exit. */
+  /** SIGTERM and wait for exit (SIGKILL after 30 s). */
   stop(): Promise<void>;
 }
 
-/** `src/main.ts start` in its own process on a free port, as an operator runs it. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+/**
+ * `src/main.ts start` in its own process on a free port, as an operator runs
+ * it, for tests and benchmarks. The environment is inherited, then `env` on
+ * top (pass `DATABASE_URL: ''` for the embedded database). `onLog` gets each
+ * JSON log line and when it arrived; TEST_SERVER_LOGS=1 echoes them to stderr.
+ * A child that fails to start is stopped before the error is thrown.
+ */
+export async function startServerProcess(
+  env: Record<string, string>,
+  onLog?: (entry: Record<string, unknown>, at: number) => void,
+): Promise<ServerProcess> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', DATABASE_URL: '', REDIS_URL: '', ...env },
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start within 60s')), 60_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (process.env.TEST_SERVER_LOGS) process.stderr.write(`${line}\n`);
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg?.startsWith('listening') && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    void exited.then(() => reject(new Error(`server exited with ${child.exitCode}`)));
-  });
   const signal = async (name: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(name);
     await exited;
   };
+  const stop = async () => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await signal('SIGTERM');
+    clearTimeout(force);
+  };
+  let url: string;
+  try {
+    url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('server did not start within 60s')), 60_000);
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        const at = performance.now();
+        if (process.env.TEST_SERVER_LOGS) process.stderr.write(`${line}\n`);
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return; // not a log line
+        }
+        onLog?.(entry, at);
+        if (typeof entry.msg === 'string' && entry.msg.startsWith('listening') && typeof entry.url === 'string') {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`server exited with ${child.exitCode}`));
+      });
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   return {
     url,
     async mutate(document, variables) {
@@ -49,6 +75,6 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       return body.data!;
     },
     kill: () => signal('SIGKILL'),
-    stop: () => signal('SIGTERM'),
+    stop,
   };
 }

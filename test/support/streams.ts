@@ -108,6 +108,20 @@ export function tradesStream(seed: number, prefix: string, shape: StreamShape): 
 const close = (a: number | null, b: number | null) =>
   a === null || b === null ? a === b : Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 
+/**
+ * Each row carries stored figures and the same figures computed by SQL as `sql_<name>`: `exact` ones must be
+ * equal, `approximate` ones (float sums in another order) within 1e-9 relative.
+ */
+function expectRowsMatchSql<R extends object>(rows: R[], label: (row: R) => string, exact: (keyof R & string)[], approximate: (keyof R & string)[]) {
+  for (const row of rows) {
+    const r = row as Record<string, number | null>;
+    const what = label(row);
+    const pick = (prefix: string) => Object.fromEntries([['what', what], ...exact.map((k) => [k, r[`${prefix}${k}`]])]);
+    expect(pick('')).toEqual(pick('sql_'));
+    for (const k of approximate) expect(close(r[k] ?? null, r[`sql_${k}`] ?? null), `${what} ${k} ${r[k]} vs ${r[`sql_${k}`]}`).toBe(true);
+  }
+}
+
 interface WindowVsSql {
   series: string;
   size_ms: string;
@@ -151,19 +165,7 @@ export async function expectWindowsEqualSql(app: TestApp, prefix: string): Promi
     ) s
     where w.closed and w.source_id like ${`${prefix}-%`}
     order by 1, 2, 3, 4`);
-  for (const row of compared) {
-    const what = `${row.series} ${row.size_ms}/${row.hop_ms} @ ${new Date(row.start_ms).toISOString()}`;
-    expect({ what, count: row.count, min: row.min, max: row.max, first: row.first, last: row.last }).toEqual({
-      what,
-      count: row.sql_count,
-      min: row.sql_min,
-      max: row.sql_max,
-      first: row.sql_first,
-      last: row.sql_last,
-    });
-    expect(close(row.avg, row.sql_avg), `${what} avg ${row.avg} vs ${row.sql_avg}`).toBe(true);
-    expect(close(row.stddev, row.sql_stddev), `${what} stddev ${row.stddev} vs ${row.sql_stddev}`).toBe(true);
-  }
+  expectRowsMatchSql(compared, (r) => `${r.series} ${r.size_ms}/${r.hop_ms} @ ${new Date(r.start_ms).toISOString()}`, ['count', 'min', 'max', 'first', 'last'], ['avg', 'stddev']);
   return compared.length;
 }
 
@@ -280,19 +282,7 @@ export async function expectCandlesEqualSql(app: TestApp, prefix: string): Promi
     ) s
     where c.closed and c.symbol like ${`${prefix}%`}
     order by 1, 2, 3`);
-  for (const row of compared) {
-    const what = `${row.symbol} ${row.interval_ms} @ ${new Date(row.start_ms).toISOString()}`;
-    expect({ what, open: row.open, high: row.high, low: row.low, close: row.close, trades: row.trades }).toEqual({
-      what,
-      open: row.sql_open,
-      high: row.sql_high,
-      low: row.sql_low,
-      close: row.sql_close,
-      trades: row.sql_trades,
-    });
-    expect(close(row.volume, row.sql_volume), `${what} volume ${row.volume} vs ${row.sql_volume}`).toBe(true);
-    expect(close(row.vwap, row.sql_vwap), `${what} vwap ${row.vwap} vs ${row.sql_vwap}`).toBe(true);
-  }
+  expectRowsMatchSql(compared, (r) => `${r.symbol} ${r.interval_ms} @ ${new Date(r.start_ms).toISOString()}`, ['open', 'high', 'low', 'close', 'trades'], ['volume', 'vwap']);
   return compared.length;
 }
 
