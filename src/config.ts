@@ -101,6 +101,19 @@ export const Env = z.object({
   FRAUD_AMOUNT_Z: z.coerce.number().positive().default(3),
   FRAUD_AMOUNT_WARMUP: z.coerce.number().int().min(2).default(10),
   FRAUD_AMOUNT_ALPHA: z.coerce.number().positive().max(1).default(0.1),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1_024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+  MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(100).default(12),
+  MAX_QUERY_COST: z.coerce.number().int().min(10).default(5_000),
+  MAX_ALIASES: z.coerce.number().int().min(0).default(15),
+  MAX_DIRECTIVES: z.coerce.number().int().min(0).default(50),
+  MAX_TOKENS: z.coerce.number().int().min(100).default(10_000),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(10_000).default(50),
+  RATE_LIMIT: z.coerce.number().int().min(0).default(200),
+  RATE_LIMIT_WINDOW: duration('1s'),
+  AUTH: z.enum(['on', 'off', 'auto'], { error: 'expected on, off or auto' }).default('auto'),
+  KEY_CHECK_INTERVAL: duration('500ms'),
+  TLS_CERT_FILE: z.string().trim().optional(),
+  TLS_KEY_FILE: z.string().trim().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -108,7 +121,17 @@ export type Config = ReturnType<typeof toConfig>;
 
 function toConfig(env: z.infer<typeof Env>) {
   return {
-    http: { port: env.PORT, host: env.HOST, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT },
+    http: {
+      port: env.PORT,
+      host: env.HOST,
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
+      tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : null,
+    },
+    auth: {
+      /** auto: keys required whenever DATABASE_URL is set (a shared deployment); the embedded default runs open. */
+      required: env.AUTH === 'on' || (env.AUTH === 'auto' && env.DATABASE_URL !== undefined),
+      keyCheckIntervalMs: env.KEY_CHECK_INTERVAL,
+    },
     database: env.DATABASE_URL
       ? ({
           driver: 'postgres',
@@ -147,6 +170,19 @@ function toConfig(env: z.infer<typeof Env>) {
       },
     },
     alerts: { escalateAfterMs: env.ESCALATE_AFTER, checkIntervalMs: env.ALERT_CHECK_INTERVAL },
+    limits: {
+      maxBodyBytes: env.MAX_BODY_BYTES,
+      query: {
+        maxDepth: env.MAX_QUERY_DEPTH,
+        maxCost: env.MAX_QUERY_COST,
+        maxAliases: env.MAX_ALIASES,
+        maxDirectives: env.MAX_DIRECTIVES,
+        maxTokens: env.MAX_TOKENS,
+      },
+      subscriptionsPerConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      /** Operations per key (or per client address when open) per window; 0 turns the limit off. */
+      rate: { limit: env.RATE_LIMIT, windowMs: env.RATE_LIMIT_WINDOW },
+    },
     logLevel: env.LOG_LEVEL,
   };
 }
@@ -156,6 +192,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(`invalid configuration:\n${z.prettifyError(parsed.error)}`);
+  }
+  if (Boolean(parsed.data.TLS_CERT_FILE) !== Boolean(parsed.data.TLS_KEY_FILE)) {
+    throw new ConfigError('invalid configuration:\nTLS_CERT_FILE and TLS_KEY_FILE go together: set both to serve HTTPS and WSS, or neither');
   }
   return toConfig(parsed.data);
 }

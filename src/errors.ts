@@ -39,3 +39,29 @@ export class SlowConsumerError extends AppError {
     );
   }
 }
+
+/** No key, or a key that is unknown, revoked or expired. HTTP 401. */
+export class UnauthenticatedError extends AppError {
+  constructor(message: string) {
+    super('UNAUTHENTICATED', message, { http: { status: 401, headers: { 'www-authenticate': 'Bearer realm="vigil"' } } });
+  }
+}
+
+/** The key's role may not run this operation, or the data belongs to another tenant. HTTP 403 for whole operations. */
+export class ForbiddenError extends AppError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('FORBIDDEN', message, details);
+  }
+}
+
+/** The key used up its operations for this window; `retryAfterMs` says when the next one is allowed. HTTP 429. */
+export class RateLimitedError extends AppError {
+  constructor(limit: number, windowMs: number, retryAfterMs: number) {
+    super('RATE_LIMITED', `rate limit of ${limit} operations per ${windowMs} ms exceeded; retry in ${retryAfterMs} ms`, {
+      retryAfterMs,
+      limit,
+      windowMs,
+      http: { status: 429, headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1_000))) } },
+    });
+  }
+}

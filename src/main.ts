@@ -2,12 +2,14 @@ import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { createLogger } from './log.js';
 import { createServer } from './server.js';
+import { runKeys } from './keys-cli.js';
 import { runSimulator } from './simulate.js';
 
 const USAGE = `usage: vigil <command>
   start      serve the API (default)
   migrate    apply database migrations and exit
-  simulate   post realistic vitals to a running server (see --help)`;
+  simulate   post realistic vitals to a running server (see --help)
+  keys       create, revoke and list API keys (see keys --help)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'start', ...rest] = argv;
@@ -53,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'simulate':
       return runSimulator(rest);
+    case 'keys':
+      return runKeys(rest);
     case 'help':
     case '--help':
       console.log(USAGE);

@@ -1,4 +1,6 @@
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
@@ -45,7 +47,16 @@ import { openPubSub } from './pubsub/pubsub.js';
 import type { GraphQLContext } from './schema/context.js';
 import { schema } from './schema/index.js';
 import type { Services } from './services.js';
+import { useAccessControl } from './auth/access-control.js';
+import { AuditTrail } from './auth/audit-trail.js';
+import { Authenticator, presentedKey } from './auth/authenticator.js';
+import { OpenConnections } from './auth/connections.js';
+import type { Principal } from './auth/principal.js';
+import { RateLimiter } from './auth/rate-limit.js';
+import { TenantScope } from './auth/tenant-scope.js';
+import { AppError } from './errors.js';
 import { createMaskError } from './transport/mask-error.js';
+import { useQueryLimits } from './transport/query-limits.js';
 import { useSseEventIds } from './transport/sse.js';
 import { attachWebSocket } from './transport/websocket.js';
 
@@ -111,15 +122,25 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       closers.push(() => t.stop());
     }
 
-    const feed = <T>(channel: string, schema: z.ZodType<T[]>) =>
-      new OutputFeed<T>({ pubsub, channel, schema, noun: channel, subscriberBuffer: config.live.subscriberBuffer, log });
+    const registry = new SourceRegistry(database.db);
+    // Tenant-wide subscriptions filter outputs by their source's owner: learn owners this node has not seen first.
+    const feed = <T>(channel: string, schema: z.ZodType<T[]>, sourceOf?: (item: T) => string) =>
+      new OutputFeed<T>({
+        pubsub,
+        channel,
+        schema,
+        noun: channel,
+        subscriberBuffer: config.live.subscriberBuffer,
+        log,
+        learn: sourceOf && ((items) => registry.learn(items.map(sourceOf))),
+      });
     const outputs = {
-      windows: feed(WINDOWS_CHANNEL, WindowsMessage),
-      candles: feed(CANDLES_CHANNEL, CandlesMessage),
-      anomalies: feed(ANOMALIES_CHANNEL, AnomaliesMessage),
-      news2: feed(NEWS2_CHANNEL, News2Message),
+      windows: feed(WINDOWS_CHANNEL, WindowsMessage, (w) => w.sourceId),
+      candles: feed(CANDLES_CHANNEL, CandlesMessage, (c) => c.symbol),
+      anomalies: feed(ANOMALIES_CHANNEL, AnomaliesMessage, (a) => a.sourceId),
+      news2: feed(NEWS2_CHANNEL, News2Message, (n) => n.sourceId),
       fraud: feed(FRAUD_CHANNEL, FraudMessage),
-      alerts: feed(ALERTS_CHANNEL, AlertsMessage),
+      alerts: feed(ALERTS_CHANNEL, AlertsMessage, (e) => e.alert.sourceId),
     };
     for (const f of Object.values(outputs)) {
       await f.start();
@@ -148,7 +169,19 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       log.info('PROCESSORS=off: this node serves the API only; windows, candles and flags come from another node');
     }
 
-    const registry = new SourceRegistry(database.db);
+    const authenticator = new Authenticator({ db: database.db, required: config.auth.required });
+    const connections = new OpenConnections({ db: database.db, log, checkIntervalMs: config.auth.keyCheckIntervalMs });
+    connections.start();
+    closers.push(() => connections.stop());
+    const audit = new AuditTrail({ db: database.db, log, flushIntervalMs: 1_000, maxBuffered: 100_000 });
+    audit.start();
+    closers.push(() => audit.stop());
+    const limiter = new RateLimiter({ ...config.limits.rate, counter: pubsub.countInWindow, log });
+    if (!config.auth.required) {
+      log.warn(
+        'AUTH is off: every caller is an admin of the default tenant with no API key. Fine on your own machine; set AUTH=on (the default whenever DATABASE_URL is set) anywhere else',
+      );
+    }
     const services: Services = {
       config,
       log,
@@ -164,6 +197,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       outputs,
       pipelines,
       ingest: { database, publisher, registry, log, ...config.ingest },
+      auth: { authenticator, connections, audit, limiter },
     };
     return assemble(config, services, closeAll);
   } catch (error) {
@@ -175,6 +209,8 @@ export async function createServer(config: Config, options: { log?: Logger } = {
 function assemble(config: Config, services: Services, closeAll: () => Promise<void>): Server {
   const { log } = services;
   const streamCursors = new WeakMap<Request, GraphQLContext['stream']>();
+  const principals = new WeakMap<IncomingMessage, Principal>();
+  const { authenticator, connections } = services.auth;
   const metrics = createMetrics(services);
   services.ingest.observe = metrics.observeIngest;
 
@@ -193,15 +229,24 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       // faults are logged with their stack by maskError.
       error: (...args) => log.debug(args.map(String).join(' ')),
     },
-    plugins: [useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null), useOperationMetrics(metrics)],
+    plugins: [
+      useQueryLimits(config.limits.query),
+      useAccessControl({ limiter: services.auth.limiter, audit: services.auth.audit }),
+      useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null),
+      useOperationMetrics(metrics),
+    ],
     context: (initial): GraphQLContext => {
       const request = initial.request as Request | undefined;
       const req = (initial as { req?: IncomingMessage }).req;
+      // graphql-ws passes the socket's principal; HTTP requests were authenticated before reaching yoga.
+      const principal = (initial as { principal?: Principal }).principal ?? (req && principals.get(req));
+      if (!principal) throw new Error('request reached GraphQL without being authenticated');
       const stream = { lastCursor: null as string | null };
       if (request) streamCursors.set(request, stream);
       return {
         services,
-        caller: callerOf(request?.headers.get('x-client-id') ?? req?.headers['x-client-id'], req),
+        principal,
+        scope: new TenantScope(principal, services.registry),
         lastEventId: request?.headers.get('last-event-id') ?? null,
         stream,
       };
@@ -213,7 +258,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
   let received = 0;
   let drained: (() => void) | undefined;
 
-  const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (draining) return refuse(res);
     if (req.url === '/ready') return void ready(services, res);
     if (req.url === '/metrics') return void serveMetrics(metrics.registry, res);
@@ -221,16 +266,63 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ status: 'up', uptimeSeconds: Math.round(process.uptime()) }));
     }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > config.limits.maxBodyBytes) {
+      return void reject(res, 413, 'PAYLOAD_TOO_LARGE', `the request body of ${declared} bytes exceeds MAX_BODY_BYTES (${config.limits.maxBodyBytes}); send smaller batches`);
+    }
+    if (req.method === 'POST' && req.headers['content-length'] === undefined) {
+      return void reject(res, 411, 'LENGTH_REQUIRED', 'POST requests need a Content-Length header');
+    }
     log.debug({ method: req.method, url: req.url?.split('?')[0] }, 'request received');
     inFlight++;
     received++;
     res.on('close', () => {
       if (--inFlight === 0) drained?.();
     });
-    void yoga(req, res, {});
-  });
+    // GraphiQL's page itself carries no data; everything else needs a principal.
+    const wantsPage = req.method === 'GET' && req.headers.accept?.includes('text/html') && !req.url?.includes('query=');
+    if (!wantsPage) {
+      try {
+        const clientId = req.headers['x-client-id'];
+        const principal = await authenticator.authenticate(
+          presentedKey({ authorization: req.headers.authorization, 'x-api-key': req.headers['x-api-key'] }),
+          req.socket.remoteAddress ?? 'unknown',
+          Array.isArray(clientId) ? clientId[0] : clientId,
+        );
+        principals.set(req, principal);
+        if (req.headers.accept?.includes('text/event-stream')) {
+          const untrack = connections.add(principal, () => res.destroy());
+          res.on('close', untrack);
+        }
+      } catch (error) {
+        if (error instanceof AppError) return void reject(res, 401, error.code, error.message, { 'www-authenticate': 'Bearer realm="vigil"' });
+        log.error({ err: error }, 'authentication failed unexpectedly');
+        return void reject(res, 503, 'UNAVAILABLE', 'cannot check the API key right now; retry shortly', { 'retry-after': '1' });
+      }
+    }
+    await yoga(req, res, {});
+  };
+  const tls = config.http.tls;
+  const http: HttpServer = tls
+    ? (createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, (req, res) => void handle(req, res)) as unknown as HttpServer)
+    : createHttpServer((req, res) => void handle(req, res));
   http.keepAliveTimeout = 5_000;
-  const ws = attachWebSocket({ server: http, path: GRAPHQL_PATH, yoga: yoga as never, accepting: () => !draining, log });
+  const ws = attachWebSocket({
+    server: http,
+    path: GRAPHQL_PATH,
+    yoga: yoga as never,
+    accepting: () => !draining,
+    // The key from connection_init, else from the upgrade request's headers (clients that can set them).
+    authenticate: (params, req) =>
+      authenticator.authenticate(
+        presentedKey(params ?? {}) ?? presentedKey({ authorization: req.headers.authorization, 'x-api-key': req.headers['x-api-key'] }),
+        req.socket.remoteAddress ?? 'unknown',
+      ),
+    connections,
+    maxPayloadBytes: config.limits.maxBodyBytes,
+    subscriptionsPerConnection: config.limits.subscriptionsPerConnection,
+    log,
+  });
 
   let url = '';
   let closing: Promise<void> | undefined;
@@ -250,8 +342,8 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
         http.once('error', reject);
         http.listen(port, host, () => {
           const address = http.address() as AddressInfo;
-          url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-          log.info({ url: `${url}${GRAPHQL_PATH}` }, 'listening: GraphQL, GraphiQL, graphql-ws and SSE');
+          url = `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+          log.info({ url: `${url}${GRAPHQL_PATH}`, tls: Boolean(tls), auth: config.auth.required ? 'API keys required' : 'open' }, 'listening: GraphQL, GraphiQL, graphql-ws and SSE');
           resolve(url);
         });
       }),
@@ -281,10 +373,9 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
   };
 }
 
-function callerOf(clientId: string | string[] | null | undefined, req: IncomingMessage | undefined): string {
-  const address = req?.socket.remoteAddress ?? 'unknown';
-  const id = Array.isArray(clientId) ? clientId[0] : clientId;
-  return id ? `${id.slice(0, 64)}@${address}` : `anonymous@${address}`;
+function reject(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
 function refuse(res: ServerResponse) {

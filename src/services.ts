@@ -5,7 +5,7 @@ import type { Trade } from './db/trades.js';
 import type { Transaction } from './db/transactions.js';
 import type { AlertEvent, AlertService } from './alerts/alert-service.js';
 import type { RuleRegistry } from './alerts/rule-registry.js';
-import type { FraudSignal } from './processors/fraud.js';
+import type { TenantFraudSignal } from './db/fraud.js';
 import type { News2Score } from './processors/news2.js';
 import type { OutputFeed } from './live/output-feed.js';
 import type { AnomalyFlag } from './processors/anomaly.js';
@@ -18,6 +18,10 @@ import type { ReadingsFeed } from './live/readings-feed.js';
 import type { StreamTail } from './live/stream-tail.js';
 import type { Logger } from './log.js';
 import type { PubSub } from './pubsub/pubsub.js';
+import type { AuditTrail } from './auth/audit-trail.js';
+import type { Authenticator } from './auth/authenticator.js';
+import type { OpenConnections } from './auth/connections.js';
+import type { RateLimiter } from './auth/rate-limit.js';
 
 /** What resolvers may use; built once by createServer. */
 export interface Services {
@@ -39,10 +43,17 @@ export interface Services {
     candles: OutputFeed<Candle>;
     anomalies: OutputFeed<AnomalyFlag>;
     news2: OutputFeed<News2Score>;
-    fraud: OutputFeed<FraudSignal>;
+    fraud: OutputFeed<TenantFraudSignal>;
     alerts: OutputFeed<AlertEvent>;
   };
   /** This node's processor runtimes (each runs only while this node holds its lease). */
   pipelines: Pipelines;
   ingest: IngestDeps & { registry: SourceRegistry };
+  auth: {
+    authenticator: Authenticator;
+    /** graphql-ws sockets and SSE streams by key: closed when their key is revoked or expires. */
+    connections: OpenConnections;
+    audit: AuditTrail;
+    limiter: RateLimiter;
+  };
 }

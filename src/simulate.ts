@@ -15,6 +15,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 
 const HELP = `usage: npm run simulate -- [options]
   --url URL          GraphQL endpoint (default http://127.0.0.1:4000/graphql)
+  --api-key KEY      an admin key of the tenant to simulate (default: $VIGIL_API_KEY; none when the server runs open)
   --patients N       patients to simulate (default 20)
   --rate R           readings per second in total (default 60)
   --symbols N        market instruments trading alongside (default 3, 0 for none)
@@ -56,10 +57,14 @@ function random(seed: number) {
   };
 }
 
-async function post<R, V>(url: string, document: TypedDocumentNode<R, V>, variables: V): Promise<R> {
-  const response = await fetch(url, {
+async function post<R, V>(target: { url: string; apiKey?: string }, document: TypedDocumentNode<R, V>, variables: V): Promise<R> {
+  const response = await fetch(target.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-client-id': 'simulator' },
+    headers: {
+      'content-type': 'application/json',
+      'x-client-id': 'simulator',
+      ...(target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {}),
+    },
     body: JSON.stringify({ query: print(document), variables }),
   });
   const body = (await response.json()) as { data?: R; errors?: { message: string }[] };
@@ -72,6 +77,7 @@ export async function runSimulator(argv: string[]): Promise<number> {
     args: argv,
     options: {
       url: { type: 'string', default: 'http://127.0.0.1:4000/graphql' },
+      'api-key': { type: 'string', default: process.env.VIGIL_API_KEY },
       patients: { type: 'string', default: '20' },
       rate: { type: 'string', default: '60' },
       symbols: { type: 'string', default: '3' },
@@ -108,7 +114,7 @@ export async function runSimulator(argv: string[]): Promise<number> {
     return 2;
   }
   const rand = random(Number(values.seed));
-  const url = values.url;
+  const url = { url: values.url, apiKey: values['api-key'] };
   const ids = Array.from({ length: patients }, (_, i) => `bed-${String(i + 1).padStart(2, '0')}`);
 
   try {

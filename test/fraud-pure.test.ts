@@ -30,7 +30,7 @@ const PLACES = [LONDON, PARIS, NEW_YORK, LOS_ANGELES, SYDNEY];
 let nextCursor = 1;
 function tx(id: string, time: number, fields: Partial<Omit<CardTransaction, 'id' | 'time'>> & { at?: LatLon } = {}): CardTransaction {
   const { at = LONDON, ...rest } = fields;
-  return { id, time, cardId: 'c-1', amount: 40, currency: 'EUR', merchant: 'm-1', lat: at.lat, lon: at.lon, ip: '203.0.113.7', cursor: String(nextCursor++), ...rest };
+  return { id, time, cardId: 'c-1', amount: 40, currency: 'EUR', merchant: 'm-1', lat: at.lat, lon: at.lon, ip: '203.0.113.7', cursor: String(nextCursor++), tenantId: 'default', ...rest };
 }
 
 type AnyProcessor = Processor<unknown, CardTransaction, FraudSignal>;

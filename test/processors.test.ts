@@ -106,6 +106,8 @@ describe.each(backends)('stream processors on $name', (backend) => {
     // One candle watched step by step: forming on each trade, then closed once event time passes its end + lateness.
     const base = 99_960; // whole minutes, later than the stream above, so no partition watermark is past it
     const trade = (second: number, price: number, size: number) => ({ symbol: 'WATCH', time: at(base + second), price, size });
+    // Naming a symbol in a subscription needs it to be one of the tenant's instruments already.
+    await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'WATCH', kind: 'INSTRUMENT', name: 'Watched instrument' }] });
     const watch = await app.subscribeWs(LiveCandlesDocument, { symbols: ['WATCH'], intervals: ['1m'] });
     type Published = LiveCandlesSubscription['candles'][number];
     const seen = () => watch.results.items.flatMap((r) => r.data?.candles ?? []) as Published[];

@@ -131,6 +131,8 @@ export function ruleParams(input: RuleInput): RuleParams {
 
 export interface StoredRule {
   id: string;
+  /** The tenant whose sources the rule watches; it never sees another's. */
+  tenantId: string;
   name: string;
   kind: AlertRuleKind;
   sourceIds: string[] | null;

@@ -12,9 +12,11 @@ export const RULES_CHANGED_CHANNEL = 'alert-rules';
  * see them. A change made on any node is announced on pub/sub so every node
  * reloads at once; a periodic reload covers a lost announcement.
  */
+const NO_RULES: readonly AlertRule[] = [];
+
 export class RuleRegistry {
-  /** Rules for the alerts processor; a new array on every change. */
-  processorRules: readonly AlertRule[] = [];
+  /** Rules for the alerts processor by tenant; a new map on every change. */
+  private rulesByTenant = new Map<string, readonly AlertRule[]>();
   /** NO_DATA rules with when they last changed: silence counts from then at the earliest. */
   noDataRules: readonly (StoredRule & { updatedAt: Date })[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -42,8 +44,18 @@ export class RuleRegistry {
     const generation = ++this.generation;
     const rules = await listRules(this.options.db, { enabledOnly: true });
     if (generation !== this.generation) return;
-    this.processorRules = rules.map(toProcessorRule).filter((r): r is AlertRule => r !== null);
+    const byTenant = new Map<string, AlertRule[]>();
+    for (const rule of rules) {
+      const processorRule = toProcessorRule(rule);
+      if (processorRule) byTenant.set(rule.tenantId, [...(byTenant.get(rule.tenantId) ?? []), processorRule]);
+    }
+    this.rulesByTenant = byTenant;
     this.noDataRules = rules.filter((r) => r.kind === 'NO_DATA');
+  }
+
+  /** The enabled rules the alerts processor applies to a tenant's readings. */
+  processorRulesOf(tenantId: string): readonly AlertRule[] {
+    return this.rulesByTenant.get(tenantId) ?? NO_RULES;
   }
 
   /** After a create, update or delete: this node now, the others through pub/sub. */

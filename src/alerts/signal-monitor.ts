@@ -44,7 +44,7 @@ export class SignalMonitor {
     const rules = (await listRules(this.options.db)).filter((r) => r.kind === 'NO_DATA');
     const ruleIds = rules.map((r) => r.id);
     if (ruleIds.length) {
-      for (const open of await listAlerts(this.options.db, { states: ['FIRING'], ruleIds, limit: 100_000 })) {
+      for (const open of await listAlerts(this.options.db, { tenantId: null, states: ['FIRING'], ruleIds, limit: 100_000 })) {
         const rule = rules.find((r) => r.id === open.ruleId)!;
         this.silent.set(`${rule.id}|${open.sourceId}/${open.metric ?? '*'}`, { rule, sourceId: open.sourceId, metric: open.metric });
       }
@@ -59,9 +59,13 @@ export class SignalMonitor {
     this.detach?.();
   }
 
+  /** The tenant of each source seen, so a rule watches only its own tenant's sources. */
+  private readonly tenantOf = new Map<string, string>();
+
   private onReadings(readings: Reading[]) {
     const now = Date.now();
     for (const r of readings) {
+      this.tenantOf.set(r.sourceId, r.tenantId);
       this.lastSeen.set(`${r.sourceId}/${r.metric}`, now);
       this.lastSeen.set(`${r.sourceId}/*`, now);
     }
@@ -84,10 +88,11 @@ export class SignalMonitor {
     await this.options.alerts.resolve(open, `signal restored: ${entry.metric ?? 'data'} from ${entry.sourceId} again after ${silentFor}`, back.time);
   }
 
-  /** Series a rule watches: its named sources, or every source this node has seen. */
+  /** Series a rule watches: its named sources, or every source of its tenant this node has seen. */
   private watched(rule: StoredRule & { updatedAt: Date }): { sourceId: string; metric: string | null }[] {
     const metric = rule.params.metric;
-    const sources = rule.sourceIds ?? [...new Set([...this.lastSeen.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))];
+    const seen = [...new Set([...this.lastSeen.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))];
+    const sources = rule.sourceIds ?? seen.filter((id) => this.tenantOf.get(id) === rule.tenantId);
     return sources.map((sourceId) => ({ sourceId, metric }));
   }
 

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm';
 import type { StoredRule } from '../alerts/rule-params.js';
+import { ownedBy } from './sources.js';
 import type { Db } from './client.js';
 import { alertRules, alerts, alertTransitions, type AlertState } from './schema.js';
 
@@ -8,11 +9,12 @@ export type TransitionRow = typeof alertTransitions.$inferSelect;
 
 // ---- rules
 
-export async function listRules(db: Db, options: { enabledOnly?: boolean } = {}): Promise<(StoredRule & { createdAt: Date; updatedAt: Date })[]> {
+/** Rules of one tenant, or of every tenant (`tenantId` omitted: the registry that runs them all). */
+export async function listRules(db: Db, options: { enabledOnly?: boolean; tenantId?: string } = {}): Promise<(StoredRule & { createdAt: Date; updatedAt: Date })[]> {
   const found = await db
     .select()
     .from(alertRules)
-    .where(options.enabledOnly ? eq(alertRules.enabled, true) : undefined)
+    .where(and(options.enabledOnly ? eq(alertRules.enabled, true) : undefined, options.tenantId ? eq(alertRules.tenantId, options.tenantId) : undefined))
     .orderBy(asc(alertRules.createdAt), asc(alertRules.id));
   return found as never;
 }
@@ -22,17 +24,17 @@ export async function insertRule(db: Db, rule: StoredRule) {
   return row!;
 }
 
-export async function updateRule(db: Db, id: string, changes: Partial<Omit<StoredRule, 'id'>>) {
+export async function updateRule(db: Db, id: string, tenantId: string, changes: Partial<Omit<StoredRule, 'id' | 'tenantId'>>) {
   const [row] = await db
     .update(alertRules)
     .set({ ...changes, updatedAt: sql`now()` as never })
-    .where(eq(alertRules.id, id))
+    .where(and(eq(alertRules.id, id), eq(alertRules.tenantId, tenantId)))
     .returning();
   return row;
 }
 
-export async function deleteRule(db: Db, id: string) {
-  const [row] = await db.delete(alertRules).where(eq(alertRules.id, id)).returning();
+export async function deleteRule(db: Db, id: string, tenantId: string) {
+  const [row] = await db.delete(alertRules).where(and(eq(alertRules.id, id), eq(alertRules.tenantId, tenantId))).returning();
   return row;
 }
 
@@ -113,6 +115,8 @@ export async function escalateOverdue(db: Db, afterMs: number): Promise<AlertRow
 }
 
 export interface AlertFilter {
+  /** Only alerts on this tenant's sources; null for the platform's own bookkeeping (every tenant). */
+  tenantId: string | null;
   states?: readonly AlertState[] | null;
   severities?: readonly string[] | null;
   sourceIds?: readonly string[] | null;
@@ -134,6 +138,7 @@ export async function listAlerts(db: Db, f: AlertFilter): Promise<AlertRow[]> {
     .from(alerts)
     .where(
       and(
+        f.tenantId === null ? undefined : ownedBy(alerts.sourceId, f.tenantId),
         anyOf(sql`${alerts.state}`, f.states),
         anyOf(sql`${alerts.severity}`, f.severities),
         anyOf(sql`${alerts.sourceId}`, f.sourceIds),

@@ -1,5 +1,6 @@
 import { and, asc, gt, gte, lt, sql } from 'drizzle-orm';
 import type { AnomalyFlag } from '../processors/anomaly.js';
+import { ownedBy } from './sources.js';
 import type { Db } from './client.js';
 import { anomalies } from './schema.js';
 
@@ -27,13 +28,14 @@ export async function insertAnomalies(tx: Db, flags: readonly AnomalyFlag[]): Pr
 /** Stored flags in reading-cursor order, filtered; keyset-paged on the reading's cursor. */
 export async function listAnomalies(
   db: Db,
-  q: { sourceIds?: readonly string[] | null; metrics?: readonly string[] | null; from?: Date | null; to?: Date | null; after: bigint | null; limit: number },
+  q: { tenantId: string; sourceIds?: readonly string[] | null; metrics?: readonly string[] | null; from?: Date | null; to?: Date | null; after: bigint | null; limit: number },
 ) {
   return db
     .select()
     .from(anomalies)
     .where(
       and(
+        ownedBy(anomalies.sourceId, q.tenantId),
         q.sourceIds?.length ? sql`${anomalies.sourceId} = any(${sql.param([...q.sourceIds])}::text[])` : undefined,
         q.metrics?.length ? sql`${anomalies.metric} = any(${sql.param([...q.metrics])}::text[])` : undefined,
         q.from ? gte(anomalies.time, q.from) : undefined,

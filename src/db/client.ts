@@ -80,10 +80,31 @@ async function openPglite(dataDir: string): Promise<Omit<Database, 'timescale'>>
   };
 }
 
+/**
+ * How postgres.js behaves when the server goes away, so a request fails in
+ * about a second instead of hanging, and the pool recovers by itself once the
+ * server is back (tested by test/faults.test.ts through a TCP proxy that cuts
+ * the link). postgres.js's defaults are made for scripts: a connection that
+ * failed waits `backoff` before its next attempt, growing 3^n/100 s up to
+ * 20 s and shared by the pool, so after a few seconds of outage every query
+ * (the first ones after recovery included) waited up to 20 s for a reconnect
+ * attempt; and an attempt to a host that drops packets waited 30 s.
+ */
+const FAIL_FAST = {
+  /** Seconds a new connection may take (TCP, TLS, startup, auth). */
+  connect_timeout: 5,
+  /** Seconds before the next attempt of a connection that failed: 20 ms doubling, at most 0.5 s. */
+  backoff: (attempt: number) => Math.min(0.02 * 2 ** attempt, 0.5),
+  /** TCP keepalive after this many idle seconds, so a connection silently cut while idle is noticed. */
+  keep_alive: 10,
+  /** Close connections idle this long (seconds): fewer stale sockets after a network change. */
+  idle_timeout: 60,
+};
+
 async function openPostgres(
   config: Extract<Config['database'], { driver: 'postgres' }>,
 ): Promise<Omit<Database, 'timescale'>> {
-  const ensureSchema = postgres(config.url, { max: 1, onnotice: () => undefined });
+  const ensureSchema = postgres(config.url, { max: 1, onnotice: () => undefined, connect_timeout: FAIL_FAST.connect_timeout });
   try {
     await ensureSchema.unsafe(`create schema if not exists "${config.schema}"`);
   } finally {
@@ -93,7 +114,9 @@ async function openPostgres(
     max: config.poolSize,
     onnotice: () => undefined,
     connection: { search_path: config.schema, application_name: 'vigil' },
+    ...FAIL_FAST,
   });
+  guardTransactions(client);
   const db = drizzlePostgres(client, { schema }) as unknown as Db;
   return {
     db,
@@ -103,6 +126,116 @@ async function openPostgres(
     },
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/** Error codes of postgres.js and Node for a connection that could not be made or was lost. */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+]);
+
+/**
+ * The code that says the database could not be reached or the connection was
+ * lost (a Node or postgres.js code, or SQLSTATE class 08, admin/crash
+ * shutdown, cannot connect now, too many connections); undefined for any
+ * other error. Looks through `cause`: drizzle wraps driver errors in
+ * DrizzleQueryError, whose own message only names the query.
+ */
+export function connectionErrorCode(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== 'string') continue;
+    if (CONNECTION_CODES.has(code) || code.startsWith('08') || ['57P01', '57P02', '57P03', '53300'].includes(code)) return code;
+  }
+  return undefined;
+}
+
+/** The innermost message of an error and its causes, for logs ("Failed query: …" says nothing about why). */
+export function reasonOf(error: unknown): string {
+  let reason = error instanceof Error ? error.message : String(error);
+  for (let e = (error as { cause?: unknown })?.cause, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof Error && e.message) reason = e.message;
+  }
+  return reason;
+}
+
+/**
+ * The connection was lost after the transaction's statements had run, while
+ * COMMIT was on its way: the server may have committed or not, and this
+ * process cannot tell until it can ask again. Callers must not report
+ * "nothing was stored" (see ingest/unavailable.ts).
+ */
+export class CommitOutcomeUnknownError extends Error {
+  readonly code: string;
+  constructor(override readonly cause: unknown) {
+    super(`connection lost while committing: ${reasonOf(cause)}`);
+    this.name = 'CommitOutcomeUnknownError';
+    this.code = connectionErrorCode(cause) ?? 'CONNECTION_CLOSED';
+  }
+}
+
+/** Codes postgres.js and Node give a query whose socket closed or broke (no answer from the server will come). */
+const SOCKET_LOST = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** How long a transaction whose connection was lost waits for postgres.js to report it before giving up on its own. */
+const LOST_TRANSACTION_MS = 10_000;
+
+/**
+ * Wraps `client.begin`, which drizzle's `db.transaction` runs on, for the
+ * two ways a lost connection goes wrong in a transaction:
+ *
+ * - While its statements run: postgres.js (3.4.9) then sends ROLLBACK on
+ *   the dead connection, and its deferred write throws from a setImmediate
+ *   ("Cannot read properties of null (reading 'write')"): an uncaught
+ *   exception that ends the process (porsager/postgres#1154, #1208; found by
+ *   test/faults.test.ts). So when a statement fails because the socket is
+ *   gone, the callback never settles: postgres.js sends nothing more, and
+ *   `begin` rejects with the connection's close (the server rolls back a
+ *   transaction whose connection dropped). A safety timer rejects anyway if
+ *   postgres.js never reports the close.
+ * - During COMMIT, after the callback returned: the server may have
+ *   committed or not. That becomes CommitOutcomeUnknownError. An error that
+ *   is not a lost connection (a deferred constraint, a serialization
+ *   failure) still means "rolled back" and passes unchanged.
+ */
+function guardTransactions(client: postgres.Sql): void {
+  const begin = client.begin.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  const guarded = (...args: unknown[]) => {
+    const body = args.pop() as (sql: unknown) => unknown;
+    let bodyDone = false;
+    let timer: NodeJS.Timeout | undefined;
+    let giveUp: (error: unknown) => void = () => undefined;
+    const lost = new Promise<never>((_, reject) => (giveUp = reject));
+    const run = begin(...args, async (sql: unknown) => {
+      try {
+        const result = await body(sql);
+        bodyDone = true;
+        return result;
+      } catch (error) {
+        if (!SOCKET_LOST.has(connectionErrorCode(error) ?? '')) throw error;
+        timer = setTimeout(() => giveUp(error), LOST_TRANSACTION_MS);
+        timer.unref();
+        return new Promise<never>(() => undefined);
+      }
+    });
+    return Promise.race([run, lost])
+      .catch((error: unknown) => {
+        if (bodyDone && connectionErrorCode(error)) throw new CommitOutcomeUnknownError(error);
+        throw error;
+      })
+      .finally(() => clearTimeout(timer));
+  };
+  (client as unknown as { begin: typeof guarded }).begin = guarded;
 }
 
 function redact(url: string): string {

@@ -1,4 +1,5 @@
 import { desc, lt, sql } from 'drizzle-orm';
+import type { Principal } from '../auth/principal.js';
 import type { Db, Executor } from './client.js';
 import { deadLetters } from './schema.js';
 
@@ -13,7 +14,7 @@ const DEAD_LETTER_CHUNK = 2_000;
 export async function recordDeadLetters(
   tx: Executor & Pick<Db, 'insert'>,
   stream: string,
-  caller: string,
+  caller: Principal,
   letters: readonly DeadLetter[],
 ): Promise<void> {
   if (letters.length === 0) return;
@@ -21,14 +22,15 @@ export async function recordDeadLetters(
   // NUL becomes U+FFFD: PostgreSQL text and jsonb cannot hold it, and one hostile item must not fail the batch.
   const withoutNul = (_key: string, v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\ufffd') : v);
   const plain = (value: unknown) => JSON.parse(JSON.stringify(value ?? null, withoutNul)) as unknown;
-  const rows = letters.map((l) => ({ stream, caller, item: plain(l.item), errors: plain(l.errors) }));
+  const rows = letters.map((l) => ({ stream, caller: caller.label, tenantId: caller.tenantId, item: plain(l.item), errors: plain(l.errors) }));
   // Chunked: one statement may carry at most 65,535 parameters, and MAX_BATCH may exceed 16k rows.
   for (let i = 0; i < rows.length; i += DEAD_LETTER_CHUNK) await tx.insert(deadLetters).values(rows.slice(i, i + DEAD_LETTER_CHUNK));
 }
 
 /** Newest first, keyset-paged on id. */
-export async function listDeadLetters(db: Db, options: { stream?: string | null; before?: bigint | null; limit: number }) {
+export async function listDeadLetters(db: Db, options: { tenantId: string; stream?: string | null; before?: bigint | null; limit: number }) {
   const conditions = [
+    sql`${deadLetters.tenantId} = ${options.tenantId}`,
     options.stream ? sql`${deadLetters.stream} = ${options.stream}` : undefined,
     options.before != null ? lt(deadLetters.id, options.before) : undefined,
   ].filter((c) => c !== undefined);

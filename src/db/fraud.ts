@@ -4,11 +4,15 @@ import type { Db } from './client.js';
 import { fraudSignals } from './schema.js';
 import { upsertAll } from './processor-outputs.js';
 
+/** A signal as the pipelines store and publish it: stamped with its tenant (processors/tenant-scope.ts). */
+export type TenantFraudSignal = FraudSignal & { tenantId: string };
+
 /** A velocity burst grows while it lasts: the same id is re-emitted with more transactions. */
-export async function upsertFraudSignals(tx: Db, signals: readonly FraudSignal[]): Promise<void> {
+export async function upsertFraudSignals(tx: Db, signals: readonly TenantFraudSignal[]): Promise<void> {
   const t = fraudSignals;
   const rows = signals.map((s) => ({
     id: s.id,
+    tenantId: s.tenantId,
     kind: s.kind,
     subject: s.subject,
     time: new Date(s.time),
@@ -23,7 +27,7 @@ export async function upsertFraudSignals(tx: Db, signals: readonly FraudSignal[]
 
 export async function listFraudSignals(
   db: Db,
-  q: { kinds?: readonly string[] | null; subjects?: readonly string[] | null; from?: Date | null; to?: Date | null; before: bigint | null; limit: number },
+  q: { tenantId: string; kinds?: readonly string[] | null; subjects?: readonly string[] | null; from?: Date | null; to?: Date | null; before: bigint | null; limit: number },
 ) {
   const t = fraudSignals;
   return db
@@ -31,6 +35,7 @@ export async function listFraudSignals(
     .from(t)
     .where(
       and(
+        sql`${t.tenantId} = ${q.tenantId}`,
         q.kinds?.length ? sql`${t.kind} = any(${sql.param([...q.kinds])}::text[])` : undefined,
         q.subjects?.length ? sql`${t.subject} = any(${sql.param([...q.subjects])}::text[])` : undefined,
         q.from ? sql`${t.time} >= ${q.from.toISOString()}::timestamptz` : undefined,

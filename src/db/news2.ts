@@ -1,5 +1,6 @@
-import { asc, sql } from 'drizzle-orm';
+import { and, asc, sql } from 'drizzle-orm';
 import type { News2Score } from '../processors/news2.js';
+import { ownedBy } from './sources.js';
 import type { Db } from './client.js';
 import { news2Scores } from './schema.js';
 import { upsertAll } from './processor-outputs.js';
@@ -13,10 +14,15 @@ export async function upsertNews2(tx: Db, scores: readonly News2Score[]): Promis
   );
 }
 
-export async function listNews2(db: Db, sourceIds: readonly string[] | null | undefined) {
+export async function listNews2(db: Db, tenantId: string, sourceIds: readonly string[] | null | undefined) {
   return db
     .select()
     .from(news2Scores)
-    .where(sourceIds?.length ? sql`${news2Scores.sourceId} = any(${sql.param([...sourceIds])}::text[])` : undefined)
+    .where(
+      and(
+        ownedBy(news2Scores.sourceId, tenantId),
+        sourceIds?.length ? sql`${news2Scores.sourceId} = any(${sql.param([...sourceIds])}::text[])` : undefined,
+      ),
+    )
     .orderBy(asc(news2Scores.sourceId));
 }

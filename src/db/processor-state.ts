@@ -1,5 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { rows, type Db, type Executor } from './client.js';
+import { ownedBy } from './sources.js';
 import { lateEvents, processorCheckpoints, processorLeases } from './schema.js';
 
 export interface Checkpoint {
@@ -48,11 +49,19 @@ export async function recordLateEvents(tx: Pick<Db, 'insert'>, pipeline: string,
   }
 }
 
-export async function listLateEvents(db: Db, options: { pipeline: string; after: bigint | null; limit: number }) {
+/**
+ * A tenant's late events of a pipeline. Series keys name a source first
+ * (`source/metric`, a symbol, a patient) or, for card transactions, the tenant (`tenant/card`).
+ */
+export async function listLateEvents(db: Db, options: { tenantId: string; pipeline: string; after: bigint | null; limit: number }) {
+  const tenantKeyed = options.pipeline.startsWith('transactions');
+  const mine = tenantKeyed
+    ? sql`split_part(${lateEvents.series}, '/', 1) = ${options.tenantId}`
+    : ownedBy(sql`split_part(${lateEvents.series}, '/', 1)`, options.tenantId);
   return db
     .select()
     .from(lateEvents)
-    .where(and(eq(lateEvents.pipeline, options.pipeline), options.after !== null ? sql`${lateEvents.cursor} > ${options.after}` : undefined))
+    .where(and(eq(lateEvents.pipeline, options.pipeline), mine, options.after !== null ? sql`${lateEvents.cursor} > ${options.after}` : undefined))
     .orderBy(lateEvents.cursor)
     .limit(options.limit);
 }

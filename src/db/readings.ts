@@ -11,9 +11,13 @@ export interface Reading {
   value: number;
   unit: string;
   quality: Quality;
+  /** The tenant that owns the source. */
+  tenantId: string;
 }
 
 export interface ReadingFilter {
+  /** Only this tenant's readings. */
+  tenantId?: string | null;
   sourceIds?: readonly string[] | null;
   metrics?: readonly string[] | null;
   from?: Date | null;
@@ -28,11 +32,12 @@ interface ReadingRow {
   value: number;
   unit: string;
   quality: Quality;
+  tenant_id: string;
 }
 
 // Times and cursors cross as float8 ms and text so both drivers return the same JS types.
 const READING_COLUMNS = sql`seq::text as cursor, source_id, metric,
-  (extract(epoch from time) * 1000)::float8 as time_ms, value, unit, quality`;
+  (extract(epoch from time) * 1000)::float8 as time_ms, value, unit, quality, tenant_id`;
 
 function toReading(row: ReadingRow): Reading {
   return {
@@ -43,6 +48,7 @@ function toReading(row: ReadingRow): Reading {
     value: row.value,
     unit: row.unit,
     quality: row.quality,
+    tenantId: row.tenant_id,
   };
 }
 
@@ -57,7 +63,7 @@ export async function insertReadings(tx: Executor, readings: readonly Reading[])
   if (readings.length === 0) return new Set();
   const inserted = await rows<{ cursor: string }>(
     tx,
-    sql`insert into readings (source_id, metric, time, value, unit, quality, seq)
+    sql`insert into readings (source_id, metric, time, value, unit, quality, seq, tenant_id)
         select * from unnest(
           ${sql.param(readings.map((r) => r.sourceId))}::text[],
           ${sql.param(readings.map((r) => r.metric))}::text[],
@@ -65,7 +71,8 @@ export async function insertReadings(tx: Executor, readings: readonly Reading[])
           ${sql.param(readings.map((r) => r.value))}::float8[],
           ${sql.param(readings.map((r) => r.unit))}::text[],
           ${sql.param(readings.map((r) => r.quality))}::text[],
-          ${sql.param(readings.map((r) => r.cursor.toString()))}::text[]::int8[])
+          ${sql.param(readings.map((r) => r.cursor.toString()))}::text[]::int8[],
+          ${sql.param(readings.map((r) => r.tenantId))}::text[])
         on conflict (source_id, metric, time) do nothing
         returning seq::text as cursor`,
   );
@@ -74,6 +81,7 @@ export async function insertReadings(tx: Executor, readings: readonly Reading[])
 
 function filterClause(filter: ReadingFilter): SQL {
   const parts: SQL[] = [];
+  if (filter.tenantId) parts.push(sql`tenant_id = ${filter.tenantId}`);
   if (filter.sourceIds?.length) parts.push(sql`source_id = any(${sql.param([...filter.sourceIds])}::text[])`);
   if (filter.metrics?.length) parts.push(sql`metric = any(${sql.param([...filter.metrics])}::text[])`);
   if (filter.from) parts.push(sql`time >= ${filter.from.toISOString()}::timestamptz`);

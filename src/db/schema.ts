@@ -14,6 +14,58 @@ import {
   timestamp,
 } from 'drizzle-orm/pg-core';
 
+/** The tenant every row belongs to when auth is off, and the tenant of rows stored before tenants existed. */
+export const DEFAULT_TENANT = 'default';
+const tenantColumn = () => text('tenant_id').notNull().default(DEFAULT_TENANT);
+
+export const ROLES = ['ingest', 'read', 'analyst', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** A customer of the platform: a hospital, a trading desk. Every source, rule and key belongs to one. */
+export const tenants = pgTable('tenants', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/**
+ * API keys. The secret is shown once, at creation; only its SHA-256 is kept
+ * (the secret is 256 random bits, so a slow password hash would add nothing).
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    role: text('role', { enum: ROLES }).notNull(),
+    name: text('name').notNull(),
+    secretHash: text('secret_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    createdBy: text('created_by').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [index('api_keys_tenant').on(t.tenantId), check('api_keys_role', sql`${t.role} in ('ingest', 'read', 'analyst', 'admin')`)],
+);
+
+/** Who read which sources' data, when and through which operation. Written in batches off the request path. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'bigint' }).primaryKey(),
+    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
+    tenantId: text('tenant_id').notNull(),
+    keyId: text('key_id'),
+    role: text('role').notNull(),
+    operationType: text('operation_type').notNull(),
+    operationName: text('operation_name'),
+    fields: text('fields').array().notNull(),
+    sourceIds: text('source_ids').array(),
+    caller: text('caller').notNull(),
+  },
+  (t) => [index('audit_log_tenant_at').on(t.tenantId, t.at)],
+);
+
 // Text + CHECK rather than pg enums: enum types are schema-qualified by
 // drizzle-kit, which would tie every deployment to the `public` schema.
 export const SOURCE_KINDS = ['PATIENT', 'DEVICE', 'INSTRUMENT'] as const;
@@ -28,9 +80,10 @@ export const sources = pgTable(
     id: text('id').primaryKey(),
     kind: text('kind', { enum: SOURCE_KINDS }).notNull(),
     name: text('name').notNull(),
+    tenantId: tenantColumn(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
-  (t) => [check('sources_kind', sql`${t.kind} in ('PATIENT', 'DEVICE', 'INSTRUMENT')`)],
+  (t) => [index('sources_tenant').on(t.tenantId, t.id), check('sources_kind', sql`${t.kind} in ('PATIENT', 'DEVICE', 'INSTRUMENT')`)],
 );
 
 /**
@@ -49,6 +102,8 @@ export const readings = pgTable(
     unit: text('unit').notNull(),
     quality: text('quality', { enum: QUALITIES }).notNull().default('GOOD'),
     seq: bigint('seq', { mode: 'bigint' }).notNull(),
+    /** The source's tenant, copied at ingest so processors and live filters need no lookup. */
+    tenantId: tenantColumn(),
   },
   (t) => [
     index('readings_seq').on(t.seq),
@@ -74,6 +129,7 @@ export const deadLetters = pgTable(
     stream: text('stream').notNull(),
     receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     caller: text('caller').notNull(),
+    tenantId: tenantColumn(),
     item: jsonb('item').notNull(),
     errors: jsonb('errors').notNull(),
   },
@@ -209,6 +265,7 @@ export const alertRules = pgTable(
   {
     id: text('id').primaryKey(),
     name: text('name').notNull(),
+    tenantId: tenantColumn(),
     kind: text('kind', { enum: ALERT_RULE_KINDS }).notNull(),
     sourceIds: text('source_ids').array(),
     params: jsonb('params').notNull(),
@@ -286,7 +343,8 @@ export const news2Scores = pgTable('news2_scores', {
 export const transactions = pgTable(
   'transactions',
   {
-    id: text('id').primaryKey(),
+    tenantId: tenantColumn(),
+    id: text('id').notNull(),
     cardId: text('card_id').notNull(),
     time: timeColumn('time'),
     amount: doublePrecision('amount').notNull(),
@@ -297,7 +355,11 @@ export const transactions = pgTable(
     ip: text('ip').notNull(),
     seq: bigint('seq', { mode: 'bigint' }).notNull(),
   },
-  (t) => [index('transactions_seq').on(t.seq), index('transactions_card_time').on(t.cardId, t.time)],
+  (t) => [
+    primaryKey({ name: 'transactions_pkey', columns: [t.tenantId, t.id] }),
+    index('transactions_seq').on(t.seq),
+    index('transactions_card_time').on(t.tenantId, t.cardId, t.time),
+  ],
 );
 
 /** Fraud signals, upserted by id (a velocity burst grows while it lasts). */
@@ -305,6 +367,7 @@ export const fraudSignals = pgTable(
   'fraud_signals',
   {
     id: text('id').primaryKey(),
+    tenantId: tenantColumn(),
     kind: text('kind').notNull(),
     subject: text('subject').notNull(),
     time: timeColumn('time'),
@@ -314,5 +377,5 @@ export const fraudSignals = pgTable(
     seq: bigserial('seq', { mode: 'bigint' }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
-  (t) => [index('fraud_signals_seq').on(t.seq), index('fraud_signals_subject').on(t.subject, t.time)],
+  (t) => [index('fraud_signals_seq').on(t.seq), index('fraud_signals_subject').on(t.tenantId, t.subject, t.time)],
 );

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { sources, type SourceKind } from './schema.js';
 
@@ -8,27 +8,45 @@ export interface SourceInput {
   name: string;
 }
 
-/** Creates sources or updates their kind and name. */
-export async function upsertSources(db: Db, input: readonly SourceInput[]) {
+/** Creates sources for a tenant or updates its own sources' kind and name; another tenant's ids are not returned. */
+export async function upsertSources(db: Db, input: readonly SourceInput[], tenantId: string) {
   if (input.length === 0) return [];
   return db
     .insert(sources)
-    .values([...input])
-    .onConflictDoUpdate({ target: sources.id, set: { kind: sql`excluded.kind`, name: sql`excluded.name` } })
+    .values(input.map((s) => ({ ...s, tenantId })))
+    .onConflictDoUpdate({
+      target: sources.id,
+      set: { kind: sql`excluded.kind`, name: sql`excluded.name` },
+      setWhere: sql`${sources.tenantId} = excluded.tenant_id`,
+    })
     .returning();
 }
 
-export async function existingSourceIds(db: Db, ids: readonly string[]): Promise<string[]> {
+/** Registers ids nobody holds yet as `tenantId`'s, named after themselves; held ids are left alone. */
+export async function claimSources(db: Db, ids: readonly string[], tenantId: string, kind: SourceKind): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .insert(sources)
+    .values(ids.map((id) => ({ id, kind, name: id, tenantId })))
+    .onConflictDoNothing({ target: sources.id });
+}
+
+export async function sourceTenants(db: Db, ids: readonly string[]): Promise<{ id: string; tenantId: string }[]> {
   if (ids.length === 0) return [];
-  const found = await db.select({ id: sources.id }).from(sources).where(sql`${sources.id} = any(${sql.param([...ids])}::text[])`);
-  return found.map((r) => r.id);
+  return db.select({ id: sources.id, tenantId: sources.tenantId }).from(sources).where(sql`${sources.id} = any(${sql.param([...ids])}::text[])`);
+}
+
+/** `column` names a source of `tenantId`: the one filter every tenant-scoped query of outputs carries. */
+export function ownedBy(column: AnyColumn | SQL, tenantId: string): SQL {
+  return sql`${column} in (select ${sources.id} from ${sources} where ${sources.tenantId} = ${tenantId})`;
 }
 
 export async function listSources(
   db: Db,
-  options: { kind?: SourceKind | null; ids?: readonly string[] | null; after?: string | null; limit: number },
+  options: { tenantId: string; kind?: SourceKind | null; ids?: readonly string[] | null; after?: string | null; limit: number },
 ) {
   const conditions = [
+    sql`${sources.tenantId} = ${options.tenantId}`,
     options.kind ? sql`${sources.kind} = ${options.kind}` : undefined,
     options.ids?.length ? sql`${sources.id} = any(${sql.param([...options.ids])}::text[])` : undefined,
     options.after ? sql`${sources.id} > ${options.after}` : undefined,

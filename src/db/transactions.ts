@@ -13,37 +13,40 @@ export interface Transaction {
   lat: number;
   lon: number;
   ip: string;
+  tenantId: string;
 }
 
-interface TransactionRow extends Omit<Transaction, 'cursor' | 'time' | 'cardId'> {
+interface TransactionRow extends Omit<Transaction, 'cursor' | 'time' | 'cardId' | 'tenantId'> {
   cursor: string;
+  tenant_id: string;
   card_id: string;
   time_ms: number;
 }
 
-const COLUMNS = sql`seq::text as cursor, id, card_id, (extract(epoch from time) * 1000)::float8 as time_ms, amount, currency, merchant, lat, lon, ip`;
+const COLUMNS = sql`seq::text as cursor, id, card_id, (extract(epoch from time) * 1000)::float8 as time_ms, amount, currency, merchant, lat, lon, ip, tenant_id`;
 
-const toTransaction = ({ cursor, card_id, time_ms, ...rest }: TransactionRow): Transaction => ({
+const toTransaction = ({ cursor, card_id, time_ms, tenant_id, ...rest }: TransactionRow): Transaction => ({
   ...rest,
+  tenantId: tenant_id,
   cursor: BigInt(cursor),
   cardId: card_id,
   time: new Date(time_ms),
 });
 
-/** One unnest insert; a stored id is left untouched (first one wins). Returns inserted cursors. */
+/** One unnest insert; a tenant's stored id is left untouched (first one wins). Returns inserted cursors. */
 export async function insertTransactions(tx: Executor, items: readonly Transaction[]): Promise<Set<bigint>> {
   if (items.length === 0) return new Set();
   const column = <K extends keyof Transaction>(key: K, map: (v: Transaction[K]) => unknown = (v) => v) => sql.param(items.map((t) => map(t[key])));
   const inserted = await rows<{ cursor: string }>(
     tx,
-    sql`insert into transactions (id, card_id, time, amount, currency, merchant, lat, lon, ip, seq)
+    sql`insert into transactions (id, card_id, time, amount, currency, merchant, lat, lon, ip, seq, tenant_id)
         select * from unnest(
           ${column('id')}::text[], ${column('cardId')}::text[],
           ${column('time', (d) => d.toISOString())}::text[]::timestamptz[],
           ${column('amount')}::float8[], ${column('currency')}::text[], ${column('merchant')}::text[],
           ${column('lat')}::float8[], ${column('lon')}::float8[], ${column('ip')}::text[],
-          ${column('cursor', (c) => c.toString())}::text[]::int8[])
-        on conflict (id) do nothing
+          ${column('cursor', (c) => c.toString())}::text[]::int8[], ${column('tenantId')}::text[])
+        on conflict (tenant_id, id) do nothing
         returning seq::text as cursor`,
   );
   return new Set(inserted.map((r) => BigInt(r.cursor)));

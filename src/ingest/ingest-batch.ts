@@ -4,6 +4,7 @@ import { claimOffsets } from '../db/offsets.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { StreamBatch } from '../live/wire.js';
+import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
 import type { ItemCheck, ItemError } from './item-errors.js';
 import { asUnavailable } from './unavailable.js';
@@ -33,13 +34,13 @@ export interface StreamSpec<Valid, Stored extends { cursor: bigint }> {
   /** Plural noun for messages: "readings", "trades". */
   noun: string;
   validate(item: unknown, index: number, bounds: { latest: Date }): ItemCheck<Valid>;
-  /** Checks against stored data (e.g. registered sources); returns errors for the items that fail. */
-  admit?(candidates: readonly { index: number; value: Valid }[]): Promise<ItemError[]>;
+  /** Checks against stored data (e.g. the tenant's sources); returns errors for the items that fail. */
+  admit?(candidates: readonly { index: number; value: Valid }[], tenantId: string): Promise<ItemError[]>;
   /** Two items with the same natural key are the same event: the first one stored wins. */
   naturalKey(value: Valid): string;
   /** Inserts, skipping natural-key conflicts; returns the cursors actually inserted. */
   insert(tx: Executor, rows: Stored[]): Promise<Set<bigint>>;
-  toStored(value: Valid, cursor: bigint): Stored;
+  toStored(value: Valid, cursor: bigint, tenantId: string): Stored;
   encode(batch: StreamBatch<Stored>): string;
 }
 
@@ -53,7 +54,7 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   deps: IngestDeps,
   spec: StreamSpec<Valid, Stored>,
   items: readonly unknown[],
-  caller: string,
+  caller: Principal,
 ): Promise<IngestResult> {
   if (items.length > deps.maxBatch) {
     throw new ValidationError(
@@ -72,7 +73,7 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
     else errors.push(...checked.errors);
   });
   if (spec.admit && candidates.length > 0) {
-    const refused = await spec.admit(candidates).catch(asUnavailable);
+    const refused = await spec.admit(candidates, caller.tenantId).catch(asUnavailable);
     const refusedIndexes = new Set(refused.map((e) => e.index));
     errors.push(...refused);
     candidates = candidates.filter((c) => !refusedIndexes.has(c.index));
@@ -98,7 +99,7 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
     .transaction(async (tx) => {
       if (valid.length > 0) {
         base = await claimOffsets(tx, spec.stream, valid.length);
-        const rows = valid.map((v, i) => spec.toStored(v, base + BigInt(i + 1)));
+        const rows = valid.map((v, i) => spec.toStored(v, base + BigInt(i + 1), caller.tenantId));
         const inserted = await spec.insert(tx, rows);
         stored = rows.filter((r) => inserted.has(r.cursor));
       }

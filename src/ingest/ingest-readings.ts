@@ -2,6 +2,7 @@ import { insertReadings, type Reading } from '../db/readings.js';
 import { readingsCodec } from '../live/wire.js';
 import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
 import { validateReading, type ValidReading } from './reading-item.js';
+import type { Principal } from '../auth/principal.js';
 import type { SourceRegistry } from './source-registry.js';
 
 export const READINGS_STREAM = 'readings';
@@ -11,25 +12,25 @@ function readingsSpec(registry: SourceRegistry): StreamSpec<ValidReading, Readin
     stream: READINGS_STREAM,
     noun: 'readings',
     validate: validateReading,
-    async admit(candidates) {
-      const known = await registry.filterKnown(candidates.map((c) => c.value.sourceId));
+    async admit(candidates, tenantId) {
+      const known = await registry.owned(candidates.map((c) => c.value.sourceId), tenantId);
       return candidates
         .filter((c) => !known.has(c.value.sourceId))
         .map((c) => ({
           index: c.index,
           field: 'sourceId',
           code: 'UNKNOWN_SOURCE' as const,
-          message: `source "${c.value.sourceId}" is not registered (registerSources first)`,
+          message: `source "${c.value.sourceId}" is not registered to your tenant (registerSources first)`,
         }));
     },
     naturalKey: (r) => `${r.sourceId}\u0000${r.metric}\u0000${r.time.getTime()}`,
     insert: insertReadings,
-    toStored: (r, cursor) => ({ ...r, cursor }),
+    toStored: (r, cursor, tenantId) => ({ ...r, cursor, tenantId }),
     encode: readingsCodec.encode,
   };
 }
 
-/** Stores a batch of readings (see ingestBatch); the source of each must be registered. */
-export function ingestReadings(deps: IngestDeps & { registry: SourceRegistry }, items: readonly unknown[], caller: string): Promise<IngestResult> {
+/** Stores a batch of readings (see ingestBatch); the source of each must be registered to the caller's tenant. */
+export function ingestReadings(deps: IngestDeps & { registry: SourceRegistry }, items: readonly unknown[], caller: Principal): Promise<IngestResult> {
   return ingestBatch(deps, readingsSpec(deps.registry), items, caller);
 }

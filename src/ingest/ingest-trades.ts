@@ -1,21 +1,32 @@
 import { insertTrades, type Trade } from '../db/trades.js';
+import type { Principal } from '../auth/principal.js';
+import type { SourceRegistry } from './source-registry.js';
 import { tradesCodec } from '../live/wire.js';
 import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
 import { validateTrade, type ValidTrade } from './trade-item.js';
 
 export const TRADES_STREAM = 'trades';
 
-const tradesSpec: StreamSpec<ValidTrade, Trade> = {
+function tradesSpec(registry: SourceRegistry): StreamSpec<ValidTrade, Trade> {
+  return {
   stream: TRADES_STREAM,
   noun: 'trades',
   validate: validateTrade,
+  // A symbol is an instrument of the first tenant that trades it; others get UNKNOWN_SOURCE for it.
+  async admit(candidates, tenantId) {
+    const owned = await registry.claim(candidates.map((c) => c.value.symbol), tenantId, 'INSTRUMENT');
+    return candidates
+      .filter((c) => !owned.has(c.value.symbol))
+      .map((c) => ({ index: c.index, field: 'symbol', code: 'UNKNOWN_SOURCE' as const, message: `symbol "${c.value.symbol}" is not an instrument of your tenant` }));
+  },
   naturalKey: (t) => `${t.symbol}\u0000${t.time.getTime()}`,
   insert: insertTrades,
   toStored: (t, cursor) => ({ ...t, cursor }),
   encode: tradesCodec.encode,
-};
+  };
+}
 
 /** Stores a batch of trades (see ingestBatch); (symbol, time) identifies a trade. */
-export function ingestTrades(deps: IngestDeps, items: readonly unknown[], caller: string): Promise<IngestResult> {
-  return ingestBatch(deps, tradesSpec, items, caller);
+export function ingestTrades(deps: IngestDeps & { registry: SourceRegistry }, items: readonly unknown[], caller: Principal): Promise<IngestResult> {
+  return ingestBatch(deps, tradesSpec(deps.registry), items, caller);
 }

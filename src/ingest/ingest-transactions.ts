@@ -1,4 +1,5 @@
 import { insertTransactions, type Transaction } from '../db/transactions.js';
+import type { Principal } from '../auth/principal.js';
 import { transactionsCodec } from '../live/wire.js';
 import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
 import { validateTransaction, type ValidTransaction } from './transaction-item.js';
@@ -11,11 +12,11 @@ const transactionsSpec: StreamSpec<ValidTransaction, Transaction> = {
   validate: validateTransaction,
   naturalKey: (t) => t.id,
   insert: insertTransactions,
-  toStored: (t, cursor) => ({ ...t, cursor }),
+  toStored: (t, cursor, tenantId) => ({ ...t, cursor, tenantId }),
   encode: transactionsCodec.encode,
 };
 
-/** Stores a batch of card transactions (see ingestBatch); the partner's id identifies a transaction. */
-export function ingestTransactions(deps: IngestDeps, items: readonly unknown[], caller: string): Promise<IngestResult> {
+/** Stores a batch of card transactions (see ingestBatch); the partner's id identifies a transaction within its tenant. */
+export function ingestTransactions(deps: IngestDeps, items: readonly unknown[], caller: Principal): Promise<IngestResult> {
   return ingestBatch(deps, transactionsSpec, items, caller);
 }

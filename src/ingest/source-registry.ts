@@ -1,27 +1,56 @@
 import type { Db } from '../db/client.js';
-import { existingSourceIds, upsertSources, type SourceInput } from '../db/sources.js';
+import { claimSources, sourceTenants, upsertSources, type SourceInput } from '../db/sources.js';
+import type { SourceKind } from '../db/schema.js';
 
 /**
- * Which source ids exist. Known ids are cached for the life of the process
- * (sources are never deleted); unknown ones are looked up once per batch, so
- * a source registered through another node is found on first use.
+ * Which tenant owns each source id. Ownership never changes (sources are
+ * neither deleted nor handed over), so an owner once seen is cached for the
+ * life of the process; unknown ids are looked up once per batch, so a source
+ * registered through another node is found on first use.
  */
 export class SourceRegistry {
-  private readonly known = new Set<string>();
+  private readonly owners = new Map<string, string>();
 
   constructor(private readonly db: Db) {}
 
-  async register(input: readonly SourceInput[]) {
-    const stored = await upsertSources(this.db, input);
-    for (const source of stored) this.known.add(source.id);
-    return stored;
+  /**
+   * Creates sources for `tenantId`, or updates the kind and name of its own.
+   * Returns the stored rows and the ids that another tenant holds (left unchanged).
+   */
+  async register(input: readonly SourceInput[], tenantId: string) {
+    const stored = await upsertSources(this.db, input, tenantId);
+    for (const source of stored) this.owners.set(source.id, tenantId);
+    const storedIds = new Set(stored.map((s) => s.id));
+    return { stored, taken: input.map((s) => s.id).filter((id) => !storedIds.has(id)) };
   }
 
-  /** The subset of `ids` that are registered sources. */
-  async filterKnown(ids: Iterable<string>): Promise<Set<string>> {
+  /** Claims unclaimed ids for `tenantId` (trade symbols become its instruments on first use); returns the ids it owns. */
+  async claim(ids: Iterable<string>, tenantId: string, kind: SourceKind): Promise<Set<string>> {
+    const unique = [...new Set(ids)];
+    const unknown = unique.filter((id) => !this.owners.has(id));
+    if (unknown.length > 0) await claimSources(this.db, unknown, tenantId, kind);
+    return this.owned(unique, tenantId);
+  }
+
+  /** The subset of `ids` that are sources of `tenantId`. Unknown and foreign ids are alike: absent. */
+  async owned(ids: Iterable<string>, tenantId: string): Promise<Set<string>> {
     const unique = new Set(ids);
-    const missing = [...unique].filter((id) => !this.known.has(id));
-    if (missing.length > 0) for (const id of await existingSourceIds(this.db, missing)) this.known.add(id);
-    return new Set([...unique].filter((id) => this.known.has(id)));
+    const missing = [...unique].filter((id) => !this.owners.has(id));
+    if (missing.length > 0) for (const row of await sourceTenants(this.db, missing)) this.owners.set(row.id, row.tenantId);
+    return new Set([...unique].filter((id) => this.owners.get(id) === tenantId));
+  }
+
+  /** Looks up the owners of the ids this node has not seen; undefined when it knows them all. */
+  learn(ids: Iterable<string>): Promise<unknown> | undefined {
+    const missing = [...new Set(ids)].filter((id) => !this.owners.has(id));
+    if (missing.length === 0) return undefined;
+    return sourceTenants(this.db, missing).then((found) => {
+      for (const row of found) this.owners.set(row.id, row.tenantId);
+    });
+  }
+
+  /** The owner if this node has seen it; undefined otherwise (callers treat that as "not yours"). */
+  ownerOf(id: string): string | undefined {
+    return this.owners.get(id);
   }
 }

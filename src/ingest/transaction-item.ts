@@ -51,7 +51,7 @@ const FIELD_CODES: Record<string, ItemErrorCode> = {
 };
 
 /** A checked transaction, before it has a cursor. */
-export type ValidTransaction = Omit<Transaction, 'cursor'>;
+export type ValidTransaction = Omit<Transaction, 'cursor' | 'tenantId'>;
 
 /** Checks one submitted card transaction on its own: shape, amount, currency, location, IP, time bounds. */
 export function validateTransaction(item: unknown, index: number, bounds: { latest: Date }): ItemCheck<ValidTransaction> {

@@ -1,26 +1,28 @@
+import { CommitOutcomeUnknownError, connectionErrorCode } from '../db/client.js';
 import { UnavailableError } from '../errors.js';
-
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  'CONNECT_TIMEOUT',
-]);
 
 /**
  * Rethrows a lost-connection error as UnavailableError (retryable, code
  * UNAVAILABLE) so clients can tell "try again" from "your request is wrong";
- * rethrows anything else unchanged. A failed transaction wrote nothing.
+ * rethrows anything else unchanged. Drizzle's wrapped errors are looked
+ * through (db/client.ts connectionErrorCode).
+ *
+ * A transaction that failed before COMMIT stored nothing: `maybeStored:
+ * false`. When the connection was lost during COMMIT the outcome is unknown
+ * (`maybeStored: true`): the batch may be stored, entirely or not at all.
+ * Either way retrying the same batch is safe, because ingest is idempotent
+ * (what is already stored comes back as duplicates).
  */
 export function asUnavailable(error: unknown): never {
-  const code = (error as { code?: unknown })?.code;
-  const sqlState = typeof code === 'string' ? code : '';
-  if (CONNECTION_CODES.has(sqlState) || sqlState.startsWith('08') || sqlState === '57P01' || sqlState === '57P03') {
-    throw new UnavailableError('the database is unreachable; nothing from this request was stored, retry it', { cause: sqlState });
+  const cause = connectionErrorCode(error);
+  if (error instanceof CommitOutcomeUnknownError) {
+    throw new UnavailableError(
+      'the connection to the database was lost while this request was being committed: it may or may not be stored (all of it or none). Retry it: what is already stored comes back as duplicates',
+      { cause, maybeStored: true },
+    );
+  }
+  if (cause) {
+    throw new UnavailableError('the database is unreachable; nothing from this request was stored, retry it', { cause, maybeStored: false });
   }
   throw error;
 }

@@ -14,11 +14,26 @@ import { Channel } from './channel.js';
 export class OutputFeed<T> {
   private readonly open = new Set<{ channel: Channel<T>; wanted: (item: T) => boolean }>();
   private unsubscribe: (() => Promise<void>) | undefined;
+  /** Messages waiting for `learn` keep their order behind this. */
+  private pending: Promise<void> | undefined;
   opened = 0;
   undecodable = 0;
 
   constructor(
-    private readonly options: { pubsub: PubSub; channel: string; schema: z.ZodType<T[]>; noun: string; subscriberBuffer: number; log: Logger },
+    private readonly options: {
+      pubsub: PubSub;
+      channel: string;
+      schema: z.ZodType<T[]>;
+      noun: string;
+      subscriberBuffer: number;
+      log: Logger;
+      /**
+       * Called before a message is filtered; a promise holds this and later
+       * messages until it settles. Used to learn the owners of sources this
+       * node has not seen, so tenant filters (synchronous) can answer.
+       */
+      learn?: (items: T[]) => Promise<unknown> | undefined;
+    },
   ) {}
 
   get subscriberCount(): number {
@@ -59,6 +74,20 @@ export class OutputFeed<T> {
       if (this.undecodable++ === 0) this.options.log.error({ channel: this.options.channel, err: (error as Error).message }, 'undecodable processor output message dropped');
       return;
     }
+    const learning = this.options.learn?.(items);
+    if (!learning && !this.pending) return this.dispatch(items);
+    const after = this.pending ?? Promise.resolve();
+    const done: Promise<void> = after
+      .then(() => learning)
+      .catch((error: unknown) => this.options.log.warn({ channel: this.options.channel, err: (error as Error).message }, 'could not look up source owners; tenant-wide subscribers may miss this message'))
+      .then(() => this.dispatch(items))
+      .finally(() => {
+        if (this.pending === done) this.pending = undefined;
+      });
+    this.pending = done;
+  }
+
+  private dispatch(items: T[]) {
     for (const { channel, wanted } of this.open) {
       const mine = items.filter(wanted);
       if (mine.length > 0) channel.push(mine);

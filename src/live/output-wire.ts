@@ -3,7 +3,8 @@ import type { AnomalyFlag } from '../processors/anomaly.js';
 import type { Candle } from '../processors/candles.js';
 import type { WindowAggregate } from '../processors/windows.js';
 import type { AlertEvent } from '../alerts/alert-service.js';
-import { FRAUD_KINDS, type FraudSignal } from '../processors/fraud.js';
+import type { TenantFraudSignal } from '../db/fraud.js';
+import { FRAUD_KINDS } from '../processors/fraud.js';
 import { NEWS2_METRICS, type News2Score } from '../processors/news2.js';
 
 /** Processor outputs on pub/sub: JSON arrays of the outputs as processors made them (times as epoch ms). */
@@ -85,9 +86,10 @@ export const News2Message: z.ZodType<News2Score[]> = z.array(
   }),
 );
 
-export const FraudMessage: z.ZodType<FraudSignal[]> = z.array(
+export const FraudMessage: z.ZodType<TenantFraudSignal[]> = z.array(
   z.object({
     id: z.string(),
+    tenantId: z.string(),
     kind: z.enum(FRAUD_KINDS),
     subject: z.string(),
     time: ms,

@@ -6,6 +6,8 @@ import { Channel } from './channel.js';
 import type { StreamTail } from './stream-tail.js';
 
 export interface ReadingsSubscription {
+  /** Only this tenant's readings. */
+  tenantId: string;
   sourceIds?: readonly string[] | null;
   metrics?: readonly string[] | null;
   /** Resume: replay stored readings with a larger cursor first. Null: live only. */
@@ -38,7 +40,7 @@ export class ReadingsFeed {
   subscribe(request: ReadingsSubscription): AsyncIterableIterator<Reading[] | Error> {
     const sources = request.sourceIds?.length ? new Set(request.sourceIds) : undefined;
     const metrics = request.metrics?.length ? new Set(request.metrics) : undefined;
-    const wanted = (r: Reading) => (!sources || sources.has(r.sourceId)) && (!metrics || metrics.has(r.metric));
+    const wanted = (r: Reading) => r.tenantId === request.tenantId && (!sources || sources.has(r.sourceId)) && (!metrics || metrics.has(r.metric));
 
     const handOver = this.tail.position;
     // Resume advice must name what the client has read, not what sat in the dropped buffer.
@@ -100,7 +102,7 @@ export class ReadingsFeed {
       const page = await readingsAfter(this.db, cursor, {
         upTo,
         limit: pageSize,
-        filter: { sourceIds: request.sourceIds, metrics: request.metrics },
+        filter: { tenantId: request.tenantId, sourceIds: request.sourceIds, metrics: request.metrics },
       });
       send(page);
       if (page.length < pageSize) return;

@@ -1,3 +1,4 @@
+import { reasonOf } from '../db/client.js';
 import type { Logger } from '../log.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import type { StreamBatch } from './wire.js';
@@ -35,7 +36,7 @@ export type TailListener<E> = (events: E[], committedAt?: number) => void;
  */
 export class StreamTail<E extends { cursor: bigint }> {
   position = 0n;
-  readonly stats = { batches: 0, repairs: 0, repairedEvents: 0, undecodable: 0 };
+  readonly stats = { batches: 0, repairs: 0, repairedEvents: 0, undecodable: 0, failures: 0 };
   private readonly listeners = new Set<TailListener<E>>();
   private readonly pending = new Map<bigint, StreamBatch<E>>();
   private gapTimer: NodeJS.Timeout | undefined;
@@ -44,6 +45,8 @@ export class StreamTail<E extends { cursor: bigint }> {
   private committedAtLastPoll = 0n;
   private unsubscribe: (() => Promise<void>) | undefined;
   private stopped = false;
+  /** Database reads that failed in a row (poll or repair): one warning per outage, one line when it ends. */
+  private failures = 0;
 
   constructor(private readonly options: StreamTailOptions<E>) {}
 
@@ -154,8 +157,9 @@ export class StreamTail<E extends { cursor: bigint }> {
         this.options.log.debug({ channel: this.options.channel, from: startedAt.toString(), to: this.position.toString() }, 'stream gap repaired from the database');
       }
       this.drainPending();
+      this.succeeded();
     } catch (error) {
-      this.options.log.warn({ channel: this.options.channel, err: (error as Error).message }, 'stream repair failed; retrying at the next poll');
+      this.failed(error, 'stream repair failed; retrying at the next poll');
     }
   }
 
@@ -164,10 +168,24 @@ export class StreamTail<E extends { cursor: bigint }> {
     try {
       const committed = await this.options.source.committed();
       // Committed a whole poll interval ago and still not delivered: its message is not coming.
+      this.succeeded();
       if (this.position < this.committedAtLastPoll) await this.repair();
       this.committedAtLastPoll = committed;
     } catch (error) {
-      this.options.log.warn({ channel: this.options.channel, err: (error as Error).message }, 'stream poll failed');
+      this.failed(error, 'stream poll failed; retrying at the next poll');
     }
+  }
+
+  private failed(error: unknown, message: string) {
+    this.stats.failures++;
+    const details = { channel: this.options.channel, err: reasonOf(error), failuresInARow: this.failures + 1 };
+    if (this.failures++ === 0) this.options.log.warn(details, `${message} (further failures are logged at debug until it recovers)`);
+    else this.options.log.debug(details, message);
+  }
+
+  private succeeded() {
+    if (this.failures === 0) return;
+    this.options.log.info({ channel: this.options.channel, failedReads: this.failures, position: this.position.toString() }, 'stream tail reads the database again');
+    this.failures = 0;
   }
 }

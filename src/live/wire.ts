@@ -57,6 +57,7 @@ export const readingsCodec = batchCodec<Reading, z.ZodRawShape>({
   value: z.number(),
   unit: z.string(),
   quality: z.enum(QUALITIES),
+  tenantId: z.string(),
 });
 
 export const tradesCodec = batchCodec<Trade, z.ZodRawShape>({
@@ -74,4 +75,5 @@ export const transactionsCodec = batchCodec<Transaction, z.ZodRawShape>({
   lat: z.number(),
   lon: z.number(),
   ip: z.string(),
+  tenantId: z.string(),
 });

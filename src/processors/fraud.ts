@@ -14,6 +14,8 @@ export interface CardTransaction {
   lon: number;
   ip: string;
   cursor: string;
+  /** The runtime keys series per tenant; processors never mix tenants. */
+  tenantId: string;
 }
 
 export const FRAUD_KINDS = ['CARD_VELOCITY', 'IP_VELOCITY', 'IMPOSSIBLE_TRAVEL', 'AMOUNT_ANOMALY'] as const;

@@ -26,6 +26,7 @@ import { FRAUD_CHANNEL, NEWS2_CHANNEL } from '../live/output-wire.js';
 import { createAlertRulesProcessor } from './alert-rules.js';
 import { createAmountAnomalyProcessor, createImpossibleTravelProcessor, createVelocityProcessor, type CardTransaction } from './fraud.js';
 import { createNews2Processor } from './news2.js';
+import { scopedToTenant } from './tenant-scope.js';
 
 const toCardTransaction = (t: Transaction): CardTransaction => ({ ...t, time: t.time.getTime(), cursor: t.cursor.toString() });
 
@@ -108,7 +109,8 @@ export function buildPipelines(deps: {
       timeOf: (r) => r.time.getTime(),
       stages: [
         stage(createNews2Processor(), toPoint, { channel: NEWS2_CHANNEL, persist: upsertNews2, encode: JSON.stringify }),
-        stage(createAlertRulesProcessor(), (r: Reading) => ({ point: toPoint(r), rules: deps.rules.processorRules }), {
+        // A tenant's rules see only its own patients.
+        stage(createAlertRulesProcessor(), (r: Reading) => ({ point: toPoint(r), rules: deps.rules.processorRulesOf(r.tenantId) }), {
           channel: ALERTS_CHANNEL,
           persist: (tx, transitions) => deps.alerts.persistTransitions(tx, transitions),
           encode: JSON.stringify,
@@ -125,12 +127,13 @@ export function buildPipelines(deps: {
       name: TRANSACTIONS_STREAM,
       tail: deps.transactionsTail,
       readAfter: readTransactions,
-      seriesOf: (t) => t.cardId,
+      // Card and IP ids are the partner's: two tenants may use the same ones, so series are per tenant.
+      seriesOf: (t) => `${t.tenantId}/${t.cardId}`,
       timeOf: (t) => t.time.getTime(),
       stages: [
-        stage(createVelocityProcessor({ by: 'card', ...fraud.velocity }), toCardTransaction, fraudSink),
-        stage(createImpossibleTravelProcessor(fraud.travel), toCardTransaction, fraudSink),
-        stage(createAmountAnomalyProcessor(fraud.amount), toCardTransaction, fraudSink),
+        stage(scopedToTenant(createVelocityProcessor({ by: 'card', ...fraud.velocity })), toCardTransaction, fraudSink),
+        stage(scopedToTenant(createImpossibleTravelProcessor(fraud.travel)), toCardTransaction, fraudSink),
+        stage(scopedToTenant(createAmountAnomalyProcessor(fraud.amount)), toCardTransaction, fraudSink),
       ],
     },
     options,
@@ -140,9 +143,9 @@ export function buildPipelines(deps: {
       name: 'transactions-ip',
       tail: deps.transactionsTail,
       readAfter: readTransactions,
-      seriesOf: (t) => t.ip,
+      seriesOf: (t) => `${t.tenantId}/${t.ip}`,
       timeOf: (t) => t.time.getTime(),
-      stages: [stage(createVelocityProcessor({ by: 'ip', ...fraud.velocity }), toCardTransaction, fraudSink)],
+      stages: [stage(scopedToTenant(createVelocityProcessor({ by: 'ip', ...fraud.velocity })), toCardTransaction, fraudSink)],
     },
     options,
   );

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Db } from '../db/client.js';
+import { reasonOf, type Db } from '../db/client.js';
 import { acquireLease, loadCheckpoints, recordLateEvents, releaseLease, saveCheckpoints, type LateEvent } from '../db/processor-state.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { StreamTail } from '../live/stream-tail.js';
@@ -101,6 +101,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   private loop: Promise<void> | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private lastCheckpoint = 0;
+  private leaseFailures = 0;
   private stopping = false;
   /** Caught up with the stored stream and consuming the tail. */
   private live = false;
@@ -169,8 +170,15 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     try {
       held = await acquireLease(this.options.db, this.name, this.owner, this.options.leaseMs);
     } catch (error) {
-      this.options.log.warn({ pipeline: this.name, err: (error as Error).message }, 'processor lease renewal failed; retrying');
+      // One warning per database outage; the renewal is retried every leaseMs/3.
+      const details = { pipeline: this.name, err: reasonOf(error), failuresInARow: ++this.leaseFailures };
+      if (this.leaseFailures === 1) this.options.log.warn(details, 'processor lease renewal failed; retrying (further failures at debug)');
+      else this.options.log.debug(details, 'processor lease renewal failed; retrying');
       return;
+    }
+    if (this.leaseFailures > 0) {
+      this.options.log.info({ pipeline: this.name, failedRenewals: this.leaseFailures, held }, 'processor lease renewed again');
+      this.leaseFailures = 0;
     }
     if (this.stopping) return;
     if (held && this.role !== 'owner') {
@@ -326,7 +334,14 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
         'events behind the watermark left out of windows (stored, and listed by lateEvents)',
       );
     }
-    if (Date.now() - this.lastCheckpoint >= this.options.checkpointIntervalMs) await this.checkpoint();
+    if (Date.now() - this.lastCheckpoint >= this.options.checkpointIntervalMs) {
+      // A checkpoint only shortens the replay after a restart: one that fails (database unreachable)
+      // is retried after the interval instead of stopping the pipeline, whose outputs are stored.
+      await this.checkpoint().catch((error: unknown) => {
+        this.lastCheckpoint = Date.now();
+        this.options.log.warn({ pipeline: this.name, err: reasonOf(error), cursor: this.position.toString() }, 'processor checkpoint failed; retrying after the checkpoint interval');
+      });
+    }
   }
 
   /** Retries until stored: the batch's state has already advanced, so its outputs must not be lost. */

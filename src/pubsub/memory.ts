@@ -1,8 +1,10 @@
+import { memoryCounter } from '../auth/rate-limit.js';
 import type { PubSub } from './pubsub.js';
 
 /** Single-process pub/sub for the embedded default. Delivers asynchronously, like a broker. */
 export class MemoryPubSub implements PubSub {
   readonly driver = 'memory' as const;
+  readonly countInWindow = memoryCounter();
   private readonly channels = new Map<string, Set<(message: string) => void>>();
 
   async publish(channel: string, message: string): Promise<void> {

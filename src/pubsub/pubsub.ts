@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { WindowCounter } from '../auth/rate-limit.js';
 import type { Logger } from '../log.js';
 import { MemoryPubSub } from './memory.js';
 import { RedisPubSubDriver } from './redis.js';
@@ -14,6 +15,8 @@ export interface PubSub {
   publish(channel: string, message: string): Promise<void>;
   /** Calls `onMessage` for each message on `channel` until the returned function is called. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  /** Counts one event in a fixed window shared by every node (rate limits); rejects when the broker is unreachable. */
+  countInWindow: WindowCounter;
   /** Resolves when the broker answers; rejects when it is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -5,6 +5,11 @@ import type { PubSub } from './pubsub.js';
 
 const identity = (value: unknown) => value;
 
+/** INCR with the expiry set by the first hit of a window; answers the count and the window's remaining ms. */
+const COUNT_IN_WINDOW = `local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}`;
+
 /**
  * Redis through graphql-redis-subscriptions: one publisher and one subscriber
  * connection per node, messages passed through as the strings we serialized
@@ -72,6 +77,11 @@ export class RedisPubSubDriver implements PubSub {
     const id = await this.engine.subscribe(this.prefix + channel, (message: unknown) => onMessage(String(message)));
     return async () => this.engine.unsubscribe(id);
   }
+
+  readonly countInWindow = async (key: string, windowMs: number) => {
+    const [count, ttl] = (await this.publisher.eval(COUNT_IN_WINDOW, 1, `${this.prefix}rate:${key}`, windowMs)) as [number, number];
+    return { count, resetInMs: ttl > 0 ? ttl : windowMs };
+  };
 
   async ping(): Promise<void> {
     await this.publisher.ping();

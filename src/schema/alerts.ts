@@ -70,10 +70,12 @@ const AlertRuleInput = builder.inputType('AlertRuleInput', {
   }),
 });
 
-const toStored = (id: string, input: RuleInput & { sourceIds?: readonly (string | number)[] | null }, enabled: boolean): StoredRule => {
+const toStored = async (ctx: GraphQLContext, id: string, input: RuleInput & { sourceIds?: readonly (string | number)[] | null }, enabled: boolean): Promise<StoredRule> => {
   checkFilterSize(input.sourceIds, 'sourceIds');
+  await ctx.scope.sources(input.sourceIds, 'input.sourceIds');
   return {
     id,
+    tenantId: ctx.scope.tenantId,
     name: input.name.trim(),
     kind: input.kind,
     sourceIds: input.sourceIds?.length ? input.sourceIds.map(String) : null,
@@ -82,7 +84,17 @@ const toStored = (id: string, input: RuleInput & { sourceIds?: readonly (string 
   };
 };
 
-/** After a rule changed: every node reloads its rules; a missing rule is NOT_FOUND. */
+/** An alert of the caller's tenant; another tenant's is as absent as a missing one (NOT_FOUND, nothing inferred). */
+async function ownAlert(ctx: GraphQLContext, id: string): Promise<AlertRow | undefined> {
+  const row = await getAlert(ctx.services.database.db, id);
+  if (!row) return undefined;
+  const owned = await ctx.services.registry.owned([row.sourceId], ctx.scope.tenantId);
+  if (!owned.has(row.sourceId)) return undefined;
+  ctx.scope.touched.add(row.sourceId);
+  return row;
+}
+
+/** After a rule changed: every node reloads its rules; a missing (or another tenant's) rule is NOT_FOUND. */
 async function changedRule(ctx: GraphQLContext, id: string, row: unknown): Promise<RuleRow> {
   if (!row) throw new ValidationError(`no alert rule with id ${JSON.stringify(id)}`, { argument: 'id' }, 'NOT_FOUND');
   await ctx.services.rules.changed();
@@ -90,7 +102,7 @@ async function changedRule(ctx: GraphQLContext, id: string, row: unknown): Promi
 }
 
 builder.queryField('alertRules', (t) =>
-  t.field({ type: [AlertRuleRef], description: 'Every rule, enabled or not, oldest first.', resolve: (_root, _args, ctx) => listRules(ctx.services.database.db) }),
+  t.field({ type: [AlertRuleRef], description: 'Every rule, enabled or not, oldest first.', resolve: (_root, _args, ctx) => listRules(ctx.services.database.db, { tenantId: ctx.scope.tenantId }) }),
 );
 
 builder.mutationField('createAlertRule', (t) =>
@@ -100,7 +112,7 @@ builder.mutationField('createAlertRule', (t) =>
     args: { input: t.arg({ type: AlertRuleInput, required: true }) },
     resolve: async (_root, args, ctx) => {
       const id = `rule-${randomUUID().slice(0, 8)}`;
-      return changedRule(ctx, id, await insertRule(ctx.services.database.db, toStored(id, args.input as RuleInput, true)));
+      return changedRule(ctx, id, await insertRule(ctx.services.database.db, await toStored(ctx, id, args.input as RuleInput, true)));
     },
   }),
 );
@@ -111,9 +123,9 @@ builder.mutationField('updateAlertRule', (t) =>
     description: "Replaces a rule's definition. Open alerts keep their state when kind and metric are unchanged; otherwise they resolve.",
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: AlertRuleInput, required: true }) },
     resolve: async (_root, args, ctx) => {
-      const { id: _id, ...changes } = toStored(String(args.id), args.input as RuleInput, true);
+      const { id: _id, tenantId, ...changes } = await toStored(ctx, String(args.id), args.input as RuleInput, true);
       const { enabled: _enabled, ...definition } = changes;
-      return changedRule(ctx, String(args.id), await updateRule(ctx.services.database.db, String(args.id), definition));
+      return changedRule(ctx, String(args.id), await updateRule(ctx.services.database.db, String(args.id), tenantId, definition));
     },
   }),
 );
@@ -124,7 +136,7 @@ builder.mutationField('setAlertRuleEnabled', (t) =>
     description: 'Disables (open alerts resolve at the next reading) or re-enables a rule.',
     args: { id: t.arg.id({ required: true }), enabled: t.arg.boolean({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      return changedRule(ctx, String(args.id), await updateRule(ctx.services.database.db, String(args.id), { enabled: args.enabled }));
+      return changedRule(ctx, String(args.id), await updateRule(ctx.services.database.db, String(args.id), ctx.scope.tenantId, { enabled: args.enabled }));
     },
   }),
 );
@@ -135,7 +147,7 @@ builder.mutationField('deleteAlertRule', (t) =>
     description: 'Deletes a rule and returns it; its alerts stay in history.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      return changedRule(ctx, String(args.id), await deleteRule(ctx.services.database.db, String(args.id)));
+      return changedRule(ctx, String(args.id), await deleteRule(ctx.services.database.db, String(args.id), ctx.scope.tenantId));
     },
   }),
 );
@@ -218,9 +230,10 @@ builder.queryField('alerts', (t) =>
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first, 500, 50);
       const rows = await listAlerts(ctx.services.database.db, {
+        tenantId: ctx.scope.tenantId,
         states: args.states,
         severities: args.severities,
-        sourceIds: args.sourceIds?.map(String),
+        sourceIds: await ctx.scope.sources(args.sourceIds),
         ruleIds: args.ruleIds?.map(String),
         from: args.from,
         to: args.to,
@@ -239,7 +252,7 @@ builder.queryField('alert', (t) =>
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      const row = await getAlert(ctx.services.database.db, String(args.id));
+      const row = await ownAlert(ctx, String(args.id));
       return row ? toAlertView(row) : null;
     },
   }),
@@ -258,6 +271,7 @@ builder.mutationField('acknowledgeAlert', (t) =>
       const by = args.by.trim();
       if (!by || by.length > 200 || by.includes('\u0000')) throw new ValidationError('by must be 1-200 characters, without NUL', { argument: 'by' });
       if ((args.note?.length ?? 0) > 2_000 || args.note?.includes('\u0000')) throw new ValidationError('note must be at most 2000 characters, without NUL', { argument: 'note' });
+      if (!(await ownAlert(ctx, String(args.id)))) throw new ValidationError(`no alert with id ${JSON.stringify(String(args.id))}`, { argument: 'id' }, 'NOT_FOUND');
       return toAlertView(await ctx.services.alerts.acknowledge(String(args.id), by, args.note ?? null));
     },
   }),
@@ -273,15 +287,15 @@ builder.subscriptionField('alerts', (t) =>
       sourceIds: t.arg.idList(),
       ruleIds: t.arg.idList(),
     },
-    subscribe: (_root, args, ctx) => {
+    subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
       const severities = filterSet<string>(args.severities);
       const states = filterSet<string>(args.states);
-      const sources = filterSet(args.sourceIds?.map(String));
+      const sources = filterSet(await ctx.scope.sources(args.sourceIds));
       const ruleIds = filterSet(args.ruleIds?.map(String));
       return ctx.services.outputs.alerts.subscribe(
         ({ alert: a }) =>
-          (!severities || severities.has(a.severity)) && (!states || states.has(a.state)) && (!sources || sources.has(a.sourceId)) && (!ruleIds || ruleIds.has(a.ruleId)),
+          (!severities || severities.has(a.severity)) && (!states || states.has(a.state)) && (sources ? sources.has(a.sourceId) : ctx.scope.owns(a.sourceId)) && (!ruleIds || ruleIds.has(a.ruleId)),
       );
     },
     resolve: (batch: AlertEvent[] | Error) => emitBatch(batch),

@@ -38,7 +38,8 @@ builder.queryField('anomalies', (t) =>
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first, 1_000);
       const rows = await listAnomalies(ctx.services.database.db, {
-        sourceIds: args.sourceIds?.map(String),
+        tenantId: ctx.scope.tenantId,
+        sourceIds: await ctx.scope.sources(args.sourceIds),
         metrics: args.metrics,
         from: args.from,
         to: args.to,
@@ -56,11 +57,11 @@ builder.subscriptionField('anomalies', (t) =>
     type: [AnomalyRef],
     description: 'Anomaly flags as the processor raises them.',
     args: { sourceIds: t.arg.idList(), metrics: t.arg.stringList() },
-    subscribe: (_root, args, ctx) => {
+    subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
-      const sources = filterSet(args.sourceIds?.map(String));
+      const sources = filterSet(await ctx.scope.sources(args.sourceIds));
       const metrics = filterSet(args.metrics);
-      return ctx.services.outputs.anomalies.subscribe((a) => (!sources || sources.has(a.sourceId)) && (!metrics || metrics.has(a.metric)));
+      return ctx.services.outputs.anomalies.subscribe((a) => (sources ? sources.has(a.sourceId) : ctx.scope.owns(a.sourceId)) && (!metrics || metrics.has(a.metric)));
     },
     resolve: (batch: AnomalyFlag[] | Error) => emitBatch(batch),
   }),

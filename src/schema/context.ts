@@ -1,9 +1,13 @@
+import type { Principal } from '../auth/principal.js';
+import type { TenantScope } from '../auth/tenant-scope.js';
 import type { Services } from '../services.js';
 
 export interface GraphQLContext {
   services: Services;
-  /** Who sent the request, for dead letters (and, later, audit). */
-  caller: string;
+  /** Who is calling (tenant, role, key), for authorization, dead letters and the audit log. */
+  principal: Principal;
+  /** The caller's tenant: every resolver filters through it. */
+  scope: TenantScope;
   /** SSE `Last-Event-ID` sent by a reconnecting EventSource: the last cursor it received. */
   lastEventId: string | null;
   /** The cursor of the last event this request's subscription emitted; SSE sends it as the event id. */

@@ -37,6 +37,7 @@ builder.queryField('deadLetters', (t) =>
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first, 500, 50);
       const found = await listDeadLetters(ctx.services.database.db, {
+        tenantId: ctx.scope.tenantId,
         stream: args.stream,
         before: parseCursor(args.after, 'after'),
         limit: limit + 1,

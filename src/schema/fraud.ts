@@ -32,7 +32,7 @@ builder.mutationField('ingestTransactions', (t) =>
     type: IngestResultRef,
     description: 'Stores a batch of card transactions (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on id.',
     args: { transactions: t.arg({ type: [TransactionInput], required: true }) },
-    resolve: (_root, args, ctx) => ingestTransactions(ctx.services.ingest, args.transactions, ctx.caller),
+    resolve: (_root, args, ctx) => ingestTransactions(ctx.services.ingest, args.transactions, ctx.principal),
   }),
 );
 
@@ -78,6 +78,7 @@ builder.queryField('fraudSignals', (t) =>
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first, 500, 50);
       const rows = await listFraudSignals(ctx.services.database.db, {
+        tenantId: ctx.scope.tenantId,
         kinds: args.kinds,
         subjects: args.subjects,
         from: args.from,
@@ -100,7 +101,8 @@ builder.subscriptionField('fraudSignals', (t) =>
       checkFilterSize(args.subjects, 'subjects');
       const kinds = filterSet<string>(args.kinds);
       const subjects = filterSet(args.subjects);
-      return ctx.services.outputs.fraud.subscribe((s) => (!kinds || kinds.has(s.kind)) && (!subjects || subjects.has(s.subject)));
+      const { tenantId } = ctx.scope;
+      return ctx.services.outputs.fraud.subscribe((s) => s.tenantId === tenantId && (!kinds || kinds.has(s.kind)) && (!subjects || subjects.has(s.subject)));
     },
     resolve: (batch: FraudSignal[] | Error) => emitBatch(batch),
   }),

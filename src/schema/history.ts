@@ -41,6 +41,7 @@ builder.queryField('history', (t) =>
           argument: 'bucket',
         }, 'TOO_MANY_BUCKETS');
       }
+      await ctx.scope.source(String(args.sourceId), 'sourceId');
       const { database } = ctx.services;
       return history(database.db, database.timescale, {
         sourceId: String(args.sourceId),

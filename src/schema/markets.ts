@@ -23,7 +23,7 @@ builder.mutationField('ingestTrades', (t) =>
     type: IngestResultRef,
     description: 'Stores a batch of trades (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on (symbol, time).',
     args: { trades: t.arg({ type: [TradeInput], required: true }) },
-    resolve: (_root, args, ctx) => ingestTrades(ctx.services.ingest, args.trades, ctx.caller),
+    resolve: (_root, args, ctx) => ingestTrades(ctx.services.ingest, args.trades, ctx.principal),
   }),
 );
 
@@ -75,6 +75,7 @@ builder.queryField('candles', (t) =>
     resolve: async (_root, args, ctx) => {
       const intervalMs = configuredInterval(args.interval, ctx.services.config.processors.candleIntervalsMs, 'interval');
       if (args.to <= args.from) throw new ValidationError('to must be after from', { argument: 'to' });
+      await ctx.scope.source(args.symbol, 'symbol');
       const limit = pageSize(args.first, 1_000);
       const rows = await listCandles(ctx.services.database.db, {
         symbol: args.symbol,
@@ -100,14 +101,14 @@ builder.subscriptionField('candles', (t) =>
       intervals: t.arg.stringList({ description: 'Only these intervals, e.g. ["1m"]; all when omitted.' }),
       closedOnly: t.arg.boolean({ defaultValue: false }),
     },
-    subscribe: (_root, args, ctx) => {
+    subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.symbols, 'symbols');
       const configured = ctx.services.config.processors.candleIntervalsMs;
       const intervals = filterSet(args.intervals?.map((i) => configuredInterval(i, configured, 'intervals')));
-      const symbols = filterSet(args.symbols);
+      const symbols = filterSet(await ctx.scope.sources(args.symbols, 'symbols'));
       const closedOnly = args.closedOnly ?? false;
       return ctx.services.outputs.candles.subscribe(
-        (c) => (!symbols || symbols.has(c.symbol)) && (!intervals || intervals.has(c.intervalMs)) && (!closedOnly || c.closed),
+        (c) => (symbols ? symbols.has(c.symbol) : ctx.scope.owns(c.symbol)) && (!intervals || intervals.has(c.intervalMs)) && (!closedOnly || c.closed),
       );
     },
     resolve: (batch: Candle[] | Error) => emitBatch(batch),

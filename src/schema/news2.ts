@@ -36,7 +36,7 @@ builder.queryField('news2Scores', (t) =>
     args: { sourceIds: t.arg.idList({ description: 'Only these patients; all when omitted.' }) },
     resolve: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
-      const rows = await listNews2(ctx.services.database.db, args.sourceIds?.map(String));
+      const rows = await listNews2(ctx.services.database.db, ctx.scope.tenantId, await ctx.scope.sources(args.sourceIds));
       return rows.map((r) => ({ ...r, time: r.time.getTime(), risk: r.risk as News2View['risk'], scores: r.scores as News2View['scores'], values: r.values as News2View['values'] }));
     },
   }),
@@ -47,10 +47,10 @@ builder.subscriptionField('news2', (t) =>
     type: [News2Ref],
     description: "Patients' NEWS2 scores as each new vital changes them.",
     args: { sourceIds: t.arg.idList() },
-    subscribe: (_root, args, ctx) => {
+    subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
-      const sources = filterSet(args.sourceIds?.map(String));
-      return ctx.services.outputs.news2.subscribe((s) => !sources || sources.has(s.sourceId));
+      const sources = filterSet(await ctx.scope.sources(args.sourceIds));
+      return ctx.services.outputs.news2.subscribe((s) => (sources ? sources.has(s.sourceId) : ctx.scope.owns(s.sourceId)));
     },
     resolve: (batch: News2Score[] | Error) => emitBatch(batch),
   }),

@@ -95,7 +95,7 @@ builder.queryField('lateEvents', (t) =>
         });
       }
       const limit = pageSize(args.first, 1_000);
-      const found = await listLateEvents(ctx.services.database.db, { pipeline: args.pipeline, after: parseCursor(args.after, 'after'), limit: limit + 1 });
+      const found = await listLateEvents(ctx.services.database.db, { tenantId: ctx.scope.tenantId, pipeline: args.pipeline, after: parseCursor(args.after, 'after'), limit: limit + 1 });
       return toPage(found, limit, (e) => e.cursor.toString());
     },
   }),

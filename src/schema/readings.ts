@@ -45,7 +45,7 @@ builder.mutationField('ingestReadings', (t) =>
     type: IngestResultRef,
     description: 'Stores a batch of readings (at most MAX_BATCH). Idempotent: resending a batch stores nothing twice.',
     args: { readings: t.arg({ type: [ReadingInput], required: true }) },
-    resolve: (_root, args, ctx) => ingestReadings(ctx.services.ingest, args.readings, ctx.caller),
+    resolve: (_root, args, ctx) => ingestReadings(ctx.services.ingest, args.readings, ctx.principal),
   }),
 );
 
@@ -65,9 +65,10 @@ builder.queryField('readings', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first, 1_000);
+      const sourceIds = await ctx.scope.sources(args.sourceIds);
       const found = await readingsAfter(ctx.services.database.db, parseCursor(args.after, 'after') ?? 0n, {
         limit: limit + 1,
-        filter: { sourceIds: args.sourceIds?.map(String), metrics: args.metrics, from: args.from, to: args.to },
+        filter: { tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics, from: args.from, to: args.to },
       });
       return toPage(found, limit, (r) => r.cursor.toString());
     },
@@ -88,6 +89,7 @@ builder.subscriptionField('readings', (t) =>
       const argument = args.after ? 'after' : 'Last-Event-ID';
       const after = parseCursor(args.after ?? ctx.lastEventId, argument);
       if ((args.sourceIds?.length ?? 0) > 1_000) throw new ValidationError('sourceIds may name at most 1000 sources');
+      const sourceIds = await ctx.scope.sources(args.sourceIds);
       const { readingsTail, readingsFeed, database } = ctx.services;
       // Another node may be a little ahead of this one, but never ahead of the committed stream.
       if (after !== null && after > readingsTail.position) {
@@ -98,7 +100,7 @@ builder.subscriptionField('readings', (t) =>
           });
         }
       }
-      return readingsFeed.subscribe({ sourceIds: args.sourceIds?.map(String), metrics: args.metrics, after });
+      return readingsFeed.subscribe({ tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics, after });
     },
     resolve: (batch: Reading[] | Error, _args, ctx) => {
       if (batch instanceof Error) throw batch;

@@ -58,7 +58,17 @@ builder.mutationField('registerSources', (t) =>
           throw new ValidationError(`sources[${index}].name must be 1-200 characters, without NUL`, { index, field: 'name' });
         }
       });
-      const stored = await ctx.services.registry.register(args.sources.map((s) => ({ id: String(s.id), kind: s.kind, name: s.name.trim() })));
+      const { stored, taken } = await ctx.services.registry.register(
+        args.sources.map((s) => ({ id: String(s.id), kind: s.kind, name: s.name.trim() })),
+        ctx.scope.tenantId,
+      );
+      if (taken.length > 0) {
+        // Source ids are global; saying an id is taken is the one fact a tenant learns about another's ids.
+        throw new ValidationError(`source id ${JSON.stringify(taken[0])} is not available; choose another (a tenant prefix avoids clashes)`, {
+          argument: 'sources',
+          sourceId: taken[0],
+        }, 'SOURCE_ID_TAKEN');
+      }
       return stored.map((s) => ({ ...s, latest: [] }));
     },
   }),
@@ -79,7 +89,8 @@ builder.queryField('sources', (t) =>
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first, 500);
       const { db } = ctx.services.database;
-      const found = await listSources(db, { kind: args.kind, ids: args.ids?.map(String), after: args.after, limit: limit + 1 });
+      const ids = args.ids?.length ? await ctx.scope.sources(args.ids, 'ids') : null;
+      const found = await listSources(db, { tenantId: ctx.scope.tenantId, kind: args.kind, ids, after: args.after, limit: limit + 1 });
       const page = found.slice(0, limit);
       const latest = await latestReadings(db, page.map((s) => s.id), metricNames());
       const views = found.map((s) => ({ ...s, latest: latest.filter((r) => r.sourceId === s.id) }));

@@ -49,6 +49,7 @@ builder.queryField('windows', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       const spec = configuredWindow(args.window, ctx.services.config.processors.windows, 'window');
+      await ctx.scope.source(String(args.sourceId), 'sourceId');
       if (args.to <= args.from) throw new ValidationError('to must be after from', { argument: 'to' });
       const limit = pageSize(args.first, 1_000);
       const rows = await listWindows(ctx.services.database.db, {
@@ -78,16 +79,16 @@ builder.subscriptionField('windows', (t) =>
       windows: t.arg.stringList({ description: 'Window specs such as "5m" or "5m/1m".' }),
       closedOnly: t.arg.boolean({ defaultValue: false, description: 'Only final windows.' }),
     },
-    subscribe: (_root, args, ctx) => {
+    subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
       const configured = ctx.services.config.processors.windows;
       const specs = args.windows?.map((w) => configuredWindow(w, configured, 'windows'));
-      const sources = filterSet(args.sourceIds?.map(String));
+      const sources = filterSet(await ctx.scope.sources(args.sourceIds));
       const metrics = filterSet(args.metrics);
       const closedOnly = args.closedOnly ?? false;
       return ctx.services.outputs.windows.subscribe(
         (w) =>
-          (!sources || sources.has(w.sourceId)) &&
+          (sources ? sources.has(w.sourceId) : ctx.scope.owns(w.sourceId)) &&
           (!metrics || metrics.has(w.metric)) &&
           (!closedOnly || w.closed) &&
           (!specs || specs.some((s) => s.sizeMs === w.sizeMs && s.hopMs === w.hopMs)),

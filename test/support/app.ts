@@ -56,6 +56,9 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
   const env: Record<string, string> = {
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Suites about auth and limits turn these on themselves.
+    AUTH: 'off',
+    RATE_LIMIT: '0',
     LIVE_POLL_INTERVAL: '200ms',
     LIVE_GAP_TIMEOUT: '100ms',
     SHUTDOWN_TIMEOUT: '5s',

@@ -1,0 +1,86 @@
+import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { AppError, RateLimitedError } from '../errors.js';
+import type { GraphQLContext } from '../schema/context.js';
+import type { AuditTrail } from './audit-trail.js';
+import { authorize, operationOf, type Operation } from './policy.js';
+import type { RateLimiter } from './rate-limit.js';
+
+const MAX_AUDITED_SOURCES = 1_000;
+
+function refusal(error: AppError): ExecutionResult {
+  return { errors: [new GraphQLError(error.message, { extensions: { ...error.details, code: error.code } })] };
+}
+
+/** Source ids named in a result (any `sourceId` field), for the audit log. */
+function sourceIdsIn(value: unknown, into: Set<string>): void {
+  if (into.size >= MAX_AUDITED_SOURCES || value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    for (const item of value) sourceIdsIn(item, into);
+    return;
+  }
+  for (const [key, inner] of Object.entries(value)) {
+    if (key === 'sourceId' && typeof inner === 'string') into.add(inner);
+    else sourceIdsIn(inner, into);
+  }
+}
+
+/**
+ * Before any operation runs (HTTP, SSE or graphql-ws): the caller's role
+ * must allow every root field (auth/policy.ts), then the key's rate limit
+ * must have room. After a read (query or subscription) or an admin
+ * mutation, one audit entry: who, which operation, which sources.
+ */
+export function useAccessControl(options: { limiter: RateLimiter; audit: AuditTrail }): Plugin<GraphQLContext> {
+  const check = async (args: ExecutionArgs): Promise<{ operation: Operation } | { refused: ExecutionResult }> => {
+    const context = args.contextValue as GraphQLContext;
+    const operation = operationOf(args.document, args.operationName);
+    if (!operation) return { operation: { type: 'query', name: null, fields: [] } };
+    try {
+      authorize(operation, context.principal);
+    } catch (error) {
+      return { refused: refusal(error as AppError) };
+    }
+    if (operation.fields.length > 0) {
+      const { principal } = context;
+      const wait = await options.limiter.take(principal.keyId ?? `open:${principal.label}`);
+      if (wait !== undefined) return { refused: refusal(new RateLimitedError(options.limiter.limit, options.limiter.windowMs, wait)) };
+    }
+    return { operation };
+  };
+
+  const audit = (context: GraphQLContext, operation: Operation, result?: unknown) => {
+    if (operation.fields.length === 0 || operation.fields.every((f) => f.startsWith('Mutation.ingest'))) return;
+    const sources = new Set(context.scope.touched);
+    if (operation.type === 'query') sourceIdsIn((result as ExecutionResult | undefined)?.data, sources);
+    const { principal } = context;
+    options.audit.record({
+      at: new Date(),
+      tenantId: principal.tenantId,
+      keyId: principal.keyId,
+      role: principal.role,
+      operationType: operation.type,
+      operationName: operation.name,
+      fields: operation.fields,
+      sourceIds: sources.size > 0 ? [...sources].slice(0, MAX_AUDITED_SOURCES) : null,
+      caller: principal.label,
+    });
+  };
+
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const checked = await check(args);
+      if ('refused' in checked) return setResultAndStopExecution(checked.refused);
+      return {
+        onExecuteDone: ({ result }) => audit(args.contextValue as GraphQLContext, checked.operation, result),
+      };
+    },
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      const checked = await check(args);
+      if ('refused' in checked) return setResultAndStopExecution(checked.refused);
+      return {
+        onSubscribeResult: () => audit(args.contextValue as GraphQLContext, checked.operation),
+      };
+    },
+  };
+}

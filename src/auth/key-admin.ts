@@ -1,0 +1,49 @@
+import type { Db } from '../db/client.js';
+import { ensureTenant, insertApiKey, revokeApiKey, tenantExists, type ApiKeyRow } from '../db/api-keys.js';
+import { ROLES, type Role } from '../db/schema.js';
+import { ValidationError } from '../errors.js';
+import { generateKey } from './api-keys.js';
+
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export interface KeyRequest {
+  tenantId: string;
+  role: string;
+  name: string;
+  expiresAt: Date | null;
+  /** Who asked: a key id, or "cli:<user>". */
+  createdBy: string;
+}
+
+/** Creates a key; the returned `key` is the only copy of the secret there will ever be. */
+export async function createApiKey(db: Db, request: KeyRequest, options: { createTenant?: string } = {}): Promise<{ key: string; row: ApiKeyRow }> {
+  if (!(ROLES as readonly string[]).includes(request.role)) {
+    throw new ValidationError(`role must be one of ${ROLES.join(', ')}, got ${JSON.stringify(request.role)}`, { argument: 'role' });
+  }
+  const name = request.name.trim();
+  if (!name || name.length > 200 || name.includes('\u0000')) throw new ValidationError('name must be 1-200 characters, without NUL', { argument: 'name' });
+  if (request.expiresAt && request.expiresAt.getTime() <= Date.now()) throw new ValidationError('expiresAt must be in the future', { argument: 'expiresAt' });
+  if (!TENANT_ID_PATTERN.test(request.tenantId)) {
+    throw new ValidationError(`tenant must be 1-63 of a-z, 0-9, "_", "-", starting with a letter or digit; got ${JSON.stringify(request.tenantId)}`, { argument: 'tenant' });
+  }
+  if (options.createTenant !== undefined) await ensureTenant(db, request.tenantId, options.createTenant || request.tenantId);
+  else if (!(await tenantExists(db, request.tenantId))) throw new ValidationError(`no tenant ${JSON.stringify(request.tenantId)}`, { argument: 'tenant' }, 'NOT_FOUND');
+  const generated = generateKey();
+  const row = await insertApiKey(db, {
+    id: generated.id,
+    tenantId: request.tenantId,
+    role: request.role as Role,
+    name,
+    secretHash: generated.secretHash,
+    createdBy: request.createdBy,
+    expiresAt: request.expiresAt,
+  });
+  return { key: generated.key, row };
+}
+
+/** Revokes a key of `tenantId` (null: any tenant, for the CLI). NOT_FOUND when there is no such key. */
+export async function revokeKey(db: Db, id: string, tenantId: string | null): Promise<ApiKeyRow> {
+  const row = await revokeApiKey(db, id, tenantId);
+  if (!row) throw new ValidationError(`no API key ${JSON.stringify(id)}`, { argument: 'id' }, 'NOT_FOUND');
+  return row;
+}

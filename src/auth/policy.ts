@@ -1,0 +1,105 @@
+import { Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import type { Role } from '../db/schema.js';
+import { ForbiddenError } from '../errors.js';
+import type { Principal } from './principal.js';
+
+const INGEST: readonly Role[] = ['ingest', 'admin'];
+const READ: readonly Role[] = ['read', 'analyst', 'admin'];
+const ANALYST: readonly Role[] = ['analyst', 'admin'];
+const ADMIN: readonly Role[] = ['admin'];
+const ANYONE: readonly Role[] = ['ingest', 'read', 'analyst', 'admin'];
+
+/**
+ * Which roles may run each root field. `ingest` posts telemetry; `read` is
+ * an app watching live data (subscriptions, the source list, acknowledging
+ * alerts); `analyst` adds history queries; `admin` adds rules, sources, keys,
+ * the audit log and operator views. Every field is also scoped to the
+ * caller's tenant by its resolver. A root field missing here is refused
+ * (test/auth.test.ts fails when the schema has one).
+ */
+export const FIELD_ROLES: Readonly<Record<string, readonly Role[]>> = {
+  'Mutation.ingestReadings': INGEST,
+  'Mutation.ingestTrades': INGEST,
+  'Mutation.ingestTransactions': INGEST,
+  'Mutation.acknowledgeAlert': READ,
+  'Mutation.registerSources': ADMIN,
+  'Mutation.createAlertRule': ADMIN,
+  'Mutation.updateAlertRule': ADMIN,
+  'Mutation.setAlertRuleEnabled': ADMIN,
+  'Mutation.deleteAlertRule': ADMIN,
+  'Mutation.createApiKey': ADMIN,
+  'Mutation.revokeApiKey': ADMIN,
+  'Subscription.readings': READ,
+  'Subscription.windows': READ,
+  'Subscription.candles': READ,
+  'Subscription.anomalies': READ,
+  'Subscription.news2': READ,
+  'Subscription.alerts': READ,
+  'Subscription.fraudSignals': READ,
+  'Query.metrics': ANYONE,
+  'Query.sources': READ,
+  'Query.alert': READ,
+  'Query.readings': ANALYST,
+  'Query.history': ANALYST,
+  'Query.windows': ANALYST,
+  'Query.candles': ANALYST,
+  'Query.anomalies': ANALYST,
+  'Query.news2Scores': ANALYST,
+  'Query.alerts': ANALYST,
+  'Query.alertRules': ANALYST,
+  'Query.fraudSignals': ANALYST,
+  'Query.lateEvents': ANALYST,
+  'Query.deadLetters': ADMIN,
+  'Query.processors': ADMIN,
+  'Query.apiKeys': ADMIN,
+  'Query.auditLog': ADMIN,
+};
+
+const ROOT_TYPES = { query: 'Query', mutation: 'Mutation', subscription: 'Subscription' } as const;
+
+export interface Operation {
+  type: 'query' | 'mutation' | 'subscription';
+  name: string | null;
+  /** Root fields as `Type.field`, introspection (`__schema`, `__type`, `__typename`) left out. */
+  fields: string[];
+}
+
+/** The operation a request runs and its root fields, fragments followed. Undefined when the document has no such operation. */
+export function operationOf(document: DocumentNode, operationName: string | null | undefined): Operation | undefined {
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
+  if (!operation) return undefined;
+  const fragments = new Map(
+    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]),
+  );
+  const fields = new Set<string>();
+  const seen = new Set<string>();
+  const collect = (set: SelectionSetNode) => {
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (!selection.name.value.startsWith('__')) fields.add(`${ROOT_TYPES[operation.operation]}.${selection.name.value}`);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) collect(selection.selectionSet);
+      else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) collect(fragment.selectionSet);
+      }
+    }
+  };
+  collect(operation.selectionSet);
+  return { type: operation.operation, name: operation.name?.value ?? null, fields: [...fields] };
+}
+
+/** Throws FORBIDDEN naming the first root field the principal's role may not run. */
+export function authorize(operation: Operation, principal: Principal): void {
+  for (const field of operation.fields) {
+    const roles = FIELD_ROLES[field];
+    if (!roles?.includes(principal.role)) {
+      throw new ForbiddenError(`role ${principal.role} may not use ${field}${roles ? `; it needs ${roles.join(' or ')}` : ''}`, {
+        field,
+        role: principal.role,
+        http: { status: 403 },
+      });
+    }
+  }
+}

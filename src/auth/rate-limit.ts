@@ -1,0 +1,61 @@
+import type { Logger } from '../log.js';
+
+/** Counts one operation in the current window of `key`; resolves with the count so far and the ms until the window ends. */
+export type WindowCounter = (key: string, windowMs: number) => Promise<{ count: number; resetInMs: number }>;
+
+/** In-process fixed windows: the embedded default, one node. */
+export function memoryCounter(): WindowCounter {
+  const windows = new Map<string, { count: number; endsAt: number }>();
+  return async (key, windowMs) => {
+    const now = Date.now();
+    let window = windows.get(key);
+    if (!window || window.endsAt <= now) {
+      if (windows.size > 100_000) for (const [k, w] of windows) if (w.endsAt <= now) windows.delete(k);
+      window = { count: 0, endsAt: now + windowMs };
+      windows.set(key, window);
+    }
+    window.count++;
+    return { count: window.count, resetInMs: window.endsAt - now };
+  };
+}
+
+/**
+ * Per-key operation limit: at most `limit` operations per `windowMs`
+ * (fixed windows, counted in Redis when configured so every node shares
+ * them). If the counter fails (Redis down) the operation is let through and
+ * the failure logged once per outage: the limit protects the platform, it
+ * must not take ingest down with it.
+ */
+export class RateLimiter {
+  private failing = false;
+  refused = 0;
+
+  constructor(private readonly options: { limit: number; windowMs: number; counter: WindowCounter; log: Logger }) {}
+
+  /** Undefined when allowed; otherwise the ms to wait. */
+  async take(key: string): Promise<number | undefined> {
+    if (this.options.limit === 0) return undefined;
+    try {
+      const { count, resetInMs } = await this.options.counter(key, this.options.windowMs);
+      if (this.failing) {
+        this.failing = false;
+        this.options.log.info('rate limit counter reachable again');
+      }
+      if (count <= this.options.limit) return undefined;
+      this.refused++;
+      return Math.max(1, resetInMs);
+    } catch (error) {
+      if (!this.failing) this.options.log.warn({ err: (error as Error).message }, 'rate limit counter unreachable: letting operations through');
+      this.failing = true;
+      return undefined;
+    }
+  }
+
+  get limit() {
+    return this.options.limit;
+  }
+
+  get windowMs() {
+    return this.options.windowMs;
+  }
+}

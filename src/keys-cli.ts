@@ -1,0 +1,89 @@
+import { parseArgs } from 'node:util';
+import { userInfo } from 'node:os';
+import { createApiKey, revokeKey } from './auth/key-admin.js';
+import { loadConfig } from './config.js';
+import { openDatabase } from './db/client.js';
+import { listApiKeys } from './db/api-keys.js';
+import { parseDuration } from './duration.js';
+import { AppError } from './errors.js';
+import { createLogger } from './log.js';
+
+export const KEYS_USAGE = `usage: npm run keys -- <command>
+  create --tenant <id> --role <ingest|read|analyst|admin> --name <text> [--tenant-name <text>] [--expires-in <duration, e.g. 90d>]
+         creates the tenant if it is new; prints the key once (only its hash is stored)
+  revoke <key id>
+         refuses the key from now on and closes its open connections within a second
+  list   [--tenant <id>] [--all]   (--all includes revoked keys)
+Uses DATABASE_URL (or the embedded DATA_DIR, which only one process can open: stop the server first,
+or use the createApiKey / revokeApiKey mutations with an admin key).`;
+
+/** `vigil keys …`: API key administration from a shell, with the server's own database configuration. */
+export async function runKeys(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      tenant: { type: 'string' },
+      role: { type: 'string' },
+      name: { type: 'string' },
+      'tenant-name': { type: 'string' },
+      'expires-in': { type: 'string' },
+      all: { type: 'boolean', default: false },
+    },
+  });
+  if (!command || !['create', 'revoke', 'list'].includes(command)) {
+    console.error(KEYS_USAGE);
+    return 2;
+  }
+  const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+  const database = await openDatabase(config.database, createLogger(config.logLevel));
+  try {
+    if (command === 'create') {
+      if (!values.tenant || !values.role || !values.name) {
+        console.error(`create needs --tenant, --role and --name\n${KEYS_USAGE}`);
+        return 2;
+      }
+      let expiresAt: Date | null = null;
+      if (values['expires-in']) {
+        const ms = parseDuration(values['expires-in']);
+        if (!ms) {
+          console.error(`--expires-in must be a duration such as 30d or 12h, got "${values['expires-in']}"`);
+          return 2;
+        }
+        expiresAt = new Date(Date.now() + ms);
+      }
+      const { key, row } = await createApiKey(
+        database.db,
+        { tenantId: values.tenant, role: values.role, name: values.name, expiresAt, createdBy: `cli:${userInfo().username}` },
+        { createTenant: values['tenant-name'] ?? '' },
+      );
+      console.log(JSON.stringify({ id: row.id, tenant: row.tenantId, role: row.role, name: row.name, expiresAt: row.expiresAt }));
+      console.log(`\n${key}\n\nThis is the only time the key is shown. Send it as "Authorization: Bearer <key>".`);
+      return 0;
+    }
+    if (command === 'revoke') {
+      const id = positionals[0];
+      if (!id) {
+        console.error(`revoke needs a key id\n${KEYS_USAGE}`);
+        return 2;
+      }
+      const row = await revokeKey(database.db, id, null);
+      console.log(JSON.stringify({ id: row.id, tenant: row.tenantId, revokedAt: row.revokedAt }));
+      return 0;
+    }
+    const rows = await listApiKeys(database.db, { tenantId: values.tenant ?? null, includeRevoked: values.all ?? false, limit: 10_000 });
+    for (const row of rows) {
+      console.log(JSON.stringify({ id: row.id, tenant: row.tenantId, role: row.role, name: row.name, createdAt: row.createdAt, expiresAt: row.expiresAt, revokedAt: row.revokedAt }));
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof AppError) {
+      console.error(error.message);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await database.close();
+  }
+}

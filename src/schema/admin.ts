@@ -1,0 +1,134 @@
+import { createApiKey, revokeKey } from '../auth/key-admin.js';
+import { listApiKeys, type ApiKeyRow } from '../db/api-keys.js';
+import { listAuditEntries } from '../db/audit.js';
+import { ROLES, type auditLog } from '../db/schema.js';
+import { builder } from './builder.js';
+import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+
+const RoleEnum = builder.enumType('Role', {
+  description: 'ingest: post telemetry. read: subscribe to live data, list sources, acknowledge alerts. analyst: read + history queries. admin: everything, for its tenant.',
+  values: ROLES,
+});
+
+const ApiKeyRef = builder.objectRef<ApiKeyRow>('ApiKey').implement({
+  description: 'An API key; its secret is never shown again after creation.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'Public id: the part after "vgl_" of the key; names the key in logs and the audit log.' }),
+    tenantId: t.exposeString('tenantId'),
+    role: t.field({ type: RoleEnum, resolve: (k) => k.role }),
+    name: t.exposeString('name'),
+    createdAt: t.field({ type: 'DateTime', resolve: (k) => k.createdAt }),
+    createdBy: t.exposeString('createdBy'),
+    expiresAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.expiresAt }),
+    revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.revokedAt }),
+  }),
+});
+
+const CreatedApiKeyRef = builder.objectRef<{ key: string; apiKey: ApiKeyRow }>('CreatedApiKey').implement({
+  fields: (t) => ({
+    key: t.exposeString('key', { description: 'The key to send as "Authorization: Bearer <key>". Shown once: store it now.' }),
+    apiKey: t.field({ type: ApiKeyRef, resolve: (c) => c.apiKey }),
+  }),
+});
+
+builder.mutationField('createApiKey', (t) =>
+  t.field({
+    type: CreatedApiKeyRef,
+    description: "Creates an API key for the caller's tenant. The secret is in the answer and nowhere else.",
+    args: {
+      role: t.arg({ type: RoleEnum, required: true }),
+      name: t.arg.string({ required: true, description: 'What the key is for, e.g. "ward 7 monitors".' }),
+      expiresAt: t.arg({ type: 'DateTime', description: 'When it stops working; open connections made with it are closed then.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const { key, row } = await createApiKey(ctx.services.database.db, {
+        tenantId: ctx.scope.tenantId,
+        role: args.role,
+        name: args.name,
+        expiresAt: args.expiresAt ?? null,
+        createdBy: ctx.principal.keyId ?? ctx.principal.label,
+      });
+      ctx.services.log.info({ keyId: row.id, tenantId: row.tenantId, role: row.role, by: ctx.principal.label }, 'API key created');
+      return { key, apiKey: row };
+    },
+  }),
+);
+
+builder.mutationField('revokeApiKey', (t) =>
+  t.field({
+    type: ApiKeyRef,
+    description: "Revokes one of the tenant's keys at once: requests with it are refused, and its open graphql-ws and SSE connections are closed (4401) within a second on every node.",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const row = await revokeKey(ctx.services.database.db, String(args.id), ctx.scope.tenantId);
+      ctx.services.auth.authenticator.forget(row.id);
+      ctx.services.auth.connections.withdraw(row.id, 'revoked');
+      ctx.services.log.info({ keyId: row.id, by: ctx.principal.label }, 'API key revoked');
+      return row;
+    },
+  }),
+);
+
+builder.queryField('apiKeys', (t) =>
+  t.field({
+    type: connectionOf('ApiKey', ApiKeyRef),
+    description: "The tenant's API keys by id (never their secrets).",
+    args: {
+      includeRevoked: t.arg.boolean({ defaultValue: false }),
+      first: t.arg.int({ description: 'Page size, 1-500, default 100.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const limit = pageSize(args.first, 500);
+      const rows = await listApiKeys(ctx.services.database.db, { tenantId: ctx.scope.tenantId, includeRevoked: args.includeRevoked ?? false, after: args.after, limit: limit + 1 });
+      return toPage(rows, limit, (k) => k.id);
+    },
+  }),
+);
+
+type AuditRow = typeof auditLog.$inferSelect;
+
+const AuditEntryRef = builder.objectRef<AuditRow>('AuditEntry').implement({
+  description: 'One operation that read (or administered) tenant data.',
+  fields: (t) => ({
+    at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
+    keyId: t.exposeString('keyId', { nullable: true, description: 'Null when the server ran open (AUTH=off).' }),
+    role: t.exposeString('role'),
+    caller: t.exposeString('caller', { description: 'Key id (or "anonymous") @ client address.' }),
+    operationType: t.exposeString('operationType'),
+    operationName: t.exposeString('operationName', { nullable: true }),
+    fields: t.exposeStringList('fields', { description: 'Root fields run, e.g. "Query.readings".' }),
+    sourceIds: t.exposeStringList('sourceIds', {
+      nullable: true,
+      description: 'Sources named in the request or its answer; "*" when it covered every source of the tenant.',
+    }),
+  }),
+});
+
+builder.queryField('auditLog', (t) =>
+  t.field({
+    type: connectionOf('AuditEntry', AuditEntryRef),
+    description: "Who read which sources' data, when and through which operation, newest first. Entries reach the database within about a second.",
+    args: {
+      keyId: t.arg.string(),
+      sourceId: t.arg.id({ description: 'Entries that name this source.' }),
+      from: t.arg({ type: 'DateTime' }),
+      to: t.arg({ type: 'DateTime' }),
+      first: t.arg.int({ description: 'Page size, 1-500, default 100.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const limit = pageSize(args.first, 500);
+      const rows = await listAuditEntries(ctx.services.database.db, {
+        tenantId: ctx.scope.tenantId,
+        keyId: args.keyId,
+        sourceId: args.sourceId === null || args.sourceId === undefined ? null : String(args.sourceId),
+        from: args.from,
+        to: args.to,
+        before: parseCursor(args.after, 'after'),
+        limit: limit + 1,
+      });
+      return toPage(rows, limit, (e) => e.id.toString());
+    },
+  }),
+);

@@ -1,0 +1,339 @@
+import { GraphQLObjectType } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../src/auth/key-admin.js';
+import { FIELD_ROLES } from '../src/auth/policy.js';
+import { ROLES, type Role } from '../src/db/schema.js';
+import { schema } from '../src/schema/index.js';
+import { primaryBackends } from './support/backends.js';
+import { sql, startTestApp, type TestApp } from './support/app.js';
+import { at } from './support/fixtures.js';
+import { waitFor } from './support/live.js';
+import { gql, openSse, openWs, type Gql } from './support/keyed-client.js';
+
+/**
+ * Tenants and roles. Tenant A's keys of every role are tried on every root
+ * field against A's own data and against tenant B's; everything of B's is
+ * named with "zzb" so a leak shows up in any answer.
+ */
+const TENANTS = {
+  a: { id: 'tenant-a', bed: 'a-bed', symbol: 'AAA', card: 'a-card' },
+  b: { id: 'tenant-b', bed: 'zzb-bed', symbol: 'ZZB', card: 'zzb-card' },
+} as const;
+type Side = 'own' | 'foreign';
+
+interface Fixture {
+  keys: Record<Role, string>;
+  keyIds: Record<Role, string>;
+  alertId: string;
+  ruleId: string;
+}
+
+const rule = (name: string) => ({ name, kind: 'THRESHOLD', metric: 'heart_rate', above: 1, severity: 'LOW' });
+
+describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => {
+  let app: TestApp;
+  const fixture = {} as Record<'a' | 'b', Fixture>;
+  let call: Gql;
+
+  const asAdmin = async (tenant: 'a' | 'b', query: string, variables: Record<string, unknown> = {}) => {
+    const response = await call(fixture[tenant].keys.admin, query, variables);
+    if (response.body.errors) throw new Error(`setup failed: ${JSON.stringify(response.body.errors)}`);
+    return response.body.data as Record<string, any>;
+  };
+  const newKey = async (tenant: 'a' | 'b', role: Role, expiresAt: Date | null = null) =>
+    createApiKey(app.server.services.database.db, { tenantId: TENANTS[tenant].id, role, name: `${role} key`, expiresAt, createdBy: 'test' }, { createTenant: '' });
+
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: { AUTH: 'on', KEY_CHECK_INTERVAL: '200ms', ALERT_CHECK_INTERVAL: '200ms' } });
+    call = gql(`${app.url}/graphql`);
+    for (const tenant of ['a', 'b'] as const) {
+      const keys = {} as Record<Role, string>;
+      const keyIds = {} as Record<Role, string>;
+      for (const role of ROLES) {
+        const created = await newKey(tenant, role);
+        keys[role] = created.key;
+        keyIds[role] = created.row.id;
+      }
+      fixture[tenant] = { keys, keyIds, alertId: '', ruleId: '' };
+      const t = TENANTS[tenant];
+      await asAdmin(tenant, 'mutation($s: [SourceInput!]!) { registerSources(sources: $s) { id } }', { s: [{ id: t.bed, kind: 'PATIENT', name: `${tenant} patient` }] });
+      const created = await asAdmin(tenant, 'mutation($i: AlertRuleInput!) { createAlertRule(input: $i) { id } }', { i: { ...rule(`${tenant === 'b' ? 'zzb' : 'a'} rule`), sourceIds: [t.bed] } });
+      fixture[tenant].ruleId = created.createAlertRule.id;
+      await call(keys.ingest, 'mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) { accepted } }', {
+        r: [0, 1, 2].map((s) => ({ sourceId: t.bed, metric: 'heart_rate', time: at(s), value: 90 + s })),
+      });
+      await call(keys.ingest, 'mutation($t: [TradeInput!]!) { ingestTrades(trades: $t) { accepted } }', { t: [{ symbol: t.symbol, time: at(0), price: 10, size: 1 }] });
+      await call(keys.ingest, 'mutation($t: [TransactionInput!]!) { ingestTransactions(transactions: $t) { accepted } }', {
+        t: [{ id: `${tenant}-tx-1`, cardId: t.card, time: at(0), amount: 10, currency: 'EUR', merchant: 'shop', location: { lat: 51.5, lon: -0.1 }, ip: '203.0.113.9' }],
+      });
+    }
+    await app.settle();
+    for (const tenant of ['a', 'b'] as const) {
+      const found = await asAdmin(tenant, '{ alerts { edges { node { id sourceId } } } }');
+      fixture[tenant].alertId = found.alerts.edges[0].node.id;
+    }
+  });
+  afterAll(() => app?.close());
+
+  describe('authentication', () => {
+    it('refuses a request without a key, with a malformed, unknown, revoked or expired key, with 401 and a reason', async () => {
+      const query = '{ metrics { name } }';
+      const missing = await call(null, query);
+      expect(missing.status).toBe(401);
+      expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(missing.body.errors[0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' }, message: expect.stringContaining('Authorization: Bearer') });
+      expect((await call('not-a-key', query)).body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+      // Right shape, right id, wrong secret.
+      const forged = fixture.a.keys.read.replace(/_[^_]+$/, `_${'A'.repeat(43)}`);
+      expect((await call(forged, query)).body.errors[0].message).toBe('the API key is not valid');
+
+      const revoked = await newKey('a', 'read');
+      await asAdmin('a', 'mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }', { id: revoked.row.id });
+      expect((await call(revoked.key, query)).body.errors[0].message).toBe('the API key was revoked');
+
+      const expiring = await newKey('a', 'read', new Date(Date.now() + 300));
+      expect((await call(expiring.key, query)).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 1_300)); // past expiry and the 1 s key cache
+      expect((await call(expiring.key, query)).body.errors[0].message).toBe('the API key has expired');
+    });
+
+    it('takes the key from Authorization, X-API-Key, graphql-ws connection_init and an SSE request header', async () => {
+      const key = fixture.a.keys.admin;
+      expect((await call(key, '{ metrics { name } }', {}, { header: 'x-api-key' })).status).toBe(200);
+      const ws = await openWs(app.url, key);
+      const first = ws.subscribe('subscription { readings { sourceId value } }');
+      const sse = await openSse(app.url, key, 'subscription { readings { sourceId value } }');
+      await call(fixture.a.keys.ingest, 'mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) { accepted } }', {
+        r: [{ sourceId: TENANTS.a.bed, metric: 'heart_rate', time: at(30), value: 71 }],
+      });
+      await waitFor(() => first.results.length > 0 && sse.events.length > 0, 'the reading over graphql-ws and SSE');
+      expect(first.results[0]).toEqual({ data: { readings: [{ sourceId: TENANTS.a.bed, value: 71 }] } });
+      expect(sse.events[0]).toEqual({ data: { readings: [{ sourceId: TENANTS.a.bed, value: 71 }] } });
+      sse.close();
+      await ws.close();
+      const refused = await openWs(app.url, 'vgl_nope');
+      await waitFor(() => refused.closeCode !== undefined, 'the socket to be refused');
+      expect(refused).toMatchObject({ closeCode: 4403, closeReason: 'the API key is not valid' });
+    });
+  });
+
+  /** Every root field, run by A's key against A's data ("own") and B's ("foreign"). */
+  const operations: Record<string, (side: Side) => Promise<{ query: string; variables?: Record<string, unknown> }> | { query: string; variables?: Record<string, unknown> }> = {
+    'Query.metrics': () => ({ query: '{ metrics { name } }' }),
+    'Query.sources': (side) => ({ query: 'query($ids: [ID!]) { sources(ids: $ids) { edges { node { id name } } } }', variables: { ids: [bed(side)] } }),
+    'Query.alert': (side) => ({ query: 'query($id: ID!) { alert(id: $id) { id sourceId message } }', variables: { id: fixture[tenantOf(side)].alertId } }),
+    'Query.readings': (side) => ({ query: 'query($s: [ID!]) { readings(sourceIds: $s) { edges { node { sourceId value } } } }', variables: { s: [bed(side)] } }),
+    'Query.history': (side) => ({
+      query: 'query($s: ID!, $f: DateTime!, $t: DateTime!) { history(sourceId: $s, metric: "heart_rate", from: $f, to: $t, bucket: "1m") { bucket value } }',
+      variables: { s: bed(side), f: at(-60), t: at(120) },
+    }),
+    'Query.windows': (side) => ({
+      query: 'query($s: ID!, $f: DateTime!, $t: DateTime!) { windows(sourceId: $s, metric: "heart_rate", window: "1m", from: $f, to: $t, closedOnly: false) { edges { node { sourceId avg } } } }',
+      variables: { s: bed(side), f: at(-60), t: at(120) },
+    }),
+    'Query.candles': (side) => ({
+      query: 'query($s: String!, $f: DateTime!, $t: DateTime!) { candles(symbol: $s, interval: "1m", from: $f, to: $t, closedOnly: false) { edges { node { symbol close } } } }',
+      variables: { s: TENANTS[tenantOf(side)].symbol, f: at(-60), t: at(120) },
+    }),
+    'Query.anomalies': (side) => ({ query: 'query($s: [ID!]) { anomalies(sourceIds: $s) { edges { node { sourceId } } } }', variables: { s: [bed(side)] } }),
+    'Query.news2Scores': (side) => ({ query: 'query($s: [ID!]) { news2Scores(sourceIds: $s) { sourceId total } }', variables: { s: [bed(side)] } }),
+    'Query.alerts': (side) => ({ query: 'query($s: [ID!]) { alerts(sourceIds: $s) { edges { node { id sourceId } } } }', variables: { s: [bed(side)] } }),
+    'Query.alertRules': () => ({ query: '{ alertRules { id name sourceIds } }' }),
+    'Query.fraudSignals': (side) => ({ query: 'query($s: [String!]) { fraudSignals(subjects: $s) { edges { node { subject } } } }', variables: { s: [TENANTS[tenantOf(side)].card] } }),
+    'Query.lateEvents': () => ({ query: '{ lateEvents(pipeline: "readings") { edges { node { series } } } }' }),
+    'Query.deadLetters': () => ({ query: '{ deadLetters { edges { node { stream item } } } }' }),
+    'Query.processors': () => ({ query: '{ processors { name } }' }),
+    'Query.apiKeys': () => ({ query: '{ apiKeys { edges { node { id tenantId name } } } }' }),
+    'Query.auditLog': (side) => ({ query: 'query($k: String) { auditLog(keyId: $k) { edges { node { keyId sourceIds } } } }', variables: { k: fixture[tenantOf(side)].keyIds.analyst } }),
+    'Mutation.ingestReadings': (side) => ({
+      query: 'mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) { accepted errors { code } } }',
+      variables: { r: [{ sourceId: bed(side), metric: 'heart_rate', time: at(-Math.floor(Math.random() * 1e6) - 1_000), value: 80 }] },
+    }),
+    'Mutation.ingestTrades': (side) => ({
+      query: 'mutation($t: [TradeInput!]!) { ingestTrades(trades: $t) { accepted errors { code } } }',
+      variables: { t: [{ symbol: TENANTS[tenantOf(side)].symbol, time: at(-Math.floor(Math.random() * 1e6) - 1_000), price: 11, size: 1 }] },
+    }),
+    'Mutation.ingestTransactions': (side) => ({
+      query: 'mutation($t: [TransactionInput!]!) { ingestTransactions(transactions: $t) { accepted duplicates } }',
+      // The same transaction id B used: each tenant's ids are its own, so this is A's own transaction, never B's.
+      variables: { t: [{ id: 'b-tx-1', cardId: TENANTS[tenantOf(side)].card, time: at(5), amount: 20, currency: 'EUR', merchant: 'shop', location: { lat: 51.5, lon: -0.1 }, ip: '203.0.113.9' }] },
+    }),
+    'Mutation.acknowledgeAlert': (side) => ({ query: 'mutation($id: ID!) { acknowledgeAlert(id: $id, by: "nurse") { id } }', variables: { id: fixture[tenantOf(side)].alertId } }),
+    'Mutation.registerSources': (side) => ({
+      query: 'mutation($s: [SourceInput!]!) { registerSources(sources: $s) { id name } }',
+      variables: { s: [{ id: bed(side), kind: 'PATIENT', name: 'renamed' }] },
+    }),
+    'Mutation.createAlertRule': (side) => ({ query: 'mutation($i: AlertRuleInput!) { createAlertRule(input: $i) { id } }', variables: { i: { ...rule('matrix rule'), sourceIds: [bed(side)] } } }),
+    'Mutation.updateAlertRule': (side) => ({
+      query: 'mutation($id: ID!, $i: AlertRuleInput!) { updateAlertRule(id: $id, input: $i) { id } }',
+      variables: { id: fixture[tenantOf(side)].ruleId, i: rule(side === 'own' ? 'a rule' : 'hijacked') },
+    }),
+    'Mutation.setAlertRuleEnabled': (side) => ({ query: 'mutation($id: ID!) { setAlertRuleEnabled(id: $id, enabled: true) { id } }', variables: { id: fixture[tenantOf(side)].ruleId } }),
+    'Mutation.deleteAlertRule': async (side) => {
+      const target = (await asAdmin(tenantOf(side), 'mutation($i: AlertRuleInput!) { createAlertRule(input: $i) { id } }', { i: rule('to delete') })).createAlertRule.id;
+      return { query: 'mutation($id: ID!) { deleteAlertRule(id: $id) { id } }', variables: { id: target } };
+    },
+    'Mutation.createApiKey': () => ({ query: 'mutation { createApiKey(role: read, name: "made in the matrix") { key apiKey { tenantId } } }' }),
+    'Mutation.revokeApiKey': async (side) => ({ query: 'mutation($id: ID!) { revokeApiKey(id: $id) { id } }', variables: { id: (await newKey(tenantOf(side), 'read')).row.id } }),
+  };
+  const subscriptions: Record<string, (side: Side) => string> = {
+    'Subscription.readings': (side) => `subscription { readings(sourceIds: ["${bed(side)}"]) { value } }`,
+    'Subscription.windows': (side) => `subscription { windows(sourceIds: ["${bed(side)}"]) { avg } }`,
+    'Subscription.anomalies': (side) => `subscription { anomalies(sourceIds: ["${bed(side)}"]) { value } }`,
+    'Subscription.news2': (side) => `subscription { news2(sourceIds: ["${bed(side)}"]) { total } }`,
+    'Subscription.alerts': (side) => `subscription { alerts(sourceIds: ["${bed(side)}"]) { kind } }`,
+    'Subscription.candles': (side) => `subscription { candles(symbols: ["${TENANTS[tenantOf(side)].symbol}"]) { close } }`,
+    // Card subjects are per tenant: naming B's card id subscribes to A's own card of that id.
+    'Subscription.fraudSignals': (side) => `subscription { fraudSignals(subjects: ["${TENANTS[tenantOf(side)].card}"]) { subject } }`,
+  };
+  const tenantOf = (side: Side) => (side === 'own' ? 'a' : 'b');
+  const bed = (side: Side) => TENANTS[tenantOf(side)].bed;
+
+  it('has a policy and a matrix case for every root field of the schema', () => {
+    const rootFields = (['Query', 'Mutation', 'Subscription'] as const).flatMap((type) =>
+      Object.keys((schema.getType(type) as GraphQLObjectType).getFields()).map((field) => `${type}.${field}`),
+    );
+    expect(Object.keys(FIELD_ROLES).sort()).toEqual([...rootFields].sort());
+    expect([...Object.keys(operations), ...Object.keys(subscriptions)].sort()).toEqual([...rootFields].sort());
+  });
+
+  it.each(ROLES)('lets role %s run exactly its fields, and never reach tenant B through any of them', async (role) => {
+    const key = fixture.a.keys[role];
+    for (const [field, build] of Object.entries(operations)) {
+      for (const side of ['own', 'foreign'] as const) {
+        const { query, variables } = await build(side);
+        const { body } = await call(key, query, variables);
+        const label = `${role} ${field} ${side}`;
+        // Dead letters echo A's own refused attempts at B's ids; everything else must not mention B at all.
+        const dataText = field === 'Query.deadLetters' ? '' : JSON.stringify(body.data ?? null);
+        expect(dataText, `${label} leaked tenant B's data`).not.toMatch(/zzb|ZZB|tenant-b/);
+        if (!FIELD_ROLES[field]!.includes(role)) {
+          expect(body.errors?.[0]?.extensions?.code, label).toBe('FORBIDDEN');
+          continue;
+        }
+        if (side === 'own') {
+          expect(body.errors, label).toBeUndefined();
+          continue;
+        }
+        // Foreign: refused, not found, or answered with nothing of B's.
+        const code = body.errors?.[0]?.extensions?.code;
+        if (code !== undefined) expect(['FORBIDDEN', 'NOT_FOUND', 'SOURCE_ID_TAKEN'], `${label}: ${JSON.stringify(body.errors)}`).toContain(code);
+        if (field === 'Mutation.ingestReadings') expect(body.data.ingestReadings).toEqual({ accepted: 0, errors: [{ code: 'UNKNOWN_SOURCE' }] });
+        if (field === 'Mutation.ingestTrades') expect(body.data.ingestTrades).toEqual({ accepted: 0, errors: [{ code: 'UNKNOWN_SOURCE' }] });
+        if (field === 'Query.alert') expect(body.data.alert).toBeNull();
+      }
+    }
+    const sides = Object.entries(subscriptions).flatMap(([field, build]) => (['own', 'foreign'] as const).map((side) => ({ field, side, query: build(side) })));
+    const answers = await Promise.all(sides.map(async (s) => ({ ...s, first: await firstSseEvent(app.url, key, s.query, 600) })));
+    for (const { field, side, first } of answers) {
+      const label = `${role} ${field} ${side}`;
+      const allowed = FIELD_ROLES[field]!.includes(role);
+      const shouldGoLive = allowed && (side === 'own' || field === 'Subscription.fraudSignals');
+      if (shouldGoLive) expect(first, label).toBeUndefined();
+      else expect((first as any)?.errors?.[0]?.extensions?.code, label).toBe('FORBIDDEN');
+    }
+    // B's data is untouched by all of that.
+    const [bRows] = await app.sql<{ readings: number; rules: number; name: string }>(
+      sql`select (select count(*)::int from readings where tenant_id = 'tenant-b') as readings,
+                 (select count(*)::int from alert_rules where tenant_id = 'tenant-b' and name = 'zzb rule') as rules,
+                 (select name from sources where id = 'zzb-bed') as name`,
+    );
+    expect(bRows).toEqual({ readings: 3, rules: 1, name: 'b patient' });
+  });
+
+  it('keeps tenant-wide subscriptions to their own tenant: B sees nothing of what A posts, and a foreign filter is refused', async () => {
+    const bWs = await openWs(app.url, fixture.b.keys.read);
+    const bReadings = bWs.subscribe('subscription { readings { sourceId } }');
+    const bWindows = bWs.subscribe('subscription { windows { sourceId } }');
+    const bAlerts = bWs.subscribe('subscription { alerts { alert { sourceId } } }');
+    const aWs = await openWs(app.url, fixture.a.keys.read);
+    const aReadings = aWs.subscribe('subscription { readings { sourceId } }');
+    const aWindows = aWs.subscribe('subscription { windows { sourceId } }');
+    const refused = aWs.subscribe(`subscription { readings(sourceIds: ["${TENANTS.b.bed}"]) { sourceId } }`);
+    await waitFor(() => refused.errors.length > 0, 'the foreign filter to be refused');
+    expect(refused.errors[0]).toMatchObject({ message: `sourceIds: "${TENANTS.b.bed}" is not a source of your tenant`, extensions: { code: 'FORBIDDEN' } });
+    await waitFor(() => app.server.services.readingsFeed.subscriberCount >= 2, 'both readings subscriptions');
+
+    await call(fixture.a.keys.ingest, 'mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) { accepted } }', {
+      r: [100, 200].map((s) => ({ sourceId: TENANTS.a.bed, metric: 'heart_rate', time: at(s), value: 80 })),
+    });
+    await app.settle();
+    await waitFor(() => aReadings.results.length > 0 && aWindows.results.length > 0, "A's own readings and windows");
+    // B's subscriptions went through the same feeds at the same time and got nothing.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect([...bReadings.results, ...bWindows.results, ...bAlerts.results]).toEqual([]);
+    await bWs.close();
+    await aWs.close();
+  });
+
+  it('closes the graphql-ws and SSE connections of a revoked key within a second, with close code 4401', async () => {
+    const reader = await newKey('a', 'read');
+    const ws = await openWs(app.url, reader.key);
+    ws.subscribe('subscription { readings { value } }');
+    const sse = await openSse(app.url, reader.key, 'subscription { readings { value } }');
+    await waitFor(() => app.server.services.readingsFeed.subscriberCount >= 2, 'both subscriptions');
+    const revokedAt = Date.now();
+    await call(fixture.a.keys.admin, 'mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: reader.row.id });
+    await waitFor(() => ws.closeCode !== undefined && sse.ended, 'both connections to close', 2_000);
+    expect(Date.now() - revokedAt).toBeLessThan(1_000);
+    expect(ws).toMatchObject({ closeCode: 4401, closeReason: 'API key revoked' });
+  });
+
+  it('closes a connection when its key expires, and when the key is revoked on another node (found by the periodic check)', async () => {
+    const expiring = await newKey('a', 'read', new Date(Date.now() + 700));
+    const ws = await openWs(app.url, expiring.key);
+    ws.subscribe('subscription { readings { value } }');
+    await waitFor(() => ws.closeCode !== undefined, 'the expired key to be cut off', 3_000);
+    expect(ws).toMatchObject({ closeCode: 4401, closeReason: 'API key expired' });
+
+    const other = await newKey('a', 'read');
+    const second = await openWs(app.url, other.key);
+    second.subscribe('subscription { readings { value } }');
+    await waitFor(() => app.server.services.auth.connections.tracked > 0, 'the socket to be tracked');
+    // Revoked straight in the database, as another node (or the CLI) would: no in-process signal.
+    await app.sql(sql`update api_keys set revoked_at = now() where id = ${other.row.id}`);
+    await waitFor(() => second.closeCode !== undefined, 'the socket to be closed', 2_000);
+    expect(second.closeCode).toBe(4401);
+  });
+
+  it("writes who read which patient's data to an audit log only the tenant's admins can read", async () => {
+    await call(fixture.a.keys.analyst, 'query Charts($s: [ID!]) { readings(sourceIds: $s) { edges { node { value } } } }', { s: [TENANTS.a.bed] });
+    await call(fixture.a.keys.analyst, '{ alerts { edges { node { sourceId } } } }');
+    await app.server.services.auth.audit.flush();
+    const { auditLog } = await asAdmin('a', 'query($k: String) { auditLog(keyId: $k) { edges { node { keyId role caller operationType operationName fields sourceIds } } } }', {
+      k: fixture.a.keyIds.analyst,
+    });
+    const entries = auditLog.edges.map((e: any) => e.node);
+    expect(entries).toContainEqual({
+      keyId: fixture.a.keyIds.analyst,
+      role: 'analyst',
+      caller: expect.stringMatching(new RegExp(`^${fixture.a.keyIds.analyst}@`)),
+      operationType: 'query',
+      operationName: 'Charts',
+      fields: ['Query.readings'],
+      sourceIds: [TENANTS.a.bed],
+    });
+    // Unfiltered: the whole tenant ("*") and the patients that came back.
+    expect(entries).toContainEqual(expect.objectContaining({ fields: ['Query.alerts'], sourceIds: ['*', TENANTS.a.bed] }));
+    // B's admin sees none of A's entries.
+    const { auditLog: fromB } = await asAdmin('b', '{ auditLog { edges { node { keyId } } } }');
+    expect(fromB.edges.map((e: any) => e.node.keyId)).not.toContain(fixture.a.keyIds.analyst);
+    expect((await call(fixture.a.keys.analyst, '{ auditLog { edges { node { keyId } } } }')).body.errors[0].extensions.code).toBe('FORBIDDEN');
+  });
+
+  it('never stores or logs a key secret: only its SHA-256 is kept', async () => {
+    const created = await newKey('a', 'read');
+    const secret = created.key.split('_').at(-1)!;
+    const [row] = await app.sql<{ secret_hash: string }>(sql`select secret_hash from api_keys where id = ${created.row.id}`);
+    expect(row!.secret_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(row!.secret_hash).not.toContain(secret);
+  });
+});
+
+/** Waits up to `ms` for the first SSE event of a subscription; undefined when it went live without one. */
+async function firstSseEvent(url: string, key: string, query: string, ms: number): Promise<unknown> {
+  const sse = await openSse(url, key, query);
+  await waitFor(() => sse.events.length > 0 || sse.ended, 'an SSE event', ms).catch(() => undefined);
+  sse.close();
+  return sse.events[0];
+}
