@@ -16,6 +16,19 @@ describe('configuration', () => {
     expect(config.pubsub).toMatchObject({ driver: 'redis', url: 'rediss://cache:6380' });
   });
 
+  it('runs open on the embedded default and requires API keys as soon as DATABASE_URL is set, unless told otherwise', () => {
+    expect(loadConfig({}).auth.required).toBe(false);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/vitals' }).auth.required).toBe(true);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/vitals', AUTH: 'off' }).auth.required).toBe(false);
+    expect(loadConfig({ AUTH: 'on' }).auth.required).toBe(true);
+    expect(() => loadConfig({ AUTH: 'maybe' })).toThrow(/expected on, off or auto[\s\S]*at AUTH/);
+  });
+
+  it('serves TLS only with both a certificate and a key', () => {
+    expect(loadConfig({ TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' }).http.tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem' });
+    expect(() => loadConfig({ TLS_CERT_FILE: '/c.pem' })).toThrow('TLS_CERT_FILE and TLS_KEY_FILE go together');
+  });
+
   it('treats an empty URL as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', REDIS_URL: ' ' }).database.driver).toBe('pglite');
   });

@@ -1,0 +1,57 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startTestApp } from './support/app.js';
+import { gql } from './support/keyed-client.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'vigil-keys-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+/** `npm run keys -- …` as an operator runs it, on the embedded database (the server is not running). */
+function keys(...args: string[]) {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', ...args], {
+    env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: run.status, out: run.stdout, err: run.stderr };
+}
+
+const embedded = { name: 'embedded', database: 'pglite' as const, pubsub: 'memory' as const };
+
+describe('npm run keys', () => {
+  it('creates a tenant and a key shown once, lists it, and revokes it so the server refuses it', async () => {
+    const created = keys('create', '--tenant', 'st-marys', '--role', 'admin', '--name', 'ward ops', '--tenant-name', "St Mary's", '--expires-in', '30d');
+    expect(created.code, created.err).toBe(0);
+    const summary = JSON.parse(created.out.split('\n')[0]!);
+    expect(summary).toMatchObject({ tenant: 'st-marys', role: 'admin', name: 'ward ops', expiresAt: expect.any(String) });
+    const key = created.out.match(/vgl_[a-z2-7]{12}_[A-Za-z0-9_-]{43}/)![0];
+    expect(created.out).toContain('This is the only time the key is shown');
+
+    const listed = keys('list', '--tenant', 'st-marys');
+    expect(listed.code).toBe(0);
+    expect(listed.out).toContain(`"id":"${summary.id}"`);
+    expect(listed.out).not.toContain(key.split('_').at(-1)!);
+
+    let app = await startTestApp(embedded, { dataDir, env: { AUTH: 'on' } });
+    const accepted = await gql(`${app.url}/graphql`)(key, 'mutation { registerSources(sources: [{ id: "sm-bed-1", kind: PATIENT, name: "Bed 1" }]) { id } }');
+    expect(accepted.body).toEqual({ data: { registerSources: [{ id: 'sm-bed-1' }] } });
+    await app.close();
+
+    expect(keys('revoke', summary.id).code).toBe(0);
+    app = await startTestApp(embedded, { dataDir, env: { AUTH: 'on' } });
+    const refused = await gql(`${app.url}/graphql`)(key, '{ metrics { name } }');
+    expect(refused.status).toBe(401);
+    expect(refused.body.errors[0].message).toBe('the API key was revoked');
+    await app.close();
+  });
+
+  it('explains what is missing or wrong', () => {
+    expect(keys('create', '--tenant', 'st-marys').err).toContain('create needs --tenant, --role and --name');
+    const badRole = keys('create', '--tenant', 'st-marys', '--role', 'root', '--name', 'x');
+    expect(badRole).toMatchObject({ code: 1, err: expect.stringContaining('role must be one of ingest, read, analyst, admin, got "root"') });
+    expect(keys('revoke', 'nosuchkey').err).toContain('no API key "nosuchkey"');
+  });
+});

@@ -1,0 +1,105 @@
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../src/auth/key-admin.js';
+import { primaryBackends } from './support/backends.js';
+import { sql, startTestApp, type TestApp } from './support/app.js';
+import { at } from './support/fixtures.js';
+import { waitFor } from './support/live.js';
+import { gql, openWs, type Gql } from './support/keyed-client.js';
+
+describe.each(primaryBackends)('request limits on $name', (backend) => {
+  let app: TestApp;
+  let call: Gql;
+  let key: string;
+  let other: string;
+
+  beforeAll(async () => {
+    app = await startTestApp(backend, {
+      env: {
+        AUTH: 'on',
+        RATE_LIMIT: '20',
+        RATE_LIMIT_WINDOW: '2s',
+        MAX_QUERY_DEPTH: '6',
+        MAX_ALIASES: '5',
+        MAX_TOKENS: '400',
+        MAX_BODY_BYTES: '65536',
+        MAX_SUBSCRIPTIONS_PER_CONNECTION: '3',
+      },
+    });
+    call = gql(`${app.url}/graphql`);
+    const db = app.server.services.database.db;
+    key = (await createApiKey(db, { tenantId: 'limits', role: 'admin', name: 'limits', expiresAt: null, createdBy: 'test' }, { createTenant: '' })).key;
+    other = (await createApiKey(db, { tenantId: 'limits', role: 'admin', name: 'second', expiresAt: null, createdBy: 'test' })).key;
+  });
+  afterAll(() => app?.close());
+
+  it('refuses a query nested deeper than MAX_QUERY_DEPTH, through fragments too, with QUERY_TOO_COMPLEX', async () => {
+    const deep = '{ alerts { edges { node { transitions { alert { transitions { alert { id } } } } } } } }';
+    const viaFragments = 'query { alerts { ...E } } fragment E on AlertConnection { edges { node { ...N } } } fragment N on Alert { transitions { alert { transitions { id } } } }';
+    for (const query of [deep, viaFragments]) {
+      const { body } = await call(key, query);
+      expect(body.errors[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'depth' }, message: expect.stringContaining('depth limit of 6') });
+    }
+    expect((await call(key, '{ alerts { edges { node { id } } } }')).body.errors).toBeUndefined();
+  });
+
+  it('refuses alias bombs and token floods before executing them', async () => {
+    const aliases = `{ ${Array.from({ length: 6 }, (_, i) => `m${i}: metrics { name }`).join(' ')} }`;
+    expect((await call(key, aliases)).body.errors[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'aliases' } });
+    const tokens = `{ metrics { ${'name '.repeat(500)} } }`;
+    expect((await call(key, tokens)).body.errors[0]).toMatchObject({
+      message: 'the document has more than 400 tokens; send large inputs as variables',
+      extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'tokens' },
+    });
+  });
+
+  it('answers a body above MAX_BODY_BYTES with 413 before reading it, storing nothing', async () => {
+    const readings = Array.from({ length: 2_000 }, (_, i) => ({ sourceId: 'nowhere', metric: 'heart_rate', time: at(i), value: 80 }));
+    const before = await app.sql<{ n: number }>(sql`select count(*)::int as n from dead_letters`);
+    const response = await fetch(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query: 'mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) { accepted } }', variables: { r: readings } }),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ errors: [{ message: expect.stringMatching(/exceeds MAX_BODY_BYTES \(65536\)/), extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+    expect(await app.sql(sql`select count(*)::int as n from dead_letters`)).toEqual(before);
+    // A chunked body without Content-Length cannot be sized up front: refused with 411.
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const url = new URL(`${app.url}/graphql`);
+      const req = httpRequest({ host: url.hostname, port: url.port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end('{"query":"{ metrics { name } }"}');
+    });
+    expect(chunked).toBe(411);
+  });
+
+  it('caps the operations one graphql-ws connection may run at once', async () => {
+    const socket = await openWs(app.url, key);
+    const open = [0, 1, 2].map(() => socket.subscribe('subscription { readings { value } }'));
+    const fourth = socket.subscribe('subscription { readings { value } }');
+    await waitFor(() => fourth.errors.length > 0, 'the fourth subscription to be refused');
+    expect(fourth.errors[0]).toMatchObject({ extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 3 } });
+    expect(open.every((s) => s.errors.length === 0)).toBe(true);
+    await socket.close();
+  });
+
+  it('limits operations per key per window with RATE_LIMITED, HTTP 429 and when to retry; other keys are unaffected', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // a fresh window for this key
+    const answers = [];
+    for (let i = 0; i < 22; i++) answers.push(await call(key, '{ metrics { name } }'));
+    const limited = answers.filter((a) => a.status === 429);
+    expect(limited.length).toBe(2);
+    expect(limited[0]!.body.errors[0]).toMatchObject({
+      message: expect.stringMatching(/^rate limit of 20 operations per 2000 ms exceeded; retry in \d+ ms$/),
+      extensions: { code: 'RATE_LIMITED', retryAfterMs: expect.any(Number), limit: 20, windowMs: 2000 },
+    });
+    expect(Number(limited[0]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await call(other, '{ metrics { name } }')).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, limited[0]!.body.errors[0].extensions.retryAfterMs + 50));
+    expect((await call(key, '{ metrics { name } }')).status).toBe(200);
+  });
+});

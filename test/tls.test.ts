@@ -1,0 +1,98 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { DATABASE_URL } from './support/backends.js';
+import { startTestApp, type TestApp } from './support/app.js';
+import { waitFor } from './support/live.js';
+import { hasRedisServer } from './support/private-redis.js';
+import { startServerProcess } from './support/server-process.js';
+
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+const dir = mkdtempSync(join(tmpdir(), 'vigil-tls-'));
+const certFile = join(dir, 'cert.pem');
+const keyFile = join(dir, 'key.pem');
+if (hasOpenssl) {
+  spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+}
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe.skipIf(!hasOpenssl)('encryption in transit', () => {
+  describe('HTTPS and WSS from TLS_CERT_FILE and TLS_KEY_FILE', () => {
+    let app: TestApp;
+    beforeAll(async () => {
+      app = await startTestApp({ name: 'tls', database: 'pglite', pubsub: 'memory' }, { env: { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile } });
+    });
+    afterAll(() => app?.close());
+
+    it('serves GraphQL over HTTPS to a client that trusts the certificate, and nothing over plain HTTP', async () => {
+      expect(app.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const ca = readFileSync(certFile);
+      const payload = JSON.stringify({ query: '{ metrics { unit } }' });
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) };
+        const req = httpsRequest(`${app.url}/graphql`, { method: 'POST', ca, headers }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+        req.end(payload);
+      });
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.body).data.metrics.length).toBeGreaterThan(0);
+      await expect(fetch(`${app.url.replace('https', 'http')}/health`)).rejects.toThrow();
+    });
+
+    it('speaks graphql-ws over WSS', async () => {
+      const socket = new WebSocket(`${app.url.replace('https', 'wss')}/graphql`, 'graphql-transport-ws', { ca: readFileSync(certFile) });
+      const messages: { type: string }[] = [];
+      socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      socket.send(JSON.stringify({ type: 'connection_init' }));
+      await waitFor(() => messages.length > 0, 'connection_ack');
+      expect(messages[0]).toEqual({ type: 'connection_ack' });
+      socket.close();
+    });
+  });
+
+  describe.skipIf(!hasRedisServer)('Redis over TLS from a rediss:// URL', () => {
+    let redis: ChildProcess | undefined;
+    afterAll(() => redis?.kill('SIGKILL'));
+
+    it('connects, publishes and reports ready, trusting the CA through NODE_EXTRA_CA_CERTS', async () => {
+      const port = await freePort();
+      redis = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-cert-file', certFile, '--tls-key-file', keyFile, '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      const server = await startServerProcess({ DATABASE_URL: '', DATA_DIR: 'memory://', REDIS_URL: `rediss://127.0.0.1:${port}`, NODE_EXTRA_CA_CERTS: certFile });
+      try {
+        const ready = await fetch(server.url.replace('/graphql', '/ready'));
+        expect(await ready.json()).toEqual({ ready: true, database: 'ok', pubsub: 'ok' });
+      } finally {
+        await server.stop();
+      }
+    });
+  });
+
+  describe.skipIf(!DATABASE_URL)('PostgreSQL sslmode from DATABASE_URL', () => {
+    it('hands sslmode to the driver: require fails against a server without TLS, prefer falls back to plain', async () => {
+      const withMode = (mode: string) => `${DATABASE_URL}${DATABASE_URL!.includes('?') ? '&' : '?'}sslmode=${mode}`;
+      await expect(startTestApp({ name: 'ssl', database: 'postgres', pubsub: 'memory' }, { env: { DATABASE_URL: withMode('require') } })).rejects.toThrow(/SSL|TLS/);
+      const app = await startTestApp({ name: 'ssl', database: 'postgres', pubsub: 'memory' }, { env: { DATABASE_URL: withMode('prefer') } });
+      expect((await fetch(`${app.url}/ready`)).status).toBe(200);
+      await app.close();
+    });
+  });
+});
