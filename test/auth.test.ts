@@ -277,6 +277,8 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     await waitFor(() => ws.closeCode !== undefined && sse.ended, 'both connections to close', 2_000);
     expect(Date.now() - revokedAt).toBeLessThan(1_000);
     expect(ws).toMatchObject({ closeCode: 4401, closeReason: 'API key revoked' });
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(Number(/vigil_connections_closed_for_key_total\{reason="revoked"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
   });
 
   it('closes a connection when its key expires, and when the key is revoked on another node (found by the periodic check)', async () => {

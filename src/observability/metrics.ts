@@ -132,6 +132,36 @@ export function createMetrics(services: Services) {
       this.set(services.ingest.publisher.failures);
     },
   });
+  const { auth } = services;
+  new Gauge({
+    name: 'vigil_rate_limited_total',
+    help: 'Operations refused with RATE_LIMITED',
+    registers,
+    collect() {
+      this.set(auth.limiter.refused);
+    },
+  });
+  new Gauge({
+    name: 'vigil_audit_entries',
+    help: 'Audit log entries: written to the database, waiting in the buffer, dropped because the buffer overflowed (must stay 0)',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      this.set({ state: 'written' }, auth.audit.written);
+      this.set({ state: 'pending' }, auth.audit.pending);
+      this.set({ state: 'dropped' }, auth.audit.dropped);
+    },
+  });
+  new Gauge({
+    name: 'vigil_connections_closed_for_key_total',
+    help: 'graphql-ws and SSE connections closed because their API key was revoked or expired',
+    labelNames: ['reason'] as const,
+    registers,
+    collect() {
+      this.set({ reason: 'revoked' }, auth.connections.closedForRevocation);
+      this.set({ reason: 'expired' }, auth.connections.closedForExpiry);
+    },
+  });
 
   return {
     registry,
