@@ -280,7 +280,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       if (--inFlight === 0) drained?.();
     });
     // GraphiQL's page itself carries no data; everything else needs a principal.
-    const wantsPage = req.method === 'GET' && req.headers.accept?.includes('text/html') && !req.url?.includes('query=');
+    const wantsPage = req.method === 'GET' && req.headers.accept?.includes('text/html') && !new URL(req.url ?? '/', 'http://host').searchParams.has('query');
     if (!wantsPage) {
       try {
         const clientId = req.headers['x-client-id'];

@@ -91,6 +91,12 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
       await asAdmin('a', 'mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }', { id: revoked.row.id });
       expect((await call(revoked.key, query)).body.errors[0].message).toBe('the API key was revoked');
 
+      // GraphiQL's page needs no key; a query dressed up as a page request still does.
+      const page = await fetch(`${app.url}/graphql`, { headers: { accept: 'text/html' } });
+      expect([page.status, await page.text()]).toEqual([200, expect.stringContaining('GraphiQL')]);
+      const sneaky = await fetch(`${app.url}/graphql?%71uery=${encodeURIComponent('{ sources { edges { node { id } } } }')}`, { headers: { accept: 'text/html, application/json' } });
+      expect(sneaky.status).toBe(401);
+
       const expiring = await newKey('a', 'read', new Date(Date.now() + 300));
       expect((await call(expiring.key, query)).status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 1_300)); // past expiry and the 1 s key cache

@@ -43,7 +43,7 @@ export function useAccessControl(options: { limiter: RateLimiter; audit: AuditTr
     }
     if (operation.fields.length > 0) {
       const { principal } = context;
-      const wait = await options.limiter.take(principal.keyId ?? `open:${principal.label}`);
+      const wait = await options.limiter.take(principal.keyId ?? `open:${principal.address}`);
       if (wait !== undefined) return { refused: refusal(new RateLimitedError(options.limiter.limit, options.limiter.windowMs, wait)) };
     }
     return { operation };

@@ -39,7 +39,7 @@ export class Authenticator {
     if (!row || !secretMatches(parsed.secret, row.secretHash)) throw new UnauthenticatedError('the API key is not valid');
     if (row.revokedAt) throw new UnauthenticatedError('the API key was revoked');
     if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw new UnauthenticatedError('the API key has expired');
-    return { tenantId: row.tenantId, role: row.role, keyId: row.id, expiresAt: row.expiresAt, label: `${row.id}@${address}` };
+    return { tenantId: row.tenantId, role: row.role, keyId: row.id, expiresAt: row.expiresAt, label: `${row.id}@${address}`, address };
   }
 
   /** Forget a key at once (revoked through this node). */

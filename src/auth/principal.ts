@@ -8,12 +8,14 @@ export interface Principal {
   keyId: string | null;
   /** When the key stops working; enforced on open connections too. */
   expiresAt: Date | null;
-  /** For logs, dead letters and the audit log: key id (or "open") @ client address. Never the secret. */
+  /** For logs, dead letters and the audit log: key id (or the client's own name when open) @ client address. Never the secret. */
   label: string;
+  /** The client's address: the rate limit's key when there is no API key. */
+  address: string;
 }
 
 /** The principal of every request when AUTH=off: an admin of the default tenant. */
 export function openPrincipal(address: string, clientId?: string | null): Principal {
   const who = clientId ? clientId.slice(0, 64) : 'anonymous';
-  return { tenantId: DEFAULT_TENANT, role: 'admin', keyId: null, expiresAt: null, label: `${who}@${address}` };
+  return { tenantId: DEFAULT_TENANT, role: 'admin', keyId: null, expiresAt: null, label: `${who}@${address}`, address };
 }
