@@ -114,6 +114,7 @@ export const Env = z.object({
   KEY_CHECK_INTERVAL: duration('500ms'),
   TLS_CERT_FILE: z.string().trim().optional(),
   TLS_KEY_FILE: z.string().trim().optional(),
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' }).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -184,6 +185,8 @@ function toConfig(env: z.infer<typeof Env>) {
       rate: { limit: env.RATE_LIMIT, windowMs: env.RATE_LIMIT_WINDOW },
     },
     logLevel: env.LOG_LEVEL,
+    /** undefined: pretty when stdout is a terminal, JSON lines otherwise. */
+    logPretty: env.LOG_FORMAT === 'auto' ? undefined : env.LOG_FORMAT === 'pretty',
   };
 }
 

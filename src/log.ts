@@ -2,7 +2,41 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-/** JSON lines on stdout; readings' values and keys never go in a log line. */
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'vigil' }, timestamp: pino.stdTimeFunctions.isoTime });
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
+const COLOURS: Record<number, string> = { 10: '90', 20: '36', 30: '32', 40: '33', 50: '31', 60: '35' };
+const HIDDEN = new Set(['level', 'time', 'msg', 'service', 'pid', 'hostname']);
+
+/** One JSON log line as a person reads it: `12:00:01.234 INFO  listening url=… tls=false`. */
+export function prettyLine(line: string, colour: boolean): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const level = Number(entry.level);
+  const time = typeof entry.time === 'string' ? entry.time.slice(11, 23) : '';
+  const name = LEVELS[level] ?? String(entry.level);
+  const fields = Object.entries(entry)
+    .filter(([key]) => !HIDDEN.has(key))
+    .map(([key, value]) => {
+      if (key === 'err' && value && typeof value === 'object' && 'stack' in value) return `\n${String((value as { stack: unknown }).stack)}`;
+      return `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`;
+    })
+    .join(' ');
+  const head = colour ? `\x1b[${COLOURS[level] ?? '0'}m${name}\x1b[0m` : name;
+  return `${time} ${head} ${String(entry.msg ?? '')}${fields ? ` ${fields}` : ''}\n`;
+}
+
+/**
+ * JSON lines on stdout (one object per line, for collectors), or, with
+ * `pretty` (the default when stdout is a terminal), one readable line per
+ * entry. Readings' values and key secrets never go in a log line.
+ */
+export function createLogger(level: string, options: { pretty?: boolean } = {}): Logger {
+  const pretty = options.pretty ?? Boolean(process.stdout.isTTY);
+  const base = { level, base: { service: 'vigil' }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (!pretty) return pino(base);
+  const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+  return pino(base, { write: (line: string) => void process.stdout.write(prettyLine(line, colour)) });
 }

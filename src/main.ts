@@ -16,7 +16,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start': {
       const config = loadConfig();
-      const log = createLogger(config.logLevel);
+      const log = createLogger(config.logLevel, { pretty: config.logPretty });
       const server = await createServer(config, { log });
       await server.listen();
       let stopping = false;
@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'migrate': {
       const config = loadConfig();
-      const log = createLogger(config.logLevel);
+      const log = createLogger(config.logLevel, { pretty: config.logPretty });
       const database = await openDatabase(config.database, log);
       await database.close();
       log.info('migrations applied');

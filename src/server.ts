@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -87,7 +88,7 @@ const GRAPHQL_PATH = '/graphql';
  * closed what it opened, when the database or Redis cannot be reached.
  */
 export async function createServer(config: Config, options: { log?: Logger } = {}): Promise<Server> {
-  const log = options.log ?? createLogger(config.logLevel);
+  const log = options.log ?? createLogger(config.logLevel, { pretty: config.logPretty });
   const database = await openDatabase(config.database, log);
   const closers: (() => Promise<void> | void)[] = [() => database.close()];
   const closeAll = async () => {
@@ -210,6 +211,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
   const { log } = services;
   const streamCursors = new WeakMap<Request, GraphQLContext['stream']>();
   const principals = new WeakMap<IncomingMessage, Principal>();
+  const requestIds = new WeakMap<IncomingMessage, string>();
   const { authenticator, connections } = services.auth;
   const metrics = createMetrics(services);
   services.ingest.observe = metrics.observeIngest;
@@ -241,12 +243,15 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       // graphql-ws passes the socket's principal; HTTP requests were authenticated before reaching yoga.
       const principal = (initial as { principal?: Principal }).principal ?? (req && principals.get(req));
       if (!principal) throw new Error('request reached GraphQL without being authenticated');
+      const requestId = (initial as { requestId?: string }).requestId ?? (req && requestIds.get(req)) ?? randomUUID();
       const stream = { lastCursor: null as string | null };
       if (request) streamCursors.set(request, stream);
       return {
         services,
         principal,
         scope: new TenantScope(principal, services.registry),
+        requestId,
+        log: log.child({ requestId, keyId: principal.keyId ?? undefined }),
         lastEventId: request?.headers.get('last-event-id') ?? null,
         stream,
       };
@@ -273,7 +278,10 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     if (req.method === 'POST' && req.headers['content-length'] === undefined) {
       return void reject(res, 411, 'LENGTH_REQUIRED', 'POST requests need a Content-Length header');
     }
-    log.debug({ method: req.method, url: req.url?.split('?')[0] }, 'request received');
+    const requestId = requestIdOf(req.headers['x-request-id']);
+    requestIds.set(req, requestId);
+    res.setHeader('x-request-id', requestId);
+    log.debug({ method: req.method, url: req.url?.split('?')[0], requestId }, 'request received');
     inFlight++;
     received++;
     res.on('close', () => {
@@ -371,6 +379,12 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
         log.info('shut down');
       })()),
   };
+}
+
+/** The client's X-Request-ID when it is a sane token (so it can be trusted in logs), else a new one. */
+function requestIdOf(header: string | string[] | undefined): string {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value && /^[A-Za-z0-9._:-]{1,64}$/.test(value) ? value : randomUUID();
 }
 
 function reject(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {

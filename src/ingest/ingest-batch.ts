@@ -55,6 +55,7 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   spec: StreamSpec<Valid, Stored>,
   items: readonly unknown[],
   caller: Principal,
+  log: Logger = deps.log,
 ): Promise<IngestResult> {
   if (items.length > deps.maxBatch) {
     throw new ValidationError(
@@ -113,7 +114,7 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
     .catch(asUnavailable);
 
   if (valid.length > 0) {
-    deps.publisher.publish(spec.stream, spec.encode({ from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now() }));
+    deps.publisher.publish(spec.stream, spec.encode({ from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now() }), log);
   }
 
   const result = {
@@ -123,6 +124,11 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
     errors,
     lastCursor: stored.at(-1)?.cursor ?? null,
   };
-  deps.observe?.(spec.stream, result, (performance.now() - began) / 1_000);
+  const seconds = (performance.now() - began) / 1_000;
+  deps.observe?.(spec.stream, result, seconds);
+  log.debug(
+    { stream: spec.stream, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected, from: String(base), to: String(base + BigInt(valid.length)), ms: Math.round(seconds * 1_000) },
+    'batch stored',
+  );
   return result;
 }

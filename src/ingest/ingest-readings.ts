@@ -3,6 +3,7 @@ import { readingsCodec } from '../live/wire.js';
 import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
 import { validateReading, type ValidReading } from './reading-item.js';
 import type { Principal } from '../auth/principal.js';
+import type { Logger } from '../log.js';
 import type { SourceRegistry } from './source-registry.js';
 
 export const READINGS_STREAM = 'readings';
@@ -31,6 +32,6 @@ function readingsSpec(registry: SourceRegistry): StreamSpec<ValidReading, Readin
 }
 
 /** Stores a batch of readings (see ingestBatch); the source of each must be registered to the caller's tenant. */
-export function ingestReadings(deps: IngestDeps & { registry: SourceRegistry }, items: readonly unknown[], caller: Principal): Promise<IngestResult> {
-  return ingestBatch(deps, readingsSpec(deps.registry), items, caller);
+export function ingestReadings(deps: IngestDeps & { registry: SourceRegistry }, items: readonly unknown[], caller: Principal, log?: Logger): Promise<IngestResult> {
+  return ingestBatch(deps, readingsSpec(deps.registry), items, caller, log);
 }

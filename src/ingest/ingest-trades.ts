@@ -1,5 +1,6 @@
 import { insertTrades, type Trade } from '../db/trades.js';
 import type { Principal } from '../auth/principal.js';
+import type { Logger } from '../log.js';
 import type { SourceRegistry } from './source-registry.js';
 import { tradesCodec } from '../live/wire.js';
 import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
@@ -27,6 +28,6 @@ function tradesSpec(registry: SourceRegistry): StreamSpec<ValidTrade, Trade> {
 }
 
 /** Stores a batch of trades (see ingestBatch); (symbol, time) identifies a trade. */
-export function ingestTrades(deps: IngestDeps & { registry: SourceRegistry }, items: readonly unknown[], caller: Principal): Promise<IngestResult> {
-  return ingestBatch(deps, tradesSpec(deps.registry), items, caller);
+export function ingestTrades(deps: IngestDeps & { registry: SourceRegistry }, items: readonly unknown[], caller: Principal, log?: Logger): Promise<IngestResult> {
+  return ingestBatch(deps, tradesSpec(deps.registry), items, caller, log);
 }

@@ -1,5 +1,6 @@
 import { insertTransactions, type Transaction } from '../db/transactions.js';
 import type { Principal } from '../auth/principal.js';
+import type { Logger } from '../log.js';
 import { transactionsCodec } from '../live/wire.js';
 import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
 import { validateTransaction, type ValidTransaction } from './transaction-item.js';
@@ -17,6 +18,6 @@ const transactionsSpec: StreamSpec<ValidTransaction, Transaction> = {
 };
 
 /** Stores a batch of card transactions (see ingestBatch); the partner's id identifies a transaction within its tenant. */
-export function ingestTransactions(deps: IngestDeps, items: readonly unknown[], caller: Principal): Promise<IngestResult> {
-  return ingestBatch(deps, transactionsSpec, items, caller);
+export function ingestTransactions(deps: IngestDeps, items: readonly unknown[], caller: Principal, log?: Logger): Promise<IngestResult> {
+  return ingestBatch(deps, transactionsSpec, items, caller, log);
 }

@@ -18,7 +18,8 @@ export class StreamPublisher {
     private readonly log: Logger,
   ) {}
 
-  publish(channel: string, message: string): void {
+  /** `log` names the request that produced the message (its requestId) in a failure line. */
+  publish(channel: string, message: string, log: Logger = this.log): void {
     this.pubsub.publish(channel, message).then(
       () => {
         if (this.failing === 0) return;
@@ -30,7 +31,7 @@ export class StreamPublisher {
         this.failures++;
         if (this.failing++ === 0) {
           this.firstFailureAt = new Date();
-          this.log.warn({ channel, err: (error as Error).message }, 'publish failed; subscribers catch up from the database until the broker is back');
+          log.warn({ channel, err: (error as Error).message }, 'publish failed; subscribers catch up from the database until the broker is back');
         }
       },
     );

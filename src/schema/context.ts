@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { TenantScope } from '../auth/tenant-scope.js';
+import type { Logger } from '../log.js';
 import type { Services } from '../services.js';
 
 export interface GraphQLContext {
@@ -8,6 +9,10 @@ export interface GraphQLContext {
   principal: Principal;
   /** The caller's tenant: every resolver filters through it. */
   scope: TenantScope;
+  /** X-Request-ID (the client's, or made up) for HTTP; `<socket>/<operation>` over graphql-ws. Answered in the X-Request-ID header. */
+  requestId: string;
+  /** The server's logger with requestId and keyId on every line. */
+  log: Logger;
   /** SSE `Last-Event-ID` sent by a reconnecting EventSource: the last cursor it received. */
   lastEventId: string | null;
   /** The cursor of the last event this request's subscription emitted; SSE sends it as the event id. */

@@ -32,7 +32,7 @@ builder.mutationField('ingestTransactions', (t) =>
     type: IngestResultRef,
     description: 'Stores a batch of card transactions (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on id.',
     args: { transactions: t.arg({ type: [TransactionInput], required: true }) },
-    resolve: (_root, args, ctx) => ingestTransactions(ctx.services.ingest, args.transactions, ctx.principal),
+    resolve: (_root, args, ctx) => ingestTransactions(ctx.services.ingest, args.transactions, ctx.principal, ctx.log),
   }),
 );
 

@@ -23,7 +23,7 @@ builder.mutationField('ingestTrades', (t) =>
     type: IngestResultRef,
     description: 'Stores a batch of trades (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on (symbol, time).',
     args: { trades: t.arg({ type: [TradeInput], required: true }) },
-    resolve: (_root, args, ctx) => ingestTrades(ctx.services.ingest, args.trades, ctx.principal),
+    resolve: (_root, args, ctx) => ingestTrades(ctx.services.ingest, args.trades, ctx.principal, ctx.log),
   }),
 );
 

@@ -45,7 +45,7 @@ builder.mutationField('ingestReadings', (t) =>
     type: IngestResultRef,
     description: 'Stores a batch of readings (at most MAX_BATCH). Idempotent: resending a batch stores nothing twice.',
     args: { readings: t.arg({ type: [ReadingInput], required: true }) },
-    resolve: (_root, args, ctx) => ingestReadings(ctx.services.ingest, args.readings, ctx.principal),
+    resolve: (_root, args, ctx) => ingestReadings(ctx.services.ingest, args.readings, ctx.principal, ctx.log),
   }),
 );
 

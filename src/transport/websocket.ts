@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -41,6 +42,7 @@ export function attachWebSocket(options: {
 }) {
   const wss = new WebSocketServer({ server: options.server, path: options.path, maxPayload: options.maxPayloadBytes });
   const principals = new WeakMap<object, Principal>();
+  const socketIds = new WeakMap<object, string>();
   let executing = 0;
   const disposable = useServer(
     {
@@ -60,6 +62,7 @@ export function attachWebSocket(options: {
         try {
           const principal = await options.authenticate(ctx.connectionParams as Record<string, unknown> | undefined, ctx.extra.request as IncomingMessage);
           principals.set(ctx.extra, principal);
+          socketIds.set(ctx.extra, randomUUID().slice(0, 8));
           const untrack = options.connections.add(principal, (code, reason) => socket.close(code, reason));
           socket.once('close', untrack);
           return true;
@@ -84,6 +87,7 @@ export function attachWebSocket(options: {
           req: ctx.extra.request as IncomingMessage,
           socket: ctx.extra.socket,
           principal: principals.get(ctx.extra),
+          requestId: `${socketIds.get(ctx.extra) ?? 'ws'}/${_id}`,
           params,
         });
         // A syntax error is the operation's error, not the connection's: parse throws, graphql-ws would close the socket.

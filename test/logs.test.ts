@@ -1,0 +1,47 @@
+import { print } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { IngestReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
+import { prettyLine } from '../src/log.js';
+import { heartRate, patients } from './support/fixtures.js';
+import { waitFor } from './support/live.js';
+import { startServerProcess } from './support/server-process.js';
+
+describe('logs', () => {
+  it('carries the request id from the response header into ingest and publish lines, and never a value or a key', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const raw: string[] = [];
+    const server = await startServerProcess({ DATABASE_URL: '', REDIS_URL: '', DATA_DIR: 'memory://', LOG_LEVEL: 'debug', LOG_FORMAT: 'json' }, (entry) => {
+      lines.push(entry);
+      raw.push(JSON.stringify(entry));
+    });
+    try {
+      await server.mutate(RegisterSourcesDocument, { sources: patients('log-bed') });
+      const post = (headers: Record<string, string>, variables: unknown) =>
+        fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ query: print(IngestReadingsDocument), variables }),
+        });
+      const secret = 'S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tX';
+      const response = await post({ 'x-request-id': 'req-7f3a', authorization: `Bearer vgl_abcdefghijkl_${secret}` }, { readings: [heartRate('log-bed', 123.456, 1)] });
+      expect(response.headers.get('x-request-id')).toBe('req-7f3a');
+      const made = await post({ 'x-request-id': 'not a token; drop table' }, { readings: [heartRate('log-bed', 77, 2)] });
+      expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+
+      await waitFor(() => lines.some((l) => l.msg === 'batch stored' && l.requestId === 'req-7f3a'), 'the batch log line');
+      expect(lines.find((l) => l.msg === 'batch stored' && l.requestId === 'req-7f3a')).toMatchObject({ stream: 'readings', accepted: 1, rejected: 0 });
+      await waitFor(() => lines.some((l) => l.msg === 'request received' && l.requestId === made.headers.get('x-request-id')), 'the made-up id in the log');
+      const everything = raw.join('\n');
+      expect(everything).not.toContain('123.456');
+      expect(everything).not.toContain(secret);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('prints one readable line per entry on a terminal', () => {
+    const line = JSON.stringify({ level: 40, time: '2026-11-23T15:30:01.234Z', service: 'vigil', msg: 'redis connection lost; reconnecting', connection: 'publisher' });
+    expect(prettyLine(line, false)).toBe('15:30:01.234 WARN  redis connection lost; reconnecting connection=publisher\n');
+    expect(prettyLine('not json', false)).toBe('not json');
+  });
+});
