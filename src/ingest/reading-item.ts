@@ -3,6 +3,9 @@ import { QUALITIES, type Quality } from '../db/schema.js';
 import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type ItemError, type ItemErrorCode } from './item-errors.js';
 import { metricDefinition } from './metrics.js';
 
+/** Largest magnitude (1e15) a reading's value, or a trade's price or size, may have. */
+export const MAX_MAGNITUDE = 1e15;
+
 export const SOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 const ReadingItem = z.object({
@@ -11,7 +14,12 @@ const ReadingItem = z.object({
     .regex(SOURCE_ID_PATTERN, 'sourceId must be 1-128 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit'),
   metric: z.string({ error: 'metric must be a string' }).max(64, 'metric is longer than 64 characters'),
   time: z.iso.datetime({ offset: true, error: TIME_FORMAT_MESSAGE }),
-  value: z.number({ error: 'value must be a finite number' }).finite('value must be a finite number'),
+  // Bounded so sums of squares (SQL avg/stddev, window stddev) stay finite: 1e200 overflows them.
+  value: z
+    .number({ error: 'value must be a finite number' })
+    .finite('value must be a finite number')
+    .min(-MAX_MAGNITUDE, 'value must be between -1e15 and 1e15')
+    .max(MAX_MAGNITUDE, 'value must be between -1e15 and 1e15'),
   unit: z.string().max(32, 'unit is longer than 32 characters').nullish(),
   quality: z.enum(QUALITIES, { error: `quality must be one of ${QUALITIES.join(', ')}` }).nullish(),
 });

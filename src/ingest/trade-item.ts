@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_MAGNITUDE } from './reading-item.js';
 import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type ItemErrorCode } from './item-errors.js';
 
 /** Exchange tickers, pairs and contract codes: AAPL, BTC-USD, ES.Z26, EUR/USD, XNAS:MSFT. */
@@ -8,7 +9,9 @@ const positive = (field: string) =>
   z
     .number({ error: `${field} must be a finite number` })
     .finite(`${field} must be a finite number`)
-    .positive(`${field} must be greater than 0`);
+    .positive(`${field} must be greater than 0`)
+    // price × size and their sums (volume, VWAP) must stay finite.
+    .max(MAX_MAGNITUDE, `${field} must be at most 1e15`);
 
 const TradeItem = z.object({
   symbol: z

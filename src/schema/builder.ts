@@ -1,5 +1,5 @@
 import SchemaBuilder from '@pothos/core';
-import { GraphQLError, Kind } from 'graphql';
+import { GraphQLError, Kind, print } from 'graphql';
 import type { GraphQLContext } from './context.js';
 
 export const builder = new SchemaBuilder<{
@@ -13,18 +13,34 @@ export const builder = new SchemaBuilder<{
 
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-function parseDateTime(value: unknown): Date {
+/** Instants PostgreSQL's timestamptz and ISO-8601 (four-digit years) both represent. */
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+
+function parseDateTime(value: unknown, written: string = JSON.stringify(value)): Date {
   if (typeof value !== 'string' || !ISO_WITH_ZONE.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new GraphQLError(`DateTime must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00Z; got ${JSON.stringify(value)}`);
+    throw new GraphQLError(`DateTime must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00Z; got ${written}`);
   }
-  return new Date(value);
+  // Date.parse rolls 2026-02-30 over to March 2; refuse days the month does not have.
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  if (daysInMonth === undefined || day < 1 || day > daysInMonth) {
+    throw new GraphQLError(`DateTime ${JSON.stringify(value)} is not a calendar date`);
+  }
+  const date = new Date(value);
+  if (date.getTime() < EARLIEST || date.getTime() > LATEST) {
+    throw new GraphQLError(`DateTime ${JSON.stringify(value)} is outside the years 0001 to 9999 (UTC)`);
+  }
+  return date;
 }
 
 builder.scalarType('DateTime', {
   description: 'An instant as an ISO-8601 string with a time zone (output is always UTC, millisecond precision).',
   serialize: (value) => (value as Date).toISOString(),
-  parseValue: parseDateTime,
-  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
+  parseValue: (value) => parseDateTime(value),
+  // A non-string literal (e.g. an epoch number) is named as written, not as "undefined".
+  parseLiteral: (ast) => (ast.kind === Kind.STRING ? parseDateTime(ast.value) : parseDateTime(undefined, print(ast))),
 });
 
 builder.scalarType('JSON', {
