@@ -1,0 +1,505 @@
+/**
+ * Fault tests (issue 6): the database link cut under ingest, a subscriber
+ * that stops reading its socket, and SIGTERM under load. Redis outages and a
+ * single in-flight mutation on SIGTERM are covered by redis-outage.test.ts
+ * and shutdown.test.ts.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { print } from 'graphql';
+import { createClient } from 'graphql-ws';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { CommitOutcomeUnknownError, connectionErrorCode } from '../src/db/client.js';
+import { IngestReadingsDocument, LiveReadingsDocument, RegisterSourcesDocument, type LiveReadingsSubscription, type ReadingInput } from '../src/generated/graphql.js';
+import { DATABASE_URL, REDIS_URL, type Backend } from './support/backends.js';
+import { sql, startTestApp, type GraphQLResponse, type TestApp } from './support/app.js';
+import { heartRate, patients } from './support/fixtures.js';
+import { LiveResults, waitFor } from './support/live.js';
+import { readSse } from './support/sse.js';
+import { startTcpProxy, throughProxy, type TcpProxy } from './support/tcp-proxy.js';
+
+type LiveReading = LiveReadingsSubscription['readings'][number];
+const flatten = (results: { data?: LiveReadingsSubscription | null }[]) => results.flatMap((r) => r.data?.readings ?? []);
+const keyOf = (r: { sourceId: string; time: string }) => `${r.sourceId}@${new Date(r.time).toISOString()}`;
+/** Settings these tests do not exercise, turned off so they cannot interfere (ignored where unknown). */
+const QUIET = { RATE_LIMIT: '0', AUTH: 'off' };
+const EMBEDDED: Backend = { name: 'PGlite+TimescaleDB, in-process pub/sub', database: 'pglite', pubsub: 'memory' };
+
+/** Strictly increasing cursors, i.e. in order and none twice. */
+function expectIncreasing(cursors: string[]) {
+  for (let i = 1; i < cursors.length; i++) expect(BigInt(cursors[i]!) > BigInt(cursors[i - 1]!), `cursor ${cursors[i]} after ${cursors[i - 1]}`).toBe(true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. PostgreSQL unreachable. Only with DATABASE_URL: the embedded default (PGlite) runs inside
+// the server's process, so there is no link to cut; its failure is the process's own.
+// ---------------------------------------------------------------------------------------------
+describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable (TCP proxy between the server and PostgreSQL)', () => {
+  let proxy: TcpProxy;
+  let app: TestApp;
+  let direct: postgres.Sql;
+
+  beforeAll(async () => {
+    const real = new URL(DATABASE_URL!);
+    proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
+    const backend: Backend = { name: 'PostgreSQL through a proxy', database: 'postgres', pubsub: REDIS_URL ? 'redis' : 'memory' };
+    app = await startTestApp(backend, { env: { ...QUIET, DATABASE_URL: throughProxy(DATABASE_URL!, proxy) } });
+    const { schema } = app.config.database as { schema: string };
+    // Straight to PostgreSQL, not through the proxy: what is really stored.
+    direct = postgres(DATABASE_URL!, { max: 1, onnotice: () => undefined, connection: { search_path: schema } });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('pg-a', 'pg-b') });
+  });
+  afterAll(async () => {
+    await direct?.end();
+    await proxy?.restore();
+    await app?.close();
+    await proxy?.close();
+  });
+
+  it('fails fast with UNAVAILABLE, stores nothing partially, and recovers by itself with the same subscription', async () => {
+    const sources = ['pg-a', 'pg-b'];
+    const live = await app.subscribeWs(LiveReadingsDocument, { sourceIds: sources });
+    const tail = app.server.services.readingsTail;
+    const tailBefore = { ...tail.stats };
+
+    interface Outcome {
+      batch: ReadingInput[];
+      ms: number;
+      accepted?: number;
+      error?: NonNullable<GraphQLResponse<unknown>['errors']>[number];
+    }
+    const outcomes: Outcome[] = [];
+    let stop = false;
+    // Two writers, each posting 5 readings at a time, one after the other, as fast as answers come back.
+    const writer = async (sourceId: string) => {
+      let second = 0;
+      for (let n = 0; !stop && n < 2_000; n++) {
+        const batch = Array.from({ length: 5 }, () => heartRate(sourceId, 60 + (second % 40), second++));
+        const began = performance.now();
+        const response = await app.request(IngestReadingsDocument, { readings: batch });
+        const outcome: Outcome = { batch, ms: performance.now() - began };
+        if (response.errors?.length) outcome.error = response.errors[0];
+        else outcome.accepted = response.data!.ingestReadings.accepted;
+        outcomes.push(outcome);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+    const acked = () => outcomes.filter((o) => o.accepted !== undefined);
+    const writers = sources.map(writer);
+
+    await waitFor(() => acked().length >= 10, 'ingest to run');
+    // The cut: the moment PostgreSQL answers COMMIT to an ingest transaction (it claimed cursors and
+    // inserted), that answer is dropped and every connection is destroyed; new ones are refused.
+    const cutting = proxy.cutAtCommit((tags) => tags.some((t) => t.startsWith('UPDATE')) && tags.some((t) => t.startsWith('INSERT')));
+    await waitFor(() => proxy.isCut, 'an ingest transaction to commit', 5_000);
+    await cutting;
+    const cutAt = performance.now();
+
+    // While cut: the node is alive but not ready, and says why.
+    const ready = await fetch(`${app.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ ready: false, database: expect.stringMatching(/^unreachable/), pubsub: 'ok' });
+    expect((await fetch(`${app.url}/health`)).status).toBe(200);
+    // The cut lasts two seconds, and until both writers have been refused several times.
+    await waitFor(() => outcomes.filter((o) => o.error).length >= 8 && performance.now() - cutAt > 2_000, 'mutations during the cut', 15_000);
+
+    await proxy.restore();
+    const restoredAt = performance.now();
+    const afterCut = outcomes.length;
+    await waitFor(() => outcomes.slice(afterCut).some((o) => o.accepted !== undefined), 'a mutation to succeed after the restore', 10_000);
+    const recoveryMs = performance.now() - restoredAt;
+    await waitFor(() => outcomes.slice(afterCut).filter((o) => o.accepted !== undefined).length >= 10, 'ingest to go on', 10_000);
+    stop = true;
+    await Promise.all(writers);
+
+    // Every failure was fast, typed and retryable. Exactly one came from the transaction whose COMMIT
+    // answer was lost: it says the outcome is unknown; all others say nothing was stored.
+    const failures = outcomes.filter((o) => o.error);
+    expect(failures.length).toBeGreaterThanOrEqual(8);
+    for (const f of failures) {
+      expect(f.error!.extensions).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+      expect(f.ms).toBeLessThan(5_000);
+    }
+    const unknown = failures.filter((f) => f.error!.extensions!.maybeStored === true);
+    expect(unknown).toHaveLength(1);
+    expect(unknown[0]!.error!.message).toMatch(/may or may not be stored/);
+    for (const f of failures) if (f !== unknown[0]) expect(f.error!.extensions!.maybeStored).toBe(false);
+    // Only the batch in flight at the cut and those sent during it failed; after the restore all succeed.
+    expect(outcomes.slice(afterCut).filter((o) => o.error).length).toBeLessThanOrEqual(sources.length);
+
+    // What PostgreSQL holds, read directly: every acknowledged batch whole; no refused batch, not even
+    // in part; the unknown one whole (the server did commit it).
+    const storedKeys = new Set(
+      (await direct<{ source_id: string; time: Date }[]>`select source_id, time from readings where source_id in ${direct(sources)}`).map((r) =>
+        keyOf({ sourceId: r.source_id, time: r.time.toISOString() }),
+      ),
+    );
+    const storedOf = (o: Outcome) => o.batch.filter((r) => storedKeys.has(keyOf(r as { sourceId: string; time: string }))).length;
+    for (const o of acked()) {
+      expect(o.accepted).toBe(5);
+      expect(storedOf(o)).toBe(5);
+    }
+    for (const f of failures) expect(storedOf(f)).toBe(f === unknown[0] ? 5 : 0);
+    expect(storedKeys.size).toBe(acked().length * 5 + 5);
+
+    // A client retries what failed: the unknown batch comes back as duplicates, the others are stored now.
+    for (const f of failures) {
+      const { ingestReadings } = await app.mutate(IngestReadingsDocument, { readings: f.batch });
+      expect(ingestReadings.accepted + ingestReadings.duplicates).toBe(5);
+      expect(ingestReadings.accepted).toBe(f === unknown[0] ? 0 : 5);
+    }
+
+    // The subscription opened before the cut never broke and delivered exactly what is stored, in
+    // cursor order, once each: the committed-but-unanswered batch was never published, so the
+    // stream tail read it from the database.
+    const stored = await direct<{ seq: string }[]>`select seq::text as seq from readings where source_id in ${direct(sources)} order by readings.seq`;
+    const last = stored.at(-1)!.seq;
+    await live.results.until((items) => flatten(items).some((r) => r.cursor === last), `cursor ${last}`, 10_000);
+    expect(live.results.completed).toBe(false);
+    expect(live.results.errors).toEqual([]);
+    expect(flatten(live.results.items).map((r) => r.cursor)).toEqual(stored.map((r) => r.seq));
+    expect(tail.stats.failures).toBeGreaterThan(tailBefore.failures);
+    expect(tail.stats.repairedEvents - tailBefore.repairedEvents).toBeGreaterThanOrEqual(5);
+
+    // The processors went on too: every pipeline still owns its lease and has consumed the whole stream.
+    await app.settle();
+    const [{ committed }] = (await app.sql<{ committed: string }>(sql`select last::text as committed from stream_offsets where stream = 'readings'`)) as [{ committed: string }];
+    for (const runtime of Object.values(app.server.services.pipelines)) expect(runtime.role).toBe('owner');
+    expect(app.server.services.pipelines.readings.position.toString()).toBe(committed);
+    expect((await fetch(`${app.url}/ready`)).status).toBe(200);
+
+    console.info(
+      `[faults] PostgreSQL cut: ${failures.length} mutations refused, slowest ${Math.round(Math.max(...failures.map((f) => f.ms)))} ms, ` +
+        `median ${Math.round(failures.map((f) => f.ms).sort((a, b) => a - b)[failures.length >> 1]!)} ms; first success ${Math.round(recoveryMs)} ms after the restore`,
+    );
+    await live.close();
+  });
+
+  it('survives a transaction whose connection is lost mid-statement (postgres.js would crash the process sending ROLLBACK)', async () => {
+    const { db } = app.server.services.database;
+    const began = performance.now();
+    const failed = db
+      .transaction(async (tx) => {
+        await tx.execute(sql`select 1`);
+        const sleeping = tx.execute(sql`select pg_sleep(2)`);
+        setTimeout(() => void proxy.cut(), 50);
+        await sleeping;
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    const error = await failed;
+    expect(connectionErrorCode(error)).toBe('CONNECTION_CLOSED');
+    expect(error).not.toBeInstanceOf(CommitOutcomeUnknownError);
+    expect(performance.now() - began).toBeLessThan(2_000);
+    // Past the moment postgres.js would have thrown from its deferred write; vitest fails the run on an uncaught exception.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await proxy.restore();
+    await waitFor(async () => (await fetch(`${app.url}/ready`)).status === 200, 'the database to be reachable again');
+    expect(await app.sql(sql`select 1 as one`)).toEqual([{ one: 1 }]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 2. A subscriber that stops reading its socket.
+// ---------------------------------------------------------------------------------------------
+
+/** A graphql-transport-ws client at the frame level, so the test can stop reading the socket. */
+async function rawGraphqlWs(url: string) {
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+  const messages: { id?: string; type: string; payload?: any }[] = [];
+  let closeCode: number | undefined;
+  let localPort = 0;
+  socket.on('upgrade', (response) => (localPort = response.socket.localPort!));
+  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+  socket.on('close', (code) => (closeCode = code));
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+  await waitFor(() => messages.some((m) => m.type === 'connection_ack'), 'connection_ack');
+  return {
+    socket,
+    messages,
+    get closeCode() {
+      return closeCode;
+    },
+    /**
+     * Bytes the server's process holds for this socket, written but not yet taken by the kernel: the
+     * server's end of the TCP connection, found among this process's handles (the server runs in it).
+     */
+    serverBufferedBytes(): number {
+      const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+      const end = handles.find((h): h is Socket => h instanceof Socket && h.remotePort === localPort && h.localPort !== localPort);
+      if (!end) throw new Error(`the server's end of port ${localPort} was not found`);
+      return end.writableLength;
+    },
+    subscribe(id: string, variables: Record<string, unknown>) {
+      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: print(LiveReadingsDocument), variables } }));
+    },
+    /** What subscription `id` got: its readings, its errors, whether it completed. */
+    of(id: string) {
+      const mine = messages.filter((m) => m.id === id);
+      return {
+        readings: mine.flatMap((m) => (m.type === 'next' ? ((m.payload?.data?.readings ?? []) as LiveReading[]) : [])),
+        errors: mine.flatMap((m) => (m.type === 'next' || m.type === 'error' ? ((m.type === 'error' ? m.payload : m.payload?.errors) ?? []) : [])) as {
+          message: string;
+          extensions?: Record<string, unknown>;
+        }[],
+        completed: mine.some((m) => m.type === 'complete'),
+      };
+    },
+  };
+}
+
+describe('a subscriber that stops reading its socket', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(EMBEDDED, { env: { ...QUIET, SUBSCRIBER_BUFFER: '50' } });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('slow-1') });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('is cut off at SUBSCRIBER_BUFFER with SLOW_CONSUMER and a resume cursor; others get everything; memory stays bounded', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const feed = app.server.services.readingsFeed;
+    const normal = [await app.subscribeWs(LiveReadingsDocument, { sourceIds: ['slow-1'] }), await app.subscribeWs(LiveReadingsDocument, { sourceIds: ['slow-1'] })];
+
+    // Ten subscriptions on one socket: the server has ten times the bytes to send it, so the socket's
+    // kernel buffers (several MB on loopback) fill within a short ingest.
+    const SUBSCRIPTIONS = 10;
+    const slow = await rawGraphqlWs(app.url);
+    const opened = feed.opened;
+    const ids = Array.from({ length: SUBSCRIPTIONS }, (_, i) => `slow-${i}`);
+    for (const id of ids) slow.subscribe(id, { sourceIds: ['slow-1'] });
+    await waitFor(() => feed.opened === opened + SUBSCRIPTIONS, 'the slow subscriptions to be live');
+    slow.socket.pause(); // stops reading: the server's writes pile up in the kernel, then in the server
+    expect(feed.subscriberCount).toBe(2 + SUBSCRIPTIONS);
+
+    gc();
+    const before = process.memoryUsage();
+    let second = 0;
+    let batches = 0;
+    let sentAfterCutOff = 0;
+    // Ingest until the server has let go of every slow subscription, then some more.
+    while (sentAfterCutOff < 10) {
+      if (batches++ >= 200) throw new Error(`the slow subscriptions were never cut off (${feed.subscriberCount} open)`);
+      const readings = Array.from({ length: 500 }, () => heartRate('slow-1', 60 + (second % 40), second++));
+      expect((await app.mutate(IngestReadingsDocument, { readings })).ingestReadings.accepted).toBe(500);
+      if (feed.subscriberCount === 2) sentAfterCutOff++;
+    }
+    const total = second;
+    // Normal subscribers got every reading, in order, once.
+    for (const n of normal) {
+      await n.results.until((items) => flatten(items).length >= total, `${total} readings`, 15_000);
+      const cursors = flatten(n.results.items).map((r) => r.cursor);
+      expect(cursors).toHaveLength(total);
+      expectIncreasing(cursors);
+    }
+    // What the server's process holds for the silent socket: at most the one message each stalled
+    // subscription was writing when the kernel stopped taking data (graphql-ws awaits every write).
+    const heldBytes = slow.serverBufferedBytes();
+    const messageBytes = JSON.stringify({ id: ids[0], type: 'next', payload: { data: { readings: flatten(normal[0]!.results.items).slice(0, 500) } } }).length;
+    expect(heldBytes).toBeLessThanOrEqual(SUBSCRIPTIONS * messageBytes * 1.2 + 64 * 1024);
+    gc();
+    const after = process.memoryUsage();
+    const grewMb = (after.heapUsed - before.heapUsed) / 2 ** 20;
+    const rssMb = (after.rss - before.rss) / 2 ** 20;
+    expect(grewMb).toBeLessThan(64);
+    expect(slow.closeCode).toBeUndefined();
+
+    // The client reads again: each subscription got a gap-free prefix, then SLOW_CONSUMER naming the
+    // last cursor it delivered, then complete (or, had the keepalive cut the silent socket, a close).
+    slow.socket.resume();
+    await waitFor(() => ids.every((id) => slow.of(id).completed) || slow.closeCode !== undefined, 'the slow subscriptions to end', 15_000);
+    const firstCursor = flatten(normal[0]!.results.items)[0]!.cursor;
+    let delivered = 0;
+    for (const id of ids) {
+      const { readings, errors } = slow.of(id);
+      const cursors = readings.map((r) => r.cursor);
+      expect(cursors[0]).toBe(firstCursor);
+      expectIncreasing(cursors);
+      expect(BigInt(cursors.at(-1)!) - BigInt(firstCursor) + 1n).toBe(BigInt(cursors.length)); // no gap
+      expect(cursors.length).toBeLessThan(total); // the server stopped sending; it did not keep everything
+      delivered += cursors.length;
+      if (slow.closeCode === undefined) {
+        expect(errors).toHaveLength(1);
+        expect(errors[0]!.extensions).toMatchObject({ code: 'SLOW_CONSUMER', resumeAfter: cursors.at(-1), limit: 50 });
+      }
+    }
+    // Resuming from the advised cursor gives exactly the rest.
+    const { readings: got } = slow.of(ids[0]!);
+    const resumed = await app.subscribeWs(LiveReadingsDocument, { sourceIds: ['slow-1'], after: got.at(-1)!.cursor });
+    await resumed.results.until((items) => flatten(items).length === total - got.length, 'the rest', 10_000);
+    expect([...got, ...flatten(resumed.results.items)].map((r) => r.cursor)).toEqual(flatten(normal[0]!.results.items).map((r) => r.cursor));
+
+    // Had the server kept what the slow socket did not take, it would hold this much (JSON alone).
+    const unsentMb = ((SUBSCRIPTIONS * total - delivered) * (messageBytes / 500)) / 2 ** 20;
+    console.info(
+      `[faults] slow socket: ${total} readings ingested; ${delivered} of ${SUBSCRIPTIONS * total} (${Math.round((delivered / SUBSCRIPTIONS / total) * 100)}%) reached the slow socket (kernel buffers) before its ${SUBSCRIPTIONS} subscriptions were cut off; ` +
+        `server-side write buffer ${(heldBytes / 1024).toFixed(0)} KiB (a message is ${(messageBytes / 1024).toFixed(0)} KiB) where keeping the rest would be ${unsentMb.toFixed(1)} MiB; ` +
+        `heap ${(before.heapUsed / 2 ** 20).toFixed(1)} → ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB (${grewMb >= 0 ? '+' : ''}${grewMb.toFixed(1)}), rss ${rssMb >= 0 ? '+' : ''}${rssMb.toFixed(1)} MiB`,
+    );
+    slow.socket.close();
+    await resumed.close();
+    for (const n of normal) await n.close();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 3. SIGTERM under load: the server as its own process on the embedded database.
+// ---------------------------------------------------------------------------------------------
+describe('SIGTERM under load', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-faults-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('answers or refuses every mutation, stores exactly the answered ones, closes clients cleanly and exits 0', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...QUIET, PORT: '0', LOG_LEVEL: 'info', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let exitCode: number | null | undefined;
+    void exited.then((code) => (exitCode = code));
+    const messages: { msg: string; url?: string }[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        messages.push(JSON.parse(line));
+      } catch {
+        // not a log line
+      }
+    });
+    try {
+      await waitFor(() => messages.some((m) => m.msg.startsWith('listening')) || exitCode !== undefined, 'the server to listen', 30_000);
+      const graphqlUrl = messages.find((m) => m.msg.startsWith('listening'))!.url!;
+      const post = async (body: unknown) => {
+        const response = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        return { status: response.status, body: (await response.json()) as GraphQLResponse<any> };
+      };
+      const WRITERS = ['load-1', 'load-2', 'load-3', 'load-4'];
+      await post({ query: print(RegisterSourcesDocument), variables: { sources: patients(...WRITERS) } });
+
+      // Subscribers: two over graphql-ws, one over SSE, all from the start of the stream (after: "0"),
+      // so each must see every stored reading in order up to the moment it was closed.
+      const wsResults = [new LiveResults<any>(), new LiveResults<any>()];
+      const wsClients = wsResults.map((results) => {
+        const client = createClient({
+          url: graphqlUrl.replace(/^http/, 'ws'),
+          webSocketImpl: WebSocket,
+          retryAttempts: 0,
+          lazy: false,
+          onNonLazyError: () => undefined,
+          on: { closed: (event) => results.complete((event as { code: number }).code) },
+        });
+        client.subscribe(
+          { query: print(LiveReadingsDocument), variables: { sourceIds: WRITERS, after: '0' } },
+          { next: (value) => results.push(value), error: (error) => results.error(error), complete: () => results.complete() },
+        );
+        return client;
+      });
+      const sse = new LiveResults<any>();
+      const query = new URLSearchParams({ query: print(LiveReadingsDocument), variables: JSON.stringify({ sourceIds: WRITERS, after: '0' }) });
+      const sseResponse = await fetch(`${graphqlUrl}?${query}`, { headers: { accept: 'text/event-stream' } });
+      void (async () => {
+        try {
+          for await (const event of readSse(sseResponse.body!)) {
+            if (event.event === 'next') sse.push(JSON.parse(event.data));
+            if (event.event === 'complete') sse.complete();
+          }
+        } catch (error) {
+          sse.error(error);
+        }
+        sse.complete();
+      })();
+      // A first reading reaches every subscriber.
+      await post({ query: print(IngestReadingsDocument), variables: { readings: [heartRate('load-1', 70, -1)] } });
+      for (const results of [...wsResults, sse]) await results.until((items) => flatten(items).length > 0, 'a first reading');
+
+      // Writers post 200 readings at a time, continuously, until the server is gone.
+      type Outcome = { batch: ReadingInput[]; accepted?: number; refused?: string };
+      const outcomes: Outcome[] = [];
+      const BATCH = 200;
+      const writer = async (sourceId: string) => {
+        let second = 0;
+        let listening = true;
+        for (let n = 0; n < 500 && listening && exitCode === undefined; n++) {
+          const batch = Array.from({ length: BATCH }, () => heartRate(sourceId, 60 + (second % 40), second++));
+          try {
+            const { status, body } = await post({ query: print(IngestReadingsDocument), variables: { readings: batch } });
+            if (body.errors?.length) outcomes.push({ batch, refused: `${status} ${String(body.errors[0]!.extensions?.code)}` });
+            else outcomes.push({ batch, accepted: body.data.ingestReadings.accepted });
+          } catch (error) {
+            // The connection was closed or refused: no answer.
+            const code = String((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message);
+            outcomes.push({ batch, refused: `connection: ${code}` });
+            listening = code !== 'ECONNREFUSED'; // the server no longer listens: nothing more to learn
+          }
+        }
+      };
+      const writing = Promise.all(WRITERS.map(writer));
+      await waitFor(() => outcomes.filter((o) => o.accepted !== undefined).length >= 8 * WRITERS.length, 'load', 20_000);
+      child.kill('SIGTERM');
+      const signalledAt = performance.now();
+      const code = await exited;
+      const shutdownMs = performance.now() - signalledAt;
+      await writing;
+      expect(code).toBe(0);
+      expect(messages.map((m) => m.msg)).toContain('shut down');
+
+      // Every mutation was answered with its full count, or refused as shutting down / with no connection.
+      const answered = outcomes.filter((o) => o.accepted !== undefined);
+      const refused = outcomes.filter((o) => o.refused !== undefined);
+      for (const o of answered) expect(o.accepted).toBe(BATCH);
+      for (const o of refused) expect(o.refused).toMatch(/^(503 SHUTTING_DOWN|connection: )/);
+      expect(refused.length).toBeGreaterThanOrEqual(WRITERS.length);
+
+      // Subscribers were told: graphql-ws closed with 1000/1001, SSE completed; everything they got is in order.
+      for (const results of wsResults) {
+        await results.untilComplete();
+        await waitFor(() => results.closeCode !== undefined, 'the socket to close');
+        expect(results.closeCode).toBeOneOf([1000, 1001]);
+        expectIncreasing(flatten(results.items).map((r: LiveReading) => r.cursor));
+      }
+      await sse.untilComplete();
+      expect(sse.errors).toEqual([]);
+      expectIncreasing(flatten(sse.items).map((r: LiveReading) => r.cursor));
+      for (const client of wsClients) await client.dispose();
+
+      // Reopened: exactly the answered batches are stored, whole; nothing of a refused one.
+      const reopened = await startTestApp(EMBEDDED, { dataDir, env: QUIET });
+      try {
+        const rows = await reopened.sql<{ source_id: string; time: Date | string; seq: string }>(
+          sql`select source_id, time, seq::text as seq from readings where source_id in ('load-1', 'load-2', 'load-3', 'load-4') and time >= '2026-11-20T08:00:00Z'`,
+        );
+        const storedKeys = new Set(rows.map((r) => keyOf({ sourceId: r.source_id, time: new Date(r.time).toISOString() })));
+        for (const o of answered) expect(o.batch.filter((r) => storedKeys.has(keyOf(r as { sourceId: string; time: string }))).length).toBe(BATCH);
+        for (const o of refused) expect(o.batch.filter((r) => storedKeys.has(keyOf(r as { sourceId: string; time: string }))).length).toBe(0);
+        expect(rows.length).toBe(answered.reduce((n, o) => n + o.accepted!, 0));
+        // Each subscriber got a gap-free prefix of the stored stream: nothing it was sent is missing from
+        // the database, nothing stored before its last reading was skipped.
+        const allStored = (await reopened.sql<{ seq: string }>(sql`select seq::text as seq from readings order by readings.seq`)).map((r) => r.seq);
+        for (const results of [...wsResults, sse]) {
+          const got = flatten(results.items).map((r: LiveReading) => r.cursor);
+          expect(got.length).toBeGreaterThan(0);
+          expect(got).toEqual(allStored.slice(0, got.length));
+        }
+        console.info(
+          `[faults] SIGTERM under load: ${answered.length} batches answered (${rows.length} readings stored), ${refused.length} refused (${[...new Set(refused.map((o) => o.refused))].join(', ')}); exit 0 ${Math.round(shutdownMs)} ms after the signal`,
+        );
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
