@@ -81,6 +81,7 @@ export const Env = z.object({
   LIVE_POLL_INTERVAL: duration('1s'),
   SUBSCRIBER_BUFFER: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
   SHUTDOWN_TIMEOUT: duration('10s'),
+  REQUEST_TIMEOUT: duration('15s'),
   PROCESSORS: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   PROCESSOR_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
   ALLOWED_LATENESS: duration('1m'),
@@ -126,6 +127,8 @@ function toConfig(env: z.infer<typeof Env>) {
       port: env.PORT,
       host: env.HOST,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
+      /** Longest a client may take to send a whole request (headers and body); SSE responses are not limited. */
+      requestTimeoutMs: env.REQUEST_TIMEOUT,
       tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : null,
     },
     auth: {

@@ -220,6 +220,8 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
+    // Same-origin only: no other web page may read answers from this server through a visitor's browser.
+    cors: false,
     renderGraphiQL,
     graphiql: { title: 'Vigil: live telemetry API', subscriptionsProtocol: 'WS' },
     maskedErrors: { maskError: createMaskError(log) },
@@ -278,6 +280,11 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     if (req.method === 'POST' && req.headers['content-length'] === undefined) {
       return void reject(res, 411, 'LENGTH_REQUIRED', 'POST requests need a Content-Length header');
     }
+    // JSON only: a browser sends form and multipart posts cross-site without a preflight, so accepting them
+    // would let any web page run mutations against an open local server (CSRF).
+    if (req.method === 'POST' && !/^application\/(graphql-response\+)?json\b/i.test(req.headers['content-type'] ?? '')) {
+      return void reject(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'POST bodies must be JSON: send Content-Type: application/json');
+    }
     const requestId = requestIdOf(req.headers['x-request-id']);
     requestIds.set(req, requestId);
     res.setHeader('x-request-id', requestId);
@@ -311,9 +318,15 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     await yoga(req, res, {});
   };
   const tls = config.http.tls;
+  // A client that declares a body and never sends it is answered 408 and cut after requestTimeoutMs.
+  const timeouts = {
+    requestTimeout: config.http.requestTimeoutMs,
+    headersTimeout: Math.min(config.http.requestTimeoutMs, 10_000),
+    connectionsCheckingInterval: Math.min(config.http.requestTimeoutMs, 1_000),
+  };
   const http: HttpServer = tls
-    ? (createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, (req, res) => void handle(req, res)) as unknown as HttpServer)
-    : createHttpServer((req, res) => void handle(req, res));
+    ? (createHttpsServer({ ...timeouts, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, (req, res) => void handle(req, res)) as unknown as HttpServer)
+    : createHttpServer(timeouts, (req, res) => void handle(req, res));
   http.keepAliveTimeout = 5_000;
   const ws = attachWebSocket({
     server: http,
@@ -388,7 +401,8 @@ function requestIdOf(header: string | string[] | undefined): string {
 }
 
 function reject(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  // Closing means an unread body (a 10 MB one, say) is not drained over a kept-alive connection.
+  res.writeHead(status, { 'content-type': 'application/json', connection: 'close', ...headers });
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../src/auth/key-admin.js';
 import { primaryBackends } from './support/backends.js';
@@ -41,6 +42,12 @@ describe.each(primaryBackends)('request limits on $name', (backend) => {
       expect(body.errors[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'depth' }, message: expect.stringContaining('depth limit of 6') });
     }
     expect((await call(key, '{ alerts { edges { node { id } } } }')).body.errors).toBeUndefined();
+  });
+
+  it("still answers GraphiQL's full introspection query", async () => {
+    const { body } = await call(key, getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true }));
+    expect(body.errors).toBeUndefined();
+    expect(body.data.__schema.types.length).toBeGreaterThan(50);
   });
 
   it('refuses alias bombs and token floods before executing them', async () => {

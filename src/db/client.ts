@@ -160,6 +160,15 @@ export function connectionErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The SQLSTATE of a database error, looking through drizzle's wrapper; undefined for anything else. */
+export function sqlStateOf(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
 /** The innermost message of an error and its causes, for logs ("Failed query: …" says nothing about why). */
 export function reasonOf(error: unknown): string {
   let reason = error instanceof Error ? error.message : String(error);

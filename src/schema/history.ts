@@ -4,6 +4,7 @@ import { ValidationError } from '../errors.js';
 import { builder } from './builder.js';
 
 const MAX_BUCKETS = 10_000;
+const MAX_BUCKET_MS = 3_650 * 86_400_000;
 
 const AggregateEnum = builder.enumType('Aggregate', { values: AGGREGATES });
 const FillEnum = builder.enumType('Fill', {
@@ -34,6 +35,7 @@ builder.queryField('history', (t) =>
     resolve: async (_root, args, ctx) => {
       const bucketMs = parseDuration(args.bucket);
       if (!bucketMs) throw new ValidationError(`bucket must be ${DURATION_HINT}, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
+      if (bucketMs > MAX_BUCKET_MS) throw new ValidationError(`bucket may be at most 3650d, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
       if (args.to <= args.from) throw new ValidationError('to must be after from', { argument: 'to' });
       const buckets = Math.ceil((args.to.getTime() - args.from.getTime()) / bucketMs);
       if (buckets > MAX_BUCKETS) {

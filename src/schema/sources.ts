@@ -50,7 +50,13 @@ builder.mutationField('registerSources', (t) =>
     args: { sources: t.arg({ type: [SourceInput], required: true }) },
     resolve: async (_root, args, ctx) => {
       if (args.sources.length > 10_000) throw new ValidationError('at most 10000 sources per call');
+      const seen = new Map<string, number>();
       args.sources.forEach((s, index) => {
+        const first = seen.get(String(s.id));
+        if (first !== undefined) {
+          throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} repeats sources[${first}]; name each source once per call`, { index, field: 'id' });
+        }
+        seen.set(String(s.id), index);
         if (!SOURCE_ID_PATTERN.test(String(s.id))) {
           throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} is not a valid source id`, { index, field: 'id' });
         }

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import { reasonOf, sqlStateOf } from '../db/client.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -21,7 +22,21 @@ export function createMaskError(log: Logger) {
       });
     }
     if (graphQLError && (!original || original instanceof GraphQLError)) {
-      return original instanceof GraphQLError ? original : graphQLError;
+      // The outer error says where (`Variable "$r" has invalid value at [1].value: …`); the inner one only what.
+      if (/^Variable "\$/.test(graphQLError.message) && !graphQLError.extensions.code) {
+        return new GraphQLError(graphQLError.message, { nodes: graphQLError.nodes, extensions: { ...graphQLError.extensions, code: 'BAD_USER_INPUT' } });
+      }
+      return graphQLError;
+    }
+    // SQLSTATE class 22 (data exception): a value PostgreSQL cannot hold (NUL in text, an out-of-range number or
+    // interval). The request is at fault, nothing was stored, and the server's message names the problem.
+    const sqlState = sqlStateOf(original);
+    if (sqlState?.startsWith('22')) {
+      return new GraphQLError(`the database cannot hold a value of this request: ${reasonOf(original)}`, {
+        nodes: graphQLError?.nodes,
+        path: graphQLError?.path,
+        extensions: { code: 'BAD_USER_INPUT', sqlState },
+      });
     }
     log.error({ err: original, path: graphQLError?.path }, 'unexpected error while executing an operation');
     return new GraphQLError(message, {

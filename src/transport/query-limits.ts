@@ -2,7 +2,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { GraphQLError, parse, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, MaxIntrospectionDepthRule, parse, visit, type DocumentNode, type ExecutionArgs, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 export interface QueryLimits {
@@ -18,7 +18,74 @@ export interface QueryLimits {
   maxTokens: number;
 }
 
+/** Filters (ids, metrics, kinds…) are lists of scalars; no legitimate one is longer. Batches are lists of objects. */
+export const MAX_SCALAR_LIST = 1_000;
+
+/** Ingest batches: their items are checked one by one (NUL refused per item, kept as a dead letter). */
+const ITEM_ARGUMENTS = new Set(['readings', 'trades', 'transactions']);
+
+const hasNul = (value: unknown): boolean =>
+  typeof value === 'string' ? value.includes('\u0000') : value !== null && typeof value === 'object' && Object.values(value).some(hasNul);
+
+/** The first argument with a NUL character anywhere in it (PostgreSQL text cannot hold one), inline or through a variable. */
+function argumentWithNul(document: DocumentNode, variables: Record<string, unknown> | undefined): string | undefined {
+  let found: string | undefined;
+  visit(document, {
+    Argument(node) {
+      if (found || ITEM_ARGUMENTS.has(node.name.value)) return;
+      const check = (nul: boolean) => {
+        if (nul) found ??= node.name.value;
+      };
+      if (node.value.kind === Kind.VARIABLE) return check(hasNul(variables?.[node.value.name.value]));
+      visit(node.value, {
+        StringValue: (value) => check(value.value.includes('\u0000')),
+        Variable: (variable) => check(hasNul(variables?.[variable.name.value])),
+      });
+    },
+  });
+  return found;
+}
+
+/** The first argument holding a list of scalars longer than MAX_SCALAR_LIST (inline or through a variable), and its length. */
+function oversizedList(document: DocumentNode, variables: Record<string, unknown> | undefined): { argument: string; length: number } | undefined {
+  const tooLong = (value: unknown): number | undefined => {
+    if (value === null || typeof value !== 'object') return undefined;
+    if (Array.isArray(value)) {
+      if (value.length > MAX_SCALAR_LIST && value.some((v) => v === null || typeof v !== 'object')) return value.length;
+      for (const item of value) {
+        const inner = tooLong(item);
+        if (inner !== undefined) return inner;
+      }
+      return undefined;
+    }
+    for (const inner of Object.values(value)) {
+      const found = tooLong(inner);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+  let found: { argument: string; length: number } | undefined;
+  visit(document, {
+    Argument(node) {
+      if (found) return;
+      if (node.value.kind === Kind.VARIABLE) {
+        const length = tooLong(variables?.[node.value.name.value]);
+        if (length !== undefined) found = { argument: node.name.value, length };
+      } else {
+        visit(node.value, {
+          ListValue(list) {
+            if (!found && list.values.length > MAX_SCALAR_LIST && list.values.some((v) => v.kind !== Kind.OBJECT)) found = { argument: node.name.value, length: list.values.length };
+          },
+        });
+      }
+    },
+  });
+  return found;
+}
+
 export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
+
+const INTROSPECTION_DEPTH = 30;
 
 /**
  * Refuses documents that are too deep, costly, aliased or long before they
@@ -28,6 +95,39 @@ export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
  * so rejections are re-reported as this module's errors with a stable code.
  * Token counting uses graphql-js's own `maxTokens` parse option.
  */
+function checkArguments(args: ExecutionArgs) {
+  const variables = args.variableValues as Record<string, unknown> | undefined;
+  const withNul = argumentWithNul(args.document, variables);
+  if (withNul !== undefined) {
+    return { errors: [new GraphQLError(`${withNul} must not contain the NUL character (\\u0000)`, { extensions: { code: 'BAD_USER_INPUT', argument: withNul } })] };
+  }
+  const found = oversizedList(args.document, variables);
+  if (found === undefined) return undefined;
+  return {
+    errors: [
+      new GraphQLError(`${found.argument} may name at most ${MAX_SCALAR_LIST} values, got ${found.length}`, {
+        extensions: { code: 'BAD_USER_INPUT', argument: found.argument, limit: MAX_SCALAR_LIST },
+      }),
+    ],
+  };
+}
+
+/** A graphql-js rule whose errors carry QUERY_TOO_COMPLEX and the limit's name. */
+function withCode(rule: ValidationRule, limit: string): ValidationRule {
+  return (context) =>
+    rule(
+      new Proxy(context, {
+        get(target, property) {
+          if (property === 'reportError') {
+            return (error: GraphQLError) => target.reportError(new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: QUERY_TOO_COMPLEX, limit } }));
+          }
+          const value: unknown = Reflect.get(target, property);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      }),
+    );
+}
+
 export function useQueryLimits(limits: QueryLimits): Plugin {
   const report = (limit: string) => [
     (context: ValidationContext | null, error: Error) => {
@@ -40,6 +140,10 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
     costLimitRule({ ...common, maxCost: limits.maxCost, onReject: report('cost') }),
     maxAliasesRule({ ...common, n: limits.maxAliases, onReject: report('aliases') }),
     maxDirectivesRule({ ...common, n: limits.maxDirectives, onReject: report('directives') }),
+    // Introspection is left out of the depth above; GraphiQL's full introspection query counts 21 deep here.
+    maxDepthRule({ ...common, n: Math.max(limits.maxDepth, INTROSPECTION_DEPTH), ignoreIntrospection: false, onReject: report('depth') }),
+    // graphql-js's own bound on nested __type lists (fields, interfaces, possibleTypes).
+    withCode(MaxIntrospectionDepthRule, 'depth'),
   ] as unknown as ValidationRule[];
   return {
     onParse({ setParseFn }) {
@@ -47,6 +151,10 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
         try {
           return parse(source, { ...options, maxTokens: limits.maxTokens });
         } catch (error) {
+          // Thousands of nested brackets overflow the recursive parser before the token limit is reached.
+          if (error instanceof RangeError) {
+            throw new GraphQLError('the document is nested too deeply to parse', { extensions: { code: QUERY_TOO_COMPLEX, limit: 'depth' } });
+          }
           if (error instanceof GraphQLError && /more than \d+ tokens/.test(error.message)) {
             throw new GraphQLError(`the document has more than ${limits.maxTokens} tokens; send large inputs as variables`, {
               extensions: { code: QUERY_TOO_COMPLEX, limit: 'tokens' },
@@ -58,6 +166,14 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
     },
     onValidate({ addValidationRule }) {
       for (const rule of rules) addValidationRule(rule);
+    },
+    onExecute: ({ args, setResultAndStopExecution }) => {
+      const refused = checkArguments(args);
+      if (refused) setResultAndStopExecution(refused);
+    },
+    onSubscribe: ({ args, setResultAndStopExecution }) => {
+      const refused = checkArguments(args);
+      if (refused) setResultAndStopExecution(refused);
     },
   };
 }
