@@ -51,14 +51,14 @@ describe.skipIf(!hasRedisServer).each(topologies)('Redis outage with $name', ({ 
     let outageDone: Promise<void> = Promise.resolve();
     for (let batch = 0; batch < 60; batch++) {
       if (batch === 15) {
-        // Redis disappears for about a second while ingest goes on.
+        // Redis disappears for three seconds while ingest goes on.
         await redis.stop();
         // The node says why it is not ready, and that it is still alive.
         const ready = await fetch(`${writer.url}/ready`);
         expect(ready.status).toBe(503);
         expect(await ready.json()).toMatchObject({ ready: false, database: 'ok', pubsub: expect.stringMatching(/^unreachable/) });
         expect((await fetch(`${writer.url}/health`)).status).toBe(200);
-        outageDone = new Promise((resolve) => setTimeout(resolve, 1_000)).then(() => redis.start());
+        outageDone = new Promise((resolve) => setTimeout(resolve, 3_000)).then(() => redis.start());
       }
       const readings = Array.from({ length: 5 }, () => heartRate('bed-r', 60 + (second % 40), second++));
       const { ingestReadings } = await writer.mutate(IngestReadingsDocument, { readings });
