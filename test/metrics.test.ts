@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IngestReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
+import { IngestReadingsDocument, LiveReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
 import { primaryBackends } from './support/backends.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { heartRate, patients } from './support/fixtures.js';
@@ -11,11 +11,14 @@ describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
   });
   afterAll(() => app?.close());
 
-  it('exposes Prometheus metrics: ingest outcomes, operations, processors, subscriptions', async () => {
+  it('exposes Prometheus metrics: ingest outcomes, operations, processors, subscriptions, deliveries, pool', async () => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('metrics-1') });
+    const live = await app.subscribeWs(LiveReadingsDocument, { sourceIds: ['metrics-1'] });
     await app.mutate(IngestReadingsDocument, { readings: [heartRate('metrics-1', 70, 50_000), heartRate('metrics-1', 70, 50_000), { ...heartRate('metrics-1', 70, 50_001), metric: 'nope' }] });
     await app.request(IngestReadingsDocument, { readings: 'not a list' as never });
     await app.settle();
+    await live.results.until((items) => items.length > 0, 'the live reading');
+    await live.close();
     const response = await fetch(`${app.url}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await response.text();
@@ -27,6 +30,11 @@ describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
     expect(value(/^vigil_processor_events_total\{pipeline="readings"\}/)).toBeGreaterThanOrEqual(1);
     expect(value(/^vigil_processor_owner\{pipeline="patients"\}/)).toBe(1);
     expect(text).toMatch(/^vigil_live_subscriptions\{type="readings"\} 0$/m);
+    expect(value(/^vigil_live_events_total\{stream="readings",outcome="delivered"\}/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^vigil_live_events_total\{stream="readings",outcome="dropped"\}/)).toBe(0);
+    expect(value(/^vigil_pubsub_reconnects_total /)).toBe(0);
+    expect(value(/^vigil_db_pool_size /)).toBe(backend.database === 'postgres' ? 8 : 1);
+    if (backend.database === 'postgres') expect(value(/^vigil_db_connections\{state="/)).toBeGreaterThanOrEqual(1);
     expect(text).toMatch(/^vigil_process_resident_memory_bytes /m);
   });
 });

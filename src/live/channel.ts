@@ -5,6 +5,15 @@
  * as the last value (an Error), not thrown, so the transport can send the
  * client a typed error event before completing.
  */
+/** What a feed's channels did, for metrics: items handed to subscribers, and those dropped with a slow consumer. */
+export interface DeliveryCounters {
+  delivered: number;
+  dropped: number;
+  slowConsumers: number;
+}
+
+export const newDeliveryCounters = (): DeliveryCounters => ({ delivered: 0, dropped: 0, slowConsumers: 0 });
+
 export class Channel<T> implements AsyncIterableIterator<T[] | Error> {
   private readonly buffer: (T[] | Error)[] = [];
   private buffered = 0;
@@ -17,6 +26,7 @@ export class Channel<T> implements AsyncIterableIterator<T[] | Error> {
     private readonly limit: number,
     private readonly onOverflow: () => Error,
     private readonly onClose: () => void,
+    private readonly counters: DeliveryCounters = newDeliveryCounters(),
   ) {}
 
   /** Items buffered and not yet read. */
@@ -32,13 +42,17 @@ export class Channel<T> implements AsyncIterableIterator<T[] | Error> {
     if (this.ended || items.length === 0) return;
     if (this.waiting) {
       this.lastRead = items.at(-1);
+      this.counters.delivered += items.length;
       this.resolveWaiting({ value: items, done: false });
       return;
     }
     if (this.buffered + items.length > this.limit) {
+      this.counters.dropped += this.buffered + items.length;
+      this.counters.slowConsumers++;
       this.fail(this.onOverflow());
       return;
     }
+    this.counters.delivered += items.length;
     this.buffer.push(items);
     this.buffered += items.length;
   }

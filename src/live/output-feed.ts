@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { SlowConsumerError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PubSub } from '../pubsub/pubsub.js';
-import { Channel } from './channel.js';
+import { Channel, newDeliveryCounters } from './channel.js';
 
 /**
  * Live processor outputs (windows, candles, flags) for subscribers on this
@@ -17,6 +17,7 @@ export class OutputFeed<T> {
   /** Messages waiting for `learn` keep their order behind this. */
   private pending: Promise<void> | undefined;
   opened = 0;
+  readonly counters = newDeliveryCounters();
   undecodable = 0;
 
   constructor(
@@ -51,6 +52,7 @@ export class OutputFeed<T> {
         this.options.subscriberBuffer,
         () => new SlowConsumerError(this.options.subscriberBuffer, null, this.options.noun),
         () => this.open.delete(entry),
+        this.counters,
       ),
     };
     this.open.add(entry);

@@ -2,7 +2,7 @@ import type { Executor } from '../db/client.js';
 import { readingsAfter, type Reading } from '../db/readings.js';
 import { SlowConsumerError, UnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { Channel } from './channel.js';
+import { Channel, newDeliveryCounters } from './channel.js';
 import type { StreamTail } from './stream-tail.js';
 
 export interface ReadingsSubscription {
@@ -26,6 +26,7 @@ export class ReadingsFeed {
   private readonly open = new Set<Channel<Reading>>();
   /** Subscriptions ever opened; monotonic, so a waiter is not fooled by one closing meanwhile. */
   opened = 0;
+  readonly counters = newDeliveryCounters();
 
   constructor(
     private readonly tail: StreamTail<Reading>,
@@ -55,6 +56,7 @@ export class ReadingsFeed {
         detach();
         this.open.delete(channel);
       },
+      this.counters,
     );
     const send = (readings: Reading[]) => {
       if (readings.length === 0) return;

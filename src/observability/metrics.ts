@@ -1,5 +1,7 @@
 import { getOperationAST, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { sql } from 'drizzle-orm';
+import { rows } from '../db/client.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { IngestResult } from '../ingest/ingest-batch.js';
 import type { Services } from '../services.js';
@@ -130,6 +132,60 @@ export function createMetrics(services: Services) {
     registers,
     collect() {
       this.set(services.ingest.publisher.failures);
+    },
+  });
+  const feeds = () => ({ readings: services.readingsFeed, ...services.outputs });
+  new Gauge({
+    name: 'vigil_live_events_total',
+    help: 'Events handed to live subscribers on this node, and events dropped when a slow subscriber was disconnected, by stream (counter semantics)',
+    labelNames: ['stream', 'outcome'] as const,
+    registers,
+    collect() {
+      for (const [stream, feed] of Object.entries(feeds())) {
+        this.set({ stream, outcome: 'delivered' }, feed.counters.delivered);
+        this.set({ stream, outcome: 'dropped' }, feed.counters.dropped);
+      }
+    },
+  });
+  new Gauge({
+    name: 'vigil_live_slow_consumers_total',
+    help: 'Subscribers disconnected with SLOW_CONSUMER, by stream',
+    labelNames: ['stream'] as const,
+    registers,
+    collect() {
+      for (const [stream, feed] of Object.entries(feeds())) this.set({ stream }, feed.counters.slowConsumers);
+    },
+  });
+  new Gauge({
+    name: 'vigil_pubsub_reconnects_total',
+    help: 'Connections to Redis re-established after a loss (0 with in-process pub/sub)',
+    registers,
+    collect() {
+      this.set(services.pubsub.reconnects);
+    },
+  });
+  new Gauge({
+    name: 'vigil_db_pool_size',
+    help: 'Database connections this node may open (DATABASE_POOL_SIZE; 1 for the embedded database)',
+    registers,
+    collect() {
+      const { database } = services.config;
+      this.set(database.driver === 'postgres' ? database.poolSize : 1);
+    },
+  });
+  new Gauge({
+    name: 'vigil_db_connections',
+    help: "Server connections named 'vigil' by state, from pg_stat_activity (every node of the deployment; PostgreSQL only)",
+    labelNames: ['state'] as const,
+    registers,
+    async collect() {
+      if (services.database.driver !== 'postgres') return;
+      this.reset();
+      const found = await rows<{ state: string | null; n: number }>(
+        services.database.db,
+        sql`select coalesce(state, 'unknown') as state, count(*)::int as n from pg_stat_activity where application_name = 'vigil' group by 1`,
+      ).catch(() => []);
+      for (const row of found) this.set({ state: row.state ?? 'unknown' }, row.n);
     },
   });
   const { auth } = services;

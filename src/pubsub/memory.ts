@@ -5,6 +5,7 @@ import type { PubSub } from './pubsub.js';
 export class MemoryPubSub implements PubSub {
   readonly driver = 'memory' as const;
   readonly countInWindow = memoryCounter();
+  readonly reconnects = 0;
   private readonly channels = new Map<string, Set<(message: string) => void>>();
 
   async publish(channel: string, message: string): Promise<void> {

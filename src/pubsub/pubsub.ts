@@ -17,6 +17,8 @@ export interface PubSub {
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
   /** Counts one event in a fixed window shared by every node (rate limits); rejects when the broker is unreachable. */
   countInWindow: WindowCounter;
+  /** Times the connection to the broker was re-established after a loss. */
+  readonly reconnects: number;
   /** Resolves when the broker answers; rejects when it is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;

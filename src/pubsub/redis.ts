@@ -24,7 +24,13 @@ export class RedisPubSubDriver implements PubSub {
     private readonly publisher: Redis,
     private readonly subscriber: Redis,
     private readonly prefix: string,
+    private readonly restored: { count: number },
   ) {}
+
+  /** Connections to Redis re-established after a loss (publisher and subscriber each count). */
+  get reconnects(): number {
+    return this.restored.count;
+  }
 
   static async connect(url: string, prefix: string, log: Logger): Promise<RedisPubSubDriver> {
     const options = {
@@ -36,6 +42,7 @@ export class RedisPubSubDriver implements PubSub {
     };
     const publisher = new Redis(url, { ...options, connectionName: 'vigil-pub' });
     const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, connectionName: 'vigil-sub' });
+    const restored = { count: 0 };
     for (const [name, client] of [
       ['publisher', publisher],
       ['subscriber', subscriber],
@@ -49,6 +56,7 @@ export class RedisPubSubDriver implements PubSub {
       });
       client.on('ready', () => {
         if (downSince === undefined) return;
+        restored.count++;
         log.info({ connection: name, downMs: Date.now() - downSince }, 'redis connection restored');
         downSince = undefined;
       });
@@ -66,7 +74,7 @@ export class RedisPubSubDriver implements PubSub {
       serializer: identity as (value: unknown) => string,
       deserializer: identity as (value: string | Buffer) => unknown,
     });
-    return new RedisPubSubDriver(engine, publisher, subscriber, prefix);
+    return new RedisPubSubDriver(engine, publisher, subscriber, prefix, restored);
   }
 
   async publish(channel: string, message: string): Promise<void> {
