@@ -1,0 +1,644 @@
+/* eslint-disable */
+/** Internal type. DO NOT USE DIRECTLY. */
+type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+/** Internal type. DO NOT USE DIRECTLY. */
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+export type Aggregate =
+  | 'AVG'
+  | 'COUNT'
+  | 'FIRST'
+  | 'LAST'
+  | 'MAX'
+  | 'MIN';
+
+/** THRESHOLD: an aggregate of one metric over a trailing window above/below a value for a duration, clearing at `clear`. RATE_OF_CHANGE: a rise or drop larger than an amount within a window. NO_DATA: a source (or one metric of it) silent longer than `expectedInterval`. NEWS2: the National Early Warning Score 2 of a patient, alerting at a single parameter scoring 3 (MEDIUM), aggregate 5 (HIGH, urgent) and 7 (CRITICAL, emergency). */
+export type AlertRuleKind =
+  | 'NEWS2'
+  | 'NO_DATA'
+  | 'RATE_OF_CHANGE'
+  | 'THRESHOLD';
+
+/** PENDING: breaching, waiting out the rule's `for`. FIRING: raised. RESOLVED: over. */
+export type AlertState =
+  | 'FIRING'
+  | 'PENDING'
+  | 'RESOLVED';
+
+/** NONE: only buckets with data. LOCF: every bucket, empty ones carry the last value. INTERPOLATE: every bucket, empty ones linear between neighbours. */
+export type Fill =
+  | 'INTERPOLATE'
+  | 'LOCF'
+  | 'NONE';
+
+/** RCP NEWS2 clinical risk: LOW (0-4), LOW_MEDIUM (a single parameter scoring 3), MEDIUM (5-6), HIGH (7+). */
+export type News2Risk =
+  | 'HIGH'
+  | 'LOW'
+  | 'LOW_MEDIUM'
+  | 'MEDIUM';
+
+/** GOOD: plausible. SUSPECT: outside the metric's plausible range, or flagged by the sender. BAD: flagged unusable by the sender. */
+export type Quality =
+  | 'BAD'
+  | 'GOOD'
+  | 'SUSPECT';
+
+export type Severity =
+  | 'CRITICAL'
+  | 'HIGH'
+  | 'LOW'
+  | 'MEDIUM';
+
+export type SourceKind =
+  | 'DEVICE'
+  | 'INSTRUMENT'
+  | 'PATIENT';
+
+export type DashReadingFragment = { cursor: string, sourceId: string, metric: string, time: string, value: number, unit: string, quality: Quality };
+
+export type DashAlertFragment = { id: string, ruleId: string, sourceId: string, metric: string | null, state: AlertState, severity: Severity, value: number | null, message: string, startedAt: string, firedAt: string | null, resolvedAt: string | null, escalatedAt: string | null, acknowledgement: { by: string, at: string, note: string | null } | null };
+
+export type DashNews2Fragment = { sourceId: string, time: string, total: number, risk: News2Risk, parameters: Array<{ metric: string, value: number, score: number }> };
+
+export type DashCandleFragment = { symbol: string, interval: string, start: string, end: string, open: number, high: number, low: number, close: number, volume: number, trades: number, closed: boolean };
+
+export type DashWindowFragment = { sourceId: string, metric: string, window: string, start: string, end: string, count: number, avg: number, min: number, max: number, closed: boolean };
+
+export type DashMetricsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashMetricsQuery = { metrics: Array<{ name: string, unit: string, min: number, max: number, description: string }> };
+
+export type DashSourcesQueryVariables = Exact<{
+  kind?: SourceKind | null | undefined;
+  ids?: Array<string | number> | string | number | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type DashSourcesQuery = { sources: { edges: Array<{ node: { id: string, kind: SourceKind, name: string, latest: Array<{ cursor: string, sourceId: string, metric: string, time: string, value: number, unit: string, quality: Quality }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type DashLiveReadingsSubscriptionVariables = Exact<{
+  sourceIds?: Array<string | number> | string | number | null | undefined;
+  metrics?: Array<string> | string | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type DashLiveReadingsSubscription = { readings: Array<{ cursor: string, sourceId: string, metric: string, time: string, value: number, unit: string, quality: Quality }> };
+
+export type DashRecentReadingsQueryVariables = Exact<{
+  sourceIds?: Array<string | number> | string | number | null | undefined;
+  metrics?: Array<string> | string | null | undefined;
+  from?: string | null | undefined;
+  to?: string | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type DashRecentReadingsQuery = { readings: { edges: Array<{ node: { cursor: string, sourceId: string, metric: string, time: string, value: number, unit: string, quality: Quality } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type DashHistoryQueryVariables = Exact<{
+  sourceId: string | number;
+  metric: string;
+  from: string;
+  to: string;
+  bucket: string;
+  aggregate?: Aggregate | null | undefined;
+  fill?: Fill | null | undefined;
+}>;
+
+
+export type DashHistoryQuery = { history: Array<{ bucket: string, value: number | null }> };
+
+export type DashLiveWindowsSubscriptionVariables = Exact<{
+  sourceIds?: Array<string | number> | string | number | null | undefined;
+  metrics?: Array<string> | string | null | undefined;
+  windows?: Array<string> | string | null | undefined;
+}>;
+
+
+export type DashLiveWindowsSubscription = { windows: Array<{ sourceId: string, metric: string, window: string, start: string, end: string, count: number, avg: number, min: number, max: number, closed: boolean }> };
+
+export type DashNews2ScoresQueryVariables = Exact<{
+  sourceIds?: Array<string | number> | string | number | null | undefined;
+}>;
+
+
+export type DashNews2ScoresQuery = { news2Scores: Array<{ sourceId: string, time: string, total: number, risk: News2Risk, parameters: Array<{ metric: string, value: number, score: number }> }> };
+
+export type DashLiveNews2SubscriptionVariables = Exact<{
+  sourceIds?: Array<string | number> | string | number | null | undefined;
+}>;
+
+
+export type DashLiveNews2Subscription = { news2: Array<{ sourceId: string, time: string, total: number, risk: News2Risk, parameters: Array<{ metric: string, value: number, score: number }> }> };
+
+export type DashAlertRulesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashAlertRulesQuery = { alertRules: Array<{ id: string, name: string, kind: AlertRuleKind, metric: string | null, severity: Severity, enabled: boolean }> };
+
+export type DashAlertsQueryVariables = Exact<{
+  states?: Array<AlertState> | AlertState | null | undefined;
+  severities?: Array<Severity> | Severity | null | undefined;
+  sourceIds?: Array<string | number> | string | number | null | undefined;
+  from?: string | null | undefined;
+  to?: string | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type DashAlertsQuery = { alerts: { edges: Array<{ node: { id: string, ruleId: string, sourceId: string, metric: string | null, state: AlertState, severity: Severity, value: number | null, message: string, startedAt: string, firedAt: string | null, resolvedAt: string | null, escalatedAt: string | null, acknowledgement: { by: string, at: string, note: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type DashLiveAlertsSubscriptionVariables = Exact<{
+  states?: Array<AlertState> | AlertState | null | undefined;
+  severities?: Array<Severity> | Severity | null | undefined;
+  sourceIds?: Array<string | number> | string | number | null | undefined;
+}>;
+
+
+export type DashLiveAlertsSubscription = { alerts: Array<{ kind: string, seq: string, at: string, actor: string | null, alert: { id: string, ruleId: string, sourceId: string, metric: string | null, state: AlertState, severity: Severity, value: number | null, message: string, startedAt: string, firedAt: string | null, resolvedAt: string | null, escalatedAt: string | null, acknowledgement: { by: string, at: string, note: string | null } | null } }> };
+
+export type DashAlertDetailQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DashAlertDetailQuery = { alert: { id: string, ruleId: string, sourceId: string, metric: string | null, state: AlertState, severity: Severity, value: number | null, message: string, startedAt: string, firedAt: string | null, resolvedAt: string | null, escalatedAt: string | null, transitions: Array<{ kind: string, severity: Severity, at: string, eventTime: string | null, value: number | null, message: string, actor: string | null }>, acknowledgement: { by: string, at: string, note: string | null } | null } | null };
+
+export type DashAcknowledgeAlertMutationVariables = Exact<{
+  id: string | number;
+  by: string;
+  note?: string | null | undefined;
+}>;
+
+
+export type DashAcknowledgeAlertMutation = { acknowledgeAlert: { id: string, ruleId: string, sourceId: string, metric: string | null, state: AlertState, severity: Severity, value: number | null, message: string, startedAt: string, firedAt: string | null, resolvedAt: string | null, escalatedAt: string | null, acknowledgement: { by: string, at: string, note: string | null } | null } };
+
+export type DashCandlesQueryVariables = Exact<{
+  symbol: string;
+  interval: string;
+  from: string;
+  to: string;
+  closedOnly?: boolean | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type DashCandlesQuery = { candles: { edges: Array<{ node: { symbol: string, interval: string, start: string, end: string, open: number, high: number, low: number, close: number, volume: number, trades: number, closed: boolean } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type DashLiveCandlesSubscriptionVariables = Exact<{
+  symbols?: Array<string> | string | null | undefined;
+  intervals?: Array<string> | string | null | undefined;
+}>;
+
+
+export type DashLiveCandlesSubscription = { candles: Array<{ symbol: string, interval: string, start: string, end: string, open: number, high: number, low: number, close: number, volume: number, trades: number, closed: boolean }> };
+
+export class TypedDocumentString<TResult, TVariables>
+  extends String
+  implements DocumentTypeDecoration<TResult, TVariables>
+{
+  __apiType?: NonNullable<DocumentTypeDecoration<TResult, TVariables>['__apiType']>;
+  private value: string;
+  public __meta__?: Record<string, any> | undefined;
+
+  constructor(value: string, __meta__?: Record<string, any> | undefined) {
+    super(value);
+    this.value = value;
+    this.__meta__ = __meta__;
+  }
+
+  override toString(): string & DocumentTypeDecoration<TResult, TVariables> {
+    return this.value;
+  }
+}
+export const DashReadingFragmentDoc = new TypedDocumentString(`
+    fragment DashReading on Reading {
+  cursor
+  sourceId
+  metric
+  time
+  value
+  unit
+  quality
+}
+    `, {"fragmentName":"DashReading"}) as unknown as TypedDocumentString<DashReadingFragment, unknown>;
+export const DashAlertFragmentDoc = new TypedDocumentString(`
+    fragment DashAlert on Alert {
+  id
+  ruleId
+  sourceId
+  metric
+  state
+  severity
+  value
+  message
+  startedAt
+  firedAt
+  resolvedAt
+  escalatedAt
+  acknowledgement {
+    by
+    at
+    note
+  }
+}
+    `, {"fragmentName":"DashAlert"}) as unknown as TypedDocumentString<DashAlertFragment, unknown>;
+export const DashNews2FragmentDoc = new TypedDocumentString(`
+    fragment DashNews2 on News2Score {
+  sourceId
+  time
+  total
+  risk
+  parameters {
+    metric
+    value
+    score
+  }
+}
+    `, {"fragmentName":"DashNews2"}) as unknown as TypedDocumentString<DashNews2Fragment, unknown>;
+export const DashCandleFragmentDoc = new TypedDocumentString(`
+    fragment DashCandle on Candle {
+  symbol
+  interval
+  start
+  end
+  open
+  high
+  low
+  close
+  volume
+  trades
+  closed
+}
+    `, {"fragmentName":"DashCandle"}) as unknown as TypedDocumentString<DashCandleFragment, unknown>;
+export const DashWindowFragmentDoc = new TypedDocumentString(`
+    fragment DashWindow on WindowAggregate {
+  sourceId
+  metric
+  window
+  start
+  end
+  count
+  avg
+  min
+  max
+  closed
+}
+    `, {"fragmentName":"DashWindow"}) as unknown as TypedDocumentString<DashWindowFragment, unknown>;
+export const DashMetricsDocument = new TypedDocumentString(`
+    query DashMetrics {
+  metrics {
+    name
+    unit
+    min
+    max
+    description
+  }
+}
+    `) as unknown as TypedDocumentString<DashMetricsQuery, DashMetricsQueryVariables>;
+export const DashSourcesDocument = new TypedDocumentString(`
+    query DashSources($kind: SourceKind, $ids: [ID!], $first: Int, $after: String) {
+  sources(kind: $kind, ids: $ids, first: $first, after: $after) {
+    edges {
+      node {
+        id
+        kind
+        name
+        latest {
+          ...DashReading
+        }
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    fragment DashReading on Reading {
+  cursor
+  sourceId
+  metric
+  time
+  value
+  unit
+  quality
+}`) as unknown as TypedDocumentString<DashSourcesQuery, DashSourcesQueryVariables>;
+export const DashLiveReadingsDocument = new TypedDocumentString(`
+    subscription DashLiveReadings($sourceIds: [ID!], $metrics: [String!], $after: String) {
+  readings(sourceIds: $sourceIds, metrics: $metrics, after: $after) {
+    ...DashReading
+  }
+}
+    fragment DashReading on Reading {
+  cursor
+  sourceId
+  metric
+  time
+  value
+  unit
+  quality
+}`) as unknown as TypedDocumentString<DashLiveReadingsSubscription, DashLiveReadingsSubscriptionVariables>;
+export const DashRecentReadingsDocument = new TypedDocumentString(`
+    query DashRecentReadings($sourceIds: [ID!], $metrics: [String!], $from: DateTime, $to: DateTime, $first: Int, $after: String) {
+  readings(
+    sourceIds: $sourceIds
+    metrics: $metrics
+    from: $from
+    to: $to
+    first: $first
+    after: $after
+  ) {
+    edges {
+      node {
+        ...DashReading
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    fragment DashReading on Reading {
+  cursor
+  sourceId
+  metric
+  time
+  value
+  unit
+  quality
+}`) as unknown as TypedDocumentString<DashRecentReadingsQuery, DashRecentReadingsQueryVariables>;
+export const DashHistoryDocument = new TypedDocumentString(`
+    query DashHistory($sourceId: ID!, $metric: String!, $from: DateTime!, $to: DateTime!, $bucket: String!, $aggregate: Aggregate, $fill: Fill) {
+  history(
+    sourceId: $sourceId
+    metric: $metric
+    from: $from
+    to: $to
+    bucket: $bucket
+    aggregate: $aggregate
+    fill: $fill
+  ) {
+    bucket
+    value
+  }
+}
+    `) as unknown as TypedDocumentString<DashHistoryQuery, DashHistoryQueryVariables>;
+export const DashLiveWindowsDocument = new TypedDocumentString(`
+    subscription DashLiveWindows($sourceIds: [ID!], $metrics: [String!], $windows: [String!]) {
+  windows(sourceIds: $sourceIds, metrics: $metrics, windows: $windows) {
+    ...DashWindow
+  }
+}
+    fragment DashWindow on WindowAggregate {
+  sourceId
+  metric
+  window
+  start
+  end
+  count
+  avg
+  min
+  max
+  closed
+}`) as unknown as TypedDocumentString<DashLiveWindowsSubscription, DashLiveWindowsSubscriptionVariables>;
+export const DashNews2ScoresDocument = new TypedDocumentString(`
+    query DashNews2Scores($sourceIds: [ID!]) {
+  news2Scores(sourceIds: $sourceIds) {
+    ...DashNews2
+  }
+}
+    fragment DashNews2 on News2Score {
+  sourceId
+  time
+  total
+  risk
+  parameters {
+    metric
+    value
+    score
+  }
+}`) as unknown as TypedDocumentString<DashNews2ScoresQuery, DashNews2ScoresQueryVariables>;
+export const DashLiveNews2Document = new TypedDocumentString(`
+    subscription DashLiveNews2($sourceIds: [ID!]) {
+  news2(sourceIds: $sourceIds) {
+    ...DashNews2
+  }
+}
+    fragment DashNews2 on News2Score {
+  sourceId
+  time
+  total
+  risk
+  parameters {
+    metric
+    value
+    score
+  }
+}`) as unknown as TypedDocumentString<DashLiveNews2Subscription, DashLiveNews2SubscriptionVariables>;
+export const DashAlertRulesDocument = new TypedDocumentString(`
+    query DashAlertRules {
+  alertRules {
+    id
+    name
+    kind
+    metric
+    severity
+    enabled
+  }
+}
+    `) as unknown as TypedDocumentString<DashAlertRulesQuery, DashAlertRulesQueryVariables>;
+export const DashAlertsDocument = new TypedDocumentString(`
+    query DashAlerts($states: [AlertState!], $severities: [Severity!], $sourceIds: [ID!], $from: DateTime, $to: DateTime, $first: Int, $after: String) {
+  alerts(
+    states: $states
+    severities: $severities
+    sourceIds: $sourceIds
+    from: $from
+    to: $to
+    first: $first
+    after: $after
+  ) {
+    edges {
+      node {
+        ...DashAlert
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    fragment DashAlert on Alert {
+  id
+  ruleId
+  sourceId
+  metric
+  state
+  severity
+  value
+  message
+  startedAt
+  firedAt
+  resolvedAt
+  escalatedAt
+  acknowledgement {
+    by
+    at
+    note
+  }
+}`) as unknown as TypedDocumentString<DashAlertsQuery, DashAlertsQueryVariables>;
+export const DashLiveAlertsDocument = new TypedDocumentString(`
+    subscription DashLiveAlerts($states: [AlertState!], $severities: [Severity!], $sourceIds: [ID!]) {
+  alerts(states: $states, severities: $severities, sourceIds: $sourceIds) {
+    kind
+    seq
+    at
+    actor
+    alert {
+      ...DashAlert
+    }
+  }
+}
+    fragment DashAlert on Alert {
+  id
+  ruleId
+  sourceId
+  metric
+  state
+  severity
+  value
+  message
+  startedAt
+  firedAt
+  resolvedAt
+  escalatedAt
+  acknowledgement {
+    by
+    at
+    note
+  }
+}`) as unknown as TypedDocumentString<DashLiveAlertsSubscription, DashLiveAlertsSubscriptionVariables>;
+export const DashAlertDetailDocument = new TypedDocumentString(`
+    query DashAlertDetail($id: ID!) {
+  alert(id: $id) {
+    ...DashAlert
+    transitions {
+      kind
+      severity
+      at
+      eventTime
+      value
+      message
+      actor
+    }
+  }
+}
+    fragment DashAlert on Alert {
+  id
+  ruleId
+  sourceId
+  metric
+  state
+  severity
+  value
+  message
+  startedAt
+  firedAt
+  resolvedAt
+  escalatedAt
+  acknowledgement {
+    by
+    at
+    note
+  }
+}`) as unknown as TypedDocumentString<DashAlertDetailQuery, DashAlertDetailQueryVariables>;
+export const DashAcknowledgeAlertDocument = new TypedDocumentString(`
+    mutation DashAcknowledgeAlert($id: ID!, $by: String!, $note: String) {
+  acknowledgeAlert(id: $id, by: $by, note: $note) {
+    ...DashAlert
+  }
+}
+    fragment DashAlert on Alert {
+  id
+  ruleId
+  sourceId
+  metric
+  state
+  severity
+  value
+  message
+  startedAt
+  firedAt
+  resolvedAt
+  escalatedAt
+  acknowledgement {
+    by
+    at
+    note
+  }
+}`) as unknown as TypedDocumentString<DashAcknowledgeAlertMutation, DashAcknowledgeAlertMutationVariables>;
+export const DashCandlesDocument = new TypedDocumentString(`
+    query DashCandles($symbol: String!, $interval: String!, $from: DateTime!, $to: DateTime!, $closedOnly: Boolean, $first: Int, $after: String) {
+  candles(
+    symbol: $symbol
+    interval: $interval
+    from: $from
+    to: $to
+    closedOnly: $closedOnly
+    first: $first
+    after: $after
+  ) {
+    edges {
+      node {
+        ...DashCandle
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    fragment DashCandle on Candle {
+  symbol
+  interval
+  start
+  end
+  open
+  high
+  low
+  close
+  volume
+  trades
+  closed
+}`) as unknown as TypedDocumentString<DashCandlesQuery, DashCandlesQueryVariables>;
+export const DashLiveCandlesDocument = new TypedDocumentString(`
+    subscription DashLiveCandles($symbols: [String!], $intervals: [String!]) {
+  candles(symbols: $symbols, intervals: $intervals) {
+    ...DashCandle
+  }
+}
+    fragment DashCandle on Candle {
+  symbol
+  interval
+  start
+  end
+  open
+  high
+  low
+  close
+  volume
+  trades
+  closed
+}`) as unknown as TypedDocumentString<DashLiveCandlesSubscription, DashLiveCandlesSubscriptionVariables>;
