@@ -1,14 +1,26 @@
 /**
- * `npm run bench [-- name]`: runs the benchmarks (not part of `npm test`),
+ * `npm run bench [-- name ...]`: runs the benchmarks (not part of `npm test`),
  * prints each platform figure beside its raw baseline from the same run, and
  * records them in bench/results.json under the mode (embedded or servers).
+ *
+ *   ingest      GraphQL batch ingest vs multi-row insert
+ *   processors  processors, runtime catch-up and end-to-end delay vs hand-written loops and SQL
+ *   live        commit → subscriber latency (graphql-ws, SSE) and top delivery rate vs Redis + raw ws/SSE
+ *   memory      RSS per idle subscription vs a raw ws connection; RSS and heap over a steady run
+ *   history     bucketed history query through GraphQL vs the same SQL sent directly
+ *
+ * Each module's header lists its settings (flags for ingest/processors, BENCH_* variables for the others).
+ * test/bench-smoke.test.ts runs live, memory and history at tiny sizes.
  */
 import { printTable, saveResults, type Figure } from './report.js';
 
-// Imported when run: ingest.ts parses argv as it loads and rejects other benchmarks' names and flags.
+// Imported when run, so a benchmark's module (and its argv parsing) loads only when it is wanted.
 const benchmarks: Record<string, () => Promise<Figure[]>> = {
   ingest: async () => (await import('./ingest.js')).benchIngest(),
   processors: async () => (await import('./processors.js')).benchProcessors(),
+  live: async () => (await import('./live.js')).benchLive(),
+  memory: async () => (await import('./memory.js')).benchMemory(),
+  history: async () => (await import('./history.js')).benchHistory(),
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-') && a in benchmarks);
 const mode = process.env.DATABASE_URL ? 'servers' : 'embedded';

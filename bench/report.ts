@@ -24,11 +24,17 @@ export function progress(what: string, done: number, of: number) {
   else process.stderr.write(`${line}\n`);
 }
 
+/** Whole numbers from 100 up, one decimal from 10, two below (latencies of a few ms). */
+export function formatValue(n: number): string {
+  const size = Math.abs(n);
+  return size >= 100 || size === 0 || !Number.isFinite(n) ? n.toFixed(0) : size >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
+
 export function printTable(figures: Figure[]) {
   const rows = figures.map((f) => [
     f.name,
-    `${f.platform.toFixed(0)} ${f.unit}`,
-    f.baseline === null ? '-' : `${f.baseline.toFixed(0)} ${f.unit}`,
+    `${formatValue(f.platform)} ${f.unit}`,
+    f.baseline === null ? '-' : `${formatValue(f.baseline)} ${f.unit}`,
     f.ratio === null ? '-' : f.ratio.toFixed(2),
     f.target ?? '',
   ]);

@@ -1,0 +1,362 @@
+/**
+ * Live delivery latency: a reading's commit → its arrival at a subscriber,
+ * through the platform (ingestReadings → pub/sub → stream tail → feed →
+ * graphql-ws / SSE) beside a raw path carrying the same payloads with the
+ * same filtering (Redis PUBLISH of the message the platform publishes → a
+ * plain `ws` / SSE server, bench/support/raw-server.ts), in the same run:
+ *
+ *   (a)   one graphql-ws subscriber to everything at RATE readings/s; also over SSE;
+ *   (b)   SUBSCRIBERS graphql-ws subscribers, each filtered to one of PATIENTS
+ *         patients, at RATE readings/s (RATE × SUBSCRIBERS / PATIENTS deliveries/s);
+ *   (c)   the (b) subscribers with the rate stepped up (START_RATE × FACTOR^k,
+ *         at most MAX_STEPS steps; down by FACTOR instead if the first step
+ *         fails): the highest delivery rate measured in a step whose p99 stays
+ *         under 100 ms with no reading lost (≤ 0.1%), no client error, and at
+ *         least 90% of the offered rate accepted. The batch interval stays
+ *         50 ms, so a higher rate means bigger batches, not more messages.
+ *
+ * Commit times: the platform's, from the server's own 'batch stored' debug
+ * line (cursor range, time taken right after commit, ms resolution); the raw
+ * path's, Date.now() right before PUBLISH (the platform's publish takes its
+ * committedAt the same way). Arrival: the client's wall clock (sub-ms) when the
+ * message is handed to the client code. Every process is on 127.0.0.1 and
+ * this machine's clock. Readings committed during the first WARMUP seconds
+ * of each run are left out.
+ *
+ * Processes: the platform server (startServerProcess; PROCESSORS=off unless
+ * BENCH_LIVE_PROCESSORS=on, so the figures are the live path's), the raw
+ * server, the client fleet (bench/support/clients.ts), and this process as
+ * the load generator. Batches go out every 50 ms (RATE/20 readings each), at
+ * most 8 in flight.
+ *
+ * Embedded by default (PGlite + in-process pub/sub); with DATABASE_URL and
+ * REDIS_URL against the servers. The raw path always needs Redis: REDIS_URL,
+ * else redis://127.0.0.1:6379.
+ *
+ *   npm run bench -- live
+ *   BENCH_LIVE_SECONDS=10 BENCH_LIVE_RATE=2000 BENCH_LIVE_SUBSCRIBERS=1000 BENCH_LIVE_PATIENTS=100
+ *   BENCH_LIVE_SHAPES=a,sse,b,c BENCH_LIVE_STEP_SECONDS=5 BENCH_LIVE_START_RATE=1000 BENCH_LIVE_STEP_FACTOR=1.5
+ *   BENCH_LIVE_MAX_STEPS=10 BENCH_LIVE_WARMUP=2 BENCH_LIVE_PROCESSORS=off
+ */
+import type { Figure } from './report.js';
+import { startChild, type Child } from './support/child.js';
+import type { Collected, Counts, Transport } from './support/clients.js';
+import { drive, patientIds, platformSink, primeUntilReady, rawSink, ReadingSource, registerPatients, type Generated, type Sink } from './support/load.js';
+import { CommitRanges, startPlatform, type Platform } from './support/platform.js';
+import { sleep, type Percentiles } from './support/stats.js';
+
+export type Shape = 'a' | 'sse' | 'b' | 'c';
+type Path = 'platform' | 'raw';
+
+export interface LiveOptions {
+  shapes: Shape[];
+  /** Offered readings/s in (a) and (b). */
+  rate: number;
+  /** Measured seconds per run in (a) and (b). */
+  seconds: number;
+  warmupSeconds: number;
+  patients: number;
+  subscribers: number;
+  steps: { startRate: number; factor: number; maxSteps: number; seconds: number; p99LimitMs: number };
+  processors: boolean;
+  /** Pause after closing a set of subscribers, so the servers are idle before the next run. */
+  pauseMs: number;
+  /** Unset: embedded platform. */
+  databaseUrl?: string;
+  /** Unset: in-process pub/sub on the platform. */
+  redisUrl?: string;
+  /** The raw path's Redis. */
+  rawRedisUrl: string;
+}
+
+export interface Measured {
+  path: Path;
+  label: string;
+  offered: number;
+  acceptedRate: number;
+  deliveriesPerSecond: number;
+  latency: Percentiles;
+  expected: number;
+  delivered: number;
+  lost: number;
+  /** Ingest (platform) or PUBLISH (raw) round trip seen by the load generator. */
+  roundTrip: Percentiles;
+  errors: string[];
+}
+
+export interface Step extends Measured {
+  pass: boolean;
+}
+
+export interface LiveResult {
+  mode: 'embedded' | 'servers';
+  options: LiveOptions;
+  a?: Record<Path, Measured>;
+  sse?: Record<Path, Measured>;
+  b?: Record<Path, Measured>;
+  c?: Record<Path, { steps: Step[]; best: number }>;
+}
+
+export const LIVE_DEFAULTS: Omit<LiveOptions, 'rawRedisUrl'> = {
+  shapes: ['a', 'sse', 'b', 'c'],
+  rate: 2_000,
+  seconds: 10,
+  warmupSeconds: 2,
+  patients: 100,
+  subscribers: 1_000,
+  steps: { startRate: 1_000, factor: 1.5, maxSteps: 10, seconds: 5, p99LimitMs: 100 },
+  processors: false,
+  pauseMs: 1_000,
+};
+
+const fmt = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0)) : String(n));
+
+function describe(m: Measured): string {
+  return (
+    `${m.label}: latency p50 ${fmt(m.latency.p50)} p95 ${fmt(m.latency.p95)} p99 ${fmt(m.latency.p99)} max ${fmt(m.latency.max)} ms; ` +
+    `${m.delivered}/${m.expected} deliveries in the window (${fmt(m.deliveriesPerSecond)}/s), accepted ${fmt(m.acceptedRate)} of ${m.offered} readings/s; ` +
+    `${m.path === 'platform' ? 'ingest' : 'PUBLISH'} round trip p50 ${fmt(m.roundTrip.p50)} p99 ${fmt(m.roundTrip.p99)} ms` +
+    (m.errors.length ? `; client errors: ${m.errors.join(' | ')}` : '')
+  );
+}
+
+/**
+ * Runs the shapes in `options`. `shared`: a platform started by the caller (it must have been
+ * started with `commitTimes`), used instead of a fresh one and left running.
+ */
+export async function runLive(options: LiveOptions, shared?: { platform?: Platform }): Promise<LiveResult> {
+  const patients = patientIds('live', options.patients);
+  const result: LiveResult = { mode: options.databaseUrl ? 'servers' : 'embedded', options };
+  const rawRanges = new CommitRanges();
+  const rawChannel = `vigil-bench-raw-${process.pid}:readings`;
+  const stoppers: (() => Promise<void>)[] = [];
+  try {
+    const platform =
+      shared?.platform ??
+      (await startPlatform({ name: 'live', databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, processors: options.processors, commitTimes: true }));
+    if (!shared?.platform) stoppers.push(() => platform.stop());
+    await registerPatients(platform, patients);
+    const raw = await startChild<{ url: string }>('./raw-server.ts', { env: { RAW_REDIS_URL: options.rawRedisUrl, RAW_CHANNEL: rawChannel } });
+    stoppers.push(() => raw.stop());
+    const clients: Child<unknown> = await startChild('./clients.ts');
+    stoppers.push(() => clients.stop());
+    const rawOut = await rawSink(options.rawRedisUrl, rawChannel, rawRanges);
+    stoppers.push(() => rawOut.close());
+
+    const paths: Record<Path, { sink: Sink; ranges: CommitRanges; source: ReadingSource; url: string; ws: Transport; sse: Transport }> = {
+      platform: { sink: platformSink(platform), ranges: platform.ranges, source: new ReadingSource(patients), url: platform.url, ws: 'graphql-ws', sse: 'sse' },
+      raw: { sink: rawOut, ranges: rawRanges, source: new ReadingSource(patients), url: raw.info.url, ws: 'raw-ws', sse: 'raw-sse' },
+    };
+    let fanout = new Map<string, number>();
+    let fanoutAll = 0;
+
+    const counts = () => clients.call<Counts>('counts');
+
+    /** Opens one subscriber per filter and waits until each has received a priming reading. */
+    const open = async (path: Path, transport: Transport, filters: (string[] | null)[]) => {
+      const p = paths[path];
+      await clients.call('open', { transport, url: p.url, filters }, 600_000);
+      fanout = new Map();
+      fanoutAll = 0;
+      for (const filter of filters) {
+        if (!filter) fanoutAll++;
+        else for (const id of filter) fanout.set(id, (fanout.get(id) ?? 0) + 1);
+      }
+      await primeUntilReady(clients, path, () => p.sink.send(p.source.onePerPatient()));
+    };
+
+    const close = async () => {
+      await clients.call('closeAll', undefined, 300_000);
+      await sleep(options.pauseMs);
+    };
+
+    /** Drives `rate` readings/s through `path` for warm-up + `seconds`, then collects the latencies of the readings committed after the warm-up. */
+    const measure = async (path: Path, label: string, rate: number, seconds: number): Promise<Measured> => {
+      const p = paths[path];
+      await clients.call('reset');
+      p.ranges.clear();
+      const expectedByCursor = new Map<number, number>();
+      let expectedTotal = 0;
+      const windowFrom = Date.now() + options.warmupSeconds * 1000;
+      const drove = await drive(p.sink, p.source, {
+        rate,
+        seconds: options.warmupSeconds + seconds,
+        label: `${label}: batches sent`,
+        onSent: (lastCursor: number, batch: Generated[]) => {
+          let expected = 0;
+          for (const r of batch) expected += fanoutAll + (fanout.get(r.sourceId) ?? 0);
+          expectedByCursor.set(lastCursor, expected);
+          expectedTotal += expected;
+        },
+      });
+      const windowTo = Date.now();
+      // Let every delivery land (bounded: 15 s, or 2 s without progress).
+      const settleBy = Date.now() + 15_000;
+      let last = -1;
+      let stableSince = Date.now();
+      for (;;) {
+        const c = await counts();
+        if (c.received >= expectedTotal || Date.now() > settleBy) break;
+        if (c.received !== last) {
+          last = c.received;
+          stableSince = Date.now();
+        } else if (Date.now() - stableSince > 2_000) break;
+        await sleep(100);
+      }
+      // The server's log lines come over another pipe than the clients' answers: wait for the last ones (bounded).
+      let committedAt = p.ranges.committedAtOf();
+      for (const waitUntil = Date.now() + 10_000; [...expectedByCursor.keys()].some((cursor) => !committedAt.has(cursor)) && Date.now() < waitUntil; ) {
+        await sleep(50);
+        committedAt = p.ranges.committedAtOf();
+      }
+      let expected = 0;
+      for (const [cursor, n] of expectedByCursor) {
+        const at = committedAt.get(cursor);
+        if (at === undefined) throw new Error(`${path}: no commit time for the batch ending at cursor ${cursor}`);
+        if (at >= windowFrom && at < windowTo) expected += n;
+      }
+      const collected = await clients.call<Collected>('collect', { ...p.ranges.sorted(), windowFrom, windowTo }, 300_000);
+      if (collected.dropped) throw new Error(`the client fleet dropped ${collected.dropped} receipts (buffer full)`);
+      const measured: Measured = {
+        path,
+        label,
+        offered: rate,
+        acceptedRate: drove.acceptedRate,
+        deliveriesPerSecond: collected.delivered / ((windowTo - windowFrom) / 1000),
+        latency: collected.latency,
+        expected,
+        delivered: collected.delivered,
+        lost: Math.max(0, expected - collected.delivered),
+        roundTrip: drove.roundTrip,
+        errors: collected.errors,
+      };
+      console.log(describe(measured));
+      return measured;
+    };
+
+    const both = async (shape: string, transport: 'ws' | 'sse', filters: (string[] | null)[], rate: number) => {
+      const out = {} as Record<Path, Measured>;
+      for (const path of ['platform', 'raw'] as const) {
+        await open(path, paths[path][transport], filters);
+        out[path] = await measure(path, `live ${shape} ${path} ${paths[path][transport]}`, rate, options.seconds);
+        await close();
+      }
+      return out;
+    };
+
+    const everything = [null];
+    if (options.shapes.includes('a')) result.a = await both('(a)', 'ws', everything, options.rate);
+    if (options.shapes.includes('sse')) result.sse = await both('(a)', 'sse', everything, options.rate);
+    if (options.shapes.includes('b') || options.shapes.includes('c')) {
+      const filters = Array.from({ length: options.subscribers }, (_, i) => [patients[i % patients.length]!]);
+      const b = {} as Record<Path, Measured>;
+      const c = {} as Record<Path, { steps: Step[]; best: number }>;
+      for (const path of ['platform', 'raw'] as const) {
+        await open(path, paths[path].ws, filters);
+        if (options.shapes.includes('b')) b[path] = await measure(path, `live (b) ${path} ${paths[path].ws} ×${options.subscribers}`, options.rate, options.seconds);
+        if (options.shapes.includes('c')) {
+          const { startRate, factor, maxSteps, seconds, p99LimitMs } = options.steps;
+          // Up by `factor` from startRate while a step passes; if the very first fails, down by `factor`
+          // until one passes. At most maxSteps steps either way.
+          const steps: Step[] = [];
+          let rate = startRate;
+          let direction: 'up' | 'down' | undefined;
+          for (let k = 0; k < maxSteps; k++) {
+            const m = await measure(path, `live (c) ${path} ×${options.subscribers} step ${k + 1}/${maxSteps} at ${rate} readings/s`, rate, seconds);
+            const pass = m.latency.p99 < p99LimitMs && m.lost <= m.expected * 0.001 && m.acceptedRate >= rate * 0.9 && m.errors.length === 0;
+            steps.push({ ...m, pass });
+            direction ??= pass ? 'up' : 'down';
+            if (direction === 'up' && !pass) {
+              console.log(`live (c) ${path}: stopped at ${rate} readings/s (p99 ${fmt(m.latency.p99)} ms, lost ${m.lost}, accepted ${fmt(m.acceptedRate)}/s)`);
+              break;
+            }
+            if (direction === 'down' && pass) break;
+            rate = Math.max(1, Math.round(direction === 'up' ? rate * factor : rate / factor));
+          }
+          const best = Math.max(0, ...steps.filter((s) => s.pass).map((s) => s.deliveriesPerSecond));
+          c[path] = { steps, best };
+        }
+        await close();
+      }
+      if (options.shapes.includes('b')) result.b = b;
+      if (options.shapes.includes('c')) result.c = c;
+    }
+  } finally {
+    for (const stop of stoppers.reverse()) await stop().catch((error: unknown) => console.error(`live: cleanup failed: ${(error as Error).message}`));
+  }
+  return result;
+}
+
+export function liveFigures(result: LiveResult): Figure[] {
+  const { options } = result;
+  const figures: Figure[] = [];
+  const latency = (name: string, pair: Record<Path, Measured> | undefined, target: string) => {
+    if (!pair) return;
+    for (const key of ['p50', 'p95', 'p99', 'max'] as const) {
+      const platform = pair.platform.latency[key];
+      const baseline = pair.raw.latency[key];
+      figures.push({ name: `${name}: ${key}`, unit: 'ms', platform, baseline, ratio: platform / baseline, target: key === 'p99' ? target : undefined });
+    }
+  };
+  latency(`live (a) graphql-ws, 1 subscriber to all, ${options.rate} readings/s`, result.a, '≤ 1.5');
+  latency(`live (a) SSE, 1 subscriber to all, ${options.rate} readings/s`, result.sse, '≤ 1.5');
+  const perPatient = options.subscribers / options.patients;
+  const bName = `live (b) graphql-ws, ${options.subscribers} subscribers × 1 of ${options.patients} patients, ${options.rate} readings/s (${Math.round(options.rate * perPatient)} deliveries/s)`;
+  latency(bName, result.b, '≤ 1.5');
+  if (result.b) {
+    // The latencies above are at the rate the path actually took: an overloaded server accepts less.
+    const { platform, raw } = result.b;
+    figures.push({ name: `${bName}: deliveries measured`, unit: 'deliveries/s', platform: platform.deliveriesPerSecond, baseline: raw.deliveriesPerSecond, ratio: platform.deliveriesPerSecond / raw.deliveriesPerSecond });
+  }
+  if (result.c) {
+    const { platform, raw } = result.c;
+    figures.push({
+      name: `live (c) graphql-ws, ${options.subscribers} subscribers: highest delivery rate with p99 < ${options.steps.p99LimitMs} ms`,
+      unit: 'deliveries/s',
+      platform: platform.best,
+      baseline: raw.best,
+      ratio: raw.best > 0 ? platform.best / raw.best : null,
+      target: '≥ 0.5',
+    });
+  }
+  return figures;
+}
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export async function benchLive(): Promise<Figure[]> {
+  const d = LIVE_DEFAULTS;
+  const rawRedisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const options: LiveOptions = {
+    shapes: (process.env.BENCH_LIVE_SHAPES?.split(',').filter(Boolean) as Shape[] | undefined) ?? d.shapes,
+    rate: envNumber('BENCH_LIVE_RATE', d.rate),
+    seconds: envNumber('BENCH_LIVE_SECONDS', d.seconds),
+    warmupSeconds: envNumber('BENCH_LIVE_WARMUP', d.warmupSeconds),
+    patients: envNumber('BENCH_LIVE_PATIENTS', d.patients),
+    subscribers: envNumber('BENCH_LIVE_SUBSCRIBERS', d.subscribers),
+    steps: {
+      startRate: envNumber('BENCH_LIVE_START_RATE', d.steps.startRate),
+      factor: envNumber('BENCH_LIVE_STEP_FACTOR', d.steps.factor),
+      maxSteps: envNumber('BENCH_LIVE_MAX_STEPS', d.steps.maxSteps),
+      seconds: envNumber('BENCH_LIVE_STEP_SECONDS', d.steps.seconds),
+      p99LimitMs: d.steps.p99LimitMs,
+    },
+    processors: process.env.BENCH_LIVE_PROCESSORS === 'on',
+    pauseMs: d.pauseMs,
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    redisUrl: process.env.REDIS_URL || undefined,
+    rawRedisUrl,
+  };
+  for (const shape of options.shapes) if (!['a', 'sse', 'b', 'c'].includes(shape)) throw new Error(`BENCH_LIVE_SHAPES: unknown shape ${shape}`);
+  console.log(
+    `live: platform ${options.databaseUrl ? 'on DATABASE_URL' : 'embedded (PGlite)'} with ${options.redisUrl ? 'Redis pub/sub' : 'in-process pub/sub'}, PROCESSORS=${options.processors ? 'on' : 'off'}; ` +
+      `raw path through ${rawRedisUrl}${process.env.REDIS_URL ? '' : ' (REDIS_URL unset: used for the raw path only)'}`,
+  );
+  return liveFigures(await runLive(options));
+}
