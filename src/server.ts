@@ -56,6 +56,7 @@ import type { Principal } from './auth/principal.js';
 import { RateLimiter } from './auth/rate-limit.js';
 import { TenantScope } from './auth/tenant-scope.js';
 import { AppError } from './errors.js';
+import { serveDashboard } from './transport/dashboard.js';
 import { createMaskError } from './transport/mask-error.js';
 import { useQueryLimits } from './transport/query-limits.js';
 import { useSseEventIds } from './transport/sse.js';
@@ -273,6 +274,8 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ status: 'up', uptimeSeconds: Math.round(process.uptime()) }));
     }
+    // The dashboard's static files (GET/HEAD outside /graphql and the paths above); its data needs a key like any client.
+    if (serveDashboard(req, res)) return;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > config.limits.maxBodyBytes) {
       return void reject(res, 413, 'PAYLOAD_TOO_LARGE', `the request body of ${declared} bytes exceeds MAX_BODY_BYTES (${config.limits.maxBodyBytes}); send smaller batches`);
