@@ -1,0 +1,264 @@
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+import { createClient, type Client } from 'graphql-ws';
+
+/**
+ * The page's only way to the API: typed documents from codegen
+ * (web/src/generated), queries and mutations as same-origin JSON POSTs to
+ * /graphql, subscriptions over one graphql-ws connection that reconnects on
+ * its own. The API key (when the server wants one) comes from local storage.
+ */
+export type Document<R, V> = DocumentTypeDecoration<R, V> & { toString(): string };
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+const KEY_STORAGE = 'vigil.apiKey';
+
+export function storedApiKey(): string {
+  try {
+    return localStorage.getItem(KEY_STORAGE) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export function storeApiKey(key: string) {
+  if (key) localStorage.setItem(KEY_STORAGE, key);
+  else localStorage.removeItem(KEY_STORAGE);
+  reconnect();
+}
+
+export async function request<R, V>(document: Document<R, V>, variables: V, options: { signal?: AbortSignal } = {}): Promise<R> {
+  const key = storedApiKey();
+  let response: Response;
+  try {
+    response = await fetch('/graphql', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json, application/json',
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+      },
+      body: JSON.stringify({ query: document.toString(), variables }),
+      signal: options.signal,
+    });
+  } catch (error) {
+    if ((error as Error).name === 'AbortError') throw error;
+    throw new ApiError('the server cannot be reached', 'UNREACHABLE');
+  }
+  let body: { data?: R | null; errors?: { message: string; extensions?: { code?: string } }[] };
+  try {
+    body = await response.json();
+  } catch {
+    throw new ApiError(`the server answered ${response.status} ${response.statusText}`, 'BAD_RESPONSE');
+  }
+  if (body.errors?.length) {
+    throw new ApiError(body.errors.map((e) => e.message).join('; '), body.errors[0]!.extensions?.code);
+  }
+  if (!body.data) throw new ApiError('the server answered without data', 'BAD_RESPONSE');
+  return body.data;
+}
+
+// ---- Connection state, shown by the indicator in the header ----
+
+export type ConnectionState =
+  | { kind: 'connecting' }
+  | { kind: 'live'; since: number; reconnects: number }
+  | { kind: 'reconnecting'; since: number; attempts: number }
+  | { kind: 'refused'; reason: string };
+
+let state: ConnectionState = { kind: 'connecting' };
+const stateListeners = new Set<(state: ConnectionState) => void>();
+/** Called after each reconnection (not the first connection): outputs without a cursor are read again. */
+const reconnectListeners = new Set<() => void>();
+let connections = 0;
+let attempts = 0;
+let downSince = 0;
+
+function setState(next: ConnectionState) {
+  state = next;
+  for (const listener of stateListeners) listener(state);
+}
+
+export function connectionState() {
+  return state;
+}
+
+export function onConnectionState(listener: (state: ConnectionState) => void): () => void {
+  stateListeners.add(listener);
+  listener(state);
+  return () => stateListeners.delete(listener);
+}
+
+export function onReconnected(listener: () => void): () => void {
+  reconnectListeners.add(listener);
+  return () => reconnectListeners.delete(listener);
+}
+
+// Closed by the server for the key: 4401 revoked or expired, 4403 refused. Retrying cannot help until the key changes.
+const KEY_CLOSE_CODES = new Set([4401, 4403]);
+const isKeyClose = (event: unknown): event is CloseEvent =>
+  typeof event === 'object' && event !== null && 'code' in event && KEY_CLOSE_CODES.has((event as CloseEvent).code);
+
+let client: Client | undefined;
+
+function socketUrl() {
+  const url = new URL('/graphql', location.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.href;
+}
+
+let generation = 0;
+
+function getClient(): Client {
+  if (client) return client;
+  // graphql-ws may call `on` listeners synchronously from createClient: compare generations, not the client itself.
+  const mine = ++generation;
+  client = createClient({
+    url: socketUrl(),
+    lazy: false,
+    keepAlive: 10_000,
+    retryAttempts: Infinity,
+    // A server restart takes seconds: retry every 0.25-2 s (with jitter), not the default's growing minutes.
+    retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** retries, 2_000) + Math.random() * 250)),
+    shouldRetry: (event) => !isKeyClose(event),
+    connectionParams: () => {
+      const apiKey = storedApiKey();
+      return apiKey ? { apiKey } : {};
+    },
+    onNonLazyError: () => undefined,
+    on: {
+      connecting: (isRetry) => {
+        if (mine !== generation) return;
+        if (isRetry || connections > 0) {
+          attempts++;
+          setState({ kind: 'reconnecting', since: downSince || Date.now(), attempts });
+        } else setState({ kind: 'connecting' });
+      },
+      connected: () => {
+        if (mine !== generation) return;
+        const wasReconnect = connections > 0;
+        connections++;
+        attempts = 0;
+        downSince = 0;
+        setState({ kind: 'live', since: Date.now(), reconnects: connections - 1 });
+        if (wasReconnect) for (const listener of reconnectListeners) listener();
+      },
+      closed: (event) => {
+        if (mine !== generation) return;
+        if (isKeyClose(event)) {
+          setState({ kind: 'refused', reason: event.reason || (event.code === 4401 ? 'API key revoked or expired' : 'API key refused') });
+          return;
+        }
+        downSince ||= Date.now();
+        if (state.kind !== 'refused') setState({ kind: 'reconnecting', since: downSince, attempts });
+      },
+    },
+  });
+  return client;
+}
+
+// ---- Live streams that survive reconnections ----
+
+interface Stream {
+  start(): void;
+  halt(): void;
+}
+const streams = new Set<Stream>();
+
+/**
+ * Subscribes and keeps subscribed: through dropped sockets (graphql-ws
+ * retries), through the server completing subscriptions at shutdown, and
+ * through errors such as SLOW_CONSUMER, until `stop()`. `variables` is read
+ * each time the subscription is (re)sent, so a readings stream resumes after
+ * the last cursor it processed.
+ */
+export function live<R, V>(
+  document: Document<R, V>,
+  variables: () => V,
+  handlers: { next(data: R): void; error?(error: ApiError): void },
+): { stop(): void } {
+  let stopped = false;
+  // Each (re)subscription has its own token: callbacks of one that was replaced or halted are ignored.
+  let current: { dispose?: () => void } | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const restartSoon = (token: object) => {
+    if (token !== current || stopped) return;
+    current = undefined;
+    if (state.kind === 'refused') return;
+    clearTimeout(timer);
+    timer = setTimeout(stream.start, 500);
+  };
+  const stream: Stream = {
+    start() {
+      if (stopped) return;
+      clearTimeout(timer);
+      const token: { dispose?: () => void } = {};
+      current = token;
+      const payload = {
+        query: document.toString(),
+        // A getter: graphql-ws sends this object again on every reconnection, and each time it must carry the latest cursor.
+        get variables() {
+          return variables() as Record<string, unknown>;
+        },
+      };
+      token.dispose = getClient().subscribe<R>(payload, {
+        next: (result) => {
+          if (token !== current) return;
+          if (result.errors?.length) {
+            const first = result.errors[0] as { message: string; extensions?: { code?: string } };
+            handlers.error?.(new ApiError(first.message, first.extensions?.code));
+          }
+          if (result.data) handlers.next(result.data as R);
+        },
+        error: (error) => {
+          if (token !== current) return;
+          if (isKeyClose(error)) {
+            setState({ kind: 'refused', reason: error.reason || 'API key refused' });
+          } else {
+            const list = Array.isArray(error) ? (error as { message: string; extensions?: { code?: string } }[]) : [];
+            if (list.length) handlers.error?.(new ApiError(list.map((e) => e.message).join('; '), list[0]!.extensions?.code));
+          }
+          restartSoon(token);
+        },
+        complete: () => restartSoon(token),
+      });
+    },
+    halt() {
+      clearTimeout(timer);
+      const token = current;
+      current = undefined;
+      token?.dispose?.();
+    },
+  };
+  streams.add(stream);
+  stream.start();
+  return {
+    stop() {
+      stopped = true;
+      streams.delete(stream);
+      stream.halt();
+    },
+  };
+}
+
+/** A new key: a new connection, and every live stream sent again on it. */
+export function reconnect() {
+  for (const stream of streams) stream.halt();
+  const old = client;
+  client = undefined;
+  generation++;
+  connections = 0;
+  attempts = 0;
+  downSince = 0;
+  setState({ kind: 'connecting' });
+  void old?.dispose();
+  for (const stream of streams) stream.start();
+  for (const listener of reconnectListeners) listener();
+}

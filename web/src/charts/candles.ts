@@ -1,0 +1,128 @@
+import uPlot from 'uplot';
+import { axes, fitWidth } from './theme.js';
+
+export interface CandlePoint {
+  start: number; // seconds
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  closed: boolean;
+}
+
+const UP = '#4ade80';
+const DOWN = '#f87171';
+
+/**
+ * OHLC candles with volume bars beneath, on uPlot: the price series are
+ * invisible (they only give the scales their range) and a draw hook paints
+ * the candles. Rising candles are hollow, falling ones filled (so the
+ * direction does not rest on colour alone); the forming candle is dashed.
+ */
+export class CandleChart {
+  readonly el: HTMLDivElement;
+  readonly plot: uPlot;
+  private candles: CandlePoint[] = [];
+  private disconnect: () => void;
+
+  constructor(
+    private intervalSeconds: number,
+    label: string,
+    height = 240,
+  ) {
+    this.el = document.createElement('div');
+    this.el.className = 'chart candle-chart';
+    this.el.setAttribute('role', 'img');
+    this.el.setAttribute('aria-label', label);
+    const hidden = (name: string, scale: string, digits = 2): uPlot.Series => ({
+      label: name,
+      scale,
+      paths: () => null,
+      points: { show: false },
+      stroke: 'transparent',
+      value: (_u, v) => (v === null || v === undefined ? '–' : v.toFixed(digits)),
+    });
+    const opts: uPlot.Options = {
+      width: 400,
+      height,
+      cursor: { drag: { x: false, y: false }, points: { show: false } },
+      scales: {
+        x: { time: true, range: (_u, min, max) => [min - this.intervalSeconds * 0.75, max + this.intervalSeconds * 0.75] },
+        price: {
+          range: (_u, min, max) => {
+            const pad = (max - min) * 0.08 || Math.abs(max) * 0.001 || 1;
+            return [min - pad, max + pad];
+          },
+        },
+        // Volume uses the bottom quarter of the plot.
+        vol: { range: (_u, _min, max) => [0, (max || 1) * 4] },
+      },
+      axes: axes(undefined, 'price'),
+      legend: { live: true },
+      series: [{}, hidden('Open', 'price'), hidden('High', 'price'), hidden('Low', 'price'), hidden('Close', 'price'), hidden('Volume', 'vol', 0)],
+      hooks: { draw: [(u) => this.drawCandles(u)] },
+    };
+    this.plot = new uPlot(opts, [[], [], [], [], [], []], this.el);
+    this.disconnect = fitWidth(this.plot, this.el, height);
+  }
+
+  setInterval(seconds: number) {
+    this.intervalSeconds = seconds;
+  }
+
+  setCandles(candles: CandlePoint[]) {
+    this.candles = candles;
+    this.plot.setData([candles.map((c) => c.start), candles.map((c) => c.open), candles.map((c) => c.high), candles.map((c) => c.low), candles.map((c) => c.close), candles.map((c) => c.volume)]);
+  }
+
+  private drawCandles(u: uPlot) {
+    const ctx = u.ctx;
+    const ratio = window.devicePixelRatio || 1;
+    const step = Math.abs(u.valToPos(this.intervalSeconds, 'x', true) - u.valToPos(0, 'x', true));
+    const body = Math.max(1 * ratio, Math.min(24 * ratio, step * 0.7));
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+    ctx.clip();
+    for (const c of this.candles) {
+      const x = Math.round(u.valToPos(c.start, 'x', true));
+      const vTop = u.valToPos(c.volume, 'vol', true);
+      const vBase = u.valToPos(0, 'vol', true);
+      ctx.fillStyle = 'rgba(148, 163, 184, 0.35)';
+      ctx.fillRect(x - body / 2, vTop, body, vBase - vTop);
+
+      const up = c.close >= c.open;
+      const color = up ? UP : DOWN;
+      const yHigh = u.valToPos(c.high, 'price', true);
+      const yLow = u.valToPos(c.low, 'price', true);
+      const yOpen = u.valToPos(c.open, 'price', true);
+      const yClose = u.valToPos(c.close, 'price', true);
+      ctx.strokeStyle = color;
+      ctx.lineWidth = 1 * ratio;
+      ctx.setLineDash(c.closed ? [] : [3 * ratio, 2 * ratio]);
+      ctx.globalAlpha = c.closed ? 1 : 0.7;
+      ctx.beginPath();
+      ctx.moveTo(x + 0.5, yHigh);
+      ctx.lineTo(x + 0.5, yLow);
+      ctx.stroke();
+      const top = Math.min(yOpen, yClose);
+      const height = Math.max(1 * ratio, Math.abs(yClose - yOpen));
+      if (up) {
+        ctx.fillStyle = '#0b1220';
+        ctx.fillRect(x - body / 2, top, body, height);
+        ctx.strokeRect(x - body / 2 + 0.5, top + 0.5, body - 1, height - 1);
+      } else {
+        ctx.fillStyle = color;
+        ctx.fillRect(x - body / 2, top, body, height);
+      }
+    }
+    ctx.globalAlpha = 1;
+    ctx.restore();
+  }
+
+  destroy() {
+    this.disconnect();
+    this.plot.destroy();
+  }
+}

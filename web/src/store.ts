@@ -1,0 +1,331 @@
+import { ApiError, live, onReconnected, request } from './api.js';
+import { onNextFrame } from './schedule.js';
+import {
+  DashAlertRulesDocument,
+  DashAlertsDocument,
+  DashLiveAlertsDocument,
+  DashLiveNews2Document,
+  DashLiveReadingsDocument,
+  DashNews2ScoresDocument,
+  DashSourcesDocument,
+  type DashAlertFragment,
+  type DashLiveAlertsSubscription,
+  type DashNews2Fragment,
+  type DashReadingFragment,
+  type DashSourcesQuery,
+  type SourceKind,
+} from './generated/graphql.js';
+import { SEVERITY_ORDER } from './vitals.js';
+
+/** Time-ordered samples of one series, the newest `capacity` kept. */
+export class Series {
+  readonly t: number[] = [];
+  readonly v: number[] = [];
+  constructor(readonly capacity = 600) {}
+
+  add(t: number, v: number) {
+    const n = this.t.length;
+    if (n === 0 || t > this.t[n - 1]!) {
+      this.t.push(t);
+      this.v.push(v);
+    } else {
+      // Late or replayed: in place, once.
+      let i = n - 1;
+      while (i >= 0 && this.t[i]! > t) i--;
+      if (i >= 0 && this.t[i] === t) return;
+      this.t.splice(i + 1, 0, t);
+      this.v.splice(i + 1, 0, v);
+    }
+    if (this.t.length > this.capacity + 64) {
+      const drop = this.t.length - this.capacity;
+      this.t.splice(0, drop);
+      this.v.splice(0, drop);
+    }
+  }
+}
+
+export interface SourceState {
+  id: string;
+  name: string;
+  kind: SourceKind | 'UNKNOWN';
+  latest: Map<string, DashReadingFragment & { at: number }>;
+  series: Map<string, Series>;
+  news2: DashNews2Fragment | null;
+  /** Open (pending or firing) alerts by id. */
+  alerts: Map<string, DashAlertFragment>;
+  /** Event time of the newest reading, ms. */
+  lastTime: number;
+}
+
+export type AlertEvent = DashLiveAlertsSubscription['alerts'][number];
+
+type ChangeListener = (changed: ReadonlySet<string>, added: boolean) => void;
+
+const OPEN_STATES = ['PENDING', 'FIRING'] as const;
+
+/**
+ * What the page knows of the tenant's patients: latest vitals, recent series,
+ * NEWS2 and open alerts, kept current by three subscriptions. The readings
+ * subscription resumes after the last cursor applied, so a reconnection
+ * (server restart included) loses and repeats nothing.
+ */
+class Store {
+  readonly sources = new Map<string, SourceState>();
+  readonly openAlerts = new Map<string, DashAlertFragment>();
+  /** Rule kinds by id, where the key may read rules (analyst). */
+  readonly ruleKinds = new Map<string, string>();
+  lastCursor: bigint | null = null;
+  /** Cursors the readings subscription was resumed after, oldest first. */
+  readonly resumes: string[] = [];
+  readingsApplied = 0;
+  loaded = false;
+  loadError: string | null = null;
+
+  private started = false;
+  private changed = new Set<string>();
+  private added = false;
+  private listeners = new Set<ChangeListener>();
+  private alertListeners = new Set<(event: AlertEvent) => void>();
+  private unknown = new Set<string>();
+  private unknownTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Starts the subscriptions and the first load; later calls do nothing. */
+  start() {
+    if (this.started) return;
+    this.started = true;
+    live(
+      DashLiveReadingsDocument,
+      () => {
+        const after = this.lastCursor === null ? null : this.lastCursor.toString();
+        if (after !== null && this.resumes[this.resumes.length - 1] !== after) this.resumes.push(after);
+        return { after };
+      },
+      { next: (data) => this.applyReadings(data.readings) },
+    );
+    live(DashLiveNews2Document, () => ({}), { next: (data) => data.news2.forEach((score) => this.applyNews2(score)) });
+    live(DashLiveAlertsDocument, () => ({}), { next: (data) => data.alerts.forEach((event) => this.applyAlertEvent(event)) });
+    // Outputs have no cursor: after a reconnection read the current ones again.
+    onReconnected(() => void this.loadOutputs());
+    void this.load();
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  onAlertEvent(listener: (event: AlertEvent) => void): () => void {
+    this.alertListeners.add(listener);
+    return () => this.alertListeners.delete(listener);
+  }
+
+  patients(): SourceState[] {
+    return [...this.sources.values()].filter((s) => s.kind === 'PATIENT').sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
+  }
+
+  /** The patient's most pressing open alert: firing before pending, then by severity. */
+  worstAlert(source: SourceState): DashAlertFragment | null {
+    let worst: DashAlertFragment | null = null;
+    const rank = (a: DashAlertFragment) => (a.state === 'FIRING' ? 10 : 0) + SEVERITY_ORDER.indexOf(a.severity as never);
+    for (const alert of source.alerts.values()) if (!worst || rank(alert) > rank(worst)) worst = alert;
+    return worst;
+  }
+
+  signalLost(source: SourceState): DashAlertFragment | null {
+    for (const alert of source.alerts.values()) {
+      if (this.ruleKinds.get(alert.ruleId) === 'NO_DATA' || alert.message.startsWith('signal lost')) return alert;
+    }
+    return null;
+  }
+
+  private state(id: string, kind: SourceState['kind'] = 'UNKNOWN', name = id): SourceState {
+    let source = this.sources.get(id);
+    if (!source) {
+      source = { id, name, kind, latest: new Map(), series: new Map(), news2: null, alerts: new Map(), lastTime: 0 };
+      this.sources.set(id, source);
+      if (kind === 'UNKNOWN') this.learn(id);
+      else this.added = true;
+    }
+    return source;
+  }
+
+  /** Asks every view showing `id` to draw it again in the next frame. */
+  touch(id: string) {
+    this.markChanged(id);
+  }
+
+  /** Stored readings read by a view (history of the last minutes): series and latest values, not the live cursor. */
+  backfill(readings: DashReadingFragment[]) {
+    for (const reading of readings) {
+      this.applyReading(this.state(reading.sourceId), reading);
+      this.markChanged(reading.sourceId);
+    }
+  }
+
+  private markChanged(id: string) {
+    this.changed.add(id);
+    onNextFrame(this.flush);
+  }
+
+  private flush = () => {
+    const changed = this.changed;
+    const added = this.added;
+    this.changed = new Set();
+    this.added = false;
+    for (const listener of this.listeners) listener(changed, added);
+  };
+
+  /** Applies one reading to the source's latest values and series; false when it was older than what is shown. */
+  private applyReading(source: SourceState, reading: DashReadingFragment): boolean {
+    const at = Date.parse(reading.time);
+    let series = source.series.get(reading.metric);
+    if (!series) source.series.set(reading.metric, (series = new Series()));
+    series.add(at, reading.value);
+    const current = source.latest.get(reading.metric);
+    if (current && current.at > at) return false;
+    source.latest.set(reading.metric, { ...reading, at });
+    if (at > source.lastTime) source.lastTime = at;
+    return true;
+  }
+
+  private applyReadings(readings: DashReadingFragment[]) {
+    for (const reading of readings) {
+      const cursor = BigInt(reading.cursor);
+      // A resumed subscription starts after our cursor; this guards against a repeat all the same.
+      if (this.lastCursor !== null && cursor <= this.lastCursor) continue;
+      this.lastCursor = cursor;
+      this.readingsApplied++;
+      this.applyReading(this.state(reading.sourceId), reading);
+      this.markChanged(reading.sourceId);
+    }
+  }
+
+  private applyNews2(score: DashNews2Fragment) {
+    const source = this.state(score.sourceId);
+    if (source.news2 && Date.parse(source.news2.time) > Date.parse(score.time)) return;
+    source.news2 = score;
+    this.markChanged(score.sourceId);
+  }
+
+  private applyAlert(alert: DashAlertFragment) {
+    const source = this.state(alert.sourceId);
+    if ((OPEN_STATES as readonly string[]).includes(alert.state)) {
+      this.openAlerts.set(alert.id, alert);
+      source.alerts.set(alert.id, alert);
+    } else {
+      this.openAlerts.delete(alert.id);
+      source.alerts.delete(alert.id);
+    }
+    this.markChanged(alert.sourceId);
+  }
+
+  private applyAlertEvent(event: AlertEvent) {
+    this.applyAlert(event.alert);
+    for (const listener of this.alertListeners) listener(event);
+  }
+
+  /** An alert changed through this page (acknowledged): shown at once, before the subscription echoes it. */
+  alertUpdated(alert: DashAlertFragment) {
+    this.applyAlert(alert);
+  }
+
+  private async load() {
+    try {
+      let after: string | null = null;
+      do {
+        const page: DashSourcesQuery = await request(DashSourcesDocument, { kind: 'PATIENT', first: 500, after });
+        for (const { node } of page.sources.edges) {
+          const source = this.state(node.id, node.kind, node.name);
+          source.kind = node.kind;
+          source.name = node.name;
+          for (const reading of node.latest) this.applyReading(source, reading);
+          this.markChanged(node.id);
+        }
+        after = page.sources.pageInfo.hasNextPage ? page.sources.pageInfo.endCursor : null;
+      } while (after);
+      this.added = true;
+      this.loaded = true;
+      this.loadError = null;
+    } catch (error) {
+      this.loadError = (error as Error).message;
+      this.loaded = true;
+      this.added = true;
+      onNextFrame(this.flush);
+      // Retry: the server may be starting, or the key may be fixed meanwhile.
+      setTimeout(() => void this.load(), 3_000);
+      return;
+    }
+    onNextFrame(this.flush);
+    await this.loadOutputs();
+  }
+
+  /** NEWS2 scores, open alerts and rule kinds: what the views need beside readings. Needs an analyst key; a read key gets the live updates only. */
+  private async loadOutputs() {
+    const forbidden = (error: unknown) => error instanceof ApiError && (error.code === 'FORBIDDEN' || error.code === 'UNAUTHENTICATED');
+    await Promise.all([
+      request(DashNews2ScoresDocument, {})
+        .then((data) => data.news2Scores.forEach((score) => this.applyNews2(score)))
+        .catch((error: unknown) => forbidden(error) || console.warn('NEWS2 scores', error)),
+      request(DashAlertRulesDocument, {})
+        .then((data) => data.alertRules.forEach((rule) => this.ruleKinds.set(rule.id, rule.kind)))
+        .catch((error: unknown) => forbidden(error) || console.warn('alert rules', error)),
+      request(DashAlertsDocument, { states: [...OPEN_STATES], first: 500 })
+        .then((data) => {
+          const open = new Set(data.alerts.edges.map((e) => e.node.id));
+          // Alerts that closed while we were away.
+          for (const [id, alert] of this.openAlerts) if (!open.has(id)) this.applyAlert({ ...alert, state: 'RESOLVED' });
+          data.alerts.edges.forEach((edge) => this.applyAlert(edge.node));
+        })
+        .catch((error: unknown) => forbidden(error) || console.warn('open alerts', error)),
+    ]);
+  }
+
+  /** Sources first seen in a live stream (registered after the page loaded): learn kind and name, in one query per burst. */
+  private learn(id: string) {
+    this.unknown.add(id);
+    if (this.unknownTimer) return;
+    this.unknownTimer = setTimeout(async () => {
+      this.unknownTimer = undefined;
+      const ids = [...this.unknown].slice(0, 500);
+      ids.forEach((i) => this.unknown.delete(i));
+      try {
+        const data = await request(DashSourcesDocument, { ids, first: 500 });
+        for (const { node } of data.sources.edges) {
+          const source = this.sources.get(node.id);
+          if (!source) continue;
+          source.kind = node.kind;
+          source.name = node.name;
+          this.added = true;
+          this.markChanged(node.id);
+        }
+      } catch (error) {
+        console.warn('could not look up new sources', error);
+        ids.forEach((i) => this.unknown.add(i));
+      }
+      if (this.unknown.size) this.learn([...this.unknown][0]!);
+    }, 150);
+  }
+}
+
+export const store = new Store();
+
+declare global {
+  interface Window {
+    __vigil: { readonly lastCursor: string | null; readonly resumes: string[]; readonly readingsApplied: number; readonly patients: number };
+  }
+}
+
+window.__vigil = {
+  get lastCursor() {
+    return store.lastCursor === null ? null : store.lastCursor.toString();
+  },
+  get resumes() {
+    return store.resumes;
+  },
+  get readingsApplied() {
+    return store.readingsApplied;
+  },
+  get patients() {
+    return store.patients().length;
+  },
+};
