@@ -18,8 +18,10 @@
  * Each side: one warm-up, then ROUNDS timed round trips (client side, result
  * fully received and parsed); the median is the figure. Both sides' buckets
  * are compared. On the servers the rounds alternate; embedded, the database
- * can be opened by one process at a time, so the SQL rounds run first and the
- * server is started on the same data directory afterwards.
+ * can be opened by one process at a time, so the loading connection is
+ * closed and the SQL rounds run on a freshly opened PGlite before and after
+ * the server's rounds (server started on the same data directory): 2 × ROUNDS
+ * SQL rounds.
  *
  *   npm run bench -- history
  *   BENCH_HISTORY_ROWS=5000000 BENCH_HISTORY_SERIES=10 BENCH_HISTORY_ROUNDS=5 BENCH_HISTORY_DAYS=6
@@ -166,12 +168,6 @@ export async function runHistory(options: HistoryOptions): Promise<HistoryResult
 
     const text = historySql(timescale);
     const params = [`${60_000} milliseconds`, ORIGIN, SOURCE, METRIC, from.toISOString(), to.toISOString()];
-    const planRows = await driver.query<Record<string, string>>(`explain (analyze, buffers) ${text}`, params);
-    const plan = planRows.map((r) => Object.values(r)[0]!);
-    // The plan's nodes and timings (conditions and buffer lines left out).
-    const outline = plan.filter((line) => /->|^\S|Heap Fetches|Workers|Execution Time|Planning Time/.test(line)).map((line) => line.replace(/\s+\(cost=[^)]*\)/, ''));
-    console.log(`history: plan of the SQL the server runs:\n  ${outline.join('\n  ')}`);
-
     const sqlRound = async () => {
       const started = performance.now();
       const found = await driver!.query<Point>(text, params);
@@ -187,37 +183,63 @@ export async function runHistory(options: HistoryOptions): Promise<HistoryResult
       if (!body.data) throw new Error(`history query failed: ${JSON.stringify(body).slice(0, 500)}`);
       return { ms, check: checksum(body.data.history.map((p) => ({ bucket: Date.parse(p.bucket), value: p.value }))) };
     };
+    const explain = async () => {
+      const planRows = await driver!.query<Record<string, string>>(`explain (analyze, buffers) ${text}`, params);
+      const plan = planRows.map((r) => Object.values(r)[0]!);
+      // The plan's nodes and timings (conditions and buffer lines left out).
+      const outline = plan.filter((line) => /->|^\S|Heap Fetches|Workers|Execution Time|Planning Time/.test(line)).map((line) => line.replace(/\s+\(cost=[^)]*\)/, ''));
+      console.log(`history: plan of the SQL the server runs (warm):\n  ${outline.join('\n  ')}`);
+      return plan;
+    };
 
     const timings = { sql: [] as number[], graphql: [] as number[] };
     let sqlCheck: ReturnType<typeof checksum> | undefined;
     let graphqlCheck: ReturnType<typeof checksum> | undefined;
+    let plan: string[] = [];
     const startServer = async () => {
       platform = await startPlatform({ name: 'history', databaseUrl: options.databaseUrl, processors: false, existing: servers ? { schema } : { dataDir } });
     };
     if (!servers) {
-      sqlCheck = (await sqlRound()).check;
-      for (let r = 0; r < options.rounds; r++) {
-        timings.sql.push((await sqlRound()).ms);
-        progress('history: SQL rounds (PGlite)', r + 1, options.rounds);
-      }
+      // One process at a time on the data directory. The loading connection is closed, so both sides
+      // query a freshly opened database, as the server does after a restart; the SQL rounds run before
+      // and after the server's, which brackets any change in the machine's load.
       await driver.close();
       driver = undefined;
+      const sqlPhase = async (phase: string) => {
+        const pg = await PGlite.create({ dataDir, extensions: { timescaledb } });
+        await pg.exec(`load 'timescaledb'`);
+        driver = pgliteDriver(pg);
+        sqlCheck = (await sqlRound()).check;
+        if (plan.length === 0) plan = await explain();
+        for (let r = 0; r < options.rounds; r++) {
+          timings.sql.push((await sqlRound()).ms);
+          progress(`history: SQL rounds (PGlite, ${phase})`, r + 1, options.rounds);
+        }
+        await driver.close();
+        driver = undefined;
+      };
+      await sqlPhase('before the server');
       await startServer();
       graphqlCheck = (await graphqlRound()).check;
       for (let r = 0; r < options.rounds; r++) {
         timings.graphql.push((await graphqlRound()).ms);
         progress('history: GraphQL rounds', r + 1, options.rounds);
       }
+      await platform!.stop();
+      platform = undefined;
+      await sqlPhase('after the server');
     } else {
       await startServer();
       sqlCheck = (await sqlRound()).check;
       graphqlCheck = (await graphqlRound()).check;
+      plan = await explain();
       for (let r = 0; r < options.rounds; r++) {
         timings.graphql.push((await graphqlRound()).ms);
         timings.sql.push((await sqlRound()).ms);
         progress('history: rounds (GraphQL, then SQL)', r + 1, options.rounds);
       }
     }
+    if (!sqlCheck || !graphqlCheck) throw new Error('history: a side did not run');
     const expectedBuckets = options.days * 1440;
     if (
       sqlCheck.buckets !== expectedBuckets ||
@@ -262,7 +284,7 @@ export function historyFigures(result: HistoryResult): Figure[] {
     {
       name:
         `history 1m AVG of 1 series (${result.scanned} readings, ${result.buckets} buckets, ${result.timescale ? 'time_bucket' : 'date_bin'}) ` +
-        `in ${result.rows} stored, median of ${result.graphql.length}`,
+        `in ${result.rows} stored, median of ${result.graphql.length}${result.sql.length === result.graphql.length ? '' : ` (SQL: of ${result.sql.length})`}`,
       unit: 'ms',
       platform,
       baseline,

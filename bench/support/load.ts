@@ -122,6 +122,7 @@ export async function rawSink(redisUrl: string, channel: string, ranges: CommitR
     roundTrips,
     async send(batch) {
       const from = cursor;
+      const to = from + batch.length;
       const events: Reading[] = batch.map((r) => ({
         cursor: BigInt(++cursor),
         sourceId: r.sourceId,
@@ -132,14 +133,15 @@ export async function rawSink(redisUrl: string, channel: string, ranges: CommitR
         quality: 'GOOD',
         tenantId: 'default',
       }));
-      const message = readingsCodec.encode({ from: BigInt(from), to: BigInt(cursor), events, committedAt: Date.now() });
+      const message = readingsCodec.encode({ from: BigInt(from), to: BigInt(to), events, committedAt: Date.now() });
       const started = performance.now();
       const published = redis.publish(channel, message);
       // Taken where the platform's 'batch stored' line takes its time: after the batch is encoded and handed to PUBLISH.
-      ranges.push(from, cursor, Date.now());
+      ranges.push(from, to, Date.now());
       await published;
       roundTrips.push(performance.now() - started);
-      return cursor;
+      // This batch's last cursor (others may have been counted while this PUBLISH was in flight).
+      return to;
     },
     close: async () => {
       redis.disconnect();
