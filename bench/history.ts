@@ -284,7 +284,7 @@ export function historyFigures(result: HistoryResult): Figure[] {
     {
       name:
         `history 1m AVG of 1 series (${result.scanned} readings, ${result.buckets} buckets, ${result.timescale ? 'time_bucket' : 'date_bin'}) ` +
-        `in ${result.rows} stored, median of ${result.graphql.length}${result.sql.length === result.graphql.length ? '' : ` (SQL: of ${result.sql.length})`}`,
+        `in ${result.rows} stored, median round trip`,
       unit: 'ms',
       platform,
       baseline,
