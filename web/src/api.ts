@@ -31,7 +31,6 @@ export function storedApiKey(): string {
 export function storeApiKey(key: string) {
   if (key) localStorage.setItem(KEY_STORAGE, key);
   else localStorage.removeItem(KEY_STORAGE);
-  reconnect();
 }
 
 export async function request<R, V>(document: Document<R, V>, variables: V, options: { signal?: AbortSignal } = {}): Promise<R> {
@@ -170,7 +169,6 @@ interface Stream {
   start(): void;
   halt(): void;
 }
-const streams = new Set<Stream>();
 
 /**
  * Subscribes and keeps subscribed: through dropped sockets (graphql-ws
@@ -237,28 +235,11 @@ export function live<R, V>(
       token?.dispose?.();
     },
   };
-  streams.add(stream);
   stream.start();
   return {
     stop() {
       stopped = true;
-      streams.delete(stream);
       stream.halt();
     },
   };
-}
-
-/** A new key: a new connection, and every live stream sent again on it. */
-export function reconnect() {
-  for (const stream of streams) stream.halt();
-  const old = client;
-  client = undefined;
-  generation++;
-  connections = 0;
-  attempts = 0;
-  downSince = 0;
-  setState({ kind: 'connecting' });
-  void old?.dispose();
-  for (const stream of streams) stream.start();
-  for (const listener of reconnectListeners) listener();
 }

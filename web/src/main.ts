@@ -77,14 +77,15 @@ onConnectionState((state) => {
 const keyForm = document.getElementById('key-form') as HTMLFormElement;
 const keyInput = document.getElementById('api-key') as HTMLInputElement;
 keyInput.value = storedApiKey();
+// A new key may belong to another tenant: start again from a clean page rather than mix what the old one saw.
 keyForm.addEventListener('submit', (event) => {
   event.preventDefault();
   storeApiKey(keyInput.value.trim());
-  (document.getElementById('settings') as HTMLDetailsElement).open = false;
+  location.reload();
 });
 document.getElementById('key-clear')!.addEventListener('click', () => {
-  keyInput.value = '';
   storeApiKey('');
+  location.reload();
 });
 
 // ---- Open alert count in the navigation ----
