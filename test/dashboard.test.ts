@@ -263,7 +263,6 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
       // A 1080p wall display. Every tile is updated in the DOM; those scrolled out of view are not rendered (content-visibility).
       const page = await open(`${load.url}/`, { width: 1920, height: 1080 });
       await expect.poll(() => page.locator('li.tile').count(), { timeout: 10_000 }).toBe(200);
-      const inView = await page.evaluate(() => [...document.querySelectorAll('li.tile')].filter((t) => t.getBoundingClientRect().top < innerHeight).length);
       await expect.poll(() => text(page, '#connection')).toContain('Live');
 
       // Every 50 ms a quarter of the patients get one reading: each tile changes 5 times a second, 1000 readings/s in all.
@@ -291,40 +290,48 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
         }
       })();
 
+      const tilesInView = () => page.evaluate(() => [...document.querySelectorAll('li.tile')].filter((t) => t.getBoundingClientRect().top < innerHeight).length);
+      /** Frame times and readings applied in the page over `ms`, while the feed runs. */
+      const measure = async (ms: number) => {
+        const before = await page.evaluate(() => {
+          window.__frameStats.reset();
+          return { applied: window.__vigil.readingsApplied, at: performance.now() };
+        });
+        const postedBefore = posted;
+        const started = Date.now();
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        const after = await page.evaluate(() => ({ applied: window.__vigil.readingsApplied, at: performance.now(), frames: window.__frameStats.summary() }));
+        return {
+          tilesInView: await tilesInView(),
+          postedPerSecond: Math.round(((posted - postedBefore) * 1000) / (Date.now() - started)),
+          appliedPerSecond: Math.round(((after.applied - before.applied) * 1000) / (after.at - before.at)),
+          frames: after.frames,
+        };
+      };
+      const describe = (label: string, m: Awaited<ReturnType<typeof measure>>) =>
+        `dashboard load, ${label}: 200 tiles (${m.tilesInView} in view), ${m.appliedPerSecond} readings/s applied in the page (${m.postedPerSecond}/s posted); ` +
+        `frames ${m.frames.frames} in ${m.frames.durationMs} ms: ${m.frames.fps} fps, p50 ${m.frames.p50} ms, p95 ${m.frames.p95} ms, ` +
+        `p99 ${m.frames.p99} ms, max ${m.frames.max} ms, ${m.frames.over25ms} over 25 ms, ${m.frames.longTasks} long tasks`;
+
       await new Promise((resolve) => setTimeout(resolve, 2_000));
-      const before = await page.evaluate(() => {
-        window.__frameStats.reset();
-        return { applied: window.__vigil.readingsApplied, at: performance.now() };
-      });
-      const postedBefore = posted;
-      const measureStart = Date.now();
-      await new Promise((resolve) => setTimeout(resolve, 6_000));
-      const after = await page.evaluate(() => ({ applied: window.__vigil.readingsApplied, at: performance.now(), frames: window.__frameStats.summary() }));
-      const seconds = (Date.now() - measureStart) / 1000;
+      const wall = await measure(6_000);
+      await shot(page, 'load-200-tiles');
+      console.log(describe('1920x1080', wall));
+      // For the record, not asserted: a 3840x2400 page with every one of the 200 tiles in view (software rendering here, no GPU).
+      await page.setViewportSize({ width: 3840, height: 2400 });
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const everyTile = await measure(5_000);
+      console.log(describe('3840x2400', everyTile));
       stop = true;
       await feeder;
-      await shot(page, 'load-200-tiles');
 
-      const report = {
-        tiles: 200,
-        tilesInView: inView,
-        viewport: '1920x1080',
-        targetHzPerTile: 5,
-        postedPerSecond: Math.round((posted - postedBefore) / seconds),
-        appliedPerSecond: Math.round(((after.applied - before.applied) * 1000) / (after.at - before.at)),
-        frames: after.frames,
-      };
+      const report = { tiles: 200, targetHzPerTile: 5, '1920x1080': wall, '3840x2400': everyTile };
       writeFileSync(join(RESULTS, 'dashboard-frames.json'), `${JSON.stringify(report, null, 2)}\n`);
-      console.log(
-        `dashboard load: 200 tiles (${inView} in view at 1920x1080), ${report.appliedPerSecond} readings/s applied in the page (${report.postedPerSecond}/s posted); ` +
-          `frames ${after.frames.frames} in ${after.frames.durationMs} ms: ${after.frames.fps} fps, p50 ${after.frames.p50} ms, p95 ${after.frames.p95} ms, ` +
-          `p99 ${after.frames.p99} ms, max ${after.frames.max} ms, ${after.frames.over25ms} over 25 ms, ${after.frames.longTasks} long tasks`,
-      );
       // The feed really reached the page at about 5 Hz a tile...
-      expect(report.appliedPerSecond).toBeGreaterThan(800);
+      expect(wall.appliedPerSecond).toBeGreaterThan(800);
       // ...and the page kept painting at the display rate. Loose bounds: CI runs other suites beside this one.
-      expect(after.frames.p50).toBeLessThan(25);
-      expect(after.frames.p95).toBeLessThan(50);
+      expect(wall.frames.p50).toBeLessThan(25);
+      expect(wall.frames.p95).toBeLessThan(50);
       expect(pageErrors).toEqual([]);
     } finally {
       await load.close();

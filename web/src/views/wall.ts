@@ -6,6 +6,7 @@ import { formatAge, formatValue, metricName, SEVERITY_ICON, SEVERITY_ORDER, VITA
 
 /** A patient is flagged stale when its newest reading is older than this (besides NO_DATA alerts). */
 const STALE_AFTER_MS = 60_000;
+const SPARK_INTERVAL_MS = 1_000;
 
 class VitalCell {
   readonly el: HTMLDivElement;
@@ -49,6 +50,9 @@ class Tile {
   private cells = VITALS.map((spec) => new VitalCell(spec));
   private spark = new Sparkline();
   private stale = false;
+  private sparkDirty = false;
+  private sparkDrawn = 0;
+  private sparkColor = '#7dd3fc';
   private flagsEl: HTMLElement;
 
   constructor(readonly id: string) {
@@ -100,7 +104,18 @@ class Tile {
     setAttr(this.el, 'data-signal', lost || this.stale ? 'lost' : null);
     setAttr(this.flagsEl, 'data-empty', flags.length ? null : 'true');
 
-    this.spark.draw(source.series.get('heart_rate'), 60, alert?.state === 'FIRING' ? '#fca5a5' : '#7dd3fc');
+    // The sparkline is a trend: redrawn at most once a second per tile (painting it is what costs most when
+    // hundreds of tiles are in view); values above change with every reading.
+    this.sparkColor = alert?.state === 'FIRING' ? '#fca5a5' : '#7dd3fc';
+    this.sparkDirty = true;
+    if (now - this.sparkDrawn >= SPARK_INTERVAL_MS) this.drawSpark(source, now);
+  }
+
+  drawSpark(source: SourceState, now: number) {
+    if (!this.sparkDirty) return;
+    this.sparkDirty = false;
+    this.sparkDrawn = now;
+    this.spark.draw(source.series.get('heart_rate'), 60, this.sparkColor);
   }
 
   /** True when the stale flag would change at `now`. */
@@ -218,7 +233,9 @@ export function wallView(root: HTMLElement): () => void {
       const now = Date.now();
       for (const [id, tile] of tiles) {
         const source = store.sources.get(id);
-        if (source && tile.staleChanged(source, now)) tile.update(source, now);
+        if (!source) continue;
+        if (tile.staleChanged(source, now)) tile.update(source, now);
+        else tile.drawSpark(source, now);
       }
       if (sort === 'urgency') reorder();
     });
