@@ -1,6 +1,7 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { onConnectionState, storedApiKey, storeApiKey, type ConnectionState } from './api.js';
+import { announce } from './dom.js';
 import { frameSummary, startFrameStats } from './frame-stats.js';
 import { store } from './store.js';
 import { formatAge } from './vitals.js';
@@ -98,6 +99,10 @@ function showAlertCount() {
   alertCount.setAttribute('aria-label', `${firing} unacknowledged firing alert${firing === 1 ? '' : 's'}`);
 }
 store.onChange(showAlertCount);
+// Whatever view is open, screen readers hear of an alert that starts firing.
+store.onAlertEvent((event) => {
+  if (event.kind === 'FIRING' || event.kind === 'ESCALATED') announce(`${event.alert.severity} alert ${event.kind === 'FIRING' ? 'firing' : 'escalated'} on ${event.alert.sourceId}: ${event.alert.message}`);
+});
 
 // ---- Status bar: frame times and update rate measured in this page ----
 const frameReadout = document.getElementById('frame-readout')!;

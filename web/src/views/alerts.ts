@@ -257,11 +257,7 @@ export function alertsView(root: HTMLElement): () => void {
     }
   };
 
-  const unlisten = store.onAlertEvent((event) => {
-    const known = rows.has(event.alert.id);
-    upsert(event.alert);
-    if (!known && event.kind === 'FIRING' && matches(event.alert, filters)) announce(`${event.alert.severity} alert firing on ${event.alert.sourceId}: ${event.alert.message}`);
-  });
+  const unlisten = store.onAlertEvent((event) => upsert(event.alert));
 
   let debounce: ReturnType<typeof setTimeout> | undefined;
   form.addEventListener('change', () => {
