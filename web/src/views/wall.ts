@@ -18,8 +18,9 @@ class VitalCell {
     this.el = h(
       'div',
       { class: 'vital', 'data-vital': spec.key },
-      h('dt', { title: spec.name }, spec.label),
-      h('dd', {}, h('span', { class: 'vital-value' }, this.value.node), h('span', { class: 'vital-unit' }, ` ${spec.unit}`), h('span', { class: 'vital-mark' }, this.mark.node)),
+      // Units are in the legend above the wall (and here for screen readers): the tile has no room for them.
+      h('dt', { title: `${spec.name}, ${spec.unit}` }, spec.label, h('span', { class: 'sr-only' }, ` (${spec.unit})`)),
+      h('dd', {}, h('span', { class: 'vital-value' }, this.value.node), h('span', { class: 'vital-mark' }, this.mark.node)),
     );
   }
 
@@ -169,6 +170,7 @@ export function wallView(root: HTMLElement): () => void {
       h('span', { class: 'legend-item', 'data-state': 'firing' }, '▲ firing'),
       h('span', { class: 'legend-item', 'data-state': 'firing', 'data-severity': 'CRITICAL' }, '⬣ critical'),
       h('span', { class: 'legend-item' }, '? suspect value · ⊘ signal lost'),
+      h('span', { class: 'legend-item' }, `Units: ${VITALS.map((v) => `${v.label} ${v.unit}`).join(' · ')}`),
       h('span', { class: 'legend-item' }, 'Arrow keys move between patients; Enter opens one.'),
     ),
     empty,
