@@ -12,8 +12,9 @@
  *         at most MAX_STEPS steps; down by FACTOR instead if the first step
  *         fails): the highest delivery rate measured in a step whose p99 stays
  *         under 100 ms with no reading lost (≤ 0.1%), no client error, and at
- *         least 90% of the offered rate accepted. The batch interval stays
- *         50 ms, so a higher rate means bigger batches, not more messages.
+ *         least 90% of the offered rate accepted; a failed step is measured once
+ *         more before it counts. The batch interval stays 50 ms, so a higher
+ *         rate means bigger batches, not more messages.
  *
  * Commit times: the platform's, from the server's own 'batch stored' debug
  * line (cursor range, time taken right after commit, ms resolution); the raw
@@ -261,9 +262,17 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
           const steps: Step[] = [];
           let rate = startRate;
           let direction: 'up' | 'down' | undefined;
+          const passes = (m: Measured, rate: number) => m.latency.p99 < p99LimitMs && m.lost <= m.expected * 0.001 && m.acceptedRate >= rate * 0.9 && m.errors.length === 0;
           for (let k = 0; k < maxSteps; k++) {
-            const m = await measure(path, `live (c) ${path} ×${options.subscribers} step ${k + 1}/${maxSteps} at ${rate} readings/s`, rate, seconds);
-            const pass = m.latency.p99 < p99LimitMs && m.lost <= m.expected * 0.001 && m.acceptedRate >= rate * 0.9 && m.errors.length === 0;
+            const label = `live (c) ${path} ×${options.subscribers} step ${k + 1}/${maxSteps} at ${rate} readings/s`;
+            let m = await measure(path, label, rate, seconds);
+            let pass = passes(m, rate);
+            if (!pass && m.errors.length === 0) {
+              // Once more before giving up on a rate: a shared machine's hiccup should not end the climb.
+              steps.push({ ...m, pass });
+              m = await measure(path, `${label} (again)`, rate, seconds);
+              pass = passes(m, rate);
+            }
             steps.push({ ...m, pass });
             direction ??= pass ? 'up' : 'down';
             if (direction === 'up' && !pass) {
