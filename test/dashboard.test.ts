@@ -332,7 +332,10 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
       writeFileSync(join(RESULTS, 'dashboard-frames.json'), `${JSON.stringify(report, null, 2)}\n`);
       // The feed reached the page at about 5 Hz a tile, and the page kept painting. The figures are the report (on a quiet
       // machine: 58-60 fps, p95 16.8 ms); the bounds are loose because CI runs other suites, and other work, beside this one.
-      expect(wall.appliedPerSecond).toBeGreaterThan(700);
+      // The page applies what the feed manages to post (the feeder shares two cores with the server, the browser and the
+      // other suites, so its own rate varies run to run: 600-1000/s).
+      expect(wall.postedPerSecond).toBeGreaterThan(300);
+      expect(wall.appliedPerSecond).toBeGreaterThan(0.9 * wall.postedPerSecond);
       expect(wall.frames.p50).toBeLessThan(35);
       expect(wall.frames.p95).toBeLessThan(100);
       expect(pageErrors).toEqual([]);
