@@ -13,5 +13,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Most suites wait on servers, sockets and child processes; two files at a time roughly halves the wall time
+    // on this 2-core machine (vitest's default here would be one).
+    maxWorkers: 2,
   },
 });
