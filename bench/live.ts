@@ -28,7 +28,10 @@
  * BENCH_LIVE_PROCESSORS=on, so the figures are the live path's), the raw
  * server, the client fleet (bench/support/clients.ts), and this process as
  * the load generator. Batches go out every 50 ms (RATE/20 readings each), at
- * most 8 in flight.
+ * most 8 in flight. Both paths' subscribers stay open together and the two
+ * paths' runs alternate (REPEATS runs each in (a) and (b), the one with the
+ * lowest p99 counts; (c) steps in turns), so a burst of other work on a
+ * shared machine is less likely to land on one side only.
  *
  * Embedded by default (PGlite + in-process pub/sub); with DATABASE_URL and
  * REDIS_URL against the servers. The raw path always needs Redis: REDIS_URL,
@@ -37,7 +40,7 @@
  *   npm run bench -- live
  *   BENCH_LIVE_SECONDS=10 BENCH_LIVE_RATE=2000 BENCH_LIVE_SUBSCRIBERS=1000 BENCH_LIVE_PATIENTS=100
  *   BENCH_LIVE_SHAPES=a,sse,b,c BENCH_LIVE_STEP_SECONDS=5 BENCH_LIVE_START_RATE=1000 BENCH_LIVE_STEP_FACTOR=1.5
- *   BENCH_LIVE_MAX_STEPS=10 BENCH_LIVE_WARMUP=2 BENCH_LIVE_PROCESSORS=off
+ *   BENCH_LIVE_MAX_STEPS=10 BENCH_LIVE_WARMUP=2 BENCH_LIVE_REPEATS=2 BENCH_LIVE_PROCESSORS=off
  */
 import type { Figure } from './report.js';
 import { startChild, type Child } from './support/child.js';
@@ -62,6 +65,8 @@ export interface LiveOptions {
   processors: boolean;
   /** Pause after closing a set of subscribers, so the servers are idle before the next run. */
   pauseMs: number;
+  /** Runs of each path per shape in (a) and (b), alternating; the one with the lowest p99 counts. */
+  repeats: number;
   /** Unset: embedded platform. */
   databaseUrl?: string;
   /** Unset: in-process pub/sub on the platform. */
@@ -108,6 +113,7 @@ export const LIVE_DEFAULTS: Omit<LiveOptions, 'rawRedisUrl'> = {
   steps: { startRate: 1_000, factor: 1.5, maxSteps: 10, seconds: 5, p99LimitMs: 100 },
   processors: false,
   pauseMs: 1_000,
+  repeats: 2,
 };
 
 const fmt = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0)) : String(n));
@@ -141,29 +147,34 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
     stoppers.push(() => raw.stop());
     const clients: Child<unknown> = await startChild('./clients.ts');
     stoppers.push(() => clients.stop());
-    const rawOut = await rawSink(options.rawRedisUrl, rawChannel, rawRanges);
+    // The raw path's cursors start far above the platform's, so the two fleets' receipts never mix.
+    const rawOut = await rawSink(options.rawRedisUrl, rawChannel, rawRanges, 1e12);
     stoppers.push(() => rawOut.close());
 
-    const paths: Record<Path, { sink: Sink; ranges: CommitRanges; source: ReadingSource; url: string; ws: Transport; sse: Transport }> = {
-      platform: { sink: platformSink(platform), ranges: platform.ranges, source: new ReadingSource(patients), url: platform.url, ws: 'graphql-ws', sse: 'sse' },
-      raw: { sink: rawOut, ranges: rawRanges, source: new ReadingSource(patients), url: raw.info.url, ws: 'raw-ws', sse: 'raw-sse' },
+    const paths: Record<Path, { sink: Sink; ranges: CommitRanges; source: ReadingSource; url: string; ws: Transport; sse: Transport; fanout: Map<string, number>; fanoutAll: number }> = {
+      platform: { sink: platformSink(platform), ranges: platform.ranges, source: new ReadingSource(patients), url: platform.url, ws: 'graphql-ws', sse: 'sse', fanout: new Map(), fanoutAll: 0 },
+      raw: { sink: rawOut, ranges: rawRanges, source: new ReadingSource(patients), url: raw.info.url, ws: 'raw-ws', sse: 'raw-sse', fanout: new Map(), fanoutAll: 0 },
     };
-    let fanout = new Map<string, number>();
-    let fanoutAll = 0;
+    const PATHS = ['platform', 'raw'] as const;
 
     const counts = () => clients.call<Counts>('counts');
 
-    /** Opens one subscriber per filter and waits until each has received a priming reading. */
-    const open = async (path: Path, transport: Transport, filters: (string[] | null)[]) => {
-      const p = paths[path];
-      await clients.call('open', { transport, url: p.url, filters }, 600_000);
-      fanout = new Map();
-      fanoutAll = 0;
-      for (const filter of filters) {
-        if (!filter) fanoutAll++;
-        else for (const id of filter) fanout.set(id, (fanout.get(id) ?? 0) + 1);
+    /**
+     * Opens one subscriber per filter on each path (both fleets stay open, so the two paths' runs can
+     * alternate) and waits until every one has received a priming reading.
+     */
+    const open = async (transport: 'ws' | 'sse', filters: (string[] | null)[]) => {
+      for (const path of PATHS) {
+        const p = paths[path];
+        await clients.call('open', { transport: p[transport], url: p.url, filters }, 600_000);
+        p.fanout = new Map();
+        p.fanoutAll = 0;
+        for (const filter of filters) {
+          if (!filter) p.fanoutAll++;
+          else for (const id of filter) p.fanout.set(id, (p.fanout.get(id) ?? 0) + 1);
+        }
       }
-      await primeUntilReady(clients, path, () => p.sink.send(p.source.onePerPatient()));
+      await primeUntilReady(clients, 'platform and raw', () => Promise.all(PATHS.map((path) => paths[path].sink.send(paths[path].source.onePerPatient()))));
     };
 
     const close = async () => {
@@ -185,7 +196,7 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
         label: `${label}: batches sent`,
         onSent: (lastCursor: number, batch: Generated[]) => {
           let expected = 0;
-          for (const r of batch) expected += fanoutAll + (fanout.get(r.sourceId) ?? 0);
+          for (const r of batch) expected += p.fanoutAll + (p.fanout.get(r.sourceId) ?? 0);
           expectedByCursor.set(lastCursor, expected);
           expectedTotal += expected;
         },
@@ -235,60 +246,68 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
       return measured;
     };
 
-    const both = async (shape: string, transport: 'ws' | 'sse', filters: (string[] | null)[], rate: number) => {
-      const out = {} as Record<Path, Measured>;
-      for (const path of ['platform', 'raw'] as const) {
-        await open(path, paths[path][transport], filters);
-        out[path] = await measure(path, `live ${shape} ${path} ${paths[path][transport]}`, rate, options.seconds);
-        await close();
+    /** `repeats` runs of each path, alternating; each path's run with the lowest p99 (the least disturbed). */
+    const alternate = async (shape: string, transport: 'ws' | 'sse', rate: number) => {
+      const runs: Record<Path, Measured[]> = { platform: [], raw: [] };
+      for (let r = 0; r < options.repeats; r++) {
+        for (const path of PATHS) {
+          runs[path].push(await measure(path, `live ${shape} ${path} ${paths[path][transport]} run ${r + 1}/${options.repeats}`, rate, options.seconds));
+        }
       }
-      return out;
+      const best = (list: Measured[]) => list.reduce((a, b) => (b.latency.p99 < a.latency.p99 ? b : a));
+      return { platform: best(runs.platform), raw: best(runs.raw) };
     };
 
     const everything = [null];
-    if (options.shapes.includes('a')) result.a = await both('(a)', 'ws', everything, options.rate);
-    if (options.shapes.includes('sse')) result.sse = await both('(a)', 'sse', everything, options.rate);
+    for (const [shape, transport] of [
+      ['a', 'ws'],
+      ['sse', 'sse'],
+    ] as const) {
+      if (!options.shapes.includes(shape)) continue;
+      await open(transport, everything);
+      result[shape] = await alternate('(a)', transport, options.rate);
+      await close();
+    }
     if (options.shapes.includes('b') || options.shapes.includes('c')) {
-      const filters = Array.from({ length: options.subscribers }, (_, i) => [patients[i % patients.length]!]);
-      const b = {} as Record<Path, Measured>;
-      const c = {} as Record<Path, { steps: Step[]; best: number }>;
-      for (const path of ['platform', 'raw'] as const) {
-        await open(path, paths[path].ws, filters);
-        if (options.shapes.includes('b')) b[path] = await measure(path, `live (b) ${path} ${paths[path].ws} ×${options.subscribers}`, options.rate, options.seconds);
-        if (options.shapes.includes('c')) {
-          const { startRate, factor, maxSteps, seconds, p99LimitMs } = options.steps;
-          // Up by `factor` from startRate while a step passes; if the very first fails, down by `factor`
-          // until one passes. At most maxSteps steps either way.
-          const steps: Step[] = [];
-          let rate = startRate;
-          let direction: 'up' | 'down' | undefined;
-          const passes = (m: Measured, rate: number) => m.latency.p99 < p99LimitMs && m.lost <= m.expected * 0.001 && m.acceptedRate >= rate * 0.9 && m.errors.length === 0;
-          for (let k = 0; k < maxSteps; k++) {
-            const label = `live (c) ${path} ×${options.subscribers} step ${k + 1}/${maxSteps} at ${rate} readings/s`;
-            let m = await measure(path, label, rate, seconds);
-            let pass = passes(m, rate);
+      await open('ws', Array.from({ length: options.subscribers }, (_, i) => [patients[i % patients.length]!]));
+      if (options.shapes.includes('b')) result.b = await alternate(`(b) ×${options.subscribers}`, 'ws', options.rate);
+      if (options.shapes.includes('c')) {
+        // Per path: up by `factor` from startRate while a step passes; if its very first step fails, down by
+        // `factor` until one passes. At most maxSteps rates per path, a failed one measured once more. The
+        // paths take turns at each step, so both climb under the same conditions.
+        const { startRate, factor, maxSteps, seconds, p99LimitMs } = options.steps;
+        const passes = (m: Measured, rate: number) => m.latency.p99 < p99LimitMs && m.lost <= m.expected * 0.001 && m.acceptedRate >= rate * 0.9 && m.errors.length === 0;
+        const climb = Object.fromEntries(
+          PATHS.map((path) => [path, { rate: startRate, direction: undefined as 'up' | 'down' | undefined, done: false, steps: [] as Step[] }]),
+        ) as Record<Path, { rate: number; direction: 'up' | 'down' | undefined; done: boolean; steps: Step[] }>;
+        for (let k = 0; k < maxSteps && PATHS.some((path) => !climb[path].done); k++) {
+          for (const path of PATHS) {
+            const state = climb[path];
+            if (state.done) continue;
+            const label = `live (c) ${path} ×${options.subscribers} step ${k + 1}/${maxSteps} at ${state.rate} readings/s`;
+            let m = await measure(path, label, state.rate, seconds);
+            let pass = passes(m, state.rate);
             if (!pass && m.errors.length === 0) {
               // Once more before giving up on a rate: a shared machine's hiccup should not end the climb.
-              steps.push({ ...m, pass });
-              m = await measure(path, `${label} (again)`, rate, seconds);
-              pass = passes(m, rate);
+              state.steps.push({ ...m, pass });
+              m = await measure(path, `${label} (again)`, state.rate, seconds);
+              pass = passes(m, state.rate);
             }
-            steps.push({ ...m, pass });
-            direction ??= pass ? 'up' : 'down';
-            if (direction === 'up' && !pass) {
-              console.log(`live (c) ${path}: stopped at ${rate} readings/s (p99 ${fmt(m.latency.p99)} ms, lost ${m.lost}, accepted ${fmt(m.acceptedRate)}/s)`);
-              break;
+            state.steps.push({ ...m, pass });
+            state.direction ??= pass ? 'up' : 'down';
+            if ((state.direction === 'up' && !pass) || (state.direction === 'down' && pass)) {
+              state.done = true;
+              console.log(`live (c) ${path}: ${pass ? 'passed' : 'stopped'} at ${state.rate} readings/s (p99 ${fmt(m.latency.p99)} ms, lost ${m.lost}, accepted ${fmt(m.acceptedRate)}/s)`);
+              continue;
             }
-            if (direction === 'down' && pass) break;
-            rate = Math.max(1, Math.round(direction === 'up' ? rate * factor : rate / factor));
+            state.rate = Math.max(1, Math.round(state.direction === 'up' ? state.rate * factor : state.rate / factor));
           }
-          const best = Math.max(0, ...steps.filter((s) => s.pass).map((s) => s.deliveriesPerSecond));
-          c[path] = { steps, best };
         }
-        await close();
+        result.c = Object.fromEntries(
+          PATHS.map((path) => [path, { steps: climb[path].steps, best: Math.max(0, ...climb[path].steps.filter((s) => s.pass).map((s) => s.deliveriesPerSecond)) }]),
+        ) as Record<Path, { steps: Step[]; best: number }>;
       }
-      if (options.shapes.includes('b')) result.b = b;
-      if (options.shapes.includes('c')) result.c = c;
+      await close();
     }
   } finally {
     for (const stop of stoppers.reverse()) await stop().catch((error: unknown) => console.error(`live: cleanup failed: ${(error as Error).message}`));
@@ -358,6 +377,7 @@ export async function benchLive(): Promise<Figure[]> {
     },
     processors: process.env.BENCH_LIVE_PROCESSORS === 'on',
     pauseMs: d.pauseMs,
+    repeats: envNumber('BENCH_LIVE_REPEATS', d.repeats),
     databaseUrl: process.env.DATABASE_URL || undefined,
     redisUrl: process.env.REDIS_URL || undefined,
     rawRedisUrl,

@@ -66,6 +66,7 @@ describe.concurrent('benchmarks at tiny sizes', () => {
           subscribers: 10,
           steps: { startRate: 200, factor: 2, maxSteps: 1, seconds: 1, p99LimitMs: 100 },
           pauseMs: 100,
+          repeats: 1,
           rawRedisUrl,
         },
         { platform },

@@ -112,11 +112,11 @@ export function platformSink(platform: Platform): Sink {
  * platform's ingest encodes it after commit (committedAt = Date.now(), as
  * there), PUBLISHed on Redis; the range and its commit time go to `ranges`.
  */
-export async function rawSink(redisUrl: string, channel: string, ranges: CommitRanges): Promise<Sink> {
+export async function rawSink(redisUrl: string, channel: string, ranges: CommitRanges, firstCursor = 0): Promise<Sink> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   const roundTrips = new Samples(1024);
-  let cursor = 0;
+  let cursor = firstCursor;
   return {
     name: 'raw',
     roundTrips,
