@@ -46,12 +46,12 @@ describe('npm run keys', () => {
     expect(refused.status).toBe(401);
     expect(refused.body.errors[0].message).toBe('the API key was revoked');
     await app.close();
-  });
+  }, 180_000);
 
   it('explains what is missing or wrong', () => {
     expect(keys('create', '--tenant', 'st-marys').err).toContain('create needs --tenant, --role and --name');
     const badRole = keys('create', '--tenant', 'st-marys', '--role', 'root', '--name', 'x');
     expect(badRole).toMatchObject({ code: 1, err: expect.stringContaining('role must be one of ingest, read, analyst, admin, got "root"') });
     expect(keys('revoke', 'nosuchkey').err).toContain('no API key "nosuchkey"');
-  });
+  }, 120_000);
 });

@@ -37,9 +37,10 @@ export class AuditTrail {
     return this.buffer.length;
   }
 
-  /** Stores what is buffered; resolves when stored or, on failure, when the entries are back in the buffer. */
+  /** Stores what is buffered now; resolves when stored or, on failure, when the entries are back in the buffer. */
   flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
+    // A flush already running holds an older batch: wait for it, then store what came since.
+    if (this.flushing) return this.flushing.then(() => this.flush());
     if (this.buffer.length === 0) return Promise.resolve();
     const batch = this.buffer;
     this.buffer = [];
@@ -63,6 +64,5 @@ export class AuditTrail {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
-    if (this.buffer.length > 0) await this.flush();
   }
 }
