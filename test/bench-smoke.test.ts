@@ -60,8 +60,9 @@ describe.concurrent('benchmarks at tiny sizes', () => {
         {
           ...LIVE_DEFAULTS,
           rate: 200,
-          seconds: 1,
-          warmupSeconds: 0.5,
+          // Long enough that a subscription set up on a busy CI machine (two suites at a time) is live before the window.
+          seconds: 2,
+          warmupSeconds: 2,
           patients: 5,
           subscribers: 10,
           steps: { startRate: 200, factor: 2, maxSteps: 1, seconds: 1, p99LimitMs: 100 },
