@@ -157,8 +157,6 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
     };
     const PATHS = ['platform', 'raw'] as const;
 
-    const counts = () => clients.call<Counts>('counts');
-
     /**
      * Opens one subscriber per filter on each path (both fleets stay open, so the two paths' runs can
      * alternate) and waits until every one has received a priming reading.
@@ -182,12 +180,16 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
       await sleep(options.pauseMs);
     };
 
-    /** Drives `rate` readings/s through `path` for warm-up + `seconds`, then collects the latencies of the readings committed after the warm-up. */
+    /**
+     * Drives `rate` readings/s through `path` for warm-up + `seconds`, then collects the latencies of
+     * this run's readings committed after the warm-up. Only this run's batches count (their cursor
+     * ranges as the load generator sent them), so other traffic on the same server or fleet does not.
+     */
     const measure = async (path: Path, label: string, rate: number, seconds: number): Promise<Measured> => {
       const p = paths[path];
       await clients.call('reset');
       p.ranges.clear();
-      const expectedByCursor = new Map<number, number>();
+      const sent: { from: number; to: number; expected: number }[] = [];
       let expectedTotal = 0;
       const windowFrom = Date.now() + options.warmupSeconds * 1000;
       const drove = await drive(p.sink, p.source, {
@@ -197,37 +199,41 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
         onSent: (lastCursor: number, batch: Generated[]) => {
           let expected = 0;
           for (const r of batch) expected += p.fanoutAll + (p.fanout.get(r.sourceId) ?? 0);
-          expectedByCursor.set(lastCursor, expected);
+          sent.push({ from: lastCursor - batch.length, to: lastCursor, expected });
           expectedTotal += expected;
         },
       });
       const windowTo = Date.now();
+      sent.sort((x, y) => x.from - y.from);
+      const own = { from: sent.map((b) => b.from), to: sent.map((b) => b.to) };
       // Let every delivery land (bounded: 15 s, or 2 s without progress).
       const settleBy = Date.now() + 15_000;
       let last = -1;
       let stableSince = Date.now();
       for (;;) {
-        const c = await counts();
+        const c = await clients.call<Counts>('counts', own);
         if (c.received >= expectedTotal || Date.now() > settleBy) break;
         if (c.received !== last) {
           last = c.received;
           stableSince = Date.now();
         } else if (Date.now() - stableSince > 2_000) break;
-        await sleep(100);
+        await sleep(200);
       }
       // The server's log lines come over another pipe than the clients' answers: wait for the last ones (bounded).
       let committedAt = p.ranges.committedAtOf();
-      for (const waitUntil = Date.now() + 10_000; [...expectedByCursor.keys()].some((cursor) => !committedAt.has(cursor)) && Date.now() < waitUntil; ) {
+      for (const waitUntil = Date.now() + 10_000; sent.some((b) => !committedAt.has(b.to)) && Date.now() < waitUntil; ) {
         await sleep(50);
         committedAt = p.ranges.committedAtOf();
       }
       let expected = 0;
-      for (const [cursor, n] of expectedByCursor) {
-        const at = committedAt.get(cursor);
-        if (at === undefined) throw new Error(`${path}: no commit time for the batch ending at cursor ${cursor}`);
-        if (at >= windowFrom && at < windowTo) expected += n;
+      const times: number[] = [];
+      for (const b of sent) {
+        const at = committedAt.get(b.to);
+        if (at === undefined) throw new Error(`${path}: no commit time for the batch ending at cursor ${b.to}`);
+        times.push(at);
+        if (at >= windowFrom && at < windowTo) expected += b.expected;
       }
-      const collected = await clients.call<Collected>('collect', { ...p.ranges.sorted(), windowFrom, windowTo }, 300_000);
+      const collected = await clients.call<Collected>('collect', { ...own, committedAt: times, windowFrom, windowTo }, 300_000);
       if (collected.dropped) throw new Error(`the client fleet dropped ${collected.dropped} receipts (buffer full)`);
       const measured: Measured = {
         path,

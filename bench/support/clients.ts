@@ -29,7 +29,7 @@ export interface Counts {
   subscribers: number;
   /** Subscribers that have received at least one reading since they opened. */
   ready: number;
-  /** Readings received (all subscribers) since the last reset. */
+  /** Readings received (all subscribers) since the last reset; only those in the given cursor ranges, if any. */
   received: number;
   errors: string[];
 }
@@ -242,11 +242,21 @@ const handlers = {
     }
     return subscribers.length;
   },
-  counts(): Counts {
+  /** With `from`/`to` (cursor ranges (from, to], sorted), counts only the receipts inside them. */
+  counts(args?: { from: number[]; to: number[] }): Counts {
+    let received = cursors.length + cursors.dropped;
+    if (args) {
+      received = 0;
+      for (let i = 0; i < cursors.length; i++) {
+        const cursor = cursors.at(i);
+        const range = findRange(args.from, cursor);
+        if (range >= 0 && cursor <= args.to[range]!) received++;
+      }
+    }
     return {
       subscribers: subscribers.length,
       ready: subscribers.filter((s) => s.received > 0).length,
-      received: cursors.length + cursors.dropped,
+      received,
       errors: errorCount ? [`${errorCount} errors`, ...errors] : [],
     };
   },

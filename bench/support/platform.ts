@@ -54,12 +54,6 @@ export class CommitRanges {
     this.committedAt = [];
   }
 
-  /** The ranges sorted by cursor (commit order, which is cursor order for the platform). */
-  sorted() {
-    const order = this.from.map((_, i) => i).sort((a, b) => this.from[a]! - this.from[b]!);
-    return { from: order.map((i) => this.from[i]!), to: order.map((i) => this.to[i]!), committedAt: order.map((i) => this.committedAt[i]!) };
-  }
-
   /** Commit time of the range ending at `to`. */
   committedAtOf(): Map<number, number> {
     return new Map(this.to.map((to, i) => [to, this.committedAt[i]!]));
