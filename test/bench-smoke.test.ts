@@ -62,8 +62,8 @@ describe.concurrent('benchmarks at tiny sizes', () => {
           rate: 200,
           // Every subscriber has received a priming reading before a run starts, and only the run's own
           // batches are counted (memory's readings reach the subscribers to everything on this shared server).
-          seconds: 1,
-          warmupSeconds: 1,
+          seconds: 2,
+          warmupSeconds: 2,
           patients: 5,
           subscribers: 10,
           steps: { startRate: 200, factor: 2, maxSteps: 1, seconds: 1, p99LimitMs: 100 },
