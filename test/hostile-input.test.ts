@@ -10,10 +10,6 @@
  * A few inputs are hostile-looking but legitimate (emoji and RTL text in
  * display names, -0, 5e-324): those are `handled` cases, answered without an
  * error and stored verbatim.
- *
- * Cases marked `bug` show a server fault not fixed yet (see the
- * reason); they stay in the table and are skipped. HOSTILE_INPUT_BUGS=1 runs
- * them with their intended expectation (they fail until the fault is fixed).
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,7 +68,6 @@ interface Case {
   request: Request;
   expect: Expectation;
   /** A server fault this suite may not fix: the case is skipped with this reason. */
-  bug?: string;
 }
 
 const refused = (status: number, code?: string, message?: RegExp): Expectation => ({ kind: 'http', status, code, message });
@@ -558,25 +553,25 @@ const CASES: Case[] = [
   // (PostgreSQL text cannot hold it). Ingest items refuse NUL one by one (above).
   ...(
     [
-      ['deadLetters(after:)', 'query ($n: String) { deadLetters(after: $n) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT, false],
-      ['alerts(after:)', 'query ($n: String) { alerts(after: $n) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT, false],
-      ['lateEvents(pipeline:)', 'query ($n: String!) { lateEvents(pipeline: $n) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT, false],
-      ['createAlertRule(input: { metric })', 'mutation ($n: String!) { createAlertRule(input: { kind: THRESHOLD, name: "x", metric: $n, above: 1 }) { id } }', NUL_REFUSED, BAD_INPUT, false],
-      ['createAlertRule(input: { window })', 'mutation ($n: String!) { createAlertRule(input: { kind: THRESHOLD, name: "x", metric: "heart_rate", above: 1, aggregate: AVG, window: $n }) { id } }', NUL_REFUSED, BAD_INPUT, false],
-      ['registerSources(sources: [{ id }])', 'mutation ($n: ID!) { registerSources(sources: [{ id: $n, kind: PATIENT, name: "x" }]) { id } }', NUL_REFUSED, BAD_INPUT, false],
-      ['readings(sourceIds:)', 'query ($n: ID!) { readings(sourceIds: [$n]) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT, false],
-      ['readings(metrics:)', 'query ($n: String!) { readings(metrics: [$n]) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT, false],
-      ['sources(after:)', 'query ($n: String) { sources(after: $n) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT, false],
-      ['history(sourceId:)', 'query ($n: ID!) { history(sourceId: $n, metric: "heart_rate", bucket: "1h", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { bucket } }', NUL_REFUSED, BAD_INPUT, false],
-      ['deadLetters(stream:)', 'query ($n: String) { deadLetters(stream: $n) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT, false],
-      ['fraudSignals(subjects:)', 'query ($n: String!) { fraudSignals(subjects: [$n]) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT, false],
-      ['auditLog(keyId:)', 'query ($n: String) { auditLog(keyId: $n) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT, false],
-      ['revokeApiKey(id:)', 'mutation ($n: ID!) { revokeApiKey(id: $n) { id } }', NUL_REFUSED, BAD_INPUT, false],
-      ['deleteAlertRule(id:)', 'mutation ($n: ID!) { deleteAlertRule(id: $n) { id } }', NUL_REFUSED, BAD_INPUT, false],
-      ['createAlertRule(input: { sourceIds })', 'mutation ($n: ID!) { createAlertRule(input: { kind: THRESHOLD, name: "x", metric: "heart_rate", above: 1, sourceIds: [$n] }) { id } }', NUL_REFUSED, BAD_INPUT, false],
+      ['deadLetters(after:)', 'query ($n: String) { deadLetters(after: $n) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT],
+      ['alerts(after:)', 'query ($n: String) { alerts(after: $n) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT],
+      ['lateEvents(pipeline:)', 'query ($n: String!) { lateEvents(pipeline: $n) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT],
+      ['createAlertRule(input: { metric })', 'mutation ($n: String!) { createAlertRule(input: { kind: THRESHOLD, name: "x", metric: $n, above: 1 }) { id } }', NUL_REFUSED, BAD_INPUT],
+      ['createAlertRule(input: { window })', 'mutation ($n: String!) { createAlertRule(input: { kind: THRESHOLD, name: "x", metric: "heart_rate", above: 1, aggregate: AVG, window: $n }) { id } }', NUL_REFUSED, BAD_INPUT],
+      ['registerSources(sources: [{ id }])', 'mutation ($n: ID!) { registerSources(sources: [{ id: $n, kind: PATIENT, name: "x" }]) { id } }', NUL_REFUSED, BAD_INPUT],
+      ['readings(sourceIds:)', 'query ($n: ID!) { readings(sourceIds: [$n]) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT],
+      ['readings(metrics:)', 'query ($n: String!) { readings(metrics: [$n]) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT],
+      ['sources(after:)', 'query ($n: String) { sources(after: $n) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT],
+      ['history(sourceId:)', 'query ($n: ID!) { history(sourceId: $n, metric: "heart_rate", bucket: "1h", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { bucket } }', NUL_REFUSED, BAD_INPUT],
+      ['deadLetters(stream:)', 'query ($n: String) { deadLetters(stream: $n) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT],
+      ['fraudSignals(subjects:)', 'query ($n: String!) { fraudSignals(subjects: [$n]) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT],
+      ['auditLog(keyId:)', 'query ($n: String) { auditLog(keyId: $n) { edges { cursor } } }', NUL_REFUSED, BAD_INPUT],
+      ['revokeApiKey(id:)', 'mutation ($n: ID!) { revokeApiKey(id: $n) { id } }', NUL_REFUSED, BAD_INPUT],
+      ['deleteAlertRule(id:)', 'mutation ($n: ID!) { deleteAlertRule(id: $n) { id } }', NUL_REFUSED, BAD_INPUT],
+      ['createAlertRule(input: { sourceIds })', 'mutation ($n: ID!) { createAlertRule(input: { kind: THRESHOLD, name: "x", metric: "heart_rate", above: 1, sourceIds: [$n] }) { id } }', NUL_REFUSED, BAD_INPUT],
     ] as const
   ).map(
-    ([name, query, message, code, bug]): Case => ({
+    ([name, query, message, code]): Case => ({
       category: 'strings',
       name: `NUL in ${name}`,
       request: { gql: query, variables: { n: 'bed\u00001' } },
@@ -987,9 +982,7 @@ describe.each(primaryBackends)('hostile input on $name', (backend) => {
       // Rows change only by what the answer reports accepted.
       expect(await rowCount()).toBe(before + acceptedIn(answer));
     };
-    // HOSTILE_INPUT_BUGS=1 runs the bug cases too (they fail until fixed).
-    if (c.bug && !process.env.HOSTILE_INPUT_BUGS) it.skip(`[${c.category}] ${c.name} (skipped, BUG: ${c.bug})`, run);
-    else it(`[${c.category}] ${c.name}`, run);
+    it(`[${c.category}] ${c.name}`, run);
   }
 
   it('still serves a normal ingest and query after the corpus', async () => {

@@ -5,6 +5,7 @@ import type { GraphQLContext } from '../schema/context.js';
 import type { AuditTrail } from './audit-trail.js';
 import { authorize, operationOf, type Operation } from './policy.js';
 import type { RateLimiter } from './rate-limit.js';
+import { ALL_SOURCES } from './tenant-scope.js';
 
 const MAX_AUDITED_SOURCES = 1_000;
 
@@ -52,7 +53,9 @@ export function useAccessControl(options: { limiter: RateLimiter; audit: AuditTr
   const audit = (context: GraphQLContext, operation: Operation, result?: unknown) => {
     if (operation.fields.length === 0 || operation.fields.every((f) => f.startsWith('Mutation.ingest'))) return;
     const sources = new Set(context.scope.touched);
-    if (operation.type === 'query') sourceIdsIn((result as ExecutionResult | undefined)?.data, sources);
+    // Named sources bound what an answer can hold; only a tenant-wide (or unscoped) query is walked for the ones it returned.
+    const named = sources.size > 0 && !sources.has(ALL_SOURCES);
+    if (operation.type === 'query' && !named) sourceIdsIn((result as ExecutionResult | undefined)?.data, sources);
     const { principal } = context;
     options.audit.record({
       at: new Date(),
