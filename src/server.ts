@@ -46,6 +46,7 @@ import { buildPipelines } from './processors/pipelines.js';
 import { createLogger, type Logger } from './log.js';
 import { openPubSub } from './pubsub/pubsub.js';
 import type { GraphQLContext } from './schema/context.js';
+import { noteStreamCursor } from './schema/live.js';
 import { schema } from './schema/index.js';
 import type { Services } from './services.js';
 import { useAccessControl } from './auth/access-control.js';
@@ -60,6 +61,7 @@ import { serveDashboard } from './transport/dashboard.js';
 import { createMaskError } from './transport/mask-error.js';
 import { useQueryLimits } from './transport/query-limits.js';
 import { useSseEventIds } from './transport/sse.js';
+import { useSharedSubscriptionEvents } from './transport/shared-events.js';
 import { attachWebSocket } from './transport/websocket.js';
 
 export interface Server {
@@ -238,6 +240,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       useQueryLimits(config.limits.query),
       useAccessControl({ limiter: services.auth.limiter, audit: services.auth.audit }),
       useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null),
+      useSharedSubscriptionEvents(noteStreamCursor),
       useOperationMetrics(metrics),
     ],
     context: (initial): GraphQLContext => {

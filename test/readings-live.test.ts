@@ -109,6 +109,46 @@ describe.each(backends)('live readings on $name', (backend) => {
     await live.close();
   });
 
+  it('gives each of many subscribers exactly its own readings in cursor order, shared filters included', async () => {
+    // Subscribers with equal filters share one filtered batch and one execution per event; overlapping and
+    // differently ordered filters must still see exactly theirs, and each SSE stream its own last cursor.
+    const filters = [
+      { sourceIds: ['bed-1'] },
+      { sourceIds: ['bed-1'] },
+      { sourceIds: ['bed-2', 'bed-1'] },
+      { sourceIds: ['bed-1', 'bed-2', 'bed-1'] },
+      { sourceIds: ['bed-2'], metrics: ['spo2'] },
+      { metrics: ['spo2', 'heart_rate'] },
+      {},
+    ];
+    // One at a time: subscribeWs/Sse return once the feed counts one more subscriber.
+    const ws = [];
+    for (const f of filters) ws.push(await app.subscribeWs(LiveReadingsDocument, f));
+    const sse = [];
+    for (const f of filters.slice(0, 3)) sse.push(await app.subscribeSse(LiveReadingsDocument, f));
+    const sent: ReadingInput[] = [];
+    for (let i = 0; i < 60; i++) sent.push(reading(`bed-${(i % 3) + 1}`, i % 2 ? 'spo2' : 'heart_rate', 90 + (i % 7), 40_000 + i));
+    const results = [];
+    for (let b = 0; b < 6; b++) results.push(await app.mutate(IngestReadingsDocument, { readings: sent.slice(b * 10, b * 10 + 10) }));
+    const first = BigInt(results[0]!.ingestReadings.lastCursor!) - 9n;
+    const last = results.at(-1)!.ingestReadings.lastCursor!;
+    const stored = await app.sql<{ seq: string; source_id: string; metric: string }>(
+      sql`select seq::text as seq, source_id, metric from readings where seq between ${first.toString()}::int8 and ${last}::int8 order by readings.seq`,
+    );
+    expect(stored).toHaveLength(60);
+    const expected = (f: { sourceIds?: string[]; metrics?: string[] }) =>
+      stored.filter((r) => (!f.sourceIds || f.sourceIds.includes(r.source_id)) && (!f.metrics || f.metrics.includes(r.metric))).map((r) => BigInt(r.seq));
+
+    for (const [i, live] of [...ws, ...sse].entries()) {
+      const filter = filters[i % filters.length]!;
+      const want = expected(filter);
+      const items = await live.results.until((r) => flatten(r).length >= want.length, `${want.length} readings for ${JSON.stringify(filter)}`);
+      expect(cursors(flatten(items)), JSON.stringify(filter)).toEqual(want);
+      await live.close();
+    }
+    for (const [i, live] of sse.entries()) expect(live.lastEventId()).toBe(expected(filters[i]!).at(-1)!.toString());
+  });
+
   it('refuses a resume cursor the stream has not reached, or one it never issued', async () => {
     for (const after of ['999999999999', 'bogus']) {
       const live = await app.subscribeWs(LiveReadingsDocument, { after });

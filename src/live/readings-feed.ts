@@ -16,14 +16,49 @@ export interface ReadingsSubscription {
 
 const REPLAY_PAGE = 500;
 
+/** One subscriber: its channel and where its live part starts. */
+interface Member {
+  channel: Channel<Reading>;
+  /** Live readings at or below this cursor were (or will be) replayed, or came before the resume point. */
+  floor: bigint;
+  /** Live batches held while the replay runs; undefined once live. */
+  held: Reading[][] | undefined;
+  failHeld(): void;
+}
+
+/** Subscribers with the same tenant and filters: one filtered batch, shared, for all of them. */
+interface Group {
+  key: string;
+  tenantId: string;
+  sources: readonly string[] | undefined;
+  metrics: Set<string> | undefined;
+  members: Set<Member>;
+  /** Readings of the batch being dispatched. */
+  pending: Reading[];
+}
+
+/** Where a tenant's groups are found by a reading's source. */
+interface TenantIndex {
+  everySource: Set<Group>;
+  bySource: Map<string, Set<Group>>;
+}
+
 /**
  * Live readings for subscribers: stored readings after the subscriber's
  * cursor, then the node's stream tail, with no gap and no duplicate at the
- * hand-over. The tail's listener is attached before the replay is read, and
- * the replay stops at the tail's position at that instant.
+ * hand-over. A subscriber joins the feed before the replay is read, and the
+ * replay stops at the tail's position at that instant.
+ *
+ * Fan-out is indexed, not per subscriber: subscribers with the same tenant
+ * and filters form a group, each reading is routed to the groups of its
+ * (tenant, source), and every member of a group receives the same batch
+ * object, so the transport can execute and serialise it once per group
+ * (transport/shared-events.ts).
  */
 export class ReadingsFeed {
-  private readonly open = new Set<Channel<Reading>>();
+  private readonly groups = new Map<string, Group>();
+  private readonly tenants = new Map<string, TenantIndex>();
+  private members = 0;
   /** Subscriptions ever opened; monotonic, so a waiter is not fooled by one closing meanwhile. */
   opened = 0;
   readonly counters = newDeliveryCounters();
@@ -32,63 +67,133 @@ export class ReadingsFeed {
     private readonly tail: StreamTail<Reading>,
     private readonly db: Executor,
     private readonly options: { subscriberBuffer: number; log: Logger },
-  ) {}
+  ) {
+    // Attached for the feed's life: the tail clears its listeners when it stops.
+    this.tail.addListener((events) => this.dispatch(events));
+  }
 
   get subscriberCount(): number {
-    return this.open.size;
+    return this.members;
+  }
+
+  /** Distinct (tenant, filters) among open subscriptions. */
+  get groupCount(): number {
+    return this.groups.size;
   }
 
   subscribe(request: ReadingsSubscription): AsyncIterableIterator<Reading[] | Error> {
-    const sources = request.sourceIds?.length ? new Set(request.sourceIds) : undefined;
-    const metrics = request.metrics?.length ? new Set(request.metrics) : undefined;
-    const wanted = (r: Reading) => r.tenantId === request.tenantId && (!sources || sources.has(r.sourceId)) && (!metrics || metrics.has(r.metric));
-
     const handOver = this.tail.position;
+    const after = request.after ?? null;
+    const buffer = this.options.subscriberBuffer;
     // Resume advice must name what the client has read, not what sat in the dropped buffer.
-    const resumeAfter = () => (channel.lastRead?.cursor ?? request.after ?? null)?.toString() ?? null;
-    const floor = request.after !== null && request.after !== undefined && request.after > handOver ? request.after : handOver;
-    let held: Reading[][] | undefined = request.after != null && request.after < handOver ? [] : undefined;
-
-    const channel: Channel<Reading> = new Channel<Reading>(
-      this.options.subscriberBuffer,
-      () => new SlowConsumerError(this.options.subscriberBuffer, resumeAfter()),
-      () => {
-        detach();
-        this.open.delete(channel);
-      },
-      this.counters,
-    );
-    const send = (readings: Reading[]) => {
-      if (readings.length === 0) return;
-      channel.push(readings);
+    const resumeAfter = () => (member.channel.lastRead?.cursor ?? after ?? null)?.toString() ?? null;
+    const group = this.join(request);
+    const member: Member = {
+      channel: new Channel<Reading>(
+        buffer,
+        () => new SlowConsumerError(buffer, resumeAfter()),
+        () => this.leave(group, member),
+        this.counters,
+      ),
+      floor: after !== null && after > handOver ? after : handOver,
+      held: after !== null && after < handOver ? [] : undefined,
+      failHeld: () => member.channel.fail(new SlowConsumerError(buffer, resumeAfter())),
     };
-    const detach = this.tail.addListener((events) => {
-      const fresh = events.filter((r) => r.cursor > floor && wanted(r));
-      if (fresh.length === 0) return;
-      if (held) {
-        held.push(fresh);
-        if (held.reduce((n, b) => n + b.length, 0) > this.options.subscriberBuffer) {
-          channel.fail(new SlowConsumerError(this.options.subscriberBuffer, resumeAfter()));
-        }
-        return;
-      }
-      send(fresh);
-    });
-    this.open.add(channel);
+    group.members.add(member);
+    this.members++;
     this.opened++;
 
-    if (held) {
-      void this.replay(request.after!, handOver, request, channel, send)
+    if (member.held) {
+      const send = (readings: Reading[]) => {
+        if (readings.length > 0) member.channel.push(readings);
+      };
+      void this.replay(after!, handOver, request, member.channel, send)
         .then(() => {
-          for (const batch of held ?? []) send(batch);
-          held = undefined;
+          for (const batch of member.held ?? []) send(batch);
+          member.held = undefined;
         })
         .catch((error: unknown) => {
           this.options.log.warn({ err: (error as Error).message }, 'readings replay failed');
-          channel.fail(new UnavailableError('could not read stored readings to replay; resubscribe with the same cursor'));
+          member.channel.fail(new UnavailableError('could not read stored readings to replay; resubscribe with the same cursor'));
         });
     }
-    return channel;
+    return member.channel;
+  }
+
+  /** Completes every open subscription (graceful shutdown). */
+  close(): void {
+    for (const group of [...this.groups.values()]) for (const member of [...group.members]) member.channel.end();
+  }
+
+  private dispatch(events: Reading[]) {
+    if (this.members === 0) return;
+    const touched: Group[] = [];
+    const route = (groups: Set<Group> | undefined, reading: Reading) => {
+      if (!groups) return;
+      for (const group of groups) {
+        if (group.metrics && !group.metrics.has(reading.metric)) continue;
+        if (group.pending.length === 0) touched.push(group);
+        group.pending.push(reading);
+      }
+    };
+    for (const reading of events) {
+      const index = this.tenants.get(reading.tenantId);
+      if (!index) continue;
+      route(index.everySource, reading);
+      route(index.bySource.get(reading.sourceId), reading);
+    }
+    // Each reading reaches a group at most once (it has one source), in the tail's cursor order.
+    for (const group of touched) {
+      const batch = group.pending;
+      group.pending = [];
+      for (const member of group.members) this.deliver(member, batch);
+    }
+  }
+
+  private deliver(member: Member, batch: Reading[]) {
+    let mine = batch;
+    if (batch[0]!.cursor <= member.floor) {
+      mine = batch.filter((r) => r.cursor > member.floor);
+      if (mine.length === 0) return;
+    }
+    if (!member.held) return member.channel.push(mine);
+    member.held.push(mine);
+    if (member.held.reduce((n, b) => n + b.length, 0) > this.options.subscriberBuffer) member.failHeld();
+  }
+
+  private join(request: ReadingsSubscription): Group {
+    const sources = request.sourceIds?.length ? [...new Set(request.sourceIds)].sort() : undefined;
+    const metrics = request.metrics?.length ? [...new Set(request.metrics)].sort() : undefined;
+    const key = JSON.stringify([request.tenantId, sources ?? null, metrics ?? null]);
+    const existing = this.groups.get(key);
+    if (existing) return existing;
+    const group: Group = { key, tenantId: request.tenantId, sources, metrics: metrics && new Set(metrics), members: new Set(), pending: [] };
+    this.groups.set(key, group);
+    let index = this.tenants.get(request.tenantId);
+    if (!index) this.tenants.set(request.tenantId, (index = { everySource: new Set(), bySource: new Map() }));
+    if (!sources) index.everySource.add(group);
+    else
+      for (const id of sources) {
+        let set = index.bySource.get(id);
+        if (!set) index.bySource.set(id, (set = new Set()));
+        set.add(group);
+      }
+    return group;
+  }
+
+  private leave(group: Group, member: Member) {
+    if (!group.members.delete(member)) return;
+    this.members--;
+    if (group.members.size > 0) return;
+    this.groups.delete(group.key);
+    const index = this.tenants.get(group.tenantId)!;
+    index.everySource.delete(group);
+    for (const id of group.sources ?? []) {
+      const set = index.bySource.get(id);
+      set?.delete(group);
+      if (set?.size === 0) index.bySource.delete(id);
+    }
+    if (index.everySource.size === 0 && index.bySource.size === 0) this.tenants.delete(group.tenantId);
   }
 
   private async replay(
@@ -114,11 +219,5 @@ export class ReadingsFeed {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     }
-  }
-
-  /** Completes every open subscription (graceful shutdown). */
-  close(): void {
-    for (const channel of this.open) channel.end();
-    this.open.clear();
   }
 }

@@ -1,3 +1,4 @@
+import type { GraphQLContext } from './context.js';
 import { formatWindowSpec, parseWindowSpec, WINDOW_HINT } from '../duration.js';
 import { ValidationError } from '../errors.js';
 
@@ -5,6 +6,17 @@ import { ValidationError } from '../errors.js';
 export function emitBatch<T>(batch: T[] | Error): T[] {
   if (batch instanceof Error) throw batch;
   return batch;
+}
+
+/**
+ * Notes the cursor of the last item of a subscription event on the subscriber's
+ * context (the SSE event id, so a reconnect resumes after it). Runs per
+ * subscriber, before the event's shared execution (transport/shared-events.ts).
+ */
+export function noteStreamCursor(event: unknown, context: unknown): void {
+  const last: unknown = Array.isArray(event) ? event.at(-1) : undefined;
+  const cursor = (last as { cursor?: unknown } | undefined)?.cursor;
+  if (typeof cursor === 'bigint') (context as GraphQLContext).stream.lastCursor = cursor.toString();
 }
 
 /** Parses a window argument and checks the processors compute it, naming the ones they do. */

@@ -5,6 +5,7 @@ import { committedOffset } from '../db/offsets.js';
 import { READINGS_STREAM, ingestReadings } from '../ingest/ingest-readings.js';
 import { builder } from './builder.js';
 import { IngestResultRef } from './ingest-result.js';
+import { emitBatch } from './live.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 
 export const QualityEnum = builder.enumType('Quality', {
@@ -102,10 +103,7 @@ builder.subscriptionField('readings', (t) =>
       }
       return readingsFeed.subscribe({ tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics, after });
     },
-    resolve: (batch: Reading[] | Error, _args, ctx) => {
-      if (batch instanceof Error) throw batch;
-      ctx.stream.lastCursor = batch.at(-1)?.cursor.toString() ?? ctx.stream.lastCursor;
-      return batch;
-    },
+    // The SSE event id (the batch's last cursor) is noted per subscriber by noteStreamCursor: this may run once for many.
+    resolve: (batch: Reading[] | Error) => emitBatch(batch),
   }),
 );

@@ -18,13 +18,14 @@ export interface ServerProcess {
  * it, for tests and benchmarks. The environment is inherited, then `env` on
  * top (pass `DATABASE_URL: ''` for the embedded database). `onLog` gets each
  * JSON log line and when it arrived; TEST_SERVER_LOGS=1 echoes them to stderr.
+ * SERVER_NODE_ARGS adds node flags NODE_OPTIONS refuses (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  * A child that fails to start is stopped before the error is thrown.
  */
 export async function startServerProcess(
   env: Record<string, string>,
   onLog?: (entry: Record<string, unknown>, at: number) => void,
 ): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
+  const child: ChildProcess = spawn(process.execPath, [...(process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts', 'start'], {
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', AUTH: 'off', RATE_LIMIT: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

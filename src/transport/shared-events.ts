@@ -1,0 +1,64 @@
+import {
+  createSourceEventStream,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  executeSubscriptionEvent,
+  mapSourceToResponseEvent,
+  type ValidatedSubscriptionArgs,
+  validateSubscriptionArgs,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+
+type Settled<T> = T | Promise<T>;
+
+const isPromise = <T>(value: Settled<T>): value is Promise<T> => typeof (value as Promise<T>)?.then === 'function';
+
+/**
+ * Executes each subscription event once per distinct operation instead of
+ * once per subscriber. Feeds hand the same event object to every subscriber
+ * that asked for the same thing (the readings feed: same tenant and filters),
+ * so subscribers running the same document with the same variables get the
+ * same result object, executed once; graphql-ws and SSE then only serialise
+ * it. Results are kept beside the event object (a WeakMap), so they go when
+ * the event does. Events that are not shared (a per-subscriber Error, an
+ * output feed's own filtered batch) simply miss and execute as before.
+ *
+ * Safe because what a subscription's fields resolve to depends only on the
+ * event, the document and the variables: access is checked once when the
+ * subscription starts, and a shared event never crosses tenants.
+ * `onEvent` runs for every subscriber's event (e.g. to note the stream
+ * cursor an SSE event id carries), cached or not.
+ */
+export function useSharedSubscriptionEvents(onEvent?: (event: unknown, contextValue: unknown) => void): Plugin {
+  const results = new WeakMap<object, Map<string, Settled<ExecutionResult>>>();
+  const documentIds = new WeakMap<DocumentNode, number>();
+  let nextDocumentId = 0;
+
+  const subscribe = (args: ExecutionArgs) => {
+    const validated = validateSubscriptionArgs(args);
+    if (!('schema' in validated)) return { errors: validated };
+    let documentId = documentIds.get(args.document);
+    if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
+    const key = `${documentId}\u0000${validated.operation.name?.value ?? ''}\u0000${JSON.stringify(validated.rawVariableValues ?? null)}`;
+
+    const executeEvent = (perEvent: ValidatedSubscriptionArgs): Settled<ExecutionResult> => {
+      const event = perEvent.rootValue;
+      onEvent?.(event, perEvent.contextValue);
+      if (typeof event !== 'object' || event === null || event instanceof Error) return executeSubscriptionEvent(perEvent);
+      let byOperation = results.get(event);
+      if (!byOperation) results.set(event, (byOperation = new Map()));
+      let result = byOperation.get(key);
+      if (!result) byOperation.set(key, (result = executeSubscriptionEvent(perEvent)));
+      return result;
+    };
+    const mapped = (stream: AsyncIterable<unknown> | ExecutionResult) =>
+      Symbol.asyncIterator in stream ? mapSourceToResponseEvent(validated, stream, executeEvent) : stream;
+    const stream = createSourceEventStream(validated);
+    return isPromise(stream) ? stream.then(mapped) : mapped(stream);
+  };
+
+  return {
+    onSubscribe: ({ setSubscribeFn }) => setSubscribeFn(subscribe as never),
+  };
+}
