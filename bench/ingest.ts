@@ -125,11 +125,16 @@ async function rawInsert(size: number, offset: number): Promise<number> {
       await client.end();
     };
   } else {
-    const pg = await PGlite.create({ extensions: { timescaledb } });
+    // On disk like the server's, so both sides pay the same storage.
+    const rawDir = mkdtempSync(join(tmpdir(), 'vigil-bench-raw-'));
+    const pg = await PGlite.create({ dataDir: rawDir, extensions: { timescaledb } });
     await pg.exec(`load 'timescaledb'`);
     await migrateDatabase(drizzle(pg) as unknown as Db, 'public');
     insert = (rows, base) => pg.query(INSERT, columns(rows, base));
-    close = () => pg.close();
+    close = async () => {
+      await pg.close();
+      rmSync(rawDir, { recursive: true, force: true });
+    };
   }
   const prepared = Array.from({ length: batches }, (_, b) => makeReadings(size, b, offset));
   const started = performance.now();

@@ -5,7 +5,7 @@ import { committedOffset } from '../db/offsets.js';
 import { READINGS_STREAM, ingestReadings } from '../ingest/ingest-readings.js';
 import { builder } from './builder.js';
 import { IngestResultRef } from './ingest-result.js';
-import { emitBatch } from './live.js';
+import { emitBatch, PLAIN_EVENTS } from './live.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 
 export const QualityEnum = builder.enumType('Quality', {
@@ -105,5 +105,7 @@ builder.subscriptionField('readings', (t) =>
     },
     // The SSE event id (the batch's last cursor) is noted per subscriber by noteStreamCursor: this may run once for many.
     resolve: (batch: Reading[] | Error) => emitBatch(batch),
+    // This resolver and Reading's read no `info`: events may run through the plain executor.
+    extensions: { [PLAIN_EVENTS]: true },
   }),
 );

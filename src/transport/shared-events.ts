@@ -9,6 +9,7 @@ import {
   validateSubscriptionArgs,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { compileEventExecutor } from './compiled-events.js';
 
 type Settled<T> = T | Promise<T>;
 
@@ -19,7 +20,8 @@ const isPromise = <T>(value: Settled<T>): value is Promise<T> => typeof (value a
  * once per subscriber. Feeds hand the same event object to every subscriber
  * that asked for the same thing (the readings feed: same tenant and filters),
  * so subscribers running the same document with the same variables get the
- * same result object, executed once; graphql-ws and SSE then only serialise
+ * same result object, executed once (by compileEventExecutor's plain loop
+ * when the operation has that shape); graphql-ws and SSE then only serialise
  * it. Results are kept beside the event object (a WeakMap), so they go when
  * the event does. Events that are not shared (a per-subscriber Error, an
  * output feed's own filtered batch) simply miss and execute as before.
@@ -40,16 +42,18 @@ export function useSharedSubscriptionEvents(onEvent?: (event: unknown, contextVa
     if (!('schema' in validated)) return { errors: validated };
     let documentId = documentIds.get(args.document);
     if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
+    const plain = compileEventExecutor(validated);
+    const execute = (perEvent: ValidatedSubscriptionArgs) => plain?.(perEvent.rootValue, perEvent.contextValue) ?? executeSubscriptionEvent(perEvent);
     const key = `${documentId}\u0000${validated.operation.name?.value ?? ''}\u0000${JSON.stringify(validated.rawVariableValues ?? null)}`;
 
     const executeEvent = (perEvent: ValidatedSubscriptionArgs): Settled<ExecutionResult> => {
       const event = perEvent.rootValue;
       onEvent?.(event, perEvent.contextValue);
-      if (typeof event !== 'object' || event === null || event instanceof Error) return executeSubscriptionEvent(perEvent);
+      if (typeof event !== 'object' || event === null || event instanceof Error) return execute(perEvent);
       let byOperation = results.get(event);
       if (!byOperation) results.set(event, (byOperation = new Map()));
       let result = byOperation.get(key);
-      if (!result) byOperation.set(key, (result = executeSubscriptionEvent(perEvent)));
+      if (!result) byOperation.set(key, (result = execute(perEvent)));
       return result;
     };
     const mapped = (stream: AsyncIterable<unknown> | ExecutionResult) =>
