@@ -91,6 +91,7 @@ export const Env = z.object({
   ANOMALY_ALPHA: z.coerce.number().positive().max(1).default(0.05),
   ANOMALY_WARMUP: z.coerce.number().int().min(2).default(30),
   CHECKPOINT_INTERVAL: duration('5s'),
+  FORMING_FLUSH_INTERVAL: duration('1s'),
   PROCESSOR_LEASE: duration('10s'),
   ESCALATE_AFTER: duration('5m'),
   ALERT_CHECK_INTERVAL: duration('1s'),
@@ -166,6 +167,7 @@ function toConfig(env: z.infer<typeof Env>) {
       candleIntervalsMs: env.CANDLE_INTERVALS,
       anomaly: { threshold: env.ANOMALY_Z, alpha: env.ANOMALY_ALPHA, warmup: env.ANOMALY_WARMUP },
       checkpointIntervalMs: env.CHECKPOINT_INTERVAL,
+      formingFlushMs: env.FORMING_FLUSH_INTERVAL,
       leaseMs: env.PROCESSOR_LEASE,
       fraud: {
         velocity: { windowMs: env.FRAUD_VELOCITY_WINDOW, minAmount: env.FRAUD_VELOCITY_MIN_AMOUNT, maxCount: env.FRAUD_VELOCITY_MAX_COUNT },

@@ -147,6 +147,48 @@ describe.each(backends)('stream processors on $name', (backend) => {
   });
 });
 
+describe.each(primaryBackends)('forming windows on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    // Nothing stored by the clock during the test: only what closes, the first batch, and settling.
+    app = await startTestApp(backend, { env: { ...PROCESSOR_ENV, ALLOWED_LATENESS: '10s', FORMING_FLUSH_INTERVAL: '1h', CHECKPOINT_INTERVAL: '1h' } });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('form-1') });
+  });
+  afterAll(() => app?.close());
+
+  it('publishes every version of a forming window at once, stores it per FORMING_FLUSH_INTERVAL, and stores a closed one with its batch', async () => {
+    const stored = async () =>
+      app.sql<{ count: number; closed: boolean }>(
+        sql`select count, closed from window_aggregates where source_id = 'form-1' and size_ms = 60000 and hop_ms = 60000 and start_time = ${at(0)}::timestamptz`,
+      );
+    const live = await app.subscribeWs(LiveWindowsDocument, { sourceIds: ['form-1'], windows: ['1m'] });
+    const counts = () => live.results.items.flatMap((r) => r.data?.windows ?? []).filter((w) => w.start === at(0)).map((w) => [w.count, w.closed]);
+
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('form-1', 70, 1), heartRate('form-1', 71, 2)] });
+    await live.results.until(() => counts().some(([n]) => n === 2), 'the forming window of 2');
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('form-1', 72, 3), heartRate('form-1', 73, 4)] });
+    await live.results.until(() => counts().some(([n]) => n === 4), 'the forming window of 4');
+    // Published at once; stored as of the first batch only.
+    expect(await stored()).toEqual([{ count: 2, closed: false }]);
+
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('form-1', 74, 80)] }); // watermark 70 s: [0, 60 s) closes
+    await live.results.until(() => counts().some(([, closed]) => closed), 'the closed window');
+    expect(await stored()).toEqual([{ count: 4, closed: true }]);
+    expect(counts()).toEqual([
+      [2, false],
+      [4, false],
+      [4, true],
+    ]);
+
+    // Settling stores the forming window of the next minute, which was published but waiting.
+    const next = async () => app.sql<{ count: number }>(sql`select count from window_aggregates where source_id = 'form-1' and size_ms = 60000 and start_time = ${at(60)}::timestamptz`);
+    expect(await next()).toEqual([]);
+    await app.settle();
+    expect(await next()).toEqual([{ count: 1 }]);
+    await live.close();
+  });
+});
+
 describe.each(primaryBackends)('lateness boundary on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {

@@ -67,7 +67,10 @@ export function buildPipelines(deps: {
     latenessMs: config.latenessMs,
     checkpointIntervalMs: config.checkpointIntervalMs,
     leaseMs: config.leaseMs,
+    provisionalFlushMs: config.formingFlushMs,
   };
+  // A forming window or candle is replaced by the next version with its id; the closed one is final.
+  const forming = <O extends { closed: boolean }>(output: O) => !output.closed;
   const readings = new ProcessorRuntime<Reading>(
     {
       name: READINGS_STREAM,
@@ -77,7 +80,7 @@ export function buildPipelines(deps: {
       seriesOf: (r) => `${r.sourceId}/${r.metric}`,
       timeOf: (r) => r.time.getTime(),
       stages: [
-        stage(createWindowsProcessor(config.windows), toPoint, { channel: WINDOWS_CHANNEL, persist: upsertWindows, encode: JSON.stringify }),
+        stage(createWindowsProcessor(config.windows), toPoint, { channel: WINDOWS_CHANNEL, persist: upsertWindows, encode: JSON.stringify, provisional: forming }),
         stage(createAnomalyProcessor(config.anomaly), toPoint, { channel: ANOMALIES_CHANNEL, persist: insertAnomalies, encode: JSON.stringify }),
       ],
     },
@@ -94,7 +97,7 @@ export function buildPipelines(deps: {
         stage(
           createCandlesProcessor(config.candleIntervalsMs),
           (t: Trade) => ({ symbol: t.symbol, time: t.time.getTime(), price: t.price, size: t.size, cursor: t.cursor.toString() }),
-          { channel: CANDLES_CHANNEL, persist: upsertCandles, encode: JSON.stringify },
+          { channel: CANDLES_CHANNEL, persist: upsertCandles, encode: JSON.stringify, provisional: forming },
         ),
       ],
     },

@@ -18,6 +18,14 @@ export interface OutputSink<Out extends Output, Published = Out> {
   channel: string;
   persist(tx: Db, outputs: Out[]): Promise<Published[] | void>;
   encode(items: Published[]): string;
+  /**
+   * True for an output that a later one with the same id replaces (a forming
+   * window or candle). Such outputs are published at once but stored at most
+   * every `provisionalFlushMs`, latest version only, and always before a
+   * checkpoint: a forming window touched by every reading is then written
+   * once per interval instead of once per batch.
+   */
+  provisional?(output: Out): boolean;
 }
 
 /** One processor in a pipeline, with how a stream event becomes its input and where its outputs go. */
@@ -57,6 +65,8 @@ export interface RuntimeOptions {
   checkpointIntervalMs: number;
   /** How long the lease on the pipeline lasts; a node that dies is replaced after at most this. */
   leaseMs: number;
+  /** Provisional outputs (see OutputSink) are stored at most this often; 0 stores every batch's. */
+  provisionalFlushMs: number;
 }
 
 /**
@@ -107,12 +117,18 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   private live = false;
   /** A batch is being processed or stored. */
   private busy = false;
+  /** Per stage: provisional outputs published but not yet stored, by id (latest version). */
+  private readonly deferred: Map<string, Output>[];
+  private lastFlush = 0;
+  /** Stores run one at a time, so an older version of an output never lands after a newer one. */
+  private storing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly spec: PipelineSpec<E>,
     private readonly options: RuntimeOptions,
   ) {
     for (const s of spec.stages) this.stats.outputs[s.name] = 0;
+    this.deferred = spec.stages.map(() => new Map());
   }
 
   get name() {
@@ -143,6 +159,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       if (Date.now() > deadline) throw new Error(`pipeline ${this.name} did not settle (at cursor ${this.position}, ${this.queue.length} batches queued)`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
+    await this.flushProvisional();
   }
 
   /** Stops after the batch in hand, checkpoints, and hands the lease back. */
@@ -317,7 +334,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     this.stats.processingMs += performance.now() - began;
 
     const lists = outputs.map((m) => [...m.values()]);
-    const published = await this.persist(lists, late);
+    const published = await this.persist(this.storeNow(lists), lists, late);
     stages.forEach((s, i) => {
       const list = published[i]!;
       for (let from = 0; from < list.length; from += PUBLISH_CHUNK) this.options.publisher.publish(s.sink.channel, s.sink.encode(list.slice(from, from + PUBLISH_CHUNK)));
@@ -344,15 +361,63 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     }
   }
 
-  /** Retries until stored: the batch's state has already advanced, so its outputs must not be lost. */
-  private async persist(lists: Output[][], late: LateEvent[]): Promise<unknown[][]> {
+  /**
+   * What of a batch's outputs to store now: everything but provisional
+   * outputs, which wait in `deferred` (a final output drops its provisional
+   * versions); all of those too once the flush interval has passed.
+   */
+  private storeNow(lists: Output[][]): Output[][] {
+    const flushMs = this.options.provisionalFlushMs;
+    const now = lists.map((list, i) => {
+      const { provisional } = this.spec.stages[i]!.sink;
+      if (!provisional || flushMs <= 0) return list;
+      const deferred = this.deferred[i]!;
+      const final: Output[] = [];
+      for (const output of list) {
+        if (provisional(output)) deferred.set(output.id, output);
+        else {
+          deferred.delete(output.id);
+          final.push(output);
+        }
+      }
+      return final;
+    });
+    if (Date.now() - this.lastFlush >= flushMs) return now.map((list, i) => [...list, ...this.takeDeferred(i)]);
+    return now;
+  }
+
+  private takeDeferred(stage: number): Output[] {
+    this.lastFlush = Date.now();
+    const taken = [...this.deferred[stage]!.values()];
+    this.deferred[stage]!.clear();
+    return taken;
+  }
+
+  /** Stores every provisional output still waiting (before a checkpoint, and when settling). */
+  private async flushProvisional(): Promise<void> {
+    if (this.deferred.every((d) => d.size === 0)) return;
+    const lists = this.deferred.map((_, i) => this.takeDeferred(i));
+    await this.persist(lists, lists, []);
+  }
+
+  /**
+   * Stores `store` (retrying until stored: the batch's state has already advanced, so its outputs must not be
+   * lost) and answers what to publish per stage: what the sink returned, else everything in `all`.
+   */
+  private persist(store: Output[][], all: Output[][], late: LateEvent[]): Promise<unknown[][]> {
+    const stored = this.storing.then(() => this.persistNow(store, all, late));
+    this.storing = stored.catch(() => undefined);
+    return stored;
+  }
+
+  private async persistNow(lists: Output[][], all: Output[][], late: LateEvent[]): Promise<unknown[][]> {
     for (let attempt = 0; ; attempt++) {
       try {
         const published = await this.options.db.transaction(async (tx) => {
           const toPublish: unknown[][] = [];
           for (const [i, s] of this.spec.stages.entries()) {
             const stored = lists[i]!.length > 0 ? await s.sink.persist(tx as unknown as Db, lists[i]!) : undefined;
-            toPublish.push(stored ?? lists[i]!);
+            toPublish.push(stored ?? all[i]!);
           }
           await recordLateEvents(tx, this.name, late);
           return toPublish;
@@ -371,6 +436,8 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   private async checkpoint() {
     if (this.partitions.length === 0) return;
     const cursor = this.position;
+    // A restart replays only what follows the checkpoint, so what precedes it must be stored.
+    await this.flushProvisional();
     // Serialized now, so the stored state is exactly the state at `cursor`.
     const states = this.partitions.map((p) => JSON.parse(JSON.stringify(p)) as unknown);
     await saveCheckpoints(this.options.db, this.name, cursor, states);
