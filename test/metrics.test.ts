@@ -18,7 +18,13 @@ describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
     await app.request(IngestReadingsDocument, { readings: 'not a list' as never });
     await app.settle();
     await live.results.until((items) => items.length > 0, 'the live reading');
-    await live.close();
+    // Subscriptions asking for the same thing share a group: 3 subscriptions, 2 groups.
+    const twin = await app.subscribeWs(LiveReadingsDocument, { sourceIds: ['metrics-1'] });
+    const other = await app.subscribeWs(LiveReadingsDocument, {});
+    const open = await (await fetch(`${app.url}/metrics`)).text();
+    expect(open).toMatch(/^vigil_live_subscriptions\{type="readings"\} 3$/m);
+    expect(open).toMatch(/^vigil_live_reading_groups 2$/m);
+    await Promise.all([live.close(), twin.close(), other.close()]);
     const response = await fetch(`${app.url}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await response.text();
@@ -30,6 +36,7 @@ describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
     expect(value(/^vigil_processor_events_total\{pipeline="readings"\}/)).toBeGreaterThanOrEqual(1);
     expect(value(/^vigil_processor_owner\{pipeline="patients"\}/)).toBe(1);
     expect(text).toMatch(/^vigil_live_subscriptions\{type="readings"\} 0$/m);
+    expect(text).toMatch(/^vigil_live_reading_groups 0$/m);
     expect(value(/^vigil_live_events_total\{stream="readings",outcome="delivered"\}/)).toBeGreaterThanOrEqual(1);
     expect(value(/^vigil_live_events_total\{stream="readings",outcome="dropped"\}/)).toBe(0);
     expect(value(/^vigil_pubsub_reconnects_total /)).toBe(0);

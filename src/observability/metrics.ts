@@ -107,6 +107,14 @@ export function createMetrics(services: Services) {
       for (const [type, feed] of Object.entries(services.outputs)) this.set({ type }, feed.subscriberCount);
     },
   });
+  new Gauge({
+    name: 'vigil_live_reading_groups',
+    help: 'Distinct (tenant, filters) among open readings subscriptions: each batch is filtered and executed once per group',
+    registers,
+    collect() {
+      this.set(services.readingsFeed.groupCount);
+    },
+  });
   const tails = () => ({ readings: services.readingsTail, trades: services.tradesTail, transactions: services.transactionsTail });
   new Gauge({
     name: 'vigil_stream_batches_total',
