@@ -250,14 +250,14 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       const principal = (initial as { principal?: Principal }).principal ?? (req && principals.get(req));
       if (!principal) throw new Error('request reached GraphQL without being authenticated');
       const requestId = (initial as { requestId?: string }).requestId ?? (req && requestIds.get(req)) ?? randomUUID();
-      const stream = { lastCursor: null as string | null };
-      if (request) streamCursors.set(request, stream);
+      // Only an HTTP response (SSE) sends the cursor as an event id; a graphql-ws operation has no use for it.
+      let stream: GraphQLContext['stream'];
+      if (request) streamCursors.set(request, (stream = { lastCursor: null }));
       return {
         services,
         principal,
         scope: new TenantScope(principal, services.registry),
         requestId,
-        log: log.child({ requestId, keyId: principal.keyId ?? undefined }),
         lastEventId: request?.headers.get('last-event-id') ?? null,
         stream,
       };

@@ -52,7 +52,7 @@ export function useAccessControl(options: { limiter: RateLimiter; audit: AuditTr
 
   const audit = (context: GraphQLContext, operation: Operation, result?: unknown) => {
     if (operation.fields.length === 0 || operation.fields.every((f) => f.startsWith('Mutation.ingest'))) return;
-    const sources = new Set(context.scope.touched);
+    const sources = context.scope.takeTouched();
     // Named sources bound what an answer can hold; only a tenant-wide (or unscoped) query is walked for the ones it returned.
     const named = sources.size > 0 && !sources.has(ALL_SOURCES);
     if (operation.type === 'query' && !named) sourceIdsIn((result as ExecutionResult | undefined)?.data, sources);
@@ -70,6 +70,17 @@ export function useAccessControl(options: { limiter: RateLimiter; audit: AuditTr
     });
   };
 
+  // A subscription's operation waits here from the check to its audit; the one hook object serves every
+  // subscription (envelop holds what onSubscribe returns for as long as the subscription runs).
+  const subscribing = new WeakMap<ExecutionArgs, Operation>();
+  const afterSubscribe = {
+    onSubscribeResult: ({ args }: { args: ExecutionArgs }) => {
+      const operation = subscribing.get(args);
+      subscribing.delete(args);
+      if (operation) audit(args.contextValue as GraphQLContext, operation);
+    },
+  };
+
   return {
     async onExecute({ args, setResultAndStopExecution }) {
       const checked = await check(args);
@@ -81,9 +92,8 @@ export function useAccessControl(options: { limiter: RateLimiter; audit: AuditTr
     async onSubscribe({ args, setResultAndStopExecution }) {
       const checked = await check(args);
       if ('refused' in checked) return setResultAndStopExecution(checked.refused);
-      return {
-        onSubscribeResult: () => audit(args.contextValue as GraphQLContext, checked.operation),
-      };
+      subscribing.set(args, checked.operation);
+      return afterSubscribe;
     },
   };
 }

@@ -12,6 +12,9 @@ interface Open {
   close(code: number, reason: string): void;
 }
 
+// One function for every connection that is not tracked, rather than a new one each held for a connection's life.
+const untracked = () => undefined;
+
 /**
  * Long-lived connections (graphql-ws sockets, SSE streams) by the key that
  * opened them. Every `checkIntervalMs` it asks the database which of those
@@ -43,7 +46,7 @@ export class OpenConnections {
 
   /** Tracks a connection until the returned function is called. Open (keyless) principals are not tracked. */
   add(principal: Principal, close: Open['close']): () => void {
-    if (principal.keyId === null) return () => undefined;
+    if (principal.keyId === null) return untracked;
     const entry: Open = { principal, close };
     this.open.add(entry);
     return () => this.open.delete(entry);

@@ -13,7 +13,7 @@ export const ALL_SOURCES = '*';
  * touched, for the audit log.
  */
 export class TenantScope {
-  readonly touched = new Set<string>();
+  private touchedSources: Set<string> | undefined;
 
   constructor(
     readonly principal: Principal,
@@ -22,6 +22,18 @@ export class TenantScope {
 
   get tenantId(): string {
     return this.principal.tenantId;
+  }
+
+  /** Sources the request has touched so far, for the audit log. */
+  get touched(): Set<string> {
+    return (this.touchedSources ??= new Set());
+  }
+
+  /** The touched sources, handed over once to the audit log: a live subscription's scope then holds none for its life. */
+  takeTouched(): Set<string> {
+    const touched = this.touched;
+    this.touchedSources = undefined;
+    return touched;
   }
 
   /** The named sources, each checked to be the tenant's; null (= all of the tenant's) when none are named. */

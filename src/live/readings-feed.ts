@@ -2,7 +2,7 @@ import type { Executor } from '../db/client.js';
 import { readingsAfter, type Reading } from '../db/readings.js';
 import { SlowConsumerError, UnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { Channel, newDeliveryCounters } from './channel.js';
+import { Channel, newDeliveryCounters, type DeliveryCounters } from './channel.js';
 import type { StreamTail } from './stream-tail.js';
 
 export interface ReadingsSubscription {
@@ -16,14 +16,35 @@ export interface ReadingsSubscription {
 
 const REPLAY_PAGE = 500;
 
-/** One subscriber: its channel and where its live part starts. */
-interface Member {
-  channel: Channel<Reading>;
-  /** Live readings at or below this cursor were (or will be) replayed, or came before the resume point. */
-  floor: bigint;
-  /** Live batches held while the replay runs; undefined once live. */
-  held: Reading[][] | undefined;
-  failHeld(): void;
+/**
+ * One subscriber: its channel and where its live part starts. A class, so its
+ * behaviour lives on the prototype: thousands of idle subscribers hold no
+ * closures of their own beyond the channel's two callbacks.
+ */
+class Member {
+  readonly channel: Channel<Reading>;
+
+  constructor(
+    /** Live readings at or below this cursor were (or will be) replayed, or came before the resume point. */
+    readonly floor: bigint,
+    /** Live batches held while the replay runs; undefined once live. */
+    public held: Reading[][] | undefined,
+    private readonly after: bigint | null,
+    private readonly buffer: number,
+    onClose: (member: Member) => void,
+    counters: DeliveryCounters,
+  ) {
+    this.channel = new Channel<Reading>(buffer, () => this.slowConsumer(), () => onClose(this), counters);
+  }
+
+  /** Resume advice names what the client has read, not what sat in the dropped buffer. */
+  slowConsumer(): SlowConsumerError {
+    return new SlowConsumerError(this.buffer, (this.channel.lastRead?.cursor ?? this.after ?? null)?.toString() ?? null);
+  }
+
+  send(readings: Reading[]): void {
+    if (readings.length > 0) this.channel.push(readings);
+  }
 }
 
 /** Subscribers with the same tenant and filters: one filtered batch, shared, for all of them. */
@@ -84,32 +105,23 @@ export class ReadingsFeed {
   subscribe(request: ReadingsSubscription): AsyncIterableIterator<Reading[] | Error> {
     const handOver = this.tail.position;
     const after = request.after ?? null;
-    const buffer = this.options.subscriberBuffer;
-    // Resume advice must name what the client has read, not what sat in the dropped buffer.
-    const resumeAfter = () => (member.channel.lastRead?.cursor ?? after ?? null)?.toString() ?? null;
     const group = this.join(request);
-    const member: Member = {
-      channel: new Channel<Reading>(
-        buffer,
-        () => new SlowConsumerError(buffer, resumeAfter()),
-        () => this.leave(group, member),
-        this.counters,
-      ),
-      floor: after !== null && after > handOver ? after : handOver,
-      held: after !== null && after < handOver ? [] : undefined,
-      failHeld: () => member.channel.fail(new SlowConsumerError(buffer, resumeAfter())),
-    };
+    const member = new Member(
+      after !== null && after > handOver ? after : handOver,
+      after !== null && after < handOver ? [] : undefined,
+      after,
+      this.options.subscriberBuffer,
+      (m) => this.leave(group, m),
+      this.counters,
+    );
     group.members.add(member);
     this.members++;
     this.opened++;
 
     if (member.held) {
-      const send = (readings: Reading[]) => {
-        if (readings.length > 0) member.channel.push(readings);
-      };
-      void this.replay(after!, handOver, request, member.channel, send)
+      void this.replay(after!, handOver, request, member)
         .then(() => {
-          for (const batch of member.held ?? []) send(batch);
+          for (const batch of member.held ?? []) member.send(batch);
           member.held = undefined;
         })
         .catch((error: unknown) => {
@@ -158,7 +170,7 @@ export class ReadingsFeed {
     }
     if (!member.held) return member.channel.push(mine);
     member.held.push(mine);
-    if (member.held.reduce((n, b) => n + b.length, 0) > this.options.subscriberBuffer) member.failHeld();
+    if (member.held.reduce((n, b) => n + b.length, 0) > this.options.subscriberBuffer) member.channel.fail(member.slowConsumer());
   }
 
   private join(request: ReadingsSubscription): Group {
@@ -196,13 +208,8 @@ export class ReadingsFeed {
     if (index.everySource.size === 0 && index.bySource.size === 0) this.tenants.delete(group.tenantId);
   }
 
-  private async replay(
-    after: bigint,
-    upTo: bigint,
-    request: ReadingsSubscription,
-    channel: Channel<Reading>,
-    send: (readings: Reading[]) => void,
-  ) {
+  private async replay(after: bigint, upTo: bigint, request: ReadingsSubscription, member: Member) {
+    const { channel } = member;
     const pageSize = Math.max(1, Math.min(REPLAY_PAGE, Math.floor(this.options.subscriberBuffer / 2)));
     let cursor = after;
     while (!channel.closed) {
@@ -211,7 +218,7 @@ export class ReadingsFeed {
         limit: pageSize,
         filter: { tenantId: request.tenantId, sourceIds: request.sourceIds, metrics: request.metrics },
       });
-      send(page);
+      member.send(page);
       if (page.length < pageSize) return;
       cursor = page.at(-1)!.cursor;
       // Let the consumer drain before the next page, so a long replay stays within the buffer.

@@ -1,4 +1,4 @@
-import { getOperationAST, type DocumentNode } from 'graphql';
+import { getOperationAST, type DocumentNode, type ExecutionArgs } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { sql } from 'drizzle-orm';
 import { rows } from '../db/client.js';
@@ -248,12 +248,13 @@ const failed = (result: unknown) => typeof result === 'object' && result !== nul
 
 /** Counts every query, mutation and subscription (HTTP, SSE and graphql-ws all run through yoga's envelop). */
 export function useOperationMetrics(metrics: Metrics): Plugin {
+  // The same hooks for every operation, not new closures per operation: envelop holds what onSubscribe
+  // returns for as long as the subscription runs.
+  const observe = ({ args, result }: { args: ExecutionArgs; result: unknown }) => metrics.observeOperation(args.document, args.operationName, !failed(result));
+  const afterExecute = { onExecuteDone: observe };
+  const afterSubscribe = { onSubscribeResult: observe };
   return {
-    onExecute: ({ args }) => ({
-      onExecuteDone: ({ result }) => metrics.observeOperation(args.document, args.operationName, !failed(result)),
-    }),
-    onSubscribe: ({ args }) => ({
-      onSubscribeResult: ({ result }) => metrics.observeOperation(args.document, args.operationName, !failed(result)),
-    }),
+    onExecute: () => afterExecute,
+    onSubscribe: () => afterSubscribe,
   };
 }

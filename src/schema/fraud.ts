@@ -2,6 +2,7 @@ import { listFraudSignals } from '../db/fraud.js';
 import { ingestTransactions } from '../ingest/ingest-transactions.js';
 import { FRAUD_KINDS, type FraudSignal } from '../processors/fraud.js';
 import { builder } from './builder.js';
+import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
@@ -32,7 +33,7 @@ builder.mutationField('ingestTransactions', (t) =>
     type: IngestResultRef,
     description: 'Stores a batch of card transactions (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on id.',
     args: { transactions: t.arg({ type: [TransactionInput], required: true }) },
-    resolve: (_root, args, ctx) => ingestTransactions(ctx.services.ingest, args.transactions, ctx.principal, ctx.log),
+    resolve: (_root, args, ctx) => ingestTransactions(ctx.services.ingest, args.transactions, ctx.principal, requestLog(ctx)),
   }),
 );
 

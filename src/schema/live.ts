@@ -18,12 +18,15 @@ export const PLAIN_EVENTS = 'vigilPlainEvents';
 /**
  * Notes the cursor of the last item of a subscription event on the subscriber's
  * context (the SSE event id, so a reconnect resumes after it). Runs per
- * subscriber, before the event's shared execution (transport/shared-events.ts).
+ * subscriber, before the event's shared execution (transport/shared-events.ts);
+ * a graphql-ws subscriber has no stream to note it on.
  */
 export function noteStreamCursor(event: unknown, context: unknown): void {
+  const stream = (context as GraphQLContext).stream;
+  if (!stream) return;
   const last: unknown = Array.isArray(event) ? event.at(-1) : undefined;
   const cursor = (last as { cursor?: unknown } | undefined)?.cursor;
-  if (typeof cursor === 'bigint') (context as GraphQLContext).stream.lastCursor = cursor.toString();
+  if (typeof cursor === 'bigint') stream.lastCursor = cursor.toString();
 }
 
 /** Parses a window argument and checks the processors compute it, naming the ones they do. */

@@ -4,6 +4,7 @@ import { ValidationError } from '../errors.js';
 import { ingestTrades } from '../ingest/ingest-trades.js';
 import type { Candle } from '../processors/candles.js';
 import { builder } from './builder.js';
+import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet, parseStartCursor } from './live.js';
 import { connectionOf, pageSize, toPage } from './pagination.js';
@@ -23,7 +24,7 @@ builder.mutationField('ingestTrades', (t) =>
     type: IngestResultRef,
     description: 'Stores a batch of trades (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on (symbol, time).',
     args: { trades: t.arg({ type: [TradeInput], required: true }) },
-    resolve: (_root, args, ctx) => ingestTrades(ctx.services.ingest, args.trades, ctx.principal, ctx.log),
+    resolve: (_root, args, ctx) => ingestTrades(ctx.services.ingest, args.trades, ctx.principal, requestLog(ctx)),
   }),
 );
 

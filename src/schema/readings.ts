@@ -4,6 +4,7 @@ import { ValidationError } from '../errors.js';
 import { committedOffset } from '../db/offsets.js';
 import { READINGS_STREAM, ingestReadings } from '../ingest/ingest-readings.js';
 import { builder } from './builder.js';
+import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { emitBatch, PLAIN_EVENTS } from './live.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
@@ -46,7 +47,7 @@ builder.mutationField('ingestReadings', (t) =>
     type: IngestResultRef,
     description: 'Stores a batch of readings (at most MAX_BATCH). Idempotent: resending a batch stores nothing twice.',
     args: { readings: t.arg({ type: [ReadingInput], required: true }) },
-    resolve: (_root, args, ctx) => ingestReadings(ctx.services.ingest, args.readings, ctx.principal, ctx.log),
+    resolve: (_root, args, ctx) => ingestReadings(ctx.services.ingest, args.readings, ctx.principal, requestLog(ctx)),
   }),
 );
 

@@ -9,6 +9,7 @@ import {
   GraphQLNonNull,
   GraphQLObjectType,
   GraphQLScalarType,
+  type GraphQLSchema,
   Kind,
   type ValidatedSubscriptionArgs,
 } from 'graphql';
@@ -38,11 +39,64 @@ const FALLBACK = Symbol('fallback');
  */
 export function compileEventExecutor(validated: ValidatedSubscriptionArgs): EventExecutor | undefined {
   const { schema, operation, variableValues } = validated;
-  const root = schema.getSubscriptionType();
   const selections = operation.selectionSet.selections;
-  if (!root || selections.length !== 1 || selections[0]!.kind !== Kind.FIELD) return undefined;
+  if (selections.length !== 1 || selections[0]!.kind !== Kind.FIELD) return undefined;
   const node = selections[0]! as FieldNode;
-  if (node.directives?.length || !node.selectionSet) return undefined;
+  const plan = planFor(schema, node);
+  if (!plan) return undefined;
+  let args: Record<string, unknown>;
+  try {
+    // Copied into a plain object: graphql-js answers a null-prototype dictionary (~180 B), held here for the subscription's life.
+    args = { ...getArgumentValues(plan.field, node, variableValues) };
+  } catch {
+    return undefined;
+  }
+  const { rootResolve, rootKey, listNonNull, completeItem } = plan;
+
+  return (event, contextValue) => {
+    try {
+      const list = rootResolve(event, args, contextValue, undefined as never) as unknown;
+      if (list === null || list === undefined) return listNonNull ? undefined : { data: { [rootKey]: null } };
+      if (!Array.isArray(list) || typeof (list as { then?: unknown }).then === 'function') return undefined;
+      const items = new Array<unknown>(list.length);
+      for (let i = 0; i < list.length; i++) {
+        const done = completeItem(list[i], contextValue);
+        if (done === FALLBACK) return undefined;
+        items[i] = done;
+      }
+      const data = Object.create(null) as Record<string, unknown>;
+      data[rootKey] = items;
+      return { data };
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** What the plain loop needs of an operation's root field, apart from its argument values. */
+interface Plan {
+  field: GraphQLField<unknown, unknown>;
+  rootResolve: NonNullable<GraphQLField<unknown, unknown>['resolve']>;
+  rootKey: string;
+  listNonNull: boolean;
+  completeItem: (item: unknown, context: unknown) => Record<string, unknown> | null | typeof FALLBACK;
+}
+
+// By schema, then by the root field's node: yoga's parser cache hands every subscriber of the same text the
+// same document, so thousands of live subscriptions share one plan instead of each holding its own leaves.
+const plans = new WeakMap<GraphQLSchema, WeakMap<FieldNode, Plan | null>>();
+
+function planFor(schema: GraphQLSchema, node: FieldNode): Plan | undefined {
+  let bySchema = plans.get(schema);
+  if (!bySchema) plans.set(schema, (bySchema = new WeakMap()));
+  let plan = bySchema.get(node);
+  if (plan === undefined) bySchema.set(node, (plan = buildPlan(schema, node) ?? null));
+  return plan ?? undefined;
+}
+
+function buildPlan(schema: GraphQLSchema, node: FieldNode): Plan | undefined {
+  const root = schema.getSubscriptionType();
+  if (!root || node.directives?.length || !node.selectionSet) return undefined;
   const field = root.getFields()[node.name.value];
   if (!field?.extensions?.[PLAIN_EVENTS] || !field.resolve) return undefined;
 
@@ -76,14 +130,6 @@ export function compileEventExecutor(validated: ValidatedSubscriptionArgs): Even
       nonNull: leaf.type instanceof GraphQLNonNull,
     });
   }
-  const rootKey = node.alias?.value ?? node.name.value;
-  let args: Record<string, unknown>;
-  try {
-    args = getArgumentValues(field, node, variableValues);
-  } catch {
-    return undefined;
-  }
-  const rootResolve = field.resolve;
 
   const completeItem = (item: unknown, context: unknown): Record<string, unknown> | null | typeof FALLBACK => {
     if (item === null || item === undefined) return itemNonNull ? FALLBACK : null;
@@ -97,23 +143,5 @@ export function compileEventExecutor(validated: ValidatedSubscriptionArgs): Even
     }
     return out;
   };
-
-  return (event, contextValue) => {
-    try {
-      const list = rootResolve(event, args, contextValue, undefined as never) as unknown;
-      if (list === null || list === undefined) return listNonNull ? undefined : { data: { [rootKey]: null } };
-      if (!Array.isArray(list) || typeof (list as { then?: unknown }).then === 'function') return undefined;
-      const items = new Array<unknown>(list.length);
-      for (let i = 0; i < list.length; i++) {
-        const done = completeItem(list[i], contextValue);
-        if (done === FALLBACK) return undefined;
-        items[i] = done;
-      }
-      const data = Object.create(null) as Record<string, unknown>;
-      data[rootKey] = items;
-      return { data };
-    } catch {
-      return undefined;
-    }
-  };
+  return { field: field as GraphQLField<unknown, unknown>, rootResolve: field.resolve, rootKey: node.alias?.value ?? node.name.value, listNonNull, completeItem };
 }

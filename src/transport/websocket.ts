@@ -8,11 +8,15 @@ import type { OpenConnections } from '../auth/connections.js';
 import type { Principal } from '../auth/principal.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { watchSockets } from './socket-timers.js';
 
 /** Close code sent to graphql-ws clients when the server shuts down (RFC 6455 "going away"). */
 export const GOING_AWAY = 1001;
 /** Close code for a connection_init without a valid API key (graphql-ws's "Forbidden"); the reason says why. */
 export const KEY_REFUSED = 4403;
+// graphql-ws's defaults: a ping every 12 s (one unanswered by the next cuts the socket), 3 s to send connection_init.
+const KEEP_ALIVE_MS = 12_000;
+const INIT_WAIT_MS = 3_000;
 
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => unknown;
@@ -41,11 +45,15 @@ export function attachWebSocket(options: {
   log: Logger;
 }) {
   const wss = new WebSocketServer({ server: options.server, path: options.path, maxPayload: options.maxPayloadBytes });
-  const principals = new WeakMap<object, Principal>();
-  const socketIds = new WeakMap<object, string>();
+  // By graphql-ws's per-socket `extra`: who the socket authenticated as, its short id for request ids, and
+  // how it leaves the connections watched for revoked keys.
+  const sockets = new WeakMap<object, { principal: Principal; id: string; untrack: () => void }>();
   let executing = 0;
+  const timers = watchSockets(wss, { pingEveryMs: KEEP_ALIVE_MS, initWaitMs: INIT_WAIT_MS });
   const disposable = useServer(
     {
+      // Both per-socket timers are watchSockets's, which holds none for a socket's life.
+      connectionInitWaitTimeout: 0,
       // Queries and mutations are counted so shutdown can let them finish, as it does for HTTP.
       execute: async (args) => {
         executing++;
@@ -57,14 +65,17 @@ export function attachWebSocket(options: {
       },
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onConnect: async (ctx) => {
+        const { socket, request } = ctx.extra;
+        timers.initialised(socket);
         if (!options.accepting()) return false;
-        const socket = ctx.extra.socket;
+        // The upgrade request (its headers, raw headers, socket ties) is needed only to authenticate: not kept for the socket's life.
+        (ctx.extra as { request?: IncomingMessage }).request = undefined;
         try {
-          const principal = await options.authenticate(ctx.connectionParams as Record<string, unknown> | undefined, ctx.extra.request as IncomingMessage);
-          principals.set(ctx.extra, principal);
-          socketIds.set(ctx.extra, randomUUID().slice(0, 8));
+          const principal = await options.authenticate(ctx.connectionParams as Record<string, unknown> | undefined, request);
+          // A socket that closed while its key was checked has had its onClose: it must not be tracked now.
+          if (socket.readyState !== socket.OPEN) return false;
           const untrack = options.connections.add(principal, (code, reason) => socket.close(code, reason));
-          socket.once('close', untrack);
+          sockets.set(ctx.extra, { principal, id: randomUUID().slice(0, 8), untrack });
           return true;
         } catch (error) {
           if (!(error instanceof AppError)) options.log.error({ err: error }, 'could not authenticate a graphql-ws connection');
@@ -72,7 +83,9 @@ export function attachWebSocket(options: {
           return false;
         }
       },
-      onSubscribe: async (ctx, _id, params) => {
+      // Untracked here rather than by a close listener per socket.
+      onClose: (ctx) => sockets.get(ctx.extra)?.untrack(),
+      onSubscribe: async (ctx, id, params) => {
         if (!options.accepting()) return [new GraphQLError('the server is shutting down; retry on another node or shortly', { extensions: { code: 'SHUTTING_DOWN' } })];
         // graphql-ws has already registered this operation by the time onSubscribe runs.
         if (Object.keys(ctx.subscriptions).length > options.subscriptionsPerConnection) {
@@ -82,12 +95,12 @@ export function attachWebSocket(options: {
             }),
           ];
         }
+        const connection = sockets.get(ctx.extra);
+        // The operation's context starts with only what the context factory and yoga's plugins read: a copy of
+        // graphql-ws's ctx (socket, request, subscriptions) would be held by every operation for its life.
         const { schema, execute, subscribe, contextFactory, parse, validate } = options.yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request as IncomingMessage,
-          socket: ctx.extra.socket,
-          principal: principals.get(ctx.extra),
-          requestId: `${socketIds.get(ctx.extra) ?? 'ws'}/${_id}`,
+          principal: connection?.principal,
+          requestId: `${connection?.id ?? 'ws'}/${id}`,
           params,
         });
         // A syntax error is the operation's error, not the connection's: parse throws, graphql-ws would close the socket.
@@ -111,6 +124,7 @@ export function attachWebSocket(options: {
       },
     },
     wss,
+    0, // keep-alive: watchSockets pings
   );
   wss.on('error', (error) => options.log.error({ err: error }, 'websocket server error'));
 
@@ -124,6 +138,7 @@ export function attachWebSocket(options: {
     },
     /** Closes every socket with 1001, cuts the ones that do not answer the close handshake, stops the server. */
     async close(graceMs = 1_000) {
+      timers.stop();
       for (const socket of wss.clients) socket.close(GOING_AWAY, 'server shutting down');
       const cut = setTimeout(() => {
         for (const socket of wss.clients) socket.terminate();
