@@ -63,7 +63,8 @@ const CandleConnection = connectionOf('Candle', CandleRef);
 builder.queryField('candles', (t) =>
   t.field({
     type: CandleConnection,
-    description: 'Stored candles of one symbol and interval with from <= start < to, oldest first.',
+    description:
+      'Stored candles of one symbol and interval with from <= start < to, oldest first. A forming candle is stored at most every FORMING_FLUSH_INTERVAL (1 s by default); the `candles` subscription has every version at once.',
     args: {
       symbol: t.arg.string({ required: true }),
       interval: t.arg.string({ required: true, description: 'A configured interval (CANDLE_INTERVALS), e.g. "1m".' }),

@@ -36,7 +36,8 @@ const WindowConnection = connectionOf('WindowAggregate', WindowRef);
 builder.queryField('windows', (t) =>
   t.field({
     type: WindowConnection,
-    description: 'Stored window aggregates of one series and window spec with from <= start < to, oldest first.',
+    description:
+      'Stored window aggregates of one series and window spec with from <= start < to, oldest first. A forming window is stored at most every FORMING_FLUSH_INTERVAL (1 s by default); the `windows` subscription has every version at once.',
     args: {
       sourceId: t.arg.id({ required: true }),
       metric: t.arg.string({ required: true }),
