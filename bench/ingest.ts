@@ -26,8 +26,8 @@ import { IngestReadingsDocument, RegisterSourcesDocument, type ReadingInput } fr
 import { migrateDatabase } from '../src/db/migrate.js';
 import { drizzle } from 'drizzle-orm/pglite';
 import type { Db } from '../src/db/client.js';
-import { startServerProcess } from '../test/support/server-process.js';
 import { progress, type Figure } from './report.js';
+import { startPlatform } from './support/platform.js';
 
 // Not strict: the other benchmarks' names share argv (`npm run bench -- ingest live`).
 const { values } = parseArgs({
@@ -167,32 +167,21 @@ async function viaGraphql(url: string, size: number, offset: number): Promise<nu
   return (batches * size) / ((performance.now() - started) / 1000);
 }
 
-/** A fresh server (own data directory or schema) with the bench sources registered; stopped and dropped after `use`. */
+/** A fresh platform (bench/support/platform.ts: own data directory or schema) with the bench sources registered; stopped and dropped after `use`. */
 async function withServer<T>(processors: boolean, use: (url: string) => Promise<T>): Promise<T> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
-  const schema = `bench_${process.pid}_${processors ? 'p' : 'np'}`;
-  const env: Record<string, string> = process.env.DATABASE_URL ? { DATABASE_SCHEMA: schema } : { DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' };
-  env.PROCESSORS = processors ? 'on' : 'off';
-  const server = await startServerProcess(env);
+  const platform = await startPlatform({
+    name: processors ? 'ingest_p' : 'ingest',
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    redisUrl: process.env.REDIS_URL || undefined,
+    processors,
+  });
   try {
-    const answer = await postJson(
-      new Agent(),
-      server.url,
-      JSON.stringify({
-        query: print(RegisterSourcesDocument),
-        variables: { sources: Array.from({ length: PATIENTS }, (_, i) => ({ id: `bench-${i}`, kind: 'PATIENT', name: `Bench ${i}` })) },
-      }),
-    );
-    if ((answer as { errors?: unknown }).errors) throw new Error(`registerSources failed: ${JSON.stringify(answer).slice(0, 300)}`);
-    return await use(server.url);
+    await platform.gql(RegisterSourcesDocument, {
+      sources: Array.from({ length: PATIENTS }, (_, i) => ({ id: `bench-${i}`, kind: 'PATIENT' as const, name: `Bench ${i}` })),
+    });
+    return await use(platform.url);
   } finally {
-    await server.stop();
-    if (process.env.DATABASE_URL) {
-      const admin = postgres(process.env.DATABASE_URL, { max: 1, onnotice: () => undefined });
-      await admin.unsafe(`drop schema if exists ${schema} cascade`);
-      await admin.end();
-    }
-    rmSync(dataDir, { recursive: true, force: true });
+    await platform.stop();
   }
 }
 

@@ -23,12 +23,14 @@ const REPLAY_PAGE = 500;
  */
 class Member {
   readonly channel: Channel<Reading>;
+  /** Readings in `held`. */
+  private heldCount = 0;
 
   constructor(
     /** Live readings at or below this cursor were (or will be) replayed, or came before the resume point. */
-    readonly floor: bigint,
+    private readonly floor: bigint,
     /** Live batches held while the replay runs; undefined once live. */
-    public held: Reading[][] | undefined,
+    private held: Reading[][] | undefined,
     private readonly after: bigint | null,
     private readonly buffer: number,
     onClose: (member: Member) => void,
@@ -42,8 +44,29 @@ class Member {
     return new SlowConsumerError(this.buffer, (this.channel.lastRead?.cursor ?? this.after ?? null)?.toString() ?? null);
   }
 
+  get replaying(): boolean {
+    return this.held !== undefined;
+  }
+
   send(readings: Reading[]): void {
     if (readings.length > 0) this.channel.push(readings);
+  }
+
+  /** A live batch: the part after `floor`, sent, or held while the replay runs (failing past the buffer). */
+  receive(batch: Reading[]): void {
+    const mine = batch[0]!.cursor <= this.floor ? batch.filter((r) => r.cursor > this.floor) : batch;
+    if (!this.held) return this.send(mine);
+    if (mine.length === 0) return;
+    this.held.push(mine);
+    this.heldCount += mine.length;
+    if (this.heldCount > this.buffer) this.channel.fail(this.slowConsumer());
+  }
+
+  /** The replay is done: what was held goes out, and live batches from now on. */
+  goLive(): void {
+    for (const batch of this.held ?? []) this.send(batch);
+    this.held = undefined;
+    this.heldCount = 0;
   }
 }
 
@@ -118,12 +141,9 @@ export class ReadingsFeed {
     this.members++;
     this.opened++;
 
-    if (member.held) {
+    if (member.replaying) {
       void this.replay(after!, handOver, request, member)
-        .then(() => {
-          for (const batch of member.held ?? []) member.send(batch);
-          member.held = undefined;
-        })
+        .then(() => member.goLive())
         .catch((error: unknown) => {
           this.options.log.warn({ err: (error as Error).message }, 'readings replay failed');
           member.channel.fail(new UnavailableError('could not read stored readings to replay; resubscribe with the same cursor'));
@@ -158,19 +178,8 @@ export class ReadingsFeed {
     for (const group of touched) {
       const batch = group.pending;
       group.pending = [];
-      for (const member of group.members) this.deliver(member, batch);
+      for (const member of group.members) member.receive(batch);
     }
-  }
-
-  private deliver(member: Member, batch: Reading[]) {
-    let mine = batch;
-    if (batch[0]!.cursor <= member.floor) {
-      mine = batch.filter((r) => r.cursor > member.floor);
-      if (mine.length === 0) return;
-    }
-    if (!member.held) return member.channel.push(mine);
-    member.held.push(mine);
-    if (member.held.reduce((n, b) => n + b.length, 0) > this.options.subscriberBuffer) member.channel.fail(member.slowConsumer());
   }
 
   private join(request: ReadingsSubscription): Group {

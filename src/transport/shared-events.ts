@@ -37,11 +37,15 @@ export function useSharedSubscriptionEvents(onEvent?: (event: unknown, contextVa
   const executeShared = (args: ValidatedSubscriptionArgs, plain: EventExecutor | undefined, key: string): Settled<ExecutionResult> => {
     const event = args.rootValue;
     onEvent?.(event, args.contextValue);
-    if (typeof event !== 'object' || event === null || event instanceof Error) return plain?.(event, args.contextValue) ?? executeSubscriptionEvent(args);
-    let byOperation = results.get(event);
-    if (!byOperation) results.set(event, (byOperation = new Map()));
-    let result = byOperation.get(key);
-    if (!result) byOperation.set(key, (result = plain?.(event, args.contextValue) ?? executeSubscriptionEvent(args)));
+    const shareable = typeof event === 'object' && event !== null && !(event instanceof Error);
+    let byOperation = shareable ? results.get(event) : undefined;
+    const cached = byOperation?.get(key);
+    if (cached) return cached;
+    const result = plain?.(event, args.contextValue) ?? executeSubscriptionEvent(args);
+    if (shareable) {
+      if (!byOperation) results.set(event, (byOperation = new Map()));
+      byOperation.set(key, result);
+    }
     return result;
   };
   const documentIds = new WeakMap<DocumentNode, number>();
