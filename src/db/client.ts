@@ -196,6 +196,22 @@ export class CommitOutcomeUnknownError extends Error {
 /** Codes postgres.js and Node give a query whose socket closed or broke (no answer from the server will come). */
 const SOCKET_LOST = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
+/**
+ * Runs one autocommit write. If its connection is lost after the statement
+ * may have reached the server, the server may have committed it or not:
+ * that becomes CommitOutcomeUnknownError, as a lost COMMIT does. A
+ * connection that could not be made (refused, timed out connecting) means
+ * the statement was never sent, and passes unchanged.
+ */
+export async function autocommit<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (SOCKET_LOST.has(connectionErrorCode(error) ?? '')) throw new CommitOutcomeUnknownError(error);
+    throw error;
+  }
+}
+
 /** How long a transaction whose connection was lost waits for postgres.js to report it before giving up on its own. */
 const LOST_TRANSACTION_MS = 10_000;
 

@@ -1,20 +1,36 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from './client.js';
 
+/** What `claimAndInsert` stored: the cursor just before the claimed range, and which cursors were inserted. */
+export interface ClaimedInsert {
+  /** The claimed cursors are (base, base + count]. */
+  base: bigint;
+  /** Cursors of the rows inserted; null when every row was (the common case: no set to build). */
+  inserted: Set<bigint> | null;
+}
+
 /**
- * Claims `count` cursors for `stream` inside the caller's transaction and
- * returns the cursor just before them: the caller owns (base, base + count].
- * The row lock is held until commit, so writers commit in cursor order, and
- * an aborted transaction gives its range back: cursors never go missing.
+ * Claims `count` cursors for `stream` and inserts rows numbered from them, in
+ * one statement: `insert` is an INSERT … SELECT that reads the claim as
+ * `claim.base` (rows get `claim.base + ordinality`), skips natural-key
+ * conflicts and returns `seq`. The stream's row lock is taken by the
+ * statement and held until its transaction commits, so writers commit in
+ * cursor order, and an aborted statement gives its range back: cursors never
+ * go missing. Run alone (autocommit) it is one round trip and the lock is
+ * held only while PostgreSQL executes it, never across a client's round trip.
  */
-export async function claimOffsets(tx: Executor, stream: string, count: number): Promise<bigint> {
-  const [row] = await rows<{ base: string }>(
-    tx,
-    sql`update stream_offsets set last = last + ${count}
-        where stream = ${stream} returning (last - ${count})::text as base`,
+export async function claimAndInsert(db: Executor, stream: string, count: number, insert: SQL): Promise<ClaimedInsert> {
+  const [row] = await rows<{ base: string | null; inserted: number; cursors: string | null }>(
+    db,
+    sql`with claim as (
+          update stream_offsets set last = last + ${count}::int8 where stream = ${stream} returning last - ${count}::int8 as base
+        ), stored as (${insert})
+        select (select base from claim)::text as base, (select count(*) from stored)::int as inserted,
+          (select string_agg(seq::text, ',') from stored where (select count(*) from stored) < ${count}::int8) as cursors`,
   );
-  if (!row) throw new Error(`stream_offsets has no row for stream "${stream}"`);
-  return BigInt(row.base);
+  if (!row?.base) throw new Error(`stream_offsets has no row for stream "${stream}"`);
+  const inserted = row.inserted === count ? null : new Set((row.cursors ? row.cursors.split(',') : []).map(BigInt));
+  return { base: BigInt(row.base), inserted };
 }
 
 /** The last cursor of `stream` whose transaction has committed: everything up to it is final. */

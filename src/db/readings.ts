@@ -53,30 +53,36 @@ function toReading(row: ReadingRow): Reading {
 }
 
 /**
- * Inserts readings with one statement (unnest of column arrays; times and
- * cursors travel as text[] because drizzle's postgres.js driver passes date
- * arrays through unserialized). Rows whose
- * (source, metric, time) is already stored are left untouched; returns the
- * cursors of the rows actually inserted.
+ * The INSERT of `readings` for claimAndInsert (db/offsets.ts): one unnest of
+ * column arrays (times travel as text[] because drizzle's postgres.js driver
+ * passes date arrays through unserialized), numbered `claim.base + n` in
+ * array order. Rows whose (source, metric, time) is already stored are left
+ * untouched.
  */
-export async function insertReadings(tx: Executor, readings: readonly Reading[]): Promise<Set<bigint>> {
-  if (readings.length === 0) return new Set();
-  const inserted = await rows<{ cursor: string }>(
-    tx,
-    sql`insert into readings (source_id, metric, time, value, unit, quality, seq, tenant_id)
-        select * from unnest(
-          ${sql.param(readings.map((r) => r.sourceId))}::text[],
-          ${sql.param(readings.map((r) => r.metric))}::text[],
-          ${sql.param(readings.map((r) => r.time.toISOString()))}::text[]::timestamptz[],
-          ${sql.param(readings.map((r) => r.value))}::float8[],
-          ${sql.param(readings.map((r) => r.unit))}::text[],
-          ${sql.param(readings.map((r) => r.quality))}::text[],
-          ${sql.param(readings.map((r) => r.cursor.toString()))}::text[]::int8[],
-          ${sql.param(readings.map((r) => r.tenantId))}::text[])
-        on conflict (source_id, metric, time) do nothing
-        returning seq::text as cursor`,
-  );
-  return new Set(inserted.map((r) => BigInt(r.cursor)));
+export function insertReadingsSql(readings: readonly Omit<Reading, 'cursor' | 'tenantId'>[], tenantId: string): SQL {
+  const n = readings.length;
+  const sourceIds = new Array<string>(n);
+  const metrics = new Array<string>(n);
+  const times = new Array<string>(n);
+  const values = new Array<number>(n);
+  const units = new Array<string>(n);
+  const qualities = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const r = readings[i]!;
+    sourceIds[i] = r.sourceId;
+    metrics[i] = r.metric;
+    times[i] = r.time.toISOString();
+    values[i] = r.value;
+    units[i] = r.unit;
+    qualities[i] = r.quality;
+  }
+  return sql`insert into readings (source_id, metric, time, value, unit, quality, seq, tenant_id)
+    select r.source_id, r.metric, r.time::timestamptz, r.value, r.unit, r.quality, claim.base + r.n, ${tenantId}::text
+    from claim, unnest(${sql.param(sourceIds)}::text[], ${sql.param(metrics)}::text[], ${sql.param(times)}::text[],
+      ${sql.param(values)}::float8[], ${sql.param(units)}::text[], ${sql.param(qualities)}::text[])
+      with ordinality as r(source_id, metric, time, value, unit, quality, n)
+    on conflict (source_id, metric, time) do nothing
+    returning seq`;
 }
 
 function filterClause(filter: ReadingFilter): SQL {

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from './client.js';
 
 /** A stored trade; `cursor` orders trades in commit order. */
@@ -28,22 +28,17 @@ const toTrade = (row: TradeRow): Trade => ({
   size: row.size,
 });
 
-/** One unnest insert (see insertReadings); a stored (symbol, time) is left untouched. Returns inserted cursors. */
-export async function insertTrades(tx: Executor, trades: readonly Trade[]): Promise<Set<bigint>> {
-  if (trades.length === 0) return new Set();
-  const inserted = await rows<{ cursor: string }>(
-    tx,
-    sql`insert into trades (symbol, time, price, size, seq)
-        select * from unnest(
-          ${sql.param(trades.map((t) => t.symbol))}::text[],
-          ${sql.param(trades.map((t) => t.time.toISOString()))}::text[]::timestamptz[],
-          ${sql.param(trades.map((t) => t.price))}::float8[],
-          ${sql.param(trades.map((t) => t.size))}::float8[],
-          ${sql.param(trades.map((t) => t.cursor.toString()))}::text[]::int8[])
-        on conflict (symbol, time) do nothing
-        returning seq::text as cursor`,
-  );
-  return new Set(inserted.map((r) => BigInt(r.cursor)));
+/** The INSERT of `trades` for claimAndInsert (see insertReadingsSql); a stored (symbol, time) is left untouched. */
+export function insertTradesSql(trades: readonly Omit<Trade, 'cursor'>[]): SQL {
+  return sql`insert into trades (symbol, time, price, size, seq)
+    select t.symbol, t.time::timestamptz, t.price, t.size, claim.base + t.n
+    from claim, unnest(
+      ${sql.param(trades.map((t) => t.symbol))}::text[],
+      ${sql.param(trades.map((t) => t.time.toISOString()))}::text[],
+      ${sql.param(trades.map((t) => t.price))}::float8[],
+      ${sql.param(trades.map((t) => t.size))}::float8[]) with ordinality as t(symbol, time, price, size, n)
+    on conflict (symbol, time) do nothing
+    returning seq`;
 }
 
 /** Trades with after < cursor <= upTo, in cursor order, at most `limit`. */

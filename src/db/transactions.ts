@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from './client.js';
 
 /** A stored card transaction; `cursor` orders transactions in commit order. */
@@ -33,23 +33,19 @@ const toTransaction = ({ cursor, card_id, time_ms, tenant_id, ...rest }: Transac
   time: new Date(time_ms),
 });
 
-/** One unnest insert; a tenant's stored id is left untouched (first one wins). Returns inserted cursors. */
-export async function insertTransactions(tx: Executor, items: readonly Transaction[]): Promise<Set<bigint>> {
-  if (items.length === 0) return new Set();
-  const column = <K extends keyof Transaction>(key: K, map: (v: Transaction[K]) => unknown = (v) => v) => sql.param(items.map((t) => map(t[key])));
-  const inserted = await rows<{ cursor: string }>(
-    tx,
-    sql`insert into transactions (id, card_id, time, amount, currency, merchant, lat, lon, ip, seq, tenant_id)
-        select * from unnest(
-          ${column('id')}::text[], ${column('cardId')}::text[],
-          ${column('time', (d) => d.toISOString())}::text[]::timestamptz[],
-          ${column('amount')}::float8[], ${column('currency')}::text[], ${column('merchant')}::text[],
-          ${column('lat')}::float8[], ${column('lon')}::float8[], ${column('ip')}::text[],
-          ${column('cursor', (c) => c.toString())}::text[]::int8[], ${column('tenantId')}::text[])
-        on conflict (tenant_id, id) do nothing
-        returning seq::text as cursor`,
-  );
-  return new Set(inserted.map((r) => BigInt(r.cursor)));
+/** The INSERT of `transactions` for claimAndInsert (see insertReadingsSql); a stored (tenant, id) is left untouched. */
+export function insertTransactionsSql(items: readonly Omit<Transaction, 'cursor' | 'tenantId'>[], tenantId: string): SQL {
+  const column = <K extends keyof Transaction>(key: K, map: (v: Transaction[K]) => unknown = (v) => v) =>
+    sql.param(items.map((t) => map((t as Transaction)[key])));
+  return sql`insert into transactions (id, card_id, time, amount, currency, merchant, lat, lon, ip, seq, tenant_id)
+    select t.id, t.card_id, t.time::timestamptz, t.amount, t.currency, t.merchant, t.lat, t.lon, t.ip, claim.base + t.n, ${tenantId}::text
+    from claim, unnest(
+      ${column('id')}::text[], ${column('cardId')}::text[], ${column('time', (d) => d.toISOString())}::text[],
+      ${column('amount')}::float8[], ${column('currency')}::text[], ${column('merchant')}::text[],
+      ${column('lat')}::float8[], ${column('lon')}::float8[], ${column('ip')}::text[])
+      with ordinality as t(id, card_id, time, amount, currency, merchant, lat, lon, ip, n)
+    on conflict (tenant_id, id) do nothing
+    returning seq`;
 }
 
 /** Transactions with after < cursor <= upTo, in cursor order, at most `limit`. */

@@ -1,6 +1,7 @@
-import type { Database, Executor } from '../db/client.js';
+import type { SQL } from 'drizzle-orm';
+import { autocommit, type Database } from '../db/client.js';
 import { recordDeadLetters } from '../db/dead-letters.js';
-import { claimOffsets } from '../db/offsets.js';
+import { claimAndInsert, type ClaimedInsert } from '../db/offsets.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { StreamBatch } from '../live/wire.js';
@@ -38,8 +39,8 @@ export interface StreamSpec<Valid, Stored extends { cursor: bigint }> {
   admit?(candidates: readonly { index: number; value: Valid }[], tenantId: string): Promise<ItemError[]>;
   /** Two items with the same natural key are the same event: the first one stored wins. */
   naturalKey(value: Valid): string;
-  /** Inserts, skipping natural-key conflicts; returns the cursors actually inserted. */
-  insert(tx: Executor, rows: Stored[]): Promise<Set<bigint>>;
+  /** The INSERT … SELECT for claimAndInsert (db/offsets.ts): rows numbered `claim.base + n` in order, natural-key conflicts skipped, `returning seq`. */
+  insertSql(values: readonly Valid[], tenantId: string): SQL;
   toStored(value: Valid, cursor: bigint, tenantId: string): Stored;
   encode(batch: StreamBatch<Stored>): string;
 }
@@ -94,24 +95,30 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   errors.sort((a, b) => a.index - b.index);
   const rejectedIndexes = [...new Set(errors.map((e) => e.index))];
 
-  let base = 0n;
-  let stored: Stored[] = [];
-  await deps.database.db
-    .transaction(async (tx) => {
-      if (valid.length > 0) {
-        base = await claimOffsets(tx, spec.stream, valid.length);
-        const rows = valid.map((v, i) => spec.toStored(v, base + BigInt(i + 1), caller.tenantId));
-        const inserted = await spec.insert(tx, rows);
-        stored = rows.filter((r) => inserted.has(r.cursor));
-      }
-      await recordDeadLetters(
-        tx,
-        spec.stream,
-        caller,
-        rejectedIndexes.map((index) => ({ item: items[index] ?? null, errors: errors.filter((e) => e.index === index) })),
-      );
-    })
-    .catch(asUnavailable);
+  // A clean batch is one autocommit statement: cursors claimed and rows inserted together, so the
+  // stream's lock is never held across a round trip. Dead letters share a transaction with the rows.
+  const db = deps.database.db;
+  const claim = (executor: typeof db) => claimAndInsert(executor, spec.stream, valid.length, spec.insertSql(valid, caller.tenantId));
+  let claimed: ClaimedInsert | undefined;
+  if (rejectedIndexes.length === 0) {
+    if (valid.length > 0) claimed = await autocommit(() => claim(db)).catch(asUnavailable);
+  } else {
+    await db
+      .transaction(async (tx) => {
+        if (valid.length > 0) claimed = await claim(tx as unknown as typeof db);
+        await recordDeadLetters(
+          tx,
+          spec.stream,
+          caller,
+          rejectedIndexes.map((index) => ({ item: items[index] ?? null, errors: errors.filter((e) => e.index === index) })),
+        );
+      })
+      .catch(asUnavailable);
+  }
+  const base = claimed?.base ?? 0n;
+  const rows = claimed ? valid.map((v, i) => spec.toStored(v, base + BigInt(i + 1), caller.tenantId)) : [];
+  const inserted = claimed?.inserted;
+  const stored = inserted ? rows.filter((r) => inserted.has(r.cursor)) : rows;
 
   if (valid.length > 0) {
     deps.publisher.publish(spec.stream, spec.encode({ from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now() }), log);

@@ -1,4 +1,4 @@
-import { insertReadings, type Reading } from '../db/readings.js';
+import { insertReadingsSql, type Reading } from '../db/readings.js';
 import { readingsCodec } from '../live/wire.js';
 import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
 import { validateReading, type ValidReading } from './reading-item.js';
@@ -25,7 +25,7 @@ function readingsSpec(registry: SourceRegistry): StreamSpec<ValidReading, Readin
         }));
     },
     naturalKey: (r) => `${r.sourceId}\u0000${r.metric}\u0000${r.time.getTime()}`,
-    insert: insertReadings,
+    insertSql: insertReadingsSql,
     toStored: (r, cursor, tenantId) => ({ ...r, cursor, tenantId }),
     encode: readingsCodec.encode,
   };

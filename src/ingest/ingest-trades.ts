@@ -1,4 +1,4 @@
-import { insertTrades, type Trade } from '../db/trades.js';
+import { insertTradesSql, type Trade } from '../db/trades.js';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
 import type { SourceRegistry } from './source-registry.js';
@@ -21,7 +21,7 @@ function tradesSpec(registry: SourceRegistry): StreamSpec<ValidTrade, Trade> {
       .map((c) => ({ index: c.index, field: 'symbol', code: 'UNKNOWN_SOURCE' as const, message: `symbol "${c.value.symbol}" is not an instrument of your tenant` }));
   },
   naturalKey: (t) => `${t.symbol}\u0000${t.time.getTime()}`,
-  insert: insertTrades,
+  insertSql: (values) => insertTradesSql(values),
   toStored: (t, cursor) => ({ ...t, cursor }),
   encode: tradesCodec.encode,
   };

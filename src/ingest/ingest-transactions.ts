@@ -1,4 +1,4 @@
-import { insertTransactions, type Transaction } from '../db/transactions.js';
+import { insertTransactionsSql, type Transaction } from '../db/transactions.js';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
 import { transactionsCodec } from '../live/wire.js';
@@ -12,7 +12,7 @@ const transactionsSpec: StreamSpec<ValidTransaction, Transaction> = {
   noun: 'transactions',
   validate: validateTransaction,
   naturalKey: (t) => t.id,
-  insert: insertTransactions,
+  insertSql: insertTransactionsSql,
   toStored: (t, cursor, tenantId) => ({ ...t, cursor, tenantId }),
   encode: transactionsCodec.encode,
 };

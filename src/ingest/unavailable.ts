@@ -7,8 +7,10 @@ import { UnavailableError } from '../errors.js';
  * rethrows anything else unchanged. Drizzle's wrapped errors are looked
  * through (db/client.ts connectionErrorCode).
  *
- * A transaction that failed before COMMIT stored nothing: `maybeStored:
- * false`. When the connection was lost during COMMIT the outcome is unknown
+ * A write that never reached the server, or a transaction that failed
+ * before COMMIT, stored nothing: `maybeStored: false`. When the connection
+ * was lost during COMMIT, or while an autocommit write was in flight (a
+ * clean batch is one such statement, db/offsets.ts), the outcome is unknown
  * (`maybeStored: true`): the batch may be stored, entirely or not at all.
  * Either way retrying the same batch is safe, because ingest is idempotent
  * (what is already stored comes back as duplicates).

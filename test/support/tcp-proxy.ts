@@ -14,13 +14,13 @@ export interface TcpProxy {
    */
   cut(): Promise<void>;
   /**
-   * PostgreSQL only: cuts the link the moment the server answers COMMIT to a
-   * transaction whose command tags (UPDATE 1, INSERT 0 5, … since its BEGIN)
-   * satisfy `match`, dropping that answer. The server has committed, the
-   * client cannot know it: the ambiguous failure every client of a remote
-   * database must handle. Resolves once cut.
+   * PostgreSQL only: cuts the link once the server has finished
+   * (ReadyForQuery) an autocommit statement whose text includes
+   * `sqlIncludes` and that was sent after this call, dropping its whole
+   * answer. The server has committed the statement; the client never hears
+   * of it. Resolves once cut.
    */
-  cutAtCommit(match: (tags: readonly string[]) => boolean): Promise<void>;
+  cutAtResult(sqlIncludes: string): Promise<void>;
   /** Listens again on the same port and forwards new connections. */
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -35,15 +35,15 @@ interface Link {
  * An in-process TCP forwarder on 127.0.0.1 in front of `target`, for fault
  * tests: the server under test connects to the proxy's port, and the test
  * cuts and restores the link without touching the real server behind it.
- * It reads the PostgreSQL protocol's CommandComplete messages going back to
- * the client (for `cutAtCommit`) and forwards everything unchanged.
+ * It reads the PostgreSQL protocol's messages going back to the client (for
+ * `cutAtResult`) and forwards everything unchanged.
  */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const links = new Set<Link>();
   let accepted = 0;
   let port = 0;
   let server: Server | undefined;
-  let trap: { match: (tags: readonly string[]) => boolean; sprung: () => void } | undefined;
+  let resultTrap: { sqlIncludes: string; sprung: () => void } | undefined;
 
   const destroyAll = () => {
     for (const { client, upstream } of links) {
@@ -75,33 +75,76 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
 
+    // Client → server: which Sync-delimited units run a statement whose text the trap wants (Parse names
+    // the statement and carries its text; Bind names the statement it runs; each Sync is answered by one
+    // ReadyForQuery). The first message (startup, or an SSL request) has no type byte.
+    const units: boolean[] = [];
+    const statements = new Map<string, string>();
+    let unitWanted = false;
+    let untyped = true;
+    let fromClient = Buffer.alloc(0);
+    client.on('data', (chunk: Buffer) => {
+      const buffer = fromClient.length > 0 ? Buffer.concat([fromClient, chunk]) : chunk;
+      let offset = 0;
+      while (untyped && buffer.length - offset >= 8) {
+        const length = buffer.readInt32BE(offset);
+        if (buffer.length - offset < length) break;
+        const code = buffer.readInt32BE(offset + 4);
+        offset += length;
+        untyped = code === 80877103 /* SSLRequest */ || code === 80877104 /* GSSENCRequest */;
+      }
+      while (!untyped && buffer.length - offset >= 5) {
+        const length = buffer.readInt32BE(offset + 1);
+        if (buffer.length - offset < 1 + length) break;
+        const type = buffer[offset];
+        if (type === 0x50 /* 'P' Parse: name, text */) {
+          const nameEnd = buffer.indexOf(0, offset + 5);
+          const name = buffer.toString('utf8', offset + 5, nameEnd);
+          statements.set(name, buffer.toString('utf8', nameEnd + 1, buffer.indexOf(0, nameEnd + 1)));
+        } else if (type === 0x42 /* 'B' Bind: portal, statement */) {
+          const portalEnd = buffer.indexOf(0, offset + 5);
+          const text = statements.get(buffer.toString('utf8', portalEnd + 1, buffer.indexOf(0, portalEnd + 1)));
+          if (resultTrap && text?.includes(resultTrap.sqlIncludes)) unitWanted = true;
+        } else if (type === 0x53 /* 'S' Sync */ || type === 0x51 /* 'Q' simple query */) {
+          units.push(unitWanted);
+          unitWanted = false;
+        }
+        offset += 1 + length;
+      }
+      fromClient = Buffer.from(buffer.subarray(offset));
+    });
+
     // Server → client: whole protocol messages (type byte, int32 length including itself, payload).
+    // The answer to a wanted unit is held back; at its ReadyForQuery (the statement has committed) the link is cut.
     let pending = Buffer.alloc(0);
-    let tags: string[] = [];
+    let started = false;
     upstream.on('data', (chunk: Buffer) => {
       const buffer = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
       let offset = 0;
+      let forward = 0;
       while (buffer.length - offset >= 5) {
         const length = buffer.readInt32BE(offset + 1);
         if (buffer.length - offset < 1 + length) break;
-        if (buffer[offset] === 0x43 /* 'C' CommandComplete */) {
-          const tag = buffer.toString('utf8', offset + 5, offset + length); // without the NUL
-          if (tag === 'BEGIN') tags = [];
-          else if (tag === 'COMMIT' && trap?.match(tags)) {
-            // Everything before this answer reaches the client; the answer never does.
-            if (offset > 0 && !client.destroyed) client.write(buffer.subarray(0, offset));
-            const { sprung } = trap;
-            trap = undefined;
+        const holding = resultTrap !== undefined && units[0] === true;
+        if (!holding) forward = offset + 1 + length;
+        if (buffer[offset] === 0x5a /* 'Z' ReadyForQuery */ && !started) started = true; // the startup's, answering no Sync
+        else if (buffer[offset] === 0x5a) {
+          units.shift();
+          if (holding) {
+            if (forward > 0 && !client.destroyed) client.write(buffer.subarray(0, forward));
+            const { sprung } = resultTrap!;
+            resultTrap = undefined;
             void stopListening();
             destroyAll();
             sprung();
             return;
-          } else tags.push(tag);
+          }
         }
         offset += 1 + length;
       }
-      pending = Buffer.from(buffer.subarray(offset));
-      if (offset > 0 && !client.destroyed && !client.write(buffer.subarray(0, offset))) {
+      // Held messages stay in `pending` until their ReadyForQuery comes.
+      pending = Buffer.from(buffer.subarray(forward));
+      if (forward > 0 && !client.destroyed && !client.write(buffer.subarray(0, forward))) {
         upstream.pause();
         client.once('drain', () => upstream.resume());
       }
@@ -136,16 +179,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       destroyAll();
       await closing;
     },
-    cutAtCommit(match) {
+    cutAtResult(sqlIncludes) {
       return new Promise<void>((resolve) => {
-        trap = { match, sprung: resolve };
+        resultTrap = { sqlIncludes, sprung: resolve };
       });
     },
     async restore() {
       if (!server) await listen();
     },
     async close() {
-      trap = undefined;
+      resultTrap = undefined;
       const closing = stopListening();
       destroyAll();
       await closing;
@@ -160,3 +203,4 @@ export function throughProxy(url: string, proxy: TcpProxy): string {
   parsed.port = String(proxy.port);
   return parsed.toString();
 }
+
