@@ -27,7 +27,7 @@ import { SourceRegistry } from './ingest/source-registry.js';
 import { StreamPublisher } from './live/publisher.js';
 import { ReadingsFeed } from './live/readings-feed.js';
 import { StreamTail } from './live/stream-tail.js';
-import { readingsCodec, tradesCodec, transactionsCodec, type BatchCodec } from './live/wire.js';
+import { readingsCodec, tradesCodec, transactionsCodec, type BatchCodec, type StreamBatch } from './live/wire.js';
 import { OutputFeed } from './live/output-feed.js';
 import {
   AlertsMessage,
@@ -104,6 +104,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     const retention = await startRetention(database, config.retention, log);
     closers.push(() => retention.stop());
 
+    const publisher = new StreamPublisher(pubsub, log);
     type AfterQuery = (db: Db, after: bigint, options: { upTo?: bigint; limit: number }) => Promise<unknown[]>;
     const tail = <E extends { cursor: bigint }>(stream: string, after: AfterQuery, codec: BatchCodec<E>) =>
       new StreamTail<E>({
@@ -114,6 +115,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
           after: (from, upTo, limit) => after(database.db, from, { upTo, limit }) as Promise<unknown> as Promise<E[]>,
         },
         decode: codec.decode,
+        isOwn: publisher.isOwn,
         gapTimeoutMs: config.live.gapTimeoutMs,
         pollIntervalMs: config.live.pollIntervalMs,
         log,
@@ -121,6 +123,9 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     const readingsTail = tail<Reading>(READINGS_STREAM, readingsAfter, readingsCodec);
     const tradesTail = tail<Trade>(TRADES_STREAM, tradesAfter, tradesCodec);
     const transactionsTail = tail<Transaction>(TRANSACTIONS_STREAM, transactionsAfter, transactionsCodec);
+    publisher.deliverLocally(READINGS_STREAM, (batch: StreamBatch<Reading>) => readingsTail.accept(batch));
+    publisher.deliverLocally(TRADES_STREAM, (batch: StreamBatch<Trade>) => tradesTail.accept(batch));
+    publisher.deliverLocally(TRANSACTIONS_STREAM, (batch: StreamBatch<Transaction>) => transactionsTail.accept(batch));
     for (const t of [readingsTail, tradesTail, transactionsTail] as { start(): Promise<void>; stop(): Promise<void> }[]) {
       await t.start();
       closers.push(() => t.stop());
@@ -151,7 +156,6 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       closers.push(() => f.close());
     }
 
-    const publisher = new StreamPublisher(pubsub, log);
     const rules = new RuleRegistry({ db: database.db, pubsub, log, reloadIntervalMs: 5_000 });
     await rules.start();
     closers.push(() => rules.stop());

@@ -35,6 +35,7 @@ function setup(options: { gapTimeoutMs?: number; pollIntervalMs?: number } = {})
     },
     gapTimeoutMs: options.gapTimeoutMs ?? 50,
     pollIntervalMs: options.pollIntervalMs ?? 60_000,
+    isOwn: (message) => message.startsWith('{"origin":"me"'),
     log: createLogger('silent'),
   });
   const delivered: bigint[] = [];
@@ -63,6 +64,20 @@ describe('stream tail', () => {
     tails.push(t.tail);
     return t;
   };
+
+  it("takes this node's own batches in process, skips its own messages, and orders them with other nodes' batches", async () => {
+    const t = await started(setup({ gapTimeoutMs: 5_000 }));
+    const [m1, m2] = [t.commit(0, 3), t.commit(3, 5)];
+    const own = (message: string) => `{"origin":"me",${message.slice(1)}`;
+    // This node committed (3, 5]: its tail holds it until another node's (0, 3] arrives.
+    t.tail.accept({ from: 3n, to: 5n, events: [{ cursor: 4n }, { cursor: 5n }] });
+    await t.publish(own(m2));
+    await t.publish(m1);
+    await waitFor(() => t.delivered.length >= 5, 'five events');
+    expect(t.delivered).toEqual(t.range(1, 5));
+    expect(t.tail.stats).toMatchObject({ local: 1, batches: 1, repairs: 0, undecodable: 0 });
+    expect(t.reads()).toBe(0);
+  });
 
   it('delivers batches in cursor order exactly once when messages arrive reordered and repeated', async () => {
     const t = await started(setup({ gapTimeoutMs: 5_000 }));

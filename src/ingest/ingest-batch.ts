@@ -4,7 +4,7 @@ import { recordDeadLetters } from '../db/dead-letters.js';
 import { claimAndInsert, type ClaimedInsert } from '../db/offsets.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
-import type { StreamBatch } from '../live/wire.js';
+import type { BatchCodec } from '../live/wire.js';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
 import type { ItemCheck, ItemError } from './item-errors.js';
@@ -42,7 +42,7 @@ export interface StreamSpec<Valid, Stored extends { cursor: bigint }> {
   /** The INSERT … SELECT for claimAndInsert (db/offsets.ts): rows numbered `claim.base + n` in order, natural-key conflicts skipped, `returning seq`. */
   insertSql(values: readonly Valid[], tenantId: string): SQL;
   toStored(value: Valid, cursor: bigint, tenantId: string): Stored;
-  encode(batch: StreamBatch<Stored>): string;
+  codec: BatchCodec<Stored>;
 }
 
 /**
@@ -121,7 +121,7 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   const stored = inserted ? rows.filter((r) => inserted.has(r.cursor)) : rows;
 
   if (valid.length > 0) {
-    deps.publisher.publish(spec.stream, spec.encode({ from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now() }), log);
+    deps.publisher.publishBatch(spec.stream, { from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now() }, spec.codec, log);
   }
 
   const result = {

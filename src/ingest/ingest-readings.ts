@@ -26,8 +26,9 @@ function readingsSpec(registry: SourceRegistry): StreamSpec<ValidReading, Readin
     },
     naturalKey: (r) => `${r.sourceId}\u0000${r.metric}\u0000${r.time.getTime()}`,
     insertSql: insertReadingsSql,
-    toStored: (r, cursor, tenantId) => ({ ...r, cursor, tenantId }),
-    encode: readingsCodec.encode,
+    // Spelled out (not spread) in the field order the wire decoder builds: one object shape for every reading.
+    toStored: (r, cursor, tenantId) => ({ cursor, time: r.time, sourceId: r.sourceId, metric: r.metric, value: r.value, unit: r.unit, quality: r.quality, tenantId }),
+    codec: readingsCodec,
   };
 }
 

@@ -23,7 +23,7 @@ function tradesSpec(registry: SourceRegistry): StreamSpec<ValidTrade, Trade> {
   naturalKey: (t) => `${t.symbol}\u0000${t.time.getTime()}`,
   insertSql: (values) => insertTradesSql(values),
   toStored: (t, cursor) => ({ ...t, cursor }),
-  encode: tradesCodec.encode,
+  codec: tradesCodec,
   };
 }
 

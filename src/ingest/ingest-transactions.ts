@@ -14,7 +14,7 @@ const transactionsSpec: StreamSpec<ValidTransaction, Transaction> = {
   naturalKey: (t) => t.id,
   insertSql: insertTransactionsSql,
   toStored: (t, cursor, tenantId) => ({ ...t, cursor, tenantId }),
-  encode: transactionsCodec.encode,
+  codec: transactionsCodec,
 };
 
 /** Stores a batch of card transactions (see ingestBatch); the partner's id identifies a transaction within its tenant. */

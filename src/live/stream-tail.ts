@@ -15,6 +15,8 @@ export interface StreamTailOptions<E> {
   pubsub: PubSub;
   source: TailSource<E>;
   decode(message: string): StreamBatch<E>;
+  /** A message this node published: skipped unparsed, its batch came through `accept` (live/publisher.ts). */
+  isOwn?(message: string): boolean;
   /** How long an out-of-order batch waits for the one before it before the gap is read from the database. */
   gapTimeoutMs: number;
   /** How often the committed cursor is checked, to notice batches whose message never came (broker down). */
@@ -36,7 +38,8 @@ export type TailListener<E> = (events: E[], committedAt?: number) => void;
  */
 export class StreamTail<E extends { cursor: bigint }> {
   position = 0n;
-  readonly stats = { batches: 0, repairs: 0, repairedEvents: 0, undecodable: 0, failures: 0 };
+  /** batches: received over pub/sub; local: this node's own, handed over in process. */
+  readonly stats = { batches: 0, local: 0, repairs: 0, repairedEvents: 0, undecodable: 0, failures: 0 };
   private readonly listeners = new Set<TailListener<E>>();
   private readonly pending = new Map<bigint, StreamBatch<E>>();
   private gapTimer: NodeJS.Timeout | undefined;
@@ -79,7 +82,15 @@ export class StreamTail<E extends { cursor: bigint }> {
     await this.repair();
   }
 
+  /** A batch this node committed, in process (StreamPublisher.deliverLocally). */
+  accept(batch: StreamBatch<E>): void {
+    if (this.stopped) return;
+    this.stats.local++;
+    this.take(batch);
+  }
+
   private onMessage(message: string) {
+    if (this.options.isOwn?.(message)) return;
     let batch: StreamBatch<E>;
     try {
       batch = this.options.decode(message);
@@ -90,6 +101,10 @@ export class StreamTail<E extends { cursor: bigint }> {
       return;
     }
     this.stats.batches++;
+    this.take(batch);
+  }
+
+  private take(batch: StreamBatch<E>) {
     if (batch.to <= this.position) return;
     if (batch.from > this.position) {
       this.pending.set(batch.from, batch);

@@ -18,7 +18,8 @@ export interface StreamBatch<E> {
 }
 
 export interface BatchCodec<E> {
-  encode(batch: StreamBatch<E>): string;
+  /** `origin` names the writing node, first in the message, so that node can skip its own message unparsed. */
+  encode(batch: StreamBatch<E>, origin?: string): string;
   /** Throws (WireError, SyntaxError) on a message this version did not write. */
   decode(message: string): StreamBatch<E>;
 }
@@ -61,8 +62,9 @@ function batchCodec<E extends { cursor: bigint; time: Date }>(fields: Record<str
     }
   };
   return {
-    encode: (batch) =>
+    encode: (batch, origin) =>
       JSON.stringify({
+        origin,
         from: batch.from.toString(),
         to: batch.to.toString(),
         committedAt: batch.committedAt,

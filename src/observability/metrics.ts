@@ -118,11 +118,14 @@ export function createMetrics(services: Services) {
   const tails = () => ({ readings: services.readingsTail, trades: services.tradesTail, transactions: services.transactionsTail });
   new Gauge({
     name: 'vigil_stream_batches_total',
-    help: 'Committed batches received over pub/sub by this node (counter semantics)',
-    labelNames: ['stream'] as const,
+    help: 'Committed batches this node\'s stream tail took: via="pubsub" from other nodes, via="local" its own (counter semantics)',
+    labelNames: ['stream', 'via'] as const,
     registers,
     collect() {
-      for (const [stream, tail] of Object.entries(tails())) this.set({ stream }, tail.stats.batches);
+      for (const [stream, tail] of Object.entries(tails())) {
+        this.set({ stream, via: 'pubsub' }, tail.stats.batches);
+        this.set({ stream, via: 'local' }, tail.stats.local);
+      }
     },
   });
   new Gauge({
