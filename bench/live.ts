@@ -6,6 +6,10 @@
  * plain `ws` / SSE server, bench/support/raw-server.ts), in the same run:
  *
  *   (a)   one graphql-ws subscriber to everything at RATE readings/s; also over SSE;
+ *   (ax)  (a) across two nodes (servers only): ingest on one platform node, the
+ *         subscriber on a second node of the same database and Redis, so every
+ *         batch crosses Redis as the raw path's do (a node serves its own
+ *         batches to its own subscribers in process: live/publisher.ts);
  *   (b)   SUBSCRIBERS graphql-ws subscribers, each filtered to one of PATIENTS
  *         patients, at RATE readings/s (RATE × SUBSCRIBERS / PATIENTS deliveries/s);
  *   (c)   the (b) subscribers with the rate stepped up (START_RATE × FACTOR^k,
@@ -39,7 +43,7 @@
  *
  *   npm run bench -- live
  *   BENCH_LIVE_SECONDS=10 BENCH_LIVE_RATE=2000 BENCH_LIVE_SUBSCRIBERS=1000 BENCH_LIVE_PATIENTS=100
- *   BENCH_LIVE_SHAPES=a,sse,b,c BENCH_LIVE_STEP_SECONDS=5 BENCH_LIVE_START_RATE=1000 BENCH_LIVE_STEP_FACTOR=1.5
+ *   BENCH_LIVE_SHAPES=a,ax,sse,b,c BENCH_LIVE_STEP_SECONDS=5 BENCH_LIVE_START_RATE=1000 BENCH_LIVE_STEP_FACTOR=1.5
  *   BENCH_LIVE_MAX_STEPS=10 BENCH_LIVE_WARMUP=2 BENCH_LIVE_REPEATS=2 BENCH_LIVE_PROCESSORS=off
  */
 import type { Figure } from './report.js';
@@ -49,7 +53,7 @@ import { drive, patientIds, platformSink, primeUntilReady, rawSink, ReadingSourc
 import { CommitRanges, startPlatform, type Platform } from './support/platform.js';
 import { sleep, type Percentiles } from './support/stats.js';
 
-export type Shape = 'a' | 'sse' | 'b' | 'c';
+export type Shape = 'a' | 'ax' | 'sse' | 'b' | 'c';
 type Path = 'platform' | 'raw';
 
 export interface LiveOptions {
@@ -98,13 +102,14 @@ export interface LiveResult {
   mode: 'embedded' | 'servers';
   options: LiveOptions;
   a?: Record<Path, Measured>;
+  ax?: Record<Path, Measured>;
   sse?: Record<Path, Measured>;
   b?: Record<Path, Measured>;
   c?: Record<Path, { steps: Step[]; best: number }>;
 }
 
 export const LIVE_DEFAULTS: Omit<LiveOptions, 'rawRedisUrl'> = {
-  shapes: ['a', 'sse', 'b', 'c'],
+  shapes: ['a', 'ax', 'sse', 'b', 'c'],
   rate: 2_000,
   seconds: 10,
   warmupSeconds: 2,
@@ -143,6 +148,12 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
       (await startPlatform({ name: 'live', databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, processors: options.processors, commitTimes: true }));
     if (!shared?.platform) stoppers.push(() => platform.stop());
     await registerPatients(platform, patients);
+    // (ax): a second node on the same schema and channel prefix (the same name and this pid), subscribers only.
+    const crossNode = options.shapes.includes('ax') && options.databaseUrl && options.redisUrl;
+    const relay = crossNode
+      ? await startPlatform({ name: 'live', databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, processors: false, existing: { schema: platform.schema! } })
+      : undefined;
+    if (relay) stoppers.push(() => relay.stop());
     const raw = await startChild<{ url: string }>('./raw-server.ts', { env: { RAW_REDIS_URL: options.rawRedisUrl, RAW_CHANNEL: rawChannel } });
     stoppers.push(() => raw.stop());
     const clients: Child<unknown> = await startChild('./clients.ts');
@@ -161,10 +172,10 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
      * Opens one subscriber per filter on each path (both fleets stay open, so the two paths' runs can
      * alternate) and waits until every one has received a priming reading.
      */
-    const open = async (transport: 'ws' | 'sse', filters: (string[] | null)[]) => {
+    const open = async (transport: 'ws' | 'sse', filters: (string[] | null)[], platformUrl = paths.platform.url) => {
       for (const path of PATHS) {
         const p = paths[path];
-        await clients.call('open', { transport: p[transport], url: p.url, filters }, 600_000);
+        await clients.call('open', { transport: p[transport], url: path === 'platform' ? platformUrl : p.url, filters }, 600_000);
         p.fanout = new Map();
         p.fanoutAll = 0;
         for (const filter of filters) {
@@ -274,6 +285,11 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
       result[shape] = await alternate('(a)', transport, options.rate);
       await close();
     }
+    if (relay) {
+      await open('ws', everything, relay.url);
+      result.ax = await alternate('(a) across nodes', 'ws', options.rate);
+      await close();
+    } else if (options.shapes.includes('ax')) console.log('live (ax): skipped (needs DATABASE_URL and REDIS_URL: two nodes share a database and Redis)');
     if (options.shapes.includes('b') || options.shapes.includes('c')) {
       await open('ws', Array.from({ length: options.subscribers }, (_, i) => [patients[i % patients.length]!]));
       if (options.shapes.includes('b')) result.b = await alternate(`(b) ×${options.subscribers}`, 'ws', options.rate);
@@ -333,6 +349,7 @@ export function liveFigures(result: LiveResult): Figure[] {
     }
   };
   latency(`live (a) graphql-ws, 1 subscriber to all, ${options.rate} readings/s`, result.a, '≤ 1.5');
+  latency(`live (a) across nodes (ingest on one, subscriber on another: through Redis), graphql-ws, ${options.rate} readings/s`, result.ax, '≤ 1.5');
   latency(`live (a) SSE, 1 subscriber to all, ${options.rate} readings/s`, result.sse, '≤ 1.5');
   const perPatient = options.subscribers / options.patients;
   const bName = `live (b) graphql-ws, ${options.subscribers} subscribers × 1 of ${options.patients} patients, ${options.rate} readings/s (${Math.round(options.rate * perPatient)} deliveries/s)`;
@@ -388,7 +405,7 @@ export async function benchLive(): Promise<Figure[]> {
     redisUrl: process.env.REDIS_URL || undefined,
     rawRedisUrl,
   };
-  for (const shape of options.shapes) if (!['a', 'sse', 'b', 'c'].includes(shape)) throw new Error(`BENCH_LIVE_SHAPES: unknown shape ${shape}`);
+  for (const shape of options.shapes) if (!['a', 'ax', 'sse', 'b', 'c'].includes(shape)) throw new Error(`BENCH_LIVE_SHAPES: unknown shape ${shape}`);
   console.log(
     `live: platform ${options.databaseUrl ? 'on DATABASE_URL' : 'embedded (PGlite)'} with ${options.redisUrl ? 'Redis pub/sub' : 'in-process pub/sub'}, PROCESSORS=${options.processors ? 'on' : 'off'}; ` +
       `raw path through ${rawRedisUrl}${process.env.REDIS_URL ? '' : ' (REDIS_URL unset: used for the raw path only)'}`,

@@ -47,6 +47,7 @@ import { createLogger, type Logger } from './log.js';
 import { openPubSub } from './pubsub/pubsub.js';
 import type { GraphQLContext } from './schema/context.js';
 import { noteStreamCursor } from './schema/live.js';
+import { useGraphqlJsExecute } from './transport/graphql-js-execute.js';
 import { schema } from './schema/index.js';
 import type { Services } from './services.js';
 import { useAccessControl } from './auth/access-control.js';
@@ -241,6 +242,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       error: (...args) => log.debug(args.map(String).join(' ')),
     },
     plugins: [
+      useGraphqlJsExecute(),
       useQueryLimits(config.limits.query),
       useAccessControl({ limiter: services.auth.limiter, audit: services.auth.audit }),
       useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null),
