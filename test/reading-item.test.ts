@@ -6,7 +6,7 @@ import { plainReading, ReadingItem } from '../src/ingest/reading-item.js';
 const anyValue = fc.oneof(fc.string(), fc.double(), fc.integer(), fc.constant(null), fc.constant(undefined), fc.boolean(), fc.object());
 const time = fc.oneof(
   { arbitrary: fc.date({ min: new Date(-62_000_000_000_000), max: new Date(300_000_000_000_000), noInvalidDate: true }).map((d) => d.toISOString()), weight: 4 },
-  fc.constantFrom('2026-01-01T12:00:00Z', '2026-01-01T12:00:00.250+02:00', '2026-02-30T00:00:00.000Z', '2026-01-01T24:00:00.000Z', '2026-01-01 12:00:00.000Z', '2026-1-01T12:00:00.000Z', '2026-01-01T12:00:00.000z'),
+  fc.constantFrom('2026-01-01T12:00:00Z', '2026-01-01T12:00:00.250+02:00', '2026-02-30T00:00:00.000Z', '2025-02-29T12:00:00.000Z', '2026-04-31T00:00:00.000Z', '2026-01-00T00:00:00.000Z', '2026-00-10T00:00:00.000Z', '2026-01-01T24:00:00.000Z', '2026-01-01T23:60:00.000Z', '2026-01-01T23:59:60.000Z', '2026-01-01T24:00:00.000Z', '2026-01-01 12:00:00.000Z', '2026-1-01T12:00:00.000Z', '2026-01-01T12:00:00.000z'),
   anyValue,
 );
 const item = fc.record(

@@ -54,7 +54,8 @@ export function itemErrorsFromZod(error: z.ZodError, index: number, fieldCodes: 
 
 /** TIME_OUT_OF_RANGE unless EARLIEST_EVENT_TIME <= time <= latest. */
 export function timeBoundsError(index: number, sent: string, time: Date, latest: Date): ItemError | undefined {
-  if (time >= EARLIEST_EVENT_TIME && time <= latest) return undefined;
+  const ms = time.getTime();
+  if (ms >= EARLIEST_EVENT_TIME.getTime() && ms <= latest.getTime()) return undefined;
   return {
     index,
     field: 'time',

@@ -25,6 +25,8 @@ export const ReadingItem = z.object({
 });
 
 const QUALITY_SET = new Set<unknown>(QUALITIES);
+/** Date#toISOString's form for years 0-9999. */
+const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /**
  * The items a well-behaved sender posts, checked with plain tests (a batch
@@ -43,9 +45,14 @@ export function plainReading(item: unknown): z.infer<typeof ReadingItem> | undef
   if (typeof value !== 'number' || !(value >= -MAX_MAGNITUDE && value <= MAX_MAGNITUDE)) return undefined;
   if (unit != null && (typeof unit !== 'string' || unit.length > 32)) return undefined;
   if (quality != null && !QUALITY_SET.has(quality)) return undefined;
-  if (typeof time !== 'string' || time.length !== 24 || time.charCodeAt(23) !== 90 /* Z */) return undefined;
+  if (typeof time !== 'string' || !CANONICAL_TIME.test(time)) return undefined;
   const ms = Date.parse(time);
-  if (Number.isNaN(ms) || new Date(ms).toISOString() !== time) return undefined;
+  if (Number.isNaN(ms)) return undefined;
+  // Date.parse rolls a 30 February or a 24:00 over to the next day (zod refuses both); only such
+  // strings need the slower round trip through toISOString.
+  const day = (time.charCodeAt(8) - 48) * 10 + time.charCodeAt(9) - 48;
+  const hour = (time.charCodeAt(11) - 48) * 10 + time.charCodeAt(12) - 48;
+  if ((day > 28 || hour > 23) && new Date(ms).toISOString() !== time) return undefined;
   return { sourceId, metric, time, value, unit: unit as string | null | undefined, quality: quality as Quality | null | undefined };
 }
 
