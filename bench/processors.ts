@@ -64,15 +64,17 @@ const READING_STEP_MS = 5_000; // per series
 const TRADE_STEP_MS = 500; // per symbol
 const PURE_START = Date.parse('2025-01-01T00:00:00Z');
 
-interface Options {
+export interface ProcessorsOptions {
   events: number;
   rounds: number;
   readings: number;
   rate: number;
   seconds: number;
+  /** Unset: embedded PGlite (parts 2 and 3). */
+  databaseUrl?: string;
 }
 
-function options(): Options {
+function options(): ProcessorsOptions {
   // Not strict: the other benchmarks' names and flags share argv.
   const { values } = parseArgs({
     args: process.argv.slice(2),
@@ -96,6 +98,7 @@ function options(): Options {
     readings: num(values.readings, 100_000),
     rate: num(values.rate, 2_000),
     seconds: num(values.seconds, 10),
+    databaseUrl: process.env.DATABASE_URL || undefined,
   };
 }
 
@@ -470,7 +473,7 @@ function verifyAnomaly(platform: AnomalyFlag[], baseline: { index: number; zScor
   });
 }
 
-function benchPure(opts: Options): Figure[] {
+function benchPure(opts: ProcessorsOptions): Figure[] {
   const { events: count, rounds } = opts;
   const figures: Figure[] = [];
   const specs = DEFAULTS.windows;
@@ -630,8 +633,8 @@ async function sqlBaseline(database: Database, lastCursor: bigint, lastEventTime
   return events / seconds;
 }
 
-async function benchRuntime(opts: Options): Promise<Figure[]> {
-  const servers = Boolean(process.env.DATABASE_URL);
+async function benchRuntime(opts: ProcessorsOptions): Promise<Figure[]> {
+  const servers = Boolean(opts.databaseUrl);
   const schema = `bench_processors_${process.pid}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-processors-'));
   const env: Record<string, string> = servers
@@ -728,7 +731,7 @@ async function benchRuntime(opts: Options): Promise<Figure[]> {
     server = undefined;
 
     // Baseline: SQL over the same stored rows, in the same database.
-    const config = loadConfig(servers ? { DATABASE_URL: process.env.DATABASE_URL, DATABASE_SCHEMA: schema } : { DATA_DIR: dataDir });
+    const config = loadConfig(servers ? { DATABASE_URL: opts.databaseUrl, DATABASE_SCHEMA: schema } : { DATA_DIR: dataDir });
     database = await openDatabase(config.database, createLogger('silent'));
     const sqlRate = await sqlBaseline(database, lastCursor, lastEventTime, total);
     figures.push({
@@ -747,7 +750,7 @@ async function benchRuntime(opts: Options): Promise<Figure[]> {
     await server?.stop().catch(() => undefined);
     await database?.close().catch(() => undefined);
     if (servers) {
-      const admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => undefined });
+      const admin = postgres(opts.databaseUrl!, { max: 1, onnotice: () => undefined });
       await admin.unsafe(`drop schema if exists ${schema} cascade`).finally(() => admin.end());
     }
     rmSync(dataDir, { recursive: true, force: true });
@@ -755,8 +758,12 @@ async function benchRuntime(opts: Options): Promise<Figure[]> {
   return figures;
 }
 
-export async function benchProcessors(): Promise<Figure[]> {
-  const opts = options();
+/** Parts 1-3 with `opts` (test/bench-smoke.test.ts runs them at tiny sizes). */
+export async function runProcessors(opts: ProcessorsOptions): Promise<Figure[]> {
   const pure = benchPure(opts);
   return [...pure, ...(await benchRuntime(opts))];
+}
+
+export async function benchProcessors(): Promise<Figure[]> {
+  return runProcessors(options());
 }

@@ -1,5 +1,5 @@
 /**
- * The live, memory and history benchmarks (bench/) at tiny sizes, so they do
+ * Every benchmark (bench/: ingest, processors, live, memory, history) at tiny sizes, so they do
  * not rot: each core function runs end to end (server process, raw baseline,
  * client fleet, load) and its figures come out. Nothing here judges speed.
  * Embedded backends only. The raw baseline of `live` and `memory` needs
@@ -11,6 +11,8 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { historyFigures, runHistory } from '../bench/history.js';
+import { runIngest } from '../bench/ingest.js';
+import { runProcessors } from '../bench/processors.js';
 import { LIVE_DEFAULTS, liveFigures, runLive } from '../bench/live.js';
 import { MEMORY_DEFAULTS, memoryFigures, runMemory } from '../bench/memory.js';
 import { startPlatform, type Platform } from '../bench/support/platform.js';
@@ -37,6 +39,23 @@ if (!redisUp) console.warn(`bench-smoke: no Redis at ${rawRedisUrl}; the live an
 const finite = (n: number | null) => typeof n === 'number' && Number.isFinite(n);
 
 describe.concurrent('benchmarks at tiny sizes', () => {
+  it('ingest: GraphQL batches and the raw insert, warm-up and turns, processors off then on, figures for each', async () => {
+    const figures = await runIngest({ readings: 200, sizes: [100, 10], concurrency: 2, repeats: 1 });
+    expect(figures.map((f) => f.name)).toEqual([
+      'ingest, batches of 100, 2 in flight',
+      'ingest, batches of 10, 2 in flight',
+      'ingest with processors on, batches of 100, 2 in flight',
+    ]);
+    expect(figures.every((f) => finite(f.platform) && f.platform > 0 && finite(f.baseline) && finite(f.ratio))).toBe(true);
+  }, 90_000);
+
+  it('processors: pure processors agree with hand-written loops, the runtime with SQL, and the delay run reports', async () => {
+    const figures = await runProcessors({ events: 30_000, rounds: 1, readings: 3_000, rate: 200, seconds: 2 });
+    expect(figures.length).toBeGreaterThanOrEqual(4);
+    expect(figures.every((f) => finite(f.platform))).toBe(true);
+    expect(figures.some((f) => f.name.includes('runtime'))).toBe(true);
+  }, 120_000);
+
   it('history: GraphQL and direct SQL agree over generated rows, and the figure comes out', async () => {
     const result = await runHistory({ rows: 20_000, series: 2, rounds: 2, days: 1 });
     expect(result.buckets).toBe(1440);
