@@ -1,5 +1,15 @@
-import { execute, type ExecutionArgs } from 'graphql';
+import {
+  type ExecutionArgs,
+  type ExecutionResult,
+  execute,
+  executeRootSelectionSet,
+  getOperationAST,
+  type GraphQLInputType,
+  typeFromAST,
+  validateExecutionArgs,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { listCoercer } from './list-coercion.js';
 
 /**
  * Queries and mutations run on graphql-js 17's own `execute`, as
@@ -10,10 +20,41 @@ import type { Plugin } from 'graphql-yoga';
  * tenth of the server's work per reading; graphql-js coerces the parsed JSON
  * as it is. Nothing here uses what only the other executor has (@defer and
  * @stream are not in the schema).
+ *
+ * Variables that are lists of flat input objects (the ingest batches) are
+ * coerced by list-coercion.ts's one loop first; graphql-js then coerces the
+ * rest of the variables (the list stands in as []), and the list's coerced
+ * value is put in place before execution. A list the loop declines is left
+ * whole to graphql-js.
  */
 export function useGraphqlJsExecute(): Plugin {
-  const run = (args: ExecutionArgs) => execute(args);
   return {
     onExecute: ({ setExecuteFn }) => setExecuteFn(run as never),
   };
+}
+
+function run(args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> {
+  const raw = args.variableValues;
+  const operation = raw ? getOperationAST(args.document, args.operationName) : null;
+  let coercedLists: Record<string, unknown[]> | undefined;
+  let standIns: Record<string, unknown> | undefined;
+  for (const definition of operation?.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    const value = raw![name];
+    if (!Array.isArray(value) || definition.defaultValue) continue;
+    const type = typeFromAST(args.schema, definition.type) as GraphQLInputType | undefined;
+    const coerce = type && listCoercer(type);
+    const coerced = coerce?.(value);
+    if (!coerced) continue;
+    (coercedLists ??= {})[name] = coerced;
+    (standIns ??= { ...raw })[name] = [];
+  }
+  if (!coercedLists) return execute(args);
+
+  const validated = validateExecutionArgs({ ...args, variableValues: standIns });
+  if (!('schema' in validated)) return { errors: validated };
+  const sources = { ...validated.variableValues.sources };
+  for (const name of Object.keys(coercedLists)) if (sources[name]) sources[name] = { ...sources[name], value: raw![name] };
+  const variableValues = { sources, coerced: { ...validated.variableValues.coerced, ...coercedLists } };
+  return executeRootSelectionSet({ ...validated, variableValues, rawVariableValues: raw });
 }
