@@ -22,27 +22,38 @@ describe('stream batch wire format', () => {
     expect(transactionsCodec.decode(transactionsCodec.encode({ from: 6n, to: 7n, events: [card] })).events).toEqual([card]);
   });
 
+  it('travels as columns: offsets from `from`, epoch ms, one array per field; the origin first', () => {
+    const message = readingsCodec.encode({ from: 40n, to: 43n, events: [reading, { ...reading, cursor: 43n, value: 70 }] }, 'node-a');
+    expect(message.startsWith('{"origin":"node-a",')).toBe(true);
+    expect(JSON.parse(message)).toMatchObject({ from: '40', to: '43', cursor: [1, 3], time: [reading.time.getTime(), reading.time.getTime()], value: [72.5, 70], sourceId: ['bed-1', 'bed-1'] });
+    // Duplicates of a batch are absent inside its range: the range still chains.
+    expect(readingsCodec.decode(message).events.map((e) => e.cursor)).toEqual([41n, 43n]);
+  });
+
   it('keeps only the fields it knows', () => {
-    const message = JSON.stringify({ from: '0', to: '1', events: [{ ...reading, cursor: '1', time: reading.time.toISOString(), extra: 'x' }] });
+    const message = JSON.stringify({ ...JSON.parse(readingsCodec.encode({ from: 0n, to: 1n, events: [{ ...reading, cursor: 1n }] })), extra: ['x'] });
     expect(Object.keys(readingsCodec.decode(message).events[0]!).sort()).toEqual(['cursor', 'metric', 'quality', 'sourceId', 'tenantId', 'time', 'unit', 'value']);
   });
 
   it('refuses a message it did not write, naming the first wrong field', () => {
-    const wire = { from: '0', to: '1', events: [{ ...reading, cursor: '1', time: reading.time.toISOString() }] };
-    const broken = (change: (w: typeof wire & Record<string, unknown>) => void) => {
-      const copy = JSON.parse(JSON.stringify(wire)) as typeof wire & Record<string, unknown>;
+    const wire = JSON.parse(readingsCodec.encode({ from: 0n, to: 2n, events: [{ ...reading, cursor: 1n }, { ...reading, cursor: 2n }] })) as Record<string, unknown[]>;
+    const broken = (change: (w: Record<string, unknown[]>) => void) => {
+      const copy = JSON.parse(JSON.stringify(wire)) as Record<string, unknown[]>;
       change(copy);
       return () => readingsCodec.decode(JSON.stringify(copy));
     };
     expect(() => readingsCodec.decode('{"from":')).toThrow(SyntaxError);
     expect(() => readingsCodec.decode('[1,2]')).toThrow(WireError);
     expect(broken((w) => (w.from = '-1' as never))).toThrow(/from must be a decimal string/);
-    expect(broken((w) => (w.events = {} as never))).toThrow(/events must be an array/);
-    expect(broken((w) => (w.events[0]!.cursor = 1 as never))).toThrow(/events\[0\]\.cursor must be a decimal string/);
-    expect(broken((w) => (w.events[0]!.time = 'yesterday' as never))).toThrow(/events\[0\]\.time must be an ISO-8601 UTC time/);
-    expect(broken((w) => (w.events[0]!.value = '72' as never))).toThrow(/events\[0\]\.value must be a number/);
-    expect(broken((w) => delete (w.events[0] as { tenantId?: string }).tenantId)).toThrow(/events\[0\]\.tenantId must be a string/);
-    expect(broken((w) => (w.events[0]!.quality = 'GREAT' as never))).toThrow(/events\[0\]\.quality must be one of GOOD/);
-    expect(broken((w) => (w.committedAt = 'now'))).toThrow(/committedAt must be a number/);
+    expect(broken((w) => (w.from = '3' as never))).toThrow(/to must be at least from/);
+    expect(broken((w) => (w.cursor = {} as never))).toThrow(/cursor must be an array/);
+    expect(broken((w) => (w.cursor = [2, 1]))).toThrow(/cursor\[1\] must be an offset above the one before and at most 2/);
+    expect(broken((w) => (w.cursor = [1, 3]))).toThrow(/cursor\[1\] must be an offset above the one before/);
+    expect(broken((w) => (w.time![1] = 'yesterday'))).toThrow(/time\[1\] must be epoch milliseconds/);
+    expect(broken((w) => (w.value![0] = '72'))).toThrow(/value\[0\] must be a number/);
+    expect(broken((w) => (w.value = [1]))).toThrow(/value must be an array of 2 values/);
+    expect(broken((w) => delete w.tenantId)).toThrow(/tenantId must be an array of 2 values/);
+    expect(broken((w) => (w.quality![1] = 'GREAT'))).toThrow(/quality\[1\] must be one of GOOD/);
+    expect(broken((w) => (w.committedAt = 'now' as never))).toThrow(/committedAt must be a number/);
   });
 });

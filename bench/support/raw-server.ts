@@ -18,7 +18,20 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { serveChild } from './child.js';
 import { sleep } from './stats.js';
 
-interface WireEvent {
+/** A stream batch message in the platform's columns: offsets from `from`, epoch ms, one array per field. */
+interface WireBatch {
+  from: string;
+  cursor: number[];
+  time: number[];
+  sourceId: string[];
+  metric: string[];
+  value: number[];
+  unit: string[];
+  quality: string[];
+  tenantId: string[];
+}
+/** What a client gets per reading: the platform's Reading fields as its GraphQL answer spells them. */
+interface Out {
   cursor: string;
   sourceId: string;
   metric: string;
@@ -26,9 +39,7 @@ interface WireEvent {
   value: number;
   unit: string;
   quality: string;
-  tenantId: string;
 }
-type Out = Omit<WireEvent, 'tenantId'>;
 
 interface RawClient {
   sources: Set<string> | null;
@@ -102,17 +113,20 @@ const redis = new Redis(redisUrl, { lazyConnect: true });
 await redis.connect();
 await redis.subscribe(channel);
 redis.on('message', (_channel: string, message: string) => {
-  const batch = JSON.parse(message) as { events: WireEvent[] };
+  // The platform's column layout (src/live/wire.ts), read without its checks.
+  const batch = JSON.parse(message) as WireBatch;
+  const from = Number(batch.from);
   const touched: RawClient[] = [];
   const deliver = (client: RawClient, out: Out) => {
     if (client.pending.length === 0) touched.push(client);
     client.pending.push(out);
   };
-  for (const e of batch.events) {
-    if (e.tenantId !== TENANT) continue;
-    const out: Out = { cursor: e.cursor, sourceId: e.sourceId, metric: e.metric, time: e.time, value: e.value, unit: e.unit, quality: e.quality };
+  for (let i = 0; i < batch.cursor.length; i++) {
+    if (batch.tenantId[i] !== TENANT) continue;
+    const sourceId = batch.sourceId[i]!;
+    const out: Out = { cursor: String(from + batch.cursor[i]!), sourceId, metric: batch.metric[i]!, time: new Date(batch.time[i]!).toISOString(), value: batch.value[i]!, unit: batch.unit[i]!, quality: batch.quality[i]! };
     for (const client of everything) deliver(client, out);
-    const subscribed = bySource.get(e.sourceId);
+    const subscribed = bySource.get(sourceId);
     if (subscribed) for (const client of subscribed) deliver(client, out);
   }
   for (const client of touched) {
