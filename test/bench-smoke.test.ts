@@ -1,12 +1,14 @@
 /**
- * Every benchmark (bench/: ingest, processors, live, memory, history) at tiny sizes, so they do
- * not rot: each core function runs end to end (server process, raw baseline,
- * client fleet, load) and its figures come out. Nothing here judges speed.
- * Embedded backends only. The raw baseline of `live` and `memory` needs
- * Redis (REDIS_URL, else redis://127.0.0.1:6379): those tests are skipped,
- * saying so, when it does not answer. live and memory share one platform
- * process and all three run at once (figures are not judged here, and the
- * file stays around half a minute).
+ * Every benchmark (bench/: ingest, processors, live, memory, history) at
+ * tiny sizes, so they do not rot: each core function runs end to end
+ * (server process, raw baseline, client fleet, load) and its figures come
+ * out. Nothing here judges speed. Embedded backends, and live's cross-node
+ * shape (ax) on the servers when DATABASE_URL and REDIS_URL are set. The raw
+ * baseline of `live` and `memory` needs Redis (REDIS_URL, else
+ * redis://127.0.0.1:6379): those tests are skipped, saying so, when it does
+ * not answer. live and memory share one platform process, and everything
+ * runs at once (figures are not judged here, and the file stays around a
+ * minute).
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,14 +49,14 @@ describe.concurrent('benchmarks at tiny sizes', () => {
       'ingest with processors on, batches of 100, 2 in flight',
     ]);
     expect(figures.every((f) => finite(f.platform) && f.platform > 0 && finite(f.baseline) && finite(f.ratio))).toBe(true);
-  }, 90_000);
+  }, 180_000);
 
   it('processors: pure processors agree with hand-written loops, the runtime with SQL, and the delay run reports', async () => {
     const figures = await runProcessors({ events: 30_000, rounds: 1, readings: 3_000, rate: 200, seconds: 2 });
     expect(figures.length).toBeGreaterThanOrEqual(4);
     expect(figures.every((f) => finite(f.platform))).toBe(true);
     expect(figures.some((f) => f.name.includes('runtime'))).toBe(true);
-  }, 120_000);
+  }, 180_000);
 
   it('history: GraphQL and direct SQL agree over generated rows, and the figure comes out', async () => {
     const result = await runHistory({ rows: 20_000, series: 2, rounds: 2, days: 1 });
@@ -116,5 +118,31 @@ describe.concurrent('benchmarks at tiny sizes', () => {
       expect(figures).toHaveLength(4 + 6);
       expect(figures.every((f) => finite(f.platform) && finite(f.baseline))).toBe(true);
     }, 90_000);
+  });
+
+  // (ax) needs two nodes on one database and Redis: the servers only.
+  describe.skipIf(!process.env.DATABASE_URL || !process.env.REDIS_URL || !redisUp)('live across nodes, on the servers', () => {
+    it('live (ax): ingest on one node, the subscriber on another, both paths through Redis, no reading lost', async () => {
+      const result = await runLive({
+        ...LIVE_DEFAULTS,
+        shapes: ['ax'],
+        rate: 200,
+        seconds: 2,
+        warmupSeconds: 1,
+        patients: 5,
+        subscribers: 10,
+        pauseMs: 100,
+        repeats: 1,
+        databaseUrl: process.env.DATABASE_URL,
+        redisUrl: process.env.REDIS_URL,
+        rawRedisUrl,
+      });
+      for (const m of [result.ax!.platform, result.ax!.raw]) {
+        expect(m.errors, m.label).toEqual([]);
+        expect(m.delivered, m.label).toBeGreaterThan(0);
+        expect(m.lost, m.label).toBe(0);
+      }
+      expect(liveFigures(result).filter((f) => f.name.startsWith('live (a) across nodes'))).toHaveLength(4);
+    }, 180_000);
   });
 });
