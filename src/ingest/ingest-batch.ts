@@ -1,5 +1,5 @@
 import type { SQL } from 'drizzle-orm';
-import { autocommit, type Database } from '../db/client.js';
+import { autocommit, type Database, type Executor } from '../db/client.js';
 import { recordDeadLetters } from '../db/dead-letters.js';
 import { claimAndInsert, type ClaimedInsert } from '../db/offsets.js';
 import { ValidationError } from '../errors.js';
@@ -98,14 +98,14 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   // A clean batch is one autocommit statement: cursors claimed and rows inserted together, so the
   // stream's lock is never held across a round trip. Dead letters share a transaction with the rows.
   const db = deps.database.db;
-  const claim = (executor: typeof db) => claimAndInsert(executor, spec.stream, valid.length, spec.insertSql(valid, caller.tenantId));
+  const claim = (executor: Executor) => claimAndInsert(executor, spec.stream, valid.length, spec.insertSql(valid, caller.tenantId));
   let claimed: ClaimedInsert | undefined;
   if (rejectedIndexes.length === 0) {
     if (valid.length > 0) claimed = await autocommit(() => claim(db)).catch(asUnavailable);
   } else {
     await db
       .transaction(async (tx) => {
-        if (valid.length > 0) claimed = await claim(tx as unknown as typeof db);
+        if (valid.length > 0) claimed = await claim(tx);
         await recordDeadLetters(
           tx,
           spec.stream,
