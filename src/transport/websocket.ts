@@ -8,6 +8,7 @@ import type { OpenConnections } from '../auth/connections.js';
 import type { Principal } from '../auth/principal.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { DirectNext } from './shared-events.js';
 import { watchSockets } from './socket-timers.js';
 
 /** Close code sent to graphql-ws clients when the server shuts down (RFC 6455 "going away"). */
@@ -102,6 +103,8 @@ export function attachWebSocket(options: {
           principal: connection?.principal,
           requestId: `${connection?.id ?? 'ws'}/${id}`,
           params,
+          // Shared subscription events are written to the socket directly (shared-events.ts directEvents).
+          directNext: { socket: ctx.extra.socket, id } satisfies DirectNext,
         });
         // A syntax error is the operation's error, not the connection's: parse throws, graphql-ws would close the socket.
         let document: DocumentNode;
