@@ -64,18 +64,20 @@ function postJson(agent: Agent, url: string, body: string): Promise<unknown> {
   });
 }
 
-/** Runs send(0..count-1) with at most `concurrency` in flight; calls onDone after each. */
-async function pipelined(concurrency: number, count: number, send: (i: number) => Promise<void>, onDone: (done: number) => void) {
+/** Sends batches 0..batches-1 of `size` readings with at most `concurrency` in flight, a progress line as they finish; readings/s. */
+async function pipelined(concurrency: number, batches: number, size: number, label: string, send: (i: number) => Promise<void>): Promise<number> {
   let next = 0;
   let done = 0;
+  const started = performance.now();
   await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) {
+    Array.from({ length: Math.min(concurrency, batches) }, async () => {
+      while (next < batches) {
         await send(next++);
-        onDone(++done);
+        progress(label, ++done, batches);
       }
     }),
   );
+  return (batches * size) / ((performance.now() - started) / 1000);
 }
 const PATIENTS = 100;
 const METRICS = ['heart_rate', 'spo2', 'resp_rate', 'temperature', 'bp_systolic', 'bp_diastolic'];
@@ -153,14 +155,7 @@ async function openRaw(options: IngestOptions): Promise<Side> {
       const prepared = Array.from({ length: batches }, (_, b) => makeReadings(size, b, offset));
       const base = cursor;
       cursor += batches * size;
-      const started = performance.now();
-      await pipelined(
-        options.concurrency,
-        batches,
-        async (b) => void (await insert(prepared[b]!, base + b * size)),
-        (done) => progress(label, done, batches),
-      );
-      return (batches * size) / ((performance.now() - started) / 1000);
+      return pipelined(options.concurrency, batches, size, label, async (b) => void (await insert(prepared[b]!, base + b * size)));
     },
     close,
   };
@@ -174,18 +169,14 @@ function platformSide(url: string, concurrency: number): Side {
       const bodies = Array.from({ length: batches }, (_, b) => JSON.stringify({ query, variables: { readings: makeReadings(size, b, offset) } }));
       // Its own keep-alive connections: one left idle from an earlier phase may be closed by the server as it is reused.
       const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-      const started = performance.now();
-      await pipelined(
-        concurrency,
-        batches,
-        async (b) => {
+      try {
+        return await pipelined(concurrency, batches, size, label, async (b) => {
           const answer = (await postJson(agent, url, bodies[b]!)) as { data?: { ingestReadings: { accepted: number } }; errors?: unknown };
           if (!answer.data || answer.data.ingestReadings.accepted !== size) throw new Error(`ingest failed: ${JSON.stringify(answer).slice(0, 300)}`);
-        },
-        (done) => progress(label, done, batches),
-      );
-      agent.destroy();
-      return (batches * size) / ((performance.now() - started) / 1000);
+        });
+      } finally {
+        agent.destroy();
+      }
     },
     close: async () => undefined,
   };

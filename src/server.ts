@@ -27,7 +27,7 @@ import { SourceRegistry } from './ingest/source-registry.js';
 import { StreamPublisher } from './live/publisher.js';
 import { ReadingsFeed } from './live/readings-feed.js';
 import { StreamTail } from './live/stream-tail.js';
-import { readingsCodec, tradesCodec, transactionsCodec, type BatchCodec, type StreamBatch } from './live/wire.js';
+import { readingsCodec, tradesCodec, transactionsCodec, type BatchCodec } from './live/wire.js';
 import { OutputFeed } from './live/output-feed.js';
 import {
   AlertsMessage,
@@ -107,8 +107,8 @@ export async function createServer(config: Config, options: { log?: Logger } = {
 
     const publisher = new StreamPublisher(pubsub, log);
     type AfterQuery = (db: Db, after: bigint, options: { upTo?: bigint; limit: number }) => Promise<unknown[]>;
-    const tail = <E extends { cursor: bigint }>(stream: string, after: AfterQuery, codec: BatchCodec<E>) =>
-      new StreamTail<E>({
+    const tail = <E extends { cursor: bigint }>(stream: string, after: AfterQuery, codec: BatchCodec<E>) => {
+      const made = new StreamTail<E>({
         channel: stream,
         pubsub,
         source: {
@@ -121,12 +121,12 @@ export async function createServer(config: Config, options: { log?: Logger } = {
         pollIntervalMs: config.live.pollIntervalMs,
         log,
       });
+      publisher.deliverLocally<E>(stream, (batch) => made.accept(batch));
+      return made;
+    };
     const readingsTail = tail<Reading>(READINGS_STREAM, readingsAfter, readingsCodec);
     const tradesTail = tail<Trade>(TRADES_STREAM, tradesAfter, tradesCodec);
     const transactionsTail = tail<Transaction>(TRANSACTIONS_STREAM, transactionsAfter, transactionsCodec);
-    publisher.deliverLocally(READINGS_STREAM, (batch: StreamBatch<Reading>) => readingsTail.accept(batch));
-    publisher.deliverLocally(TRADES_STREAM, (batch: StreamBatch<Trade>) => tradesTail.accept(batch));
-    publisher.deliverLocally(TRANSACTIONS_STREAM, (batch: StreamBatch<Transaction>) => transactionsTail.accept(batch));
     for (const t of [readingsTail, tradesTail, transactionsTail] as { start(): Promise<void>; stop(): Promise<void> }[]) {
       await t.start();
       closers.push(() => t.stop());

@@ -41,22 +41,26 @@ if (!redisUp) console.warn(`bench-smoke: no Redis at ${rawRedisUrl}; the live an
 const finite = (n: number | null) => typeof n === 'number' && Number.isFinite(n);
 
 describe.concurrent('benchmarks at tiny sizes', () => {
-  it('ingest: GraphQL batches and the raw insert, warm-up and turns, processors off then on, figures for each', async () => {
-    const figures = await runIngest({ readings: 200, sizes: [100, 10], concurrency: 2, repeats: 1 });
-    expect(figures.map((f) => f.name)).toEqual([
-      'ingest, batches of 100, 2 in flight',
-      'ingest, batches of 10, 2 in flight',
-      'ingest with processors on, batches of 100, 2 in flight',
-    ]);
-    expect(figures.every((f) => finite(f.platform) && f.platform > 0 && finite(f.baseline) && finite(f.ratio))).toBe(true);
-  }, 180_000);
+  // One after the other: each starts its own server processes and embedded databases, and with the rest of
+  // this file at once they would load a 2-core machine enough to slow the suite's other file beside it.
+  describe.sequential('ingest and processors', () => {
+    it('ingest: GraphQL batches and the raw insert, warm-up and turns, processors off then on, figures for each', async () => {
+      const figures = await runIngest({ readings: 200, sizes: [100, 10], concurrency: 2, repeats: 1 });
+      expect(figures.map((f) => f.name)).toEqual([
+        'ingest, batches of 100, 2 in flight',
+        'ingest, batches of 10, 2 in flight',
+        'ingest with processors on, batches of 100, 2 in flight',
+      ]);
+      expect(figures.every((f) => finite(f.platform) && f.platform > 0 && finite(f.baseline) && finite(f.ratio))).toBe(true);
+    }, 180_000);
 
-  it('processors: pure processors agree with hand-written loops, the runtime with SQL, and the delay run reports', async () => {
-    const figures = await runProcessors({ events: 30_000, rounds: 1, readings: 3_000, rate: 200, seconds: 2 });
-    expect(figures.length).toBeGreaterThanOrEqual(4);
-    expect(figures.every((f) => finite(f.platform))).toBe(true);
-    expect(figures.some((f) => f.name.includes('runtime'))).toBe(true);
-  }, 180_000);
+    it('processors: pure processors agree with hand-written loops, the runtime with SQL, and the delay run reports', async () => {
+      const figures = await runProcessors({ events: 30_000, rounds: 1, readings: 3_000, rate: 200, seconds: 2 });
+      expect(figures.length).toBeGreaterThanOrEqual(4);
+      expect(figures.every((f) => finite(f.platform))).toBe(true);
+      expect(figures.some((f) => f.name.includes('runtime'))).toBe(true);
+    }, 180_000);
+  });
 
   it('history: GraphQL and direct SQL agree over generated rows, and the figure comes out', async () => {
     const result = await runHistory({ rows: 20_000, series: 2, rounds: 2, days: 1 });

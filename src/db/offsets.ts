@@ -24,9 +24,10 @@ export async function claimAndInsert(db: Executor, stream: string, count: number
     db,
     sql`with claim as (
           update stream_offsets set last = last + ${count}::int8 where stream = ${stream} returning last - ${count}::int8 as base
-        ), stored as (${insert})
-        select (select base from claim)::text as base, (select count(*) from stored)::int as inserted,
-          (select string_agg(seq::text, ',') from stored where (select count(*) from stored) < ${count}::int8) as cursors`,
+        ), stored as (${insert}), counted as (select count(*)::int as inserted from stored)
+        select (select base from claim)::text as base, inserted,
+          case when inserted < ${count}::int then (select string_agg(seq::text, ',') from stored) end as cursors
+        from counted`,
   );
   if (!row?.base) throw new Error(`stream_offsets has no row for stream "${stream}"`);
   const inserted = row.inserted === count ? null : new Set((row.cursors ? row.cursors.split(',') : []).map(BigInt));

@@ -5,11 +5,13 @@ import {
   executeRootSelectionSet,
   getOperationAST,
   type GraphQLInputType,
+  type GraphQLSchema,
   typeFromAST,
   validateExecutionArgs,
+  type VariableDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { listCoercer } from './list-coercion.js';
+import { listCoercer, type ListCoercer } from './list-coercion.js';
 
 /**
  * Queries and mutations run on graphql-js 17's own `execute`, as
@@ -33,6 +35,19 @@ export function useGraphqlJsExecute(): Plugin {
   };
 }
 
+// By variable definition: yoga caches parsed documents, so a document's nodes live as long as it does
+// (typeFromAST builds new list and non-null wrappers on every call, so the type cannot be the key).
+const coercers = new WeakMap<VariableDefinitionNode, ListCoercer | null>();
+
+function coercerOf(schema: GraphQLSchema, definition: VariableDefinitionNode): ListCoercer | undefined {
+  let coercer = coercers.get(definition);
+  if (coercer === undefined) {
+    const type = typeFromAST(schema, definition.type) as GraphQLInputType | undefined;
+    coercers.set(definition, (coercer = (type && listCoercer(type)) ?? null));
+  }
+  return coercer ?? undefined;
+}
+
 function run(args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> {
   const raw = args.variableValues;
   const operation = raw ? getOperationAST(args.document, args.operationName) : null;
@@ -42,9 +57,7 @@ function run(args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> {
     const name = definition.variable.name.value;
     const value = raw![name];
     if (!Array.isArray(value) || definition.defaultValue) continue;
-    const type = typeFromAST(args.schema, definition.type) as GraphQLInputType | undefined;
-    const coerce = type && listCoercer(type);
-    const coerced = coerce?.(value);
+    const coerced = coercerOf(args.schema, definition)?.(value);
     if (!coerced) continue;
     (coercedLists ??= {})[name] = coerced;
     (standIns ??= { ...raw })[name] = [];

@@ -19,8 +19,6 @@ interface LeafField {
   type: GraphQLLeafType;
 }
 
-const coercers = new WeakMap<GraphQLInputType, ListCoercer | null>();
-
 /**
  * A coercer for a list of input objects whose fields are all leaves without
  * defaults (ReadingInput, TradeInput: the ingest batches), or undefined for
@@ -32,15 +30,9 @@ const coercers = new WeakMap<GraphQLInputType, ListCoercer | null>();
  * of plain objects; anything it would have to think about (a single object
  * for a list, an unknown field, a failed leaf) is left to graphql-js, so a
  * caller's error reads the same. test/list-coercion.test.ts checks the two
- * agree.
+ * agree. Compiling walks the type's fields: callers keep the result.
  */
 export function listCoercer(type: GraphQLInputType): ListCoercer | undefined {
-  let coercer = coercers.get(type);
-  if (coercer === undefined) coercers.set(type, (coercer = compile(type) ?? null));
-  return coercer ?? undefined;
-}
-
-function compile(type: GraphQLInputType): ListCoercer | undefined {
   const list = getNullableType(type);
   if (!isListType(list) || !isNonNullType(list.ofType)) return undefined;
   const item = list.ofType.ofType;
