@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
-import { timescaledb } from '@electric-sql/pglite/timescaledb';
+import type { PGlite } from '@electric-sql/pglite';
 import type { SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -9,6 +8,7 @@ import postgres from 'postgres';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { migrateDatabase } from './migrate.js';
+import { PgliteThread } from './pglite-thread.js';
 import * as schema from './schema.js';
 import { hasTimescale } from './timescale.js';
 
@@ -64,12 +64,10 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
 async function openPglite(dataDir: string): Promise<Omit<Database, 'timescale'>> {
   const inMemory = dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create({ dataDir: inMemory ? undefined : dataDir, extensions: { timescaledb } });
-  // PGlite cannot preload libraries. Without this, a reopened data directory
-  // refuses inserts into hypertables ("extension has not been preloaded") and
-  // loses TimescaleDB's community-licensed functions.
-  await client.exec(`load 'timescaledb'`);
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  // On its own thread (pglite-thread.ts), which also loads TimescaleDB: PGlite cannot preload libraries, and
+  // without `load 'timescaledb'` a reopened data directory refuses inserts into hypertables.
+  const client = await PgliteThread.open(inMemory ? undefined : dataDir);
+  const db = drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db;
   return {
     db,
     driver: 'pglite',

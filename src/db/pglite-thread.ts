@@ -1,0 +1,131 @@
+import { Worker } from 'node:worker_threads';
+
+/** What drizzle's PGlite driver reads of a query's answer. */
+export interface ThreadResult {
+  rows: unknown[];
+  fields: { name: string; dataTypeID: number }[];
+  affectedRows?: number;
+}
+
+/** The part of PGlite's API drizzle's PGlite driver calls (drizzle-orm/pglite/session.js). */
+export interface ThreadExecutor {
+  query(sql: string, params?: unknown[], options?: { rowMode?: 'array' | 'object' }): Promise<ThreadResult>;
+  exec(sql: string): Promise<{ rows: unknown[]; affectedRows?: number }[]>;
+}
+
+/** A PostgreSQL error raised in the database thread, with its fields (code, constraint, …). */
+export class EmbeddedDatabaseError extends Error {
+  code?: string;
+  constructor(plain: { name: string; message: string } & Record<string, unknown>) {
+    super(plain.message);
+    Object.assign(this, plain);
+    this.name = plain.name === 'Error' ? 'EmbeddedDatabaseError' : plain.name;
+  }
+}
+
+type Reply = { id: string; ok: true; result: unknown } | { id: string; ok: false; error: { name: string; message: string } & Record<string, unknown> };
+
+/**
+ * Embedded PostgreSQL (PGlite with TimescaleDB) on its own worker thread
+ * (pglite-worker.mjs), offering the calls drizzle's PGlite driver makes.
+ * PGlite executes SQL synchronously on the calling thread; on the server's
+ * thread an ingest insert or a long history query held up every live
+ * delivery and request meanwhile. Statements still run one at a time, in
+ * the order sent, and a transaction holds the database as PGlite's own does.
+ */
+export class PgliteThread implements ThreadExecutor {
+  private readonly worker: Worker;
+  private readonly pending = new Map<string, { resolve(value: unknown): void; reject(error: Error): void }>();
+  private nextId = 0;
+  private stopped: Error | undefined;
+
+  private constructor() {
+    // Plain JavaScript with no loader: the worker needs nothing of the main thread's flags.
+    this.worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), { execArgv: [] });
+    this.worker.on('message', (reply: Reply) => {
+      const waiting = this.pending.get(reply.id);
+      if (!waiting) return;
+      this.pending.delete(reply.id);
+      if (reply.ok) waiting.resolve(reply.result);
+      else waiting.reject(new EmbeddedDatabaseError(reply.error));
+    });
+    this.worker.on('error', (error) => this.stop(new Error(`the embedded database thread failed: ${error.message}`, { cause: error })));
+    this.worker.on('exit', (code) => this.stop(new Error(`the embedded database thread stopped (exit code ${code})`)));
+  }
+
+  /** Starts the thread and opens `dataDir` (undefined: in memory). */
+  static async open(dataDir: string | undefined): Promise<PgliteThread> {
+    const thread = new PgliteThread();
+    try {
+      await thread.call({ op: 'open', dataDir });
+    } catch (error) {
+      await thread.worker.terminate();
+      throw error;
+    }
+    return thread;
+  }
+
+  query(sql: string, params: unknown[] = [], options: { rowMode?: 'array' | 'object' } = {}): Promise<ThreadResult> {
+    return this.call({ op: 'query', sql, params, rowMode: options.rowMode }) as Promise<ThreadResult>;
+  }
+
+  exec(sql: string): Promise<{ rows: unknown[]; affectedRows?: number }[]> {
+    return this.call({ op: 'exec', sql }) as Promise<{ rows: unknown[]; affectedRows?: number }[]>;
+  }
+
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  async transaction<T>(fn: (tx: ThreadExecutor) => Promise<T>): Promise<T> {
+    const id = await this.begin();
+    const tx: ThreadExecutor = {
+      query: (sql, params = [], options = {}) => this.call({ op: 'query', tx: id, sql, params, rowMode: options.rowMode }) as Promise<ThreadResult>,
+      exec: (sql) => this.call({ op: 'exec', tx: id, sql }) as Promise<{ rows: unknown[]; affectedRows?: number }[]>,
+    };
+    let result: T;
+    try {
+      result = await fn(tx);
+    } catch (error) {
+      await this.call({ op: 'rollback', tx: id }).catch(() => undefined);
+      throw error;
+    }
+    await this.call({ op: 'commit', tx: id });
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.call({ op: 'close' });
+    } finally {
+      this.stopped ??= new Error('the embedded database is closed');
+      await this.worker.terminate();
+    }
+  }
+
+  private async begin(): Promise<string> {
+    const id = this.id();
+    await this.send(id, { op: 'begin' });
+    return id;
+  }
+
+  private call(message: Record<string, unknown>): Promise<unknown> {
+    return this.send(this.id(), message);
+  }
+
+  private send(id: string, message: Record<string, unknown>): Promise<unknown> {
+    if (this.stopped) return Promise.reject(this.stopped);
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...message, id });
+    });
+  }
+
+  private id(): string {
+    return String(this.nextId++);
+  }
+
+  private stop(error: Error) {
+    this.stopped ??= error;
+    for (const waiting of this.pending.values()) waiting.reject(error);
+    this.pending.clear();
+  }
+}
