@@ -64,4 +64,15 @@ describe('PgliteThread', () => {
     await lone.close();
     await expect(lone.query('select 1')).rejects.toThrow(/embedded database/);
   }, 60_000);
+
+  it('tells its owner once when the thread dies under it, and fails the calls in flight and after', async () => {
+    const failures: Error[] = [];
+    const doomed = await PgliteThread.open(undefined, (error) => failures.push(error));
+    const inFlight = doomed.query('select pg_sleep(0.5)');
+    await (doomed as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(inFlight).rejects.toThrow(/the embedded database thread stopped/);
+    await expect(doomed.query('select 1')).rejects.toThrow(/the embedded database thread stopped/);
+    expect(failures.map((e) => e.message)).toEqual([expect.stringMatching(/the embedded database thread stopped \(exit code \d+\)/)]);
+    await doomed.close(); // nothing left to close: resolves
+  }, 60_000);
 });

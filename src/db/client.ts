@@ -40,7 +40,7 @@ export async function rows<T>(executor: Executor, query: SQL): Promise<T[]> {
  * unreachable or a migration fails; nothing is left open then.
  */
 export async function openDatabase(config: Config['database'], log: Logger): Promise<Database> {
-  const opened = config.driver === 'pglite' ? await openPglite(config.dataDir) : await openPostgres(config);
+  const opened = config.driver === 'pglite' ? await openPglite(config.dataDir, log) : await openPostgres(config);
   try {
     await migrateDatabase(opened.db, config.driver === 'postgres' ? config.schema : 'public');
     const timescale = await hasTimescale(opened.db);
@@ -61,12 +61,14 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
   }
 }
 
-async function openPglite(dataDir: string): Promise<Omit<Database, 'timescale'>> {
+async function openPglite(dataDir: string, log: Logger): Promise<Omit<Database, 'timescale'>> {
   const inMemory = dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
   // On its own thread (pglite-thread.ts), which also loads TimescaleDB: PGlite cannot preload libraries, and
   // without `load 'timescaledb'` a reopened data directory refuses inserts into hypertables.
-  const client = await PgliteThread.open(inMemory ? undefined : dataDir);
+  const client = await PgliteThread.open(inMemory ? undefined : dataDir, (error) =>
+    log.fatal({ err: error.message, dataDir }, 'the embedded database stopped: every request that needs it fails and /ready reports it; restart the server'),
+  );
   const db = drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db;
   return {
     db,

@@ -39,7 +39,7 @@ export class PgliteThread implements ThreadExecutor {
   private nextId = 0;
   private stopped: Error | undefined;
 
-  private constructor() {
+  private constructor(private readonly onFailure?: (error: Error) => void) {
     // Plain JavaScript with no loader: the worker needs nothing of the main thread's flags.
     this.worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), { execArgv: [] });
     this.worker.on('message', (reply: Reply) => {
@@ -53,9 +53,12 @@ export class PgliteThread implements ThreadExecutor {
     this.worker.on('exit', (code) => this.stop(new Error(`the embedded database thread stopped (exit code ${code})`)));
   }
 
-  /** Starts the thread and opens `dataDir` (undefined: in memory). */
-  static async open(dataDir: string | undefined): Promise<PgliteThread> {
-    const thread = new PgliteThread();
+  /**
+   * Starts the thread and opens `dataDir` (undefined: in memory). `onFailure` hears once if the
+   * thread fails or exits other than by `close`: from then on every call fails.
+   */
+  static async open(dataDir: string | undefined, onFailure?: (error: Error) => void): Promise<PgliteThread> {
+    const thread = new PgliteThread(onFailure);
     try {
       await thread.call({ op: 'open', dataDir });
     } catch (error) {
@@ -124,7 +127,9 @@ export class PgliteThread implements ThreadExecutor {
   }
 
   private stop(error: Error) {
-    this.stopped ??= error;
+    if (this.stopped) return;
+    this.stopped = error;
+    this.onFailure?.(error);
     for (const waiting of this.pending.values()) waiting.reject(error);
     this.pending.clear();
   }
