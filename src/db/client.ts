@@ -64,8 +64,7 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
 async function openPglite(dataDir: string, log: Logger): Promise<Omit<Database, 'timescale'>> {
   const inMemory = dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
-  // On its own thread (pglite-thread.ts), which also loads TimescaleDB: PGlite cannot preload libraries, and
-  // without `load 'timescaledb'` a reopened data directory refuses inserts into hypertables.
+  // On its own thread (pglite-thread.ts), which also loads TimescaleDB (pglite-worker.mjs says why).
   const client = await PgliteThread.open(inMemory ? undefined : dataDir, (error) =>
     log.fatal({ err: error.message, dataDir }, 'the embedded database stopped: every request that needs it fails and /ready reports it; restart the server'),
   );

@@ -62,35 +62,35 @@ export class PgliteThread implements ThreadExecutor {
     try {
       await thread.call({ op: 'open', dataDir });
     } catch (error) {
+      // Thrown to the caller: not also a failure of a running database.
+      thread.stopped = error as Error;
       await thread.worker.terminate();
       throw error;
     }
     return thread;
   }
 
-  query(sql: string, params: unknown[] = [], options: { rowMode?: 'array' | 'object' } = {}): Promise<ThreadResult> {
-    return this.call({ op: 'query', sql, params, rowMode: options.rowMode }) as Promise<ThreadResult>;
+  query(sql: string, params?: unknown[], options?: { rowMode?: 'array' | 'object' }): Promise<ThreadResult> {
+    return this.on(undefined).query(sql, params, options);
   }
 
   exec(sql: string): Promise<{ rows: unknown[]; affectedRows?: number }[]> {
-    return this.call({ op: 'exec', sql }) as Promise<{ rows: unknown[]; affectedRows?: number }[]>;
+    return this.on(undefined).exec(sql);
   }
 
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   async transaction<T>(fn: (tx: ThreadExecutor) => Promise<T>): Promise<T> {
-    const id = await this.begin();
-    const tx: ThreadExecutor = {
-      query: (sql, params = [], options = {}) => this.call({ op: 'query', tx: id, sql, params, rowMode: options.rowMode }) as Promise<ThreadResult>,
-      exec: (sql) => this.call({ op: 'exec', tx: id, sql }) as Promise<{ rows: unknown[]; affectedRows?: number }[]>,
-    };
+    // The begin message's id names the transaction for the statements sent in it.
+    const tx = this.id();
+    await this.send({ op: 'begin', id: tx });
     let result: T;
     try {
-      result = await fn(tx);
+      result = await fn(this.on(tx));
     } catch (error) {
-      await this.call({ op: 'rollback', tx: id }).catch(() => undefined);
+      await this.call({ op: 'rollback', tx }).catch(() => undefined);
       throw error;
     }
-    await this.call({ op: 'commit', tx: id });
+    await this.call({ op: 'commit', tx });
     return result;
   }
 
@@ -104,21 +104,24 @@ export class PgliteThread implements ThreadExecutor {
     }
   }
 
-  private async begin(): Promise<string> {
-    const id = this.id();
-    await this.send(id, { op: 'begin' });
-    return id;
+  /** Statements outside any transaction (`tx` undefined) or in the open transaction `tx`. */
+  private on(tx: string | undefined): ThreadExecutor {
+    return {
+      query: (sql, params = [], options = {}) => this.call({ op: 'query', tx, sql, params, rowMode: options.rowMode }) as Promise<ThreadResult>,
+      exec: (sql) => this.call({ op: 'exec', tx, sql }) as Promise<{ rows: unknown[]; affectedRows?: number }[]>,
+    };
   }
 
   private call(message: Record<string, unknown>): Promise<unknown> {
-    return this.send(this.id(), message);
+    message.id = this.id();
+    return this.send(message as { id: string });
   }
 
-  private send(id: string, message: Record<string, unknown>): Promise<unknown> {
+  private send(message: { id: string } & Record<string, unknown>): Promise<unknown> {
     if (this.stopped) return Promise.reject(this.stopped);
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...message, id });
+      this.pending.set(message.id, { resolve, reject });
+      this.worker.postMessage(message);
     });
   }
 

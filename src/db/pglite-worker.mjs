@@ -12,6 +12,8 @@ import { timescaledb } from '@electric-sql/pglite/timescaledb';
 // cross threads, so the worker applies them itself.
 const identity = (value) => value;
 const parsers = Object.fromEntries(
+  // The same OIDs drizzle lists: the scalar types, then 1231 numeric[], 1115 timestamp[], 1185 timestamptz[],
+  // 1187 interval[], 1182 date[].
   [types.TIMESTAMP, types.TIMESTAMPTZ, types.INTERVAL, types.DATE, 1231, 1115, 1185, 1187, 1182].map((oid) => [oid, identity]),
 );
 
@@ -33,6 +35,13 @@ function reply(id, result) {
 }
 function fail(id, error) {
   port.postMessage({ id, ok: false, error: plainError(error) });
+}
+/** Answers message `id` with what `work` settles to. */
+function answer(id, work) {
+  return work.then(
+    (result) => reply(id, result ?? null),
+    (error) => fail(id, error),
+  );
 }
 
 async function run(executor, message) {
@@ -75,10 +84,7 @@ function begin(id) {
         if (message.op === 'rollback') throw ROLLBACK;
         return;
       }
-      await run(tx, message).then(
-        (result) => reply(message.id, result),
-        (error) => fail(message.id, error),
-      );
+      await answer(message.id, run(tx, message));
     }
   }).then(
     () => {
@@ -96,23 +102,17 @@ function begin(id) {
 
 port.on('message', (message) => {
   if (message.op === 'open') {
-    PGlite.create({ dataDir: message.dataDir, extensions: { timescaledb } })
-      .then(async (opened) => {
+    return void answer(
+      message.id,
+      PGlite.create({ dataDir: message.dataDir, extensions: { timescaledb } }).then(async (opened) => {
         pg = opened;
-        // PGlite cannot preload libraries; see client.ts.
+        // PGlite cannot preload libraries. Without this, a reopened data directory refuses inserts into
+        // hypertables ("extension has not been preloaded") and loses TimescaleDB's community-licensed functions.
         await pg.exec(`load 'timescaledb'`);
-        reply(message.id, null);
-      })
-      .catch((error) => fail(message.id, error));
-    return;
-  }
-  if (message.op === 'close') {
-    (pg ? pg.close() : Promise.resolve()).then(
-      () => reply(message.id, null),
-      (error) => fail(message.id, error),
+      }),
     );
-    return;
   }
+  if (message.op === 'close') return void answer(message.id, pg ? pg.close() : Promise.resolve());
   if (message.op === 'begin') return begin(message.id);
   if (message.tx !== undefined) {
     const tx = transactions.get(message.tx);
@@ -120,8 +120,5 @@ port.on('message', (message) => {
     tx.push(message);
     return;
   }
-  run(pg, message).then(
-    (result) => reply(message.id, result),
-    (error) => fail(message.id, error),
-  );
+  answer(message.id, run(pg, message));
 });
