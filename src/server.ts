@@ -59,7 +59,7 @@ import { RateLimiter } from './auth/rate-limit.js';
 import { TenantScope } from './auth/tenant-scope.js';
 import { AppError } from './errors.js';
 import { serveDashboard } from './transport/dashboard.js';
-import { createMaskError } from './transport/mask-error.js';
+import { createMaskError, UNEXPECTED_ERROR } from './transport/mask-error.js';
 import { useQueryLimits } from './transport/query-limits.js';
 import { useSseEventIds } from './transport/sse.js';
 import { useSharedSubscriptionEvents } from './transport/shared-events.js';
@@ -224,6 +224,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
   const metrics = createMetrics(services);
   services.ingest.observe = metrics.observeIngest;
 
+  const maskError = createMaskError(log);
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -232,7 +233,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     cors: false,
     renderGraphiQL,
     graphiql: { title: 'Vigil: live telemetry API', subscriptionsProtocol: 'WS' },
-    maskedErrors: { maskError: createMaskError(log) },
+    maskedErrors: { maskError, errorMessage: UNEXPECTED_ERROR },
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
       info: (...args) => log.info(args.map(String).join(' ')),
@@ -246,8 +247,9 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       useQueryLimits(config.limits.query),
       useAccessControl({ limiter: services.auth.limiter, audit: services.auth.audit }),
       useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null),
-      useSharedSubscriptionEvents(noteStreamCursor),
       useOperationMetrics(metrics),
+      // Last of ours: it subscribes graphql-ws operations itself, masking as yoga does (shared-events.ts).
+      useSharedSubscriptionEvents({ onEvent: noteStreamCursor, maskError: (error) => maskError(error, UNEXPECTED_ERROR) }),
     ],
     context: (initial): GraphQLContext => {
       const request = initial.request as Request | undefined;

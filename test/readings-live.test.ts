@@ -158,6 +158,49 @@ describe.each(backends)('live readings on $name', (backend) => {
     }
   });
 
+  it('masks subscription errors the same over graphql-ws and SSE: a domain error keeps its code, a fault shows nothing of itself', async () => {
+    type Seen = { message?: string; extensions?: Record<string, unknown> };
+    // Everything a subscriber was told: errors in results and the error that ended the operation.
+    const told = async (subscribe: typeof app.subscribeWs, variables: Record<string, unknown>) => {
+      const live = await subscribe(LiveReadingsDocument, variables);
+      await live.results.until((items) => items.some((r) => r.errors?.length) || live.results.errors.length > 0 || live.results.completed, 'an error');
+      await live.close();
+      return [...live.results.items.flatMap((r) => (r.errors ?? []) as unknown as Seen[]), ...live.results.errors.flatMap((e) => (Array.isArray(e) ? e : [e]) as Seen[])];
+    };
+    const transports = [app.subscribeWs, app.subscribeSse].map((subscribe) => subscribe.bind(app) as typeof app.subscribeWs);
+
+    for (const subscribe of transports) {
+      const [refused] = await told(subscribe, { after: 'bogus' });
+      expect(refused).toMatchObject({ message: expect.stringMatching(/after must be a cursor/), extensions: { code: 'BAD_USER_INPUT' } });
+    }
+
+    // Faults no client should read about: thrown when subscribing, handed over as an event, thrown by the stream.
+    const feed = app.server.services.readingsFeed;
+    const secret = 'password=hunter2 at db.internal:5432';
+    const faults: Record<string, () => AsyncIterableIterator<unknown>> = {
+      'when subscribing': () => {
+        throw new Error(secret);
+      },
+      'as an event': () => (async function* () { yield new Error(secret); })(),
+      'by the stream': () => (async function* () { throw new Error(secret); })(),
+    };
+    try {
+      for (const [where, fault] of Object.entries(faults)) {
+        (feed as unknown as { subscribe: () => unknown }).subscribe = fault;
+        for (const subscribe of transports) {
+          const seen = await told(subscribe, { sourceIds: ['bed-1'] });
+          expect(seen.length, where).toBeGreaterThan(0);
+          expect(JSON.stringify(seen), where).not.toContain('hunter2');
+          expect(seen[0]!.message, where).toBe('Unexpected error.');
+          // graphql-ws ends an operation whose stream throws with an error message of its own: only the message is kept.
+          if (where !== 'by the stream' || subscribe === transports[1]) expect(seen[0]!.extensions, where).toMatchObject({ code: 'INTERNAL_SERVER_ERROR' });
+        }
+      }
+    } finally {
+      delete (feed as unknown as { subscribe?: unknown }).subscribe;
+    }
+  });
+
   it('answers a malformed operation over graphql-ws with an error and keeps the connection for the next one', async () => {
     const client = createClient({ url: `${app.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
     let closed = false;

@@ -3,6 +3,9 @@ import { reasonOf, sqlStateOf } from '../db/client.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 
+/** What a client reads of an unexpected error (yoga's own default, named so both masking paths say it). */
+export const UNEXPECTED_ERROR = 'Unexpected error.';
+
 /**
  * The one place domain errors become GraphQL errors: AppError keeps its
  * message and gets `extensions.code` (plus its details); GraphQL's own

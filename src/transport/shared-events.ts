@@ -17,7 +17,7 @@ const isPromise = <T>(value: Settled<T>): value is Promise<T> => typeof (value a
 
 /**
  * Set by the graphql-ws transport in an operation's context (websocket.ts): its socket and
- * operation id, so shared events can be written as `next` messages directly (directEvents).
+ * operation id, so shared events can be written as `next` messages directly (DirectEvents).
  */
 export interface DirectNext {
   socket: { send(data: string, callback: (error?: Error) => void): void };
@@ -32,7 +32,7 @@ export interface DirectNext {
  * same result object, executed once (by compileEventExecutor's plain loop
  * when the operation has that shape). Over SSE each subscriber's stream then
  * serialises it; over graphql-ws its payload is serialised once and written
- * to each socket directly (directEvents). Results are kept beside the event
+ * to each socket directly (DirectEvents). Results are kept beside the event
  * object (a WeakMap), so they go when the event does. Events that are not
  * shared (a per-subscriber Error, an output feed's own filtered batch) simply
  * miss and execute as before.
@@ -40,10 +40,8 @@ export interface DirectNext {
  * Safe because what a subscription's fields resolve to depends only on the
  * event, the document and the variables: access is checked once when the
  * subscription starts, and a shared event never crosses tenants.
- * `onEvent` runs for every subscriber's event (e.g. to note the stream
- * cursor an SSE event id carries), cached or not.
  */
-export function useSharedSubscriptionEvents(onEvent?: (event: unknown, contextValue: unknown) => void): Plugin {
+export function useSharedSubscriptionEvents({ onEvent, maskError }: SharedEventsOptions): Plugin {
   const results = new WeakMap<object, Map<string, Settled<ExecutionResult>>>();
   // A shared result's `next` payload, serialised once for all the subscribers that get it.
   const payloads = new WeakMap<ExecutionResult, string>();
@@ -53,14 +51,23 @@ export function useSharedSubscriptionEvents(onEvent?: (event: unknown, contextVa
     if (json === undefined) payloads.set(result, (json = JSON.stringify(result)));
     return json;
   };
-  const executeShared = (args: ValidatedSubscriptionArgs, plain: EventExecutor | undefined, key: string): Settled<ExecutionResult> => {
-    const event = args.rootValue;
-    onEvent?.(event, args.contextValue);
+  /**
+   * The shared result of `event` for the operation `key`: cached, or by the plain loop, or by graphql-js
+   * with the arguments `validated()` gives (the fallback: errors, a null where none may be).
+   */
+  const executeShared = (
+    event: unknown,
+    contextValue: unknown,
+    plain: EventExecutor | undefined,
+    key: string,
+    validated: () => ValidatedSubscriptionArgs,
+  ): Settled<ExecutionResult> => {
+    onEvent?.(event, contextValue);
     const shareable = typeof event === 'object' && event !== null && !(event instanceof Error);
     let byOperation = shareable ? results.get(event) : undefined;
     const cached = byOperation?.get(key);
     if (cached) return cached;
-    const result = plain?.(event, args.contextValue) ?? executeSubscriptionEvent(args);
+    const result = plain?.(event, contextValue) ?? executeSubscriptionEvent({ ...validated(), rootValue: event });
     if (shareable) {
       if (!byOperation) results.set(event, (byOperation = new Map()));
       byOperation.set(key, result);
@@ -70,80 +77,149 @@ export function useSharedSubscriptionEvents(onEvent?: (event: unknown, contextVa
   const documentIds = new WeakMap<DocumentNode, number>();
   let nextDocumentId = 0;
 
+  /**
+   * A graphql-ws operation's events (DirectEvents). The per-event arrow lives as long as the subscription
+   * and holds only what its scope names: created here, not in `subscribe`, whose scope holds the validated
+   * arguments. Inline and unnamed: under tsx's keep-names a named closure costs ~250 B more per instance.
+   */
+  const directStream = (
+    stream: AsyncIterable<unknown>,
+    direct: DirectNext,
+    contextValue: unknown,
+    plain: EventExecutor | undefined,
+    key: string,
+    validated: () => ValidatedSubscriptionArgs,
+  ) => new DirectEvents(stream, direct, (event) => executeShared(event, contextValue, plain, key, validated), payloadOf, maskError);
+
   const subscribe = (args: ExecutionArgs) => {
     const validated = validateSubscriptionArgs(args);
     if (!('schema' in validated)) return { errors: validated };
     let documentId = documentIds.get(args.document);
     if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
     const plain = compileEventExecutor(validated);
-    const key = `${documentId}\u0000${validated.operation.name?.value ?? ''}\u0000${JSON.stringify(validated.rawVariableValues ?? null)}`;
-    // The per-event arrow lives as long as the subscription: inline and unnamed (under tsx's keep-names a
-    // named closure costs ~250 B more per instance); the work is in executeShared.
-    const direct = (args.contextValue as { directNext?: DirectNext } | undefined)?.directNext;
+    const key = flat(`${documentId}\u0000${validated.operation.name?.value ?? ''}\u0000${JSON.stringify(validated.rawVariableValues ?? null)}`);
+    const direct = (validated.contextValue as { directNext?: DirectNext } | undefined)?.directNext;
     const mapped = (stream: AsyncIterable<unknown> | ExecutionResult) =>
       !(Symbol.asyncIterator in stream)
         ? stream
         : direct
-          ? directEvents(stream, direct, (event) => executeShared({ ...validated, rootValue: event }, plain, key), payloadOf)
-          : mapSourceToResponseEvent(validated, stream, (perEvent) => executeShared(perEvent, plain, key));
+          ? // With the plain loop only the fallback needs the validated arguments (~1.3 KB of coerced variables
+            // and null-prototype maps a subscription): it validates the caller's again.
+            directStream(stream, direct, validated.contextValue, plain, key, plain ? revalidator(args) : () => validated)
+          : mapSourceToResponseEvent(validated, stream, (perEvent) => executeShared(perEvent.rootValue, perEvent.contextValue, plain, key, () => perEvent));
     const stream = createSourceEventStream(validated);
     return isPromise(stream) ? stream.then(mapped) : mapped(stream);
   };
 
   return {
-    onSubscribe: ({ setSubscribeFn }) => setSubscribeFn(subscribe as never),
+    onSubscribe: ({ args, setSubscribeFn, setResultAndStopExecution }) => {
+      if (!(args.contextValue as { directNext?: DirectNext } | undefined)?.directNext) return setSubscribeFn(subscribe as never);
+      // A graphql-ws operation is subscribed here and the plugins after this one are not asked: they are yoga's
+      // error masking, whose per-event wrappers (envelop's onNext iterator and error iterator, holding its hook
+      // lists) cost ~2.5 KB an idle subscription, and DirectEvents masks the same errors with the same maskError.
+      // Plugins before this one (limits, access control, metrics) have run and their result hooks still do.
+      let result: Settled<unknown>;
+      try {
+        const subscribed = subscribe(args);
+        result = isPromise(subscribed) ? subscribed.then((done) => maskResult(done, maskError), (error: unknown) => ({ errors: [maskError(error)] })) : maskResult(subscribed, maskError);
+      } catch (error) {
+        result = { errors: [maskError(error)] };
+      }
+      setResultAndStopExecution(result as never);
+    },
   };
+}
+
+/** What a client may see of an error: AppError's message and code, GraphQL's own errors, else an opaque one (transport/mask-error.ts). */
+export type MaskError = (error: unknown) => Error;
+
+export interface SharedEventsOptions {
+  /** Runs for every subscriber's event (e.g. to note the stream cursor an SSE event id carries), cached or not. */
+  onEvent?: (event: unknown, contextValue: unknown) => void;
+  /** The masking yoga applies (its maskedErrors), for the graphql-ws operations this plugin subscribes itself. */
+  maskError: MaskError;
+}
+
+/** `result` with its errors masked; a stream (or anything else) as it is. */
+function maskResult<T>(result: T, mask: MaskError): T {
+  const errors = (result as ExecutionResult | undefined)?.errors;
+  if (!Array.isArray(errors) || errors.length === 0) return result;
+  return { ...result, errors: errors.map((error) => mask(error)) };
+}
+
+/** Validates `args` again when called; its closure holds only them. */
+const revalidator = (args: ExecutionArgs) => () => validateSubscriptionArgs(args) as ValidatedSubscriptionArgs;
+
+/** `text` as one flat string: a concatenation is kept as a tree of its parts (~170 B for an 80-character prefix). */
+const flat = (text: string): string => (text.length === 0 ? text : JSON.parse(JSON.stringify(text)) as string);
+
+/** Writes `data` to a graphql-ws socket; resolves once written. Module level: a closure per operation would live as long as it. */
+function send(socket: DirectNext['socket'], data: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())));
 }
 
 /**
  * The events of a graphql-ws operation: each error-free result is written to
  * the socket as the `next` message graphql-ws would send (the same JSON,
  * its payload serialised once per shared result), and only results with
- * errors are yielded to graphql-ws, so envelop masks them and graphql-ws
- * sends them as before. graphql-ws's own path per event is an async
- * iterator per layer (envelop, graphql-js, graphql-ws), a message
- * validation, a copy of the result and a JSON.stringify per subscriber:
- * ~2/3 of a message's cost with 1,000 subscribers. Each write is awaited
- * before the next event is read, as graphql-ws awaits its own, so a slow
- * socket still backs up into the feed's bounded buffer (SLOW_CONSUMER).
- * Completing (graphql-ws calls return) ends the source.
+ * errors are yielded to graphql-ws, masked, and graphql-ws sends them as
+ * before; so is an error the source throws. graphql-ws's own path per event
+ * is an async iterator per layer (envelop, graphql-js, graphql-ws), a
+ * message validation, a copy of the result and a JSON.stringify per
+ * subscriber: ~2/3 of a message's cost with 1,000 subscribers. Each write is
+ * awaited before the next event is read, as graphql-ws awaits its own, so a
+ * slow socket still backs up into the feed's bounded buffer (SLOW_CONSUMER).
+ * Completing (graphql-ws calls return) ends the source. A class: one object
+ * an operation, its methods shared (an object literal's would be closures
+ * per operation, each with a name built at run time).
  */
-function directEvents(
-  source: AsyncIterable<unknown>,
-  direct: DirectNext,
-  execute: (event: unknown) => Settled<ExecutionResult>,
-  payloadOf: (result: ExecutionResult) => string | undefined,
-): AsyncIterableIterator<ExecutionResult> {
-  const iterator = source[Symbol.asyncIterator]();
-  const prefix = `{"id":${JSON.stringify(direct.id)},"type":"next","payload":`;
-  const write = (data: string) => new Promise<void>((resolve, reject) => direct.socket.send(data, (error) => (error ? reject(error) : resolve())));
-  let closed = false;
-  const done = { done: true, value: undefined } as const;
-  return {
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    async next(): Promise<IteratorResult<ExecutionResult>> {
+class DirectEvents implements AsyncIterableIterator<ExecutionResult> {
+  private readonly iterator: AsyncIterator<unknown>;
+  private readonly prefix: string;
+  private closed = false;
+
+  constructor(
+    source: AsyncIterable<unknown>,
+    private readonly direct: DirectNext,
+    private readonly execute: (event: unknown) => Settled<ExecutionResult>,
+    private readonly payloadOf: (result: ExecutionResult) => string | undefined,
+    private readonly mask: MaskError,
+  ) {
+    this.iterator = source[Symbol.asyncIterator]();
+    this.prefix = flat(`{"id":${JSON.stringify(direct.id)},"type":"next","payload":`);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    try {
       for (;;) {
-        const step = await iterator.next();
-        if (step.done || closed) return done;
-        const settled = execute(step.value);
+        const step = await this.iterator.next();
+        if (step.done || this.closed) return DONE;
+        const settled = this.execute(step.value);
         const result = isPromise(settled) ? await settled : settled;
-        const payload = payloadOf(result);
-        if (payload === undefined) return { done: false, value: result };
-        await write(prefix + payload + '}');
+        const payload = this.payloadOf(result);
+        if (payload === undefined) return { done: false, value: maskResult(result, this.mask) };
+        await send(this.direct.socket, this.prefix + payload + '}');
       }
-    },
-    async return(): Promise<IteratorResult<ExecutionResult>> {
-      closed = true;
-      await iterator.return?.();
-      return done;
-    },
-    async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
-      closed = true;
-      await iterator.return?.();
-      throw error;
-    },
-  };
+    } catch (error) {
+      throw this.mask(error);
+    }
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.closed = true;
+    await this.iterator.return?.();
+    return DONE;
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.closed = true;
+    await this.iterator.return?.();
+    throw error;
+  }
 }
 
+const DONE = { done: true, value: undefined } as const;

@@ -19,6 +19,21 @@ export const KEY_REFUSED = 4403;
 const KEEP_ALIVE_MS = 12_000;
 const INIT_WAIT_MS = 3_000;
 
+/**
+ * One copy of each operation text: graphql-ws keeps each subscribe message's payload (its own parsed
+ * copy of the query, ~250 B) for the operation's life, and most subscribers send the same few queries.
+ * Bounded by count and length; when full it starts again.
+ */
+const queryTexts = new Map<string, string>();
+function sharedQueryText(query: string): string {
+  if (query.length > 4_096) return query;
+  const known = queryTexts.get(query);
+  if (known !== undefined) return known;
+  if (queryTexts.size >= 1_000) queryTexts.clear();
+  queryTexts.set(query, query);
+  return query;
+}
+
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => unknown;
   subscribe: (args: ExecutionArgs) => unknown;
@@ -96,6 +111,7 @@ export function attachWebSocket(options: {
             }),
           ];
         }
+        if (typeof params.query === 'string') (params as { query: string }).query = sharedQueryText(params.query);
         const connection = sockets.get(ctx.extra);
         // The operation's context starts with only what the context factory and yoga's plugins read: a copy of
         // graphql-ws's ctx (socket, request, subscriptions) would be held by every operation for its life.
@@ -103,7 +119,7 @@ export function attachWebSocket(options: {
           principal: connection?.principal,
           requestId: `${connection?.id ?? 'ws'}/${id}`,
           params,
-          // Shared subscription events are written to the socket directly (shared-events.ts directEvents).
+          // Shared subscription events are written to the socket directly (shared-events.ts DirectEvents).
           directNext: { socket: ctx.extra.socket, id } satisfies DirectNext,
         });
         // A syntax error is the operation's error, not the connection's: parse throws, graphql-ws would close the socket.
