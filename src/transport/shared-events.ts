@@ -53,21 +53,15 @@ export function useSharedSubscriptionEvents({ onEvent, maskError }: SharedEvents
   };
   /**
    * The shared result of `event` for the operation `key`: cached, or by the plain loop, or by graphql-js
-   * with the arguments `validated()` gives (the fallback: errors, a null where none may be).
+   * (`full`: errors, a null where none may be, an operation the plain loop does not cover).
    */
-  const executeShared = (
-    event: unknown,
-    contextValue: unknown,
-    plain: EventExecutor | undefined,
-    key: string,
-    validated: () => ValidatedSubscriptionArgs,
-  ): Settled<ExecutionResult> => {
+  const executeShared = (event: unknown, contextValue: unknown, plain: EventExecutor | undefined, key: string, full: FullExecutor): Settled<ExecutionResult> => {
     onEvent?.(event, contextValue);
     const shareable = typeof event === 'object' && event !== null && !(event instanceof Error);
     let byOperation = shareable ? results.get(event) : undefined;
     const cached = byOperation?.get(key);
     if (cached) return cached;
-    const result = plain?.(event, contextValue) ?? executeSubscriptionEvent({ ...validated(), rootValue: event });
+    const result = plain?.(event, contextValue) ?? full(event);
     if (shareable) {
       if (!byOperation) results.set(event, (byOperation = new Map()));
       byOperation.set(key, result);
@@ -88,8 +82,8 @@ export function useSharedSubscriptionEvents({ onEvent, maskError }: SharedEvents
     contextValue: unknown,
     plain: EventExecutor | undefined,
     key: string,
-    validated: () => ValidatedSubscriptionArgs,
-  ) => new DirectEvents(stream, direct, (event) => executeShared(event, contextValue, plain, key, validated), payloadOf, maskError);
+    full: FullExecutor,
+  ) => new DirectEvents(stream, direct, (event) => executeShared(event, contextValue, plain, key, full), payloadOf, maskError);
 
   const subscribe = (args: ExecutionArgs) => {
     const validated = validateSubscriptionArgs(args);
@@ -99,14 +93,15 @@ export function useSharedSubscriptionEvents({ onEvent, maskError }: SharedEvents
     const plain = compileEventExecutor(validated);
     const key = flat(`${documentId}\u0000${validated.operation.name?.value ?? ''}\u0000${JSON.stringify(validated.rawVariableValues ?? null)}`);
     const direct = (validated.contextValue as { directNext?: DirectNext } | undefined)?.directNext;
+    const full: FullExecutor = (event) => executeSubscriptionEvent({ ...validated, rootValue: event });
     const mapped = (stream: AsyncIterable<unknown> | ExecutionResult) =>
       !(Symbol.asyncIterator in stream)
         ? stream
         : direct
           ? // With the plain loop only the fallback needs the validated arguments (~1.3 KB of coerced variables
             // and null-prototype maps a subscription): it validates the caller's again.
-            directStream(stream, direct, validated.contextValue, plain, key, plain ? revalidator(args) : () => validated)
-          : mapSourceToResponseEvent(validated, stream, (perEvent) => executeShared(perEvent.rootValue, perEvent.contextValue, plain, key, () => perEvent));
+            directStream(stream, direct, validated.contextValue, plain, key, plain ? revalidating(args) : full)
+          : mapSourceToResponseEvent(validated, stream, (perEvent) => executeShared(perEvent.rootValue, perEvent.contextValue, plain, key, full));
     const stream = createSourceEventStream(validated);
     return isPromise(stream) ? stream.then(mapped) : mapped(stream);
   };
@@ -118,12 +113,14 @@ export function useSharedSubscriptionEvents({ onEvent, maskError }: SharedEvents
       // error masking, whose per-event wrappers (envelop's onNext iterator and error iterator, holding its hook
       // lists) cost ~2.5 KB an idle subscription, and DirectEvents masks the same errors with the same maskError.
       // Plugins before this one (limits, access control, metrics) have run and their result hooks still do.
+      const masked = (result: unknown) => maskResult(result, maskError);
+      const failed = (error: unknown) => ({ errors: [maskError(error)] });
       let result: Settled<unknown>;
       try {
         const subscribed = subscribe(args);
-        result = isPromise(subscribed) ? subscribed.then((done) => maskResult(done, maskError), (error: unknown) => ({ errors: [maskError(error)] })) : maskResult(subscribed, maskError);
+        result = isPromise(subscribed) ? subscribed.then(masked, failed) : masked(subscribed);
       } catch (error) {
-        result = { errors: [maskError(error)] };
+        result = failed(error);
       }
       setResultAndStopExecution(result as never);
     },
@@ -147,8 +144,14 @@ function maskResult<T>(result: T, mask: MaskError): T {
   return { ...result, errors: errors.map((error) => mask(error)) };
 }
 
-/** Validates `args` again when called; its closure holds only them. */
-const revalidator = (args: ExecutionArgs) => () => validateSubscriptionArgs(args) as ValidatedSubscriptionArgs;
+/** graphql-js's execution of one subscription event. */
+type FullExecutor = (event: unknown) => Settled<ExecutionResult>;
+
+/** A FullExecutor that validates `args` again for each event it runs; its closure holds only them. */
+const revalidating =
+  (args: ExecutionArgs): FullExecutor =>
+  (event) =>
+    executeSubscriptionEvent({ ...(validateSubscriptionArgs(args) as ValidatedSubscriptionArgs), rootValue: event });
 
 /** `text` as one flat string: a concatenation is kept as a tree of its parts (~170 B for an 80-character prefix). */
 const flat = (text: string): string => (text.length === 0 ? text : JSON.parse(JSON.stringify(text)) as string);
