@@ -231,7 +231,7 @@ export async function runSteadyMemory(options: MemoryOptions, shared?: { platfor
       const endAt = began + total * 1000;
       while (Date.now() < endAt) {
         await sleep(Math.min(10_000, Math.max(0, endAt - Date.now())));
-        samples.platform.push(vmRss(platform.pid!));
+        samples.platform.push(vmRss(platform.pid));
         samples.raw.push(vmRss(raw.info.pid));
         progress(
           `memory steady: seconds (platform RSS ${(samples.platform.at(-1)! / MiB).toFixed(0)} MiB, raw ${(samples.raw.at(-1)! / MiB).toFixed(0)} MiB)`,

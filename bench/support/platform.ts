@@ -71,7 +71,7 @@ export interface MemorySample {
 
 export interface Platform {
   url: string;
-  pid: number | undefined;
+  pid: number;
   mode: 'embedded' | 'servers';
   ranges: CommitRanges;
   /** Where the data lives: the data directory (embedded) or schema (servers). */
@@ -83,6 +83,16 @@ export interface Platform {
 }
 
 const HOOK = fileURLToPath(new URL('./gc-hook.mjs', import.meta.url));
+
+/** CPU seconds (user + system, all threads) a process has used, from /proc. */
+export function cpuSeconds(pid: number): number {
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the whole line.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** USER_HZ: Linux reports /proc times in hundredths of a second on every architecture Node runs on. */
+const CLOCK_TICKS = 100;
 
 /** VmRSS of a process in bytes, from /proc. */
 export function vmRss(pid: number): number {
@@ -112,7 +122,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   Object.assign(env, options.env);
 
   const ranges = new CommitRanges();
-  let pid: number | undefined;
+  let probeLoaded = false;
   let memoryWaiter: ((entry: Record<string, unknown>) => void) | undefined;
   const cleanup = async () => {
     if (servers && fresh) {
@@ -128,18 +138,18 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         const from = Number(entry.from);
         const to = Number(entry.to);
         if (to > from) ranges.push(from, to, Date.parse(entry.time));
-      } else if (entry.msg === 'bench hook ready') pid = Number(entry.pid);
+      } else if (entry.msg === 'bench hook ready') probeLoaded = true;
       else if (entry.msg === 'bench memory') memoryWaiter?.(entry);
     });
   } catch (error) {
     await cleanup();
     throw error;
   }
-  if (options.memoryProbe && pid === undefined) throw new Error('the memory probe did not load in the server process');
+  if (options.memoryProbe && !probeLoaded) throw new Error('the memory probe did not load in the server process');
 
   return {
     url: server.url,
-    pid,
+    pid: server.pid,
     mode: servers ? 'servers' : 'embedded',
     ranges,
     dataDir,
@@ -148,7 +158,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       return server.mutate(document, variables);
     },
     async memory() {
-      if (pid === undefined) throw new Error('started without the memory probe');
+      if (!probeLoaded) throw new Error('started without the memory probe');
       const entry = await new Promise<Record<string, unknown>>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('the memory probe did not answer within 30 s')), 30_000);
         memoryWaiter = (e) => {
@@ -156,11 +166,11 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
           memoryWaiter = undefined;
           resolve(e);
         };
-        process.kill(pid!, 'SIGUSR2');
+        process.kill(server.pid, 'SIGUSR2');
       });
       if (entry.gc !== true) throw new Error('the server process has no global.gc (NODE_OPTIONS --expose-gc was not applied)');
       return {
-        rss: vmRss(pid),
+        rss: vmRss(server.pid),
         heapUsed: Number(entry.heapUsed),
         heapTotal: Number(entry.heapTotal),
         external: Number(entry.external),

@@ -5,6 +5,8 @@ import { print } from 'graphql';
 
 export interface ServerProcess {
   url: string;
+  /** The server's own process (node itself, no wrapper). */
+  pid: number;
   /** POSTs an operation; fails on GraphQL errors. */
   mutate<R, V>(document: TypedDocumentNode<R, V>, variables: V): Promise<R>;
   /** SIGKILL: no shutdown, no final checkpoint, as a crash or the OOM killer would. */
@@ -69,6 +71,7 @@ export async function startServerProcess(
   }
   return {
     url,
+    pid: child.pid!,
     async mutate(document, variables) {
       const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: print(document), variables }) });
       const body = (await response.json()) as { data?: never; errors?: unknown[] };
