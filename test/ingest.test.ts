@@ -112,6 +112,17 @@ describe.each(primaryBackends)('ingest on $name', (backend) => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it('stores each time to the millisecond it was sent, an offset time as the same instant', async () => {
+    const times = ['2026-11-20T08:10:00.001Z', '2026-11-20T08:10:00.999Z', '2026-11-20T09:10:01.5+01:00', '2026-11-20T08:10:02.123456Z'];
+    const { ingestReadings } = await app.mutate(IngestReadingsDocument, { readings: times.map((time, i) => ({ sourceId: 'icu-2', metric: 'spo2', time, value: 90 + i })) });
+    expect(ingestReadings).toMatchObject({ accepted: 4, rejected: 0 });
+    const stored = await app.sql<{ ms: number }>(
+      sql`select (extract(epoch from time) * 1000)::float8 as ms from readings where source_id = 'icu-2' and value >= 90 and value < 94 order by value`,
+    );
+    // Sub-millisecond digits are cut to the millisecond (JavaScript's Date), never rounded up into another instant.
+    expect(stored.map((r) => Number(r.ms))).toEqual([Date.parse(times[0]!), Date.parse(times[1]!), Date.parse('2026-11-20T08:10:01.500Z'), Date.parse('2026-11-20T08:10:02.123Z')]);
+  });
+
   it('answers an empty batch with zero counts', async () => {
     const { ingestReadings } = await app.mutate(IngestReadingsDocument, { readings: [] });
     expect(ingestReadings).toEqual({ accepted: 0, duplicates: 0, rejected: 0, lastCursor: null, errors: [] });
@@ -171,6 +182,8 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     ]);
     const before = await stored();
     expect(before).toHaveLength(2);
+    const ms = await app.sql<{ ms: number }>(sql`select (extract(epoch from time) * 1000)::float8 as ms from trades order by symbol`);
+    expect(ms.map((r) => Number(r.ms))).toEqual([Date.parse(at(1)), Date.parse(at(1))]);
 
     const retry = await app.mutate(IngestTradesDocument, { trades: [...good, { ...good[0]!, price: 1 }] });
     expect(retry.ingestTrades).toMatchObject({ accepted: 0, duplicates: 3, rejected: 0, lastCursor: null });

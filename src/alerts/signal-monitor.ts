@@ -8,6 +8,13 @@ import type { AlertService } from './alert-service.js';
 import type { StoredRule } from './rule-params.js';
 import type { RuleRegistry } from './rule-registry.js';
 
+interface SeenSource {
+  tenantId: string;
+  /** Wall-clock ms of its last reading of any metric. */
+  any: number;
+  metrics: Map<string, number>;
+}
+
 interface SilentSeries {
   rule: StoredRule;
   sourceId: string;
@@ -25,8 +32,8 @@ interface SilentSeries {
  * raised once.
  */
 export class SignalMonitor {
-  /** `${sourceId}/${metric}` and `${sourceId}/*` → wall-clock ms of the last reading this node saw. */
-  private readonly lastSeen = new Map<string, number>();
+  /** Per source this node has seen: its tenant and the wall-clock ms of its last reading, of any metric and per metric. */
+  private readonly seen = new Map<string, SeenSource>();
   /** Rule + series keys this node knows to be open, so arriving data resolves them. */
   private readonly silent = new Map<string, SilentSeries>();
   private readonly startedAt = Date.now();
@@ -59,15 +66,20 @@ export class SignalMonitor {
     this.detach?.();
   }
 
-  /** The tenant of each source seen, so a rule watches only its own tenant's sources. */
-  private readonly tenantOf = new Map<string, string>();
-
+  // Runs for every committed batch: no per-reading strings, one source lookup per run of a source's readings.
   private onReadings(readings: Reading[]) {
     const now = Date.now();
+    let sourceId: string | undefined;
+    let source: SeenSource | undefined;
     for (const r of readings) {
-      this.tenantOf.set(r.sourceId, r.tenantId);
-      this.lastSeen.set(`${r.sourceId}/${r.metric}`, now);
-      this.lastSeen.set(`${r.sourceId}/*`, now);
+      if (r.sourceId !== sourceId) {
+        sourceId = r.sourceId;
+        source = this.seen.get(sourceId);
+        if (!source) this.seen.set(sourceId, (source = { tenantId: r.tenantId, any: now, metrics: new Map() }));
+        source.tenantId = r.tenantId;
+        source.any = now;
+      }
+      source!.metrics.set(r.metric, now);
     }
     for (const [key, entry] of this.silent) {
       const back = readings.find((r) => r.sourceId === entry.sourceId && (entry.metric === null || r.metric === entry.metric));
@@ -81,6 +93,11 @@ export class SignalMonitor {
     }
   }
 
+  private lastSeenAt(sourceId: string, metric: string | null): number | undefined {
+    const source = this.seen.get(sourceId);
+    return metric === null ? source?.any : source?.metrics.get(metric);
+  }
+
   private async restore(entry: { rule: StoredRule; sourceId: string; metric: string | null }, back: Reading) {
     const open = await openAlertOf(this.options.db, entry.rule.id, entry.sourceId, entry.metric);
     if (!open) return;
@@ -91,8 +108,7 @@ export class SignalMonitor {
   /** Series a rule watches: its named sources, or every source of its tenant this node has seen. */
   private watched(rule: StoredRule & { updatedAt: Date }): { sourceId: string; metric: string | null }[] {
     const metric = rule.params.metric;
-    const seen = [...new Set([...this.lastSeen.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))];
-    const sources = rule.sourceIds ?? seen.filter((id) => this.tenantOf.get(id) === rule.tenantId);
+    const sources = rule.sourceIds ?? [...this.seen].filter(([, seen]) => seen.tenantId === rule.tenantId).map(([id]) => id);
     return sources.map((sourceId) => ({ sourceId, metric }));
   }
 
@@ -113,7 +129,7 @@ export class SignalMonitor {
           }
           if (known) continue;
           // Silence counts from this node's start or the rule's last change at the earliest.
-          const last = Math.max(this.lastSeen.get(`${sourceId}/${metric ?? '*'}`) ?? 0, this.startedAt, rule.updatedAt.getTime());
+          const last = Math.max(this.lastSeenAt(sourceId, metric) ?? 0, this.startedAt, rule.updatedAt.getTime());
           const expected = rule.params.expectedIntervalMs;
           if (now - last <= expected) continue;
           await this.options.alerts.fire({

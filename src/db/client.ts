@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
-import type { SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -27,6 +27,13 @@ export interface Database {
 }
 
 /** Rows of a raw query, whichever driver ran it (postgres.js returns an array, PGlite `{ rows }`). */
+/**
+ * A float8 column of epoch milliseconds as timestamptz, exactly (integer
+ * microseconds, no float rounding). Ingest sends times this way: a number per
+ * row is cheaper to build, send and parse than an ISO string.
+ */
+export const epochMsToTimestamptz = (column: SQL): SQL => sql`('epoch'::timestamptz + ${column} * interval '1 ms')`;
+
 export async function rows<T>(executor: Executor, query: SQL): Promise<T[]> {
   const result = (await executor.execute(query)) as unknown;
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];

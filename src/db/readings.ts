@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Quality } from './schema.js';
-import { rows, type Executor } from './client.js';
+import { epochMsToTimestamptz, rows, type Executor } from './client.js';
 
 /** A stored reading; `cursor` orders readings in commit order. */
 export interface Reading {
@@ -54,8 +54,7 @@ function toReading(row: ReadingRow): Reading {
 
 /**
  * The INSERT of `readings` for claimAndInsert (db/offsets.ts): one unnest of
- * column arrays (times travel as text[] because drizzle's postgres.js driver
- * passes date arrays through unserialized), numbered `claim.base + n` in
+ * column arrays (times travel as epoch ms), numbered `claim.base + n` in
  * array order. Rows whose (source, metric, time) is already stored are left
  * untouched.
  */
@@ -63,7 +62,7 @@ export function insertReadingsSql(readings: readonly Omit<Reading, 'cursor' | 't
   const n = readings.length;
   const sourceIds = new Array<string>(n);
   const metrics = new Array<string>(n);
-  const times = new Array<string>(n);
+  const times = new Array<number>(n);
   const values = new Array<number>(n);
   const units = new Array<string>(n);
   const qualities = new Array<string>(n);
@@ -71,14 +70,14 @@ export function insertReadingsSql(readings: readonly Omit<Reading, 'cursor' | 't
     const r = readings[i]!;
     sourceIds[i] = r.sourceId;
     metrics[i] = r.metric;
-    times[i] = r.time.toISOString();
+    times[i] = r.time.getTime();
     values[i] = r.value;
     units[i] = r.unit;
     qualities[i] = r.quality;
   }
   return sql`insert into readings (source_id, metric, time, value, unit, quality, seq, tenant_id)
-    select r.source_id, r.metric, r.time::timestamptz, r.value, r.unit, r.quality, claim.base + r.n, ${tenantId}::text
-    from claim, unnest(${sql.param(sourceIds)}::text[], ${sql.param(metrics)}::text[], ${sql.param(times)}::text[],
+    select r.source_id, r.metric, ${epochMsToTimestamptz(sql`r.time`)}, r.value, r.unit, r.quality, claim.base + r.n, ${tenantId}::text
+    from claim, unnest(${sql.param(sourceIds)}::text[], ${sql.param(metrics)}::text[], ${sql.param(times)}::float8[],
       ${sql.param(values)}::float8[], ${sql.param(units)}::text[], ${sql.param(qualities)}::text[])
       with ordinality as r(source_id, metric, time, value, unit, quality, n)
     on conflict (source_id, metric, time) do nothing

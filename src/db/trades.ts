@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { rows, type Executor } from './client.js';
+import { epochMsToTimestamptz, rows, type Executor } from './client.js';
 
 /** A stored trade; `cursor` orders trades in commit order. */
 export interface Trade {
@@ -31,10 +31,10 @@ const toTrade = (row: TradeRow): Trade => ({
 /** The INSERT of `trades` for claimAndInsert (see insertReadingsSql); a stored (symbol, time) is left untouched. */
 export function insertTradesSql(trades: readonly Omit<Trade, 'cursor'>[]): SQL {
   return sql`insert into trades (symbol, time, price, size, seq)
-    select t.symbol, t.time::timestamptz, t.price, t.size, claim.base + t.n
+    select t.symbol, ${epochMsToTimestamptz(sql`t.time`)}, t.price, t.size, claim.base + t.n
     from claim, unnest(
       ${sql.param(trades.map((t) => t.symbol))}::text[],
-      ${sql.param(trades.map((t) => t.time.toISOString()))}::text[],
+      ${sql.param(trades.map((t) => t.time.getTime()))}::float8[],
       ${sql.param(trades.map((t) => t.price))}::float8[],
       ${sql.param(trades.map((t) => t.size))}::float8[]) with ordinality as t(symbol, time, price, size, n)
     on conflict (symbol, time) do nothing

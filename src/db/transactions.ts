@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { rows, type Executor } from './client.js';
+import { epochMsToTimestamptz, rows, type Executor } from './client.js';
 
 /** A stored card transaction; `cursor` orders transactions in commit order. */
 export interface Transaction {
@@ -38,9 +38,9 @@ export function insertTransactionsSql(items: readonly Omit<Transaction, 'cursor'
   const column = <K extends keyof Transaction>(key: K, map: (v: Transaction[K]) => unknown = (v) => v) =>
     sql.param(items.map((t) => map((t as Transaction)[key])));
   return sql`insert into transactions (id, card_id, time, amount, currency, merchant, lat, lon, ip, seq, tenant_id)
-    select t.id, t.card_id, t.time::timestamptz, t.amount, t.currency, t.merchant, t.lat, t.lon, t.ip, claim.base + t.n, ${tenantId}::text
+    select t.id, t.card_id, ${epochMsToTimestamptz(sql`t.time`)}, t.amount, t.currency, t.merchant, t.lat, t.lon, t.ip, claim.base + t.n, ${tenantId}::text
     from claim, unnest(
-      ${column('id')}::text[], ${column('cardId')}::text[], ${column('time', (d) => d.toISOString())}::text[],
+      ${column('id')}::text[], ${column('cardId')}::text[], ${column('time', (d) => d.getTime())}::float8[],
       ${column('amount')}::float8[], ${column('currency')}::text[], ${column('merchant')}::text[],
       ${column('lat')}::float8[], ${column('lon')}::float8[], ${column('ip')}::text[])
       with ordinality as t(id, card_id, time, amount, currency, merchant, lat, lon, ip, n)
