@@ -14,11 +14,12 @@
  *         patients, at RATE readings/s (RATE × SUBSCRIBERS / PATIENTS deliveries/s);
  *   (c)   the (b) subscribers with the rate stepped up (START_RATE × FACTOR^k,
  *         at most MAX_STEPS steps; down by FACTOR instead if the first step
- *         fails): the highest delivery rate measured in a step whose p99 stays
- *         under 100 ms with no reading lost (≤ 0.1%), no client error, and at
- *         least 90% of the offered rate accepted; a failed step is measured once
- *         more before it counts. The batch interval stays 50 ms, so a higher
- *         rate means bigger batches, not more messages.
+ *         fails), then REFINE steps bisecting between the last rate that passed
+ *         and the first that failed: the highest delivery rate measured in a
+ *         step whose p99 stays under 100 ms with no reading lost (≤ 0.1%), no
+ *         client error, and at least 90% of the offered rate accepted; a failed
+ *         step is measured once more before it counts. The batch interval stays
+ *         50 ms, so a higher rate means bigger batches, not more messages.
  *
  * Commit times: the platform's, from the server's own 'batch stored' debug
  * line (cursor range, time taken right after commit, ms resolution); the raw
@@ -44,7 +45,7 @@
  *   npm run bench -- live
  *   BENCH_LIVE_SECONDS=20 BENCH_LIVE_RATE=2000 BENCH_LIVE_SUBSCRIBERS=1000 BENCH_LIVE_PATIENTS=100
  *   BENCH_LIVE_SHAPES=a,ax,sse,b,c BENCH_LIVE_STEP_SECONDS=5 BENCH_LIVE_START_RATE=1000 BENCH_LIVE_STEP_FACTOR=1.5
- *   BENCH_LIVE_MAX_STEPS=10 BENCH_LIVE_WARMUP=2 BENCH_LIVE_REPEATS=2 BENCH_LIVE_PROCESSORS=off
+ *   BENCH_LIVE_MAX_STEPS=10 BENCH_LIVE_REFINE_STEPS=2 BENCH_LIVE_WARMUP=2 BENCH_LIVE_REPEATS=2 BENCH_LIVE_PROCESSORS=off
  */
 import type { Figure } from './report.js';
 import { startChild, type Child } from './support/child.js';
@@ -65,7 +66,7 @@ export interface LiveOptions {
   warmupSeconds: number;
   patients: number;
   subscribers: number;
-  steps: { startRate: number; factor: number; maxSteps: number; seconds: number; p99LimitMs: number };
+  steps: { startRate: number; factor: number; maxSteps: number; refine: number; seconds: number; p99LimitMs: number };
   processors: boolean;
   /** Pause after closing a set of subscribers, so the servers are idle before the next run. */
   pauseMs: number;
@@ -116,7 +117,7 @@ export const LIVE_DEFAULTS: Omit<LiveOptions, 'rawRedisUrl'> = {
   warmupSeconds: 2,
   patients: 100,
   subscribers: 1_000,
-  steps: { startRate: 1_000, factor: 1.5, maxSteps: 10, seconds: 5, p99LimitMs: 100 },
+  steps: { startRate: 1_000, factor: 1.5, maxSteps: 10, refine: 2, seconds: 5, p99LimitMs: 100 },
   processors: false,
   pauseMs: 1_000,
   repeats: 2,
@@ -296,18 +297,36 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
       if (options.shapes.includes('b')) result.b = await alternate(`(b) ×${options.subscribers}`, 'ws', options.rate);
       if (options.shapes.includes('c')) {
         // Per path: up by `factor` from startRate while a step passes; if its very first step fails, down by
-        // `factor` until one passes. At most maxSteps rates per path, a failed one measured once more. The
-        // paths take turns at each step, so both climb under the same conditions.
-        const { startRate, factor, maxSteps, seconds, p99LimitMs } = options.steps;
+        // `factor` until one passes. At most maxSteps rates per path, a failed one measured once more. Then
+        // `refine` steps bisect (geometrically) between the last rate that passed and the first that failed, so
+        // the figure is within factor^(1/2^refine) of the limit instead of a whole factor. The paths take turns
+        // at each step, so both climb under the same conditions.
+        const { startRate, factor, maxSteps, refine, seconds, p99LimitMs } = options.steps;
         const passes = (m: Measured, rate: number) => m.latency.p99 < p99LimitMs && m.lost <= m.expected * 0.001 && m.acceptedRate >= rate * 0.9 && m.errors.length === 0;
-        const climb = Object.fromEntries(
-          PATHS.map((path) => [path, { rate: startRate, direction: undefined as 'up' | 'down' | undefined, done: false, steps: [] as Step[] }]),
-        ) as Record<Path, { rate: number; direction: 'up' | 'down' | undefined; done: boolean; steps: Step[] }>;
-        for (let k = 0; k < maxSteps && PATHS.some((path) => !climb[path].done); k++) {
+        interface Climb {
+          rate: number;
+          direction?: 'up' | 'down';
+          /** Rates measured while climbing (refining steps not counted). */
+          climbed: number;
+          /** The climb's rate before this one. */
+          previous?: number;
+          /** Set once the climb has crossed the limit: the highest rate that passed, the lowest that failed. */
+          bracket?: { pass: number; fail: number };
+          refined: number;
+          done: boolean;
+          steps: Step[];
+        }
+        const climb = Object.fromEntries(PATHS.map((path): [Path, Climb] => [path, { rate: startRate, climbed: 0, refined: 0, done: false, steps: [] }])) as Record<Path, Climb>;
+        const finish = (path: Path, state: Climb, last: Measured) => {
+          state.done = true;
+          const where = state.bracket ? `limit between ${state.bracket.pass} (passed) and ${state.bracket.fail} readings/s` : `no limit crossed by ${state.rate} readings/s`;
+          console.log(`live (c) ${path}: ${where} (last step p99 ${fmt(last.latency.p99)} ms, lost ${last.lost}, accepted ${fmt(last.acceptedRate)}/s)`);
+        };
+        for (let k = 0; k < maxSteps + refine && PATHS.some((path) => !climb[path].done); k++) {
           for (const path of PATHS) {
             const state = climb[path];
             if (state.done) continue;
-            const label = `live (c) ${path} ×${options.subscribers} step ${k + 1}/${maxSteps} at ${state.rate} readings/s`;
+            const label = `live (c) ${path} ×${options.subscribers} step ${k + 1} at ${state.rate} readings/s${state.bracket ? ' (refining)' : ''}`;
             let m = await measure(path, label, state.rate, seconds);
             let pass = passes(m, state.rate);
             if (!pass && m.errors.length === 0) {
@@ -317,13 +336,26 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
               pass = passes(m, state.rate);
             }
             state.steps.push({ ...m, pass });
-            state.direction ??= pass ? 'up' : 'down';
-            if ((state.direction === 'up' && !pass) || (state.direction === 'down' && pass)) {
-              state.done = true;
-              console.log(`live (c) ${path}: ${pass ? 'passed' : 'stopped'} at ${state.rate} readings/s (p99 ${fmt(m.latency.p99)} ms, lost ${m.lost}, accepted ${fmt(m.acceptedRate)}/s)`);
-              continue;
+            if (state.bracket) {
+              state.bracket[pass ? 'pass' : 'fail'] = state.rate;
+              state.refined++;
+            } else {
+              state.climbed++;
+              state.direction ??= pass ? 'up' : 'down';
+              if (state.direction === 'up' && !pass) state.bracket = { pass: state.previous!, fail: state.rate };
+              else if (state.direction === 'down' && pass) state.bracket = { pass: state.rate, fail: state.previous! };
+              else if (state.climbed >= maxSteps) {
+                finish(path, state, m);
+                continue;
+              } else {
+                state.previous = state.rate;
+                state.rate = Math.max(1, Math.round(state.direction === 'up' ? state.rate * factor : state.rate / factor));
+                continue;
+              }
             }
-            state.rate = Math.max(1, Math.round(state.direction === 'up' ? state.rate * factor : state.rate / factor));
+            const middle = Math.round(Math.sqrt(state.bracket.pass * state.bracket.fail));
+            if (state.refined >= refine || middle === state.bracket.pass || middle === state.bracket.fail) finish(path, state, m);
+            else state.rate = middle;
           }
         }
         result.c = Object.fromEntries(
@@ -396,6 +428,7 @@ export async function benchLive(): Promise<Figure[]> {
       startRate: envNumber('BENCH_LIVE_START_RATE', d.steps.startRate),
       factor: envNumber('BENCH_LIVE_STEP_FACTOR', d.steps.factor),
       maxSteps: envNumber('BENCH_LIVE_MAX_STEPS', d.steps.maxSteps),
+      refine: envNumber('BENCH_LIVE_REFINE_STEPS', d.steps.refine),
       seconds: envNumber('BENCH_LIVE_STEP_SECONDS', d.steps.seconds),
       p99LimitMs: d.steps.p99LimitMs,
     },

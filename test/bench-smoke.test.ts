@@ -96,7 +96,7 @@ describe.concurrent('benchmarks at tiny sizes', () => {
           warmupSeconds: 2,
           patients: 5,
           subscribers: 10,
-          steps: { startRate: 200, factor: 2, maxSteps: 1, seconds: 1, p99LimitMs: 100 },
+          steps: { startRate: 200, factor: 2, maxSteps: 1, refine: 1, seconds: 1, p99LimitMs: 100 },
           pauseMs: 100,
           repeats: 1,
           rawRedisUrl,
