@@ -45,7 +45,7 @@
  *   npm run bench -- live
  *   BENCH_LIVE_SECONDS=20 BENCH_LIVE_RATE=2000 BENCH_LIVE_SUBSCRIBERS=1000 BENCH_LIVE_PATIENTS=100
  *   BENCH_LIVE_SHAPES=a,ax,sse,b,c BENCH_LIVE_STEP_SECONDS=5 BENCH_LIVE_START_RATE=1000 BENCH_LIVE_STEP_FACTOR=1.5
- *   BENCH_LIVE_MAX_STEPS=10 BENCH_LIVE_REFINE_STEPS=2 BENCH_LIVE_WARMUP=2 BENCH_LIVE_REPEATS=2 BENCH_LIVE_PROCESSORS=off
+ *   BENCH_LIVE_MAX_STEPS=12 BENCH_LIVE_REFINE_STEPS=2 BENCH_LIVE_WARMUP=2 BENCH_LIVE_REPEATS=2 BENCH_LIVE_PROCESSORS=off
  */
 import type { Figure } from './report.js';
 import { startChild, type Child } from './support/child.js';
@@ -117,7 +117,7 @@ export const LIVE_DEFAULTS: Omit<LiveOptions, 'rawRedisUrl'> = {
   warmupSeconds: 2,
   patients: 100,
   subscribers: 1_000,
-  steps: { startRate: 1_000, factor: 1.5, maxSteps: 10, refine: 2, seconds: 5, p99LimitMs: 100 },
+  steps: { startRate: 1_000, factor: 1.5, maxSteps: 12, refine: 2, seconds: 5, p99LimitMs: 100 },
   processors: false,
   pauseMs: 1_000,
   repeats: 2,
