@@ -26,7 +26,6 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** Rows of a raw query, whichever driver ran it (postgres.js returns an array, PGlite `{ rows }`). */
 /**
  * A float8 column of epoch milliseconds as timestamptz, exactly (integer
  * microseconds, no float rounding). Ingest sends times this way: a number per
@@ -34,6 +33,7 @@ export interface Database {
  */
 export const epochMsToTimestamptz = (column: SQL): SQL => sql`('epoch'::timestamptz + ${column} * interval '1 ms')`;
 
+/** Rows of a raw query, whichever driver ran it (postgres.js returns an array, PGlite `{ rows }`). */
 export async function rows<T>(executor: Executor, query: SQL): Promise<T[]> {
   const result = (await executor.execute(query)) as unknown;
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];

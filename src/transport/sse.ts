@@ -69,8 +69,8 @@ export function useSseEventIds(cursorOf: (request: Request) => string | null): P
  * response's socket on a write and uncorks it on the next tick, and the next
  * tick comes only after every promise continuation already queued: an SSE
  * event written while the server delivers a committed batch waited behind the
- * rest of that turn's work (1.3-1.6 ms more than a graphql-ws message at the
- * median, up to several ms at p99). Events are small and few per second per
+ * rest of that turn's work (0.9-1.5 ms after a graphql-ws message of the same
+ * batch at the median, several ms at p99). Events are small and few per second per
  * stream, so one write each costs nothing worth batching for.
  */
 export function flushEachWrite(res: ServerResponse): void {
