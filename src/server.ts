@@ -61,7 +61,7 @@ import { AppError } from './errors.js';
 import { serveDashboard } from './transport/dashboard.js';
 import { createMaskError, UNEXPECTED_ERROR } from './transport/mask-error.js';
 import { useQueryLimits } from './transport/query-limits.js';
-import { flushEachWrite, useSseEventIds } from './transport/sse.js';
+import { useSseEventIds } from './transport/sse.js';
 import { useSharedSubscriptionEvents } from './transport/shared-events.js';
 import { attachWebSocket } from './transport/websocket.js';
 
@@ -320,7 +320,6 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
         );
         principals.set(req, principal);
         if (req.headers.accept?.includes('text/event-stream')) {
-          flushEachWrite(res);
           const untrack = connections.add(principal, () => res.destroy());
           res.on('close', untrack);
         }

@@ -13,9 +13,12 @@ const PING_EVERY_MS = 12_000;
  */
 export function useSseEventIds(cursorOf: (request: Request) => string | null): Plugin {
   return {
-    onResultProcess({ request, result, setResultProcessor }) {
+    onResultProcess({ request, result, setResultProcessor, serverContext }) {
       if (!result || typeof result !== 'object' || !(Symbol.asyncIterator in result)) return;
       if (!request.headers.get('accept')?.includes('text/event-stream')) return;
+      // Node's response (the HTTP server hands yoga req and res): this response is a stream of events.
+      const response = (serverContext as { res?: ServerResponse }).res;
+      if (response) flushEachWrite(response);
       setResultProcessor((input, fetchAPI) => {
         const iterator = (input as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
         const encoder = new fetchAPI.TextEncoder();
