@@ -3,7 +3,8 @@
  * aggregate: AVG)` through GraphQL (server in its own process) against the
  * same SQL the server runs for it (src/db/history.ts: time_bucket with
  * TimescaleDB, date_bin without; same parameters) sent directly with
- * postgres.js, or with PGlite on the embedded default, over the same rows.
+ * postgres.js, or with PGlite on the embedded default, over the same rows, in
+ * a session set up as the server's are (sessionSettings: work_mem, jit).
  *
  * ROWS readings over SERIES series (patients' heart rate, interleaved in time
  * as ingest stores them, each evenly spaced over DAYS days ending an hour
@@ -35,7 +36,7 @@ import { drizzle } from 'drizzle-orm/pglite';
 import { print } from 'graphql';
 import postgres from 'postgres';
 import { loadConfig } from '../src/config.js';
-import { openDatabase, type Db } from '../src/db/client.js';
+import { openDatabase, sessionSettings, sessionSettingsSql, type Db } from '../src/db/client.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { HistoryDocument } from '../src/generated/graphql.js';
 import { createLogger } from '../src/log.js';
@@ -80,9 +81,10 @@ const LOAD_CHUNK = 250_000;
 /** The statement src/db/history.ts builds for fill NONE, aggregate AVG (drizzle numbers the parameters the same way). */
 function historySql(timescale: boolean): string {
   const bucket = timescale ? `time_bucket($1::interval, time, $2::timestamptz)` : `date_bin($1::interval, time, $2::timestamptz)`;
-  return `select (extract(epoch from ${bucket}) * 1000)::float8 as bucket_ms, avg(value)::float8 as value
-        from readings where source_id = $3 and metric = $4
-    and time >= $5::timestamptz and time < $6::timestamptz group by 1 order by 1`;
+  return `select (extract(epoch from bucket) * 1000)::float8 as bucket_ms, value::float8 as value from (
+          select ${bucket} as bucket, avg(value) as value from readings where source_id = $3 and metric = $4
+    and time >= $5::timestamptz and time < $6::timestamptz group by 1) grouped
+        order by 1`;
 }
 
 interface Driver {
@@ -118,6 +120,8 @@ function checksum(points: { bucket: number; value: number }[]) {
 
 export async function runHistory(options: HistoryOptions): Promise<HistoryResult> {
   const servers = Boolean(options.databaseUrl);
+  // The raw side's session is set up as the server's are (sessionSettings), so both plan the statement alike.
+  const { workMem } = loadConfig({ DATABASE_URL: options.databaseUrl, DATABASE_WORK_MEM: process.env.DATABASE_WORK_MEM }).database;
   const schema = `bench_history_${process.pid}`;
   const dataDir = servers ? undefined : mkdtempSync(join(tmpdir(), 'vigil-bench-history-'));
   let driver: Driver | undefined;
@@ -127,10 +131,13 @@ export async function runHistory(options: HistoryOptions): Promise<HistoryResult
     if (servers) {
       const database = await openDatabase(loadConfig({ DATABASE_URL: options.databaseUrl, DATABASE_SCHEMA: schema }).database, createLogger('silent'));
       await database.close();
-      driver = postgresDriver(postgres(options.databaseUrl!, { max: 1, onnotice: () => undefined, connection: { search_path: schema } }));
+      driver = postgresDriver(
+        postgres(options.databaseUrl!, { max: 1, onnotice: () => undefined, connection: { search_path: schema, ...sessionSettings(workMem) } }),
+      );
     } else {
       const pg = await PGlite.create({ dataDir, extensions: { timescaledb } });
       await pg.exec(`load 'timescaledb'`);
+      await pg.exec(sessionSettingsSql(workMem));
       await migrateDatabase(drizzle(pg) as unknown as Db, 'public');
       driver = pgliteDriver(pg);
     }
@@ -208,6 +215,7 @@ export async function runHistory(options: HistoryOptions): Promise<HistoryResult
       const sqlPhase = async (phase: string) => {
         const pg = await PGlite.create({ dataDir, extensions: { timescaledb } });
         await pg.exec(`load 'timescaledb'`);
+        await pg.exec(sessionSettingsSql(workMem));
         driver = pgliteDriver(pg);
         sqlCheck = (await sqlRound()).check;
         if (plan.length === 0) plan = await explain();

@@ -69,6 +69,10 @@ export const Env = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
     .default('public'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_WORK_MEM: z
+    .string()
+    .regex(/^[1-9][0-9]{0,6}(kB|MB|GB)$/, 'expected a PostgreSQL memory size such as 32MB (kB, MB or GB)')
+    .default('32MB'),
   DATA_DIR: z.string().min(1).default('./data'),
   REDIS_URL: optionalUrl(/^rediss?$/, 'redis:// or rediss://'),
   REDIS_CHANNEL_PREFIX: z.string().default('vigil:'),
@@ -143,8 +147,9 @@ function toConfig(env: z.infer<typeof Env>) {
           url: env.DATABASE_URL,
           schema: env.DATABASE_SCHEMA,
           poolSize: env.DATABASE_POOL_SIZE,
+          workMem: env.DATABASE_WORK_MEM,
         } as const)
-      : ({ driver: 'pglite', dataDir: env.DATA_DIR } as const),
+      : ({ driver: 'pglite', dataDir: env.DATA_DIR, workMem: env.DATABASE_WORK_MEM } as const),
     pubsub: env.REDIS_URL
       ? ({ driver: 'redis', url: env.REDIS_URL, prefix: env.REDIS_CHANNEL_PREFIX } as const)
       : ({ driver: 'memory' } as const),

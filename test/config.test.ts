@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 describe('configuration', () => {
   it('runs embedded with no configuration at all', () => {
     const config = loadConfig({});
-    expect(config.database).toEqual({ driver: 'pglite', dataDir: './data' });
+    expect(config.database).toEqual({ driver: 'pglite', dataDir: './data', workMem: '32MB' });
     expect(config.pubsub).toEqual({ driver: 'memory' });
     expect(config.http).toMatchObject({ port: 4000, host: '127.0.0.1' });
     expect(config.ingest.maxBatch).toBe(10_000);
@@ -27,6 +27,14 @@ describe('configuration', () => {
   it('serves TLS only with both a certificate and a key', () => {
     expect(loadConfig({ TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' }).http.tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem' });
     expect(() => loadConfig({ TLS_CERT_FILE: '/c.pem' })).toThrow('TLS_CERT_FILE and TLS_KEY_FILE go together');
+  });
+
+  it('takes the database sessions\' work_mem as PostgreSQL writes a memory size, and refuses anything else', () => {
+    expect(loadConfig({ DATABASE_WORK_MEM: '256kB' }).database.workMem).toBe('256kB');
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/vitals', DATABASE_WORK_MEM: '1GB' }).database).toMatchObject({ workMem: '1GB' });
+    for (const bad of ['32', '32 MB', '0MB', "32MB'; drop table readings; --", '32mb']) {
+      expect(() => loadConfig({ DATABASE_WORK_MEM: bad }), bad).toThrow(/expected a PostgreSQL memory size[\s\S]*at DATABASE_WORK_MEM/);
+    }
   });
 
   it('treats an empty URL as unset', () => {

@@ -91,6 +91,11 @@ describe.each(primaryBackends)('history on $name', (backend) => {
     }
   });
 
+  it('plans in sessions with room to hash buckets and without JIT compilation (sessionSettings)', async () => {
+    const [settings] = await app.sql<{ work_mem: string; jit: string }>(sql`select current_setting('work_mem') as work_mem, current_setting('jit') as jit`);
+    expect(settings).toEqual({ work_mem: '32MB', jit: 'off' });
+  });
+
   it('refuses a bad bucket or range with a clear, coded error', async () => {
     const base = { sourceId: 'hist-1', metric: 'heart_rate', from: at(0), to: at(60) };
     const badBucket = await app.request(HistoryDocument, { ...base, bucket: '5 parsecs' });

