@@ -13,11 +13,15 @@
  * freshly migrated schema or data directory, with the sources registered for
  * tenant 'default', the stream's counter moved past the rows' cursors, and
  * VACUUM ANALYZE (index-only scans need the visibility map; PGlite has no
- * autovacuum). The query reads one series over all DAYS: DAYS × 1440
- * one-minute buckets (the API allows 10,000 at most).
+ * autovacuum), then CHECKPOINT. The query reads one series over all DAYS:
+ * DAYS × 1440 one-minute buckets (the API allows 10,000 at most).
  *
- * Each side: one warm-up, then ROUNDS timed round trips (client side, result
- * fully received and parsed); the median is the figure. Both sides' buckets
+ * Each side: WARMUP untimed rounds, then ROUNDS timed round trips (client
+ * side, result fully received and parsed); the median is the figure. A
+ * server's first rounds are slower: its code is not yet optimised, and each
+ * pool connection's first run of the statement costs 20–40 ms more (a new
+ * PostgreSQL backend filling its caches; postgres.js hands queries to its
+ * least recently used idle connection, so the first rounds meet new ones). Both sides' buckets
  * are compared. On the servers the rounds alternate; embedded, the database
  * can be opened by one process at a time, so the loading connection is
  * closed and the SQL rounds run on a freshly opened PGlite before and after
@@ -25,7 +29,7 @@
  * SQL rounds.
  *
  *   npm run bench -- history
- *   BENCH_HISTORY_ROWS=5000000 BENCH_HISTORY_SERIES=10 BENCH_HISTORY_ROUNDS=5 BENCH_HISTORY_DAYS=6
+ *   BENCH_HISTORY_ROWS=5000000 BENCH_HISTORY_SERIES=10 BENCH_HISTORY_ROUNDS=9 BENCH_HISTORY_WARMUP=3 BENCH_HISTORY_DAYS=6
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +54,8 @@ export interface HistoryOptions {
   /** Series (patients' heart rate) the rows are spread over, interleaved in time; the query reads one. */
   series: number;
   rounds: number;
+  /** Untimed rounds each side runs first (the first one's answer is the one compared). */
+  warmup: number;
   days: number;
   /** Unset: embedded PGlite. */
   databaseUrl?: string;
@@ -70,7 +76,7 @@ export interface HistoryResult {
   plan: string[];
 }
 
-export const HISTORY_DEFAULTS: Omit<HistoryOptions, 'databaseUrl'> = { rows: 5_000_000, series: 10, rounds: 5, days: 6 };
+export const HISTORY_DEFAULTS: Omit<HistoryOptions, 'databaseUrl'> = { rows: 5_000_000, series: 10, rounds: 9, warmup: 3, days: 6 };
 
 const SOURCE = 'hist-0';
 const sourceId = (k: number) => `hist-${k}`;
@@ -81,7 +87,7 @@ const LOAD_CHUNK = 250_000;
 /** The statement src/db/history.ts builds for fill NONE, aggregate AVG (drizzle numbers the parameters the same way). */
 function historySql(timescale: boolean): string {
   const bucket = timescale ? `time_bucket($1::interval, time, $2::timestamptz)` : `date_bin($1::interval, time, $2::timestamptz)`;
-  return `select (extract(epoch from bucket) * 1000)::float8 as bucket_ms, value::float8 as value from (
+  return `select (extract(epoch from bucket) * 1000)::float8 as "bucketMs", value::float8 as value from (
           select ${bucket} as bucket, avg(value) as value from readings where source_id = $3 and metric = $4
     and time >= $5::timestamptz and time < $6::timestamptz group by 1) grouped
         order by 1`;
@@ -110,7 +116,7 @@ function postgresDriver(client: postgres.Sql): Driver {
 }
 
 interface Point {
-  bucket_ms: number;
+  bucketMs: number;
   value: number;
 }
 
@@ -170,6 +176,9 @@ export async function runHistory(options: HistoryOptions): Promise<HistoryResult
     }
     await driver.query(`update stream_offsets set last = greatest(last, $1::bigint) where stream = 'readings'`, [options.rows]);
     await driver.exec(`vacuum analyze readings`);
+    // The load left ~1 GB of dirty pages: written out now, not by the checkpointer during the timed rounds
+    // (which slowed rounds of both sides by up to 80 ms). Needs superuser or pg_checkpoint; skipped without.
+    await driver.exec(`checkpoint`).catch((error: Error) => console.log(`history: no checkpoint after the load (${error.message})`));
     const loadSeconds = (performance.now() - loadStarted) / 1000;
     console.log(`history: ${options.rows} readings loaded, vacuumed and analyzed in ${loadSeconds.toFixed(1)} s (${(options.rows / loadSeconds).toFixed(0)} rows/s)`);
 
@@ -178,7 +187,7 @@ export async function runHistory(options: HistoryOptions): Promise<HistoryResult
     const sqlRound = async () => {
       const started = performance.now();
       const found = await driver!.query<Point>(text, params);
-      return { ms: performance.now() - started, check: checksum(found.map((p) => ({ bucket: p.bucket_ms, value: p.value }))) };
+      return { ms: performance.now() - started, check: checksum(found.map((p) => ({ bucket: p.bucketMs, value: p.value }))) };
     };
     const query = print(HistoryDocument);
     const variables = { sourceId: SOURCE, metric: METRIC, from: from.toISOString(), to: to.toISOString(), bucket: '1m', aggregate: 'AVG' };
@@ -217,7 +226,7 @@ export async function runHistory(options: HistoryOptions): Promise<HistoryResult
         await pg.exec(`load 'timescaledb'`);
         await pg.exec(sessionSettingsSql(workMem));
         driver = pgliteDriver(pg);
-        sqlCheck = (await sqlRound()).check;
+        for (let w = 0; w < options.warmup; w++) sqlCheck = (await sqlRound()).check;
         if (plan.length === 0) plan = await explain();
         for (let r = 0; r < options.rounds; r++) {
           timings.sql.push((await sqlRound()).ms);
@@ -228,7 +237,7 @@ export async function runHistory(options: HistoryOptions): Promise<HistoryResult
       };
       await sqlPhase('before the server');
       await startServer();
-      graphqlCheck = (await graphqlRound()).check;
+      for (let w = 0; w < options.warmup; w++) graphqlCheck = (await graphqlRound()).check;
       for (let r = 0; r < options.rounds; r++) {
         timings.graphql.push((await graphqlRound()).ms);
         progress('history: GraphQL rounds', r + 1, options.rounds);
@@ -238,8 +247,10 @@ export async function runHistory(options: HistoryOptions): Promise<HistoryResult
       await sqlPhase('after the server');
     } else {
       await startServer();
-      sqlCheck = (await sqlRound()).check;
-      graphqlCheck = (await graphqlRound()).check;
+      for (let w = 0; w < options.warmup; w++) {
+        sqlCheck = (await sqlRound()).check;
+        graphqlCheck = (await graphqlRound()).check;
+      }
       plan = await explain();
       for (let r = 0; r < options.rounds; r++) {
         timings.graphql.push((await graphqlRound()).ms);
@@ -315,6 +326,7 @@ export async function benchHistory(): Promise<Figure[]> {
     rows: envNumber('BENCH_HISTORY_ROWS', HISTORY_DEFAULTS.rows),
     series: envNumber('BENCH_HISTORY_SERIES', HISTORY_DEFAULTS.series),
     rounds: envNumber('BENCH_HISTORY_ROUNDS', HISTORY_DEFAULTS.rounds),
+    warmup: envNumber('BENCH_HISTORY_WARMUP', HISTORY_DEFAULTS.warmup),
     days: envNumber('BENCH_HISTORY_DAYS', HISTORY_DEFAULTS.days),
     databaseUrl: process.env.DATABASE_URL || undefined,
   };

@@ -68,7 +68,7 @@ describe.concurrent('benchmarks at tiny sizes', () => {
   });
 
   it('history: GraphQL and direct SQL agree over generated rows, and the figure comes out', async () => {
-    const result = await runHistory({ rows: 20_000, series: 2, rounds: 2, days: 1 });
+    const result = await runHistory({ rows: 20_000, series: 2, rounds: 2, warmup: 1, days: 1 });
     expect(result.buckets).toBe(1440);
     expect(result.scanned).toBe(10_000);
     const [figure] = historyFigures(result);

@@ -85,7 +85,7 @@ describe.each(primaryBackends)('history on $name', (backend) => {
         const request = { sourceId: 'hist-1', metric: 'heart_rate', from: new Date(T0 + 45_000), to: new Date(T0 + 40 * 60_000), bucketMs: 120_000, aggregate, fill };
         const timescale = await history(database.db, true, request);
         const plain = await history(database.db, false, request);
-        expect(plain.map((p) => p.bucket)).toEqual(timescale.map((p) => p.bucket));
+        expect(plain.map((p) => p.bucketMs)).toEqual(timescale.map((p) => p.bucketMs));
         plain.forEach((p, i) => (p.value === null ? expect(timescale[i]!.value).toBeNull() : expect(p.value).toBeCloseTo(timescale[i]!.value!, 9)));
       }
     }

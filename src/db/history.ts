@@ -17,8 +17,9 @@ export interface HistoryRequest {
   fill: Fill;
 }
 
+/** As the database returns it (no copy per bucket): the bucket's start in epoch milliseconds. */
 export interface HistoryPoint {
-  bucket: Date;
+  bucketMs: number;
   /** Null only where a fill had nothing to carry or interpolate from. */
   value: number | null;
 }
@@ -62,17 +63,16 @@ export async function history(db: Executor, timescale: boolean, request: History
 
   if (timescale && fill !== 'NONE') {
     const filled = fill === 'LOCF' ? sql`locf(${agg})` : sql`interpolate(${agg})`;
-    const found = await rows<{ bucket_ms: number; value: number | null }>(
+    return rows<HistoryPoint>(
       db,
       // time_bucket_gapfill must be a top-level GROUP BY expression, so convert outside.
-      sql`select (extract(epoch from bucket) * 1000)::float8 as bucket_ms, value::float8 as value from (
+      sql`select (extract(epoch from bucket) * 1000)::float8 as "bucketMs", value::float8 as value from (
             select time_bucket_gapfill(${bucket}::interval, time,
               ${from.toISOString()}::timestamptz, ${to.toISOString()}::timestamptz) as bucket,
               ${filled} as value
             from readings where ${range} group by 1) filled
           order by 1`,
     );
-    return found.map((r) => ({ bucket: new Date(r.bucket_ms), value: r.value }));
   }
 
   const bucketExpr = timescale
@@ -80,13 +80,12 @@ export async function history(db: Executor, timescale: boolean, request: History
     : sql`date_bin(${bucket}::interval, time, ${ORIGIN}::timestamptz)`;
   // Grouped by the bucket itself and converted once per bucket: grouping by the epoch-ms expression computed
   // extract(epoch) and a numeric product for every row (400 against 260 ms for 500,000 readings here).
-  const found = await rows<{ bucket_ms: number; value: number }>(
+  const points = await rows<HistoryPoint>(
     db,
-    sql`select (extract(epoch from bucket) * 1000)::float8 as bucket_ms, value::float8 as value from (
+    sql`select (extract(epoch from bucket) * 1000)::float8 as "bucketMs", value::float8 as value from (
           select ${bucketExpr} as bucket, ${agg} as value from readings where ${range} group by 1) grouped
         order by 1`,
   );
-  const points = found.map((r) => ({ bucket: new Date(r.bucket_ms), value: r.value }));
   return fill === 'NONE' ? points : fillGaps(points, { from, to, bucketMs, fill });
 }
 
@@ -97,7 +96,7 @@ export function fillGaps(
 ): HistoryPoint[] {
   const origin = Date.parse(ORIGIN);
   const start = origin + Math.floor((from.getTime() - origin) / bucketMs) * bucketMs;
-  const known = new Map(points.map((p) => [p.bucket.getTime(), p.value]));
+  const known = new Map(points.map((p) => [p.bucketMs, p.value]));
   const times: number[] = [];
   for (let t = start; t < to.getTime(); t += bucketMs) times.push(t);
   const values = times.map((t) => known.get(t) ?? null);
@@ -106,17 +105,17 @@ export function fillGaps(
     let carried: number | null = null;
     return times.map((t, i) => {
       carried = values[i] ?? carried;
-      return { bucket: new Date(t), value: carried };
+      return { bucketMs: t, value: carried };
     });
   }
   return times.map((t, i) => {
     const own = values[i];
-    if (own !== null && own !== undefined) return { bucket: new Date(t), value: own };
+    if (own !== null && own !== undefined) return { bucketMs: t, value: own };
     const before = lastIndexBefore(values, i);
     const after = values.findIndex((v, j) => j > i && v !== null);
-    if (before < 0 || after < 0) return { bucket: new Date(t), value: null };
+    if (before < 0 || after < 0) return { bucketMs: t, value: null };
     const [t0, v0, t1, v1] = [times[before]!, values[before]!, times[after]!, values[after]!];
-    return { bucket: new Date(t), value: v0 + ((v1 - v0) * (t - t0)) / (t1 - t0) };
+    return { bucketMs: t, value: v0 + ((v1 - v0) * (t - t0)) / (t1 - t0) };
   });
 }
 

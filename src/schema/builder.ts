@@ -1,12 +1,14 @@
 import SchemaBuilder from '@pothos/core';
 import { GraphQLError, Kind, print } from 'graphql';
+import { isoUtc } from '../iso-time.js';
 import type { GraphQLContext } from './context.js';
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   DefaultFieldNullability: false;
   Scalars: {
-    DateTime: { Input: Date; Output: Date };
+    /** Resolvers may answer epoch milliseconds, as rows from SQL often hold them (no Date made per row). */
+    DateTime: { Input: Date; Output: Date | number };
     JSON: { Input: unknown; Output: unknown };
   };
 }>({ defaultFieldNullability: false });
@@ -37,7 +39,7 @@ function parseDateTime(value: unknown, written: string = JSON.stringify(value)):
 
 builder.scalarType('DateTime', {
   description: 'An instant as an ISO-8601 string with a time zone (output is always UTC, millisecond precision).',
-  serialize: (value) => (value as Date).toISOString(),
+  serialize: (value) => isoUtc(typeof value === 'number' ? value : (value as Date).getTime()),
   parseValue: (value) => parseDateTime(value),
   // A non-string literal (e.g. an epoch number) is named as written, not as "undefined".
   parseLiteral: (ast) => (ast.kind === Kind.STRING ? parseDateTime(ast.value) : parseDateTime(undefined, print(ast))),

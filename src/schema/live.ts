@@ -9,13 +9,6 @@ export function emitBatch<T>(batch: T[] | Error): T[] {
 }
 
 /**
- * Field extension marking a subscription whose events may run through the
- * plain executor (transport/compiled-events.ts): its resolver and its item
- * type's resolvers do not read `info`.
- */
-export const PLAIN_EVENTS = 'vigilPlainEvents';
-
-/**
  * Notes the cursor of the last item of a subscription event on the subscriber's
  * context (the SSE event id, so a reconnect resumes after it). Runs per
  * subscriber, before the event's shared execution (transport/shared-events.ts);

@@ -6,7 +6,8 @@ import { READINGS_STREAM, ingestReadings } from '../ingest/ingest-readings.js';
 import { builder } from './builder.js';
 import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
-import { emitBatch, PLAIN_EVENTS } from './live.js';
+import { emitBatch } from './live.js';
+import { PLAIN_LIST } from './plain-list.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 
 export const QualityEnum = builder.enumType('Quality', {
@@ -107,6 +108,6 @@ builder.subscriptionField('readings', (t) =>
     // The SSE event id (the batch's last cursor) is noted per subscriber by noteStreamCursor: this may run once for many.
     resolve: (batch: Reading[] | Error) => emitBatch(batch),
     // This resolver and Reading's read no `info`: events may run through the plain executor.
-    extensions: { [PLAIN_EVENTS]: true },
+    extensions: { [PLAIN_LIST]: true },
   }),
 );

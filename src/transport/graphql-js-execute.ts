@@ -1,7 +1,6 @@
 import {
   type ExecutionArgs,
   type ExecutionResult,
-  execute,
   executeRootSelectionSet,
   getOperationAST,
   type GraphQLInputType,
@@ -12,6 +11,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { listCoercer, type ListCoercer } from './list-coercion.js';
+import { compileQueryExecutor } from './plain-lists.js';
 
 /**
  * Queries and mutations run on graphql-js 17's own `execute`, as
@@ -28,6 +28,9 @@ import { listCoercer, type ListCoercer } from './list-coercion.js';
  * rest of the variables (the list stands in as []), and the list's coerced
  * value is put in place before execution. A list the loop declines is left
  * whole to graphql-js.
+ *
+ * A query of one root field marked PLAIN_LIST (a long list of plain
+ * objects, such as history's buckets) is completed by plain-lists.ts's loop.
  */
 export function useGraphqlJsExecute(): Plugin {
   return {
@@ -62,7 +65,12 @@ function run(args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> {
     (coercedLists ??= {})[name] = coerced;
     (standIns ??= { ...raw })[name] = [];
   }
-  if (!coercedLists) return execute(args);
+  if (!coercedLists) {
+    const validated = validateExecutionArgs(args);
+    if (!('schema' in validated)) return { errors: validated };
+    const plain = compileQueryExecutor(validated);
+    return plain ? plain(() => executeRootSelectionSet(validated)) : executeRootSelectionSet(validated);
+  }
 
   const validated = validateExecutionArgs({ ...args, variableValues: standIns });
   if (!('schema' in validated)) return { errors: validated };

@@ -9,7 +9,7 @@ import {
   validateSubscriptionArgs,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { compileEventExecutor, type EventExecutor } from './compiled-events.js';
+import { compileEventExecutor, type EventExecutor } from './plain-lists.js';
 
 type Settled<T> = T | Promise<T>;
 
