@@ -54,6 +54,29 @@ describe('plain executor for subscription events', () => {
     }
   });
 
+  it('covers the processors\' feeds too, times given as epoch ms included (candles, windows)', () => {
+    const t0 = Date.parse('2026-12-03T10:00:00Z');
+    const candles = [0, 1].map((i) => ({
+      symbol: `S${i}`, intervalMs: 60_000, start: t0 + i * 60_000, end: t0 + (i + 1) * 60_000, open: 100, high: 101.5, low: 99, close: 100.25,
+      volume: 12, trades: 3, vwap: 100.1, closed: i === 0, tenantId: 'default',
+    }));
+    const windows = [{
+      sourceId: 'bed-1', metric: 'heart_rate', sizeMs: 300_000, hopMs: 60_000, start: t0, end: t0 + 300_000, count: 4, min: 60, max: 80,
+      avg: 70, stddev: 8.16, first: 60, last: 80, closed: false, tenantId: 'default',
+    }];
+    for (const [query, event] of [
+      ['subscription { candles { symbol interval start end open high low close volume trades closed } }', candles],
+      ['subscription { windows { sourceId metric window size hop start end count min max avg stddev first last closed } }', windows],
+    ] as const) {
+      const { plain, full } = prepare(query);
+      expect(plain, query).toBeDefined();
+      expect(wire(plain!(event, {})), query).toBe(wire(full(event)));
+      expect(wire(full(event))).toContain('"start":"2026-12-03T10:00:00.000Z"');
+    }
+    const marked = Object.values(schema.getSubscriptionType()!.getFields()).filter((f) => f.extensions?.[PLAIN_LIST]).map((f) => f.name);
+    expect(marked.sort()).toEqual(['alerts', 'anomalies', 'candles', 'fraudSignals', 'news2', 'readings', 'windows']);
+  });
+
   it('leaves errors and nulls in non-null positions to graphql-js, which reports them with paths', () => {
     const { plain, full } = prepare('subscription { readings { cursor value } }');
     expect(plain!(new Error('slow consumer'), {})).toBeUndefined();
@@ -63,11 +86,11 @@ describe('plain executor for subscription events', () => {
     expect(full(broken)).toMatchObject({ errors: [expect.objectContaining({ path: ['readings', 0, 'value'] })] });
   });
 
-  it('is not used for shapes it does not cover: fragments, directives, unmarked fields', () => {
+  it('is not used for shapes it does not cover: fragments, directives, nested objects', () => {
     expect(prepare('subscription { readings { ...F } } fragment F on Reading { cursor }').plain).toBeUndefined();
     expect(prepare('subscription { readings { cursor value @include(if: true) } }').plain).toBeUndefined();
     expect(prepare('subscription { readings @skip(if: false) { cursor } }').plain).toBeUndefined();
-    expect(prepare('subscription { alerts { id } }').plain).toBeUndefined();
+    expect(prepare('subscription { news2 { sourceId parameters { metric score } } }').plain).toBeUndefined();
   });
 });
 

@@ -7,6 +7,7 @@ import { ruleParams, type RuleInput, type StoredRule } from '../alerts/rule-para
 import { toAlertView, type AlertEvent, type AlertView } from '../alerts/alert-service.js';
 import { SEVERITIES } from '../processors/alert-rules.js';
 import { builder } from './builder.js';
+import { PLAIN_LIST } from './plain-list.js';
 import type { GraphQLContext } from './context.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
@@ -299,5 +300,7 @@ builder.subscriptionField('alerts', (t) =>
       );
     },
     resolve: (batch: AlertEvent[] | Error) => emitBatch(batch),
+    // This resolver and its item type's read no `info`: events may run through the plain executor.
+    extensions: { [PLAIN_LIST]: true },
   }),
 );

@@ -1,6 +1,7 @@
 import { listAnomalies } from '../db/anomalies.js';
 import type { AnomalyFlag } from '../processors/anomaly.js';
 import { builder } from './builder.js';
+import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 
@@ -12,7 +13,7 @@ const AnomalyRef = builder.objectRef<AnomalyView>('Anomaly').implement({
   fields: (t) => ({
     sourceId: t.exposeID('sourceId'),
     metric: t.exposeString('metric'),
-    time: t.field({ type: 'DateTime', resolve: (a) => new Date(a.time) }),
+    time: t.field({ type: 'DateTime', resolve: (a) => a.time }),
     value: t.exposeFloat('value'),
     cursor: t.exposeString('cursor', { description: "The flagged reading's cursor in the readings stream." }),
     mean: t.exposeFloat('mean', { description: 'The trend before this reading.' }),
@@ -64,5 +65,7 @@ builder.subscriptionField('anomalies', (t) =>
       return ctx.services.outputs.anomalies.subscribe((a) => (sources ? sources.has(a.sourceId) : ctx.scope.owns(a.sourceId)) && (!metrics || metrics.has(a.metric)));
     },
     resolve: (batch: AnomalyFlag[] | Error) => emitBatch(batch),
+    // This resolver and its item type's read no `info`: events may run through the plain executor.
+    extensions: { [PLAIN_LIST]: true },
   }),
 );

@@ -2,6 +2,7 @@ import { listFraudSignals } from '../db/fraud.js';
 import { ingestTransactions } from '../ingest/ingest-transactions.js';
 import { FRAUD_KINDS, type FraudSignal } from '../processors/fraud.js';
 import { builder } from './builder.js';
+import { PLAIN_LIST } from './plain-list.js';
 import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
@@ -55,7 +56,7 @@ const FraudSignalRef = builder.objectRef<SignalView>('FraudSignal').implement({
     id: t.exposeID('id'),
     kind: t.field({ type: FraudKindEnum, resolve: (s) => s.kind }),
     subject: t.exposeString('subject', { description: 'The card id, or the IP for IP_VELOCITY.' }),
-    time: t.field({ type: 'DateTime', description: 'Event time of the transaction that raised or last extended it.', resolve: (s) => new Date(s.time) }),
+    time: t.field({ type: 'DateTime', description: 'Event time of the transaction that raised or last extended it.', resolve: (s) => s.time }),
     transactionIds: t.exposeStringList('transactionIds'),
     details: t.field({ type: [FraudDetailRef], resolve: (s) => Object.entries(s.details).map(([name, value]) => ({ name, value })) }),
     message: t.exposeString('message'),
@@ -106,5 +107,7 @@ builder.subscriptionField('fraudSignals', (t) =>
       return ctx.services.outputs.fraud.subscribe((s) => s.tenantId === tenantId && (!kinds || kinds.has(s.kind)) && (!subjects || subjects.has(s.subject)));
     },
     resolve: (batch: FraudSignal[] | Error) => emitBatch(batch),
+    // This resolver and its item type's read no `info`: events may run through the plain executor.
+    extensions: { [PLAIN_LIST]: true },
   }),
 );

@@ -4,6 +4,7 @@ import { ValidationError } from '../errors.js';
 import { ingestTrades } from '../ingest/ingest-trades.js';
 import type { Candle } from '../processors/candles.js';
 import { builder } from './builder.js';
+import { PLAIN_LIST } from './plain-list.js';
 import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet, parseStartCursor } from './live.js';
@@ -36,8 +37,8 @@ const CandleRef = builder.objectRef<CandleView>('Candle').implement({
   fields: (t) => ({
     symbol: t.exposeString('symbol'),
     interval: t.string({ description: 'e.g. "1s", "1m", "5m", "1h".', resolve: (c) => formatDuration(c.intervalMs) }),
-    start: t.field({ type: 'DateTime', resolve: (c) => new Date(c.start) }),
-    end: t.field({ type: 'DateTime', resolve: (c) => new Date(c.end) }),
+    start: t.field({ type: 'DateTime', resolve: (c) => c.start }),
+    end: t.field({ type: 'DateTime', resolve: (c) => c.end }),
     open: t.exposeFloat('open', { description: 'Price of the earliest trade.' }),
     high: t.exposeFloat('high'),
     low: t.exposeFloat('low'),
@@ -114,5 +115,7 @@ builder.subscriptionField('candles', (t) =>
       );
     },
     resolve: (batch: Candle[] | Error) => emitBatch(batch),
+    // This resolver and its item type's read no `info`: events may run through the plain executor.
+    extensions: { [PLAIN_LIST]: true },
   }),
 );

@@ -1,6 +1,7 @@
 import { listNews2 } from '../db/news2.js';
 import { NEWS2_METRICS, type News2Metric, type News2Score } from '../processors/news2.js';
 import { builder } from './builder.js';
+import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
 
 type News2View = Omit<News2Score, 'id' | 'cursor' | 'highestSingle'>;
@@ -19,7 +20,7 @@ const News2Ref = builder.objectRef<News2View>('News2Score').implement({
     "A patient's National Early Warning Score 2 (Royal College of Physicians, 2017) from the latest respiratory rate, SpO2 (scale 1), systolic pressure, pulse, consciousness and temperature; the patient is assumed on air (no oxygen metric yet).",
   fields: (t) => ({
     sourceId: t.exposeID('sourceId'),
-    time: t.field({ type: 'DateTime', description: 'Event time of the newest value in it.', resolve: (s) => new Date(s.time) }),
+    time: t.field({ type: 'DateTime', description: 'Event time of the newest value in it.', resolve: (s) => s.time }),
     total: t.exposeInt('total'),
     risk: t.field({ type: News2RiskEnum, resolve: (s) => s.risk }),
     parameters: t.field({
@@ -53,5 +54,7 @@ builder.subscriptionField('news2', (t) =>
       return ctx.services.outputs.news2.subscribe((s) => (sources ? sources.has(s.sourceId) : ctx.scope.owns(s.sourceId)));
     },
     resolve: (batch: News2Score[] | Error) => emitBatch(batch),
+    // This resolver and its item type's read no `info`: events may run through the plain executor.
+    extensions: { [PLAIN_LIST]: true },
   }),
 );

@@ -3,6 +3,7 @@ import { formatDuration, formatWindowSpec } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import type { WindowAggregate } from '../processors/windows.js';
 import { builder } from './builder.js';
+import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, configuredWindow, emitBatch, filterSet, parseStartCursor } from './live.js';
 import { connectionOf, pageSize, toPage } from './pagination.js';
 
@@ -18,8 +19,8 @@ const WindowRef = builder.objectRef<WindowView>('WindowAggregate').implement({
     window: t.string({ description: 'The window spec, e.g. "5m" or "5m/1m" (size/hop).', resolve: (w) => formatWindowSpec(w) }),
     size: t.string({ resolve: (w) => formatDuration(w.sizeMs) }),
     hop: t.string({ resolve: (w) => formatDuration(w.hopMs) }),
-    start: t.field({ type: 'DateTime', resolve: (w) => new Date(w.start) }),
-    end: t.field({ type: 'DateTime', resolve: (w) => new Date(w.end) }),
+    start: t.field({ type: 'DateTime', resolve: (w) => w.start }),
+    end: t.field({ type: 'DateTime', resolve: (w) => w.end }),
     count: t.exposeInt('count'),
     min: t.exposeFloat('min'),
     max: t.exposeFloat('max'),
@@ -96,5 +97,7 @@ builder.subscriptionField('windows', (t) =>
       );
     },
     resolve: (batch: WindowAggregate[] | Error) => emitBatch(batch),
+    // This resolver and its item type's read no `info`: events may run through the plain executor.
+    extensions: { [PLAIN_LIST]: true },
   }),
 );
