@@ -19,10 +19,10 @@
  * Each side: WARMUP untimed rounds, then ROUNDS timed round trips (client
  * side, result fully received and parsed); the median is the figure. A
  * server's first rounds are slower: its code is not yet optimised, and each
- * pool connection's first run of the statement costs 20–40 ms more (a new
+ * pool connection's first run of the statement costs 10–40 ms more (a new
  * PostgreSQL backend filling its caches; postgres.js hands queries to its
- * least recently used idle connection, so the first rounds meet new ones). Both sides' buckets
- * are compared. On the servers the rounds alternate; embedded, the database
+ * least recently used idle connection, so the first rounds meet new ones).
+ * Both sides' buckets are compared. On the servers the rounds alternate; embedded, the database
  * can be opened by one process at a time, so the loading connection is
  * closed and the SQL rounds run on a freshly opened PGlite before and after
  * the server's rounds (server started on the same data directory): 2 × ROUNDS
@@ -87,10 +87,8 @@ const LOAD_CHUNK = 250_000;
 /** The statement src/db/history.ts builds for fill NONE, aggregate AVG (drizzle numbers the parameters the same way). */
 function historySql(timescale: boolean): string {
   const bucket = timescale ? `time_bucket($1::interval, time, $2::timestamptz)` : `date_bin($1::interval, time, $2::timestamptz)`;
-  return `select (extract(epoch from bucket) * 1000)::float8 as "bucketMs", value::float8 as value from (
-          select ${bucket} as bucket, avg(value) as value from readings where source_id = $3 and metric = $4
-    and time >= $5::timestamptz and time < $6::timestamptz group by 1) grouped
-        order by 1`;
+  return `select (extract(epoch from bucket) * 1000)::float8 as "bucketMs", value::float8 as value from (select ${bucket} as bucket, avg(value) as value from readings where source_id = $3 and metric = $4
+    and time >= $5::timestamptz and time < $6::timestamptz group by 1) grouped order by 1`;
 }
 
 interface Driver {
@@ -126,17 +124,17 @@ function checksum(points: { bucket: number; value: number }[]) {
 
 export async function runHistory(options: HistoryOptions): Promise<HistoryResult> {
   const servers = Boolean(options.databaseUrl);
-  // The raw side's session is set up as the server's are (sessionSettings), so both plan the statement alike.
-  const { workMem } = loadConfig({ DATABASE_URL: options.databaseUrl, DATABASE_WORK_MEM: process.env.DATABASE_WORK_MEM }).database;
   const schema = `bench_history_${process.pid}`;
+  // The server's database config; the raw side's session is set up as the server's are (sessionSettings), so both plan alike.
+  const database = loadConfig({ DATABASE_URL: options.databaseUrl, DATABASE_SCHEMA: schema, DATABASE_WORK_MEM: process.env.DATABASE_WORK_MEM }).database;
+  const { workMem } = database;
   const dataDir = servers ? undefined : mkdtempSync(join(tmpdir(), 'vigil-bench-history-'));
   let driver: Driver | undefined;
   let platform: Platform | undefined;
   try {
     // A migrated, empty database laid out as the server lays it out.
     if (servers) {
-      const database = await openDatabase(loadConfig({ DATABASE_URL: options.databaseUrl, DATABASE_SCHEMA: schema }).database, createLogger('silent'));
-      await database.close();
+      await (await openDatabase(database, createLogger('silent'))).close();
       driver = postgresDriver(
         postgres(options.databaseUrl!, { max: 1, onnotice: () => undefined, connection: { search_path: schema, ...sessionSettings(workMem) } }),
       );
@@ -176,8 +174,8 @@ export async function runHistory(options: HistoryOptions): Promise<HistoryResult
     }
     await driver.query(`update stream_offsets set last = greatest(last, $1::bigint) where stream = 'readings'`, [options.rows]);
     await driver.exec(`vacuum analyze readings`);
-    // The load left ~1 GB of dirty pages: written out now, not by the checkpointer during the timed rounds
-    // (which slowed rounds of both sides by up to 80 ms). Needs superuser or pg_checkpoint; skipped without.
+    // The load left ~1 GB of dirty pages: written out now, not by the checkpointer during the timed rounds.
+    // Needs superuser or pg_checkpoint; skipped without.
     await driver.exec(`checkpoint`).catch((error: Error) => console.log(`history: no checkpoint after the load (${error.message})`));
     const loadSeconds = (performance.now() - loadStarted) / 1000;
     console.log(`history: ${options.rows} readings loaded, vacuumed and analyzed in ${loadSeconds.toFixed(1)} s (${(options.rows / loadSeconds).toFixed(0)} rows/s)`);

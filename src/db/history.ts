@@ -61,32 +61,22 @@ export async function history(db: Executor, timescale: boolean, request: History
     and time >= ${from.toISOString()}::timestamptz and time < ${to.toISOString()}::timestamptz`;
   const agg = aggregateSql(aggregate, timescale);
 
-  if (timescale && fill !== 'NONE') {
-    const filled = fill === 'LOCF' ? sql`locf(${agg})` : sql`interpolate(${agg})`;
-    return rows<HistoryPoint>(
-      db,
-      // time_bucket_gapfill must be a top-level GROUP BY expression, so convert outside.
-      sql`select (extract(epoch from bucket) * 1000)::float8 as "bucketMs", value::float8 as value from (
-            select time_bucket_gapfill(${bucket}::interval, time,
-              ${from.toISOString()}::timestamptz, ${to.toISOString()}::timestamptz) as bucket,
-              ${filled} as value
-            from readings where ${range} group by 1) filled
-          order by 1`,
-    );
-  }
-
-  const bucketExpr = timescale
-    ? sql`time_bucket(${bucket}::interval, time, ${ORIGIN}::timestamptz)`
-    : sql`date_bin(${bucket}::interval, time, ${ORIGIN}::timestamptz)`;
-  // Grouped by the bucket itself and converted once per bucket: grouping by the epoch-ms expression computed
+  // With TimescaleDB the database fills the gaps; time_bucket_gapfill must be a top-level GROUP BY expression.
+  const gapfill = timescale && fill !== 'NONE';
+  const bucketExpr = gapfill
+    ? sql`time_bucket_gapfill(${bucket}::interval, time, ${from.toISOString()}::timestamptz, ${to.toISOString()}::timestamptz)`
+    : timescale
+      ? sql`time_bucket(${bucket}::interval, time, ${ORIGIN}::timestamptz)`
+      : sql`date_bin(${bucket}::interval, time, ${ORIGIN}::timestamptz)`;
+  const value = gapfill ? (fill === 'LOCF' ? sql`locf(${agg})` : sql`interpolate(${agg})`) : agg;
+  const grouped = sql`select ${bucketExpr} as bucket, ${value} as value from readings where ${range} group by 1`;
+  // Converted to epoch ms once per bucket, outside the grouping: grouping by the epoch-ms expression computed
   // extract(epoch) and a numeric product for every row (400 against 260 ms for 500,000 readings here).
   const points = await rows<HistoryPoint>(
     db,
-    sql`select (extract(epoch from bucket) * 1000)::float8 as "bucketMs", value::float8 as value from (
-          select ${bucketExpr} as bucket, ${agg} as value from readings where ${range} group by 1) grouped
-        order by 1`,
+    sql`select (extract(epoch from bucket) * 1000)::float8 as "bucketMs", value::float8 as value from (${grouped}) grouped order by 1`,
   );
-  return fill === 'NONE' ? points : fillGaps(points, { from, to, bucketMs, fill });
+  return fill === 'NONE' || gapfill ? points : fillGaps(points, { from, to, bucketMs, fill });
 }
 
 /** Every bucket in [from, to), empty ones filled by carrying forward or interpolating. */

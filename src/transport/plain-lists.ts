@@ -29,6 +29,10 @@ type Leaf = { key: string; resolve: (item: Record<string, unknown>, context: unk
 
 const FALLBACK = Symbol('fallback');
 
+export type Settled<T> = T | Promise<T>;
+
+export const isPromise = <T>(value: Settled<T>): value is Promise<T> => typeof (value as Promise<T> | null | undefined)?.then === 'function';
+
 /*
  * A straight-line executor for the commonest large shape: a root field
  * marked PLAIN_LIST whose result is a list of objects, selected by plain
@@ -53,7 +57,7 @@ export function compileEventExecutor(validated: ValidatedSubscriptionArgs): Even
   return (event, contextValue) => {
     try {
       const list = plan.rootResolve(event, args, contextValue, undefined as never) as unknown;
-      if (typeof (list as { then?: unknown } | null)?.then === 'function') return undefined;
+      if (isPromise(list)) return undefined;
       const done = plan.complete(list, contextValue);
       return done === FALLBACK ? undefined : done;
     } catch {
@@ -89,7 +93,7 @@ export function compileQueryExecutor(validated: ValidatedExecutionArgs): QueryEx
     } catch (error) {
       return failed(error);
     }
-    return typeof (list as { then?: unknown } | null)?.then === 'function' ? (list as Promise<unknown>).then(settle, failed) : settle(list);
+    return isPromise(list) ? list.then(settle, failed) : settle(list);
   };
 }
 
@@ -186,7 +190,7 @@ function buildPlan(schema: GraphQLSchema, kind: OperationTypeNode, node: FieldNo
       if (value === null || value === undefined) {
         if (leaf.nonNull) return FALLBACK;
         out[leaf.key] = null;
-      } else if (value instanceof Error || typeof (value as { then?: unknown }).then === 'function') {
+      } else if (value instanceof Error || isPromise(value)) {
         return FALLBACK;
       } else out[leaf.key] = leaf.output(value);
     }

@@ -9,11 +9,8 @@ import {
   validateSubscriptionArgs,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { compileEventExecutor, type EventExecutor } from './plain-lists.js';
+import { compileEventExecutor, isPromise, type EventExecutor, type Settled } from './plain-lists.js';
 
-type Settled<T> = T | Promise<T>;
-
-const isPromise = <T>(value: Settled<T>): value is Promise<T> => typeof (value as Promise<T>)?.then === 'function';
 
 /**
  * Set by the graphql-ws transport in an operation's context (websocket.ts): its socket and
