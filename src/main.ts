@@ -74,6 +74,12 @@ main(process.argv.slice(2)).then(
       console.error(error.message);
       process.exit(2);
     }
+    // A mistyped flag (node:util parseArgs: unknown option, missing value) is the caller's to fix: say which, not a stack.
+    if (/^ERR_PARSE_ARGS_/.test(String((error as { code?: unknown })?.code))) {
+      const command = process.argv[2] ?? 'start';
+      console.error(`${(error as Error).message}\nsee: npm run ${command} -- --help`);
+      process.exit(2);
+    }
     console.error(error instanceof Error ? (error.stack ?? error.message) : error);
     process.exit(1);
   },

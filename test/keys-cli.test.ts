@@ -53,5 +53,11 @@ describe('npm run keys', () => {
     const badRole = keys('create', '--tenant', 'st-marys', '--role', 'root', '--name', 'x');
     expect(badRole).toMatchObject({ code: 1, err: expect.stringContaining('role must be one of ingest, read, analyst, admin, got "root"') });
     expect(keys('revoke', 'nosuchkey').err).toContain('no API key "nosuchkey"');
+    // A mistyped flag names the flag and where help is, with no stack trace.
+    const typo = keys('create', '--tennant', 'st-marys');
+    expect(typo.code).toBe(2);
+    expect(typo.err).toContain("Unknown option '--tennant'");
+    expect(typo.err).toContain('npm run keys -- --help');
+    expect(typo.err).not.toMatch(/\n\s+at /);
   }, 120_000);
 });
