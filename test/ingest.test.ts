@@ -200,3 +200,29 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     expect(await stored()).toEqual(before);
   });
 });
+
+describe.each(primaryBackends.filter((b) => b.database === 'postgres'))('ingest statements on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    // One connection, so the check below runs in the session that ingested.
+    app = await startTestApp(backend, { env: { DATABASE_POOL_SIZE: '1' } });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('prep-1') });
+  });
+  afterAll(() => app?.close());
+
+  it('prepares the claim-and-insert once per connection and runs every clean batch, whatever its size, on it', async () => {
+    for (const [from, size] of [[0, 1], [1, 3], [4, 7]] as const) {
+      const readings = Array.from({ length: size }, (_, i) => heartRate('prep-1', 60 + i, from + i));
+      const { ingestReadings } = await app.mutate(IngestReadingsDocument, { readings });
+      expect(ingestReadings).toMatchObject({ accepted: size, duplicates: 0, rejected: 0 });
+    }
+    const retried = await app.mutate(IngestReadingsDocument, { readings: [heartRate('prep-1', 99, 0), heartRate('prep-1', 99, 11)] });
+    expect(retried.ingestReadings).toMatchObject({ accepted: 1, duplicates: 1 });
+
+    const prepared = await app.sql<{ statement: string }>(sql`select statement from pg_prepared_statements where statement like '%with claim as%'`);
+    expect(prepared).toHaveLength(1);
+    expect(prepared[0]!.statement).toContain('insert into readings');
+    const stored = await app.sql<{ value: number }>(sql`select value from readings where source_id = 'prep-1' order by time`);
+    expect(stored.map((r) => r.value)).toEqual([60, 60, 61, 62, 60, 61, 62, 63, 64, 65, 66, 99]);
+  });
+});

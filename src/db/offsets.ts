@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { rows, type Executor } from './client.js';
+import { preparedRows, rows, type Executor } from './client.js';
 
 /** What `claimAndInsert` stored: the cursor just before the claimed range, and which cursors were inserted. */
 export interface ClaimedInsert {
@@ -20,7 +20,7 @@ export interface ClaimedInsert {
  * held only while PostgreSQL executes it, never across a client's round trip.
  */
 export async function claimAndInsert(db: Executor, stream: string, count: number, insert: SQL): Promise<ClaimedInsert> {
-  const [row] = await rows<{ base: string | null; inserted: number; cursors: string | null }>(
+  const [row] = await preparedRows<{ base: string | null; inserted: number; cursors: string | null }>(
     db,
     sql`with claim as (
           update stream_offsets set last = last + ${count}::int8 where stream = ${stream} returning last - ${count}::int8 as base
