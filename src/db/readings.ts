@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Quality } from './schema.js';
+import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
 
 /** A stored reading; `cursor` orders readings in commit order. */
@@ -77,8 +78,8 @@ export function insertReadingsSql(readings: readonly Omit<Reading, 'cursor' | 't
   }
   return sql`insert into readings (source_id, metric, time, value, unit, quality, seq, tenant_id)
     select r.source_id, r.metric, ${epochMsToTimestamptz(sql`r.time`)}, r.value, r.unit, r.quality, claim.base + r.n, ${tenantId}::text
-    from claim, unnest(${sql.param(sourceIds)}::text[], ${sql.param(metrics)}::text[], ${sql.param(times)}::float8[],
-      ${sql.param(values)}::float8[], ${sql.param(units)}::text[], ${sql.param(qualities)}::text[])
+    from claim, unnest(${textArrayLiteral(sourceIds)}::text[], ${textArrayLiteral(metrics)}::text[], ${float8ArrayLiteral(times)}::float8[],
+      ${float8ArrayLiteral(values)}::float8[], ${textArrayLiteral(units)}::text[], ${textArrayLiteral(qualities)}::text[])
       with ordinality as r(source_id, metric, time, value, unit, quality, n)
     on conflict (source_id, metric, time) do nothing
     returning seq`;

@@ -1,4 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
+import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
 
 /** A stored trade; `cursor` orders trades in commit order. */
@@ -33,10 +34,10 @@ export function insertTradesSql(trades: readonly Omit<Trade, 'cursor'>[]): SQL {
   return sql`insert into trades (symbol, time, price, size, seq)
     select t.symbol, ${epochMsToTimestamptz(sql`t.time`)}, t.price, t.size, claim.base + t.n
     from claim, unnest(
-      ${sql.param(trades.map((t) => t.symbol))}::text[],
-      ${sql.param(trades.map((t) => t.time.getTime()))}::float8[],
-      ${sql.param(trades.map((t) => t.price))}::float8[],
-      ${sql.param(trades.map((t) => t.size))}::float8[]) with ordinality as t(symbol, time, price, size, n)
+      ${textArrayLiteral(trades.map((t) => t.symbol))}::text[],
+      ${float8ArrayLiteral(trades.map((t) => t.time.getTime()))}::float8[],
+      ${float8ArrayLiteral(trades.map((t) => t.price))}::float8[],
+      ${float8ArrayLiteral(trades.map((t) => t.size))}::float8[]) with ordinality as t(symbol, time, price, size, n)
     on conflict (symbol, time) do nothing
     returning seq`;
 }

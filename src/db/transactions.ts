@@ -1,4 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
+import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
 
 /** A stored card transaction; `cursor` orders transactions in commit order. */
@@ -35,14 +36,14 @@ const toTransaction = ({ cursor, card_id, time_ms, tenant_id, ...rest }: Transac
 
 /** The INSERT of `transactions` for claimAndInsert (see insertReadingsSql); a stored (tenant, id) is left untouched. */
 export function insertTransactionsSql(items: readonly Omit<Transaction, 'cursor' | 'tenantId'>[], tenantId: string): SQL {
-  const column = <K extends keyof Transaction>(key: K, map: (v: Transaction[K]) => unknown = (v) => v) =>
-    sql.param(items.map((t) => map((t as Transaction)[key])));
+  const text = (key: 'id' | 'cardId' | 'currency' | 'merchant' | 'ip') => textArrayLiteral(items.map((t) => t[key]));
+  const float8 = (key: 'amount' | 'lat' | 'lon') => float8ArrayLiteral(items.map((t) => t[key]));
   return sql`insert into transactions (id, card_id, time, amount, currency, merchant, lat, lon, ip, seq, tenant_id)
     select t.id, t.card_id, ${epochMsToTimestamptz(sql`t.time`)}, t.amount, t.currency, t.merchant, t.lat, t.lon, t.ip, claim.base + t.n, ${tenantId}::text
     from claim, unnest(
-      ${column('id')}::text[], ${column('cardId')}::text[], ${column('time', (d) => d.getTime())}::float8[],
-      ${column('amount')}::float8[], ${column('currency')}::text[], ${column('merchant')}::text[],
-      ${column('lat')}::float8[], ${column('lon')}::float8[], ${column('ip')}::text[])
+      ${text('id')}::text[], ${text('cardId')}::text[], ${float8ArrayLiteral(items.map((t) => t.time.getTime()))}::float8[],
+      ${float8('amount')}::float8[], ${text('currency')}::text[], ${text('merchant')}::text[],
+      ${float8('lat')}::float8[], ${float8('lon')}::float8[], ${text('ip')}::text[])
       with ordinality as t(id, card_id, time, amount, currency, merchant, lat, lon, ip, n)
     on conflict (tenant_id, id) do nothing
     returning seq`;
