@@ -212,9 +212,10 @@ const close = (a: number, b: number, relative = 1e-9) => Math.abs(a - b) <= rela
 // ---------------------------------------------------------------- 1. pure processors
 
 /**
- * Drives a processor as the runtime does: state per series key, and after
- * each batch of BATCH events the watermark (max event time - lateness) is
- * passed to every key if it advanced. Keeps the outputs `keep` selects.
+ * Drives a processor as the runtime does: state per series key; each batch of
+ * BATCH events one at a time in stream order, or, for a processor with
+ * onEvents, key by key; then the watermark (max event time - lateness) passed
+ * to every key if it advanced. Keeps the outputs `keep` selects.
  */
 function runProcessor<S, I, O extends Output>(processor: Processor<S, I, O>, data: Data<I>, keep: (out: O) => boolean) {
   const states = new Map<string, S>();
@@ -225,14 +226,24 @@ function runProcessor<S, I, O extends Output>(processor: Processor<S, I, O>, dat
   const { events, keys, times } = data;
   for (let from = 0; from < events.length; from += BATCH) {
     const to = Math.min(events.length, from + BATCH);
-    for (let i = from; i < to; i++) {
-      const key = keys[i]!;
-      const step = processor.onEvent(states.get(key) ?? processor.init(key), events[i]!);
+    const take = (key: string, step: { state: S; out: O[] }) => {
       states.set(key, step.state);
       outputs += step.out.length;
       for (const out of step.out) if (keep(out)) kept.push(out);
+    };
+    const byKey = new Map<string, I[]>();
+    for (let i = from; i < to; i++) {
+      const key = keys[i]!;
       if (times[i]! > maxTime) maxTime = times[i]!;
+      if (!processor.onEvents) {
+        take(key, processor.onEvent(states.get(key) ?? processor.init(key), events[i]!));
+        continue;
+      }
+      const list = byKey.get(key);
+      if (list) list.push(events[i]!);
+      else byKey.set(key, [events[i]!]);
     }
+    for (const [key, list] of byKey) take(key, processor.onEvents!(states.get(key) ?? processor.init(key), list));
     if (maxTime - DEFAULTS.latenessMs > watermark) {
       watermark = maxTime - DEFAULTS.latenessMs;
       for (const [key, state] of states) {

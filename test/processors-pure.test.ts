@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { END_OF_TIME, runPure as run } from './support/pure-runtime.js';
+import { deepFreeze, END_OF_TIME, runPure as run } from './support/pure-runtime.js';
 import type { Output, Processor } from '../src/processors/processor.js';
 import { bucketStart, WINDOW_ORIGIN, type Point, type Trade } from '../src/processors/series.js';
 import { addOhlcv, addStats, createOhlcv, createStats, extractOhlcv, extractStats, mergeOhlcv, mergeStats } from '../src/processors/accumulators.js';
@@ -309,6 +309,59 @@ describe('candles processor', () => {
 });
 
 // ---------------------------------------------------------------- accumulators
+
+/**
+ * The runtime hands a batch's events to onEvents series by series (processor.ts): each batch, for each
+ * key, onEvents on frozen state and events gives the state of folding onEvent over the same events, and
+ * the fold's last output per id, in the order the fold first emitted each id. Watermarks between batches
+ * close windows, so state goes on from partly closed windows too.
+ */
+function expectBatchesEqualFold<S, In extends { time: number }, Out extends Output>(
+  processor: Processor<S, In, Out>,
+  keyOf: (event: In) => string,
+  stream: readonly In[],
+  cuts: readonly number[],
+  lateness: number,
+) {
+  const batched = new Map<string, S>();
+  const folded = new Map<string, S>();
+  let maxTime = -Infinity;
+  let from = 0;
+  for (const to of [...cuts.filter((c) => c > 0 && c < stream.length).sort((a, b) => a - b), stream.length]) {
+    const byKey = groupBy(stream.slice(from, to), (e) => [keyOf(e)]);
+    from = to;
+    for (const [key, events] of byKey) {
+      const last = new Map<string, Out>();
+      let state = folded.get(key) ?? processor.init(key);
+      for (const event of events) {
+        const step = processor.onEvent(state, event);
+        state = step.state;
+        for (const out of step.out) last.set(out.id, out);
+      }
+      folded.set(key, state);
+      const step = processor.onEvents!(deepFreeze(batched.get(key) ?? processor.init(key)), deepFreeze(events.map((e) => ({ ...e }))));
+      expect(step.state).toStrictEqual(state);
+      expect(step.out).toStrictEqual([...last.values()]);
+      batched.set(key, step.state);
+      for (const e of events) maxTime = Math.max(maxTime, e.time);
+    }
+    for (const states of [batched, folded]) for (const [key, state] of states) states.set(key, processor.onWatermark(state, maxTime - lateness).state);
+  }
+}
+
+const cuts = fc.array(fc.nat(60), { maxLength: 6 });
+
+describe('processing a batch at once (onEvents)', () => {
+  it('windows: the same state and last output per window as one event at a time', () => {
+    const windows = createWindowsProcessor(SPECS);
+    fc.assert(fc.property(points, cuts, watermarks, (stream, at, { lateness }) => expectBatchesEqualFold(windows, seriesKey, stream, at, lateness)), { numRuns: 150 });
+  });
+
+  it('candles: the same state and last output per candle as one trade at a time', () => {
+    const candles = createCandlesProcessor(INTERVALS);
+    fc.assert(fc.property(trades, cuts, watermarks, (stream, at, { lateness }) => expectBatchesEqualFold(candles, (t) => t.symbol, stream, at, lateness)), { numRuns: 150 });
+  });
+});
 
 describe('accumulators', () => {
   const split = <T>(items: T[]) => fc.array(fc.boolean(), { minLength: items.length, maxLength: items.length }).map((side) => [items.filter((_, i) => side[i]), items.filter((_, i) => !side[i])] as const);

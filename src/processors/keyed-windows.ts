@@ -56,27 +56,44 @@ export function createWindowedProcessor<Acc, Series, In, Out extends Output>(
   options: WindowedOptions<Acc, Series, In, Out>,
 ): Processor<WindowedState<Acc, Series>, In, Out> {
   const { name, specs, seriesOf, timeOf, create, add, output } = options;
-  return {
-    name,
-    init: () => ({ series: null, open: {}, nextEnd: null }),
-    onEvent(state, event) {
-      const series = state.series ?? seriesOf(event);
+  /**
+   * Adds `events` to the windows holding them, starting from `state`: one copy of the open windows, and
+   * each touched window emitted once, with what it holds after the last event, in the order first touched.
+   * A window made in this call is this call's own, so later events update it in place; the windows of
+   * `state` are never changed.
+   */
+  const addEvents = (state: WindowedState<Acc, Series>, events: readonly In[]): Step<WindowedState<Acc, Series>, Out> => {
+    const series = state.series ?? seriesOf(events[0]!);
+    const open = { ...state.open };
+    const touched = new Map<string, OpenWindow<Acc>>();
+    let nextEnd = state.nextEnd;
+    for (const event of events) {
       const time = timeOf(event);
-      const open = { ...state.open };
-      let nextEnd = state.nextEnd;
-      const out: Out[] = [];
       for (const { sizeMs, hopMs } of specs) {
         // Oldest window first; the newest one holding `time` starts at its hop bucket.
         for (let start = bucketStart(time, hopMs) - sizeMs + hopMs; start <= time; start += hopMs) {
           const key = `${sizeMs}/${hopMs}/${start}`;
+          const mine = touched.get(key);
+          if (mine) {
+            mine.acc = add(mine.acc, event);
+            continue;
+          }
           const window = { sizeMs, hopMs, start, acc: add(open[key]?.acc ?? create(), event) };
           open[key] = window;
+          touched.set(key, window);
           if (nextEnd === null || start + sizeMs < nextEnd) nextEnd = start + sizeMs;
-          out.push(output(series, window, false));
         }
       }
-      return { state: { series, open, nextEnd }, out };
-    },
+    }
+    const out: Out[] = [];
+    for (const window of touched.values()) out.push(output(series, window, false));
+    return { state: { series, open, nextEnd }, out };
+  };
+  return {
+    name,
+    init: () => ({ series: null, open: {}, nextEnd: null }),
+    onEvent: (state, event) => addEvents(state, [event]),
+    onEvents: (state, events) => (events.length === 0 ? { state, out: [] } : addEvents(state, events)),
     onWatermark(state, watermark): Step<WindowedState<Acc, Series>, Out> {
       if (state.nextEnd === null || state.nextEnd > watermark || state.series === null) return { state, out: [] };
       const open: Record<string, OpenWindow<Acc>> = {};

@@ -15,6 +15,16 @@ export interface Processor<State, In, Out extends Output> {
   init(key: string): State;
   /** One event of the series, in the order the stream delivers them (commit order). */
   onEvent(state: State, event: In): Step<State, Out>;
+  /**
+   * Optional: several events of one series at once, in stream order (the
+   * runtime hands over a batch's events series by series). Must give the
+   * state that folding onEvent over them gives and, for each output id, the
+   * last output that fold emits, in the order the fold first emits each id:
+   * the runtime keeps only the last output per id of a batch anyway. A
+   * windowed processor then copies its state and emits each window it
+   * touched once per batch, not once per event.
+   */
+  onEvents?(state: State, events: readonly In[]): Step<State, Out>;
   /** Event time has advanced: every event still to come has time >= watermark. */
   onWatermark(state: State, watermark: number): Step<State, Out>;
 }

@@ -299,6 +299,12 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     const advanced = new Map<string, PartitionState>();
     const lateness = this.options.latenessMs;
 
+    // Event by event, in stream order: lateness, clocks, and the stages that take one event at a time (their
+    // outputs stay in stream order). Stages whose processor has onEvents then get each series' kept events
+    // together (series are independent, and within one the order is kept): they copy their state once per
+    // series and batch, and emit what they touched once, series by series.
+    const grouped = stages.some((s) => s.processor.onEvents);
+    const kept = new Map<string, { partition: PartitionState; events: E[] }>();
     for (const event of fresh) {
       const series = this.spec.seriesOf(event);
       const partition = this.partitions[partitionOf(series, this.options.partitions)]!;
@@ -310,14 +316,29 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       }
       const states = (partition.series[series] ??= {});
       stages.forEach((s, i) => {
+        if (s.processor.onEvents) return;
         const step = s.processor.onEvent(states[s.name] ?? s.processor.init(series), s.input(event));
         states[s.name] = step.state;
         for (const out of step.out) outputs[i]!.set(out.id, out);
       });
+      if (grouped) {
+        const group = kept.get(series);
+        if (group) group.events.push(event);
+        else kept.set(series, { partition, events: [event] });
+      }
       if (clock === undefined || time > clock) {
         partition.clocks[series] = time;
         advanced.set(series, partition);
       }
+    }
+    for (const [series, { partition, events }] of kept) {
+      const states = partition.series[series]!;
+      stages.forEach((s, i) => {
+        if (!s.processor.onEvents) return;
+        const step = s.processor.onEvents(states[s.name] ?? s.processor.init(series), events.map(s.input));
+        states[s.name] = step.state;
+        for (const out of step.out) outputs[i]!.set(out.id, out);
+      });
     }
     // Closing at the end of the batch gives the same results as closing per event: an event that reached a
     // processor is never older than its series' watermark, so it never belongs to a window that should be closed.
