@@ -1,5 +1,5 @@
 import type { Output, Processor } from './processor.js';
-import { addOhlcv, createOhlcv, extractOhlcv, type Ohlcv, type OhlcvAccumulator } from './accumulators.js';
+import { addOhlcvInPlace, copyOhlcv, createOhlcv, extractOhlcv, type Ohlcv, type OhlcvAccumulator } from './accumulators.js';
 import type { Trade } from './series.js';
 import { createWindowedProcessor, validateWindowSpecs, type WindowedState } from './keyed-windows.js';
 
@@ -27,10 +27,11 @@ export function createCandlesProcessor(intervalsMs: number[]): Processor<Candles
     seriesOf: ({ symbol }) => ({ symbol }),
     timeOf: (trade) => trade.time,
     create: createOhlcv,
-    add: addOhlcv,
+    copy: copyOhlcv,
+    addInPlace: addOhlcvInPlace,
     output: ({ symbol }, { sizeMs, start, acc }, closed) => {
       const c = extractOhlcv(acc);
-      // Spelled out rather than spread: see addStats.
+      // Spelled out rather than spread: see copyStats.
       return {
         id: `${symbol}\u0000${sizeMs}\u0000${start}`,
         symbol,

@@ -35,7 +35,10 @@ export interface WindowedOptions<Acc, Series, In, Out extends Output> {
   seriesOf(event: In): Series;
   timeOf(event: In): number;
   create(): Acc;
-  add(acc: Acc, event: In): Acc;
+  /** A copy the processor then owns: a window's accumulator in the state it was given is never changed. */
+  copy(acc: Acc): Acc;
+  /** Adds an event to an accumulator this processor owns (from create or copy), in place. */
+  addInPlace(acc: Acc, event: In): void;
   output(series: Series, window: OpenWindow<Acc>, closed: boolean): Out;
 }
 
@@ -55,39 +58,44 @@ export interface WindowedOptions<Acc, Series, In, Out extends Output> {
 export function createWindowedProcessor<Acc, Series, In, Out extends Output>(
   options: WindowedOptions<Acc, Series, In, Out>,
 ): Processor<WindowedState<Acc, Series>, In, Out> {
-  const { name, specs, seriesOf, timeOf, create, add, output } = options;
+  const { name, specs, seriesOf, timeOf, create, copy, addInPlace, output } = options;
   /**
    * Adds `events` to the windows holding them, starting from `state`: one copy of the open windows, and
    * each touched window emitted once, with what it holds after the last event, in the order first touched.
-   * A window made in this call is this call's own, so later events update it in place; the windows of
-   * `state` are never changed.
+   * A window touched in this call is a new object with its own accumulator, updated in place by later
+   * events (found by its start, per spec); the windows of `state` are never changed.
    */
   const addEvents = (state: WindowedState<Acc, Series>, events: readonly In[]): Step<WindowedState<Acc, Series>, Out> => {
     const series = state.series ?? seriesOf(events[0]!);
     const open = { ...state.open };
-    const touched = new Map<string, OpenWindow<Acc>>();
+    const touched: OpenWindow<Acc>[] = [];
+    const mine = specs.map(() => new Map<number, OpenWindow<Acc>>());
     let nextEnd = state.nextEnd;
     for (const event of events) {
       const time = timeOf(event);
-      for (const { sizeMs, hopMs } of specs) {
+      for (let s = 0; s < specs.length; s++) {
+        const { sizeMs, hopMs } = specs[s]!;
+        const made = mine[s]!;
         // Oldest window first; the newest one holding `time` starts at its hop bucket.
         for (let start = bucketStart(time, hopMs) - sizeMs + hopMs; start <= time; start += hopMs) {
-          const key = `${sizeMs}/${hopMs}/${start}`;
-          const mine = touched.get(key);
-          if (mine) {
-            mine.acc = add(mine.acc, event);
+          const window = made.get(start);
+          if (window) {
+            addInPlace(window.acc, event);
             continue;
           }
-          const window = { sizeMs, hopMs, start, acc: add(open[key]?.acc ?? create(), event) };
-          open[key] = window;
-          touched.set(key, window);
+          const key = `${sizeMs}/${hopMs}/${start}`;
+          const before = open[key];
+          const acc = before ? copy(before.acc) : create();
+          addInPlace(acc, event);
+          const fresh = { sizeMs, hopMs, start, acc };
+          open[key] = fresh;
+          made.set(start, fresh);
+          touched.push(fresh);
           if (nextEnd === null || start + sizeMs < nextEnd) nextEnd = start + sizeMs;
         }
       }
     }
-    const out: Out[] = [];
-    for (const window of touched.values()) out.push(output(series, window, false));
-    return { state: { series, open, nextEnd }, out };
+    return { state: { series, open, nextEnd }, out: touched.map((window) => output(series, window, false)) };
   };
   return {
     name,

@@ -1,4 +1,4 @@
-import { addStats, createStats, extractStats, type Stats, type StatsAccumulator } from './accumulators.js';
+import { addStatsInPlace, copyStats, createStats, extractStats, type Stats, type StatsAccumulator } from './accumulators.js';
 import { createWindowedProcessor, validateWindowSpecs, type WindowedState, type WindowSpec } from './keyed-windows.js';
 import type { Output, Processor } from './processor.js';
 import type { Point } from './series.js';
@@ -28,10 +28,11 @@ export function createWindowsProcessor(specs: WindowSpec[]): Processor<WindowsSt
     seriesOf: ({ sourceId, metric }) => ({ sourceId, metric }),
     timeOf: (point) => point.time,
     create: createStats,
-    add: addStats,
+    copy: copyStats,
+    addInPlace: addStatsInPlace,
     output: ({ sourceId, metric }, { sizeMs, hopMs, start, acc }, closed) => {
       const stats = extractStats(acc);
-      // Spelled out rather than spread: see addStats.
+      // Spelled out rather than spread: see copyStats.
       return {
         id: `${sourceId}\u0000${metric}\u0000${sizeMs}\u0000${hopMs}\u0000${start}`,
         sourceId,
