@@ -304,41 +304,44 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     // together (series are independent, and within one the order is kept): they copy their state once per
     // series and batch, and emit what they touched once, series by series.
     const grouped = stages.some((s) => s.processor.onEvents);
-    const kept = new Map<string, { partition: PartitionState; events: E[] }>();
+    // Per series seen in this batch: its partition, its stage states and its kept events (found once, not per event).
+    const seen = new Map<string, { partition: PartitionState; states: Record<string, unknown>; events: E[] }>();
     for (const event of fresh) {
       const series = this.spec.seriesOf(event);
-      const partition = this.partitions[partitionOf(series, this.options.partitions)]!;
+      let entry = seen.get(series);
+      if (!entry) {
+        const partition = this.partitions[partitionOf(series, this.options.partitions)]!;
+        seen.set(series, (entry = { partition, states: (partition.series[series] ??= {}), events: [] }));
+      }
+      const { partition, states } = entry;
       const time = this.spec.timeOf(event);
       const clock = partition.clocks[series];
       if (clock !== undefined && time < clock - lateness) {
         late.push({ cursor: event.cursor, series, eventTime: new Date(time), watermark: new Date(clock - lateness) });
         continue;
       }
-      const states = (partition.series[series] ??= {});
-      stages.forEach((s, i) => {
-        if (s.processor.onEvents) return;
-        const step = s.processor.onEvent(states[s.name] ?? s.processor.init(series), s.input(event));
-        states[s.name] = step.state;
+      for (let i = 0; i < stages.length; i++) {
+        const { processor, name, input } = stages[i]!;
+        if (processor.onEvents) continue;
+        const step = processor.onEvent(states[name] ?? processor.init(series), input(event));
+        states[name] = step.state;
         for (const out of step.out) outputs[i]!.set(out.id, out);
-      });
-      if (grouped) {
-        const group = kept.get(series);
-        if (group) group.events.push(event);
-        else kept.set(series, { partition, events: [event] });
       }
+      if (grouped) entry.events.push(event);
       if (clock === undefined || time > clock) {
         partition.clocks[series] = time;
         advanced.set(series, partition);
       }
     }
-    for (const [series, { partition, events }] of kept) {
-      const states = partition.series[series]!;
-      stages.forEach((s, i) => {
-        if (!s.processor.onEvents) return;
-        const step = s.processor.onEvents(states[s.name] ?? s.processor.init(series), events.map(s.input));
-        states[s.name] = step.state;
+    for (const [series, { states, events }] of seen) {
+      if (events.length === 0) continue;
+      for (let i = 0; i < stages.length; i++) {
+        const { processor, name, input } = stages[i]!;
+        if (!processor.onEvents) continue;
+        const step = processor.onEvents(states[name] ?? processor.init(series), events.map(input));
+        states[name] = step.state;
         for (const out of step.out) outputs[i]!.set(out.id, out);
-      });
+      }
     }
     // Closing at the end of the batch gives the same results as closing per event: an event that reached a
     // processor is never older than its series' watermark, so it never belongs to a window that should be closed.
