@@ -224,13 +224,13 @@ function runProcessor<S, I, O extends Output>(processor: Processor<S, I, O>, dat
   let maxTime = -Infinity;
   let watermark = -Infinity;
   const { events, keys, times } = data;
+  const take = (key: string, step: { state: S; out: O[] }) => {
+    states.set(key, step.state);
+    outputs += step.out.length;
+    for (const out of step.out) if (keep(out)) kept.push(out);
+  };
   for (let from = 0; from < events.length; from += BATCH) {
     const to = Math.min(events.length, from + BATCH);
-    const take = (key: string, step: { state: S; out: O[] }) => {
-      states.set(key, step.state);
-      outputs += step.out.length;
-      for (const out of step.out) if (keep(out)) kept.push(out);
-    };
     const byKey = new Map<string, I[]>();
     for (let i = from; i < to; i++) {
       const key = keys[i]!;

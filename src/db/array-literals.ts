@@ -11,12 +11,12 @@ const ESCAPED = /[\\"]/g;
 
 /** `{"…","…"}`: each value double-quoted (so "NULL", "" and spaces stay strings), `"` and `\` escaped; null → NULL. */
 export function textArrayLiteral(values: readonly (string | null | undefined)[]): string {
+  if (values.length === 0) return '{}';
   let plain = true;
   for (let i = 0; i < values.length && plain; i++) {
     const value = values[i];
     plain = value != null && value.indexOf('"') === -1 && value.indexOf('\\') === -1;
   }
-  if (values.length === 0) return '{}';
   if (plain) return '{"' + values.join('","') + '"}';
   return '{' + values.map((v) => (v == null ? 'NULL' : '"' + v.replace(ESCAPED, '\\$&') + '"')).join(',') + '}';
 }
