@@ -212,8 +212,14 @@ async function bestOf(options: IngestOptions, sides: { platform: Side; raw?: Sid
 }
 
 /** A fresh platform (bench/support/platform.ts: own data directory or schema) with the bench sources registered; stopped and dropped after `use`. */
-async function withServer<T>(options: IngestOptions, processors: boolean, use: (platform: Platform) => Promise<T>): Promise<T> {
-  const platform = await startPlatform({ name: processors ? 'ingest_p' : 'ingest', databaseUrl: options.databaseUrl, redisUrl: options.redisUrl, processors });
+async function withServer<T>(options: IngestOptions, mode: { processors: boolean; parallel?: boolean }, use: (platform: Platform) => Promise<T>): Promise<T> {
+  const platform = await startPlatform({
+    name: `ingest${mode.parallel ? '_par' : ''}${mode.processors ? '_p' : ''}`,
+    databaseUrl: options.databaseUrl,
+    redisUrl: options.redisUrl,
+    processors: mode.processors,
+    env: { PARALLEL_INGEST: mode.parallel ? 'on' : 'off' },
+  });
   try {
     await platform.gql(RegisterSourcesDocument, {
       sources: Array.from({ length: PATIENTS }, (_, i) => ({ id: `bench-${i}`, kind: 'PATIENT' as const, name: `Bench ${i}` })),
@@ -228,13 +234,15 @@ async function withServer<T>(options: IngestOptions, processors: boolean, use: (
  * The ingest path against the raw insert with the processors off (the raw side processes nothing), then
  * the largest batches again with the processors on: what the node accepts while it also computes windows,
  * anomalies, NEWS2 and alert rules from what it stores (on the embedded default they share its PGlite).
+ * On the servers, the largest batches also with PARALLEL_INGEST=on (db/offsets.ts), processors off and on.
  */
 export async function runIngest(options: IngestOptions): Promise<Figure[]> {
   const figures: Figure[] = [];
   const rawRates = new Map<number, number>();
+  const largest = Math.max(...options.sizes);
   const raw = await openRaw(options);
   try {
-    await withServer(options, false, async (server) => {
+    await withServer(options, { processors: false }, async (server) => {
       const platform = platformSide(server, options.concurrency);
       for (const size of options.sizes) {
         const best = await bestOf(options, { platform, raw }, size);
@@ -250,16 +258,25 @@ export async function runIngest(options: IngestOptions): Promise<Figure[]> {
         figures.push({ name: `ingest, batches of ${size}: server CPU per reading (all threads)`, unit: 'µs', platform: best.platform.serverCpuMicros!, baseline: null, ratio: null });
       }
     });
+    if (options.databaseUrl) {
+      await withServer(options, { processors: false, parallel: true }, async (server) => {
+        const best = await bestOf(options, { platform: platformSide(server, options.concurrency), raw }, largest);
+        const rate = best.platform.readingsPerSecond;
+        figures.push({ name: `ingest with PARALLEL_INGEST=on, batches of ${largest}, ${options.concurrency} in flight`, unit: 'readings/s', platform: rate, baseline: best.raw!, ratio: rate / best.raw! });
+      });
+    }
   } finally {
     await raw.close();
   }
-  const largest = Math.max(...options.sizes);
-  await withServer(options, true, async (server) => {
-    const best = await bestOf(options, { platform: platformSide(server, options.concurrency) }, largest);
-    const baseline = rawRates.get(largest)!;
-    const rate = best.platform.readingsPerSecond;
-    figures.push({ name: `ingest with processors on, batches of ${largest}, ${options.concurrency} in flight`, unit: 'readings/s', platform: rate, baseline, ratio: rate / baseline });
-  });
+  const baseline = rawRates.get(largest)!;
+  for (const parallel of options.databaseUrl ? [false, true] : [false]) {
+    await withServer(options, { processors: true, parallel }, async (server) => {
+      const best = await bestOf(options, { platform: platformSide(server, options.concurrency) }, largest);
+      const rate = best.platform.readingsPerSecond;
+      const name = `ingest with processors on${parallel ? ' and PARALLEL_INGEST=on' : ''}, batches of ${largest}, ${options.concurrency} in flight`;
+      figures.push({ name, unit: 'readings/s', platform: rate, baseline, ratio: rate / baseline });
+    });
+  }
   return figures;
 }
 

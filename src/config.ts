@@ -78,6 +78,7 @@ export const Env = z.object({
   REDIS_CHANNEL_PREFIX: z.string().default('vigil:'),
   MAX_BATCH: z.coerce.number().int().positive().max(100_000).default(10_000),
   MAX_FUTURE_SKEW: duration('5m'),
+  PARALLEL_INGEST: z.enum(['on', 'off'], { error: 'expected on or off' }).default('off'),
   COMPRESS_AFTER: duration('7d'),
   RETAIN_FOR: duration('3650d'),
   DEAD_LETTER_RETENTION: duration('7d'),
@@ -153,7 +154,7 @@ function toConfig(env: z.infer<typeof Env>) {
     pubsub: env.REDIS_URL
       ? ({ driver: 'redis', url: env.REDIS_URL, prefix: env.REDIS_CHANNEL_PREFIX } as const)
       : ({ driver: 'memory' } as const),
-    ingest: { maxBatch: env.MAX_BATCH, maxFutureSkewMs: env.MAX_FUTURE_SKEW },
+    ingest: { maxBatch: env.MAX_BATCH, maxFutureSkewMs: env.MAX_FUTURE_SKEW, parallel: env.PARALLEL_INGEST === 'on' },
     retention: {
       compressAfterMs: env.COMPRESS_AFTER,
       retainForMs: env.RETAIN_FOR,

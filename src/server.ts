@@ -13,6 +13,7 @@ import { openDatabase } from './db/client.js';
 import { committedOffset } from './db/offsets.js';
 import { readingsAfter, type Reading } from './db/readings.js';
 import { startRetention } from './db/retention.js';
+import { startClaimJanitor } from './ingest/claim-janitor.js';
 import { READINGS_STREAM } from './ingest/ingest-readings.js';
 import { TRADES_STREAM } from './ingest/ingest-trades.js';
 import { tradesAfter, type Trade } from './db/trades.js';
@@ -91,6 +92,9 @@ const GRAPHQL_PATH = '/graphql';
  * SSE and graphql-ws. Nothing listens until `listen()`. Throws, having
  * closed what it opened, when the database or Redis cannot be reached.
  */
+/** How long ingest waits for the cursors before its batch to become visible (see `visible` below). */
+const VISIBLE_WAIT_MS = 5_000;
+
 export async function createServer(config: Config, options: { log?: Logger } = {}): Promise<Server> {
   const log = options.log ?? createLogger(config.logLevel, { pretty: config.logPretty });
   const database = await openDatabase(config.database, log);
@@ -104,6 +108,8 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     closers.push(() => pubsub.close());
     const retention = await startRetention(database, config.retention, log);
     closers.push(() => retention.stop());
+    const claims = startClaimJanitor(database, log);
+    closers.push(() => claims.stop());
 
     const publisher = new StreamPublisher(pubsub, log);
     type AfterQuery = (db: Db, after: bigint, options: { upTo?: bigint; limit: number }) => Promise<unknown[]>;
@@ -131,6 +137,19 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       await t.start();
       closers.push(() => t.stop());
     }
+    const tails = new Map<string, { reached(cursor: bigint, timeoutMs: number): Promise<boolean> }>([
+      [READINGS_STREAM, readingsTail],
+      [TRADES_STREAM, tradesTail],
+      [TRANSACTIONS_STREAM, transactionsTail],
+    ]);
+    // With PARALLEL_INGEST, earlier batches of the stream may still be committing (db/offsets.ts); a dead
+    // writer's claim is abandoned within a sweep and a poll (about 2 s), so this bound is reached only when
+    // the database is gone. Without it, a batch commits after every cursor before it: nothing to wait for.
+    const visible = async (stream: string, cursor: bigint) => {
+      if (!(await tails.get(stream)?.reached(cursor, VISIBLE_WAIT_MS))) {
+        log.warn({ stream, cursor: cursor.toString(), waitedMs: VISIBLE_WAIT_MS }, 'batch stored, but earlier cursors of its stream are still not visible; answering anyway');
+      }
+    };
 
     const registry = new SourceRegistry(database.db);
     // Tenant-wide subscriptions filter outputs by their source's owner: learn owners this node has not seen first.
@@ -205,7 +224,8 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       readingsFeed: new ReadingsFeed(readingsTail, database.db, { subscriberBuffer: config.live.subscriberBuffer, log }),
       outputs,
       pipelines,
-      ingest: { database, publisher, registry, log, ...config.ingest },
+      claims,
+      ingest: { database, publisher, registry, log, visible: config.ingest.parallel ? visible : undefined, ...config.ingest },
       auth: { authenticator, connections, audit, limiter },
     };
     return assemble(config, services, closeAll);

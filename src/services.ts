@@ -12,6 +12,7 @@ import type { AnomalyFlag } from './processors/anomaly.js';
 import type { Candle } from './processors/candles.js';
 import type { Pipelines } from './processors/pipelines.js';
 import type { WindowAggregate } from './processors/windows.js';
+import type { ClaimJanitor } from './ingest/claim-janitor.js';
 import type { IngestDeps } from './ingest/ingest-batch.js';
 import type { SourceRegistry } from './ingest/source-registry.js';
 import type { ReadingsFeed } from './live/readings-feed.js';
@@ -49,6 +50,8 @@ export interface Services {
   /** This node's processor runtimes (each runs only while this node holds its lease). */
   pipelines: Pipelines;
   ingest: IngestDeps & { registry: SourceRegistry };
+  /** Abandons dead writers' cursor claims (PostgreSQL). */
+  claims: ClaimJanitor;
   auth: {
     authenticator: Authenticator;
     /** graphql-ws sockets and SSE streams by key: closed when their key is revoked or expires. */

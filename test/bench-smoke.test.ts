@@ -3,7 +3,8 @@
  * tiny sizes, so they do not rot: each core function runs end to end
  * (server process, raw baseline, client fleet, load) and its figures come
  * out. Nothing here judges speed. Embedded backends, and live's cross-node
- * shape (ax) on the servers when DATABASE_URL and REDIS_URL are set. The raw
+ * shape (ax) and ingest's PARALLEL_INGEST rows on the servers when
+ * DATABASE_URL and REDIS_URL are set. The raw
  * baseline of `live` and `memory` needs Redis (REDIS_URL, else
  * redis://127.0.0.1:6379): those tests are skipped, saying so, when it does
  * not answer. live and memory share one platform process, and everything
@@ -57,6 +58,18 @@ describe.concurrent('benchmarks at tiny sizes', () => {
       expect(rates.every((f) => finite(f.platform) && f.platform > 0 && finite(f.baseline) && finite(f.ratio))).toBe(true);
       // /proc counts in 10 ms ticks: a tiny run may read 0, never less or NaN.
       expect(cpu.every((f) => finite(f.platform) && f.platform >= 0 && f.baseline === null)).toBe(true);
+    }, 180_000);
+
+    it.skipIf(!process.env.DATABASE_URL)('ingest on the servers: also with PARALLEL_INGEST=on, processors off and on', async () => {
+      const figures = await runIngest({ readings: 200, sizes: [100], concurrency: 2, repeats: 1, databaseUrl: process.env.DATABASE_URL, redisUrl: process.env.REDIS_URL || undefined });
+      expect(figures.map((f) => f.name)).toEqual([
+        'ingest, batches of 100, 2 in flight',
+        'ingest, batches of 100: server CPU per reading (all threads)',
+        'ingest with PARALLEL_INGEST=on, batches of 100, 2 in flight',
+        'ingest with processors on, batches of 100, 2 in flight',
+        'ingest with processors on and PARALLEL_INGEST=on, batches of 100, 2 in flight',
+      ]);
+      expect(figures.filter((f) => f.unit === 'readings/s').every((f) => finite(f.platform) && f.platform > 0 && finite(f.ratio))).toBe(true);
     }, 180_000);
 
     it('processors: pure processors agree with hand-written loops, the runtime with SQL, and the delay run reports', async () => {

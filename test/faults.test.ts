@@ -18,6 +18,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CommitOutcomeUnknownError, connectionErrorCode } from '../src/db/client.js';
+import { CLAIM_FIRST_FROM } from '../src/db/offsets.js';
 import { IngestReadingsDocument, LiveReadingsDocument, RegisterSourcesDocument, type LiveReadingsSubscription, type ReadingInput } from '../src/generated/graphql.js';
 import { DATABASE_URL, REDIS_URL, type Backend } from './support/backends.js';
 import { sql, startTestApp, type GraphQLResponse, type TestApp } from './support/app.js';
@@ -51,7 +52,8 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable (TCP proxy between the se
     const real = new URL(DATABASE_URL!);
     proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
     const backend: Backend = { name: 'PostgreSQL through a proxy', database: 'postgres', pubsub: REDIS_URL ? 'redis' : 'memory' };
-    app = await startTestApp(backend, { env: { ...QUIET, DATABASE_URL: throughProxy(DATABASE_URL!, proxy) } });
+    // PARALLEL_INGEST: one writer below stores under the stream's lock, the other claims first.
+    app = await startTestApp(backend, { env: { ...QUIET, DATABASE_URL: throughProxy(DATABASE_URL!, proxy), PARALLEL_INGEST: 'on' } });
     const { schema } = app.config.database as { schema: string };
     // Straight to PostgreSQL, not through the proxy: what is really stored.
     direct = postgres(DATABASE_URL!, { max: 1, onnotice: () => undefined, connection: { search_path: schema } });
@@ -78,11 +80,14 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable (TCP proxy between the se
     }
     const outcomes: Outcome[] = [];
     let stop = false;
-    // Two writers, each posting 5 readings at a time, one after the other, as fast as answers come back.
+    // Two writers, one after the other, as fast as answers come back: one posts 5 readings at a time, stored
+    // in one statement under the stream's lock, the other CLAIM_FIRST_FROM, which claims its cursors first
+    // (PARALLEL_INGEST, db/offsets.ts).
+    const sizes: Record<string, number> = { 'pg-a': 5, 'pg-b': CLAIM_FIRST_FROM };
     const writer = async (sourceId: string) => {
       let second = 0;
       for (let n = 0; !stop && n < 2_000; n++) {
-        const batch = Array.from({ length: 5 }, () => heartRate(sourceId, 60 + (second % 40), second++));
+        const batch = Array.from({ length: sizes[sourceId]! }, () => heartRate(sourceId, 60 + (second % 40), second++));
         const began = performance.now();
         const response = await app.request(IngestReadingsDocument, { readings: batch });
         const outcome: Outcome = { batch, ms: performance.now() - began };
@@ -96,10 +101,10 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable (TCP proxy between the se
     const writers = sources.map(writer);
 
     await waitFor(() => acked().length >= 10, 'ingest to run');
-    // The cut: the moment PostgreSQL has committed an ingest statement (it claimed cursors and inserted, in
-    // one autocommit statement; see db/offsets.ts), its answer is dropped and every connection is destroyed;
+    // The cut: the moment PostgreSQL has committed an ingest statement that inserts readings (one autocommit
+    // statement, either way; see db/offsets.ts), its answer is dropped and every connection is destroyed;
     // new ones are refused.
-    const cutting = proxy.cutAtResult('with claim as');
+    const cutting = proxy.cutAtResult('insert into readings');
     await waitFor(() => proxy.isCut, 'an ingest transaction to commit', 5_000);
     await cutting;
     const cutAt = performance.now();
@@ -147,19 +152,19 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable (TCP proxy between the se
     );
     const storedOf = (o: Outcome) => o.batch.filter((r) => storedKeys.has(keyOf(r as { sourceId: string; time: string }))).length;
     for (const o of acked()) {
-      expect(o.accepted).toBe(5);
-      expect(storedOf(o)).toBe(5);
+      expect(o.accepted).toBe(o.batch.length);
+      expect(storedOf(o)).toBe(o.batch.length);
     }
-    for (const f of failures) expect(storedOf(f)).toBe(unknown.includes(f) ? storedOf(f) && 5 : 0);
-    expect(unknown.some((f) => storedOf(f) === 5)).toBe(true);
-    expect(storedKeys.size).toBe(acked().length * 5 + unknown.reduce((n, f) => n + storedOf(f), 0));
+    for (const f of failures) expect(storedOf(f)).toBe(unknown.includes(f) ? storedOf(f) && f.batch.length : 0);
+    expect(unknown.some((f) => storedOf(f) === f.batch.length)).toBe(true);
+    expect(storedKeys.size).toBe(acked().reduce((n, o) => n + o.batch.length, 0) + unknown.reduce((n, f) => n + storedOf(f), 0));
 
     // A client retries what failed: what the server did commit comes back as duplicates, the rest is stored now.
     for (const f of failures) {
       const before = storedOf(f);
       const { ingestReadings } = await app.mutate(IngestReadingsDocument, { readings: f.batch });
-      expect(ingestReadings.accepted + ingestReadings.duplicates).toBe(5);
-      expect(ingestReadings.accepted).toBe(5 - before);
+      expect(ingestReadings.accepted + ingestReadings.duplicates).toBe(f.batch.length);
+      expect(ingestReadings.accepted).toBe(f.batch.length - before);
     }
 
     // The subscription opened before the cut never broke and delivered exactly what is stored, in

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeadLettersDocument, IngestReadingsDocument, IngestTradesDocument, RegisterSourcesDocument, type ReadingInput } from '../src/generated/graphql.js';
+import { CLAIM_FIRST_FROM } from '../src/db/offsets.js';
 import { primaryBackends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { at, heartRate, patients, reading } from './support/fixtures.js';
@@ -205,24 +206,32 @@ describe.each(primaryBackends.filter((b) => b.database === 'postgres'))('ingest 
   let app: TestApp;
   beforeAll(async () => {
     // One connection, so the check below runs in the session that ingested.
-    app = await startTestApp(backend, { env: { DATABASE_POOL_SIZE: '1' } });
+    app = await startTestApp(backend, { env: { DATABASE_POOL_SIZE: '1', PARALLEL_INGEST: 'on' } });
     await app.mutate(RegisterSourcesDocument, { sources: patients('prep-1') });
   });
   afterAll(() => app?.close());
 
-  it('prepares the claim-and-insert once per connection and runs every clean batch, whatever its size, on it', async () => {
-    for (const [from, size] of [[0, 1], [1, 3], [4, 7]] as const) {
-      const readings = Array.from({ length: size }, (_, i) => heartRate('prep-1', 60 + i, from + i));
+  it('prepares each ingest statement once per connection and runs every clean batch, whatever its size, on them', async () => {
+    // Small batches claim and insert in one statement; with PARALLEL_INGEST, from CLAIM_FIRST_FROM on, the
+    // claim comes first (on the asynchronous-commit connections) and the insert closes it.
+    const sizes = [1, 3, 7, CLAIM_FIRST_FROM, CLAIM_FIRST_FROM + 50];
+    let from = 0;
+    for (const size of sizes) {
+      const readings = Array.from({ length: size }, (_, i) => heartRate('prep-1', 60 + (i % 30), from + i));
       const { ingestReadings } = await app.mutate(IngestReadingsDocument, { readings });
       expect(ingestReadings).toMatchObject({ accepted: size, duplicates: 0, rejected: 0 });
+      from += size;
     }
-    const retried = await app.mutate(IngestReadingsDocument, { readings: [heartRate('prep-1', 99, 0), heartRate('prep-1', 99, 11)] });
+    const retried = await app.mutate(IngestReadingsDocument, { readings: [heartRate('prep-1', 99, 0), heartRate('prep-1', 99, from)] });
     expect(retried.ingestReadings).toMatchObject({ accepted: 1, duplicates: 1 });
 
-    const prepared = await app.sql<{ statement: string }>(sql`select statement from pg_prepared_statements where statement like '%with claim as%'`);
-    expect(prepared).toHaveLength(1);
-    expect(prepared[0]!.statement).toContain('insert into readings');
-    const stored = await app.sql<{ value: number }>(sql`select value from readings where source_id = 'prep-1' order by time`);
-    expect(stored.map((r) => r.value)).toEqual([60, 60, 61, 62, 60, 61, 62, 63, 64, 65, 66, 99]);
+    const prepared = await app.sql<{ statement: string }>(sql`select statement from pg_prepared_statements where statement like '%with claim as%' order by statement`);
+    expect(prepared).toHaveLength(2);
+    expect(prepared[0]!.statement).toMatch(/^with claim as \(delete from stream_claims .*insert into readings/s);
+    expect(prepared[1]!.statement).toMatch(/^with claim as \(update stream_offsets .*insert into readings/s);
+    const stored = await app.sql<{ value: number; seq: string }>(sql`select value, seq::text as seq from readings where source_id = 'prep-1' order by time`);
+    expect(stored.map((r) => r.value)).toEqual([...sizes.flatMap((size) => Array.from({ length: size }, (_, i) => 60 + (i % 30))), 99]);
+    // Cursors follow the batches' order; the retry's duplicate leaves its cursor unused.
+    expect(stored.map((r) => Number(r.seq))).toEqual([...Array.from({ length: from }, (_, i) => i + 1), from + 2]);
   });
 });

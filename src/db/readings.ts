@@ -2,6 +2,9 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Quality } from './schema.js';
 import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
+import { cursorRange } from './offsets.js';
+
+export const READINGS_STREAM = 'readings';
 
 /** A stored reading; `cursor` orders readings in commit order. */
 export interface Reading {
@@ -96,7 +99,7 @@ function filterClause(filter: ReadingFilter): SQL {
 }
 
 /**
- * Readings with after < cursor <= upTo (upTo omitted: no bound), in cursor
+ * Readings with after < cursor <= upTo (upTo omitted: the committed cursor), in cursor
  * order, at most `limit`. Callers page by passing the last cursor back as `after`.
  */
 export async function readingsAfter(
@@ -104,11 +107,10 @@ export async function readingsAfter(
   after: bigint,
   options: { upTo?: bigint; limit: number; filter?: ReadingFilter },
 ): Promise<Reading[]> {
-  const upTo = options.upTo === undefined ? sql`true` : sql`seq <= ${options.upTo.toString()}::int8`;
   const found = await rows<ReadingRow>(
     db,
     sql`select ${READING_COLUMNS} from readings
-        where seq > ${after.toString()}::int8 and ${upTo} and ${filterClause(options.filter ?? {})}
+        where ${cursorRange(READINGS_STREAM, after, options.upTo)} and ${filterClause(options.filter ?? {})}
         order by seq limit ${options.limit}`,
   );
   return found.map(toReading);

@@ -112,14 +112,31 @@ export const readings = pgTable(
 );
 
 /**
- * The last cursor handed out per stream. Ingest bumps it inside its own
- * transaction; the row lock orders writers, so cursors become visible in
- * order and a committed `last` means every cursor up to it is final.
+ * The last cursor handed out per stream (db/offsets.ts). Cursors up to
+ * `last` are final except those of a claim still in `stream_claims`.
  */
 export const streamOffsets = pgTable('stream_offsets', {
   stream: text('stream').primaryKey(),
   last: bigint('last', { mode: 'bigint' }).notNull().default(sql`0`),
 });
+
+/**
+ * Cursor ranges (base, base + count] handed out and not yet stored: a writer
+ * deletes its claim in the statement that inserts its rows. Readers see a
+ * stream up to its lowest open claim (db/offsets.ts). `pid` is the backend
+ * that claimed: once it is gone, so is the writer, and the claim is abandoned.
+ */
+export const streamClaims = pgTable(
+  'stream_claims',
+  {
+    stream: text('stream').notNull(),
+    base: bigint('base', { mode: 'bigint' }).notNull(),
+    count: integer('count').notNull(),
+    pid: integer('pid').notNull(),
+    claimedAt: timestamp('claimed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.stream, t.base] })],
+);
 
 /** Rejected ingest items, kept for operators for DEAD_LETTER_RETENTION. */
 export const deadLetters = pgTable(

@@ -1,6 +1,9 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
+import { cursorRange } from './offsets.js';
+
+export const TRADES_STREAM = 'trades';
 
 /** A stored trade; `cursor` orders trades in commit order. */
 export interface Trade {
@@ -42,12 +45,11 @@ export function insertTradesSql(trades: readonly Omit<Trade, 'cursor'>[]): SQL {
     returning seq`;
 }
 
-/** Trades with after < cursor <= upTo, in cursor order, at most `limit`. */
+/** Trades with after < cursor <= upTo (omitted: the committed cursor), in cursor order, at most `limit`. */
 export async function tradesAfter(db: Executor, after: bigint, options: { upTo?: bigint; limit: number }): Promise<Trade[]> {
-  const upTo = options.upTo === undefined ? sql`true` : sql`seq <= ${options.upTo.toString()}::int8`;
   const found = await rows<TradeRow>(
     db,
-    sql`select ${TRADE_COLUMNS} from trades where seq > ${after.toString()}::int8 and ${upTo} order by seq limit ${options.limit}`,
+    sql`select ${TRADE_COLUMNS} from trades where ${cursorRange(TRADES_STREAM, after, options.upTo)} order by seq limit ${options.limit}`,
   );
   return found.map(toTrade);
 }

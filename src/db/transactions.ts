@@ -1,6 +1,9 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
+import { cursorRange } from './offsets.js';
+
+export const TRANSACTIONS_STREAM = 'transactions';
 
 /** A stored card transaction; `cursor` orders transactions in commit order. */
 export interface Transaction {
@@ -49,12 +52,11 @@ export function insertTransactionsSql(items: readonly Omit<Transaction, 'cursor'
     returning seq`;
 }
 
-/** Transactions with after < cursor <= upTo, in cursor order, at most `limit`. */
+/** Transactions with after < cursor <= upTo (omitted: the committed cursor), in cursor order, at most `limit`. */
 export async function transactionsAfter(db: Executor, after: bigint, options: { upTo?: bigint; limit: number }): Promise<Transaction[]> {
-  const upTo = options.upTo === undefined ? sql`true` : sql`seq <= ${options.upTo.toString()}::int8`;
   const found = await rows<TransactionRow>(
     db,
-    sql`select ${COLUMNS} from transactions where seq > ${after.toString()}::int8 and ${upTo} order by seq limit ${options.limit}`,
+    sql`select ${COLUMNS} from transactions where ${cursorRange(TRANSACTIONS_STREAM, after, options.upTo)} order by seq limit ${options.limit}`,
   );
   return found.map(toTransaction);
 }

@@ -1,7 +1,7 @@
 import type { SQL } from 'drizzle-orm';
-import { autocommit, type Database, type Executor } from '../db/client.js';
+import type { Database } from '../db/client.js';
 import { recordDeadLetters } from '../db/dead-letters.js';
-import { claimAndInsert, type ClaimedInsert } from '../db/offsets.js';
+import { claimAndInsert, storeBatch, type ClaimedInsert } from '../db/offsets.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { BatchCodec } from '../live/wire.js';
@@ -16,8 +16,17 @@ export interface IngestDeps {
   log: Logger;
   maxBatch: number;
   maxFutureSkewMs: number;
+  /** Large batches of a stream insert in parallel on PostgreSQL (PARALLEL_INGEST; db/offsets.ts storeBatch). */
+  parallel: boolean;
   /** Told about every stored batch (metrics). */
   observe?: (stream: string, result: IngestResult, seconds: number) => void;
+  /**
+   * Resolves once every cursor of `stream` up to `cursor` is visible in order
+   * (this node's stream tail has passed it). With `parallel`, batches of a
+   * stream may commit out of cursor order (db/offsets.ts); waiting keeps a
+   * returned lastCursor at or below what readers and `after` arguments accept.
+   */
+  visible?: (stream: string, cursor: bigint) => Promise<void>;
 }
 
 export interface IngestResult {
@@ -95,17 +104,16 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   errors.sort((a, b) => a.index - b.index);
   const rejectedIndexes = [...new Set(errors.map((e) => e.index))];
 
-  // A clean batch is one autocommit statement: cursors claimed and rows inserted together, so the
-  // stream's lock is never held across a round trip. Dead letters share a transaction with the rows.
+  // A clean batch is an autocommit write (db/offsets.ts storeBatch): the stream's lock is never held
+  // across a round trip. Dead letters share a transaction with the rows.
   const db = deps.database.db;
-  const claim = (executor: Executor) => claimAndInsert(executor, spec.stream, valid.length, spec.insertSql(valid, caller.tenantId));
   let claimed: ClaimedInsert | undefined;
   if (rejectedIndexes.length === 0) {
-    if (valid.length > 0) claimed = await autocommit(() => claim(db)).catch(asUnavailable);
+    if (valid.length > 0) claimed = await storeBatch(db, spec.stream, valid.length, spec.insertSql(valid, caller.tenantId), { parallel: deps.parallel }).catch(asUnavailable);
   } else {
     await db
       .transaction(async (tx) => {
-        if (valid.length > 0) claimed = await claim(tx);
+        if (valid.length > 0) claimed = await claimAndInsert(tx, spec.stream, valid.length, spec.insertSql(valid, caller.tenantId));
         await recordDeadLetters(
           tx,
           spec.stream,
@@ -122,6 +130,7 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
 
   if (valid.length > 0) {
     deps.publisher.publishBatch(spec.stream, { from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now() }, spec.codec, log);
+    await deps.visible?.(spec.stream, base + BigInt(valid.length));
   }
 
   const result = {

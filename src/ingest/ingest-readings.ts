@@ -1,4 +1,4 @@
-import { insertReadingsSql, type Reading } from '../db/readings.js';
+import { insertReadingsSql, READINGS_STREAM, type Reading } from '../db/readings.js';
 import { readingsCodec } from '../live/wire.js';
 import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
 import { validateReading, type ValidReading } from './reading-item.js';
@@ -6,7 +6,8 @@ import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
 import type { SourceRegistry } from './source-registry.js';
 
-export const READINGS_STREAM = 'readings';
+/** The stream's name (its cursors in stream_offsets, its pub/sub channel). */
+export { READINGS_STREAM };
 
 function readingsSpec(registry: SourceRegistry): StreamSpec<ValidReading, Reading> {
   return {

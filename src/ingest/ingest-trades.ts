@@ -1,4 +1,4 @@
-import { insertTradesSql, type Trade } from '../db/trades.js';
+import { insertTradesSql, TRADES_STREAM, type Trade } from '../db/trades.js';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
 import type { SourceRegistry } from './source-registry.js';
@@ -6,7 +6,8 @@ import { tradesCodec } from '../live/wire.js';
 import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
 import { validateTrade, type ValidTrade } from './trade-item.js';
 
-export const TRADES_STREAM = 'trades';
+/** The stream's name (its cursors in stream_offsets, its pub/sub channel). */
+export { TRADES_STREAM };
 
 function tradesSpec(registry: SourceRegistry): StreamSpec<ValidTrade, Trade> {
   return {

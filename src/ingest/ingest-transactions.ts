@@ -1,11 +1,12 @@
-import { insertTransactionsSql, type Transaction } from '../db/transactions.js';
+import { insertTransactionsSql, TRANSACTIONS_STREAM, type Transaction } from '../db/transactions.js';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
 import { transactionsCodec } from '../live/wire.js';
 import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
 import { validateTransaction, type ValidTransaction } from './transaction-item.js';
 
-export const TRANSACTIONS_STREAM = 'transactions';
+/** The stream's name (its cursors in stream_offsets, its pub/sub channel). */
+export { TRANSACTIONS_STREAM };
 
 const transactionsSpec: StreamSpec<ValidTransaction, Transaction> = {
   stream: TRANSACTIONS_STREAM,

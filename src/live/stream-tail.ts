@@ -50,6 +50,8 @@ export class StreamTail<E extends { cursor: bigint }> {
   private stopped = false;
   /** Database reads that failed in a row (poll or repair): one warning per outage, one line when it ends. */
   private failures = 0;
+  /** reached() callers waiting for `position` to pass their cursor. */
+  private waiters: { cursor: bigint; resolve: (reached: boolean) => void }[] = [];
 
   constructor(private readonly options: StreamTailOptions<E>) {}
 
@@ -69,6 +71,41 @@ export class StreamTail<E extends { cursor: bigint }> {
     await this.unsubscribe?.().catch(() => undefined);
     await this.repairing;
     this.listeners.clear();
+    this.settleWaiters(true);
+  }
+
+  /**
+   * Resolves true once `position` has reached `cursor` (every event up to it
+   * handed to listeners), false if `timeoutMs` passes first; true at once
+   * after stop().
+   */
+  reached(cursor: bigint, timeoutMs: number): Promise<boolean> {
+    if (this.position >= cursor || this.stopped) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      timer.unref();
+      const waiter = {
+        cursor,
+        resolve: (reached: boolean) => {
+          clearTimeout(timer);
+          resolve(reached);
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private settleWaiters(all = false) {
+    if (this.waiters.length === 0) return;
+    const waiting: typeof this.waiters = [];
+    for (const waiter of this.waiters) {
+      if (all || waiter.cursor <= this.position) waiter.resolve(true);
+      else waiting.push(waiter);
+    }
+    this.waiters = waiting;
   }
 
   /** `listener` gets every event after the current `position`, in cursor order, exactly once. */
@@ -123,14 +160,14 @@ export class StreamTail<E extends { cursor: bigint }> {
     if (to <= from) return;
     this.position = to;
     const fresh = events.filter((e) => e.cursor > from);
-    if (fresh.length === 0) return;
-    for (const listener of this.listeners) {
+    for (const listener of fresh.length > 0 ? this.listeners : []) {
       try {
         listener(fresh, committedAt);
       } catch (error) {
         this.options.log.error({ err: error }, 'stream listener threw');
       }
     }
+    this.settleWaiters();
   }
 
   private drainPending() {

@@ -201,6 +201,14 @@ export function createMetrics(services: Services) {
   });
   const { auth } = services;
   new Gauge({
+    name: 'vigil_stream_claims_abandoned_total',
+    help: 'Cursor claims this node abandoned because their writer died between claiming and storing (PostgreSQL): cursor ranges readers skip',
+    registers,
+    collect() {
+      this.set(services.claims.abandoned);
+    },
+  });
+  new Gauge({
     name: 'vigil_rate_limited_total',
     help: 'Operations refused with RATE_LIMITED',
     registers,
