@@ -65,6 +65,25 @@ describe('stream tail', () => {
     return t;
   };
 
+  it('tells a waiter when its cursor is handed to listeners, not before: after the batches below it, or at a timeout, or at stop', async () => {
+    const t = await started(setup({ gapTimeoutMs: 5_000 }));
+    const [m1, m2] = [t.commit(0, 3), t.commit(3, 5)];
+    const settled: string[] = [];
+    const waiting = t.tail.reached(5n, 5_000).then((reached) => settled.push(`5:${reached}`));
+    const early = t.tail.reached(3n, 5_000).then((reached) => settled.push(`3:${reached}`));
+    await t.publish(m2);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(settled).toEqual([]);
+    await t.publish(m1);
+    await Promise.all([waiting, early]);
+    expect(settled).toEqual(['3:true', '5:true']);
+    expect(await t.tail.reached(4n, 10)).toBe(true);
+    expect(await t.tail.reached(9n, 10)).toBe(false);
+    const atStop = t.tail.reached(9n, 5_000);
+    await t.tail.stop();
+    expect(await atStop).toBe(true);
+  });
+
   it("takes this node's own batches in process, skips its own messages, and orders them with other nodes' batches", async () => {
     const t = await started(setup({ gapTimeoutMs: 5_000 }));
     const [m1, m2] = [t.commit(0, 3), t.commit(3, 5)];

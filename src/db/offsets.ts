@@ -138,11 +138,24 @@ export const committedCursorSql = (stream: string): SQL =>
   sql`(select coalesce((select min(c.base) from stream_claims c where c.stream = ${stream}), o.last) from stream_offsets o where o.stream = ${stream})`;
 
 /**
- * `seq` after `after` and up to `upTo`, or, without it, up to the committed
- * cursor: what a reader of `stream` in cursor order may see.
+ * A page of `table`'s rows of `stream` (`columns`, those matching `where`)
+ * with after < seq <= upTo, or, without upTo, up to the committed cursor: in
+ * cursor order, at most `limit`. A page shorter than `limit` reached the bound.
+ *
+ * The bound filters the first `limit` rows after `after` rather than
+ * narrowing the index range: a two-sided range on a table without statistics
+ * (PGlite never analyzes on its own; PostgreSQL not yet, after a bulk load)
+ * is estimated at a handful of rows, so each page read and sorted every row
+ * after `after`. The embedded runtime caught up 12.7k events/s that way
+ * against 21.6k.
  */
-export const cursorRange = (stream: string, after: bigint, upTo?: bigint): SQL =>
-  sql`seq > ${after.toString()}::int8 and seq <= ${upTo === undefined ? committedCursorSql(stream) : sql`${upTo.toString()}::int8`}`;
+export function cursorPage(page: { stream: string; table: SQL; columns: SQL; after: bigint; limit: number; upTo?: bigint; where?: SQL }): SQL {
+  const bound = page.upTo === undefined ? committedCursorSql(page.stream) : sql`${page.upTo.toString()}::int8`;
+  return sql`select * from (
+      select ${page.columns}, seq as page_seq from ${page.table}
+      where seq > ${page.after.toString()}::int8 and ${page.where ?? sql`true`} order by seq limit ${page.limit}
+    ) page where page_seq <= ${bound} order by page_seq`;
+}
 
 /** The last cursor of `stream` that is final: everything up to it is committed (or abandoned, never to appear). */
 export async function committedOffset(db: Executor, stream: string): Promise<bigint> {

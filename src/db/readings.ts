@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Quality } from './schema.js';
 import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
-import { cursorRange } from './offsets.js';
+import { cursorPage } from './offsets.js';
 
 export const READINGS_STREAM = 'readings';
 
@@ -109,9 +109,7 @@ export async function readingsAfter(
 ): Promise<Reading[]> {
   const found = await rows<ReadingRow>(
     db,
-    sql`select ${READING_COLUMNS} from readings
-        where ${cursorRange(READINGS_STREAM, after, options.upTo)} and ${filterClause(options.filter ?? {})}
-        order by seq limit ${options.limit}`,
+    cursorPage({ stream: READINGS_STREAM, table: sql`readings`, columns: READING_COLUMNS, after, limit: options.limit, upTo: options.upTo, where: filterClause(options.filter ?? {}) }),
   );
   return found.map(toReading);
 }

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
-import { cursorRange } from './offsets.js';
+import { cursorPage } from './offsets.js';
 
 export const TRADES_STREAM = 'trades';
 
@@ -49,7 +49,7 @@ export function insertTradesSql(trades: readonly Omit<Trade, 'cursor'>[]): SQL {
 export async function tradesAfter(db: Executor, after: bigint, options: { upTo?: bigint; limit: number }): Promise<Trade[]> {
   const found = await rows<TradeRow>(
     db,
-    sql`select ${TRADE_COLUMNS} from trades where ${cursorRange(TRADES_STREAM, after, options.upTo)} order by seq limit ${options.limit}`,
+    cursorPage({ stream: TRADES_STREAM, table: sql`trades`, columns: TRADE_COLUMNS, after, limit: options.limit, upTo: options.upTo }),
   );
   return found.map(toTrade);
 }

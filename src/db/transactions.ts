@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
-import { cursorRange } from './offsets.js';
+import { cursorPage } from './offsets.js';
 
 export const TRANSACTIONS_STREAM = 'transactions';
 
@@ -56,7 +56,7 @@ export function insertTransactionsSql(items: readonly Omit<Transaction, 'cursor'
 export async function transactionsAfter(db: Executor, after: bigint, options: { upTo?: bigint; limit: number }): Promise<Transaction[]> {
   const found = await rows<TransactionRow>(
     db,
-    sql`select ${COLUMNS} from transactions where ${cursorRange(TRANSACTIONS_STREAM, after, options.upTo)} order by seq limit ${options.limit}`,
+    cursorPage({ stream: TRANSACTIONS_STREAM, table: sql`transactions`, columns: COLUMNS, after, limit: options.limit, upTo: options.upTo }),
   );
   return found.map(toTransaction);
 }
