@@ -86,15 +86,15 @@ export interface Server {
 
 const GRAPHQL_PATH = '/graphql';
 
+/** How long ingest waits for the cursors before its batch to become visible (see `visible` below). */
+const VISIBLE_WAIT_MS = 5_000;
+
 /**
  * Builds the whole platform from config: database (PGlite or postgres.js),
  * pub/sub (in-process or Redis), the readings stream tail, yoga over HTTP,
  * SSE and graphql-ws. Nothing listens until `listen()`. Throws, having
  * closed what it opened, when the database or Redis cannot be reached.
  */
-/** How long ingest waits for the cursors before its batch to become visible (see `visible` below). */
-const VISIBLE_WAIT_MS = 5_000;
-
 export async function createServer(config: Config, options: { log?: Logger } = {}): Promise<Server> {
   const log = options.log ?? createLogger(config.logLevel, { pretty: config.logPretty });
   const database = await openDatabase(config.database, log);
@@ -142,9 +142,10 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       [TRADES_STREAM, tradesTail],
       [TRANSACTIONS_STREAM, transactionsTail],
     ]);
-    // With PARALLEL_INGEST, earlier batches of the stream may still be committing (db/offsets.ts); a dead
-    // writer's claim is abandoned within a sweep and a poll (about 2 s), so this bound is reached only when
-    // the database is gone. Without it, a batch commits after every cursor before it: nothing to wait for.
+    // With PARALLEL_INGEST, earlier batches of the stream may still be committing (db/offsets.ts). A writer
+    // that died is abandoned within a sweep and two polls (about 3 s); one cut off with its backend alive, at
+    // 30 s. After this bound the answer goes out anyway, its lastCursor then briefly ahead of the stream.
+    // Without PARALLEL_INGEST on every node, a batch commits after every cursor before it: nothing to wait for.
     const visible = async (stream: string, cursor: bigint) => {
       if (!(await tails.get(stream)?.reached(cursor, VISIBLE_WAIT_MS))) {
         log.warn({ stream, cursor: cursor.toString(), waitedMs: VISIBLE_WAIT_MS }, 'batch stored, but earlier cursors of its stream are still not visible; answering anyway');

@@ -19,9 +19,10 @@ import { autocommit, isPool, preparedRows, rows, type Executor } from './client.
  *   PostgreSQL 15 on 2 cores, batches of 1,000 four at a time with no server
  *   in between reached 0.75-0.82× a plain insert's rate under the lock and
  *   0.95-1.06× claimed first. Through the platform on that same machine it
- *   gained 5-8% with processors off and lost 10-20% with them on: PostgreSQL
+ *   gained ~7% with processors off and lost 7-20% with them on: PostgreSQL
  *   then takes the CPU the server needs. It pays where PostgreSQL has cores
- *   of its own (docs/operations.md).
+ *   of its own (docs/operations.md). Every node must read `stream_claims`
+ *   (this version or later) before any node turns it on.
  */
 /** What a store wrote: the cursor just before the claimed range, and which cursors were inserted. */
 export interface ClaimedInsert {
@@ -151,10 +152,11 @@ export const committedCursorSql = (stream: string): SQL =>
  */
 export function cursorPage(page: { stream: string; table: SQL; columns: SQL; after: bigint; limit: number; upTo?: bigint; where?: SQL }): SQL {
   const bound = page.upTo === undefined ? committedCursorSql(page.stream) : sql`${page.upTo.toString()}::int8`;
-  return sql`select * from (
-      select ${page.columns}, seq as page_seq from ${page.table}
+  // `columns` and `where` name the table's columns unqualified: they read the same from the subquery.
+  return sql`select ${page.columns} from (
+      select * from ${page.table}
       where seq > ${page.after.toString()}::int8 and ${page.where ?? sql`true`} order by seq limit ${page.limit}
-    ) page where page_seq <= ${bound} order by page_seq`;
+    ) page where page.seq <= ${bound} order by page.seq`;
 }
 
 /** The last cursor of `stream` that is final: everything up to it is committed (or abandoned, never to appear). */

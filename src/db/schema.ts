@@ -124,7 +124,9 @@ export const streamOffsets = pgTable('stream_offsets', {
  * Cursor ranges (base, base + count] handed out and not yet stored: a writer
  * deletes its claim in the statement that inserts its rows. Readers see a
  * stream up to its lowest open claim (db/offsets.ts). `pid` is the backend
- * that claimed: once it is gone, so is the writer, and the claim is abandoned.
+ * that claimed, one of the claiming node's connections: once it is gone, that
+ * node died or lost the database, and the claim is abandoned. A claim whose
+ * backend lives on is abandoned when it is 30 s old (ingest/claim-janitor.ts).
  */
 export const streamClaims = pgTable(
   'stream_claims',
