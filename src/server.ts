@@ -108,7 +108,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     closers.push(() => pubsub.close());
     const retention = await startRetention(database, config.retention, log);
     closers.push(() => retention.stop());
-    const claims = startClaimJanitor(database, log);
+    const claims = startClaimJanitor(database, log, { parallel: config.ingest.parallel });
     closers.push(() => claims.stop());
 
     const publisher = new StreamPublisher(pubsub, log);

@@ -5,28 +5,27 @@ import type { Logger } from '../log.js';
 export interface ClaimJanitor {
   /** Claims this node abandoned since start. */
   readonly abandoned: number;
-  /** One sweep now (tests, and the timer). */
-  sweep(): Promise<void>;
   stop(): void;
 }
 
 /** How often open cursor claims are checked: a dead writer's claim holds its stream's readers back until then. */
-export const CLAIM_SWEEP_MS = 1_000;
+const CLAIM_SWEEP_MS = 1_000;
 /**
  * A claim open this long is abandoned even though its backend lives: its
  * writer was cut off without PostgreSQL noticing (TCP keepalive takes
  * minutes). A batch insert takes milliseconds; a writer this slow stores its
  * batch again under the stream's lock (db/offsets.ts storeBatch).
  */
-export const CLAIM_MAX_AGE_MS = 30_000;
+const CLAIM_MAX_AGE_MS = 30_000;
 
 /**
- * On PostgreSQL, abandons cursor claims whose writer died between claiming
- * and storing (db/offsets.ts), so the stream's readers move on: every node
- * sweeps, the DELETE makes each claim go once. Nothing to do on the embedded
- * database, whose writers never leave a claim open.
+ * With PARALLEL_INGEST on PostgreSQL (`parallel`), abandons cursor claims
+ * whose writer died between claiming and storing (db/offsets.ts), so the
+ * stream's readers move on: every node sweeps, the DELETE makes each claim go
+ * once. Nothing to do otherwise: no writer then leaves a claim open (every
+ * node sets PARALLEL_INGEST alike).
  */
-export function startClaimJanitor(database: Database, log: Logger): ClaimJanitor {
+export function startClaimJanitor(database: Database, log: Logger, options: { parallel: boolean }): ClaimJanitor {
   let abandoned = 0;
   let failing = false;
   let running: Promise<void> | undefined;
@@ -47,13 +46,12 @@ export function startClaimJanitor(database: Database, log: Logger): ClaimJanitor
     }
   };
   const sweep = () => (running ??= sweepOnce().finally(() => (running = undefined)));
-  const timer = database.driver === 'postgres' ? setInterval(() => void sweep(), CLAIM_SWEEP_MS) : undefined;
+  const timer = options.parallel && database.driver === 'postgres' ? setInterval(() => void sweep(), CLAIM_SWEEP_MS) : undefined;
   timer?.unref();
   return {
     get abandoned() {
       return abandoned;
     },
-    sweep,
     stop: () => clearInterval(timer),
   };
 }
