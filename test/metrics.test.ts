@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IngestReadingsDocument, LiveReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
 import { primaryBackends } from './support/backends.js';
 import { startTestApp, type TestApp } from './support/app.js';
-import { heartRate, patients } from './support/fixtures.js';
+import { heartRate, patients, T0 } from './support/fixtures.js';
 
 describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
   let app: TestApp;
@@ -43,5 +43,22 @@ describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
     expect(value(/^vigil_db_pool_size /)).toBe(backend.database === 'postgres' ? 8 : 1);
     if (backend.database === 'postgres') expect(value(/^vigil_db_connections\{state="/)).toBeGreaterThanOrEqual(1);
     expect(text).toMatch(/^vigil_process_resident_memory_bytes /m);
+  });
+
+  it('follows the newest series for the watermark lag, and counts the series held and how stale the quietest is', async () => {
+    // metrics-1's heart rate (second 50,000, above) stays the newest series; metrics-2's falls silent 1,000 s before it.
+    await app.mutate(RegisterSourcesDocument, { sources: patients('metrics-2') });
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('metrics-2', 71, 49_000)] });
+    await app.settle();
+    const text = await (await fetch(`${app.url}/metrics`)).text();
+    const value = (line: RegExp) => Number(text.split('\n').find((l) => line.test(l))?.split(' ').at(-1));
+    expect(value(/^vigil_processor_series\{pipeline="readings"\}/)).toBe(2);
+    expect(value(/^vigil_processor_series\{pipeline="patients"\}/)).toBe(2);
+    expect(value(/^vigil_processor_stalest_series_seconds\{pipeline="readings"\}/)).toBe(1_000);
+    // Wall clock minus (newest event time minus ALLOWED_LATENESS): a silent series does not hold it back.
+    const newestAge = (Date.now() - (T0 + 50_000_000)) / 1_000;
+    const lag = value(/^vigil_processor_watermark_lag_seconds\{pipeline="readings"\}/);
+    expect(lag).toBeGreaterThanOrEqual(newestAge - 5);
+    expect(lag).toBeLessThanOrEqual(newestAge + 300);
   });
 });

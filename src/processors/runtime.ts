@@ -137,9 +137,32 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
 
   /** The lowest series watermark: windows ending at or before it are final everywhere. */
   get watermark(): number | null {
-    let lowest: number | null = null;
-    for (const p of this.partitions) for (const clock of Object.values(p.clocks)) if (lowest === null || clock < lowest) lowest = clock;
-    return lowest === null ? null : lowest - this.options.latenessMs;
+    const { oldest } = this.seriesClocks();
+    return oldest === null ? null : oldest - this.options.latenessMs;
+  }
+
+  /**
+   * The series this node holds state for, and the latest event time of the
+   * most and the least recently heard of them (null with none). One pass
+   * over every series: for scrapes and queries, not per event.
+   */
+  seriesClocks(): { count: number; newest: number | null; oldest: number | null } {
+    let count = 0;
+    let newest: number | null = null;
+    let oldest: number | null = null;
+    for (const p of this.partitions) {
+      for (const series in p.clocks) {
+        const clock = p.clocks[series]!;
+        count++;
+        if (newest === null || clock > newest) newest = clock;
+        if (oldest === null || clock < oldest) oldest = clock;
+      }
+    }
+    return { count, newest, oldest };
+  }
+
+  get latenessMs(): number {
+    return this.options.latenessMs;
   }
 
   async start(): Promise<void> {
