@@ -20,6 +20,7 @@ import {
   type ReadingInput,
   type TradeInput,
 } from '../src/generated/graphql.js';
+import { partitionOf } from '../src/processors/partitions.js';
 import { backends, primaryBackends } from './support/backends.js';
 import { dropSchema, sql, startTestApp, type TestApp } from './support/app.js';
 import { T0, at, heartRate, patients, reading } from './support/fixtures.js';
@@ -252,14 +253,42 @@ describe.each(primaryBackends)('watermarks per series on $name', (backend) => {
 });
 
 describe.each(primaryBackends)('restart on $name', (backend) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-restart-'));
-  const schema = `t_restart_${process.pid}`;
+  const dataDirs = mkdtempSync(join(tmpdir(), 'vigil-restart-'));
+  const schemas: string[] = [];
   afterAll(async () => {
-    rmSync(dataDir, { recursive: true, force: true });
-    if (backend.database === 'postgres') await dropSchema(schema);
+    rmSync(dataDirs, { recursive: true, force: true });
+    if (backend.database === 'postgres') for (const schema of schemas) await dropSchema(schema);
   });
 
-  it('after a crash resumes from its checkpoint and ends with exactly the outputs of an uninterrupted run', async () => {
+  it('a checkpoint writes only the series whose state changed since the one before', async () => {
+    const app = await startTestApp(backend, { env: { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms' } });
+    try {
+      await app.mutate(RegisterSourcesDocument, { sources: patients('ck-a', 'ck-b', 'ck-c') });
+      await app.mutate(IngestReadingsDocument, { readings: [heartRate('ck-a', 70, 0), heartRate('ck-b', 71, 0), heartRate('ck-c', 72, 0)] });
+      await app.settle();
+      const stored = () =>
+        app.sql<{ series: string; cursor: string }>(sql`select series, cursor::text from processor_series_states where pipeline = 'readings' order by series`);
+      const before = await stored();
+      expect(before.map((r) => r.series)).toEqual(['ck-a/heart_rate', 'ck-b/heart_rate', 'ck-c/heart_rate']);
+
+      await app.mutate(IngestReadingsDocument, { readings: [heartRate('ck-a', 73, 1)] });
+      await app.settle();
+      const after = await stored();
+      const [header] = await app.sql<{ cursor: string }>(sql`select cursor::text from processor_checkpoints where pipeline = 'readings' limit 1`);
+      expect(BigInt(header!.cursor)).toBeGreaterThan(BigInt(before[0]!.cursor));
+      expect(after[0]).toEqual({ series: 'ck-a/heart_rate', cursor: header!.cursor });
+      expect(after.slice(1)).toEqual(before.slice(1));
+    } finally {
+      await app.close();
+    }
+  });
+
+  // `whole partitions`: the checkpoint as a version before processor_series_states wrote it (each partition's
+  // whole state in processor_checkpoints), which a new version must resume from.
+  it.each(['series rows', 'whole partitions'] as const)('after a crash resumes from its checkpoint (%s) and ends with exactly the outputs of an uninterrupted run', async (format) => {
+    const dataDir = join(dataDirs, String(schemas.length));
+    const schema = `t_restart_${process.pid}_${schemas.length}`;
+    schemas.push(schema);
     const readings = readingsStream(99, 'rs', SHAPE);
     const trades = tradesStream(98, 'RS', { ...SHAPE, series: 2 });
     const readingBatches = [...readings.batches, flushReadings('rs', SHAPE.series, readings.endTime)];
@@ -286,6 +315,15 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     const checkpoint = await first.sql<{ pipeline: string; partition: number; partitions: number; cursor: string; state: unknown }>(
       sql`select pipeline, partition, partitions, cursor::text, state from processor_checkpoints`,
     );
+    const seriesStates = await first.sql<{ pipeline: string; series: string; partition: number; clock: number; state: unknown; cursor: string }>(
+      sql`select pipeline, series, partition, clock, state, cursor::text from processor_series_states`,
+    );
+    expect(seriesStates.length).toBeGreaterThan(0);
+    // A series heard from only before the checkpoint: nothing in the second life touches its state, which must
+    // still be stored after it (the first checkpoint after a start from the old format writes every series).
+    const template = seriesStates.find((r) => r.pipeline === 'readings')!;
+    const partitions = checkpoint.find((c) => c.pipeline === 'readings')!.partitions;
+    seriesStates.push({ ...template, series: 'rs-silent/heart_rate', partition: partitionOf('rs-silent/heart_rate', partitions) });
     await postReadings(first, readingBatches.slice(half(half(readingBatches.length)), half(readingBatches.length)));
     await postTrades(first, tradeBatches.slice(half(half(tradeBatches.length)), half(tradeBatches.length)));
     await first.settle();
@@ -294,9 +332,21 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     // The crash: state as of that checkpoint, outputs and stream as of the end of the first life.
     const operator = await startTestApp(backend, { env: { ...env, PROCESSORS: 'off' }, dataDir, schema, keepSchema: true });
     await operator.sql(sql`delete from processor_checkpoints`);
+    await operator.sql(sql`delete from processor_series_states`);
     for (const c of checkpoint) {
+      const whole = { clocks: {} as Record<string, number>, series: {} as Record<string, unknown> };
+      for (const r of seriesStates.filter((r) => r.pipeline === c.pipeline && r.partition === c.partition)) {
+        whole.clocks[r.series] = r.clock;
+        whole.series[r.series] = r.state;
+      }
       await operator.sql(sql`insert into processor_checkpoints (pipeline, partition, partitions, cursor, state)
-        values (${c.pipeline}, ${c.partition}, ${c.partitions}, ${c.cursor}::int8, ${JSON.stringify(c.state)}::jsonb)`);
+        values (${c.pipeline}, ${c.partition}, ${c.partitions}, ${c.cursor}::int8, ${JSON.stringify(format === 'series rows' ? c.state : whole)}::jsonb)`);
+    }
+    if (format === 'series rows') {
+      for (const r of seriesStates) {
+        await operator.sql(sql`insert into processor_series_states (pipeline, series, partition, clock, state, cursor)
+          values (${r.pipeline}, ${r.series}, ${r.partition}, ${r.clock}, ${JSON.stringify(r.state)}::jsonb, ${r.cursor}::int8)`);
+      }
     }
     await operator.close();
 
@@ -309,6 +359,11 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     const postedSecond = readingBatches.slice(half(readingBatches.length)).flat().length;
     expect(replayedReadings, 'the second life replayed the stream after the checkpoint').toBeGreaterThan(postedSecond);
     expect(await outputsOf(second)).toEqual(reference);
+    // Checkpoints are series rows again, every series of the old format's among them.
+    const headers = await second.sql<{ state: unknown }>(sql`select state from processor_checkpoints`);
+    expect(headers.every((h) => JSON.stringify(h.state) === '{}')).toBe(true);
+    const stored = new Set((await second.sql<{ key: string }>(sql`select pipeline || ' ' || series as key from processor_series_states`)).map((r) => r.key));
+    expect(seriesStates.filter((r) => !stored.has(`${r.pipeline} ${r.series}`))).toEqual([]);
     await second.close();
   });
 });

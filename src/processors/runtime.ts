@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { reasonOf, type Db } from '../db/client.js';
-import { acquireLease, loadCheckpoints, recordLateEvents, releaseLease, saveCheckpoints, type LateEvent } from '../db/processor-state.js';
+import { acquireLease, loadCheckpoints, loadSeriesStates, recordLateEvents, releaseLease, saveCheckpoints, type LateEvent, type SeriesCheckpoint } from '../db/processor-state.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { StreamTail } from '../live/stream-tail.js';
 import type { Logger } from '../log.js';
@@ -105,6 +105,10 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   readonly stats = { eventsIn: 0, lateDropped: 0, batches: 0, processingMs: 0, outputs: {} as Record<string, number> };
   readonly delay = new LatencySamples();
   private partitions: PartitionState[] = [];
+  /** Series whose state or clock changed since the last checkpoint: the next one writes only these. */
+  private dirty = new Set<string>();
+  /** The next checkpoint writes every series and drops any other stored row (see restore). */
+  private rewriteAll = false;
   private queue: { events: E[]; committedAt?: number }[] = [];
   private wake: (() => void) | undefined;
   private detach: (() => void) | undefined;
@@ -303,10 +307,25 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
         `pipeline ${this.name} was checkpointed with ${saved[0]!.partitions} partitions but PROCESSOR_PARTITIONS is ${partitions}; set it back, or delete its processor_checkpoints rows to rebuild from the stored stream`,
       );
     }
+    // A checkpoint written before series rows existed holds each partition's whole state.
+    let legacy = false;
     this.partitions = Array.from({ length: partitions }, (_, i) => {
       const state = saved[i]?.state as Partial<PartitionState> | undefined;
+      if (state?.clocks && Object.keys(state.clocks).length > 0) legacy = true;
       return { clocks: state?.clocks ?? {}, series: state?.series ?? {} };
     });
+    // Series rows count only under a checkpoint: without one (none yet, or deleted to rebuild) the pipeline
+    // starts from the beginning of the stream, and its first checkpoint replaces whatever rows are left.
+    if (saved.length > 0) {
+      for (const row of await loadSeriesStates(this.options.db, this.name)) {
+        const partition = this.partitions[row.partition];
+        if (!partition) throw new Error(`pipeline ${this.name}: series ${row.series} is stored in partition ${row.partition} of ${partitions}`);
+        partition.clocks[row.series] = row.clock;
+        partition.series[row.series] = row.state as Record<string, unknown>;
+      }
+    }
+    this.dirty = new Set();
+    this.rewriteAll = saved.length === 0 || legacy;
     this.position = saved[0]?.cursor ?? 0n;
     this.checkpointedAt = saved[0] ? { cursor: saved[0].cursor, at: new Date() } : null;
     this.options.log.info({ pipeline: this.name, cursor: this.position.toString(), owner: this.owner }, saved.length ? 'processors resume from checkpoint' : 'processors start from the beginning of the stream');
@@ -357,6 +376,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       }
     }
     for (const [series, { states, events }] of seen) {
+      this.dirty.add(series);
       if (events.length === 0) continue;
       for (let i = 0; i < stages.length; i++) {
         const { processor, name, input } = stages[i]!;
@@ -485,10 +505,34 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     const cursor = this.position;
     // A restart replays only what follows the checkpoint, so what precedes it must be stored.
     await this.flushProvisional();
-    // Serialized now, so the stored state is exactly the state at `cursor`.
-    const states = this.partitions.map((p) => JSON.parse(JSON.stringify(p)) as unknown);
-    await saveCheckpoints(this.options.db, this.name, cursor, states);
+    // Serialized now, so the stored state is exactly the state at `cursor`; only the series that changed since
+    // the last checkpoint (all of them once, after a start without series rows). Writing every series each time
+    // took ~0.9 s of the event loop for 100,000 cards (34 MB of JSON), every CHECKPOINT_INTERVAL.
+    const began = performance.now();
+    const replace = this.rewriteAll;
+    const { partitions } = this.options;
+    const keys = replace ? this.partitions.flatMap((p) => Object.keys(p.clocks)) : [...this.dirty];
+    const series: SeriesCheckpoint[] = [];
+    for (const key of keys) {
+      const partition = partitionOf(key, partitions);
+      const clock = this.partitions[partition]!.clocks[key];
+      if (clock !== undefined) series.push({ partition, series: key, clock, state: JSON.stringify(this.partitions[partition]!.series[key] ?? {}) });
+    }
+    const serialised = performance.now();
+    // What changes from here on goes to the next checkpoint; a failed one leaves its series to it as well.
+    this.dirty = new Set();
+    try {
+      await saveCheckpoints(this.options.db, this.name, cursor, partitions, series, { replace });
+    } catch (error) {
+      for (const key of keys) this.dirty.add(key);
+      throw error;
+    }
+    this.rewriteAll = false;
     this.lastCheckpoint = Date.now();
     this.checkpointedAt = { cursor, at: new Date() };
+    this.options.log.debug(
+      { pipeline: this.name, cursor: cursor.toString(), series: series.length, bytes: series.reduce((n, s) => n + s.state.length, 0), replace, serialiseMs: Math.round(serialised - began), ms: Math.round(performance.now() - began) },
+      'processor checkpoint written',
+    );
   }
 }
