@@ -92,42 +92,32 @@ export function createMetrics(services: Services) {
   // The lag follows the newest series, not the lowest watermark: one silent monitor or card would hold that back
   // for good, and the lag would grow on a healthy pipeline.
   const owned = () => pipelines().filter((p) => p.role === 'owner');
-  new Gauge({
-    name: 'vigil_processor_watermark_lag_seconds',
-    help: "Wall clock minus the newest series watermark: how far the pipeline's event time trails real time (about ALLOWED_LATENESS while data flows)",
-    labelNames: ['pipeline'] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const p of owned()) {
-        const { newest } = p.seriesClocks();
-        if (newest !== null) this.set({ pipeline: p.name }, (Date.now() - (newest - p.latenessMs)) / 1_000);
-      }
-    },
-  });
-  new Gauge({
-    name: 'vigil_processor_series',
-    help: 'Series (source/metric, patient, symbol, card, IP) whose state the pipeline holds in memory and checkpoints',
-    labelNames: ['pipeline'] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const p of owned()) this.set({ pipeline: p.name }, p.seriesClocks().count);
-    },
-  });
-  new Gauge({
-    name: 'vigil_processor_stalest_series_seconds',
-    help: "Event time between the newest series and the one heard from least recently (its windows stay open until it sends again)",
-    labelNames: ['pipeline'] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const p of owned()) {
-        const { newest, oldest } = p.seriesClocks();
-        if (newest !== null && oldest !== null) this.set({ pipeline: p.name }, (newest - oldest) / 1_000);
-      }
-    },
-  });
+  type Owned = ReturnType<typeof owned>[number];
+  const seriesGauge = (name: string, help: string, value: (clocks: ReturnType<Owned['seriesClocks']>, pipeline: Owned) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pipeline'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const p of owned()) {
+          const v = value(p.seriesClocks(), p);
+          if (v !== null) this.set({ pipeline: p.name }, v);
+        }
+      },
+    });
+  seriesGauge(
+    'vigil_processor_watermark_lag_seconds',
+    "Wall clock minus the newest series watermark: how far the pipeline's event time trails real time (about ALLOWED_LATENESS while data flows)",
+    ({ newest }, p) => (newest === null ? null : (Date.now() - (newest - p.latenessMs)) / 1_000),
+  );
+  seriesGauge('vigil_processor_series', 'Series (source/metric, patient, symbol, card, IP) whose state the pipeline holds in memory and checkpoints', ({ count }) => count);
+  seriesGauge(
+    'vigil_processor_stalest_series_seconds',
+    'Event time between the newest series and the one heard from least recently (its windows stay open until it sends again)',
+    ({ newest, oldest }) => (newest === null || oldest === null ? null : (newest - oldest) / 1_000),
+  );
   new Gauge({
     name: 'vigil_live_subscriptions',
     help: 'Open subscriptions on this node, by stream',
