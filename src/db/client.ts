@@ -168,8 +168,13 @@ const FAIL_FAST = {
   backoff: (attempt: number) => Math.min(0.02 * 2 ** attempt, 0.5),
   /** TCP keepalive after this many idle seconds, so a connection silently cut while idle is noticed. */
   keep_alive: 10,
-  /** Close connections idle this long (seconds): fewer stale sockets after a network change. */
-  idle_timeout: 60,
+  /**
+   * Close connections idle this long (seconds). Long, because a fresh PostgreSQL backend runs its first
+   * queries slowly: a history query over 500,000 readings took 252-283, then 134-142, then ~100 ms on each
+   * new connection. At 60 s, an analyst's queries a few minutes apart met a new backend every time. A
+   * connection cut while idle is still noticed within seconds (keep_alive).
+   */
+  idle_timeout: 600,
 };
 
 async function openPostgres(
