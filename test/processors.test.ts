@@ -283,9 +283,91 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     }
   });
 
+  it('a node whose lease another node took writes no checkpoint over the new owner\'s, and stands by', async () => {
+    // Renewals an hour apart: only the checkpoint can find that the lease went (as when renewals fail for a while).
+    const app = await startTestApp(backend, { env: { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms', PROCESSOR_LEASE: '3h' } });
+    try {
+      await app.mutate(RegisterSourcesDocument, { sources: patients('fence-a', 'fence-b') });
+      await app.mutate(IngestReadingsDocument, { readings: [heartRate('fence-a', 70, 0), heartRate('fence-b', 71, 0)] });
+      await app.settle();
+      const checkpoint = async () => ({
+        headers: await app.sql(sql`select partition, cursor::text, state from processor_checkpoints where pipeline = 'readings' order by partition`),
+        series: await app.sql(sql`select series, clock, state, cursor::text from processor_series_states where pipeline = 'readings' order by series`),
+      });
+      const before = await checkpoint();
+      expect(before.series).toHaveLength(2);
+
+      await app.sql(sql`update processor_leases set owner = 'another-node', expires_at = now() + interval '1 hour' where pipeline = 'readings'`);
+      await app.mutate(IngestReadingsDocument, { readings: [heartRate('fence-a', 72, 1)] });
+      const roleOf = async () => (await app.mutate(ProcessorsDocument, {})).processors.find((p) => p.name === 'readings')!.role;
+      for (let i = 0; i < 200 && (await roleOf()) === 'owner'; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(await roleOf()).toBe('standby');
+      expect(await checkpoint()).toEqual(before);
+      const [lease] = await app.sql<{ owner: string }>(sql`select owner from processor_leases where pipeline = 'readings'`);
+      expect(lease!.owner).toBe('another-node');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('resumes from the oldest checkpoint format (one clock per partition): each series starts from its partition\'s clock', async () => {
+    const dataDir = join(dataDirs, String(schemas.length));
+    const schema = `t_restart_${process.pid}_${schemas.length}`;
+    schemas.push(schema);
+    const open = (env: Record<string, string> = {}) =>
+      startTestApp(backend, { env: { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms', ...env }, dataDir, schema, keepSchema: true });
+    const first = await open();
+    await first.mutate(RegisterSourcesDocument, { sources: patients('old-a') });
+    await first.mutate(IngestReadingsDocument, { readings: [heartRate('old-a', 70, 0), heartRate('old-a', 71, 1)] });
+    await first.settle();
+    const [row] = await first.sql<{ partition: number; clock: number; state: unknown }>(
+      sql`select partition, clock, state from processor_series_states where pipeline = 'readings' and series = 'old-a/heart_rate'`,
+    );
+    await first.close();
+
+    const operator = await open({ PROCESSORS: 'off' });
+    const maxEventTime = row!.clock + 5_000;
+    await operator.sql(sql`update processor_checkpoints set state = case when partition = ${row!.partition}
+        then ${JSON.stringify({ watermark: maxEventTime - 30_000, maxEventTime, series: { 'old-a/heart_rate': row!.state } })}::jsonb
+        else ${JSON.stringify({ watermark: null, maxEventTime: null, series: {} })}::jsonb end
+      where pipeline = 'readings'`);
+    await operator.sql(sql`delete from processor_series_states`);
+    await operator.close();
+
+    const second = await open();
+    try {
+      await second.settle();
+      // A checkpoint follows the next batch; the old state must be in it, under the partition's clock.
+      await second.mutate(RegisterSourcesDocument, { sources: patients('old-b') });
+      await second.mutate(IngestReadingsDocument, { readings: [heartRate('old-b', 72, 2)] });
+      await second.settle();
+      const stored = await second.sql<{ series: string; clock: number; state: unknown }>(
+        sql`select series, clock, state from processor_series_states where pipeline = 'readings' order by series`,
+      );
+      expect(stored.map((r) => r.series)).toEqual(['old-a/heart_rate', 'old-b/heart_rate']);
+      expect(stored[0]).toEqual({ series: 'old-a/heart_rate', clock: maxEventTime, state: row!.state });
+    } finally {
+      await second.close();
+    }
+  });
+
+  interface Saved {
+    headers: { pipeline: string; partition: number; partitions: number; cursor: string; state: unknown }[];
+    series: { pipeline: string; series: string; partition: number; clock: number; state: unknown; cursor: string }[];
+  }
+  const savedIn = async (app: TestApp): Promise<Saved> => ({
+    headers: await app.sql(sql`select pipeline, partition, partitions, cursor::text, state from processor_checkpoints`),
+    series: await app.sql(sql`select pipeline, series, partition, clock, state, cursor::text from processor_series_states`),
+  });
+  /** Every series' stored state, as a run's checkpoints left it (cursors aside: they say when it was written). */
+  const seriesStatesOf = (app: TestApp) =>
+    app.sql<{ pipeline: string; series: string; partition: number; clock: number; state: unknown }>(
+      sql`select pipeline, series, partition, clock, state from processor_series_states order by pipeline, series`,
+    );
+
   // `whole partitions`: the checkpoint as a version before processor_series_states wrote it (each partition's
-  // whole state in processor_checkpoints), which a new version must resume from.
-  it.each(['series rows', 'whole partitions'] as const)('after a crash resumes from its checkpoint (%s) and ends with exactly the outputs of an uninterrupted run', async (format) => {
+  // whole state in processor_checkpoints), which a new version must resume from, ignoring any series rows beside it.
+  it.each(['series rows', 'whole partitions'] as const)('after crashes resumes from its checkpoints (%s, then the rows it wrote) and ends with exactly the outputs and state of an uninterrupted run', async (format) => {
     const dataDir = join(dataDirs, String(schemas.length));
     const schema = `t_restart_${process.pid}_${schemas.length}`;
     schemas.push(schema);
@@ -293,77 +375,86 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     const trades = tradesStream(98, 'RS', { ...SHAPE, series: 2 });
     const readingBatches = [...readings.batches, flushReadings('rs', SHAPE.series, readings.endTime)];
     const tradeBatches = [...trades.batches, flushTrades('RS', 2, trades.endTime)];
-    const half = (n: number) => Math.floor(n / 2);
+    const quarter = (q: number) => (n: number) => Math.floor((n * q) / 4);
+    const post = async (app: TestApp, from: number, to: number) => {
+      await postReadings(app, readingBatches.slice(quarter(from)(readingBatches.length), quarter(to)(readingBatches.length)));
+      await postTrades(app, tradeBatches.slice(quarter(from)(tradeBatches.length), quarter(to)(tradeBatches.length)));
+      await app.settle();
+    };
     const env = { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms', PROCESSOR_LEASE: '1s' };
     const sources = patients('rs-0', 'rs-1', 'rs-2');
+    const open = (extra: Record<string, string> = {}) => startTestApp(backend, { env: { ...env, ...extra }, dataDir, schema, keepSchema: true });
+    /** The crash: the checkpoint `saved` in `as` format, outputs and stream as the life before left them. */
+    const crashTo = async (saved: Saved, as: typeof format) => {
+      const operator = await open({ PROCESSORS: 'off' });
+      await operator.sql(sql`delete from processor_checkpoints`);
+      // Rows beside a header of the old format are not its state (a later version's, before a downgrade):
+      // the rows the life before left, a quarter of the stream past the checkpoint, stay to show they are ignored.
+      if (as === 'series rows') await operator.sql(sql`delete from processor_series_states`);
+      for (const c of saved.headers) {
+        const whole = { clocks: {} as Record<string, number>, series: {} as Record<string, unknown> };
+        for (const r of saved.series.filter((r) => r.pipeline === c.pipeline && r.partition === c.partition)) {
+          whole.clocks[r.series] = r.clock;
+          whole.series[r.series] = r.state;
+        }
+        await operator.sql(sql`insert into processor_checkpoints (pipeline, partition, partitions, cursor, state)
+          values (${c.pipeline}, ${c.partition}, ${c.partitions}, ${c.cursor}::int8, ${JSON.stringify(as === 'series rows' ? c.state : whole)}::jsonb)`);
+      }
+      if (as === 'series rows') {
+        for (const r of saved.series) {
+          await operator.sql(sql`insert into processor_series_states (pipeline, series, partition, clock, state, cursor)
+            values (${r.pipeline}, ${r.series}, ${r.partition}, ${r.clock}, ${JSON.stringify(r.state)}::json, ${r.cursor}::int8)`);
+        }
+      }
+      await operator.close();
+    };
+    const replayed = async (app: TestApp, postedQuarters: [number, number]) => {
+      const { processors } = await app.mutate(ProcessorsDocument, {});
+      const posted = readingBatches.slice(quarter(postedQuarters[0])(readingBatches.length), quarter(postedQuarters[1])(readingBatches.length)).flat().length;
+      return processors.find((p) => p.name === 'readings')!.eventsIn - posted;
+    };
 
     const uninterrupted = await startTestApp(backend, { env });
     await uninterrupted.mutate(RegisterSourcesDocument, { sources });
-    await postReadings(uninterrupted, readingBatches);
-    await postTrades(uninterrupted, tradeBatches);
-    await uninterrupted.settle();
+    await post(uninterrupted, 0, 4);
     const reference = await outputsOf(uninterrupted);
+    const referenceStates = await seriesStatesOf(uninterrupted);
     await uninterrupted.close();
     expect(reference.windows.length).toBeGreaterThan(500);
 
-    // First life: a checkpoint a quarter of the way in, then outputs stored well beyond it.
-    const first = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
+    // First life: a checkpoint a quarter of the way in, then outputs stored a quarter beyond it.
+    const first = await open();
     await first.mutate(RegisterSourcesDocument, { sources });
-    await postReadings(first, readingBatches.slice(0, half(half(readingBatches.length))));
-    await postTrades(first, tradeBatches.slice(0, half(half(tradeBatches.length))));
-    await first.settle();
-    const checkpoint = await first.sql<{ pipeline: string; partition: number; partitions: number; cursor: string; state: unknown }>(
-      sql`select pipeline, partition, partitions, cursor::text, state from processor_checkpoints`,
-    );
-    const seriesStates = await first.sql<{ pipeline: string; series: string; partition: number; clock: number; state: unknown; cursor: string }>(
-      sql`select pipeline, series, partition, clock, state, cursor::text from processor_series_states`,
-    );
-    expect(seriesStates.length).toBeGreaterThan(0);
-    // A series heard from only before the checkpoint: nothing in the second life touches its state, which must
-    // still be stored after it (the first checkpoint after a start from the old format writes every series).
-    const template = seriesStates.find((r) => r.pipeline === 'readings')!;
-    const partitions = checkpoint.find((c) => c.pipeline === 'readings')!.partitions;
-    seriesStates.push({ ...template, series: 'rs-silent/heart_rate', partition: partitionOf('rs-silent/heart_rate', partitions) });
-    await postReadings(first, readingBatches.slice(half(half(readingBatches.length)), half(readingBatches.length)));
-    await postTrades(first, tradeBatches.slice(half(half(tradeBatches.length)), half(tradeBatches.length)));
-    await first.settle();
+    await post(first, 0, 1);
+    const atQuarter = await savedIn(first);
+    expect(atQuarter.series.length).toBeGreaterThan(0);
+    // A series heard from only before the checkpoint: nothing after touches its state, which must still be
+    // stored at the end (the first checkpoint after a start from the old format writes every series).
+    const template = atQuarter.series.find((r) => r.pipeline === 'readings')!;
+    const silent = { ...template, series: 'rs-silent/heart_rate', partition: partitionOf('rs-silent/heart_rate', atQuarter.headers[0]!.partitions) };
+    atQuarter.series.push(silent);
+    await post(first, 1, 2);
     await first.close();
+    await crashTo(atQuarter, format);
 
-    // The crash: state as of that checkpoint, outputs and stream as of the end of the first life.
-    const operator = await startTestApp(backend, { env: { ...env, PROCESSORS: 'off' }, dataDir, schema, keepSchema: true });
-    await operator.sql(sql`delete from processor_checkpoints`);
-    await operator.sql(sql`delete from processor_series_states`);
-    for (const c of checkpoint) {
-      const whole = { clocks: {} as Record<string, number>, series: {} as Record<string, unknown> };
-      for (const r of seriesStates.filter((r) => r.pipeline === c.pipeline && r.partition === c.partition)) {
-        whole.clocks[r.series] = r.clock;
-        whole.series[r.series] = r.state;
-      }
-      await operator.sql(sql`insert into processor_checkpoints (pipeline, partition, partitions, cursor, state)
-        values (${c.pipeline}, ${c.partition}, ${c.partitions}, ${c.cursor}::int8, ${JSON.stringify(format === 'series rows' ? c.state : whole)}::jsonb)`);
-    }
-    if (format === 'series rows') {
-      for (const r of seriesStates) {
-        await operator.sql(sql`insert into processor_series_states (pipeline, series, partition, clock, state, cursor)
-          values (${r.pipeline}, ${r.series}, ${r.partition}, ${r.clock}, ${JSON.stringify(r.state)}::jsonb, ${r.cursor}::int8)`);
-      }
-    }
-    await operator.close();
-
-    const second = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
-    await postReadings(second, readingBatches.slice(half(readingBatches.length)));
-    await postTrades(second, tradeBatches.slice(half(tradeBatches.length)));
-    await second.settle();
-    const { processors } = await second.mutate(ProcessorsDocument, {});
-    const replayedReadings = processors.find((p) => p.name === 'readings')!.eventsIn;
-    const postedSecond = readingBatches.slice(half(readingBatches.length)).flat().length;
-    expect(replayedReadings, 'the second life replayed the stream after the checkpoint').toBeGreaterThan(postedSecond);
-    expect(await outputsOf(second)).toEqual(reference);
-    // Checkpoints are series rows again, every series of the old format's among them.
-    const headers = await second.sql<{ state: unknown }>(sql`select state from processor_checkpoints`);
-    expect(headers.every((h) => JSON.stringify(h.state) === '{}')).toBe(true);
-    const stored = new Set((await second.sql<{ key: string }>(sql`select pipeline || ' ' || series as key from processor_series_states`)).map((r) => r.key));
-    expect(seriesStates.filter((r) => !stored.has(`${r.pipeline} ${r.series}`))).toEqual([]);
+    // Second life: replays the second quarter, takes the third, checkpointing series rows; then crashes again.
+    const second = await open();
+    await post(second, 2, 3);
+    expect(await replayed(second, [2, 3]), 'the second life replayed the stream after the checkpoint').toBeGreaterThan(0);
+    const atThreeQuarters = await savedIn(second);
+    expect(atThreeQuarters.headers.every((h) => JSON.stringify(h.state) === '{}'), 'headers of series rows').toBe(true);
+    await post(second, 3, 4);
     await second.close();
+    await crashTo(atThreeQuarters, 'series rows');
+
+    // Third life: from the rows the second wrote (all once, then only what changed), replays the last quarter.
+    const third = await open();
+    await third.settle();
+    expect(await replayed(third, [4, 4]), 'the third life replayed the stream after the checkpoint').toBeGreaterThan(0);
+    expect(await outputsOf(third)).toEqual(reference);
+    const states = await seriesStatesOf(third);
+    expect(states.filter((r) => r.series !== silent.series)).toEqual(referenceStates);
+    expect(states.find((r) => r.series === silent.series)).toEqual({ pipeline: silent.pipeline, series: silent.series, partition: silent.partition, clock: silent.clock, state: silent.state });
+    await third.close();
   });
 });

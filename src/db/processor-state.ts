@@ -10,17 +10,31 @@ export interface Checkpoint {
   state: unknown;
 }
 
-export async function loadCheckpoints(db: Db, pipeline: string): Promise<Checkpoint[]> {
-  return db
-    .select({
-      partition: processorCheckpoints.partition,
-      partitions: processorCheckpoints.partitions,
-      cursor: processorCheckpoints.cursor,
-      state: processorCheckpoints.state,
-    })
-    .from(processorCheckpoints)
-    .where(eq(processorCheckpoints.pipeline, pipeline))
-    .orderBy(processorCheckpoints.partition);
+/**
+ * A pipeline's checkpoint: its per-partition headers (cursor, partition
+ * count; the whole state in the format before series rows) and its series
+ * rows, read in one snapshot, so both are of the same checkpoint.
+ */
+export async function loadCheckpoint(db: Db, pipeline: string): Promise<{ headers: Checkpoint[]; series: StoredSeriesState[] }> {
+  return db.transaction(
+    async (tx) => ({
+      headers: await tx
+        .select({
+          partition: processorCheckpoints.partition,
+          partitions: processorCheckpoints.partitions,
+          cursor: processorCheckpoints.cursor,
+          state: processorCheckpoints.state,
+        })
+        .from(processorCheckpoints)
+        .where(eq(processorCheckpoints.pipeline, pipeline))
+        .orderBy(processorCheckpoints.partition),
+      series: await tx
+        .select({ partition: processorSeriesStates.partition, series: processorSeriesStates.series, clock: processorSeriesStates.clock, state: processorSeriesStates.state })
+        .from(processorSeriesStates)
+        .where(eq(processorSeriesStates.pipeline, pipeline)),
+    }),
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
 }
 
 /** One series' state as a checkpoint writes it: `state` already serialised (JSON text). */
@@ -31,20 +45,32 @@ export interface SeriesCheckpoint {
   state: string;
 }
 
-/** Every series state stored for `pipeline` (as of its checkpoint's cursor). */
-export async function loadSeriesStates(db: Db, pipeline: string): Promise<{ partition: number; series: string; clock: number; state: unknown }[]> {
-  return db
-    .select({ partition: processorSeriesStates.partition, series: processorSeriesStates.series, clock: processorSeriesStates.clock, state: processorSeriesStates.state })
-    .from(processorSeriesStates)
-    .where(eq(processorSeriesStates.pipeline, pipeline));
+/** One series' stored state (as of its checkpoint's cursor). */
+export interface StoredSeriesState {
+  partition: number;
+  series: string;
+  clock: number;
+  state: unknown;
+}
+
+/** A checkpoint was refused because `owner` no longer holds the pipeline's lease (another node may own it). */
+export class LeaseLostError extends Error {
+  constructor(pipeline: string, owner: string) {
+    super(`pipeline ${pipeline}: ${owner} no longer holds the processor lease; checkpoint not written`);
+    this.name = 'LeaseLostError';
+  }
 }
 
 /** Series per statement: a card's state is ~300 B of JSON, a series of readings' windows ~2 KB. */
 const SERIES_CHUNK = 1_000;
 
 /**
- * A checkpoint at `cursor`, in one transaction: a restart never sees
- * partitions or series at different positions. `series` holds the series
+ * A checkpoint at `cursor` by `owner`, in one transaction: a restart never
+ * sees partitions or series at different positions. Written only while
+ * `owner` holds the lease, which stays locked until the commit: a node whose
+ * lease lapsed (its renewals failing while another took over) cannot write
+ * an older cursor under the new owner's series rows, which it would leave
+ * mixed (LeaseLostError). `series` holds the series
  * whose state changed since the last checkpoint (the others' rows are
  * already their state at `cursor`); `replace`: they are all of the
  * pipeline's series, and any other stored row goes (a pipeline rebuilt from
@@ -53,12 +79,18 @@ const SERIES_CHUNK = 1_000;
 export async function saveCheckpoints(
   db: Db,
   pipeline: string,
+  owner: string,
   cursor: bigint,
   partitions: number,
   series: readonly SeriesCheckpoint[],
   options: { replace: boolean },
 ): Promise<void> {
   await db.transaction(async (tx) => {
+    const held = await rows(
+      tx,
+      sql`select 1 from processor_leases where pipeline = ${pipeline} and owner = ${owner} and expires_at > now() for share`,
+    );
+    if (held.length === 0) throw new LeaseLostError(pipeline, owner);
     await tx.delete(processorCheckpoints).where(eq(processorCheckpoints.pipeline, pipeline));
     await tx.insert(processorCheckpoints).values(
       Array.from({ length: partitions }, (_, partition) => ({ pipeline, partition, partitions, cursor, state: {} })),

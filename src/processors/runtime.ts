@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { reasonOf, type Db } from '../db/client.js';
-import { acquireLease, loadCheckpoints, loadSeriesStates, recordLateEvents, releaseLease, saveCheckpoints, type LateEvent, type SeriesCheckpoint } from '../db/processor-state.js';
+import { acquireLease, LeaseLostError, loadCheckpoint, recordLateEvents, releaseLease, saveCheckpoints, type LateEvent, type SeriesCheckpoint } from '../db/processor-state.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { StreamTail } from '../live/stream-tail.js';
 import type { Logger } from '../log.js';
@@ -79,6 +79,27 @@ interface PartitionState {
   clocks: Record<string, number>;
   /** series key → stage name → processor state */
   series: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * A partition's state from a checkpoint header written before series rows
+ * existed, which held it whole; null for a header of series rows (`{}`).
+ * The oldest such headers had one clock per partition (`maxEventTime`) and
+ * none per series: each of its series starts from that clock.
+ */
+function wholePartition(pipeline: string, header: unknown): PartitionState | null {
+  const state = (header ?? {}) as Partial<PartitionState> & { maxEventTime?: number | null };
+  if (Object.keys(state).length === 0) return null;
+  const clocks = { ...state.clocks };
+  const series = state.series ?? {};
+  for (const key of Object.keys(series)) {
+    if (clocks[key] !== undefined) continue;
+    if (typeof state.maxEventTime !== 'number') {
+      throw new Error(`pipeline ${pipeline}: the checkpoint holds state for series ${key} but no event time; delete its processor_checkpoints rows to rebuild from the stored stream`);
+    }
+    clocks[key] = state.maxEventTime;
+  }
+  return { clocks, series };
 }
 
 const CATCH_UP_PAGE = 5_000;
@@ -235,14 +256,20 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
         void releaseLease(this.options.db, this.name, this.owner).catch(() => undefined);
       });
     } else if (!held && this.role === 'owner') {
-      this.options.log.error({ pipeline: this.name }, 'processor lease lost to another node; standing by');
-      this.role = 'standby';
-      this.detach?.();
-      this.wake?.();
+      this.standBy('processor lease lost to another node; standing by');
     } else if (!held && this.role === 'starting') {
       this.role = 'standby';
       this.options.log.info({ pipeline: this.name }, 'processors run on another node; standing by');
     }
+  }
+
+  /** Stops processing after the batch in hand; the lease is another node's. */
+  private standBy(message: string) {
+    if (this.role !== 'owner') return;
+    this.options.log.error({ pipeline: this.name }, message);
+    this.role = 'standby';
+    this.detach?.();
+    this.wake?.();
   }
 
   private async run(): Promise<void> {
@@ -300,24 +327,22 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   }
 
   private async restore() {
-    const saved = await loadCheckpoints(this.options.db, this.name);
+    const { headers: saved, series: rows } = await loadCheckpoint(this.options.db, this.name);
     const { partitions } = this.options;
     if (saved.length > 0 && saved[0]!.partitions !== partitions) {
       throw new Error(
         `pipeline ${this.name} was checkpointed with ${saved[0]!.partitions} partitions but PROCESSOR_PARTITIONS is ${partitions}; set it back, or delete its processor_checkpoints rows to rebuild from the stored stream`,
       );
     }
-    // A checkpoint written before series rows existed holds each partition's whole state.
-    let legacy = false;
-    this.partitions = Array.from({ length: partitions }, (_, i) => {
-      const state = saved[i]?.state as Partial<PartitionState> | undefined;
-      if (state?.clocks && Object.keys(state.clocks).length > 0) legacy = true;
-      return { clocks: state?.clocks ?? {}, series: state?.series ?? {} };
-    });
+    // A header of the format before series rows holds its partition's whole state. It was written last, so any
+    // series rows beside it (left by a later version, then downgraded) are older or newer, never its state.
+    const whole = saved.map((c) => wholePartition(this.name, c.state));
+    const legacy = whole.some((w) => w !== null);
+    this.partitions = Array.from({ length: partitions }, (_, i) => whole[i] ?? { clocks: {}, series: {} });
     // Series rows count only under a checkpoint: without one (none yet, or deleted to rebuild) the pipeline
     // starts from the beginning of the stream, and its first checkpoint replaces whatever rows are left.
-    if (saved.length > 0) {
-      for (const row of await loadSeriesStates(this.options.db, this.name)) {
+    if (saved.length > 0 && !legacy) {
+      for (const row of rows) {
         const partition = this.partitions[row.partition];
         if (!partition) throw new Error(`pipeline ${this.name}: series ${row.series} is stored in partition ${row.partition} of ${partitions}`);
         partition.clocks[row.series] = row.clock;
@@ -328,7 +353,10 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     this.rewriteAll = saved.length === 0 || legacy;
     this.position = saved[0]?.cursor ?? 0n;
     this.checkpointedAt = saved[0] ? { cursor: saved[0].cursor, at: new Date() } : null;
-    this.options.log.info({ pipeline: this.name, cursor: this.position.toString(), owner: this.owner }, saved.length ? 'processors resume from checkpoint' : 'processors start from the beginning of the stream');
+    this.options.log.info(
+      { pipeline: this.name, cursor: this.position.toString(), owner: this.owner, ...(legacy ? { format: 'whole partitions' } : {}) },
+      saved.length ? 'processors resume from checkpoint' : 'processors start from the beginning of the stream',
+    );
   }
 
   private async process(events: readonly E[], committedAt?: number) {
@@ -418,11 +446,12 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
         'events behind the watermark left out of windows (stored, and listed by lateEvents)',
       );
     }
-    if (Date.now() - this.lastCheckpoint >= this.options.checkpointIntervalMs) {
+    if (this.role === 'owner' && Date.now() - this.lastCheckpoint >= this.options.checkpointIntervalMs) {
       // A checkpoint only shortens the replay after a restart: one that fails (database unreachable)
       // is retried after the interval instead of stopping the pipeline, whose outputs are stored.
       await this.checkpoint().catch((error: unknown) => {
         this.lastCheckpoint = Date.now();
+        if (error instanceof LeaseLostError) return this.standBy('processor lease lost to another node (found at a checkpoint); standing by');
         this.options.log.warn({ pipeline: this.name, err: reasonOf(error), cursor: this.position.toString() }, 'processor checkpoint failed; retrying after the checkpoint interval');
       });
     }
@@ -516,13 +545,15 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     for (const key of keys) {
       const partition = partitionOf(key, partitions);
       const clock = this.partitions[partition]!.clocks[key];
+      // NaN or ±Infinity would not be JSON: fail loudly here, not with a parse error from the database.
+      if (clock !== undefined && !Number.isFinite(clock)) throw new Error(`pipeline ${this.name}: series ${key} has event time ${clock}; checkpoint not written`);
       if (clock !== undefined) series.push({ partition, series: key, clock, state: JSON.stringify(this.partitions[partition]!.series[key] ?? {}) });
     }
     const serialised = performance.now();
     // What changes from here on goes to the next checkpoint; a failed one leaves its series to it as well.
     this.dirty = new Set();
     try {
-      await saveCheckpoints(this.options.db, this.name, cursor, partitions, series, { replace });
+      await saveCheckpoints(this.options.db, this.name, this.owner, cursor, partitions, series, { replace });
     } catch (error) {
       for (const key of keys) this.dirty.add(key);
       throw error;
