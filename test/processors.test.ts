@@ -283,7 +283,7 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     }
   });
 
-  it('a node whose lease another node took writes no checkpoint over the new owner\'s, and stands by', async () => {
+  it('a node whose lease another node took writes no checkpoint over the new owner\'s, and stands by without its state', async () => {
     // Renewals an hour apart: only the checkpoint can find that the lease went (as when renewals fail for a while).
     const app = await startTestApp(backend, { env: { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms', PROCESSOR_LEASE: '3h' } });
     try {
@@ -303,6 +303,7 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
       for (let i = 0; i < 200 && (await roleOf()) === 'owner'; i++) await new Promise((resolve) => setTimeout(resolve, 25));
       expect(await roleOf()).toBe('standby');
       expect(await checkpoint()).toEqual(before);
+      expect(app.server.services.pipelines.readings!.seriesClocks().count, 'state is dropped on standing by').toBe(0);
       const [lease] = await app.sql<{ owner: string }>(sql`select owner from processor_leases where pipeline = 'readings'`);
       expect(lease!.owner).toBe('another-node');
     } finally {

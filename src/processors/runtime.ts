@@ -270,6 +270,11 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     this.role = 'standby';
     this.detach?.();
     this.wake?.();
+    // Taking the lease back restores from the checkpoint: until then this state is only memory (~800 B of heap a
+    // card with three transactions: 80 MB for 100,000 cards). The batch in hand, if any, is past the code that reads it.
+    this.partitions = [];
+    this.dirty = new Set();
+    for (const deferred of this.deferred) deferred.clear();
   }
 
   private async run(): Promise<void> {
