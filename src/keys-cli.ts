@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { userInfo } from 'node:os';
-import { createApiKey, revokeKey } from './auth/key-admin.js';
+import { createApiKey, revokeKey, validateKeyRequest, type KeyRequest } from './auth/key-admin.js';
 import { loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { listApiKeys } from './db/api-keys.js';
@@ -36,39 +36,46 @@ export async function runKeys(argv: string[]): Promise<number> {
     console.error(KEYS_USAGE);
     return 2;
   }
+  // Everything the arguments alone can show is checked before the database opens (the embedded one takes seconds).
+  let request: KeyRequest | undefined;
+  if (command === 'create') {
+    if (!values.tenant || !values.role || !values.name) {
+      console.error(`create needs --tenant, --role and --name\n${KEYS_USAGE}`);
+      return 2;
+    }
+    let expiresAt: Date | null = null;
+    if (values['expires-in']) {
+      const ms = parseDuration(values['expires-in']);
+      if (!ms) {
+        console.error(`--expires-in must be a duration such as 30d or 12h, got "${values['expires-in']}"`);
+        return 2;
+      }
+      expiresAt = new Date(Date.now() + ms);
+    }
+    request = { tenantId: values.tenant, role: values.role, name: values.name, expiresAt, createdBy: `cli:${userInfo().username}` };
+    try {
+      validateKeyRequest(request);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      console.error(error.message);
+      return 1;
+    }
+  }
+  if (command === 'revoke' && !positionals[0]) {
+    console.error(`revoke needs a key id\n${KEYS_USAGE}`);
+    return 2;
+  }
   const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
   const database = await openDatabase(config.database, createLogger(config.logLevel));
   try {
-    if (command === 'create') {
-      if (!values.tenant || !values.role || !values.name) {
-        console.error(`create needs --tenant, --role and --name\n${KEYS_USAGE}`);
-        return 2;
-      }
-      let expiresAt: Date | null = null;
-      if (values['expires-in']) {
-        const ms = parseDuration(values['expires-in']);
-        if (!ms) {
-          console.error(`--expires-in must be a duration such as 30d or 12h, got "${values['expires-in']}"`);
-          return 2;
-        }
-        expiresAt = new Date(Date.now() + ms);
-      }
-      const { key, row } = await createApiKey(
-        database.db,
-        { tenantId: values.tenant, role: values.role, name: values.name, expiresAt, createdBy: `cli:${userInfo().username}` },
-        { createTenant: values['tenant-name'] ?? '' },
-      );
+    if (request) {
+      const { key, row } = await createApiKey(database.db, request, { createTenant: values['tenant-name'] ?? '' });
       console.log(JSON.stringify({ id: row.id, tenant: row.tenantId, role: row.role, name: row.name, expiresAt: row.expiresAt }));
       console.log(`\n${key}\n\nThis is the only time the key is shown. Send it as "Authorization: Bearer <key>".`);
       return 0;
     }
     if (command === 'revoke') {
-      const id = positionals[0];
-      if (!id) {
-        console.error(`revoke needs a key id\n${KEYS_USAGE}`);
-        return 2;
-      }
-      const row = await revokeKey(database.db, id, null);
+      const row = await revokeKey(database.db, positionals[0]!, null);
       console.log(JSON.stringify({ id: row.id, tenant: row.tenantId, revokedAt: row.revokedAt }));
       return 0;
     }

@@ -1,9 +1,5 @@
 import { ConfigError, loadConfig } from './config.js';
-import { openDatabase } from './db/client.js';
 import { createLogger } from './log.js';
-import { createServer } from './server.js';
-import { runKeys } from './keys-cli.js';
-import { runSimulator } from './simulate.js';
 
 const USAGE = `usage: vigil <command>
   start      serve the API (default)
@@ -11,12 +7,14 @@ const USAGE = `usage: vigil <command>
   simulate   post realistic vitals to a running server (see --help)
   keys       create, revoke and list API keys (see keys --help)`;
 
+// Each command loads only its own modules: `keys` and `simulate` start without the server's (GraphQL, yoga, the schema).
 async function main(argv: string[]): Promise<number> {
   const [command = 'start', ...rest] = argv;
   switch (command) {
     case 'start': {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { pretty: config.logPretty });
+      const { createServer } = await import('./server.js');
       const server = await createServer(config, { log });
       await server.listen();
       let stopping = false;
@@ -48,15 +46,16 @@ async function main(argv: string[]): Promise<number> {
     case 'migrate': {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { pretty: config.logPretty });
+      const { openDatabase } = await import('./db/client.js');
       const database = await openDatabase(config.database, log);
       await database.close();
       log.info('migrations applied');
       return 0;
     }
     case 'simulate':
-      return runSimulator(rest);
+      return (await import('./simulate.js')).runSimulator(rest);
     case 'keys':
-      return runKeys(rest);
+      return (await import('./keys-cli.js')).runKeys(rest);
     case 'help':
     case '--help':
       console.log(USAGE);

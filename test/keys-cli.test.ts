@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,8 +11,12 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 /** `npm run keys -- …` as an operator runs it, on the embedded database (the server is not running). */
 function keys(...args: string[]) {
+  return keysAt(dataDir, ...args);
+}
+
+function keysAt(dir: string, ...args: string[]) {
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', ...args], {
-    env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+    env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dir, LOG_LEVEL: 'silent' },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -48,10 +52,18 @@ describe('npm run keys', () => {
     await app.close();
   }, 180_000);
 
-  it('explains what is missing or wrong', () => {
-    expect(keys('create', '--tenant', 'st-marys').err).toContain('create needs --tenant, --role and --name');
-    const badRole = keys('create', '--tenant', 'st-marys', '--role', 'root', '--name', 'x');
+  it('explains what is missing or wrong, before opening the database when the arguments alone show it', () => {
+    // Never created: these are refused before the database opens (as they must be while a server holds it).
+    const unopened = join(dataDir, 'never-opened');
+    expect(keysAt(unopened, 'create', '--tenant', 'st-marys').err).toContain('create needs --tenant, --role and --name');
+    const badRole = keysAt(unopened, 'create', '--tenant', 'st-marys', '--role', 'root', '--name', 'x');
     expect(badRole).toMatchObject({ code: 1, err: expect.stringContaining('role must be one of ingest, read, analyst, admin, got "root"') });
+    expect(keysAt(unopened, 'create', '--tenant', 'St Marys', '--role', 'read', '--name', 'x').err).toContain('tenant must be 1-63 of a-z');
+    expect(keysAt(unopened, 'create', '--tenant', 'st-marys', '--role', 'read', '--name', 'x', '--expires-in', 'soon').err).toContain(
+      '--expires-in must be a duration such as 30d or 12h, got "soon"',
+    );
+    expect(keysAt(unopened, 'revoke').err).toContain('revoke needs a key id');
+    expect(existsSync(unopened)).toBe(false);
     expect(keys('revoke', 'nosuchkey').err).toContain('no API key "nosuchkey"');
     // A mistyped flag names the flag and where help is, with no stack trace.
     const typo = keys('create', '--tennant', 'st-marys');

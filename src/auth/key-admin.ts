@@ -15,8 +15,8 @@ export interface KeyRequest {
   createdBy: string;
 }
 
-/** Creates a key; the returned `key` is the only copy of the secret there will ever be. */
-export async function createApiKey(db: Db, request: KeyRequest, options: { createTenant?: string } = {}): Promise<{ key: string; row: ApiKeyRow }> {
+/** Throws ValidationError naming what is wrong with `request`; what needs no database (the CLI checks before opening it). */
+export function validateKeyRequest(request: KeyRequest): void {
   if (!(ROLES as readonly string[]).includes(request.role)) {
     throw new ValidationError(`role must be one of ${ROLES.join(', ')}, got ${JSON.stringify(request.role)}`, { argument: 'role' });
   }
@@ -26,6 +26,12 @@ export async function createApiKey(db: Db, request: KeyRequest, options: { creat
   if (!TENANT_ID_PATTERN.test(request.tenantId)) {
     throw new ValidationError(`tenant must be 1-63 of a-z, 0-9, "_", "-", starting with a letter or digit; got ${JSON.stringify(request.tenantId)}`, { argument: 'tenant' });
   }
+}
+
+/** Creates a key; the returned `key` is the only copy of the secret there will ever be. */
+export async function createApiKey(db: Db, request: KeyRequest, options: { createTenant?: string } = {}): Promise<{ key: string; row: ApiKeyRow }> {
+  validateKeyRequest(request);
+  const name = request.name.trim();
   if (options.createTenant !== undefined) await ensureTenant(db, request.tenantId, options.createTenant || request.tenantId);
   else if (!(await tenantExists(db, request.tenantId))) throw new ValidationError(`no tenant ${JSON.stringify(request.tenantId)}`, { argument: 'tenant' }, 'NOT_FOUND');
   const generated = generateKey();
