@@ -31,10 +31,11 @@ describe.each(primaryBackends)('processors killed with SIGKILL on $name', (backe
     })();
     const cut = Math.floor(readingBatches.length * 0.6);
     const tradeCut = Math.floor(tradeBatches.length * 0.6);
+    // A short lease only for the processes: the second waits for the first's to lapse.
     const env = { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '200ms', PROCESSOR_LEASE: '1s' };
     const sources = patients('kill-0', 'kill-1', 'kill-2');
 
-    const reference = await startTestApp(backend, { env });
+    const reference = await startTestApp(backend, { env: { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '200ms' } });
     await reference.mutate(RegisterSourcesDocument, { sources });
     await postReadings(reference, readingBatches);
     await postTrades(reference, tradeBatches);

@@ -382,7 +382,7 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
       await postTrades(app, tradeBatches.slice(quarter(from)(tradeBatches.length), quarter(to)(tradeBatches.length)));
       await app.settle();
     };
-    const env = { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms', PROCESSOR_LEASE: '1s' };
+    const env = { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms' };
     const sources = patients('rs-0', 'rs-1', 'rs-2');
     const open = (extra: Record<string, string> = {}) => startTestApp(backend, { env: { ...env, ...extra }, dataDir, schema, keepSchema: true });
     /** The crash: the checkpoint `saved` in `as` format, outputs and stream as the life before left them. */

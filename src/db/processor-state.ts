@@ -66,11 +66,13 @@ const SERIES_CHUNK = 1_000;
 
 /**
  * A checkpoint at `cursor` by `owner`, in one transaction: a restart never
- * sees partitions or series at different positions. Written only while
- * `owner` holds the lease, which stays locked until the commit: a node whose
- * lease lapsed (its renewals failing while another took over) cannot write
- * an older cursor under the new owner's series rows, which it would leave
- * mixed (LeaseLostError). `series` holds the series
+ * sees partitions or series at different positions. Written only while the
+ * lease row names `owner`, locked until the commit: a node whose renewals
+ * failed while another took over cannot write an older cursor under the new
+ * owner's series rows, which it would leave mixed (LeaseLostError). A lease
+ * that merely expired still names its owner (a late renewal takes it back):
+ * a node taking it over changes the row, so it waits for this commit and
+ * then restores from it. `series` holds the series
  * whose state changed since the last checkpoint (the others' rows are
  * already their state at `cursor`); `replace`: they are all of the
  * pipeline's series, and any other stored row goes (a pipeline rebuilt from
@@ -88,7 +90,7 @@ export async function saveCheckpoints(
   await db.transaction(async (tx) => {
     const held = await rows(
       tx,
-      sql`select 1 from processor_leases where pipeline = ${pipeline} and owner = ${owner} and expires_at > now() for share`,
+      sql`select 1 from processor_leases where pipeline = ${pipeline} and owner = ${owner} for share`,
     );
     if (held.length === 0) throw new LeaseLostError(pipeline, owner);
     await tx.delete(processorCheckpoints).where(eq(processorCheckpoints.pipeline, pipeline));

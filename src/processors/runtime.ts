@@ -207,6 +207,8 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       if (Date.now() > deadline) throw new Error(`pipeline ${this.name} did not settle (at cursor ${this.position}, ${this.queue.length} batches queued)`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
+    // Nothing queued may also mean the lease went at the last batch's checkpoint.
+    if (this.role !== 'owner') throw new Error(`pipeline ${this.name} is ${this.role} on this node`);
     await this.flushProvisional();
   }
 
