@@ -3,6 +3,7 @@ import { IngestReadingsDocument, LiveReadingsDocument, RegisterSourcesDocument }
 import { primaryBackends } from './support/backends.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { heartRate, patients, T0 } from './support/fixtures.js';
+import { waitFor } from './support/live.js';
 
 describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
   let app: TestApp;
@@ -25,6 +26,8 @@ describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
     expect(open).toMatch(/^vigil_live_subscriptions\{type="readings"\} 3$/m);
     expect(open).toMatch(/^vigil_live_reading_groups 2$/m);
     await Promise.all([live.close(), twin.close(), other.close()]);
+    // A client's close does not wait for the server to see it: the scrape must follow the server's bookkeeping.
+    await waitFor(() => app.server.services.readingsFeed.subscriberCount === 0, 'the server to drop the closed subscriptions');
     const response = await fetch(`${app.url}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await response.text();
