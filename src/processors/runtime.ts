@@ -253,8 +253,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       // A loop from an earlier ownership may still be finishing its batch: one loop at a time.
       this.loop = (this.loop ?? Promise.resolve()).then(() => this.run()).catch((error: unknown) => {
         this.options.log.error({ pipeline: this.name, err: error }, 'processor runtime failed; giving up the lease');
-        this.role = 'standby';
-        this.detach?.();
+        this.leaveOwnership();
         void releaseLease(this.options.db, this.name, this.owner).catch(() => undefined);
       });
     } else if (!held && this.role === 'owner') {
@@ -269,6 +268,10 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   private standBy(message: string) {
     if (this.role !== 'owner') return;
     this.options.log.error({ pipeline: this.name }, message);
+    this.leaveOwnership();
+  }
+
+  private leaveOwnership() {
     this.role = 'standby';
     this.detach?.();
     this.wake?.();
