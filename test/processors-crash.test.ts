@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ProcessorsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
 import { DATABASE_URL, primaryBackends } from './support/backends.js';
 import { dropSchema, startTestApp } from './support/app.js';
+import { seedEmbeddedDataDir } from './support/embedded-template.js';
 import { patients } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
 import { startServerProcess } from './support/server-process.js';
@@ -45,6 +46,7 @@ describe.each(primaryBackends)('processors killed with SIGKILL on $name', (backe
 
     const where: Record<string, string> =
       backend.database === 'postgres' ? { DATABASE_URL: DATABASE_URL!, DATABASE_SCHEMA: schema, REDIS_URL: '' } : { DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' };
+    if (backend.database === 'pglite') await seedEmbeddedDataDir(dataDir);
     const first = await startServerProcess({ ...env, ...where });
     children.push(first);
     await first.mutate(RegisterSourcesDocument, { sources });

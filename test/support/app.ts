@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { sql, type SQL } from 'drizzle-orm';
 import { print, type ExecutionResult } from 'graphql';
@@ -10,6 +11,7 @@ import { rows } from '../../src/db/client.js';
 import { createLogger } from '../../src/log.js';
 import { createServer, type Server } from '../../src/server.js';
 import { DATABASE_URL, REDIS_URL, type Backend } from './backends.js';
+import { freshEmbeddedDataDir, seedEmbeddedDataDir } from './embedded-template.js';
 import { LiveResults, waitFor } from './live.js';
 import { readSse } from './sse.js';
 
@@ -53,6 +55,12 @@ export interface TestAppOptions {
 export async function startTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
   const tag = randomBytes(4).toString('hex');
   const schema = options.schema ?? `t_${tag}`;
+  // Embedded: a copy of a migrated database (embedded-template.ts), on disk as the server's default is.
+  let ownDataDir: { dir: string; remove(): void } | undefined;
+  if (backend.database === 'pglite') {
+    if (!options.dataDir) ownDataDir = await freshEmbeddedDataDir();
+    else if (!existsSync(options.dataDir) || readdirSync(options.dataDir).length === 0) await seedEmbeddedDataDir(options.dataDir);
+  }
   const env: Record<string, string> = {
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -64,12 +72,15 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
     SHUTDOWN_TIMEOUT: '5s',
     ...(backend.database === 'postgres'
       ? { DATABASE_URL: DATABASE_URL!, DATABASE_SCHEMA: schema, DATABASE_POOL_SIZE: '8' }
-      : { DATA_DIR: options.dataDir ?? 'memory://' }),
+      : { DATA_DIR: options.dataDir ?? ownDataDir!.dir }),
     ...(backend.pubsub === 'redis' ? { REDIS_URL: REDIS_URL!, REDIS_CHANNEL_PREFIX: `vigil-test-${tag}:` } : {}),
     ...options.env,
   };
   const config = loadConfig(env);
-  const server = await createServer(config, { log: createLogger(env.LOG_LEVEL!) });
+  const server = await createServer(config, { log: createLogger(env.LOG_LEVEL!) }).catch((error: unknown) => {
+    ownDataDir?.remove();
+    throw error;
+  });
   const url = await server.listen(0, '127.0.0.1');
   const graphqlUrl = `${url}/graphql`;
   const clients: Client[] = [];
@@ -160,6 +171,7 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
       for (const abort of aborts) abort.abort();
       await Promise.all(clients.map((c) => c.dispose()));
       await server.close();
+      ownDataDir?.remove();
       if (backend.database === 'postgres' && !options.keepSchema) await dropSchema(schema);
     },
   };
