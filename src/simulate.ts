@@ -114,13 +114,13 @@ export async function runSimulator(argv: string[]): Promise<number> {
     return 2;
   }
   const rand = random(Number(values.seed));
-  const url = { url: values.url, apiKey: values['api-key'] };
+  const api = { url: values.url, apiKey: values['api-key'] };
   const ids = Array.from({ length: patients }, (_, i) => `bed-${String(i + 1).padStart(2, '0')}`);
 
   try {
-    await post(url, RegisterSourcesDocument, { sources: ids.map((id) => ({ id, kind: 'PATIENT' as const, name: `Patient in ${id}` })) });
+    await post(api, RegisterSourcesDocument, { sources: ids.map((id) => ({ id, kind: 'PATIENT' as const, name: `Patient in ${id}` })) });
   } catch (error) {
-    console.error(`cannot reach the API at ${url}: ${(error as Error).message}\nstart it first with: npm start`);
+    console.error(`cannot reach the API at ${api.url}: ${(error as Error).message}\nstart it first with: npm start`);
     return 1;
   }
 
@@ -133,8 +133,8 @@ export async function runSimulator(argv: string[]): Promise<number> {
     silenceSeconds: timings[4]!,
   }, rand);
   if (scenarios.length) {
-    const existing = new Set((await post(url, AlertRulesDocument, {})).alertRules.map((r) => r.name));
-    for (const input of plan.rules()) if (!existing.has(input.name)) await post(url, CreateAlertRuleDocument, { input });
+    const existing = new Set((await post(api, AlertRulesDocument, {})).alertRules.map((r) => r.name));
+    for (const input of plan.rules()) if (!existing.has(input.name)) await post(api, CreateAlertRuleDocument, { input });
     console.log(`scenarios: ${scenarios.join(', ')}; alert rules: ${plan.rules().map((r) => r.name).join('; ')}`);
   }
   const series = ids.flatMap((sourceId) =>
@@ -150,7 +150,7 @@ export async function runSimulator(argv: string[]): Promise<number> {
   let stop = false;
   process.once('SIGINT', () => (stop = true));
   const tty = process.stdout.isTTY;
-  console.log(`simulating ${patients} patients at ${rate} readings/s against ${url}${Number.isFinite(seconds) ? ` for ${seconds}s` : ' (Ctrl-C stops)'}`);
+  console.log(`simulating ${patients} patients at ${rate} readings/s against ${api.url}${Number.isFinite(seconds) ? ` for ${seconds}s` : ' (Ctrl-C stops)'}`);
 
   for (let tick = 0; !stop && tick < seconds; tick++) {
     const tickStart = started + tick * 1000;
@@ -181,10 +181,10 @@ export async function runSimulator(argv: string[]): Promise<number> {
       });
     }
     try {
-      if (trades.length > 0) totals.trades += (await post(url, IngestTradesDocument, { trades })).ingestTrades.accepted;
+      if (trades.length > 0) totals.trades += (await post(api, IngestTradesDocument, { trades })).ingestTrades.accepted;
       const transactions = plan.transactions(tick, tickStart);
-      if (transactions.length > 0) totals.transactions += (await post(url, IngestTransactionsDocument, { transactions })).ingestTransactions.accepted;
-      const { ingestReadings: result } = await post(url, IngestReadingsDocument, { readings });
+      if (transactions.length > 0) totals.transactions += (await post(api, IngestTransactionsDocument, { transactions })).ingestTransactions.accepted;
+      const { ingestReadings: result } = await post(api, IngestReadingsDocument, { readings });
       totals.sent += readings.length;
       totals.accepted += result.accepted;
       totals.duplicates += result.duplicates;

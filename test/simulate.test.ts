@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runSimulator } from '../src/simulate.js';
 import { AlertsDocument, FraudSignalsDocument, News2ScoresDocument, SourcesDocument } from '../src/generated/graphql.js';
 import { backends } from './support/backends.js';
@@ -12,8 +12,11 @@ describe('npm run simulate', () => {
   afterAll(() => app?.close());
 
   it('registers patients and posts plausible vitals through the public API at the asked rate', async () => {
+    const said = vi.spyOn(console, 'log');
     const code = await runSimulator(['--url', `${app.url}/graphql`, '--patients', '3', '--rate', '18', '--symbols', '2', '--trade-rate', '10', '--seconds', '2']);
     expect(code).toBe(0);
+    expect(said.mock.calls.map((c) => String(c[0]))).toContain(`simulating 3 patients at 18 readings/s against ${app.url}/graphql for 2s`);
+    said.mockRestore();
     const rows = await app.sql<{ metric: string; n: number; suspect: number }>(
       sql`select metric, count(*)::int as n, count(*) filter (where quality <> 'GOOD')::int as suspect from readings group by metric order by metric`,
     );
@@ -64,7 +67,13 @@ describe('npm run simulate', () => {
     expect(await runSimulator(['--scenario', 'earthquake', '--seconds', '1'])).toBe(2);
   });
 
-  it('says how to start the server when it cannot reach it', async () => {
-    expect(await runSimulator(['--url', 'http://127.0.0.1:9/graphql', '--seconds', '1'])).toBe(1);
+  it('says how to start the server when it cannot reach it, naming the address it tried', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await runSimulator(['--url', 'http://127.0.0.1:9/graphql', '--seconds', '1'])).toBe(1);
+      expect(errors.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(/^cannot reach the API at http:\/\/127\.0\.0\.1:9\/graphql: .*\nstart it first with: npm start/);
+    } finally {
+      errors.mockRestore();
+    }
   });
 });
