@@ -40,3 +40,10 @@ export function createLogger(level: string, options: { pretty?: boolean } = {}):
   const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   return pino(base, { write: (line: string) => void process.stdout.write(prettyLine(line, colour)) });
 }
+
+/** A connection URL fit for a log line or an error message: its password replaced by ***. */
+export function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}

@@ -15,8 +15,16 @@ async function main(argv: string[]): Promise<number> {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { pretty: config.logPretty });
       const { createServer } = await import('./server.js');
-      const server = await createServer(config, { log });
-      await server.listen();
+      let server: Awaited<ReturnType<typeof createServer>>;
+      try {
+        server = await createServer(config, { log });
+        await server.listen();
+      } catch (error) {
+        // A dependency down at start (the database, Redis, the port): one line saying which, for the operator or
+        // the orchestrator that restarts the process, not a stack trace.
+        log.fatal({ err: (error as Error).message }, 'not started: exiting; start it again once what err names is reachable');
+        return 1;
+      }
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) {

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Socket } from 'node:net';
+import { once } from 'node:events';
+import { createServer as createNetServer, Socket, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -24,6 +25,8 @@ import { DATABASE_URL, REDIS_URL, type Backend } from './support/backends.js';
 import { sql, startTestApp, type GraphQLResponse, type TestApp } from './support/app.js';
 import { heartRate, patients } from './support/fixtures.js';
 import { LiveResults, waitFor } from './support/live.js';
+import { seedEmbeddedDataDir } from './support/embedded-template.js';
+import { startServerProcess } from './support/server-process.js';
 import { readSse } from './support/sse.js';
 import { startTcpProxy, throughProxy, type TcpProxy } from './support/tcp-proxy.js';
 
@@ -510,6 +513,50 @@ describe('SIGTERM under load', () => {
       }
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 4. A dependency down at start: one fatal line naming it (password hidden), exit 1, no stack.
+// ---------------------------------------------------------------------------------------------
+describe('a dependency down at start', () => {
+  const closedPort = async () => {
+    const server = createNetServer().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  };
+  const start = async (env: Record<string, string>) => {
+    const lines: Record<string, unknown>[] = [];
+    const started = startServerProcess(env, (entry) => lines.push(entry));
+    await expect(started).rejects.toThrow('server exited with 1');
+    return lines;
+  };
+
+  it('PostgreSQL: says which database it could not open', async () => {
+    const port = await closedPort();
+    const lines = await start({ DATABASE_URL: `postgres://vigil:s3cret@127.0.0.1:${port}/test`, REDIS_URL: '' });
+    const fatal = lines.filter((l) => l.level === 60);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]!.msg).toMatch(/^not started/);
+    expect(fatal[0]!.err).toBe(`cannot open PostgreSQL at postgres://vigil:***@127.0.0.1:${port}/test (DATABASE_URL), schema "public": connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect(JSON.stringify(lines)).not.toContain('s3cret');
+  });
+
+  it('Redis: says which Redis it could not reach, with the connection\'s own error', async () => {
+    const port = await closedPort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'vigil-faults-'));
+    try {
+      await seedEmbeddedDataDir(dataDir);
+      const lines = await start({ DATABASE_URL: '', DATA_DIR: dataDir, REDIS_URL: `redis://:s3cret@127.0.0.1:${port}` });
+      const fatal = lines.filter((l) => l.level === 60);
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0]!.err).toBe(`cannot reach Redis at redis://:***@127.0.0.1:${port} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${port}`);
+      expect(JSON.stringify(lines)).not.toContain('s3cret');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -6,7 +6,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '../config.js';
-import type { Logger } from '../log.js';
+import { redactUrl, type Logger } from '../log.js';
 import { migrateDatabase } from './migrate.js';
 import { PgliteThread } from './pglite-thread.js';
 import * as schema from './schema.js';
@@ -115,7 +115,7 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
     log.info(
       {
         driver: opened.driver,
-        where: config.driver === 'pglite' ? config.dataDir : redact(config.url),
+        where: config.driver === 'pglite' ? config.dataDir : redactUrl(config.url),
         timescale,
       },
       timescale
@@ -183,6 +183,9 @@ async function openPostgres(
   const ensureSchema = postgres(config.url, { max: 1, onnotice: () => undefined, connect_timeout: FAIL_FAST.connect_timeout });
   try {
     await ensureSchema.unsafe(`create schema if not exists "${config.schema}"`);
+  } catch (error) {
+    // postgres.js's own message ("connect ECONNREFUSED …") does not say which setting to look at.
+    throw new Error(`cannot open PostgreSQL at ${redactUrl(config.url)} (DATABASE_URL), schema "${config.schema}": ${reasonOf(error)}`, { cause: error });
   } finally {
     await ensureSchema.end();
   }
@@ -349,10 +352,4 @@ function guardTransactions(client: postgres.Sql): void {
       .finally(() => clearTimeout(timer));
   };
   (client as unknown as { begin: typeof guarded }).begin = guarded;
-}
-
-function redact(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
 }

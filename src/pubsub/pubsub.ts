@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { WindowCounter } from '../auth/rate-limit.js';
-import type { Logger } from '../log.js';
+import { redactUrl, type Logger } from '../log.js';
 import { MemoryPubSub } from './memory.js';
 import { RedisPubSubDriver } from './redis.js';
 
@@ -32,10 +32,4 @@ export async function openPubSub(config: Config['pubsub'], log: Logger): Promise
   const pubsub = await RedisPubSubDriver.connect(config.url, config.prefix, log);
   log.info({ driver: 'redis', url: redactUrl(config.url) }, 'pub/sub ready: Redis');
   return pubsub;
-}
-
-function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
 }

@@ -1,6 +1,6 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
-import type { Logger } from '../log.js';
+import { redactUrl, type Logger } from '../log.js';
 import type { PubSub } from './pubsub.js';
 
 const identity = (value: unknown) => value;
@@ -16,6 +16,13 @@ return {n, redis.call('PTTL', KEYS[1])}`;
  * (no second JSON round trip). ioredis reconnects on its own and
  * re-subscribes; what was published meanwhile is repaired by the stream tail.
  */
+/** The two connections' recent history: for the reconnects metric and a reason /ready can show. */
+interface LinkState {
+  reconnects: number;
+  /** The last connection error, until a connection is ready again. */
+  lastError: string | undefined;
+}
+
 export class RedisPubSubDriver implements PubSub {
   readonly driver = 'redis' as const;
 
@@ -24,12 +31,12 @@ export class RedisPubSubDriver implements PubSub {
     private readonly publisher: Redis,
     private readonly subscriber: Redis,
     private readonly prefix: string,
-    private readonly restored: { count: number },
+    private readonly link: LinkState,
   ) {}
 
   /** Connections to Redis re-established after a loss (publisher and subscriber each count). */
   get reconnects(): number {
-    return this.restored.count;
+    return this.link.reconnects;
   }
 
   static async connect(url: string, prefix: string, log: Logger): Promise<RedisPubSubDriver> {
@@ -42,7 +49,7 @@ export class RedisPubSubDriver implements PubSub {
     };
     const publisher = new Redis(url, { ...options, connectionName: 'vigil-pub' });
     const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, connectionName: 'vigil-sub' });
-    const restored = { count: 0 };
+    const link: LinkState = { reconnects: 0, lastError: undefined };
     for (const [name, client] of [
       ['publisher', publisher],
       ['subscriber', subscriber],
@@ -50,13 +57,15 @@ export class RedisPubSubDriver implements PubSub {
       // One warning per outage and one line when it ends; each retry only at debug.
       let downSince: number | undefined;
       client.on('error', (error: Error) => {
+        link.lastError = error.message;
         if (downSince !== undefined) return log.debug({ connection: name, err: error.message }, 'redis still unreachable');
         downSince = Date.now();
         log.warn({ connection: name, err: error.message }, 'redis connection lost; reconnecting');
       });
       client.on('ready', () => {
         if (downSince === undefined) return;
-        restored.count++;
+        link.reconnects++;
+        link.lastError = undefined;
         log.info({ connection: name, downMs: Date.now() - downSince }, 'redis connection restored');
         downSince = undefined;
       });
@@ -66,7 +75,8 @@ export class RedisPubSubDriver implements PubSub {
     } catch (error) {
       publisher.disconnect();
       subscriber.disconnect();
-      throw new Error(`cannot reach Redis at REDIS_URL: ${(error as Error).message}`);
+      // ioredis rejects with "Connection is closed."; the socket's own error says why.
+      throw new Error(`cannot reach Redis at ${redactUrl(url)} (REDIS_URL): ${link.lastError ?? (error as Error).message}`);
     }
     const engine = new RedisPubSub({
       publisher,
@@ -74,7 +84,7 @@ export class RedisPubSubDriver implements PubSub {
       serializer: identity as (value: unknown) => string,
       deserializer: identity as (value: string | Buffer) => unknown,
     });
-    return new RedisPubSubDriver(engine, publisher, subscriber, prefix, restored);
+    return new RedisPubSubDriver(engine, publisher, subscriber, prefix, link);
   }
 
   async publish(channel: string, message: string): Promise<void> {
@@ -92,7 +102,14 @@ export class RedisPubSubDriver implements PubSub {
   };
 
   async ping(): Promise<void> {
-    await this.publisher.ping();
+    try {
+      await this.publisher.ping();
+    } catch (error) {
+      if (this.publisher.status === 'ready') throw error;
+      // ioredis's own words here ("Stream isn't writeable and enableOfflineQueue options is false") name its
+      // internals; /ready's reader needs the connection's state and why it failed.
+      throw new Error(`not connected (${this.publisher.status})${this.link.lastError ? `: ${this.link.lastError}` : ''}`);
+    }
   }
 
   /** Quits politely; if Redis does not answer within a second (it may be down), drops the sockets. */
