@@ -36,7 +36,7 @@ builder.mutationField('createApiKey', (t) =>
     type: CreatedApiKeyRef,
     description: "Creates an API key for the caller's tenant. The secret is in the answer and nowhere else.",
     args: {
-      role: t.arg({ type: RoleEnum, required: true }),
+      role: t.arg({ type: RoleEnum, required: true, description: 'What the key may do: ingest, read, analyst or admin (README: Tenants, API keys and roles).' }),
       name: t.arg.string({ required: true, description: 'What the key is for, e.g. "ward 7 monitors".' }),
       expiresAt: t.arg({ type: 'DateTime', description: 'When it stops working; open connections made with it are closed then.' }),
     },
@@ -58,7 +58,7 @@ builder.mutationField('revokeApiKey', (t) =>
   t.field({
     type: ApiKeyRef,
     description: "Revokes one of the tenant's keys at once: requests with it are refused, and its open graphql-ws and SSE connections are closed (4401) within a second on every node.",
-    args: { id: t.arg.id({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: 'The key to revoke (its id, not its secret).' }) },
     resolve: async (_root, args, ctx) => {
       const row = await revokeKey(ctx.services.database.db, String(args.id), ctx.scope.tenantId);
       ctx.services.auth.authenticator.forget(row.id);
@@ -74,7 +74,7 @@ builder.queryField('apiKeys', (t) =>
     type: connectionOf('ApiKey', ApiKeyRef),
     description: "The tenant's API keys by id (never their secrets).",
     args: {
-      includeRevoked: t.arg.boolean({ defaultValue: false }),
+      includeRevoked: t.arg.boolean({ defaultValue: false, description: 'Also list revoked keys.' }),
       first: t.arg.int({ description: 'Page size, 1-500, default 100.' }),
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
     },
@@ -110,10 +110,10 @@ builder.queryField('auditLog', (t) =>
     type: connectionOf('AuditEntry', AuditEntryRef),
     description: "Who read which sources' data, when and through which operation, newest first. Entries reach the database within about a second.",
     args: {
-      keyId: t.arg.string(),
+      keyId: t.arg.string({ description: 'Only entries made with this key.' }),
       sourceId: t.arg.id({ description: 'Entries that name this source.' }),
-      from: t.arg({ type: 'DateTime' }),
-      to: t.arg({ type: 'DateTime' }),
+      from: t.arg({ type: 'DateTime', description: 'Entries at or after this time.' }),
+      to: t.arg({ type: 'DateTime', description: 'Entries before this time.' }),
       first: t.arg.int({ description: 'Page size, 1-500, default 100.' }),
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
     },

@@ -110,7 +110,7 @@ builder.mutationField('createAlertRule', (t) =>
   t.field({
     type: AlertRuleRef,
     description: 'Creates a rule; it applies to readings from now on.',
-    args: { input: t.arg({ type: AlertRuleInput, required: true }) },
+    args: { input: t.arg({ type: AlertRuleInput, required: true, description: 'The rule: its kind, what it watches and when it fires (see AlertRuleInput).' }) },
     resolve: async (_root, args, ctx) => {
       const id = `rule-${randomUUID().slice(0, 8)}`;
       return changedRule(ctx, id, await insertRule(ctx.services.database.db, await toStored(ctx, id, args.input as RuleInput, true)));
@@ -122,7 +122,7 @@ builder.mutationField('updateAlertRule', (t) =>
   t.field({
     type: AlertRuleRef,
     description: "Replaces a rule's definition. Open alerts keep their state when kind and metric are unchanged; otherwise they resolve.",
-    args: { id: t.arg.id({ required: true }), input: t.arg({ type: AlertRuleInput, required: true }) },
+    args: { id: t.arg.id({ required: true, description: 'The rule to change.' }), input: t.arg({ type: AlertRuleInput, required: true, description: 'The rule as it should be from now on; replaces every setting.' }) },
     resolve: async (_root, args, ctx) => {
       const { id: _id, tenantId, ...changes } = await toStored(ctx, String(args.id), args.input as RuleInput, true);
       const { enabled: _enabled, ...definition } = changes;
@@ -135,7 +135,7 @@ builder.mutationField('setAlertRuleEnabled', (t) =>
   t.field({
     type: AlertRuleRef,
     description: 'Disables (open alerts resolve at the next reading) or re-enables a rule.',
-    args: { id: t.arg.id({ required: true }), enabled: t.arg.boolean({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: 'The rule to switch.' }), enabled: t.arg.boolean({ required: true, description: 'False stops its evaluation; its open alerts stay until acknowledged or resolved.' }) },
     resolve: async (_root, args, ctx) => {
       return changedRule(ctx, String(args.id), await updateRule(ctx.services.database.db, String(args.id), ctx.scope.tenantId, { enabled: args.enabled }));
     },
@@ -146,7 +146,7 @@ builder.mutationField('deleteAlertRule', (t) =>
   t.field({
     type: AlertRuleRef,
     description: 'Deletes a rule and returns it; its alerts stay in history.',
-    args: { id: t.arg.id({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: 'The rule to delete.' }) },
     resolve: async (_root, args, ctx) => {
       return changedRule(ctx, String(args.id), await deleteRule(ctx.services.database.db, String(args.id), ctx.scope.tenantId));
     },
@@ -219,10 +219,10 @@ builder.queryField('alerts', (t) =>
     type: AlertConnection,
     description: 'Alerts, newest first: open ones and history. Filters combine with AND.',
     args: {
-      states: t.arg({ type: [AlertStateEnum] }),
-      severities: t.arg({ type: [SeverityEnum] }),
-      sourceIds: t.arg.idList(),
-      ruleIds: t.arg.idList(),
+      states: t.arg({ type: [AlertStateEnum], description: 'Only alerts in these states (default: all).' }),
+      severities: t.arg({ type: [SeverityEnum], description: 'Only alerts of these severities (default: all).' }),
+      sourceIds: t.arg.idList({ description: 'Only alerts about these sources (default: all of the tenant\'s).' }),
+      ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all).' }),
       from: t.arg({ type: 'DateTime', description: 'Began at or after (event time).' }),
       to: t.arg({ type: 'DateTime', description: 'Began before.' }),
       first: t.arg.int({ description: 'Page size, 1-500, default 50.' }),
@@ -251,7 +251,8 @@ builder.queryField('alert', (t) =>
   t.field({
     type: AlertRef,
     nullable: true,
-    args: { id: t.arg.id({ required: true }) },
+    description: "One alert of the caller's tenant by id, with its acknowledgement; null if there is none.",
+    args: { id: t.arg.id({ required: true, description: 'The alert\'s id.' }) },
     resolve: async (_root, args, ctx) => {
       const row = await ownAlert(ctx, String(args.id));
       return row ? toAlertView(row) : null;
@@ -264,9 +265,9 @@ builder.mutationField('acknowledgeAlert', (t) =>
     type: AlertRef,
     description: 'Records who acknowledged an open alert, when, and why; stops its escalation. Published to alert subscribers.',
     args: {
-      id: t.arg.id({ required: true }),
+      id: t.arg.id({ required: true, description: 'The alert to acknowledge.' }),
       by: t.arg.string({ required: true, description: 'Who acknowledges (name or staff id).' }),
-      note: t.arg.string(),
+      note: t.arg.string({ description: 'Free text kept with the acknowledgement (what was done).' }),
     },
     resolve: async (_root, args, ctx) => {
       const by = args.by.trim();
@@ -283,10 +284,10 @@ builder.subscriptionField('alerts', (t) =>
     type: [AlertEventRef],
     description: 'Every alert transition as it is stored. Filters (on the alert after the transition) combine with AND; omitted means all.',
     args: {
-      severities: t.arg({ type: [SeverityEnum] }),
-      states: t.arg({ type: [AlertStateEnum] }),
-      sourceIds: t.arg.idList(),
-      ruleIds: t.arg.idList(),
+      severities: t.arg({ type: [SeverityEnum], description: 'Only alerts of these severities (default: all).' }),
+      states: t.arg({ type: [AlertStateEnum], description: 'Only alerts in these states (default: all).' }),
+      sourceIds: t.arg.idList({ description: 'Only alerts about these sources (default: all of the tenant\'s).' }),
+      ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all).' }),
     },
     subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');

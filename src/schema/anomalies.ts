@@ -29,8 +29,8 @@ builder.queryField('anomalies', (t) =>
     type: AnomalyConnection,
     description: 'Stored anomaly flags in readings-stream order. Filters combine with AND.',
     args: {
-      sourceIds: t.arg.idList(),
-      metrics: t.arg.stringList(),
+      sourceIds: t.arg.idList({ description: 'Only these sources (default: all of the tenant\'s).' }),
+      metrics: t.arg.stringList({ description: 'Only these metrics (default: all).' }),
       from: t.arg({ type: 'DateTime', description: 'Reading time at or after.' }),
       to: t.arg({ type: 'DateTime', description: 'Reading time before.' }),
       first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
@@ -57,7 +57,7 @@ builder.subscriptionField('anomalies', (t) =>
   t.field({
     type: [AnomalyRef],
     description: 'Anomaly flags as the processor raises them.',
-    args: { sourceIds: t.arg.idList(), metrics: t.arg.stringList() },
+    args: { sourceIds: t.arg.idList({ description: 'Only these sources (default: all of the tenant\'s).' }), metrics: t.arg.stringList({ description: 'Only these metrics (default: all).' }) },
     subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
       const sources = filterSet(await ctx.scope.sources(args.sourceIds));

@@ -33,7 +33,7 @@ builder.mutationField('ingestTransactions', (t) =>
   t.field({
     type: IngestResultRef,
     description: 'Stores a batch of card transactions (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on id.',
-    args: { transactions: t.arg({ type: [TransactionInput], required: true }) },
+    args: { transactions: t.arg({ type: [TransactionInput], required: true, description: 'Card transactions, at most MAX_BATCH; each is stored or rejected on its own.' }) },
     resolve: (_root, args, ctx) => ingestTransactions(ctx.services.ingest, args.transactions, ctx.principal, requestLog(ctx)),
   }),
 );
@@ -70,10 +70,10 @@ builder.queryField('fraudSignals', (t) =>
     type: FraudSignalConnection,
     description: 'Fraud signals, newest first. Filters combine with AND.',
     args: {
-      kinds: t.arg({ type: [FraudKindEnum] }),
+      kinds: t.arg({ type: [FraudKindEnum], description: 'Only these kinds of signal (default: all).' }),
       subjects: t.arg.stringList({ description: 'Card ids or IPs.' }),
-      from: t.arg({ type: 'DateTime' }),
-      to: t.arg({ type: 'DateTime' }),
+      from: t.arg({ type: 'DateTime', description: 'Raised at or after this time (event time).' }),
+      to: t.arg({ type: 'DateTime', description: 'Raised before this time.' }),
       first: t.arg.int({ description: 'Page size, 1-500, default 50.' }),
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
     },
@@ -98,7 +98,7 @@ builder.subscriptionField('fraudSignals', (t) =>
   t.field({
     type: [FraudSignalRef],
     description: 'Fraud signals as the processors raise (or extend) them.',
-    args: { kinds: t.arg({ type: [FraudKindEnum] }), subjects: t.arg.stringList() },
+    args: { kinds: t.arg({ type: [FraudKindEnum], description: 'Only these kinds of signal (default: all).' }), subjects: t.arg.stringList({ description: 'Only signals about these subjects (card or IP; default: all).' }) },
     subscribe: (_root, args, ctx) => {
       checkFilterSize(args.subjects, 'subjects');
       const kinds = filterSet<string>(args.kinds);

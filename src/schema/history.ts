@@ -25,13 +25,13 @@ builder.queryField('history', (t) =>
     type: [HistoryPointRef],
     description: `One series bucketed over [from, to). Buckets align to multiples of the bucket size (TimescaleDB time_bucket origin). At most ${MAX_BUCKETS} buckets.`,
     args: {
-      sourceId: t.arg.id({ required: true }),
-      metric: t.arg.string({ required: true }),
-      from: t.arg({ type: 'DateTime', required: true }),
-      to: t.arg({ type: 'DateTime', required: true }),
+      sourceId: t.arg.id({ required: true, description: 'The source (patient, device) whose readings are bucketed.' }),
+      metric: t.arg.string({ required: true, description: 'The metric, e.g. heart_rate.' }),
+      from: t.arg({ type: 'DateTime', required: true, description: 'Start of the range (inclusive), aligned down to the bucket.' }),
+      to: t.arg({ type: 'DateTime', required: true, description: 'End of the range (exclusive).' }),
       bucket: t.arg.string({ required: true, description: `Bucket size: ${DURATION_HINT}.` }),
-      aggregate: t.arg({ type: AggregateEnum, defaultValue: 'AVG' }),
-      fill: t.arg({ type: FillEnum, defaultValue: 'NONE' }),
+      aggregate: t.arg({ type: AggregateEnum, defaultValue: 'AVG', description: 'How each bucket\'s readings are combined.' }),
+      fill: t.arg({ type: FillEnum, defaultValue: 'NONE', description: 'What an empty bucket gets: NONE leaves it out.' }),
     },
     resolve: async (_root, args, ctx) => {
       const bucketMs = parseDuration(args.bucket);

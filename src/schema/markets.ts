@@ -24,7 +24,7 @@ builder.mutationField('ingestTrades', (t) =>
   t.field({
     type: IngestResultRef,
     description: 'Stores a batch of trades (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on (symbol, time).',
-    args: { trades: t.arg({ type: [TradeInput], required: true }) },
+    args: { trades: t.arg({ type: [TradeInput], required: true, description: 'Trades, at most MAX_BATCH; each is stored or rejected on its own, and a retried trade is stored once.' }) },
     resolve: (_root, args, ctx) => ingestTrades(ctx.services.ingest, args.trades, ctx.principal, requestLog(ctx)),
   }),
 );
@@ -67,10 +67,10 @@ builder.queryField('candles', (t) =>
     description:
       'Stored candles of one symbol and interval with from <= start < to, oldest first. A forming candle is stored at most every FORMING_FLUSH_INTERVAL (1 s by default); the `candles` subscription has every version at once.',
     args: {
-      symbol: t.arg.string({ required: true }),
+      symbol: t.arg.string({ required: true, description: 'The instrument, e.g. ACME.' }),
       interval: t.arg.string({ required: true, description: 'A configured interval (CANDLE_INTERVALS), e.g. "1m".' }),
-      from: t.arg({ type: 'DateTime', required: true }),
-      to: t.arg({ type: 'DateTime', required: true }),
+      from: t.arg({ type: 'DateTime', required: true, description: 'Candles starting at or after this time.' }),
+      to: t.arg({ type: 'DateTime', required: true, description: 'Candles starting before this time.' }),
       closedOnly: t.arg.boolean({ defaultValue: true, description: 'Only final candles (default); false adds the forming one.' }),
       first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
@@ -102,7 +102,7 @@ builder.subscriptionField('candles', (t) =>
     args: {
       symbols: t.arg.stringList({ description: 'Only these symbols; all when omitted.' }),
       intervals: t.arg.stringList({ description: 'Only these intervals, e.g. ["1m"]; all when omitted.' }),
-      closedOnly: t.arg.boolean({ defaultValue: false }),
+      closedOnly: t.arg.boolean({ defaultValue: false, description: 'Only closed candles, not the forming one.' }),
     },
     subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.symbols, 'symbols');

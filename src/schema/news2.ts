@@ -47,7 +47,7 @@ builder.subscriptionField('news2', (t) =>
   t.field({
     type: [News2Ref],
     description: "Patients' NEWS2 scores as each new vital changes them.",
-    args: { sourceIds: t.arg.idList() },
+    args: { sourceIds: t.arg.idList({ description: 'Only these patients (default: all of the tenant\'s).' }) },
     subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
       const sources = filterSet(await ctx.scope.sources(args.sourceIds));

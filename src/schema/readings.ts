@@ -47,7 +47,7 @@ builder.mutationField('ingestReadings', (t) =>
   t.field({
     type: IngestResultRef,
     description: 'Stores a batch of readings (at most MAX_BATCH). Idempotent: resending a batch stores nothing twice.',
-    args: { readings: t.arg({ type: [ReadingInput], required: true }) },
+    args: { readings: t.arg({ type: [ReadingInput], required: true, description: 'Readings, at most MAX_BATCH; each is stored or rejected on its own, and a retried reading is stored once.' }) },
     resolve: (_root, args, ctx) => ingestReadings(ctx.services.ingest, args.readings, ctx.principal, requestLog(ctx)),
   }),
 );
@@ -59,8 +59,8 @@ builder.queryField('readings', (t) =>
     type: ReadingConnection,
     description: 'Stored readings in cursor (commit) order: a catch-up feed. Filters combine with AND.',
     args: {
-      sourceIds: t.arg.idList(),
-      metrics: t.arg.stringList(),
+      sourceIds: t.arg.idList({ description: 'Only these sources (default: all of the tenant\'s).' }),
+      metrics: t.arg.stringList({ description: 'Only these metrics (default: all).' }),
       from: t.arg({ type: 'DateTime', description: 'Measured at or after.' }),
       to: t.arg({ type: 'DateTime', description: 'Measured before.' }),
       first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),

@@ -47,7 +47,7 @@ builder.mutationField('registerSources', (t) =>
   t.field({
     type: [SourceRef],
     description: 'Creates sources, or updates the kind and name of existing ones. Readings are accepted only for registered sources.',
-    args: { sources: t.arg({ type: [SourceInput], required: true }) },
+    args: { sources: t.arg({ type: [SourceInput], required: true, description: 'Sources to create or update, matched by id.' }) },
     resolve: async (_root, args, ctx) => {
       if (args.sources.length > 10_000) throw new ValidationError('at most 10000 sources per call');
       const seen = new Map<string, number>();
@@ -87,8 +87,8 @@ builder.queryField('sources', (t) =>
     type: SourceConnection,
     description: 'Registered sources ordered by id, each with its latest reading per metric.',
     args: {
-      kind: t.arg({ type: SourceKindEnum }),
-      ids: t.arg.idList(),
+      kind: t.arg({ type: SourceKindEnum, description: 'Only sources of this kind.' }),
+      ids: t.arg.idList({ description: 'Only these sources.' }),
       first: t.arg.int({ description: 'Page size, 1-500, default 100.' }),
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
     },

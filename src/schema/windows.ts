@@ -40,11 +40,11 @@ builder.queryField('windows', (t) =>
     description:
       'Stored window aggregates of one series and window spec with from <= start < to, oldest first. A forming window is stored at most every FORMING_FLUSH_INTERVAL (1 s by default); the `windows` subscription has every version at once.',
     args: {
-      sourceId: t.arg.id({ required: true }),
-      metric: t.arg.string({ required: true }),
+      sourceId: t.arg.id({ required: true, description: 'The source whose windows are listed.' }),
+      metric: t.arg.string({ required: true, description: 'The metric, e.g. heart_rate.' }),
       window: t.arg.string({ required: true, description: 'A configured window, e.g. "5m" or "5m/1m" (WINDOWS).' }),
-      from: t.arg({ type: 'DateTime', required: true }),
-      to: t.arg({ type: 'DateTime', required: true }),
+      from: t.arg({ type: 'DateTime', required: true, description: 'Windows starting at or after this time.' }),
+      to: t.arg({ type: 'DateTime', required: true, description: 'Windows starting before this time.' }),
       closedOnly: t.arg.boolean({ defaultValue: true, description: 'Only final windows (default); false adds the ones still open.' }),
       first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
@@ -76,8 +76,8 @@ builder.subscriptionField('windows', (t) =>
     description:
       'Window aggregates as the processors compute them: each update of an open window (closed: false) and each window as it closes (closed: true). Filters combine with AND; omitted means all.',
     args: {
-      sourceIds: t.arg.idList(),
-      metrics: t.arg.stringList(),
+      sourceIds: t.arg.idList({ description: 'Only these sources (default: all of the tenant\'s).' }),
+      metrics: t.arg.stringList({ description: 'Only these metrics (default: all).' }),
       windows: t.arg.stringList({ description: 'Window specs such as "5m" or "5m/1m".' }),
       closedOnly: t.arg.boolean({ defaultValue: false, description: 'Only final windows.' }),
     },

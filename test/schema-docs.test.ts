@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { buildSchema } from 'graphql';
+import { expect, it } from 'vitest';
+
+// schema.graphql is what codegen prints from the Pothos schema (CI fails when it is stale).
+const schema = buildSchema(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
+
+it('describes every public operation and each of its arguments', () => {
+  const undescribed: string[] = [];
+  for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+    for (const field of Object.values(root!.getFields())) {
+      if (!field.description?.trim()) undescribed.push(`${root!.name}.${field.name}`);
+      for (const arg of field.args) if (!arg.description?.trim()) undescribed.push(`${root!.name}.${field.name}(${arg.name})`);
+    }
+  }
+  expect(undescribed).toEqual([]);
+});
