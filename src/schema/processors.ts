@@ -24,7 +24,7 @@ const ProcessorOutputs = builder.objectRef<{ processor: string; outputs: number 
 const PipelineRef = builder.objectRef<Runtime>('ProcessorPipeline').implement({
   description: "A stream's processor runtime on this node: progress, watermark, throughput and delay.",
   fields: (t) => ({
-    name: t.string({ description: 'The stream: readings or trades.', resolve: (r) => r.name }),
+    name: t.string({ description: 'The pipeline: readings, patients, trades, transactions or transactions-ip.', resolve: (r) => r.name }),
     role: t.string({ description: 'owner (processing here), standby (another node holds the lease), starting or stopped.', resolve: (r) => r.role }),
     position: t.string({ description: 'Last stream cursor processed.', resolve: (r) => r.position.toString() }),
     watermark: t.field({
@@ -84,7 +84,7 @@ builder.queryField('lateEvents', (t) =>
     type: LateEventConnection,
     description: 'Events left out of windows and candles because they came later than ALLOWED_LATENESS, in stream order.',
     args: {
-      pipeline: t.arg.string({ required: true, description: 'readings or trades.' }),
+      pipeline: t.arg.string({ required: true, description: 'A pipeline name (see `processors`); readings and trades are the ones with windows and candles.' }),
       first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
     },
