@@ -15,3 +15,12 @@ it('describes every public operation and each of its arguments', () => {
   }
   expect(undescribed).toEqual([]);
 });
+
+it('describes every field of every object and input type', () => {
+  const undescribed: string[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (type.name.startsWith('__') || !('getFields' in type)) continue;
+    for (const field of Object.values(type.getFields())) if (!field.description?.trim()) undescribed.push(`${type.name}.${field.name}`);
+  }
+  expect(undescribed).toEqual([]);
+});

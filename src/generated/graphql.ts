@@ -28,9 +28,11 @@ export type AlertRuleInput = {
   expectedInterval?: string | null | undefined;
   /** How long the breach must hold before the alert fires, e.g. "2m"; default 0. */
   for?: string | null | undefined;
+  /** What the rule evaluates; decides which other fields apply. */
   kind: AlertRuleKind;
   /** THRESHOLD, RATE_OF_CHANGE: required. NO_DATA: optional (omitted: any metric). */
   metric?: string | null | undefined;
+  /** A name for the rule, shown in its alerts' messages. */
   name: string;
   /** RATE_OF_CHANGE: breach on a rise larger than this within the window. */
   rise?: number | null | undefined;
@@ -140,6 +142,7 @@ export type Severity =
 export type SourceInput = {
   /** Stable id: 1-128 of letters, digits, ".", "_", ":", "-". */
   id: string | number;
+  /** What it is. */
   kind: SourceKind;
   /** Display name, 1-200 characters. */
   name: string;
@@ -174,7 +177,9 @@ export type TransactionInput = {
   id: string;
   /** IPv4 or IPv6 address of the buyer. */
   ip: string;
+  /** Where the purchase happened. */
   location: LocationInput;
+  /** The merchant's name or id. */
   merchant: string;
   /** ISO-8601 timestamp with a time zone. */
   time: string;

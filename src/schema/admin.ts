@@ -14,20 +14,20 @@ const ApiKeyRef = builder.objectRef<ApiKeyRow>('ApiKey').implement({
   description: 'An API key; its secret is never shown again after creation.',
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Public id: the part after "vgl_" of the key; names the key in logs and the audit log.' }),
-    tenantId: t.exposeString('tenantId'),
-    role: t.field({ type: RoleEnum, resolve: (k) => k.role }),
-    name: t.exposeString('name'),
-    createdAt: t.field({ type: 'DateTime', resolve: (k) => k.createdAt }),
-    createdBy: t.exposeString('createdBy'),
-    expiresAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.expiresAt }),
-    revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.revokedAt }),
+    tenantId: t.exposeString('tenantId', { description: 'The tenant whose data the key reaches.' }),
+    role: t.field({ description: 'What the key may do.', type: RoleEnum, resolve: (k) => k.role }),
+    name: t.exposeString('name', { description: 'A label given at creation (who or what uses it).' }),
+    createdAt: t.field({ description: 'When it was created.', type: 'DateTime', resolve: (k) => k.createdAt }),
+    createdBy: t.exposeString('createdBy', { description: 'Who created it: the admin key\'s id, the caller when the server runs open, or "cli:<user>" for npm run keys.' }),
+    expiresAt: t.field({ description: 'When it stops working; null: never.', type: 'DateTime', nullable: true, resolve: (k) => k.expiresAt }),
+    revokedAt: t.field({ description: 'When it was revoked; null: not revoked.', type: 'DateTime', nullable: true, resolve: (k) => k.revokedAt }),
   }),
 });
 
 const CreatedApiKeyRef = builder.objectRef<{ key: string; apiKey: ApiKeyRow }>('CreatedApiKey').implement({
   fields: (t) => ({
     key: t.exposeString('key', { description: 'The key to send as "Authorization: Bearer <key>". Shown once: store it now.' }),
-    apiKey: t.field({ type: ApiKeyRef, resolve: (c) => c.apiKey }),
+    apiKey: t.field({ description: 'The new key as listed from now on (without its secret).', type: ApiKeyRef, resolve: (c) => c.apiKey }),
   }),
 });
 
@@ -91,12 +91,12 @@ type AuditRow = typeof auditLog.$inferSelect;
 const AuditEntryRef = builder.objectRef<AuditRow>('AuditEntry').implement({
   description: 'One operation that read (or administered) tenant data.',
   fields: (t) => ({
-    at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
+    at: t.field({ description: 'When the operation ran.', type: 'DateTime', resolve: (e) => e.at }),
     keyId: t.exposeString('keyId', { nullable: true, description: 'Null when the server ran open (AUTH=off).' }),
-    role: t.exposeString('role'),
+    role: t.exposeString('role', { description: 'The role of the caller\'s key.' }),
     caller: t.exposeString('caller', { description: 'Key id (or "anonymous") @ client address.' }),
-    operationType: t.exposeString('operationType'),
-    operationName: t.exposeString('operationName', { nullable: true }),
+    operationType: t.exposeString('operationType', { description: 'query, mutation or subscription.' }),
+    operationName: t.exposeString('operationName', { description: 'The operation name the client gave, if any.', nullable: true }),
     fields: t.exposeStringList('fields', { description: 'Root fields run, e.g. "Query.readings".' }),
     sourceIds: t.exposeStringList('sourceIds', {
       nullable: true,

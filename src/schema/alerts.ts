@@ -30,32 +30,32 @@ const duration = (ms: number) => (ms > 0 ? formatDuration(ms) : null);
 const AlertRuleRef = builder.objectRef<RuleRow>('AlertRule').implement({
   description: 'A rule evaluated on every reading (NO_DATA: every second) while enabled; changes apply to the running processors at once.',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    name: t.exposeString('name'),
-    kind: t.field({ type: RuleKindEnum, resolve: (r) => r.kind }),
+    id: t.exposeID('id', { description: 'Its id.' }),
+    name: t.exposeString('name', { description: 'Its name, shown in alert messages.' }),
+    kind: t.field({ description: 'What it evaluates.', type: RuleKindEnum, resolve: (r) => r.kind }),
     sourceIds: t.stringList({ nullable: true, description: 'The sources it watches; null: all.', resolve: (r) => r.sourceIds }),
-    metric: t.string({ nullable: true, resolve: (r) => r.params.metric }),
-    aggregate: t.field({ type: AggregateKindEnum, resolve: (r) => r.params.aggregate }),
-    window: t.string({ nullable: true, resolve: (r) => duration(r.params.windowMs) }),
-    above: t.float({ nullable: true, resolve: (r) => r.params.above }),
-    below: t.float({ nullable: true, resolve: (r) => r.params.below }),
-    for: t.string({ nullable: true, resolve: (r) => duration(r.params.forMs) }),
-    clear: t.float({ nullable: true, resolve: (r) => r.params.clear }),
-    rise: t.float({ nullable: true, resolve: (r) => r.params.rise }),
-    drop: t.float({ nullable: true, resolve: (r) => r.params.drop }),
-    expectedInterval: t.string({ nullable: true, resolve: (r) => duration(r.params.expectedIntervalMs) }),
+    metric: t.string({ description: 'The metric it watches (null: NO_DATA on any metric, or NEWS2).', nullable: true, resolve: (r) => r.params.metric }),
+    aggregate: t.field({ description: 'THRESHOLD: how the window\'s values are combined.', type: AggregateKindEnum, resolve: (r) => r.params.aggregate }),
+    window: t.string({ description: 'The trailing window, e.g. "5m".', nullable: true, resolve: (r) => duration(r.params.windowMs) }),
+    above: t.float({ description: 'THRESHOLD: breach above this.', nullable: true, resolve: (r) => r.params.above }),
+    below: t.float({ description: 'THRESHOLD: breach below this.', nullable: true, resolve: (r) => r.params.below }),
+    for: t.string({ description: 'How long a breach must hold before the alert fires.', nullable: true, resolve: (r) => duration(r.params.forMs) }),
+    clear: t.float({ description: 'THRESHOLD: a firing alert resolves only past this value.', nullable: true, resolve: (r) => r.params.clear }),
+    rise: t.float({ description: 'RATE_OF_CHANGE: breach on a rise larger than this within the window.', nullable: true, resolve: (r) => r.params.rise }),
+    drop: t.float({ description: 'RATE_OF_CHANGE: breach on a drop larger than this within the window.', nullable: true, resolve: (r) => r.params.drop }),
+    expectedInterval: t.string({ description: 'NO_DATA: silence longer than this fires.', nullable: true, resolve: (r) => duration(r.params.expectedIntervalMs) }),
     severity: t.field({ type: SeverityEnum, description: 'Severity of its alerts (NEWS2 sets its own by score).', resolve: (r) => r.params.severity }),
-    enabled: t.exposeBoolean('enabled'),
-    createdAt: t.field({ type: 'DateTime', resolve: (r) => r.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (r) => r.updatedAt }),
+    enabled: t.exposeBoolean('enabled', { description: 'False: not evaluated.' }),
+    createdAt: t.field({ description: 'When it was created.', type: 'DateTime', resolve: (r) => r.createdAt }),
+    updatedAt: t.field({ description: 'When it last changed.', type: 'DateTime', resolve: (r) => r.updatedAt }),
   }),
 });
 
 const AlertRuleInput = builder.inputType('AlertRuleInput', {
   description: 'A rule; which fields apply depends on kind. Durations: a whole number and ms, s, m, h or d.',
   fields: (t) => ({
-    name: t.string({ required: true }),
-    kind: t.field({ type: RuleKindEnum, required: true }),
+    name: t.string({ description: 'A name for the rule, shown in its alerts\' messages.', required: true }),
+    kind: t.field({ description: 'What the rule evaluates; decides which other fields apply.', type: RuleKindEnum, required: true }),
     sourceIds: t.idList({ description: 'Only these sources; all when omitted.' }),
     metric: t.string({ description: 'THRESHOLD, RATE_OF_CHANGE: required. NO_DATA: optional (omitted: any metric).' }),
     aggregate: t.field({ type: AggregateKindEnum, description: 'THRESHOLD: LAST (default) or AVG/MIN/MAX over `window`.' }),
@@ -155,9 +155,9 @@ builder.mutationField('deleteAlertRule', (t) =>
 
 const AcknowledgementRef = builder.objectRef<{ by: string; at: number; note: string | null }>('Acknowledgement').implement({
   fields: (t) => ({
-    by: t.exposeString('by'),
-    at: t.field({ type: 'DateTime', resolve: (a) => new Date(a.at) }),
-    note: t.exposeString('note', { nullable: true }),
+    by: t.exposeString('by', { description: 'Who acknowledged it (name or staff id).' }),
+    at: t.field({ description: 'When.', type: 'DateTime', resolve: (a) => new Date(a.at) }),
+    note: t.exposeString('note', { description: 'What they wrote with it.', nullable: true }),
   }),
 });
 
@@ -166,12 +166,12 @@ const AlertTransitionRef = builder.objectRef<{ kind: string; severity: string; a
 ).implement({
   fields: (t) => ({
     kind: t.exposeString('kind', { description: 'PENDING, FIRING, UPDATED, RESOLVED, ACKNOWLEDGED or ESCALATED.' }),
-    severity: t.field({ type: SeverityEnum, resolve: (x) => x.severity as never }),
+    severity: t.field({ description: 'Severity at this transition.', type: SeverityEnum, resolve: (x) => x.severity as never }),
     at: t.field({ type: 'DateTime', description: 'When the platform recorded it.', resolve: (x) => x.at }),
     eventTime: t.field({ type: 'DateTime', nullable: true, description: 'Event time of the reading that caused it.', resolve: (x) => x.eventTime }),
-    value: t.exposeFloat('value', { nullable: true }),
-    message: t.exposeString('message'),
-    actor: t.exposeString('actor', { nullable: true }),
+    value: t.exposeFloat('value', { description: 'The evaluated value at this transition.', nullable: true }),
+    message: t.exposeString('message', { description: 'What happened, in words.' }),
+    actor: t.exposeString('actor', { description: 'Who caused it (ACKNOWLEDGED: the acknowledging person); null for the platform\'s own.', nullable: true }),
   }),
 });
 
@@ -180,19 +180,20 @@ const date = (ms: number | null) => (ms === null ? null : new Date(ms));
 const AlertRef = builder.objectRef<AlertView>('Alert').implement({
   description: 'One episode of one rule on one series (source + metric; the patient for NEWS2). At most one is open per rule and series.',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    ruleId: t.exposeID('ruleId'),
-    sourceId: t.exposeID('sourceId'),
-    metric: t.exposeString('metric', { nullable: true }),
-    state: t.field({ type: AlertStateEnum, resolve: (a) => a.state }),
-    severity: t.field({ type: SeverityEnum, resolve: (a) => a.severity as never }),
+    id: t.exposeID('id', { description: 'Its id.' }),
+    ruleId: t.exposeID('ruleId', { description: 'The rule that raised it.' }),
+    sourceId: t.exposeID('sourceId', { description: 'The source (patient, device) it is about.' }),
+    metric: t.exposeString('metric', { description: 'The metric it is about; null when its rule covers no single metric (NEWS2, NO_DATA on any metric).', nullable: true }),
+    state: t.field({ description: 'Where it is in its lifecycle.', type: AlertStateEnum, resolve: (a) => a.state }),
+    severity: t.field({ description: 'Its current severity.', type: SeverityEnum, resolve: (a) => a.severity as never }),
     value: t.exposeFloat('value', { nullable: true, description: 'The evaluated value: the aggregate, the change, the NEWS2 total, or seconds of silence.' }),
-    message: t.exposeString('message'),
+    message: t.exposeString('message', { description: 'What is wrong, in words.' }),
     startedAt: t.field({ type: 'DateTime', description: 'Event time the breach began.', resolve: (a) => new Date(a.startedAt) }),
-    firedAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => date(a.firedAt) }),
-    resolvedAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => date(a.resolvedAt) }),
-    escalatedAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => date(a.escalatedAt) }),
+    firedAt: t.field({ description: 'When it fired; null while PENDING.', type: 'DateTime', nullable: true, resolve: (a) => date(a.firedAt) }),
+    resolvedAt: t.field({ description: 'When it resolved; null while open.', type: 'DateTime', nullable: true, resolve: (a) => date(a.resolvedAt) }),
+    escalatedAt: t.field({ description: 'When it was escalated for lack of acknowledgement; null if not.', type: 'DateTime', nullable: true, resolve: (a) => date(a.escalatedAt) }),
     acknowledgement: t.field({
+      description: 'Who acknowledged it, when, and their note; null if nobody has.',
       type: AcknowledgementRef,
       nullable: true,
       resolve: (a) => (a.acknowledgedBy && a.acknowledgedAt !== null ? { by: a.acknowledgedBy, at: a.acknowledgedAt, note: a.acknowledgeNote } : null),
@@ -206,9 +207,9 @@ const AlertEventRef = builder.objectRef<AlertEvent>('AlertEvent').implement({
   fields: (t) => ({
     kind: t.exposeString('kind', { description: 'PENDING, FIRING, UPDATED, RESOLVED, ACKNOWLEDGED or ESCALATED.' }),
     seq: t.exposeString('seq', { description: 'Order in which transitions were stored.' }),
-    at: t.field({ type: 'DateTime', resolve: (e) => new Date(e.at) }),
-    actor: t.exposeString('actor', { nullable: true }),
-    alert: t.field({ type: AlertRef, resolve: (e) => e.alert }),
+    at: t.field({ description: 'When the transition was stored.', type: 'DateTime', resolve: (e) => new Date(e.at) }),
+    actor: t.exposeString('actor', { description: 'Who caused it (ACKNOWLEDGED: the acknowledging person); null for the platform\'s own.', nullable: true }),
+    alert: t.field({ description: 'The alert after this transition.', type: AlertRef, resolve: (e) => e.alert }),
   }),
 });
 

@@ -11,13 +11,13 @@ const AnomalyRef = builder.objectRef<AnomalyView>('Anomaly').implement({
   description:
     "A reading far off its series' trend: |value − mean| ≥ ANOMALY_Z × stddev, where mean and stddev are exponentially weighted (ANOMALY_ALPHA) over the series' earlier readings, after ANOMALY_WARMUP readings.",
   fields: (t) => ({
-    sourceId: t.exposeID('sourceId'),
-    metric: t.exposeString('metric'),
-    time: t.field({ type: 'DateTime', resolve: (a) => a.time }),
-    value: t.exposeFloat('value'),
+    sourceId: t.exposeID('sourceId', { description: 'The source of the flagged reading.' }),
+    metric: t.exposeString('metric', { description: 'Its metric.' }),
+    time: t.field({ description: 'Its event time.', type: 'DateTime', resolve: (a) => a.time }),
+    value: t.exposeFloat('value', { description: 'Its value.' }),
     cursor: t.exposeString('cursor', { description: "The flagged reading's cursor in the readings stream." }),
     mean: t.exposeFloat('mean', { description: 'The trend before this reading.' }),
-    stddev: t.exposeFloat('stddev'),
+    stddev: t.exposeFloat('stddev', { description: 'The trend\'s standard deviation before this reading.' }),
     zScore: t.exposeFloat('zScore', { description: '(value − mean) / stddev.' }),
   }),
 });

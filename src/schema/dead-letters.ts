@@ -14,10 +14,10 @@ interface DeadLetterView {
 const DeadLetterRef = builder.objectRef<DeadLetterView>('DeadLetter').implement({
   description: 'A rejected ingest item, kept for DEAD_LETTER_RETENTION so operators can see what partners send wrong.',
   fields: (t) => ({
-    id: t.id({ resolve: (d) => d.id.toString() }),
-    stream: t.exposeString('stream'),
-    receivedAt: t.field({ type: 'DateTime', resolve: (d) => d.receivedAt }),
-    caller: t.exposeString('caller'),
+    id: t.id({ description: 'Its id.', resolve: (d) => d.id.toString() }),
+    stream: t.exposeString('stream', { description: 'readings, trades or transactions.' }),
+    receivedAt: t.field({ description: 'When the batch holding it arrived.', type: 'DateTime', resolve: (d) => d.receivedAt }),
+    caller: t.exposeString('caller', { description: 'Who sent it: key id (or "anonymous") @ client address.' }),
     item: t.field({ type: 'JSON', nullable: true, description: 'The item as submitted.', resolve: (d) => d.item }),
     errors: t.field({ type: 'JSON', description: 'The IngestErrors it got.', resolve: (d) => d.errors }),
   }),

@@ -23,8 +23,8 @@ const TransactionInput = builder.inputType('TransactionInput', {
     time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone.' }),
     amount: t.float({ required: true, description: 'Greater than 0, in `currency`.' }),
     currency: t.string({ required: true, description: 'ISO 4217 code, e.g. EUR.' }),
-    merchant: t.string({ required: true }),
-    location: t.field({ type: LocationInput, required: true }),
+    merchant: t.string({ description: 'The merchant\'s name or id.', required: true }),
+    location: t.field({ description: 'Where the purchase happened.', type: LocationInput, required: true }),
     ip: t.string({ required: true, description: 'IPv4 or IPv6 address of the buyer.' }),
   }),
 });
@@ -47,19 +47,19 @@ const FraudKindEnum = builder.enumType('FraudKind', {
 type SignalView = FraudSignal & { seq?: bigint };
 
 const FraudDetailRef = builder.objectRef<{ name: string; value: number }>('FraudDetail').implement({
-  fields: (t) => ({ name: t.exposeString('name'), value: t.exposeFloat('value') }),
+  fields: (t) => ({ name: t.exposeString('name', { description: 'What the figure is, e.g. count, distanceKm, speedKmh or zScore.' }), value: t.exposeFloat('value', { description: 'The figure.' }) }),
 });
 
 const FraudSignalRef = builder.objectRef<SignalView>('FraudSignal').implement({
   description: 'A suspicious pattern and the transactions that make it. A velocity burst keeps its id and grows while it lasts.',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    kind: t.field({ type: FraudKindEnum, resolve: (s) => s.kind }),
+    id: t.exposeID('id', { description: 'Its id; a growing velocity burst keeps it.' }),
+    kind: t.field({ description: 'The pattern.', type: FraudKindEnum, resolve: (s) => s.kind }),
     subject: t.exposeString('subject', { description: 'The card id, or the IP for IP_VELOCITY.' }),
     time: t.field({ type: 'DateTime', description: 'Event time of the transaction that raised or last extended it.', resolve: (s) => s.time }),
-    transactionIds: t.exposeStringList('transactionIds'),
-    details: t.field({ type: [FraudDetailRef], resolve: (s) => Object.entries(s.details).map(([name, value]) => ({ name, value })) }),
-    message: t.exposeString('message'),
+    transactionIds: t.exposeStringList('transactionIds', { description: 'The transactions that make it, by id.' }),
+    details: t.field({ description: 'The figures behind it (counts, distance, speed, …).', type: [FraudDetailRef], resolve: (s) => Object.entries(s.details).map(([name, value]) => ({ name, value })) }),
+    message: t.exposeString('message', { description: 'What was seen, in words.' }),
   }),
 });
 

@@ -35,18 +35,18 @@ const CandleRef = builder.objectRef<CandleView>('Candle').implement({
   description:
     'OHLCV of one symbol over [start, end) in event time. closed: false while forming (re-emitted on every trade); closed: true once the watermark passed its end: final.',
   fields: (t) => ({
-    symbol: t.exposeString('symbol'),
+    symbol: t.exposeString('symbol', { description: 'The instrument.' }),
     interval: t.string({ description: 'e.g. "1s", "1m", "5m", "1h".', resolve: (c) => formatDuration(c.intervalMs) }),
-    start: t.field({ type: 'DateTime', resolve: (c) => c.start }),
-    end: t.field({ type: 'DateTime', resolve: (c) => c.end }),
+    start: t.field({ description: 'Start of the interval (inclusive).', type: 'DateTime', resolve: (c) => c.start }),
+    end: t.field({ description: 'End of the interval (exclusive).', type: 'DateTime', resolve: (c) => c.end }),
     open: t.exposeFloat('open', { description: 'Price of the earliest trade.' }),
-    high: t.exposeFloat('high'),
-    low: t.exposeFloat('low'),
+    high: t.exposeFloat('high', { description: 'Highest price.' }),
+    low: t.exposeFloat('low', { description: 'Lowest price.' }),
     close: t.exposeFloat('close', { description: 'Price of the latest trade.' }),
     volume: t.exposeFloat('volume', { description: 'Sum of sizes.' }),
     vwap: t.exposeFloat('vwap', { nullable: true, description: 'sum(price × size) / sum(size).' }),
-    trades: t.exposeInt('trades'),
-    closed: t.exposeBoolean('closed'),
+    trades: t.exposeInt('trades', { description: 'Number of trades.' }),
+    closed: t.exposeBoolean('closed', { description: 'True once final.' }),
   }),
 });
 

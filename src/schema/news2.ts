@@ -12,18 +12,19 @@ const News2RiskEnum = builder.enumType('News2Risk', {
 });
 
 const News2ParameterRef = builder.objectRef<{ metric: News2Metric; value: number; score: number }>('News2Parameter').implement({
-  fields: (t) => ({ metric: t.exposeString('metric'), value: t.exposeFloat('value'), score: t.exposeInt('score') }),
+  fields: (t) => ({ metric: t.exposeString('metric', { description: 'The vital sign.' }), value: t.exposeFloat('value', { description: 'Its latest value.' }), score: t.exposeInt('score', { description: 'Its NEWS2 score, 0-3.' }) }),
 });
 
 const News2Ref = builder.objectRef<News2View>('News2Score').implement({
   description:
     "A patient's National Early Warning Score 2 (Royal College of Physicians, 2017) from the latest respiratory rate, SpO2 (scale 1), systolic pressure, pulse, consciousness and temperature; the patient is assumed on air (no oxygen metric yet).",
   fields: (t) => ({
-    sourceId: t.exposeID('sourceId'),
+    sourceId: t.exposeID('sourceId', { description: 'The patient.' }),
     time: t.field({ type: 'DateTime', description: 'Event time of the newest value in it.', resolve: (s) => s.time }),
-    total: t.exposeInt('total'),
-    risk: t.field({ type: News2RiskEnum, resolve: (s) => s.risk }),
+    total: t.exposeInt('total', { description: 'The aggregate score: the sum of the parameters\' scores.' }),
+    risk: t.field({ description: 'The clinical risk the score means.', type: News2RiskEnum, resolve: (s) => s.risk }),
     parameters: t.field({
+      description: 'Each vital sign\'s value and score.',
       type: [News2ParameterRef],
       resolve: (s) => NEWS2_METRICS.map((metric) => ({ metric, value: s.values[metric], score: s.scores[metric] })),
     }),

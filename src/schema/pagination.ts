@@ -17,24 +17,26 @@ export interface Page<T> {
 export const PageInfoRef = builder.objectRef<PageInfo>('PageInfo').implement({
   description: 'Forward pagination state: pass endCursor as `after` for the next page.',
   fields: (t) => ({
-    hasNextPage: t.exposeBoolean('hasNextPage'),
-    endCursor: t.exposeString('endCursor', { nullable: true }),
+    hasNextPage: t.exposeBoolean('hasNextPage', { description: 'True when more items follow this page.' }),
+    endCursor: t.exposeString('endCursor', { nullable: true, description: 'The last edge\'s cursor (null on an empty page): pass it as `after`.' }),
   }),
 });
 
 /** A Relay-style connection type `<name>Connection` with `<name>Edge`s over `node`. */
 export function connectionOf<T>(name: string, node: ObjectRef<BuilderTypes, T>) {
   const edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
+    description: `One ${name} of a page, with its cursor.`,
     fields: (t) => ({
-      cursor: t.exposeString('cursor'),
+      cursor: t.exposeString('cursor', { description: 'Where this item is: pass it as `after` to continue after it.' }),
       // Generic T defeats Pothos's resolver-result inference; the ref guarantees the shape.
-      node: t.field({ type: node, resolve: (e) => e.node as never }),
+      node: t.field({ type: node, description: `The ${name}.`, resolve: (e) => e.node as never }),
     }),
   });
   return builder.objectRef<Page<T>>(`${name}Connection`).implement({
+    description: `A page of ${name}s (first/after pagination).`,
     fields: (t) => ({
-      edges: t.field({ type: [edge], resolve: (p) => p.edges }),
-      pageInfo: t.field({ type: PageInfoRef, resolve: (p) => p.pageInfo }),
+      edges: t.field({ type: [edge], description: 'The items of this page, in the order the operation names.', resolve: (p) => p.edges }),
+      pageInfo: t.field({ type: PageInfoRef, description: 'Whether more follow, and the cursor to ask for them.', resolve: (p) => p.pageInfo }),
     }),
   });
 }

@@ -9,16 +9,16 @@ type Runtime = ProcessorRuntime<{ cursor: bigint }>;
 const Percentiles = builder.objectRef<Runtime['delay']>('DelayFigures').implement({
   description: 'Reading/trade committed → its outputs stored and published, in ms, over the last 4096 live batches.',
   fields: (t) => ({
-    samples: t.int({ resolve: (d) => d.count }),
-    p50: t.float({ nullable: true, resolve: (d) => d.percentile(50) }),
-    p95: t.float({ nullable: true, resolve: (d) => d.percentile(95) }),
-    p99: t.float({ nullable: true, resolve: (d) => d.percentile(99) }),
-    max: t.float({ resolve: (d) => d.max }),
+    samples: t.int({ description: 'Batches measured.', resolve: (d) => d.count }),
+    p50: t.float({ description: 'Median, ms; null before any sample.', nullable: true, resolve: (d) => d.percentile(50) }),
+    p95: t.float({ description: '95th percentile, ms.', nullable: true, resolve: (d) => d.percentile(95) }),
+    p99: t.float({ description: '99th percentile, ms.', nullable: true, resolve: (d) => d.percentile(99) }),
+    max: t.float({ description: 'Largest, ms.', resolve: (d) => d.max }),
   }),
 });
 
 const ProcessorOutputs = builder.objectRef<{ processor: string; outputs: number }>('ProcessorOutputCount').implement({
-  fields: (t) => ({ processor: t.exposeString('processor'), outputs: t.exposeInt('outputs') }),
+  fields: (t) => ({ processor: t.exposeString('processor', { description: 'The processor, e.g. windows.' }), outputs: t.exposeInt('outputs', { description: 'Outputs it emitted on this node since start.' }) }),
 });
 
 const PipelineRef = builder.objectRef<Runtime>('ProcessorPipeline').implement({
@@ -33,18 +33,18 @@ const PipelineRef = builder.objectRef<Runtime>('ProcessorPipeline').implement({
       description: 'Lowest series watermark (latest event time of the series minus ALLOWED_LATENESS): windows ending at or before it are final.',
       resolve: (r) => (r.watermark === null ? null : new Date(r.watermark)),
     }),
-    eventsIn: t.float({ resolve: (r) => r.stats.eventsIn }),
+    eventsIn: t.float({ description: 'Events consumed on this node since start.', resolve: (r) => r.stats.eventsIn }),
     lateDropped: t.float({ description: 'Events behind the watermark, left out of windows (see lateEvents).', resolve: (r) => r.stats.lateDropped }),
-    batches: t.float({ resolve: (r) => r.stats.batches }),
+    batches: t.float({ description: 'Batches processed on this node since start.', resolve: (r) => r.stats.batches }),
     eventsPerSecond: t.float({
       nullable: true,
       description: 'Events per second of processing time (processors alone, without storage).',
       resolve: (r) => (r.stats.processingMs > 0 ? (r.stats.eventsIn / r.stats.processingMs) * 1_000 : null),
     }),
-    outputs: t.field({ type: [ProcessorOutputs], resolve: (r) => Object.entries(r.stats.outputs).map(([processor, outputs]) => ({ processor, outputs })) }),
-    delay: t.field({ type: Percentiles, resolve: (r) => r.delay }),
-    checkpointCursor: t.string({ nullable: true, resolve: (r) => r.checkpointedAt?.cursor.toString() ?? null }),
-    checkpointedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.checkpointedAt?.at ?? null }),
+    outputs: t.field({ description: 'Outputs per processor since start.', type: [ProcessorOutputs], resolve: (r) => Object.entries(r.stats.outputs).map(([processor, outputs]) => ({ processor, outputs })) }),
+    delay: t.field({ description: 'Commit → outputs stored and published.', type: Percentiles, resolve: (r) => r.delay }),
+    checkpointCursor: t.string({ description: 'Stream cursor of this node\'s last checkpoint.', nullable: true, resolve: (r) => r.checkpointedAt?.cursor.toString() ?? null }),
+    checkpointedAt: t.field({ description: 'When this node last checkpointed.', type: 'DateTime', nullable: true, resolve: (r) => r.checkpointedAt?.at ?? null }),
   }),
 });
 
@@ -68,12 +68,12 @@ interface LateEventView {
 const LateEventRef = builder.objectRef<LateEventView>('LateEvent').implement({
   description: 'An event that arrived behind its partition watermark: stored raw, but not counted in any window or candle.',
   fields: (t) => ({
-    pipeline: t.exposeString('pipeline'),
-    cursor: t.string({ resolve: (e) => e.cursor.toString() }),
+    pipeline: t.exposeString('pipeline', { description: 'The pipeline it was late for.' }),
+    cursor: t.string({ description: 'Its cursor in the stream.', resolve: (e) => e.cursor.toString() }),
     series: t.string({ description: 'sourceId/metric, or the symbol.', resolve: (e) => e.series }),
-    eventTime: t.field({ type: 'DateTime', resolve: (e) => e.eventTime }),
-    watermark: t.field({ type: 'DateTime', resolve: (e) => e.watermark }),
-    recordedAt: t.field({ type: 'DateTime', resolve: (e) => e.recordedAt }),
+    eventTime: t.field({ description: 'Its event time.', type: 'DateTime', resolve: (e) => e.eventTime }),
+    watermark: t.field({ description: 'The watermark it was behind.', type: 'DateTime', resolve: (e) => e.watermark }),
+    recordedAt: t.field({ description: 'When it was found late.', type: 'DateTime', resolve: (e) => e.recordedAt }),
   }),
 });
 

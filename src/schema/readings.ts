@@ -22,12 +22,12 @@ export const ReadingRef = builder.objectRef<Reading>('Reading').implement({
       description: 'Position in the readings stream (commit order). Pass as `after` to resume a subscription or page.',
       resolve: (r) => r.cursor.toString(),
     }),
-    sourceId: t.exposeID('sourceId'),
-    metric: t.exposeString('metric'),
+    sourceId: t.exposeID('sourceId', { description: 'The source that measured it.' }),
+    metric: t.exposeString('metric', { description: 'What was measured, e.g. heart_rate.' }),
     time: t.field({ type: 'DateTime', description: 'When it was measured (event time).', resolve: (r) => r.time }),
-    value: t.exposeFloat('value'),
-    unit: t.exposeString('unit'),
-    quality: t.field({ type: QualityEnum, resolve: (r) => r.quality }),
+    value: t.exposeFloat('value', { description: 'The measured value, in unit.' }),
+    unit: t.exposeString('unit', { description: 'The metric\'s unit.' }),
+    quality: t.field({ description: 'GOOD, or SUSPECT when out of the metric\'s plausible range or flagged by the sender.', type: QualityEnum, resolve: (r) => r.quality }),
   }),
 });
 

@@ -22,10 +22,10 @@ const SourceKindEnum = builder.enumType('SourceKind', { values: SOURCE_KINDS });
 const SourceRef = builder.objectRef<SourceView>('Source').implement({
   description: 'A patient, device or instrument that emits readings.',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    kind: t.field({ type: SourceKindEnum, resolve: (s) => s.kind }),
-    name: t.exposeString('name'),
-    createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
+    id: t.exposeID('id', { description: 'Its stable id.' }),
+    kind: t.field({ description: 'What it is.', type: SourceKindEnum, resolve: (s) => s.kind }),
+    name: t.exposeString('name', { description: 'Its display name.' }),
+    createdAt: t.field({ description: 'When it was registered.', type: 'DateTime', resolve: (s) => s.createdAt }),
     latest: t.field({
       type: [ReadingRef],
       description: 'The newest reading of each metric this source has reported.',
@@ -38,7 +38,7 @@ const SourceRef = builder.objectRef<SourceView>('Source').implement({
 const SourceInput = builder.inputType('SourceInput', {
   fields: (t) => ({
     id: t.id({ required: true, description: 'Stable id: 1-128 of letters, digits, ".", "_", ":", "-".' }),
-    kind: t.field({ type: SourceKindEnum, required: true }),
+    kind: t.field({ description: 'What it is.', type: SourceKindEnum, required: true }),
     name: t.string({ required: true, description: 'Display name, 1-200 characters.' }),
   }),
 });
