@@ -10,12 +10,6 @@ const COUNT_IN_WINDOW = `local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {n, redis.call('PTTL', KEYS[1])}`;
 
-/**
- * Redis through graphql-redis-subscriptions: one publisher and one subscriber
- * connection per node, messages passed through as the strings we serialized
- * (no second JSON round trip). ioredis reconnects on its own and
- * re-subscribes; what was published meanwhile is repaired by the stream tail.
- */
 /** The two connections' recent history: for the reconnects metric and a reason /ready can show. */
 interface LinkState {
   reconnects: number;
@@ -23,6 +17,12 @@ interface LinkState {
   lastError: string | undefined;
 }
 
+/**
+ * Redis through graphql-redis-subscriptions: one publisher and one subscriber
+ * connection per node, messages passed through as the strings we serialized
+ * (no second JSON round trip). ioredis reconnects on its own and
+ * re-subscribes; what was published meanwhile is repaired by the stream tail.
+ */
 export class RedisPubSubDriver implements PubSub {
   readonly driver = 'redis' as const;
 
