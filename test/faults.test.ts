@@ -8,8 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { createServer as createNetServer, Socket, type AddressInfo } from 'node:net';
+import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -26,6 +25,7 @@ import { sql, startTestApp, type GraphQLResponse, type TestApp } from './support
 import { heartRate, patients } from './support/fixtures.js';
 import { LiveResults, waitFor } from './support/live.js';
 import { seedEmbeddedDataDir } from './support/embedded-template.js';
+import { freePort } from './support/free-port.js';
 import { startServerProcess } from './support/server-process.js';
 import { readSse } from './support/sse.js';
 import { startTcpProxy, throughProxy, type TcpProxy } from './support/tcp-proxy.js';
@@ -521,13 +521,6 @@ describe('SIGTERM under load', () => {
 // 4. A dependency down at start: one fatal line naming it (password hidden), exit 1, no stack.
 // ---------------------------------------------------------------------------------------------
 describe('a dependency down at start', () => {
-  const closedPort = async () => {
-    const server = createNetServer().listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  };
   const start = async (env: Record<string, string>) => {
     const lines: Record<string, unknown>[] = [];
     const started = startServerProcess(env, (entry) => lines.push(entry));
@@ -536,7 +529,7 @@ describe('a dependency down at start', () => {
   };
 
   it('PostgreSQL: says which database it could not open', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const lines = await start({ DATABASE_URL: `postgres://vigil:s3cret@127.0.0.1:${port}/test`, REDIS_URL: '' });
     const fatal = lines.filter((l) => l.level === 60);
     expect(fatal).toHaveLength(1);
@@ -546,7 +539,7 @@ describe('a dependency down at start', () => {
   });
 
   it('Redis: says which Redis it could not reach, with the connection\'s own error', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-faults-'));
     try {
       await seedEmbeddedDataDir(dataDir);

@@ -1,13 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DATABASE_URL } from './support/backends.js';
 import { startTestApp, type TestApp } from './support/app.js';
+import { freePort } from './support/free-port.js';
 import { waitFor } from './support/live.js';
 import { hasRedisServer } from './support/private-redis.js';
 import { startServerProcess } from './support/server-process.js';
@@ -20,15 +20,6 @@ if (hasOpenssl) {
   spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
 }
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!hasOpenssl)('encryption in transit', () => {
   describe('HTTPS and WSS from TLS_CERT_FILE and TLS_KEY_FILE', () => {

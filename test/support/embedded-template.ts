@@ -58,9 +58,11 @@ export async function seedEmbeddedDataDir(dir: string): Promise<void> {
 
 /** A new data directory seeded from the template, and how to remove it. */
 export async function freshEmbeddedDataDir(): Promise<{ dir: string; remove(): void }> {
-  template ??= build();
-  const source = await template;
   const dir = mkdtempSync(join(tmpdir(), 'vigil-test-db-'));
-  cpSync(source, dir, { recursive: true });
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  await seedEmbeddedDataDir(dir).catch((error: unknown) => {
+    remove();
+    throw error;
+  });
+  return { dir, remove };
 }
