@@ -56,7 +56,7 @@ import { AuditTrail } from './auth/audit-trail.js';
 import { Authenticator, presentedKey } from './auth/authenticator.js';
 import { OpenConnections } from './auth/connections.js';
 import type { Principal } from './auth/principal.js';
-import { RateLimiter } from './auth/rate-limit.js';
+import { memoryCounter, RateLimiter } from './auth/rate-limit.js';
 import { TenantScope } from './auth/tenant-scope.js';
 import { AppError } from './errors.js';
 import { serveDashboard } from './transport/dashboard.js';
@@ -205,7 +205,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     const audit = new AuditTrail({ db: database.db, log, flushIntervalMs: 1_000, maxBuffered: 100_000 });
     audit.start();
     closers.push(() => audit.stop());
-    const limiter = new RateLimiter({ ...config.limits.rate, counter: pubsub.countInWindow, log });
+    const limiter = new RateLimiter({ ...config.limits.rate, counter: pubsub.countInWindow, fallback: memoryCounter(), log });
     if (!config.auth.required) {
       log.warn(
         'AUTH is off: every caller is an admin of the default tenant with no API key. Fine on your own machine; set AUTH=on (the default whenever DATABASE_URL is set) anywhere else',

@@ -22,32 +22,38 @@ export function memoryCounter(): WindowCounter {
 /**
  * Per-key operation limit: at most `limit` operations per `windowMs`
  * (fixed windows, counted in Redis when configured so every node shares
- * them). If the counter fails (Redis down) the operation is let through and
- * the failure logged once per outage: the limit protects the platform, it
- * must not take ingest down with it.
+ * them). If that counter fails (Redis down), each node counts on its own
+ * (`fallback`) until it answers again, logged once each way: the limit
+ * must not take ingest down with Redis, and it must not vanish with it
+ * either. Meanwhile a key gets up to `limit` on every node it reaches.
  */
 export class RateLimiter {
   private failing = false;
   refused = 0;
 
-  constructor(private readonly options: { limit: number; windowMs: number; counter: WindowCounter; log: Logger }) {}
+  constructor(private readonly options: { limit: number; windowMs: number; counter: WindowCounter; fallback: WindowCounter; log: Logger }) {}
 
   /** Undefined when allowed; otherwise the ms to wait. */
   async take(key: string): Promise<number | undefined> {
     if (this.options.limit === 0) return undefined;
+    const { count, resetInMs } = await this.count(key);
+    if (count <= this.options.limit) return undefined;
+    this.refused++;
+    return Math.max(1, resetInMs);
+  }
+
+  private async count(key: string): Promise<{ count: number; resetInMs: number }> {
     try {
-      const { count, resetInMs } = await this.options.counter(key, this.options.windowMs);
+      const counted = await this.options.counter(key, this.options.windowMs);
       if (this.failing) {
         this.failing = false;
-        this.options.log.info('rate limit counter reachable again');
+        this.options.log.info('rate limit counter reachable again: counting across nodes');
       }
-      if (count <= this.options.limit) return undefined;
-      this.refused++;
-      return Math.max(1, resetInMs);
+      return counted;
     } catch (error) {
-      if (!this.failing) this.options.log.warn({ err: (error as Error).message }, 'rate limit counter unreachable: letting operations through');
+      if (!this.failing) this.options.log.warn({ err: (error as Error).message }, 'rate limit counter unreachable: counting on this node until it returns');
       this.failing = true;
-      return undefined;
+      return this.options.fallback(key, this.options.windowMs);
     }
   }
 
