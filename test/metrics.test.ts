@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IngestReadingsDocument, LiveReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
 import { primaryBackends } from './support/backends.js';
-import { startTestApp, type TestApp } from './support/app.js';
+import { sql, startTestApp, type TestApp } from './support/app.js';
 import { heartRate, patients, T0 } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
 
@@ -63,5 +63,37 @@ describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
     const lag = value(/^vigil_processor_watermark_lag_seconds\{pipeline="readings"\}/);
     expect(lag).toBeGreaterThanOrEqual(newestAge - 5);
     expect(lag).toBeLessThanOrEqual(newestAge + 300);
+  });
+});
+
+// PostgreSQL only: the embedded database has no pg_stat_activity to count.
+const postgres = primaryBackends.find((b) => b.database === 'postgres');
+describe.runIf(postgres)('vigil_db_connections on PostgreSQL', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(postgres!);
+  });
+  afterAll(() => app?.close());
+
+  it("counts its own deployment's database connections, not another's sharing the database", async () => {
+    // Another deployment (its own DATABASE_SCHEMA) on the same database, holding all 8 of its pool's connections.
+    const other = await startTestApp(postgres!);
+    try {
+      await Promise.all(Array.from({ length: 8 }, () => other.sql(sql`select pg_sleep(0.2)`)));
+      await app.sql(sql`select 1`);
+      const connections = async (node: TestApp) => {
+        const text = await (await fetch(`${node.url}/metrics`)).text();
+        return text
+          .split('\n')
+          .filter((line) => line.startsWith('vigil_db_connections{'))
+          .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+      };
+      expect(await connections(other)).toBe(8);
+      const own = await connections(app);
+      expect(own).toBeGreaterThanOrEqual(1);
+      expect(own).toBeLessThanOrEqual(8);
+    } finally {
+      await other.close();
+    }
   });
 });

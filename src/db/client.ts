@@ -192,7 +192,7 @@ async function openPostgres(
   const client = postgres(config.url, {
     max: config.poolSize,
     onnotice: () => undefined,
-    connection: { search_path: config.schema, application_name: 'vigil', ...sessionSettings(config.workMem) },
+    connection: { search_path: config.schema, application_name: `vigil:${config.schema}`, ...sessionSettings(config.workMem) },
     ...FAIL_FAST,
   });
   guardTransactions(client);
@@ -201,7 +201,7 @@ async function openPostgres(
   const asyncCommit = postgres(config.url, {
     max: 2,
     onnotice: () => undefined,
-    connection: { search_path: config.schema, application_name: 'vigil-claims', synchronous_commit: 'off' },
+    connection: { search_path: config.schema, application_name: `vigil-claims:${config.schema}`, synchronous_commit: 'off' },
     ...FAIL_FAST,
   });
   const db = drizzlePostgres(client, { schema }) as unknown as Db;

@@ -207,7 +207,7 @@ export function createMetrics(services: Services) {
   });
   new Gauge({
     name: 'vigil_db_connections',
-    help: "Server connections named 'vigil' by state, from pg_stat_activity (every node of the deployment; PostgreSQL only)",
+    help: "This deployment's pool connections (named vigil:<DATABASE_SCHEMA>) by state, from pg_stat_activity: every node's; PostgreSQL only",
     labelNames: ['state'] as const,
     registers,
     async collect() {
@@ -215,7 +215,8 @@ export function createMetrics(services: Services) {
       this.reset();
       const found = await rows<{ state: string | null; n: number }>(
         services.database.db,
-        sql`select coalesce(state, 'unknown') as state, count(*)::int as n from pg_stat_activity where application_name = 'vigil' group by 1`,
+        // The name as PostgreSQL keeps it (cut to 63 bytes, non-ASCII as '?'): this connection's own.
+        sql`select coalesce(state, 'unknown') as state, count(*)::int as n from pg_stat_activity where application_name = current_setting('application_name') group by 1`,
       ).catch(() => []);
       for (const row of found) this.set({ state: row.state ?? 'unknown' }, row.n);
     },
