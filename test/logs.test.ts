@@ -7,7 +7,7 @@ import { waitFor } from './support/live.js';
 import { startServerProcess } from './support/server-process.js';
 
 describe('logs', () => {
-  it('carries the request id from the response header into ingest and publish lines, and never a value or a key', async () => {
+  it('carries the request id from the response header into ingest, processing and publish lines, and never a value or a key', async () => {
     const lines: Record<string, unknown>[] = [];
     const raw: string[] = [];
     const server = await startServerProcess({ DATABASE_URL: '', REDIS_URL: '', DATA_DIR: 'memory://', LOG_LEVEL: 'debug', LOG_FORMAT: 'json' }, (entry) => {
@@ -30,6 +30,10 @@ describe('logs', () => {
 
       await waitFor(() => lines.some((l) => l.msg === 'batch stored' && l.requestId === 'req-7f3a'), 'the batch log line');
       expect(lines.find((l) => l.msg === 'batch stored' && l.requestId === 'req-7f3a')).toMatchObject({ stream: 'readings', accepted: 1, rejected: 0 });
+      // Processing: every pipeline on the readings stream names the request its events came in.
+      const processed = (pipeline: string) => lines.some((l) => l.msg === 'processor batch done' && l.pipeline === pipeline && (l.requestIds as string[] | undefined)?.includes('req-7f3a'));
+      await waitFor(() => processed('readings') && processed('patients'), 'the processors naming the request');
+      expect(lines.find((l) => l.msg === 'processor batch done' && l.pipeline === 'readings' && (l.requestIds as string[]).includes('req-7f3a'))).toMatchObject({ events: expect.any(Number), requests: expect.any(Number) });
       await waitFor(() => lines.some((l) => l.msg === 'request received' && l.requestId === made.headers.get('x-request-id')), 'the made-up id in the log');
       const everything = raw.join('\n');
       expect(everything).not.toContain('123.456');

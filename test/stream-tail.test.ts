@@ -30,8 +30,8 @@ function setup(options: { gapTimeoutMs?: number; pollIntervalMs?: number } = {})
     pubsub,
     source,
     decode: (message) => {
-      const raw = JSON.parse(message) as { from: string; to: string; events: string[] };
-      return { from: BigInt(raw.from), to: BigInt(raw.to), events: raw.events.map((c) => ({ cursor: BigInt(c) })) };
+      const raw = JSON.parse(message) as { from: string; to: string; events: string[]; requestId?: string };
+      return { from: BigInt(raw.from), to: BigInt(raw.to), events: raw.events.map((c) => ({ cursor: BigInt(c) })), requestId: raw.requestId };
     },
     gapTimeoutMs: options.gapTimeoutMs ?? 50,
     pollIntervalMs: options.pollIntervalMs ?? 60_000,
@@ -39,19 +39,24 @@ function setup(options: { gapTimeoutMs?: number; pollIntervalMs?: number } = {})
     log: createLogger('silent'),
   });
   const delivered: bigint[] = [];
-  tail.addListener((events) => delivered.push(...events.map((e) => e.cursor)));
-  /** Commits cursors (from, to] and returns the message that announces them. */
-  const commit = (from: number, to: number): string => {
+  /** Each delivery's first cursor and request id. */
+  const requests: [bigint, string | undefined][] = [];
+  tail.addListener((events, _committedAt, requestId) => {
+    delivered.push(...events.map((e) => e.cursor));
+    requests.push([events[0]!.cursor, requestId]);
+  });
+  /** Commits cursors (from, to] and returns the message that announces them (from the request `requestId`). */
+  const commit = (from: number, to: number, requestId?: string): string => {
     const batch: StreamBatch<Event> = { from: BigInt(from), to: BigInt(to), events: [] };
     for (let c = from + 1; c <= to; c++) {
       committed.push({ cursor: BigInt(c) });
       batch.events.push({ cursor: BigInt(c) });
     }
-    return JSON.stringify({ from: String(batch.from), to: String(batch.to), events: batch.events.map((e) => String(e.cursor)) });
+    return JSON.stringify({ from: String(batch.from), to: String(batch.to), events: batch.events.map((e) => String(e.cursor)), requestId });
   };
   const publish = (message: string) => pubsub.publish('test', message);
   const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => BigInt(from + i));
-  return { tail, commit, publish, delivered, range, reads: () => reads };
+  return { tail, commit, publish, delivered, requests, range, reads: () => reads };
 }
 
 describe('stream tail', () => {
@@ -109,6 +114,22 @@ describe('stream tail', () => {
     await waitFor(() => t.delivered.length >= 9, 'nine events');
     expect(t.delivered).toEqual(t.range(1, 9));
     expect(t.reads()).toBe(0);
+  });
+
+  it("hands listeners each batch's request id, in cursor order; none for a range read back from the store", async () => {
+    const t = await started(setup({ gapTimeoutMs: 50 }));
+    const [m1, m2] = [t.commit(0, 2, 'req-a'), t.commit(2, 4, 'req-b')];
+    t.commit(4, 5, 'req-c'); // its message never arrives
+    const m4 = t.commit(5, 6, 'req-d');
+    await t.publish(m2);
+    await t.publish(m1);
+    await t.publish(m4);
+    await waitFor(() => t.delivered.length >= 6, 'six events');
+    expect(t.requests).toEqual([
+      [1n, 'req-a'],
+      [3n, 'req-b'],
+      [5n, undefined],
+    ]);
   });
 
   it('reads a range whose message was lost from the store once the gap times out', async () => {

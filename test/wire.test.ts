@@ -14,7 +14,7 @@ const reading = {
 
 describe('stream batch wire format', () => {
   it('round-trips readings, trades and card transactions exactly', () => {
-    const readings = { from: 40n, to: 42n, committedAt: 1_790_000_000_000, events: [reading, { ...reading, cursor: 42n, value: -0.5, quality: 'SUSPECT' as const }] };
+    const readings = { from: 40n, to: 42n, committedAt: 1_790_000_000_000, requestId: 'req-7f3a', events: [reading, { ...reading, cursor: 42n, value: -0.5, quality: 'SUSPECT' as const }] };
     expect(readingsCodec.decode(readingsCodec.encode(readings))).toEqual(readings);
     const trades = { from: 0n, to: 1n, events: [{ cursor: 1n, symbol: 'ACME', time: new Date('2026-11-20T08:00:00.000Z'), price: 101.25, size: 300 }] };
     expect(tradesCodec.decode(tradesCodec.encode(trades))).toEqual({ ...trades, committedAt: undefined });
@@ -55,5 +55,6 @@ describe('stream batch wire format', () => {
     expect(broken((w) => delete w.tenantId)).toThrow(/tenantId must be an array of 2 values/);
     expect(broken((w) => (w.quality![1] = 'GREAT'))).toThrow(/quality\[1\] must be one of GOOD/);
     expect(broken((w) => (w.committedAt = 'now' as never))).toThrow(/committedAt must be a number/);
+    expect(broken((w) => (w.requestId = 7 as never))).toThrow(/requestId must be a string/);
   });
 });

@@ -129,7 +129,9 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   const stored = inserted ? rows.filter((r) => inserted.has(r.cursor)) : rows;
 
   if (valid.length > 0) {
-    deps.publisher.publishBatch(spec.stream, { from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now() }, spec.codec, log);
+    // The request's id (bound by requestLog) travels with the batch, so the processors' lines name it too.
+    const requestId = (log.bindings() as { requestId?: string }).requestId;
+    deps.publisher.publishBatch(spec.stream, { from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now(), requestId }, spec.codec, log);
     await deps.visible?.(spec.stream, base + BigInt(valid.length));
   }
 

@@ -27,7 +27,8 @@ export interface StreamTailOptions<E> {
 const REPAIR_PAGE = 1_000;
 
 /** Receives events in cursor order; `committedAt` is the writer's commit time when the batch came over pub/sub. */
-export type TailListener<E> = (events: E[], committedAt?: number) => void;
+/** `committedAt` and `requestId` come with a batch a writer published (wire.ts StreamBatch), not with one read back from the database. */
+export type TailListener<E> = (events: E[], committedAt?: number, requestId?: string) => void;
 
 /**
  * One per stream per node: turns at-most-once, possibly reordered pub/sub
@@ -151,18 +152,18 @@ export class StreamTail<E extends { cursor: bigint }> {
       }, this.options.gapTimeoutMs);
       return;
     }
-    this.deliver(batch.events, batch.to, batch.committedAt);
+    this.deliver(batch.events, batch.to, batch.committedAt, batch.requestId);
     this.drainPending();
   }
 
-  private deliver(events: readonly E[], to: bigint, committedAt?: number) {
+  private deliver(events: readonly E[], to: bigint, committedAt?: number, requestId?: string) {
     const from = this.position;
     if (to <= from) return;
     this.position = to;
     const fresh = events.filter((e) => e.cursor > from);
     for (const listener of fresh.length > 0 ? this.listeners : []) {
       try {
-        listener(fresh, committedAt);
+        listener(fresh, committedAt, requestId);
       } catch (error) {
         this.options.log.error({ err: error }, 'stream listener threw');
       }
@@ -177,7 +178,7 @@ export class StreamTail<E extends { cursor: bigint }> {
       for (const [from, batch] of this.pending) {
         if (from > this.position) continue;
         this.pending.delete(from);
-        this.deliver(batch.events, batch.to, batch.committedAt);
+        this.deliver(batch.events, batch.to, batch.committedAt, batch.requestId);
         progressed = true;
       }
     }

@@ -15,6 +15,8 @@ export interface StreamBatch<E> {
   events: E[];
   /** Writer's clock (epoch ms) right after commit; absent on batches read back from the database. */
   committedAt?: number;
+  /** The ingest request that committed it (its log lines' requestId); absent on batches read back from the database. */
+  requestId?: string;
 }
 
 export interface BatchCodec<E> {
@@ -72,7 +74,7 @@ function batchCodec<E extends { cursor: bigint; time: Date }>(fields: Record<str
         time[i] = e.time.getTime();
         for (let c = 0; c < checks.length; c++) columns[c]![i] = e[checks[c]!.name];
       }
-      const wire: Record<string, unknown> = { origin, from: batch.from.toString(), to: batch.to.toString(), committedAt: batch.committedAt, cursor, time };
+      const wire: Record<string, unknown> = { origin, from: batch.from.toString(), to: batch.to.toString(), committedAt: batch.committedAt, requestId: batch.requestId, cursor, time };
       for (let c = 0; c < checks.length; c++) wire[checks[c]!.name] = columns[c];
       return JSON.stringify(wire);
     },
@@ -82,6 +84,7 @@ function batchCodec<E extends { cursor: bigint; time: Date }>(fields: Record<str
       if (typeof wire.from !== 'string' || !CURSOR.test(wire.from)) fail('from', 'a decimal string');
       if (typeof wire.to !== 'string' || !CURSOR.test(wire.to)) fail('to', 'a decimal string');
       if (wire.committedAt !== undefined && typeof wire.committedAt !== 'number') fail('committedAt', 'a number');
+      if (wire.requestId !== undefined && typeof wire.requestId !== 'string') fail('requestId', 'a string');
       const from = BigInt(wire.from as string);
       const span = Number(BigInt(wire.to as string) - from);
       if (!(span >= 0)) fail('to', 'at least from');
@@ -109,7 +112,7 @@ function batchCodec<E extends { cursor: bigint; time: Date }>(fields: Record<str
         }
         decoded[i] = event as E;
       }
-      return { from, to: from + BigInt(span), committedAt: wire.committedAt as number | undefined, events: decoded };
+      return { from, to: from + BigInt(span), committedAt: wire.committedAt as number | undefined, requestId: wire.requestId as string | undefined, events: decoded };
     },
   };
 }

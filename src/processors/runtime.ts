@@ -130,7 +130,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   private dirty = new Set<string>();
   /** The next checkpoint writes every series and drops any other stored row (see restore). */
   private rewriteAll = false;
-  private queue: { events: E[]; committedAt?: number }[] = [];
+  private queue: { events: E[]; committedAt?: number; requestId?: string }[] = [];
   private wake: (() => void) | undefined;
   private detach: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -286,8 +286,8 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     this.live = false;
     await this.restore();
     this.queue = [];
-    this.detach = this.spec.tail.addListener((events, committedAt) => {
-      this.queue.push({ events, committedAt });
+    this.detach = this.spec.tail.addListener((events, committedAt, requestId) => {
+      this.queue.push({ events, committedAt, requestId });
       this.wake?.();
     });
     const committedAtStart = this.spec.tail.position;
@@ -317,15 +317,17 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       }
       const taken: E[] = [];
       let committedAt: number | undefined;
+      const requests = new Requests();
       this.busy = true;
       while (this.queue.length > 0 && taken.length < MAX_LIVE_BATCH) {
         const next = this.queue.shift()!;
         taken.push(...next.events);
         if (next.committedAt !== undefined) committedAt = Math.min(committedAt ?? next.committedAt, next.committedAt);
+        requests.add(next.requestId);
       }
       this.busy = true;
       try {
-        await this.process(taken, committedAt);
+        await this.process(taken, committedAt, requests.fields());
       } finally {
         this.busy = false;
       }
@@ -369,7 +371,8 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     );
   }
 
-  private async process(events: readonly E[], committedAt?: number) {
+  /** `requests`: the ingest requests whose batches these events came in (Requests.fields), for the log lines. */
+  private async process(events: readonly E[], committedAt?: number, requests?: RequestFields) {
     const began = performance.now();
     const fresh = events.filter((e) => e.cursor > this.position);
     if (fresh.length === 0) return;
@@ -439,19 +442,25 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     this.stats.processingMs += performance.now() - began;
 
     const lists = outputs.map((m) => [...m.values()]);
-    const published = await this.persist(this.storeNow(lists), lists, late);
+    const published = await this.persist(this.storeNow(lists), lists, late, requests);
+    // A failed publish names the requests whose events these outputs came from.
+    const log = requests ? this.options.log.child(requests) : this.options.log;
     stages.forEach((s, i) => {
       const list = published[i]!;
-      for (let from = 0; from < list.length; from += PUBLISH_CHUNK) this.options.publisher.publish(s.sink.channel, s.sink.encode(list.slice(from, from + PUBLISH_CHUNK)));
+      for (let from = 0; from < list.length; from += PUBLISH_CHUNK) this.options.publisher.publish(s.sink.channel, s.sink.encode(list.slice(from, from + PUBLISH_CHUNK)), log);
       this.stats.outputs[s.name]! += lists[i]!.length;
     });
+    log.debug(
+      { pipeline: this.name, events: fresh.length, outputs: lists.reduce((n, list) => n + list.length, 0), late: late.length, ms: Math.round(performance.now() - began) },
+      'processor batch done',
+    );
     if (committedAt !== undefined) this.delay.add(Date.now() - committedAt);
     this.position = fresh.at(-1)!.cursor;
     this.stats.eventsIn += fresh.length;
     this.stats.batches++;
     if (late.length > 0) {
       this.stats.lateDropped += late.length;
-      this.options.log.warn(
+      log.warn(
         { pipeline: this.name, count: late.length, first: late[0]!.cursor.toString(), latenessMs: this.options.latenessMs },
         'events behind the watermark left out of windows (stored, and listed by lateEvents)',
       );
@@ -510,13 +519,13 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
    * Stores `store` (retrying until stored: the batch's state has already advanced, so its outputs must not be
    * lost) and answers what to publish per stage: what the sink returned, else everything in `all`.
    */
-  private persist(store: Output[][], all: Output[][], late: LateEvent[]): Promise<unknown[][]> {
-    const stored = this.storing.then(() => this.persistNow(store, all, late));
+  private persist(store: Output[][], all: Output[][], late: LateEvent[], requests?: RequestFields): Promise<unknown[][]> {
+    const stored = this.storing.then(() => this.persistNow(store, all, late, requests));
     this.storing = stored.catch(() => undefined);
     return stored;
   }
 
-  private async persistNow(lists: Output[][], all: Output[][], late: LateEvent[]): Promise<unknown[][]> {
+  private async persistNow(lists: Output[][], all: Output[][], late: LateEvent[], requests?: RequestFields): Promise<unknown[][]> {
     for (let attempt = 0; ; attempt++) {
       try {
         const published = await this.options.db.transaction(async (tx) => {
@@ -533,7 +542,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       } catch (error) {
         // A node that lost its lease must not write a stale batch over the new owner's.
         if ((this.stopping && attempt >= 3) || this.role !== 'owner') throw error;
-        if (attempt === 0) this.options.log.warn({ pipeline: this.name, err: (error as Error).message }, 'storing processor outputs failed; retrying');
+        if (attempt === 0) this.options.log.warn({ pipeline: this.name, err: (error as Error).message, ...requests }, 'storing processor outputs failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
       }
     }
@@ -575,5 +584,25 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       { pipeline: this.name, cursor: cursor.toString(), series: series.length, bytes: series.reduce((n, s) => n + s.state.length, 0), replace, serialiseMs: Math.round(serialised - began), ms: Math.round(performance.now() - began) },
       'processor checkpoint written',
     );
+  }
+}
+
+/** What a processor batch's log lines say about the requests it came from: at most this many ids, and how many there were. */
+const REQUEST_IDS_LOGGED = 20;
+
+type RequestFields = { requestIds: string[]; requests: number };
+
+/** The distinct ingest requests of the batches merged into one processor batch, in arrival order. */
+class Requests {
+  private readonly ids = new Set<string>();
+
+  add(requestId: string | undefined) {
+    if (requestId !== undefined) this.ids.add(requestId);
+  }
+
+  /** Undefined when none is known (batches read back from the database carry none). */
+  fields(): RequestFields | undefined {
+    if (this.ids.size === 0) return undefined;
+    return { requestIds: [...this.ids].slice(0, REQUEST_IDS_LOGGED), requests: this.ids.size };
   }
 }
