@@ -4,6 +4,8 @@ import { IngestReadingsDocument, RegisterSourcesDocument } from '../src/generate
 import { prettyLine } from '../src/log.js';
 import { heartRate, patients } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
+import { dropSchema } from './support/app.js';
+import { DATABASE_URL, REDIS_URL } from './support/backends.js';
 import { startServerProcess } from './support/server-process.js';
 
 describe('logs', () => {
@@ -40,6 +42,31 @@ describe('logs', () => {
       expect(everything).not.toContain(secret);
     } finally {
       await server.stop();
+    }
+  });
+
+  it.runIf(DATABASE_URL && REDIS_URL)('carries the request id through Redis to the node that processes the batch', async () => {
+    const schema = `t_logs_${process.pid}`;
+    const env = { DATABASE_URL: DATABASE_URL!, REDIS_URL: REDIS_URL!, DATABASE_SCHEMA: schema, REDIS_CHANNEL_PREFIX: `logs-${process.pid}:`, LOG_LEVEL: 'debug', LOG_FORMAT: 'json' };
+    const processorLines: Record<string, unknown>[] = [];
+    const nodes = [await startServerProcess(env, (entry) => processorLines.push(entry))];
+    try {
+      // The ingest node runs no processors: the batch reaches the other node's only as a Redis message.
+      const ingest = await startServerProcess({ ...env, PROCESSORS: 'off' });
+      nodes.push(ingest);
+      await ingest.mutate(RegisterSourcesDocument, { sources: patients('log-node') });
+      await fetch(ingest.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'req-across' },
+        body: JSON.stringify({ query: print(IngestReadingsDocument), variables: { readings: [heartRate('log-node', 70, 1)] } }),
+      });
+      await waitFor(
+        () => processorLines.some((l) => l.msg === 'processor batch done' && l.pipeline === 'readings' && (l.requestIds as string[] | undefined)?.includes('req-across')),
+        "the processing node's line naming the ingest node's request",
+      );
+    } finally {
+      for (const node of nodes.reverse()) await node.stop();
+      await dropSchema(schema);
     }
   });
 
