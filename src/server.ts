@@ -57,6 +57,7 @@ import { Authenticator, presentedKey } from './auth/authenticator.js';
 import { OpenConnections } from './auth/connections.js';
 import type { Principal } from './auth/principal.js';
 import { memoryCounter, RateLimiter } from './auth/rate-limit.js';
+import { requestIdOf } from './transport/request-id.js';
 import { TenantScope } from './auth/tenant-scope.js';
 import { AppError } from './errors.js';
 import { serveDashboard } from './transport/dashboard.js';
@@ -427,12 +428,6 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
         log.info('shut down');
       })()),
   };
-}
-
-/** The client's X-Request-ID when it is a sane token (so it can be trusted in logs), else a new one. */
-function requestIdOf(header: string | string[] | undefined): string {
-  const value = Array.isArray(header) ? header[0] : header;
-  return value && /^[A-Za-z0-9._:-]{1,64}$/.test(value) ? value : randomUUID();
 }
 
 function reject(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {

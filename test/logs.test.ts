@@ -1,5 +1,6 @@
 import { print } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { IngestReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
 import { prettyLine } from '../src/log.js';
 import { heartRate, patients } from './support/fixtures.js';
@@ -37,9 +38,28 @@ describe('logs', () => {
       await waitFor(() => processed('readings') && processed('patients'), 'the processors naming the request');
       expect(lines.find((l) => l.msg === 'processor batch done' && l.pipeline === 'readings' && (l.requestIds as string[]).includes('req-7f3a'))).toMatchObject({ events: expect.any(Number), requests: expect.any(Number) });
       await waitFor(() => lines.some((l) => l.msg === 'request received' && l.requestId === made.headers.get('x-request-id')), 'the made-up id in the log');
+
+      // graphql-ws: the operation id names the request when it is a sane token; a hostile one is replaced.
+      const hostile = `op-${'x'.repeat(200)}`;
+      const socket = new WebSocket(server.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+      const acknowledged = new Promise<void>((resolve, reject) => {
+        socket.on('message', (data: Buffer) => (JSON.parse(String(data)) as { type: string }).type === 'connection_ack' && resolve());
+        socket.once('error', reject);
+      });
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init' }));
+      await acknowledged;
+      for (const [id, second] of [['op-1', 3], [hostile, 4]] as const) {
+        socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: print(IngestReadingsDocument), variables: { readings: [heartRate('log-bed', 80, second)] } } }));
+      }
+      const stored = () => lines.filter((l) => l.msg === 'batch stored' && typeof l.requestId === 'string' && l.requestId.includes('/'));
+      await waitFor(() => stored().length === 2, 'both graphql-ws batches in the log');
+      expect(stored().map((l) => l.requestId)).toEqual(expect.arrayContaining([expect.stringMatching(/^[0-9a-f]{8}\/op-1$/), expect.stringMatching(/^[0-9a-f]{8}\/[0-9a-f-]{36}$/)]));
+      socket.close();
       const everything = raw.join('\n');
       expect(everything).not.toContain('123.456');
       expect(everything).not.toContain(secret);
+      expect(everything).not.toContain('x'.repeat(200));
     } finally {
       await server.stop();
     }

@@ -8,6 +8,7 @@ import type { OpenConnections } from '../auth/connections.js';
 import type { Principal } from '../auth/principal.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { requestIdOf } from './request-id.js';
 import type { DirectNext } from './shared-events.js';
 import { watchSockets } from './socket-timers.js';
 
@@ -117,7 +118,8 @@ export function attachWebSocket(options: {
         // graphql-ws's ctx (socket, request, subscriptions) would be held by every operation for its life.
         const { schema, execute, subscribe, contextFactory, parse, validate } = options.yoga.getEnveloped({
           principal: connection?.principal,
-          requestId: `${connection?.id ?? 'ws'}/${id}`,
+          // The operation id is the client's: a hostile one (any length) must not reach log lines or stream messages.
+          requestId: `${connection?.id ?? 'ws'}/${requestIdOf(id)}`,
           params,
           // Shared subscription events are written to the socket directly (shared-events.ts DirectEvents).
           directNext: { socket: ctx.extra.socket, id } satisfies DirectNext,
