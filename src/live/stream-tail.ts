@@ -26,8 +26,10 @@ export interface StreamTailOptions<E> {
 
 const REPAIR_PAGE = 1_000;
 
-/** Receives events in cursor order; `committedAt` is the writer's commit time when the batch came over pub/sub. */
-/** `committedAt` and `requestId` come with a batch a writer published (wire.ts StreamBatch), not with one read back from the database. */
+/**
+ * Receives events in cursor order. `committedAt` (the writer's commit time) and `requestId` (its ingest request)
+ * come with a batch a writer published (wire.ts StreamBatch), not with one read back from the database.
+ */
 export type TailListener<E> = (events: E[], committedAt?: number, requestId?: string) => void;
 
 /**
