@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IngestReadingsDocument, LiveReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
-import { primaryBackends } from './support/backends.js';
+import postgresJs from 'postgres';
+import { DATABASE_URL, primaryBackends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { heartRate, patients, T0 } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
@@ -76,8 +77,10 @@ describe.runIf(postgres)('vigil_db_connections on PostgreSQL', () => {
   afterAll(() => app?.close());
 
   it("counts its own deployment's database connections, not another's sharing the database", async () => {
-    // Another deployment (its own DATABASE_SCHEMA) on the same database, holding all 8 of its pool's connections.
-    const other = await startTestApp(postgres!);
+    // Another deployment on the same database, holding all 8 of its pool's connections. Its DATABASE_SCHEMA is 63
+    // characters long: PostgreSQL keeps the pool's name cut to 63 bytes.
+    const otherSchema = `t_${process.pid}_${'x'.repeat(63)}`.slice(0, 63);
+    const other = await startTestApp(postgres!, { schema: otherSchema });
     try {
       await Promise.all(Array.from({ length: 8 }, () => other.sql(sql`select pg_sleep(0.2)`)));
       await app.sql(sql`select 1`);
@@ -89,6 +92,14 @@ describe.runIf(postgres)('vigil_db_connections on PostgreSQL', () => {
           .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
       };
       expect(await connections(other)).toBe(8);
+      // A deployment with the same schema name in another database of the server is not this one either.
+      const elsewhere = postgresJs(DATABASE_URL!.replace(/\/[^/]*$/, '/postgres'), { max: 1, connection: { application_name: `vigil:${otherSchema}` } });
+      try {
+        await elsewhere`select 1`;
+        expect(await connections(other)).toBe(8);
+      } finally {
+        await elsewhere.end();
+      }
       const own = await connections(app);
       expect(own).toBeGreaterThanOrEqual(1);
       expect(own).toBeLessThanOrEqual(8);

@@ -54,6 +54,18 @@ describe.skipIf(!hasRedisServer)('rate limit across nodes and through a Redis ou
     }
 
     await redis.start();
+    await expect.poll(() => Promise.all(drivers.map((driver) => driver.ping())).then(() => true, () => false), { timeout: 10_000, interval: 100 }).toBe(true);
+
+    // A Redis that stops answering but keeps the connection open: each call waits at most the command timeout,
+    // then this node counts alone.
+    redis.pause();
+    try {
+      const began = Date.now();
+      expect(await allowed(a, 'hung', LIMIT + 1)).toBe(LIMIT);
+      expect(Date.now() - began).toBeLessThan((LIMIT + 1) * 1_500);
+    } finally {
+      redis.resume();
+    }
     // Back in Redis (a fresh server: no counts kept): shared again once both nodes have reconnected.
     const reconnected = () => Promise.all(drivers.map((driver) => driver.ping())).then(() => true, () => false);
     await expect.poll(reconnected, { timeout: 10_000, interval: 100 }).toBe(true);

@@ -56,5 +56,10 @@ describe('stream batch wire format', () => {
     expect(broken((w) => (w.quality![1] = 'GREAT'))).toThrow(/quality\[1\] must be one of GOOD/);
     expect(broken((w) => (w.committedAt = 'now' as never))).toThrow(/committedAt must be a number/);
     expect(broken((w) => (w.requestId = 7 as never))).toThrow(/requestId must be a string/);
+    // A request id only names log lines: one no writer makes is dropped, and the batch still decodes.
+    for (const hostile of ['x'.repeat(200), 'req\nforged line', '']) {
+      expect(broken((w) => (w.requestId = hostile as never))()).toMatchObject({ from: 0n, to: 2n, requestId: undefined });
+    }
+    expect(broken((w) => (w.requestId = 'a1b2c3d4/op-1' as never))().requestId).toBe('a1b2c3d4/op-1');
   });
 });

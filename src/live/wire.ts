@@ -35,6 +35,8 @@ export class WireError extends Error {
 type FieldType = 'string' | 'number' | readonly string[];
 
 const CURSOR = /^\d+$/;
+/** A request id as ingest makes them: a client's token, optionally after a graphql-ws socket id and `/`. */
+const REQUEST_ID = /^[A-Za-z0-9._:/-]{1,80}$/;
 
 /**
  * A batch travels as columns: `cursor` holds each event's offset from
@@ -85,6 +87,8 @@ function batchCodec<E extends { cursor: bigint; time: Date }>(fields: Record<str
       if (typeof wire.to !== 'string' || !CURSOR.test(wire.to)) fail('to', 'a decimal string');
       if (wire.committedAt !== undefined && typeof wire.committedAt !== 'number') fail('committedAt', 'a number');
       if (wire.requestId !== undefined && typeof wire.requestId !== 'string') fail('requestId', 'a string');
+      // Only for log lines: one that is not a token the writer would make (transport/request-id.ts) is dropped, not the batch.
+      const requestId = typeof wire.requestId === 'string' && REQUEST_ID.test(wire.requestId) ? wire.requestId : undefined;
       const from = BigInt(wire.from as string);
       const span = Number(BigInt(wire.to as string) - from);
       if (!(span >= 0)) fail('to', 'at least from');
@@ -112,7 +116,7 @@ function batchCodec<E extends { cursor: bigint; time: Date }>(fields: Record<str
         }
         decoded[i] = event as E;
       }
-      return { from, to: from + BigInt(span), committedAt: wire.committedAt as number | undefined, requestId: wire.requestId as string | undefined, events: decoded };
+      return { from, to: from + BigInt(span), committedAt: wire.committedAt as number | undefined, requestId, events: decoded };
     },
   };
 }

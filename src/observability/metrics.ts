@@ -215,8 +215,9 @@ export function createMetrics(services: Services) {
       this.reset();
       const found = await rows<{ state: string | null; n: number }>(
         services.database.db,
-        // The name as PostgreSQL keeps it (cut to 63 bytes, non-ASCII as '?'): this connection's own.
-        sql`select coalesce(state, 'unknown') as state, count(*)::int as n from pg_stat_activity where application_name = current_setting('application_name') group by 1`,
+        // This connection's own name as PostgreSQL keeps it (cut to 63 bytes); pg_stat_activity covers every database.
+        sql`select coalesce(state, 'unknown') as state, count(*)::int as n from pg_stat_activity
+            where datname = current_database() and application_name = current_setting('application_name') group by 1`,
       ).catch(() => []);
       for (const row of found) this.set({ state: row.state ?? 'unknown' }, row.n);
     },

@@ -323,7 +323,8 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
         const next = this.queue.shift()!;
         taken.push(...next.events);
         if (next.committedAt !== undefined) committedAt = Math.min(committedAt ?? next.committedAt, next.committedAt);
-        requests.add(next.requestId);
+        // Events at or below the position were processed already (catch-up); their request is not this batch's.
+        if (next.events.at(-1)!.cursor > this.position) requests.add(next.requestId);
       }
       this.busy = true;
       try {

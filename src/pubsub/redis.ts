@@ -47,7 +47,9 @@ export class RedisPubSubDriver implements PubSub {
       maxRetriesPerRequest: 1,
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
     };
-    const publisher = new Redis(url, { ...options, connectionName: 'vigil-pub' });
+    // A Redis that stops answering without closing the connection must not hold up the rate limit's count (which
+    // then counts on the node), /ready's ping or a publish: each fails after a second instead of waiting.
+    const publisher = new Redis(url, { ...options, commandTimeout: 1_000, connectionName: 'vigil-pub' });
     const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, connectionName: 'vigil-sub' });
     const link: LinkState = { reconnects: 0, lastError: undefined };
     for (const [name, client] of [

@@ -33,6 +33,9 @@ export async function startPrivateRedis() {
     await exiting;
     child = undefined;
   };
+  /** SIGSTOP / SIGCONT: a server that keeps its connections open and stops answering. */
+  const pause = () => void child?.kill('SIGSTOP');
+  const resume = () => void child?.kill('SIGCONT');
   await start();
-  return { url: `redis://127.0.0.1:${port}`, start, stop };
+  return { url: `redis://127.0.0.1:${port}`, start, stop, pause, resume };
 }
