@@ -29,6 +29,12 @@ export interface IngestDeps {
   visible?: (stream: string, cursor: bigint) => Promise<void>;
 }
 
+/** The request a batch came in: its logger (with its requestId and keyId) and the id itself, for the stream message. */
+export interface IngestRequest {
+  log: Logger;
+  id: string;
+}
+
 export interface IngestResult {
   accepted: number;
   duplicates: number;
@@ -65,8 +71,9 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   spec: StreamSpec<Valid, Stored>,
   items: readonly unknown[],
   caller: Principal,
-  log: Logger = deps.log,
+  request?: IngestRequest,
 ): Promise<IngestResult> {
+  const log = request?.log ?? deps.log;
   if (items.length > deps.maxBatch) {
     throw new ValidationError(
       `batch of ${items.length} ${spec.noun} exceeds the maximum of ${deps.maxBatch}; split it into smaller batches`,
@@ -129,9 +136,8 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   const stored = inserted ? rows.filter((r) => inserted.has(r.cursor)) : rows;
 
   if (valid.length > 0) {
-    // The request's id (bound by requestLog) travels with the batch, so the processors' lines name it too.
-    const requestId = (log.bindings() as { requestId?: string }).requestId;
-    deps.publisher.publishBatch(spec.stream, { from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now(), requestId }, spec.codec, log);
+    // The request's id travels with the batch, so the processors' lines name it too.
+    deps.publisher.publishBatch(spec.stream, { from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now(), requestId: request?.id }, spec.codec, log);
     await deps.visible?.(spec.stream, base + BigInt(valid.length));
   }
 

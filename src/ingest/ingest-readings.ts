@@ -1,9 +1,8 @@
 import { insertReadingsSql, READINGS_STREAM, type Reading } from '../db/readings.js';
 import { readingsCodec } from '../live/wire.js';
-import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
+import { ingestBatch, type IngestRequest, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
 import { validateReading, type ValidReading } from './reading-item.js';
 import type { Principal } from '../auth/principal.js';
-import type { Logger } from '../log.js';
 import type { SourceRegistry } from './source-registry.js';
 
 /** The stream's name (its cursors in stream_offsets, its pub/sub channel). */
@@ -34,6 +33,6 @@ function readingsSpec(registry: SourceRegistry): StreamSpec<ValidReading, Readin
 }
 
 /** Stores a batch of readings (see ingestBatch); the source of each must be registered to the caller's tenant. */
-export function ingestReadings(deps: IngestDeps & { registry: SourceRegistry }, items: readonly unknown[], caller: Principal, log?: Logger): Promise<IngestResult> {
-  return ingestBatch(deps, readingsSpec(deps.registry), items, caller, log);
+export function ingestReadings(deps: IngestDeps & { registry: SourceRegistry }, items: readonly unknown[], caller: Principal, request?: IngestRequest): Promise<IngestResult> {
+  return ingestBatch(deps, readingsSpec(deps.registry), items, caller, request);
 }

@@ -1,9 +1,8 @@
 import { insertTradesSql, TRADES_STREAM, type Trade } from '../db/trades.js';
 import type { Principal } from '../auth/principal.js';
-import type { Logger } from '../log.js';
 import type { SourceRegistry } from './source-registry.js';
 import { tradesCodec } from '../live/wire.js';
-import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
+import { ingestBatch, type IngestRequest, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
 import { validateTrade, type ValidTrade } from './trade-item.js';
 
 /** The stream's name (its cursors in stream_offsets, its pub/sub channel). */
@@ -29,6 +28,6 @@ function tradesSpec(registry: SourceRegistry): StreamSpec<ValidTrade, Trade> {
 }
 
 /** Stores a batch of trades (see ingestBatch); (symbol, time) identifies a trade. */
-export function ingestTrades(deps: IngestDeps & { registry: SourceRegistry }, items: readonly unknown[], caller: Principal, log?: Logger): Promise<IngestResult> {
-  return ingestBatch(deps, tradesSpec(deps.registry), items, caller, log);
+export function ingestTrades(deps: IngestDeps & { registry: SourceRegistry }, items: readonly unknown[], caller: Principal, request?: IngestRequest): Promise<IngestResult> {
+  return ingestBatch(deps, tradesSpec(deps.registry), items, caller, request);
 }

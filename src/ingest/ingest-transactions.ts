@@ -1,8 +1,7 @@
 import { insertTransactionsSql, TRANSACTIONS_STREAM, type Transaction } from '../db/transactions.js';
 import type { Principal } from '../auth/principal.js';
-import type { Logger } from '../log.js';
 import { transactionsCodec } from '../live/wire.js';
-import { ingestBatch, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
+import { ingestBatch, type IngestRequest, type IngestDeps, type IngestResult, type StreamSpec } from './ingest-batch.js';
 import { validateTransaction, type ValidTransaction } from './transaction-item.js';
 
 /** The stream's name (its cursors in stream_offsets, its pub/sub channel). */
@@ -19,6 +18,6 @@ const transactionsSpec: StreamSpec<ValidTransaction, Transaction> = {
 };
 
 /** Stores a batch of card transactions (see ingestBatch); the partner's id identifies a transaction within its tenant. */
-export function ingestTransactions(deps: IngestDeps, items: readonly unknown[], caller: Principal, log?: Logger): Promise<IngestResult> {
-  return ingestBatch(deps, transactionsSpec, items, caller, log);
+export function ingestTransactions(deps: IngestDeps, items: readonly unknown[], caller: Principal, request?: IngestRequest): Promise<IngestResult> {
+  return ingestBatch(deps, transactionsSpec, items, caller, request);
 }

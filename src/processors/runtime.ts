@@ -451,10 +451,12 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       for (let from = 0; from < list.length; from += PUBLISH_CHUNK) this.options.publisher.publish(s.sink.channel, s.sink.encode(list.slice(from, from + PUBLISH_CHUNK)), log);
       this.stats.outputs[s.name]! += lists[i]!.length;
     });
-    log.debug(
-      { pipeline: this.name, events: fresh.length, outputs: lists.reduce((n, list) => n + list.length, 0), late: late.length, ms: Math.round(performance.now() - began) },
-      'processor batch done',
-    );
+    if (log.isLevelEnabled('debug')) {
+      log.debug(
+        { pipeline: this.name, events: fresh.length, outputs: lists.reduce((n, list) => n + list.length, 0), late: late.length, ms: Math.round(performance.now() - began) },
+        'processor batch done',
+      );
+    }
     if (committedAt !== undefined) this.delay.add(Date.now() - committedAt);
     this.position = fresh.at(-1)!.cursor;
     this.stats.eventsIn += fresh.length;

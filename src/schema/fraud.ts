@@ -34,7 +34,7 @@ builder.mutationField('ingestTransactions', (t) =>
     type: IngestResultRef,
     description: 'Stores a batch of card transactions (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on id.',
     args: { transactions: t.arg({ type: [TransactionInput], required: true, description: 'Card transactions, at most MAX_BATCH; each is stored or rejected on its own.' }) },
-    resolve: (_root, args, ctx) => ingestTransactions(ctx.services.ingest, args.transactions, ctx.principal, requestLog(ctx)),
+    resolve: (_root, args, ctx) => ingestTransactions(ctx.services.ingest, args.transactions, ctx.principal, { log: requestLog(ctx), id: ctx.requestId }),
   }),
 );
 

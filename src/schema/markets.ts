@@ -25,7 +25,7 @@ builder.mutationField('ingestTrades', (t) =>
     type: IngestResultRef,
     description: 'Stores a batch of trades (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on (symbol, time).',
     args: { trades: t.arg({ type: [TradeInput], required: true, description: 'Trades, at most MAX_BATCH; each is stored or rejected on its own, and a retried trade is stored once.' }) },
-    resolve: (_root, args, ctx) => ingestTrades(ctx.services.ingest, args.trades, ctx.principal, requestLog(ctx)),
+    resolve: (_root, args, ctx) => ingestTrades(ctx.services.ingest, args.trades, ctx.principal, { log: requestLog(ctx), id: ctx.requestId }),
   }),
 );
 

@@ -48,7 +48,7 @@ builder.mutationField('ingestReadings', (t) =>
     type: IngestResultRef,
     description: 'Stores a batch of readings (at most MAX_BATCH). Idempotent: resending a batch stores nothing twice.',
     args: { readings: t.arg({ type: [ReadingInput], required: true, description: 'Readings, at most MAX_BATCH; each is stored or rejected on its own, and a retried reading is stored once.' }) },
-    resolve: (_root, args, ctx) => ingestReadings(ctx.services.ingest, args.readings, ctx.principal, requestLog(ctx)),
+    resolve: (_root, args, ctx) => ingestReadings(ctx.services.ingest, args.readings, ctx.principal, { log: requestLog(ctx), id: ctx.requestId }),
   }),
 );
 
