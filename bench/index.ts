@@ -10,7 +10,8 @@
  *   history     bucketed history query through GraphQL vs the same SQL sent directly
  *
  * Each module's header lists its settings (flags for ingest/processors, BENCH_* variables for the others).
- * test/bench-smoke.test.ts runs live, memory and history at tiny sizes.
+ * test/bench-smoke.test.ts runs ingest, processors and history at tiny sizes;
+ * test/bench-smoke-live.test.ts runs live and memory.
  */
 import { printTable, saveResults, type Figure } from './report.js';
 

@@ -246,6 +246,14 @@ export async function runLive(options: LiveOptions, shared?: { platform?: Platfo
         times.push(at);
         if (at >= windowFrom && at < windowTo) expected += b.expected;
       }
+      if (expected === 0) {
+        // Nothing to measure: every batch committed before the warm-up ended (or none was sent), because the
+        // schedule slipped past its deadline. Say so rather than report a run of no deliveries.
+        throw new Error(
+          `${label}: no batch committed inside the measured window (${sent.length} batches sent; they went out up to ${Math.round(drove.maxLagMs)} ms behind schedule, ` +
+            `so this process's event loop or the server stalled)`,
+        );
+      }
       const collected = await clients.call<Collected>('collect', { ...own, committedAt: times, windowFrom, windowTo }, 300_000);
       if (collected.dropped) throw new Error(`the client fleet dropped ${collected.dropped} receipts (buffer full)`);
       const measured: Measured = {

@@ -169,6 +169,8 @@ export interface DriveResult {
   /** Readings accepted per second over the run. */
   acceptedRate: number;
   roundTrip: Percentiles;
+  /** The most a batch went out behind its schedule: a blocked event loop here, or a sink holding maxInFlight. */
+  maxLagMs: number;
 }
 
 /** Sends batches on schedule for `seconds` (bounded by count and by a deadline), then waits for the ones in flight. */
@@ -181,6 +183,7 @@ export async function drive(sink: Sink, source: ReadingSource, options: DriveOpt
   let failure: unknown;
   let readings = 0;
   let sent = 0;
+  let maxLagMs = 0;
   sink.roundTrips.clear();
   const started = performance.now();
   const deadline = started + options.seconds * 1000 + intervalMs;
@@ -188,7 +191,9 @@ export async function drive(sink: Sink, source: ReadingSource, options: DriveOpt
     const wait = started + b * intervalMs - performance.now();
     if (wait > 0) await sleep(wait);
     while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-    if (performance.now() >= deadline) break;
+    const now = performance.now();
+    if (now >= deadline) break;
+    maxLagMs = Math.max(maxLagMs, now - (started + b * intervalMs));
     const batch = source.next(perBatch);
     const sending: Promise<void> = sink.send(batch).then(
       (lastCursor) => {
@@ -209,7 +214,7 @@ export async function drive(sink: Sink, source: ReadingSource, options: DriveOpt
   const seconds = (performance.now() - started) / 1000;
   const trips = new Float64Array(sink.roundTrips.length);
   for (let i = 0; i < trips.length; i++) trips[i] = sink.roundTrips.at(i);
-  return { batches: sent, readings, acceptedRate: readings / seconds, roundTrip: percentiles(trips) };
+  return { batches: sent, readings, acceptedRate: readings / seconds, roundTrip: percentiles(trips), maxLagMs };
 }
 
 /**
