@@ -32,7 +32,7 @@ describe('logs', () => {
       expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
 
       await waitFor(() => lines.some((l) => l.msg === 'batch stored' && l.requestId === 'req-7f3a'), 'the batch log line');
-      expect(lines.find((l) => l.msg === 'batch stored' && l.requestId === 'req-7f3a')).toMatchObject({ stream: 'readings', accepted: 1, rejected: 0 });
+      expect(lines.find((l) => l.msg === 'batch stored' && l.requestId === 'req-7f3a')).toMatchObject({ stream: 'readings', accepted: 1, rejected: 0, committedAt: expect.any(Number) });
       // Processing: every pipeline on the readings stream names the request its events came in.
       const processed = (pipeline: string) => lines.some((l) => l.msg === 'processor batch done' && l.pipeline === pipeline && (l.requestIds as string[] | undefined)?.includes('req-7f3a'));
       await waitFor(() => processed('readings') && processed('patients'), 'the processors naming the request');

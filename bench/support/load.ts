@@ -133,11 +133,12 @@ export async function rawSink(redisUrl: string, channel: string, ranges: CommitR
         quality: 'GOOD',
         tenantId: 'default',
       }));
-      const message = readingsCodec.encode({ from: BigInt(from), to: BigInt(to), events, committedAt: Date.now() });
+      // Taken where the platform's ingest takes its committedAt: before the batch is encoded and published.
+      const committedAt = Date.now();
+      const message = readingsCodec.encode({ from: BigInt(from), to: BigInt(to), events, committedAt });
       const started = performance.now();
       const published = redis.publish(channel, message);
-      // Taken where the platform's 'batch stored' line takes its time: after the batch is encoded and handed to PUBLISH.
-      ranges.push(from, to, Date.now());
+      ranges.push(from, to, committedAt);
       await published;
       roundTrips.push(performance.now() - started);
       // This batch's last cursor (others may have been counted while this PUBLISH was in flight).

@@ -6,8 +6,9 @@
  * afterwards). Optionally:
  *
  * - commit times: LOG_LEVEL=debug, and each ingest's debug line 'batch stored'
- *   (cursor range and the log line's time, taken right after commit and
- *   publish, before any delivery can run) is kept as a committed range;
+ *   (cursor range and `committedAt`, taken right after commit, before the
+ *   batch is encoded, published or handed to this node's subscribers) is kept
+ *   as a committed range;
  * - a memory probe: NODE_OPTIONS loads bench/support/gc-hook.mjs with
  *   --expose-gc; `memory()` signals it, waits for its line, and reads VmRSS
  *   from /proc/<pid>/status.
@@ -134,10 +135,11 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   let server: ServerProcess;
   try {
     server = await startServerProcess(env, (entry) => {
-      if (entry.msg === 'batch stored' && entry.stream === 'readings' && typeof entry.time === 'string') {
+      // committedAt, not the line's time: the line is written after this node's own subscribers got the batch.
+      if (entry.msg === 'batch stored' && entry.stream === 'readings' && typeof entry.committedAt === 'number') {
         const from = Number(entry.from);
         const to = Number(entry.to);
-        if (to > from) ranges.push(from, to, Date.parse(entry.time));
+        if (to > from) ranges.push(from, to, entry.committedAt);
       } else if (entry.msg === 'bench hook ready') probeLoaded = true;
       else if (entry.msg === 'bench memory') memoryWaiter?.(entry);
     });

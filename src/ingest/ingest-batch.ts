@@ -135,9 +135,12 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   const inserted = claimed?.inserted;
   const stored = inserted ? rows.filter((r) => inserted.has(r.cursor)) : rows;
 
+  // Taken before this node's own subscribers get the batch (a microtask after publishBatch), so delivery
+  // latency measured from it includes that fan-out.
+  const committedAt = Date.now();
   if (valid.length > 0) {
     // The request's id travels with the batch, so the processors' lines name it too.
-    deps.publisher.publishBatch(spec.stream, { from: base, to: base + BigInt(valid.length), events: stored, committedAt: Date.now(), requestId: request?.id }, spec.codec, log);
+    deps.publisher.publishBatch(spec.stream, { from: base, to: base + BigInt(valid.length), events: stored, committedAt, requestId: request?.id }, spec.codec, log);
     await deps.visible?.(spec.stream, base + BigInt(valid.length));
   }
 
@@ -151,7 +154,7 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   const seconds = (performance.now() - began) / 1_000;
   deps.observe?.(spec.stream, result, seconds);
   log.debug(
-    { stream: spec.stream, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected, from: String(base), to: String(base + BigInt(valid.length)), ms: Math.round(seconds * 1_000) },
+    { stream: spec.stream, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected, from: String(base), to: String(base + BigInt(valid.length)), committedAt: valid.length > 0 ? committedAt : undefined, ms: Math.round(seconds * 1_000) },
     'batch stored',
   );
   return result;
