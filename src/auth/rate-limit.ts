@@ -19,16 +19,24 @@ export function memoryCounter(): WindowCounter {
   };
 }
 
+/** While the shared counter fails, how often one operation tries it again. */
+const RETRY_MS = 1_000;
+
 /**
  * Per-key operation limit: at most `limit` operations per `windowMs`
  * (fixed windows, counted in Redis when configured so every node shares
  * them). If that counter fails (Redis down), each node counts on its own
  * (`fallback`) until it answers again, logged once each way: the limit
  * must not take ingest down with Redis, and it must not vanish with it
- * either. Meanwhile a key gets up to `limit` on every node it reaches.
+ * either. Meanwhile a key gets up to `limit` on every node it reaches,
+ * and the shared counter is tried again at most once a second: a
+ * Redis that hangs costs one operation its command timeout each time, not
+ * every operation.
  */
 export class RateLimiter {
   private failing = false;
+  /** While failing: before this (epoch ms), count on the node without trying the shared counter. */
+  private retryAt = 0;
   refused = 0;
 
   constructor(private readonly options: { limit: number; windowMs: number; counter: WindowCounter; fallback: WindowCounter; log: Logger }) {}
@@ -43,6 +51,11 @@ export class RateLimiter {
   }
 
   private async count(key: string): Promise<{ count: number; resetInMs: number }> {
+    if (this.failing) {
+      if (Date.now() < this.retryAt) return this.options.fallback(key, this.options.windowMs);
+      // This call tries the shared counter; the ones meanwhile do not wait on it.
+      this.retryAt = Date.now() + RETRY_MS;
+    }
     try {
       const counted = await this.options.counter(key, this.options.windowMs);
       if (this.failing) {
@@ -53,6 +66,7 @@ export class RateLimiter {
     } catch (error) {
       if (!this.failing) this.options.log.warn({ err: (error as Error).message }, 'rate limit counter unreachable: counting on this node until it returns');
       this.failing = true;
+      this.retryAt = Date.now() + RETRY_MS;
       return this.options.fallback(key, this.options.windowMs);
     }
   }
