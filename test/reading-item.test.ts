@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { plainReading, ReadingItem } from '../src/ingest/reading-item.js';
+import { canonicalTimeMs, plainReading, ReadingItem, validateReading } from '../src/ingest/reading-item.js';
 
 // Good values weigh more than the rest, so that many whole items are good. Values a careless or hostile sender may put in each field, beside good ones.
 const anyValue = fc.oneof(fc.string(), fc.double(), fc.integer(), fc.constant(null), fc.constant(undefined), fc.boolean(), fc.object());
@@ -32,11 +32,34 @@ describe('reading item fast path', () => {
         const parsed = ReadingItem.safeParse(candidate);
         expect(parsed.success).toBe(true);
         expect(plain).toEqual(parsed.data);
+        // The instant read digit by digit is the one Date reads from the same string.
+        expect(canonicalTimeMs(plain.time)).toBe(Date.parse(plain.time));
       }),
       { numRuns: 20_000 },
     );
     // Not vacuous: a good share of the generated items take the fast path.
     expect(accepted).toBeGreaterThan(100);
+  });
+
+  it('reads a canonical time as Date does, and refuses what names no real instant', () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date('0100-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }), (date) => {
+        expect(canonicalTimeMs(date.toISOString())).toBe(date.getTime());
+      }),
+      { numRuns: 20_000 },
+    );
+    for (const leap of ['2024-02-29T00:00:00.000Z', '2000-02-29T23:59:59.999Z', '0400-02-29T00:00:00.000Z']) expect(canonicalTimeMs(leap)).toBe(Date.parse(leap));
+    for (const unreal of ['2025-02-29T00:00:00.000Z', '1900-02-29T00:00:00.000Z', '2026-04-31T00:00:00.000Z', '2026-01-00T00:00:00.000Z', '2026-13-01T00:00:00.000Z', '2026-01-01T24:00:00.000Z', '2026-01-01T23:60:00.000Z', '2026-01-01T23:59:60.000Z', '0099-01-01T00:00:00.000Z', '2026-01-01T12:00:00Z']) {
+      expect(canonicalTimeMs(unreal), unreal).toBeNaN();
+    }
+  });
+
+  it('stores the instant sent, by either path', () => {
+    const latest = new Date('2100-01-01T00:00:00Z');
+    for (const time of ['2026-03-01T12:00:00.250Z', '2026-03-01T14:00:00.250+02:00', '2024-02-29T00:00:00Z']) {
+      const checked = validateReading({ sourceId: 'bed-1', metric: 'heart_rate', time, value: 72 }, 0, { latest });
+      expect(checked.ok && checked.value.time.getTime(), time).toBe(Date.parse(time));
+    }
   });
 
   it("takes a well-formed item with Date#toISOString's time (so the hot path is the fast one)", () => {

@@ -27,6 +27,34 @@ export const ReadingItem = z.object({
 const QUALITY_SET = new Set<unknown>(QUALITIES);
 /** Date#toISOString's form for years 0-9999. */
 const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function digits(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + text.charCodeAt(i) - 48;
+  return n;
+}
+
+/**
+ * Epoch ms of a time in Date#toISOString's own form that names a real
+ * instant, read digit by digit (Date.parse took ~0.2 µs of a reading's
+ * ~0.5 µs of checks, and ran twice); NaN for anything else: another form, a
+ * 30 February, 24:00, a 60th second, a year before 100 (Date.UTC reads 0-99
+ * as 1900-1999). Those go the slow way, through zod and Date.
+ */
+export function canonicalTimeMs(time: string): number {
+  if (!CANONICAL_TIME.test(time)) return Number.NaN;
+  const year = digits(time, 0, 4);
+  const month = digits(time, 5, 7);
+  const day = digits(time, 8, 10);
+  const hour = digits(time, 11, 13);
+  const minute = digits(time, 14, 16);
+  const second = digits(time, 17, 19);
+  if (year < 100 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0)) return Number.NaN;
+  return Date.UTC(year, month - 1, day, hour, minute, second, digits(time, 20, 23));
+}
 
 /**
  * The items a well-behaved sender posts, checked with plain tests (a batch
@@ -45,14 +73,7 @@ export function plainReading(item: unknown): z.infer<typeof ReadingItem> | undef
   if (typeof value !== 'number' || !(value >= -MAX_MAGNITUDE && value <= MAX_MAGNITUDE)) return undefined;
   if (unit != null && (typeof unit !== 'string' || unit.length > 32)) return undefined;
   if (quality != null && !QUALITY_SET.has(quality)) return undefined;
-  if (typeof time !== 'string' || !CANONICAL_TIME.test(time)) return undefined;
-  const ms = Date.parse(time);
-  if (Number.isNaN(ms)) return undefined;
-  // Date.parse rolls a 30 February or a 24:00 over to the next day (zod refuses both); only such
-  // strings need the slower round trip through toISOString.
-  const day = (time.charCodeAt(8) - 48) * 10 + time.charCodeAt(9) - 48;
-  const hour = (time.charCodeAt(11) - 48) * 10 + time.charCodeAt(12) - 48;
-  if ((day > 28 || hour > 23) && new Date(ms).toISOString() !== time) return undefined;
+  if (typeof time !== 'string' || Number.isNaN(canonicalTimeMs(time))) return undefined;
   return { sourceId, metric, time, value, unit: unit as string | null | undefined, quality: quality as Quality | null | undefined };
 }
 
@@ -85,10 +106,13 @@ export function validateReading(
   bounds: { latest: Date },
 ): ItemCheck<ValidReading> {
   let input = plainReading(item);
-  if (!input) {
+  let ms: number;
+  if (input) ms = canonicalTimeMs(input.time);
+  else {
     const parsed = ReadingItem.safeParse(item);
     if (!parsed.success) return { ok: false, errors: itemErrorsFromZod(parsed.error, index, FIELD_CODES) };
     input = parsed.data;
+    ms = Date.parse(input.time);
   }
   const errors: ItemError[] = [];
   const definition = metricDefinition(input.metric);
@@ -97,7 +121,7 @@ export function validateReading(
   } else if (input.unit && input.unit !== definition.unit) {
     errors.push({ index, field: 'unit', code: 'UNIT_MISMATCH', message: `unit "${input.unit}" does not match ${input.metric}'s unit "${definition.unit}"; send values in ${definition.unit}` });
   }
-  const time = new Date(input.time);
+  const time = new Date(ms);
   const outOfRange = timeBoundsError(index, input.time, time, bounds.latest);
   if (outOfRange) errors.push(outOfRange);
   if (errors.length || !definition) return { ok: false, errors };
