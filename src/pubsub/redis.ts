@@ -1,14 +1,18 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
+import { windowAt } from '../auth/rate-limit.js';
 import { redactUrl, type Logger } from '../log.js';
 import type { PubSub } from './pubsub.js';
 
 const identity = (value: unknown) => value;
 
-/** INCR with the expiry set by the first hit of a window; answers the count and the window's remaining ms. */
+/**
+ * INCR of one window's key, which expires a window after that window ends (room for clocks that differ): a count
+ * that reaches Redis later than that is dropped at once rather than kept.
+ */
 const COUNT_IN_WINDOW = `local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {n, redis.call('PTTL', KEYS[1])}`;
+if n == 1 then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+return n`;
 
 /** The two connections' recent history: for the reconnects metric and a reason /ready can show. */
 interface LinkState {
@@ -48,8 +52,18 @@ export class RedisPubSubDriver implements PubSub {
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
     };
     // A Redis that stops answering without closing the connection must not hold up the rate limit's count (which
-    // then counts on the node), /ready's ping or a publish: each fails after a second instead of waiting.
-    const publisher = new Redis(url, { ...options, commandTimeout: 1_000, connectionName: 'vigil-pub' });
+    // then counts on the node), /ready's ping or a publish: each fails after a second instead of waiting. After
+    // 900 ms with commands waiting and no reply the connection is dropped and made again, so it is gone before the
+    // first of them times out: until it is ready, commands fail at once rather than each waiting out its own
+    // second, and publishes stop piling up unsent behind a Redis that may never read them. What was sent and not
+    // answered is not sent again: a publish is repaired by the tail, and a count sent twice would count twice.
+    const publisher = new Redis(url, {
+      ...options,
+      commandTimeout: 1_000,
+      socketTimeout: 900,
+      autoResendUnfulfilledCommands: false,
+      connectionName: 'vigil-pub',
+    });
     const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, connectionName: 'vigil-sub' });
     const link: LinkState = { reconnects: 0, lastError: undefined };
     for (const [name, client] of [
@@ -90,6 +104,7 @@ export class RedisPubSubDriver implements PubSub {
   }
 
   async publish(channel: string, message: string): Promise<void> {
+    this.assertReady();
     await this.engine.publish(this.prefix + channel, message);
   }
 
@@ -99,19 +114,26 @@ export class RedisPubSubDriver implements PubSub {
   }
 
   readonly countInWindow = async (key: string, windowMs: number) => {
-    const [count, ttl] = (await this.publisher.eval(COUNT_IN_WINDOW, 1, `${this.prefix}rate:${key}`, windowMs)) as [number, number];
-    return { count, resetInMs: ttl > 0 ? ttl : windowMs };
+    this.assertReady();
+    const { index, endsAt } = windowAt(windowMs, Date.now());
+    const count = (await this.publisher.eval(COUNT_IN_WINDOW, 1, `${this.prefix}rate:${key}:${index}`, endsAt + windowMs)) as number;
+    return { count, resetInMs: Math.max(1, endsAt - Date.now()) };
   };
 
   async ping(): Promise<void> {
-    try {
-      await this.publisher.ping();
-    } catch (error) {
-      if (this.publisher.status === 'ready') throw error;
-      // ioredis's own words here ("Stream isn't writeable and enableOfflineQueue options is false") name its
-      // internals; /ready's reader needs the connection's state and why it failed.
-      throw new Error(`not connected (${this.publisher.status})${this.link.lastError ? `: ${this.link.lastError}` : ''}`);
-    }
+    this.assertReady();
+    await this.publisher.ping();
+  }
+
+  /**
+   * Fails at once while the publishing connection is not ready. ioredis would write some commands (PUBLISH among
+   * them) to a connection still being made, where a hung Redis leaves them to pile up; and its own words when it
+   * refuses ("Stream isn't writeable and enableOfflineQueue options is false") name its internals, where /ready's
+   * reader needs the connection's state and why it failed.
+   */
+  private assertReady() {
+    const { status } = this.publisher;
+    if (status !== 'ready') throw new Error(`not connected (${status})${this.link.lastError ? `: ${this.link.lastError}` : ''}`);
   }
 
   /** Quits politely; if Redis does not answer within a second (it may be down), drops the sockets. */

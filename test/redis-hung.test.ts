@@ -1,0 +1,83 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { windowAt } from '../src/auth/rate-limit.js';
+import { RedisPubSubDriver } from '../src/pubsub/redis.js';
+import { hasRedisServer, startPrivateRedis } from './support/private-redis.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How long `promise` took to settle, and its error's message if it failed. */
+async function timed(promise: Promise<unknown>): Promise<{ ms: number; error?: string }> {
+  const began = performance.now();
+  try {
+    await promise;
+    return { ms: performance.now() - began };
+  } catch (error) {
+    return { ms: performance.now() - began, error: (error as Error).message };
+  }
+}
+
+// SIGSTOP: the server keeps its connections open and stops answering, as a Redis stuck on a slow command, a
+// fork on a starved machine or a half-open network path does.
+describe.skipIf(!hasRedisServer)('a Redis that stops answering with its connection open', () => {
+  let redis: Awaited<ReturnType<typeof startPrivateRedis>>;
+  let driver: RedisPubSubDriver;
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    driver = await RedisPubSubDriver.connect(redis.url, `hung-${process.pid}:`, pino({ level: 'silent' }));
+  });
+  afterAll(async () => {
+    redis?.resume();
+    await driver?.close();
+    await redis?.stop();
+  });
+
+  const connected = () => driver.ping().then(() => true, () => false);
+
+  it('fails a publish within a second, then every publish at once until Redis answers again', async () => {
+    const received: string[] = [];
+    const unsubscribe = await driver.subscribe('hung', (message) => received.push(message));
+    redis.pause();
+    try {
+      const first = await timed(driver.publish('hung', 'during'));
+      expect(first.error).toBe('Command timed out');
+      expect(first.ms).toBeLessThan(1_500);
+      // The connection was dropped: publishes do not queue behind a Redis that may never read them.
+      const next = await timed(driver.publish('hung', 'x'.repeat(50_000)));
+      expect(next.error).toMatch(/^not connected/);
+      const later = await Promise.all(Array.from({ length: 50 }, () => timed(driver.publish('hung', 'x'.repeat(50_000)))));
+      expect(later.every((r) => r.error?.startsWith('not connected'))).toBe(true);
+      expect(Math.max(...later.map((r) => r.ms))).toBeLessThan(100);
+      expect((await timed(driver.ping())).error).toMatch(/^not connected \((connect|reconnecting)\): Socket timeout/);
+    } finally {
+      redis.resume();
+    }
+    await expect.poll(connected, { timeout: 10_000, interval: 100 }).toBe(true);
+    await driver.publish('hung', 'after');
+    await expect.poll(() => received.includes('after'), { timeout: 5_000 }).toBe(true);
+    // None of the refused 50 KB publishes reached Redis.
+    expect(received.filter((m) => m.length === 50_000)).toEqual([]);
+    await unsubscribe();
+  });
+
+  it('counts an operation whose count timed out once, in the window it was made in, and not again after reconnecting', async () => {
+    const windowMs = 3_600_000;
+    // Not near a window's end, so the counts below all fall in one window.
+    const { endsAt } = windowAt(windowMs, Date.now());
+    if (endsAt - Date.now() < 15_000) await sleep(endsAt - Date.now() + 10);
+
+    expect((await driver.countInWindow('late', windowMs)).count).toBe(1);
+    redis.pause();
+    try {
+      expect((await timed(driver.countInWindow('late', windowMs))).error).toBe('Command timed out');
+      expect((await timed(driver.countInWindow('late', windowMs))).error).toMatch(/^not connected/);
+    } finally {
+      redis.resume();
+    }
+    await expect.poll(connected, { timeout: 10_000, interval: 100 }).toBe(true);
+    // The count Redis read late is the second; the first after reconnecting is the third (a resent one would
+    // make it the fourth); the ones refused while not connected never reached Redis.
+    expect((await driver.countInWindow('late', windowMs)).count).toBe(3);
+  });
+});
