@@ -93,7 +93,9 @@ describe.runIf(postgres)('vigil_db_connections on PostgreSQL', () => {
       };
       expect(await connections(other)).toBe(8);
       // A deployment with the same schema name in another database of the server is not this one either.
-      const elsewhere = postgresJs(DATABASE_URL!.replace(/\/[^/]*$/, '/postgres'), { max: 1, connection: { application_name: `vigil:${otherSchema}` } });
+      const another = new URL(DATABASE_URL!);
+      another.pathname = another.pathname === '/postgres' ? '/template1' : '/postgres';
+      const elsewhere = postgresJs(another.toString(), { max: 1, connection: { application_name: `vigil:${otherSchema}` } });
       try {
         await elsewhere`select 1`;
         expect(await connections(other)).toBe(8);
