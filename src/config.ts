@@ -59,11 +59,21 @@ const durations = (fallback: string) =>
       return parsed as number[];
     });
 
+/** Connection settings the server sets itself, which a `DATABASE_URL` query would silently replace. */
+const URL_SETTINGS_OWNED = [
+  ['search_path', 'the schema is DATABASE_SCHEMA'],
+  ['application_name', 'the server names its connections vigil:<DATABASE_SCHEMA>, and db_connections counts them by that name'],
+] as const;
+
 /** Every environment variable the server reads. README's config table mirrors this. */
 export const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
-  DATABASE_URL: optionalUrl(/^postgres(ql)?$/, 'postgres://'),
+  DATABASE_URL: optionalUrl(/^postgres(ql)?$/, 'postgres://').superRefine((url, ctx) => {
+    // postgres.js lets the URL's query replace the connection settings the server gives.
+    const query = url === undefined ? undefined : new URL(url).searchParams;
+    for (const [name, why] of URL_SETTINGS_OWNED) if (query?.has(name)) ctx.addIssue({ code: 'custom', message: `must not set ${name}: ${why}` });
+  }),
   DATABASE_SCHEMA: z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')

@@ -64,6 +64,8 @@ describe('configuration', () => {
     [{ PORT: '70000' }, 'PORT'],
     [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+    [{ DATABASE_URL: 'postgres://db/x?search_path=other' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'postgres://db/x?sslmode=require&application_name=mine' }, 'DATABASE_URL'],
     [{ MAX_BATCH: '0' }, 'MAX_BATCH'],
     [{ RETAIN_FOR: 'forever' }, 'RETAIN_FOR'],
     [{ DATABASE_SCHEMA: 'Robert"); drop' }, 'DATABASE_SCHEMA'],
@@ -77,6 +79,12 @@ describe('configuration', () => {
   ])('rejects %o with a message naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);
+  });
+
+  it('refuses connection settings in DATABASE_URL that would replace the ones the server sets, and keeps the rest', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://db/x?search_path=other' })).toThrow('must not set search_path: the schema is DATABASE_SCHEMA');
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://db/x?application_name=mine' })).toThrow(/must not set application_name: .*db_connections/);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/x?sslmode=require' }).database).toMatchObject({ url: 'postgres://db/x?sslmode=require' });
   });
 
   it('lists every bad variable at once', () => {
