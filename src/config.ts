@@ -70,9 +70,12 @@ export const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: optionalUrl(/^postgres(ql)?$/, 'postgres://').superRefine((url, ctx) => {
-    // postgres.js lets the URL's query replace the connection settings the server gives.
-    const query = url === undefined ? undefined : new URL(url).searchParams;
-    for (const [name, why] of URL_SETTINGS_OWNED) if (query?.has(name)) ctx.addIssue({ code: 'custom', message: `must not set ${name}: ${why}` });
+    // Runs on a URL the check above refused too: that one is reported already.
+    if (url === undefined || !URL.canParse(url)) return;
+    // postgres.js lets the URL's query replace the connection settings the server gives; PostgreSQL reads
+    // setting names in any case.
+    const names = new Set([...new URL(url).searchParams.keys()].map((name) => name.toLowerCase()));
+    for (const [name, why] of URL_SETTINGS_OWNED) if (names.has(name)) ctx.addIssue({ code: 'custom', message: `must not set ${name}: ${why}` });
   }),
   DATABASE_SCHEMA: z
     .string()
