@@ -106,9 +106,11 @@ describe('rate limit while the shared counter fails', () => {
     }
     await Promise.all([flapping, ...operations]);
 
-    // Only the tries wait out a hang: at most one at a time, after each failure no sooner than retryMs.
+    // Only the tries wait out a hang: at most one at a time, after each failure no sooner than retryMs, so about
+    // 2000 / (200 + 100) of them; room for a few more on a busy machine, where any operation can stall past 100 ms.
+    // Every operation sent to a hung counter would hold ~60 per hang.
     const held = waits.filter((ms) => ms > 100).length;
-    expect(held, `${held} of ${waits.length} operations waited > 100 ms`).toBeLessThanOrEqual(2_000 / (200 + 100) + 1);
+    expect(held, `${held} of ${waits.length} operations waited > 100 ms`).toBeLessThanOrEqual(12);
     expect(waits.length).toBeGreaterThan(150);
     // It never answered for 600 ms in a row: still counting on the node, and said so once.
     expect(messages(lines, 'rate limit counter unreachable')).toBe(1);
@@ -187,7 +189,7 @@ describe.skipIf(!hasRedisServer)('rate limit across nodes and through a Redis ou
       const after = await concurrentWaits(a, 'hung', 10);
       expect(Math.max(...after), after.map(Math.round).join(', ')).toBeLessThan(100);
       const pinged = () => drivers[0]!.ping().then(() => 'answered', (error: Error) => error.message);
-      await expect.poll(pinged, { timeout: 3_000, interval: 50 }).toMatch(/^not connected \((connect|reconnecting)\): Socket timeout/);
+      await expect.poll(pinged, { timeout: 3_000, interval: 50 }).toMatch(/^not connected \((connect|reconnecting|close)\): no reply within 1000 ms$/);
     } finally {
       redis.resume();
     }

@@ -7,12 +7,16 @@ import type { PubSub } from './pubsub.js';
 const identity = (value: unknown) => value;
 
 /**
- * INCR of one window's key, which expires a window after that window ends (room for clocks that differ): a count
- * that reaches Redis later than that is dropped at once rather than kept.
+ * INCR of one window's key, which expires a window after that window ends (room for clocks that differ). The
+ * expiry is relative (ms from now, as this node reckons it), so a Redis whose clock differs from the nodes' keeps
+ * the key as long as they count in it.
  */
 const COUNT_IN_WINDOW = `local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
+
+/** How long a command on the publishing connection waits for its reply before it fails. */
+const REPLY_TIMEOUT_MS = 1_000;
 
 /** The two connections' recent history: for the reconnects metric and a reason /ready can show. */
 interface LinkState {
@@ -52,15 +56,12 @@ export class RedisPubSubDriver implements PubSub {
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
     };
     // A Redis that stops answering without closing the connection must not hold up the rate limit's count (which
-    // then counts on the node), /ready's ping or a publish: each fails after a second instead of waiting. After
-    // 900 ms with commands waiting and no reply the connection is dropped and made again, so it is gone before the
-    // first of them times out: until it is ready, commands fail at once rather than each waiting out its own
-    // second, and publishes stop piling up unsent behind a Redis that may never read them. What was sent and not
-    // answered is not sent again: a publish is repaired by the tail, and a count sent twice would count twice.
+    // then counts on the node), /ready's ping or a publish: each fails after a second instead of waiting, and the
+    // connection is then dropped and made again (see `command`). What was sent and not answered is not sent again:
+    // a publish is repaired by the tail, and a count sent twice would count twice.
     const publisher = new Redis(url, {
       ...options,
-      commandTimeout: 1_000,
-      socketTimeout: 900,
+      commandTimeout: REPLY_TIMEOUT_MS,
       autoResendUnfulfilledCommands: false,
       connectionName: 'vigil-pub',
     });
@@ -104,8 +105,7 @@ export class RedisPubSubDriver implements PubSub {
   }
 
   async publish(channel: string, message: string): Promise<void> {
-    this.assertReady();
-    await this.engine.publish(this.prefix + channel, message);
+    await this.command(() => this.engine.publish(this.prefix + channel, message));
   }
 
   async subscribe(channel: string, onMessage: (message: string) => void) {
@@ -114,26 +114,53 @@ export class RedisPubSubDriver implements PubSub {
   }
 
   readonly countInWindow = async (key: string, windowMs: number) => {
-    this.assertReady();
-    const { index, endsAt } = windowAt(windowMs, Date.now());
-    const count = (await this.publisher.eval(COUNT_IN_WINDOW, 1, `${this.prefix}rate:${key}:${index}`, endsAt + windowMs)) as number;
+    const now = Date.now();
+    const { index, endsAt } = windowAt(windowMs, now);
+    const keepMs = endsAt + windowMs - now;
+    const count = (await this.command(() => this.publisher.eval(COUNT_IN_WINDOW, 1, `${this.prefix}rate:${key}:${index}`, keepMs))) as number;
     return { count, resetInMs: Math.max(1, endsAt - Date.now()) };
   };
 
   async ping(): Promise<void> {
-    this.assertReady();
-    await this.publisher.ping();
+    await this.command(() => this.publisher.ping());
   }
 
   /**
-   * Fails at once while the publishing connection is not ready. ioredis would write some commands (PUBLISH among
-   * them) to a connection still being made, where a hung Redis leaves them to pile up; and its own words when it
-   * refuses ("Stream isn't writeable and enableOfflineQueue options is false") name its internals, where /ready's
-   * reader needs the connection's state and why it failed.
+   * Runs a command on the publishing connection. While that connection is not ready it fails at once: ioredis
+   * would write some commands (PUBLISH among them) to a connection still being made, where a hung Redis leaves
+   * them to pile up, and its own words when it refuses name its internals where /ready's reader needs the
+   * connection's state and why it failed. When a command's reply does not come within a second, the connection
+   * is dropped and made again, so until it is ready every command fails at once rather than each waiting out its
+   * own second, and publishes stop piling up unsent behind a Redis that may never read them.
    */
-  private assertReady() {
-    const { status } = this.publisher;
-    if (status !== 'ready') throw new Error(`not connected (${status})${this.link.lastError ? `: ${this.link.lastError}` : ''}`);
+  private async command<T>(run: () => Promise<T>): Promise<T> {
+    const { status, stream } = this.publisher;
+    if (status !== 'ready' || !stream?.writable) {
+      // A dropped connection reads 'ready' until its close event: it is closing.
+      const state = status === 'ready' ? 'close' : status;
+      throw new Error(`not connected (${state})${this.link.lastError ? `: ${this.link.lastError}` : ''}`);
+    }
+    try {
+      return await run();
+    } catch (error) {
+      // Dropped before the caller hears of it, so what the caller sends next is refused rather than sent to it.
+      if ((error as Error).message === 'Command timed out') await this.dropIfSilent(stream);
+      throw error;
+    }
+  }
+
+  /**
+   * Drops `stream` if Redis has sent nothing on it. Not ioredis's socketTimeout: its timer outlives the connection
+   * it was set on and can drop the next one (ioredis #2147). The check waits one turn of the event loop, so a
+   * reply that arrived while this process was too busy to read it (the timer fires before pending reads are
+   * handled) keeps the connection; and only the connection the command was sent on is dropped, not one made since.
+   */
+  private async dropIfSilent(stream: NonNullable<Redis['stream']>) {
+    const bytesRead = stream.bytesRead;
+    await new Promise((resolve) => setImmediate(resolve));
+    if (stream !== this.publisher.stream || stream.destroyed || stream.bytesRead !== bytesRead) return;
+    this.link.lastError = `no reply within ${REPLY_TIMEOUT_MS} ms`;
+    stream.destroy(new Error(this.link.lastError));
   }
 
   /** Quits politely; if Redis does not answer within a second (it may be down), drops the sockets. */
