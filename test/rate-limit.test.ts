@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryCounter, RateLimiter, windowAt, type WindowCounter } from '../src/auth/rate-limit.js';
@@ -6,7 +7,6 @@ import { hasRedisServer, startPrivateRedis } from './support/private-redis.js';
 
 const LIMIT = 5;
 const WINDOW_MS = 60_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Line = { msg: string; level: number };
 

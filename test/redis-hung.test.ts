@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,7 +6,6 @@ import { windowAt } from '../src/auth/rate-limit.js';
 import { RedisPubSubDriver } from '../src/pubsub/redis.js';
 import { hasRedisServer, startPrivateRedis } from './support/private-redis.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How long `promise` took to settle, and its error's message if it failed. */
 async function timed(promise: Promise<unknown>): Promise<{ ms: number; error?: string }> {

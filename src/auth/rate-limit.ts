@@ -85,25 +85,19 @@ export class RateLimiter {
 
   private async count(key: string): Promise<{ count: number; resetInMs: number }> {
     const { counter, fallback, windowMs } = this.options;
-    if (!this.failing) {
-      try {
-        return await counter(key, windowMs);
-      } catch (error) {
-        this.failed(error as Error);
-        return fallback(key, windowMs);
-      }
-    }
-    if (this.trying || performance.now() < this.retryAt) return fallback(key, windowMs);
-    this.trying = true;
+    // While failing, this operation is the one try, or counts on the node.
+    const trying = this.failing;
+    if (trying && (this.trying || performance.now() < this.retryAt)) return fallback(key, windowMs);
+    if (trying) this.trying = true;
     try {
       const counted = await counter(key, windowMs);
-      this.answered();
+      if (trying) this.answered();
       return counted;
     } catch (error) {
       this.failed(error as Error);
       return fallback(key, windowMs);
     } finally {
-      this.trying = false;
+      if (trying) this.trying = false;
     }
   }
 
