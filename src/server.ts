@@ -10,7 +10,7 @@ import { createMetrics, useOperationMetrics } from './observability/metrics.js';
 import type { z } from 'zod';
 import type { Config } from './config.js';
 import { openDatabase } from './db/client.js';
-import { committedOffset } from './db/offsets.js';
+import { committedOffset, ConflictAwareInserts } from './db/offsets.js';
 import { readingsAfter, type Reading } from './db/readings.js';
 import { startRetention } from './db/retention.js';
 import { startClaimJanitor } from './ingest/claim-janitor.js';
@@ -227,7 +227,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       outputs,
       pipelines,
       claims,
-      ingest: { database, publisher, registry, log, visible: config.ingest.parallel ? visible : undefined, ...config.ingest },
+      ingest: { database, publisher, registry, log, visible: config.ingest.parallel ? visible : undefined, inserts: new ConflictAwareInserts(), ...config.ingest },
       auth: { authenticator, connections, audit, limiter },
     };
     return assemble(config, services, closeAll);

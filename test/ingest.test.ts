@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeadLettersDocument, IngestReadingsDocument, IngestTradesDocument, RegisterSourcesDocument, type ReadingInput } from '../src/generated/graphql.js';
-import { CLAIM_FIRST_FROM } from '../src/db/offsets.js';
+import { CLAIM_FIRST_FROM, ConflictAwareInserts, SKIP_AFTER_CONFLICT } from '../src/db/offsets.js';
 import { primaryBackends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
-import { at, heartRate, patients, reading } from './support/fixtures.js';
+import { at, heartRate, patients, reading, T0 } from './support/fixtures.js';
 
 interface StoredRow {
   source_id: string;
@@ -202,6 +202,81 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
   });
 });
 
+// A batch is first inserted plainly; one that repeats stored rows fails whole, changes nothing, and is written again
+// skipping them (db/offsets.ts ConflictAwareInserts). What a caller sees must not tell the two paths apart.
+describe.each(primaryBackends)('batches that repeat stored rows on $name', (backend) => {
+  let app: TestApp;
+  const rewritten = () => app.server.services.ingest.inserts.rewritten.get('readings') ?? 0;
+  const stored = (source: string) =>
+    app.sql<{ second: number; value: number; seq: string }>(
+      sql`select (extract(epoch from time) - ${T0 / 1000})::int as second, value, seq::text as seq from readings where source_id = ${source} order by time`,
+    );
+  beforeAll(async () => {
+    app = await startTestApp(backend);
+    await app.mutate(RegisterSourcesDocument, { sources: patients('rep-1', 'rep-2', 'rep-3') });
+  });
+  // Each test starts on a node that has met no stored row yet (no cool-down left by the one before).
+  beforeEach(() => {
+    app.server.services.ingest.inserts = new ConflictAwareInserts();
+  });
+  afterAll(() => app?.close());
+
+  it('stores the new rows of a batch that repeats stored ones, keeps the stored values, and counts the batch as written twice', async () => {
+    const first = await app.mutate(IngestReadingsDocument, { readings: [0, 1, 2, 3].map((s) => heartRate('rep-1', 60 + s, s)) });
+    expect(first.ingestReadings).toMatchObject({ accepted: 4, duplicates: 0 });
+    expect(rewritten()).toBe(0);
+
+    // Seconds 2 and 3 again with other values, and 4 and 5 new.
+    const overlapping = await app.mutate(IngestReadingsDocument, { readings: [2, 3, 4, 5].map((s) => heartRate('rep-1', 100 + s, s)) });
+    expect(overlapping.ingestReadings).toMatchObject({ accepted: 2, duplicates: 2, rejected: 0 });
+    expect(rewritten()).toBe(1);
+    const rows = await stored('rep-1');
+    expect(rows.map((r) => [r.second, r.value])).toEqual([[0, 60], [1, 61], [2, 62], [3, 63], [4, 104], [5, 105]]);
+    // The failed plain try gave its cursors back: the second try numbered the batch from where the first batch ended.
+    const base = Number(rows[0]!.seq) - 1;
+    expect(rows.map((r) => Number(r.seq) - base)).toEqual([1, 2, 3, 4, 7, 8]);
+    expect(overlapping.ingestReadings.lastCursor).toBe(String(base + 8));
+
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(/^vigil_ingest_batches_rewritten_total\{stream="readings"\} 1$/m);
+  });
+
+  it(`skips stored rows for the next ${SKIP_AFTER_CONFLICT} batches after one met them, then tries plainly again`, async () => {
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('rep-2', 70, 0)] });
+    expect(rewritten()).toBe(0);
+    // Every batch repeats second 0: the first meets it and is written twice; the next ones skip it at once.
+    for (let i = 1; i <= SKIP_AFTER_CONFLICT + 1; i++) {
+      const { ingestReadings } = await app.mutate(IngestReadingsDocument, { readings: [heartRate('rep-2', 99, 0), heartRate('rep-2', 70, i)] });
+      expect(ingestReadings).toMatchObject({ accepted: 1, duplicates: 1 });
+    }
+    expect(rewritten()).toBe(1);
+    // The cool-down is over: this batch tries plainly, meets second 0, and is written twice again.
+    const again = await app.mutate(IngestReadingsDocument, { readings: [heartRate('rep-2', 99, 0), heartRate('rep-2', 70, 1_000)] });
+    expect(again.ingestReadings).toMatchObject({ accepted: 1, duplicates: 1 });
+    expect(rewritten()).toBe(2);
+    const rows = await stored('rep-2');
+    expect(rows).toHaveLength(SKIP_AFTER_CONFLICT + 3);
+    expect(rows.every((r) => r.value === 70)).toBe(true);
+  });
+
+  it('stores each row once when batches racing each other carry the same new rows', async () => {
+    // Eight batches of 20 at once, each sharing seconds 0-9 with the others and bringing 10 of its own.
+    const batches = Array.from({ length: 8 }, (_, b) => [
+      ...Array.from({ length: 10 }, (_, s) => heartRate('rep-3', 80, s)),
+      ...Array.from({ length: 10 }, (_, s) => heartRate('rep-3', 81, 100 + b * 10 + s)),
+    ]);
+    const results = await Promise.all(batches.map((readings) => app.mutate(IngestReadingsDocument, { readings })));
+    expect(results.reduce((n, r) => n + r.ingestReadings.accepted, 0)).toBe(10 + 8 * 10);
+    expect(results.reduce((n, r) => n + r.ingestReadings.duplicates, 0)).toBe(7 * 10);
+    expect(results.every((r) => r.ingestReadings.rejected === 0)).toBe(true);
+    // At least the batch that came second met rows the first had stored (on PostgreSQL, any that raced it too).
+    expect(rewritten()).toBeGreaterThanOrEqual(1);
+    const rows = await stored('rep-3');
+    expect(rows).toHaveLength(90);
+    expect(new Set(rows.map((r) => r.seq)).size).toBe(90);
+  });
+});
+
 describe.each(primaryBackends.filter((b) => b.database === 'postgres'))('ingest statements on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
@@ -225,13 +300,25 @@ describe.each(primaryBackends.filter((b) => b.database === 'postgres'))('ingest 
     const retried = await app.mutate(IngestReadingsDocument, { readings: [heartRate('prep-1', 99, 0), heartRate('prep-1', 99, from)] });
     expect(retried.ingestReadings).toMatchObject({ accepted: 1, duplicates: 1 });
 
-    const prepared = await app.sql<{ statement: string }>(sql`select statement from pg_prepared_statements where statement like '%with claim as%' order by statement`);
-    expect(prepared).toHaveLength(2);
-    expect(prepared[0]!.statement).toMatch(/^with claim as \(delete from stream_claims .*insert into readings/s);
-    expect(prepared[1]!.statement).toMatch(/^with claim as \(update stream_offsets .*insert into readings/s);
     const stored = await app.sql<{ value: number; seq: string }>(sql`select value, seq::text as seq from readings where source_id = 'prep-1' order by time`);
     expect(stored.map((r) => r.value)).toEqual([...sizes.flatMap((size) => Array.from({ length: size }, (_, i) => 60 + (i % 30))), 99]);
     // Cursors follow the batches' order; the retry's duplicate leaves its cursor unused.
     expect(stored.map((r) => Number(r.seq))).toEqual([...Array.from({ length: from }, (_, i) => i + 1), from + 2]);
+
+    // A batch that claimed first and then met stored rows is written again under the same claim, and closes it.
+    app.server.services.ingest.inserts = new ConflictAwareInserts();
+    const half = CLAIM_FIRST_FROM / 2;
+    const overlapping = Array.from({ length: CLAIM_FIRST_FROM }, (_, i) => heartRate('prep-1', 98, from - half + i));
+    const claimedTwice = await app.mutate(IngestReadingsDocument, { readings: overlapping });
+    expect(claimedTwice.ingestReadings).toMatchObject({ accepted: half - 1, duplicates: half + 1 });
+    expect(app.server.services.ingest.inserts.rewritten.get('readings')).toBe(1);
+    expect(await app.sql(sql`select * from stream_claims`)).toEqual([]);
+    const [offset] = await app.sql<{ last: string }>(sql`select last::text as last from stream_offsets where stream = 'readings'`);
+    expect(claimedTwice.ingestReadings.lastCursor).toBe(offset?.last);
+
+    // Each way in, plain and skipping stored rows: four statements, each prepared once.
+    const prepared = await app.sql<{ statement: string }>(sql`select statement from pg_prepared_statements where statement like '%with claim as%' order by statement`);
+    const shapes = prepared.map((p) => `${/^with claim as \(delete from stream_claims/.test(p.statement) ? 'claimed first' : /^with claim as \(update stream_offsets/.test(p.statement) ? 'under the lock' : p.statement}, ${/on conflict/.test(p.statement) ? 'skipping' : 'plain'}`);
+    expect(shapes.sort()).toEqual(['claimed first, plain', 'claimed first, skipping', 'under the lock, plain', 'under the lock, skipping']);
   });
 });

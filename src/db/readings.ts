@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Quality } from './schema.js';
 import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
-import { cursorPage } from './offsets.js';
+import { cursorPage, onConflictClause, type OnConflict } from './offsets.js';
 
 export const READINGS_STREAM = 'readings';
 
@@ -59,10 +59,11 @@ function toReading(row: ReadingRow): Reading {
 /**
  * The INSERT of `readings` for claimAndInsert (db/offsets.ts): one unnest of
  * column arrays (times travel as epoch ms), numbered `claim.base + n` in
- * array order. Rows whose (source, metric, time) is already stored are left
- * untouched.
+ * array order. A row whose (source, metric, time) is already stored is left
+ * untouched: skipped, or (onConflict 'fail') the statement fails and nothing
+ * of it is stored (ConflictAwareInserts in db/offsets.ts chooses).
  */
-export function insertReadingsSql(readings: readonly Omit<Reading, 'cursor' | 'tenantId'>[], tenantId: string): SQL {
+export function insertReadingsSql(readings: readonly Omit<Reading, 'cursor' | 'tenantId'>[], tenantId: string, onConflict: OnConflict = 'skip'): SQL {
   const n = readings.length;
   const sourceIds = new Array<string>(n);
   const metrics = new Array<string>(n);
@@ -84,7 +85,7 @@ export function insertReadingsSql(readings: readonly Omit<Reading, 'cursor' | 't
     from claim, unnest(${textArrayLiteral(sourceIds)}::text[], ${textArrayLiteral(metrics)}::text[], ${float8ArrayLiteral(times)}::float8[],
       ${float8ArrayLiteral(values)}::float8[], ${textArrayLiteral(units)}::text[], ${textArrayLiteral(qualities)}::text[])
       with ordinality as r(source_id, metric, time, value, unit, quality, n)
-    on conflict (source_id, metric, time) do nothing
+    ${onConflictClause(onConflict, sql`(source_id, metric, time)`)}
     returning seq`;
 }
 

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
-import { cursorPage } from './offsets.js';
+import { cursorPage, onConflictClause, type OnConflict } from './offsets.js';
 
 export const TRADES_STREAM = 'trades';
 
@@ -32,8 +32,8 @@ const toTrade = (row: TradeRow): Trade => ({
   size: row.size,
 });
 
-/** The INSERT of `trades` for claimAndInsert (see insertReadingsSql); a stored (symbol, time) is left untouched. */
-export function insertTradesSql(trades: readonly Omit<Trade, 'cursor'>[]): SQL {
+/** The INSERT of `trades` for claimAndInsert (see insertReadingsSql); a stored (symbol, time) is left untouched (skipped, or the statement fails: see insertReadingsSql). */
+export function insertTradesSql(trades: readonly Omit<Trade, 'cursor'>[], onConflict: OnConflict = 'skip'): SQL {
   return sql`insert into trades (symbol, time, price, size, seq)
     select t.symbol, ${epochMsToTimestamptz(sql`t.time`)}, t.price, t.size, claim.base + t.n
     from claim, unnest(
@@ -41,7 +41,7 @@ export function insertTradesSql(trades: readonly Omit<Trade, 'cursor'>[]): SQL {
       ${float8ArrayLiteral(trades.map((t) => t.time.getTime()))}::float8[],
       ${float8ArrayLiteral(trades.map((t) => t.price))}::float8[],
       ${float8ArrayLiteral(trades.map((t) => t.size))}::float8[]) with ordinality as t(symbol, time, price, size, n)
-    on conflict (symbol, time) do nothing
+    ${onConflictClause(onConflict, sql`(symbol, time)`)}
     returning seq`;
 }
 

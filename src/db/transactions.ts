@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
-import { cursorPage } from './offsets.js';
+import { cursorPage, onConflictClause, type OnConflict } from './offsets.js';
 
 export const TRANSACTIONS_STREAM = 'transactions';
 
@@ -37,8 +37,8 @@ const toTransaction = ({ cursor, card_id, time_ms, tenant_id, ...rest }: Transac
   time: new Date(time_ms),
 });
 
-/** The INSERT of `transactions` for claimAndInsert (see insertReadingsSql); a stored (tenant, id) is left untouched. */
-export function insertTransactionsSql(items: readonly Omit<Transaction, 'cursor' | 'tenantId'>[], tenantId: string): SQL {
+/** The INSERT of `transactions` for claimAndInsert (see insertReadingsSql); a stored (tenant, id) is left untouched (skipped, or the statement fails: see insertReadingsSql). */
+export function insertTransactionsSql(items: readonly Omit<Transaction, 'cursor' | 'tenantId'>[], tenantId: string, onConflict: OnConflict = 'skip'): SQL {
   const text = (key: 'id' | 'cardId' | 'currency' | 'merchant' | 'ip') => textArrayLiteral(items.map((t) => t[key]));
   const float8 = (key: 'amount' | 'lat' | 'lon') => float8ArrayLiteral(items.map((t) => t[key]));
   return sql`insert into transactions (id, card_id, time, amount, currency, merchant, lat, lon, ip, seq, tenant_id)
@@ -48,7 +48,7 @@ export function insertTransactionsSql(items: readonly Omit<Transaction, 'cursor'
       ${float8('amount')}::float8[], ${text('currency')}::text[], ${text('merchant')}::text[],
       ${float8('lat')}::float8[], ${float8('lon')}::float8[], ${text('ip')}::text[])
       with ordinality as t(id, card_id, time, amount, currency, merchant, lat, lon, ip, n)
-    on conflict (tenant_id, id) do nothing
+    ${onConflictClause(onConflict, sql`(tenant_id, id)`)}
     returning seq`;
 }
 

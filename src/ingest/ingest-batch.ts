@@ -1,7 +1,7 @@
 import type { SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { recordDeadLetters } from '../db/dead-letters.js';
-import { claimAndInsert, storeBatch, type ClaimedInsert } from '../db/offsets.js';
+import { claimAndInsert, storeBatch, type ClaimedInsert, type ConflictAwareInserts, type OnConflict } from '../db/offsets.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { BatchCodec } from '../live/wire.js';
@@ -18,6 +18,8 @@ export interface IngestDeps {
   maxFutureSkewMs: number;
   /** Large batches of a stream insert in parallel on PostgreSQL (PARALLEL_INGEST; db/offsets.ts storeBatch). */
   parallel: boolean;
+  /** Whether a batch's INSERT fails on stored rows (and is written again skipping them) or skips them: one per node. */
+  inserts: ConflictAwareInserts;
   /** Told about every stored batch (metrics). */
   observe?: (stream: string, result: IngestResult, seconds: number) => void;
   /**
@@ -54,8 +56,8 @@ export interface StreamSpec<Valid, Stored extends { cursor: bigint }> {
   admit?(candidates: readonly { index: number; value: Valid }[], tenantId: string): Promise<ItemError[]>;
   /** Two items with the same natural key are the same event: the first one stored wins. */
   naturalKey(value: Valid): string;
-  /** The INSERT … SELECT for claimAndInsert (db/offsets.ts): rows numbered `claim.base + n` in order, natural-key conflicts skipped, `returning seq`. */
-  insertSql(values: readonly Valid[], tenantId: string): SQL;
+  /** The INSERT … SELECT for claimAndInsert (db/offsets.ts): rows numbered `claim.base + n` in order, natural-key conflicts failing or skipped, `returning seq`. */
+  insertSql: (values: readonly Valid[], tenantId: string, onConflict: OnConflict) => SQL;
   toStored(value: Valid, cursor: bigint, tenantId: string): Stored;
   codec: BatchCodec<Stored>;
 }
@@ -116,11 +118,14 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   const db = deps.database.db;
   let claimed: ClaimedInsert | undefined;
   if (rejectedIndexes.length === 0) {
-    if (valid.length > 0) claimed = await storeBatch(db, spec.stream, valid.length, spec.insertSql(valid, caller.tenantId), { parallel: deps.parallel }).catch(asUnavailable);
+    if (valid.length > 0) {
+      const insert = (onConflict: OnConflict) => spec.insertSql(valid, caller.tenantId, onConflict);
+      claimed = await storeBatch(db, spec.stream, valid.length, insert, { parallel: deps.parallel, inserts: deps.inserts }).catch(asUnavailable);
+    }
   } else {
     await db
       .transaction(async (tx) => {
-        if (valid.length > 0) claimed = await claimAndInsert(tx, spec.stream, valid.length, spec.insertSql(valid, caller.tenantId));
+        if (valid.length > 0) claimed = await claimAndInsert(tx, spec.stream, valid.length, spec.insertSql(valid, caller.tenantId, 'skip'));
         await recordDeadLetters(
           tx,
           spec.stream,

@@ -21,7 +21,7 @@ function tradesSpec(registry: SourceRegistry): StreamSpec<ValidTrade, Trade> {
       .map((c) => ({ index: c.index, field: 'symbol', code: 'UNKNOWN_SOURCE' as const, message: `symbol "${c.value.symbol}" is not an instrument of your tenant` }));
   },
   naturalKey: (t) => `${t.symbol}\u0000${t.time.getTime()}`,
-  insertSql: insertTradesSql,
+  insertSql: (trades, _tenantId, onConflict) => insertTradesSql(trades, onConflict),
   toStored: (t, cursor) => ({ ...t, cursor }),
   codec: tradesCodec,
   };

@@ -37,6 +37,16 @@ export function createMetrics(services: Services) {
     registers,
   });
 
+  new Gauge({
+    name: 'vigil_ingest_batches_rewritten_total',
+    help: 'Ingest batches written a second time, skipping stored rows, after their plain insert met them (counter semantics; resets on restart)',
+    labelNames: ['stream'] as const,
+    registers,
+    collect() {
+      for (const [stream, n] of services.ingest.inserts.rewritten) this.set({ stream }, n);
+    },
+  });
+
   const pipelines = () => Object.values(services.pipelines);
   new Gauge({
     name: 'vigil_processor_events_total',
