@@ -126,7 +126,7 @@ export const SKIP_AFTER_CONFLICT = 32;
  * before and after the row goes in), and batches of a stream insert one at a
  * time under its lock, so that is the default path's bound: on the local
  * PostgreSQL 15, batches of 1,000 stored 111-113k readings/s skipping and
- * 152-158k plainly (the raw insert 181-195k). A batch that repeats a stored
+ * 140-153k plainly (the raw insert 182-191k). A batch that repeats a stored
  * row fails as a whole, changing nothing, and is written again skipping
  * them; the stream then skips for its next SKIP_AFTER_CONFLICT batches, so
  * a client that keeps resending overlapping data pays for one failed try
@@ -148,7 +148,8 @@ export class ConflictAwareInserts {
     try {
       return await write('fail');
     } catch (error) {
-      // The statement failed before commit: nothing of it is stored, and its claim was given back.
+      // The statement failed before commit: nothing of it is stored (a claim it made is given back; one made
+      // before it, claiming first, stays open for the second try).
       if (sqlStateOf(error) !== UNIQUE_VIOLATION) throw error;
       this.skipping.set(stream, SKIP_AFTER_CONFLICT);
       this.rewritten.set(stream, (this.rewritten.get(stream) ?? 0) + 1);
