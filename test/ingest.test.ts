@@ -307,14 +307,19 @@ describe.each(primaryBackends.filter((b) => b.database === 'postgres'))('ingest 
 
     // A batch that claimed first and then met stored rows is written again under the same claim, and closes it.
     app.server.services.ingest.inserts = new ConflictAwareInserts();
+    const offset = async () => Number((await app.sql<{ last: string }>(sql`select last::text as last from stream_offsets where stream = 'readings'`))[0]!.last);
+    const claimedFrom = await offset();
     const half = CLAIM_FIRST_FROM / 2;
     const overlapping = Array.from({ length: CLAIM_FIRST_FROM }, (_, i) => heartRate('prep-1', 98, from - half + i));
     const claimedTwice = await app.mutate(IngestReadingsDocument, { readings: overlapping });
     expect(claimedTwice.ingestReadings).toMatchObject({ accepted: half - 1, duplicates: half + 1 });
     expect(app.server.services.ingest.inserts.rewritten.get('readings')).toBe(1);
     expect(await app.sql(sql`select * from stream_claims`)).toEqual([]);
-    const [offset] = await app.sql<{ last: string }>(sql`select last::text as last from stream_offsets where stream = 'readings'`);
-    expect(claimedTwice.ingestReadings.lastCursor).toBe(offset?.last);
+    // One claim, kept across both tries: the new rows carry its last cursors, and no second range was taken.
+    expect(await offset()).toBe(claimedFrom + CLAIM_FIRST_FROM);
+    const fresh = await app.sql<{ seq: string }>(sql`select seq::text as seq from readings where source_id = 'prep-1' and value = 98 order by time`);
+    expect(fresh.map((r) => Number(r.seq))).toEqual(Array.from({ length: half - 1 }, (_, i) => claimedFrom + half + 2 + i));
+    expect(claimedTwice.ingestReadings.lastCursor).toBe(String(claimedFrom + CLAIM_FIRST_FROM));
 
     // Each way in, plain and skipping stored rows: four statements, each prepared once.
     const prepared = await app.sql<{ statement: string }>(sql`select statement from pg_prepared_statements where statement like '%with claim as%' order by statement`);

@@ -135,7 +135,7 @@ export const SKIP_AFTER_CONFLICT = 32;
  */
 export class ConflictAwareInserts {
   private readonly skipping = new Map<string, number>();
-  /** Batches written a second time, skipping, after their plain INSERT met stored rows; by stream, since start. */
+  /** Batches stored by a second try, skipping, after their plain INSERT met stored rows; by stream, since start. */
   readonly rewritten = new Map<string, number>();
 
   async write<T>(stream: string, write: (onConflict: OnConflict) => Promise<T>): Promise<T> {
@@ -152,8 +152,9 @@ export class ConflictAwareInserts {
       // before it, claiming first, stays open for the second try).
       if (sqlStateOf(error) !== UNIQUE_VIOLATION) throw error;
       this.skipping.set(stream, SKIP_AFTER_CONFLICT);
+      const stored = await write('skip');
       this.rewritten.set(stream, (this.rewritten.get(stream) ?? 0) + 1);
-      return write('skip');
+      return stored;
     }
   }
 }
