@@ -259,6 +259,13 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     rmSync(dataDirs, { recursive: true, force: true });
     if (backend.database === 'postgres') for (const schema of schemas) await dropSchema(schema);
   });
+  /**
+   * Stops every pipeline, which writes a last checkpoint: with CHECKPOINT_INTERVAL=1ms a batch done within the
+   * millisecond the checkpoint before it was written gets none of its own.
+   */
+  const stopPipelines = async (app: TestApp) => {
+    for (const pipeline of Object.values(app.server.services.pipelines)) await pipeline.stop();
+  };
 
   it('a checkpoint writes only the series whose state changed since the one before', async () => {
     const app = await startTestApp(backend, { env: { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms' } });
@@ -273,8 +280,7 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
 
       await app.mutate(IngestReadingsDocument, { readings: [heartRate('ck-a', 73, 1)] });
       await app.settle();
-      // Stopping checkpoints what the last batch changed, if its own checkpoint fell in the millisecond of the one before.
-      for (const pipeline of Object.values(app.server.services.pipelines)) await pipeline.stop();
+      await stopPipelines(app);
       const after = await stored();
       const [header] = await app.sql<{ cursor: string }>(sql`select cursor::text from processor_checkpoints where pipeline = 'readings' limit 1`);
       expect(BigInt(header!.cursor)).toBeGreaterThan(BigInt(before[0]!.cursor));
@@ -362,12 +368,9 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     headers: await app.sql(sql`select pipeline, partition, partitions, cursor::text, state from processor_checkpoints`),
     series: await app.sql(sql`select pipeline, series, partition, clock, state, cursor::text from processor_series_states`),
   });
-  /**
-   * Every series' stored state once the pipelines have stopped, which writes a last checkpoint: with
-   * CHECKPOINT_INTERVAL=1ms a batch done within the millisecond the checkpoint before it was written gets none.
-   */
+  /** Every series' stored state once the pipelines have stopped (stopPipelines). */
   const finalSeriesStatesOf = async (app: TestApp) => {
-    for (const pipeline of Object.values(app.server.services.pipelines)) await pipeline.stop();
+    await stopPipelines(app);
     return seriesStatesOf(app);
   };
   /** Every series' stored state, as a run's checkpoints left it (cursors aside: they say when it was written). */

@@ -138,21 +138,21 @@ export class ConflictAwareInserts {
   /** Batches stored by a second try, skipping, after their plain INSERT met stored rows; by stream, since start. */
   readonly rewritten = new Map<string, number>();
 
-  async write<T>(stream: string, write: (onConflict: OnConflict) => Promise<T>): Promise<T> {
+  async write<T>(stream: string, insert: (onConflict: OnConflict) => Promise<T>): Promise<T> {
     const left = this.skipping.get(stream) ?? 0;
     if (left > 0) {
       if (left === 1) this.skipping.delete(stream);
       else this.skipping.set(stream, left - 1);
-      return write('skip');
+      return insert('skip');
     }
     try {
-      return await write('fail');
+      return await insert('fail');
     } catch (error) {
       // The statement failed before commit: nothing of it is stored (a claim it made is given back; one made
       // before it, claiming first, stays open for the second try).
       if (sqlStateOf(error) !== UNIQUE_VIOLATION) throw error;
       this.skipping.set(stream, SKIP_AFTER_CONFLICT);
-      const stored = await write('skip');
+      const stored = await insert('skip');
       this.rewritten.set(stream, (this.rewritten.get(stream) ?? 0) + 1);
       return stored;
     }
