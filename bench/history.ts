@@ -45,6 +45,7 @@ import { migrateDatabase } from '../src/db/migrate.js';
 import { HistoryDocument } from '../src/generated/graphql.js';
 import { createLogger } from '../src/log.js';
 import { progress, type Figure } from './report.js';
+import { envNumber } from './support/env.js';
 import { startPlatform, type Platform } from './support/platform.js';
 import { median } from './support/stats.js';
 
@@ -324,21 +325,14 @@ export function historyFigures(result: HistoryResult): Figure[] {
   ];
 }
 
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 export async function benchHistory(): Promise<Figure[]> {
   const options: HistoryOptions = {
-    rows: envNumber('BENCH_HISTORY_ROWS', HISTORY_DEFAULTS.rows),
-    series: envNumber('BENCH_HISTORY_SERIES', HISTORY_DEFAULTS.series),
-    rounds: envNumber('BENCH_HISTORY_ROUNDS', HISTORY_DEFAULTS.rounds),
-    warmup: envNumber('BENCH_HISTORY_WARMUP', HISTORY_DEFAULTS.warmup),
-    days: envNumber('BENCH_HISTORY_DAYS', HISTORY_DEFAULTS.days),
+    rows: envNumber('BENCH_HISTORY_ROWS', HISTORY_DEFAULTS.rows, { integer: true }),
+    series: envNumber('BENCH_HISTORY_SERIES', HISTORY_DEFAULTS.series, { integer: true }),
+    rounds: envNumber('BENCH_HISTORY_ROUNDS', HISTORY_DEFAULTS.rounds, { integer: true }),
+    warmup: envNumber('BENCH_HISTORY_WARMUP', HISTORY_DEFAULTS.warmup, { integer: true }),
+    days: envNumber('BENCH_HISTORY_DAYS', HISTORY_DEFAULTS.days, { integer: true }),
     databaseUrl: process.env.DATABASE_URL || undefined,
   };
   if (options.days * 1440 > 10_000) throw new Error('BENCH_HISTORY_DAYS: the history query allows at most 10000 buckets (6 days of 1m)');

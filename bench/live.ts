@@ -46,9 +46,10 @@
  *   npm run bench -- live
  *   BENCH_LIVE_SECONDS=20 BENCH_LIVE_RATE=2000 BENCH_LIVE_SUBSCRIBERS=1000 BENCH_LIVE_PATIENTS=100
  *   BENCH_LIVE_SHAPES=a,ax,sse,b,c BENCH_LIVE_STEP_SECONDS=5 BENCH_LIVE_START_RATE=1000 BENCH_LIVE_STEP_FACTOR=1.5
- *   BENCH_LIVE_MAX_STEPS=12 BENCH_LIVE_REFINE_STEPS=2 BENCH_LIVE_WARMUP=2 BENCH_LIVE_REPEATS=2 BENCH_LIVE_PROCESSORS=off
+ *   BENCH_LIVE_MAX_STEPS=12 BENCH_LIVE_REFINE_STEPS=3 BENCH_LIVE_WARMUP=2 BENCH_LIVE_REPEATS=2 BENCH_LIVE_PROCESSORS=off
  */
 import type { Figure } from './report.js';
+import { envNumber } from './support/env.js';
 import { startChild, type Child } from './support/child.js';
 import type { Collected, Counts, Transport } from './support/clients.js';
 import { drive, patientIds, platformSink, primeUntilReady, rawSink, ReadingSource, registerPatients, type Generated, type Sink } from './support/load.js';
@@ -118,7 +119,7 @@ export const LIVE_DEFAULTS: Omit<LiveOptions, 'rawRedisUrl'> = {
   warmupSeconds: 2,
   patients: 100,
   subscribers: 1_000,
-  steps: { startRate: 1_000, factor: 1.5, maxSteps: 12, refine: 2, seconds: 5, p99LimitMs: 100 },
+  steps: { startRate: 1_000, factor: 1.5, maxSteps: 12, refine: 3, seconds: 5, p99LimitMs: 100 },
   processors: false,
   pauseMs: 1_000,
   repeats: 2,
@@ -415,13 +416,6 @@ export function liveFigures(result: LiveResult): Figure[] {
   return figures;
 }
 
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 export async function benchLive(): Promise<Figure[]> {
   const d = LIVE_DEFAULTS;
@@ -430,20 +424,20 @@ export async function benchLive(): Promise<Figure[]> {
     shapes: (process.env.BENCH_LIVE_SHAPES?.split(',').filter(Boolean) as Shape[] | undefined) ?? d.shapes,
     rate: envNumber('BENCH_LIVE_RATE', d.rate),
     seconds: envNumber('BENCH_LIVE_SECONDS', d.seconds),
-    warmupSeconds: envNumber('BENCH_LIVE_WARMUP', d.warmupSeconds),
-    patients: envNumber('BENCH_LIVE_PATIENTS', d.patients),
-    subscribers: envNumber('BENCH_LIVE_SUBSCRIBERS', d.subscribers),
+    warmupSeconds: envNumber('BENCH_LIVE_WARMUP', d.warmupSeconds, { zero: true }),
+    patients: envNumber('BENCH_LIVE_PATIENTS', d.patients, { integer: true }),
+    subscribers: envNumber('BENCH_LIVE_SUBSCRIBERS', d.subscribers, { integer: true }),
     steps: {
       startRate: envNumber('BENCH_LIVE_START_RATE', d.steps.startRate),
       factor: envNumber('BENCH_LIVE_STEP_FACTOR', d.steps.factor),
-      maxSteps: envNumber('BENCH_LIVE_MAX_STEPS', d.steps.maxSteps),
-      refine: envNumber('BENCH_LIVE_REFINE_STEPS', d.steps.refine),
+      maxSteps: envNumber('BENCH_LIVE_MAX_STEPS', d.steps.maxSteps, { integer: true }),
+      refine: envNumber('BENCH_LIVE_REFINE_STEPS', d.steps.refine, { integer: true, zero: true }),
       seconds: envNumber('BENCH_LIVE_STEP_SECONDS', d.steps.seconds),
       p99LimitMs: d.steps.p99LimitMs,
     },
     processors: process.env.BENCH_LIVE_PROCESSORS === 'on',
     pauseMs: d.pauseMs,
-    repeats: envNumber('BENCH_LIVE_REPEATS', d.repeats),
+    repeats: envNumber('BENCH_LIVE_REPEATS', d.repeats, { integer: true }),
     databaseUrl: process.env.DATABASE_URL || undefined,
     redisUrl: process.env.REDIS_URL || undefined,
     rawRedisUrl,

@@ -24,6 +24,7 @@
  *   BENCH_MEMORY_COUNTS=1000,5000 BENCH_STEADY_SECONDS=120 BENCH_STEADY_RATE=500 BENCH_STEADY_SUBSCRIBERS=100
  */
 import { progress, type Figure } from './report.js';
+import { envNumber } from './support/env.js';
 import { startChild, type Child } from './support/child.js';
 import type { Counts } from './support/clients.js';
 import { drive, patientIds, platformSink, primeUntilReady, rawSink, ReadingSource, registerPatients, type Sink } from './support/load.js';
@@ -311,13 +312,6 @@ export function memoryFigures(result: MemoryResult): Figure[] {
   return figures;
 }
 
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 export async function benchMemory(): Promise<Figure[]> {
   const d = MEMORY_DEFAULTS;
@@ -329,7 +323,7 @@ export async function benchMemory(): Promise<Figure[]> {
     steadySeconds: envNumber('BENCH_STEADY_SECONDS', d.steadySeconds),
     steadyWarmupSeconds: d.steadyWarmupSeconds,
     steadyRate: envNumber('BENCH_STEADY_RATE', d.steadyRate),
-    steadySubscribers: envNumber('BENCH_STEADY_SUBSCRIBERS', d.steadySubscribers),
+    steadySubscribers: envNumber('BENCH_STEADY_SUBSCRIBERS', d.steadySubscribers, { integer: true }),
     patients: d.patients,
     settleMs: d.settleMs,
     databaseUrl: process.env.DATABASE_URL || undefined,
