@@ -274,6 +274,49 @@ async function rawGraphqlWs(url: string) {
   };
 }
 
+describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable as a processor pipeline starts', () => {
+  it('delays the pipeline while it loads its checkpoint: the node keeps the lease and catches up once the database is back', async () => {
+    const real = new URL(DATABASE_URL!);
+    const proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
+    const backend: Backend = { name: 'PostgreSQL through a proxy', database: 'postgres', pubsub: 'memory' };
+    // Renewed every 200 ms, so the pipeline comes back to this node soon after the lease below expires.
+    const app = await startTestApp(backend, { env: { ...QUIET, DATABASE_URL: throughProxy(DATABASE_URL!, proxy), PROCESSOR_LEASE: '600ms' } });
+    try {
+      const readings = app.server.services.pipelines.readings!;
+      await app.mutate(RegisterSourcesDocument, { sources: patients('start-a') });
+      await app.mutate(IngestReadingsDocument, { readings: [heartRate('start-a', 70, 0), heartRate('start-a', 71, 1)] });
+      await app.settle();
+
+      // Another node holds the lease for a second, so this node stands by; when the lease expires this node takes
+      // it back and loads its checkpoint, and the link is cut as that read's answer comes back.
+      await app.sql(sql`update processor_leases set owner = 'another-node', expires_at = now() + interval '1 second' where pipeline = 'readings'`);
+      await waitFor(() => readings.role === 'standby', 'the pipeline to stand by', 5_000);
+      await app.mutate(IngestReadingsDocument, { readings: [heartRate('start-a', 72, 2)] });
+      await proxy.cutAtResult('"partitions", "cursor", "state" from "processor_checkpoints"');
+      expect(readings.role).toBe('owner');
+
+      const roles = new Set<string>();
+      const watch = setInterval(() => roles.add(readings.role), 5);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        await proxy.restore();
+        await app.settle();
+      } finally {
+        clearInterval(watch);
+      }
+      expect([...roles], 'the pipeline never gave up its lease during the outage').toEqual(['owner']);
+      const [{ committed }] = (await app.sql<{ committed: string }>(sql`select last::text as committed from stream_offsets where stream = 'readings'`)) as [{ committed: string }];
+      expect(readings.position.toString()).toBe(committed);
+      const [lease] = await app.sql<{ owner: string }>(sql`select owner from processor_leases where pipeline = 'readings'`);
+      expect(lease!.owner).not.toBe('another-node');
+    } finally {
+      await proxy.restore();
+      await app.close();
+      await proxy.close();
+    }
+  });
+});
+
 describe('a subscriber that stops reading its socket', () => {
   let app: TestApp;
   beforeAll(async () => {

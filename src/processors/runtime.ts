@@ -137,6 +137,8 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   private leaseTimer: NodeJS.Timeout | undefined;
   private lastCheckpoint = 0;
   private leaseFailures = 0;
+  /** Ends untilRead's wait before its next try (stop, or the lease lost). */
+  private interruptBackoff: (() => void) | undefined;
   private stopping = false;
   /** Caught up with the stored stream and consuming the tail. */
   private live = false;
@@ -218,6 +220,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     this.stopping = true;
     clearInterval(this.leaseTimer);
     this.wake?.();
+    this.interruptBackoff?.();
     await this.loop;
     const wasOwner = this.role === 'owner';
     this.role = 'stopped';
@@ -275,6 +278,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     this.role = 'standby';
     this.detach?.();
     this.wake?.();
+    this.interruptBackoff?.();
     // Taking the lease back restores from the checkpoint: until then this state is only memory (~800 B of heap a
     // card with three transactions: 80 MB for 100,000 cards). The batch in hand, if any, is past the code that reads it.
     this.partitions = [];
@@ -284,7 +288,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
 
   private async run(): Promise<void> {
     this.live = false;
-    await this.restore();
+    if (!(await this.restore())) return;
     this.queue = [];
     this.detach = this.spec.tail.addListener((events, committedAt, requestId) => {
       this.queue.push({ events, committedAt, requestId });
@@ -294,7 +298,8 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     const started = Date.now();
     let lastProgress = started;
     while (this.active()) {
-      const page = await this.spec.readAfter(this.position, CATCH_UP_PAGE);
+      const page = await this.untilRead('reading the stored stream to catch up', () => this.spec.readAfter(this.position, CATCH_UP_PAGE));
+      if (page === undefined) return;
       if (page.length === 0) break;
       await this.process(page);
       // Let requests, timers and the lease renewal run between pages.
@@ -339,8 +344,39 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     return this.role === 'owner' && !this.stopping;
   }
 
-  private async restore() {
-    const { headers: saved, series: rows } = await loadCheckpoint(this.options.db, this.name);
+  /**
+   * `read`, tried again with backoff while this node owns the pipeline: a database that is briefly unreachable
+   * as the pipeline starts or catches up delays it, as it delays storing outputs (persistNow), instead of ending
+   * the run and giving up the lease. Undefined once the node no longer owns the pipeline or is stopping.
+   */
+  private async untilRead<T>(what: string, read: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 0; this.active(); attempt++) {
+      try {
+        const value = await read();
+        if (attempt > 0) this.options.log.info({ pipeline: this.name, attempts: attempt + 1 }, `processors: ${what} succeeded after retrying`);
+        return value;
+      } catch (error) {
+        const details = { pipeline: this.name, err: reasonOf(error), attempt: attempt + 1 };
+        if (attempt === 0) this.options.log.warn(details, `processors: ${what} failed; retrying (further failures at debug)`);
+        else this.options.log.debug(details, `processors: ${what} failed; retrying`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt));
+          this.interruptBackoff = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.interruptBackoff = undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Loads the last checkpoint; false if the node stopped owning the pipeline before it could. */
+  private async restore(): Promise<boolean> {
+    const checkpoint = await this.untilRead('loading the checkpoint', () => loadCheckpoint(this.options.db, this.name));
+    if (!checkpoint) return false;
+    const { headers: saved, series: rows } = checkpoint;
     const { partitions } = this.options;
     if (saved.length > 0 && saved[0]!.partitions !== partitions) {
       throw new Error(
@@ -370,6 +406,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       { pipeline: this.name, cursor: this.position.toString(), owner: this.owner, ...(legacy ? { format: 'whole partitions' } : {}) },
       saved.length ? 'processors resume from checkpoint' : 'processors start from the beginning of the stream',
     );
+    return true;
   }
 
   /** `requests`: the ingest requests whose batches these events came in (Requests.fields), for the log lines. */
