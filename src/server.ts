@@ -123,7 +123,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
           after: (from, upTo, limit) => after(database.db, from, { upTo, limit }) as Promise<unknown> as Promise<E[]>,
         },
         decode: codec.decode,
-        isOwn: publisher.isOwn,
+        ownPrefix: publisher.ownPrefix,
         gapTimeoutMs: config.live.gapTimeoutMs,
         pollIntervalMs: config.live.pollIntervalMs,
         log,

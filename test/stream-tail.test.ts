@@ -35,7 +35,7 @@ function setup(options: { gapTimeoutMs?: number; pollIntervalMs?: number } = {})
     },
     gapTimeoutMs: options.gapTimeoutMs ?? 50,
     pollIntervalMs: options.pollIntervalMs ?? 60_000,
-    isOwn: (message) => message.startsWith('{"origin":"me"'),
+    ownPrefix: '{"origin":"me"',
     log: createLogger('silent'),
   });
   const delivered: bigint[] = [];

@@ -17,7 +17,8 @@ export class StreamPublisher {
 
   /** Names this node in the stream batches it publishes. */
   readonly origin = randomBytes(6).toString('base64url');
-  private readonly ownPrefix = `{"origin":"${this.origin}"`;
+  /** How every stream message this node publishes begins (wire.ts puts `origin` first). */
+  readonly ownPrefix = `{"origin":"${this.origin}"`;
   private readonly local = new Map<string, (batch: StreamBatch<unknown>) => void>();
 
   constructor(
@@ -34,9 +35,6 @@ export class StreamPublisher {
   deliverLocally<E>(channel: string, accept: (batch: StreamBatch<E>) => void): void {
     this.local.set(channel, accept as (batch: StreamBatch<unknown>) => void);
   }
-
-  /** True for a stream message this node published (its tail had the batch already). */
-  readonly isOwn = (message: string): boolean => message.startsWith(this.ownPrefix);
 
   /**
    * Publishes a committed stream batch to the other nodes and gives it to

@@ -15,8 +15,8 @@ export interface StreamTailOptions<E> {
   pubsub: PubSub;
   source: TailSource<E>;
   decode(message: string): StreamBatch<E>;
-  /** A message this node published: skipped unparsed, its batch came through `accept` (live/publisher.ts). */
-  isOwn?(message: string): boolean;
+  /** How this node's own messages begin: they are skipped undecoded, their batches came through `accept` (live/publisher.ts). */
+  ownPrefix?: string;
   /** How long an out-of-order batch waits for the one before it before the gap is read from the database. */
   gapTimeoutMs: number;
   /** How often the committed cursor is checked, to notice batches whose message never came (broker down). */
@@ -61,7 +61,7 @@ export class StreamTail<E extends { cursor: bigint }> {
   async start(): Promise<void> {
     this.position = await this.options.source.committed();
     this.committedAtLastPoll = this.position;
-    this.unsubscribe = await this.options.pubsub.subscribe(this.options.channel, (message) => this.onMessage(message));
+    this.unsubscribe = await this.options.pubsub.subscribe(this.options.channel, (message) => this.onMessage(message), { skipPrefix: this.options.ownPrefix });
     // Anything committed between reading the position and subscribing arrives as a gap and is repaired.
     this.pollTimer = setInterval(() => void this.poll(), this.options.pollIntervalMs);
     this.pollTimer.unref();
@@ -130,7 +130,6 @@ export class StreamTail<E extends { cursor: bigint }> {
   }
 
   private onMessage(message: string) {
-    if (this.options.isOwn?.(message)) return;
     let batch: StreamBatch<E>;
     try {
       batch = this.options.decode(message);

@@ -1,5 +1,5 @@
 import { memoryCounter } from '../auth/rate-limit.js';
-import type { PubSub } from './pubsub.js';
+import type { PubSub, SubscribeOptions } from './pubsub.js';
 
 /** Single-process pub/sub for the embedded default. Delivers asynchronously, like a broker. */
 export class MemoryPubSub implements PubSub {
@@ -16,10 +16,10 @@ export class MemoryPubSub implements PubSub {
     });
   }
 
-  async subscribe(channel: string, onMessage: (message: string) => void) {
+  async subscribe(channel: string, onMessage: (message: string) => void, { skipPrefix }: SubscribeOptions = {}) {
     let handlers = this.channels.get(channel);
     if (!handlers) this.channels.set(channel, (handlers = new Set()));
-    const handler = (message: string) => onMessage(message);
+    const handler = skipPrefix === undefined ? (message: string) => onMessage(message) : (message: string) => void (message.startsWith(skipPrefix) || onMessage(message));
     handlers.add(handler);
     return async () => {
       handlers.delete(handler);

@@ -4,6 +4,11 @@ import { redactUrl, type Logger } from '../log.js';
 import { MemoryPubSub } from './memory.js';
 import { RedisPubSubDriver } from './redis.js';
 
+export interface SubscribeOptions {
+  /** Messages beginning with this ASCII text are not delivered. */
+  skipPrefix?: string;
+}
+
 /**
  * Fan-out of already-serialized messages between nodes. Delivery is at most
  * once (Redis pub/sub keeps nothing): the stream tail (live/stream-tail.ts)
@@ -13,8 +18,11 @@ export interface PubSub {
   readonly driver: 'memory' | 'redis';
   /** Sends `message` to every node's subscribers of `channel`. Rejects if the broker refuses. */
   publish(channel: string, message: string): Promise<void>;
-  /** Calls `onMessage` for each message on `channel` until the returned function is called. */
-  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `onMessage` for each message on `channel` until the returned function is called. Messages that begin
+   * with `skipPrefix` (a node's own publishes, which it already has) are dropped before they are decoded.
+   */
+  subscribe(channel: string, onMessage: (message: string) => void, options?: SubscribeOptions): Promise<() => Promise<void>>;
   /** Counts one event in a fixed window shared by every node (rate limits); rejects when the broker is unreachable. */
   countInWindow: WindowCounter;
   /** Times the connection to the broker was re-established after a loss. */

@@ -2,7 +2,7 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
 import { windowAt } from '../auth/rate-limit.js';
 import { redactUrl, type Logger } from '../log.js';
-import type { PubSub } from './pubsub.js';
+import type { PubSub, SubscribeOptions } from './pubsub.js';
 
 const identity = (value: unknown) => value;
 
@@ -30,6 +30,12 @@ interface LinkState {
  * connection per node, messages passed through as the strings we serialized
  * (no second JSON round trip). ioredis reconnects on its own and
  * re-subscribes; what was published meanwhile is repaired by the stream tail.
+ *
+ * Received messages stay bytes until a subscription takes them: ioredis's
+ * `message` event decodes each one to a string, and graphql-redis-subscriptions
+ * then encodes it back to bytes for a deserializer (three passes over every
+ * message, a node's own publishes included). On `messageBuffer` a node's own
+ * message is dropped by its first bytes and another node's is decoded once.
  */
 export class RedisPubSubDriver implements PubSub {
   readonly driver = 'redis' as const;
@@ -100,6 +106,8 @@ export class RedisPubSubDriver implements PubSub {
       subscriber,
       serializer: identity as (value: unknown) => string,
       deserializer: identity as (value: string | Buffer) => unknown,
+      messageEventName: 'messageBuffer',
+      pmessageEventName: 'pmessageBuffer',
     });
     return new RedisPubSubDriver(engine, publisher, subscriber, prefix, link);
   }
@@ -108,8 +116,12 @@ export class RedisPubSubDriver implements PubSub {
     await this.command(() => this.engine.publish(this.prefix + channel, message));
   }
 
-  async subscribe(channel: string, onMessage: (message: string) => void) {
-    const id = await this.engine.subscribe(this.prefix + channel, (message: unknown) => onMessage(String(message)));
+  async subscribe(channel: string, onMessage: (message: string) => void, { skipPrefix }: SubscribeOptions = {}) {
+    const skip = skipPrefix === undefined ? undefined : Buffer.from(skipPrefix, 'latin1');
+    const id = await this.engine.subscribe(this.prefix + channel, (message: Buffer) => {
+      if (skip && message.length >= skip.length && message.compare(skip, 0, skip.length, 0, skip.length) === 0) return;
+      onMessage(message.toString('utf8'));
+    });
     return async () => this.engine.unsubscribe(id);
   }
 
