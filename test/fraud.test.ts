@@ -111,5 +111,16 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     ]);
     expect(ingestTransactions.errors[3]!.message).toMatch(/card number/);
     expect(await app.sql<{ n: number }>(sql`select count(*)::int as n from transactions`)).toEqual(before);
+
+    // The dead letters show what was sent, but never a card number: not as cardId, not as id.
+    const { ingestTransactions: asId } = await app.mutate(IngestTransactionsDocument, { transactions: [tx({ minute: 101, id: '5500 0000 0000 0004' })] });
+    expect(asId.errors.map((e) => [e.field, e.code])).toEqual([['id', 'INVALID_ID']]);
+    const stored = await app.sql<{ item: string }>(sql`select item::text as item from dead_letters where stream = 'transactions' order by id desc limit 9`);
+    const text = stored.map((r) => r.item).join('\n');
+    for (const pan of ['4111111111111111', '4111-1111-1111-1111', '5500 0000 0000 0004']) expect(text).not.toContain(pan);
+    expect(text).not.toMatch(/\d{13}/);
+    expect(text).toContain('"cardId": "•••• 1111"');
+    expect(text).toContain('"id": "•••• 0004"');
+    expect(text).toContain('"merchant": "Shop');
   });
 });

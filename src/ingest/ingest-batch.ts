@@ -1,6 +1,7 @@
 import type { SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { recordDeadLetters } from '../db/dead-letters.js';
+import { maskCardNumbers } from './card-numbers.js';
 import { claimAndInsert, storeBatch, type ClaimedInsert, type ConflictAwareInserts, type OnConflict } from '../db/offsets.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
@@ -130,7 +131,8 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
           tx,
           spec.stream,
           caller,
-          rejectedIndexes.map((index) => ({ item: items[index] ?? null, errors: errors.filter((e) => e.index === index) })),
+          // A refused card number is not stored, not even in the dead letter that shows the client what it sent.
+          rejectedIndexes.map((index) => ({ item: maskCardNumbers(items[index] ?? null), errors: errors.filter((e) => e.index === index) })),
         );
       })
       .catch(asUnavailable);

@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import type { Transaction } from '../db/transactions.js';
+import { looksLikePan } from './card-numbers.js';
 import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type ItemErrorCode } from './item-errors.js';
 
 /** Partner transaction and card references: opaque tokens, never card numbers (PANs are refused by shape). */
 const REFERENCE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
-const LOOKS_LIKE_PAN = /^\d{13,19}$/;
-const looksLikePan = (v: string) => LOOKS_LIKE_PAN.test(v.replace(/[\s.:_-]/g, ''));
 
 const reference = (field: string) =>
   z
