@@ -250,6 +250,23 @@ describe.each(primaryBackends)('watermarks per series on $name', (backend) => {
     const { windows } = await app.mutate(WindowsDocument, { sourceId: 'clock-ok', metric: 'heart_rate', window: '1m', from: at(0), to: at(60), closedOnly: false });
     expect(windows.edges.map((e) => e.node.count)).toEqual([3]);
   });
+
+  it("a reading stamped minutes ahead of now (within MAX_FUTURE_SKEW) makes none of its own series' on-time readings late", async () => {
+    // The patients pipeline (NEWS2, alert rules) keeps one clock per patient, over all of its metrics.
+    await app.mutate(RegisterSourcesDocument, { sources: patients('ahead-self') });
+    const now = Date.now();
+    const timed = (metric: string, value: number, ms: number): ReadingInput => ({ ...reading('ahead-self', metric, value, 0), time: new Date(ms).toISOString() });
+    await app.mutate(IngestReadingsDocument, { readings: [timed('heart_rate', 80, now - 1_000)] });
+    const ahead = await app.mutate(IngestReadingsDocument, { readings: [timed('spo2', 97, now + 4 * 60_000)] });
+    expect(ahead.ingestReadings.accepted).toBe(1);
+    await app.settle();
+    await app.mutate(IngestReadingsDocument, { readings: [timed('heart_rate', 200, now), timed('spo2', 96, now + 500)] });
+    await app.settle();
+    for (const pipeline of ['patients', 'readings']) {
+      const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline });
+      expect(lateEvents.edges.filter((e) => e.node.series.startsWith('ahead-self')), pipeline).toEqual([]);
+    }
+  });
 });
 
 describe.each(primaryBackends)('restart on $name', (backend) => {

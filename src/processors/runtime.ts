@@ -419,6 +419,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     const late: LateEvent[] = [];
     const advanced = new Map<string, PartitionState>();
     const lateness = this.options.latenessMs;
+    const now = Date.now();
 
     // Event by event, in stream order: lateness, clocks, and the stages that take one event at a time (their
     // outputs stay in stream order). Stages whose processor has onEvents then get each series' kept events
@@ -449,8 +450,13 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
         for (const out of step.out) outputs[i]!.set(out.id, out);
       }
       if (grouped) entry.events.push(event);
-      if (clock === undefined || time > clock) {
-        partition.clocks[series] = time;
+      // The clock goes no further than this node's wall clock: ingest accepts times up to MAX_FUTURE_SKEW
+      // ahead, and one such reading would otherwise make the series' on-time readings late for that long
+      // (a patient's alerts silent, a candle closed early). Its own window closes once real time gets there;
+      // a catch-up long after sees its time as past, and may close that window sooner than the live run did.
+      const reached = Math.min(time, now);
+      if (clock === undefined || reached > clock) {
+        partition.clocks[series] = reached;
         advanced.set(series, partition);
       }
     }
