@@ -76,8 +76,9 @@ describe.each(backends)('live readings on $name', (backend) => {
     const seenFirst = flatten(first.results.items);
     const resumeAt = seenFirst.at(-1)!.cursor;
 
-    // Second connection resumes over SSE with Last-Event-ID, as a reconnecting EventSource does.
-    const second_ = await app.subscribeSse(LiveReadingsDocument, {}, { lastEventId: resumeAt });
+    // Second connection resumes over SSE as a reconnecting EventSource does: the URL it started with, `after`
+    // included, and Last-Event-ID, which wins.
+    const second_ = await app.subscribeSse(LiveReadingsDocument, { after: start }, { lastEventId: resumeAt });
     await writeAll;
     const end = await committedCursor();
     await second_.results.until((items) => flatten(items).at(-1)?.cursor === end, `the second connection to reach cursor ${end}`);

@@ -82,15 +82,17 @@ builder.subscriptionField('readings', (t) =>
   t.field({
     type: [ReadingRef],
     description:
-      'Committed readings as they arrive, in cursor order, batched. With `after` (or an SSE Last-Event-ID) it first replays every stored reading after that cursor, then continues live: no gap, no duplicate. Each SSE event id is the last cursor in it.',
+      'Committed readings as they arrive, in cursor order, batched. With `after` (or an SSE Last-Event-ID, which wins over `after`: a reconnecting EventSource sends both) it first replays every stored reading after that cursor, then continues live: no gap, no duplicate. Each SSE event id is the last cursor in it.',
     args: {
       sourceIds: t.arg.idList({ description: 'Only these sources; all when omitted.' }),
       metrics: t.arg.stringList({ description: 'Only these metrics; all when omitted.' }),
       after: t.arg.string({ description: 'Resume after this cursor.' }),
     },
     subscribe: async (_root, args, ctx) => {
-      const argument = args.after ? 'after' : 'Last-Event-ID';
-      const after = parseCursor(args.after ?? ctx.lastEventId, argument);
+      // An EventSource reconnects with the URL it started with, `after` included, and the id of the last event
+      // it got as Last-Event-ID: that one is where it is, so it wins.
+      const argument = ctx.lastEventId !== null ? 'Last-Event-ID' : 'after';
+      const after = parseCursor(ctx.lastEventId ?? args.after, argument);
       if ((args.sourceIds?.length ?? 0) > 1_000) throw new ValidationError('sourceIds may name at most 1000 sources');
       const sourceIds = await ctx.scope.sources(args.sourceIds);
       const { readingsTail, readingsFeed, database } = ctx.services;
