@@ -9,7 +9,9 @@ export function parseDuration(text: string): number | undefined {
   const match = PATTERN.exec(text.trim());
   if (!match) return undefined;
   const [, amount, unit] = match;
-  return Number(amount) * UNITS_MS[unit as keyof typeof UNITS_MS];
+  const ms = Number(amount) * UNITS_MS[unit as keyof typeof UNITS_MS];
+  // Hundreds of digits make Infinity, and past 2^53 ms are not whole: neither is a duration.
+  return Number.isSafeInteger(ms) ? ms : undefined;
 }
 
 export const DURATION_HINT = 'a whole number followed by ms, s, m, h or d (e.g. 30s, 5m, 7d)';

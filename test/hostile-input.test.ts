@@ -395,6 +395,21 @@ const CASES: Case[] = [
     request: { gql: '{ history(sourceId: "bed-1", metric: "heart_rate", bucket: "99999999999999d", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { bucket } }' },
     expect: error(/bucket/, BAD_INPUT),
   },
+  {
+    category: 'time',
+    name: 'history bucket of 320 digits (Infinity as a number)',
+    request: { gql: `{ history(sourceId: "bed-1", metric: "heart_rate", bucket: "${'9'.repeat(320)}d", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { bucket } }` },
+    expect: error(/bucket must be a whole number/, BAD_INPUT),
+  },
+  {
+    category: 'time',
+    name: 'NO_DATA rule expecting data every 320-digit days',
+    request: { gql: `mutation { createAlertRule(input: { kind: NO_DATA, name: "x", metric: "heart_rate", expectedInterval: "${'9'.repeat(320)}d" }) { id } }` },
+    expect: error(/expectedInterval/, BAD_INPUT),
+  },
+  { category: 'time', name: 'windows(after:) past the last instant a date can hold', request: { gql: '{ windows(sourceId: "bed-1", metric: "heart_rate", window: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", after: "8640000000000001") { edges { cursor } } }' }, expect: error(/after must be an endCursor returned by this API/, BAD_INPUT) },
+  { category: 'time', name: 'candles(after:) past the last instant a date can hold', request: { gql: '{ candles(symbol: "ACME", interval: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", after: "-8640000000000001") { edges { cursor } } }' }, expect: error(/after must be an endCursor returned by this API/, BAD_INPUT) },
+  { category: 'operations', name: 'an alert rule on an empty list of sources', request: { gql: 'mutation { createAlertRule(input: { kind: THRESHOLD, name: "x", metric: "heart_rate", above: 120, sourceIds: [] }) { id } }' }, expect: error(/sourceIds must name at least one source/, BAD_INPUT) },
 
   // ------------------------------------------------ query depth, width, aliases, directives, tokens, fragments
   { category: 'complexity', name: '13 nested inline fragments (depth 12 + 1)', request: { gql: `{ ${nested(13, '... on Query { ', ' }', 'metrics { name }')} }` }, expect: error(/Query depth limit of 12 exceeded/, TOO_COMPLEX) },

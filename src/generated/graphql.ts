@@ -38,7 +38,7 @@ export type AlertRuleInput = {
   rise?: number | null | undefined;
   /** Default HIGH. */
   severity?: Severity | null | undefined;
-  /** Only these sources; all when omitted. */
+  /** Only these sources (at least one); all when omitted. */
   sourceIds?: Array<string | number> | null | undefined;
   /** Trailing window, e.g. "5m". */
   window?: string | null | undefined;

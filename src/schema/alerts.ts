@@ -56,7 +56,7 @@ const AlertRuleInput = builder.inputType('AlertRuleInput', {
   fields: (t) => ({
     name: t.string({ description: 'A name for the rule, shown in its alerts\' messages.', required: true }),
     kind: t.field({ description: 'What the rule evaluates; decides which other fields apply.', type: RuleKindEnum, required: true }),
-    sourceIds: t.idList({ description: 'Only these sources; all when omitted.' }),
+    sourceIds: t.idList({ description: 'Only these sources (at least one); all when omitted.' }),
     metric: t.string({ description: 'THRESHOLD, RATE_OF_CHANGE: required. NO_DATA: optional (omitted: any metric).' }),
     aggregate: t.field({ type: AggregateKindEnum, description: 'THRESHOLD: LAST (default) or AVG/MIN/MAX over `window`.' }),
     window: t.string({ description: 'Trailing window, e.g. "5m".' }),
@@ -73,6 +73,8 @@ const AlertRuleInput = builder.inputType('AlertRuleInput', {
 
 const toStored = async (ctx: GraphQLContext, id: string, input: RuleInput & { sourceIds?: readonly (string | number)[] | null }, enabled: boolean): Promise<StoredRule> => {
   checkFilterSize(input.sourceIds, 'sourceIds');
+  // An empty list would read as "every source": a rule meant to watch nothing would watch everyone.
+  if (input.sourceIds?.length === 0) throw new ValidationError('sourceIds must name at least one source; leave it out to watch every source', { argument: 'input.sourceIds' });
   await ctx.scope.sources(input.sourceIds, 'input.sourceIds');
   return {
     id,

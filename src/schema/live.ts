@@ -38,8 +38,10 @@ export function configuredWindow(text: string, configured: readonly { sizeMs: nu
 /** Page cursors over window starts: epoch ms as a decimal string. */
 export function parseStartCursor(cursor: string | null | undefined): Date | null {
   if (!cursor) return null;
-  if (!/^-?\d{1,16}$/.test(cursor)) throw new ValidationError(`after must be an endCursor returned by this API, got ${JSON.stringify(cursor)}`, { argument: 'after' });
-  return new Date(Number(cursor));
+  const at = /^-?\d{1,16}$/.test(cursor) ? new Date(Number(cursor)) : undefined;
+  // 16 digits reach past the last instant a Date can hold (±8.64e15 ms), which has no time to page from.
+  if (!at || Number.isNaN(at.getTime())) throw new ValidationError(`after must be an endCursor returned by this API, got ${JSON.stringify(cursor)}`, { argument: 'after' });
+  return at;
 }
 
 export const MAX_SUBSCRIPTION_FILTER = 1_000;
