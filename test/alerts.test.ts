@@ -36,7 +36,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2') });
   });
   afterAll(() => app?.close());
 
@@ -166,6 +166,20 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await app.mutate(DeleteAlertRuleDocument, { id: high.id });
     const again = await app.request(DeleteAlertRuleDocument, { id: high.id });
     expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    await live.close();
+  });
+
+  it('deleting a rule resolves its open alerts at once: nothing would clear them or stop them escalating', async () => {
+    const high = await rule({ name: 'HR > 140', kind: 'THRESHOLD', sourceIds: ['rule-2'], metric: 'heart_rate', above: 140, severity: 'MEDIUM' });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });
+    await post([at(T0 + 4 * DAY, 'rule-2', 'heart_rate', 160, 0)]);
+    await live.results.until((items) => items.length > 0, 'firing');
+    await app.mutate(DeleteAlertRuleDocument, { id: high.id });
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length >= 2, 'resolved by deleting');
+    expect(kinds(events(live))).toEqual(['FIRING', 'RESOLVED']);
+    expect(events(live)[1]!.alert.message).toBe('resolved: its rule "HR > 140" was deleted');
+    const { alerts } = await app.mutate(AlertsDocument, { ruleIds: [high.id] });
+    expect(alerts.edges.map((e) => e.node.state)).toEqual(['RESOLVED']);
     await live.close();
   });
 });

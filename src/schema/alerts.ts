@@ -147,10 +147,20 @@ builder.mutationField('setAlertRuleEnabled', (t) =>
 builder.mutationField('deleteAlertRule', (t) =>
   t.field({
     type: AlertRuleRef,
-    description: 'Deletes a rule and returns it; its alerts stay in history.',
+    description: 'Deletes a rule and returns it. Its open alerts are resolved (nothing would ever clear or stop escalating them); all its alerts stay in history.',
     args: { id: t.arg.id({ required: true, description: 'The rule to delete.' }) },
     resolve: async (_root, args, ctx) => {
-      return changedRule(ctx, String(args.id), await deleteRule(ctx.services.database.db, String(args.id), ctx.scope.tenantId));
+      const { database, alerts } = ctx.services;
+      const deleted = await deleteRule(database.db, String(args.id), ctx.scope.tenantId);
+      const row = await changedRule(ctx, String(args.id), deleted);
+      const message = `resolved: its rule "${row.name}" was deleted`;
+      for (let before: bigint | null = null; ; ) {
+        const open = await listAlerts(database.db, { tenantId: ctx.scope.tenantId, states: ['PENDING', 'FIRING'], ruleIds: [row.id], before, limit: 500 });
+        for (const alert of open) await alerts.resolve(alert, message, null);
+        if (open.length < 500) break;
+        before = open.at(-1)!.seq;
+      }
+      return row;
     },
   }),
 );
