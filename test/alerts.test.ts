@@ -10,6 +10,7 @@ import {
   News2ScoresDocument,
   RegisterSourcesDocument,
   SetAlertRuleEnabledDocument,
+  WindowsDocument,
   type AlertRuleInput,
   type LiveAlertsSubscription,
   type ReadingInput,
@@ -36,7 +37,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1') });
   });
   afterAll(() => app?.close());
 
@@ -167,6 +168,32 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     const again = await app.request(DeleteAlertRuleDocument, { id: high.id });
     expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
     await live.close();
+  });
+
+  it('scores, rules and windows use GOOD readings only: a BAD or SUSPECT one is stored but moves none of them', async () => {
+    const low = await rule({ name: 'HR < 30', kind: 'THRESHOLD', sourceIds: ['qual-1'], metric: 'heart_rate', below: 30, severity: 'HIGH' });
+    const base = T0 + 5 * DAY;
+    const vitals = Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37 }).map(([metric, value]) =>
+      at(base, 'qual-1', metric, value, 0),
+    );
+    await post(vitals);
+    const score = async () => (await app.mutate(News2ScoresDocument, { sourceIds: ['qual-1'] })).news2Scores[0];
+    expect(await score()).toMatchObject({ total: 0 });
+    // Flagged unusable by the monitor, and a heart rate outside 20-300 (stored as SUSPECT).
+    const { ingestReadings } = await app.mutate(IngestReadingsDocument, {
+      readings: [
+        { ...at(base, 'qual-1', 'spo2', 55, 30), quality: 'BAD' },
+        { ...at(base, 'qual-1', 'resp_rate', 30, 30), quality: 'BAD' },
+        at(base, 'qual-1', 'heart_rate', -5, 31),
+      ],
+    });
+    expect(ingestReadings.accepted).toBe(3);
+    await post([at(base, 'qual-1', 'heart_rate', 76, 40)]);
+    expect(await score()).toMatchObject({ total: 0 });
+    const { alerts } = await app.mutate(AlertsDocument, { ruleIds: [low.id] });
+    expect(alerts.edges).toEqual([]);
+    const { windows } = await app.mutate(WindowsDocument, { sourceId: 'qual-1', metric: 'heart_rate', window: '1m', from: new Date(base).toISOString(), to: new Date(base + 60_000).toISOString(), closedOnly: false });
+    expect(windows.edges.map((e) => ({ count: e.node.count, min: e.node.min }))).toEqual([{ count: 2, min: 75 }]);
   });
 
   it('deleting a rule resolves its open alerts at once: nothing would clear them or stop them escalating', async () => {

@@ -105,7 +105,7 @@ export type News2Risk =
   | 'LOW_MEDIUM'
   | 'MEDIUM';
 
-/** GOOD: plausible. SUSPECT: outside the metric's plausible range, or flagged by the sender. BAD: flagged unusable by the sender. */
+/** GOOD: plausible. SUSPECT: outside the metric's plausible range, or flagged by the sender. BAD: flagged unusable by the sender. Windows, anomaly flags, NEWS2 and alert rules use GOOD readings only. */
 export type Quality =
   | 'BAD'
   | 'GOOD'

@@ -69,6 +69,10 @@ export function buildPipelines(deps: {
     leaseMs: config.leaseMs,
     provisionalFlushMs: config.formingFlushMs,
   };
+  // Windows, anomalies, NEWS2 and alert rules compute from GOOD readings only: a BAD one the sender flagged as
+  // unusable, a SUSPECT one is outside its metric's plausible range (a heart rate of -5) or flagged by the sender.
+  // Both are stored and listed as sent; scoring them would raise false alarms and skew averages.
+  const usable = (r: Reading) => r.quality === 'GOOD';
   // A forming window or candle is replaced by the next version with its id; the closed one is final.
   const forming = <O extends { closed: boolean }>(output: O) => !output.closed;
   const readings = new ProcessorRuntime<Reading>(
@@ -79,6 +83,7 @@ export function buildPipelines(deps: {
       // "/" cannot occur in a source id or a catalog metric, and unlike NUL it can be stored in jsonb checkpoints.
       seriesOf: (r) => `${r.sourceId}/${r.metric}`,
       timeOf: (r) => r.time.getTime(),
+      include: usable,
       stages: [
         stage(createWindowsProcessor(config.windows), toPoint, { channel: WINDOWS_CHANNEL, persist: upsertWindows, encode: JSON.stringify, provisional: forming }),
         stage(createAnomalyProcessor(config.anomaly), toPoint, { channel: ANOMALIES_CHANNEL, persist: insertAnomalies, encode: JSON.stringify }),
@@ -110,6 +115,7 @@ export function buildPipelines(deps: {
       readAfter: (after, limit) => readingsAfter(db, after, { limit }),
       seriesOf: (r) => r.sourceId,
       timeOf: (r) => r.time.getTime(),
+      include: usable,
       stages: [
         stage(createNews2Processor(), toPoint, { channel: NEWS2_CHANNEL, persist: upsertNews2, encode: JSON.stringify }),
         // A tenant's rules see only its own patients.

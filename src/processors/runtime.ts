@@ -50,6 +50,8 @@ export interface PipelineSpec<E extends { cursor: bigint }> {
   seriesOf(event: E): string;
   /** Event time, epoch ms. */
   timeOf(event: E): number;
+  /** The events the stages see, when not all: the others are skipped (no clock, no state, no output). */
+  include?(event: E): boolean;
   stages: Stage<E>[];
 }
 
@@ -412,8 +414,11 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   /** `requests`: the ingest requests whose batches these events came in (Requests.fields), for the log lines. */
   private async process(events: readonly E[], committedAt?: number, requests?: RequestFields) {
     const began = performance.now();
-    const fresh = events.filter((e) => e.cursor > this.position);
-    if (fresh.length === 0) return;
+    const unseen = events.filter((e) => e.cursor > this.position);
+    if (unseen.length === 0) return;
+    // Events the processors do not take (a reading that is not GOOD) only move the position.
+    const { include } = this.spec;
+    const fresh = include ? unseen.filter(include) : unseen;
     const { stages } = this.spec;
     const outputs = stages.map(() => new Map<string, Output>());
     const late: LateEvent[] = [];
@@ -501,8 +506,8 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       );
     }
     if (committedAt !== undefined) this.delay.add(Date.now() - committedAt);
-    this.position = fresh.at(-1)!.cursor;
-    this.stats.eventsIn += fresh.length;
+    this.position = unseen.at(-1)!.cursor;
+    this.stats.eventsIn += unseen.length;
     this.stats.batches++;
     if (late.length > 0) {
       this.stats.lateDropped += late.length;

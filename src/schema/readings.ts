@@ -11,7 +11,7 @@ import { PLAIN_LIST } from './plain-list.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 
 export const QualityEnum = builder.enumType('Quality', {
-  description: 'GOOD: plausible. SUSPECT: outside the metric\'s plausible range, or flagged by the sender. BAD: flagged unusable by the sender.',
+  description: 'GOOD: plausible. SUSPECT: outside the metric\'s plausible range, or flagged by the sender. BAD: flagged unusable by the sender. Windows, anomaly flags, NEWS2 and alert rules use GOOD readings only.',
   values: QUALITIES,
 });
 

@@ -80,9 +80,11 @@ export function readingsStream(seed: number, prefix: string, shape: StreamShape)
     const sourceId = `${prefix}-${Math.floor(s / metrics.length)}`;
     const metric = metrics[s % metrics.length]!;
     for (const time of distinctTimes(random, shape.eventsPerSeries, shape.spanMs, shape.origin)) {
-      // Decimals and the odd out-of-range value (stored SUSPECT, still aggregated).
-      const value = Math.round((metric === 'spo2' ? 90 + random.nextDouble() * 10 : 40 + random.nextDouble() * 120) * 100) / 100;
-      items.push({ sourceId, metric, time: new Date(time).toISOString(), value });
+      // Decimals, and the odd reading out of range (stored SUSPECT) or flagged BAD by its sender: stored, in no window.
+      const roll = random.nextDouble();
+      const plausible = Math.round((metric === 'spo2' ? 90 + random.nextDouble() * 10 : 40 + random.nextDouble() * 120) * 100) / 100;
+      const value = roll < 0.02 ? (metric === 'spo2' ? 120 : 350) : plausible;
+      items.push({ sourceId, metric, time: new Date(time).toISOString(), value, ...(roll > 0.98 ? { quality: 'BAD' as const } : {}) });
     }
   }
   return { batches: arrangeInBatches(items, random, shape.jitterMs), endTime: (shape.origin ?? T0) + shape.spanMs };
@@ -160,7 +162,7 @@ export async function expectWindowsEqualSql(app: TestApp, prefix: string): Promi
       select count(*)::int as count, min(value) as min, max(value) as max, avg(value) as avg, stddev(value) as stddev,
         (array_agg(value order by time))[1] as first, (array_agg(value order by time desc))[1] as last
       from readings r
-      where r.source_id = w.source_id and r.metric = w.metric and r.time >= w.start_time and r.time < w.end_time
+      where r.source_id = w.source_id and r.metric = w.metric and r.time >= w.start_time and r.time < w.end_time and r.quality = 'GOOD'
         and not exists (select 1 from late_events l where l.pipeline = 'readings' and l.cursor = r.seq)
     ) s
     where w.closed and w.source_id like ${`${prefix}-%`}
@@ -194,7 +196,7 @@ export async function expectTumblingEqualBucketSql(app: TestApp, prefix: string,
       count(*)::int as count, min(value) as min, max(value) as max, avg(value) as avg, stddev(value) as stddev,
       (array_agg(value order by time))[1] as first, (array_agg(value order by time desc))[1] as last
     from readings r
-    where source_id like ${`${prefix}-%`}
+    where source_id like ${`${prefix}-%`} and quality = 'GOOD'
       and not exists (select 1 from late_events l where l.pipeline = 'readings' and l.cursor = r.seq)
     group by 1, 2
     having (extract(epoch from ${bucket}) * 1000)::float8 + ${sizeMs} <= ${closedBy}
@@ -223,7 +225,7 @@ export async function expectTumblingEqualBucketSql(app: TestApp, prefix: string,
 export async function expectEveryWindowClosed(app: TestApp, prefix: string, specs: { sizeMs: number; hopMs: number }[], closedBy: number) {
   const stored = await app.sql<{ time_ms: number; series: string }>(sql`
     select (extract(epoch from time) * 1000)::float8 as time_ms, source_id || '/' || metric as series from readings r
-    where source_id like ${`${prefix}-%`}
+    where source_id like ${`${prefix}-%`} and quality = 'GOOD'
       and not exists (select 1 from late_events l where l.pipeline = 'readings' and l.cursor = r.seq)`);
   const origin = Date.UTC(2000, 0, 3);
   const expected = new Set<string>();
