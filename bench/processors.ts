@@ -601,7 +601,7 @@ function windowSql(spec: WindowSpec, lastCursor: bigint): string {
       count(*)::int, min(r.value), max(r.value), avg(r.value), stddev_samp(r.value),
       (array_agg(r.value order by r.time, r.seq))[1], (array_agg(r.value order by r.time desc, r.seq desc))[1]
     from readings r${hops === 1 ? '' : ` cross join generate_series(0, ${hops - 1}) as k`}
-    where r.seq <= ${lastCursor}
+    where r.seq <= ${lastCursor} and r.quality = 'GOOD'
     group by 1, 2, 5`;
 }
 
