@@ -1,13 +1,13 @@
 import type { SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { recordDeadLetters } from '../db/dead-letters.js';
-import { maskCardNumbers } from './card-numbers.js';
 import { claimAndInsert, storeBatch, type ClaimedInsert, type ConflictAwareInserts, type OnConflict } from '../db/offsets.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { BatchCodec } from '../live/wire.js';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
+import { maskCardNumbers } from './card-numbers.js';
 import type { ItemCheck, ItemError } from './item-errors.js';
 import { asUnavailable } from './unavailable.js';
 

@@ -69,9 +69,9 @@ export function buildPipelines(deps: {
     leaseMs: config.leaseMs,
     provisionalFlushMs: config.formingFlushMs,
   };
-  // Windows, anomalies, NEWS2 and alert rules compute from GOOD readings only: a BAD one the sender flagged as
-  // unusable, a SUSPECT one is outside its metric's plausible range (a heart rate of -5) or flagged by the sender.
-  // Both are stored and listed as sent; scoring them would raise false alarms and skew averages.
+  // Windows, anomalies, NEWS2 and alert rules compute from GOOD readings only. A BAD reading was flagged unusable
+  // by its sender; a SUSPECT one is outside its metric's plausible range (a heart rate of -5) or was flagged by the
+  // sender. Both are stored and listed as sent; scoring them would raise false alarms and skew averages.
   const usable = (r: Reading) => r.quality === 'GOOD';
   // A forming window or candle is replaced by the next version with its id; the closed one is final.
   const forming = <O extends { closed: boolean }>(output: O) => !output.closed;

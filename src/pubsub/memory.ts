@@ -19,7 +19,9 @@ export class MemoryPubSub implements PubSub {
   async subscribe(channel: string, onMessage: (message: string) => void, { skipPrefix }: SubscribeOptions = {}) {
     let handlers = this.channels.get(channel);
     if (!handlers) this.channels.set(channel, (handlers = new Set()));
-    const handler = skipPrefix === undefined ? (message: string) => onMessage(message) : (message: string) => void (message.startsWith(skipPrefix) || onMessage(message));
+    const handler = (message: string) => {
+      if (skipPrefix === undefined || !message.startsWith(skipPrefix)) onMessage(message);
+    };
     handlers.add(handler);
     return async () => {
       handlers.delete(handler);
