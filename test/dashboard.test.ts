@@ -159,7 +159,9 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     const page = await open(`${app.url}/#/markets`);
     await poll(() => text(page, '#connection')).toContain('Live');
     await poll(() => page.locator('input#iv-1s').isChecked()).toBe(true);
-    const t0 = Math.floor(Date.now() / 1000) * 1000 - 30_000;
+    // Two minutes back, so the trade that closes the candle (62 s later) is still in the past: a series' clock
+    // goes no further than the wall clock (processors/runtime.ts).
+    const t0 = Math.floor(Date.now() / 1000) * 1000 - 120_000;
     const trade = (offsetMs: number, price: number, size: number) => ({ symbol: 'DASH-T', time: iso(t0 + offsetMs), price, size });
     await app.mutate(IngestTradesDocument, { trades: [trade(100, 100, 5)] });
     const card = page.locator('section.symbol-card[data-symbol="DASH-T"]');
