@@ -409,6 +409,9 @@ const CASES: Case[] = [
   },
   { category: 'time', name: 'windows(after:) past the last instant a date can hold', request: { gql: '{ windows(sourceId: "bed-1", metric: "heart_rate", window: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", after: "8640000000000001") { edges { cursor } } }' }, expect: error(/after must be an endCursor returned by this API/, BAD_INPUT) },
   { category: 'time', name: 'candles(after:) past the last instant a date can hold', request: { gql: '{ candles(symbol: "ACME", interval: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", after: "-8640000000000001") { edges { cursor } } }' }, expect: error(/after must be an endCursor returned by this API/, BAD_INPUT) },
+  { category: 'strings', name: 'history of a misspelt metric', request: { gql: '{ history(sourceId: "bed-1", metric: "heart-rate", bucket: "1h", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { bucket } }' }, expect: error(/metric "heart-rate" is not in the catalog/, BAD_INPUT) },
+  { category: 'strings', name: 'readings(metrics:) with a misspelt metric', request: { gql: '{ readings(metrics: ["heart_rate", "sp02"]) { edges { cursor } } }' }, expect: error(/metric "sp02" is not in the catalog/, BAD_INPUT) },
+  { category: 'subscriptions', name: 'readings(metrics:) live with a misspelt metric', request: { sse: 'subscription { readings(metrics: ["HR"]) { cursor } }' }, expect: error(/metric "HR" is not in the catalog/, BAD_INPUT) },
   { category: 'operations', name: 'an alert rule on an empty list of sources', request: { gql: 'mutation { createAlertRule(input: { kind: THRESHOLD, name: "x", metric: "heart_rate", above: 120, sourceIds: [] }) { id } }' }, expect: error(/sourceIds must name at least one source/, BAD_INPUT) },
 
   // ------------------------------------------------ query depth, width, aliases, directives, tokens, fragments

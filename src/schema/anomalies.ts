@@ -4,6 +4,7 @@ import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { checkMetrics } from './metrics.js';
 
 type AnomalyView = Omit<AnomalyFlag, 'id'>;
 
@@ -37,6 +38,7 @@ builder.queryField('anomalies', (t) =>
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
     },
     resolve: async (_root, args, ctx) => {
+      checkMetrics(args.metrics, 'metrics');
       const limit = pageSize(args.first, 1_000);
       const rows = await listAnomalies(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
@@ -61,6 +63,7 @@ builder.subscriptionField('anomalies', (t) =>
     subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
       const sources = filterSet(await ctx.scope.sources(args.sourceIds));
+      checkMetrics(args.metrics, 'metrics');
       const metrics = filterSet(args.metrics);
       return ctx.services.outputs.anomalies.subscribe((a) => (sources ? sources.has(a.sourceId) : ctx.scope.owns(a.sourceId)) && (!metrics || metrics.has(a.metric)));
     },

@@ -3,6 +3,7 @@ import { DURATION_HINT, parseDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
+import { checkMetrics } from './metrics.js';
 
 const MAX_BUCKETS = 10_000;
 const MAX_BUCKET_MS = 3_650 * 86_400_000;
@@ -44,6 +45,7 @@ builder.queryField('history', (t) =>
           argument: 'bucket',
         }, 'TOO_MANY_BUCKETS');
       }
+      checkMetrics([args.metric], 'metric');
       await ctx.scope.source(String(args.sourceId), 'sourceId');
       const { database } = ctx.services;
       return history(database.db, database.timescale, {

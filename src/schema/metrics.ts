@@ -1,5 +1,16 @@
-import { metricCatalog, type MetricDefinition } from '../ingest/metrics.js';
+import { ValidationError } from '../errors.js';
+import { metricCatalog, metricDefinition, type MetricDefinition } from '../ingest/metrics.js';
 import { builder } from './builder.js';
+
+/**
+ * Refuses a metric outside the catalog in a query's or subscription's filter: ingest refuses such readings, so it
+ * could only ever match nothing, and a typo ("heart-rate") would read as a patient with no data.
+ */
+export function checkMetrics(metrics: readonly string[] | null | undefined, argument: string): void {
+  for (const metric of metrics ?? []) {
+    if (!metricDefinition(metric)) throw new ValidationError(`metric ${JSON.stringify(metric)} is not in the catalog (query metrics for the list)`, { argument });
+  }
+}
 
 const MetricRef = builder.objectRef<MetricDefinition>('Metric').implement({
   description: 'A metric the platform accepts, with its unit and plausible range; values outside it are stored as SUSPECT.',

@@ -9,6 +9,7 @@ import { IngestResultRef } from './ingest-result.js';
 import { emitBatch } from './live.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { checkMetrics } from './metrics.js';
 
 export const QualityEnum = builder.enumType('Quality', {
   description: 'GOOD: plausible. SUSPECT: outside the metric\'s plausible range, or flagged by the sender. BAD: flagged unusable by the sender. Windows, anomaly flags, NEWS2 and alert rules use GOOD readings only.',
@@ -67,6 +68,7 @@ builder.queryField('readings', (t) =>
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
     },
     resolve: async (_root, args, ctx) => {
+      checkMetrics(args.metrics, 'metrics');
       const limit = pageSize(args.first, 1_000);
       const sourceIds = await ctx.scope.sources(args.sourceIds);
       const found = await readingsAfter(ctx.services.database.db, parseCursor(args.after, 'after') ?? 0n, {
@@ -94,6 +96,7 @@ builder.subscriptionField('readings', (t) =>
       const argument = ctx.lastEventId !== null ? 'Last-Event-ID' : 'after';
       const after = parseCursor(ctx.lastEventId ?? args.after, argument);
       if ((args.sourceIds?.length ?? 0) > 1_000) throw new ValidationError('sourceIds may name at most 1000 sources');
+      checkMetrics(args.metrics, 'metrics');
       const sourceIds = await ctx.scope.sources(args.sourceIds);
       const { readingsTail, readingsFeed, database } = ctx.services;
       // Another node may be a little ahead of this one, but never ahead of the committed stream.

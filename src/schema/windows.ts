@@ -6,6 +6,7 @@ import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, configuredWindow, emitBatch, filterSet, parseStartCursor } from './live.js';
 import { connectionOf, pageSize, toPage } from './pagination.js';
+import { checkMetrics } from './metrics.js';
 
 /** A window as the API shows it, stored or live (times in epoch ms). */
 type WindowView = Omit<WindowAggregate, 'id' | 'firstTime' | 'lastTime'>;
@@ -51,6 +52,7 @@ builder.queryField('windows', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       const spec = configuredWindow(args.window, ctx.services.config.processors.windows, 'window');
+      checkMetrics([args.metric], 'metric');
       await ctx.scope.source(String(args.sourceId), 'sourceId');
       if (args.to <= args.from) throw new ValidationError('to must be after from', { argument: 'to' });
       const limit = pageSize(args.first, 1_000);
@@ -85,6 +87,7 @@ builder.subscriptionField('windows', (t) =>
       checkFilterSize(args.sourceIds, 'sourceIds');
       const configured = ctx.services.config.processors.windows;
       const specs = args.windows?.map((w) => configuredWindow(w, configured, 'windows'));
+      checkMetrics(args.metrics, 'metrics');
       const sources = filterSet(await ctx.scope.sources(args.sourceIds));
       const metrics = filterSet(args.metrics);
       const closedOnly = args.closedOnly ?? false;
