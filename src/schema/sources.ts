@@ -8,6 +8,7 @@ import type { Reading } from '../db/readings.js';
 import { builder } from './builder.js';
 import { connectionOf, pageSize, toPage } from './pagination.js';
 import { ReadingRef } from './readings.js';
+import { checkMetrics } from './metrics.js';
 
 interface SourceView {
   id: string;
@@ -30,7 +31,10 @@ const SourceRef = builder.objectRef<SourceView>('Source').implement({
       type: [ReadingRef],
       description: 'The newest reading of each metric this source has reported.',
       args: { metrics: t.arg.stringList({ description: 'Only these metrics.' }) },
-      resolve: (s, args) => (args.metrics?.length ? s.latest.filter((r) => args.metrics!.includes(r.metric)) : s.latest),
+      resolve: (s, args) => {
+        checkMetrics(args.metrics, 'metrics');
+        return args.metrics?.length ? s.latest.filter((r) => args.metrics!.includes(r.metric)) : s.latest;
+      },
     }),
   }),
 });
