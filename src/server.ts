@@ -321,6 +321,11 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     if (req.method === 'POST' && !/^application\/(graphql-response\+)?json\b/i.test(req.headers['content-type'] ?? '')) {
       return void reject(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'POST bodies must be JSON: send Content-Type: application/json');
     }
+    // A compressed body would otherwise be read as text and fail as "invalid JSON", which names the wrong problem.
+    const encoding = req.headers['content-encoding'];
+    if (req.method === 'POST' && encoding !== undefined && !/^\s*identity\s*$/i.test(encoding)) {
+      return void reject(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${JSON.stringify(encoding)} is not supported: send the body uncompressed`);
+    }
     const requestId = requestIdOf(req.headers['x-request-id']);
     requestIds.set(req, requestId);
     res.setHeader('x-request-id', requestId);

@@ -11,6 +11,7 @@
  * display names, -0, 5e-324): those are `handled` cases, answered without an
  * error and stored verbatim.
  */
+import { gzipSync } from 'node:zlib';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { primaryBackends } from './support/backends.js';
@@ -169,6 +170,13 @@ const CASES: Case[] = [
   { category: 'body', name: 'content type application/xml', request: post('<query>{ __typename }</query>', 'application/xml'), expect: refused(415) },
   { category: 'body', name: 'content type application/octet-stream', request: post(tiny, 'application/octet-stream'), expect: refused(415) },
   { category: 'body', name: 'multipart with a broken boundary', request: post('--x\r\nContent-Disposition: form-data; name="operations"\r\n', 'multipart/form-data; boundary=x'), expect: refused(415, 'UNSUPPORTED_MEDIA_TYPE', /must be JSON/) },
+  {
+    category: 'body',
+    name: 'a gzip-compressed body (Content-Encoding: gzip)',
+    request: { http: { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', accept: ACCEPT }, body: gzipSync(tiny) } },
+    expect: refused(415, 'UNSUPPORTED_MEDIA_TYPE', /Content-Encoding "gzip" is not supported: send the body uncompressed/),
+  },
+  { category: 'body', name: 'Content-Encoding: identity', request: { http: { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'identity', accept: ACCEPT }, body: tiny } }, expect: handled((data) => expect(data).toEqual({ __typename: 'Query' })) },
   { category: 'body', name: 'method PUT', request: post(tiny, 'application/json', 'PUT'), expect: refused(405, 'BAD_REQUEST', /only supports GET and POST/) },
   { category: 'body', name: 'method DELETE', request: post(tiny, 'application/json', 'DELETE'), expect: refused(405, 'BAD_REQUEST', /only supports GET and POST/) },
   {
