@@ -3,7 +3,7 @@ import { listApiKeys, type ApiKeyRow } from '../db/api-keys.js';
 import { listAuditEntries } from '../db/audit.js';
 import { ROLES, type auditLog } from '../db/schema.js';
 import { builder } from './builder.js';
-import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 
 const RoleEnum = builder.enumType('Role', {
   description: 'ingest: post telemetry. read: subscribe to live data, list sources, acknowledge alerts. analyst: read + history queries. admin: everything, for its tenant.',
@@ -118,6 +118,7 @@ builder.queryField('auditLog', (t) =>
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
     },
     resolve: async (_root, args, ctx) => {
+      checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, 500);
       const rows = await listAuditEntries(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,

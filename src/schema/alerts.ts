@@ -10,7 +10,7 @@ import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import type { GraphQLContext } from './context.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
-import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 
 const SeverityEnum = builder.enumType('Severity', { values: SEVERITIES });
 const AlertStateEnum = builder.enumType('AlertState', {
@@ -242,6 +242,7 @@ builder.queryField('alerts', (t) =>
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
     },
     resolve: async (_root, args, ctx) => {
+      checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, 500, 50);
       const rows = await listAlerts(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,

@@ -3,7 +3,7 @@ import type { AnomalyFlag } from '../processors/anomaly.js';
 import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
-import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 import { checkMetrics } from './metrics.js';
 
 type AnomalyView = Omit<AnomalyFlag, 'id'>;
@@ -39,6 +39,7 @@ builder.queryField('anomalies', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       checkMetrics(args.metrics, 'metrics');
+      checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, 1_000);
       const rows = await listAnomalies(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,

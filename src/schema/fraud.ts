@@ -6,7 +6,7 @@ import { PLAIN_LIST } from './plain-list.js';
 import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
-import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 
 const LocationInput = builder.inputType('LocationInput', {
   fields: (t) => ({
@@ -78,6 +78,7 @@ builder.queryField('fraudSignals', (t) =>
       after: t.arg.string({ description: 'endCursor of the previous page.' }),
     },
     resolve: async (_root, args, ctx) => {
+      checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, 500, 50);
       const rows = await listFraudSignals(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,

@@ -4,6 +4,7 @@ import { ValidationError } from '../errors.js';
 import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkMetrics } from './metrics.js';
+import { checkTimeRange } from './pagination.js';
 
 const MAX_BUCKETS = 10_000;
 const MAX_BUCKET_MS = 3_650 * 86_400_000;
@@ -38,7 +39,7 @@ builder.queryField('history', (t) =>
       const bucketMs = parseDuration(args.bucket);
       if (!bucketMs) throw new ValidationError(`bucket must be ${DURATION_HINT}, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
       if (bucketMs > MAX_BUCKET_MS) throw new ValidationError(`bucket may be at most 3650d, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
-      if (args.to <= args.from) throw new ValidationError('to must be after from', { argument: 'to' });
+      checkTimeRange(args.from, args.to);
       const buckets = Math.ceil((args.to.getTime() - args.from.getTime()) / bucketMs);
       if (buckets > MAX_BUCKETS) {
         throw new ValidationError(`the range holds ${buckets} buckets of ${args.bucket}; at most ${MAX_BUCKETS} are allowed, use a larger bucket`, {

@@ -8,7 +8,7 @@ import { PLAIN_LIST } from './plain-list.js';
 import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet, parseStartCursor } from './live.js';
-import { connectionOf, pageSize, toPage } from './pagination.js';
+import { checkTimeRange, connectionOf, pageSize, toPage } from './pagination.js';
 
 const TradeInput = builder.inputType('TradeInput', {
   description: 'An executed trade. (symbol, time) identifies it: a resent trade is stored once.',
@@ -77,7 +77,7 @@ builder.queryField('candles', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       const intervalMs = configuredInterval(args.interval, ctx.services.config.processors.candleIntervalsMs, 'interval');
-      if (args.to <= args.from) throw new ValidationError('to must be after from', { argument: 'to' });
+      checkTimeRange(args.from, args.to);
       await ctx.scope.source(args.symbol, 'symbol');
       const limit = pageSize(args.first, 1_000);
       const rows = await listCandles(ctx.services.database.db, {

@@ -65,3 +65,8 @@ export function parseCursor(cursor: string | null | undefined, argument: string)
   }
   return BigInt(cursor);
 }
+
+/** A time range [from, to) of a query: refused when both ends are given and `to` is not after `from` (it could hold nothing). */
+export function checkTimeRange(from: Date | null | undefined, to: Date | null | undefined): void {
+  if (from && to && to <= from) throw new ValidationError('to must be after from', { argument: 'to' });
+}

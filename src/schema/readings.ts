@@ -8,7 +8,7 @@ import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { emitBatch } from './live.js';
 import { PLAIN_LIST } from './plain-list.js';
-import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 import { checkMetrics } from './metrics.js';
 
 export const QualityEnum = builder.enumType('Quality', {
@@ -69,6 +69,7 @@ builder.queryField('readings', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       checkMetrics(args.metrics, 'metrics');
+      checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, 1_000);
       const sourceIds = await ctx.scope.sources(args.sourceIds);
       const found = await readingsAfter(ctx.services.database.db, parseCursor(args.after, 'after') ?? 0n, {

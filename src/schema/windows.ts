@@ -5,7 +5,7 @@ import type { WindowAggregate } from '../processors/windows.js';
 import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, configuredWindow, emitBatch, filterSet, parseStartCursor } from './live.js';
-import { connectionOf, pageSize, toPage } from './pagination.js';
+import { checkTimeRange, connectionOf, pageSize, toPage } from './pagination.js';
 import { checkMetrics } from './metrics.js';
 
 /** A window as the API shows it, stored or live (times in epoch ms). */
@@ -54,7 +54,7 @@ builder.queryField('windows', (t) =>
       const spec = configuredWindow(args.window, ctx.services.config.processors.windows, 'window');
       checkMetrics([args.metric], 'metric');
       await ctx.scope.source(String(args.sourceId), 'sourceId');
-      if (args.to <= args.from) throw new ValidationError('to must be after from', { argument: 'to' });
+      checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, 1_000);
       const rows = await listWindows(ctx.services.database.db, {
         sourceId: String(args.sourceId),
