@@ -9,6 +9,9 @@ import { LatencySamples } from './latency.js';
 import { partitionOf } from './partitions.js';
 import type { Output, Processor } from './processor.js';
 
+/** How long a failed database step waits before its next try: 100 ms, doubling, at most 5 s. */
+const retryDelayMs = (attempt: number) => Math.min(5_000, 100 * 2 ** attempt);
+
 /**
  * Where a stage's outputs go: persisted (idempotently, by output id) before
  * they are published on `channel`. A sink that returns a list publishes that
@@ -362,7 +365,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
         if (attempt === 0) this.options.log.warn(details, `processors: ${what} failed; retrying (further failures at debug)`);
         else this.options.log.debug(details, `processors: ${what} failed; retrying`);
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt));
+          const timer = setTimeout(resolve, retryDelayMs(attempt));
           this.interruptBackoff = () => {
             clearTimeout(timer);
             resolve();
@@ -594,7 +597,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
         // A node that lost its lease must not write a stale batch over the new owner's.
         if ((this.stopping && attempt >= 3) || this.role !== 'owner') throw error;
         if (attempt === 0) this.options.log.warn({ pipeline: this.name, err: (error as Error).message, ...requests }, 'storing processor outputs failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
+        await new Promise((resolve) => setTimeout(resolve, retryDelayMs(attempt)));
       }
     }
   }

@@ -1,6 +1,5 @@
 import { listWindows } from '../db/windows.js';
 import { formatDuration, formatWindowSpec } from '../duration.js';
-import { ValidationError } from '../errors.js';
 import type { WindowAggregate } from '../processors/windows.js';
 import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
