@@ -123,7 +123,7 @@ export const Env = z.object({
   FRAUD_AMOUNT_ALPHA: z.coerce.number().positive().max(1).default(0.1),
   MAX_BODY_BYTES: z.coerce.number().int().min(1_024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
   MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(100).default(12),
-  MAX_QUERY_COST: z.coerce.number().int().min(10).default(5_000),
+  MAX_QUERY_COST: z.coerce.number().int().min(10).default(50_000),
   MAX_ALIASES: z.coerce.number().int().min(0).default(15),
   MAX_DIRECTIVES: z.coerce.number().int().min(0).default(50),
   MAX_TOKENS: z.coerce.number().int().min(100).default(10_000),

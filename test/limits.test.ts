@@ -23,6 +23,7 @@ describe.each(primaryBackends)('request limits on $name', (backend) => {
         MAX_QUERY_DEPTH: '6',
         MAX_ALIASES: '5',
         MAX_TOKENS: '400',
+        MAX_QUERY_COST: '3000',
         MAX_BODY_BYTES: '65536',
         MAX_SUBSCRIPTIONS_PER_CONNECTION: '3',
       },
@@ -42,6 +43,24 @@ describe.each(primaryBackends)('request limits on $name', (backend) => {
       expect(body.errors[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'depth' }, message: expect.stringContaining('depth limit of 6') });
     }
     expect((await call(key, '{ alerts { edges { node { id } } } }')).body.errors).toBeUndefined();
+  });
+
+  it('counts a page at the size asked for, as a literal or a variable, and refuses what may answer more than MAX_QUERY_COST objects', async () => {
+    // A full page of readings at a size the resolver allows: 302 objects.
+    const readings = '{ readings(first: 150) { edges { cursor node { cursor sourceId metric time value unit quality } } pageInfo { hasNextPage endCursor } } }';
+    expect((await call(other, readings)).body.errors).toBeUndefined();
+    // Up to 500 sources, each with its newest reading of five metrics: one object per source and edge, one per reading.
+    const latest = 'latest(metrics: ["heart_rate", "spo2", "resp_rate", "temperature", "bp_systolic"]) { value }';
+    const sources = `query($f: Int) { sources(first: $f) { edges { node { id ${latest} } } } }`;
+    const refusal = {
+      message: expect.stringMatching(/^the operation may answer 3501 objects, more than MAX_QUERY_COST \(3000\); sources costs the most/),
+      extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'cost', cost: 3501, maxCost: 3000 },
+    };
+    expect((await call(other, sources, { f: 500 })).body.errors).toEqual([refusal]);
+    expect((await call(other, `{ sources(first: 500) { edges { node { id ${latest} } } } }`)).body.errors).toEqual([refusal]);
+    const fewer = await call(other, sources, { f: 100 });
+    expect(fewer.body.errors).toBeUndefined();
+    expect(fewer.body.data.sources.edges).toEqual(expect.any(Array));
   });
 
   it("still answers GraphiQL's full introspection query", async () => {

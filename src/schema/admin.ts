@@ -4,6 +4,9 @@ import { listAuditEntries } from '../db/audit.js';
 import { ROLES, type auditLog } from '../db/schema.js';
 import { builder } from './builder.js';
 import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { pageArgs, type PageBounds } from './cost.js';
+
+const PAGE: PageBounds = { max: 500, fallback: 100 };
 
 const RoleEnum = builder.enumType('Role', {
   description: 'ingest: post telemetry. read: subscribe to live data, list sources, acknowledge alerts. analyst: read + history queries. admin: everything, for its tenant.',
@@ -75,11 +78,10 @@ builder.queryField('apiKeys', (t) =>
     description: "The tenant's API keys by id (never their secrets).",
     args: {
       includeRevoked: t.arg.boolean({ defaultValue: false, description: 'Also list revoked keys.' }),
-      first: t.arg.int({ description: 'Page size, 1-500, default 100.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
-      const limit = pageSize(args.first, 500);
+      const limit = pageSize(args.first, PAGE);
       const rows = await listApiKeys(ctx.services.database.db, { tenantId: ctx.scope.tenantId, includeRevoked: args.includeRevoked ?? false, after: args.after, limit: limit + 1 });
       return toPage(rows, limit, (k) => k.id);
     },
@@ -114,12 +116,11 @@ builder.queryField('auditLog', (t) =>
       sourceId: t.arg.id({ description: 'Entries that name this source.' }),
       from: t.arg({ type: 'DateTime', description: 'Entries at or after this time.' }),
       to: t.arg({ type: 'DateTime', description: 'Entries before this time.' }),
-      first: t.arg.int({ description: 'Page size, 1-500, default 100.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
       checkTimeRange(args.from, args.to);
-      const limit = pageSize(args.first, 500);
+      const limit = pageSize(args.first, PAGE);
       const rows = await listAuditEntries(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
         keyId: args.keyId,

@@ -11,6 +11,9 @@ import { PLAIN_LIST } from './plain-list.js';
 import type { GraphQLContext } from './context.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
 import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { LIST_SIZE, pageArgs, type PageBounds } from './cost.js';
+
+const PAGE: PageBounds = { max: 500, fallback: 50 };
 
 const SeverityEnum = builder.enumType('Severity', { values: SEVERITIES });
 const AlertStateEnum = builder.enumType('AlertState', {
@@ -105,7 +108,13 @@ async function changedRule(ctx: GraphQLContext, id: string, row: unknown): Promi
 }
 
 builder.queryField('alertRules', (t) =>
-  t.field({ type: [AlertRuleRef], description: 'Every rule, enabled or not, oldest first.', resolve: (_root, _args, ctx) => listRules(ctx.services.database.db, { tenantId: ctx.scope.tenantId }) }),
+  t.field({
+    type: [AlertRuleRef],
+    description: 'Every rule, enabled or not, oldest first.',
+    resolve: (_root, _args, ctx) => listRules(ctx.services.database.db, { tenantId: ctx.scope.tenantId }),
+    // A tenant's rules are not bounded; a ward's are tens.
+    extensions: { [LIST_SIZE]: 100 },
+  }),
 );
 
 builder.mutationField('createAlertRule', (t) =>
@@ -238,12 +247,11 @@ builder.queryField('alerts', (t) =>
       ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all).' }),
       from: t.arg({ type: 'DateTime', description: 'Began at or after (event time).' }),
       to: t.arg({ type: 'DateTime', description: 'Began before.' }),
-      first: t.arg.int({ description: 'Page size, 1-500, default 50.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
       checkTimeRange(args.from, args.to);
-      const limit = pageSize(args.first, 500, 50);
+      const limit = pageSize(args.first, PAGE);
       const rows = await listAlerts(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
         states: args.states,

@@ -4,7 +4,10 @@ import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
 import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { pageArgs, type PageBounds } from './cost.js';
 import { checkMetrics } from './metrics.js';
+
+const PAGE: PageBounds = { max: 1_000, fallback: 100 };
 
 type AnomalyView = Omit<AnomalyFlag, 'id'>;
 
@@ -34,13 +37,12 @@ builder.queryField('anomalies', (t) =>
       metrics: t.arg.stringList({ description: 'Only these metrics (default: all).' }),
       from: t.arg({ type: 'DateTime', description: 'Reading time at or after.' }),
       to: t.arg({ type: 'DateTime', description: 'Reading time before.' }),
-      first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
       checkMetrics(args.metrics, 'metrics');
       checkTimeRange(args.from, args.to);
-      const limit = pageSize(args.first, 1_000);
+      const limit = pageSize(args.first, PAGE);
       const rows = await listAnomalies(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
         sourceIds: await ctx.scope.sources(args.sourceIds),

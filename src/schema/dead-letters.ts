@@ -1,6 +1,9 @@
 import { listDeadLetters } from '../db/dead-letters.js';
 import { builder } from './builder.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { pageArgs, type PageBounds } from './cost.js';
+
+const PAGE: PageBounds = { max: 500, fallback: 50 };
 
 interface DeadLetterView {
   id: bigint;
@@ -31,11 +34,10 @@ builder.queryField('deadLetters', (t) =>
     description: 'Rejected ingest items, newest first.',
     args: {
       stream: t.arg.string({ description: 'e.g. "readings".' }),
-      first: t.arg.int({ description: 'Page size, 1-500, default 50.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
-      const limit = pageSize(args.first, 500, 50);
+      const limit = pageSize(args.first, PAGE);
       const found = await listDeadLetters(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
         stream: args.stream,

@@ -7,6 +7,9 @@ import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
 import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { pageArgs, type PageBounds } from './cost.js';
+
+const PAGE: PageBounds = { max: 500, fallback: 50 };
 
 const LocationInput = builder.inputType('LocationInput', {
   fields: (t) => ({
@@ -74,12 +77,11 @@ builder.queryField('fraudSignals', (t) =>
       subjects: t.arg.stringList({ description: 'Card ids or IPs.' }),
       from: t.arg({ type: 'DateTime', description: 'Raised at or after this time (event time).' }),
       to: t.arg({ type: 'DateTime', description: 'Raised before this time.' }),
-      first: t.arg.int({ description: 'Page size, 1-500, default 50.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
       checkTimeRange(args.from, args.to);
-      const limit = pageSize(args.first, 500, 50);
+      const limit = pageSize(args.first, PAGE);
       const rows = await listFraudSignals(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
         kinds: args.kinds,

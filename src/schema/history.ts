@@ -5,6 +5,7 @@ import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkMetrics } from './metrics.js';
 import { checkTimeRange } from './pagination.js';
+import { LIST_SIZE, type ListSize } from './cost.js';
 
 const MAX_BUCKETS = 10_000;
 const MAX_BUCKET_MS = 3_650 * 86_400_000;
@@ -14,6 +15,16 @@ const FillEnum = builder.enumType('Fill', {
   description: 'NONE: only buckets with data. LOCF: every bucket, empty ones carry the last value. INTERPOLATE: every bucket, empty ones linear between neighbours.',
   values: FILLS,
 });
+
+/** The buckets a history query answers at most, for its cost; MAX_BUCKETS when its arguments do not tell. */
+const historyBuckets: ListSize = (argument) => {
+  const [from, to, bucket] = ['from', 'to', 'bucket'].map(argument);
+  const bucketMs = typeof bucket === 'string' ? parseDuration(bucket) : undefined;
+  const span = typeof from === 'string' && typeof to === 'string' ? Date.parse(to) - Date.parse(from) : Number.NaN;
+  if (!bucketMs || !(span > 0)) return MAX_BUCKETS;
+  // One more than the range holds: `from` is aligned down to its bucket.
+  return Math.min(MAX_BUCKETS, Math.ceil(span / bucketMs) + 1);
+};
 
 const HistoryPointRef = builder.objectRef<HistoryPoint>('HistoryPoint').implement({
   fields: (t) => ({
@@ -60,6 +71,6 @@ builder.queryField('history', (t) =>
       });
     },
     // Reads only, and neither it nor HistoryPoint's fields read `info`: thousands of buckets complete in a plain loop.
-    extensions: { [PLAIN_LIST]: true },
+    extensions: { [PLAIN_LIST]: true, [LIST_SIZE]: historyBuckets },
   }),
 );

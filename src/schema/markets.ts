@@ -9,6 +9,9 @@ import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet, parseStartCursor } from './live.js';
 import { checkTimeRange, connectionOf, pageSize, toPage } from './pagination.js';
+import { pageArgs, type PageBounds } from './cost.js';
+
+const PAGE: PageBounds = { max: 1_000, fallback: 100 };
 
 const TradeInput = builder.inputType('TradeInput', {
   description: 'An executed trade. (symbol, time) identifies it: a resent trade is stored once.',
@@ -72,14 +75,13 @@ builder.queryField('candles', (t) =>
       from: t.arg({ type: 'DateTime', required: true, description: 'Candles starting at or after this time.' }),
       to: t.arg({ type: 'DateTime', required: true, description: 'Candles starting before this time.' }),
       closedOnly: t.arg.boolean({ defaultValue: true, description: 'Only final candles (default); false adds the forming one.' }),
-      first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
       const intervalMs = configuredInterval(args.interval, ctx.services.config.processors.candleIntervalsMs, 'interval');
       checkTimeRange(args.from, args.to);
       await ctx.scope.source(args.symbol, 'symbol');
-      const limit = pageSize(args.first, 1_000);
+      const limit = pageSize(args.first, PAGE);
       const rows = await listCandles(ctx.services.database.db, {
         symbol: args.symbol,
         intervalMs,

@@ -1,6 +1,7 @@
 import { ValidationError } from '../errors.js';
 import { metricCatalog, metricDefinition, type MetricDefinition } from '../ingest/metrics.js';
 import { builder } from './builder.js';
+import { LIST_SIZE } from './cost.js';
 
 /**
  * Refuses a metric outside the catalog in a query's or subscription's filter: ingest refuses such readings, so it
@@ -24,5 +25,5 @@ const MetricRef = builder.objectRef<MetricDefinition>('Metric').implement({
 });
 
 builder.queryField('metrics', (t) =>
-  t.field({ type: [MetricRef], description: 'The metric catalog.', resolve: () => [...metricCatalog()] }),
+  t.field({ type: [MetricRef], description: 'The metric catalog.', resolve: () => [...metricCatalog()], extensions: { [LIST_SIZE]: () => metricCatalog().length } }),
 );

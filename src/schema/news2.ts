@@ -3,6 +3,7 @@ import { NEWS2_METRICS, type News2Metric, type News2Score } from '../processors/
 import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
+import { LIST_SIZE, listLength, type ListSize } from './cost.js';
 
 type News2View = Omit<News2Score, 'id' | 'cursor' | 'highestSingle'>;
 
@@ -36,6 +37,8 @@ builder.queryField('news2Scores', (t) =>
     type: [News2Ref],
     description: "Each patient's current NEWS2 score (patients with all six parameters measured).",
     args: { sourceIds: t.arg.idList({ description: 'Only these patients; all when omitted.' }) },
+    // All of a tenant's patients are not bounded; a hospital's are hundreds.
+    extensions: { [LIST_SIZE]: ((argument) => listLength(argument('sourceIds')) ?? 1_000) satisfies ListSize },
     resolve: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
       const rows = await listNews2(ctx.services.database.db, ctx.scope.tenantId, await ctx.scope.sources(args.sourceIds));

@@ -1,6 +1,7 @@
 import type { ObjectRef } from '@pothos/core';
 import { ValidationError } from '../errors.js';
 import { builder } from './builder.js';
+import type { PageBounds } from './cost.js';
 
 type BuilderTypes = typeof builder.$inferSchemaTypes;
 
@@ -47,7 +48,7 @@ export function toPage<T>(items: readonly T[], limit: number, cursorOf: (item: T
   return { edges, pageInfo: { hasNextPage: items.length > limit, endCursor: edges.at(-1)?.cursor ?? null } };
 }
 
-export function pageSize(first: number | null | undefined, max: number, fallback = 100): number {
+export function pageSize(first: number | null | undefined, { max, fallback }: PageBounds): number {
   const size = first ?? fallback;
   if (!Number.isInteger(size) || size < 1 || size > max) {
     throw new ValidationError(`first must be between 1 and ${max}, got ${size}`, { argument: 'first', max });

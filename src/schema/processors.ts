@@ -3,6 +3,9 @@ import { ValidationError } from '../errors.js';
 import type { ProcessorRuntime } from '../processors/runtime.js';
 import { builder } from './builder.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { pageArgs, type PageBounds } from './cost.js';
+
+const PAGE: PageBounds = { max: 1_000, fallback: 100 };
 
 type Runtime = ProcessorRuntime<{ cursor: bigint }>;
 
@@ -85,8 +88,7 @@ builder.queryField('lateEvents', (t) =>
     description: 'Events left out of windows and candles because they came later than ALLOWED_LATENESS, in stream order.',
     args: {
       pipeline: t.arg.string({ required: true, description: 'A pipeline name (see `processors`); readings and trades are the ones with windows and candles.' }),
-      first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
       if (!(args.pipeline in ctx.services.pipelines)) {
@@ -94,7 +96,7 @@ builder.queryField('lateEvents', (t) =>
           argument: 'pipeline',
         });
       }
-      const limit = pageSize(args.first, 1_000);
+      const limit = pageSize(args.first, PAGE);
       const found = await listLateEvents(ctx.services.database.db, { tenantId: ctx.scope.tenantId, pipeline: args.pipeline, after: parseCursor(args.after, 'after'), limit: limit + 1 });
       return toPage(found, limit, (e) => e.cursor.toString());
     },

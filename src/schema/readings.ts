@@ -9,7 +9,10 @@ import { IngestResultRef } from './ingest-result.js';
 import { emitBatch } from './live.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { pageArgs, type PageBounds } from './cost.js';
 import { checkMetrics } from './metrics.js';
+
+const PAGE: PageBounds = { max: 1_000, fallback: 100 };
 
 export const QualityEnum = builder.enumType('Quality', {
   description: 'GOOD: plausible. SUSPECT: outside the metric\'s plausible range, or flagged by the sender. BAD: flagged unusable by the sender. Windows, anomaly flags, NEWS2 and alert rules use GOOD readings only.',
@@ -64,13 +67,12 @@ builder.queryField('readings', (t) =>
       metrics: t.arg.stringList({ description: 'Only these metrics (default: all).' }),
       from: t.arg({ type: 'DateTime', description: 'Measured at or after.' }),
       to: t.arg({ type: 'DateTime', description: 'Measured before.' }),
-      first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
       checkMetrics(args.metrics, 'metrics');
       checkTimeRange(args.from, args.to);
-      const limit = pageSize(args.first, 1_000);
+      const limit = pageSize(args.first, PAGE);
       const sourceIds = await ctx.scope.sources(args.sourceIds);
       const found = await readingsAfter(ctx.services.database.db, parseCursor(args.after, 'after') ?? 0n, {
         limit: limit + 1,

@@ -2,13 +2,16 @@ import { latestReadings } from '../db/readings.js';
 import { listSources } from '../db/sources.js';
 import { SOURCE_KINDS } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
-import { metricNames } from '../ingest/metrics.js';
+import { metricCatalog, metricNames } from '../ingest/metrics.js';
 import { SOURCE_ID_PATTERN } from '../ingest/reading-item.js';
 import type { Reading } from '../db/readings.js';
 import { builder } from './builder.js';
 import { connectionOf, pageSize, toPage } from './pagination.js';
+import { LIST_SIZE, listLength, pageArgs, type ListSize, type PageBounds } from './cost.js';
 import { ReadingRef } from './readings.js';
 import { checkMetrics } from './metrics.js';
+
+const PAGE: PageBounds = { max: 500, fallback: 100 };
 
 interface SourceView {
   id: string;
@@ -35,6 +38,8 @@ const SourceRef = builder.objectRef<SourceView>('Source').implement({
         checkMetrics(args.metrics, 'metrics');
         return args.metrics?.length ? s.latest.filter((r) => args.metrics!.includes(r.metric)) : s.latest;
       },
+      // One per metric: of the catalog, or of those named.
+      extensions: { [LIST_SIZE]: ((argument) => listLength(argument('metrics')) ?? metricCatalog().length) satisfies ListSize },
     }),
   }),
 });
@@ -52,6 +57,7 @@ builder.mutationField('registerSources', (t) =>
     type: [SourceRef],
     description: 'Creates sources, or updates the kind and name of existing ones. Readings are accepted only for registered sources.',
     args: { sources: t.arg({ type: [SourceInput], required: true, description: 'Sources to create or update, matched by id.' }) },
+    extensions: { [LIST_SIZE]: ((argument) => listLength(argument('sources')) ?? 10_000) satisfies ListSize },
     resolve: async (_root, args, ctx) => {
       if (args.sources.length > 10_000) throw new ValidationError('at most 10000 sources per call');
       const seen = new Map<string, number>();
@@ -93,11 +99,10 @@ builder.queryField('sources', (t) =>
     args: {
       kind: t.arg({ type: SourceKindEnum, description: 'Only sources of this kind.' }),
       ids: t.arg.idList({ description: 'Only these sources.' }),
-      first: t.arg.int({ description: 'Page size, 1-500, default 100.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
-      const limit = pageSize(args.first, 500);
+      const limit = pageSize(args.first, PAGE);
       const { db } = ctx.services.database;
       const ids = args.ids?.length ? await ctx.scope.sources(args.ids, 'ids') : null;
       const found = await listSources(db, { tenantId: ctx.scope.tenantId, kind: args.kind, ids, after: args.after, limit: limit + 1 });

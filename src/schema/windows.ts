@@ -5,7 +5,10 @@ import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, configuredWindow, emitBatch, filterSet, parseStartCursor } from './live.js';
 import { checkTimeRange, connectionOf, pageSize, toPage } from './pagination.js';
+import { pageArgs, type PageBounds } from './cost.js';
 import { checkMetrics } from './metrics.js';
+
+const PAGE: PageBounds = { max: 1_000, fallback: 100 };
 
 /** A window as the API shows it, stored or live (times in epoch ms). */
 type WindowView = Omit<WindowAggregate, 'id' | 'firstTime' | 'lastTime'>;
@@ -46,15 +49,14 @@ builder.queryField('windows', (t) =>
       from: t.arg({ type: 'DateTime', required: true, description: 'Windows starting at or after this time.' }),
       to: t.arg({ type: 'DateTime', required: true, description: 'Windows starting before this time.' }),
       closedOnly: t.arg.boolean({ defaultValue: true, description: 'Only final windows (default); false adds the ones still open.' }),
-      first: t.arg.int({ description: 'Page size, 1-1000, default 100.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
       const spec = configuredWindow(args.window, ctx.services.config.processors.windows, 'window');
       checkMetrics([args.metric], 'metric');
       await ctx.scope.source(String(args.sourceId), 'sourceId');
       checkTimeRange(args.from, args.to);
-      const limit = pageSize(args.first, 1_000);
+      const limit = pageSize(args.first, PAGE);
       const rows = await listWindows(ctx.services.database.db, {
         sourceId: String(args.sourceId),
         metric: args.metric,

@@ -1,14 +1,14 @@
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { GraphQLError, Kind, MaxIntrospectionDepthRule, parse, visit, type DocumentNode, type ExecutionArgs, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { queryCost } from './query-cost.js';
 
 export interface QueryLimits {
   /** Nesting of selection sets, fragments flattened. Default 12. */
   maxDepth: number;
-  /** graphql-armor's cost: objects 2, scalars 1, times 1.5 per level. Default 5,000. */
+  /** Objects an operation may answer, each list counted at its page size (query-cost.ts). Default 50,000. */
   maxCost: number;
   /** Aliased fields per operation. Default 15. */
   maxAliases: number;
@@ -87,27 +87,34 @@ export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
 
 const INTROSPECTION_DEPTH = 30;
 
-/**
- * Refuses documents that are too deep, costly, aliased or long before they
- * execute, over HTTP, SSE and graphql-ws alike (all go through yoga's
- * envelop). graphql-armor's rules do the counting; they are CommonJS and
- * throw CommonJS `GraphQLError`s that yoga would mask as internal errors,
- * so rejections are re-reported as this module's errors with a stable code.
- * Token counting uses graphql-js's own `maxTokens` parse option.
- */
-function checkArguments(args: ExecutionArgs) {
+/** What only the variables tell: a NUL in an argument, an oversized filter list, and the cost (page sizes may be variables). */
+function checkArguments(args: ExecutionArgs, maxCost: number) {
   const variables = args.variableValues as Record<string, unknown> | undefined;
   const withNul = argumentWithNul(args.document, variables);
   if (withNul !== undefined) {
     return { errors: [new GraphQLError(`${withNul} must not contain the NUL character (\\u0000)`, { extensions: { code: 'BAD_USER_INPUT', argument: withNul } })] };
   }
   const found = oversizedList(args.document, variables);
-  if (found === undefined) return undefined;
+  if (found === undefined) return costly(args, variables, maxCost);
   return {
     errors: [
       new GraphQLError(`${found.argument} may name at most ${MAX_SCALAR_LIST} values, got ${found.length}`, {
         extensions: { code: 'BAD_USER_INPUT', argument: found.argument, limit: MAX_SCALAR_LIST },
       }),
+    ],
+  };
+}
+
+/** The refusal of an operation that may answer more than maxCost objects, counted with its variables (page sizes may be variables). */
+function costly(args: ExecutionArgs, variables: Record<string, unknown> | undefined, maxCost: number) {
+  const { cost, costliest } = queryCost(args.schema, args.document, args.operationName, variables);
+  if (cost <= maxCost) return undefined;
+  return {
+    errors: [
+      new GraphQLError(
+        `the operation may answer ${Math.round(cost)} objects, more than MAX_QUERY_COST (${maxCost}); ${costliest} costs the most: ask for smaller pages (first) or fewer nested lists`,
+        { extensions: { code: QUERY_TOO_COMPLEX, limit: 'cost', cost: Math.round(cost), maxCost } },
+      ),
     ],
   };
 }
@@ -128,6 +135,15 @@ function withCode(rule: ValidationRule, limit: string): ValidationRule {
     );
 }
 
+/**
+ * Refuses documents that are too deep, costly, aliased or long before they
+ * execute, over HTTP, SSE and graphql-ws alike (all go through yoga's
+ * envelop). graphql-armor's rules count depth, aliases and directives; they
+ * are CommonJS and throw CommonJS `GraphQLError`s that yoga would mask as
+ * internal errors, so rejections are re-reported as this module's errors
+ * with a stable code. Token counting uses graphql-js's own `maxTokens` parse
+ * option. The cost is counted as each operation starts, with its variables.
+ */
 export function useQueryLimits(limits: QueryLimits): Plugin {
   const report = (limit: string) => [
     (context: ValidationContext | null, error: Error) => {
@@ -137,7 +153,6 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
   const common = { propagateOnRejection: false, exposeLimits: true } as const;
   const rules = [
     maxDepthRule({ ...common, n: limits.maxDepth, onReject: report('depth') }),
-    costLimitRule({ ...common, maxCost: limits.maxCost, onReject: report('cost') }),
     maxAliasesRule({ ...common, n: limits.maxAliases, onReject: report('aliases') }),
     maxDirectivesRule({ ...common, n: limits.maxDirectives, onReject: report('directives') }),
     // Introspection is left out of the depth above; GraphiQL's full introspection query counts 21 deep here.
@@ -168,11 +183,11 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
       for (const rule of rules) addValidationRule(rule);
     },
     onExecute: ({ args, setResultAndStopExecution }) => {
-      const refused = checkArguments(args);
+      const refused = checkArguments(args, limits.maxCost);
       if (refused) setResultAndStopExecution(refused);
     },
     onSubscribe: ({ args, setResultAndStopExecution }) => {
-      const refused = checkArguments(args);
+      const refused = checkArguments(args, limits.maxCost);
       if (refused) setResultAndStopExecution(refused);
     },
   };
