@@ -18,7 +18,8 @@ interface SourceView {
   kind: (typeof SOURCE_KINDS)[number];
   name: string;
   createdAt: Date;
-  latest: Reading[];
+  /** Read once for the whole page, and only if some Source.latest is asked for. */
+  latest: () => Promise<Reading[]>;
 }
 
 const SourceKindEnum = builder.enumType('SourceKind', { values: SOURCE_KINDS });
@@ -34,9 +35,10 @@ const SourceRef = builder.objectRef<SourceView>('Source').implement({
       type: [ReadingRef],
       description: 'The newest reading of each metric this source has reported.',
       args: { metrics: t.arg.stringList({ description: 'Only these metrics.' }) },
-      resolve: (s, args) => {
+      resolve: async (s, args) => {
         checkMetrics(args.metrics, 'metrics');
-        return args.metrics?.length ? s.latest.filter((r) => args.metrics!.includes(r.metric)) : s.latest;
+        const latest = await s.latest();
+        return args.metrics?.length ? latest.filter((r) => args.metrics!.includes(r.metric)) : latest;
       },
       // One per metric: of the catalog, or of those named.
       extensions: { [LIST_SIZE]: ((argument) => listLength(argument('metrics')) ?? metricCatalog().length) satisfies ListSize },
@@ -85,7 +87,8 @@ builder.mutationField('registerSources', (t) =>
           sourceId: taken[0],
         }, 'SOURCE_ID_TAKEN');
       }
-      return stored.map((s) => ({ ...s, latest: [] }));
+      const none = () => Promise.resolve([]);
+      return stored.map((s) => ({ ...s, latest: none }));
     },
   }),
 );
@@ -107,9 +110,18 @@ builder.queryField('sources', (t) =>
       const ids = args.ids?.length ? await ctx.scope.sources(args.ids, 'ids') : null;
       const found = await listSources(db, { tenantId: ctx.scope.tenantId, kind: args.kind, ids, after: args.after, limit: limit + 1 });
       const page = found.slice(0, limit);
-      const latest = await latestReadings(db, page.map((s) => s.id), metricNames());
-      const views = found.map((s) => ({ ...s, latest: latest.filter((r) => r.sourceId === s.id) }));
-      return toPage(views, limit, (s) => s.id);
+      let bySource: Promise<Map<string, Reading[]>> | undefined;
+      const readAll = async () => {
+        const grouped = new Map<string, Reading[]>();
+        for (const reading of await latestReadings(db, page.map((s) => s.id), metricNames())) {
+          const list = grouped.get(reading.sourceId);
+          if (list) list.push(reading);
+          else grouped.set(reading.sourceId, [reading]);
+        }
+        return grouped;
+      };
+      const latestOf = (id: string) => async () => (await (bySource ??= readAll())).get(id) ?? [];
+      return toPage(found.map((s) => ({ ...s, latest: latestOf(s.id) })), limit, (s) => s.id);
     },
   }),
 );
