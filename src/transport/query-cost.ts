@@ -2,9 +2,9 @@ import {
   getNamedType,
   getNullableType,
   isCompositeType,
+  isInterfaceType,
   isListType,
   isObjectType,
-  isInterfaceType,
   Kind,
   valueFromASTUntyped,
   type DocumentNode,
@@ -50,7 +50,7 @@ export function queryCost(schema: GraphQLSchema, document: DocumentNode, operati
   const valueOf = (node: ValueNode): unknown => {
     if (node.kind !== Kind.VARIABLE) return valueFromASTUntyped(node);
     const name = node.name.value;
-    if (variables && name in variables) return variables[name];
+    if (variables && Object.hasOwn(variables, name)) return variables[name];
     const fallback = defaults.get(name);
     return fallback ? valueFromASTUntyped(fallback) : undefined;
   };
