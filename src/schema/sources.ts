@@ -12,6 +12,7 @@ import { ReadingRef } from './readings.js';
 import { checkMetrics } from './metrics.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 100 };
+const MAX_SOURCES_PER_CALL = 10_000;
 
 interface SourceView {
   id: string;
@@ -59,9 +60,9 @@ builder.mutationField('registerSources', (t) =>
     type: [SourceRef],
     description: 'Creates sources, or updates the kind and name of existing ones. Readings are accepted only for registered sources.',
     args: { sources: t.arg({ type: [SourceInput], required: true, description: 'Sources to create or update, matched by id.' }) },
-    extensions: { [LIST_SIZE]: ((argument) => listLength(argument('sources')) ?? 10_000) satisfies ListSize },
+    extensions: { [LIST_SIZE]: ((argument) => listLength(argument('sources')) ?? MAX_SOURCES_PER_CALL) satisfies ListSize },
     resolve: async (_root, args, ctx) => {
-      if (args.sources.length > 10_000) throw new ValidationError('at most 10000 sources per call');
+      if (args.sources.length > MAX_SOURCES_PER_CALL) throw new ValidationError(`at most ${MAX_SOURCES_PER_CALL} sources per call`);
       const seen = new Map<string, number>();
       args.sources.forEach((s, index) => {
         const first = seen.get(String(s.id));

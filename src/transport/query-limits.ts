@@ -95,25 +95,27 @@ function checkArguments(args: ExecutionArgs, maxCost: number) {
     return { errors: [new GraphQLError(`${withNul} must not contain the NUL character (\\u0000)`, { extensions: { code: 'BAD_USER_INPUT', argument: withNul } })] };
   }
   const found = oversizedList(args.document, variables);
-  if (found === undefined) return costly(args, variables, maxCost);
-  return {
-    errors: [
-      new GraphQLError(`${found.argument} may name at most ${MAX_SCALAR_LIST} values, got ${found.length}`, {
-        extensions: { code: 'BAD_USER_INPUT', argument: found.argument, limit: MAX_SCALAR_LIST },
-      }),
-    ],
-  };
+  if (found !== undefined) {
+    return {
+      errors: [
+        new GraphQLError(`${found.argument} may name at most ${MAX_SCALAR_LIST} values, got ${found.length}`, {
+          extensions: { code: 'BAD_USER_INPUT', argument: found.argument, limit: MAX_SCALAR_LIST },
+        }),
+      ],
+    };
+  }
+  return costly(args, variables, maxCost);
 }
 
-/** The refusal of an operation that may answer more than maxCost objects, counted with its variables (page sizes may be variables). */
+/** The refusal of an operation that may answer more than maxCost objects. */
 function costly(args: ExecutionArgs, variables: Record<string, unknown> | undefined, maxCost: number) {
   const { cost, costliest } = queryCost(args.schema, args.document, args.operationName, variables);
   if (cost <= maxCost) return undefined;
   return {
     errors: [
       new GraphQLError(
-        `the operation may answer ${Math.round(cost)} objects, more than MAX_QUERY_COST (${maxCost}); ${costliest} costs the most: ask for smaller pages (first) or fewer nested lists`,
-        { extensions: { code: QUERY_TOO_COMPLEX, limit: 'cost', cost: Math.round(cost), maxCost } },
+        `the operation may answer ${cost} objects, more than MAX_QUERY_COST (${maxCost}); ${costliest} costs the most: ask for smaller pages (first) or fewer nested lists`,
+        { extensions: { code: QUERY_TOO_COMPLEX, limit: 'cost', cost, maxCost } },
       ),
     ],
   };
