@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { AlertService } from './alert-service.js';
+import { reasonOf } from '../db/client.js';
 
 /**
  * Checks every `checkIntervalMs` for firing alerts nobody acknowledged within
@@ -13,7 +14,7 @@ export function startEscalation(options: { alerts: AlertService; afterMs: number
     running = true;
     options.alerts
       .escalate(options.afterMs)
-      .catch((error: unknown) => options.log.warn({ err: (error as Error).message }, 'alert escalation check failed; retrying'))
+      .catch((error: unknown) => options.log.warn({ err: reasonOf(error) }, 'alert escalation check failed; retrying'))
       .finally(() => (running = false));
   }, options.checkIntervalMs);
   timer.unref();

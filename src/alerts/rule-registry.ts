@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.js';
+import { reasonOf, type Db } from '../db/client.js';
 import { listRules } from '../db/alerts.js';
 import type { Logger } from '../log.js';
 import type { AlertRule } from '../processors/alert-rules.js';
@@ -67,6 +67,6 @@ export class RuleRegistry {
   }
 
   private async reloadLogged() {
-    await this.reload().catch((error: unknown) => this.options.log.warn({ err: (error as Error).message }, 'alert rules reload failed; keeping the rules in force'));
+    await this.reload().catch((error: unknown) => this.options.log.warn({ err: reasonOf(error) }, 'alert rules reload failed; keeping the rules in force'));
   }
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.js';
+import { reasonOf, type Db } from '../db/client.js';
 import { listAlerts, listRules, openAlertOf } from '../db/alerts.js';
 import type { Reading } from '../db/readings.js';
 import { formatDuration } from '../duration.js';
@@ -88,7 +88,7 @@ export class SignalMonitor {
       // Forgotten only once resolved: a failure leaves it for the next check to retry.
       void this.restore(entry, back).then(
         () => this.silent.delete(key),
-        (error: unknown) => this.options.log.warn({ err: (error as Error).message, key }, 'could not resolve a signal-loss alert; retrying at the next check'),
+        (error: unknown) => this.options.log.warn({ err: reasonOf(error), key }, 'could not resolve a signal-loss alert; retrying at the next check'),
       );
     }
   }
@@ -146,7 +146,7 @@ export class SignalMonitor {
         }
       }
     } catch (error) {
-      this.options.log.warn({ err: (error as Error).message }, 'signal-loss check failed; retrying');
+      this.options.log.warn({ err: reasonOf(error) }, 'signal-loss check failed; retrying');
     } finally {
       this.checking = false;
     }

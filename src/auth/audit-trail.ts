@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.js';
+import { reasonOf, type Db } from '../db/client.js';
 import { insertAuditEntries, type AuditEntry } from '../db/audit.js';
 import type { Logger } from '../log.js';
 
@@ -50,7 +50,7 @@ export class AuditTrail {
           this.written += batch.length;
         },
         (error: unknown) => {
-          this.options.log.warn({ err: (error as Error).message, entries: batch.length }, 'could not store audit entries; retrying');
+          this.options.log.warn({ err: reasonOf(error), entries: batch.length }, 'could not store audit entries; retrying');
           this.buffer = [...batch, ...this.buffer];
         },
       )

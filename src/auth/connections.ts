@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.js';
+import { reasonOf, type Db } from '../db/client.js';
 import { deadKeys } from '../db/api-keys.js';
 import type { Logger } from '../log.js';
 import type { Principal } from './principal.js';
@@ -79,7 +79,7 @@ export class OpenConnections {
       const ids = [...new Set([...this.open].map((e) => e.principal.keyId!))];
       for (const dead of await deadKeys(this.options.db, ids, now)) this.withdraw(dead.id, dead.reason);
     } catch (error) {
-      this.options.log.warn({ err: (error as Error).message }, 'could not check open connections\' keys; retrying');
+      this.options.log.warn({ err: reasonOf(error) }, 'could not check open connections\' keys; retrying');
     } finally {
       this.checking = false;
     }

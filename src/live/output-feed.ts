@@ -3,6 +3,7 @@ import { SlowConsumerError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import { Channel, newDeliveryCounters } from './channel.js';
+import { reasonOf } from '../db/client.js';
 
 /**
  * Live processor outputs (windows, candles, flags) for subscribers on this
@@ -81,7 +82,7 @@ export class OutputFeed<T> {
     const after = this.pending ?? Promise.resolve();
     const done: Promise<void> = after
       .then(() => learning)
-      .catch((error: unknown) => this.options.log.warn({ channel: this.options.channel, err: (error as Error).message }, 'could not look up source owners; tenant-wide subscribers may miss this message'))
+      .catch((error: unknown) => this.options.log.warn({ channel: this.options.channel, err: reasonOf(error) }, 'could not look up source owners; tenant-wide subscribers may miss this message'))
       .then(() => this.dispatch(items))
       .finally(() => {
         if (this.pending === done) this.pending = undefined;

@@ -1,4 +1,4 @@
-import type { Executor } from '../db/client.js';
+import { reasonOf, type Executor } from '../db/client.js';
 import { readingsAfter, type Reading } from '../db/readings.js';
 import { SlowConsumerError, UnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -145,7 +145,7 @@ export class ReadingsFeed {
       void this.replay(after!, handOver, request, member)
         .then(() => member.goLive())
         .catch((error: unknown) => {
-          this.options.log.warn({ err: (error as Error).message }, 'readings replay failed');
+          this.options.log.warn({ err: reasonOf(error) }, 'readings replay failed');
           member.channel.fail(new UnavailableError('could not read stored readings to replay; resubscribe with the same cursor'));
         });
     }

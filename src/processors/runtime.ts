@@ -235,7 +235,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       await this.checkpoint();
       await releaseLease(this.options.db, this.name, this.owner);
     } catch (error) {
-      this.options.log.warn({ pipeline: this.name, err: (error as Error).message }, 'final checkpoint failed; the next owner replays from the previous one');
+      this.options.log.warn({ pipeline: this.name, err: reasonOf(error) }, 'final checkpoint failed; the next owner replays from the previous one');
     }
   }
 
@@ -596,7 +596,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       } catch (error) {
         // A node that lost its lease must not write a stale batch over the new owner's.
         if ((this.stopping && attempt >= 3) || this.role !== 'owner') throw error;
-        if (attempt === 0) this.options.log.warn({ pipeline: this.name, err: (error as Error).message, ...requests }, 'storing processor outputs failed; retrying');
+        if (attempt === 0) this.options.log.warn({ pipeline: this.name, err: reasonOf(error), ...requests }, 'storing processor outputs failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, retryDelayMs(attempt)));
       }
     }
