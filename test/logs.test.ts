@@ -1,4 +1,5 @@
 import { print } from 'graphql';
+import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { IngestReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
@@ -86,6 +87,39 @@ describe('logs', () => {
       );
     } finally {
       for (const node of nodes.reverse()) await node.stop();
+      await dropSchema(schema);
+    }
+  });
+
+  it.runIf(DATABASE_URL)("logs a failed store of processor outputs by PostgreSQL's reason, never the statement's values, and stores them once it can", async () => {
+    const schema = `t_logs_fail_${process.pid}`;
+    const raw: string[] = [];
+    const lines: Record<string, unknown>[] = [];
+    const server = await startServerProcess({ DATABASE_URL: DATABASE_URL!, REDIS_URL: '', DATABASE_SCHEMA: schema, LOG_FORMAT: 'json', FORMING_FLUSH_INTERVAL: '100ms' }, (entry) => {
+      lines.push(entry);
+      raw.push(JSON.stringify(entry));
+    });
+    const direct = postgres(DATABASE_URL!, { max: 1, onnotice: () => undefined, connection: { search_path: schema } });
+    try {
+      // drizzle's own message for a failed statement is 'Failed query: … params: <the values>'.
+      await direct.unsafe(`
+        create function refuse_outputs() returns trigger language plpgsql as $$ begin raise exception 'outputs refused by the test'; end $$;
+        create trigger refuse_outputs before insert or update on window_aggregates for each row execute function refuse_outputs();`);
+      await server.mutate(RegisterSourcesDocument, { sources: patients('fail-bed') });
+      await server.mutate(IngestReadingsDocument, { readings: [heartRate('fail-bed', 123.456, 1)] });
+      await waitFor(() => lines.some((l) => l.msg === 'storing processor outputs failed; retrying'), 'the failed store in the log');
+      expect(lines.find((l) => l.msg === 'storing processor outputs failed; retrying')).toMatchObject({ pipeline: 'readings', err: 'outputs refused by the test' });
+
+      await direct`drop trigger refuse_outputs on window_aggregates`;
+      await waitFor(() => lines.some((l) => l.msg === 'processor outputs stored after retrying'), 'the store retried');
+      const [stored] = await direct<{ avg: number }[]>`select avg from window_aggregates where source_id = 'fail-bed' limit 1`;
+      expect(stored?.avg).toBe(123.456);
+      const everything = raw.join('\n');
+      expect(everything).not.toContain('123.456');
+      expect(everything).not.toContain('params');
+    } finally {
+      await direct.end();
+      await server.stop();
       await dropSchema(schema);
     }
   });
