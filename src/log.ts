@@ -35,7 +35,7 @@ export function prettyLine(line: string, colour: boolean): string {
  */
 export function createLogger(level: string, options: { pretty?: boolean } = {}): Logger {
   const pretty = options.pretty ?? Boolean(process.stdout.isTTY);
-  const base = { level, base: { service: 'vigil' }, timestamp: pino.stdTimeFunctions.isoTime };
+  const base = { level, base: { service: 'vigil' }, timestamp: pino.stdTimeFunctions.isoTime, serializers: { err: errorForLog } };
   if (!pretty) return pino(base);
   const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   return pino(base, { write: (line: string) => void process.stdout.write(prettyLine(line, colour)) });
@@ -46,4 +46,32 @@ export function redactUrl(url: string): string {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = '***';
   return parsed.toString();
+}
+
+/**
+ * The innermost message of an error and its causes, for logs: drizzle's "Failed query: <sql> params: <values>" says
+ * nothing about why, and its values may be a patient's.
+ */
+export function reasonOf(error: unknown): string {
+  let reason = error instanceof Error ? error.message : String(error);
+  for (let e = (error as { cause?: unknown })?.cause, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof Error && e.message) reason = e.message;
+  }
+  return reason;
+}
+
+/**
+ * An error as a log line holds it (`err`): its type, reason, code and stack frames. Not the error's own fields nor
+ * its message's head, which pino's default would keep: drizzle's error carries the statement's `params` (readings'
+ * values) and PostgreSQL's carries `detail` ("Failing row contains (…)").
+ */
+export function errorForLog(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const message = reasonOf(error);
+  let code: unknown;
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && code === undefined && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+    code = typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : undefined;
+  }
+  const frames = error.stack?.split('\n').filter((line) => line.startsWith('    at '));
+  return { type: error.name, message, ...(code !== undefined && { code }), ...(frames?.length && { stack: [`${error.name}: ${message}`, ...frames].join('\n') }) };
 }

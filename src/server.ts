@@ -44,7 +44,7 @@ import {
   WindowsMessage,
 } from './live/output-wire.js';
 import { buildPipelines } from './processors/pipelines.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, reasonOf, type Logger } from './log.js';
 import { openPubSub } from './pubsub/pubsub.js';
 import type { GraphQLContext } from './schema/context.js';
 import { noteStreamCursor } from './schema/live.js';
@@ -257,12 +257,12 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     graphiql: { title: 'Vigil: live telemetry API', subscriptionsProtocol: 'WS' },
     maskedErrors: { maskError, errorMessage: UNEXPECTED_ERROR },
     logging: {
-      debug: (...args) => log.debug(args.map(String).join(' ')),
-      info: (...args) => log.info(args.map(String).join(' ')),
-      warn: (...args) => log.warn(args.map(String).join(' ')),
+      debug: (...args) => log.debug(yogaLine(args)),
+      info: (...args) => log.info(yogaLine(args)),
+      warn: (...args) => log.warn(yogaLine(args)),
       // yoga reports every GraphQL error here, client mistakes included; real
       // faults are logged with their stack by maskError.
-      error: (...args) => log.debug(args.map(String).join(' ')),
+      error: (...args) => log.debug(yogaLine(args)),
     },
     plugins: [
       useGraphqlJsExecute(),
@@ -464,4 +464,9 @@ async function ready(services: Services, res: ServerResponse) {
   const ok = checks.every((c) => c.status === 'fulfilled');
   res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ ready: ok, database, pubsub }));
+}
+
+/** A line of graphql-yoga's own: an error by its reason, since a failed statement's message holds its values. */
+function yogaLine(args: unknown[]): string {
+  return args.map((arg) => (arg instanceof Error ? reasonOf(arg) : String(arg))).join(' ');
 }

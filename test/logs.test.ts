@@ -91,11 +91,11 @@ describe('logs', () => {
     }
   });
 
-  it.runIf(DATABASE_URL)("logs a failed store of processor outputs by PostgreSQL's reason, never the statement's values, and stores them once it can", async () => {
+  it.runIf(DATABASE_URL)("logs a statement PostgreSQL refuses by its reason, never the statement's values; processor outputs are stored once it can", async () => {
     const schema = `t_logs_fail_${process.pid}`;
     const raw: string[] = [];
     const lines: Record<string, unknown>[] = [];
-    const server = await startServerProcess({ DATABASE_URL: DATABASE_URL!, REDIS_URL: '', DATABASE_SCHEMA: schema, LOG_FORMAT: 'json', FORMING_FLUSH_INTERVAL: '100ms' }, (entry) => {
+    const server = await startServerProcess({ DATABASE_URL: DATABASE_URL!, REDIS_URL: '', DATABASE_SCHEMA: schema, LOG_LEVEL: 'debug', LOG_FORMAT: 'json', FORMING_FLUSH_INTERVAL: '100ms' }, (entry) => {
       lines.push(entry);
       raw.push(JSON.stringify(entry));
     });
@@ -114,9 +114,31 @@ describe('logs', () => {
       await waitFor(() => lines.some((l) => l.msg === 'processor outputs stored after retrying'), 'the store retried');
       const [stored] = await direct<{ avg: number }[]>`select avg from window_aggregates where source_id = 'fail-bed' limit 1`;
       expect(stored?.avg).toBe(123.456);
+
+      // An ingest PostgreSQL refuses is an unexpected error: logged with its stack, but not PostgreSQL's `detail`,
+      // which names the row ("Failing row contains (…)").
+      await direct`alter table readings add constraint refuse_readings check (value < 0) not valid`;
+      const refused = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: print(IngestReadingsDocument), variables: { readings: [heartRate('fail-bed', 98.765, 2)] } }),
+      });
+      expect(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('INTERNAL_SERVER_ERROR');
+      await waitFor(() => lines.some((l) => l.msg === 'unexpected error while executing an operation'), 'the failed ingest in the log');
+      const unexpected = lines.find((l) => l.msg === 'unexpected error while executing an operation')!.err as Record<string, unknown>;
+      expect(unexpected).toMatchObject({ message: 'new row for relation "readings" violates check constraint "refuse_readings"', code: '23514', stack: expect.stringContaining('    at ') });
+      // Through drizzle, whose error's message is the statement and its values, and through graphql-yoga's own lines.
+      await direct`alter table sources add constraint refuse_sources check (id <> 'bed-Zq7') not valid`;
+      const unregistered = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: print(RegisterSourcesDocument), variables: { sources: [{ id: 'bed-Zq7', kind: 'PATIENT', name: 'Ada Quill' }] } }),
+      });
+      expect(((await unregistered.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('INTERNAL_SERVER_ERROR');
+      await waitFor(() => lines.filter((l) => l.msg === 'unexpected error while executing an operation').length === 2, 'the failed registration in the log');
+      expect(lines.filter((l) => l.msg === 'unexpected error while executing an operation')[1]!.err).toMatchObject({ message: expect.stringContaining('refuse_sources') });
       const everything = raw.join('\n');
-      expect(everything).not.toContain('123.456');
-      expect(everything).not.toContain('params');
+      for (const value of ['123.456', '98.765', 'bed-Zq7', 'Ada Quill', 'params', 'Failed query']) expect(everything).not.toContain(value);
     } finally {
       await direct.end();
       await server.stop();

@@ -1,6 +1,5 @@
-import type { Logger } from '../log.js';
+import { reasonOf, type Logger } from '../log.js';
 import type { AlertService } from './alert-service.js';
-import { reasonOf } from '../db/client.js';
 
 /**
  * Checks every `checkIntervalMs` for firing alerts nobody acknowledged within

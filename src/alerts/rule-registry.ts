@@ -1,6 +1,6 @@
-import { reasonOf, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { listRules } from '../db/alerts.js';
-import type { Logger } from '../log.js';
+import { reasonOf, type Logger } from '../log.js';
 import type { AlertRule } from '../processors/alert-rules.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import { toProcessorRule, type StoredRule } from './rule-params.js';

@@ -1,9 +1,9 @@
-import { reasonOf, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { listAlerts, listRules, openAlertOf } from '../db/alerts.js';
 import type { Reading } from '../db/readings.js';
 import { formatDuration } from '../duration.js';
 import type { StreamTail } from '../live/stream-tail.js';
-import type { Logger } from '../log.js';
+import { reasonOf, type Logger } from '../log.js';
 import type { AlertService } from './alert-service.js';
 import type { StoredRule } from './rule-params.js';
 import type { RuleRegistry } from './rule-registry.js';

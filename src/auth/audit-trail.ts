@@ -1,6 +1,6 @@
-import { reasonOf, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { insertAuditEntries, type AuditEntry } from '../db/audit.js';
-import type { Logger } from '../log.js';
+import { reasonOf, type Logger } from '../log.js';
 
 /**
  * The audit log's writer. Requests only append to a buffer; a timer stores

@@ -1,6 +1,6 @@
-import { reasonOf, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { deadKeys } from '../db/api-keys.js';
-import type { Logger } from '../log.js';
+import { reasonOf, type Logger } from '../log.js';
 import type { Principal } from './principal.js';
 
 /** graphql-ws close code for a connection whose key was revoked or expired (graphql-ws's "Unauthorized"). */

@@ -6,7 +6,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '../config.js';
-import { redactUrl, type Logger } from '../log.js';
+import { reasonOf, redactUrl, type Logger } from '../log.js';
 import { migrateDatabase } from './migrate.js';
 import { PgliteThread } from './pglite-thread.js';
 import * as schema from './schema.js';
@@ -258,15 +258,6 @@ export function sqlStateOf(error: unknown): string | undefined {
     if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
   }
   return undefined;
-}
-
-/** The innermost message of an error and its causes, for logs ("Failed query: …" says nothing about why). */
-export function reasonOf(error: unknown): string {
-  let reason = error instanceof Error ? error.message : String(error);
-  for (let e = (error as { cause?: unknown })?.cause, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof Error && e.message) reason = e.message;
-  }
-  return reason;
 }
 
 /**

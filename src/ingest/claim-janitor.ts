@@ -1,6 +1,6 @@
-import { reasonOf, type Database } from '../db/client.js';
+import type { Database } from '../db/client.js';
 import { abandonDeadClaims } from '../db/offsets.js';
-import type { Logger } from '../log.js';
+import { reasonOf, type Logger } from '../log.js';
 
 export interface ClaimJanitor {
   /** Claims this node abandoned since start. */

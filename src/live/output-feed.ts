@@ -1,9 +1,8 @@
 import type { z } from 'zod';
 import { SlowConsumerError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { reasonOf, type Logger } from '../log.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import { Channel, newDeliveryCounters } from './channel.js';
-import { reasonOf } from '../db/client.js';
 
 /**
  * Live processor outputs (windows, candles, flags) for subscribers on this

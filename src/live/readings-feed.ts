@@ -1,7 +1,7 @@
-import { reasonOf, type Executor } from '../db/client.js';
+import type { Executor } from '../db/client.js';
 import { readingsAfter, type Reading } from '../db/readings.js';
 import { SlowConsumerError, UnavailableError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { reasonOf, type Logger } from '../log.js';
 import { Channel, newDeliveryCounters, type DeliveryCounters } from './channel.js';
 import type { StreamTail } from './stream-tail.js';
 

@@ -1,5 +1,4 @@
-import { reasonOf } from '../db/client.js';
-import type { Logger } from '../log.js';
+import { reasonOf, type Logger } from '../log.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import type { StreamBatch } from './wire.js';
 

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { reasonOf, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { acquireLease, LeaseLostError, loadCheckpoint, recordLateEvents, releaseLease, saveCheckpoints, type LateEvent, type SeriesCheckpoint } from '../db/processor-state.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { StreamTail } from '../live/stream-tail.js';
-import type { Logger } from '../log.js';
+import { reasonOf, type Logger } from '../log.js';
 import { LatencySamples } from './latency.js';
 import { partitionOf } from './partitions.js';
 import type { Output, Processor } from './processor.js';

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
-import { reasonOf, sqlStateOf } from '../db/client.js';
+import { sqlStateOf } from '../db/client.js';
 import { AppError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { reasonOf, type Logger } from '../log.js';
 
 /** What a client reads of an unexpected error (yoga's own default, named so both masking paths say it). */
 export const UNEXPECTED_ERROR = 'Unexpected error.';
