@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AcknowledgeAlertDocument,
   AlertHistoryDocument,
+  AlertRulesDocument,
   AlertsDocument,
   CreateAlertRuleDocument,
   DeleteAlertRuleDocument,
@@ -16,7 +17,7 @@ import {
   type ReadingInput,
 } from '../src/generated/graphql.js';
 import { primaryBackends } from './support/backends.js';
-import { startTestApp, type TestApp } from './support/app.js';
+import { sql, startTestApp, type TestApp } from './support/app.js';
 import { T0, patients } from './support/fixtures.js';
 import type { LiveResults } from './support/live.js';
 
@@ -102,7 +103,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
       Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37, ...v }).map(([metric, value]) =>
         at(base, 'news-1', metric, value!, s),
       );
-    const score = async () => (await app.mutate(News2ScoresDocument, { sourceIds: ['news-1'] })).news2Scores[0];
+    const score = async () => (await app.mutate(News2ScoresDocument, { sourceIds: ['news-1'] })).news2Scores.edges[0]?.node;
 
     await post(vitals(0, {}));
     expect(await score()).toMatchObject({ total: 0, risk: 'LOW' });
@@ -177,7 +178,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
       at(base, 'qual-1', metric, value, 0),
     );
     await post(vitals);
-    const score = async () => (await app.mutate(News2ScoresDocument, { sourceIds: ['qual-1'] })).news2Scores[0];
+    const score = async () => (await app.mutate(News2ScoresDocument, { sourceIds: ['qual-1'] })).news2Scores.edges[0]?.node;
     expect(await score()).toMatchObject({ total: 0 });
     // Flagged unusable by the monitor, and a heart rate outside 20-300 (stored as SUSPECT).
     const { ingestReadings } = await app.mutate(IngestReadingsDocument, {
@@ -208,6 +209,21 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     const { alerts } = await app.mutate(AlertsDocument, { ruleIds: [high.id] });
     expect(alerts.edges.map((e) => e.node.state)).toEqual(['RESOLVED']);
     await live.close();
+  });
+
+  it('holds at most 1,000 rules a tenant: the next is refused by name until one is deleted', async () => {
+    const first = await rule({ name: 'Bulk', kind: 'THRESHOLD', sourceIds: ['rule-2'], metric: 'heart_rate', above: 250, severity: 'LOW' });
+    const [counted] = await app.sql<{ held: number }>(sql`select count(*)::int as held from alert_rules`);
+    const held = counted!.held;
+    // The rest straight into the table, disabled, as copies of the first.
+    await app.sql(sql`insert into alert_rules (id, name, tenant_id, kind, source_ids, params, enabled)
+      select 'bulk-' || i, name, tenant_id, kind, source_ids, params, false from alert_rules, generate_series(1, ${1_000 - held}::int) as i where id = ${first.id}`);
+    const refused = await app.request(CreateAlertRuleDocument, { input: { name: 'One too many', kind: 'THRESHOLD', metric: 'heart_rate', above: 200 } });
+    expect(refused.errors?.[0]).toMatchObject({ message: 'a tenant may have at most 1000 alert rules: delete or update one instead', extensions: { code: 'TOO_MANY_RULES', max: 1_000 } });
+    expect((await app.mutate(AlertRulesDocument, {})).alertRules).toHaveLength(1_000);
+    await app.mutate(DeleteAlertRuleDocument, { id: 'bulk-1' });
+    expect((await rule({ name: 'Room again', kind: 'THRESHOLD', metric: 'heart_rate', above: 200 })).name).toBe('Room again');
+    await app.sql(sql`delete from alert_rules where id like 'bulk-%' or name in ('Bulk', 'Room again')`);
   });
 });
 

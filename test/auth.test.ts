@@ -144,7 +144,7 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
       variables: { s: TENANTS[tenantOf(side)].symbol, f: at(-60), t: at(120) },
     }),
     'Query.anomalies': (side) => ({ query: 'query($s: [ID!]) { anomalies(sourceIds: $s) { edges { node { sourceId } } } }', variables: { s: [bed(side)] } }),
-    'Query.news2Scores': (side) => ({ query: 'query($s: [ID!]) { news2Scores(sourceIds: $s) { sourceId total } }', variables: { s: [bed(side)] } }),
+    'Query.news2Scores': (side) => ({ query: 'query($s: [ID!]) { news2Scores(sourceIds: $s) { edges { node { sourceId total } } } }', variables: { s: [bed(side)] } }),
     'Query.alerts': (side) => ({ query: 'query($s: [ID!]) { alerts(sourceIds: $s) { edges { node { id sourceId } } } }', variables: { s: [bed(side)] } }),
     'Query.alertRules': () => ({ query: '{ alertRules { id name sourceIds } }' }),
     'Query.fraudSignals': (side) => ({ query: 'query($s: [String!]) { fraudSignals(subjects: $s) { edges { node { subject } } } }', variables: { s: [TENANTS[tenantOf(side)].card] } }),

@@ -23,8 +23,10 @@ describe('query cost', () => {
     }
     expect(Object.keys(costs).length).toBeGreaterThan(30);
     expect(Object.entries(costs).filter(([, c]) => c > maxCost)).toEqual([]);
-    // The largest: every patient's NEWS2 with its parameters (all of a tenant's, costed as 1,000), and a full history.
-    expect(Math.max(...Object.values(costs))).toBe(11_000);
+    // The largest: a full history (10,000 buckets) and a registration of 10,000 sources; then a page of 500 NEWS2
+    // scores with their six parameters (500 edges, 500 scores, 3,000 parameters, the page and its info).
+    expect(Math.max(...Object.values(costs))).toBe(10_000);
+    expect(costs.News2Scores).toBe(4_002);
   });
 
   it("counts a connection's edges at the page asked for: literal, variable, the variable's default, the field's default; above the maximum at the maximum", () => {

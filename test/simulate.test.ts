@@ -52,8 +52,15 @@ describe('npm run simulate', () => {
       const { alerts } = await scenarioApp.mutate(AlertsDocument, { first: 50 });
       const raised = alerts.edges.map((e) => e.node).filter((a) => !a.message.startsWith('signal') || Date.parse(a.firedAt ?? a.startedAt) <= ended);
       expect(raised.filter((a) => a.sourceId === 'bed-03' && a.message.startsWith('signal')).map((a) => a.state)).toEqual(['RESOLVED']);
-      const news2 = (await scenarioApp.mutate(News2ScoresDocument, {})).news2Scores;
+      const news2 = (await scenarioApp.mutate(News2ScoresDocument, {})).news2Scores.edges.map((e) => e.node);
       expect(news2.map((s) => s.sourceId)).toEqual(['bed-01', 'bed-02', 'bed-03']);
+      // Pages by patient id: what follows endCursor, and whether more do.
+      const firstPage = (await scenarioApp.mutate(News2ScoresDocument, { first: 2 })).news2Scores;
+      expect(firstPage.edges.map((e) => e.node.sourceId)).toEqual(['bed-01', 'bed-02']);
+      expect(firstPage.pageInfo).toEqual({ hasNextPage: true, endCursor: 'bed-02' });
+      const lastPage = (await scenarioApp.mutate(News2ScoresDocument, { first: 2, after: firstPage.pageInfo.endCursor })).news2Scores;
+      expect(lastPage.edges.map((e) => e.node.sourceId)).toEqual(['bed-03']);
+      expect(lastPage.pageInfo).toEqual({ hasNextPage: false, endCursor: 'bed-03' });
       expect(news2.find((s) => s.sourceId === 'bed-01')).toMatchObject({ risk: 'HIGH' });
       expect(news2.filter((s) => s.sourceId !== 'bed-01').every((s) => s.risk === 'LOW')).toBe(true);
       expect(raised.some((a) => a.sourceId === 'bed-01' && a.message.startsWith('NEWS2') && a.severity === 'CRITICAL')).toBe(true);

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm';
 import type { StoredRule } from '../alerts/rule-params.js';
 import { ownedBy } from './sources.js';
 import type { Db } from './client.js';
@@ -19,9 +19,15 @@ export async function listRules(db: Db, options: { enabledOnly?: boolean; tenant
   return found as never;
 }
 
-export async function insertRule(db: Db, rule: StoredRule) {
-  const [row] = await db.insert(alertRules).values(rule).returning();
-  return row!;
+/** Inserts a rule unless its tenant has `max` already (then undefined). A tenant's inserts take turns, so none overshoots. */
+export async function insertRule(db: Db, rule: StoredRule, max: number) {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`alert_rules:${rule.tenantId}`}))`);
+    const [held] = await tx.select({ rules: count() }).from(alertRules).where(eq(alertRules.tenantId, rule.tenantId));
+    if (held!.rules >= max) return undefined;
+    const [row] = await tx.insert(alertRules).values(rule).returning();
+    return row!;
+  });
 }
 
 export async function updateRule(db: Db, id: string, tenantId: string, changes: Partial<Omit<StoredRule, 'id' | 'tenantId'>>) {

@@ -14,15 +14,18 @@ export async function upsertNews2(tx: Db, scores: readonly News2Score[]): Promis
   );
 }
 
-export async function listNews2(db: Db, tenantId: string, sourceIds: readonly string[] | null | undefined) {
+/** A tenant's current scores ordered by patient id: `sourceIds` only (when given), after `after`, at most `limit`. */
+export async function listNews2(db: Db, options: { tenantId: string; sourceIds?: readonly string[] | null; after?: string | null; limit: number }) {
   return db
     .select()
     .from(news2Scores)
     .where(
       and(
-        ownedBy(news2Scores.sourceId, tenantId),
-        sourceIds?.length ? sql`${news2Scores.sourceId} = any(${sql.param([...sourceIds])}::text[])` : undefined,
+        ownedBy(news2Scores.sourceId, options.tenantId),
+        options.sourceIds?.length ? sql`${news2Scores.sourceId} = any(${sql.param([...options.sourceIds])}::text[])` : undefined,
+        options.after ? sql`${news2Scores.sourceId} > ${options.after}` : undefined,
       ),
     )
-    .orderBy(asc(news2Scores.sourceId));
+    .orderBy(asc(news2Scores.sourceId))
+    .limit(options.limit);
 }

@@ -14,6 +14,8 @@ import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './p
 import { LIST_SIZE, pageArgs, type PageBounds } from './cost.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 50 };
+/** Rules a tenant may hold: every reading is checked against its enabled ones, and `alertRules` lists them all. */
+const MAX_ALERT_RULES = 1_000;
 
 const SeverityEnum = builder.enumType('Severity', { values: SEVERITIES });
 const AlertStateEnum = builder.enumType('AlertState', {
@@ -110,10 +112,9 @@ async function changedRule(ctx: GraphQLContext, id: string, row: unknown): Promi
 builder.queryField('alertRules', (t) =>
   t.field({
     type: [AlertRuleRef],
-    description: 'Every rule, enabled or not, oldest first.',
+    description: `Every rule, enabled or not, oldest first (a tenant has at most ${MAX_ALERT_RULES}).`,
     resolve: (_root, _args, ctx) => listRules(ctx.services.database.db, { tenantId: ctx.scope.tenantId }),
-    // A tenant's rules are not bounded; a ward's are tens.
-    extensions: { [LIST_SIZE]: 100 },
+    extensions: { [LIST_SIZE]: MAX_ALERT_RULES },
   }),
 );
 
@@ -124,7 +125,9 @@ builder.mutationField('createAlertRule', (t) =>
     args: { input: t.arg({ type: AlertRuleInput, required: true, description: 'The rule: its kind, what it watches and when it fires (see AlertRuleInput).' }) },
     resolve: async (_root, args, ctx) => {
       const id = `rule-${randomUUID().slice(0, 8)}`;
-      return changedRule(ctx, id, await insertRule(ctx.services.database.db, await toStored(ctx, id, args.input as RuleInput, true)));
+      const row = await insertRule(ctx.services.database.db, await toStored(ctx, id, args.input as RuleInput, true), MAX_ALERT_RULES);
+      if (!row) throw new ValidationError(`a tenant may have at most ${MAX_ALERT_RULES} alert rules: delete or update one instead`, { max: MAX_ALERT_RULES }, 'TOO_MANY_RULES');
+      return changedRule(ctx, id, row);
     },
   }),
 );

@@ -3,9 +3,12 @@ import { NEWS2_METRICS, type News2Metric, type News2Score } from '../processors/
 import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
-import { LIST_SIZE, listLength, type ListSize } from './cost.js';
+import { LIST_SIZE, pageArgs, type PageBounds } from './cost.js';
+import { connectionOf, pageSize, toPage } from './pagination.js';
 
 type News2View = Omit<News2Score, 'id' | 'cursor' | 'highestSingle'>;
+
+const PAGE: PageBounds = { max: 500, fallback: 100 };
 
 const News2RiskEnum = builder.enumType('News2Risk', {
   description: 'RCP NEWS2 clinical risk: LOW (0-4), LOW_MEDIUM (a single parameter scoring 3), MEDIUM (5-6), HIGH (7+).',
@@ -28,21 +31,25 @@ const News2Ref = builder.objectRef<News2View>('News2Score').implement({
       description: 'Each vital sign\'s value and score.',
       type: [News2ParameterRef],
       resolve: (s) => NEWS2_METRICS.map((metric) => ({ metric, value: s.values[metric], score: s.scores[metric] })),
+      extensions: { [LIST_SIZE]: NEWS2_METRICS.length },
     }),
   }),
 });
 
+const News2Connection = connectionOf('News2Score', News2Ref);
+
 builder.queryField('news2Scores', (t) =>
   t.field({
-    type: [News2Ref],
-    description: "Each patient's current NEWS2 score (patients with all six parameters measured).",
-    args: { sourceIds: t.arg.idList({ description: 'Only these patients; all when omitted.' }) },
-    // All of a tenant's patients are not bounded; a hospital's are hundreds.
-    extensions: { [LIST_SIZE]: ((argument) => listLength(argument('sourceIds')) ?? 1_000) satisfies ListSize },
+    type: News2Connection,
+    description: "Each patient's current NEWS2 score (patients with all six parameters measured), ordered by patient id.",
+    args: { sourceIds: t.arg.idList({ description: 'Only these patients; all when omitted.' }), ...pageArgs(t.arg, PAGE) },
     resolve: async (_root, args, ctx) => {
+      const limit = pageSize(args.first, PAGE);
       checkFilterSize(args.sourceIds, 'sourceIds');
-      const rows = await listNews2(ctx.services.database.db, ctx.scope.tenantId, await ctx.scope.sources(args.sourceIds));
-      return rows.map((r) => ({ ...r, time: r.time.getTime(), risk: r.risk as News2View['risk'], scores: r.scores as News2View['scores'], values: r.values as News2View['values'] }));
+      const sourceIds = await ctx.scope.sources(args.sourceIds);
+      const rows = await listNews2(ctx.services.database.db, { tenantId: ctx.scope.tenantId, sourceIds, after: args.after, limit: limit + 1 });
+      const scores = rows.map((r): News2View => ({ ...r, time: r.time.getTime(), risk: r.risk as News2View['risk'], scores: r.scores as News2View['scores'], values: r.values as News2View['values'] }));
+      return toPage(scores, limit, (s) => s.sourceId);
     },
   }),
 );

@@ -11,6 +11,7 @@ import {
   type DashAlertFragment,
   type DashLiveAlertsSubscription,
   type DashNews2Fragment,
+  type DashNews2ScoresQuery,
   type DashReadingFragment,
   type DashSourcesQuery,
   type SourceKind,
@@ -259,13 +260,21 @@ class Store {
     await this.loadOutputs();
   }
 
+  /** Every patient's NEWS2 score, a page at a time. */
+  private async loadNews2() {
+    for (let after: string | null = null; ; ) {
+      const { news2Scores: page }: DashNews2ScoresQuery = await request(DashNews2ScoresDocument, { first: 500, after });
+      page.edges.forEach((edge) => this.applyNews2(edge.node));
+      if (!page.pageInfo.hasNextPage) return;
+      after = page.pageInfo.endCursor;
+    }
+  }
+
   /** NEWS2 scores, open alerts and rule kinds: what the views need beside readings. Needs an analyst key; a read key gets the live updates only. */
   private async loadOutputs() {
     const forbidden = (error: unknown) => error instanceof ApiError && (error.code === 'FORBIDDEN' || error.code === 'UNAUTHENTICATED');
     await Promise.all([
-      request(DashNews2ScoresDocument, {})
-        .then((data) => data.news2Scores.forEach((score) => this.applyNews2(score)))
-        .catch((error: unknown) => forbidden(error) || console.warn('NEWS2 scores', error)),
+      this.loadNews2().catch((error: unknown) => forbidden(error) || console.warn('NEWS2 scores', error)),
       request(DashAlertRulesDocument, {})
         .then((data) => data.alertRules.forEach((rule) => this.ruleKinds.set(rule.id, rule.kind)))
         .catch((error: unknown) => forbidden(error) || console.warn('alert rules', error)),

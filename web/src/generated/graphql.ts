@@ -125,10 +125,12 @@ export type DashLiveWindowsSubscription = { windows: Array<{ sourceId: string, m
 
 export type DashNews2ScoresQueryVariables = Exact<{
   sourceIds?: Array<string | number> | string | number | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
 }>;
 
 
-export type DashNews2ScoresQuery = { news2Scores: Array<{ sourceId: string, time: string, total: number, risk: News2Risk, parameters: Array<{ metric: string, value: number, score: number }> }> };
+export type DashNews2ScoresQuery = { news2Scores: { edges: Array<{ node: { sourceId: string, time: string, total: number, risk: News2Risk, parameters: Array<{ metric: string, value: number, score: number }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type DashLiveNews2SubscriptionVariables = Exact<{
   sourceIds?: Array<string | number> | string | number | null | undefined;
@@ -412,9 +414,17 @@ export const DashLiveWindowsDocument = new TypedDocumentString(`
   closed
 }`) as unknown as TypedDocumentString<DashLiveWindowsSubscription, DashLiveWindowsSubscriptionVariables>;
 export const DashNews2ScoresDocument = new TypedDocumentString(`
-    query DashNews2Scores($sourceIds: [ID!]) {
-  news2Scores(sourceIds: $sourceIds) {
-    ...DashNews2
+    query DashNews2Scores($sourceIds: [ID!], $first: Int, $after: String) {
+  news2Scores(sourceIds: $sourceIds, first: $first, after: $after) {
+    edges {
+      node {
+        ...DashNews2
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
   }
 }
     fragment DashNews2 on News2Score {
