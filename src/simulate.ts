@@ -176,6 +176,8 @@ export async function runSimulator(argv: string[]): Promise<number> {
       trades.push({
         symbol: instrument.symbol,
         time: new Date(tickStart + Math.floor((k * 1000) / tradeRate)).toISOString(),
+        // As a venue numbers its trades; a retried batch resends the same ids, so it is stored once.
+        tradeId: `${tickStart}-${k}`,
         price: Number(instrument.price.toFixed(4)),
         size: 1 + Math.floor(rand() * 500),
       });

@@ -338,6 +338,7 @@ const CASES: Case[] = [
   { category: 'numbers', name: 'trade price 1e300 (price × size overflows volume and VWAP)', request: trades(trade({ price: 1e300 })), expect: items(0, [[0, 'price', 'INVALID_PRICE']], { message: /at most 1e15/ }) },
   { category: 'numbers', name: 'trade size 1.7e308', request: trades(trade({ size: 1.7e308 })), expect: items(0, [[0, 'size', 'INVALID_SIZE']], { message: /at most 1e15/ }) },
   { category: 'numbers', name: 'trade price 0 and size -1', request: trades(trade({ price: 0, size: -1 })), expect: items(0, [[0, 'price', 'INVALID_PRICE'], [0, 'size', 'INVALID_SIZE']], { message: /greater than 0/ }) },
+  { category: 'strings', name: 'trade id of 65 characters', request: trades(trade({ tradeId: 'T'.repeat(65) })), expect: items(0, [[0, 'tradeId', 'INVALID_TRADE_ID']], { message: /1-64 characters/ }) },
   { category: 'numbers', name: 'trade price 5e-324, stored', request: trades(trade({ price: 5e-324 })), expect: items(1, []) },
   { category: 'numbers', name: 'transaction amount 1e300', request: transactions(transaction({ amount: 1e300 })), expect: items(0, [[0, 'amount', 'INVALID_AMOUNT']], { message: /implausibly large/ }) },
   { category: 'numbers', name: 'transaction amount -0', request: transactions(transaction({ amount: -0 })), expect: items(0, [[0, 'amount', 'INVALID_AMOUNT']], { message: /greater than 0/ }) },

@@ -200,6 +200,39 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     expect(response.errors?.[0]).toMatchObject({ message: expect.stringContaining('batch of 51 trades exceeds the maximum of 50'), extensions: { code: 'BATCH_TOO_LARGE' } });
     expect(await stored()).toEqual(before);
   });
+
+  it('tells trades of one symbol in one millisecond apart by tradeId, stores a resent one once, and names a bad tradeId', async () => {
+    // One order sweeping three price levels: three trades with one timestamp.
+    const sweep = [
+      { symbol: 'SWEEP', time: at(10), tradeId: 'X-1', price: 100, size: 5 },
+      { symbol: 'SWEEP', time: at(10), tradeId: 'X-2', price: 100.01, size: 7 },
+      { symbol: 'SWEEP', time: at(10), tradeId: 'X-3', price: 100.02, size: 9 },
+    ];
+    expect((await app.mutate(IngestTradesDocument, { trades: sweep })).ingestTrades).toMatchObject({ accepted: 3, duplicates: 0, rejected: 0 });
+    const again = await app.mutate(IngestTradesDocument, {
+      trades: [...sweep, { ...sweep[0]!, price: 1 }, { symbol: 'SWEEP', time: at(10), tradeId: 'X 4', price: 1, size: 1 }, { symbol: 'SWEEP', time: at(10), tradeId: '', price: 1, size: 1 }],
+    });
+    expect(again.ingestTrades).toMatchObject({ accepted: 0, duplicates: 4, rejected: 2 });
+    expect(again.ingestTrades.errors.map((e) => [e.index, e.field, e.code])).toEqual([
+      [4, 'tradeId', 'INVALID_TRADE_ID'],
+      [5, 'tradeId', 'INVALID_TRADE_ID'],
+    ]);
+    // Without ids, a symbol's trades in one millisecond are one trade: the first stored wins.
+    const anonymous = await app.mutate(IngestTradesDocument, {
+      trades: [
+        { symbol: 'SWEEP', time: at(11), price: 100, size: 1 },
+        { symbol: 'SWEEP', time: at(11), price: 101, size: 2 },
+      ],
+    });
+    expect(anonymous.ingestTrades).toMatchObject({ accepted: 1, duplicates: 1, rejected: 0 });
+    const rows = await app.sql<{ trade_id: string; price: number; size: number }>(sql`select trade_id, price, size from trades where symbol = 'SWEEP' order by time, trade_id`);
+    expect(rows).toEqual([
+      { trade_id: 'X-1', price: 100, size: 5 },
+      { trade_id: 'X-2', price: 100.01, size: 7 },
+      { trade_id: 'X-3', price: 100.02, size: 9 },
+      { trade_id: '', price: 100, size: 1 },
+    ]);
+  });
 });
 
 // A batch is first inserted plainly; one that repeats stored rows fails whole, changes nothing, and is written again

@@ -158,14 +158,16 @@ export const deadLetters = pgTable(
 
 /**
  * One trade. Like readings: `seq` is the trades stream cursor, and the
- * natural key (symbol, time) is a unique covering index made in SQL
- * (migrations/0002), so a retried batch is stored once.
+ * natural key (symbol, time, trade_id) is a unique covering index made in
+ * SQL (migrations/0003, 0009), so a retried batch is stored once.
  */
 export const trades = pgTable(
   'trades',
   {
     symbol: text('symbol').notNull(),
     time: timestamp('time', { withTimezone: true, mode: 'date' }).notNull(),
+    /** The venue's id of the trade ('' when the client sent none): tells apart trades of one symbol in one millisecond. */
+    tradeId: text('trade_id').notNull().default(''),
     price: doublePrecision('price').notNull(),
     size: doublePrecision('size').notNull(),
     seq: bigint('seq', { mode: 'bigint' }).notNull(),

@@ -32,16 +32,20 @@ const toTrade = (row: TradeRow): Trade => ({
   size: row.size,
 });
 
-/** The INSERT of `trades` for claimAndInsert (see insertReadingsSql); a stored (symbol, time) is left untouched (skipped, or the statement fails: see insertReadingsSql). */
-export function insertTradesSql(trades: readonly Omit<Trade, 'cursor'>[], onConflict: OnConflict = 'skip'): SQL {
-  return sql`insert into trades (symbol, time, price, size, seq)
-    select t.symbol, ${epochMsToTimestamptz(sql`t.time`)}, t.price, t.size, claim.base + t.n
+/**
+ * The INSERT of `trades` for claimAndInsert (see insertReadingsSql); a stored (symbol, time, tradeId) is left
+ * untouched (skipped, or the statement fails: see insertReadingsSql). `tradeId` '' when the client sent none.
+ */
+export function insertTradesSql(trades: readonly (Omit<Trade, 'cursor'> & { tradeId: string })[], onConflict: OnConflict = 'skip'): SQL {
+  return sql`insert into trades (symbol, time, trade_id, price, size, seq)
+    select t.symbol, ${epochMsToTimestamptz(sql`t.time`)}, t.trade_id, t.price, t.size, claim.base + t.n
     from claim, unnest(
       ${textArrayLiteral(trades.map((t) => t.symbol))}::text[],
       ${float8ArrayLiteral(trades.map((t) => t.time.getTime()))}::float8[],
+      ${textArrayLiteral(trades.map((t) => t.tradeId))}::text[],
       ${float8ArrayLiteral(trades.map((t) => t.price))}::float8[],
-      ${float8ArrayLiteral(trades.map((t) => t.size))}::float8[]) with ordinality as t(symbol, time, price, size, n)
-    ${onConflictClause(onConflict, sql`(symbol, time)`)}
+      ${float8ArrayLiteral(trades.map((t) => t.size))}::float8[]) with ordinality as t(symbol, time, trade_id, price, size, n)
+    ${onConflictClause(onConflict, sql`(symbol, time, trade_id)`)}
     returning seq`;
 }
 

@@ -85,6 +85,7 @@ export type IngestErrorCode =
   | 'INVALID_SOURCE_ID'
   | 'INVALID_SYMBOL'
   | 'INVALID_TIME'
+  | 'INVALID_TRADE_ID'
   | 'INVALID_VALUE'
   | 'TIME_OUT_OF_RANGE'
   | 'UNIT_MISMATCH'
@@ -153,7 +154,7 @@ export type SourceKind =
   | 'INSTRUMENT'
   | 'PATIENT';
 
-/** An executed trade. (symbol, time) identifies it: a resent trade is stored once. */
+/** An executed trade. (symbol, time, tradeId) identifies it: a resent trade is stored once. Without a tradeId, trades of one symbol in the same millisecond are one trade: send the venue's id wherever it has one. */
 export type TradeInput = {
   /** Greater than 0. */
   price: number;
@@ -161,8 +162,10 @@ export type TradeInput = {
   size: number;
   /** Ticker, pair or contract code: 1-32 of letters, digits and . _ : / - */
   symbol: string;
-  /** ISO-8601 timestamp with a time zone (event time). */
+  /** ISO-8601 timestamp with a time zone (event time), kept to the millisecond. */
   time: string;
+  /** The venue's id of the trade: 1-64 of letters, digits and . _ : / -. Tells apart trades of one symbol in one millisecond. */
+  tradeId?: string | null | undefined;
 };
 
 /** A card transaction. `id` identifies it: a resent transaction is stored once. Card ids are tokens, never card numbers. */

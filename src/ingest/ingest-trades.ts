@@ -20,14 +20,15 @@ function tradesSpec(registry: SourceRegistry): StreamSpec<ValidTrade, Trade> {
       .filter((c) => !owned.has(c.value.symbol))
       .map((c) => ({ index: c.index, field: 'symbol', code: 'UNKNOWN_SOURCE' as const, message: `symbol "${c.value.symbol}" is not an instrument of your tenant` }));
   },
-  naturalKey: (t) => `${t.symbol}\u0000${t.time.getTime()}`,
+  naturalKey: (t) => `${t.symbol}\u0000${t.time.getTime()}\u0000${t.tradeId}`,
   insertSql: (trades, _tenantId, onConflict) => insertTradesSql(trades, onConflict),
-  toStored: (t, cursor) => ({ ...t, cursor }),
+  // The trade id identifies a trade in storage; the stream's consumers (candles) need only what it was.
+  toStored: ({ tradeId: _tradeId, ...t }, cursor) => ({ ...t, cursor }),
   codec: tradesCodec,
   };
 }
 
-/** Stores a batch of trades (see ingestBatch); (symbol, time) identifies a trade. */
+/** Stores a batch of trades (see ingestBatch); (symbol, time, tradeId) identifies a trade. */
 export function ingestTrades(deps: IngestDeps & { registry: SourceRegistry }, items: readonly unknown[], caller: Principal, request?: IngestRequest): Promise<IngestResult> {
   return ingestBatch(deps, tradesSpec(deps.registry), items, caller, request);
 }

@@ -5,6 +5,9 @@ import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck
 /** Exchange tickers, pairs and contract codes: AAPL, BTC-USD, ES.Z26, EUR/USD, XNAS:MSFT. */
 export const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,31}$/;
 
+/** A venue's trade id: exchange sequence numbers, UUIDs, `XNAS-20261204-000123`. */
+const TRADE_ID_PATTERN = /^[A-Za-z0-9._:/-]{1,64}$/;
+
 const positive = (field: string) =>
   z
     .number({ error: `${field} must be a finite number` })
@@ -18,6 +21,10 @@ const TradeItem = z.object({
     .string({ error: 'symbol must be a string' })
     .regex(SYMBOL_PATTERN, 'symbol must be 1-32 characters: letters, digits, ".", "_", ":", "/" or "-", starting with a letter or digit'),
   time: z.iso.datetime({ offset: true, error: TIME_FORMAT_MESSAGE }),
+  tradeId: z
+    .string({ error: 'tradeId must be a string' })
+    .regex(TRADE_ID_PATTERN, 'tradeId must be 1-64 characters: letters, digits, ".", "_", ":", "/" or "-"')
+    .nullish(),
   price: positive('price'),
   size: positive('size'),
 });
@@ -25,6 +32,7 @@ const TradeItem = z.object({
 const FIELD_CODES: Record<string, ItemErrorCode> = {
   symbol: 'INVALID_SYMBOL',
   time: 'INVALID_TIME',
+  tradeId: 'INVALID_TRADE_ID',
   price: 'INVALID_PRICE',
   size: 'INVALID_SIZE',
 };
@@ -32,6 +40,8 @@ const FIELD_CODES: Record<string, ItemErrorCode> = {
 export interface ValidTrade {
   symbol: string;
   time: Date;
+  /** '' when the client sent none. */
+  tradeId: string;
   price: number;
   size: number;
 }
@@ -44,5 +54,5 @@ export function validateTrade(item: unknown, index: number, bounds: { latest: Da
   const time = new Date(input.time);
   const outOfRange = timeBoundsError(index, input.time, time, bounds.latest);
   if (outOfRange) return { ok: false, errors: [outOfRange] };
-  return { ok: true, value: { symbol: input.symbol, time, price: input.price, size: input.size } };
+  return { ok: true, value: { symbol: input.symbol, time, tradeId: input.tradeId ?? '', price: input.price, size: input.size } };
 }

@@ -14,10 +14,12 @@ import { pageArgs, type PageBounds } from './cost.js';
 const PAGE: PageBounds = { max: 1_000, fallback: 100 };
 
 const TradeInput = builder.inputType('TradeInput', {
-  description: 'An executed trade. (symbol, time) identifies it: a resent trade is stored once.',
+  description:
+    'An executed trade. (symbol, time, tradeId) identifies it: a resent trade is stored once. Without a tradeId, trades of one symbol in the same millisecond are one trade: send the venue\'s id wherever it has one.',
   fields: (t) => ({
     symbol: t.string({ required: true, description: 'Ticker, pair or contract code: 1-32 of letters, digits and . _ : / -' }),
-    time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone (event time).' }),
+    time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone (event time), kept to the millisecond.' }),
+    tradeId: t.string({ description: "The venue's id of the trade: 1-64 of letters, digits and . _ : / -. Tells apart trades of one symbol in one millisecond." }),
     price: t.float({ required: true, description: 'Greater than 0.' }),
     size: t.float({ required: true, description: 'Quantity traded, greater than 0.' }),
   }),
@@ -26,7 +28,7 @@ const TradeInput = builder.inputType('TradeInput', {
 builder.mutationField('ingestTrades', (t) =>
   t.field({
     type: IngestResultRef,
-    description: 'Stores a batch of trades (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on (symbol, time).',
+    description: 'Stores a batch of trades (at most MAX_BATCH), validated per item like ingestReadings. Idempotent on (symbol, time, tradeId).',
     args: { trades: t.arg({ type: [TradeInput], required: true, description: 'Trades, at most MAX_BATCH; each is stored or rejected on its own, and a retried trade is stored once.' }) },
     resolve: (_root, args, ctx) => ingestTrades(ctx.services.ingest, args.trades, ctx.principal, { log: requestLog(ctx), id: ctx.requestId }),
   }),
