@@ -278,6 +278,20 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     await aWs.close();
   });
 
+  it("refuses a registration naming another tenant's source id whole: none of the caller's sources is created or changed", async () => {
+    const listed = async (tenant: 'a' | 'b') =>
+      ((await asAdmin(tenant, '{ sources(first: 500) { edges { node { id kind name } } } }')).sources.edges as { node: { id: string } }[]).map((e) => e.node);
+    const before = { a: await listed('a'), b: await listed('b') };
+    const register = 'mutation($s: [SourceInput!]!) { registerSources(sources: $s) { id } }';
+    const refused = await call(fixture.b.keys.admin, register, {
+      s: [{ id: 'b-new-bed', kind: 'PATIENT', name: 'New' }, { id: TENANTS.a.bed, kind: 'PATIENT', name: 'x' }, { id: TENANTS.b.bed, kind: 'DEVICE', name: 'Renamed' }],
+    });
+    expect(refused.body.errors?.[0]).toMatchObject({ extensions: { code: 'SOURCE_ID_TAKEN', sourceId: TENANTS.a.bed } });
+    expect(before.b.some((s) => s.id === TENANTS.b.bed)).toBe(true);
+    expect(await listed('b')).toEqual(before.b);
+    expect(await listed('a')).toEqual(before.a);
+  });
+
   it('closes the graphql-ws and SSE connections of a revoked key within a second, with close code 4401', async () => {
     const reader = await newKey('a', 'read');
     const ws = await openWs(app.url, reader.key);

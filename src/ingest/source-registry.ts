@@ -14,14 +14,24 @@ export class SourceRegistry {
   constructor(private readonly db: Db) {}
 
   /**
-   * Creates sources for `tenantId`, or updates the kind and name of its own.
-   * Returns the stored rows and the ids that another tenant holds (left unchanged).
+   * Creates sources for `tenantId`, or updates the kind and name of its own: all of `input`, or, when another
+   * tenant holds any of its ids, nothing (`stored` empty, `taken` those ids), so a refused call changes nothing.
    */
-  async register(input: readonly SourceInput[], tenantId: string) {
-    const stored = await upsertSources(this.db, input, tenantId);
-    for (const source of stored) this.owners.set(source.id, tenantId);
-    const storedIds = new Set(stored.map((s) => s.id));
-    return { stored, taken: input.map((s) => s.id).filter((id) => !storedIds.has(id)) };
+  async register(input: readonly SourceInput[], tenantId: string): Promise<{ stored: Awaited<ReturnType<typeof upsertSources>>; taken: string[] }> {
+    try {
+      const stored = await this.db.transaction(async (tx) => {
+        const rows = await upsertSources(tx as unknown as Db, input, tenantId);
+        const storedIds = new Set(rows.map((s) => s.id));
+        const taken = input.map((s) => s.id).filter((id) => !storedIds.has(id));
+        if (taken.length > 0) throw new IdsTaken(taken);
+        return rows;
+      });
+      for (const source of stored) this.owners.set(source.id, tenantId);
+      return { stored, taken: [] };
+    } catch (error) {
+      if (error instanceof IdsTaken) return { stored: [], taken: error.ids };
+      throw error;
+    }
   }
 
   /** Claims unclaimed ids for `tenantId` (trade symbols become its instruments on first use); returns the ids it owns. */
@@ -52,5 +62,12 @@ export class SourceRegistry {
   /** The owner if this node has seen it; undefined otherwise (callers treat that as "not yours"). */
   ownerOf(id: string): string | undefined {
     return this.owners.get(id);
+  }
+}
+
+/** Rolls back a registration that named another tenant's ids. */
+class IdsTaken extends Error {
+  constructor(readonly ids: string[]) {
+    super(`source ids held by another tenant: ${ids.join(', ')}`);
   }
 }
