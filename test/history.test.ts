@@ -75,6 +75,11 @@ describe.each(primaryBackends)('history on $name', (backend) => {
     expect(await values('NONE')).toEqual([[minute(0), 10], [minute(1), 20], [minute(4), 50]]);
     expect(await values('LOCF')).toEqual([[minute(0), 10], [minute(1), 20], [minute(2), 20], [minute(3), 20], [minute(4), 50], [minute(5), 50]]);
     expect(await values('INTERPOLATE')).toEqual([[minute(0), 10], [minute(1), 20], [minute(2), 30], [minute(3), 40], [minute(4), 50], [minute(5), null]]);
+    // A count is never carried or interpolated: no reading came in an empty bucket.
+    for (const fill of ['LOCF', 'INTERPOLATE'] as const) {
+      const counts = (await app.mutate(HistoryDocument, { sourceId: 'gaps', metric: 'resp_rate', from: at(0), to: at(6 * 60), bucket: '1m', aggregate: 'COUNT', fill })).history;
+      expect(counts.map((p) => [p.bucket, p.value]), fill).toEqual([[minute(0), 1], [minute(1), 1], [minute(2), 0], [minute(3), 0], [minute(4), 1], [minute(5), 0]]);
+    }
   });
 
   it('gives the TimescaleDB path and the plain PostgreSQL path the same answer for every aggregate and fill', async () => {

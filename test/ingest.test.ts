@@ -78,6 +78,14 @@ describe.each(primaryBackends)('ingest on $name', (backend) => {
       [70, 'BAD', '/min'],
       [70, 'GOOD', '/min'],
     ]);
+    // ACVPU is a code: 0.4 is no level of consciousness, so it is stored SUSPECT, and NEWS2 leaves it out.
+    const acvpu = (value: number, second: number) => ({ ...heartRate('icu-2', value, second), metric: 'consciousness' });
+    await app.mutate(IngestReadingsDocument, { readings: [acvpu(0.4, 20), acvpu(3, 21)] });
+    const codes = await app.sql<StoredRow>(sql`select value, quality, unit from readings where source_id = 'icu-2' and metric = 'consciousness' order by time`);
+    expect(codes.map((r) => [r.value, r.quality, r.unit])).toEqual([
+      [0.4, 'SUSPECT', 'ACVPU'],
+      [3, 'GOOD', 'ACVPU'],
+    ]);
   });
 
   it('stores a retried batch once and never changes an accepted value', async () => {

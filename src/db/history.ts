@@ -68,7 +68,8 @@ export async function history(db: Executor, timescale: boolean, request: History
     : timescale
       ? sql`time_bucket(${bucket}::interval, time, ${ORIGIN}::timestamptz)`
       : sql`date_bin(${bucket}::interval, time, ${ORIGIN}::timestamptz)`;
-  const value = gapfill ? (fill === 'LOCF' ? sql`locf(${agg})` : sql`interpolate(${agg})`) : agg;
+  // No reading came in an empty bucket: a count there is 0, whichever fill was asked for, never a carried count.
+  const value = !gapfill ? agg : aggregate === 'COUNT' ? sql`coalesce(${agg}, 0)` : fill === 'LOCF' ? sql`locf(${agg})` : sql`interpolate(${agg})`;
   const grouped = sql`select ${bucketExpr} as bucket, ${value} as value from readings where ${range} group by 1`;
   // Converted to epoch ms once per bucket, outside the grouping: grouping by the epoch-ms expression computed
   // extract(epoch) and a numeric product for every row (400 against 260 ms for 500,000 readings here).
@@ -76,19 +77,20 @@ export async function history(db: Executor, timescale: boolean, request: History
     db,
     sql`select (extract(epoch from bucket) * 1000)::float8 as "bucketMs", value::float8 as value from (${grouped}) grouped order by 1`,
   );
-  return fill === 'NONE' || gapfill ? points : fillGaps(points, { from, to, bucketMs, fill });
+  return fill === 'NONE' || gapfill ? points : fillGaps(points, { from, to, bucketMs, fill: aggregate === 'COUNT' ? 'ZERO' : fill });
 }
 
-/** Every bucket in [from, to), empty ones filled by carrying forward or interpolating. */
+/** Every bucket in [from, to), empty ones filled by carrying forward, interpolating, or with 0 (a count). */
 export function fillGaps(
   points: readonly HistoryPoint[],
-  { from, to, bucketMs, fill }: { from: Date; to: Date; bucketMs: number; fill: Exclude<Fill, 'NONE'> },
+  { from, to, bucketMs, fill }: { from: Date; to: Date; bucketMs: number; fill: Exclude<Fill, 'NONE'> | 'ZERO' },
 ): HistoryPoint[] {
   const origin = Date.parse(ORIGIN);
   const start = origin + Math.floor((from.getTime() - origin) / bucketMs) * bucketMs;
   const known = new Map(points.map((p) => [p.bucketMs, p.value]));
   const times: number[] = [];
   for (let t = start; t < to.getTime(); t += bucketMs) times.push(t);
+  if (fill === 'ZERO') return times.map((t) => ({ bucketMs: t, value: known.get(t) ?? 0 }));
   const values = times.map((t) => known.get(t) ?? null);
 
   if (fill === 'LOCF') {

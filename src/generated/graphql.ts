@@ -57,7 +57,7 @@ export type AlertState =
   | 'PENDING'
   | 'RESOLVED';
 
-/** NONE: only buckets with data. LOCF: every bucket, empty ones carry the last value. INTERPOLATE: every bucket, empty ones linear between neighbours. */
+/** NONE: only buckets with data. LOCF: every bucket, empty ones carry the last value. INTERPOLATE: every bucket, empty ones linear between neighbours. With COUNT, either fill gives every bucket and an empty one counts 0. */
 export type Fill =
   | 'INTERPOLATE'
   | 'LOCF'

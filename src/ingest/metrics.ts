@@ -1,6 +1,7 @@
 /**
  * The metric catalog: each known metric's unit and the range a real
- * measurement can plausibly take. Values outside it are stored, flagged
+ * measurement can plausibly take (whole numbers only for a code such as
+ * ACVPU). Values outside it are stored, flagged
  * SUSPECT (a clinician may still want to see a sensor gone wrong), never
  * dropped. Ranges are physiological plausibility limits, not alarm limits.
  */
@@ -10,6 +11,8 @@ export interface MetricDefinition {
   unit: string;
   min: number;
   max: number;
+  /** A code, not a measurement: only whole numbers are plausible. */
+  integer?: boolean;
 }
 
 const CATALOG: readonly MetricDefinition[] = [
@@ -22,7 +25,7 @@ const CATALOG: readonly MetricDefinition[] = [
   { name: 'etco2', description: 'End-tidal carbon dioxide', unit: 'mmHg', min: 0, max: 100 },
   { name: 'glucose', description: 'Blood glucose', unit: 'mmol/L', min: 1, max: 40 },
   // ACVPU as a number: 0 alert, 1 new confusion, 2 voice, 3 pain, 4 unresponsive (NEWS2).
-  { name: 'consciousness', description: 'Level of consciousness, ACVPU as 0-4', unit: 'ACVPU', min: 0, max: 4 },
+  { name: 'consciousness', description: 'Level of consciousness, ACVPU as 0-4', unit: 'ACVPU', min: 0, max: 4, integer: true },
   { name: 'price', description: 'Instrument price', unit: 'price', min: 0, max: 1e12 },
 ];
 

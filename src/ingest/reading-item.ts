@@ -126,7 +126,7 @@ export function validateReading(
   if (outOfRange) errors.push(outOfRange);
   if (errors.length || !definition) return { ok: false, errors };
 
-  const inRange = input.value >= definition.min && input.value <= definition.max;
+  const inRange = input.value >= definition.min && input.value <= definition.max && (!definition.integer || Number.isInteger(input.value));
   const sent = input.quality ?? 'GOOD';
   return {
     ok: true,

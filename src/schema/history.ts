@@ -12,7 +12,8 @@ const MAX_BUCKET_MS = 3_650 * 86_400_000;
 
 const AggregateEnum = builder.enumType('Aggregate', { values: AGGREGATES });
 const FillEnum = builder.enumType('Fill', {
-  description: 'NONE: only buckets with data. LOCF: every bucket, empty ones carry the last value. INTERPOLATE: every bucket, empty ones linear between neighbours.',
+  description:
+    'NONE: only buckets with data. LOCF: every bucket, empty ones carry the last value. INTERPOLATE: every bucket, empty ones linear between neighbours. With COUNT, either fill gives every bucket and an empty one counts 0.',
   values: FILLS,
 });
 

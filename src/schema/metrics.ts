@@ -14,13 +14,14 @@ export function checkMetrics(metrics: readonly string[] | null | undefined, argu
 }
 
 const MetricRef = builder.objectRef<MetricDefinition>('Metric').implement({
-  description: 'A metric the platform accepts, with its unit and plausible range; values outside it are stored as SUSPECT.',
+  description: 'A metric the platform accepts, with its unit and plausible range; values outside it (or not whole, for a code) are stored as SUSPECT.',
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The metric\'s name, as sent in readings.' }),
     description: t.exposeString('description', { description: 'What it measures.' }),
     unit: t.exposeString('unit', { description: 'Its unit.' }),
     min: t.exposeFloat('min', { description: 'Lowest plausible value.' }),
     max: t.exposeFloat('max', { description: 'Highest plausible value.' }),
+    integer: t.boolean({ description: 'True for a code (ACVPU): only whole numbers are plausible.', resolve: (m) => m.integer ?? false }),
   }),
 });
 
