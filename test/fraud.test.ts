@@ -85,6 +85,15 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     expect(fraudSignals.edges.map((e) => e.node.transactionIds)).toEqual([transactions.map((t) => t.id)]);
   });
 
+  it('counts an IPv4 buyer as one whether its address comes plain or IPv4-mapped (as dual-stack servers report it)', async () => {
+    const spellings = ['198.51.100.9', '::ffff:198.51.100.9', '0:0:0:0:0:ffff:c633:6409', '::FFFF:198.51.100.9'];
+    const transactions = spellings.map((ip, i) => tx({ minute: 300 + i, cardId: `v4-${i}`, ip, amount: 700 }));
+    await app.mutate(IngestTransactionsDocument, { transactions });
+    await app.settle();
+    const { fraudSignals } = await app.mutate(FraudSignalsDocument, { kinds: ['IP_VELOCITY'], subjects: ['198.51.100.9'] });
+    expect(fraudSignals.edges.map((e) => e.node.transactionIds)).toEqual([transactions.map((t) => t.id)]);
+  });
+
   it('names what is wrong with each malformed transaction and stores none of them', async () => {
     const before = await app.sql<{ n: number }>(sql`select count(*)::int as n from transactions`);
     const { ingestTransactions } = await app.mutate(IngestTransactionsDocument, {

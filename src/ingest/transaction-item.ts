@@ -64,7 +64,15 @@ export function validateTransaction(item: unknown, index: number, bounds: { late
   return { ok: true, value: { ...rest, ip: canonicalIp(input.ip), time, lat: location.lat, lon: location.lon } };
 }
 
-/** One spelling per address, so IP velocity counts 2001:DB8::1 and 2001:db8:0:0::1 as one buyer. */
-function canonicalIp(ip: string): string {
-  return ip.includes(':') ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip;
+/**
+ * One spelling per address, so IP velocity counts 2001:DB8::1 and 2001:db8:0:0::1 as one buyer, and an IPv4
+ * address as dual-stack servers report it (::ffff:9.9.9.9) as the same buyer as 9.9.9.9.
+ */
+export function canonicalIp(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const canonical = new URL(`http://[${ip}]`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (!mapped) return canonical;
+  const [high, low] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
 }
