@@ -49,6 +49,18 @@ describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
     expect(text).toMatch(/^vigil_process_resident_memory_bytes /m);
   });
 
+  it('labels at most 500 distinct operation names of up to 64 characters, so no client can grow /metrics without bound', async () => {
+    const run = (name: string) => fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `query ${name} { __typename }` }) });
+    await run(`Long${'x'.repeat(61)}`);
+    for (let i = 0; i < 520; i++) await run(`Probe${i}`);
+    const text = await (await fetch(`${app.url}/metrics`)).text();
+    const names = new Set([...text.matchAll(/^vigil_graphql_operations_total\{operation="([^"]*)"/gm)].map((m) => m[1]));
+    expect(names.size).toBeLessThanOrEqual(501);
+    expect(names).toContain('other');
+    expect([...names].some((n) => n!.startsWith('Long'))).toBe(false);
+    expect(text).toMatch(/^vigil_graphql_operations_total\{operation="other",type="query",outcome="ok"\} \d+$/m);
+  });
+
   it('follows the newest series for the watermark lag, and counts the series held and how stale the quietest is', async () => {
     // metrics-1's heart rate (second 50,000, above) stays the newest series; metrics-2's falls silent 1,000 s before it.
     await app.mutate(RegisterSourcesDocument, { sources: patients('metrics-2') });

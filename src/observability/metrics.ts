@@ -271,6 +271,17 @@ export function createMetrics(services: Services) {
     },
   });
 
+  // Clients name their operations: the first MAX_OPERATION_LABELS names (up to 64 characters each) get a series
+  // of their own, any other 'other', so no client can grow /metrics without bound.
+  const labelled = new Set<string>();
+  const operationLabel = (name: string | undefined) => {
+    if (name === undefined) return 'anonymous';
+    if (labelled.has(name)) return name;
+    if (name.length > 64 || labelled.size >= MAX_OPERATION_LABELS) return 'other';
+    labelled.add(name);
+    return name;
+  };
+
   return {
     registry,
     observeIngest(stream: string, result: IngestResult, seconds: number) {
@@ -281,12 +292,15 @@ export function createMetrics(services: Services) {
     },
     observeOperation(document: DocumentNode, operationName: string | null | undefined, ok: boolean) {
       const operation = getOperationAST(document, operationName);
-      operations.inc({ operation: operation?.name?.value ?? 'anonymous', type: operation?.operation ?? 'unknown', outcome: ok ? 'ok' : 'error' });
+      operations.inc({ operation: operationLabel(operation?.name?.value), type: operation?.operation ?? 'unknown', outcome: ok ? 'ok' : 'error' });
     },
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Distinct operation names `vigil_graphql_operations_total` labels; the committed documents hold fewer than 50. */
+export const MAX_OPERATION_LABELS = 500;
 
 const failed = (result: unknown) => typeof result === 'object' && result !== null && Array.isArray((result as { errors?: unknown[] }).errors) && (result as { errors: unknown[] }).errors.length > 0;
 
