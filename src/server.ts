@@ -4,6 +4,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { GraphQLError } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { createMetrics, useOperationMetrics } from './observability/metrics.js';
@@ -261,8 +262,10 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       info: (...args) => log.info(yogaLine(args)),
       warn: (...args) => log.warn(yogaLine(args)),
       // yoga reports every GraphQL error here, client mistakes included; real
-      // faults are logged with their stack by maskError.
-      error: (...args) => log.debug(yogaLine(args)),
+      // faults are logged with their stack by maskError. A client mistake's
+      // message quotes what it sent (graphql-js: 'Found: { …, value: 187.25 }'),
+      // so only its kind is logged.
+      error: (...args) => log.debug({ errors: args.map(errorKind) }, 'graphql error answered'),
     },
     plugins: [
       useGraphqlJsExecute(),
@@ -301,9 +304,10 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (draining) return refuse(res);
-    if (req.url === '/ready') return void ready(services, res);
-    if (req.url === '/metrics') return void serveMetrics(metrics.registry, res);
-    if (req.url === '/health') {
+    const path = req.url?.split('?')[0];
+    if (path === '/ready') return void ready(services, res);
+    if (path === '/metrics') return void serveMetrics(metrics.registry, res);
+    if (path === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ status: 'up', uptimeSeconds: Math.round(process.uptime()) }));
     }
@@ -321,6 +325,14 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     if (req.method === 'POST' && !/^application\/(graphql-response\+)?json\b/i.test(req.headers['content-type'] ?? '')) {
       return void reject(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'POST bodies must be JSON: send Content-Type: application/json');
     }
+    // Bodies are read as UTF-8: one in another charset would be stored with its accented letters replaced.
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
+    if (req.method === 'POST' && charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      return void reject(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `charset ${JSON.stringify(charset)} is not supported: send the body as UTF-8`);
+    }
+    // yoga parses a GET's variables and extensions with a bare JSON.parse: a client's typo would be a server fault.
+    const malformed = req.method === 'GET' ? malformedSearchParam(req.url ?? '/') : undefined;
+    if (malformed) return void reject(res, 400, 'BAD_REQUEST', malformed);
     // A compressed body would otherwise be read as text and fail as "invalid JSON", which names the wrong problem.
     const encoding = req.headers['content-encoding'];
     if (req.method === 'POST' && encoding !== undefined && !/^\s*identity\s*$/i.test(encoding)) {
@@ -441,6 +453,21 @@ function reject(res: ServerResponse, status: number, code: string, message: stri
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
+/** What is wrong with a GET's `variables` or `extensions` parameter, if either is not JSON. */
+function malformedSearchParam(url: string): string | undefined {
+  const params = new URL(url, 'http://host').searchParams;
+  for (const name of ['variables', 'extensions']) {
+    const value = params.get(name);
+    if (!value) continue;
+    try {
+      JSON.parse(value);
+    } catch (error) {
+      return `${name} is not valid JSON: ${(error as Error).message}`;
+    }
+  }
+  return undefined;
+}
+
 function refuse(res: ServerResponse) {
   res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
   res.end(JSON.stringify({ errors: [{ message: 'the server is shutting down; retry shortly', extensions: { code: 'SHUTTING_DOWN' } }] }));
@@ -469,4 +496,11 @@ async function ready(services: Services, res: ServerResponse) {
 /** A line of graphql-yoga's own: an error by its reason, since a failed statement's message holds its values. */
 function yogaLine(args: unknown[]): string {
   return args.map((arg) => (arg instanceof Error ? reasonOf(arg) : String(arg))).join(' ');
+}
+
+/** What may be logged of an error a client's request met: its type and code, never its message. */
+function errorKind(error: unknown): { type: string; code?: unknown } {
+  if (!(error instanceof Error)) return { type: typeof error };
+  const code = error instanceof GraphQLError ? error.extensions.code : undefined;
+  return code === undefined ? { type: error.name } : { type: error.name, code };
 }

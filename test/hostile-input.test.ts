@@ -169,6 +169,10 @@ const CASES: Case[] = [
   { category: 'body', name: 'content type text/plain', request: post(tiny, 'text/plain'), expect: refused(415) },
   { category: 'body', name: 'content type application/xml', request: post('<query>{ __typename }</query>', 'application/xml'), expect: refused(415) },
   { category: 'body', name: 'content type application/octet-stream', request: post(tiny, 'application/octet-stream'), expect: refused(415) },
+  { category: 'body', name: 'JSON in charset iso-8859-1 (its accented letters would be stored replaced)', request: post(Buffer.from('{"query":"{ __typename }","x":"Jos\xe9"}', 'latin1'), 'application/json; charset=iso-8859-1'), expect: refused(415, 'UNSUPPORTED_MEDIA_TYPE', /charset "iso-8859-1"/) },
+  { category: 'body', name: 'JSON declared charset=UTF-8, answered', request: post(tiny, 'application/json; charset=UTF-8'), expect: { kind: 'handled' } },
+  { category: 'body', name: 'GET with variables that are not JSON', request: get({ query: '{ __typename }', variables: '{bad' }), expect: refused(400, 'BAD_REQUEST', /^variables is not valid JSON/) },
+  { category: 'body', name: 'GET subscription over SSE with extensions that are not JSON', request: get({ query: 'subscription { readings { cursor } }', extensions: '[' }, { accept: 'text/event-stream' }), expect: refused(400, 'BAD_REQUEST', /^extensions is not valid JSON/) },
   { category: 'body', name: 'multipart with a broken boundary', request: post('--x\r\nContent-Disposition: form-data; name="operations"\r\n', 'multipart/form-data; boundary=x'), expect: refused(415, 'UNSUPPORTED_MEDIA_TYPE', /must be JSON/) },
   {
     category: 'body',
