@@ -5,7 +5,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const duration = (fallback: string) =>
+/** A duration; 0 only where `zero` says it means something (no skew, no lateness), since 0 as an interval spins. */
+const duration = (fallback: string, options: { zero?: boolean } = {}) =>
   z
     .string()
     .default(fallback)
@@ -13,6 +14,10 @@ const duration = (fallback: string) =>
       const ms = parseDuration(text);
       if (ms === undefined) {
         ctx.addIssue({ code: 'custom', message: `expected ${DURATION_HINT}, got "${text}"` });
+        return z.NEVER;
+      }
+      if (ms === 0 && !options.zero) {
+        ctx.addIssue({ code: 'custom', message: `must be greater than 0, got "${text}"` });
         return z.NEVER;
       }
       return ms;
@@ -90,7 +95,7 @@ export const Env = z.object({
   REDIS_URL: optionalUrl(/^rediss?$/, 'redis:// or rediss://'),
   REDIS_CHANNEL_PREFIX: z.string().default('vigil:'),
   MAX_BATCH: z.coerce.number().int().positive().max(100_000).default(10_000),
-  MAX_FUTURE_SKEW: duration('5m'),
+  MAX_FUTURE_SKEW: duration('5m', { zero: true }),
   PARALLEL_INGEST: z.enum(['on', 'off'], { error: 'expected on or off' }).default('off'),
   COMPRESS_AFTER: duration('7d'),
   RETAIN_FOR: duration('3650d'),
@@ -102,14 +107,14 @@ export const Env = z.object({
   REQUEST_TIMEOUT: duration('15s'),
   PROCESSORS: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   PROCESSOR_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
-  ALLOWED_LATENESS: duration('1m'),
+  ALLOWED_LATENESS: duration('1m', { zero: true }),
   WINDOWS: windowSpecs('1m,5m,1h,5m/1m'),
   CANDLE_INTERVALS: durations('1s,1m,5m,1h'),
   ANOMALY_Z: z.coerce.number().positive().default(4),
   ANOMALY_ALPHA: z.coerce.number().positive().max(1).default(0.05),
   ANOMALY_WARMUP: z.coerce.number().int().min(2).default(30),
   CHECKPOINT_INTERVAL: duration('5s'),
-  FORMING_FLUSH_INTERVAL: duration('1s'),
+  FORMING_FLUSH_INTERVAL: duration('1s', { zero: true }),
   PROCESSOR_LEASE: duration('10s'),
   ESCALATE_AFTER: duration('5m'),
   ALERT_CHECK_INTERVAL: duration('1s'),
@@ -216,7 +221,8 @@ function toConfig(env: z.infer<typeof Env>) {
 
 /** Parses the environment once; throws ConfigError naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = Env.safeParse(env);
+  // `PORT=` in an env file or a manifest means "not set": the default, not 0 (a random port, or RATE_LIMIT off).
+  const parsed = Env.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
   if (!parsed.success) {
     throw new ConfigError(`invalid configuration:\n${z.prettifyError(parsed.error)}`);
   }

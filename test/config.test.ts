@@ -79,6 +79,9 @@ describe('configuration', () => {
     [{ PROCESSORS: 'yes' }, 'PROCESSORS'],
     [{ ANOMALY_ALPHA: '2' }, 'ANOMALY_ALPHA'],
     [{ PROCESSOR_PARTITIONS: '0' }, 'PROCESSOR_PARTITIONS'],
+    [{ RATE_LIMIT_WINDOW: '0s' }, 'RATE_LIMIT_WINDOW'],
+    [{ KEY_CHECK_INTERVAL: '0ms' }, 'KEY_CHECK_INTERVAL'],
+    [{ RETAIN_FOR: '0d' }, 'RETAIN_FOR'],
   ])('rejects %o with a message naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);
@@ -90,6 +93,14 @@ describe('configuration', () => {
     // PostgreSQL reads setting names in any case.
     expect(() => loadConfig({ DATABASE_URL: 'postgres://db/x?Search_Path=other' })).toThrow('must not set search_path');
     expect(loadConfig({ DATABASE_URL: 'postgres://db/x?sslmode=require' }).database).toMatchObject({ url: 'postgres://db/x?sslmode=require' });
+  });
+
+  it('reads an empty variable as unset (its default), and takes 0 only where it means none', () => {
+    expect(loadConfig({ PORT: '', RATE_LIMIT: '', MAX_ALIASES: '', DATABASE_URL: '', REDIS_URL: '', AUTH: '' })).toEqual(loadConfig({}));
+    expect(loadConfig({ PORT: '' }).http.port).toBe(4000);
+    expect(loadConfig({ ALLOWED_LATENESS: '0s', MAX_FUTURE_SKEW: '0s' }).processors.latenessMs).toBe(0);
+    expect(() => loadConfig({ RATE_LIMIT_WINDOW: '0s' })).toThrow('RATE_LIMIT_WINDOW');
+    expect(() => loadConfig({ RATE_LIMIT_WINDOW: '0s' })).toThrow('must be greater than 0, got "0s"');
   });
 
   it('lists every bad variable at once', () => {
