@@ -666,10 +666,12 @@ const CASES: Case[] = [
   },
   {
     category: 'strings',
-    name: 'deadLetters(stream:) with an SQL injection is just a name',
+    name: 'deadLetters(stream:) with an SQL injection is no stream',
     request: { gql: `{ deadLetters(stream: "readings'; drop table dead_letters; --") { edges { cursor } } }` },
-    expect: handled((data) => expect(data.deadLetters).toEqual({ edges: [] })),
+    expect: error(/^stream must be one of readings, trades, transactions, got "readings'; drop table dead_letters; --"$/, BAD_INPUT),
   },
+  { category: 'strings', name: 'deadLetters of a misspelt stream', request: { gql: '{ deadLetters(stream: "reading") { edges { cursor } } }' }, expect: error(/^stream must be one of readings, trades, transactions, got "reading"$/, BAD_INPUT) },
+  { category: 'strings', name: 'lateEvents of pipeline "constructor" (an Object.prototype key)', request: { gql: '{ lateEvents(pipeline: "constructor") { edges { cursor } } }' }, expect: error(/pipeline must be one of/, BAD_INPUT) },
 
   // ------------------------------------------------ batches
   { category: 'batch', name: `${MAX_BATCH + 1} readings (MAX_BATCH + 1)`, request: readings(...Array.from({ length: MAX_BATCH + 1 }, () => reading())), expect: error(new RegExp(`batch of ${MAX_BATCH + 1} readings exceeds the maximum of ${MAX_BATCH}`), 'BATCH_TOO_LARGE') },

@@ -1,7 +1,13 @@
 import { desc, lt, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/principal.js';
 import type { Db, Executor } from './client.js';
+import { READINGS_STREAM } from './readings.js';
 import { deadLetters } from './schema.js';
+import { TRADES_STREAM } from './trades.js';
+import { TRANSACTIONS_STREAM } from './transactions.js';
+
+/** The ingest streams, whose rejected items are kept as dead letters. */
+export const INGEST_STREAMS: readonly string[] = [READINGS_STREAM, TRADES_STREAM, TRANSACTIONS_STREAM];
 
 export interface DeadLetter {
   item: unknown;

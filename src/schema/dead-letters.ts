@@ -1,4 +1,5 @@
-import { listDeadLetters } from '../db/dead-letters.js';
+import { INGEST_STREAMS, listDeadLetters } from '../db/dead-letters.js';
+import { ValidationError } from '../errors.js';
 import { builder } from './builder.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 import { pageArgs, type PageBounds } from './cost.js';
@@ -33,10 +34,14 @@ builder.queryField('deadLetters', (t) =>
     type: DeadLetterConnection,
     description: 'Rejected ingest items, newest first.',
     args: {
-      stream: t.arg.string({ description: 'e.g. "readings".' }),
+      stream: t.arg.string({ description: 'Only this stream\'s: readings, trades or transactions.' }),
       ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
+      // A misspelt stream would otherwise answer an empty page, as if nothing had been rejected.
+      if (args.stream != null && !INGEST_STREAMS.includes(args.stream)) {
+        throw new ValidationError(`stream must be one of ${INGEST_STREAMS.join(', ')}, got ${JSON.stringify(args.stream)}`, { argument: 'stream' });
+      }
       const limit = pageSize(args.first, PAGE);
       const found = await listDeadLetters(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,

@@ -91,7 +91,7 @@ builder.queryField('lateEvents', (t) =>
       ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
-      if (!(args.pipeline in ctx.services.pipelines)) {
+      if (!Object.hasOwn(ctx.services.pipelines, args.pipeline)) {
         throw new ValidationError(`pipeline must be one of ${Object.keys(ctx.services.pipelines).join(', ')}, got ${JSON.stringify(args.pipeline)}`, {
           argument: 'pipeline',
         });
