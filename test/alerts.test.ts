@@ -154,6 +154,14 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     expect(bad.errors?.[0]).toMatchObject({ message: expect.stringMatching(/needs a metric/), extensions: { code: 'BAD_USER_INPUT', argument: 'metric' } });
     const badWindow = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'RATE_OF_CHANGE', metric: 'bp_systolic', drop: 30, window: 'ten minutes' } });
     expect(badWindow.errors?.[0]).toMatchObject({ extensions: { argument: 'window' } });
+    // A setting the kind does not read is refused, not stored to no effect.
+    const news2Above = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'NEWS2', metric: 'heart_rate', above: 3 } });
+    expect(news2Above.errors?.[0]).toMatchObject({ message: 'a NEWS2 rule does not use metric (it takes no settings: its severity follows the score)', extensions: { code: 'BAD_USER_INPUT', argument: 'metric' } });
+    const thresholdRise = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'THRESHOLD', metric: 'heart_rate', above: 120, rise: 10, expectedInterval: '30s' } });
+    expect(thresholdRise.errors?.[0]).toMatchObject({
+      message: 'a THRESHOLD rule does not use rise (it takes metric, aggregate, window, above, below, for, clear, severity)',
+      extensions: { argument: 'rise' },
+    });
 
     const high = await rule({ name: 'HR > 150', kind: 'THRESHOLD', sourceIds: ['rule-1'], metric: 'heart_rate', above: 150, severity: 'MEDIUM' });
     const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });

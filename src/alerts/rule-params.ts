@@ -76,6 +76,16 @@ const Input = z.object({
 
 const MAX_WINDOW_MS = 24 * 3_600_000;
 
+/** The settings each kind reads (beside name and sourceIds); any other given is refused, not stored to no effect. */
+const SETTINGS: Record<AlertRuleKind, readonly (keyof RuleInput)[]> = {
+  THRESHOLD: ['metric', 'aggregate', 'window', 'above', 'below', 'for', 'clear', 'severity'],
+  RATE_OF_CHANGE: ['metric', 'window', 'rise', 'drop', 'for', 'severity'],
+  NO_DATA: ['metric', 'expectedInterval', 'severity'],
+  // Its severity follows the score (HIGH at 5, CRITICAL at 7) and it watches the six NEWS2 vitals.
+  NEWS2: [],
+};
+const ALL_SETTINGS = ['metric', 'aggregate', 'window', 'above', 'below', 'for', 'clear', 'rise', 'drop', 'expectedInterval', 'severity'] as const;
+
 /**
  * Checks a rule as a clinician or analyst would write it and turns it into
  * stored params; throws a ValidationError naming the field that is wrong.
@@ -90,6 +100,9 @@ export function ruleParams(input: RuleInput): RuleParams {
   const fail = (argument: string, message: string): never => {
     throw new ValidationError(message, { argument });
   };
+  const takes = SETTINGS[input.kind];
+  const extra = ALL_SETTINGS.find((field) => input[field] !== null && input[field] !== undefined && !takes.includes(field));
+  if (extra) fail(extra, `a ${input.kind} rule does not use ${extra}${takes.length ? ` (it takes ${takes.join(', ')})` : ' (it takes no settings: its severity follows the score)'}`);
   if (p.metric !== null && !metricDefinition(p.metric)) fail('metric', `metric "${p.metric}" is not in the catalog (query metrics for the list)`);
   if (p.window > MAX_WINDOW_MS) fail('window', 'window may be at most 24h');
   if (p.for > MAX_WINDOW_MS) fail('for', 'for may be at most 24h');

@@ -120,7 +120,7 @@ export type ReadingInput = {
   quality?: Quality | null | undefined;
   /** A registered source id. */
   sourceId: string;
-  /** ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00.250Z. */
+  /** ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00.250Z; kept to the millisecond, so two readings of one series in the same millisecond are one reading (the first stored wins). */
   time: string;
   /** Optional; if given it must equal the metric's catalog unit. */
   unit?: string | null | undefined;
@@ -184,7 +184,7 @@ export type TransactionInput = {
   location: LocationInput;
   /** The merchant's name or id. */
   merchant: string;
-  /** ISO-8601 timestamp with a time zone. */
+  /** ISO-8601 timestamp with a time zone, kept to the millisecond. */
   time: string;
 };
 

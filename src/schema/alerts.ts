@@ -149,7 +149,7 @@ builder.mutationField('setAlertRuleEnabled', (t) =>
   t.field({
     type: AlertRuleRef,
     description: 'Disables (open alerts resolve at the next reading) or re-enables a rule.',
-    args: { id: t.arg.id({ required: true, description: 'The rule to switch.' }), enabled: t.arg.boolean({ required: true, description: 'False stops its evaluation; its open alerts stay until acknowledged or resolved.' }) },
+    args: { id: t.arg.id({ required: true, description: 'The rule to switch.' }), enabled: t.arg.boolean({ required: true, description: 'False stops its evaluation; its open alerts resolve at the next reading of their series. True starts it again from then.' }) },
     resolve: async (_root, args, ctx) => {
       return changedRule(ctx, String(args.id), await updateRule(ctx.services.database.db, String(args.id), ctx.scope.tenantId, { enabled: args.enabled }));
     },

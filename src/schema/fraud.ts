@@ -23,7 +23,7 @@ const TransactionInput = builder.inputType('TransactionInput', {
   fields: (t) => ({
     id: t.string({ required: true, description: "The partner's transaction id: 1-64 of letters, digits and . _ : -" }),
     cardId: t.string({ required: true, description: 'Card token (a 13-19 digit number is refused as a likely card number).' }),
-    time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone.' }),
+    time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone, kept to the millisecond.' }),
     amount: t.float({ required: true, description: 'Greater than 0, in `currency`.' }),
     currency: t.string({ required: true, description: 'ISO 4217 code, e.g. EUR.' }),
     merchant: t.string({ description: 'The merchant\'s name or id.', required: true }),

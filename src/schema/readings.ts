@@ -40,7 +40,7 @@ const ReadingInput = builder.inputType('ReadingInput', {
   fields: (t) => ({
     sourceId: t.string({ required: true, description: 'A registered source id.' }),
     metric: t.string({ required: true, description: 'A metric from the catalog (query `metrics`).' }),
-    time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00.250Z.' }),
+    time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00.250Z; kept to the millisecond, so two readings of one series in the same millisecond are one reading (the first stored wins).' }),
     value: t.float({ required: true, description: "In the metric's catalog unit." }),
     unit: t.string({ description: "Optional; if given it must equal the metric's catalog unit." }),
     quality: t.field({ type: QualityEnum, description: 'Sender-side quality flag; defaults to GOOD.' }),
