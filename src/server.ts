@@ -413,7 +413,10 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     },
     listen: (port = config.http.port, host = config.http.host) =>
       new Promise<string>((resolve, reject) => {
-        http.once('error', reject);
+        http.once('error', (error: NodeJS.ErrnoException) => {
+          const taken = error.code === 'EADDRINUSE' ? 'is in use by another process' : error.code === 'EACCES' ? 'needs privileges this process lacks' : undefined;
+          reject(taken ? new Error(`port ${port} on ${host} ${taken}: choose another with PORT (or HOST)`, { cause: error }) : error);
+        });
         http.listen(port, host, () => {
           const address = http.address() as AddressInfo;
           url = `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Socket } from 'node:net';
+import { createServer as createNetServer, Socket, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -593,6 +593,23 @@ describe('a dependency down at start', () => {
       expect(fatal[0]!.err).toBe(`cannot reach Redis at redis://:***@127.0.0.1:${port} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${port}`);
       expect(JSON.stringify(lines)).not.toContain('s3cret');
     } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('the port: says it is in use and which setting chooses another', async () => {
+    const taken = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    const dataDir = mkdtempSync(join(tmpdir(), 'vigil-faults-'));
+    try {
+      await seedEmbeddedDataDir(dataDir);
+      const lines = await start({ DATABASE_URL: '', DATA_DIR: dataDir, REDIS_URL: '', PORT: String(port) });
+      const fatal = lines.filter((l) => l.level === 60);
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0]!.err).toBe(`port ${port} on 127.0.0.1 is in use by another process: choose another with PORT (or HOST)`);
+    } finally {
+      taken.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

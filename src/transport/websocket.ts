@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -61,7 +62,11 @@ export function attachWebSocket(options: {
   subscriptionsPerConnection: number;
   log: Logger;
 }) {
-  const wss = new WebSocketServer({ server: options.server, path: options.path, maxPayload: options.maxPayloadBytes });
+  // Upgrades are routed here, not through ws's `server` option: that one also re-emits the HTTP server's own
+  // errors (a port in use) on this server, where graphql-ws prints them to stderr as a fault of its own.
+  const wss = new WebSocketServer({ noServer: true, path: options.path, maxPayload: options.maxPayloadBytes });
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  options.server.on('upgrade', onUpgrade);
   // By graphql-ws's per-socket `extra`: who the socket authenticated as, its short id for request ids, and
   // how it leaves the connections watched for revoked keys.
   const sockets = new WeakMap<object, { principal: Principal; id: string; untrack: () => void }>();
@@ -166,6 +171,7 @@ export function attachWebSocket(options: {
       }, graceMs);
       await disposable.dispose();
       clearTimeout(cut);
+      options.server.off('upgrade', onUpgrade);
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
