@@ -16,6 +16,11 @@ export function parseDuration(text: string): number | undefined {
 
 export const DURATION_HINT = 'a whole number followed by ms, s, m, h or d (e.g. 30s, 5m, 7d)';
 
+/** Written as a duration (`999999999d` is, though too long to be one), so a message can say what is wrong with it. */
+export function looksLikeDuration(text: string): boolean {
+  return PATTERN.test(text.trim());
+}
+
 /** A PostgreSQL interval literal for a millisecond duration. */
 export function toInterval(ms: number): string {
   return `${ms} milliseconds`;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DURATION_HINT, parseDuration } from '../duration.js';
+import { DURATION_HINT, looksLikeDuration, parseDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { metricDefinition } from '../ingest/metrics.js';
 import type { AlertRuleKind } from '../db/schema.js';
@@ -46,7 +46,8 @@ const duration = (field: string) =>
       if (text === null || text === undefined) return 0;
       const ms = parseDuration(text);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `${field} must be ${DURATION_HINT}, got ${JSON.stringify(text)}` });
+        const why = looksLikeDuration(text) ? 'is too long' : `must be ${DURATION_HINT}`;
+        ctx.addIssue({ code: 'custom', message: `${field} ${why}, got ${JSON.stringify(text)}` });
         return z.NEVER;
       }
       return ms;

@@ -1,5 +1,5 @@
 import { AGGREGATES, FILLS, history, type HistoryPoint } from '../db/history.js';
-import { DURATION_HINT, parseDuration } from '../duration.js';
+import { DURATION_HINT, looksLikeDuration, parseDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
@@ -49,8 +49,9 @@ builder.queryField('history', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       const bucketMs = parseDuration(args.bucket);
-      if (!bucketMs) throw new ValidationError(`bucket must be ${DURATION_HINT}, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
-      if (bucketMs > MAX_BUCKET_MS) throw new ValidationError(`bucket may be at most 3650d, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
+      if (bucketMs === 0) throw new ValidationError(`bucket must be greater than 0, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
+      if (bucketMs === undefined && !looksLikeDuration(args.bucket)) throw new ValidationError(`bucket must be ${DURATION_HINT}, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
+      if (bucketMs === undefined || bucketMs > MAX_BUCKET_MS) throw new ValidationError(`bucket may be at most 3650d, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
       checkTimeRange(args.from, args.to);
       const buckets = Math.ceil((args.to.getTime() - args.from.getTime()) / bucketMs);
       if (buckets > MAX_BUCKETS) {
