@@ -25,9 +25,10 @@ export async function recordDeadLetters(
 ): Promise<void> {
   if (letters.length === 0) return;
   // A JSON round trip: GraphQL hands over null-prototype objects, and we store exactly what JSON can say.
-  // NUL becomes U+FFFD: PostgreSQL text and jsonb cannot hold it, and one hostile item must not fail the batch.
-  const withoutNul = (_key: string, v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\ufffd') : v);
-  const plain = (value: unknown) => JSON.parse(JSON.stringify(value ?? null, withoutNul)) as unknown;
+  // NUL and lone surrogates become U+FFFD: PostgreSQL's text and json cannot hold them, and one hostile item must
+  // not fail the batch.
+  const storable = (_key: string, v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\ufffd').toWellFormed() : v);
+  const plain = (value: unknown) => JSON.parse(JSON.stringify(value ?? null, storable)) as unknown;
   const rows = letters.map((l) => ({ stream, caller: caller.label, tenantId: caller.tenantId, item: plain(l.item), errors: plain(l.errors) }));
   // Chunked: one statement may carry at most 65,535 parameters, and MAX_BATCH may exceed 16k rows.
   for (let i = 0; i < rows.length; i += DEAD_LETTER_CHUNK) await tx.insert(deadLetters).values(rows.slice(i, i + DEAD_LETTER_CHUNK));

@@ -27,7 +27,8 @@ const TransactionItem = z.object({
     .trim()
     .min(1, 'merchant must not be empty')
     .max(128, 'merchant is longer than 128 characters')
-    .refine((v) => !v.includes('\u0000'), 'merchant must not contain NUL characters'),
+    .refine((v) => !v.includes('\u0000'), 'merchant must not contain NUL characters')
+    .refine((v) => v.isWellFormed(), 'merchant must not contain a lone UTF-16 surrogate (such as \\ud800)'),
   location: z.object(
     {
       lat: z.number({ error: 'location.lat must be a number' }).min(-90, 'location.lat must be between -90 and 90').max(90, 'location.lat must be between -90 and 90'),

@@ -24,10 +24,16 @@ export const MAX_SCALAR_LIST = 1_000;
 /** Ingest batches: their items are checked one by one (NUL refused per item, kept as a dead letter). */
 const ITEM_ARGUMENTS = new Set(['readings', 'trades', 'transactions']);
 
-const hasNul = (value: unknown): boolean =>
-  typeof value === 'string' ? value.includes('\u0000') : value !== null && typeof value === 'object' && Object.values(value).some(hasNul);
+/**
+ * Text PostgreSQL cannot hold as sent: a NUL character, or a lone UTF-16 surrogate (JSON's "\ud800", no Unicode
+ * character), which would be stored as U+FFFD, the text silently changed.
+ */
+const unstorable = (text: string) => text.includes('\u0000') || !text.isWellFormed();
 
-/** The first argument with a NUL character anywhere in it (PostgreSQL text cannot hold one), inline or through a variable. */
+const hasNul = (value: unknown): boolean =>
+  typeof value === 'string' ? unstorable(value) : value !== null && typeof value === 'object' && Object.values(value).some(hasNul);
+
+/** The first argument with unstorable text anywhere in it, inline or through a variable. */
 function argumentWithNul(document: DocumentNode, variables: Record<string, unknown> | undefined): string | undefined {
   let found: string | undefined;
   visit(document, {
@@ -38,7 +44,7 @@ function argumentWithNul(document: DocumentNode, variables: Record<string, unkno
       };
       if (node.value.kind === Kind.VARIABLE) return check(hasNul(variables?.[node.value.name.value]));
       visit(node.value, {
-        StringValue: (value) => check(value.value.includes('\u0000')),
+        StringValue: (value) => check(unstorable(value.value)),
         Variable: (variable) => check(hasNul(variables?.[variable.name.value])),
       });
     },
@@ -92,7 +98,9 @@ function checkArguments(args: ExecutionArgs, maxCost: number) {
   const variables = args.variableValues as Record<string, unknown> | undefined;
   const withNul = argumentWithNul(args.document, variables);
   if (withNul !== undefined) {
-    return { errors: [new GraphQLError(`${withNul} must not contain the NUL character (\\u0000)`, { extensions: { code: 'BAD_USER_INPUT', argument: withNul } })] };
+    return {
+      errors: [new GraphQLError(`${withNul} must not contain the NUL character (\\u0000) or a lone UTF-16 surrogate (such as \\ud800)`, { extensions: { code: 'BAD_USER_INPUT', argument: withNul } })],
+    };
   }
   const found = oversizedList(args.document, variables);
   if (found !== undefined) {
