@@ -63,6 +63,7 @@ import { AppError } from './errors.js';
 import { serveDashboard } from './transport/dashboard.js';
 import { requestIdOf } from './transport/request-id.js';
 import { createMaskError, UNEXPECTED_ERROR } from './transport/mask-error.js';
+import { useNotAcceptableExplained } from './transport/not-acceptable.js';
 import { useQueryLimits } from './transport/query-limits.js';
 import { useSseEventIds } from './transport/sse.js';
 import { useSharedSubscriptionEvents } from './transport/shared-events.js';
@@ -275,6 +276,8 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       useOperationMetrics(metrics),
       // Last of ours: it subscribes graphql-ws operations itself, masking as yoga does (shared-events.ts).
       useSharedSubscriptionEvents({ onEvent: noteStreamCursor, maskError: (error) => maskError(error, UNEXPECTED_ERROR) }),
+      // After yoga's own result processors (they come first): explains the 406 when none fits.
+      useNotAcceptableExplained(),
     ],
     context: (initial): GraphQLContext => {
       const request = initial.request as Request | undefined;

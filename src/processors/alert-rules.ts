@@ -176,7 +176,7 @@ export function createAlertRulesProcessor(): Processor<AlertRulesState, AlertInp
       for (const rs of state.rules) {
         const rule = inForce.get(rs.ruleId);
         let why: string | null = null;
-        if (rule === undefined) why = `rule ${rs.ruleId} was removed`;
+        if (rule === undefined) why = `rule ${rs.ruleId} was removed or disabled`;
         else if (!coversSource(rule, point.sourceId)) why = `rule ${rs.ruleId} no longer applies to ${point.sourceId}`;
         else if (rule.kind !== rs.kind || metricOf(rule) !== rs.metric) why = `rule ${rs.ruleId} changed to another kind or metric`;
         if (why === null) continue;
