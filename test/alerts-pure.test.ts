@@ -330,7 +330,7 @@ describe('rule changes', () => {
     expect(out.map((t) => t.kind)).toEqual(['FIRING']);
     const next = runAlerts([point('spo2', T0 + MINUTE, 97), point('heart_rate', T0 + 2 * MINUTE, 130)].map(withRules([])), states);
     expect(next.out.map((t) => [t.kind, t.alertId, t.time, t.value, t.message])).toEqual([
-      ['RESOLVED', out[0]!.alertId, T0 + MINUTE, 130, 'rule hr-avg was removed: alert resolved'],
+      ['RESOLVED', out[0]!.alertId, T0 + MINUTE, 130, 'rule hr-avg was removed or disabled: alert resolved'],
     ]);
     expect(states.get('bed-01')!.rules).toEqual([]);
   });
