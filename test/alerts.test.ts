@@ -7,6 +7,7 @@ import {
   CreateAlertRuleDocument,
   DeleteAlertRuleDocument,
   IngestReadingsDocument,
+  LateEventsDocument,
   LiveAlertsDocument,
   News2ScoresDocument,
   RegisterSourcesDocument,
@@ -38,7 +39,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1') });
   });
   afterAll(() => app?.close());
 
@@ -128,6 +129,18 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     expect(seen.filter(([kind]) => kind === 'FIRING')).toHaveLength(1);
     expect(new Set(events(live).map((e) => e.alert.id)).size).toBe(1);
     await live.close();
+  });
+
+  it("scores NEWS2 with vitals charted minutes after the monitor's pulse: a reading behind the patient's clock still counts", async () => {
+    const base = T0 + 5 * DAY;
+    await post(['resp_rate', 'spo2', 'bp_systolic', 'heart_rate'].map((metric, i) => at(base, 'late-1', metric, [16, 97, 120, 75][i]!, 600)));
+    // Measured two minutes before the monitor's, past ALLOWED_LATENESS (1m).
+    await post([at(base, 'late-1', 'temperature', 39.5, 480), at(base, 'late-1', 'consciousness', 0, 480)]);
+    const score = (await app.mutate(News2ScoresDocument, { sourceIds: ['late-1'] })).news2Scores.edges[0]?.node;
+    expect(score).toMatchObject({ total: 2, risk: 'LOW' });
+    expect(score!.parameters).toContainEqual({ metric: 'temperature', value: 39.5, score: 2 });
+    const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline: 'patients' });
+    expect(lateEvents.edges).toEqual([]);
   });
 
   it('raises signal lost when a monitor goes silent and resolves it when data comes back', async () => {

@@ -116,6 +116,9 @@ export function buildPipelines(deps: {
       seriesOf: (r) => r.sourceId,
       timeOf: (r) => r.time.getTime(),
       include: usable,
+      // Keyed by patient, so the monitor's pulse sets the clock for every vital; NEWS2 keeps each parameter's newest
+      // value and rules place a reading by its time, so a charted vital minutes behind still counts.
+      takesLateEvents: true,
       stages: [
         stage(createNews2Processor(), toPoint, { channel: NEWS2_CHANNEL, persist: upsertNews2, encode: JSON.stringify }),
         // A tenant's rules see only its own patients.

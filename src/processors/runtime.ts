@@ -55,6 +55,12 @@ export interface PipelineSpec<E extends { cursor: bigint }> {
   timeOf(event: E): number;
   /** The events the stages see, when not all: the others are skipped (no clock, no state, no output). */
   include?(event: E): boolean;
+  /**
+   * Its processors take events in any order, however late (each keeps the newest value per parameter, or places an
+   * event by its own time): none is dropped as late. A nurse's charted temperature arrives minutes after the
+   * monitor's pulse of the same patient, and must still count.
+   */
+  takesLateEvents?: boolean;
   stages: Stage<E>[];
 }
 
@@ -446,7 +452,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       const { partition, states } = entry;
       const time = this.spec.timeOf(event);
       const clock = partition.clocks[series];
-      if (clock !== undefined && time < clock - lateness) {
+      if (clock !== undefined && time < clock - lateness && !this.spec.takesLateEvents) {
         late.push({ cursor: event.cursor, series, eventTime: new Date(time), watermark: new Date(clock - lateness) });
         continue;
       }
