@@ -252,7 +252,7 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms', ESCALATE_AFTER: '1s' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('esc-1', 'ack-1') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('esc-1', 'ack-1', 'esc-2') });
   });
   afterAll(() => app?.close());
 
@@ -288,5 +288,25 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
     expect(twice.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
     await ward.close();
     await desk.close();
+  });
+
+  it('keeps an escalated alert at its escalated severity when a worse score computes a lower one', async () => {
+    const { createAlertRule: news } = await app.mutate(CreateAlertRuleDocument, { input: { name: 'NEWS2 esc-2', kind: 'NEWS2', sourceIds: ['esc-2'] } });
+    const ward = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [news.id] });
+    const vitals = (second: number, heartRate: number) =>
+      Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: heartRate, consciousness: 3, temperature: 37 }).map(([metric, value]) => at(T0, 'esc-2', metric, value, second));
+    // Consciousness alone scores 3: MEDIUM.
+    await app.mutate(IngestReadingsDocument, { readings: vitals(0, 75) });
+    await app.settle();
+    const seen = () => events(ward).filter((e) => e.alert.sourceId === 'esc-2');
+    await ward.results.until(() => seen().filter((e) => e.kind === 'ESCALATED').length >= 2, 'escalated twice: MEDIUM, HIGH, CRITICAL', 8_000);
+    // Worse: a pulse of 120 adds 2, total 5: the score alone says HIGH.
+    await app.mutate(IngestReadingsDocument, { readings: vitals(60, 120) });
+    await app.settle();
+    await ward.results.until(() => seen().some((e) => e.kind === 'UPDATED'), 'the re-evaluation');
+    expect(seen().find((e) => e.kind === 'UPDATED')!.alert).toMatchObject({ severity: 'CRITICAL', value: 5 });
+    const { alerts } = await app.mutate(AlertsDocument, { ruleIds: [news.id] });
+    expect(alerts.edges.map((e) => [e.node.state, e.node.severity])).toEqual([['FIRING', 'CRITICAL']]);
+    await ward.close();
   });
 });

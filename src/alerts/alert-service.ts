@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { escalateOverdue, getAlert, openAlert, openAlertOf, recordTransition, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { escalateOverdue, getAlert, openAlert, openAlertOf, reassessedSeverity, recordTransition, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { Logger } from '../log.js';
@@ -110,11 +110,12 @@ export class AlertService {
       case 'FIRING':
         return (
           (await openAlert(tx, { ...base, state: 'FIRING', firedAt: new Date() })) ??
-          (await updateAlert(tx, t.alertId, { state: 'FIRING', firedAt: new Date(), severity: t.severity, value: t.value, message: t.message }, open)) ??
+          (await updateAlert(tx, t.alertId, { state: 'FIRING', firedAt: new Date(), severity: reassessedSeverity(t.severity) as never, value: t.value, message: t.message }, open)) ??
           ((await this.supersede(tx, t)) ?? openAlert(tx, { ...base, state: 'FIRING', firedAt: new Date() }))
         );
       case 'UPDATED':
-        return updateAlert(tx, t.alertId, { severity: t.severity, value: t.value, message: t.message }, open);
+        // A patient who got worse must not see an escalated alert drop back to what the score alone says.
+        return updateAlert(tx, t.alertId, { severity: reassessedSeverity(t.severity) as never, value: t.value, message: t.message }, open);
       case 'RESOLVED':
         return updateAlert(tx, t.alertId, { state: 'RESOLVED', resolvedAt: new Date(), value: t.value, message: t.message }, open);
     }

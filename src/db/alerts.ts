@@ -103,6 +103,17 @@ export async function openAlertOf(db: Db, ruleId: string, sourceId: string, metr
 }
 
 const NEXT_SEVERITY = sql`case severity when 'LOW' then 'MEDIUM' when 'MEDIUM' then 'HIGH' else 'CRITICAL' end`;
+const SEVERITY_ORDER = sql`array['LOW', 'MEDIUM', 'HIGH', 'CRITICAL']::text[]`;
+
+/**
+ * The severity a new evaluation of an open alert sets: `computed`, except that an escalated alert (nobody
+ * acknowledged it in time) keeps the level escalation raised it to when `computed` is lower.
+ */
+export function reassessedSeverity(computed: string): SQL {
+  return sql`case when ${alerts.escalatedAt} is not null
+    and array_position(${SEVERITY_ORDER}, ${alerts.severity}) > array_position(${SEVERITY_ORDER}, ${computed}::text)
+    then ${alerts.severity} else ${computed}::text end`;
+}
 
 /** Raises one level every firing, unacknowledged alert whose last firing or escalation is older than `afterMs`. Atomic per row. */
 export async function escalateOverdue(db: Db, afterMs: number): Promise<AlertRow[]> {
