@@ -12,7 +12,7 @@ import {
 } from '../src/generated/graphql.js';
 import { ensureWebBuilt } from '../web/ensure-built.js';
 import { primaryBackends } from './support/backends.js';
-import { startTestApp, type TestApp } from './support/app.js';
+import { sql, startTestApp, type TestApp } from './support/app.js';
 import { startForwarder } from './support/forwarder.js';
 import { startServerProcess } from './support/server-process.js';
 
@@ -268,6 +268,30 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     }
     // About 12 s on a quiet machine: two embedded-database starts. Room for a busy one.
   }, 180_000);
+
+  it('shows every open alert on the wall, more than a page of them: the oldest, most overdue ones too', async () => {
+    const ward = await startTestApp(embedded, { env: { PROCESSORS: 'off' } });
+    try {
+      const ids = Array.from({ length: 120 }, (_, i) => `many-${String(i + 1).padStart(3, '0')}`);
+      await ward.mutate(RegisterSourcesDocument, { sources: ids.map((id) => ({ id, kind: 'PATIENT' as const, name: `Bed ${id}` })) });
+      // 595 firing alerts, five on each other patient from five rules, and one older CRITICAL one on many-001: the alerts page
+      // holds 500, newest first, so it is the last to be read.
+      await ward.sql(sql`insert into alerts (id, rule_id, source_id, metric, state, severity, value, message, started_at, fired_at)
+        select 'old-critical', 'rule-old', 'many-001', 'heart_rate', 'FIRING', 'CRITICAL', 180, 'heart_rate 180 above 150', now() - interval '2 hours', now() - interval '2 hours'`);
+      await ward.sql(sql`insert into alerts (id, rule_id, source_id, metric, state, severity, value, message, started_at, fired_at)
+        select 'bulk-' || r || '-' || p, 'rule-' || r, 'many-' || lpad(p::text, 3, '0'), 'spo2', 'FIRING', 'LOW', 93, 'spo2 93 below 94', now() - interval '1 hour', now() - interval '1 hour'
+        from generate_series(1, 5) r, generate_series(2, 120) p`);
+      const page = await open(`${ward.url}/`);
+      await poll(() => page.locator('li.tile').count(), 10_000).toBe(120);
+      await poll(() => text(page, '#connection')).toContain('Live');
+      await poll(() => tile(page, 'many-001').getAttribute('data-state'), 10_000).not.toBe('ok');
+      expect(await tile(page, 'many-001').locator('.tile-alert').textContent()).toMatch(/CRITICAL firing/);
+      await poll(() => page.locator('body').textContent(), 5_000).toContain('596 alerts firing');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await ward.close();
+    }
+  }, 60_000);
 
   it('keeps 200 tiles updating at 5 Hz each without dropping frames (frame times measured in the page)', async () => {
     // Its own server with the processors off: this measures the page, not the server's stream processing.

@@ -9,6 +9,7 @@ import {
   DashNews2ScoresDocument,
   DashSourcesDocument,
   type DashAlertFragment,
+  type DashAlertsQuery,
   type DashLiveAlertsSubscription,
   type DashNews2Fragment,
   type DashNews2ScoresQuery,
@@ -260,6 +261,21 @@ class Store {
     await this.loadOutputs();
   }
 
+  /** Every open alert, a page at a time: a ward may have more than one page of them, and the oldest matter most. */
+  private async loadOpenAlerts() {
+    const open: DashAlertFragment[] = [];
+    for (let after: string | null = null; ; ) {
+      const { alerts: page }: DashAlertsQuery = await request(DashAlertsDocument, { states: [...OPEN_STATES], first: 500, after });
+      open.push(...page.edges.map((edge) => edge.node));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    const ids = new Set(open.map((alert) => alert.id));
+    // Alerts that closed while we were away.
+    for (const [id, alert] of this.openAlerts) if (!ids.has(id)) this.applyAlert({ ...alert, state: 'RESOLVED' });
+    open.forEach((alert) => this.applyAlert(alert));
+  }
+
   /** Every patient's NEWS2 score, a page at a time. */
   private async loadNews2() {
     for (let after: string | null = null; ; ) {
@@ -278,14 +294,7 @@ class Store {
       request(DashAlertRulesDocument, {})
         .then((data) => data.alertRules.forEach((rule) => this.ruleKinds.set(rule.id, rule.kind)))
         .catch((error: unknown) => forbidden(error) || console.warn('alert rules', error)),
-      request(DashAlertsDocument, { states: [...OPEN_STATES], first: 500 })
-        .then((data) => {
-          const open = new Set(data.alerts.edges.map((e) => e.node.id));
-          // Alerts that closed while we were away.
-          for (const [id, alert] of this.openAlerts) if (!open.has(id)) this.applyAlert({ ...alert, state: 'RESOLVED' });
-          data.alerts.edges.forEach((edge) => this.applyAlert(edge.node));
-        })
-        .catch((error: unknown) => forbidden(error) || console.warn('open alerts', error)),
+      this.loadOpenAlerts().catch((error: unknown) => forbidden(error) || console.warn('open alerts', error)),
     ]);
   }
 
