@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AcknowledgeAlertDocument,
@@ -20,7 +23,7 @@ import {
 import { primaryBackends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { T0, patients } from './support/fixtures.js';
-import type { LiveResults } from './support/live.js';
+import { waitFor, type LiveResults } from './support/live.js';
 
 const DAY = 86_400_000;
 type Event = LiveAlertsSubscription['alerts'][number];
@@ -309,4 +312,30 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
     expect(alerts.edges.map((e) => [e.node.state, e.node.severity])).toEqual([['FIRING', 'CRITICAL']]);
     await ward.close();
   });
+});
+
+describe.each(primaryBackends)('signal loss across a restart on $name', (backend) => {
+  it("watches every source of a tenant-wide NO_DATA rule after a restart, before any of them speaks again", async () => {
+    const dataDir = backend.database === 'pglite' ? mkdtempSync(join(tmpdir(), 'vigil-nodata-')) : undefined;
+    const schema = `t_nodata_${process.pid}`;
+    const env = { ALERT_CHECK_INTERVAL: '100ms' };
+    try {
+      const before = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
+      await before.mutate(RegisterSourcesDocument, { sources: patients('quiet-1') });
+      await before.mutate(CreateAlertRuleDocument, { input: { name: 'Any monitor silent', kind: 'NO_DATA', expectedInterval: '3s' } });
+      await before.mutate(IngestReadingsDocument, { readings: [at(Date.now(), 'quiet-1', 'heart_rate', 70, 0)] });
+      await before.close();
+      // The monitor stays silent through the restart: the new node has never heard from it.
+      const after = await startTestApp(backend, { env, dataDir, schema });
+      try {
+        const firing = async () => (await after.mutate(AlertsDocument, { states: ['FIRING'] })).alerts.edges.map((e) => e.node);
+        await waitFor(async () => (await firing()).some((a) => a.sourceId === 'quiet-1'), 'signal lost for quiet-1 after the restart', 15_000);
+        expect((await firing()).find((a) => a.sourceId === 'quiet-1')!.message).toMatch(/^signal lost: no data from quiet-1 for \d+s \(expected every 3s\)$/);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });

@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.js';
 import { listAlerts, listRules, openAlertOf } from '../db/alerts.js';
 import type { Reading } from '../db/readings.js';
+import { sourcesWithReadings } from '../db/sources.js';
 import { formatDuration } from '../duration.js';
 import type { StreamTail } from '../live/stream-tail.js';
 import { reasonOf, type Logger } from '../log.js';
@@ -10,7 +11,7 @@ import type { RuleRegistry } from './rule-registry.js';
 
 interface SeenSource {
   tenantId: string;
-  /** Wall-clock ms of its last reading of any metric. */
+  /** Wall-clock ms of its last reading of any metric; 0 when none since this node started. */
   any: number;
   metrics: Map<string, number>;
 }
@@ -55,6 +56,12 @@ export class SignalMonitor {
         const rule = rules.find((r) => r.id === open.ruleId)!;
         this.silent.set(`${rule.id}|${open.sourceId}/${open.metric ?? '*'}`, { rule, sourceId: open.sourceId, metric: open.metric });
       }
+    }
+    // A tenant-wide rule watches every source of its tenant that has ever sent data, not only those this node has
+    // heard from since it started: a monitor that fell silent just before a restart must still raise signal loss.
+    // Their silence counts from this start, as for named sources.
+    for (const { id, tenantId } of await sourcesWithReadings(this.options.db)) {
+      if (!this.seen.has(id)) this.seen.set(id, { tenantId, any: 0, metrics: new Map() });
     }
     this.detach = this.options.tail.addListener((readings) => this.onReadings(readings));
     this.timer = setInterval(() => void this.check(), this.options.checkIntervalMs);

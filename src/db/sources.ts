@@ -31,6 +31,14 @@ export async function claimSources(db: Db, ids: readonly string[], tenantId: str
     .onConflictDoNothing({ target: sources.id });
 }
 
+/** Every source that has sent at least one reading, with its tenant (one index probe per registered source). */
+export async function sourcesWithReadings(db: Db): Promise<{ id: string; tenantId: string }[]> {
+  return db
+    .select({ id: sources.id, tenantId: sources.tenantId })
+    .from(sources)
+    .where(sql`exists (select 1 from readings where readings.source_id = ${sources.id})`);
+}
+
 export async function sourceTenants(db: Db, ids: readonly string[]): Promise<{ id: string; tenantId: string }[]> {
   if (ids.length === 0) return [];
   return db.select({ id: sources.id, tenantId: sources.tenantId }).from(sources).where(sql`${sources.id} = any(${sql.param([...ids])}::text[])`);
