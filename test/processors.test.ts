@@ -41,6 +41,7 @@ import {
   SPECS,
   tradesStream,
 } from './support/streams.js';
+import { waitFor } from './support/live.js';
 
 describe.each(backends)('stream processors on $name', (backend) => {
   let app: TestApp;
@@ -187,6 +188,28 @@ describe.each(primaryBackends)('forming windows on $name', (backend) => {
     await app.settle();
     expect(await next()).toEqual([{ count: 1 }]);
     await live.close();
+  });
+});
+
+describe.each(primaryBackends)('forming windows of a stream gone quiet on $name', (backend) => {
+  it('stores the last version of a forming window and candle within FORMING_FLUSH_INTERVAL, with no batch after it', async () => {
+    const app = await startTestApp(backend, { env: { ...PROCESSOR_ENV, FORMING_FLUSH_INTERVAL: '200ms', CHECKPOINT_INTERVAL: '1h' } });
+    try {
+      await app.mutate(RegisterSourcesDocument, { sources: patients('quiet-form') });
+      const window = () => app.sql<{ count: number }>(sql`select count from window_aggregates where source_id = 'quiet-form' and size_ms = 60000 and hop_ms = 60000 and start_time = ${at(0)}::timestamptz`);
+      const candle = () => app.sql<{ volume: number }>(sql`select volume from candles where symbol = 'QUIET' and interval_ms = 60000 and start_time = ${at(0)}::timestamptz`);
+      // The first batch is stored at once (nothing flushed yet); the ones after it wait for the flush interval.
+      await app.mutate(IngestReadingsDocument, { readings: [heartRate('quiet-form', 70, 1)] });
+      await app.mutate(IngestTradesDocument, { trades: [{ symbol: 'QUIET', time: at(1), price: 10, size: 1 }] });
+      for (let s = 2; s <= 4; s++) {
+        await app.mutate(IngestReadingsDocument, { readings: [heartRate('quiet-form', 70 + s, s)] });
+        await app.mutate(IngestTradesDocument, { trades: [{ symbol: 'QUIET', time: at(s), price: 10 + s, size: s }] });
+      }
+      // No settle (it would store them itself) and nothing more sent: the timer stores them.
+      await waitFor(async () => (await window())[0]?.count === 4 && (await candle())[0]?.volume === 10, 'the last forming versions stored', 5_000);
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -146,6 +146,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   private detach: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
   private lastCheckpoint = 0;
   private leaseFailures = 0;
   /** Ends untilRead's wait before its next try (stop, or the lease lost). */
@@ -208,6 +209,18 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     if (this.stopping) return;
     this.leaseTimer = setInterval(() => void this.tryLease(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
     this.leaseTimer.unref();
+    // Forming outputs wait for the next batch to be stored; a stream that goes quiet must not leave the stored ones
+    // behind what subscribers were sent (a candle's volume, a window's count) until it speaks again.
+    const flushMs = this.options.provisionalFlushMs;
+    if (flushMs > 0) {
+      this.flushTimer = setInterval(() => {
+        if (this.role !== 'owner' || this.stopping || Date.now() - this.lastFlush < flushMs) return;
+        this.flushProvisional().catch((error: unknown) =>
+          this.options.log.warn({ pipeline: this.name, err: reasonOf(error) }, 'storing forming outputs failed; retrying at the next batch or flush'),
+        );
+      }, flushMs);
+      this.flushTimer.unref();
+    }
   }
 
   /** Resolves once every event committed so far has been processed (tests, benchmarks). */
@@ -230,6 +243,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
     if (this.role === 'stopped') return;
     this.stopping = true;
     clearInterval(this.leaseTimer);
+    clearInterval(this.flushTimer);
     this.wake?.();
     this.interruptBackoff?.();
     await this.loop;
