@@ -42,7 +42,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1', 'shock-1') });
   });
   afterAll(() => app?.close());
 
@@ -146,6 +146,18 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     expect(lateEvents.edges).toEqual([]);
   });
 
+  it('scores the extremes a patient really has: a systolic of 45 and a respiratory rate of 3 are GOOD, not SUSPECT', async () => {
+    const base = T0 + 6 * DAY;
+    const normal = Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37 });
+    await post(normal.map(([metric, value]) => at(base, 'shock-1', metric, value, 0)));
+    await post([at(base, 'shock-1', 'bp_systolic', 45, 30), at(base, 'shock-1', 'resp_rate', 3, 30)]);
+    const score = (await app.mutate(News2ScoresDocument, { sourceIds: ['shock-1'] })).news2Scores.edges[0]?.node;
+    // Systolic <= 90 scores 3, respiratory rate <= 8 scores 3.
+    expect(score).toMatchObject({ total: 6, risk: 'MEDIUM' });
+    const stored = await app.sql<{ quality: string }>(sql`select quality from readings where source_id = 'shock-1' and time = ${new Date(base + 30_000).toISOString()}::timestamptz`);
+    expect(stored.map((r) => r.quality)).toEqual(['GOOD', 'GOOD']);
+  });
+
   it('raises signal lost when a monitor goes silent and resolves it when data comes back', async () => {
     const silence = await rule({ name: 'Monitor silent', kind: 'NO_DATA', sourceIds: ['mon-1'], metric: 'heart_rate', expectedInterval: '1s', severity: 'HIGH' });
     const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id] });
@@ -204,7 +216,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await post(vitals);
     const score = async () => (await app.mutate(News2ScoresDocument, { sourceIds: ['qual-1'] })).news2Scores.edges[0]?.node;
     expect(await score()).toMatchObject({ total: 0 });
-    // Flagged unusable by the monitor, and a heart rate outside 20-300 (stored as SUSPECT).
+    // Flagged unusable by the monitor, and a heart rate outside 0-300 (stored as SUSPECT).
     const { ingestReadings } = await app.mutate(IngestReadingsDocument, {
       readings: [
         { ...at(base, 'qual-1', 'spo2', 55, 30), quality: 'BAD' },

@@ -92,8 +92,8 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     const vitals = (id: string, s: Record<string, number>) => Object.entries(s).map(([metric, value]) => ({ sourceId: id, metric, value, time: iso(now) }));
     await ingest(app, [
       ...vitals('ward-a1', { heart_rate: 72, spo2: 97, resp_rate: 16, bp_systolic: 121, bp_diastolic: 79, temperature: 36.8, consciousness: 0 }),
-      // 40 % is outside SpO2's plausible range: stored SUSPECT, flagged on the tile.
-      ...vitals('ward-a3', { heart_rate: 88, spo2: 40 }),
+      // 104 % is outside SpO2's plausible range: stored SUSPECT, flagged on the tile.
+      ...vitals('ward-a3', { heart_rate: 88, spo2: 104 }),
     ]);
     await app.settle();
 

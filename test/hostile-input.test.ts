@@ -337,7 +337,7 @@ const CASES: Case[] = [
   { category: 'numbers', name: 'value 1e300 (squares overflow SQL avg and window stddev)', request: readings(reading({ value: 1e300 })), expect: items(0, [[0, 'value', 'INVALID_VALUE']], { message: /between -1e15 and 1e15/ }) },
   { category: 'numbers', name: 'value -1.7e308', request: readings(reading({ value: -1.7e308 })), expect: items(0, [[0, 'value', 'INVALID_VALUE']], { message: /between -1e15 and 1e15/ }) },
   { category: 'numbers', name: 'value 1e15, the largest accepted (stored SUSPECT)', request: readings(reading({ value: 1e15 })), expect: items(1, []) },
-  { category: 'numbers', name: 'value -0 as a literal, stored as 0 (SUSPECT for heart_rate)', request: inlineReading('value: -0'), expect: items(1, []) },
+  { category: 'numbers', name: 'value -0 as a literal, stored as 0', request: inlineReading('value: -0'), expect: items(1, []) },
   { category: 'numbers', name: 'value 5e-324 (the smallest subnormal), stored', request: readings(reading({ value: 5e-324 })), expect: items(1, []) },
   { category: 'numbers', name: 'value 2^53 + 1 (above 1e15)', request: readings(reading({ value: 9_007_199_254_740_993 })), expect: items(0, [[0, 'value', 'INVALID_VALUE']], { message: /between -1e15 and 1e15/ }) },
   { category: 'numbers', name: 'trade price 1e300 (price × size overflows volume and VWAP)', request: trades(trade({ price: 1e300 })), expect: items(0, [[0, 'price', 'INVALID_PRICE']], { message: /at most 1e15/ }) },

@@ -69,12 +69,12 @@ describe.each(primaryBackends)('ingest on $name', (backend) => {
 
   it('stores out-of-range values flagged SUSPECT and keeps a sender\'s own flag', async () => {
     await app.mutate(IngestReadingsDocument, {
-      readings: [heartRate('icu-2', 400, 10), heartRate('icu-2', 15, 11), { ...heartRate('icu-2', 70, 12), quality: 'BAD' }, heartRate('icu-2', 70, 13)],
+      readings: [heartRate('icu-2', 400, 10), heartRate('icu-2', -1, 11), { ...heartRate('icu-2', 70, 12), quality: 'BAD' }, heartRate('icu-2', 70, 13)],
     });
     const rows = await app.sql<StoredRow>(sql`select value, quality, unit from readings where source_id = 'icu-2' and metric = 'heart_rate' order by time`);
     expect(rows.map((r) => [r.value, r.quality, r.unit])).toEqual([
       [400, 'SUSPECT', '/min'],
-      [15, 'SUSPECT', '/min'],
+      [-1, 'SUSPECT', '/min'],
       [70, 'BAD', '/min'],
       [70, 'GOOD', '/min'],
     ]);

@@ -3,7 +3,10 @@
  * measurement can plausibly take (whole numbers only for a code such as
  * ACVPU). Values outside it are stored, flagged
  * SUSPECT (a clinician may still want to see a sensor gone wrong), never
- * dropped. Ranges are physiological plausibility limits, not alarm limits.
+ * dropped. Ranges are physiological plausibility limits, not alarm limits:
+ * a SUSPECT value is left out of NEWS2 and alert rules, so a value a patient
+ * can really have (a pulse of 0 in arrest, a systolic of 45 in shock, a
+ * respiratory rate of 3) must stay GOOD and be scored.
  */
 export interface MetricDefinition {
   name: string;
@@ -16,12 +19,12 @@ export interface MetricDefinition {
 }
 
 const CATALOG: readonly MetricDefinition[] = [
-  { name: 'heart_rate', description: 'Heart (pulse) rate', unit: '/min', min: 20, max: 300 },
-  { name: 'spo2', description: 'Peripheral oxygen saturation', unit: '%', min: 50, max: 100 },
-  { name: 'resp_rate', description: 'Respiratory rate', unit: '/min', min: 4, max: 60 },
+  { name: 'heart_rate', description: 'Heart (pulse) rate', unit: '/min', min: 0, max: 300 },
+  { name: 'spo2', description: 'Peripheral oxygen saturation', unit: '%', min: 0, max: 100 },
+  { name: 'resp_rate', description: 'Respiratory rate', unit: '/min', min: 0, max: 60 },
   { name: 'temperature', description: 'Body temperature', unit: '°C', min: 30, max: 45 },
-  { name: 'bp_systolic', description: 'Systolic blood pressure', unit: 'mmHg', min: 50, max: 260 },
-  { name: 'bp_diastolic', description: 'Diastolic blood pressure', unit: 'mmHg', min: 20, max: 160 },
+  { name: 'bp_systolic', description: 'Systolic blood pressure', unit: 'mmHg', min: 0, max: 260 },
+  { name: 'bp_diastolic', description: 'Diastolic blood pressure', unit: 'mmHg', min: 0, max: 160 },
   { name: 'etco2', description: 'End-tidal carbon dioxide', unit: 'mmHg', min: 0, max: 100 },
   { name: 'glucose', description: 'Blood glucose', unit: 'mmol/L', min: 1, max: 40 },
   // ACVPU as a number: 0 alert, 1 new confusion, 2 voice, 3 pain, 4 unresponsive (NEWS2).
