@@ -223,7 +223,9 @@ export const SIMULTANEOUS_SPEED_KMH = Number.MAX_VALUE;
  * and the next transaction of that card), not with the one that arrived
  * before it, since events can arrive out of order. A pair is named earlier
  * first, and its signal carries the later one's time, so the same two
- * transactions give the same signal in either arrival order.
+ * transactions give the same signal in either arrival order, as long as the
+ * later-arriving one is within ALLOWED_LATENESS (the runtime leaves out one
+ * further behind its card's newest: see onWatermark).
  *
  * A late transaction landing between two already flagged does not withdraw
  * their signal: outputs can be superseded but not retracted.
