@@ -77,7 +77,7 @@ describe.each(primaryBackends)('queries on $name', (backend) => {
 
   it('publishes the metric catalog with units and plausible ranges', async () => {
     const { metrics } = await app.mutate(MetricsDocument, {});
-    expect(metrics).toContainEqual({ name: 'heart_rate', unit: '/min', min: 20, max: 300 });
-    expect(metrics).toContainEqual({ name: 'spo2', unit: '%', min: 50, max: 100 });
+    expect(metrics).toContainEqual({ name: 'heart_rate', unit: '/min', min: 0, max: 300 });
+    expect(metrics).toContainEqual({ name: 'spo2', unit: '%', min: 0, max: 100 });
   });
 });
