@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeadLettersDocument, IngestReadingsDocument, IngestTradesDocument, RegisterSourcesDocument, type ReadingInput } from '../src/generated/graphql.js';
 import { CLAIM_FIRST_FROM, ConflictAwareInserts, SKIP_AFTER_CONFLICT } from '../src/db/offsets.js';
@@ -207,6 +208,19 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     const response = await app.request(IngestTradesDocument, { trades });
     expect(response.errors?.[0]).toMatchObject({ message: expect.stringContaining('batch of 51 trades exceeds the maximum of 50'), extensions: { code: 'BATCH_TOO_LARGE' } });
     expect(await stored()).toEqual(before);
+  });
+
+  it('makes symbols traded before tenants existed instruments of the default tenant on upgrade (migration 0010)', async () => {
+    await app.mutate(IngestTradesDocument, { trades: [{ symbol: 'EARLY', time: at(20), price: 1, size: 1 }, { symbol: 'OWNED', time: at(20), price: 1, size: 1 }] });
+    // As a database from before 0006 left them: EARLY's trades with no source row; OWNED claimed since, by tenant t2.
+    await app.sql(sql`delete from sources where id = 'EARLY'`);
+    await app.sql(sql`update sources set tenant_id = 't2' where id = 'OWNED'`);
+    await app.sql(sql.raw(readFileSync(new URL('../migrations/0010_instruments_of_early_trades.sql', import.meta.url), 'utf8')));
+    const owners = await app.sql<{ id: string; kind: string; tenant_id: string }>(sql`select id, kind, tenant_id from sources where id in ('EARLY', 'OWNED') order by id`);
+    expect(owners).toEqual([
+      { id: 'EARLY', kind: 'INSTRUMENT', tenant_id: 'default' },
+      { id: 'OWNED', kind: 'INSTRUMENT', tenant_id: 't2' },
+    ]);
   });
 
   it('tells trades of one symbol in one millisecond apart by tradeId, stores a resent one once, and names a bad tradeId', async () => {
