@@ -63,6 +63,10 @@ describe('npm run keys', () => {
     expect(keysAt(unopened, 'create', '--tenant', 'st-marys', '--role', 'read', '--name', 'x', '--expires-in', 'soon').err).toContain(
       '--expires-in must be a duration such as 30d or 12h, got "soon"',
     );
+    // A date past the last one JavaScript can hold: refused by name, before any tenant is created.
+    const endless = keysAt(unopened, 'create', '--tenant', 'st-marys', '--role', 'read', '--name', 'x', '--expires-in', '100000000d');
+    expect(endless).toMatchObject({ code: 1, err: expect.stringContaining('expiresAt is past the last date a key can have') });
+    expect(endless.err).not.toContain('    at ');
     expect(keysAt(unopened, 'revoke').err).toContain('revoke needs a key id');
     expect(existsSync(unopened)).toBe(false);
     expect(keys('revoke', 'nosuchkey').err).toContain('no API key "nosuchkey"');

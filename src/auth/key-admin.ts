@@ -22,7 +22,11 @@ export function validateKeyRequest(request: KeyRequest): void {
   }
   const name = request.name.trim();
   if (!name || name.length > 200 || name.includes('\u0000')) throw new ValidationError('name must be 1-200 characters, without NUL', { argument: 'name' });
-  if (request.expiresAt && request.expiresAt.getTime() <= Date.now()) throw new ValidationError('expiresAt must be in the future', { argument: 'expiresAt' });
+  // NaN (a date past the year 275760, from --expires-in 100000000d) compares false both ways: refuse it by name.
+  const expires = request.expiresAt?.getTime();
+  if (expires !== undefined && !(expires > Date.now())) {
+    throw new ValidationError(Number.isNaN(expires) ? 'expiresAt is past the last date a key can have' : 'expiresAt must be in the future', { argument: 'expiresAt' });
+  }
   if (!TENANT_ID_PATTERN.test(request.tenantId)) {
     throw new ValidationError(`tenant must be 1-63 of a-z, 0-9, "_", "-", starting with a letter or digit; got ${JSON.stringify(request.tenantId)}`, { argument: 'tenant' });
   }
