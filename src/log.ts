@@ -75,3 +75,24 @@ export function errorForLog(error: unknown): unknown {
   const frames = error.stack?.split('\n').filter((line) => line.startsWith('    at '));
   return { type: error.name, message, ...(code !== undefined && { code }), ...(frames?.length && { stack: [`${error.name}: ${message}`, ...frames].join('\n') }) };
 }
+
+/**
+ * For a check that keeps failing while a dependency is down: the first failure a warning, the rest at debug, and one
+ * line when it works again, so an hour of outage is two lines, not one a second.
+ */
+export function outageLog(log: Logger, what: string) {
+  let failures = 0;
+  return {
+    failed(error: unknown, details: Record<string, unknown> = {}) {
+      failures++;
+      const fields = { ...details, err: error, failuresInARow: failures };
+      if (failures === 1) log.warn(fields, `${what} failed; retrying (further failures at debug)`);
+      else log.debug(fields, `${what} failed; retrying`);
+    },
+    succeeded() {
+      if (failures === 0) return;
+      log.info({ failuresInARow: failures }, `${what} works again`);
+      failures = 0;
+    },
+  };
+}

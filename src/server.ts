@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createYoga } from 'graphql-yoga';
@@ -45,7 +46,7 @@ import {
   WindowsMessage,
 } from './live/output-wire.js';
 import { buildPipelines } from './processors/pipelines.js';
-import { createLogger, reasonOf, type Logger } from './log.js';
+import { createLogger, outageLog, reasonOf, type Logger } from './log.js';
 import { openPubSub } from './pubsub/pubsub.js';
 import type { GraphQLContext } from './schema/context.js';
 import { noteStreamCursor } from './schema/live.js';
@@ -300,6 +301,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     },
   });
 
+  const authOutage = outageLog(log, 'checking API keys');
   let draining = false;
   let inFlight = 0;
   let received = 0;
@@ -365,9 +367,11 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
           const untrack = connections.add(principal, () => res.destroy());
           res.on('close', untrack);
         }
+        authOutage.succeeded();
       } catch (error) {
         if (error instanceof AppError) return void reject(res, 401, error.code, error.message, { 'www-authenticate': 'Bearer realm="vigil"' });
-        log.error({ err: error }, 'authentication failed unexpectedly');
+        // The database is down (or worse): every request with a key meets it, so one line per outage, not per request.
+        authOutage.failed(error);
         return void reject(res, 503, 'UNAVAILABLE', 'cannot check the API key right now; retry shortly', { 'retry-after': '1' });
       }
     }
@@ -381,7 +385,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     connectionsCheckingInterval: Math.min(config.http.requestTimeoutMs, 1_000),
   };
   const http: HttpServer = tls
-    ? (createHttpsServer({ ...timeouts, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, (req, res) => void handle(req, res)) as unknown as HttpServer)
+    ? (createHttpsServer({ ...timeouts, ...readTls(tls) }, (req, res) => void handle(req, res)) as unknown as HttpServer)
     : createHttpServer(timeouts, (req, res) => void handle(req, res));
   http.keepAliveTimeout = 5_000;
   const ws = attachWebSocket({
@@ -457,6 +461,21 @@ function reject(res: ServerResponse, status: number, code: string, message: stri
   // Closing means an unread body (a 10 MB one, say) is not drained over a kept-alive connection.
   res.writeHead(status, { 'content-type': 'application/json', connection: 'close', ...headers });
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+}
+
+/**
+ * The certificate and key, checked as a pair: OpenSSL's own words ("key values mismatch", "no start line") name
+ * neither the file nor the setting.
+ */
+function readTls({ certFile, keyFile }: { certFile: string; keyFile: string }) {
+  const files = `TLS_CERT_FILE (${certFile}) and TLS_KEY_FILE (${keyFile})`;
+  try {
+    const pair = { cert: readFileSync(certFile), key: readFileSync(keyFile) };
+    createSecureContext(pair);
+    return pair;
+  } catch (error) {
+    throw new Error(`cannot serve HTTPS with ${files}: ${reasonOf(error)}; they must be a PEM certificate and its own private key`, { cause: error });
+  }
 }
 
 /** What is wrong with a GET's `variables` or `extensions` parameter, if either is not JSON. */

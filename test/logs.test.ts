@@ -3,7 +3,8 @@ import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { IngestReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
-import { prettyLine } from '../src/log.js';
+import { pino } from 'pino';
+import { outageLog, prettyLine } from '../src/log.js';
 import { heartRate, patients } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
 import { dropSchema } from './support/app.js';
@@ -149,6 +150,18 @@ describe('logs', () => {
       await server.stop();
       await dropSchema(schema);
     }
+  });
+
+  it('logs a check failing through an outage as two lines, not one per failure', () => {
+    const lines: { level: number; msg: string; failuresInARow?: number }[] = [];
+    const outage = outageLog(pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }), 'alert escalation check');
+    for (let i = 0; i < 3600; i++) outage.failed(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+    outage.succeeded();
+    outage.succeeded();
+    expect(lines.map((l) => [l.level, l.msg, l.failuresInARow])).toEqual([
+      [40, 'alert escalation check failed; retrying (further failures at debug)', 1],
+      [30, 'alert escalation check works again', 3600],
+    ]);
   });
 
   it('prints one readable line per entry on a terminal', () => {

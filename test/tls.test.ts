@@ -60,6 +60,16 @@ describe.skipIf(!hasOpenssl)('encryption in transit', () => {
     });
   });
 
+  it('refuses to start with a certificate and key that are not a pair, naming both settings and files', async () => {
+    const lines: Record<string, unknown>[] = [];
+    // Swapped: the certificate given as the key and the key as the certificate.
+    const started = startServerProcess({ DATABASE_URL: '', DATA_DIR: 'memory://', REDIS_URL: '', TLS_CERT_FILE: keyFile, TLS_KEY_FILE: certFile }, (entry) => lines.push(entry));
+    await expect(started).rejects.toThrow('server exited with 1');
+    const fatal = lines.filter((l) => l.level === 60);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]!.err).toMatch(new RegExp(`^cannot serve HTTPS with TLS_CERT_FILE \\(${keyFile}\\) and TLS_KEY_FILE \\(${certFile}\\): .+; they must be a PEM certificate and its own private key$`));
+  });
+
   describe.skipIf(!hasRedisServer)('Redis over TLS from a rediss:// URL', () => {
     let redis: ChildProcess | undefined;
     afterAll(() => redis?.kill('SIGKILL'));

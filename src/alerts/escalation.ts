@@ -1,4 +1,4 @@
-import { reasonOf, type Logger } from '../log.js';
+import { outageLog, type Logger } from '../log.js';
 import type { AlertService } from './alert-service.js';
 
 /**
@@ -8,12 +8,13 @@ import type { AlertService } from './alert-service.js';
  */
 export function startEscalation(options: { alerts: AlertService; afterMs: number; checkIntervalMs: number; log: Logger }): { stop(): void } {
   let running = false;
+  const outage = outageLog(options.log, 'alert escalation check');
   const timer = setInterval(() => {
     if (running) return;
     running = true;
     options.alerts
       .escalate(options.afterMs)
-      .catch((error: unknown) => options.log.warn({ err: reasonOf(error) }, 'alert escalation check failed; retrying'))
+      .then(outage.succeeded, (error: unknown) => outage.failed(error))
       .finally(() => (running = false));
   }, options.checkIntervalMs);
   timer.unref();
