@@ -22,6 +22,7 @@ const HELP = `usage: npm run simulate -- [options]
   --trade-rate R     trades per second in total (default 20)
   --seconds S        stop after S seconds (default: run until Ctrl-C)
   --seed N           random seed, for repeatable runs (default 1)
+  --prefix P         put P before every patient id and symbol (e.g. st-marys-), so a second tenant can run it too
   --scenario LIST    add scenarios, comma-separated: deteriorating, dropout, travel, burst
                      (also creates demo alert rules: NEWS2, tachycardia, hypoxia, monitor silent)
   --deteriorate-over S   seconds the first patient takes to deteriorate (default 120)
@@ -57,6 +58,20 @@ function random(seed: number) {
   };
 }
 
+/** The server answered with errors; `retryable` when they say to try again (the database or Redis down, a rate limit). */
+class Refused extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+const RETRYABLE = new Set(['UNAVAILABLE', 'RATE_LIMITED', 'SHUTTING_DOWN']);
+
+/** Batches that failed and wait to be sent again: five minutes of them at one a second. */
+const MAX_BACKLOG = 300;
+
 async function post<R, V>(target: { url: string; apiKey?: string }, document: TypedDocumentNode<R, V>, variables: V): Promise<R> {
   const response = await fetch(target.url, {
     method: 'POST',
@@ -67,8 +82,10 @@ async function post<R, V>(target: { url: string; apiKey?: string }, document: Ty
     },
     body: JSON.stringify({ query: print(document), variables }),
   });
-  const body = (await response.json()) as { data?: R; errors?: { message: string }[] };
-  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '));
+  const body = (await response.json()) as { data?: R; errors?: { message: string; extensions?: { code?: string } }[] };
+  if (body.errors?.length) {
+    throw new Refused(body.errors.map((e) => e.message).join('; '), body.errors.every((e) => RETRYABLE.has(e.extensions?.code ?? '')));
+  }
   return body.data!;
 }
 
@@ -84,6 +101,7 @@ export async function runSimulator(argv: string[]): Promise<number> {
       'trade-rate': { type: 'string', default: '20' },
       seconds: { type: 'string' },
       seed: { type: 'string', default: '1' },
+      prefix: { type: 'string', default: '' },
       help: { type: 'boolean', default: false },
       scenario: { type: 'string', default: '' },
       'deteriorate-over': { type: 'string', default: '120' },
@@ -113,14 +131,21 @@ export async function runSimulator(argv: string[]): Promise<number> {
     console.error(`${unknown.length ? `unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}` : 'scenario timings must be positive whole seconds'}\n${HELP}`);
     return 2;
   }
+  const { prefix } = values;
+  if (prefix && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,31}$/.test(prefix)) {
+    console.error(`--prefix must be 1-32 of letters, digits, ".", "_", ":" or "-", starting with a letter or digit; got "${prefix}"\n${HELP}`);
+    return 2;
+  }
   const rand = random(Number(values.seed));
   const api = { url: values.url, apiKey: values['api-key'] };
-  const ids = Array.from({ length: patients }, (_, i) => `bed-${String(i + 1).padStart(2, '0')}`);
+  const ids = Array.from({ length: patients }, (_, i) => `${prefix}bed-${String(i + 1).padStart(2, '0')}`);
 
   try {
     await post(api, RegisterSourcesDocument, { sources: ids.map((id) => ({ id, kind: 'PATIENT' as const, name: `Patient in ${id}` })) });
   } catch (error) {
-    console.error(`cannot reach the API at ${api.url}: ${(error as Error).message}\nstart it first with: npm start`);
+    // Down, or up and refusing (a key without the admin role, ids another tenant holds): say which.
+    if (error instanceof Refused) console.error(`the API at ${api.url} refused to register the patients: ${error.message}`);
+    else console.error(`cannot reach the API at ${api.url}: ${(error as Error).message}\nstart it first with: npm start`);
     return 1;
   }
 
@@ -143,9 +168,13 @@ export async function runSimulator(argv: string[]): Promise<number> {
       return { sourceId, metric, level: vital.mean + (rand() - 0.5) * vital.spread, vital };
     }),
   );
-  const symbols = Array.from({ length: symbolCount }, (_, i) => ({ symbol: SYMBOLS[i % SYMBOLS.length]! + (i >= SYMBOLS.length ? `.${Math.floor(i / SYMBOLS.length)}` : ''), price: 50 + rand() * 200 }));
+  const symbols = Array.from({ length: symbolCount }, (_, i) => ({
+    symbol: prefix + SYMBOLS[i % SYMBOLS.length]! + (i >= SYMBOLS.length ? `.${Math.floor(i / SYMBOLS.length)}` : ''),
+    price: 50 + rand() * 200,
+  }));
   let next = 0;
   const totals = { sent: 0, accepted: 0, duplicates: 0, rejected: 0, trades: 0, transactions: 0 };
+  const backlog: { tick: number; trades: TradeInput[]; transactions: ReturnType<typeof plan.transactions>; readings: ReadingInput[] }[] = [];
   const started = Date.now();
   let stop = false;
   process.once('SIGINT', () => (stop = true));
@@ -182,25 +211,43 @@ export async function runSimulator(argv: string[]): Promise<number> {
         size: 1 + Math.floor(rand() * 500),
       });
     }
-    try {
-      if (trades.length > 0) totals.trades += (await post(api, IngestTradesDocument, { trades })).ingestTrades.accepted;
-      const transactions = plan.transactions(tick, tickStart);
-      if (transactions.length > 0) totals.transactions += (await post(api, IngestTransactionsDocument, { transactions })).ingestTransactions.accepted;
-      const { ingestReadings: result } = await post(api, IngestReadingsDocument, { readings });
-      totals.sent += readings.length;
-      totals.accepted += result.accepted;
-      totals.duplicates += result.duplicates;
-      totals.rejected += result.rejected;
-      const line = `t=${tick + 1}s sent ${totals.sent} accepted ${totals.accepted} duplicates ${totals.duplicates} rejected ${totals.rejected} last cursor ${result.lastCursor ?? '-'} trades ${totals.trades}${totals.transactions ? ` card transactions ${totals.transactions}` : ''}`;
-      if (tty) process.stdout.write(`\r${line}`);
-      else console.log(line);
-    } catch (error) {
-      console.error(`\nbatch at t=${tick + 1}s failed: ${(error as Error).message}; retrying next second`);
+    // A batch that fails is sent again, in order, before newer ones: ingest is idempotent, so what of it was stored
+    // comes back as duplicates. A gap in the data would raise signal-loss alerts of its own.
+    backlog.push({ tick, trades, transactions: plan.transactions(tick, tickStart), readings });
+    if (backlog.length > MAX_BACKLOG) console.error(`\nbatch at t=${backlog.shift()!.tick + 1}s dropped: more than ${MAX_BACKLOG} batches waiting`);
+    while (backlog.length > 0) {
+      const batch = backlog[0]!;
+      try {
+        if (batch.trades.length > 0) totals.trades += (await post(api, IngestTradesDocument, { trades: batch.trades })).ingestTrades.accepted;
+        batch.trades = [];
+        if (batch.transactions.length > 0) totals.transactions += (await post(api, IngestTransactionsDocument, { transactions: batch.transactions })).ingestTransactions.accepted;
+        batch.transactions = [];
+        const { ingestReadings: result } = await post(api, IngestReadingsDocument, { readings: batch.readings });
+        backlog.shift();
+        totals.sent += batch.readings.length;
+        totals.accepted += result.accepted;
+        totals.duplicates += result.duplicates;
+        totals.rejected += result.rejected;
+        const line = `t=${batch.tick + 1}s sent ${totals.sent} accepted ${totals.accepted} duplicates ${totals.duplicates} rejected ${totals.rejected} last cursor ${result.lastCursor ?? '-'} trades ${totals.trades}${totals.transactions ? ` card transactions ${totals.transactions}` : ''}`;
+        if (tty) process.stdout.write(`\r${line}`);
+        else console.log(line);
+      } catch (error) {
+        if (error instanceof Refused && !error.retryable) {
+          // Sending it again would be refused again (a key without the ingest role, a batch above MAX_BATCH).
+          backlog.shift();
+          console.error(`\nbatch at t=${batch.tick + 1}s refused: ${error.message}; not sent again`);
+          continue;
+        }
+        console.error(`\nbatch at t=${batch.tick + 1}s failed: ${(error as Error).message}; ${backlog.length} waiting, sent again next second`);
+        break;
+      }
     }
     const wait = started + (tick + 1) * 1000 - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
   if (tty) process.stdout.write('\n');
+  const unsent = backlog.reduce((n, batch) => n + batch.readings.length, 0);
+  if (unsent > 0) console.error(`${backlog.length} batches (${unsent} readings) could not be sent before the end`);
   console.log(`done: ${totals.accepted} readings and ${totals.trades} trades stored in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return 0;
 }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runSimulator } from '../src/simulate.js';
 import { AlertsDocument, FraudSignalsDocument, News2ScoresDocument, SourcesDocument } from '../src/generated/graphql.js';
-import { backends } from './support/backends.js';
+import { backends, DATABASE_URL } from './support/backends.js';
+import { startTcpProxy, throughProxy } from './support/tcp-proxy.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 
 describe('npm run simulate', () => {
@@ -67,6 +68,50 @@ describe('npm run simulate', () => {
       expect(raised.filter((a) => a.sourceId === 'bed-02')).toEqual([]);
     } finally {
       await scenarioApp.close();
+    }
+  });
+
+  it('runs beside another tenant with --prefix: its own patient ids and symbols', async () => {
+    const code = await runSimulator(['--url', `${app.url}/graphql`, '--prefix', 'b2-', '--patients', '2', '--rate', '4', '--symbols', '1', '--trade-rate', '2', '--seconds', '1']);
+    expect(code).toBe(0);
+    const { sources } = await app.mutate(SourcesDocument, { ids: ['b2-bed-01', 'b2-bed-02', 'b2-ACME'] });
+    expect(sources.edges.map((e) => e.node.id)).toEqual(['b2-ACME', 'b2-bed-01', 'b2-bed-02']);
+    expect(await runSimulator(['--prefix', 'has space', '--seconds', '1'])).toBe(2);
+  });
+
+  it.runIf(DATABASE_URL)('sends a batch that failed again, in order, once the database is back: no gap in the data', async () => {
+    const real = new URL(DATABASE_URL!);
+    const proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
+    const flaky = await startTestApp({ name: 'PostgreSQL through a proxy', database: 'postgres', pubsub: 'memory' }, { env: { DATABASE_URL: throughProxy(DATABASE_URL!, proxy), PROCESSORS: 'off' } });
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const run = runSimulator(['--url', `${flaky.url}/graphql`, '--patients', '2', '--rate', '10', '--symbols', '0', '--seconds', '6']);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await proxy.cut();
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await proxy.restore();
+      expect(await run).toBe(0);
+      const said = errors.mock.calls.map((c) => String(c[0])).join('\n');
+      expect(said).toMatch(/failed: .*; \d+ waiting, sent again next second/);
+      // Every second's readings are stored, those of the outage too.
+      const [stored] = await flaky.sql<{ n: number }>(sql`select count(*)::int as n from readings`);
+      expect(stored!.n).toBe(60);
+    } finally {
+      errors.mockRestore();
+      await flaky.close();
+      await proxy.close();
+    }
+  }, 30_000);
+
+  it('says the server refused, not that it is unreachable, when it answers with an error (here: no API key)', async () => {
+    const locked = await startTestApp(backends[0]!, { env: { AUTH: 'on' } });
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await runSimulator(['--url', `${locked.url}/graphql`, '--seconds', '1'])).toBe(1);
+      expect(errors.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(new RegExp(`^the API at ${locked.url}/graphql refused to register the patients: .*API key`));
+    } finally {
+      errors.mockRestore();
+      await locked.close();
     }
   });
 
