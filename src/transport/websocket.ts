@@ -8,7 +8,7 @@ import { WebSocketServer } from 'ws';
 import type { OpenConnections } from '../auth/connections.js';
 import type { Principal } from '../auth/principal.js';
 import { AppError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { outageLog, type Logger } from '../log.js';
 import { requestIdOf } from './request-id.js';
 import type { DirectNext } from './shared-events.js';
 import { watchSockets } from './socket-timers.js';
@@ -71,6 +71,7 @@ export function attachWebSocket(options: {
   // how it leaves the connections watched for revoked keys.
   const sockets = new WeakMap<object, { principal: Principal; id: string; untrack: () => void }>();
   let executing = 0;
+  const authOutage = outageLog(options.log, 'checking the API keys of graphql-ws connections');
   const timers = watchSockets(wss, { pingEveryMs: KEEP_ALIVE_MS, initWaitMs: INIT_WAIT_MS });
   const disposable = useServer(
     {
@@ -98,9 +99,11 @@ export function attachWebSocket(options: {
           if (socket.readyState !== socket.OPEN) return false;
           const untrack = options.connections.add(principal, (code, reason) => socket.close(code, reason));
           sockets.set(ctx.extra, { principal, id: randomUUID().slice(0, 8), untrack });
+          authOutage.succeeded();
           return true;
         } catch (error) {
-          if (!(error instanceof AppError)) options.log.error({ err: error }, 'could not authenticate a graphql-ws connection');
+          // The database is down: every connecting socket meets it, so one line per outage.
+          if (!(error instanceof AppError)) authOutage.failed(error);
           socket.close(KEY_REFUSED, error instanceof AppError ? error.message.slice(0, 120) : 'cannot check the API key right now');
           return false;
         }
