@@ -319,7 +319,11 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
     await app.mutate(IngestReadingsDocument, { readings: vitals(60, 120) });
     await app.settle();
     await ward.results.until(() => seen().some((e) => e.kind === 'UPDATED'), 'the re-evaluation');
-    expect(seen().find((e) => e.kind === 'UPDATED')!.alert).toMatchObject({ severity: 'CRITICAL', value: 5 });
+    const updated = seen().find((e) => e.kind === 'UPDATED')!;
+    expect(updated.alert).toMatchObject({ severity: 'CRITICAL', value: 5 });
+    // The stored transition says what the alert became, not what the score alone says.
+    const { alert: history } = await app.mutate(AlertHistoryDocument, { id: updated.alert.id });
+    expect(history!.transitions.filter((tr) => tr.kind === 'UPDATED').map((tr) => tr.severity)).toEqual(['CRITICAL']);
     const { alerts } = await app.mutate(AlertsDocument, { ruleIds: [news.id] });
     expect(alerts.edges.map((e) => [e.node.state, e.node.severity])).toEqual([['FIRING', 'CRITICAL']]);
     await ward.close();

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { escalateOverdue, getAlert, openAlert, openAlertOf, reassessedSeverity, recordTransition, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { escalateOverdue, getAlert, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionSeverity, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { Logger } from '../log.js';
@@ -95,6 +95,11 @@ export class AlertService {
       });
       if (!recorded) continue;
       const alert = await this.applyTransition(tx, t);
+      // An escalated alert kept a higher severity than the evaluation's (reassessedSeverity): the transition says so too.
+      if (alert && alert.severity !== recorded.severity && (t.kind === 'UPDATED' || t.kind === 'FIRING')) {
+        recorded.severity = alert.severity;
+        await setTransitionSeverity(tx, recorded.id, alert.severity);
+      }
       if (alert) events.push(toEvent(recorded, alert));
       else this.log.warn({ alertId: t.alertId, kind: t.kind }, 'alert transition without an open alert (another episode of the rule is open); recorded only');
     }

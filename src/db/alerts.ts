@@ -63,6 +63,10 @@ export async function recordTransition(tx: Db, t: NewTransition): Promise<Transi
   return row;
 }
 
+export async function setTransitionSeverity(tx: Db, id: string, severity: string): Promise<void> {
+  await tx.update(alertTransitions).set({ severity }).where(eq(alertTransitions.id, id));
+}
+
 /**
  * Opens an alert unless this one exists, or another episode of the same rule
  * and series is still open (the partial unique index). Returns it when opened.
