@@ -4,7 +4,7 @@ import type { Db } from '../db/client.js';
 import { acquireLease, LeaseLostError, loadCheckpoint, recordLateEvents, releaseLease, saveCheckpoints, type LateEvent, type SeriesCheckpoint } from '../db/processor-state.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { StreamTail } from '../live/stream-tail.js';
-import { reasonOf, type Logger } from '../log.js';
+import { outageLog, reasonOf, type Logger } from '../log.js';
 import { LatencySamples } from './latency.js';
 import { partitionOf } from './partitions.js';
 import type { Output, Processor } from './processor.js';
@@ -148,7 +148,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   private leaseTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private lastCheckpoint = 0;
-  private leaseFailures = 0;
+  private readonly leaseOutage: ReturnType<typeof outageLog>;
   /** Ends untilRead's wait before its next try (stop, or the lease lost). */
   private interruptBackoff: (() => void) | undefined;
   private stopping = false;
@@ -168,6 +168,7 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
   ) {
     for (const s of spec.stages) this.stats.outputs[s.name] = 0;
     this.deferred = spec.stages.map(() => new Map());
+    this.leaseOutage = outageLog(options.log.child({ pipeline: spec.name }), 'processor lease renewal');
   }
 
   get name() {
@@ -266,15 +267,10 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
       held = await acquireLease(this.options.db, this.name, this.owner, this.options.leaseMs);
     } catch (error) {
       // One warning per database outage; the renewal is retried every leaseMs/3.
-      const details = { pipeline: this.name, err: reasonOf(error), failuresInARow: ++this.leaseFailures };
-      if (this.leaseFailures === 1) this.options.log.warn(details, 'processor lease renewal failed; retrying (further failures at debug)');
-      else this.options.log.debug(details, 'processor lease renewal failed; retrying');
+      this.leaseOutage.failed(error);
       return;
     }
-    if (this.leaseFailures > 0) {
-      this.options.log.info({ pipeline: this.name, failedRenewals: this.leaseFailures, held }, 'processor lease renewed again');
-      this.leaseFailures = 0;
-    }
+    this.leaseOutage.succeeded();
     if (this.stopping) return;
     if (held && this.role !== 'owner') {
       this.role = 'owner';
