@@ -1,5 +1,6 @@
 import { and, asc, count, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm';
 import type { StoredRule } from '../alerts/rule-params.js';
+import { SEVERITIES } from '../processors/alert-rules.js';
 import { ownedBy } from './sources.js';
 import type { Db } from './client.js';
 import { alertRules, alerts, alertTransitions, type AlertState } from './schema.js';
@@ -107,7 +108,8 @@ export async function openAlertOf(db: Db, ruleId: string, sourceId: string, metr
 }
 
 const NEXT_SEVERITY = sql`case severity when 'LOW' then 'MEDIUM' when 'MEDIUM' then 'HIGH' else 'CRITICAL' end`;
-const SEVERITY_ORDER = sql`array['LOW', 'MEDIUM', 'HIGH', 'CRITICAL']::text[]`;
+/** SEVERITIES in order, as a PostgreSQL array (array_position ranks a severity). */
+const SEVERITY_ORDER = sql.raw(`array[${SEVERITIES.map((s) => `'${s}'`).join(', ')}]::text[]`);
 
 /**
  * The severity a new evaluation of an open alert sets: `computed`, except that an escalated alert (nobody

@@ -9,12 +9,9 @@ import {
   DashNews2ScoresDocument,
   DashSourcesDocument,
   type DashAlertFragment,
-  type DashAlertsQuery,
   type DashLiveAlertsSubscription,
   type DashNews2Fragment,
-  type DashNews2ScoresQuery,
   type DashReadingFragment,
-  type DashSourcesQuery,
   type SourceKind,
 } from './generated/graphql.js';
 import { SEVERITY_ORDER } from './vitals.js';
@@ -62,6 +59,24 @@ export interface SourceState {
 export type AlertEvent = DashLiveAlertsSubscription['alerts'][number];
 
 type ChangeListener = (changed: ReadonlySet<string>, added: boolean) => void;
+
+/** Page size of the dashboard's reads: the largest the API's connections here allow. */
+const PAGE = 500;
+
+interface Connection<T> {
+  edges: { node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+/** Reads a connection to its end, handing each page's nodes to `take` as it arrives. */
+async function forEveryPage<T>(page: (after: string | null) => Promise<Connection<T>>, take: (nodes: T[]) => void): Promise<void> {
+  for (let after: string | null = null; ; ) {
+    const { edges, pageInfo }: Connection<T> = await page(after);
+    take(edges.map((edge) => edge.node));
+    if (!pageInfo.hasNextPage) return;
+    after = pageInfo.endCursor;
+  }
+}
 
 const OPEN_STATES = ['PENDING', 'FIRING'] as const;
 
@@ -233,18 +248,18 @@ class Store {
 
   private async load() {
     try {
-      let after: string | null = null;
-      do {
-        const page: DashSourcesQuery = await request(DashSourcesDocument, { kind: 'PATIENT', first: 500, after });
-        for (const { node } of page.sources.edges) {
-          const source = this.state(node.id, node.kind, node.name);
-          source.kind = node.kind;
-          source.name = node.name;
-          for (const reading of node.latest) this.applyReading(source, reading);
-          this.markChanged(node.id);
-        }
-        after = page.sources.pageInfo.hasNextPage ? page.sources.pageInfo.endCursor : null;
-      } while (after);
+      await forEveryPage(
+        async (after) => (await request(DashSourcesDocument, { kind: 'PATIENT', first: PAGE, after })).sources,
+        (nodes) => {
+          for (const node of nodes) {
+            const source = this.state(node.id, node.kind, node.name);
+            source.kind = node.kind;
+            source.name = node.name;
+            for (const reading of node.latest) this.applyReading(source, reading);
+            this.markChanged(node.id);
+          }
+        },
+      );
       this.added = true;
       this.loaded = true;
       this.loadError = null;
@@ -264,12 +279,7 @@ class Store {
   /** Every open alert, a page at a time: a ward may have more than one page of them, and the oldest matter most. */
   private async loadOpenAlerts() {
     const open: DashAlertFragment[] = [];
-    for (let after: string | null = null; ; ) {
-      const { alerts: page }: DashAlertsQuery = await request(DashAlertsDocument, { states: [...OPEN_STATES], first: 500, after });
-      open.push(...page.edges.map((edge) => edge.node));
-      if (!page.pageInfo.hasNextPage) break;
-      after = page.pageInfo.endCursor;
-    }
+    await forEveryPage(async (after) => (await request(DashAlertsDocument, { states: [...OPEN_STATES], first: PAGE, after })).alerts, (nodes) => open.push(...nodes));
     const ids = new Set(open.map((alert) => alert.id));
     // Alerts that closed while we were away.
     for (const [id, alert] of this.openAlerts) if (!ids.has(id)) this.applyAlert({ ...alert, state: 'RESOLVED' });
@@ -278,12 +288,7 @@ class Store {
 
   /** Every patient's NEWS2 score, a page at a time. */
   private async loadNews2() {
-    for (let after: string | null = null; ; ) {
-      const { news2Scores: page }: DashNews2ScoresQuery = await request(DashNews2ScoresDocument, { first: 500, after });
-      page.edges.forEach((edge) => this.applyNews2(edge.node));
-      if (!page.pageInfo.hasNextPage) return;
-      after = page.pageInfo.endCursor;
-    }
+    await forEveryPage(async (after) => (await request(DashNews2ScoresDocument, { first: PAGE, after })).news2Scores, (nodes) => nodes.forEach((score) => this.applyNews2(score)));
   }
 
   /** NEWS2 scores, open alerts and rule kinds: what the views need beside readings. Needs an analyst key; a read key gets the live updates only. */
