@@ -69,7 +69,7 @@ export function validateTransaction(item: unknown, index: number, bounds: { late
  * One spelling per address, so IP velocity counts 2001:DB8::1 and 2001:db8:0:0::1 as one buyer, and an IPv4
  * address as dual-stack servers report it (::ffff:9.9.9.9) as the same buyer as 9.9.9.9.
  */
-export function canonicalIp(ip: string): string {
+function canonicalIp(ip: string): string {
   if (!ip.includes(':')) return ip;
   const canonical = new URL(`http://[${ip}]`).hostname.slice(1, -1);
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
