@@ -22,9 +22,9 @@
  *         50 ms, so a higher rate means bigger batches, not more messages.
  *
  * Commit times: the platform's, from the server's own 'batch stored' debug
- * line (cursor range and committedAt: Date.now() right after commit, before
- * the batch is encoded, published or fanned out to the node's own
- * subscribers); the raw path's, Date.now() right before the batch is encoded
+ * line (cursor range and committedAt: Date.now() as the store returns,
+ * before the batch's events are built, encoded, published or fanned out to
+ * the node's own subscribers); the raw path's, Date.now() right before the batch is encoded
  * and PUBLISHed. Arrival: the client's wall clock (sub-ms) when the
  * message is handed to the client code. Every process is on 127.0.0.1 and
  * this machine's clock. Readings committed during the first WARMUP seconds

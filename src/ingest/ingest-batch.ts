@@ -137,14 +137,14 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
       })
       .catch(asUnavailable);
   }
+  // Taken as the store returns, before the stored events are built, encoded, published or fanned out to this
+  // node's own subscribers (a microtask after publishBatch), so delivery latency measured from it includes them.
+  const committedAt = Date.now();
   const base = claimed?.base ?? 0n;
   const rows = claimed ? valid.map((v, i) => spec.toStored(v, base + BigInt(i + 1), caller.tenantId)) : [];
   const inserted = claimed?.inserted;
   const stored = inserted ? rows.filter((r) => inserted.has(r.cursor)) : rows;
 
-  // Taken before this node's own subscribers get the batch (a microtask after publishBatch), so delivery
-  // latency measured from it includes that fan-out.
-  const committedAt = Date.now();
   if (valid.length > 0) {
     // The request's id travels with the batch, so the processors' lines name it too.
     deps.publisher.publishBatch(spec.stream, { from: base, to: base + BigInt(valid.length), events: stored, committedAt, requestId: request?.id }, spec.codec, log);
