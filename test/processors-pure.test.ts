@@ -7,7 +7,7 @@ import { addOhlcv, addStats, createOhlcv, createStats, extractOhlcv, extractStat
 import type { WindowSpec } from '../src/processors/keyed-windows.js';
 import { createWindowsProcessor, type WindowAggregate } from '../src/processors/windows.js';
 import { createCandlesProcessor, type Candle } from '../src/processors/candles.js';
-import { createAnomalyProcessor, type AnomalyFlag } from '../src/processors/anomaly.js';
+import { createAnomalyProcessor, MIN_RELATIVE_STDDEV, type AnomalyFlag } from '../src/processors/anomaly.js';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -439,9 +439,21 @@ describe('anomaly processor', () => {
     for (const p of points.slice(0, -1)) state = anomaly.onEvent(state, p).state;
     const step = anomaly.onEvent(state, points.at(-1)!);
     expect(step.out).toHaveLength(1);
-    expect(step.out[0]).toMatchObject({ mean: state.mean, stddev: Math.sqrt(state.variance) });
+    expect(step.out[0]).toMatchObject({ mean: state.mean, stddev: Math.max(Math.sqrt(state.variance), MIN_RELATIVE_STDDEV * state.mean) });
     expect(step.state.mean).toBe(state.mean + 0.1 * (40 - state.mean));
     expect(anomaly.onWatermark(step.state, END_OF_TIME)).toEqual({ state: step.state, out: [] });
+  });
+
+  it('flags a far move from a series that sat perfectly flat, judged against 1% of its mean', () => {
+    const anomaly = createAnomalyProcessor({ alpha: 0.05, threshold: 4, warmup: 30 });
+    const flat = (value: number, n: number) => Array.from({ length: n }, () => value);
+    const [drop] = run(anomaly, seriesKey, series([...flat(98, 40), 70])).out;
+    expect(drop).toMatchObject({ value: 70, mean: 98, stddev: 0.98 });
+    expect(drop!.zScore).toBeCloseTo(-28 / 0.98, 9);
+    // A step of one unit is within 1% of the trend: not flagged.
+    expect(run(anomaly, seriesKey, series([...flat(98, 40), 97])).out).toEqual([]);
+    // Flat at exactly 0 gives no scale to judge by.
+    expect(run(anomaly, seriesKey, series([...flat(0, 40), 5])).out).toEqual([]);
   });
 
   it('seeds the mean with the first point instead of decaying up from 0', () => {

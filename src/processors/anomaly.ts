@@ -10,13 +10,22 @@ export interface AnomalyOptions {
   warmup: number;
 }
 
+/**
+ * The least stddev a point is judged against, as a fraction of the trend's
+ * magnitude. A series that sat perfectly flat (SpO2 at 98 for 40 readings,
+ * as whole-number vitals do) has a stddev of 0, and its first drop, however
+ * far, had no z-score and was never flagged. Against 1% of the mean, 98 → 70
+ * is z ≈ −29 and 98 → 97 is z ≈ −1.
+ */
+export const MIN_RELATIVE_STDDEV = 0.01;
+
 export interface AnomalyFlag extends Output {
   sourceId: string;
   metric: string;
   time: number;
   value: number;
   cursor: string;
-  /** Mean and stddev the point was judged against: the values before it was folded in. */
+  /** Mean and stddev the point was judged against: the values before it was folded in (stddev at least MIN_RELATIVE_STDDEV × |mean|). */
   mean: number;
   stddev: number;
   zScore: number;
@@ -53,7 +62,8 @@ export function createAnomalyProcessor(options: AnomalyOptions): Processor<Anoma
       // -0 does not survive JSON; normalise so a checkpointed state equals the live one.
       const x = point.value === 0 ? 0 : point.value;
       const out: AnomalyFlag[] = [];
-      const stddev = Math.sqrt(state.variance);
+      const stddev = Math.max(Math.sqrt(state.variance), MIN_RELATIVE_STDDEV * Math.abs(state.mean));
+      // A trend flat at exactly 0 has no scale to judge a change by.
       if (state.count >= warmup && stddev > 0) {
         const zScore = (x - state.mean) / stddev;
         if (Math.abs(zScore) >= threshold) {

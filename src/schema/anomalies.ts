@@ -13,7 +13,7 @@ type AnomalyView = Omit<AnomalyFlag, 'id'>;
 
 const AnomalyRef = builder.objectRef<AnomalyView>('Anomaly').implement({
   description:
-    "A reading far off its series' trend: |value − mean| ≥ ANOMALY_Z × stddev, where mean and stddev are exponentially weighted (ANOMALY_ALPHA) over the series' earlier readings, after ANOMALY_WARMUP readings.",
+    "A reading far off its series' trend: |value − mean| ≥ ANOMALY_Z × stddev, where mean and stddev are exponentially weighted (ANOMALY_ALPHA) over the series' earlier readings, after ANOMALY_WARMUP readings. The stddev is taken as at least 1% of |mean|, so a series that sat flat is flagged when it moves far.",
   fields: (t) => ({
     sourceId: t.exposeID('sourceId', { description: 'The source of the flagged reading.' }),
     metric: t.exposeString('metric', { description: 'Its metric.' }),
@@ -21,7 +21,7 @@ const AnomalyRef = builder.objectRef<AnomalyView>('Anomaly').implement({
     value: t.exposeFloat('value', { description: 'Its value.' }),
     cursor: t.exposeString('cursor', { description: "The flagged reading's cursor in the readings stream." }),
     mean: t.exposeFloat('mean', { description: 'The trend before this reading.' }),
-    stddev: t.exposeFloat('stddev', { description: 'The trend\'s standard deviation before this reading.' }),
+    stddev: t.exposeFloat('stddev', { description: 'The trend\'s standard deviation before this reading (at least 1% of |mean|): the one zScore divides by.' }),
     zScore: t.exposeFloat('zScore', { description: '(value − mean) / stddev.' }),
   }),
 });
