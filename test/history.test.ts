@@ -46,18 +46,20 @@ describe.each(primaryBackends)('history on $name', (backend) => {
 
   for (const aggregate of AGGREGATES) {
     for (const bucket of ['1m', '5m'] as const) {
-      it(`${aggregate} over ${bucket} buckets equals the same aggregate computed by SQL over the stored rows`, async () => {
+      it(`${aggregate} over ${bucket} buckets equals the same aggregate computed by SQL over the stored rows, the first bucket whole`, async () => {
+        // Mid-bucket: the range starts at the start of from's bucket, so the first bucket is not a part of one.
         const from = T0 + 30_000;
         const to = T0 + 37 * 60_000 + 15_000;
+        const interval = bucket === '1m' ? '1 minute' : '5 minutes';
         const response = await app.request(HistoryDocument, {
           sourceId: 'hist-1', metric: 'heart_rate', from: iso(from), to: iso(to), bucket, aggregate,
         });
         expect(response.errors).toBeUndefined();
         const expected = await app.sql<{ bucket_ms: number; value: number }>(
-          sql`select (extract(epoch from date_bin(${bucket === '1m' ? '1 minute' : '5 minutes'}::interval, time, '2000-01-03T00:00:00Z'::timestamptz)) * 1000)::float8 as bucket_ms,
+          sql`select (extract(epoch from date_bin(${interval}::interval, time, '2000-01-03T00:00:00Z'::timestamptz)) * 1000)::float8 as bucket_ms,
                 ${SQL_AGGREGATE[aggregate]}::float8 as value
               from readings where source_id = 'hist-1' and metric = 'heart_rate'
-                and time >= ${iso(from)}::timestamptz and time < ${iso(to)}::timestamptz
+                and time >= date_bin(${interval}::interval, ${iso(from)}::timestamptz, '2000-01-03T00:00:00Z'::timestamptz) and time < ${iso(to)}::timestamptz
               group by 1 order by 1`,
         );
         const got = response.data!.history;
@@ -66,6 +68,14 @@ describe.each(primaryBackends)('history on $name', (backend) => {
       });
     }
   }
+
+  it('answers the same for a range starting mid-bucket as for one starting at the bucket', async () => {
+    const query = async (from: string) =>
+      (await app.mutate(HistoryDocument, { sourceId: 'gaps', metric: 'resp_rate', from, to: at(6 * 60), bucket: '2m', aggregate: 'AVG' })).history;
+    // 10 at 0:10 and 20 at 1:10 share the 2-minute bucket at 0:00 (T0 is at a 2-minute edge); from 0:30 leaves it whole.
+    expect(await query(at(30))).toEqual(await query(at(0)));
+    expect((await query(at(30)))[0]).toEqual({ bucket: at(0), value: 15 });
+  });
 
   it('fills empty buckets by carrying forward (LOCF) and by linear interpolation, within the range', async () => {
     const query = (fill: 'NONE' | 'LOCF' | 'INTERPOLATE') =>

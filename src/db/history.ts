@@ -48,14 +48,22 @@ function aggregateSql(aggregate: Aggregate, timescale: boolean): SQL {
   }
 }
 
+/** The start of the bucket holding `timeMs` (epoch ms). */
+export function bucketStart(timeMs: number, bucketMs: number): number {
+  const origin = Date.parse(ORIGIN);
+  return origin + Math.floor((timeMs - origin) / bucketMs) * bucketMs;
+}
+
 /**
- * Bucketed history of one series over [from, to). With TimescaleDB the
+ * Bucketed history of one series over [from, to), `from` aligned down to its bucket's start. With TimescaleDB the
  * database buckets and fills (time_bucket, time_bucket_gapfill, locf,
  * interpolate); on plain PostgreSQL date_bin buckets and the same fills run
  * here, with TimescaleDB's semantics: only points inside the range count.
  */
 export async function history(db: Executor, timescale: boolean, request: HistoryRequest): Promise<HistoryPoint[]> {
-  const { sourceId, metric, from, to, bucketMs, aggregate, fill } = request;
+  const { sourceId, metric, to, bucketMs, aggregate, fill } = request;
+  // The first bucket is whole: a range starting mid-bucket would label a bucket with the average of part of it.
+  const from = new Date(bucketStart(request.from.getTime(), bucketMs));
   const bucket = toInterval(bucketMs);
   const range = sql`source_id = ${sourceId} and metric = ${metric}
     and time >= ${from.toISOString()}::timestamptz and time < ${to.toISOString()}::timestamptz`;
@@ -85,8 +93,7 @@ export function fillGaps(
   points: readonly HistoryPoint[],
   { from, to, bucketMs, fill }: { from: Date; to: Date; bucketMs: number; fill: Exclude<Fill, 'NONE'> | 'ZERO' },
 ): HistoryPoint[] {
-  const origin = Date.parse(ORIGIN);
-  const start = origin + Math.floor((from.getTime() - origin) / bucketMs) * bucketMs;
+  const start = bucketStart(from.getTime(), bucketMs);
   const known = new Map(points.map((p) => [p.bucketMs, p.value]));
   const times: number[] = [];
   for (let t = start; t < to.getTime(); t += bucketMs) times.push(t);

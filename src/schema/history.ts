@@ -1,4 +1,4 @@
-import { AGGREGATES, FILLS, history, type HistoryPoint } from '../db/history.js';
+import { AGGREGATES, bucketStart, FILLS, history, type HistoryPoint } from '../db/history.js';
 import { DURATION_HINT, looksLikeDuration, parseDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { builder } from './builder.js';
@@ -41,8 +41,8 @@ builder.queryField('history', (t) =>
     args: {
       sourceId: t.arg.id({ required: true, description: 'The source (patient, device) whose readings are bucketed.' }),
       metric: t.arg.string({ required: true, description: 'The metric, e.g. heart_rate.' }),
-      from: t.arg({ type: 'DateTime', required: true, description: 'Start of the range (inclusive), aligned down to the bucket.' }),
-      to: t.arg({ type: 'DateTime', required: true, description: 'End of the range (exclusive).' }),
+      from: t.arg({ type: 'DateTime', required: true, description: 'Start of the range (inclusive), aligned down to the start of its bucket: the first bucket is whole.' }),
+      to: t.arg({ type: 'DateTime', required: true, description: 'End of the range (exclusive): a bucket it cuts holds only the readings before it.' }),
       bucket: t.arg.string({ required: true, description: `Bucket size: ${DURATION_HINT}.` }),
       aggregate: t.arg({ type: AggregateEnum, defaultValue: 'AVG', description: 'How each bucket\'s readings are combined.' }),
       fill: t.arg({ type: FillEnum, defaultValue: 'NONE', description: 'What an empty bucket gets: NONE leaves it out.' }),
@@ -53,7 +53,7 @@ builder.queryField('history', (t) =>
       if (bucketMs === undefined && !looksLikeDuration(args.bucket)) throw new ValidationError(`bucket must be ${DURATION_HINT}, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
       if (bucketMs === undefined || bucketMs > MAX_BUCKET_MS) throw new ValidationError(`bucket may be at most 3650d, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
       checkTimeRange(args.from, args.to);
-      const buckets = Math.ceil((args.to.getTime() - args.from.getTime()) / bucketMs);
+      const buckets = Math.ceil((args.to.getTime() - bucketStart(args.from.getTime(), bucketMs)) / bucketMs);
       if (buckets > MAX_BUCKETS) {
         throw new ValidationError(`the range holds ${buckets} buckets of ${args.bucket}; at most ${MAX_BUCKETS} are allowed, use a larger bucket`, {
           argument: 'bucket',
