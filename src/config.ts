@@ -1,12 +1,16 @@
 import { z } from 'zod';
-import { DURATION_HINT, parseDuration, parseWindowSpec, WINDOW_HINT } from './duration.js';
+import { DURATION_HINT, formatDuration, parseDuration, parseWindowSpec, WINDOW_HINT } from './duration.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+const DAY_MS = 86_400_000;
+/** The longest a retention setting may be: a century. Longer ones put the cutoff before any date PostgreSQL keeps. */
+const RETENTION_MAX_DAYS = 36_500;
+
 /** A duration; 0 only where `zero` says it means something (no skew, no lateness), since 0 as an interval spins. */
-const duration = (fallback: string, options: { zero?: boolean } = {}) =>
+const duration = (fallback: string, options: { zero?: boolean; maxDays?: number } = {}) =>
   z
     .string()
     .default(fallback)
@@ -18,6 +22,10 @@ const duration = (fallback: string, options: { zero?: boolean } = {}) =>
       }
       if (ms === 0 && !options.zero) {
         ctx.addIssue({ code: 'custom', message: `must be greater than 0, got "${text}"` });
+        return z.NEVER;
+      }
+      if (options.maxDays !== undefined && ms > options.maxDays * DAY_MS) {
+        ctx.addIssue({ code: 'custom', message: `may be at most ${options.maxDays}d, got "${text}"` });
         return z.NEVER;
       }
       return ms;
@@ -97,9 +105,9 @@ export const Env = z.object({
   MAX_BATCH: z.coerce.number().int().positive().max(100_000).default(10_000),
   MAX_FUTURE_SKEW: duration('5m', { zero: true }),
   PARALLEL_INGEST: z.enum(['on', 'off'], { error: 'expected on or off' }).default('off'),
-  COMPRESS_AFTER: duration('7d'),
-  RETAIN_FOR: duration('3650d'),
-  DEAD_LETTER_RETENTION: duration('7d'),
+  COMPRESS_AFTER: duration('7d', { maxDays: RETENTION_MAX_DAYS }),
+  RETAIN_FOR: duration('3650d', { maxDays: RETENTION_MAX_DAYS }),
+  DEAD_LETTER_RETENTION: duration('7d', { maxDays: RETENTION_MAX_DAYS }),
   LIVE_GAP_TIMEOUT: duration('250ms'),
   LIVE_POLL_INTERVAL: duration('1s'),
   SUBSCRIBER_BUFFER: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
@@ -228,6 +236,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (Boolean(parsed.data.TLS_CERT_FILE) !== Boolean(parsed.data.TLS_KEY_FILE)) {
     throw new ConfigError('invalid configuration:\nTLS_CERT_FILE and TLS_KEY_FILE go together: set both to serve HTTPS and WSS, or neither');
+  }
+  // A RETAIN_FOR that expires events before their longest window closes deletes outputs still forming, every
+  // sweep; far shorter (30s typed for 30d) it deletes nearly everything at the next start.
+  const { RETAIN_FOR, ALLOWED_LATENESS, WINDOWS, CANDLE_INTERVALS } = parsed.data;
+  const longest = Math.max(...WINDOWS.map((w) => w.sizeMs), ...CANDLE_INTERVALS);
+  if (RETAIN_FOR <= longest + ALLOWED_LATENESS) {
+    throw new ConfigError(
+      `invalid configuration:\nRETAIN_FOR (${formatDuration(RETAIN_FOR)}) must be longer than the longest window or candle interval (${formatDuration(longest)}) plus ALLOWED_LATENESS (${formatDuration(ALLOWED_LATENESS)}): events would expire before their windows close`,
+    );
   }
   return toConfig(parsed.data);
 }

@@ -82,6 +82,10 @@ describe('configuration', () => {
     [{ RATE_LIMIT_WINDOW: '0s' }, 'RATE_LIMIT_WINDOW'],
     [{ KEY_CHECK_INTERVAL: '0ms' }, 'KEY_CHECK_INTERVAL'],
     [{ RETAIN_FOR: '0d' }, 'RETAIN_FOR'],
+    [{ RETAIN_FOR: '100000000d' }, 'RETAIN_FOR'],
+    [{ DEAD_LETTER_RETENTION: '3000000d' }, 'DEAD_LETTER_RETENTION'],
+    [{ COMPRESS_AFTER: '36501d' }, 'COMPRESS_AFTER'],
+    [{ RETAIN_FOR: '30s' }, 'RETAIN_FOR'],
   ])('rejects %o with a message naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);
@@ -101,6 +105,17 @@ describe('configuration', () => {
     expect(loadConfig({ ALLOWED_LATENESS: '0s', MAX_FUTURE_SKEW: '0s' }).processors.latenessMs).toBe(0);
     expect(() => loadConfig({ RATE_LIMIT_WINDOW: '0s' })).toThrow('RATE_LIMIT_WINDOW');
     expect(() => loadConfig({ RATE_LIMIT_WINDOW: '0s' })).toThrow('must be greater than 0, got "0s"');
+  });
+
+  it('refuses a retention that would expire events before their windows close, or put its cutoff out of range', () => {
+    // 30s typed for 30d: the first sweep would delete nearly everything.
+    expect(() => loadConfig({ RETAIN_FOR: '30s' })).toThrow(
+      'RETAIN_FOR (30s) must be longer than the longest window or candle interval (1h) plus ALLOWED_LATENESS (1m): events would expire before their windows close',
+    );
+    expect(() => loadConfig({ RETAIN_FOR: '2h', CANDLE_INTERVALS: '1d' })).toThrow('longest window or candle interval (1d)');
+    expect(loadConfig({ RETAIN_FOR: '2h' }).retention.retainForMs).toBe(7_200_000);
+    expect(() => loadConfig({ RETAIN_FOR: '100000000d' })).toThrow('may be at most 36500d, got "100000000d"');
+    expect(loadConfig({ RETAIN_FOR: '36500d', DEAD_LETTER_RETENTION: '36500d' }).retention.deadLetterMs).toBe(36_500 * 86_400_000);
   });
 
   it('lists every bad variable at once', () => {

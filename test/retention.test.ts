@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IngestReadingsDocument, IngestTradesDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
+import { IngestReadingsDocument, IngestTradesDocument, IngestTransactionsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
 import { primaryBackends } from './support/backends.js';
 import { dropSchema, sql, startTestApp } from './support/app.js';
 import { patients } from './support/fixtures.js';
@@ -17,7 +17,7 @@ describe.each(primaryBackends)('retention on $name', (backend) => {
     if (backend.database === 'postgres') await dropSchema(schema);
   });
 
-  it('removes readings, trades and their windows and candles older than RETAIN_FOR at the next sweep, and keeps the rest', async () => {
+  it('removes readings, trades, transactions and their windows, candles and fraud signals older than RETAIN_FOR at the next sweep, and keeps the rest', async () => {
     const env = { RETAIN_FOR: '2d', ALLOWED_LATENESS: '1s', WINDOWS: '1m', CANDLE_INTERVALS: '1m' };
     const first = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
     await first.mutate(RegisterSourcesDocument, { sources: patients('ret-1') });
@@ -28,19 +28,29 @@ describe.each(primaryBackends)('retention on $name', (backend) => {
       readings: times.map((t, i) => ({ sourceId: 'ret-1', metric: 'heart_rate', time: new Date(t).toISOString(), value: 70 + i })),
     });
     await first.mutate(IngestTradesDocument, { trades: times.map((t, i) => ({ symbol: 'RET', time: new Date(t).toISOString(), price: 10 + i, size: 1 })) });
+    // A card velocity burst (4 purchases of 500 within a minute) five days ago and one an hour ago: card data and
+    // the fraud signals about it expire too.
+    const burst = (start: number, card: string) =>
+      [0, 1, 2, 3].map((k) => ({
+        id: `${card}-${k}`, cardId: card, time: new Date(start + k * 10_000).toISOString(), amount: 500, currency: 'EUR',
+        merchant: 'Shop', location: { lat: 51.5, lon: -0.12 }, ip: `198.51.100.${k + (card === 'old-card' ? 0 : 10)}`,
+      }));
+    await first.mutate(IngestTransactionsDocument, { transactions: [...burst(now - 5 * DAY, 'old-card'), ...burst(now - 60 * 60_000, 'new-card')] });
     await first.settle();
     const count = async (app: typeof first) =>
       (
-        await app.sql<{ readings: number; trades: number; windows: number; candles: number }>(sql`select
+        await app.sql<{ readings: number; trades: number; windows: number; candles: number; transactions: number; signals: number }>(sql`select
           (select count(*)::int from readings) as readings, (select count(*)::int from trades) as trades,
-          (select count(*)::int from window_aggregates) as windows, (select count(*)::int from candles) as candles`)
+          (select count(*)::int from window_aggregates) as windows, (select count(*)::int from candles) as candles,
+          (select count(*)::int from transactions) as transactions, (select count(*)::int from fraud_signals) as signals`)
       )[0]!;
     const before = await count(first);
-    expect(before).toEqual({ readings: 5, trades: 5, windows: 3, candles: 3 });
+    expect(before).toEqual({ readings: 5, trades: 5, windows: 3, candles: 3, transactions: 8, signals: 2 });
     await first.close();
 
+    // The sweep at start runs in the background: the server listens before it ends.
     const second = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
-    expect(await count(second)).toEqual({ readings: 3, trades: 3, windows: 2, candles: 2 });
+    await expect.poll(() => count(second), { timeout: 10_000 }).toEqual({ readings: 3, trades: 3, windows: 2, candles: 2, transactions: 4, signals: 1 });
     await second.close();
   });
 });

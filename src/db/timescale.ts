@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { toInterval } from '../duration.js';
 import type { Logger } from '../log.js';
-import { rows, type Executor } from './client.js';
+import { rows, type Db, type Executor } from './client.js';
 
 export async function hasTimescale(db: Executor): Promise<boolean> {
   const [row] = await rows<{ present: boolean }>(
@@ -27,7 +27,19 @@ export const EVENT_TABLES = [
  * replacing any set before, so a changed setting takes effect at the next
  * start. TimescaleDB only; without it, retention runs in-process (db/retention.ts).
  */
-export async function applyTimescalePolicies(db: Executor, settings: RetentionSettings, log: Logger) {
+export async function applyTimescalePolicies(database: Db, settings: RetentionSettings, log: Logger) {
+  // Nodes starting together take turns: one's remove_…_policy between another's remove and add made that add fail.
+  await database.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext('vigil:timescale-policies:' || current_schema()))`);
+    await setPolicies(tx, settings);
+  });
+  log.info(
+    { compressAfterMs: settings.compressAfterMs, retainForMs: settings.retainForMs, tables: EVENT_TABLES.map((t) => t.table) },
+    'timescaledb compression and retention policies set',
+  );
+}
+
+async function setPolicies(db: Executor, settings: RetentionSettings) {
   for (const { table, segmentBy } of EVENT_TABLES) {
     const [hypertable] = await rows<{ compression_enabled: boolean }>(
       db,
@@ -48,8 +60,4 @@ export async function applyTimescalePolicies(db: Executor, settings: RetentionSe
     await db.execute(sql`select remove_retention_policy(${table}::regclass, if_exists => true)`);
     await db.execute(sql`select add_retention_policy(${table}::regclass, drop_after => ${toInterval(settings.retainForMs)}::interval)`);
   }
-  log.info(
-    { compressAfterMs: settings.compressAfterMs, retainForMs: settings.retainForMs, tables: EVENT_TABLES.map((t) => t.table) },
-    'timescaledb compression and retention policies set',
-  );
 }
