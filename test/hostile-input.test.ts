@@ -1072,5 +1072,10 @@ describe.each(primaryBackends)('hostile input on $name', (backend) => {
     }
     const health = await fetch(`${app.url}/health`);
     expect(health.status).toBe(200);
+    // Nothing the corpus started is still subscribed: a subscription refused 406 (no stream format accepted)
+    // had started before it was refused, and stayed subscribed for good.
+    const liveSubscriptions = async () => (await (await fetch(`${app.url}/metrics`)).text()).match(/^vigil_live_subscriptions\{.*$/gm) ?? [];
+    await expect.poll(async () => (await liveSubscriptions()).filter((line) => !line.endsWith(' 0')), { timeout: 5_000 }).toEqual([]);
+    expect(await liveSubscriptions()).not.toEqual([]);
   });
 });

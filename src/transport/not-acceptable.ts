@@ -11,8 +11,11 @@ export function useNotAcceptableExplained(): Plugin {
       if (resultProcessor) return;
       const accepted = acceptableMediaTypes.join(', ');
       setResultProcessor(
-        (_result, fetchAPI) =>
-          new fetchAPI.Response(
+        (result, fetchAPI) => {
+          // A subscription has started by now: nothing will read its stream, so it is ended here, or it would
+          // stay subscribed (a feed subscriber filling its buffer) for the life of the server.
+          if (isAsyncIterable(result)) void result[Symbol.asyncIterator]().return?.();
+          return new fetchAPI.Response(
             JSON.stringify({
               errors: [
                 {
@@ -22,9 +25,14 @@ export function useNotAcceptableExplained(): Plugin {
               ],
             }),
             { status: 406, headers: { 'content-type': 'application/json; charset=utf-8' } },
-          ),
+          );
+        },
         'application/json',
       );
     },
   };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
