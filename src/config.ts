@@ -180,7 +180,7 @@ function toConfig(env: z.infer<typeof Env>) {
     pubsub: env.REDIS_URL
       ? ({ driver: 'redis', url: env.REDIS_URL, prefix: env.REDIS_CHANNEL_PREFIX } as const)
       : ({ driver: 'memory' } as const),
-    ingest: { maxBatch: env.MAX_BATCH, maxFutureSkewMs: env.MAX_FUTURE_SKEW, parallel: env.PARALLEL_INGEST === 'on' },
+    ingest: { maxBatch: env.MAX_BATCH, maxFutureSkewMs: env.MAX_FUTURE_SKEW, retainForMs: env.RETAIN_FOR, parallel: env.PARALLEL_INGEST === 'on' },
     retention: {
       compressAfterMs: env.COMPRESS_AFTER,
       retainForMs: env.RETAIN_FOR,

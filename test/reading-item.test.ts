@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalTimeMs, plainReading, ReadingItem, validateReading } from '../src/ingest/reading-item.js';
+import { EARLIEST_EVENT_TIME } from '../src/ingest/item-errors.js';
 
 // Good values weigh more than the rest, so that many whole items are good. Values a careless or hostile sender may put in each field, beside good ones.
 const anyValue = fc.oneof(fc.string(), fc.double(), fc.integer(), fc.constant(null), fc.constant(undefined), fc.boolean(), fc.object());
@@ -57,7 +58,7 @@ describe('reading item fast path', () => {
   it('stores the instant sent, by either path', () => {
     const latest = new Date('2100-01-01T00:00:00Z');
     for (const time of ['2026-03-01T12:00:00.250Z', '2026-03-01T14:00:00.250+02:00', '2024-02-29T00:00:00Z']) {
-      const checked = validateReading({ sourceId: 'bed-1', metric: 'heart_rate', time, value: 72 }, 0, { latest });
+      const checked = validateReading({ sourceId: 'bed-1', metric: 'heart_rate', time, value: 72 }, 0, { earliest: EARLIEST_EVENT_TIME, latest });
       expect(checked.ok && checked.value.time.getTime(), time).toBe(Date.parse(time));
     }
   });

@@ -18,7 +18,8 @@ describe.each(primaryBackends)('retention on $name', (backend) => {
   });
 
   it('removes readings, trades, transactions and their windows, candles and fraud signals older than RETAIN_FOR at the next sweep, and keeps the rest', async () => {
-    const env = { RETAIN_FOR: '2d', ALLOWED_LATENESS: '1s', WINDOWS: '1m', CANDLE_INTERVALS: '1m' };
+    // Stored while RETAIN_FOR keeps them, then RETAIN_FOR is shortened to 2 days.
+    const env = { ALLOWED_LATENESS: '1s', WINDOWS: '1m', CANDLE_INTERVALS: '1m' };
     const first = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
     await first.mutate(RegisterSourcesDocument, { sources: patients('ret-1') });
     // Whole minutes, so each pair of readings a second apart shares its 1-minute window and candle.
@@ -49,8 +50,21 @@ describe.each(primaryBackends)('retention on $name', (backend) => {
     await first.close();
 
     // The sweep at start runs in the background: the server listens before it ends.
-    const second = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
+    const second = await startTestApp(backend, { env: { ...env, RETAIN_FOR: '2d' }, dataDir, schema, keepSchema: true });
     await expect.poll(() => count(second), { timeout: 10_000 }).toEqual({ readings: 3, trades: 3, windows: 2, candles: 2, transactions: 4, signals: 1 });
+    // Events older than RETAIN_FOR are refused by name: stored, the next sweep would delete them.
+    const refused = await second.mutate(IngestReadingsDocument, {
+      readings: [
+        { sourceId: 'ret-1', metric: 'spo2', time: new Date(now - 3 * DAY).toISOString(), value: 97 },
+        { sourceId: 'ret-1', metric: 'spo2', time: new Date(now - DAY).toISOString(), value: 96 },
+      ],
+    });
+    expect(refused.ingestReadings).toMatchObject({ accepted: 1, rejected: 1 });
+    expect(refused.ingestReadings.errors).toEqual([
+      expect.objectContaining({ index: 0, field: 'time', code: 'TIME_OUT_OF_RANGE', message: expect.stringContaining('older than RETAIN_FOR keeps data') }),
+    ]);
+    const oldTrade = await second.mutate(IngestTradesDocument, { trades: [{ symbol: 'RET', time: new Date(now - 3 * DAY).toISOString(), price: 1, size: 1 }] });
+    expect(oldTrade.ingestTrades.errors.map((e) => e.code)).toEqual(['TIME_OUT_OF_RANGE']);
     await second.close();
   });
 });

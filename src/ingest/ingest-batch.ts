@@ -8,7 +8,7 @@ import type { BatchCodec } from '../live/wire.js';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
 import { maskCardNumbers } from './card-numbers.js';
-import type { ItemCheck, ItemError } from './item-errors.js';
+import { timeBounds, type ItemCheck, type ItemError, type TimeBounds } from './item-errors.js';
 import { asUnavailable } from './unavailable.js';
 
 export interface IngestDeps {
@@ -17,6 +17,8 @@ export interface IngestDeps {
   log: Logger;
   maxBatch: number;
   maxFutureSkewMs: number;
+  /** Events older than this are refused: the next retention sweep would delete them (RETAIN_FOR). */
+  retainForMs: number;
   /** Large batches of a stream insert in parallel on PostgreSQL (PARALLEL_INGEST; db/offsets.ts storeBatch). */
   parallel: boolean;
   /** Whether a batch's INSERT fails on stored rows (and is written again skipping them) or skips them: one per node. */
@@ -52,7 +54,7 @@ export interface StreamSpec<Valid, Stored extends { cursor: bigint }> {
   stream: string;
   /** Plural noun for messages: "readings", "trades". */
   noun: string;
-  validate(item: unknown, index: number, bounds: { latest: Date }): ItemCheck<Valid>;
+  validate(item: unknown, index: number, bounds: TimeBounds): ItemCheck<Valid>;
   /** Checks against stored data (e.g. the tenant's sources); returns errors for the items that fail. */
   admit?(candidates: readonly { index: number; value: Valid }[], tenantId: string): Promise<ItemError[]>;
   /** Two items with the same natural key are the same event: the first one stored wins. */
@@ -85,11 +87,11 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
     );
   }
   const began = performance.now();
-  const latest = new Date(Date.now() + deps.maxFutureSkewMs);
+  const bounds = timeBounds(Date.now(), deps);
   const errors: ItemError[] = [];
   let candidates: { index: number; value: Valid }[] = [];
   items.forEach((item, index) => {
-    const checked = spec.validate(item, index, { latest });
+    const checked = spec.validate(item, index, bounds);
     if (checked.ok) candidates.push({ index, value: checked.value });
     else errors.push(...checked.errors);
   });

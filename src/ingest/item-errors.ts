@@ -53,14 +53,28 @@ export function itemErrorsFromZod(error: z.ZodError, index: number, fieldCodes: 
   return errors;
 }
 
-/** TIME_OUT_OF_RANGE unless EARLIEST_EVENT_TIME <= time <= latest. */
-export function timeBoundsError(index: number, sent: string, time: Date, latest: Date): ItemError | undefined {
+/**
+ * The event times a batch accepts: from EARLIEST_EVENT_TIME, or RETAIN_FOR ago if that is later (an older
+ * event would be accepted and then deleted by the next retention sweep), to MAX_FUTURE_SKEW ahead.
+ */
+export interface TimeBounds {
+  earliest: Date;
+  latest: Date;
+}
+
+export function timeBounds(now: number, options: { maxFutureSkewMs: number; retainForMs: number }): TimeBounds {
+  return { earliest: new Date(Math.max(EARLIEST_EVENT_TIME.getTime(), now - options.retainForMs)), latest: new Date(now + options.maxFutureSkewMs) };
+}
+
+/** TIME_OUT_OF_RANGE unless earliest <= time <= latest. */
+export function timeBoundsError(index: number, sent: string, time: Date, { earliest, latest }: TimeBounds): ItemError | undefined {
   const ms = time.getTime();
-  if (ms >= EARLIEST_EVENT_TIME.getTime() && ms <= latest.getTime()) return undefined;
+  if (ms >= earliest.getTime() && ms <= latest.getTime()) return undefined;
+  const why = ms < earliest.getTime() && earliest > EARLIEST_EVENT_TIME ? 'older than RETAIN_FOR keeps data' : "check the sender's clock";
   return {
     index,
     field: 'time',
     code: 'TIME_OUT_OF_RANGE',
-    message: `time ${sent} is outside the accepted range ${EARLIEST_EVENT_TIME.toISOString()} to ${latest.toISOString()} (check the sender's clock)`,
+    message: `time ${sent} is outside the accepted range ${earliest.toISOString()} to ${latest.toISOString()} (${why})`,
   };
 }

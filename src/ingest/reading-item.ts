@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { QUALITIES, type Quality } from '../db/schema.js';
-import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type ItemError, type ItemErrorCode } from './item-errors.js';
+import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type TimeBounds, type ItemError, type ItemErrorCode } from './item-errors.js';
 import { metricDefinition } from './metrics.js';
 
 /** Largest magnitude (1e15) a reading's value, or a trade's price or size, may have. */
@@ -103,7 +103,7 @@ export interface ValidReading {
 export function validateReading(
   item: unknown,
   index: number,
-  bounds: { latest: Date },
+  bounds: TimeBounds,
 ): ItemCheck<ValidReading> {
   let input = plainReading(item);
   let ms: number;
@@ -122,7 +122,7 @@ export function validateReading(
     errors.push({ index, field: 'unit', code: 'UNIT_MISMATCH', message: `unit "${input.unit}" does not match ${input.metric}'s unit "${definition.unit}"; send values in ${definition.unit}` });
   }
   const time = new Date(ms);
-  const outOfRange = timeBoundsError(index, input.time, time, bounds.latest);
+  const outOfRange = timeBoundsError(index, input.time, time, bounds);
   if (outOfRange) errors.push(outOfRange);
   if (errors.length || !definition) return { ok: false, errors };
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MAX_MAGNITUDE } from './reading-item.js';
-import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type ItemErrorCode } from './item-errors.js';
+import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type TimeBounds, type ItemErrorCode } from './item-errors.js';
 
 /** Exchange tickers, pairs and contract codes: AAPL, BTC-USD, ES.Z26, EUR/USD, XNAS:MSFT. */
 export const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,31}$/;
@@ -47,12 +47,12 @@ export interface ValidTrade {
 }
 
 /** Checks one submitted trade on its own: shape, positive finite price and size, time bounds. */
-export function validateTrade(item: unknown, index: number, bounds: { latest: Date }): ItemCheck<ValidTrade> {
+export function validateTrade(item: unknown, index: number, bounds: TimeBounds): ItemCheck<ValidTrade> {
   const parsed = TradeItem.safeParse(item);
   if (!parsed.success) return { ok: false, errors: itemErrorsFromZod(parsed.error, index, FIELD_CODES) };
   const input = parsed.data;
   const time = new Date(input.time);
-  const outOfRange = timeBoundsError(index, input.time, time, bounds.latest);
+  const outOfRange = timeBoundsError(index, input.time, time, bounds);
   if (outOfRange) return { ok: false, errors: [outOfRange] };
   return { ok: true, value: { symbol: input.symbol, time, tradeId: input.tradeId ?? '', price: input.price, size: input.size } };
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Transaction } from '../db/transactions.js';
 import { looksLikePan } from './card-numbers.js';
-import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type ItemErrorCode } from './item-errors.js';
+import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type TimeBounds, type ItemErrorCode } from './item-errors.js';
 
 /** Partner transaction and card references: opaque tokens, never card numbers (PANs are refused by shape). */
 const REFERENCE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
@@ -54,12 +54,12 @@ const FIELD_CODES: Record<string, ItemErrorCode> = {
 export type ValidTransaction = Omit<Transaction, 'cursor' | 'tenantId'>;
 
 /** Checks one submitted card transaction on its own: shape, amount, currency, location, IP, time bounds. */
-export function validateTransaction(item: unknown, index: number, bounds: { latest: Date }): ItemCheck<ValidTransaction> {
+export function validateTransaction(item: unknown, index: number, bounds: TimeBounds): ItemCheck<ValidTransaction> {
   const parsed = TransactionItem.safeParse(item);
   if (!parsed.success) return { ok: false, errors: itemErrorsFromZod(parsed.error, index, FIELD_CODES) };
   const input = parsed.data;
   const time = new Date(input.time);
-  const outOfRange = timeBoundsError(index, input.time, time, bounds.latest);
+  const outOfRange = timeBoundsError(index, input.time, time, bounds);
   if (outOfRange) return { ok: false, errors: [outOfRange] };
   const { location, ...rest } = input;
   return { ok: true, value: { ...rest, ip: canonicalIp(input.ip), time, lat: location.lat, lon: location.lon } };
