@@ -431,6 +431,9 @@ const CASES: Case[] = [
   { category: 'strings', name: 'readings(metrics:) with a misspelt metric', request: { gql: '{ readings(metrics: ["heart_rate", "sp02"]) { edges { cursor } } }' }, expect: error(/metric "sp02" is not in the catalog/, BAD_INPUT) },
   { category: 'strings', name: 'sources { latest(metrics:) } with a misspelt metric', request: { gql: '{ sources { edges { node { latest(metrics: ["temp"]) { value } } } } }' }, expect: error(/metric "temp" is not in the catalog/, BAD_INPUT) },
   { category: 'subscriptions', name: 'readings(metrics:) live with a misspelt metric', request: { sse: 'subscription { readings(metrics: ["HR"]) { cursor } }' }, expect: error(/metric "HR" is not in the catalog/, BAD_INPUT) },
+  { category: 'operations', name: 'readings filtered by an empty list of sources (not "all")', request: { gql: '{ readings(sourceIds: []) { edges { node { cursor } } } }' }, expect: error(/sourceIds is an empty list: name at least one value, or leave sourceIds out for all/, BAD_INPUT) },
+  { category: 'operations', name: 'alerts filtered by an empty list of states, through a variable', request: { gql: 'query A($s: [AlertState!]) { alerts(states: $s) { edges { node { id } } } }', variables: { s: [] } }, expect: error(/states is an empty list/, BAD_INPUT) },
+  { category: 'operations', name: 'a subscription filtered by an empty list of metrics', request: { sse: 'subscription { readings(metrics: []) { cursor } }' }, expect: error(/metrics is an empty list/, BAD_INPUT) },
   { category: 'operations', name: 'an alert rule on an empty list of sources', request: { gql: 'mutation { createAlertRule(input: { kind: THRESHOLD, name: "x", metric: "heart_rate", above: 120, sourceIds: [] }) { id } }' }, expect: error(/sourceIds must name at least one source/, BAD_INPUT) },
 
   // ------------------------------------------------ query depth, width, aliases, directives, tokens, fragments

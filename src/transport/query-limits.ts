@@ -1,7 +1,7 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { GraphQLError, Kind, MaxIntrospectionDepthRule, parse, visit, type DocumentNode, type ExecutionArgs, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, MaxIntrospectionDepthRule, parse, visit, type DocumentNode, type ExecutionArgs, type OperationDefinitionNode, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { queryCost } from './query-cost.js';
 
@@ -89,17 +89,48 @@ function oversizedList(document: DocumentNode, variables: Record<string, unknown
   return found;
 }
 
+/**
+ * The first argument of a query or subscription given an empty list, inline or through a variable. Every list
+ * argument there is a filter, where omitted means "all": an empty list built by a client (a ward with no
+ * patients yet) would read as "all" too, and answer the whole tenant. Mutations take empty batches.
+ */
+function emptyFilter(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | undefined): string | undefined {
+  const operation = document.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (operationName == null || d.name?.value === operationName),
+  );
+  if (!operation || operation.operation === 'mutation') return undefined;
+  let found: string | undefined;
+  visit(document, {
+    // Fragments are visited too: they can only be spread into this operation's kind.
+    OperationDefinition: (node) => (node === operation ? undefined : false),
+    Argument(node) {
+      if (found) return;
+      const value = node.value.kind === Kind.VARIABLE ? variables?.[node.value.name.value] : node.value.kind === Kind.LIST ? node.value.values : undefined;
+      if (Array.isArray(value) && value.length === 0) found = node.name.value;
+    },
+  });
+  return found;
+}
+
 export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
 
 const INTROSPECTION_DEPTH = 30;
 
-/** What only the variables tell: a NUL in an argument, an oversized filter list, and the cost (page sizes may be variables). */
+/** What only the variables tell: a NUL in an argument, an empty or oversized filter list, and the cost (page sizes may be variables). */
 function checkArguments(args: ExecutionArgs, maxCost: number) {
   const variables = args.variableValues as Record<string, unknown> | undefined;
   const withNul = argumentWithNul(args.document, variables);
   if (withNul !== undefined) {
     return {
       errors: [new GraphQLError(`${withNul} must not contain the NUL character (\\u0000) or a lone UTF-16 surrogate (such as \\ud800)`, { extensions: { code: 'BAD_USER_INPUT', argument: withNul } })],
+    };
+  }
+  const empty = emptyFilter(args.document, args.operationName, variables);
+  if (empty !== undefined) {
+    return {
+      errors: [
+        new GraphQLError(`${empty} is an empty list: name at least one value, or leave ${empty} out for all`, { extensions: { code: 'BAD_USER_INPUT', argument: empty } }),
+      ],
     };
   }
   const found = oversizedList(args.document, variables);
