@@ -58,7 +58,9 @@ async function send(req: IncomingMessage, res: ServerResponse, root: string, pat
   if (relative.includes('\0') || (file !== base && !file.startsWith(base + sep))) {
     return answer(res, head, 404, 'text/plain; charset=utf-8', 'not found');
   }
-  const target = (await isFile(file)) ? file : extname(relative) === '' ? join(base, 'index.html') : undefined;
+  // Only `/` is the page: the dashboard routes by hash (#/alerts), and a catch-all page answered 200 to a
+  // mistyped probe (`/ready/`, `/metrics/`), which then passed whatever the server's state.
+  const target = relative === '/' ? join(base, 'index.html') : (await isFile(file)) ? file : undefined;
   if (!target) return answer(res, head, 404, 'text/plain; charset=utf-8', 'not found');
   let body: Buffer;
   try {
