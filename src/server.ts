@@ -10,7 +10,8 @@ import { createYoga } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { createMetrics, useOperationMetrics } from './observability/metrics.js';
 import type { z } from 'zod';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
+import { checkpointsWithOtherPartitions } from './db/processor-state.js';
 import { openDatabase } from './db/client.js';
 import { committedOffset, ConflictAwareInserts } from './db/offsets.js';
 import { readingsAfter, type Reading } from './db/readings.js';
@@ -192,6 +193,14 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     closers.push(() => escalation.stop());
     const pipelines = buildPipelines({ config: config.processors, database, publisher, readingsTail, tradesTail, transactionsTail, rules, alerts, log });
     if (config.processors.enabled) {
+      // A runtime refuses a checkpoint of another partition count, then retries for ever while /ready says ready.
+      const mismatched = await checkpointsWithOtherPartitions(database.db, config.processors.partitions);
+      if (mismatched.length > 0) {
+        const found = mismatched.map((m) => `${m.pipeline} (${m.partitions})`).join(', ');
+        throw new ConfigError(
+          `invalid configuration:\nPROCESSOR_PARTITIONS is ${config.processors.partitions}, but these pipelines were checkpointed with another count: ${found}. Set it back, or delete their processor_checkpoints and processor_series_states rows to rebuild them from the stored streams`,
+        );
+      }
       // Not awaited: catching up with a long stored stream must not hold back the API (the embedded
       // database runs one query at a time). Each runtime logs its progress and retries on failure.
       for (const runtime of Object.values(pipelines)) {

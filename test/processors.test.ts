@@ -359,6 +359,26 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     }
   });
 
+  it('refuses to start with a PROCESSOR_PARTITIONS other than the one its checkpoints were written with, naming it', async () => {
+    const dataDir = join(dataDirs, String(schemas.length));
+    const schema = `t_restart_${process.pid}_${schemas.length}`;
+    schemas.push(schema);
+    const open = (env: Record<string, string> = {}) =>
+      startTestApp(backend, { env: { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms', PROCESSOR_PARTITIONS: '4', ...env }, dataDir, schema, keepSchema: true });
+    const first = await open();
+    await first.mutate(RegisterSourcesDocument, { sources: patients('parts-a') });
+    await first.mutate(IngestReadingsDocument, { readings: [heartRate('parts-a', 70, 0)] });
+    await first.settle();
+    await first.close();
+    // It used to start, answer /ready, and have every pipeline fail and retry for ever, reported as standing by.
+    await expect(open({ PROCESSOR_PARTITIONS: '8' })).rejects.toThrow(
+      /PROCESSOR_PARTITIONS is 8, but these pipelines were checkpointed with another count: .*readings \(4\)/,
+    );
+    // An API-only node does not process, so it does not care; nor does the count the checkpoints have.
+    await (await open({ PROCESSOR_PARTITIONS: '8', PROCESSORS: 'off' })).close();
+    await (await open()).close();
+  });
+
   it('resumes from the oldest checkpoint format (one clock per partition): each series starts from its partition\'s clock', async () => {
     const dataDir = join(dataDirs, String(schemas.length));
     const schema = `t_restart_${process.pid}_${schemas.length}`;

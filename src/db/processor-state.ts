@@ -37,6 +37,15 @@ export async function loadCheckpoint(db: Db, pipeline: string): Promise<{ header
   );
 }
 
+/** Pipelines whose checkpoint was written with a partition count other than `partitions`, with that count. */
+export async function checkpointsWithOtherPartitions(db: Db, partitions: number): Promise<{ pipeline: string; partitions: number }[]> {
+  return db
+    .selectDistinct({ pipeline: processorCheckpoints.pipeline, partitions: processorCheckpoints.partitions })
+    .from(processorCheckpoints)
+    .where(sql`${processorCheckpoints.partitions} <> ${partitions}`)
+    .orderBy(processorCheckpoints.pipeline);
+}
+
 /** One series' state as a checkpoint writes it: `state` already serialised (JSON text). */
 export interface SeriesCheckpoint {
   partition: number;
