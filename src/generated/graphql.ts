@@ -32,7 +32,7 @@ export type AlertRuleInput = {
   kind: AlertRuleKind;
   /** THRESHOLD, RATE_OF_CHANGE: required. NO_DATA: optional (omitted: any metric). */
   metric?: string | null | undefined;
-  /** A name for the rule, shown in its alerts' messages. */
+  /** A name for the rule, for people (listed by alertRules); its alerts carry its id as ruleId. */
   name: string;
   /** RATE_OF_CHANGE: breach on a rise larger than this within the window. */
   rise?: number | null | undefined;

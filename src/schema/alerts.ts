@@ -36,7 +36,7 @@ const AlertRuleRef = builder.objectRef<RuleRow>('AlertRule').implement({
   description: 'A rule evaluated on every reading (NO_DATA: every second) while enabled; changes apply to the running processors at once.',
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Its id.' }),
-    name: t.exposeString('name', { description: 'Its name, shown in alert messages.' }),
+    name: t.exposeString('name', { description: 'Its name, for people; an alert names its rule by ruleId.' }),
     kind: t.field({ description: 'What it evaluates.', type: RuleKindEnum, resolve: (r) => r.kind }),
     sourceIds: t.stringList({ nullable: true, description: 'The sources it watches; null: all.', resolve: (r) => r.sourceIds }),
     metric: t.string({ description: 'The metric it watches (null: NO_DATA on any metric, or NEWS2).', nullable: true, resolve: (r) => r.params.metric }),
@@ -59,7 +59,7 @@ const AlertRuleRef = builder.objectRef<RuleRow>('AlertRule').implement({
 const AlertRuleInput = builder.inputType('AlertRuleInput', {
   description: 'A rule; which fields apply depends on kind. Durations: a whole number and ms, s, m, h or d.',
   fields: (t) => ({
-    name: t.string({ description: 'A name for the rule, shown in its alerts\' messages.', required: true }),
+    name: t.string({ description: 'A name for the rule, for people (listed by alertRules); its alerts carry its id as ruleId.', required: true }),
     kind: t.field({ description: 'What the rule evaluates; decides which other fields apply.', type: RuleKindEnum, required: true }),
     sourceIds: t.idList({ description: 'Only these sources (at least one); all when omitted.' }),
     metric: t.string({ description: 'THRESHOLD, RATE_OF_CHANGE: required. NO_DATA: optional (omitted: any metric).' }),

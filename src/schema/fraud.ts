@@ -75,8 +75,8 @@ builder.queryField('fraudSignals', (t) =>
     args: {
       kinds: t.arg({ type: [FraudKindEnum], description: 'Only these kinds of signal (default: all).' }),
       subjects: t.arg.stringList({ description: 'Card ids or IPs.' }),
-      from: t.arg({ type: 'DateTime', description: 'Raised at or after this time (event time).' }),
-      to: t.arg({ type: 'DateTime', description: 'Raised before this time.' }),
+      from: t.arg({ type: 'DateTime', description: 'Only signals whose time (the event time of the transaction that raised or last extended them) is at or after this.' }),
+      to: t.arg({ type: 'DateTime', description: 'Only signals whose time is before this: a burst extended past it is not included.' }),
       ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
