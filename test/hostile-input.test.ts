@@ -434,6 +434,13 @@ const CASES: Case[] = [
   { category: 'operations', name: 'readings filtered by an empty list of sources (not "all")', request: { gql: '{ readings(sourceIds: []) { edges { node { cursor } } } }' }, expect: error(/sourceIds is an empty list: name at least one value, or leave sourceIds out for all/, BAD_INPUT) },
   { category: 'operations', name: 'alerts filtered by an empty list of states, through a variable', request: { gql: 'query A($s: [AlertState!]) { alerts(states: $s) { edges { node { id } } } }', variables: { s: [] } }, expect: error(/states is an empty list/, BAD_INPUT) },
   { category: 'operations', name: 'a subscription filtered by an empty list of metrics', request: { sse: 'subscription { readings(metrics: []) { cursor } }' }, expect: error(/metrics is an empty list/, BAD_INPUT) },
+  { category: 'operations', name: 'a LAST threshold rule with a window it would not use', request: { gql: 'mutation { createAlertRule(input: { kind: THRESHOLD, name: "x", metric: "heart_rate", above: 120, window: "5m" }) { id } }' }, expect: error(/aggregate LAST judges each reading alone and takes no window/, BAD_INPUT) },
+  {
+    category: 'operations',
+    name: 'an alert rule naming one source twice',
+    request: { gql: 'mutation { createAlertRule(input: { kind: THRESHOLD, name: "twice", metric: "heart_rate", above: 150, sourceIds: ["bed-1", "bed-1"] }) { sourceIds } }' },
+    expect: handled((data) => expect(data.createAlertRule).toEqual({ sourceIds: ['bed-1'] })),
+  },
   { category: 'operations', name: 'an alert rule on an empty list of sources', request: { gql: 'mutation { createAlertRule(input: { kind: THRESHOLD, name: "x", metric: "heart_rate", above: 120, sourceIds: [] }) { id } }' }, expect: error(/sourceIds must name at least one source/, BAD_INPUT) },
 
   // ------------------------------------------------ query depth, width, aliases, directives, tokens, fragments

@@ -115,6 +115,8 @@ export function ruleParams(input: RuleInput): RuleParams {
       if (p.clear !== null && p.above !== null && p.clear > p.above) fail('clear', `clear (${p.clear}) must not be above the threshold (${p.above})`);
       if (p.clear !== null && p.below !== null && p.clear < p.below) fail('clear', `clear (${p.clear}) must not be below the threshold (${p.below})`);
       if (p.aggregate !== 'LAST' && p.window === 0) fail('window', `aggregate ${p.aggregate} needs a window, e.g. "5m"`);
+      // Stored and shown, it would read as a rule over a window while judging each reading alone.
+      if (p.aggregate === 'LAST' && p.window !== 0) fail('window', 'aggregate LAST judges each reading alone and takes no window; use AVG, MIN or MAX over a window');
       break;
     case 'RATE_OF_CHANGE':
       if (!p.metric) fail('metric', 'a RATE_OF_CHANGE rule needs a metric');

@@ -26,7 +26,7 @@ export type AlertRuleInput = {
   drop?: number | null | undefined;
   /** NO_DATA: fire when nothing arrived for longer than this, e.g. "30s". */
   expectedInterval?: string | null | undefined;
-  /** How long the breach must hold before the alert fires, e.g. "2m"; default 0. */
+  /** How long the breach must hold before the alert fires, e.g. "2m"; omitted: at once (AlertRule.for is then null). */
   for?: string | null | undefined;
   /** What the rule evaluates; decides which other fields apply. */
   kind: AlertRuleKind;
@@ -38,9 +38,9 @@ export type AlertRuleInput = {
   rise?: number | null | undefined;
   /** Default HIGH. */
   severity?: Severity | null | undefined;
-  /** Only these sources (at least one); all when omitted. */
+  /** Only these sources (at least one; a repeated id counts once); all when omitted. */
   sourceIds?: Array<string | number> | null | undefined;
-  /** Trailing window, e.g. "5m". */
+  /** Trailing window, e.g. "5m": THRESHOLD with AVG/MIN/MAX (LAST takes none), RATE_OF_CHANGE. */
   window?: string | null | undefined;
 };
 

@@ -61,13 +61,13 @@ const AlertRuleInput = builder.inputType('AlertRuleInput', {
   fields: (t) => ({
     name: t.string({ description: 'A name for the rule, for people (listed by alertRules); its alerts carry its id as ruleId.', required: true }),
     kind: t.field({ description: 'What the rule evaluates; decides which other fields apply.', type: RuleKindEnum, required: true }),
-    sourceIds: t.idList({ description: 'Only these sources (at least one); all when omitted.' }),
+    sourceIds: t.idList({ description: 'Only these sources (at least one; a repeated id counts once); all when omitted.' }),
     metric: t.string({ description: 'THRESHOLD, RATE_OF_CHANGE: required. NO_DATA: optional (omitted: any metric).' }),
     aggregate: t.field({ type: AggregateKindEnum, description: 'THRESHOLD: LAST (default) or AVG/MIN/MAX over `window`.' }),
-    window: t.string({ description: 'Trailing window, e.g. "5m".' }),
+    window: t.string({ description: 'Trailing window, e.g. "5m": THRESHOLD with AVG/MIN/MAX (LAST takes none), RATE_OF_CHANGE.' }),
     above: t.float({ description: 'THRESHOLD: breach when the value is above this.' }),
     below: t.float({ description: 'THRESHOLD: breach when the value is below this.' }),
-    for: t.string({ description: 'How long the breach must hold before the alert fires, e.g. "2m"; default 0.' }),
+    for: t.string({ description: 'How long the breach must hold before the alert fires, e.g. "2m"; omitted: at once (AlertRule.for is then null).' }),
     clear: t.float({ description: 'THRESHOLD hysteresis: a firing alert resolves only past this value (default: the threshold).' }),
     rise: t.float({ description: 'RATE_OF_CHANGE: breach on a rise larger than this within the window.' }),
     drop: t.float({ description: 'RATE_OF_CHANGE: breach on a drop larger than this within the window.' }),
@@ -86,7 +86,8 @@ const toStored = async (ctx: GraphQLContext, id: string, input: RuleInput & { so
     tenantId: ctx.scope.tenantId,
     name: input.name.trim(),
     kind: input.kind,
-    sourceIds: input.sourceIds?.length ? input.sourceIds.map(String) : null,
+    // Each once: a rule over [a, a] is a rule over [a].
+    sourceIds: input.sourceIds?.length ? [...new Set(input.sourceIds.map(String))] : null,
     params: ruleParams({ ...input, sourceIds: input.sourceIds?.map(String) }),
     enabled,
   };
