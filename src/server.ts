@@ -280,10 +280,11 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     },
     plugins: [
       useGraphqlJsExecute(),
+      // Before the plugins that refuse operations, so their refusals count as errors.
+      useOperationMetrics(metrics),
       useQueryLimits(config.limits.query),
       useAccessControl({ limiter: services.auth.limiter, audit: services.auth.audit }),
       useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null),
-      useOperationMetrics(metrics),
       // Last of ours: it subscribes graphql-ws operations itself, masking as yoga does (shared-events.ts).
       useSharedSubscriptionEvents({ onEvent: noteStreamCursor, maskError: (error) => maskError(error, UNEXPECTED_ERROR) }),
       // After yoga's own result processors (they come first): explains the 406 when none fits.

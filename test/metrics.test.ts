@@ -49,6 +49,19 @@ describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
     expect(text).toMatch(/^vigil_process_resident_memory_bytes /m);
   });
 
+  it('counts refused operations as errors: invalid, too complex, refused by an argument check', async () => {
+    const run = (query: string) => fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    await run('query RefusedInvalid { nope }');
+    await run(`query RefusedComplex { ${Array.from({ length: 20 }, (_, i) => `a${i}: sources(first: 1) { edges { cursor } }`).join(' ')} }`);
+    await run('query RefusedEmpty { readings(sourceIds: []) { edges { node { cursor } } } }');
+    await run('query Fine { __typename }');
+    const text = await (await fetch(`${app.url}/metrics`)).text();
+    for (const name of ['RefusedInvalid', 'RefusedComplex', 'RefusedEmpty']) {
+      expect(text, name).toMatch(new RegExp(`^vigil_graphql_operations_total\\{operation="${name}",type="query",outcome="error"\\} 1$`, 'm'));
+    }
+    expect(text).toMatch(/^vigil_graphql_operations_total\{operation="Fine",type="query",outcome="ok"\} 1$/m);
+  });
+
   it('labels at most 500 distinct operation names of up to 64 characters, so no client can grow /metrics without bound', async () => {
     const run = (name: string) => fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `query ${name} { __typename }` }) });
     await run(`Long${'x'.repeat(61)}`);

@@ -304,7 +304,12 @@ export const MAX_OPERATION_LABELS = 500;
 
 const failed = (result: unknown) => typeof result === 'object' && result !== null && Array.isArray((result as { errors?: unknown[] }).errors) && (result as { errors: unknown[] }).errors.length > 0;
 
-/** Counts every query, mutation and subscription (HTTP, SSE and graphql-ws all run through yoga's envelop). */
+/**
+ * Counts every query, mutation and subscription (HTTP, SSE and graphql-ws all run through yoga's envelop),
+ * refused ones as errors: it must come before the plugins that refuse an operation before it runs (limits,
+ * access control, rate limit), whose refusals reach the done hooks of the plugins before them only. A
+ * document that fails validation never runs, so it is counted when validation fails.
+ */
 export function useOperationMetrics(metrics: Metrics): Plugin {
   // The same hooks for every operation, not new closures per operation: envelop holds what onSubscribe
   // returns for as long as the subscription runs.
@@ -312,6 +317,12 @@ export function useOperationMetrics(metrics: Metrics): Plugin {
   const afterExecute = { onExecuteDone: observe };
   const afterSubscribe = { onSubscribeResult: observe };
   return {
+    onValidate: ({ params, context }) => {
+      const operationName = (context as { params?: { operationName?: string | null } } | undefined)?.params?.operationName;
+      return ({ valid }) => {
+        if (!valid) metrics.observeOperation(params.documentAST, operationName, false);
+      };
+    },
     onExecute: () => afterExecute,
     onSubscribe: () => afterSubscribe,
   };
