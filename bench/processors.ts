@@ -40,7 +40,7 @@ import {
   type ReadingInput,
 } from '../src/generated/graphql.js';
 import { createLogger } from '../src/log.js';
-import { createAnomalyProcessor, type AnomalyFlag, type AnomalyOptions } from '../src/processors/anomaly.js';
+import { createAnomalyProcessor, MIN_RELATIVE_STDDEV, type AnomalyFlag, type AnomalyOptions } from '../src/processors/anomaly.js';
 import { createCandlesProcessor, type Candle } from '../src/processors/candles.js';
 import type { WindowSpec } from '../src/processors/keyed-windows.js';
 import type { Output, Processor } from '../src/processors/processor.js';
@@ -456,7 +456,7 @@ function rawAnomaly(data: Data<Point>, { alpha, threshold, warmup }: AnomalyOpti
     let s = series.get(key);
     if (!s) series.set(key, (s = { count: 0, mean: 0, variance: 0 }));
     const x = events[i]!.value;
-    const stddev = Math.sqrt(s.variance);
+    const stddev = Math.max(Math.sqrt(s.variance), MIN_RELATIVE_STDDEV * Math.abs(s.mean));
     if (s.count >= warmup && stddev > 0) {
       const zScore = (x - s.mean) / stddev;
       if (Math.abs(zScore) >= threshold) flags.push({ index: i, zScore });
