@@ -60,7 +60,7 @@ describe.each(primaryBackends.filter((b) => b.database === 'postgres'))('cursor 
     expect(answered).toBe(false);
     expect(live.results.items).toEqual([]);
 
-    const stored = await insertClaimed(slow.db, READINGS_STREAM, base, 2, insertReadingsSql(rowsOf('claim-1', [60, 61], 0), DEFAULT_TENANT));
+    const stored = await insertClaimed(slow.db, READINGS_STREAM, base, 2, insertReadingsSql(rowsOf('claim-1', [60, 61], 0), DEFAULT_TENANT, Date.now()));
     expect(stored).toEqual({ base, inserted: null });
     const { ingestReadings } = await ingest;
     const end = base + 2n + BigInt(batch.length);
@@ -96,7 +96,7 @@ describe.each(primaryBackends.filter((b) => b.database === 'postgres'))('cursor 
 
     // The writer comes back with its old claim: nothing is stored under it.
     const late = writer();
-    expect(await insertClaimed(late.db, READINGS_STREAM, base, 4, insertReadingsSql(rowsOf('claim-2', [1, 2, 3, 4], 100), DEFAULT_TENANT))).toBeNull();
+    expect(await insertClaimed(late.db, READINGS_STREAM, base, 4, insertReadingsSql(rowsOf('claim-2', [1, 2, 3, 4], 100), DEFAULT_TENANT, Date.now()))).toBeNull();
     expect(await storedCursors('claim-2')).toEqual([String(base + 5n), String(base + 6n)]);
     await live.close();
   });

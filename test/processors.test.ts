@@ -359,6 +359,47 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     }
   });
 
+  it('replays a series with a reading stamped ahead of its arrival as the live run processed it, however much later', async () => {
+    const dataDir = join(dataDirs, String(schemas.length));
+    const schema = `t_restart_${process.pid}_${schemas.length}`;
+    schemas.push(schema);
+    const env = { ...PROCESSOR_ENV, ALLOWED_LATENESS: '1s', WINDOWS: '10s', CANDLE_INTERVALS: '10s' };
+    const open = (extra: Record<string, string> = {}) => startTestApp(backend, { env: { ...env, ...extra }, dataDir, schema, keepSchema: true });
+    const outputs = async (app: TestApp) => ({
+      late: (await app.sql<{ n: number }>(sql`select count(*)::int as n from late_events`))[0]!.n,
+      windows: await app.sql<{ start: string; count: number; closed: boolean }>(
+        sql`select start_time::text as start, count, closed from window_aggregates where source_id = 'ahead-1' order by start_time`,
+      ),
+    });
+    const live = await open();
+    await live.mutate(RegisterSourcesDocument, { sources: patients('ahead-1') });
+    const now = Date.now();
+    const sent = (offsetMs: number, value: number): ReadingInput => ({ sourceId: 'ahead-1', metric: 'heart_rate', time: new Date(now + offsetMs).toISOString(), value });
+    // A monitor whose clock runs 3 s ahead sends one reading; the next two, from a monitor on time, follow it.
+    for (const batch of [[sent(-10_000, 70)], [sent(3_000, 71)], [sent(-500, 72)], [sent(-300, 73)]]) await live.mutate(IngestReadingsDocument, { readings: batch });
+    await live.settle();
+    const expected = await outputs(live);
+    expect(expected.late).toBe(0);
+    await live.close();
+
+    // Outputs and checkpoints gone, the node replays the whole stream, after the ahead reading's time has passed.
+    const operator = await open({ PROCESSORS: 'off' });
+    for (const table of ['processor_checkpoints', 'processor_series_states', 'window_aggregates', 'candles', 'anomalies', 'late_events']) {
+      await operator.sql(sql`delete from ${sql.identifier(table)}`);
+    }
+    await operator.close();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 4_000 - Date.now())));
+    const replay = await open();
+    try {
+      await replay.settle();
+      // Judged by this node's clock at replay, the ahead reading set the series' clock 3 s ahead: the two on-time
+      // readings were late, left out of their window, in the replay only.
+      expect(await outputs(replay)).toEqual(expected);
+    } finally {
+      await replay.close();
+    }
+  });
+
   it('refuses to start with a PROCESSOR_PARTITIONS other than the one its checkpoints were written with, naming it', async () => {
     const dataDir = join(dataDirs, String(schemas.length));
     const schema = `t_restart_${process.pid}_${schemas.length}`;

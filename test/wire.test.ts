@@ -20,6 +20,11 @@ describe('stream batch wire format', () => {
     expect(tradesCodec.decode(tradesCodec.encode(trades))).toEqual({ ...trades, committedAt: undefined });
     const card = { cursor: 7n, id: 'tx-1', cardId: 'card-1', time: new Date('2026-11-20T08:00:01.000Z'), amount: 12.5, currency: 'EUR', merchant: 'Café', lat: 51.5, lon: -0.12, ip: '203.0.113.9', tenantId: 't1' };
     expect(transactionsCodec.decode(transactionsCodec.encode({ from: 6n, to: 7n, events: [card] })).events).toEqual([card]);
+    // An ingest batch's arrival travels once and reaches every event: processors clamp series clocks to it.
+    const arrived = { from: 40n, to: 42n, events: [41n, 42n].map((cursor) => ({ ...reading, cursor, receivedAt: 1_790_000_000_123 })) };
+    const message = readingsCodec.encode(arrived);
+    expect(JSON.parse(message).receivedAt).toBe(1_790_000_000_123);
+    expect(readingsCodec.decode(message).events).toEqual(arrived.events);
   });
 
   it('travels as columns: offsets from `from`, epoch ms, one array per field; the origin first', () => {
@@ -55,6 +60,7 @@ describe('stream batch wire format', () => {
     expect(broken((w) => delete w.tenantId)).toThrow(/tenantId must be an array of 2 values/);
     expect(broken((w) => (w.quality![1] = 'GREAT'))).toThrow(/quality\[1\] must be one of GOOD/);
     expect(broken((w) => (w.committedAt = 'now' as never))).toThrow(/committedAt must be a number/);
+    expect(broken((w) => (w.receivedAt = 'soon' as never))).toThrow(/receivedAt must be epoch milliseconds/);
     expect(broken((w) => (w.requestId = 7 as never))).toThrow(/requestId must be a string/);
     // A request id only names log lines: one no writer makes is dropped, and the batch still decodes.
     for (const hostile of ['x'.repeat(200), 'req\nforged line', '']) {

@@ -17,6 +17,8 @@ export interface Reading {
   quality: Quality;
   /** The tenant that owns the source. */
   tenantId: string;
+  /** Epoch ms its batch arrived (readings stored before migration 0012: undefined). */
+  receivedAt?: number;
 }
 
 export interface ReadingFilter {
@@ -37,11 +39,13 @@ interface ReadingRow {
   unit: string;
   quality: Quality;
   tenant_id: string;
+  received_ms: number | null;
 }
 
 // Times and cursors cross as float8 ms and text so both drivers return the same JS types.
 const READING_COLUMNS = sql`seq::text as cursor, source_id, metric,
-  (extract(epoch from time) * 1000)::float8 as time_ms, value, unit, quality, tenant_id`;
+  (extract(epoch from time) * 1000)::float8 as time_ms, value, unit, quality, tenant_id,
+  (extract(epoch from received_at) * 1000)::float8 as received_ms`;
 
 function toReading(row: ReadingRow): Reading {
   return {
@@ -53,6 +57,7 @@ function toReading(row: ReadingRow): Reading {
     unit: row.unit,
     quality: row.quality,
     tenantId: row.tenant_id,
+    ...(row.received_ms === null ? {} : { receivedAt: row.received_ms }),
   };
 }
 
@@ -63,7 +68,7 @@ function toReading(row: ReadingRow): Reading {
  * untouched: skipped, or (onConflict 'fail') the statement fails and nothing
  * of it is stored (ConflictAwareInserts in db/offsets.ts chooses).
  */
-export function insertReadingsSql(readings: readonly Omit<Reading, 'cursor' | 'tenantId'>[], tenantId: string, onConflict: OnConflict = 'skip'): SQL {
+export function insertReadingsSql(readings: readonly Omit<Reading, 'cursor' | 'tenantId' | 'receivedAt'>[], tenantId: string, receivedAt: number, onConflict: OnConflict = 'skip'): SQL {
   const n = readings.length;
   const sourceIds = new Array<string>(n);
   const metrics = new Array<string>(n);
@@ -80,8 +85,9 @@ export function insertReadingsSql(readings: readonly Omit<Reading, 'cursor' | 't
     units[i] = r.unit;
     qualities[i] = r.quality;
   }
-  return sql`insert into readings (source_id, metric, time, value, unit, quality, seq, tenant_id)
-    select r.source_id, r.metric, ${epochMsToTimestamptz(sql`r.time`)}, r.value, r.unit, r.quality, claim.base + r.n, ${tenantId}::text
+  return sql`insert into readings (source_id, metric, time, value, unit, quality, seq, tenant_id, received_at)
+    select r.source_id, r.metric, ${epochMsToTimestamptz(sql`r.time`)}, r.value, r.unit, r.quality, claim.base + r.n, ${tenantId}::text,
+      ${epochMsToTimestamptz(sql`${receivedAt}::float8`)}
     from claim, unnest(${textArrayLiteral(sourceIds)}::text[], ${textArrayLiteral(metrics)}::text[], ${float8ArrayLiteral(times)}::float8[],
       ${float8ArrayLiteral(values)}::float8[], ${textArrayLiteral(units)}::text[], ${textArrayLiteral(qualities)}::text[])
       with ordinality as r(source_id, metric, time, value, unit, quality, n)

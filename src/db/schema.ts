@@ -105,6 +105,11 @@ export const readings = pgTable(
     seq: bigint('seq', { mode: 'bigint' }).notNull(),
     /** The source's tenant, copied at ingest so processors and live filters need no lookup. */
     tenantId: tenantColumn(),
+    /**
+     * When the platform received it (its batch's arrival, this node's clock); null on rows stored before 0012.
+     * Processors never let a series' clock pass it, so a replay decides lateness as the live run did.
+     */
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
     index('readings_seq').on(t.seq),
@@ -171,6 +176,11 @@ export const trades = pgTable(
     price: doublePrecision('price').notNull(),
     size: doublePrecision('size').notNull(),
     seq: bigint('seq', { mode: 'bigint' }).notNull(),
+    /**
+     * When the platform received it (its batch's arrival, this node's clock); null on rows stored before 0012.
+     * Processors never let a series' clock pass it, so a replay decides lateness as the live run did.
+     */
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [index('trades_seq').on(t.seq), check('trades_positive', sql`${t.price} > 0 and ${t.size} > 0`)],
 );
@@ -401,6 +411,11 @@ export const transactions = pgTable(
     lon: doublePrecision('lon').notNull(),
     ip: text('ip').notNull(),
     seq: bigint('seq', { mode: 'bigint' }).notNull(),
+    /**
+     * When the platform received it (its batch's arrival, this node's clock); null on rows stored before 0012.
+     * Processors never let a series' clock pass it, so a replay decides lateness as the live run did.
+     */
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
     primaryKey({ name: 'transactions_pkey', columns: [t.tenantId, t.id] }),

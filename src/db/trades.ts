@@ -12,6 +12,8 @@ export interface Trade {
   time: Date;
   price: number;
   size: number;
+  /** Epoch ms its batch arrived (trades stored before migration 0012: undefined). */
+  receivedAt?: number;
 }
 
 interface TradeRow {
@@ -20,9 +22,11 @@ interface TradeRow {
   time_ms: number;
   price: number;
   size: number;
+  received_ms: number | null;
 }
 
-const TRADE_COLUMNS = sql`seq::text as cursor, symbol, (extract(epoch from time) * 1000)::float8 as time_ms, price, size`;
+const TRADE_COLUMNS = sql`seq::text as cursor, symbol, (extract(epoch from time) * 1000)::float8 as time_ms, price, size,
+  (extract(epoch from received_at) * 1000)::float8 as received_ms`;
 
 const toTrade = (row: TradeRow): Trade => ({
   cursor: BigInt(row.cursor),
@@ -30,15 +34,16 @@ const toTrade = (row: TradeRow): Trade => ({
   time: new Date(row.time_ms),
   price: row.price,
   size: row.size,
+  ...(row.received_ms === null ? {} : { receivedAt: row.received_ms }),
 });
 
 /**
  * The INSERT of `trades` for claimAndInsert (see insertReadingsSql); a stored (symbol, time, tradeId) is left
  * untouched (skipped, or the statement fails: see insertReadingsSql). `tradeId` '' when the client sent none.
  */
-export function insertTradesSql(trades: readonly (Omit<Trade, 'cursor'> & { tradeId: string })[], onConflict: OnConflict = 'skip'): SQL {
-  return sql`insert into trades (symbol, time, trade_id, price, size, seq)
-    select t.symbol, ${epochMsToTimestamptz(sql`t.time`)}, t.trade_id, t.price, t.size, claim.base + t.n
+export function insertTradesSql(trades: readonly (Omit<Trade, 'cursor' | 'receivedAt'> & { tradeId: string })[], receivedAt: number, onConflict: OnConflict = 'skip'): SQL {
+  return sql`insert into trades (symbol, time, trade_id, price, size, seq, received_at)
+    select t.symbol, ${epochMsToTimestamptz(sql`t.time`)}, t.trade_id, t.price, t.size, claim.base + t.n, ${epochMsToTimestamptz(sql`${receivedAt}::float8`)}
     from claim, unnest(
       ${textArrayLiteral(trades.map((t) => t.symbol))}::text[],
       ${float8ArrayLiteral(trades.map((t) => t.time.getTime()))}::float8[],

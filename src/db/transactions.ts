@@ -18,31 +18,37 @@ export interface Transaction {
   lon: number;
   ip: string;
   tenantId: string;
+  /** Epoch ms its batch arrived (transactions stored before migration 0012: undefined). */
+  receivedAt?: number;
 }
 
-interface TransactionRow extends Omit<Transaction, 'cursor' | 'time' | 'cardId' | 'tenantId'> {
+interface TransactionRow extends Omit<Transaction, 'cursor' | 'time' | 'cardId' | 'tenantId' | 'receivedAt'> {
   cursor: string;
+  received_ms: number | null;
   tenant_id: string;
   card_id: string;
   time_ms: number;
 }
 
-const COLUMNS = sql`seq::text as cursor, id, card_id, (extract(epoch from time) * 1000)::float8 as time_ms, amount, currency, merchant, lat, lon, ip, tenant_id`;
+const COLUMNS = sql`seq::text as cursor, id, card_id, (extract(epoch from time) * 1000)::float8 as time_ms, amount, currency, merchant, lat, lon, ip, tenant_id,
+  (extract(epoch from received_at) * 1000)::float8 as received_ms`;
 
-const toTransaction = ({ cursor, card_id, time_ms, tenant_id, ...rest }: TransactionRow): Transaction => ({
+const toTransaction = ({ cursor, card_id, time_ms, tenant_id, received_ms, ...rest }: TransactionRow): Transaction => ({
   ...rest,
   tenantId: tenant_id,
   cursor: BigInt(cursor),
   cardId: card_id,
   time: new Date(time_ms),
+  ...(received_ms === null ? {} : { receivedAt: received_ms }),
 });
 
 /** The INSERT of `transactions` for claimAndInsert (see insertReadingsSql); a stored (tenant, id) is left untouched (skipped, or the statement fails: see insertReadingsSql). */
-export function insertTransactionsSql(items: readonly Omit<Transaction, 'cursor' | 'tenantId'>[], tenantId: string, onConflict: OnConflict = 'skip'): SQL {
+export function insertTransactionsSql(items: readonly Omit<Transaction, 'cursor' | 'tenantId' | 'receivedAt'>[], tenantId: string, receivedAt: number, onConflict: OnConflict = 'skip'): SQL {
   const text = (key: 'id' | 'cardId' | 'currency' | 'merchant' | 'ip') => textArrayLiteral(items.map((t) => t[key]));
   const float8 = (key: 'amount' | 'lat' | 'lon') => float8ArrayLiteral(items.map((t) => t[key]));
-  return sql`insert into transactions (id, card_id, time, amount, currency, merchant, lat, lon, ip, seq, tenant_id)
-    select t.id, t.card_id, ${epochMsToTimestamptz(sql`t.time`)}, t.amount, t.currency, t.merchant, t.lat, t.lon, t.ip, claim.base + t.n, ${tenantId}::text
+  return sql`insert into transactions (id, card_id, time, amount, currency, merchant, lat, lon, ip, seq, tenant_id, received_at)
+    select t.id, t.card_id, ${epochMsToTimestamptz(sql`t.time`)}, t.amount, t.currency, t.merchant, t.lat, t.lon, t.ip, claim.base + t.n, ${tenantId}::text,
+      ${epochMsToTimestamptz(sql`${receivedAt}::float8`)}
     from claim, unnest(
       ${text('id')}::text[], ${text('cardId')}::text[], ${float8ArrayLiteral(items.map((t) => t.time.getTime()))}::float8[],
       ${float8('amount')}::float8[], ${text('currency')}::text[], ${text('merchant')}::text[],

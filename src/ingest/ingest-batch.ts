@@ -60,8 +60,9 @@ export interface StreamSpec<Valid, Stored extends { cursor: bigint }> {
   /** Two items with the same natural key are the same event: the first one stored wins. */
   naturalKey(value: Valid): string;
   /** The INSERT … SELECT for claimAndInsert (db/offsets.ts): rows numbered `claim.base + n` in order, natural-key conflicts failing or skipped, `returning seq`. */
-  insertSql: (values: readonly Valid[], tenantId: string, onConflict: OnConflict) => SQL;
-  toStored(value: Valid, cursor: bigint, tenantId: string): Stored;
+  insertSql: (values: readonly Valid[], tenantId: string, receivedAt: number, onConflict: OnConflict) => SQL;
+  /** `receivedAt`: the batch's arrival (epoch ms), stored with each row and carried by each event. */
+  toStored(value: Valid, cursor: bigint, tenantId: string, receivedAt: number): Stored;
   codec: BatchCodec<Stored>;
 }
 
@@ -87,7 +88,9 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
     );
   }
   const began = performance.now();
-  const bounds = timeBounds(Date.now(), deps);
+  // The batch's arrival: the time bounds are reckoned from it, and processors never let a series' clock pass it.
+  const receivedAt = Date.now();
+  const bounds = timeBounds(receivedAt, deps);
   const errors: ItemError[] = [];
   let candidates: { index: number; value: Valid }[] = [];
   items.forEach((item, index) => {
@@ -122,13 +125,13 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   let claimed: ClaimedInsert | undefined;
   if (rejectedIndexes.length === 0) {
     if (valid.length > 0) {
-      const insert = (onConflict: OnConflict) => spec.insertSql(valid, caller.tenantId, onConflict);
+      const insert = (onConflict: OnConflict) => spec.insertSql(valid, caller.tenantId, receivedAt, onConflict);
       claimed = await storeBatch(db, spec.stream, valid.length, insert, { parallel: deps.parallel, inserts: deps.inserts }).catch(asUnavailable);
     }
   } else {
     await db
       .transaction(async (tx) => {
-        if (valid.length > 0) claimed = await claimAndInsert(tx, spec.stream, valid.length, spec.insertSql(valid, caller.tenantId, 'skip'));
+        if (valid.length > 0) claimed = await claimAndInsert(tx, spec.stream, valid.length, spec.insertSql(valid, caller.tenantId, receivedAt, 'skip'));
         await recordDeadLetters(
           tx,
           spec.stream,
@@ -143,7 +146,7 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   // node's own subscribers (a microtask after publishBatch), so delivery latency measured from it includes them.
   const committedAt = Date.now();
   const base = claimed?.base ?? 0n;
-  const rows = claimed ? valid.map((v, i) => spec.toStored(v, base + BigInt(i + 1), caller.tenantId)) : [];
+  const rows = claimed ? valid.map((v, i) => spec.toStored(v, base + BigInt(i + 1), caller.tenantId, receivedAt)) : [];
   const inserted = claimed?.inserted;
   const stored = inserted ? rows.filter((r) => inserted.has(r.cursor)) : rows;
 

@@ -27,7 +27,7 @@ function readingsSpec(registry: SourceRegistry): StreamSpec<ValidReading, Readin
     naturalKey: (r) => `${r.sourceId}\u0000${r.metric}\u0000${r.time.getTime()}`,
     insertSql: insertReadingsSql,
     // Spelled out (not spread) in the field order the wire decoder builds: one object shape for every reading.
-    toStored: (r, cursor, tenantId) => ({ cursor, time: r.time, sourceId: r.sourceId, metric: r.metric, value: r.value, unit: r.unit, quality: r.quality, tenantId }),
+    toStored: (r, cursor, tenantId, receivedAt) => ({ cursor, time: r.time, sourceId: r.sourceId, metric: r.metric, value: r.value, unit: r.unit, quality: r.quality, tenantId, receivedAt }),
     codec: readingsCodec,
   };
 }

@@ -21,9 +21,9 @@ function tradesSpec(registry: SourceRegistry): StreamSpec<ValidTrade, Trade> {
       .map((c) => ({ index: c.index, field: 'symbol', code: 'UNKNOWN_SOURCE' as const, message: `symbol "${c.value.symbol}" is not an instrument of your tenant` }));
   },
   naturalKey: (t) => `${t.symbol}\u0000${t.time.getTime()}\u0000${t.tradeId}`,
-  insertSql: (trades, _tenantId, onConflict) => insertTradesSql(trades, onConflict),
+  insertSql: (trades, _tenantId, receivedAt, onConflict) => insertTradesSql(trades, receivedAt, onConflict),
   // The trade id identifies a trade in storage; the stream's consumers (candles) need only what it was.
-  toStored: ({ tradeId: _tradeId, ...t }, cursor) => ({ ...t, cursor }),
+  toStored: ({ tradeId: _tradeId, ...t }, cursor, _tenantId, receivedAt) => ({ ...t, cursor, receivedAt }),
   codec: tradesCodec,
   };
 }

@@ -13,7 +13,7 @@ const transactionsSpec: StreamSpec<ValidTransaction, Transaction> = {
   validate: validateTransaction,
   naturalKey: (t) => t.id,
   insertSql: insertTransactionsSql,
-  toStored: (t, cursor, tenantId) => ({ ...t, cursor, tenantId }),
+  toStored: (t, cursor, tenantId, receivedAt) => ({ ...t, cursor, tenantId, receivedAt }),
   codec: transactionsCodec,
 };
 

@@ -50,7 +50,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:/-]{1,80}$/;
  * schema library cost ~7% of a server's CPU here) and names the first one
  * that is wrong.
  */
-function batchCodec<E extends { cursor: bigint; time: Date }>(fields: Record<string, FieldType>): BatchCodec<E> {
+function batchCodec<E extends { cursor: bigint; time: Date; receivedAt?: number }>(fields: Record<string, FieldType>): BatchCodec<E> {
   const checks = Object.entries(fields).map(([name, type]) => {
     const allowed = typeof type === 'string' ? undefined : new Set(type);
     return { name, type: typeof type === 'string' ? type : 'string', allowed };
@@ -76,7 +76,9 @@ function batchCodec<E extends { cursor: bigint; time: Date }>(fields: Record<str
         time[i] = e.time.getTime();
         for (let c = 0; c < checks.length; c++) columns[c]![i] = e[checks[c]!.name];
       }
-      const wire: Record<string, unknown> = { origin, from: batch.from.toString(), to: batch.to.toString(), committedAt: batch.committedAt, requestId: batch.requestId, cursor, time };
+      // One ingest batch's events share their arrival: it travels once, for the batch.
+      const receivedAt = events[0]?.receivedAt;
+      const wire: Record<string, unknown> = { origin, from: batch.from.toString(), to: batch.to.toString(), committedAt: batch.committedAt, requestId: batch.requestId, receivedAt, cursor, time };
       for (let c = 0; c < checks.length; c++) wire[checks[c]!.name] = columns[c];
       return JSON.stringify(wire);
     },
@@ -87,6 +89,8 @@ function batchCodec<E extends { cursor: bigint; time: Date }>(fields: Record<str
       if (typeof wire.to !== 'string' || !CURSOR.test(wire.to)) fail('to', 'a decimal string');
       if (wire.committedAt !== undefined && typeof wire.committedAt !== 'number') fail('committedAt', 'a number');
       if (wire.requestId !== undefined && typeof wire.requestId !== 'string') fail('requestId', 'a string');
+      if (wire.receivedAt !== undefined && (typeof wire.receivedAt !== 'number' || !Number.isFinite(wire.receivedAt))) fail('receivedAt', 'epoch milliseconds');
+      const receivedAt = wire.receivedAt as number | undefined;
       // Only for log lines: one that is not a token the writer would make (transport/request-id.ts) is dropped, not the batch.
       const requestId = typeof wire.requestId === 'string' && REQUEST_ID.test(wire.requestId) ? wire.requestId : undefined;
       const from = BigInt(wire.from as string);
@@ -114,6 +118,7 @@ function batchCodec<E extends { cursor: bigint; time: Date }>(fields: Record<str
           if (allowed && !allowed.has(value as string)) fail(`${name}[${i}]`, `one of ${[...allowed].join(', ')}`);
           event[name] = value;
         }
+        if (receivedAt !== undefined) event.receivedAt = receivedAt;
         decoded[i] = event as E;
       }
       return { from, to: from + BigInt(span), committedAt: wire.committedAt as number | undefined, requestId, events: decoded };

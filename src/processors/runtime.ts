@@ -43,8 +43,14 @@ export function stage<E, S, I, O extends Output, P = O>(processor: Processor<S, 
   return { name: processor.name, processor: processor as never, input, sink: sink as never };
 }
 
+/** What the runtime reads of every event: its cursor, and when its batch arrived (absent on events stored before that was kept). */
+export interface StreamEvent {
+  cursor: bigint;
+  receivedAt?: number;
+}
+
 /** A stream and the processors that consume it. */
-export interface PipelineSpec<E extends { cursor: bigint }> {
+export interface PipelineSpec<E extends StreamEvent> {
   name: string;
   tail: StreamTail<E>;
   /** Stored events after `after` in cursor order, at most `limit`: the catch-up path after a restart. */
@@ -128,7 +134,7 @@ const PUBLISH_CHUNK = 1_000;
  * overwrite themselves by id. So a crash never counts a window twice or
  * misses one.
  */
-export class ProcessorRuntime<E extends { cursor: bigint }> {
+export class ProcessorRuntime<E extends StreamEvent> {
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   role: 'starting' | 'owner' | 'standby' | 'stopped' = 'starting';
   /** Last cursor whose event has been processed (outputs persisted and published). */
@@ -474,11 +480,13 @@ export class ProcessorRuntime<E extends { cursor: bigint }> {
         for (const out of step.out) outputs[i]!.set(out.id, out);
       }
       if (grouped) entry.events.push(event);
-      // The clock goes no further than this node's wall clock: ingest accepts times up to MAX_FUTURE_SKEW
+      // The clock goes no further than when the event arrived: ingest accepts times up to MAX_FUTURE_SKEW
       // ahead, and one such reading would otherwise make the series' on-time readings late for that long
-      // (a patient's alerts silent, a candle closed early). Its own window closes once real time gets there;
-      // a catch-up long after sees its time as past, and may close that window sooner than the live run did.
-      const reached = Math.min(time, now);
+      // (a patient's alerts silent, a candle closed early). Its own window closes once later arrivals get
+      // there. The arrival is stored with the event, so a replay after a restart decides as the live run did;
+      // this node's clock, which a replay reads later, made on-time events late in the replay only. Events
+      // stored before arrivals were (migration 0012) fall back to that clock.
+      const reached = Math.min(time, event.receivedAt ?? now);
       if (clock === undefined || reached > clock) {
         partition.clocks[series] = reached;
         advanced.set(series, partition);
