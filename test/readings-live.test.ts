@@ -90,6 +90,19 @@ describe.each(backends)('live readings on $name', (backend) => {
     expect(delivered).toEqual(stored.map((r) => BigInt(r.seq)));
   });
 
+  it('gives SSE events their cursor as id when the client accepts any type (curl, fetch), not only text/event-stream', async () => {
+    await app.mutate(IngestReadingsDocument, { readings: [reading('bed-1', 'heart_rate', 70, 90_000)] });
+    const query = new URLSearchParams({ query: 'subscription { readings(after: "0") { cursor } }' });
+    const controller = new AbortController();
+    const response = await fetch(`${app.url}/graphql?${query}`, { signal: controller.signal });
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = response.body!.getReader();
+    let text = '';
+    for (const until = Date.now() + 5_000; !/^data: /m.test(text) && Date.now() < until; ) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    expect(text).toMatch(/^id: \d+\nevent: next\ndata: \{"data":\{"readings":\[\{"cursor":"\d+"/m);
+  });
+
   it('gives a live-only subscriber every reading after its first, in cursor order, while writers race', async () => {
     const live = await app.subscribeWs(LiveReadingsDocument, { metrics: ['spo2'] });
     let second = 20_000;

@@ -15,7 +15,9 @@ export function useSseEventIds(cursorOf: (request: Request) => string | null): P
   return {
     onResultProcess({ request, result, setResultProcessor, serverContext }) {
       if (!result || typeof result !== 'object' || !(Symbol.asyncIterator in result)) return;
-      if (!request.headers.get('accept')?.includes('text/event-stream')) return;
+      // As yoga chooses SSE: asked for by name, or by any type (`*/*`, or no Accept header, as curl and fetch send).
+      const accept = request.headers.get('accept');
+      if (accept && !accept.includes('text/event-stream') && !accept.includes('*/*')) return;
       // Node's response (the HTTP server hands yoga req and res): this response is a stream of events.
       const response = (serverContext as { res?: ServerResponse }).res;
       if (response) flushEachWrite(response);
