@@ -81,7 +81,7 @@ const URL_SETTINGS_OWNED = [
 /** Every environment variable the server reads. README's config table mirrors this. */
 export const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  HOST: z.string().min(1).default('127.0.0.1'),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
   DATABASE_URL: optionalUrl(/^postgres(ql)?$/, 'postgres://').superRefine((url, ctx) => {
     // Runs on a URL the check above refused too: that one is reported already.
     if (url === undefined || !URL.canParse(url)) return;

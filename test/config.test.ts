@@ -62,6 +62,7 @@ describe('configuration', () => {
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
+    [{ HOST: '  ' }, 'HOST'],
     [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
     [{ DATABASE_URL: 'postgres://db/x?search_path=other' }, 'DATABASE_URL'],

@@ -579,7 +579,7 @@ const CASES: Case[] = [
     request: { gql: 'mutation ($n: String!) { registerSources(sources: [{ id: "nul-1", kind: PATIENT, name: $n }]) { id } }', variables: { n: 'Ann\u0000' } },
     expect: error(NUL_REFUSED, BAD_INPUT),
   },
-  { category: 'strings', name: 'registerSources with a path-traversal id', request: { gql: 'mutation { registerSources(sources: [{ id: "../../etc/passwd", kind: PATIENT, name: "x" }]) { id } }' }, expect: error(/"\.\.\/\.\.\/etc\/passwd" is not a valid source id/, BAD_INPUT) },
+  { category: 'strings', name: 'registerSources with a path-traversal id', request: { gql: 'mutation { registerSources(sources: [{ id: "../../etc/passwd", kind: PATIENT, name: "x" }]) { id } }' }, expect: error(/"\.\.\/\.\.\/etc\/passwd" is not a valid source id: it must be 1-128 characters: letters, digits/, BAD_INPUT) },
   {
     category: 'strings',
     name: 'registerSources with an RTL override and control characters in the name (stored verbatim)',

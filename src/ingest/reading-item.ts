@@ -7,11 +7,13 @@ import { metricDefinition } from './metrics.js';
 export const MAX_MAGNITUDE = 1e15;
 
 export const SOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/** What SOURCE_ID_PATTERN allows, in words. */
+export const SOURCE_ID_RULE = '1-128 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
 
 export const ReadingItem = z.object({
   sourceId: z
     .string({ error: 'sourceId must be a string' })
-    .regex(SOURCE_ID_PATTERN, 'sourceId must be 1-128 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit'),
+    .regex(SOURCE_ID_PATTERN, `sourceId must be ${SOURCE_ID_RULE}`),
   metric: z.string({ error: 'metric must be a string' }).max(64, 'metric is longer than 64 characters'),
   time: z.iso.datetime({ offset: true, error: TIME_FORMAT_MESSAGE }),
   // Bounded so sums of squares (SQL avg/stddev, window stddev) stay finite: 1e200 overflows them.

@@ -3,7 +3,7 @@ import { listSources } from '../db/sources.js';
 import { SOURCE_KINDS } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
 import { metricCatalog, metricNames } from '../ingest/metrics.js';
-import { SOURCE_ID_PATTERN } from '../ingest/reading-item.js';
+import { SOURCE_ID_PATTERN, SOURCE_ID_RULE } from '../ingest/reading-item.js';
 import type { Reading } from '../db/readings.js';
 import { builder } from './builder.js';
 import { connectionOf, pageSize, toPage } from './pagination.js';
@@ -71,10 +71,10 @@ builder.mutationField('registerSources', (t) =>
         }
         seen.set(String(s.id), index);
         if (!SOURCE_ID_PATTERN.test(String(s.id))) {
-          throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} is not a valid source id`, { index, field: 'id' });
+          throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} is not a valid source id: it must be ${SOURCE_ID_RULE}`, { index, field: 'id' });
         }
         if (s.name.trim().length === 0 || s.name.length > 200 || s.name.includes('\u0000')) {
-          throw new ValidationError(`sources[${index}].name must be 1-200 characters, without NUL`, { index, field: 'name' });
+          throw new ValidationError(`sources[${index}].name must be 1-200 characters, not only spaces, without NUL`, { index, field: 'name' });
         }
       });
       const { stored, taken } = await ctx.services.registry.register(
