@@ -3,9 +3,9 @@
 -- to ten years). A BRIN index per column is a few pages per gigabyte and costs an insert next to nothing: rows
 -- arrive roughly in time order. Readings and trades are left out where TimescaleDB keeps them as hypertables:
 -- there whole chunks are dropped, by the chunks' own time ranges.
-CREATE INDEX IF NOT EXISTS "window_aggregates_start_time_brin" ON "window_aggregates" USING brin ("start_time") WITH (autosummarize = on);
+CREATE INDEX IF NOT EXISTS "window_aggregates_end_time_brin" ON "window_aggregates" USING brin ("end_time") WITH (autosummarize = on);
 --> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "candles_start_time_brin" ON "candles" USING brin ("start_time") WITH (autosummarize = on);
+CREATE INDEX IF NOT EXISTS "candles_end_time_brin" ON "candles" USING brin ("end_time") WITH (autosummarize = on);
 --> statement-breakpoint
 CREATE INDEX IF NOT EXISTS "anomalies_time_brin" ON "anomalies" USING brin ("time") WITH (autosummarize = on);
 --> statement-breakpoint

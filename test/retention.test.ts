@@ -24,7 +24,10 @@ describe.each(primaryBackends)('retention on $name', (backend) => {
     await first.mutate(RegisterSourcesDocument, { sources: patients('ret-1') });
     // Whole minutes, so each pair of readings a second apart shares its 1-minute window and candle.
     const now = Math.floor(Date.now() / 60_000) * 60_000;
-    const times = [now - 5 * DAY, now - 5 * DAY + 1_000, now - 60 * 60_000, now - 60 * 60_000 + 1_000, now - 30 * 60_000];
+    // The third comes 40 s after what will be the second server's cutoff (RETAIN_FOR=2d, less than 40 s from now):
+    // kept, and so is its window, which often starts before the cutoff (a window is swept by its end).
+    const justKept = Date.now() - 2 * DAY + 40_000;
+    const times = [now - 5 * DAY, now - 5 * DAY + 1_000, justKept, now - 60 * 60_000, now - 60 * 60_000 + 1_000, now - 30 * 60_000];
     await first.mutate(IngestReadingsDocument, {
       readings: times.map((t, i) => ({ sourceId: 'ret-1', metric: 'heart_rate', time: new Date(t).toISOString(), value: 70 + i })),
     });
@@ -46,12 +49,12 @@ describe.each(primaryBackends)('retention on $name', (backend) => {
           (select count(*)::int from transactions) as transactions, (select count(*)::int from fraud_signals) as signals`)
       )[0]!;
     const before = await count(first);
-    expect(before).toEqual({ readings: 5, trades: 5, windows: 3, candles: 3, transactions: 8, signals: 2 });
+    expect(before).toEqual({ readings: 6, trades: 6, windows: 4, candles: 4, transactions: 8, signals: 2 });
     await first.close();
 
     // The sweep at start runs in the background: the server listens before it ends.
     const second = await startTestApp(backend, { env: { ...env, RETAIN_FOR: '2d' }, dataDir, schema, keepSchema: true });
-    await expect.poll(() => count(second), { timeout: 10_000 }).toEqual({ readings: 3, trades: 3, windows: 2, candles: 2, transactions: 4, signals: 1 });
+    await expect.poll(() => count(second), { timeout: 10_000 }).toEqual({ readings: 4, trades: 4, windows: 3, candles: 3, transactions: 4, signals: 1 });
     // Events older than RETAIN_FOR are refused by name: stored, the next sweep would delete them.
     const refused = await second.mutate(IngestReadingsDocument, {
       readings: [

@@ -6,8 +6,9 @@ import { applyTimescalePolicies, EVENT_TABLES, type RetentionSettings } from './
 
 /** Plain tables in every mode, swept by a time column: processor outputs, and card transactions with their fraud signals. */
 export const SWEPT_TABLES = [
-  ['window_aggregates', 'start_time'],
-  ['candles', 'start_time'],
+  // By their end: a window still holding kept events stays (a 1h window under RETAIN_FOR=30m used to go every sweep).
+  ['window_aggregates', 'end_time'],
+  ['candles', 'end_time'],
   ['anomalies', 'time'],
   ['late_events', 'event_time'],
   ['transactions', 'time'],
