@@ -93,6 +93,13 @@ export const sources = pgTable(
  * The natural key (source_id, metric, time) is a unique covering index created
  * in SQL (migrations/0001), because drizzle cannot express INCLUDE.
  */
+/**
+ * When the platform received an event (its batch's arrival, by the receiving node's clock); null on rows stored
+ * before migration 0012. Processors never let a series' clock pass it, so a replay decides lateness as the live
+ * run did.
+ */
+const receivedAtColumn = () => timestamp('received_at', { withTimezone: true, mode: 'date' });
+
 export const readings = pgTable(
   'readings',
   {
@@ -105,11 +112,7 @@ export const readings = pgTable(
     seq: bigint('seq', { mode: 'bigint' }).notNull(),
     /** The source's tenant, copied at ingest so processors and live filters need no lookup. */
     tenantId: tenantColumn(),
-    /**
-     * When the platform received it (its batch's arrival, this node's clock); null on rows stored before 0012.
-     * Processors never let a series' clock pass it, so a replay decides lateness as the live run did.
-     */
-    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }),
+    receivedAt: receivedAtColumn(),
   },
   (t) => [
     index('readings_seq').on(t.seq),
@@ -176,11 +179,7 @@ export const trades = pgTable(
     price: doublePrecision('price').notNull(),
     size: doublePrecision('size').notNull(),
     seq: bigint('seq', { mode: 'bigint' }).notNull(),
-    /**
-     * When the platform received it (its batch's arrival, this node's clock); null on rows stored before 0012.
-     * Processors never let a series' clock pass it, so a replay decides lateness as the live run did.
-     */
-    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }),
+    receivedAt: receivedAtColumn(),
   },
   (t) => [index('trades_seq').on(t.seq), check('trades_positive', sql`${t.price} > 0 and ${t.size} > 0`)],
 );
@@ -411,11 +410,7 @@ export const transactions = pgTable(
     lon: doublePrecision('lon').notNull(),
     ip: text('ip').notNull(),
     seq: bigint('seq', { mode: 'bigint' }).notNull(),
-    /**
-     * When the platform received it (its batch's arrival, this node's clock); null on rows stored before 0012.
-     * Processors never let a series' clock pass it, so a replay decides lateness as the live run did.
-     */
-    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }),
+    receivedAt: receivedAtColumn(),
   },
   (t) => [
     primaryKey({ name: 'transactions_pkey', columns: [t.tenantId, t.id] }),
