@@ -202,6 +202,22 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     expect(deadLetters.edges).toHaveLength(5);
   });
 
+  it("refuses a trade on one of the tenant's patients: a patient is not an instrument", async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('trade-bed-1') });
+    const before = await stored();
+    const { ingestTrades } = await app.mutate(IngestTradesDocument, {
+      trades: [
+        { symbol: 'trade-bed-1', time: at(300), price: 10, size: 1 },
+        { symbol: 'SOL-USD', time: at(300), price: 150, size: 2 },
+      ],
+    });
+    expect(ingestTrades).toMatchObject({ accepted: 1, rejected: 1 });
+    expect(ingestTrades.errors).toEqual([
+      expect.objectContaining({ index: 0, field: 'symbol', code: 'UNKNOWN_SOURCE', message: 'symbol "trade-bed-1" is one of your sources but not an instrument (registered as another kind)' }),
+    ]);
+    expect((await stored()).length).toBe(before.length + 1);
+  });
+
   it('rejects a batch above MAX_BATCH whole, storing nothing', async () => {
     const before = await stored();
     const trades = Array.from({ length: 51 }, (_, i) => ({ symbol: 'ETH-USD', time: at(100 + i), price: 3_000, size: 1 }));

@@ -14,11 +14,20 @@ function tradesSpec(registry: SourceRegistry): StreamSpec<ValidTrade, Trade> {
   noun: 'trades',
   validate: validateTrade,
   // A symbol is an instrument of the first tenant that trades it; others get UNKNOWN_SOURCE for it.
+  // A tenant's patient or device id is not an instrument: trading it is refused too.
   async admit(candidates, tenantId) {
     const owned = await registry.claim(candidates.map((c) => c.value.symbol), tenantId, 'INSTRUMENT');
+    const instruments = await registry.instrumentsAmong(owned);
     return candidates
-      .filter((c) => !owned.has(c.value.symbol))
-      .map((c) => ({ index: c.index, field: 'symbol', code: 'UNKNOWN_SOURCE' as const, message: `symbol "${c.value.symbol}" is not an instrument of your tenant` }));
+      .filter((c) => !instruments.has(c.value.symbol))
+      .map((c) => ({
+        index: c.index,
+        field: 'symbol',
+        code: 'UNKNOWN_SOURCE' as const,
+        message: owned.has(c.value.symbol)
+          ? `symbol "${c.value.symbol}" is one of your sources but not an instrument (registered as another kind)`
+          : `symbol "${c.value.symbol}" is not an instrument of your tenant`,
+      }));
   },
   naturalKey: (t) => `${t.symbol}\u0000${t.time.getTime()}\u0000${t.tradeId}`,
   insertSql: (trades, _tenantId, receivedAt, onConflict) => insertTradesSql(trades, receivedAt, onConflict),

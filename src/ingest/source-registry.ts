@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.js';
-import { claimSources, sourceTenants, upsertSources, type SourceInput } from '../db/sources.js';
+import { claimSources, sourcesOfKind, sourceTenants, upsertSources, type SourceInput } from '../db/sources.js';
 import type { SourceKind } from '../db/schema.js';
 
 /**
@@ -10,6 +10,8 @@ import type { SourceKind } from '../db/schema.js';
  */
 export class SourceRegistry {
   private readonly owners = new Map<string, string>();
+  /** Ids seen registered as instruments. A kind changed on another node is seen here after a restart. */
+  private readonly instruments = new Set<string>();
 
   constructor(private readonly db: Db) {}
 
@@ -26,7 +28,11 @@ export class SourceRegistry {
         if (taken.length > 0) throw new IdsTaken(taken);
         return rows;
       });
-      for (const source of stored) this.owners.set(source.id, tenantId);
+      for (const source of stored) {
+        this.owners.set(source.id, tenantId);
+        if (source.kind === 'INSTRUMENT') this.instruments.add(source.id);
+        else this.instruments.delete(source.id);
+      }
       return { stored, taken: [] };
     } catch (error) {
       if (error instanceof IdsTaken) return { stored: [], taken: error.ids };
@@ -40,6 +46,14 @@ export class SourceRegistry {
     const unknown = unique.filter((id) => !this.owners.has(id));
     if (unknown.length > 0) await claimSources(this.db, unknown, tenantId, kind);
     return this.owned(unique, tenantId);
+  }
+
+  /** The subset of `ids` registered as instruments (a trade on a patient's id would give a patient candles). */
+  async instrumentsAmong(ids: Iterable<string>): Promise<Set<string>> {
+    const unique = [...new Set(ids)];
+    const unknown = unique.filter((id) => !this.instruments.has(id));
+    if (unknown.length > 0) for (const id of await sourcesOfKind(this.db, unknown, 'INSTRUMENT')) this.instruments.add(id);
+    return new Set(unique.filter((id) => this.instruments.has(id)));
   }
 
   /** The subset of `ids` that are sources of `tenantId`. Unknown and foreign ids are alike: absent. */
