@@ -299,6 +299,13 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     rmSync(dataDirs, { recursive: true, force: true });
     if (backend.database === 'postgres') for (const schema of schemas) await dropSchema(schema);
   });
+  /** A store of its own for one test (data directory, or schema), and how to open a server on it: `env`, then `extra`. */
+  const freshStore = (env: Record<string, string>) => {
+    const dataDir = join(dataDirs, String(schemas.length));
+    const schema = `t_restart_${process.pid}_${schemas.length}`;
+    schemas.push(schema);
+    return (extra: Record<string, string> = {}) => startTestApp(backend, { env: { ...env, ...extra }, dataDir, schema, keepSchema: true });
+  };
   /**
    * Stops every pipeline, which writes a last checkpoint: with CHECKPOINT_INTERVAL=1ms a batch done within the
    * millisecond the checkpoint before it was written gets none of its own.
@@ -360,11 +367,7 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
   });
 
   it('replays a series with a reading stamped ahead of its arrival as the live run processed it, however much later', async () => {
-    const dataDir = join(dataDirs, String(schemas.length));
-    const schema = `t_restart_${process.pid}_${schemas.length}`;
-    schemas.push(schema);
-    const env = { ...PROCESSOR_ENV, ALLOWED_LATENESS: '1s', WINDOWS: '10s', CANDLE_INTERVALS: '10s' };
-    const open = (extra: Record<string, string> = {}) => startTestApp(backend, { env: { ...env, ...extra }, dataDir, schema, keepSchema: true });
+    const open = freshStore({ ...PROCESSOR_ENV, ALLOWED_LATENESS: '1s', WINDOWS: '10s', CANDLE_INTERVALS: '10s' });
     const outputs = async (app: TestApp) => ({
       late: (await app.sql<{ n: number }>(sql`select count(*)::int as n from late_events`))[0]!.n,
       windows: await app.sql<{ start: string; count: number; closed: boolean }>(
@@ -401,11 +404,7 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
   });
 
   it('refuses to start with a PROCESSOR_PARTITIONS other than the one its checkpoints were written with, naming it', async () => {
-    const dataDir = join(dataDirs, String(schemas.length));
-    const schema = `t_restart_${process.pid}_${schemas.length}`;
-    schemas.push(schema);
-    const open = (env: Record<string, string> = {}) =>
-      startTestApp(backend, { env: { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms', PROCESSOR_PARTITIONS: '4', ...env }, dataDir, schema, keepSchema: true });
+    const open = freshStore({ ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms', PROCESSOR_PARTITIONS: '4' });
     const first = await open();
     await first.mutate(RegisterSourcesDocument, { sources: patients('parts-a') });
     await first.mutate(IngestReadingsDocument, { readings: [heartRate('parts-a', 70, 0)] });
@@ -421,11 +420,7 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
   });
 
   it('resumes from the oldest checkpoint format (one clock per partition): each series starts from its partition\'s clock', async () => {
-    const dataDir = join(dataDirs, String(schemas.length));
-    const schema = `t_restart_${process.pid}_${schemas.length}`;
-    schemas.push(schema);
-    const open = (env: Record<string, string> = {}) =>
-      startTestApp(backend, { env: { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms', ...env }, dataDir, schema, keepSchema: true });
+    const open = freshStore({ ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms' });
     const first = await open();
     await first.mutate(RegisterSourcesDocument, { sources: patients('old-a') });
     await first.mutate(IngestReadingsDocument, { readings: [heartRate('old-a', 70, 0), heartRate('old-a', 71, 1)] });
@@ -483,9 +478,6 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
   // `whole partitions`: the checkpoint as a version before processor_series_states wrote it (each partition's
   // whole state in processor_checkpoints), which a new version must resume from, ignoring any series rows beside it.
   it.each(['series rows', 'whole partitions'] as const)('after crashes resumes from its checkpoints (%s, then the rows it wrote) and ends with exactly the outputs and state of an uninterrupted run', async (format) => {
-    const dataDir = join(dataDirs, String(schemas.length));
-    const schema = `t_restart_${process.pid}_${schemas.length}`;
-    schemas.push(schema);
     const readings = readingsStream(99, 'rs', SHAPE);
     const trades = tradesStream(98, 'RS', { ...SHAPE, series: 2 });
     const readingBatches = [...readings.batches, flushReadings('rs', SHAPE.series, readings.endTime)];
@@ -498,7 +490,7 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     };
     const env = { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms' };
     const sources = patients('rs-0', 'rs-1', 'rs-2');
-    const open = (extra: Record<string, string> = {}) => startTestApp(backend, { env: { ...env, ...extra }, dataDir, schema, keepSchema: true });
+    const open = freshStore(env);
     /** The crash: the checkpoint `saved` in `as` format, outputs and stream as the life before left them. */
     const crashTo = async (saved: Saved, as: typeof format) => {
       const operator = await open({ PROCESSORS: 'off' });
