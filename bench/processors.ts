@@ -459,7 +459,7 @@ function rawAnomaly(data: Data<Point>, { alpha, threshold, warmup }: AnomalyOpti
     const stddev = Math.max(Math.sqrt(s.variance), MIN_RELATIVE_STDDEV * Math.abs(s.mean));
     if (s.count >= warmup && stddev > 0) {
       const zScore = (x - s.mean) / stddev;
-      if (Math.abs(zScore) >= threshold) flags.push({ index: i, zScore });
+      if (Math.abs(zScore) >= threshold && Number.isFinite(zScore)) flags.push({ index: i, zScore });
     }
     if (s.count === 0) {
       s.count = 1;

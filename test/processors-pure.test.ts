@@ -452,8 +452,9 @@ describe('anomaly processor', () => {
     expect(drop!.zScore).toBeCloseTo(-28 / 0.98, 9);
     // A step of one unit is within 1% of the trend: not flagged.
     expect(run(anomaly, seriesKey, series([...flat(98, 40), 97])).out).toEqual([]);
-    // Flat at exactly 0 gives no scale to judge by.
+    // Flat at exactly 0 gives no scale to judge by, nor does one of subnormal magnitude (z would be infinite).
     expect(run(anomaly, seriesKey, series([...flat(0, 40), 5])).out).toEqual([]);
+    expect(run(createAnomalyProcessor({ alpha: 0.01, threshold: 0.5, warmup: 2 }), seriesKey, series([-0, 2.4456e-320, -0.01])).out).toEqual([]);
   });
 
   it('seeds the mean with the first point instead of decaying up from 0', () => {

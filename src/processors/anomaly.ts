@@ -66,7 +66,8 @@ export function createAnomalyProcessor(options: AnomalyOptions): Processor<Anoma
       // A trend flat at exactly 0 has no scale to judge a change by.
       if (state.count >= warmup && stddev > 0) {
         const zScore = (x - state.mean) / stddev;
-        if (Math.abs(zScore) >= threshold) {
+        // A trend of subnormal magnitude (1e-320) gives a stddev too small to divide by: no finite z, no flag.
+        if (Math.abs(zScore) >= threshold && Number.isFinite(zScore)) {
           const { sourceId, metric, time, cursor } = point;
           out.push({ id: `${sourceId}\u0000${metric}\u0000${time}`, sourceId, metric, time, value: x, cursor, mean: state.mean, stddev, zScore });
         }
