@@ -31,6 +31,25 @@ const duration = (fallback: string, options: { zero?: boolean; maxDays?: number 
       return ms;
     });
 
+/**
+ * A number written in decimal digits. `z.coerce.number` took whatever `Number` does: `0x10`, `1e3`, `Infinity` and a
+ * value of spaces, which is 0 (PORT: a random port; RATE_LIMIT: off).
+ */
+const decimal = (pattern: RegExp, expected: string) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      if (!pattern.test(text.trim())) {
+        ctx.addIssue({ code: 'custom', message: `expected ${expected}, got "${text}"` });
+        return z.NEVER;
+      }
+      return Number(text);
+    });
+const wholeNumber = (bounds: z.ZodNumber, fallback: number) =>
+  decimal(/^[+-]?\d+$/, 'a whole number in decimal digits').pipe(bounds.int()).default(fallback);
+const realNumber = (bounds: z.ZodNumber, fallback: number) =>
+  decimal(/^[+-]?(\d+(\.\d*)?|\.\d+)$/, 'a number in decimal digits such as 4 or 0.05').pipe(bounds).default(fallback);
+
 const optionalUrl = (protocols: RegExp, what: string) =>
   z
     .string()
@@ -80,7 +99,7 @@ const URL_SETTINGS_OWNED = [
 
 /** Every environment variable the server reads. README's config table mirrors this. */
 export const Env = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  PORT: wholeNumber(z.number().min(0).max(65535), 4000),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   DATABASE_URL: optionalUrl(/^postgres(ql)?$/, 'postgres://').superRefine((url, ctx) => {
     // Runs on a URL the check above refused too: that one is reported already.
@@ -94,7 +113,7 @@ export const Env = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
     .default('public'),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_POOL_SIZE: wholeNumber(z.number().min(1).max(200), 10),
   DATABASE_WORK_MEM: z
     .string()
     .regex(/^[1-9][0-9]{0,6}(kB|MB|GB)$/, 'expected a PostgreSQL memory size such as 32MB (kB, MB or GB)')
@@ -102,7 +121,7 @@ export const Env = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   REDIS_URL: optionalUrl(/^rediss?$/, 'redis:// or rediss://'),
   REDIS_CHANNEL_PREFIX: z.string().default('vigil:'),
-  MAX_BATCH: z.coerce.number().int().positive().max(100_000).default(10_000),
+  MAX_BATCH: wholeNumber(z.number().positive().max(100_000), 10_000),
   MAX_FUTURE_SKEW: duration('5m', { zero: true }),
   PARALLEL_INGEST: z.enum(['on', 'off'], { error: 'expected on or off' }).default('off'),
   COMPRESS_AFTER: duration('7d', { maxDays: RETENTION_MAX_DAYS }),
@@ -110,38 +129,38 @@ export const Env = z.object({
   DEAD_LETTER_RETENTION: duration('7d', { maxDays: RETENTION_MAX_DAYS }),
   LIVE_GAP_TIMEOUT: duration('250ms'),
   LIVE_POLL_INTERVAL: duration('1s'),
-  SUBSCRIBER_BUFFER: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
+  SUBSCRIBER_BUFFER: wholeNumber(z.number().min(10).max(1_000_000), 10_000),
   SHUTDOWN_TIMEOUT: duration('10s'),
   REQUEST_TIMEOUT: duration('15s'),
   PROCESSORS: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
-  PROCESSOR_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
+  PROCESSOR_PARTITIONS: wholeNumber(z.number().min(1).max(1024), 16),
   ALLOWED_LATENESS: duration('1m', { zero: true }),
   WINDOWS: windowSpecs('1m,5m,1h,5m/1m'),
   CANDLE_INTERVALS: durations('1s,1m,5m,1h'),
-  ANOMALY_Z: z.coerce.number().positive().default(4),
-  ANOMALY_ALPHA: z.coerce.number().positive().max(1).default(0.05),
-  ANOMALY_WARMUP: z.coerce.number().int().min(2).default(30),
+  ANOMALY_Z: realNumber(z.number().positive(), 4),
+  ANOMALY_ALPHA: realNumber(z.number().positive().max(1), 0.05),
+  ANOMALY_WARMUP: wholeNumber(z.number().min(2), 30),
   CHECKPOINT_INTERVAL: duration('5s'),
   FORMING_FLUSH_INTERVAL: duration('1s', { zero: true }),
   PROCESSOR_LEASE: duration('10s'),
   ESCALATE_AFTER: duration('5m'),
   ALERT_CHECK_INTERVAL: duration('1s'),
   FRAUD_VELOCITY_WINDOW: duration('10m'),
-  FRAUD_VELOCITY_MIN_AMOUNT: z.coerce.number().positive().default(500),
-  FRAUD_VELOCITY_MAX_COUNT: z.coerce.number().int().min(1).default(3),
-  FRAUD_MAX_SPEED_KMH: z.coerce.number().positive().default(900),
-  FRAUD_MIN_DISTANCE_KM: z.coerce.number().min(0).default(100),
-  FRAUD_AMOUNT_Z: z.coerce.number().positive().default(3),
-  FRAUD_AMOUNT_WARMUP: z.coerce.number().int().min(2).default(10),
-  FRAUD_AMOUNT_ALPHA: z.coerce.number().positive().max(1).default(0.1),
-  MAX_BODY_BYTES: z.coerce.number().int().min(1_024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
-  MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(100).default(12),
-  MAX_QUERY_COST: z.coerce.number().int().min(10).default(50_000),
-  MAX_ALIASES: z.coerce.number().int().min(0).default(15),
-  MAX_DIRECTIVES: z.coerce.number().int().min(0).default(50),
-  MAX_TOKENS: z.coerce.number().int().min(100).default(10_000),
-  MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(10_000).default(50),
-  RATE_LIMIT: z.coerce.number().int().min(0).default(200),
+  FRAUD_VELOCITY_MIN_AMOUNT: realNumber(z.number().positive(), 500),
+  FRAUD_VELOCITY_MAX_COUNT: wholeNumber(z.number().min(1), 3),
+  FRAUD_MAX_SPEED_KMH: realNumber(z.number().positive(), 900),
+  FRAUD_MIN_DISTANCE_KM: realNumber(z.number().min(0), 100),
+  FRAUD_AMOUNT_Z: realNumber(z.number().positive(), 3),
+  FRAUD_AMOUNT_WARMUP: wholeNumber(z.number().min(2), 10),
+  FRAUD_AMOUNT_ALPHA: realNumber(z.number().positive().max(1), 0.1),
+  MAX_BODY_BYTES: wholeNumber(z.number().min(1_024).max(256 * 1024 * 1024), 4 * 1024 * 1024),
+  MAX_QUERY_DEPTH: wholeNumber(z.number().min(2).max(100), 12),
+  MAX_QUERY_COST: wholeNumber(z.number().min(10), 50_000),
+  MAX_ALIASES: wholeNumber(z.number().min(0), 15),
+  MAX_DIRECTIVES: wholeNumber(z.number().min(0), 50),
+  MAX_TOKENS: wholeNumber(z.number().min(100), 10_000),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: wholeNumber(z.number().min(1).max(10_000), 50),
+  RATE_LIMIT: wholeNumber(z.number().min(0), 200),
   RATE_LIMIT_WINDOW: duration('1s'),
   AUTH: z.enum(['on', 'off', 'auto'], { error: 'expected on, off or auto' }).default('auto'),
   KEY_CHECK_INTERVAL: duration('500ms'),

@@ -62,6 +62,11 @@ describe('configuration', () => {
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
+    [{ PORT: '0x10' }, 'PORT'],
+    [{ PORT: '1e3' }, 'PORT'],
+    [{ PORT: '   ' }, 'PORT'],
+    [{ RATE_LIMIT: 'Infinity' }, 'RATE_LIMIT'],
+    [{ ANOMALY_Z: '1e1' }, 'ANOMALY_Z'],
     [{ HOST: '  ' }, 'HOST'],
     [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
@@ -117,6 +122,16 @@ describe('configuration', () => {
     expect(loadConfig({ RETAIN_FOR: '2h' }).retention.retainForMs).toBe(7_200_000);
     expect(() => loadConfig({ RETAIN_FOR: '100000000d' })).toThrow('may be at most 36500d, got "100000000d"');
     expect(loadConfig({ RETAIN_FOR: '36500d', DEAD_LETTER_RETENTION: '36500d' }).retention.deadLetterMs).toBe(36_500 * 86_400_000);
+  });
+
+  it('reads numbers in decimal digits only, so 0x10, 1e3 or a value of spaces is not taken for another number', () => {
+    expect(() => loadConfig({ PORT: '0x10' })).toThrow('expected a whole number in decimal digits, got "0x10"');
+    // Number('   ') is 0: a random port, or RATE_LIMIT off.
+    expect(() => loadConfig({ RATE_LIMIT: '   ' })).toThrow('expected a whole number in decimal digits, got "   "');
+    expect(() => loadConfig({ ANOMALY_ALPHA: '5e-2' })).toThrow('expected a number in decimal digits such as 4 or 0.05, got "5e-2"');
+    const config = loadConfig({ PORT: ' 4001 ', ANOMALY_ALPHA: '.5', ANOMALY_Z: '2.5' });
+    expect(config.http.port).toBe(4001);
+    expect(config.processors.anomaly).toMatchObject({ alpha: 0.5, threshold: 2.5 });
   });
 
   it('lists every bad variable at once', () => {
