@@ -64,7 +64,7 @@ import { TenantScope } from './auth/tenant-scope.js';
 import { AppError } from './errors.js';
 import { serveDashboard } from './transport/dashboard.js';
 import { requestIdOf } from './transport/request-id.js';
-import { createMaskError, UNEXPECTED_ERROR } from './transport/mask-error.js';
+import { createMaskError, useRequestIdOnErrors, UNEXPECTED_ERROR } from './transport/mask-error.js';
 import { useNotAcceptableExplained } from './transport/not-acceptable.js';
 import { useQueryLimits } from './transport/query-limits.js';
 import { useSseEventIds } from './transport/sse.js';
@@ -280,6 +280,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     },
     plugins: [
       useGraphqlJsExecute(),
+      useRequestIdOnErrors(),
       // Before the plugins that refuse operations, so their refusals count as errors.
       useOperationMetrics(metrics),
       useQueryLimits(config.limits.query),

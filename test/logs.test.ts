@@ -126,12 +126,15 @@ describe('logs', () => {
       await direct`alter table readings add constraint refuse_readings check (value < 0) not valid`;
       const refused = await fetch(server.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', 'x-request-id': 'ward-7-retry-3' },
         body: JSON.stringify({ query: print(IngestReadingsDocument), variables: { readings: [heartRate('fail-bed', 98.765, 2)] } }),
       });
       expect(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('INTERNAL_SERVER_ERROR');
       await waitFor(() => lines.some((l) => l.msg === 'unexpected error while executing an operation'), 'the failed ingest in the log');
-      const unexpected = lines.find((l) => l.msg === 'unexpected error while executing an operation')!.err as Record<string, unknown>;
+      const unexpectedLine = lines.find((l) => l.msg === 'unexpected error while executing an operation')!;
+      // The line an operator looks for by the request id the client got back.
+      expect(unexpectedLine.requestId).toBe('ward-7-retry-3');
+      const unexpected = unexpectedLine.err as Record<string, unknown>;
       expect(unexpected).toMatchObject({ message: 'new row for relation "readings" violates check constraint "refuse_readings"', code: '23514', stack: expect.stringContaining('    at ') });
       // Through drizzle, whose error's message is the statement and its values, and through graphql-yoga's own lines.
       await direct`alter table sources add constraint refuse_sources check (id <> 'bed-Zq7') not valid`;

@@ -1,10 +1,31 @@
 import { GraphQLError } from 'graphql';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { sqlStateOf } from '../db/client.js';
 import { AppError } from '../errors.js';
 import { reasonOf, type Logger } from '../log.js';
 
 /** What a client reads of an unexpected error (yoga's own default, named so both masking paths say it). */
 export const UNEXPECTED_ERROR = 'Unexpected error.';
+
+/** The request an error came from: yoga's maskError is not given the operation's context, and its log line needs it. */
+const requestOfError = new WeakMap<object, string>();
+
+/**
+ * Notes the request id of an operation's errors for maskError's log line, so an operator can find the line for a
+ * client's INTERNAL_SERVER_ERROR by its X-Request-ID. Yoga masks errors in a plugin after ours, so this sees them
+ * first.
+ */
+export function useRequestIdOnErrors(): Plugin {
+  return {
+    onExecute: ({ args }) => ({
+      onExecuteDone: ({ result }) => {
+        const requestId = (args.contextValue as { requestId?: string } | undefined)?.requestId;
+        if (requestId === undefined || isAsyncIterable(result)) return;
+        for (const error of result.errors ?? []) requestOfError.set(error, requestId);
+      },
+    }),
+  };
+}
 
 /**
  * The one place domain errors become GraphQL errors: AppError keeps its
@@ -41,7 +62,8 @@ export function createMaskError(log: Logger) {
         extensions: { code: 'BAD_USER_INPUT', sqlState },
       });
     }
-    log.error({ err: original, path: graphQLError?.path }, 'unexpected error while executing an operation');
+    const requestId = error !== null && typeof error === 'object' ? requestOfError.get(error) : undefined;
+    log.error({ err: original, path: graphQLError?.path, requestId }, 'unexpected error while executing an operation');
     return new GraphQLError(message, {
       nodes: graphQLError?.nodes,
       path: graphQLError?.path,
