@@ -126,4 +126,29 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     expect(text).toContain('"id": "•••• 0004"');
     expect(text).toContain('"merchant": "Shop');
   });
+
+  it('refuses a card number anywhere in a transaction, and takes references that only look long', async () => {
+    const { ingestTransactions } = await app.mutate(IngestTransactionsDocument, {
+      transactions: [
+        tx({ minute: 102, cardId: 'tok_4111111111111111' }),
+        tx({ minute: 102, merchant: 'Corner shop 5500 0000 0000 0004' }),
+        // A date-time reference, a 16-digit reference failing the Luhn check, epoch milliseconds: all accepted.
+        tx({ minute: 102, id: '20261206-084000' }),
+        tx({ minute: 102, id: '8815658961765250' }),
+        tx({ minute: 102, id: '1733475600000', cardId: 'tok_1733475600000' }),
+      ],
+    });
+    expect(ingestTransactions.errors.map((e) => [e.index, e.field, e.code])).toEqual([
+      [0, 'cardId', 'INVALID_CARD'],
+      [1, 'merchant', 'INVALID_MERCHANT'],
+    ]);
+    expect(ingestTransactions.errors[1]!.message).toBe(
+      'merchant holds what looks like a card number (13-19 digits that pass the Luhn check); card numbers must not be stored: send a token instead',
+    );
+    expect(ingestTransactions.accepted).toBe(3);
+    const stored = await app.sql<{ item: string }>(sql`select item::text as item from dead_letters where stream = 'transactions' order by id desc limit 2`);
+    const text = stored.map((r) => r.item).join('\n');
+    expect(text).toContain('"cardId": "tok_•••• 1111"');
+    expect(text).toContain('"merchant": "Corner shop •••• 0004"');
+  });
 });

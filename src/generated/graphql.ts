@@ -168,11 +168,11 @@ export type TradeInput = {
   tradeId?: string | null | undefined;
 };
 
-/** A card transaction. `id` identifies it: a resent transaction is stored once. Card ids are tokens, never card numbers. */
+/** A card transaction. `id` identifies it: a resent transaction is stored once. Card ids are tokens, never card numbers: an item whose `id`, `cardId` or `merchant` holds one (13-19 digits, grouped or not, that pass the Luhn check and start as issued cards do) is refused. */
 export type TransactionInput = {
   /** Greater than 0, in `currency`. */
   amount: number;
-  /** Card token (a 13-19 digit number is refused as a likely card number). */
+  /** Card token, 1-64 of letters, digits and . _ : - (never a card number). */
   cardId: string;
   /** ISO 4217 code, e.g. EUR. */
   currency: string;

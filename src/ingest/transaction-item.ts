@@ -1,16 +1,19 @@
 import { z } from 'zod';
 import type { Transaction } from '../db/transactions.js';
-import { looksLikePan } from './card-numbers.js';
+import { containsPan } from './card-numbers.js';
 import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck, type TimeBounds, type ItemErrorCode } from './item-errors.js';
 
-/** Partner transaction and card references: opaque tokens, never card numbers (PANs are refused by shape). */
+/** Partner transaction and card references: opaque tokens, never card numbers (card-numbers.ts). */
 const REFERENCE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
+const CARD_NUMBER_MESSAGE = (field: string) =>
+  `${field} holds what looks like a card number (13-19 digits that pass the Luhn check); card numbers must not be stored: send a token instead`;
 
 const reference = (field: string) =>
   z
     .string({ error: `${field} must be a string` })
     .regex(REFERENCE, `${field} must be 1-64 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit`)
-    .refine((v) => !looksLikePan(v), `${field} looks like a card number; send a token instead`);
+    .refine((v) => !containsPan(v), CARD_NUMBER_MESSAGE(field));
 
 const TransactionItem = z.object({
   id: reference('id'),
@@ -28,7 +31,8 @@ const TransactionItem = z.object({
     .min(1, 'merchant must not be empty')
     .max(128, 'merchant is longer than 128 characters')
     .refine((v) => !v.includes('\u0000'), 'merchant must not contain NUL characters')
-    .refine((v) => v.isWellFormed(), 'merchant must not contain a lone UTF-16 surrogate (such as \\ud800)'),
+    .refine((v) => v.isWellFormed(), 'merchant must not contain a lone UTF-16 surrogate (such as \\ud800)')
+    .refine((v) => !containsPan(v), CARD_NUMBER_MESSAGE('merchant')),
   location: z.object(
     {
       lat: z.number({ error: 'location.lat must be a number' }).min(-90, 'location.lat must be between -90 and 90').max(90, 'location.lat must be between -90 and 90'),

@@ -19,10 +19,11 @@ const LocationInput = builder.inputType('LocationInput', {
 });
 
 const TransactionInput = builder.inputType('TransactionInput', {
-  description: 'A card transaction. `id` identifies it: a resent transaction is stored once. Card ids are tokens, never card numbers.',
+  description:
+    'A card transaction. `id` identifies it: a resent transaction is stored once. Card ids are tokens, never card numbers: an item whose `id`, `cardId` or `merchant` holds one (13-19 digits, grouped or not, that pass the Luhn check and start as issued cards do) is refused.',
   fields: (t) => ({
     id: t.string({ required: true, description: "The partner's transaction id: 1-64 of letters, digits and . _ : -" }),
-    cardId: t.string({ required: true, description: 'Card token (a 13-19 digit number is refused as a likely card number).' }),
+    cardId: t.string({ required: true, description: 'Card token, 1-64 of letters, digits and . _ : - (never a card number).' }),
     time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone, kept to the millisecond.' }),
     amount: t.float({ required: true, description: 'Greater than 0, in `currency`.' }),
     currency: t.string({ required: true, description: 'ISO 4217 code, e.g. EUR.' }),
