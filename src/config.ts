@@ -149,7 +149,7 @@ export const Env = z.object({
   FRAUD_VELOCITY_MIN_AMOUNT: realNumber(z.number().positive(), 500),
   FRAUD_VELOCITY_MAX_COUNT: wholeNumber(z.number().min(1), 3),
   FRAUD_MAX_SPEED_KMH: realNumber(z.number().positive(), 900),
-  FRAUD_MIN_DISTANCE_KM: realNumber(z.number().min(0), 100),
+  FRAUD_MIN_DISTANCE_KM: realNumber(z.number().positive(), 100),
   FRAUD_AMOUNT_Z: realNumber(z.number().positive(), 3),
   FRAUD_AMOUNT_WARMUP: wholeNumber(z.number().min(2), 10),
   FRAUD_AMOUNT_ALPHA: realNumber(z.number().positive().max(1), 0.1),

@@ -67,6 +67,8 @@ describe('configuration', () => {
     [{ PORT: '   ' }, 'PORT'],
     [{ RATE_LIMIT: 'Infinity' }, 'RATE_LIMIT'],
     [{ ANOMALY_Z: '1e1' }, 'ANOMALY_Z'],
+    // The travel check needs some distance: 0 passed here and stopped the server at start, naming no variable.
+    [{ FRAUD_MIN_DISTANCE_KM: '0' }, 'FRAUD_MIN_DISTANCE_KM'],
     [{ HOST: '  ' }, 'HOST'],
     [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Transaction } from '../db/transactions.js';
 import { containsPan } from './card-numbers.js';
@@ -73,11 +74,19 @@ export function validateTransaction(item: unknown, index: number, bounds: TimeBo
  * One spelling per address, so IP velocity counts 2001:DB8::1 and 2001:db8:0:0::1 as one buyer, and an IPv4
  * address as dual-stack servers report it (::ffff:9.9.9.9) as the same buyer as 9.9.9.9.
  */
-function canonicalIp(ip: string): string {
+export function canonicalIp(ip: string): string {
   if (!ip.includes(':')) return ip;
   const canonical = new URL(`http://[${ip}]`).hostname.slice(1, -1);
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
   if (!mapped) return canonical;
   const [high, low] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
   return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+}
+
+/**
+ * Signal subjects to filter by: each as given and, for an IP address, as ingest stores it, so `2001:DB8::1` finds the
+ * signals of `2001:db8::1`. Both, since a card id may also read as an IPv6 address.
+ */
+export function subjectsAsStored(subjects: readonly string[] | null | undefined): string[] | null | undefined {
+  return subjects && [...new Set(subjects.flatMap((s) => (isIP(s) ? [s, canonicalIp(s)] : [s])))];
 }

@@ -1,5 +1,6 @@
 import { listFraudSignals } from '../db/fraud.js';
 import { ingestTransactions } from '../ingest/ingest-transactions.js';
+import { subjectsAsStored } from '../ingest/transaction-item.js';
 import { FRAUD_KINDS, type FraudSignal } from '../processors/fraud.js';
 import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
@@ -86,7 +87,7 @@ builder.queryField('fraudSignals', (t) =>
       const rows = await listFraudSignals(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
         kinds: args.kinds,
-        subjects: args.subjects,
+        subjects: subjectsAsStored(args.subjects),
         from: args.from,
         to: args.to,
         before: parseCursor(args.after, 'after'),
@@ -106,7 +107,7 @@ builder.subscriptionField('fraudSignals', (t) =>
     subscribe: (_root, args, ctx) => {
       checkFilterSize(args.subjects, 'subjects');
       const kinds = filterSet<string>(args.kinds);
-      const subjects = filterSet(args.subjects);
+      const subjects = filterSet(subjectsAsStored(args.subjects));
       const { tenantId } = ctx.scope;
       return ctx.services.outputs.fraud.subscribe((s) => s.tenantId === tenantId && (!kinds || kinds.has(s.kind)) && (!subjects || subjects.has(s.subject)));
     },
