@@ -139,7 +139,16 @@ describe('velocity processors', () => {
   it('counts a late arrival inside the window, in event-time order, and ignores one outside it', () => {
     const card = createVelocityProcessor({ by: 'card', ...VELOCITY }) as AnyProcessor;
     const stream = [tx('t3', T0 + 3 * MINUTE, { amount: 700 }), tx('t1', T0 + MINUTE, { amount: 700 }), tx('old', T0 - 20 * MINUTE, { amount: 700 }), tx('t2', T0 + 2 * MINUTE, { amount: 700 }), tx('t0', T0, { amount: 700 })];
-    expect(run(card, byCard, stream).out).toMatchObject([{ id: 'CARD_VELOCITY/c-1/t0', time: T0, transactionIds: ['t0', 't1', 't2', 't3'] }]);
+    // Its time is its newest transaction's (t3), not the late one's that completed it: an analyst polling by time
+    // would otherwise see a burst move back into the past.
+    expect(run(card, byCard, stream).out).toMatchObject([{ id: 'CARD_VELOCITY/c-1/t0', time: T0 + 3 * MINUTE, transactionIds: ['t0', 't1', 't2', 't3'] }]);
+  });
+
+  it('takes a burst from a checkpoint written before the burst kept its latest time, at its newest member', () => {
+    const card = createVelocityProcessor({ by: 'card', ...VELOCITY });
+    const members = [0, 1, 2, 3].map((i) => ({ id: `t${i}`, time: T0 + i * MINUTE }));
+    const { out } = card.onEvent({ newest: T0 + 3 * MINUTE, recent: members, burst: { firstId: 't0', members, count: 4 } }, tx('late', T0 + 30 * SECOND, { amount: 700 }));
+    expect(out).toMatchObject([{ id: 'CARD_VELOCITY/c-1/t0', time: T0 + 3 * MINUTE, details: { count: 5 } }]);
   });
 
   it(`names at most ${MAX_BURST_TRANSACTIONS} transactions of a long burst but counts them all`, () => {
@@ -318,7 +327,7 @@ function velocityReference(options: VelocityOptions, keyOf: (t: CardTransaction)
       s.burst = s.burst === null ? { firstId: inWindow[0]!.id, members: inWindow } : { firstId: s.burst.firstId, members: [...s.burst.members, t].sort(order) };
       const { firstId, members } = s.burst;
       out.push({
-        id: `${kind}/${subject}/${firstId}`, kind, subject, time: t.time, transactionIds: members.map((m) => m.id),
+        id: `${kind}/${subject}/${firstId}`, kind, subject, time: members.at(-1)!.time, transactionIds: members.map((m) => m.id),
         details: { count: members.length, windowMs, minAmount, maxCount },
         message: `${by === 'card' ? 'card' : 'IP'} ${subject}: ${members.length} transactions of ${minAmount} or more, over ${maxCount} within ${windowMs / MINUTE}m`,
       });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FraudSignalsDocument, IngestTransactionsDocument, LiveFraudSignalsDocument, type TransactionInput } from '../src/generated/graphql.js';
 import { primaryBackends } from './support/backends.js';
+import { upsertFraudSignals, type TenantFraudSignal } from '../src/db/fraud.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { T0 } from './support/fixtures.js';
 
@@ -74,6 +75,37 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     await app.settle();
     expect(await signals()).toEqual(found);
     await live.close();
+  });
+
+  it('lists a burst that grows first again, at the time of its newest transaction, and leaves a signal re-stored unchanged where it was', async () => {
+    // An address of their own: the shared ones would move other tests' IPs past their bursts.
+    const burst = (cardId: string, minutes: number[]) => minutes.map((minute) => tx({ minute, cardId, amount: 700, ip: `192.0.2.${cardId.length}` }));
+    const list = async () => (await app.mutate(FraudSignalsDocument, { kinds: ['CARD_VELOCITY'], subjects: ['card-grow', 'card-other'] })).fraudSignals.edges.map((e) => e.node);
+    await app.mutate(IngestTransactionsDocument, { transactions: burst('card-grow', [500, 501, 502, 503]) });
+    await app.settle();
+    await app.mutate(IngestTransactionsDocument, { transactions: burst('card-other', [510, 511, 512, 513]) });
+    await app.settle();
+    expect((await list()).map((s) => s.subject)).toEqual(['card-other', 'card-grow']);
+
+    // Two more purchases on card-grow, the second a late one from before the burst's newest.
+    const [more, late] = burst('card-grow', [504, 502.5]);
+    for (const transaction of [more!, late!]) {
+      await app.mutate(IngestTransactionsDocument, { transactions: [transaction] });
+      await app.settle();
+      const [first] = await list();
+      expect(first).toMatchObject({ subject: 'card-grow', time: more!.time });
+    }
+    expect((await list())[0]!.transactionIds).toHaveLength(6);
+
+    // A replay stores the same signal again: it keeps its place and its updatedAt.
+    const stored = async () => app.sql<{ id: string; seq: string; updated_at: string }>(sql`select id, seq::text, updated_at::text from fraud_signals where subject = 'card-other'`);
+    const before = await stored();
+    const [row] = await app.sql<TenantFraudSignal & { details: Record<string, number> }>(
+      sql`select id, tenant_id as "tenantId", kind, subject, (extract(epoch from time) * 1000)::float8 as time, transaction_ids as "transactionIds", details, message from fraud_signals where subject = 'card-other'`,
+    );
+    await upsertFraudSignals(app.server.services.database.db, [row!]);
+    expect(await stored()).toEqual(before);
+    expect((await list()).map((s) => s.subject)).toEqual(['card-grow', 'card-other']);
   });
 
   // An IPv4 address also comes IPv4-mapped, as dual-stack servers report their clients.

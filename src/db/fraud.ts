@@ -20,9 +20,11 @@ export async function upsertFraudSignals(tx: Db, signals: readonly TenantFraudSi
     details: s.details,
     message: s.message,
     updatedAt: sql`now()` as never,
+    // A fresh number each time the signal changes, so the newest-first list puts a burst that grew first.
+    seq: sql`default` as never,
   }));
-  // seq stays as first assigned (upsertAll replaces every non-key column it is given, and seq is not given).
-  await upsertAll(tx, t, rows, [t.id]);
+  // A signal re-emitted as it was (a replay after a restart) keeps its place and its updatedAt.
+  await upsertAll(tx, t, rows, [t.id], sql`(${t.time}, ${t.transactionIds}, ${t.details}, ${t.message}) is distinct from (excluded.time, excluded.transaction_ids, excluded.details, excluded.message)`);
 }
 
 export async function listFraudSignals(

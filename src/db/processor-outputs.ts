@@ -10,7 +10,7 @@ const CHUNK_ROWS = 2_000;
  * rows carry takes the new value (processors re-emit an output whole, by id);
  * columns they leave out (a serial, a creation time) keep the stored one.
  */
-export async function upsertAll<T extends PgTable>(tx: Db, table: T, rows: T['$inferInsert'][], target: PgColumn[]): Promise<void> {
+export async function upsertAll<T extends PgTable>(tx: Db, table: T, rows: T['$inferInsert'][], target: PgColumn[], setWhere?: SQL): Promise<void> {
   if (rows.length === 0) return;
   const keyNames = new Set(target.map((c) => c.name));
   const set: Record<string, SQL> = {};
@@ -23,7 +23,7 @@ export async function upsertAll<T extends PgTable>(tx: Db, table: T, rows: T['$i
     await tx
       .insert(table)
       .values(rows.slice(i, i + CHUNK_ROWS) as never)
-      .onConflictDoUpdate({ target, set: set as never });
+      .onConflictDoUpdate({ target, set: set as never, setWhere });
   }
 }
 

@@ -25,7 +25,7 @@ export interface FraudSignal extends Output {
   kind: FraudKind;
   /** The card id, or the IP for IP_VELOCITY. */
   subject: string;
-  /** Event time of the transaction that raised (or last extended) it. */
+  /** Event time of its newest transaction: for a growing burst, the latest of them, whatever order they came in. */
   time: number;
   /** The transactions that caused it, in event-time order. */
   transactionIds: string[];
@@ -97,6 +97,11 @@ export interface VelocityBurst {
   members: TransactionRef[];
   /** Every transaction the burst has had, including any beyond the cap. */
   count: number;
+  /**
+   * Event time of its newest transaction, beyond the cap too: the signal's time, which a late member must not move
+   * back. Absent in checkpoints from before it was kept; then the newest member's.
+   */
+  latest?: number;
 }
 
 export interface VelocityState {
@@ -163,15 +168,16 @@ export function createVelocityProcessor(options: VelocityOptions): Processor<Vel
       // Only a qualifying transaction can lift the count, so a burst is in progress here unless this one qualifies.
       if (!qualifies) return { state: { newest, recent, burst: state.burst }, out: [] };
 
+      const latest = state.burst === null ? recent.at(-1)!.time : Math.max(state.burst.latest ?? state.burst.members.at(-1)!.time, tx.time);
       const burst: VelocityBurst =
         state.burst === null
-          ? { firstId: recent[0]!.id, members: recent, count: recent.length }
-          : { firstId: state.burst.firstId, members: insertSorted(state.burst.members, ref).slice(0, MAX_BURST_TRANSACTIONS), count: state.burst.count + 1 };
+          ? { firstId: recent[0]!.id, members: recent, count: recent.length, latest }
+          : { firstId: state.burst.firstId, members: insertSorted(state.burst.members, ref).slice(0, MAX_BURST_TRANSACTIONS), count: state.burst.count + 1, latest };
       const signal: FraudSignal = {
         id: `${kind}/${subject}/${burst.firstId}`,
         kind,
         subject,
-        time: tx.time,
+        time: latest,
         transactionIds: burst.members.map((m) => m.id),
         details: { count: burst.count, windowMs, minAmount, maxCount },
         message: `${subjectLabel} ${subject}: ${burst.count} transactions of ${UP_TO_2_DECIMALS.format(minAmount)} or more, over ${maxCount} within ${formatDuration(windowMs)}`,

@@ -61,7 +61,7 @@ const FraudSignalRef = builder.objectRef<SignalView>('FraudSignal').implement({
     id: t.exposeID('id', { description: 'Its id; a growing velocity burst keeps it.' }),
     kind: t.field({ description: 'The pattern.', type: FraudKindEnum, resolve: (s) => s.kind }),
     subject: t.exposeString('subject', { description: 'The card id, or the IP for IP_VELOCITY.' }),
-    time: t.field({ type: 'DateTime', description: 'Event time of the transaction that raised or last extended it.', resolve: (s) => s.time }),
+    time: t.field({ type: 'DateTime', description: 'Event time of its newest transaction (a late one joining a burst does not move it back).', resolve: (s) => s.time }),
     transactionIds: t.exposeStringList('transactionIds', { description: 'The transactions that make it, by id.' }),
     details: t.field({ description: 'The figures behind it (counts, distance, speed, …).', type: [FraudDetailRef], resolve: (s) => Object.entries(s.details).map(([name, value]) => ({ name, value })) }),
     message: t.exposeString('message', { description: 'What was seen, in words.' }),
@@ -73,11 +73,11 @@ const FraudSignalConnection = connectionOf('FraudSignal', FraudSignalRef);
 builder.queryField('fraudSignals', (t) =>
   t.field({
     type: FraudSignalConnection,
-    description: 'Fraud signals, newest first. Filters combine with AND.',
+    description: 'Fraud signals, the most recently raised or changed first: a velocity burst that grows comes first again. Filters combine with AND.',
     args: {
       kinds: t.arg({ type: [FraudKindEnum], description: 'Only these kinds of signal (default: all).' }),
       subjects: t.arg.stringList({ description: 'Card ids or IPs.' }),
-      from: t.arg({ type: 'DateTime', description: 'Only signals whose time (the event time of the transaction that raised or last extended them) is at or after this.' }),
+      from: t.arg({ type: 'DateTime', description: 'Only signals whose time (the event time of their newest transaction) is at or after this.' }),
       to: t.arg({ type: 'DateTime', description: 'Only signals whose time is before this: a burst extended past it is not included.' }),
       ...pageArgs(t.arg, PAGE),
     },
