@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   AcknowledgeAlertDocument,
   AlertHistoryDocument,
@@ -303,6 +303,27 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
     expect(twice.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
     await ward.close();
     await desk.close();
+  });
+
+  it("times an alert by the database's clock, so a node whose clock is behind does not escalate it at once", async () => {
+    const startedAt = new Date();
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
+    try {
+      // A NO_DATA alert as the signal monitor fires it, on a node an hour behind.
+      expect(await app.server.services.alerts.fire({ ruleId: 'skew-rule', sourceId: 'esc-2', metric: null, severity: 'MEDIUM', value: null, message: 'signal lost', startedAt })).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+    const [fired] = await app.sql<{ behind: number; severity: string }>(
+      sql`select extract(epoch from now() - fired_at)::float8 as behind, severity from alerts where rule_id = 'skew-rule'`,
+    );
+    expect(fired!.behind).toBeLessThan(60);
+    // Three escalation checks later, still within ESCALATE_AFTER: not escalated.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const [after] = await app.sql<{ severity: string }>(sql`select severity from alerts where rule_id = 'skew-rule'`);
+    expect(after!.severity).toBe('MEDIUM');
+    await app.sql(sql`delete from alert_transitions where alert_id in (select id from alerts where rule_id = 'skew-rule')`);
+    await app.sql(sql`delete from alerts where rule_id = 'skew-rule'`);
   });
 
   it('keeps an escalated alert at its escalated severity when a worse score computes a lower one', async () => {

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { escalateOverdue, getAlert, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionSeverity, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { DATABASE_NOW, escalateOverdue, getAlert, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionSeverity, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { Logger } from '../log.js';
@@ -114,15 +114,15 @@ export class AlertService {
         return (await openAlert(tx, { ...base, state: 'PENDING' })) ?? (await this.supersede(tx, t)) ?? openAlert(tx, { ...base, state: 'PENDING' });
       case 'FIRING':
         return (
-          (await openAlert(tx, { ...base, state: 'FIRING', firedAt: new Date() })) ??
-          (await updateAlert(tx, t.alertId, { state: 'FIRING', firedAt: new Date(), severity: reassessedSeverity(t.severity) as never, value: t.value, message: t.message }, open)) ??
-          ((await this.supersede(tx, t)) ?? openAlert(tx, { ...base, state: 'FIRING', firedAt: new Date() }))
+          (await openAlert(tx, { ...base, state: 'FIRING', firedAt: DATABASE_NOW })) ??
+          (await updateAlert(tx, t.alertId, { state: 'FIRING', firedAt: DATABASE_NOW, severity: reassessedSeverity(t.severity) as never, value: t.value, message: t.message }, open)) ??
+          ((await this.supersede(tx, t)) ?? openAlert(tx, { ...base, state: 'FIRING', firedAt: DATABASE_NOW }))
         );
       case 'UPDATED':
         // A patient who got worse must not see an escalated alert drop back to what the score alone says.
         return updateAlert(tx, t.alertId, { severity: reassessedSeverity(t.severity) as never, value: t.value, message: t.message }, open);
       case 'RESOLVED':
-        return updateAlert(tx, t.alertId, { state: 'RESOLVED', resolvedAt: new Date(), value: t.value, message: t.message }, open);
+        return updateAlert(tx, t.alertId, { state: 'RESOLVED', resolvedAt: DATABASE_NOW, value: t.value, message: t.message }, open);
     }
   }
 
@@ -135,7 +135,7 @@ export class AlertService {
     const orphan = await openAlertOf(tx, t.ruleId, t.sourceId, t.metric);
     if (!orphan || orphan.id === t.alertId) return undefined;
     const message = `superseded by a new episode of the same rule (${t.alertId})`;
-    await updateAlert(tx, orphan.id, { state: 'RESOLVED', resolvedAt: new Date(), message }, sql`state <> 'RESOLVED'`);
+    await updateAlert(tx, orphan.id, { state: 'RESOLVED', resolvedAt: DATABASE_NOW, message }, sql`state <> 'RESOLVED'`);
     await recordTransition(tx, { id: `${orphan.id}/RESOLVED/superseded`, alertId: orphan.id, kind: 'RESOLVED', severity: orphan.severity, eventTime: new Date(t.time), value: orphan.value, message });
     this.log.warn({ orphan: orphan.id, alertId: t.alertId }, 'an open alert without processor state was resolved to make way for a new episode');
     return undefined;
@@ -152,7 +152,7 @@ export class AlertService {
       const current = await getAlert(tx as unknown as Db, id);
       if (!current) throw new ValidationError(`no alert with id ${JSON.stringify(id)}`, { argument: 'id' }, 'NOT_FOUND');
       if (current.state === 'RESOLVED') throw new ValidationError(`alert ${id} is already resolved`, { argument: 'id' }, 'ALERT_RESOLVED');
-      const updated = await updateAlert(tx as unknown as Db, id, { acknowledgedBy: by, acknowledgedAt: new Date(), acknowledgeNote: note }, sql`state <> 'RESOLVED'`);
+      const updated = await updateAlert(tx as unknown as Db, id, { acknowledgedBy: by, acknowledgedAt: DATABASE_NOW, acknowledgeNote: note }, sql`state <> 'RESOLVED'`);
       if (!updated) throw new ValidationError(`alert ${id} is already resolved`, { argument: 'id' }, 'ALERT_RESOLVED');
       const recorded = await recordTransition(tx as unknown as Db, {
         id: `${id}/ACKNOWLEDGED/${Date.now()}`,
@@ -202,7 +202,7 @@ export class AlertService {
     const id = `${alert.ruleId}/${alert.sourceId}/${alert.metric ?? '*'}/${alert.startedAt.getTime()}`;
     const events: AlertEvent[] = [];
     await this.db.transaction(async (tx) => {
-      const opened = await openAlert(tx as unknown as Db, { ...alert, id, state: 'FIRING', firedAt: new Date() });
+      const opened = await openAlert(tx as unknown as Db, { ...alert, id, state: 'FIRING', firedAt: DATABASE_NOW });
       if (!opened) return;
       const recorded = await recordTransition(tx as unknown as Db, { id: `${id}/FIRING/${alert.startedAt.getTime()}`, alertId: id, kind: 'FIRING', severity: alert.severity, eventTime: alert.startedAt, value: alert.value, message: alert.message });
       events.push(toEvent(recorded!, opened));
@@ -215,7 +215,7 @@ export class AlertService {
   async resolve(alert: AlertRow, message: string, eventTime: Date | null): Promise<boolean> {
     const events: AlertEvent[] = [];
     await this.db.transaction(async (tx) => {
-      const resolved = await updateAlert(tx as unknown as Db, alert.id, { state: 'RESOLVED', resolvedAt: new Date(), message }, sql`state <> 'RESOLVED'`);
+      const resolved = await updateAlert(tx as unknown as Db, alert.id, { state: 'RESOLVED', resolvedAt: DATABASE_NOW, message }, sql`state <> 'RESOLVED'`);
       if (!resolved) return;
       const recorded = await recordTransition(tx as unknown as Db, { id: `${alert.id}/RESOLVED`, alertId: alert.id, kind: 'RESOLVED', severity: resolved.severity, eventTime, value: resolved.value, message });
       if (recorded) events.push(toEvent(recorded, resolved));

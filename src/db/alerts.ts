@@ -72,6 +72,12 @@ export async function setTransitionSeverity(tx: Db, id: string, severity: string
  * Opens an alert unless this one exists, or another episode of the same rule
  * and series is still open (the partial unique index). Returns it when opened.
  */
+/**
+ * The database's clock, for the times an alert is fired, acknowledged and resolved: escalation compares them with
+ * the database's now(), so a node whose clock is minutes behind escalated every alert it fired at once.
+ */
+export const DATABASE_NOW = sql`now()` as unknown as Date;
+
 export async function openAlert(tx: Db, alert: typeof alerts.$inferInsert): Promise<AlertRow | undefined> {
   const [row] = await tx.insert(alerts).values(alert).onConflictDoNothing().returning();
   return row;
