@@ -61,6 +61,14 @@ export function reasonOf(error: unknown): string {
 }
 
 /**
+ * An error's own message, where it says most (ours name the setting to look at and add the cause's reason); for
+ * drizzle's wrapper, which carries the failed statement (`query`) and quotes it with its values, the reason.
+ */
+export function messageOf(error: unknown): string {
+  return error instanceof Error && !('query' in error) ? error.message : reasonOf(error);
+}
+
+/**
  * An error as a log line holds it (`err`): its type, reason, code and stack frames. Not the error's own fields nor
  * its message's head, which pino's default would keep: drizzle's error carries the statement's `params` (readings'
  * values) and PostgreSQL's carries `detail` ("Failing row contains (…)").

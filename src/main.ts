@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './log.js';
+import { createLogger, messageOf } from './log.js';
 
 const USAGE = `usage: vigil <command>
   start      serve the API (default)
@@ -22,7 +22,7 @@ async function main(argv: string[]): Promise<number> {
       } catch (error) {
         // A dependency down at start (the database, Redis, the port): one line saying which, for the operator or
         // the orchestrator that restarts the process, not a stack trace.
-        log.fatal({ err: (error as Error).message }, 'not started: exiting; start it again once what err names is fixed or reachable');
+        log.fatal({ err: messageOf(error) }, 'not started: exiting; start it again once what err names is fixed or reachable');
         return 1;
       }
       let stopping = false;

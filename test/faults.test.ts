@@ -14,14 +14,15 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
+import { pino } from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { CommitOutcomeUnknownError, connectionErrorCode } from '../src/db/client.js';
+import { CommitOutcomeUnknownError, connectionErrorCode, openDatabase } from '../src/db/client.js';
 import { CLAIM_FIRST_FROM } from '../src/db/offsets.js';
 import { IngestReadingsDocument, LiveReadingsDocument, RegisterSourcesDocument, type LiveReadingsSubscription, type ReadingInput } from '../src/generated/graphql.js';
 import { DATABASE_URL, REDIS_URL, type Backend } from './support/backends.js';
-import { sql, startTestApp, type GraphQLResponse, type TestApp } from './support/app.js';
+import { dropSchema, sql, startTestApp, type GraphQLResponse, type TestApp } from './support/app.js';
 import { heartRate, patients } from './support/fixtures.js';
 import { LiveResults, waitFor } from './support/live.js';
 import { seedEmbeddedDataDir } from './support/embedded-template.js';
@@ -557,6 +558,22 @@ describe('SIGTERM under load', () => {
       }
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+});
+
+describe.skipIf(!DATABASE_URL)('nodes starting together on a new schema', () => {
+  it('all open it: one creates and migrates it while the others wait', async () => {
+    const schema = `t_race_${process.pid}`;
+    const config = { driver: 'postgres', url: DATABASE_URL!, schema, poolSize: 2, workMem: '4MB' } as const;
+    const silent = pino({ level: 'silent' });
+    // Unlocked, one of three failed on the schema's creation or a CREATE TABLE another had run, most runs.
+    const opened = await Promise.allSettled([1, 2, 3].map(() => openDatabase(config, silent)));
+    try {
+      expect(opened.map((o) => (o.status === 'rejected' ? String(o.reason) : 'opened'))).toEqual(['opened', 'opened', 'opened']);
+    } finally {
+      for (const o of opened) if (o.status === 'fulfilled') await o.value.close();
+      await dropSchema(schema);
     }
   });
 });

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { IngestReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
 import { pino } from 'pino';
-import { outageLog, prettyLine } from '../src/log.js';
+import { DrizzleQueryError } from 'drizzle-orm';
+import { messageOf, outageLog, prettyLine } from '../src/log.js';
 import { heartRate, patients } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
 import { dropSchema } from './support/app.js';
@@ -153,6 +154,13 @@ describe('logs', () => {
       await server.stop();
       await dropSchema(schema);
     }
+  });
+
+  it("says why a start failed: drizzle's reason, never its statement and values; our own message, which names the setting", () => {
+    const refused = Object.assign(new Error('relation "dead_letters" already exists'), { code: '42P07' });
+    expect(messageOf(new DrizzleQueryError('CREATE TABLE "dead_letters" (…)', ['Ada Quill'], refused))).toBe('relation "dead_letters" already exists');
+    const unreachable = new Error('cannot open PostgreSQL at postgres://db/x (DATABASE_URL), schema "public": connect ECONNREFUSED', { cause: new Error('connect ECONNREFUSED') });
+    expect(messageOf(unreachable)).toBe(unreachable.message);
   });
 
   it('logs a check failing through an outage as two lines, not one per failure', () => {

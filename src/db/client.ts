@@ -108,9 +108,13 @@ export async function preparedRows<T>(executor: Executor, query: SQL, options: {
  * unreachable or a migration fails; nothing is left open then.
  */
 export async function openDatabase(config: Config['database'], log: Logger): Promise<Database> {
-  const opened = config.driver === 'pglite' ? await openPglite(config.dataDir, config.workMem, log) : await openPostgres(config);
+  const { releaseMigrationLock, ...opened } = config.driver === 'pglite' ? await openPglite(config.dataDir, config.workMem, log) : await openPostgres(config);
   try {
-    await migrateDatabase(opened.db, config.driver === 'postgres' ? config.schema : 'public');
+    try {
+      await migrateDatabase(opened.db, config.driver === 'postgres' ? config.schema : 'public');
+    } finally {
+      await releaseMigrationLock?.();
+    }
     const timescale = await hasTimescale(opened.db);
     log.info(
       {
@@ -129,7 +133,7 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
   }
 }
 
-async function openPglite(dataDir: string, workMem: string, log: Logger): Promise<Omit<Database, 'timescale'>> {
+async function openPglite(dataDir: string, workMem: string, log: Logger): Promise<Omit<Database, 'timescale'> & { releaseMigrationLock?: undefined }> {
   const inMemory = dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
   // On its own thread (pglite-thread.ts), which also loads TimescaleDB (pglite-worker.mjs says why).
@@ -179,16 +183,21 @@ const FAIL_FAST = {
 
 async function openPostgres(
   config: Extract<Config['database'], { driver: 'postgres' }>,
-): Promise<Omit<Database, 'timescale'>> {
-  const ensureSchema = postgres(config.url, { max: 1, onnotice: () => undefined, connect_timeout: FAIL_FAST.connect_timeout });
+): Promise<Omit<Database, 'timescale'> & { releaseMigrationLock: () => Promise<void> }> {
+  // Nodes starting together on a new schema raced to create it ("duplicate key value violates unique constraint
+  // pg_namespace_nspname_index") and to migrate it (a CREATE TABLE another node had run): one node at a time,
+  // under a lock held by this session until its migrations are done.
+  const setup = postgres(config.url, { max: 1, onnotice: () => undefined, connect_timeout: FAIL_FAST.connect_timeout });
   try {
-    await ensureSchema.unsafe(`create schema if not exists "${config.schema}"`);
+    await setup`select pg_advisory_lock(hashtext(${`vigil-migrate:${config.schema}`}))`;
+    await setup.unsafe(`create schema if not exists "${config.schema}"`);
   } catch (error) {
+    await setup.end();
     // postgres.js's own message ("connect ECONNREFUSED …") does not say which setting to look at.
     throw new Error(`cannot open PostgreSQL at ${redactUrl(config.url)} (DATABASE_URL), schema "${config.schema}": ${reasonOf(error)}`, { cause: error });
-  } finally {
-    await ensureSchema.end();
   }
+  // Ending the session releases its lock.
+  const releaseMigrationLock = () => setup.end();
   const client = postgres(config.url, {
     max: config.poolSize,
     onnotice: () => undefined,
@@ -210,6 +219,7 @@ async function openPostgres(
   return {
     db,
     driver: 'postgres',
+    releaseMigrationLock,
     ping: async () => {
       await client`select 1`;
     },
