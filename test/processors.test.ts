@@ -21,6 +21,8 @@ import {
   type TradeInput,
 } from '../src/generated/graphql.js';
 import { partitionOf } from '../src/processors/partitions.js';
+import type { News2Score } from '../src/processors/news2.js';
+import { upsertNews2 } from '../src/db/news2.js';
 import { backends, primaryBackends } from './support/backends.js';
 import { dropSchema, sql, startTestApp, type TestApp } from './support/app.js';
 import { T0, at, heartRate, patients, reading } from './support/fixtures.js';
@@ -338,7 +340,7 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     }
   });
 
-  it('a node whose lease another node took writes no checkpoint over the new owner\'s, and stands by without its state', async () => {
+  it('a node whose lease another node took writes no checkpoint or output over the new owner\'s, and stands by without its state', async () => {
     // Renewals an hour apart: only the checkpoint can find that the lease went (as when renewals fail for a while).
     const app = await startTestApp(backend, { env: { ...PROCESSOR_ENV, CHECKPOINT_INTERVAL: '1ms', PROCESSOR_LEASE: '3h' } });
     try {
@@ -351,6 +353,10 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
       });
       const before = await checkpoint();
       expect(before.series).toHaveLength(2);
+      // Outputs too: a stale owner's retried store landed over the new owner's (a NEWS2 score going back).
+      const windows = () => app.sql(sql`select size_ms, hop_ms, start_time::text, count, avg from window_aggregates where source_id = 'fence-a' order by 1, 2, 3`);
+      const windowsBefore = await windows();
+      expect(windowsBefore.length).toBeGreaterThan(0);
 
       await app.sql(sql`update processor_leases set owner = 'another-node', expires_at = now() + interval '1 hour' where pipeline = 'readings'`);
       await app.mutate(IngestReadingsDocument, { readings: [heartRate('fence-a', 72, 1)] });
@@ -358,9 +364,28 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
       for (let i = 0; i < 200 && (await roleOf()) === 'owner'; i++) await new Promise((resolve) => setTimeout(resolve, 25));
       expect(await roleOf()).toBe('standby');
       expect(await checkpoint()).toEqual(before);
+      expect(await windows()).toEqual(windowsBefore);
       expect(app.server.services.pipelines.readings!.seriesClocks().count, 'state is dropped on standing by').toBe(0);
       const [lease] = await app.sql<{ owner: string }>(sql`select owner from processor_leases where pipeline = 'readings'`);
       expect(lease!.owner).toBe('another-node');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("keeps a patient's newest NEWS2 score when an older one is stored after it (a replay passing through, a stale node)", async () => {
+    const app = await startTestApp(backend, { env: PROCESSOR_ENV });
+    try {
+      await app.mutate(RegisterSourcesDocument, { sources: patients('n2-order') });
+      const score = (time: number, total: number) => ({ sourceId: 'n2-order', time, total, risk: total >= 7 ? 'HIGH' : 'LOW', scores: {}, values: {} }) as unknown as News2Score;
+      const { db } = app.server.services.database;
+      await upsertNews2(db, [score(T0 + 2_000, 7)]);
+      await upsertNews2(db, [score(T0 + 1_000, 0)]);
+      const stored = () => app.sql<{ total: number }>(sql`select total from news2_scores where source_id = 'n2-order'`);
+      expect(await stored()).toEqual([{ total: 7 }]);
+      // The same time again is a recomputed score (a late parameter): it replaces.
+      await upsertNews2(db, [score(T0 + 2_000, 5)]);
+      expect(await stored()).toEqual([{ total: 5 }]);
     } finally {
       await app.close();
     }

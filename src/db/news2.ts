@@ -11,6 +11,8 @@ export async function upsertNews2(tx: Db, scores: readonly News2Score[]): Promis
     news2Scores,
     scores.map((s) => ({ sourceId: s.sourceId, time: new Date(s.time), total: s.total, risk: s.risk, scores: s.scores, values: s.values, updatedAt: sql`now()` as never })),
     [news2Scores.sourceId],
+    // A patient's current score: never replaced by an older one (a replay after a restart passes through them).
+    sql`excluded.time >= ${news2Scores.time}`,
   );
 }
 

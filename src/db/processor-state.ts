@@ -65,13 +65,23 @@ export interface StoredSeriesState {
 /** A checkpoint was refused because `owner` no longer holds the pipeline's lease (another node may own it). */
 export class LeaseLostError extends Error {
   constructor(pipeline: string, owner: string) {
-    super(`pipeline ${pipeline}: ${owner} no longer holds the processor lease; checkpoint not written`);
+    super(`pipeline ${pipeline}: ${owner} no longer holds the processor lease; nothing written`);
     this.name = 'LeaseLostError';
   }
 }
 
 /** Series per statement: a card's state is ~300 B of JSON, a series of readings' windows ~2 KB. */
 const SERIES_CHUNK = 1_000;
+
+/**
+ * Goes on, in transaction `tx`, only while the lease row names `owner`, and keeps the row from changing hands until
+ * the commit; throws LeaseLostError otherwise. What a pipeline writes (checkpoints, outputs) is fenced by it: a node
+ * that lost its lease while its writes failed and were retried must not store them over the new owner's.
+ */
+export async function holdLease(tx: Db, pipeline: string, owner: string): Promise<void> {
+  const held = await rows(tx, sql`select 1 from processor_leases where pipeline = ${pipeline} and owner = ${owner} for share`);
+  if (held.length === 0) throw new LeaseLostError(pipeline, owner);
+}
 
 /**
  * A checkpoint at `cursor` by `owner`, in one transaction: a restart never
@@ -97,11 +107,7 @@ export async function saveCheckpoints(
   options: { replace: boolean },
 ): Promise<void> {
   await db.transaction(async (tx) => {
-    const held = await rows(
-      tx,
-      sql`select 1 from processor_leases where pipeline = ${pipeline} and owner = ${owner} for share`,
-    );
-    if (held.length === 0) throw new LeaseLostError(pipeline, owner);
+    await holdLease(tx as unknown as Db, pipeline, owner);
     await tx.delete(processorCheckpoints).where(eq(processorCheckpoints.pipeline, pipeline));
     await tx.insert(processorCheckpoints).values(
       Array.from({ length: partitions }, (_, partition) => ({ pipeline, partition, partitions, cursor, state: {} })),

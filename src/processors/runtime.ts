@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from '../db/client.js';
-import { acquireLease, LeaseLostError, loadCheckpoint, recordLateEvents, releaseLease, saveCheckpoints, type LateEvent, type SeriesCheckpoint } from '../db/processor-state.js';
+import { acquireLease, holdLease, LeaseLostError, loadCheckpoint, recordLateEvents, releaseLease, saveCheckpoints, type LateEvent, type SeriesCheckpoint } from '../db/processor-state.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { StreamTail } from '../live/stream-tail.js';
 import { outageLog, reasonOf, type Logger } from '../log.js';
@@ -282,6 +282,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
       this.role = 'owner';
       // A loop from an earlier ownership may still be finishing its batch: one loop at a time.
       this.loop = (this.loop ?? Promise.resolve()).then(() => this.run()).catch((error: unknown) => {
+        if (error instanceof LeaseLostError) return this.standBy('processor lease lost to another node (found storing outputs); standing by');
         this.options.log.error({ pipeline: this.name, err: error }, 'processor runtime failed; giving up the lease');
         this.leaveOwnership();
         void releaseLease(this.options.db, this.name, this.owner).catch(() => undefined);
@@ -607,6 +608,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
     for (let attempt = 0; ; attempt++) {
       try {
         const published = await this.options.db.transaction(async (tx) => {
+          await holdLease(tx as unknown as Db, this.name, this.owner);
           const toPublish: unknown[][] = [];
           for (const [i, s] of this.spec.stages.entries()) {
             const stored = lists[i]!.length > 0 ? await s.sink.persist(tx as unknown as Db, lists[i]!) : undefined;
@@ -618,8 +620,8 @@ export class ProcessorRuntime<E extends StreamEvent> {
         if (attempt > 0) this.options.log.info({ pipeline: this.name, attempts: attempt + 1 }, 'processor outputs stored after retrying');
         return published;
       } catch (error) {
-        // A node that lost its lease must not write a stale batch over the new owner's.
-        if ((this.stopping && attempt >= 3) || this.role !== 'owner') throw error;
+        // A node that lost its lease must not write a stale batch over the new owner's, which replays it.
+        if (error instanceof LeaseLostError || (this.stopping && attempt >= 3) || this.role !== 'owner') throw error;
         if (attempt === 0) this.options.log.warn({ pipeline: this.name, err: reasonOf(error), ...requests }, 'storing processor outputs failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, retryDelayMs(attempt)));
       }
