@@ -81,6 +81,11 @@ main(process.argv.slice(2)).then(
       console.error(error.message);
       process.exit(2);
     }
+    // The embedded database open in another process (db/data-dir-lock.ts): what to do is in the message.
+    if ((error as Error | undefined)?.name === 'DataDirInUseError') {
+      console.error((error as Error).message);
+      process.exit(1);
+    }
     // A mistyped flag (node:util parseArgs: unknown option, missing value) is the caller's to fix: say which, not a stack.
     if (/^ERR_PARSE_ARGS_/.test(String((error as { code?: unknown })?.code))) {
       const command = process.argv[2] ?? 'start';

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -52,6 +52,25 @@ describe('npm run keys', () => {
     expect(refused.body.errors[0].message).toBe('the API key was revoked');
     await app.close();
   }, 180_000);
+
+  it('refuses to open the embedded database while the server has it, and leaves it whole', async () => {
+    const app = await startTestApp(embedded, { dataDir });
+    try {
+      // A second process on the same files left the database unopenable for good once the server closed it.
+      const listed = keys('list');
+      expect(listed.code).toBe(1);
+      expect(listed.err).toMatch(new RegExp(`^DATA_DIR .* is in use by another process \\(pid ${process.pid}\\): .*createApiKey`));
+      expect(listed.err).not.toContain('    at ');
+    } finally {
+      await app.close();
+    }
+    const after = keys('list');
+    expect(after.code, after.err).toBe(0);
+    // A lock left by a process that is gone (kill -9) is taken over.
+    writeFileSync(join(dataDir, 'vigil.pid'), '2147483646\n');
+    expect(keys('list').code).toBe(0);
+    expect(existsSync(join(dataDir, 'vigil.pid'))).toBe(false);
+  }, 120_000);
 
   it('explains what is missing or wrong, before opening the database when the arguments alone show it', () => {
     // Never created: these are refused before the database opens (as they must be while a server holds it).

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -8,6 +9,7 @@ import postgres from 'postgres';
 import type { Config } from '../config.js';
 import { reasonOf, redactUrl, type Logger } from '../log.js';
 import { migrateDatabase } from './migrate.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { PgliteThread } from './pglite-thread.js';
 import * as schema from './schema.js';
 import { hasTimescale } from './timescale.js';
@@ -136,14 +138,28 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
 async function openPglite(dataDir: string, workMem: string, log: Logger): Promise<Omit<Database, 'timescale'> & { releaseMigrationLock?: undefined }> {
   const inMemory = dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
-  // On its own thread (pglite-thread.ts), which also loads TimescaleDB (pglite-worker.mjs says why).
-  const client = await PgliteThread.open(inMemory ? undefined : dataDir, (error) =>
-    log.fatal({ err: error.message, dataDir }, 'the embedded database stopped: every request that needs it fails and /ready reports it; restart the server'),
-  );
-  await client.exec(sessionSettingsSql(workMem)).catch(async (error: unknown) => {
+  // Claimed before it is opened; a new directory once PGlite has created the database in it, which needs it empty.
+  let unlock = inMemory ? () => undefined : existsSync(join(dataDir, 'PG_VERSION')) ? lockDataDir(dataDir) : undefined;
+  let client: PgliteThread;
+  try {
+    // On its own thread (pglite-thread.ts), which also loads TimescaleDB (pglite-worker.mjs says why).
+    client = await PgliteThread.open(inMemory ? undefined : dataDir, (error) =>
+      log.fatal({ err: error.message, dataDir }, 'the embedded database stopped: every request that needs it fails and /ready reports it; restart the server'),
+    );
+  } catch (error) {
+    unlock?.();
+    // PGlite's own message ("Aborted(). Build with -sASSERTIONS for more info.") names neither the setting nor the files.
+    throw new Error(`cannot open the embedded database in ${dataDir} (DATA_DIR): ${reasonOf(error)}`, { cause: error });
+  }
+  try {
+    unlock ??= lockDataDir(dataDir);
+    await client.exec(sessionSettingsSql(workMem));
+  } catch (error) {
     await client.close();
+    unlock?.();
     throw error;
-  });
+  }
+  const release = unlock;
   const db = drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db;
   return {
     db,
@@ -151,7 +167,13 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
     ping: async () => {
       await client.query('select 1');
     },
-    close: () => client.close(),
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        release();
+      }
+    },
   };
 }
 

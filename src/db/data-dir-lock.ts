@@ -1,0 +1,61 @@
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** In DATA_DIR while a process has the embedded database open: that process's pid. */
+export const LOCK_FILE = 'vigil.pid';
+
+/** Directories this process holds. A lock file naming this pid is another's: a container's process often gets the same pid after a restart. */
+const held = new Set<string>();
+
+/**
+ * Claims `dataDir` for this process, or throws naming the process that has it. PGlite keeps no lock of its own,
+ * and a second process on the same files (`npm run keys` beside a running server, a second `npm start`) left
+ * the database unopenable for good once the first one closed ("Aborted()"). A lock whose process is gone (a
+ * crash, a kill -9) is taken over. Returns the release.
+ */
+export function lockDataDir(dataDir: string): () => void {
+  const file = join(dataDir, LOCK_FILE);
+  const key = resolve(dataDir);
+  if (held.has(key)) throw new Error(`DATA_DIR ${dataDir} is already open in this process`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
+      const holder = Number.parseInt(readFileSync(file, 'utf8'), 10);
+      if (Number.isSafeInteger(holder) && holder !== process.pid && isRunning(holder)) {
+        throw new DataDirInUseError(
+          `DATA_DIR ${dataDir} is in use by another process (pid ${holder}): the embedded database takes one process at a time. ` +
+            `Stop that process first, or manage keys through the running server's API (createApiKey, revokeApiKey). ` +
+            `If no such process runs, delete ${file}`,
+        );
+      }
+      unlinkSync(file);
+    }
+  }
+  held.add(key);
+  return () => {
+    held.delete(key);
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
+    } catch {
+      // Already gone: nothing to release.
+    }
+  };
+}
+
+/** Another process has the embedded database open: the caller's to resolve, so said without a stack. */
+export class DataDirInUseError extends Error {
+  override name = 'DataDirInUseError';
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
