@@ -27,6 +27,21 @@ export class UnavailableError extends AppError {
   }
 }
 
+/**
+ * Live outputs (windows, alerts, NEWS2, …; no cursor to resume from) this subscription may not have been sent:
+ * pub/sub lost messages while a connection to it was down, or a node could not publish. The client subscribes
+ * again and re-reads with the matching query.
+ */
+export class EventsMissedError extends AppError {
+  constructor(noun: string) {
+    super(
+      'EVENTS_MISSED',
+      `live ${noun} were interrupted: pub/sub lost messages, so some may not have reached this subscription; subscribe again, and query ${noun} for what changed meanwhile`,
+      { retryable: true },
+    );
+  }
+}
+
 /** A subscriber fell so far behind that its buffer filled; it resumes from `resumeAfter` (streams with cursors). */
 export class SlowConsumerError extends AppError {
   constructor(limit: number, resumeAfter: string | null, noun = 'readings') {

@@ -117,6 +117,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     closers.push(() => claims.stop());
 
     const publisher = new StreamPublisher(pubsub, log);
+    closers.push(() => publisher.stop());
     type AfterQuery = (db: Db, after: bigint, options: { upTo?: bigint; limit: number }) => Promise<unknown[]>;
     const tail = <E extends { cursor: bigint }>(stream: string, after: AfterQuery, codec: BatchCodec<E>) => {
       const made = new StreamTail<E>({

@@ -1,9 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IngestReadingsDocument, LiveReadingsDocument, RegisterSourcesDocument, type LiveReadingsSubscription } from '../src/generated/graphql.js';
+import {
+  AlertsDocument,
+  CreateAlertRuleDocument,
+  IngestReadingsDocument,
+  LiveAlertsDocument,
+  LiveReadingsDocument,
+  RegisterSourcesDocument,
+  type LiveReadingsSubscription,
+} from '../src/generated/graphql.js';
 import { DATABASE_URL } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { heartRate, patients } from './support/fixtures.js';
 import { hasRedisServer, startPrivateRedis } from './support/private-redis.js';
+import { waitFor } from './support/live.js';
 
 const flatten = (results: { data?: LiveReadingsSubscription | null }[]) => results.flatMap((r) => r.data?.readings ?? []);
 
@@ -25,7 +34,7 @@ describe.skipIf(!hasRedisServer).each(topologies)('Redis outage with $name', ({ 
     const env = { REDIS_URL: redis.url, REDIS_CHANNEL_PREFIX: `outage-${nodes}:` };
     writer = await startTestApp(backend, { env, schema, keepSchema: nodes > 1 });
     reader = nodes > 1 ? await startTestApp(backend, { env, schema }) : writer;
-    await writer.mutate(RegisterSourcesDocument, { sources: patients('bed-r') });
+    await writer.mutate(RegisterSourcesDocument, { sources: patients('bed-r', 'bed-a', 'bed-b') });
   });
   afterAll(async () => {
     if (reader !== writer) await reader?.close();
@@ -50,6 +59,41 @@ describe.skipIf(!hasRedisServer).each(topologies)('Redis outage with $name', ({ 
     if (nodes === 1) expect(stats.batches).toBe(before.batches);
     await live.close();
   });
+
+  // Outputs (alerts here) have no cursor and no tail: a subscriber that may have missed one is told so, and re-reads.
+  it.each([
+    { fault: 'Redis restarted', sourceId: 'bed-a', lost: true, down: async () => redis.stop(), up: async () => redis.start() },
+    // Connections kept open: only the publish times out, and no node loses its subscription. Redis may still read
+    // the timed-out PUBLISH once it runs again, so the transition may arrive too.
+    { fault: 'Redis not answering for 1.5 s', sourceId: 'bed-b', lost: false, down: async () => redis.pause(), up: async () => redis.resume() },
+  ])('ends alert subscribers with EVENTS_MISSED after $fault, and the transition they missed is in the query', async ({ sourceId, lost, down, up }) => {
+    const { createAlertRule: rule } = await writer.mutate(CreateAlertRuleDocument, {
+      input: { name: `Tachycardia ${sourceId}`, kind: 'THRESHOLD', sourceIds: [sourceId], metric: 'heart_rate', above: 150, clear: 100, severity: 'HIGH' },
+    });
+    const live = await reader.subscribeWs(LiveAlertsDocument, { ruleIds: [rule.id] });
+    const kinds = () => live.results.items.flatMap((r) => r.data?.alerts ?? []).map((e) => e.kind);
+    const second = 10;
+    await writer.mutate(IngestReadingsDocument, { readings: [heartRate(sourceId, 170, second)] });
+    await live.results.until(() => kinds().includes('FIRING'), 'FIRING');
+
+    await down();
+    const recovered = new Promise((resolve) => setTimeout(resolve, 1_500)).then(up);
+    // Resolved while its publish cannot go out.
+    await writer.mutate(IngestReadingsDocument, { readings: [heartRate(sourceId, 70, second + 1)] });
+    await recovered;
+    await live.results.until((items) => items.some((r) => r.errors?.length), 'EVENTS_MISSED', 15_000);
+    const errors = live.results.items.flatMap((r) => r.errors ?? []);
+    expect(errors[0]).toMatchObject({ extensions: { code: 'EVENTS_MISSED' }, message: expect.stringMatching(/^live alerts were interrupted: .*query alerts/) });
+    if (lost) expect(kinds()).not.toContain('RESOLVED');
+    // What the client re-reads has it.
+    await writer.settle();
+    const { alerts } = await reader.mutate(AlertsDocument, { ruleIds: [rule.id] });
+    expect(alerts.edges.map((e) => e.node.state)).toEqual(['RESOLVED']);
+    await live.close();
+    // Each node that failed to publish sends its notice too, once it can: let it land before the next case subscribes.
+    await waitFor(() => writer.server.services.ingest.publisher.noticesDue === 0, 'the notices sent', 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }, 40_000);
 
   it('keeps acknowledging ingest while Redis is down, and a cursor subscriber ends with exactly the stored readings', async () => {
     const start = await committed();

@@ -70,6 +70,12 @@ export class Channel<T> implements AsyncIterableIterator<T[] | Error> {
     if (this.ended) return;
     this.buffer.length = 0;
     this.buffered = 0;
+    this.interrupt(error);
+  }
+
+  /** Ends after the buffered items and then `error` are read. */
+  interrupt(error: Error): void {
+    if (this.ended) return;
     if (this.waiting) this.resolveWaiting({ value: error, done: false });
     else this.buffer.push(error);
     this.end();

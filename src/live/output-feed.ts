@@ -1,19 +1,28 @@
 import type { z } from 'zod';
-import { SlowConsumerError } from '../errors.js';
+import { EventsMissedError, SlowConsumerError } from '../errors.js';
 import { reasonOf, type Logger } from '../log.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import { Channel, newDeliveryCounters } from './channel.js';
 
 /**
+ * Sent on an output channel by a node whose publish to it failed, once it can publish again: every node's
+ * subscribers of the channel may have missed that message (publisher.ts).
+ */
+export const MISSED_NOTICE = '{"missed":true}';
+
+/**
  * Live processor outputs (windows, candles, flags) for subscribers on this
  * node: one pub/sub subscription per channel, each message parsed once with
  * the schema that describes it, then filtered per subscriber into a bounded
- * channel. Outputs carry no cursor: a subscriber that falls behind is
- * disconnected and finds what it missed through the matching query.
+ * channel. Outputs carry no cursor: a subscriber that falls behind, or
+ * whose messages pub/sub may have lost (a connection to Redis down, a node
+ * that could not publish), is ended with an error (SLOW_CONSUMER,
+ * EVENTS_MISSED) and finds what it missed through the matching query.
  */
 export class OutputFeed<T> {
   private readonly open = new Set<{ channel: Channel<T>; wanted: (item: T) => boolean }>();
   private unsubscribe: (() => Promise<void>) | undefined;
+  private stopResubscribed: (() => void) | undefined;
   /** Messages waiting for `learn` keep their order behind this. */
   private pending: Promise<void> | undefined;
   opened = 0;
@@ -43,6 +52,7 @@ export class OutputFeed<T> {
 
   async start(): Promise<void> {
     this.unsubscribe = await this.options.pubsub.subscribe(this.options.channel, (message) => this.onMessage(message));
+    this.stopResubscribed = this.options.pubsub.onResubscribed(() => this.interrupt('this node lost its connection to pub/sub'));
   }
 
   subscribe(wanted: (item: T) => boolean): AsyncIterableIterator<T[] | Error> {
@@ -62,12 +72,24 @@ export class OutputFeed<T> {
 
   /** Completes every open subscription and stops listening (graceful shutdown). */
   async close(): Promise<void> {
+    this.stopResubscribed?.();
     for (const { channel } of this.open) channel.end();
     this.open.clear();
     await this.unsubscribe?.().catch(() => undefined);
   }
 
+  /** Ends every open subscription with EVENTS_MISSED, after what it has been sent: pub/sub may have lost messages. */
+  private interrupt(why: string) {
+    if (this.open.size === 0) return;
+    this.options.log.warn(
+      { channel: this.options.channel, subscribers: this.open.size, why },
+      'live outputs may have been lost; subscribers told to subscribe again and re-read (EVENTS_MISSED)',
+    );
+    for (const { channel } of this.open) channel.interrupt(new EventsMissedError(this.options.noun));
+  }
+
   private onMessage(message: string) {
+    if (message === MISSED_NOTICE) return this.interrupt('a node could not publish to it');
     if (this.open.size === 0) return;
     let items: T[];
     try {

@@ -1,13 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { PubSub } from '../pubsub/pubsub.js';
+import { MISSED_NOTICE } from './output-feed.js';
 import type { BatchCodec, StreamBatch } from './wire.js';
+
+/** How often a node whose publish failed tries to send the channel's MISSED_NOTICE. */
+const NOTICE_RETRY_MS = 1_000;
 
 /**
  * Publishes committed batches without making the writer wait: the rows are
  * already committed, and every node's stream tail repairs a lost message
- * from the database. While the broker is down it logs the first failure and,
- * on recovery, how many messages were not sent, instead of one line each.
+ * from the database. Outputs have no tail: for a channel whose message could
+ * not be published, the channel's MISSED_NOTICE follows as soon as it can be
+ * sent, and every node ends its subscribers of that channel with
+ * EVENTS_MISSED, so they re-read. While the broker is down it logs the first
+ * failure and, on recovery, how many messages were not sent, instead of one
+ * line each.
  */
 export class StreamPublisher {
   private failing = 0;
@@ -20,6 +28,10 @@ export class StreamPublisher {
   /** How every stream message this node publishes begins (wire.ts puts `origin` first). */
   readonly ownPrefix = `{"origin":"${this.origin}"`;
   private readonly local = new Map<string, (batch: StreamBatch<unknown>) => void>();
+  /** Output channels with a message not sent since their last MISSED_NOTICE, and how many such failures there were. */
+  private readonly missed = new Map<string, number>();
+  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
 
   constructor(
     private readonly pubsub: PubSub,
@@ -43,27 +55,69 @@ export class StreamPublisher {
    */
   publishBatch<E>(channel: string, batch: StreamBatch<E>, codec: BatchCodec<E>, log: Logger = this.log): void {
     const accept = this.local.get(channel);
-    if (!accept || this.pubsub.driver !== 'memory') this.publish(channel, codec.encode(batch, accept ? this.origin : undefined), log);
+    if (!accept || this.pubsub.driver !== 'memory') this.publish(channel, codec.encode(batch, accept ? this.origin : undefined), log, { repaired: true });
     // After the caller's synchronous work, as a broker's delivery would be.
     if (accept) queueMicrotask(() => accept(batch));
   }
 
-  /** `log` names the request that produced the message (its requestId) in a failure line. */
-  publish(channel: string, message: string, log: Logger = this.log): void {
+  /**
+   * `log` names the request that produced the message (its requestId) in a failure line. `repaired`: a stream
+   * batch, which every node's tail reads from the database if it is lost.
+   */
+  publish(channel: string, message: string, log: Logger = this.log, { repaired = false } = {}): void {
     this.pubsub.publish(channel, message).then(
       () => {
         if (this.failing === 0) return;
-        this.log.info({ unsent: this.failing, since: this.firstFailureAt }, 'publishing recovered; unsent batches were delivered from the database');
+        this.log.info(
+          { unsent: this.failing, since: this.firstFailureAt, outputChannels: [...this.missed.keys()] },
+          'publishing recovered; stream batches not sent were delivered from the database, and subscribers of the output channels are told to re-read',
+        );
         this.failing = 0;
         this.firstFailureAt = undefined;
+        this.sendNotices();
       },
       (error: unknown) => {
         this.failures++;
+        if (!repaired) this.missed.set(channel, (this.missed.get(channel) ?? 0) + 1);
         if (this.failing++ === 0) {
           this.firstFailureAt = new Date();
-          log.warn({ channel, err: (error as Error).message }, 'publish failed; subscribers catch up from the database until the broker is back');
+          log.warn(
+            { channel, err: (error as Error).message },
+            'publish failed; stream subscribers catch up from the database until the broker is back, output subscribers are told to re-read then',
+          );
         }
+        this.scheduleNotices();
       },
     );
+  }
+
+  /** Output channels whose MISSED_NOTICE is still to be sent. */
+  get noticesDue(): number {
+    return this.missed.size;
+  }
+
+  /** Stops sending notices (shutdown). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.noticeTimer);
+  }
+
+  private scheduleNotices() {
+    if (this.noticeTimer || this.stopped || this.missed.size === 0) return;
+    this.noticeTimer = setTimeout(() => {
+      this.noticeTimer = undefined;
+      this.sendNotices();
+    }, NOTICE_RETRY_MS);
+    this.noticeTimer.unref();
+  }
+
+  private sendNotices() {
+    for (const [channel, failures] of this.missed) {
+      this.pubsub.publish(channel, MISSED_NOTICE).then(
+        // A message that failed while this notice was on its way may be one its readers re-read too early for.
+        () => this.missed.get(channel) === failures && this.missed.delete(channel),
+        () => this.scheduleNotices(),
+      );
+    }
   }
 }

@@ -28,6 +28,11 @@ export class MemoryPubSub implements PubSub {
     };
   }
 
+  /** Nothing between publisher and subscriber to lose. */
+  onResubscribed(): () => void {
+    return () => undefined;
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {

@@ -25,6 +25,11 @@ export interface PubSub {
   subscribe(channel: string, onMessage: (message: string) => void, options?: SubscribeOptions): Promise<() => Promise<void>>;
   /** Counts one event in a fixed window shared by every node (rate limits); rejects when the broker is unreachable. */
   countInWindow: WindowCounter;
+  /**
+   * Calls `listener` each time this node's subscriptions are in place again after its connection to the broker
+   * was lost: what was published meanwhile never arrives. Returns a function that stops it.
+   */
+  onResubscribed(listener: () => void): () => void;
   /** Times the connection to the broker was re-established after a loss. */
   readonly reconnects: number;
   /** Resolves when the broker answers; rejects when it is unreachable. */

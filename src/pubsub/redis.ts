@@ -46,7 +46,13 @@ export class RedisPubSubDriver implements PubSub {
     private readonly subscriber: Redis,
     private readonly prefix: string,
     private readonly link: LinkState,
+    private readonly resubscribed: Set<() => void>,
   ) {}
+
+  onResubscribed(listener: () => void): () => void {
+    this.resubscribed.add(listener);
+    return () => this.resubscribed.delete(listener);
+  }
 
   /** Connections to Redis re-established after a loss (publisher and subscriber each count). */
   get reconnects(): number {
@@ -73,6 +79,7 @@ export class RedisPubSubDriver implements PubSub {
     });
     const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, connectionName: 'vigil-sub' });
     const link: LinkState = { reconnects: 0, lastError: undefined };
+    const resubscribed = new Set<() => void>();
     for (const [name, client] of [
       ['publisher', publisher],
       ['subscriber', subscriber],
@@ -91,6 +98,13 @@ export class RedisPubSubDriver implements PubSub {
         link.lastError = undefined;
         log.info({ connection: name, downMs: Date.now() - downSince }, 'redis connection restored');
         downSince = undefined;
+        // ioredis sends the SUBSCRIBEs again after 'ready'; a PING's reply comes after theirs, on the same connection.
+        if (name === 'subscriber') {
+          subscriber.ping().then(
+            () => resubscribed.forEach((listener) => listener()),
+            () => undefined,
+          );
+        }
       });
     }
     try {
@@ -109,7 +123,7 @@ export class RedisPubSubDriver implements PubSub {
       messageEventName: 'messageBuffer',
       pmessageEventName: 'pmessageBuffer',
     });
-    return new RedisPubSubDriver(engine, publisher, subscriber, prefix, link);
+    return new RedisPubSubDriver(engine, publisher, subscriber, prefix, link, resubscribed);
   }
 
   async publish(channel: string, message: string): Promise<void> {

@@ -105,6 +105,7 @@ class Store {
   private alertListeners = new Set<(event: AlertEvent) => void>();
   private unknown = new Set<string>();
   private unknownTimer: ReturnType<typeof setTimeout> | undefined;
+  private rereadTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Starts the subscriptions and the first load; later calls do nothing. */
   start() {
@@ -119,9 +120,16 @@ class Store {
       },
       { next: (data) => this.applyReadings(data.readings) },
     );
-    live(DashLiveNews2Document, () => ({}), { next: (data) => data.news2.forEach((score) => this.applyNews2(score)) });
-    live(DashLiveAlertsDocument, () => ({}), { next: (data) => data.alerts.forEach((event) => this.applyAlertEvent(event)) });
-    // Outputs have no cursor: after a reconnection read the current ones again.
+    // Outputs have no cursor: after a reconnection, or when the server says some may not have been sent
+    // (EVENTS_MISSED, SLOW_CONSUMER), read the current ones again, once the subscription is back (`live` resends it
+    // half a second after an error).
+    const reread = (error: ApiError) => {
+      if (error.code !== 'EVENTS_MISSED' && error.code !== 'SLOW_CONSUMER') return;
+      clearTimeout(this.rereadTimer);
+      this.rereadTimer = setTimeout(() => void this.loadOutputs(), 1_000);
+    };
+    live(DashLiveNews2Document, () => ({}), { next: (data) => data.news2.forEach((score) => this.applyNews2(score)), error: reread });
+    live(DashLiveAlertsDocument, () => ({}), { next: (data) => data.alerts.forEach((event) => this.applyAlertEvent(event)), error: reread });
     onReconnected(() => void this.loadOutputs());
     void this.load();
   }
