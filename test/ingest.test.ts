@@ -218,6 +218,32 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     expect((await stored()).length).toBe(before.length + 1);
   });
 
+  it('keeps patients and instruments apart: no kind change between them, and no readings for an instrument', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: [...patients('kind-bed-1'), { id: 'KIND-X', kind: 'INSTRUMENT', name: 'Kind X' }] });
+    // A patient turned instrument took trades and vanished from the ward; the reverse took readings.
+    for (const [id, kind] of [['kind-bed-1', 'INSTRUMENT'], ['KIND-X', 'PATIENT']] as const) {
+      const refused = await app.request(RegisterSourcesDocument, { sources: [{ id, kind, name: 'renamed' }] });
+      expect(refused.errors?.[0]).toMatchObject({
+        message: expect.stringMatching(new RegExp(`^sources\\[0\\]\\.kind: "${id}" is registered as (PATIENT|INSTRUMENT); .*register it under an id of its own$`)),
+        extensions: { code: 'BAD_USER_INPUT', field: 'kind', sourceId: id },
+      });
+    }
+    const kinds = await app.sql<{ id: string; kind: string; name: string }>(sql`select id, kind, name from sources where id in ('kind-bed-1', 'KIND-X') order by id`);
+    expect(kinds).toEqual([
+      { id: 'KIND-X', kind: 'INSTRUMENT', name: 'Kind X' },
+      { id: 'kind-bed-1', kind: 'PATIENT', name: 'Patient kind-bed-1' },
+    ]);
+    // A patient's monitor re-registered as a device, and renamed: allowed.
+    const { registerSources } = await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'kind-bed-1', kind: 'DEVICE', name: 'Monitor 1' }] });
+    expect(registerSources).toMatchObject([{ id: 'kind-bed-1', kind: 'DEVICE', name: 'Monitor 1' }]);
+
+    const { ingestReadings } = await app.mutate(IngestReadingsDocument, { readings: [heartRate('KIND-X', 80, 400), heartRate('kind-bed-1', 80, 400)] });
+    expect(ingestReadings).toMatchObject({ accepted: 1, rejected: 1 });
+    expect(ingestReadings.errors).toEqual([
+      expect.objectContaining({ index: 0, field: 'sourceId', code: 'UNKNOWN_SOURCE', message: 'source "KIND-X" is an instrument: send its trades with ingestTrades; readings are for patients and devices' }),
+    ]);
+  });
+
   it('rejects a batch above MAX_BATCH whole, storing nothing', async () => {
     const before = await stored();
     const trades = Array.from({ length: 51 }, (_, i) => ({ symbol: 'ETH-USD', time: at(100 + i), price: 3_000, size: 1 }));

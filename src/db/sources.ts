@@ -39,16 +39,10 @@ export async function sourcesWithReadings(db: Db): Promise<{ id: string; tenantI
     .where(sql`exists (select 1 from readings where readings.source_id = ${sources.id})`);
 }
 
-/** The ids among `ids` registered as `kind`. */
-export async function sourcesOfKind(db: Db, ids: readonly string[], kind: SourceKind): Promise<string[]> {
+/** Who holds each of `ids` that is registered, and as what. */
+export async function sourceOwners(db: Db, ids: readonly string[]): Promise<{ id: string; tenantId: string; kind: SourceKind }[]> {
   if (ids.length === 0) return [];
-  const found = await db.select({ id: sources.id }).from(sources).where(sql`${sources.id} = any(${sql.param([...ids])}::text[]) and ${sources.kind} = ${kind}`);
-  return found.map((row) => row.id);
-}
-
-export async function sourceTenants(db: Db, ids: readonly string[]): Promise<{ id: string; tenantId: string }[]> {
-  if (ids.length === 0) return [];
-  return db.select({ id: sources.id, tenantId: sources.tenantId }).from(sources).where(sql`${sources.id} = any(${sql.param([...ids])}::text[])`);
+  return db.select({ id: sources.id, tenantId: sources.tenantId, kind: sources.kind }).from(sources).where(sql`${sources.id} = any(${sql.param([...ids])}::text[])`);
 }
 
 /** `column` names a source of `tenantId`: the one filter every tenant-scoped query of outputs carries. */

@@ -14,14 +14,19 @@ function readingsSpec(registry: SourceRegistry): StreamSpec<ValidReading, Readin
     noun: 'readings',
     validate: validateReading,
     async admit(candidates, tenantId) {
-      const known = await registry.owned(candidates.map((c) => c.value.sourceId), tenantId);
+      const ids = candidates.map((c) => c.value.sourceId);
+      const known = await registry.owned(ids, tenantId);
+      // A market's instrument has trades, not readings: its readings would feed a ward's rules (signal lost).
+      const instruments = await registry.instrumentsAmong(known);
       return candidates
-        .filter((c) => !known.has(c.value.sourceId))
+        .filter((c) => !known.has(c.value.sourceId) || instruments.has(c.value.sourceId))
         .map((c) => ({
           index: c.index,
           field: 'sourceId',
           code: 'UNKNOWN_SOURCE' as const,
-          message: `source "${c.value.sourceId}" is not registered to your tenant (registerSources first)`,
+          message: known.has(c.value.sourceId)
+            ? `source "${c.value.sourceId}" is an instrument: send its trades with ingestTrades; readings are for patients and devices`
+            : `source "${c.value.sourceId}" is not registered to your tenant (registerSources first)`,
         }));
     },
     naturalKey: (r) => `${r.sourceId}\u0000${r.metric}\u0000${r.time.getTime()}`,

@@ -58,7 +58,8 @@ const SourceInput = builder.inputType('SourceInput', {
 builder.mutationField('registerSources', (t) =>
   t.field({
     type: [SourceRef],
-    description: 'Creates sources, or updates the kind and name of existing ones. Readings are accepted only for registered sources.',
+    description:
+      'Creates sources, or updates the name of existing ones and their kind between PATIENT and DEVICE (a source never turns into or out of an INSTRUMENT). Readings are accepted only for registered patients and devices, trades only for instruments.',
     args: { sources: t.arg({ type: [SourceInput], required: true, description: 'Sources to create or update, matched by id.' }) },
     extensions: { [LIST_SIZE]: ((argument) => listLength(argument('sources')) ?? MAX_SOURCES_PER_CALL) satisfies ListSize },
     resolve: async (_root, args, ctx) => {
@@ -77,7 +78,7 @@ builder.mutationField('registerSources', (t) =>
           throw new ValidationError(`sources[${index}].name must be 1-200 characters, not only spaces, without NUL`, { index, field: 'name' });
         }
       });
-      const { stored, taken } = await ctx.services.registry.register(
+      const { stored, taken, kindFixed } = await ctx.services.registry.register(
         args.sources.map((s) => ({ id: String(s.id), kind: s.kind, name: s.name.trim() })),
         ctx.scope.tenantId,
       );
@@ -87,6 +88,13 @@ builder.mutationField('registerSources', (t) =>
           argument: 'sources',
           sourceId: taken[0],
         }, 'SOURCE_ID_TAKEN');
+      }
+      if (kindFixed) {
+        const index = args.sources.findIndex((s) => String(s.id) === kindFixed.id);
+        throw new ValidationError(
+          `sources[${index}].kind: ${JSON.stringify(kindFixed.id)} is registered as ${kindFixed.kind}; a source of readings cannot become an INSTRUMENT, nor an instrument a source of readings (their data would mix): register it under an id of its own`,
+          { index, field: 'kind', sourceId: kindFixed.id },
+        );
       }
       const none = () => Promise.resolve([]);
       return stored.map((s) => ({ ...s, latest: none }));
