@@ -30,8 +30,13 @@ export async function runKeys(argv: string[]): Promise<number> {
       'tenant-name': { type: 'string' },
       'expires-in': { type: 'string' },
       all: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (command === '--help' || command === 'help' || values.help) {
+    console.log(KEYS_USAGE);
+    return 0;
+  }
   if (!command || !['create', 'revoke', 'list'].includes(command)) {
     console.error(KEYS_USAGE);
     return 2;
@@ -46,8 +51,9 @@ export async function runKeys(argv: string[]): Promise<number> {
     let expiresAt: Date | null = null;
     if (values['expires-in']) {
       const ms = parseDuration(values['expires-in']);
-      if (!ms) {
-        console.error(`--expires-in must be a duration such as 30d or 12h, got "${values['expires-in']}"`);
+      // Shorter than a minute, the key would be expired before anyone could use it.
+      if (!ms || ms < 60_000) {
+        console.error(`--expires-in must be a duration of a minute or more, such as 30d or 12h, got "${values['expires-in']}"`);
         return 2;
       }
       expiresAt = new Date(Date.now() + ms);
@@ -66,6 +72,10 @@ export async function runKeys(argv: string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+  if (config.database.driver === 'pglite' && config.database.dataDir.startsWith('memory://')) {
+    console.error('DATA_DIR=memory:// keeps nothing: a key made there would be gone when this command exits. Point DATA_DIR at the server\'s data, or set DATABASE_URL');
+    return 2;
+  }
   const database = await openDatabase(config.database, createLogger(config.logLevel));
   try {
     if (request) {

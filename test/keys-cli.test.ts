@@ -45,6 +45,11 @@ describe('npm run keys', () => {
     expect(accepted.body).toEqual({ data: { registerSources: [{ id: 'sm-bed-1' }] } });
     await app.close();
 
+    // The whole key where its id goes: refused, naming the id, without printing the secret back.
+    const whole = keys('revoke', key);
+    expect(whole.code).toBe(1);
+    expect(whole.err).toContain(`that is a whole API key, secret included: pass its id, ${summary.id}, to revoke it`);
+    expect(whole.err + whole.out).not.toContain(secret);
     expect(keys('revoke', summary.id).code).toBe(0);
     app = await startTestApp(embedded, { dataDir, env: { AUTH: 'on' } });
     const refused = await gql(`${app.url}/graphql`)(key, '{ metrics { name } }');
@@ -80,13 +85,21 @@ describe('npm run keys', () => {
     expect(badRole).toMatchObject({ code: 1, err: expect.stringContaining('role must be one of ingest, read, analyst, admin, got "root"') });
     expect(keysAt(unopened, 'create', '--tenant', 'St Marys', '--role', 'read', '--name', 'x').err).toContain('tenant must be 1-63 of a-z');
     expect(keysAt(unopened, 'create', '--tenant', 'st-marys', '--role', 'read', '--name', 'x', '--expires-in', 'soon').err).toContain(
-      '--expires-in must be a duration such as 30d or 12h, got "soon"',
+      '--expires-in must be a duration of a minute or more, such as 30d or 12h, got "soon"',
     );
     // A date past the last one JavaScript can hold: refused by name, before any tenant is created.
     const endless = keysAt(unopened, 'create', '--tenant', 'st-marys', '--role', 'read', '--name', 'x', '--expires-in', '100000000d');
     expect(endless).toMatchObject({ code: 1, err: expect.stringContaining('expiresAt is past the last date a key can have') });
     expect(endless.err).not.toContain('    at ');
     expect(keysAt(unopened, 'revoke').err).toContain('revoke needs a key id');
+    const help = keysAt(unopened, '--help');
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('usage: npm run keys -- <command>');
+    expect(keysAt(unopened, 'create', '--tenant', 't', '--role', 'read', '--name', 'x', '--expires-in', '1ms').err).toContain('--expires-in must be a duration of a minute or more');
+    const inMemory = keysAt('memory://', 'create', '--tenant', 't', '--role', 'read', '--name', 'x');
+    expect(inMemory.code).toBe(2);
+    expect(inMemory.err).toContain('DATA_DIR=memory:// keeps nothing');
+    expect(inMemory.out).not.toContain('vgl_');
     expect(existsSync(unopened)).toBe(false);
     expect(keys('revoke', 'nosuchkey').err).toContain('no API key "nosuchkey"');
     // A mistyped flag names the flag and where help is, with no stack trace.

@@ -2,7 +2,7 @@ import type { Db } from '../db/client.js';
 import { ensureTenant, insertApiKey, revokeApiKey, tenantExists, type ApiKeyRow } from '../db/api-keys.js';
 import { ROLES, type Role } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
-import { generateKey } from './api-keys.js';
+import { generateKey, parseKey } from './api-keys.js';
 
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -53,6 +53,11 @@ export async function createApiKey(db: Db, request: KeyRequest, options: { creat
 
 /** Revokes a key of `tenantId` (null: any tenant, for the CLI). NOT_FOUND when there is no such key. */
 export async function revokeKey(db: Db, id: string, tenantId: string | null): Promise<ApiKeyRow> {
+  // A whole key pasted where its id goes: say which id, and never repeat the secret (a terminal, a CI log, a response).
+  const whole = parseKey(id);
+  if (whole) {
+    throw new ValidationError(`that is a whole API key, secret included: pass its id, ${whole.id}, to revoke it`, { argument: 'id' });
+  }
   const row = await revokeApiKey(db, id, tenantId);
   if (!row) throw new ValidationError(`no API key ${JSON.stringify(id)}`, { argument: 'id' }, 'NOT_FOUND');
   return row;
