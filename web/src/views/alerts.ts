@@ -32,8 +32,14 @@ class AlertRow {
     public alert: DashAlertFragment,
     private onChanged: (alert: DashAlertFragment) => void,
   ) {
-    this.ackButton = h('button', { type: 'button', class: 'small', onclick: () => this.toggle('ack') }, 'Acknowledge…');
-    this.historyButton = h('button', { type: 'button', class: 'small secondary', 'aria-expanded': 'false', onclick: () => this.toggle('history') }, 'History');
+    // Named after the alert's source and metric: a screen reader's list of buttons otherwise reads two dozen alike.
+    const which = `alert on ${alert.sourceId}${alert.metric ? ` ${alert.metric}` : ''}`;
+    this.ackButton = h('button', { type: 'button', class: 'small', 'aria-label': `Acknowledge… ${which}`, onclick: () => this.toggle('ack') }, 'Acknowledge…');
+    this.historyButton = h(
+      'button',
+      { type: 'button', class: 'small secondary', 'aria-expanded': 'false', 'aria-label': `History of ${which}`, onclick: () => this.toggle('history') },
+      'History',
+    );
     this.cells = Array.from({ length: 6 }, () => h('td'));
     this.row = h('tr', { class: 'alert-row', 'data-alert': alert.id }, ...this.cells, h('td', { class: 'actions' }, this.ackButton, ' ', this.historyButton));
     this.extra = h('tr', { class: 'alert-extra', hidden: true });
