@@ -19,7 +19,7 @@ export const IngestResultRef = builder.objectRef<IngestResult>('IngestResult').i
   description: 'Returned only after the accepted rows are committed.',
   fields: (t) => ({
     accepted: t.exposeInt('accepted', { description: 'Items newly stored.' }),
-    duplicates: t.exposeInt('duplicates', { description: 'Items already stored (same natural key: source, metric and time for readings; symbol and time for trades); the stored one is kept.' }),
+    duplicates: t.exposeInt('duplicates', { description: 'Items already stored (same natural key: source, metric and time for readings; symbol, time and tradeId for trades; id for transactions); the stored one is kept.' }),
     rejected: t.exposeInt('rejected', { description: 'Items rejected; each has at least one entry in errors and is kept as a dead letter.' }),
     errors: t.field({ description: 'One entry per problem of each rejected item.', type: [IngestErrorRef], resolve: (r) => r.errors }),
     lastCursor: t.string({ nullable: true, description: 'Stream cursor of the last item stored by this batch.', resolve: (r) => r.lastCursor?.toString() ?? null }),

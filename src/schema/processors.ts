@@ -69,7 +69,8 @@ interface LateEventView {
 }
 
 const LateEventRef = builder.objectRef<LateEventView>('LateEvent').implement({
-  description: 'An event that arrived behind its partition watermark: stored raw, but not counted in any window or candle.',
+  description:
+    "An event that arrived more than ALLOWED_LATENESS behind its series' newest event time (its watermark): stored, but in no window, candle, anomaly flag or fraud signal of that series.",
   fields: (t) => ({
     pipeline: t.exposeString('pipeline', { description: 'The pipeline it was late for.' }),
     cursor: t.string({ description: 'Its cursor in the stream.', resolve: (e) => e.cursor.toString() }),
