@@ -16,7 +16,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 const HELP = `usage: npm run simulate -- [options]
   --url URL          GraphQL endpoint (default http://127.0.0.1:4000/graphql)
   --api-key KEY      an admin key of the tenant to simulate (default: $VIGIL_API_KEY; none when the server runs open)
-  --patients N       patients to simulate (default 20)
+  --patients N       patients to simulate (default 20, 0 for trades only)
   --rate R           readings per second in total (default 60)
   --symbols N        market instruments trading alongside (default 3, 0 for none)
   --trade-rate R     trades per second in total (default 20)
@@ -63,6 +63,7 @@ class Refused extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
+    readonly codes: string[] = [],
   ) {
     super(message);
   }
@@ -84,7 +85,8 @@ async function post<R, V>(target: { url: string; apiKey?: string }, document: Ty
   });
   const body = (await response.json()) as { data?: R; errors?: { message: string; extensions?: { code?: string } }[] };
   if (body.errors?.length) {
-    throw new Refused(body.errors.map((e) => e.message).join('; '), body.errors.every((e) => RETRYABLE.has(e.extensions?.code ?? '')));
+    const codes = body.errors.map((e) => e.extensions?.code ?? '');
+    throw new Refused(body.errors.map((e) => e.message).join('; '), codes.every((code) => RETRYABLE.has(code)), codes);
   }
   return body.data!;
 }
@@ -115,20 +117,28 @@ export async function runSimulator(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const patients = Number(values.patients);
-  const rate = Number(values.rate);
-  const symbolCount = Number(values.symbols);
-  const tradeRate = Number(values['trade-rate']);
-  const seconds = values.seconds === undefined ? Infinity : Number(values.seconds);
-  if (![patients, rate, tradeRate].every((n) => Number.isInteger(n) && n > 0) || !(Number.isInteger(symbolCount) && symbolCount >= 0) || !(seconds > 0)) {
-    console.error(`--patients, --rate and --trade-rate must be positive whole numbers, --symbols zero or more, --seconds positive\n${HELP}`);
-    return 2;
-  }
+  // Each flag is named when it is wrong: Number('x') is NaN and `>>> 0` made a seed of 'x' into 0.
+  const bad: string[] = [];
+  const whole = (flag: keyof typeof values, min: number) => {
+    const text = String(values[flag]);
+    const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+    if (!(n >= min)) bad.push(`--${flag} must be a whole number${min > 0 ? ` of ${min} or more` : ''}, got "${text}"`);
+    return n;
+  };
+  const patients = whole('patients', 0);
+  const rate = whole('rate', 1);
+  const symbolCount = whole('symbols', 0);
+  const tradeRate = whole('trade-rate', 1);
+  const seconds = values.seconds === undefined ? Infinity : whole('seconds', 1);
+  const seed = whole('seed', 0);
+  const timings = (['deteriorate-over', 'dropout-after', 'dropout-for', 'travel-gap', 'silence'] as const).map((k) => whole(k, 1));
+  if (patients === 0 && symbolCount === 0) bad.push('--patients and --symbols are both 0: nothing to simulate');
   const scenarios = values.scenario.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = scenarios.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
-  const timings = (['deteriorate-over', 'dropout-after', 'dropout-for', 'travel-gap', 'silence'] as const).map((k) => Number(values[k]));
-  if (unknown.length || !timings.every((n) => Number.isInteger(n) && n > 0)) {
-    console.error(`${unknown.length ? `unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}` : 'scenario timings must be positive whole seconds'}\n${HELP}`);
+  if (unknown.length) bad.push(`unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}`);
+  if (scenarios.some((s) => s === 'deteriorating' || s === 'dropout') && patients === 0) bad.push('the deteriorating and dropout scenarios need --patients 1 or more');
+  if (bad.length) {
+    console.error(`${bad.join('\n')}\n${HELP}`);
     return 2;
   }
   const { prefix } = values;
@@ -136,15 +146,24 @@ export async function runSimulator(argv: string[]): Promise<number> {
     console.error(`--prefix must be 1-32 of letters, digits, ".", "_", ":" or "-", starting with a letter or digit; got "${prefix}"\n${HELP}`);
     return 2;
   }
-  const rand = random(Number(values.seed));
+  const rand = random(seed);
   const api = { url: values.url, apiKey: values['api-key'] };
   const ids = Array.from({ length: patients }, (_, i) => `${prefix}bed-${String(i + 1).padStart(2, '0')}`);
 
   try {
-    await post(api, RegisterSourcesDocument, { sources: ids.map((id) => ({ id, kind: 'PATIENT' as const, name: `Patient in ${id}` })) });
+    if (ids.length > 0) await post(api, RegisterSourcesDocument, { sources: ids.map((id) => ({ id, kind: 'PATIENT' as const, name: `Patient in ${id}` })) });
   } catch (error) {
     // Down, or up and refusing (a key without the admin role, ids another tenant holds): say which.
-    if (error instanceof Refused) console.error(`the API at ${api.url} refused to register the patients: ${error.message}`);
+    if (error instanceof Refused) {
+      const hint = error.codes.includes('UNAUTHENTICATED')
+        ? '\nthe server requires API keys: pass an admin key with --api-key vgl_… or VIGIL_API_KEY'
+        : error.codes.includes('SOURCE_ID_TAKEN')
+          ? '\nanother tenant has these ids: give yours a prefix with --prefix (e.g. --prefix st-marys-)'
+          : error.codes.includes('FORBIDDEN')
+            ? '\nregistering patients needs an admin key of the tenant'
+            : '';
+      console.error(`the API at ${api.url} refused to register the patients: ${error.message}${hint}`);
+    }
     else console.error(`cannot reach the API at ${api.url}: ${(error as Error).message}\nstart it first with: npm start`);
     return 1;
   }
@@ -184,7 +203,7 @@ export async function runSimulator(argv: string[]): Promise<number> {
   for (let tick = 0; !stop && tick < seconds; tick++) {
     const tickStart = started + tick * 1000;
     const readings: ReadingInput[] = [];
-    for (let k = 0; k < rate; k++) {
+    for (let k = 0; series.length > 0 && k < rate; k++) {
       const s = series[next++ % series.length]!;
       if (!plan.sends(s.sourceId, tick)) continue;
       // Mean-reverting random walk around the patient's own baseline (or where a scenario takes it).
@@ -222,13 +241,14 @@ export async function runSimulator(argv: string[]): Promise<number> {
         batch.trades = [];
         if (batch.transactions.length > 0) totals.transactions += (await post(api, IngestTransactionsDocument, { transactions: batch.transactions })).ingestTransactions.accepted;
         batch.transactions = [];
-        const { ingestReadings: result } = await post(api, IngestReadingsDocument, { readings: batch.readings });
+        // Trades only (--patients 0): no readings to send.
+        const result = batch.readings.length > 0 ? (await post(api, IngestReadingsDocument, { readings: batch.readings })).ingestReadings : undefined;
         backlog.shift();
         totals.sent += batch.readings.length;
-        totals.accepted += result.accepted;
-        totals.duplicates += result.duplicates;
-        totals.rejected += result.rejected;
-        const line = `t=${batch.tick + 1}s sent ${totals.sent} accepted ${totals.accepted} duplicates ${totals.duplicates} rejected ${totals.rejected} last cursor ${result.lastCursor ?? '-'} trades ${totals.trades}${totals.transactions ? ` card transactions ${totals.transactions}` : ''}`;
+        totals.accepted += result?.accepted ?? 0;
+        totals.duplicates += result?.duplicates ?? 0;
+        totals.rejected += result?.rejected ?? 0;
+        const line = `t=${batch.tick + 1}s sent ${totals.sent} accepted ${totals.accepted} duplicates ${totals.duplicates} rejected ${totals.rejected} last cursor ${result?.lastCursor ?? '-'} trades ${totals.trades}${totals.transactions ? ` card transactions ${totals.transactions}` : ''}`;
         if (tty) process.stdout.write(`\r${line}`);
         else console.log(line);
       } catch (error) {

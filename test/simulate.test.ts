@@ -108,15 +108,38 @@ describe('npm run simulate', () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       expect(await runSimulator(['--url', `${locked.url}/graphql`, '--seconds', '1'])).toBe(1);
-      expect(errors.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(new RegExp(`^the API at ${locked.url}/graphql refused to register the patients: .*API key`));
+      expect(errors.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(
+        new RegExp(`^the API at ${locked.url}/graphql refused to register the patients: .*API key.*\nthe server requires API keys: pass an admin key with --api-key`),
+      );
     } finally {
       errors.mockRestore();
       await locked.close();
     }
   });
 
-  it('refuses an unknown scenario, naming the ones it knows', async () => {
-    expect(await runSimulator(['--scenario', 'earthquake', '--seconds', '1'])).toBe(2);
+  it('refuses an unknown scenario or a flag that is not a whole number, naming each', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await runSimulator(['--scenario', 'earthquake', '--seed', 'x', '--seconds', '1.5', '--rate', '0'])).toBe(2);
+      const said = String(errors.mock.calls[0]![0]);
+      expect(said).toContain('--rate must be a whole number of 1 or more, got "0"');
+      expect(said).toContain('--seconds must be a whole number of 1 or more, got "1.5"');
+      expect(said).toContain('--seed must be a whole number, got "x"');
+      expect(said).toContain('unknown scenario earthquake; choose from deteriorating, dropout, travel, burst');
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
+  it('simulates trades alone with --patients 0', async () => {
+    const logs = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      expect(await runSimulator(['--url', `${app.url}/graphql`, '--patients', '0', '--symbols', '2', '--prefix', 'solo-', '--seconds', '1'])).toBe(0);
+    } finally {
+      logs.mockRestore();
+    }
+    const trades = await app.sql<{ n: number }>(sql`select count(*)::int as n from trades where symbol like 'solo-%'`);
+    expect(trades[0]!.n).toBeGreaterThan(0);
   });
 
   it('says how to start the server when it cannot reach it, naming the address it tried', async () => {
