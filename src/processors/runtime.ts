@@ -174,7 +174,8 @@ export class ProcessorRuntime<E extends StreamEvent> {
   ) {
     for (const s of spec.stages) this.stats.outputs[s.name] = 0;
     this.deferred = spec.stages.map(() => new Map());
-    this.leaseOutage = outageLog(options.log.child({ pipeline: spec.name }), 'processor lease renewal');
+    // A standby node holds no lease: its check only looks for one to take over.
+    this.leaseOutage = outageLog(options.log.child({ pipeline: spec.name }), 'processor lease check (renew it, or take it over when free)');
   }
 
   get name() {

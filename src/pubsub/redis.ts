@@ -149,6 +149,9 @@ export class RedisPubSubDriver implements PubSub {
 
   async ping(): Promise<void> {
     await this.command(() => this.publisher.ping());
+    // The publishing connection alone says nothing of the one that brings other nodes' messages.
+    const { status } = this.subscriber;
+    if (status !== 'ready') throw new Error(`subscriber connection not ready (${status})${this.link.lastError ? `: ${this.link.lastError}` : ''}`);
   }
 
   /**
