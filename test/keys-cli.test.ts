@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { runKeys } from '../src/keys-cli.js';
 import { startTestApp } from './support/app.js';
 import { gql } from './support/keyed-client.js';
 
@@ -46,10 +47,17 @@ describe('npm run keys', () => {
     await app.close();
 
     // The whole key where its id goes: refused, naming the id, without printing the secret back.
-    const whole = keys('revoke', key);
-    expect(whole.code).toBe(1);
-    expect(whole.err).toContain(`that is a whole API key, secret included: pass its id, ${summary.id}, to revoke it`);
-    expect(whole.err + whole.out).not.toContain(secret);
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    vi.stubEnv('DATABASE_URL', '');
+    vi.stubEnv('DATA_DIR', dataDir);
+    try {
+      expect(await runKeys(['revoke', key])).toBe(1);
+      expect(err.mock.calls.flat().join('\n')).toContain(`that is a whole API key, secret included: pass its id, ${summary.id}, to revoke it`);
+      expect(err.mock.calls.flat().join('\n')).not.toContain(secret);
+    } finally {
+      vi.unstubAllEnvs();
+      err.mockRestore();
+    }
     expect(keys('revoke', summary.id).code).toBe(0);
     app = await startTestApp(embedded, { dataDir, env: { AUTH: 'on' } });
     const refused = await gql(`${app.url}/graphql`)(key, '{ metrics { name } }');
@@ -57,6 +65,27 @@ describe('npm run keys', () => {
     expect(refused.body.errors[0].message).toBe('the API key was revoked');
     await app.close();
   }, 180_000);
+
+  it('answers --help, and refuses a key that expires at once or one kept nowhere (DATA_DIR=memory://)', async () => {
+    // In process: these return before the database opens, and a process each costs seconds.
+    const out = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    vi.stubEnv('DATABASE_URL', '');
+    vi.stubEnv('DATA_DIR', 'memory://');
+    try {
+      expect(await runKeys(['--help'])).toBe(0);
+      expect(String(out.mock.calls[0]![0])).toContain('usage: npm run keys -- <command>');
+      expect(await runKeys(['create', '--tenant', 't', '--role', 'read', '--name', 'x', '--expires-in', '1ms'])).toBe(2);
+      expect(String(err.mock.calls.at(-1)![0])).toContain('--expires-in must be a duration of a minute or more');
+      expect(await runKeys(['create', '--tenant', 't', '--role', 'read', '--name', 'x'])).toBe(2);
+      expect(String(err.mock.calls.at(-1)![0])).toContain('DATA_DIR=memory:// keeps nothing');
+      expect(out.mock.calls.flat().join('\n')).not.toContain('vgl_');
+    } finally {
+      vi.unstubAllEnvs();
+      out.mockRestore();
+      err.mockRestore();
+    }
+  });
 
   it('refuses to open the embedded database while the server has it, and leaves it whole', async () => {
     const app = await startTestApp(embedded, { dataDir });
@@ -92,14 +121,7 @@ describe('npm run keys', () => {
     expect(endless).toMatchObject({ code: 1, err: expect.stringContaining('expiresAt is past the last date a key can have') });
     expect(endless.err).not.toContain('    at ');
     expect(keysAt(unopened, 'revoke').err).toContain('revoke needs a key id');
-    const help = keysAt(unopened, '--help');
-    expect(help.code).toBe(0);
-    expect(help.out).toContain('usage: npm run keys -- <command>');
-    expect(keysAt(unopened, 'create', '--tenant', 't', '--role', 'read', '--name', 'x', '--expires-in', '1ms').err).toContain('--expires-in must be a duration of a minute or more');
-    const inMemory = keysAt('memory://', 'create', '--tenant', 't', '--role', 'read', '--name', 'x');
-    expect(inMemory.code).toBe(2);
-    expect(inMemory.err).toContain('DATA_DIR=memory:// keeps nothing');
-    expect(inMemory.out).not.toContain('vgl_');
+
     expect(existsSync(unopened)).toBe(false);
     expect(keys('revoke', 'nosuchkey').err).toContain('no API key "nosuchkey"');
     // A mistyped flag names the flag and where help is, with no stack trace.
