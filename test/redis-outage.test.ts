@@ -85,6 +85,8 @@ describe.skipIf(!hasRedisServer).each(topologies)('Redis outage with $name', ({ 
     const errors = live.results.items.flatMap((r) => r.errors ?? []);
     expect(errors[0]).toMatchObject({ extensions: { code: 'EVENTS_MISSED' }, message: expect.stringMatching(/^live alerts were interrupted: .*query alerts/) });
     if (lost) expect(kinds()).not.toContain('RESOLVED');
+    const metrics = await (await fetch(`${reader.url}/metrics`)).text();
+    expect(Number(/^vigil_live_events_missed_total\{stream="alerts"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     // What the client re-reads has it.
     await writer.settle();
     const { alerts } = await reader.mutate(AlertsDocument, { ruleIds: [rule.id] });

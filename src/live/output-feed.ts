@@ -26,6 +26,8 @@ export class OutputFeed<T> {
   /** Messages waiting for `learn` keep their order behind this. */
   private pending: Promise<void> | undefined;
   opened = 0;
+  /** Subscribers ended with EVENTS_MISSED. */
+  missedEnded = 0;
   readonly counters = newDeliveryCounters();
   undecodable = 0;
 
@@ -85,6 +87,7 @@ export class OutputFeed<T> {
       { channel: this.options.channel, subscribers: this.open.size, why },
       'live outputs may have been lost; subscribers told to subscribe again and re-read (EVENTS_MISSED)',
     );
+    this.missedEnded += this.open.size;
     for (const { channel } of this.open) channel.interrupt(new EventsMissedError(this.options.noun));
   }
 

@@ -199,6 +199,15 @@ export function createMetrics(services: Services) {
     },
   });
   new Gauge({
+    name: 'vigil_live_events_missed_total',
+    help: 'Output subscribers ended with EVENTS_MISSED (pub/sub may have lost their events; they re-read), by stream',
+    labelNames: ['stream'] as const,
+    registers,
+    collect() {
+      for (const [stream, feed] of Object.entries(services.outputs)) this.set({ stream }, feed.missedEnded);
+    },
+  });
+  new Gauge({
     name: 'vigil_pubsub_reconnects_total',
     help: 'Connections to Redis re-established after a loss (0 with in-process pub/sub)',
     registers,
