@@ -13,6 +13,7 @@ import { sql, startTestApp, type TestApp } from './support/app.js';
 import { heartRate, patients } from './support/fixtures.js';
 import { hasRedisServer, startPrivateRedis } from './support/private-redis.js';
 import { waitFor } from './support/live.js';
+import { Redis } from 'ioredis';
 
 const flatten = (results: { data?: LiveReadingsSubscription | null }[]) => results.flatMap((r) => r.data?.readings ?? []);
 
@@ -34,13 +35,23 @@ describe.skipIf(!hasRedisServer).each(topologies)('Redis outage with $name', ({ 
     const env = { REDIS_URL: redis.url, REDIS_CHANNEL_PREFIX: `outage-${nodes}:` };
     writer = await startTestApp(backend, { env, schema, keepSchema: nodes > 1 });
     reader = nodes > 1 ? await startTestApp(backend, { env, schema }) : writer;
-    await writer.mutate(RegisterSourcesDocument, { sources: patients('bed-r', 'bed-a', 'bed-b') });
+    await writer.mutate(RegisterSourcesDocument, { sources: patients('bed-r', 'bed-a', 'bed-b', 'bed-c') });
   });
   afterAll(async () => {
     if (reader !== writer) await reader?.close();
     await writer?.close();
     await redis?.stop();
   });
+
+  const killSubscribers = async () => {
+    const admin = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await admin.connect();
+      return await admin.client('KILL', 'TYPE', 'pubsub');
+    } finally {
+      admin.disconnect();
+    }
+  };
 
   const committed = async () => (await writer.sql<{ last: string }>(sql`select last::text as last from stream_offsets where stream = 'readings'`))[0]!.last;
 
@@ -66,6 +77,8 @@ describe.skipIf(!hasRedisServer).each(topologies)('Redis outage with $name', ({ 
     // Connections kept open: only the publish times out, and no node loses its subscription. Redis may still read
     // the timed-out PUBLISH once it runs again, so the transition may arrive too.
     { fault: 'Redis not answering for 1.5 s', sourceId: 'bed-b', lost: false, down: async () => redis.pause(), up: async () => redis.resume() },
+    // Closed without an error, as Redis does to a subscriber past its output buffer limit: ioredis is back at once.
+    { fault: 'Redis closing the subscriber connections', sourceId: 'bed-c', lost: false, down: async () => void (await killSubscribers()), up: async () => undefined },
   ])('ends alert subscribers with EVENTS_MISSED after $fault, and the transition they missed is in the query', async ({ sourceId, lost, down, up }) => {
     const { createAlertRule: rule } = await writer.mutate(CreateAlertRuleDocument, {
       input: { name: `Tachycardia ${sourceId}`, kind: 'THRESHOLD', sourceIds: [sourceId], metric: 'heart_rate', above: 150, clear: 100, severity: 'HIGH' },

@@ -23,6 +23,8 @@ interface LinkState {
   reconnects: number;
   /** The last connection error, until a connection is ready again. */
   lastError: string | undefined;
+  /** close() was called: the connections' ends are ours, not an outage. */
+  closing: boolean;
 }
 
 /**
@@ -78,7 +80,7 @@ export class RedisPubSubDriver implements PubSub {
       connectionName: 'vigil-pub',
     });
     const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, connectionName: 'vigil-sub' });
-    const link: LinkState = { reconnects: 0, lastError: undefined };
+    const link: LinkState = { reconnects: 0, lastError: undefined, closing: false };
     const resubscribed = new Set<() => void>();
     for (const [name, client] of [
       ['publisher', publisher],
@@ -91,6 +93,13 @@ export class RedisPubSubDriver implements PubSub {
         if (downSince !== undefined) return log.debug({ connection: name, err: error.message }, 'redis still unreachable');
         downSince = Date.now();
         log.warn({ connection: name, err: error.message }, 'redis connection lost; reconnecting');
+      });
+      // Redis may close a connection without an error: CLIENT KILL, a subscriber past its output buffer limit (when
+      // messages are being lost), a proxy's reset. What was published until it is back never arrives either.
+      client.on('close', () => {
+        if (downSince !== undefined || link.closing || client.status === 'end') return;
+        downSince = Date.now();
+        log.warn({ connection: name }, 'redis connection closed; reconnecting');
       });
       client.on('ready', () => {
         if (downSince === undefined) return;
@@ -194,6 +203,7 @@ export class RedisPubSubDriver implements PubSub {
 
   /** Quits politely; if Redis does not answer within a second (it may be down), drops the sockets. */
   async close(): Promise<void> {
+    this.link.closing = true;
     const quit = this.engine.close().then(() => true, () => false);
     const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000).unref());
     if (!(await Promise.race([quit, timeout]))) {
