@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeadLettersDocument, IngestReadingsDocument, IngestTradesDocument, RegisterSourcesDocument, type ReadingInput } from '../src/generated/graphql.js';
 import { CLAIM_FIRST_FROM, ConflictAwareInserts, SKIP_AFTER_CONFLICT } from '../src/db/offsets.js';
+import { SourceRegistry } from '../src/ingest/source-registry.js';
 import { primaryBackends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { at, heartRate, patients, reading, T0 } from './support/fixtures.js';
@@ -242,6 +243,22 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     expect(ingestReadings.errors).toEqual([
       expect.objectContaining({ index: 0, field: 'sourceId', code: 'UNKNOWN_SOURCE', message: 'source "KIND-X" is an instrument: send its trades with ingestTrades; readings are for patients and devices' }),
     ]);
+  });
+
+  it('decides a registration racing a trade that claims the same id in the database: both nodes agree on its kind', async () => {
+    const { db } = app.server.services.database;
+    // Two nodes' registries: one registering a patient, the other claiming the id as a symbol traded.
+    const [ward, desk] = [new SourceRegistry(db), new SourceRegistry(db)];
+    for (let round = 0; round < 40; round++) {
+      const id = `race-${round}`;
+      const [registered, instruments] = await Promise.all([
+        ward.register([{ id, kind: 'PATIENT', name: id }], 'default'),
+        desk.claim([id], 'default', 'INSTRUMENT').then((owned) => desk.instrumentsAmong(owned)),
+      ]);
+      const [row] = await app.sql<{ kind: string }>(sql`select kind from sources where id = ${id}`);
+      expect({ round, kind: row!.kind, desk: instruments.has(id) ? 'INSTRUMENT' : 'PATIENT' }).toEqual({ round, kind: row!.kind, desk: row!.kind });
+      expect({ round, stored: registered.stored.length === 1 }).toEqual({ round, stored: row!.kind === 'PATIENT' });
+    }
   });
 
   it('rejects a batch above MAX_BATCH whole, storing nothing', async () => {

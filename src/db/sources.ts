@@ -8,7 +8,11 @@ export interface SourceInput {
   name: string;
 }
 
-/** Creates sources for a tenant or updates its own sources' kind and name; another tenant's ids are not returned. */
+/**
+ * Creates sources for a tenant or updates its own sources' kind and name. Not returned: another tenant's ids, and
+ * the tenant's own whose kind would turn into or out of INSTRUMENT (decided in the statement, so a trade claiming
+ * the id as an instrument at the same moment cannot be overwritten).
+ */
 export async function upsertSources(db: Db, input: readonly SourceInput[], tenantId: string) {
   if (input.length === 0) return [];
   return db
@@ -17,7 +21,7 @@ export async function upsertSources(db: Db, input: readonly SourceInput[], tenan
     .onConflictDoUpdate({
       target: sources.id,
       set: { kind: sql`excluded.kind`, name: sql`excluded.name` },
-      setWhere: sql`${sources.tenantId} = excluded.tenant_id`,
+      setWhere: sql`${sources.tenantId} = excluded.tenant_id and (${sources.kind} = 'INSTRUMENT') = (excluded.kind = 'INSTRUMENT')`,
     })
     .returning();
 }

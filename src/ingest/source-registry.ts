@@ -28,16 +28,17 @@ export class SourceRegistry {
   ): Promise<{ stored: Awaited<ReturnType<typeof upsertSources>>; taken: string[]; kindFixed?: { id: string; kind: SourceKind } }> {
     try {
       const stored = await this.db.transaction(async (tx) => {
-        const current = new Map((await sourceOwners(tx as unknown as Db, input.map((s) => s.id))).map((row) => [row.id, row]));
-        for (const wanted of input) {
-          const was = current.get(wanted.id);
-          if (was?.tenantId === tenantId && !sameSide(was.kind, wanted.kind)) throw new KindFixed(wanted.id, was.kind);
-        }
         const rows = await upsertSources(tx as unknown as Db, input, tenantId);
         const storedIds = new Set(rows.map((s) => s.id));
-        const taken = input.map((s) => s.id).filter((id) => !storedIds.has(id));
-        if (taken.length > 0) throw new IdsTaken(taken);
-        return rows;
+        const refused = input.filter((s) => !storedIds.has(s.id));
+        if (refused.length === 0) return rows;
+        // Not stored: another tenant's, or the tenant's own on the other side of INSTRUMENT.
+        const holders = new Map((await sourceOwners(tx as unknown as Db, refused.map((s) => s.id))).map((row) => [row.id, row]));
+        for (const wanted of refused) {
+          const holder = holders.get(wanted.id);
+          if (holder?.tenantId === tenantId && !sameSide(holder.kind, wanted.kind)) throw new KindFixed(wanted.id, holder.kind);
+        }
+        throw new IdsTaken(refused.map((s) => s.id));
       });
       for (const source of stored) this.known.set(source.id, { tenantId, kind: source.kind });
       return { stored, taken: [] };
