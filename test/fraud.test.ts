@@ -171,6 +171,9 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
       transactions: [
         tx({ minute: 102, cardId: 'tok_4111111111111111' }),
         tx({ minute: 102, merchant: 'Corner shop 5500 0000 0000 0004' }),
+        // Beside other digits, in one run of digit groups.
+        tx({ minute: 102, id: '20261206-4111111111111111' }),
+        tx({ minute: 102, cardId: '4111111111111111-01' }),
         // A date-time reference, a 16-digit reference failing the Luhn check, epoch milliseconds: all accepted.
         tx({ minute: 102, id: '20261206-084000' }),
         tx({ minute: 102, id: '8815658961765250' }),
@@ -180,14 +183,18 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     expect(ingestTransactions.errors.map((e) => [e.index, e.field, e.code])).toEqual([
       [0, 'cardId', 'INVALID_CARD'],
       [1, 'merchant', 'INVALID_MERCHANT'],
+      [2, 'id', 'INVALID_ID'],
+      [3, 'cardId', 'INVALID_CARD'],
     ]);
     expect(ingestTransactions.errors[1]!.message).toBe(
       'merchant holds what looks like a card number (13-19 digits that pass the Luhn check); card numbers must not be stored: send a token instead',
     );
     expect(ingestTransactions.accepted).toBe(3);
-    const stored = await app.sql<{ item: string }>(sql`select item::text as item from dead_letters where stream = 'transactions' order by id desc limit 2`);
+    const stored = await app.sql<{ item: string }>(sql`select item::text as item from dead_letters where stream = 'transactions' order by id desc limit 4`);
     const text = stored.map((r) => r.item).join('\n');
     expect(text).toContain('"cardId": "tok_•••• 1111"');
     expect(text).toContain('"merchant": "Corner shop •••• 0004"');
+    expect(text).toContain('"id": "20261206-•••• 1111"');
+    expect(text).toContain('"cardId": "•••• 1111-01"');
   });
 });

@@ -5,15 +5,16 @@
  * digits.
  *
  * A PAN here is 13–19 digits, grouped or not by spaces, dots, colons,
- * underscores or dashes, not part of a longer run of digits, that could be
- * issued: it passes the Luhn check (a random reference fails it nine times in
+ * underscores or dashes, made of whole groups of a run of them (so
+ * `20261206-4111111111111111` and `4111111111111111-01` hold one), that could
+ * be issued: it passes the Luhn check (a random reference fails it nine times in
  * ten) and has an issuer prefix cards have. Among those starting 0, 1 or 2,
  * where dates (2026…) and epoch milliseconds (17…) do, only UATP's 15 digits
  * from 1 and Mastercard's 2221–2720 are.
  */
-const SEPARATOR = '[\\s.:_-]';
-const DIGIT_RUN = new RegExp(`(?<!\\d${SEPARATOR}?)\\d(?:${SEPARATOR}?\\d){12,18}(?!${SEPARATOR}?\\d)`, 'g');
-const SEPARATORS = new RegExp(SEPARATOR, 'g');
+/** Groups of digits joined by one separator each. */
+const DIGIT_RUN = /\d+(?:[\s.:_-]\d+)*/g;
+const GROUP = /\d+/g;
 
 function passesLuhn(digits: string): boolean {
   let sum = 0;
@@ -40,11 +41,29 @@ function couldBeIssued(digits: string): boolean {
   }
 }
 
-/** `value` with each card number in it passed to `replace` (its digits alone). */
+/**
+ * `value` with each card number in it passed to `replace` (its digits alone). In a run of groups, the longest
+ * card number starting at each group is taken, left to right.
+ */
 function replacePans(value: string, replace: (digits: string) => string): string {
   return value.replace(DIGIT_RUN, (run) => {
-    const digits = run.replace(SEPARATORS, '');
-    return couldBeIssued(digits) && passesLuhn(digits) ? replace(digits) : run;
+    const groups = [...run.matchAll(GROUP)].map((m) => ({ start: m.index, end: m.index + m[0].length, digits: m[0] }));
+    let out = '';
+    let copied = 0;
+    for (let i = 0; i < groups.length; ) {
+      let found: { end: number; digits: string; last: number } | undefined;
+      for (let j = i, digits = ''; j < groups.length && (digits += groups[j]!.digits).length <= 19; j++) {
+        if (digits.length >= 13 && couldBeIssued(digits) && passesLuhn(digits)) found = { end: groups[j]!.end, digits, last: j };
+      }
+      if (!found) {
+        i++;
+        continue;
+      }
+      out += run.slice(copied, groups[i]!.start) + replace(found.digits);
+      copied = found.end;
+      i = found.last + 1;
+    }
+    return out + run.slice(copied);
   });
 }
 
