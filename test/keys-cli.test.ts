@@ -52,7 +52,12 @@ describe('npm run keys', () => {
     vi.stubEnv('DATA_DIR', dataDir);
     try {
       expect(await runKeys(['revoke', key])).toBe(1);
+      expect(await runKeys(['revoke', `Bearer ${key}\n`])).toBe(1);
+      // Not a key, and long enough to hold a secret: not quoted back.
+      expect(await runKeys(['revoke', `x${secret}`])).toBe(1);
       expect(err.mock.calls.flat().join('\n')).toContain(`that is a whole API key, secret included: pass its id, ${summary.id}, to revoke it`);
+      expect(err.mock.calls.flat().join('\n').match(/pass its id/g)).toHaveLength(2);
+      expect(err.mock.calls.flat().join('\n')).toContain('no API key with that id (an id is 12 characters of a-z and 2-7)');
       expect(err.mock.calls.flat().join('\n')).not.toContain(secret);
     } finally {
       vi.unstubAllEnvs();

@@ -54,11 +54,16 @@ export async function createApiKey(db: Db, request: KeyRequest, options: { creat
 /** Revokes a key of `tenantId` (null: any tenant, for the CLI). NOT_FOUND when there is no such key. */
 export async function revokeKey(db: Db, id: string, tenantId: string | null): Promise<ApiKeyRow> {
   // A whole key pasted where its id goes: say which id, and never repeat the secret (a terminal, a CI log, a response).
-  const whole = parseKey(id);
+  // Pasted with a "Bearer " in front or a newline behind, it is still the key: look for one anywhere in it.
+  const whole = parseKey(/vgl_[a-z2-7]{12}_[A-Za-z0-9_-]{43}/.exec(id)?.[0] ?? '');
   if (whole) {
     throw new ValidationError(`that is a whole API key, secret included: pass its id, ${whole.id}, to revoke it`, { argument: 'id' });
   }
   const row = await revokeApiKey(db, id, tenantId);
-  if (!row) throw new ValidationError(`no API key ${JSON.stringify(id)}`, { argument: 'id' }, 'NOT_FOUND');
+  // Quoted only when too short to hold a secret (43 characters): what else was pasted may be one.
+  if (!row) {
+    const what = /^[A-Za-z0-9_-]{1,24}$/.test(id) ? `no API key ${JSON.stringify(id)}` : 'no API key with that id (an id is 12 characters of a-z and 2-7)';
+    throw new ValidationError(what, { argument: 'id' }, 'NOT_FOUND');
+  }
   return row;
 }

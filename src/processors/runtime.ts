@@ -223,9 +223,10 @@ export class ProcessorRuntime<E extends StreamEvent> {
     if (flushMs > 0) {
       this.flushTimer = setInterval(() => {
         if (this.role !== 'owner' || this.stopping || Date.now() - this.lastFlush < flushMs) return;
-        this.flushProvisional().catch((error: unknown) =>
-          this.options.log.warn({ pipeline: this.name, err: reasonOf(error) }, 'storing forming outputs failed; retrying at the next batch or flush'),
-        );
+        this.flushProvisional().catch((error: unknown) => {
+          if (error instanceof LeaseLostError) return this.standBy('processor lease lost to another node (found storing forming outputs); standing by');
+          this.options.log.warn({ pipeline: this.name, err: reasonOf(error) }, 'storing forming outputs failed; retrying at the next batch or flush');
+        });
       }, flushMs);
       this.flushTimer.unref();
     }
