@@ -110,13 +110,10 @@ export async function preparedRows<T>(executor: Executor, query: SQL, options: {
  * unreachable or a migration fails; nothing is left open then.
  */
 export async function openDatabase(config: Config['database'], log: Logger): Promise<Database> {
-  const { releaseMigrationLock, ...opened } = config.driver === 'pglite' ? await openPglite(config.dataDir, config.workMem, log) : await openPostgres(config);
+  const { underMigrationLock, ...opened } = config.driver === 'pglite' ? await openPglite(config.dataDir, config.workMem, log) : await openPostgres(config, log);
   try {
-    try {
-      await migrateDatabase(opened.db, config.driver === 'postgres' ? config.schema : 'public');
-    } finally {
-      await releaseMigrationLock?.();
-    }
+    const migrate = () => migrateDatabase(opened.db, config.driver === 'postgres' ? config.schema : 'public');
+    await (underMigrationLock ? underMigrationLock(migrate) : migrate());
     const timescale = await hasTimescale(opened.db);
     log.info(
       {
@@ -135,7 +132,7 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
   }
 }
 
-async function openPglite(dataDir: string, workMem: string, log: Logger): Promise<Omit<Database, 'timescale'> & { releaseMigrationLock?: undefined }> {
+async function openPglite(dataDir: string, workMem: string, log: Logger): Promise<Omit<Database, 'timescale'> & { underMigrationLock?: undefined }> {
   const inMemory = dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
   // Claimed before it is opened; a new directory once PGlite has created the database in it, which needs it empty.
@@ -205,21 +202,39 @@ const FAIL_FAST = {
 
 async function openPostgres(
   config: Extract<Config['database'], { driver: 'postgres' }>,
-): Promise<Omit<Database, 'timescale'> & { releaseMigrationLock: () => Promise<void> }> {
-  // Nodes starting together on a new schema raced to create it ("duplicate key value violates unique constraint
-  // pg_namespace_nspname_index") and to migrate it (a CREATE TABLE another node had run): one node at a time,
-  // under a lock held by this session until its migrations are done.
+  log: Logger,
+): Promise<Omit<Database, 'timescale'> & { underMigrationLock: (migrate: () => Promise<void>) => Promise<void> }> {
   const setup = postgres(config.url, { max: 1, onnotice: () => undefined, connect_timeout: FAIL_FAST.connect_timeout });
   try {
-    await setup`select pg_advisory_lock(hashtext(${`vigil-migrate:${config.schema}`}))`;
-    await setup.unsafe(`create schema if not exists "${config.schema}"`);
+    // Two nodes creating it at once: one of them is told the name is taken (23505), and the schema is there.
+    await setup.unsafe(`create schema if not exists "${config.schema}"`).catch((error: unknown) => {
+      if (sqlStateOf(error) !== '23505') throw error;
+    });
   } catch (error) {
     await setup.end();
     // postgres.js's own message ("connect ECONNREFUSED …") does not say which setting to look at.
     throw new Error(`cannot open PostgreSQL at ${redactUrl(config.url)} (DATABASE_URL), schema "${config.schema}": ${reasonOf(error)}`, { cause: error });
   }
-  // Ending the session releases its lock.
-  const releaseMigrationLock = () => setup.end();
+  /**
+   * Nodes starting together on a new schema raced to migrate it (a CREATE TABLE another node had just run): one
+   * node at a time, under a lock held by a transaction open on `setup` until its migrations are done. A
+   * transaction's lock, not a session's: behind a transaction-mode pooler a session's would stay on the pooled
+   * server connection. Waiting is said every 5 s: another node's migration may take minutes.
+   */
+  const underMigrationLock = async (migrate: () => Promise<void>) => {
+    try {
+      await setup.begin(async (tx) => {
+        const key = `vigil-migrate:${config.schema}`;
+        for (let attempt = 0; !(await tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(hashtext(${key})) as locked`)[0]!.locked; attempt++) {
+          if (attempt % 10 === 0) log.info({ schema: config.schema, waitedMs: attempt * 500 }, "waiting for another node's migrations of this schema");
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+        await migrate();
+      });
+    } finally {
+      await setup.end();
+    }
+  };
   const client = postgres(config.url, {
     max: config.poolSize,
     onnotice: () => undefined,
@@ -241,7 +256,7 @@ async function openPostgres(
   return {
     db,
     driver: 'postgres',
-    releaseMigrationLock,
+    underMigrationLock,
     ping: async () => {
       await client`select 1`;
     },
