@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runKeys } from '../src/keys-cli.js';
@@ -106,9 +106,15 @@ describe('npm run keys', () => {
     const after = keys('list');
     expect(after.code, after.err).toBe(0);
     // A lock left by a process that is gone (kill -9) is taken over.
-    writeFileSync(join(dataDir, 'vigil.pid'), '2147483646\n');
+    writeFileSync(join(dataDir, 'vigil.pid'), `2147483646 ${hostname()}\n`);
     expect(keys('list').code).toBe(0);
     expect(existsSync(join(dataDir, 'vigil.pid'))).toBe(false);
+    // One from another host (a container sharing the volume) cannot be checked: refused, naming it.
+    writeFileSync(join(dataDir, 'vigil.pid'), '7 ward-node-2\n');
+    const elsewhere = keys('list');
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.err).toContain('is in use by another process (pid 7 on ward-node-2)');
+    rmSync(join(dataDir, 'vigil.pid'));
   }, 120_000);
 
   it('explains what is missing or wrong, before opening the database when the arguments alone show it', () => {

@@ -1,7 +1,8 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
-/** In DATA_DIR while a process has the embedded database open: that process's pid. */
+/** In DATA_DIR while a process has the embedded database open: that process's pid and host name. */
 export const LOCK_FILE = 'vigil.pid';
 
 /** Directories this process holds. A lock file naming this pid is another's: a container's process often gets the same pid after a restart. */
@@ -17,28 +18,43 @@ export function lockDataDir(dataDir: string): () => void {
   const file = join(dataDir, LOCK_FILE);
   const key = resolve(dataDir);
   if (held.has(key)) throw new Error(`DATA_DIR ${dataDir} is already open in this process`);
+  const mine = `${process.pid} ${hostname()}\n`;
   for (let attempt = 0; ; attempt++) {
     try {
-      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      writeFileSync(file, mine, { flag: 'wx' });
       break;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
-      const holder = Number.parseInt(readFileSync(file, 'utf8'), 10);
-      if (Number.isSafeInteger(holder) && holder !== process.pid && isRunning(holder)) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw error;
+      let holder: { pid: number; host: string | undefined };
+      try {
+        const [pid, host] = readFileSync(file, 'utf8').trim().split(' ');
+        holder = { pid: Number.parseInt(pid ?? '', 10), host };
+      } catch (readError) {
+        // Gone between the two calls: its holder released it, or another process took it over; try again.
+        if ((readError as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw readError;
+      }
+      // Another host's pid (a container sharing the volume) cannot be checked from here: not taken over.
+      const elsewhere = holder.host !== undefined && holder.host !== hostname();
+      if (elsewhere || (Number.isSafeInteger(holder.pid) && holder.pid !== process.pid && isRunning(holder.pid))) {
         throw new DataDirInUseError(
-          `DATA_DIR ${dataDir} is in use by another process (pid ${holder}): the embedded database takes one process at a time. ` +
+          `DATA_DIR ${dataDir} is in use by another process (pid ${holder.pid}${elsewhere ? ` on ${holder.host}` : ''}): the embedded database takes one process at a time. ` +
             `Stop that process first, or manage keys through the running server's API (createApiKey, revokeApiKey). ` +
             `If no such process runs, delete ${file}`,
         );
       }
-      unlinkSync(file);
+      try {
+        unlinkSync(file);
+      } catch (unlinkError) {
+        if ((unlinkError as NodeJS.ErrnoException).code !== 'ENOENT') throw unlinkError;
+      }
     }
   }
   held.add(key);
   return () => {
     held.delete(key);
     try {
-      if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
+      if (readFileSync(file, 'utf8') === mine) unlinkSync(file);
     } catch {
       // Already gone: nothing to release.
     }
