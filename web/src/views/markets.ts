@@ -161,7 +161,10 @@ export function marketsView(root: HTMLElement): () => void {
           changed(c.symbol);
         }
       },
-      error: (error) => (status.textContent = `Live candles: ${error.message}`),
+      // Resubscribed at once: the next trade brings the forming candle back; not worth a message that stays.
+      error: (error) => {
+        if (error.code !== 'EVENTS_MISSED' && error.code !== 'SLOW_CONSUMER') status.textContent = `Live candles: ${error.message}`;
+      },
     });
     void (async () => {
       try {

@@ -167,7 +167,10 @@ export function patientView(root: HTMLElement, id: string): () => void {
       for (const w of data.windows) addWindow(w);
       store.touch(id);
     },
-    error: (error) => (status.textContent = `Window averages: ${error.message}`),
+    // Resubscribed at once: the next window output brings the averages back; not worth a message that stays.
+    error: (error) => {
+      if (error.code !== 'EVENTS_MISSED' && error.code !== 'SLOW_CONSUMER') status.textContent = `Window averages: ${error.message}`;
+    },
   });
   const addWindow = (w: DashWindowFragment) => {
     let byStart = windows.get(w.metric);
