@@ -379,8 +379,9 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
       await app.mutate(RegisterSourcesDocument, { sources: patients('n2-order') });
       const score = (time: number, total: number) => ({ sourceId: 'n2-order', time, total, risk: total >= 7 ? 'HIGH' : 'LOW', scores: {}, values: {} }) as unknown as News2Score;
       const { db } = app.server.services.database;
-      await upsertNews2(db, [score(T0 + 2_000, 7)]);
-      await upsertNews2(db, [score(T0 + 1_000, 0)]);
+      expect(await upsertNews2(db, [score(T0 + 2_000, 7)])).toHaveLength(1);
+      // Not stored, so not published either: subscribers would see the older score last.
+      expect(await upsertNews2(db, [score(T0 + 1_000, 0)])).toEqual([]);
       const stored = () => app.sql<{ total: number }>(sql`select total from news2_scores where source_id = 'n2-order'`);
       expect(await stored()).toEqual([{ total: 7 }]);
       // The same time again is a recomputed score (a late parameter): it replaces.

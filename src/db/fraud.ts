@@ -7,8 +7,11 @@ import { upsertAll } from './processor-outputs.js';
 /** A signal as the pipelines store and publish it: stamped with its tenant (processors/tenant-scope.ts). */
 export type TenantFraudSignal = FraudSignal & { tenantId: string };
 
-/** A velocity burst grows while it lasts: the same id is re-emitted with more transactions. */
-export async function upsertFraudSignals(tx: Db, signals: readonly TenantFraudSignal[]): Promise<void> {
+/**
+ * A velocity burst grows while it lasts: the same id is re-emitted with more transactions. Returns the signals
+ * stored new or changed, which are the ones to publish (a replay re-emits unchanged ones).
+ */
+export async function upsertFraudSignals(tx: Db, signals: readonly TenantFraudSignal[]): Promise<TenantFraudSignal[]> {
   const t = fraudSignals;
   const rows = signals.map((s) => ({
     id: s.id,
@@ -24,7 +27,15 @@ export async function upsertFraudSignals(tx: Db, signals: readonly TenantFraudSi
     seq: sql`default` as never,
   }));
   // A signal re-emitted as it was (a replay after a restart) keeps its place and its updatedAt.
-  await upsertAll(tx, t, rows, [t.id], sql`(${t.time}, ${t.transactionIds}, ${t.details}, ${t.message}) is distinct from (excluded.time, excluded.transaction_ids, excluded.details, excluded.message)`);
+  const written = await upsertAll(
+    tx,
+    t,
+    rows,
+    [t.id],
+    sql`(${t.time}, ${t.transactionIds}, ${t.details}, ${t.message}) is distinct from (excluded.time, excluded.transaction_ids, excluded.details, excluded.message)`,
+  );
+  const stored = new Set(written);
+  return signals.filter((s) => stored.has(s.id));
 }
 
 export async function listFraudSignals(

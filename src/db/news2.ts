@@ -5,8 +5,9 @@ import type { Db } from './client.js';
 import { news2Scores } from './schema.js';
 import { upsertAll } from './processor-outputs.js';
 
-export async function upsertNews2(tx: Db, scores: readonly News2Score[]): Promise<void> {
-  await upsertAll(
+/** Stores each patient's score unless a newer one is stored; returns those stored, which are the ones to publish. */
+export async function upsertNews2(tx: Db, scores: readonly News2Score[]): Promise<News2Score[]> {
+  const written = await upsertAll(
     tx,
     news2Scores,
     scores.map((s) => ({ sourceId: s.sourceId, time: new Date(s.time), total: s.total, risk: s.risk, scores: s.scores, values: s.values, updatedAt: sql`now()` as never })),
@@ -14,6 +15,8 @@ export async function upsertNews2(tx: Db, scores: readonly News2Score[]): Promis
     // A patient's current score: never replaced by an older one (a replay after a restart passes through them).
     sql`excluded.time >= ${news2Scores.time}`,
   );
+  const stored = new Set(written);
+  return scores.filter((s) => stored.has(s.sourceId));
 }
 
 /** A tenant's current scores ordered by patient id: `sourceIds` only (when given), after `after`, at most `limit`. */

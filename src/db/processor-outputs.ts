@@ -10,8 +10,12 @@ const CHUNK_ROWS = 2_000;
  * rows carry takes the new value (processors re-emit an output whole, by id);
  * columns they leave out (a serial, a creation time) keep the stored one.
  */
-export async function upsertAll<T extends PgTable>(tx: Db, table: T, rows: T['$inferInsert'][], target: PgColumn[], setWhere?: SQL): Promise<void> {
-  if (rows.length === 0) return;
+/**
+ * Inserts `rows`, or updates them where `target` matches and `setWhere` (if given) holds. With `setWhere`, returns
+ * the `target[0]` values of the rows it wrote (inserted, or updated because the condition held); without, none.
+ */
+export async function upsertAll<T extends PgTable>(tx: Db, table: T, rows: T['$inferInsert'][], target: PgColumn[], setWhere?: SQL): Promise<unknown[]> {
+  if (rows.length === 0) return [];
   const keyNames = new Set(target.map((c) => c.name));
   const set: Record<string, SQL> = {};
   const columns = getTableColumns(table);
@@ -19,12 +23,17 @@ export async function upsertAll<T extends PgTable>(tx: Db, table: T, rows: T['$i
     const column = columns[property]!;
     if (!keyNames.has(column.name)) set[property] = sql.raw(`excluded."${column.name}"`);
   }
+  const written: unknown[] = [];
   for (let i = 0; i < rows.length; i += CHUNK_ROWS) {
-    await tx
+    const insert = tx
       .insert(table)
       .values(rows.slice(i, i + CHUNK_ROWS) as never)
       .onConflictDoUpdate({ target, set: set as never, setWhere });
+    // Only when it decides anything: windows and candles (no condition) are written whole.
+    if (setWhere) for (const row of await insert.returning({ key: target[0]! })) written.push(row.key);
+    else await insert;
   }
+  return written;
 }
 
 /** A page of stored processor outputs (windows, candles) by window start. */
