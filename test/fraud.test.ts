@@ -175,6 +175,8 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
         // Beside other digits, in one run of digit groups.
         tx({ minute: 102, id: '20261206-4111111111111111' }),
         tx({ minute: 102, cardId: '4111111111111111-01' }),
+        // A shop number before a card number in groups: a chance match across both must not leave the card's digits.
+        tx({ minute: 102, merchant: 'Shop 35 5425 2334 3010 9903' }),
         // A date-time reference, a 16-digit reference failing the Luhn check, epoch milliseconds: all accepted.
         tx({ minute: 102, id: '20261206-084000' }),
         tx({ minute: 102, id: '8815658961765250' }),
@@ -186,16 +188,20 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
       [1, 'merchant', 'INVALID_MERCHANT'],
       [2, 'id', 'INVALID_ID'],
       [3, 'cardId', 'INVALID_CARD'],
+      [4, 'merchant', 'INVALID_MERCHANT'],
     ]);
     expect(ingestTransactions.errors[1]!.message).toBe(
       'merchant holds what looks like a card number (13-19 digits that pass the Luhn check); card numbers must not be stored: send a token instead',
     );
     expect(ingestTransactions.accepted).toBe(3);
-    const stored = await app.sql<{ item: string }>(sql`select item::text as item from dead_letters where stream = 'transactions' order by id desc limit 4`);
+    const stored = await app.sql<{ item: string }>(sql`select item::text as item from dead_letters where stream = 'transactions' order by id desc limit 5`);
     const text = stored.map((r) => r.item).join('\n');
     expect(text).toContain('"cardId": "tok_•••• 1111"');
     expect(text).toContain('"merchant": "Corner shop •••• 0004"');
-    expect(text).toContain('"id": "20261206-•••• 1111"');
-    expect(text).toContain('"cardId": "•••• 1111-01"');
+    // The whole run of digit groups goes, the digits beside the number with it.
+    expect(text).toContain('"id": "•••• 1111"');
+    expect(text).toContain('"cardId": "•••• 1111"');
+    expect(text).toContain('"merchant": "Shop •••• 9903"');
+    for (const digits of ['5425', '2334', '3010', '4111111111111111']) expect(text).not.toContain(digits);
   });
 });
