@@ -60,9 +60,9 @@ export async function revokeKey(db: Db, id: string, tenantId: string | null): Pr
     throw new ValidationError(`that is a whole API key, secret included: pass its id, ${whole.id}, to revoke it`, { argument: 'id' });
   }
   const row = await revokeApiKey(db, id, tenantId);
-  // Quoted only when too short to hold a secret (43 characters): what else was pasted may be one.
+  // Quoted only when written in an id's alphabet: anything else pasted may hold part of a secret.
   if (!row) {
-    const what = /^[A-Za-z0-9_-]{1,24}$/.test(id) ? `no API key ${JSON.stringify(id)}` : 'no API key with that id (an id is 12 characters of a-z and 2-7)';
+    const what = /^[a-z2-7]{1,12}$/.test(id) ? `no API key ${JSON.stringify(id)}` : 'no API key with that id (an id is 12 characters of a-z and 2-7)';
     throw new ValidationError(what, { argument: 'id' }, 'NOT_FOUND');
   }
   return row;

@@ -224,6 +224,8 @@ async function openPostgres(
   const underMigrationLock = async (migrate: () => Promise<void>) => {
     try {
       await setup.begin(async (tx) => {
+        // Idle while the pool migrates: a server's idle_in_transaction_session_timeout would end it, and the lock.
+        await tx`set local idle_in_transaction_session_timeout = 0`;
         const key = `vigil-migrate:${config.schema}`;
         for (let attempt = 0; !(await tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(hashtext(${key})) as locked`)[0]!.locked; attempt++) {
           if (attempt % 10 === 0) log.info({ schema: config.schema, waitedMs: attempt * 500 }, "waiting for another node's migrations of this schema");

@@ -614,7 +614,8 @@ export class ProcessorRuntime<E extends StreamEvent> {
           const toPublish: unknown[][] = [];
           for (const [i, s] of this.spec.stages.entries()) {
             const stored = lists[i]!.length > 0 ? await s.sink.persist(tx as unknown as Db, lists[i]!) : undefined;
-            toPublish.push(stored ?? all[i]!);
+            // On a retry, what the store says it wrote misses what a try whose commit was not answered did write.
+            toPublish.push(attempt > 0 ? all[i]! : (stored ?? all[i]!));
           }
           await recordLateEvents(tx, this.name, late);
           return toPublish;

@@ -97,7 +97,7 @@ export class RedisPubSubDriver implements PubSub {
       // Redis may close a connection without an error: CLIENT KILL, a subscriber past its output buffer limit (when
       // messages are being lost), a proxy's reset. What was published until it is back never arrives either.
       client.on('close', () => {
-        if (downSince !== undefined || link.closing || client.status === 'end') return;
+        if (downSince !== undefined || link.closing) return;
         downSince = Date.now();
         log.warn({ connection: name }, 'redis connection closed; reconnecting');
       });
@@ -119,6 +119,7 @@ export class RedisPubSubDriver implements PubSub {
     try {
       await Promise.all([publisher.connect(), subscriber.connect()]);
     } catch (error) {
+      link.closing = true;
       publisher.disconnect();
       subscriber.disconnect();
       // ioredis rejects with "Connection is closed."; the socket's own error says why.
