@@ -1,9 +1,21 @@
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** In DATA_DIR while a process has the embedded database open: that process's pid and host name. */
 export const LOCK_FILE = 'vigil.pid';
+
+/** How often a holder touches its lock file, and how long another host's lock may go untouched before it is stale. */
+const TOUCH_EVERY_MS = 10_000;
+const STALE_AFTER_MS = 60_000;
+
+function modifiedAt(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
 
 /** Directories this process holds. A lock file naming this pid is another's: a container's process often gets the same pid after a restart. */
 const held = new Set<string>();
@@ -34,9 +46,11 @@ export function lockDataDir(dataDir: string): () => void {
         if ((readError as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw readError;
       }
-      // Another host's pid (a container sharing the volume) cannot be checked from here: not taken over.
+      // Another host's pid (a container sharing the volume) cannot be checked from here, but its holder touches the
+      // file while it holds it: one untouched for a while is a container that is gone (a recreated one has a new name).
       const elsewhere = holder.host !== undefined && holder.host !== hostname();
-      if (elsewhere || (Number.isSafeInteger(holder.pid) && holder.pid !== process.pid && isRunning(holder.pid))) {
+      const alive = elsewhere ? Date.now() - modifiedAt(file) < STALE_AFTER_MS : Number.isSafeInteger(holder.pid) && holder.pid !== process.pid && isRunning(holder.pid);
+      if (alive) {
         throw new DataDirInUseError(
           `DATA_DIR ${dataDir} is in use by another process (pid ${holder.pid}${elsewhere ? ` on ${holder.host}` : ''}): the embedded database takes one process at a time. ` +
             `Stop that process first, or manage keys through the running server's API (createApiKey, revokeApiKey). ` +
@@ -51,7 +65,17 @@ export function lockDataDir(dataDir: string): () => void {
     }
   }
   held.add(key);
+  const touch = setInterval(() => {
+    try {
+      const now = new Date();
+      utimesSync(file, now, now);
+    } catch {
+      // Gone (deleted by hand): nothing to keep fresh.
+    }
+  }, TOUCH_EVERY_MS);
+  touch.unref();
   return () => {
+    clearInterval(touch);
     held.delete(key);
     try {
       if (readFileSync(file, 'utf8') === mine) unlinkSync(file);
