@@ -5,7 +5,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  * public and names the key in logs, the audit log and revocation; the secret
  * (32 random bytes, base64url) is shown once and stored only as its SHA-256.
  */
-const KEY_PATTERN = /^vgl_([a-z2-7]{12})_([A-Za-z0-9_-]{43})$/;
+const KEY_BODY = 'vgl_([a-z2-7]{12})_([A-Za-z0-9_-]{43})';
+const KEY_PATTERN = new RegExp(`^${KEY_BODY}$`);
+const KEY_INSIDE = new RegExp(KEY_BODY);
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 export interface NewKey {
@@ -28,6 +30,12 @@ export function hashSecret(secret: string): string {
 /** Splits a presented key; undefined when it is not shaped like one of ours. */
 export function parseKey(key: string): { id: string; secret: string } | undefined {
   const match = KEY_PATTERN.exec(key);
+  return match ? { id: match[1]!, secret: match[2]! } : undefined;
+}
+
+/** A key found anywhere in `text` (pasted with "Bearer " before it, or a newline after); undefined when none is. */
+export function findKey(text: string): { id: string; secret: string } | undefined {
+  const match = KEY_INSIDE.exec(text);
   return match ? { id: match[1]!, secret: match[2]! } : undefined;
 }
 

@@ -2,7 +2,7 @@ import type { Db } from '../db/client.js';
 import { ensureTenant, insertApiKey, revokeApiKey, tenantExists, type ApiKeyRow } from '../db/api-keys.js';
 import { ROLES, type Role } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
-import { generateKey, parseKey } from './api-keys.js';
+import { findKey, generateKey } from './api-keys.js';
 
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -55,7 +55,7 @@ export async function createApiKey(db: Db, request: KeyRequest, options: { creat
 export async function revokeKey(db: Db, id: string, tenantId: string | null): Promise<ApiKeyRow> {
   // A whole key pasted where its id goes: say which id, and never repeat the secret (a terminal, a CI log, a response).
   // Pasted with a "Bearer " in front or a newline behind, it is still the key: look for one anywhere in it.
-  const whole = parseKey(/vgl_[a-z2-7]{12}_[A-Za-z0-9_-]{43}/.exec(id)?.[0] ?? '');
+  const whole = findKey(id);
   if (whole) {
     throw new ValidationError(`that is a whole API key, secret included: pass its id, ${whole.id}, to revoke it`, { argument: 'id' });
   }

@@ -42,8 +42,8 @@ function couldBeIssued(digits: string): boolean {
 
 /** Longer strings are never a field that may hold a reference (ids 64, merchants 128): checked coarsely, in one pass. */
 const PRECISE_UP_TO = 256;
-/** Digit groups a run may have to be looked into: a card number in groups has at most 5 (4-4-4-4-3). */
-const MAX_GROUPS = 24;
+/** Groups a card number is written in at most (4-4-4-4-3). */
+const MAX_CARD_GROUPS = 5;
 
 /** How card numbers are written in groups: one, fours (the last may be shorter), or American Express's 4-6-5 and Diners' 4-6-4. */
 function groupedAsCards(lengths: number[]): boolean {
@@ -59,11 +59,10 @@ function groupedAsCards(lengths: number[]): boolean {
  */
 function panIn(run: string): string | undefined {
   const groups = run.match(/\d+/g)!;
-  if (groups.length > MAX_GROUPS) return undefined;
   const isPan = (digits: string) => digits.length >= 13 && digits.length <= 19 && couldBeIssued(digits) && passesLuhn(digits);
   const whole = groups.join('');
   if (isPan(whole)) return whole;
-  for (let n = 1; n < groups.length; n++) {
+  for (let n = 1; n < groups.length && n <= MAX_CARD_GROUPS; n++) {
     for (const window of [groups.slice(0, n), groups.slice(groups.length - n)]) {
       const digits = window.join('');
       if (groupedAsCards(window.map((g) => g.length)) && isPan(digits)) return digits;
