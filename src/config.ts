@@ -143,6 +143,7 @@ export const Env = z.object({
   CHECKPOINT_INTERVAL: duration('5s'),
   FORMING_FLUSH_INTERVAL: duration('1s', { zero: true }),
   PROCESSOR_LEASE: duration('10s'),
+  PROCESSOR_QUEUE_LIMIT: wholeNumber(z.number().min(100).max(10_000_000), 100_000),
   ESCALATE_AFTER: duration('5m'),
   ALERT_CHECK_INTERVAL: duration('1s'),
   FRAUD_VELOCITY_WINDOW: duration('10m'),
@@ -220,6 +221,7 @@ function toConfig(env: z.infer<typeof Env>) {
       checkpointIntervalMs: env.CHECKPOINT_INTERVAL,
       formingFlushMs: env.FORMING_FLUSH_INTERVAL,
       leaseMs: env.PROCESSOR_LEASE,
+      queueLimit: env.PROCESSOR_QUEUE_LIMIT,
       fraud: {
         velocity: { windowMs: env.FRAUD_VELOCITY_WINDOW, minAmount: env.FRAUD_VELOCITY_MIN_AMOUNT, maxCount: env.FRAUD_VELOCITY_MAX_COUNT },
         travel: { maxSpeedKmh: env.FRAUD_MAX_SPEED_KMH, minDistanceKm: env.FRAUD_MIN_DISTANCE_KM },

@@ -23,7 +23,8 @@ import { CLAIM_FIRST_FROM } from '../src/db/offsets.js';
 import { IngestReadingsDocument, LiveReadingsDocument, RegisterSourcesDocument, type LiveReadingsSubscription, type ReadingInput } from '../src/generated/graphql.js';
 import { DATABASE_URL, REDIS_URL, type Backend } from './support/backends.js';
 import { dropSchema, sql, startTestApp, type GraphQLResponse, type TestApp } from './support/app.js';
-import { heartRate, patients } from './support/fixtures.js';
+import { heartRate, patients, T0 } from './support/fixtures.js';
+import { expectEveryWindowClosed, expectWindowsEqualSql, PROCESSOR_ENV, SPECS } from './support/streams.js';
 import { LiveResults, waitFor } from './support/live.js';
 import { seedEmbeddedDataDir } from './support/embedded-template.js';
 import { freePort } from './support/free-port.js';
@@ -314,6 +315,55 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable as a processor pipeline s
       await proxy.restore();
       await app.close();
       await proxy.close();
+    }
+  });
+});
+
+describe.skipIf(!DATABASE_URL)('PostgreSQL slower than ingest for the processors', () => {
+  it('hold at most PROCESSOR_QUEUE_LIMIT live events, read the rest back from the database, and end with every window equal to SQL', async () => {
+    const backend: Backend = { name: 'PostgreSQL', database: 'postgres', pubsub: 'memory' };
+    const app = await startTestApp(backend, { env: { ...QUIET, ...PROCESSOR_ENV, PROCESSOR_QUEUE_LIMIT: '100' } });
+    const { schema } = app.config.database as { schema: string };
+    const direct = postgres(DATABASE_URL!, { max: 1, onnotice: () => undefined, connection: { search_path: schema } });
+    let release = () => {};
+    try {
+      await app.mutate(RegisterSourcesDocument, { sources: patients('qd-a', 'qd-b') });
+      // A minute of both series per batch, every 3 s: each batch closes the minute before it (ALLOWED_LATENESS 30s).
+      const batch = (minute: number) => ['qd-a', 'qd-b'].flatMap((id, i) => Array.from({ length: 20 }, (_, k) => heartRate(id, 60 + i * 10 + k, minute * 60 + k * 3)));
+      await app.mutate(IngestReadingsDocument, { readings: batch(0) });
+      await app.settle();
+      const pipeline = app.server.services.pipelines.readings!;
+
+      // Storing windows waits on this lock; ingest does not.
+      let locked!: () => void;
+      const held = new Promise<void>((resolve) => (locked = resolve));
+      const lock = direct.begin(async (tx) => {
+        await tx`lock table window_aggregates in exclusive mode`;
+        locked();
+        await new Promise<void>((resolve) => (release = resolve));
+      });
+      await held;
+      const queued: number[] = [];
+      for (let minute = 1; minute <= 8; minute++) {
+        await app.mutate(IngestReadingsDocument, { readings: batch(minute) });
+        queued.push(pipeline.queuedEvents);
+      }
+      expect(Math.max(...queued), `queued after each batch: ${queued.join(', ')}`).toBeLessThanOrEqual(100);
+      expect(pipeline.stats.queueDrops).toBe(1);
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      expect(metrics).toMatch(/^vigil_processor_queue_drops_total\{pipeline="readings"\} 1$/m);
+
+      release();
+      await lock;
+      await app.settle();
+      expect(pipeline.stats.eventsIn).toBe(9 * 40);
+      // Every window the last watermark closed (8 min 57 s - 30 s), each equal to SQL over the stored readings.
+      await expectEveryWindowClosed(app, 'qd', SPECS, T0 + 507_000);
+      expect(await expectWindowsEqualSql(app, 'qd')).toBeGreaterThanOrEqual(2 * 8);
+    } finally {
+      release();
+      await direct.end();
+      await app.close();
     }
   });
 });

@@ -76,6 +76,24 @@ export function createMetrics(services: Services) {
     },
   });
   new Gauge({
+    name: 'vigil_processor_queued_events',
+    help: 'Live events waiting for the batch in hand to be stored (at most PROCESSOR_QUEUE_LIMIT)',
+    labelNames: ['pipeline'] as const,
+    registers,
+    collect() {
+      for (const p of pipelines()) this.set({ pipeline: p.name }, p.queuedEvents);
+    },
+  });
+  new Gauge({
+    name: 'vigil_processor_queue_drops_total',
+    help: 'Times the live queue passed PROCESSOR_QUEUE_LIMIT and its events were read back from the database instead (counter semantics; resets on restart)',
+    labelNames: ['pipeline'] as const,
+    registers,
+    collect() {
+      for (const p of pipelines()) this.set({ pipeline: p.name }, p.stats.queueDrops);
+    },
+  });
+  new Gauge({
     name: 'vigil_processor_owner',
     help: '1 when this node runs the pipeline (holds its lease)',
     labelNames: ['pipeline'] as const,

@@ -68,6 +68,7 @@ export function buildPipelines(deps: {
     checkpointIntervalMs: config.checkpointIntervalMs,
     leaseMs: config.leaseMs,
     provisionalFlushMs: config.formingFlushMs,
+    queueLimit: config.queueLimit,
   };
   // Windows, anomalies, NEWS2 and alert rules compute from GOOD readings only. A BAD reading was flagged unusable
   // by its sender; a SUSPECT one is outside its metric's plausible range (a heart rate of -5) or was flagged by the

@@ -84,6 +84,11 @@ export interface RuntimeOptions {
   leaseMs: number;
   /** Provisional outputs (see OutputSink) are stored at most this often; 0 stores every batch's. */
   provisionalFlushMs: number;
+  /**
+   * Live events held waiting for the batch in hand to be stored. Past this they are dropped and read back from the
+   * database once storing catches up: the stream is stored before it is published, so memory need not hold it.
+   */
+  queueLimit: number;
 }
 
 /**
@@ -140,7 +145,8 @@ export class ProcessorRuntime<E extends StreamEvent> {
   /** Last cursor whose event has been processed (outputs persisted and published). */
   position = 0n;
   checkpointedAt: { cursor: bigint; at: Date } | null = null;
-  readonly stats = { eventsIn: 0, lateDropped: 0, batches: 0, processingMs: 0, outputs: {} as Record<string, number> };
+  /** queueDrops: times the live queue passed queueLimit and was read back from the database instead. */
+  readonly stats = { eventsIn: 0, lateDropped: 0, batches: 0, processingMs: 0, queueDrops: 0, outputs: {} as Record<string, number> };
   readonly delay = new LatencySamples();
   private partitions: PartitionState[] = [];
   /** Series whose state or clock changed since the last checkpoint: the next one writes only these. */
@@ -148,6 +154,10 @@ export class ProcessorRuntime<E extends StreamEvent> {
   /** The next checkpoint writes every series and drops any other stored row (see restore). */
   private rewriteAll = false;
   private queue: { events: E[]; committedAt?: number; requestId?: string }[] = [];
+  /** Events in `queue`. */
+  private queued = 0;
+  /** The queue was dropped (over queueLimit): what it held is read back from the database before the queue is taken again. */
+  private behind = false;
   private wake: (() => void) | undefined;
   private detach: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -237,7 +247,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
     const deadline = Date.now() + timeoutMs;
     // The tail hands every committed event to the listener before catchUp resolves.
     await this.spec.tail.catchUp();
-    while (!this.live || this.busy || this.queue.length > 0) {
+    while (!this.live || this.busy || this.queue.length > 0 || this.behind) {
       if (this.role !== 'owner' && this.role !== 'starting') throw new Error(`pipeline ${this.name} is ${this.role} on this node`);
       if (Date.now() > deadline) throw new Error(`pipeline ${this.name} did not settle (at cursor ${this.position}, ${this.queue.length} batches queued)`);
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -314,37 +324,52 @@ export class ProcessorRuntime<E extends StreamEvent> {
     this.partitions = [];
     this.dirty = new Set();
     for (const deferred of this.deferred) deferred.clear();
+    this.dropQueue();
+    this.behind = false;
+  }
+
+  get queuedEvents(): number {
+    return this.queued;
+  }
+
+  private dropQueue() {
+    this.queue = [];
+    this.queued = 0;
   }
 
   private async run(): Promise<void> {
     this.live = false;
     if (!(await this.restore())) return;
-    this.queue = [];
+    this.dropQueue();
+    this.behind = false;
+    const { queueLimit } = this.options;
     this.detach = this.spec.tail.addListener((events, committedAt, requestId) => {
-      this.queue.push({ events, committedAt, requestId });
+      if (this.queued + events.length > queueLimit) {
+        // Storing is behind the stream (the database slow or unreachable, a burst larger than the processors take):
+        // what is queued is stored already, and is read back once storing catches up.
+        if (!this.behind) {
+          this.stats.queueDrops++;
+          this.options.log.warn(
+            { pipeline: this.name, queued: this.queued + events.length, queueLimit, cursor: this.position.toString() },
+            'processors are behind the live stream by more than PROCESSOR_QUEUE_LIMIT events; dropping them from memory to read them back from the database',
+          );
+        }
+        this.dropQueue();
+        this.behind = true;
+      } else {
+        this.queue.push({ events, committedAt, requestId });
+        this.queued += events.length;
+      }
       this.wake?.();
     });
-    const committedAtStart = this.spec.tail.position;
-    const started = Date.now();
-    let lastProgress = started;
-    while (this.active()) {
-      const page = await this.untilRead('reading the stored stream to catch up', () => this.spec.readAfter(this.position, CATCH_UP_PAGE));
-      if (page === undefined) return;
-      if (page.length === 0) break;
-      await this.process(page);
-      // Let requests, timers and the lease renewal run between pages.
-      await new Promise((resolve) => setImmediate(resolve));
-      if (Date.now() - lastProgress > 5_000) {
-        lastProgress = Date.now();
-        this.options.log.info({ pipeline: this.name, at: this.position.toString(), of: committedAtStart.toString() }, 'processors catching up with the stored stream');
-      }
-    }
-    this.options.log.info(
-      { pipeline: this.name, cursor: this.position.toString(), ms: Date.now() - started, partitions: this.options.partitions },
-      'processors caught up; processing live',
-    );
+    if (!(await this.catchUp('processors caught up; processing live'))) return;
     this.live = true;
     while (this.active()) {
+      if (this.behind) {
+        this.behind = false;
+        if (!(await this.catchUp('processors caught up with the events dropped from the live queue'))) return;
+        continue;
+      }
       if (this.queue.length === 0) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
@@ -356,17 +381,53 @@ export class ProcessorRuntime<E extends StreamEvent> {
       this.busy = true;
       while (this.queue.length > 0 && taken.length < MAX_LIVE_BATCH) {
         const next = this.queue.shift()!;
+        this.queued -= next.events.length;
         taken.push(...next.events);
         if (next.committedAt !== undefined) committedAt = Math.min(committedAt ?? next.committedAt, next.committedAt);
         // Events at or below the position were processed already (catch-up); their request is not this batch's.
         if (next.events.at(-1)!.cursor > this.position) requests.add(next.requestId);
       }
-      this.busy = true;
       try {
         await this.process(taken, committedAt, requests.fields());
       } finally {
         this.busy = false;
       }
+    }
+  }
+
+  /**
+   * Processes the stored stream after the position, page by page, until a page comes back empty: on taking the
+   * pipeline, and after the live queue was dropped. The tail's listener queues meanwhile; what it queues that a page
+   * already held is skipped by its cursor. False once the node no longer owns the pipeline or is stopping.
+   */
+  private async catchUp(done: string): Promise<boolean> {
+    const committedAtStart = this.spec.tail.position;
+    const from = this.position;
+    const started = Date.now();
+    let lastProgress = started;
+    this.busy = true;
+    try {
+      while (this.active()) {
+        const page = await this.untilRead('reading the stored stream to catch up', () => this.spec.readAfter(this.position, CATCH_UP_PAGE));
+        if (page === undefined) return false;
+        if (page.length === 0) {
+          this.options.log.info(
+            { pipeline: this.name, from: from.toString(), cursor: this.position.toString(), ms: Date.now() - started, partitions: this.options.partitions },
+            done,
+          );
+          return true;
+        }
+        await this.process(page);
+        // Let requests, timers and the lease renewal run between pages.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (Date.now() - lastProgress > 5_000) {
+          lastProgress = Date.now();
+          this.options.log.info({ pipeline: this.name, at: this.position.toString(), of: committedAtStart.toString() }, 'processors catching up with the stored stream');
+        }
+      }
+      return false;
+    } finally {
+      this.busy = false;
     }
   }
 
