@@ -90,7 +90,10 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
   it('loads the ward wall: a tile per patient with vitals, NEWS2, quality flags and a live connection', async () => {
     const now = Date.now() - 2_000;
     const vitals = (id: string, s: Record<string, number>) => Object.entries(s).map(([metric, value]) => ({ sourceId: id, metric, value, time: iso(now) }));
+    // The last minute's heart rate, stored before the page opens: its sparkline draws it at once.
+    const earlier = Array.from({ length: 10 }, (_, i) => ({ sourceId: 'ward-a1', metric: 'heart_rate', value: 64 + i, time: iso(now - 40_000 + i * 3_000) }));
     await ingest(app, [
+      ...earlier,
       ...vitals('ward-a1', { heart_rate: 72, spo2: 97, resp_rate: 16, bp_systolic: 121, bp_diastolic: 79, temperature: 36.8, consciousness: 0 }),
       // 104 % is outside SpO2's plausible range: stored SUSPECT, flagged on the tile.
       ...vitals('ward-a3', { heart_rate: 88, spo2: 104 }),
@@ -104,6 +107,8 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     await poll(() => vital(page, 'ward-a1', 'heart_rate').textContent()).toBe('72');
     expect(await vital(page, 'ward-a1', 'bp').textContent()).toBe('121/79');
     expect(await vital(page, 'ward-a1', 'temperature').textContent()).toBe('36.8');
+    const sparkPoints = async (id: string) => ((await tile(page, id).locator('.spark polyline').getAttribute('points')) ?? '').trim().split(/\s+/).filter(Boolean).length;
+    await poll(() => sparkPoints('ward-a1'), 3_000).toBe(11);
     await poll(() => tile(page, 'ward-a1').locator('.tile-news2').textContent()).toMatch(/NEWS2 \d+ · low/);
     // Quality: the suspect value is marked on the value and named in words.
     await poll(() => tile(page, 'ward-a3').locator('.tile-flags').textContent()).toContain('Suspect: SpO₂');

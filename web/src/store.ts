@@ -7,14 +7,16 @@ import {
   DashLiveNews2Document,
   DashLiveReadingsDocument,
   DashNews2ScoresDocument,
+  DashRecentReadingsDocument,
   DashSourcesDocument,
   type DashAlertFragment,
   type DashLiveAlertsSubscription,
   type DashNews2Fragment,
   type DashReadingFragment,
+  type DashRecentReadingsQuery,
   type SourceKind,
 } from './generated/graphql.js';
-import { SEVERITY_ORDER } from './vitals.js';
+import { SEVERITY_ORDER, TREND_METRIC } from './vitals.js';
 
 /** Time-ordered samples of one series, the newest `capacity` kept. */
 export class Series {
@@ -79,6 +81,16 @@ async function forEveryPage<T>(page: (after: string | null) => Promise<Connectio
 }
 
 const OPEN_STATES = ['PENDING', 'FIRING'] as const;
+
+/**
+ * How far back the sparklines' metric is read on load, so a tile shows its trend at once instead of drawing it from
+ * the live stream over the next minute; at most TREND_PAGES pages of 1,000 (a ward of ~300 beds at one reading a
+ * second). The API returns the oldest first: a larger ward's tiles lack their last seconds until live ones arrive.
+ */
+const TREND_BACKFILL_MS = 60_000;
+const TREND_PAGES = 20;
+
+const forbidden = (error: unknown) => error instanceof ApiError && (error.code === 'FORBIDDEN' || error.code === 'UNAUTHENTICATED');
 
 /**
  * What the page knows of the tenant's patients: latest vitals, recent series,
@@ -281,7 +293,7 @@ class Store {
       return;
     }
     onNextFrame(this.flush);
-    await this.loadOutputs();
+    await Promise.all([this.loadOutputs(), this.loadTrends().catch((error: unknown) => forbidden(error) || console.warn('recent trends', error))]);
   }
 
   /** Every open alert, a page at a time: a ward may have more than one page of them, and the oldest matter most. */
@@ -299,9 +311,21 @@ class Store {
     await forEveryPage(async (after) => (await request(DashNews2ScoresDocument, { first: PAGE, after })).news2Scores, (nodes) => nodes.forEach((score) => this.applyNews2(score)));
   }
 
+  /** The last minute of every patient's trend metric (needs an analyst key, as history does; a read key draws it live). */
+  private async loadTrends() {
+    const from = new Date(Date.now() - TREND_BACKFILL_MS).toISOString();
+    let after: string | null = null;
+    for (let page = 0; page < TREND_PAGES; page++) {
+      const { readings }: DashRecentReadingsQuery = await request(DashRecentReadingsDocument, { metrics: [TREND_METRIC], from, first: 1_000, after });
+      // Sources the page has not listed (not patients, or registered since) are left to the live stream.
+      this.backfill(readings.edges.map((edge) => edge.node).filter((reading) => this.sources.get(reading.sourceId)?.kind === 'PATIENT'));
+      if (!readings.pageInfo.hasNextPage) return;
+      after = readings.pageInfo.endCursor;
+    }
+  }
+
   /** NEWS2 scores, open alerts and rule kinds: what the views need beside readings. Needs an analyst key; a read key gets the live updates only. */
   private async loadOutputs() {
-    const forbidden = (error: unknown) => error instanceof ApiError && (error.code === 'FORBIDDEN' || error.code === 'UNAUTHENTICATED');
     await Promise.all([
       this.loadNews2().catch((error: unknown) => forbidden(error) || console.warn('NEWS2 scores', error)),
       request(DashAlertRulesDocument, {})

@@ -16,6 +16,10 @@ export const VITALS: VitalSpec[] = [
   { key: 'temperature', label: 'Temp', name: 'Temperature', unit: '°C', metrics: ['temperature'], digits: 1 },
 ];
 
+/** The metric a wall tile's sparkline draws: its newest TREND_POINTS values. */
+export const TREND_METRIC = 'heart_rate';
+export const TREND_POINTS = 60;
+
 export const METRIC_NAMES: Record<string, string> = {
   heart_rate: 'Heart rate',
   spo2: 'SpO₂',

@@ -2,7 +2,7 @@ import { Sparkline } from '../charts/sparkline.js';
 import { h, setAttr, LiveText } from '../dom.js';
 import { onNextFrame } from '../schedule.js';
 import { store, type SourceState } from '../store.js';
-import { formatAge, formatValue, metricName, SEVERITY_ICON, SEVERITY_ORDER, VITALS, type VitalSpec } from '../vitals.js';
+import { formatAge, formatValue, metricName, SEVERITY_ICON, SEVERITY_ORDER, TREND_METRIC, TREND_POINTS, VITALS, type VitalSpec } from '../vitals.js';
 
 /** A patient is flagged stale when its newest reading is older than this (besides NO_DATA alerts). */
 const STALE_AFTER_MS = 60_000;
@@ -116,7 +116,7 @@ class Tile {
     if (!this.sparkDirty) return;
     this.sparkDirty = false;
     this.sparkDrawn = now;
-    this.spark.draw(source.series.get('heart_rate'), 60, this.sparkColor);
+    this.spark.draw(source.series.get(TREND_METRIC), TREND_POINTS, this.sparkColor);
   }
 
   /** True when the stale flag would change at `now`. */
