@@ -156,6 +156,43 @@ describe('logs', () => {
     }
   });
 
+  it.runIf(DATABASE_URL)('a node stopped while its processor outputs cannot be stored warns once, and the next start stores them once', async () => {
+    const schema = `t_logs_stop_${process.pid}`;
+    const lines: Record<string, unknown>[] = [];
+    const env = { DATABASE_URL: DATABASE_URL!, REDIS_URL: '', DATABASE_SCHEMA: schema, LOG_FORMAT: 'json', ALLOWED_LATENESS: '30s', WINDOWS: '1m' };
+    const server = await startServerProcess(env, (entry) => lines.push(entry));
+    const direct = postgres(DATABASE_URL!, { max: 1, onnotice: () => undefined, connection: { search_path: schema } });
+    try {
+      await server.mutate(RegisterSourcesDocument, { sources: patients('stop-bed') });
+      await server.mutate(IngestReadingsDocument, { readings: [heartRate('stop-bed', 70, 1), heartRate('stop-bed', 72, 20)] });
+      await direct.unsafe(`
+        create function refuse_outputs() returns trigger language plpgsql as $$ begin raise exception 'outputs refused by the test'; end $$;
+        create trigger refuse_outputs before insert or update on window_aggregates for each row execute function refuse_outputs();`);
+      // 95 s: the watermark passes 60 s, so this batch closes the first minute, which cannot be stored.
+      await server.mutate(IngestReadingsDocument, { readings: [heartRate('stop-bed', 74, 95)] });
+      await waitFor(() => lines.some((l) => l.msg === 'storing processor outputs failed; retrying' && l.pipeline === 'readings'), 'the failed store');
+      await server.stop();
+      expect(lines.filter((l) => l.msg === 'processor runtime failed; giving up the lease')).toEqual([]);
+      expect(lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('processors stopped before the batch in hand could be stored'))).toEqual([
+        expect.objectContaining({ level: 40, pipeline: 'readings', err: 'outputs refused by the test' }),
+      ]);
+
+      await direct`drop trigger refuse_outputs on window_aggregates`;
+      const again = await startServerProcess(env);
+      try {
+        const first = () => direct<{ count: number; closed: boolean }[]>`select count, closed from window_aggregates where source_id = 'stop-bed' order by start_time limit 1`;
+        await waitFor(async () => (await first())[0]?.closed === true, 'the first minute stored by the next start');
+        expect(await first()).toEqual([{ count: 2, closed: true }]);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await direct.end();
+      await server.stop();
+      await dropSchema(schema);
+    }
+  });
+
   it("says why a start failed: drizzle's reason, never its statement and values; our own message, which names the setting", () => {
     const refused = Object.assign(new Error('relation "dead_letters" already exists'), { code: '42P07' });
     expect(messageOf(new DrizzleQueryError('CREATE TABLE "dead_letters" (…)', ['Ada Quill'], refused))).toBe('relation "dead_letters" already exists');

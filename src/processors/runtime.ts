@@ -293,11 +293,21 @@ export class ProcessorRuntime<E extends StreamEvent> {
     if (held && this.role !== 'owner') {
       this.role = 'owner';
       // A loop from an earlier ownership may still be finishing its batch: one loop at a time.
-      this.loop = (this.loop ?? Promise.resolve()).then(() => this.run()).catch((error: unknown) => {
+      this.loop = (this.loop ?? Promise.resolve()).then(() => this.run()).catch(async (error: unknown) => {
         if (error instanceof LeaseLostError) return this.standBy('processor lease lost to another node (found storing outputs); standing by');
-        this.options.log.error({ pipeline: this.name, err: error }, 'processor runtime failed; giving up the lease');
+        // Stood by while its store was retried: the lease is another node's, and that was logged.
+        if (this.role !== 'owner') return;
+        const stopping = this.stopping;
+        if (stopping) {
+          // Its state is ahead of what is stored: no final checkpoint is written from it (stop() finds no owner).
+          this.options.log.warn(
+            { pipeline: this.name, err: reasonOf(error), cursor: this.position.toString() },
+            'processors stopped before the batch in hand could be stored; the next owner replays it from the last checkpoint',
+          );
+        } else this.options.log.error({ pipeline: this.name, err: error }, 'processor runtime failed; giving up the lease');
         this.leaveOwnership();
-        void releaseLease(this.options.db, this.name, this.owner).catch(() => undefined);
+        const released = releaseLease(this.options.db, this.name, this.owner).catch(() => undefined);
+        if (stopping) await released;
       });
     } else if (!held && this.role === 'owner') {
       this.standBy('processor lease lost to another node; standing by');
