@@ -147,6 +147,17 @@ describe('logs', () => {
       expect(((await unregistered.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('INTERNAL_SERVER_ERROR');
       await waitFor(() => lines.filter((l) => l.msg === 'unexpected error while executing an operation').length === 2, 'the failed registration in the log');
       expect(lines.filter((l) => l.msg === 'unexpected error while executing an operation')[1]!.err).toMatchObject({ message: expect.stringContaining('refuse_sources') });
+      // A subscription's unexpected error carries its request id too.
+      await direct`alter table sources rename to sources_away`;
+      const subscribed = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-request-id': 'ward-9-live' },
+        body: JSON.stringify({ query: 'subscription { readings(sourceIds: ["bed-unseen"]) { cursor } }' }),
+      });
+      expect(await subscribed.text()).toContain('INTERNAL_SERVER_ERROR');
+      await direct`alter table sources_away rename to sources`;
+      await waitFor(() => lines.filter((l) => l.msg === 'unexpected error while executing an operation').length === 3, 'the failed subscription in the log');
+      expect(lines.filter((l) => l.msg === 'unexpected error while executing an operation')[2]).toMatchObject({ requestId: 'ward-9-live', err: { code: '42P01' } });
       const everything = raw.join('\n');
       for (const value of ['123.456', '98.765', 'bed-Zq7', 'Ada Quill', 'params', 'Failed query']) expect(everything).not.toContain(value);
     } finally {

@@ -16,14 +16,30 @@ const requestOfError = new WeakMap<object, string>();
  * first.
  */
 export function useRequestIdOnErrors(): Plugin {
+  const requestOf = (context: unknown) => (context as { requestId?: string } | undefined)?.requestId;
+  const note = (requestId: string, errors: readonly unknown[] | undefined) => {
+    for (const error of errors ?? []) if (error !== null && typeof error === 'object') requestOfError.set(error, requestId);
+  };
   return {
     onExecute: ({ args }) => ({
       onExecuteDone: ({ result }) => {
-        const requestId = (args.contextValue as { requestId?: string } | undefined)?.requestId;
+        const requestId = requestOf(args.contextValue);
         if (requestId === undefined || isAsyncIterable(result)) return;
-        for (const error of result.errors ?? []) requestOfError.set(error, requestId);
+        note(requestId, result.errors);
       },
     }),
+    // A subscription's errors: in setting it up (a result, not a stream), in an event, or thrown by its stream.
+    onSubscribe: ({ args }) => {
+      const requestId = requestOf(args.contextValue);
+      if (requestId === undefined) return;
+      return {
+        onSubscribeResult: ({ result }) => {
+          if (!isAsyncIterable(result)) return note(requestId, result.errors);
+          return { onNext: ({ result: event }) => note(requestId, event.errors) };
+        },
+        onSubscribeError: ({ error }) => note(requestId, [error]),
+      };
+    },
   };
 }
 
