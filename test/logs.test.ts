@@ -204,6 +204,43 @@ describe('logs', () => {
     }
   });
 
+  it('says nothing at error level when graphql-ws clients hang up while their events are being written', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const server = await startServerProcess({ DATABASE_URL: '', REDIS_URL: '', DATA_DIR: 'memory://', LOG_FORMAT: 'json', PROCESSORS: 'off' }, (entry) => lines.push(entry));
+    try {
+      await server.mutate(RegisterSourcesDocument, { sources: patients('churn-bed') });
+      let posting = true;
+      let second = 0;
+      const feed = Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (posting) {
+            const from = second++;
+            await server.mutate(IngestReadingsDocument, { readings: Array.from({ length: 20 }, (_, i) => heartRate('churn-bed', 60 + i, from + i / 1000)) });
+          }
+        }),
+      );
+      for (let round = 0; round < 40; round++) {
+        const socket = new WebSocket(server.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+        await new Promise((resolve) => socket.once('open', resolve));
+        const typed = (type: string) => new Promise<void>((resolve) => socket.on('message', (data: Buffer) => (JSON.parse(String(data)) as { type: string }).type === type && resolve()));
+        const acknowledged = typed('connection_ack');
+        const events = typed('next');
+        socket.send(JSON.stringify({ type: 'connection_init' }));
+        await acknowledged;
+        socket.send(JSON.stringify({ id: `churn-${round}`, type: 'subscribe', payload: { query: 'subscription { readings { cursor sourceId metric time value unit quality } }' } }));
+        await events;
+        // A client that goes away as the next event is written: the server's socket is closing under its send.
+        socket.close();
+        await new Promise((resolve) => socket.once('close', resolve));
+      }
+      posting = false;
+      await feed;
+      expect(lines.filter((l) => (l.level as number) >= 50).map((l) => [l.msg, (l.err as { message?: string } | undefined)?.message])).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("says why a start failed: drizzle's reason, never its statement and values; our own message, which names the setting", () => {
     const refused = Object.assign(new Error('relation "dead_letters" already exists'), { code: '42P07' });
     expect(messageOf(new DrizzleQueryError('CREATE TABLE "dead_letters" (…)', ['Ada Quill'], refused))).toBe('relation "dead_letters" already exists');

@@ -17,7 +17,7 @@ import { compileEventExecutor, isPromise, type EventExecutor, type Settled } fro
  * operation id, so shared events can be written as `next` messages directly (DirectEvents).
  */
 export interface DirectNext {
-  socket: { send(data: string, callback: (error?: Error) => void): void };
+  socket: { send(data: string, callback: (error?: Error) => void): void; readonly readyState: number; readonly OPEN: number };
   id: string;
 }
 
@@ -202,7 +202,10 @@ class DirectEvents implements AsyncIterableIterator<ExecutionResult> {
         const result = isPromise(settled) ? await settled : settled;
         const payload = this.payloadOf(result);
         if (payload === undefined) return { done: false, value: maskResult(result, this.mask) };
-        await send(this.direct.socket, this.prefix + payload + '}');
+        const { socket } = this.direct;
+        // The client hung up (its close is under way): the operation ends with it. graphql-ws skips such writes too.
+        if (socket.readyState !== socket.OPEN) return this.return();
+        await send(socket, this.prefix + payload + '}');
       }
     } catch (error) {
       throw this.mask(error);
