@@ -14,7 +14,9 @@ import {
   LiveAlertsDocument,
   News2ScoresDocument,
   RegisterSourcesDocument,
+  RetireSourcesDocument,
   SetAlertRuleEnabledDocument,
+  SourcesDocument,
   WindowsDocument,
   type AlertRuleInput,
   type LiveAlertsSubscription,
@@ -375,4 +377,71 @@ describe.each(primaryBackends)('signal loss across a restart on $name', (backend
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     }
   }, 40_000);
+});
+
+describe.each(primaryBackends)('retiring sources on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
+  });
+  afterAll(() => app?.close());
+
+  it('a discharged patient leaves the source list and raises no signal loss; its open one resolves; registering it again brings both back', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('dis-1', 'dis-2') });
+    // Tenant-wide, as a ward sets it up: every monitor that has sent data is watched.
+    const silence = (await app.mutate(CreateAlertRuleDocument, { input: { name: 'Any monitor silent', kind: 'NO_DATA', expectedInterval: '1s' } })).createAlertRule;
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id] });
+    const of = (sourceId: string, kind: string) => events(live).filter((e) => e.alert.sourceId === sourceId && e.kind === kind);
+    const both = () => app.mutate(IngestReadingsDocument, { readings: ['dis-1', 'dis-2'].map((id) => at(Date.now(), id, 'heart_rate', 70, 0)) });
+    const listed = async (includeRetired: boolean) =>
+      (await app.mutate(SourcesDocument, { kind: 'PATIENT', includeRetired })).sources.edges.map((e) => [e.node.id, e.node.retiredAt !== null]);
+
+    await both();
+    await live.results.until(() => of('dis-1', 'FIRING').length === 1 && of('dis-2', 'FIRING').length === 1, 'signal lost for both');
+
+    const [retired] = (await app.mutate(RetireSourcesDocument, { ids: ['dis-1'] })).retireSources;
+    expect(retired).toMatchObject({ id: 'dis-1', retiredAt: expect.any(String) });
+    await live.results.until(() => of('dis-1', 'RESOLVED').length === 1, "dis-1's signal loss resolved");
+    expect(of('dis-1', 'RESOLVED')[0]!.alert.message).toBe('resolved: the source was retired');
+    expect(await listed(false)).toEqual([['dis-2', false]]);
+    expect(await listed(true)).toEqual([['dis-1', true], ['dis-2', false]]);
+    // Retiring again keeps the first time.
+    expect((await app.mutate(RetireSourcesDocument, { ids: ['dis-1'] })).retireSources[0]!.retiredAt).toBe(retired!.retiredAt);
+
+    // A reading from the retired monitor is still stored; its silence after it raises nothing, while dis-2's does.
+    expect((await both()).ingestReadings.accepted).toBe(2);
+    await live.results.until(() => of('dis-2', 'FIRING').length === 2, "dis-2's second signal loss");
+    expect(of('dis-1', 'FIRING')).toHaveLength(1);
+
+    // Readmitted: listed and watched again.
+    expect((await app.mutate(RegisterSourcesDocument, { sources: patients('dis-1') })).registerSources[0]!.retiredAt).toBeNull();
+    expect(await listed(false)).toEqual([['dis-1', false], ['dis-2', false]]);
+    await both();
+    await live.results.until(() => of('dis-1', 'FIRING').length === 2, "the readmitted patient's signal loss");
+    await live.close();
+    await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
+  });
+
+  it('a patient named by a rule, discharged while its signal was lost and readmitted before it sends again, raises signal loss again', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('dis-3') });
+    const silence = (await app.mutate(CreateAlertRuleDocument, { input: { name: 'Bed 3 silent', kind: 'NO_DATA', sourceIds: ['dis-3'], expectedInterval: '1s' } })).createAlertRule;
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id] });
+    const kindsSoFar = () => kinds(events(live));
+    await live.results.until(() => kindsSoFar().length === 1, 'signal lost for dis-3');
+    await app.mutate(RetireSourcesDocument, { ids: ['dis-3'] });
+    await live.results.until(() => kindsSoFar().length === 2, 'resolved by the retirement');
+    await app.mutate(RegisterSourcesDocument, { sources: patients('dis-3') });
+    // The node still knows the series as silent; it looks its alert up again every 30 checks (3 s here) and finds none.
+    await live.results.until(() => kindsSoFar().length === 3, 'signal lost again after the readmission', 10_000);
+    expect(kindsSoFar()).toEqual(['FIRING', 'RESOLVED', 'FIRING']);
+    await live.close();
+    await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
+  });
+
+  it('refuses an empty list and a source that is not the tenant\'s, by name', async () => {
+    const empty = await app.request(RetireSourcesDocument, { ids: [] });
+    expect(empty.errors?.[0]).toMatchObject({ message: 'ids is an empty list: name the sources to retire', extensions: { code: 'BAD_USER_INPUT' } });
+    const unknown = await app.request(RetireSourcesDocument, { ids: ['dis-nobody'] });
+    expect(unknown.errors?.[0]).toMatchObject({ message: 'ids: "dis-nobody" is not a source of your tenant', extensions: { code: 'FORBIDDEN' } });
+  });
 });

@@ -171,6 +171,11 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
       query: 'mutation($s: [SourceInput!]!) { registerSources(sources: $s) { id name } }',
       variables: { s: [{ id: bed(side), kind: 'PATIENT', name: 'renamed' }] },
     }),
+    // Its own side retires a spare bed of A's, registered for it, so the matrix's other cases keep their source.
+    'Mutation.retireSources': async (side) => {
+      if (side === 'own') await asAdmin('a', 'mutation($s: [SourceInput!]!) { registerSources(sources: $s) { id } }', { s: [{ id: 'a-spare-bed', kind: 'PATIENT', name: 'spare' }] });
+      return { query: 'mutation($ids: [ID!]!) { retireSources(ids: $ids) { id retiredAt } }', variables: { ids: [side === 'own' ? 'a-spare-bed' : bed(side)] } };
+    },
     'Mutation.createAlertRule': (side) => ({ query: 'mutation($i: AlertRuleInput!) { createAlertRule(input: $i) { id } }', variables: { i: { ...rule('matrix rule'), sourceIds: [bed(side)] } } }),
     'Mutation.updateAlertRule': (side) => ({
       query: 'mutation($id: ID!, $i: AlertRuleInput!) { updateAlertRule(id: $id, input: $i) { id } }',
@@ -245,12 +250,13 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
       else expect((first as any)?.errors?.[0]?.extensions?.code, label).toBe('FORBIDDEN');
     }
     // B's data is untouched by all of that.
-    const [bRows] = await app.sql<{ readings: number; rules: number; name: string }>(
+    const [bRows] = await app.sql<{ readings: number; rules: number; name: string; retired: boolean }>(
       sql`select (select count(*)::int from readings where tenant_id = 'tenant-b') as readings,
                  (select count(*)::int from alert_rules where tenant_id = 'tenant-b' and name = 'zzb rule') as rules,
-                 (select name from sources where id = 'zzb-bed') as name`,
+                 (select name from sources where id = 'zzb-bed') as name,
+                 (select retired_at is not null from sources where id = 'zzb-bed') as retired`,
     );
-    expect(bRows).toEqual({ readings: 3, rules: 1, name: 'b patient' });
+    expect(bRows).toEqual({ readings: 3, rules: 1, name: 'b patient', retired: false });
   });
 
   it('keeps tenant-wide subscriptions to their own tenant: B sees nothing of what A posts, and a foreign filter is refused', async () => {

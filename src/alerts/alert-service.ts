@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { DATABASE_NOW, escalateOverdue, getAlert, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionSeverity, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { DATABASE_NOW, escalateOverdue, getAlert, listAlerts, listRules, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionSeverity, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { isRetired } from '../db/sources.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { Logger } from '../log.js';
@@ -197,18 +198,42 @@ export class AlertService {
     return events.length;
   }
 
-  /** Opens a FIRING alert unless the rule already has one open for the series (any node may try). */
-  async fire(alert: { ruleId: string; sourceId: string; metric: string | null; severity: string; value: number | null; message: string; startedAt: Date }): Promise<boolean> {
+  /**
+   * Opens a FIRING alert unless the rule already has one open for the series (any node may try): true when opened,
+   * 'retired' when the source is retired (nothing opened).
+   */
+  async fire(alert: { ruleId: string; sourceId: string; metric: string | null; severity: string; value: number | null; message: string; startedAt: Date }): Promise<boolean | 'retired'> {
     const id = `${alert.ruleId}/${alert.sourceId}/${alert.metric ?? '*'}/${alert.startedAt.getTime()}`;
     const events: AlertEvent[] = [];
+    let retired = false;
     await this.db.transaction(async (tx) => {
+      if (await isRetired(tx as unknown as Db, alert.sourceId)) {
+        retired = true;
+        return;
+      }
       const opened = await openAlert(tx as unknown as Db, { ...alert, id, state: 'FIRING', firedAt: DATABASE_NOW });
       if (!opened) return;
       const recorded = await recordTransition(tx as unknown as Db, { id: `${id}/FIRING/${alert.startedAt.getTime()}`, alertId: id, kind: 'FIRING', severity: alert.severity, eventTime: alert.startedAt, value: alert.value, message: alert.message });
       events.push(toEvent(recorded!, opened));
     });
     this.publish(events);
-    return events.length > 0;
+    return retired ? 'retired' : events.length > 0;
+  }
+
+  /**
+   * Resolves the open signal-loss (NO_DATA) alerts of `tenantId`'s `sourceIds`, whose sources were retired: they
+   * would never clear, since a retired source is expected to send nothing. Returns how many.
+   */
+  async resolveSignalLoss(tenantId: string, sourceIds: readonly string[], message: string): Promise<number> {
+    const ruleIds = (await listRules(this.db, { tenantId })).filter((rule) => rule.kind === 'NO_DATA').map((rule) => rule.id);
+    if (ruleIds.length === 0 || sourceIds.length === 0) return 0;
+    let resolved = 0;
+    for (let before: bigint | null = null; ; ) {
+      const open = await listAlerts(this.db, { tenantId, states: ['PENDING', 'FIRING'], ruleIds, sourceIds, before, limit: 500 });
+      for (const alert of open) if (await this.resolve(alert, message, null)) resolved++;
+      if (open.length < 500) return resolved;
+      before = open.at(-1)!.seq;
+    }
   }
 
   /** Resolves the open alert of a rule and series, if there is one. */

@@ -22,7 +22,18 @@ interface SilentSeries {
   metric: string | null;
   /** The reading that ended the silence, while its resolve is in flight or waiting for a retry. */
   restoring?: Reading;
+  /** Wall-clock ms when its alert was last found open. */
+  confirmedAt: number;
 }
+
+/**
+ * Every how many checks a series known to be silent has its alert looked up again (30 s by default): one resolved by
+ * other means (its source retired, on any node) must not stop the series from firing again once the source is back
+ * in use.
+ */
+const RECONFIRM_SILENT_CHECKS = 30;
+/** How long a retired source is left alone before a named rule's check asks the database again (it may be back). */
+const RETIRED_RECHECK_MS = 60_000;
 
 /**
  * Signal loss: NO_DATA rules fire when a source (or one of its metrics) has
@@ -38,6 +49,8 @@ export class SignalMonitor {
   /** Rule + series keys this node knows to be open, so arriving data resolves them. */
   private readonly silent = new Map<string, SilentSeries>();
   private readonly startedAt = Date.now();
+  /** Retired sources (a fire found them so) → wall-clock ms when to ask again. */
+  private readonly retired = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private detach: (() => void) | undefined;
   private checking = false;
@@ -54,7 +67,7 @@ export class SignalMonitor {
     if (ruleIds.length) {
       for (const open of await listAlerts(this.options.db, { tenantId: null, states: ['FIRING'], ruleIds, limit: 100_000 })) {
         const rule = rules.find((r) => r.id === open.ruleId)!;
-        this.silent.set(`${rule.id}|${open.sourceId}/${open.metric ?? '*'}`, { rule, sourceId: open.sourceId, metric: open.metric });
+        this.silent.set(`${rule.id}|${open.sourceId}/${open.metric ?? '*'}`, { rule, sourceId: open.sourceId, metric: open.metric, confirmedAt: Date.now() });
       }
     }
     // A tenant-wide rule watches every source of its tenant that has ever sent data, not only those this node has
@@ -82,7 +95,10 @@ export class SignalMonitor {
       if (r.sourceId !== sourceId) {
         sourceId = r.sourceId;
         source = this.seen.get(sourceId);
-        if (!source) this.seen.set(sourceId, (source = { tenantId: r.tenantId, any: now, metrics: new Map() }));
+        if (!source) {
+          this.seen.set(sourceId, (source = { tenantId: r.tenantId, any: now, metrics: new Map() }));
+          this.retired.delete(sourceId);
+        }
         source.tenantId = r.tenantId;
         source.any = now;
       }
@@ -134,12 +150,27 @@ export class SignalMonitor {
             await this.restore(known, back).then(() => this.silent.delete(key));
             continue;
           }
-          if (known) continue;
+          if (known) {
+            if (now - known.confirmedAt < RECONFIRM_SILENT_CHECKS * this.options.checkIntervalMs) continue;
+            if (await openAlertOf(this.options.db, rule.id, sourceId, metric)) {
+              known.confirmedAt = now;
+              continue;
+            }
+            // Resolved elsewhere (its source retired): watched as any other series from here on, its silence counted
+            // from now, so a new episode has an alert id of its own.
+            this.silent.delete(key);
+            const source = this.seen.get(sourceId) ?? { tenantId: rule.tenantId, any: 0, metrics: new Map<string, number>() };
+            if (metric === null) source.any = now;
+            else source.metrics.set(metric, now);
+            this.seen.set(sourceId, source);
+            continue;
+          }
+          if ((this.retired.get(sourceId) ?? 0) > now) continue;
           // Silence counts from this node's start or the rule's last change at the earliest.
           const last = Math.max(this.lastSeenAt(sourceId, metric) ?? 0, this.startedAt, rule.updatedAt.getTime());
           const expected = rule.params.expectedIntervalMs;
           if (now - last <= expected) continue;
-          await this.options.alerts.fire({
+          const fired = await this.options.alerts.fire({
             ruleId: rule.id,
             sourceId,
             metric,
@@ -148,8 +179,15 @@ export class SignalMonitor {
             message: `signal lost: no ${metric ?? 'data'} from ${sourceId} for ${formatDuration(Math.floor((now - last) / 1_000) * 1_000)} (expected every ${formatDuration(expected)})`,
             startedAt: new Date(last),
           });
+          if (fired === 'retired') {
+            // A discharged patient sends nothing, as expected: no longer watched by tenant-wide rules until it sends
+            // again; a rule naming it asks again after a while.
+            this.seen.delete(sourceId);
+            this.retired.set(sourceId, now + RETIRED_RECHECK_MS);
+            continue;
+          }
           // Remembered only once stored (or found already open on another node): a failed fire is retried next check.
-          this.silent.set(key, { rule, sourceId, metric });
+          this.silent.set(key, { rule, sourceId, metric, confirmedAt: now });
         }
       }
     } catch (error) {

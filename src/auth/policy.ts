@@ -23,6 +23,7 @@ export const FIELD_ROLES: Readonly<Record<string, readonly Role[]>> = {
   'Mutation.ingestTransactions': INGEST,
   'Mutation.acknowledgeAlert': READ,
   'Mutation.registerSources': ADMIN,
+  'Mutation.retireSources': ADMIN,
   'Mutation.createAlertRule': ADMIN,
   'Mutation.updateAlertRule': ADMIN,
   'Mutation.setAlertRuleEnabled': ADMIN,

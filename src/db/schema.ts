@@ -83,6 +83,8 @@ export const sources = pgTable(
     name: text('name').notNull(),
     tenantId: tenantColumn(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** When the tenant retired it (a patient discharged, a device taken out of use); null while in use. */
+    retiredAt: timestamp('retired_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [index('sources_tenant').on(t.tenantId, t.id), check('sources_kind', sql`${t.kind} in ('PATIENT', 'DEVICE', 'INSTRUMENT')`)],
 );

@@ -20,7 +20,8 @@ export async function upsertSources(db: Db, input: readonly SourceInput[], tenan
     .values(input.map((s) => ({ ...s, tenantId })))
     .onConflictDoUpdate({
       target: sources.id,
-      set: { kind: sql`excluded.kind`, name: sql`excluded.name` },
+      // Registering a retired source again brings it back (a patient readmitted).
+      set: { kind: sql`excluded.kind`, name: sql`excluded.name`, retiredAt: sql`null` },
       setWhere: sql`${sources.tenantId} = excluded.tenant_id and (${sources.kind} = 'INSTRUMENT') = (excluded.kind = 'INSTRUMENT')`,
     })
     .returning();
@@ -35,12 +36,31 @@ export async function claimSources(db: Db, ids: readonly string[], tenantId: str
     .onConflictDoNothing({ target: sources.id });
 }
 
-/** Every source that has sent at least one reading, with its tenant (one index probe per registered source). */
+/** Every source in use that has sent at least one reading, with its tenant (one index probe per registered source). */
 export async function sourcesWithReadings(db: Db): Promise<{ id: string; tenantId: string }[]> {
   return db
     .select({ id: sources.id, tenantId: sources.tenantId })
     .from(sources)
-    .where(sql`exists (select 1 from readings where readings.source_id = ${sources.id})`);
+    .where(sql`${sources.retiredAt} is null and exists (select 1 from readings where readings.source_id = ${sources.id})`);
+}
+
+/** Retires `tenantId`'s sources among `ids` (those retired before keep their time); returns them. */
+export async function retireSources(db: Db, ids: readonly string[], tenantId: string) {
+  if (ids.length === 0) return [];
+  return db
+    .update(sources)
+    .set({ retiredAt: sql`coalesce(${sources.retiredAt}, now())` })
+    .where(sql`${sources.id} = any(${sql.param([...ids])}::text[]) and ${sources.tenantId} = ${tenantId}`)
+    .returning();
+}
+
+/**
+ * Whether `id` is retired, read under a share lock on its row so a retirement cannot commit between this check and
+ * the caller's commit (an alert opened for a source just retired). False for an id that is not registered.
+ */
+export async function isRetired(tx: Db, id: string): Promise<boolean> {
+  const [row] = await tx.select({ retiredAt: sources.retiredAt }).from(sources).where(sql`${sources.id} = ${id}`).for('share');
+  return row?.retiredAt != null;
 }
 
 /** Who holds each of `ids` that is registered, and as what. */
@@ -56,10 +76,11 @@ export function ownedBy(column: AnyColumn | SQL, tenantId: string): SQL {
 
 export async function listSources(
   db: Db,
-  options: { tenantId: string; kind?: SourceKind | null; ids?: readonly string[] | null; after?: string | null; limit: number },
+  options: { tenantId: string; kind?: SourceKind | null; ids?: readonly string[] | null; after?: string | null; limit: number; includeRetired?: boolean },
 ) {
   const conditions = [
     sql`${sources.tenantId} = ${options.tenantId}`,
+    options.includeRetired ? undefined : sql`${sources.retiredAt} is null`,
     options.kind ? sql`${sources.kind} = ${options.kind}` : undefined,
     options.ids?.length ? sql`${sources.id} = any(${sql.param([...options.ids])}::text[])` : undefined,
     options.after ? sql`${sources.id} > ${options.after}` : undefined,

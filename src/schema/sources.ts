@@ -1,5 +1,5 @@
 import { latestReadings } from '../db/readings.js';
-import { listSources } from '../db/sources.js';
+import { listSources, retireSources } from '../db/sources.js';
 import { SOURCE_KINDS } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
 import { metricCatalog, metricNames } from '../ingest/metrics.js';
@@ -19,6 +19,7 @@ interface SourceView {
   kind: (typeof SOURCE_KINDS)[number];
   name: string;
   createdAt: Date;
+  retiredAt: Date | null;
   /** Read once for the whole page, and only if some Source.latest is asked for. */
   latest: () => Promise<Reading[]>;
 }
@@ -32,6 +33,7 @@ const SourceRef = builder.objectRef<SourceView>('Source').implement({
     kind: t.field({ description: 'What it is.', type: SourceKindEnum, resolve: (s) => s.kind }),
     name: t.exposeString('name', { description: 'Its display name.' }),
     createdAt: t.field({ description: 'When it was registered.', type: 'DateTime', resolve: (s) => s.createdAt }),
+    retiredAt: t.field({ description: 'When it was retired (retireSources); null while in use.', type: 'DateTime', nullable: true, resolve: (s) => s.retiredAt }),
     latest: t.field({
       type: [ReadingRef],
       description: 'The newest reading of each metric this source has reported.',
@@ -102,6 +104,24 @@ builder.mutationField('registerSources', (t) =>
   }),
 );
 
+builder.mutationField('retireSources', (t) =>
+  t.field({
+    type: [SourceRef],
+    description:
+      'Retires sources: a patient discharged, a device taken out of use. A retired source is left out of `sources` (unless includeRetired) and of signal-loss (NO_DATA) alerts, and its open signal-loss alerts are resolved; its stored data, windows and other alerts stay, and readings sent for it are still stored. registerSources brings it back. A source retired before keeps its retiredAt.',
+    args: { ids: t.arg.idList({ required: true, description: 'The sources to retire: 1-1000 of your tenant\'s.' }) },
+    extensions: { [LIST_SIZE]: ((argument) => listLength(argument('ids')) ?? 1_000) satisfies ListSize },
+    resolve: async (_root, args, ctx) => {
+      if (args.ids.length === 0) throw new ValidationError('ids is an empty list: name the sources to retire', { argument: 'ids' });
+      const ids = (await ctx.scope.sources(args.ids, 'ids'))!;
+      const retired = await retireSources(ctx.services.database.db, ids, ctx.scope.tenantId);
+      await ctx.services.alerts.resolveSignalLoss(ctx.scope.tenantId, ids, 'resolved: the source was retired');
+      const none = () => Promise.resolve([]);
+      return retired.map((s) => ({ ...s, latest: none }));
+    },
+  }),
+);
+
 const SourceConnection = connectionOf('Source', SourceRef);
 
 builder.queryField('sources', (t) =>
@@ -111,13 +131,14 @@ builder.queryField('sources', (t) =>
     args: {
       kind: t.arg({ type: SourceKindEnum, description: 'Only sources of this kind.' }),
       ids: t.arg.idList({ description: 'Only these sources.' }),
+      includeRetired: t.arg.boolean({ defaultValue: false, description: 'Retired sources too (left out by default, even when named in ids).' }),
       ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first, PAGE);
       const { db } = ctx.services.database;
       const ids = args.ids?.length ? await ctx.scope.sources(args.ids, 'ids') : null;
-      const found = await listSources(db, { tenantId: ctx.scope.tenantId, kind: args.kind, ids, after: args.after, limit: limit + 1 });
+      const found = await listSources(db, { tenantId: ctx.scope.tenantId, kind: args.kind, ids, after: args.after, limit: limit + 1, includeRetired: args.includeRetired ?? false });
       const page = found.slice(0, limit);
       let bySource: Promise<Map<string, Reading[]>> | undefined;
       const readAll = async () => {
