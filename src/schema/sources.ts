@@ -117,7 +117,9 @@ builder.mutationField('retireSources', (t) =>
       const retired = await retireSources(ctx.services.database.db, ids, ctx.scope.tenantId);
       await ctx.services.alerts.resolveSignalLoss(ctx.scope.tenantId, ids, 'resolved: the source was retired');
       const none = () => Promise.resolve([]);
-      return retired.map((s) => ({ ...s, latest: none }));
+      const byId = new Map(retired.map((s) => [s.id, s]));
+      // In the order asked for, each once.
+      return [...new Set(ids)].flatMap((id) => (byId.has(id) ? [{ ...byId.get(id)!, latest: none }] : []));
     },
   }),
 );
