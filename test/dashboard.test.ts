@@ -8,6 +8,7 @@ import {
   IngestReadingsDocument,
   IngestTradesDocument,
   RegisterSourcesDocument,
+  RetireSourcesDocument,
   type ReadingInput,
 } from '../src/generated/graphql.js';
 import { ensureWebBuilt } from '../web/ensure-built.js';
@@ -39,7 +40,7 @@ declare global {
     __frameStats: { reset(): void; summary(windowMs?: number): { frames: number; durationMs: number; fps: number; p50: number; p95: number; p99: number; max: number; over25ms: number; longTasks: number } };
     /** Set by the post → tile test: when each heart-rate value first showed on ward-a1's tile (ms since epoch). */
     __shown: Record<string, number>;
-    __vigil: { readonly lastCursor: string | null; readonly resumes: string[]; readonly readingsApplied: number; readonly patients: number };
+    __vigil: { readonly lastCursor: string | null; readonly resumes: string[]; readonly readingsApplied: number; readonly patients: number; relist(): Promise<void> };
   }
 }
 
@@ -306,6 +307,18 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
       await ward.close();
     }
   }, 60_000);
+
+  it('drops a retired (discharged) patient from an open wall when it reads the patient list again', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'ward-z9', kind: 'PATIENT', name: 'Zelda Discharged' }] });
+    const page = await open(`${app.url}/`);
+    await poll(() => tile(page, 'ward-z9').count()).toBe(1);
+    await app.mutate(RetireSourcesDocument, { ids: ['ward-z9'] });
+    // The page reads the list again every minute; the test asks for it at once.
+    await page.evaluate(() => window.__vigil.relist());
+    await poll(() => tile(page, 'ward-z9').count()).toBe(0);
+    expect(await tile(page, 'ward-a1').count()).toBe(1);
+    expect(pageErrors).toEqual([]);
+  });
 
   it('keeps 200 tiles updating at 5 Hz each without dropping frames (frame times measured in the page)', async () => {
     // Its own server with the processors off: this measures the page, not the server's stream processing.

@@ -7,6 +7,7 @@ import {
   DashLiveNews2Document,
   DashLiveReadingsDocument,
   DashNews2ScoresDocument,
+  DashPatientIdsDocument,
   DashRecentReadingsDocument,
   DashSourcesDocument,
   type DashAlertFragment,
@@ -90,6 +91,9 @@ const OPEN_STATES = ['PENDING', 'FIRING'] as const;
 const TREND_BACKFILL_MS = 60_000;
 const TREND_PAGES = 20;
 
+/** How often the patient list is read again, so a patient retired (discharged) leaves a wall left open for days. */
+const RELIST_MS = 60_000;
+
 const forbidden = (error: unknown) => error instanceof ApiError && (error.code === 'FORBIDDEN' || error.code === 'UNAUTHENTICATED');
 
 /**
@@ -144,6 +148,23 @@ class Store {
     live(DashLiveAlertsDocument, () => ({}), { next: (data) => data.alerts.forEach((event) => this.applyAlertEvent(event)), error: reread });
     onReconnected(() => void this.loadOutputs());
     void this.load();
+    setInterval(() => void this.relist().catch((error: unknown) => console.warn('patient list', error)), RELIST_MS);
+  }
+
+  /** Drops the patients no longer listed (retired): views showing them are told, as for one added. */
+  async relist() {
+    if (!this.loaded || this.loadError) return;
+    const listed = new Set<string>();
+    await forEveryPage(async (after) => (await request(DashPatientIdsDocument, { first: PAGE, after })).sources, (nodes) => nodes.forEach((node) => listed.add(node.id)));
+    let dropped = false;
+    for (const [id, source] of this.sources) {
+      if (source.kind !== 'PATIENT' || listed.has(id)) continue;
+      this.sources.delete(id);
+      dropped = true;
+    }
+    if (!dropped) return;
+    this.added = true;
+    onNextFrame(this.flush);
   }
 
   onChange(listener: ChangeListener): () => void {
@@ -366,7 +387,7 @@ export const store = new Store();
 
 declare global {
   interface Window {
-    __vigil: { readonly lastCursor: string | null; readonly resumes: string[]; readonly readingsApplied: number; readonly patients: number };
+    __vigil: { readonly lastCursor: string | null; readonly resumes: string[]; readonly readingsApplied: number; readonly patients: number; relist(): Promise<void> };
   }
 }
 
@@ -383,4 +404,5 @@ window.__vigil = {
   get patients() {
     return store.patients().length;
   },
+  relist: () => store.relist(),
 };

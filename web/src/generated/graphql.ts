@@ -80,6 +80,14 @@ export type DashSourcesQueryVariables = Exact<{
 
 export type DashSourcesQuery = { sources: { edges: Array<{ node: { id: string, kind: SourceKind, name: string, latest: Array<{ cursor: string, sourceId: string, metric: string, time: string, value: number, unit: string, quality: Quality }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
+export type DashPatientIdsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type DashPatientIdsQuery = { sources: { edges: Array<{ node: { id: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
 export type DashLiveReadingsSubscriptionVariables = Exact<{
   sourceIds?: Array<string | number> | string | number | null | undefined;
   metrics?: Array<string> | string | null | undefined;
@@ -334,6 +342,21 @@ export const DashSourcesDocument = new TypedDocumentString(`
   unit
   quality
 }`) as unknown as TypedDocumentString<DashSourcesQuery, DashSourcesQueryVariables>;
+export const DashPatientIdsDocument = new TypedDocumentString(`
+    query DashPatientIds($first: Int, $after: String) {
+  sources(kind: PATIENT, first: $first, after: $after) {
+    edges {
+      node {
+        id
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DashPatientIdsQuery, DashPatientIdsQueryVariables>;
 export const DashLiveReadingsDocument = new TypedDocumentString(`
     subscription DashLiveReadings($sourceIds: [ID!], $metrics: [String!], $after: String) {
   readings(sourceIds: $sourceIds, metrics: $metrics, after: $after) {

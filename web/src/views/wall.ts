@@ -196,6 +196,13 @@ export function wallView(root: HTMLElement): () => void {
 
   const sync = () => {
     const now = Date.now();
+    const patients = new Set(store.patients().map((p) => p.id));
+    for (const [id, tile] of tiles) {
+      if (patients.has(id)) continue;
+      // Retired: gone from the list.
+      tile.el.remove();
+      tiles.delete(id);
+    }
     for (const source of store.patients()) {
       if (tiles.has(source.id)) continue;
       const tile = new Tile(source.id);
