@@ -7,6 +7,9 @@ const USAGE = `usage: vigil <command>
   simulate   post realistic vitals to a running server (see --help)
   keys       create, revoke and list API keys (see keys --help)`;
 
+/** A signal this long after the first forces an exit without the rest of the shutdown; one sooner is the same request. */
+const SECOND_SIGNAL_AFTER_MS = 1_000;
+
 // Each command loads only its own modules: `keys` and `simulate` start without the server's (GraphQL, yoga, the schema).
 async function main(argv: string[]): Promise<number> {
   const [command = 'start', ...rest] = argv;
@@ -25,13 +28,16 @@ async function main(argv: string[]): Promise<number> {
         log.fatal({ err: messageOf(error) }, 'not started: exiting; start it again once what err names is fixed or reachable');
         return 1;
       }
-      let stopping = false;
+      let stoppingSince: number | null = null;
       const stop = (signal: string) => {
-        if (stopping) {
+        if (stoppingSince !== null) {
+          // Ctrl-C in a terminal, `kill` of the process group and systemd's default signal npm and this process
+          // together, milliseconds apart (npm forwards its own): that is one request to stop, not a second.
+          if (Date.now() - stoppingSince < SECOND_SIGNAL_AFTER_MS) return;
           log.warn({ signal }, 'second signal: exiting now');
           process.exit(1);
         }
-        stopping = true;
+        stoppingSince = Date.now();
         log.info({ signal }, 'signal received');
         // A close that hangs (a broken disk, a wedged driver) must not keep the process alive past its orchestrator's patience.
         const deadline = config.http.shutdownTimeoutMs + 10_000;
