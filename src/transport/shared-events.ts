@@ -208,6 +208,10 @@ class DirectEvents implements AsyncIterableIterator<ExecutionResult> {
         await send(socket, this.prefix + payload + '}');
       }
     } catch (error) {
+      // graphql-ws does not call return() on a stream whose next() threw: end the source here, or its feed keeps
+      // this subscription (and buffers its events) after the client is gone.
+      this.closed = true;
+      await this.iterator.return?.()?.catch(() => undefined);
       throw this.mask(error);
     }
   }
