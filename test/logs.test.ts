@@ -155,9 +155,22 @@ describe('logs', () => {
         body: JSON.stringify({ query: 'subscription { readings(sourceIds: ["bed-unseen"]) { cursor } }' }),
       });
       expect(await subscribed.text()).toContain('INTERNAL_SERVER_ERROR');
+      // Over graphql-ws: `<socket>/<operation id>`.
+      const socket = new WebSocket(server.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+      const answered = new Promise<string>((resolve) => socket.on('message', (data: Buffer) => {
+        const message = JSON.parse(String(data)) as { type: string };
+        if (message.type === 'connection_ack') socket.send(JSON.stringify({ id: 'live-9', type: 'subscribe', payload: { query: 'subscription { readings(sourceIds: ["bed-unseen-2"]) { cursor } }' } }));
+        if (message.type === 'error' || message.type === 'next') resolve(String(data));
+      }));
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init' }));
+      expect(await answered).toContain('INTERNAL_SERVER_ERROR');
+      socket.close();
       await direct`alter table sources_away rename to sources`;
-      await waitFor(() => lines.filter((l) => l.msg === 'unexpected error while executing an operation').length === 3, 'the failed subscription in the log');
-      expect(lines.filter((l) => l.msg === 'unexpected error while executing an operation')[2]).toMatchObject({ requestId: 'ward-9-live', err: { code: '42P01' } });
+      const unexpectedLines = () => lines.filter((l) => l.msg === 'unexpected error while executing an operation');
+      await waitFor(() => unexpectedLines().length === 4, 'the failed subscriptions in the log');
+      expect(unexpectedLines()[2]).toMatchObject({ requestId: 'ward-9-live', err: { code: '42P01' } });
+      expect(unexpectedLines()[3]).toMatchObject({ requestId: expect.stringMatching(/^[0-9a-f]{8}\/live-9$/), err: { code: '42P01' } });
       const everything = raw.join('\n');
       for (const value of ['123.456', '98.765', 'bed-Zq7', 'Ada Quill', 'params', 'Failed query']) expect(everything).not.toContain(value);
     } finally {

@@ -15,11 +15,18 @@ const requestOfError = new WeakMap<object, string>();
  * client's INTERNAL_SERVER_ERROR by its X-Request-ID. Yoga masks errors in a plugin after ours, so this sees them
  * first.
  */
+const requestOf = (context: unknown) => (context as { requestId?: string } | undefined)?.requestId;
+const note = (requestId: string, errors: readonly unknown[] | undefined) => {
+  for (const error of errors ?? []) if (error !== null && typeof error === 'object') requestOfError.set(error, requestId);
+};
+
+/** Notes the request of `errors`, from the operation's context, for maskError's log line (transport/shared-events.ts masks graphql-ws operations itself). */
+export function noteRequestOfErrors(contextValue: unknown, errors: readonly unknown[] | undefined): void {
+  const requestId = requestOf(contextValue);
+  if (requestId !== undefined) note(requestId, errors);
+}
+
 export function useRequestIdOnErrors(): Plugin {
-  const requestOf = (context: unknown) => (context as { requestId?: string } | undefined)?.requestId;
-  const note = (requestId: string, errors: readonly unknown[] | undefined) => {
-    for (const error of errors ?? []) if (error !== null && typeof error === 'object') requestOfError.set(error, requestId);
-  };
   return {
     onExecute: ({ args }) => ({
       onExecuteDone: ({ result }) => {
@@ -31,7 +38,9 @@ export function useRequestIdOnErrors(): Plugin {
     // A subscription's errors: in setting it up (a result, not a stream), in an event, or thrown by its stream.
     onSubscribe: ({ args }) => {
       const requestId = requestOf(args.contextValue);
-      if (requestId === undefined) return;
+      // A graphql-ws operation is masked by shared-events.ts, which notes its errors' request itself: wrapping its
+      // stream here would cost ~2.9 KiB an idle subscription (envelop's per-event iterators).
+      if (requestId === undefined || (args.contextValue as { directNext?: unknown }).directNext) return;
       return {
         onSubscribeResult: ({ result }) => {
           if (!isAsyncIterable(result)) return note(requestId, result.errors);

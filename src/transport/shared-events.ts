@@ -10,6 +10,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { compileEventExecutor, isPromise, type EventExecutor, type Settled } from './plain-lists.js';
+import { noteRequestOfErrors } from './mask-error.js';
 
 
 /**
@@ -80,7 +81,7 @@ export function useSharedSubscriptionEvents({ onEvent, maskError }: SharedEvents
     plain: EventExecutor | undefined,
     key: string,
     full: FullExecutor,
-  ) => new DirectEvents(stream, direct, (event) => executeShared(event, contextValue, plain, key, full), payloadOf, maskError);
+  ) => new DirectEvents(stream, direct, contextValue, (event) => executeShared(event, contextValue, plain, key, full), payloadOf, maskError);
 
   const subscribe = (args: ExecutionArgs) => {
     const validated = validateSubscriptionArgs(args);
@@ -110,8 +111,14 @@ export function useSharedSubscriptionEvents({ onEvent, maskError }: SharedEvents
       // error masking, whose per-event wrappers (envelop's onNext iterator and error iterator, holding its hook
       // lists) cost ~2.5 KB an idle subscription, and DirectEvents masks the same errors with the same maskError.
       // Plugins before this one (limits, access control, metrics) have run and their result hooks still do.
-      const masked = (result: unknown) => maskResult(result, maskError);
-      const failed = (error: unknown) => ({ errors: [maskError(error)] });
+      const masked = (result: unknown) => {
+        noteRequestOfErrors(args.contextValue, (result as ExecutionResult | undefined)?.errors);
+        return maskResult(result, maskError);
+      };
+      const failed = (error: unknown) => {
+        noteRequestOfErrors(args.contextValue, [error]);
+        return { errors: [maskError(error)] };
+      };
       let result: Settled<unknown>;
       try {
         const subscribed = subscribe(args);
@@ -181,6 +188,8 @@ class DirectEvents implements AsyncIterableIterator<ExecutionResult> {
   constructor(
     source: AsyncIterable<unknown>,
     private readonly direct: DirectNext,
+    /** The operation's context: its request id goes on the log line of an error masked here. */
+    private readonly contextValue: unknown,
     private readonly execute: (event: unknown) => Settled<ExecutionResult>,
     private readonly payloadOf: (result: ExecutionResult) => string | undefined,
     private readonly mask: MaskError,
@@ -201,7 +210,10 @@ class DirectEvents implements AsyncIterableIterator<ExecutionResult> {
         const settled = this.execute(step.value);
         const result = isPromise(settled) ? await settled : settled;
         const payload = this.payloadOf(result);
-        if (payload === undefined) return { done: false, value: maskResult(result, this.mask) };
+        if (payload === undefined) {
+          noteRequestOfErrors(this.contextValue, result.errors);
+          return { done: false, value: maskResult(result, this.mask) };
+        }
         const { socket } = this.direct;
         // The client hung up (its close is under way): the operation ends with it. graphql-ws skips such writes too.
         if (socket.readyState !== socket.OPEN) return this.return();
@@ -212,6 +224,7 @@ class DirectEvents implements AsyncIterableIterator<ExecutionResult> {
       // this subscription (and buffers its events) after the client is gone.
       this.closed = true;
       await this.iterator.return?.()?.catch(() => undefined);
+      noteRequestOfErrors(this.contextValue, [error]);
       throw this.mask(error);
     }
   }
