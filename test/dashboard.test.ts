@@ -308,7 +308,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     }
   }, 60_000);
 
-  it('drops a retired (discharged) patient from an open wall when it reads the patient list again', async () => {
+  it('drops a retired (discharged) patient from an open wall when it reads the patient list again, and shows it again once readmitted', async () => {
     await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'ward-z9', kind: 'PATIENT', name: 'Zelda Discharged' }] });
     const page = await open(`${app.url}/`);
     await poll(() => tile(page, 'ward-z9').count()).toBe(1);
@@ -317,6 +317,13 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     await page.evaluate(() => window.__vigil.relist());
     await poll(() => tile(page, 'ward-z9').count()).toBe(0);
     expect(await tile(page, 'ward-a1').count()).toBe(1);
+    // A reading after the discharge (the monitor still on), then readmitted: back on the wall at the next reading of the list.
+    await ingest(app, [{ sourceId: 'ward-z9', metric: 'heart_rate', value: 66, time: iso(Date.now()) }]);
+    await page.waitForTimeout(500);
+    await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'ward-z9', kind: 'PATIENT', name: 'Zelda Readmitted' }] });
+    await page.evaluate(() => window.__vigil.relist());
+    await poll(() => tile(page, 'ward-z9').count()).toBe(1);
+    await poll(() => tile(page, 'ward-z9').locator('.tile-sub').textContent()).toContain('Zelda Readmitted');
     expect(pageErrors).toEqual([]);
   });
 

@@ -162,6 +162,13 @@ class Store {
       this.sources.delete(id);
       dropped = true;
     }
+    // Listed but not shown: registered again after it was retired (its entry, made by a late reading, learned
+    // nothing while it was retired), or missed. Learned again: name, kind, and a tile.
+    for (const id of listed) {
+      const source = this.sources.get(id);
+      if (!source) this.state(id);
+      else if (source.kind !== 'PATIENT') this.learn(id);
+    }
     if (!dropped) return;
     this.added = true;
     onNextFrame(this.flush);
