@@ -312,7 +312,7 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
     try {
       // A NO_DATA alert as the signal monitor fires it, on a node an hour behind.
-      expect(await app.server.services.alerts.fire({ ruleId: 'skew-rule', sourceId: 'esc-2', metric: null, severity: 'MEDIUM', value: null, message: 'signal lost', startedAt })).toBe(true);
+      expect(await app.server.services.alerts.fire({ ruleId: 'skew-rule', sourceId: 'esc-2', metric: null, severity: 'MEDIUM', value: null, message: 'signal lost', startedAt })).toBe('opened');
     } finally {
       vi.useRealTimers();
     }
@@ -433,6 +433,27 @@ describe.each(primaryBackends)('retiring sources on $name', (backend) => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('dis-3') });
     // The node still knows the series as silent; it looks its alert up again every 30 checks (3 s here) and finds none.
     await live.results.until(() => kindsSoFar().length === 3, 'signal lost again after the readmission', 10_000);
+    expect(kindsSoFar()).toEqual(['FIRING', 'RESOLVED', 'FIRING']);
+    await live.close();
+    await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
+  });
+
+  it('a patient named by a rule, discharged after its signal came back and readmitted without data, raises signal loss again within seconds', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('dis-4') });
+    const silence = (await app.mutate(CreateAlertRuleDocument, { input: { name: 'Bed 4 silent', kind: 'NO_DATA', sourceIds: ['dis-4'], expectedInterval: '1s' } })).createAlertRule;
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id] });
+    const kindsSoFar = () => kinds(events(live));
+    // Silent since the rule was made: its first episode starts at the rule's creation.
+    await live.results.until(() => kindsSoFar().length === 1, 'signal lost for dis-4');
+    await app.mutate(IngestReadingsDocument, { readings: [at(Date.now(), 'dis-4', 'heart_rate', 70, 0)] });
+    await live.results.until(() => kindsSoFar().length === 2, 'signal restored');
+    await app.mutate(RetireSourcesDocument, { ids: ['dis-4'] });
+    // Long enough for a check to find it silent and retired (nothing raised).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(kindsSoFar()).toEqual(['FIRING', 'RESOLVED']);
+    await app.mutate(RegisterSourcesDocument, { sources: patients('dis-4') });
+    // Its next silence may begin where the first did (the node forgot the source): that episode's id is taken.
+    await live.results.until(() => kindsSoFar().length === 3, 'signal lost after the readmission', 4_000);
     expect(kindsSoFar()).toEqual(['FIRING', 'RESOLVED', 'FIRING']);
     await live.close();
     await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });

@@ -199,25 +199,31 @@ export class AlertService {
   }
 
   /**
-   * Opens a FIRING alert unless the rule already has one open for the series (any node may try): true when opened,
-   * 'retired' when the source is retired (nothing opened).
+   * Opens a FIRING alert unless the rule already has one open for the series (any node may try). Answers 'opened',
+   * 'open' (already, on this node or another), 'retired' (the source is: nothing opened) or 'stale': an alert with
+   * this id exists and is resolved (an earlier episode that started at the same moment), so the caller must count
+   * the silence from a later time.
    */
-  async fire(alert: { ruleId: string; sourceId: string; metric: string | null; severity: string; value: number | null; message: string; startedAt: Date }): Promise<boolean | 'retired'> {
+  async fire(alert: { ruleId: string; sourceId: string; metric: string | null; severity: string; value: number | null; message: string; startedAt: Date }): Promise<'opened' | 'open' | 'retired' | 'stale'> {
     const id = `${alert.ruleId}/${alert.sourceId}/${alert.metric ?? '*'}/${alert.startedAt.getTime()}`;
     const events: AlertEvent[] = [];
-    let retired = false;
+    let outcome: 'opened' | 'open' | 'retired' | 'stale' = 'open';
     await this.db.transaction(async (tx) => {
       if (await isRetired(tx as unknown as Db, alert.sourceId)) {
-        retired = true;
+        outcome = 'retired';
         return;
       }
       const opened = await openAlert(tx as unknown as Db, { ...alert, id, state: 'FIRING', firedAt: DATABASE_NOW });
-      if (!opened) return;
+      if (!opened) {
+        if (!(await openAlertOf(tx as unknown as Db, alert.ruleId, alert.sourceId, alert.metric))) outcome = 'stale';
+        return;
+      }
+      outcome = 'opened';
       const recorded = await recordTransition(tx as unknown as Db, { id: `${id}/FIRING/${alert.startedAt.getTime()}`, alertId: id, kind: 'FIRING', severity: alert.severity, eventTime: alert.startedAt, value: alert.value, message: alert.message });
       events.push(toEvent(recorded!, opened));
     });
     this.publish(events);
-    return retired ? 'retired' : events.length > 0;
+    return outcome;
   }
 
   /**

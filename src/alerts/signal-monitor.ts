@@ -32,8 +32,8 @@ interface SilentSeries {
  * in use.
  */
 const RECONFIRM_SILENT_CHECKS = 30;
-/** How long a retired source is left alone before a named rule's check asks the database again (it may be back). */
-const RETIRED_RECHECK_MS = 60_000;
+/** Every how many checks a retired source is looked at again by a rule naming it (10 s by default): it may be back. */
+const RETIRED_RECHECK_CHECKS = 10;
 
 /**
  * Signal loss: NO_DATA rules fire when a source (or one of its metrics) has
@@ -128,6 +128,14 @@ export class SignalMonitor {
     await this.options.alerts.resolve(open, `signal restored: ${entry.metric ?? 'data'} from ${entry.sourceId} again after ${silentFor}`, back.time);
   }
 
+  /** Counts the series' silence from `at`: its next episode starts there, with an alert id of its own. */
+  private silentFrom(rule: StoredRule, sourceId: string, metric: string | null, at: number) {
+    const source = this.seen.get(sourceId) ?? { tenantId: rule.tenantId, any: 0, metrics: new Map<string, number>() };
+    if (metric === null) source.any = at;
+    else source.metrics.set(metric, at);
+    this.seen.set(sourceId, source);
+  }
+
   /** Series a rule watches: its named sources, or every source of its tenant this node has seen. */
   private watched(rule: StoredRule & { updatedAt: Date }): { sourceId: string; metric: string | null }[] {
     const metric = rule.params.metric;
@@ -156,13 +164,9 @@ export class SignalMonitor {
               known.confirmedAt = now;
               continue;
             }
-            // Resolved elsewhere (its source retired): watched as any other series from here on, its silence counted
-            // from now, so a new episode has an alert id of its own.
+            // Resolved elsewhere (its source retired): watched as any other series from here on.
             this.silent.delete(key);
-            const source = this.seen.get(sourceId) ?? { tenantId: rule.tenantId, any: 0, metrics: new Map<string, number>() };
-            if (metric === null) source.any = now;
-            else source.metrics.set(metric, now);
-            this.seen.set(sourceId, source);
+            this.silentFrom(rule, sourceId, metric, now);
             continue;
           }
           if ((this.retired.get(sourceId) ?? 0) > now) continue;
@@ -183,7 +187,13 @@ export class SignalMonitor {
             // A discharged patient sends nothing, as expected: no longer watched by tenant-wide rules until it sends
             // again; a rule naming it asks again after a while.
             this.seen.delete(sourceId);
-            this.retired.set(sourceId, now + RETIRED_RECHECK_MS);
+            this.retired.set(sourceId, now + RETIRED_RECHECK_CHECKS * this.options.checkIntervalMs);
+            continue;
+          }
+          if (fired === 'stale') {
+            // An earlier episode began at the same moment (the node's start, before the source was retired and
+            // registered again) and is resolved: a new one counts from now.
+            this.silentFrom(rule, sourceId, metric, now);
             continue;
           }
           // Remembered only once stored (or found already open on another node): a failed fire is retried next check.
