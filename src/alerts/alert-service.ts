@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { DATABASE_NOW, escalateOverdue, getAlert, listAlerts, listRules, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionSeverity, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { isRetired } from '../db/sources.js';
@@ -74,6 +74,11 @@ const toEvent = (t: TransitionRow, alert: AlertRow): AlertEvent => ({
  * id is deterministic, so a replayed one is recognised and not published
  * again), the alert row follows it, and only stored transitions are published.
  */
+const RETIRED_SOURCE = 'resolved: the source was retired';
+
+/** An alert's source is retired (for an update of `alerts`). */
+const STILL_RETIRED = sql`exists (select 1 from sources where sources.id = alerts.source_id and sources.retired_at is not null)`;
+
 export class AlertService {
   constructor(
     private readonly db: Db,
@@ -230,23 +235,29 @@ export class AlertService {
    * Resolves the open signal-loss (NO_DATA) alerts of `tenantId`'s `sourceIds`, whose sources were retired: they
    * would never clear, since a retired source is expected to send nothing. Returns how many.
    */
-  async resolveSignalLoss(tenantId: string, sourceIds: readonly string[], message: string): Promise<number> {
+  async resolveSignalLoss(tenantId: string, sourceIds: readonly string[], message = RETIRED_SOURCE): Promise<number> {
     const ruleIds = (await listRules(this.db, { tenantId })).filter((rule) => rule.kind === 'NO_DATA').map((rule) => rule.id);
     if (ruleIds.length === 0 || sourceIds.length === 0) return 0;
     let resolved = 0;
     for (let before: bigint | null = null; ; ) {
       const open = await listAlerts(this.db, { tenantId, states: ['PENDING', 'FIRING'], ruleIds, sourceIds, before, limit: 500 });
-      for (const alert of open) if (await this.resolve(alert, message, null)) resolved++;
+      // Only while the source is still retired: registered again meanwhile, its new signal loss is real.
+      for (const alert of open) if (await this.resolve(alert, message, null, STILL_RETIRED)) resolved++;
       if (open.length < 500) return resolved;
       before = open.at(-1)!.seq;
     }
   }
 
-  /** Resolves the open alert of a rule and series, if there is one. */
-  async resolve(alert: AlertRow, message: string, eventTime: Date | null): Promise<boolean> {
+  /** Resolves `alert` if it is open and its source retired: one whose retirement's resolving was cut short (a node died). */
+  resolveIfRetired(alert: AlertRow): Promise<boolean> {
+    return this.resolve(alert, RETIRED_SOURCE, null, STILL_RETIRED);
+  }
+
+  /** Resolves the open alert of a rule and series, if there is one (and `onlyIf` holds for it). */
+  async resolve(alert: AlertRow, message: string, eventTime: Date | null, onlyIf?: SQL): Promise<boolean> {
     const events: AlertEvent[] = [];
     await this.db.transaction(async (tx) => {
-      const resolved = await updateAlert(tx as unknown as Db, alert.id, { state: 'RESOLVED', resolvedAt: DATABASE_NOW, message }, sql`state <> 'RESOLVED'`);
+      const resolved = await updateAlert(tx as unknown as Db, alert.id, { state: 'RESOLVED', resolvedAt: DATABASE_NOW, message }, onlyIf ? sql`state <> 'RESOLVED' and ${onlyIf}` : sql`state <> 'RESOLVED'`);
       if (!resolved) return;
       const recorded = await recordTransition(tx as unknown as Db, { id: `${alert.id}/RESOLVED`, alertId: alert.id, kind: 'RESOLVED', severity: resolved.severity, eventTime, value: resolved.value, message });
       if (recorded) events.push(toEvent(recorded, resolved));

@@ -67,7 +67,9 @@ export class SignalMonitor {
     if (ruleIds.length) {
       for (const open of await listAlerts(this.options.db, { tenantId: null, states: ['FIRING'], ruleIds, limit: 100_000 })) {
         const rule = rules.find((r) => r.id === open.ruleId)!;
-        this.silent.set(`${rule.id}|${open.sourceId}/${open.metric ?? '*'}`, { rule, sourceId: open.sourceId, metric: open.metric, confirmedAt: Date.now() });
+        // Looked up again at spread times, not all at the same check.
+        const confirmedAt = Date.now() - Math.random() * RECONFIRM_SILENT_CHECKS * this.options.checkIntervalMs;
+        this.silent.set(`${rule.id}|${open.sourceId}/${open.metric ?? '*'}`, { rule, sourceId: open.sourceId, metric: open.metric, confirmedAt });
       }
     }
     // A tenant-wide rule watches every source of its tenant that has ever sent data, not only those this node has
@@ -160,7 +162,9 @@ export class SignalMonitor {
           }
           if (known) {
             if (now - known.confirmedAt < RECONFIRM_SILENT_CHECKS * this.options.checkIntervalMs) continue;
-            if (await openAlertOf(this.options.db, rule.id, sourceId, metric)) {
+            const open = await openAlertOf(this.options.db, rule.id, sourceId, metric);
+            // Still open, unless its source was retired and the retirement did not get to resolve it (a node died).
+            if (open && !(await this.options.alerts.resolveIfRetired(open))) {
               known.confirmedAt = now;
               continue;
             }

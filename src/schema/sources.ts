@@ -115,7 +115,7 @@ builder.mutationField('retireSources', (t) =>
       if (args.ids.length === 0) throw new ValidationError('ids is an empty list: name the sources to retire', { argument: 'ids' });
       const ids = (await ctx.scope.sources(args.ids, 'ids'))!;
       const retired = await retireSources(ctx.services.database.db, ids, ctx.scope.tenantId);
-      await ctx.services.alerts.resolveSignalLoss(ctx.scope.tenantId, ids, 'resolved: the source was retired');
+      await ctx.services.alerts.resolveSignalLoss(ctx.scope.tenantId, ids);
       const none = () => Promise.resolve([]);
       const byId = new Map(retired.map((s) => [s.id, s]));
       // In the order asked for, each once.
