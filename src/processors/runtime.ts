@@ -168,6 +168,10 @@ export class ProcessorRuntime<E extends StreamEvent> {
   /** Ends untilRead's wait before its next try (stop, or the lease lost). */
   private interruptBackoff: (() => void) | undefined;
   private stopping = false;
+  /** Bumped each time this node leaves ownership; a run started under another is stale and ends (see active()). */
+  private epoch = 0;
+  /** The epoch the current (or last) run started in. */
+  private runEpoch = -1;
   /** Caught up with the stored stream and consuming the tail. */
   private live = false;
   /** A batch is being processed or stored. */
@@ -295,8 +299,11 @@ export class ProcessorRuntime<E extends StreamEvent> {
       // A loop from an earlier ownership may still be finishing its batch: one loop at a time.
       this.loop = (this.loop ?? Promise.resolve()).then(() => this.run()).catch(async (error: unknown) => {
         if (error instanceof LeaseLostError) return this.standBy('processor lease lost to another node (found storing outputs); standing by');
-        // Stood by while its store was retried: the lease is another node's, and that was logged.
-        if (this.role !== 'owner') return;
+        // The node stood by while this run was busy (and may own the pipeline again, in a new run): that was logged.
+        if (this.role !== 'owner' || this.runEpoch !== this.epoch) {
+          this.options.log.debug({ pipeline: this.name, err: reasonOf(error) }, 'an earlier processor run ended');
+          return;
+        }
         const stopping = this.stopping;
         if (stopping) {
           // Its state is ahead of what is stored: no final checkpoint is written from it (stop() finds no owner).
@@ -326,6 +333,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
 
   private leaveOwnership() {
     this.role = 'standby';
+    this.epoch++;
     this.detach?.();
     this.wake?.();
     this.interruptBackoff?.();
@@ -348,6 +356,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
   }
 
   private async run(): Promise<void> {
+    this.runEpoch = this.epoch;
     this.live = false;
     if (!(await this.restore())) return;
     this.dropQueue();
@@ -357,7 +366,8 @@ export class ProcessorRuntime<E extends StreamEvent> {
       if (this.queued + events.length > queueLimit) {
         // Storing is behind the stream (the database slow or unreachable, a burst larger than the processors take):
         // what is queued is stored already, and is read back once storing catches up.
-        if (!this.behind) {
+        // While catching up after taking the pipeline, the stored stream is being read anyway: nothing to say.
+        if (!this.behind && this.live) {
           this.stats.queueDrops++;
           this.options.log.warn(
             { pipeline: this.name, queued: this.queued + events.length, queueLimit, cursor: this.position.toString() },
@@ -442,7 +452,8 @@ export class ProcessorRuntime<E extends StreamEvent> {
   }
 
   private active() {
-    return this.role === 'owner' && !this.stopping;
+    // A run from before the node last stood by ends even if it owns the pipeline again: the new run restores.
+    return this.role === 'owner' && !this.stopping && this.runEpoch === this.epoch;
   }
 
   /**
