@@ -48,15 +48,19 @@ export function createMetrics(services: Services) {
   });
 
   const pipelines = () => Object.values(services.pipelines);
-  new Gauge({
-    name: 'vigil_processor_events_total',
-    help: 'Events a processor pipeline has consumed on this node (counter semantics; resets on restart)',
-    labelNames: ['pipeline'] as const,
-    registers,
-    collect() {
-      for (const p of pipelines()) this.set({ pipeline: p.name }, p.stats.eventsIn);
-    },
-  });
+  type Pipeline = ReturnType<typeof pipelines>[number];
+  /** One figure per pipeline on this node. */
+  const pipelineGauge = (name: string, help: string, value: (p: Pipeline) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pipeline'] as const,
+      registers,
+      collect() {
+        for (const p of pipelines()) this.set({ pipeline: p.name }, value(p));
+      },
+    });
+  pipelineGauge('vigil_processor_events_total', 'Events a processor pipeline has consumed on this node (counter semantics; resets on restart)', (p) => p.stats.eventsIn);
   new Gauge({
     name: 'vigil_processor_outputs_total',
     help: 'Outputs per processor (counter semantics; resets on restart)',
@@ -66,42 +70,10 @@ export function createMetrics(services: Services) {
       for (const p of pipelines()) for (const [processor, n] of Object.entries(p.stats.outputs as Record<string, number>)) this.set({ pipeline: p.name, processor }, n);
     },
   });
-  new Gauge({
-    name: 'vigil_processor_late_events_total',
-    help: 'Events behind their series watermark, left out of windows (counter semantics; resets on restart)',
-    labelNames: ['pipeline'] as const,
-    registers,
-    collect() {
-      for (const p of pipelines()) this.set({ pipeline: p.name }, p.stats.lateDropped);
-    },
-  });
-  new Gauge({
-    name: 'vigil_processor_queued_events',
-    help: 'Live events waiting for the batch in hand to be stored (at most PROCESSOR_QUEUE_LIMIT)',
-    labelNames: ['pipeline'] as const,
-    registers,
-    collect() {
-      for (const p of pipelines()) this.set({ pipeline: p.name }, p.queuedEvents);
-    },
-  });
-  new Gauge({
-    name: 'vigil_processor_queue_drops_total',
-    help: 'Times the live queue passed PROCESSOR_QUEUE_LIMIT and its events were read back from the database instead (counter semantics; resets on restart)',
-    labelNames: ['pipeline'] as const,
-    registers,
-    collect() {
-      for (const p of pipelines()) this.set({ pipeline: p.name }, p.stats.queueDrops);
-    },
-  });
-  new Gauge({
-    name: 'vigil_processor_owner',
-    help: '1 when this node runs the pipeline (holds its lease)',
-    labelNames: ['pipeline'] as const,
-    registers,
-    collect() {
-      for (const p of pipelines()) this.set({ pipeline: p.name }, p.role === 'owner' ? 1 : 0);
-    },
-  });
+  pipelineGauge('vigil_processor_late_events_total', 'Events behind their series watermark, left out of windows (counter semantics; resets on restart)', (p) => p.stats.lateDropped);
+  pipelineGauge('vigil_processor_queued_events', 'Live events waiting for the batch in hand to be stored (at most PROCESSOR_QUEUE_LIMIT)', (p) => p.queuedEvents);
+  pipelineGauge('vigil_processor_queue_drops_total', 'Times the live queue passed PROCESSOR_QUEUE_LIMIT and its events were read back from the database instead (counter semantics; resets on restart)', (p) => p.stats.queueDrops);
+  pipelineGauge('vigil_processor_owner', '1 when this node runs the pipeline (holds its lease)', (p) => p.role === 'owner' ? 1 : 0);
   new Gauge({
     name: 'vigil_processor_delay_seconds',
     help: 'Commit → outputs stored and published, over the last 4096 live batches',
