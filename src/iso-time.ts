@@ -44,3 +44,10 @@ function datePrefix(days: number): string {
   const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
   return `${TWO[Math.floor(year / 100)]}${TWO[year % 100]}-${TWO[month]}-${TWO[day]}T`;
 }
+
+/** The instants PostgreSQL's timestamptz and ISO-8601 (four-digit years) both represent: the years 0001 to 9999, UTC. */
+export const EARLIEST_MS = Date.parse('0001-01-01T00:00:00Z');
+export const LATEST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** Whether `ms` lies in the years 0001 to 9999 (UTC), where the database can store it and a DateTime can name it. */
+export const inDateTimeRange = (ms: number) => ms >= EARLIEST_MS && ms <= LATEST_MS;

@@ -17,6 +17,31 @@ export const KEYS_USAGE = `usage: npm run keys -- <command>
 Uses DATABASE_URL (or the embedded DATA_DIR, which only one process can open: stop the server first,
 or use the createApiKey / revokeApiKey mutations with an admin key).`;
 
+/** Set once stdout's reader has gone (EPIPE): `keys list | head -1` closes the pipe while rows are still being printed. */
+let stdoutGone = false;
+let watchingStdout = false;
+
+/**
+ * One line of the command's output on stdout; dropped once its reader has gone. Without a listener, that EPIPE
+ * crashed the process before the database was closed (the embedded one's lock left behind).
+ */
+function print(line: string) {
+  if (!watchingStdout) {
+    watchingStdout = true;
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      stdoutGone = true;
+    });
+  }
+  if (stdoutClosed()) return;
+  console.log(line);
+}
+
+/** A failed synchronous write (a pipe's) marks the stream errored at once; its 'error' event comes a tick later. */
+function stdoutClosed(): boolean {
+  return stdoutGone || process.stdout.errored != null;
+}
+
 /** `vigil keys …`: API key administration from a shell, with the server's own database configuration. */
 export async function runKeys(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -34,7 +59,7 @@ export async function runKeys(argv: string[]): Promise<number> {
     },
   });
   if (command === '--help' || command === 'help' || values.help) {
-    console.log(KEYS_USAGE);
+    print(KEYS_USAGE);
     return 0;
   }
   if (!command || !['create', 'revoke', 'list'].includes(command)) {
@@ -76,22 +101,27 @@ export async function runKeys(argv: string[]): Promise<number> {
     console.error('DATA_DIR=memory:// keeps nothing: a key made there would be gone when this command exits. Point DATA_DIR at the server\'s data, or set DATABASE_URL');
     return 2;
   }
-  const database = await openDatabase(config.database, createLogger(config.logLevel));
+  // Logs on stderr: stdout is the command's output, for scripts to read.
+  const database = await openDatabase(config.database, createLogger(config.logLevel, { pretty: config.logPretty, stream: process.stderr }));
   try {
     if (request) {
       const { key, row } = await createApiKey(database.db, request, { createTenant: values['tenant-name'] ?? '' });
-      console.log(JSON.stringify({ id: row.id, tenant: row.tenantId, role: row.role, name: row.name, expiresAt: row.expiresAt }));
-      console.log(`\n${key}\n\nThis is the only time the key is shown. Send it as "Authorization: Bearer <key>".`);
+      print(JSON.stringify({ id: row.id, tenant: row.tenantId, role: row.role, name: row.name, expiresAt: row.expiresAt }));
+      print(`\n${key}\n\nThis is the only time the key is shown. Send it as "Authorization: Bearer <key>".`);
+      // The key exists, but only its hash is kept: say so where the operator still sees it.
+      if (stdoutClosed()) {
+        console.error(`stdout was closed before all of the output was written: key ${row.id} was created; if its key was not seen, revoke it (npm run keys -- revoke ${row.id}) and create another`);
+      }
       return 0;
     }
     if (command === 'revoke') {
       const row = await revokeKey(database.db, positionals[0]!, null);
-      console.log(JSON.stringify({ id: row.id, tenant: row.tenantId, revokedAt: row.revokedAt }));
+      print(JSON.stringify({ id: row.id, tenant: row.tenantId, revokedAt: row.revokedAt }));
       return 0;
     }
     const rows = await listApiKeys(database.db, { tenantId: values.tenant ?? null, includeRevoked: values.all ?? false, limit: 10_000 });
     for (const row of rows) {
-      console.log(JSON.stringify({ id: row.id, tenant: row.tenantId, role: row.role, name: row.name, createdAt: row.createdAt, expiresAt: row.expiresAt, revokedAt: row.revokedAt }));
+      print(JSON.stringify({ id: row.id, tenant: row.tenantId, role: row.role, name: row.name, createdAt: row.createdAt, expiresAt: row.expiresAt, revokedAt: row.revokedAt }));
     }
     return 0;
   } catch (error) {

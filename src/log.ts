@@ -30,21 +30,28 @@ export function prettyLine(line: string, colour: boolean): string {
 
 /**
  * JSON lines on stdout (one object per line, for collectors), or, with
- * `pretty` (the default when stdout is a terminal), one readable line per
- * entry. Readings' values and key secrets never go in a log line.
+ * `pretty` (the default when that stream is a terminal), one readable line per
+ * entry. Readings' values and key secrets never go in a log line. `stream`:
+ * process.stderr for a command whose stdout is its output (the keys CLI), so
+ * a script reading it gets no log lines.
  */
-export function createLogger(level: string, options: { pretty?: boolean } = {}): Logger {
-  const pretty = options.pretty ?? Boolean(process.stdout.isTTY);
+export function createLogger(level: string, options: { pretty?: boolean; stream?: NodeJS.WriteStream } = {}): Logger {
+  const stream = options.stream ?? process.stdout;
+  const pretty = options.pretty ?? Boolean(stream.isTTY);
   const base = { level, base: { service: 'vigil' }, timestamp: pino.stdTimeFunctions.isoTime, serializers: { err: errorForLog } };
-  if (!pretty) return pino(base);
-  const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
-  return pino(base, { write: (line: string) => void process.stdout.write(prettyLine(line, colour)) });
+  if (!pretty) return stream === process.stdout ? pino(base) : pino(base, stream);
+  const colour = Boolean(stream.isTTY) && !process.env.NO_COLOR;
+  return pino(base, { write: (line: string) => void stream.write(prettyLine(line, colour)) });
 }
 
 /** A connection URL fit for a log line or an error message: its password replaced by ***. */
+/** Query parameters that may carry a secret: ioredis and libpq take `?password=`, and TLS settings `sslpassword`. */
+const SECRET_PARAMETER = /pass|secret|token|key|auth/i;
+
 export function redactUrl(url: string): string {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = '***';
+  for (const name of [...parsed.searchParams.keys()]) if (SECRET_PARAMETER.test(name)) parsed.searchParams.set(name, '***');
   return parsed.toString();
 }
 
@@ -86,20 +93,23 @@ export function errorForLog(error: unknown): unknown {
 
 /**
  * For a check that keeps failing while a dependency is down: the first failure a warning, the rest at debug, and one
- * line when it works again, so an hour of outage is two lines, not one a second.
+ * line when it works again (with how many failures and for how long), so an hour of outage is two lines, not one a
+ * second.
  */
 export function outageLog(log: Logger, what: string) {
   let failures = 0;
+  let since = 0;
   return {
     failed(error: unknown, details: Record<string, unknown> = {}) {
-      failures++;
+      if (failures++ === 0) since = Date.now();
       const fields = { ...details, err: error, failuresInARow: failures };
       if (failures === 1) log.warn(fields, `${what} failed; retrying (further failures at debug)`);
       else log.debug(fields, `${what} failed; retrying`);
     },
     succeeded() {
       if (failures === 0) return;
-      log.info({ failuresInARow: failures }, `${what} works again`);
+      // How long it failed, from its first failure: with failuresInARow, what the outage cost.
+      log.info({ failuresInARow: failures, failingForMs: Date.now() - since }, `${what} works again`);
       failures = 0;
     },
   };

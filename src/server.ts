@@ -56,7 +56,7 @@ import { schema } from './schema/index.js';
 import type { Services } from './services.js';
 import { useAccessControl } from './auth/access-control.js';
 import { AuditTrail } from './auth/audit-trail.js';
-import { Authenticator, presentedKey } from './auth/authenticator.js';
+import { Authenticator, KeyGuessingError, presentedKey } from './auth/authenticator.js';
 import { OpenConnections } from './auth/connections.js';
 import type { Principal } from './auth/principal.js';
 import { memoryCounter, RateLimiter } from './auth/rate-limit.js';
@@ -82,9 +82,11 @@ export interface Server {
   /** HTTP requests received since start. */
   readonly requestsReceived: number;
   /**
-   * Graceful shutdown: refuses new requests (503 SHUTTING_DOWN), completes
-   * every subscription, lets in-flight requests finish (up to
-   * SHUTDOWN_TIMEOUT), closes sockets with 1001, then pub/sub and database.
+   * Graceful shutdown: refuses new requests (503 SHUTTING_DOWN), lets
+   * in-flight requests finish (up to SHUTDOWN_TIMEOUT) while subscriptions
+   * go on delivering, closes sockets with 1001 and SSE streams without
+   * completing their subscriptions (clients reconnect and resubscribe), then
+   * pub/sub and database.
    */
   close(): Promise<void>;
 }
@@ -102,6 +104,8 @@ const VISIBLE_WAIT_MS = 5_000;
  */
 export async function createServer(config: Config, options: { log?: Logger } = {}): Promise<Server> {
   const log = options.log ?? createLogger(config.logLevel, { pretty: config.logPretty });
+  // Before the database: a missing or mismatched file is reported at once, not after the embedded one opens and migrates.
+  const tlsFiles = config.http.tls ? readTls(config.http.tls) : undefined;
   const database = await openDatabase(config.database, log);
   const closers: (() => Promise<void> | void)[] = [() => database.close()];
   const closeAll = async () => {
@@ -212,7 +216,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       log.info('PROCESSORS=off: this node serves the API only; windows, candles and flags come from another node');
     }
 
-    const authenticator = new Authenticator({ db: database.db, required: config.auth.required });
+    const authenticator = new Authenticator({ db: database.db, required: config.auth.required, log });
     const connections = new OpenConnections({ db: database.db, log, checkIntervalMs: config.auth.keyCheckIntervalMs });
     connections.start();
     closers.push(() => connections.stop());
@@ -243,14 +247,14 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       ingest: { database, publisher, registry, log, visible: config.ingest.parallel ? visible : undefined, inserts: new ConflictAwareInserts(), ...config.ingest },
       auth: { authenticator, connections, audit, limiter },
     };
-    return assemble(config, services, closeAll);
+    return assemble(config, services, closeAll, tlsFiles);
   } catch (error) {
     await closeAll();
     throw error;
   }
 }
 
-function assemble(config: Config, services: Services, closeAll: () => Promise<void>): Server {
+function assemble(config: Config, services: Services, closeAll: () => Promise<void>, tls: ReturnType<typeof readTls> | undefined): Server {
   const { log } = services;
   const streamCursors = new WeakMap<Request, GraphQLContext['stream']>();
   const principals = new WeakMap<IncomingMessage, Principal>();
@@ -286,7 +290,15 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       useOperationMetrics(metrics),
       useQueryLimits(config.limits.query),
       useAccessControl({ limiter: services.auth.limiter, audit: services.auth.audit }),
-      useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null),
+      useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null, {
+        opened: (res) => {
+          // A client that left while its subscription was being set up: its close has been heard already.
+          if (res.closed || streams.has(res)) return;
+          streams.add(res);
+          streamsOpen++;
+        },
+        interrupted: () => draining,
+      }),
       // Last of ours: it subscribes graphql-ws operations itself, masking as yoga does (shared-events.ts).
       useSharedSubscriptionEvents({ onEvent: noteStreamCursor, maskError: (error) => maskError(error, UNEXPECTED_ERROR) }),
       // After yoga's own result processors (they come first): explains the 406 when none fits.
@@ -315,9 +327,11 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
 
   const authOutage = outageLog(log, 'checking API keys');
   let draining = false;
+  /** HTTP requests being served, SSE streams (`streamsOpen`) among them. */
   let inFlight = 0;
+  let streamsOpen = 0;
+  const streams = new WeakSet<ServerResponse>();
   let received = 0;
-  let drained: (() => void) | undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (draining) return refuse(res);
@@ -325,8 +339,10 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     if (path === '/ready') return void ready(services, res);
     if (path === '/metrics') return void serveMetrics(metrics.registry, res);
     if (path === '/health') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return void res.end(JSON.stringify({ status: 'up', uptimeSeconds: Math.round(process.uptime()) }));
+      // The embedded database's thread died: nothing but a restart brings it back, so liveness fails.
+      const { reason } = services.database.failure;
+      res.writeHead(reason ? 503 : 200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify(reason ? { status: 'down', reason: `the embedded database stopped (${reason}); restart the server` } : { status: 'up', uptimeSeconds: Math.round(process.uptime()) }));
     }
     // The dashboard's static files (GET/HEAD outside /graphql and the paths above); its data needs a key like any client.
     if (serveDashboard(req, res)) return;
@@ -362,7 +378,8 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     inFlight++;
     received++;
     res.on('close', () => {
-      if (--inFlight === 0) drained?.();
+      inFlight--;
+      if (streams.has(res)) streamsOpen--;
     });
     // GraphiQL's page itself carries no data; everything else needs a principal.
     const wantsPage = req.method === 'GET' && req.headers.accept?.includes('text/html') && !new URL(req.url ?? '/', 'http://host').searchParams.has('query');
@@ -381,6 +398,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
         }
         authOutage.succeeded();
       } catch (error) {
+        if (error instanceof KeyGuessingError) return void reject(res, 429, error.code, error.message, error.headers);
         if (error instanceof AppError) return void reject(res, 401, error.code, error.message, { 'www-authenticate': 'Bearer realm="vigil"' });
         // The database is down (or worse): every request with a key meets it, so one line per outage, not per request.
         authOutage.failed(error);
@@ -389,7 +407,6 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     }
     await yoga(req, res, {});
   };
-  const tls = config.http.tls;
   // A client that declares a body and never sends it is answered 408 and cut after requestTimeoutMs.
   const timeouts = {
     requestTimeout: config.http.requestTimeoutMs,
@@ -397,7 +414,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     connectionsCheckingInterval: Math.min(config.http.requestTimeoutMs, 1_000),
   };
   const http: HttpServer = tls
-    ? (createHttpsServer({ ...timeouts, ...readTls(tls) }, (req, res) => void handle(req, res)) as unknown as HttpServer)
+    ? (createHttpsServer({ ...timeouts, ...tls }, (req, res) => void handle(req, res)) as unknown as HttpServer)
     : createHttpServer(timeouts, (req, res) => void handle(req, res));
   http.keepAliveTimeout = 5_000;
   const ws = attachWebSocket({
@@ -432,10 +449,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     },
     listen: (port = config.http.port, host = config.http.host) =>
       new Promise<string>((resolve, reject) => {
-        http.once('error', (error: NodeJS.ErrnoException) => {
-          const taken = error.code === 'EADDRINUSE' ? 'is in use by another process' : error.code === 'EACCES' ? 'needs privileges this process lacks' : undefined;
-          reject(taken ? new Error(`port ${port} on ${host} ${taken}: choose another with PORT (or HOST)`, { cause: error }) : error);
-        });
+        http.once('error', (error: NodeJS.ErrnoException) => reject(new Error(listenFailure(error, port, host), { cause: error })));
         http.listen(port, host, () => {
           const address = http.address() as AddressInfo;
           url = `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
@@ -446,19 +460,26 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     close: () =>
       (closing ??= (async () => {
         draining = true;
-        log.info({ inFlight, sockets: ws.connections }, 'shutting down: completing subscriptions, finishing in-flight requests');
-        services.readingsFeed.close();
-        for (const f of Object.values(services.outputs)) void f.close();
+        const working = () => inFlight - streamsOpen + ws.executing;
+        log.info({ inFlight: working(), streams: streamsOpen, sockets: ws.connections }, 'shutting down: finishing in-flight requests, then closing live connections');
+        // Subscriptions go on delivering meanwhile.
         const allDone = (async () => {
-          if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
-          while (ws.executing > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+          while (working() > 0) await new Promise((resolve) => setTimeout(resolve, 10));
         })();
         const timedOut = await Promise.race([
           allDone.then(() => false),
           new Promise<boolean>((resolve) => setTimeout(() => resolve(true), config.http.shutdownTimeoutMs).unref()),
         ]);
-        if (timedOut) log.warn({ inFlight }, 'shutdown timeout: closing remaining connections');
+        if (timedOut) log.warn({ inFlight: working() }, 'shutdown timeout: closing remaining connections');
+        // Subscriptions are cut, never completed: `complete` tells a client an operation is over for good, so
+        // graphql-ws clients would not resubscribe, nor EventSource reconnect. Sockets close with 1001 first, then
+        // the feeds end what is left (SSE streams, which end without `complete` while draining).
         await ws.close();
+        services.readingsFeed.close();
+        for (const f of Object.values(services.outputs)) void f.close();
+        // Their ends written before the connections are cut, which a client would read as a broken stream.
+        const streamsEnd = Date.now() + 1_000;
+        while (streamsOpen > 0 && Date.now() < streamsEnd) await new Promise((resolve) => setTimeout(resolve, 10));
         await new Promise<void>((resolve) => {
           http.close(() => resolve());
           http.closeAllConnections();
@@ -467,6 +488,27 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
         log.info('shut down');
       })()),
   };
+}
+
+/**
+ * Why the server could not listen, naming the setting to change: node's own words ("listen EADDRNOTAVAIL: address
+ * not available 1.2.3.4:4000", "getaddrinfo ENOTFOUND nohost") name neither.
+ */
+export function listenFailure(error: NodeJS.ErrnoException, port: number, host: string): string {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `port ${port} on ${host} is in use by another process: choose another with PORT (or HOST)`;
+    case 'EACCES':
+      return `port ${port} on ${host} needs privileges this process lacks: choose another with PORT (or HOST)`;
+    case 'EADDRNOTAVAIL':
+      return `HOST ${host} is not an address of this machine (${error.message}): set HOST to one of its addresses, or 0.0.0.0 for all`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return `HOST ${host} does not resolve to an address (${error.message}): set HOST to an address of this machine, or 0.0.0.0 for all`;
+    default:
+      return `cannot listen on port ${port} of ${host} (PORT, HOST): ${error.message}`;
+  }
 }
 
 function reject(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {

@@ -463,6 +463,83 @@ function expectLifecycle(out: AlertTransition[]) {
   expect(problems).toEqual([]);
 }
 
+describe("a patient's stays (discharge and readmission)", () => {
+  /** A heart-rate rule that fires on the first reading above 120: forMs 0, no window. */
+  const HR_LAST: AlertRule = { id: 'hr-last', kind: 'THRESHOLD', sourceIds: null, metric: 'heart_rate', aggregate: 'LAST', windowMs: 0, above: 120, below: null, forMs: 0, clear: null, severity: 'HIGH' };
+  const NEWS: AlertRule = { id: 'news2', kind: 'NEWS2', sourceIds: null };
+  const DISCHARGED = T0 + 10 * MINUTE;
+  const READMITTED = T0 + 60 * MINUTE;
+  /** A reading of minute `m`, arrived at its own time, in a platform where the patient's stay is `stay`. */
+  const at = (m: number, value: number, stay?: AlertInput['stay'], metric = 'heart_rate'): AlertInput => ({
+    point: point(metric, T0 + m * MINUTE, value),
+    rules: [HR_LAST, NEWS],
+    ...(stay ? { stay } : {}),
+    receivedAt: T0 + m * MINUTE,
+  });
+  const discharged = { retiredAt: DISCHARGED, admittedAt: null };
+  const readmitted = { retiredAt: null, admittedAt: READMITTED };
+
+  it('closes an open alert at the first reading after the discharge, and raises nothing from an empty bed', () => {
+    const { out } = runAlerts([at(0, 130), at(5, 135, discharged), at(11, 140, discharged), at(12, 150, discharged)]);
+    expect(out.map((t) => [t.kind, t.alertId, t.message])).toEqual([
+      ['FIRING', `hr-last/bed-01/heart_rate/${T0}`, 'heart_rate 130 > 120'],
+      // Minute 5 arrived before the discharge: still the stay's.
+      ['RESOLVED', `hr-last/bed-01/heart_rate/${T0}`, 'the patient was discharged (source retired): alert resolved'],
+    ]);
+  });
+
+  it('starts a readmitted patient afresh: a breach raises a new alert, the earlier stay\'s open one is closed', () => {
+    // No reading between the discharge and the readmission: the episode is still open in the processor.
+    const { out, states } = runAlerts([at(0, 130), at(61, 130, readmitted), at(62, 100, readmitted), at(63, 140, readmitted)]);
+    expect(out.map((t) => [t.kind, t.alertId, (t.time - T0) / MINUTE])).toEqual([
+      ['FIRING', `hr-last/bed-01/heart_rate/${T0}`, 0],
+      ['RESOLVED', `hr-last/bed-01/heart_rate/${T0}`, 61],
+      ['FIRING', `hr-last/bed-01/heart_rate/${T0 + 61 * MINUTE}`, 61],
+      ['RESOLVED', `hr-last/bed-01/heart_rate/${T0 + 61 * MINUTE}`, 62],
+      ['FIRING', `hr-last/bed-01/heart_rate/${T0 + 63 * MINUTE}`, 63],
+    ]);
+    expect(out[1]!.message).toBe('the patient was readmitted: the earlier stay is closed: alert resolved');
+    expect(states.get('bed-01')!.stay).toBe(READMITTED);
+    // Before: the earlier episode went on through the readmission and nothing new was raised at minute 61.
+  });
+
+  it("scores NEWS2 of a readmitted patient from this stay's vitals only", () => {
+    const vitals = (m: number, stay?: AlertInput['stay']) =>
+      Object.entries({ resp_rate: 25, spo2: 91, bp_systolic: 90, heart_rate: 131, consciousness: 0, temperature: 39.5 }).map(([metric, value]) => at(m, value, stay, metric));
+    const { out } = runAlerts([...vitals(0), at(61, 80, readmitted)]);
+    const news2 = out.filter((t) => t.ruleId === 'news2');
+    // One heart rate after the readmission scores nothing: the other five vitals are the earlier stay's.
+    expect(news2.map((t) => t.kind)).toEqual(['FIRING', 'RESOLVED']);
+    expect(news2[1]!.message).toMatch(/^the patient was readmitted/);
+  });
+
+  it("scores the NEWS2 stream of a readmitted patient from this stay's vitals, and a discharged one not at all", () => {
+    const scores = createNews2Processor();
+    const vitals = { resp_rate: 25, spo2: 91, bp_systolic: 90, heart_rate: 131, consciousness: 0, temperature: 39.5 };
+    const of = (m: number, stay?: AlertInput['stay']) => Object.entries(vitals).map(([metric, value]) => ({ ...at(m, value, stay, metric).point, ...(stay ? { stay } : {}), receivedAt: T0 + m * MINUTE }));
+    const { perEvent, states } = feed(scores, (e) => e.sourceId, [...of(0), ...of(11, discharged), { ...of(61, readmitted)[3]! }, ...of(62, readmitted)]);
+    const emitted = perEvent.map((out) => out.length);
+    // The first stay: a score once all six are known. Discharged: none. Readmitted: none from one new heart rate
+    // (the other five would be the earlier stay's), then one once this stay has all six.
+    expect(emitted).toEqual([0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(states.get('bed-01')).toMatchObject({ stay: READMITTED });
+  });
+
+  it('places readings by when they arrived, and leaves readings of unknown arrival (stored before arrivals were) alone', () => {
+    // Sent at minute 11 (after the discharge) but stamped minute 9 by the device: arrived after, so nothing.
+    const late: AlertInput = { ...at(9, 150, discharged), receivedAt: DISCHARGED + MINUTE };
+    expect(runAlerts([late]).out).toEqual([]);
+    const unknown: AlertInput = { ...at(11, 150, discharged), receivedAt: null };
+    expect(runAlerts([unknown]).out.map((t) => t.kind)).toEqual(['FIRING']);
+  });
+
+  it('changes nothing for a patient never discharged', () => {
+    const { out, states } = runAlerts([at(0, 130), at(1, 100), at(2, 140)]);
+    expect(out.map((t) => [t.kind, (t.startedAt - T0) / MINUTE])).toEqual([['FIRING', 0], ['RESOLVED', 0], ['FIRING', 2]]);
+    expect(states.get('bed-01')!.stay).toBeUndefined();
+  });
+});
+
 describe('alert rules over arbitrary streams', () => {
   it('follow the lifecycle, keep windows bounded, and a replay from a JSON checkpoint repeats the same transitions', () => {
     fc.assert(

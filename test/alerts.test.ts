@@ -7,6 +7,7 @@ import {
   AlertHistoryDocument,
   AlertRulesDocument,
   AlertsDocument,
+  AlertsWithHistoryDocument,
   CreateAlertRuleDocument,
   DeleteAlertRuleDocument,
   IngestReadingsDocument,
@@ -136,6 +137,29 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await live.close();
   });
 
+  it("has no current NEWS2 score for a discharged patient, nor for a readmitted one until all six vitals are measured in this stay", async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('news-stay') });
+    const vitals = (s: number, v: Partial<Record<string, number>> = {}) =>
+      Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37, ...v }).map(([metric, value]) =>
+        at(Date.now(), 'news-stay', metric, value!, s),
+      );
+    const score = async () => {
+      await app.settle();
+      return (await app.mutate(News2ScoresDocument, { sourceIds: ['news-stay'] })).news2Scores.edges.map((e) => e.node.total);
+    };
+    await post(vitals(0, { resp_rate: 25 }));
+    expect(await score()).toEqual([3]);
+    await app.mutate(RetireSourcesDocument, { ids: ['news-stay'] });
+    expect(await score()).toEqual([]);
+    await app.mutate(RegisterSourcesDocument, { sources: patients('news-stay') });
+    expect(await score()).toEqual([]);
+    // One vital of this stay is not a score, and the earlier stay's stays hidden.
+    await post([at(Date.now(), 'news-stay', 'heart_rate', 95, 1)]);
+    expect(await score()).toEqual([]);
+    await post(vitals(2));
+    expect(await score()).toEqual([0]);
+  });
+
   it("scores NEWS2 with vitals charted minutes after the monitor's pulse: a reading behind the patient's clock still counts", async () => {
     const base = T0 + 5 * DAY;
     await post(['resp_rate', 'spo2', 'bp_systolic', 'heart_rate'].map((metric, i) => at(base, 'late-1', metric, [16, 97, 120, 75][i]!, 600)));
@@ -179,18 +203,35 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await live.close();
   });
 
+  it("answers each alert of a page with its own transitions, oldest first (read for the whole page at once)", async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('hist-1', 'hist-2', 'hist-3') });
+    await app.sql(sql`insert into alerts (id, rule_id, source_id, metric, state, severity, value, message, started_at)
+      select 'hist-alert-' || i, 'hist-rule', 'hist-' || i, 'heart_rate', 'FIRING', 'HIGH', 1, 'x', now() from generate_series(1, 3) i`);
+    // hist-alert-3 has none; the others' are stored interleaved, so only the per-alert order puts them right.
+    await app.sql(sql`insert into alert_transitions (id, alert_id, kind, severity, message)
+      values ('h1a', 'hist-alert-1', 'PENDING', 'HIGH', '1a'), ('h2a', 'hist-alert-2', 'FIRING', 'HIGH', '2a'),
+             ('h1b', 'hist-alert-1', 'FIRING', 'HIGH', '1b'), ('h2b', 'hist-alert-2', 'ACKNOWLEDGED', 'HIGH', '2b'), ('h1c', 'hist-alert-1', 'UPDATED', 'HIGH', '1c')`);
+    const { alerts } = await app.mutate(AlertsWithHistoryDocument, { ruleIds: ['hist-rule'], first: 500 });
+    const byId = Object.fromEntries(alerts.edges.map((e) => [e.node.id, e.node.transitions.map((t) => `${t.kind} ${t.message}`)]));
+    expect(byId).toEqual({
+      'hist-alert-1': ['PENDING 1a', 'FIRING 1b', 'UPDATED 1c'],
+      'hist-alert-2': ['FIRING 2a', 'ACKNOWLEDGED 2b'],
+      'hist-alert-3': [],
+    });
+  });
+
   it('validates rules by field, resolves the open alert of a disabled rule at the next reading, and deletes rules', async () => {
     const bad = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'THRESHOLD', above: 100 } });
-    expect(bad.errors?.[0]).toMatchObject({ message: expect.stringMatching(/needs a metric/), extensions: { code: 'BAD_USER_INPUT', argument: 'metric' } });
+    expect(bad.errors?.[0]).toMatchObject({ message: expect.stringMatching(/needs a metric/), extensions: { code: 'BAD_USER_INPUT', argument: 'input.metric' } });
     const badWindow = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'RATE_OF_CHANGE', metric: 'bp_systolic', drop: 30, window: 'ten minutes' } });
-    expect(badWindow.errors?.[0]).toMatchObject({ extensions: { argument: 'window' } });
+    expect(badWindow.errors?.[0]).toMatchObject({ extensions: { argument: 'input.window' } });
     // A setting the kind does not read is refused, not stored to no effect.
     const news2Above = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'NEWS2', metric: 'heart_rate', above: 3 } });
-    expect(news2Above.errors?.[0]).toMatchObject({ message: 'a NEWS2 rule does not use metric (it takes no settings: its severity follows the score)', extensions: { code: 'BAD_USER_INPUT', argument: 'metric' } });
+    expect(news2Above.errors?.[0]).toMatchObject({ message: 'a NEWS2 rule does not use metric (it takes no settings: its severity follows the score)', extensions: { code: 'BAD_USER_INPUT', argument: 'input.metric' } });
     const thresholdRise = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'THRESHOLD', metric: 'heart_rate', above: 120, rise: 10, expectedInterval: '30s' } });
     expect(thresholdRise.errors?.[0]).toMatchObject({
       message: 'a THRESHOLD rule does not use rise (it takes metric, aggregate, window, above, below, for, clear, severity)',
-      extensions: { argument: 'rise' },
+      extensions: { argument: 'input.rise' },
     });
 
     const high = await rule({ name: 'HR > 150', kind: 'THRESHOLD', sourceIds: ['rule-1'], metric: 'heart_rate', above: 150, severity: 'MEDIUM' });
@@ -269,7 +310,7 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms', ESCALATE_AFTER: '1s' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('esc-1', 'ack-1', 'esc-2') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('esc-1', 'ack-1', 'esc-2', 'esc-3', 'esc-4') });
   });
   afterAll(() => app?.close());
 
@@ -305,6 +346,34 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
     expect(twice.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
     await ward.close();
     await desk.close();
+  });
+
+  it("does not escalate a discharged patient's firing alert, and does again once the patient is readmitted", async () => {
+    const { createAlertRule: high } = await app.mutate(CreateAlertRuleDocument, {
+      input: { name: 'HR > 160', kind: 'THRESHOLD', metric: 'heart_rate', above: 160, severity: 'LOW', sourceIds: ['esc-3', 'esc-4'] },
+    });
+    const ward = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });
+    const of = (sourceId: string, kind: string) => events(ward).filter((e) => e.alert.sourceId === sourceId && e.kind === kind);
+    await app.mutate(IngestReadingsDocument, { readings: [at(T0, 'esc-3', 'heart_rate', 170, 0), at(T0, 'esc-4', 'heart_rate', 170, 0)] });
+    await app.settle();
+    await ward.results.until(() => of('esc-3', 'FIRING').length + of('esc-4', 'FIRING').length === 2, 'both firing');
+    await app.mutate(RetireSourcesDocument, { ids: ['esc-3'] });
+    const severity = async () =>
+      (await app.sql<{ severity: string; state: string }>(sql`select severity, state from alerts where rule_id = ${high.id} and source_id = 'esc-3'`))[0];
+    // The discharge resolves it; one left open for a retired source (a retirement cut short by a node's death) is
+    // not escalated either.
+    await ward.results.until(() => of('esc-3', 'RESOLVED').length === 1, "esc-3's alert resolved at the discharge");
+    await app.sql(sql`update alerts set state = 'FIRING', resolved_at = null where rule_id = ${high.id} and source_id = 'esc-3'`);
+    // Escalated once at most, should this machine stall for ESCALATE_AFTER between the firing and the retirement.
+    const atRetirement = await severity();
+    await ward.results.until(() => of('esc-4', 'ESCALATED').length >= 2, 'the other patient escalated twice', 8_000);
+    expect(await severity()).toEqual(atRetirement);
+    expect(atRetirement).toMatchObject({ state: 'FIRING' });
+
+    const escalatedBefore = of('esc-3', 'ESCALATED').length;
+    await app.mutate(RegisterSourcesDocument, { sources: patients('esc-3') });
+    await ward.results.until(() => of('esc-3', 'ESCALATED').length > escalatedBefore, 'the readmitted patient escalated', 5_000);
+    await ward.close();
   });
 
   it("times an alert by the database's clock, so a node whose clock is behind does not escalate it at once", async () => {
@@ -472,10 +541,93 @@ describe.each(primaryBackends)('retiring sources on $name', (backend) => {
     await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
   });
 
+  it("closes a discharged patient's alerts, raises none from the empty bed, and raises a new one after a readmission", async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('stay-1') });
+    const rule = (
+      await app.mutate(CreateAlertRuleDocument, { input: { name: 'Bed stay-1 tachycardia', kind: 'THRESHOLD', sourceIds: ['stay-1'], metric: 'heart_rate', above: 120, severity: 'HIGH' } })
+    ).createAlertRule;
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [rule.id] });
+    const hr = (value: number, seconds: number) => app.mutate(IngestReadingsDocument, { readings: [at(Date.now(), 'stay-1', 'heart_rate', value, seconds)] });
+    const seen = () => events(live).map((e) => [e.kind, e.alert.id, e.alert.message]);
+
+    await hr(130, 0);
+    await live.results.until(() => events(live).length === 1, 'the first alert');
+    const first = events(live)[0]!.alert.id;
+    await app.mutate(RetireSourcesDocument, { ids: ['stay-1'] });
+    // Closed at the discharge (it stayed open, though no longer escalated, until the patient's next reading or for good).
+    await live.results.until(() => events(live).length === 2, 'the alert resolved at the discharge');
+    expect(seen()[1]).toEqual(['RESOLVED', first, 'resolved: the source was retired']);
+
+    // The monitor left on the empty bed goes on sending: stored, and nothing raised.
+    await hr(150, 1);
+    await app.settle();
+    expect((await app.mutate(AlertsDocument, { ruleIds: [rule.id], states: ['PENDING', 'FIRING'] })).alerts.edges).toEqual([]);
+
+    // Readmitted: a breach raises a new alert (before, the earlier episode went on and raised nothing).
+    await app.mutate(RegisterSourcesDocument, { sources: patients('stay-1') });
+    await hr(140, 2);
+    await live.results.until(() => events(live).length === 3, 'a new alert after the readmission');
+    expect(seen()[2]).toEqual(['FIRING', expect.not.stringMatching(new RegExp(`^${first}$`)), 'heart_rate 140 > 120']);
+    expect(events(live)).toHaveLength(3);
+    await live.close();
+    await app.mutate(SetAlertRuleEnabledDocument, { id: rule.id, enabled: false });
+  });
+
   it('refuses an empty list and a source that is not the tenant\'s, by name', async () => {
     const empty = await app.request(RetireSourcesDocument, { ids: [] });
     expect(empty.errors?.[0]).toMatchObject({ message: 'ids is an empty list: name the sources to retire', extensions: { code: 'BAD_USER_INPUT' } });
     const unknown = await app.request(RetireSourcesDocument, { ids: ['dis-nobody'] });
     expect(unknown.errors?.[0]).toMatchObject({ message: 'ids: "dis-nobody" is not a source of your tenant', extensions: { code: 'FORBIDDEN' } });
+  });
+});
+
+describe.each(primaryBackends.filter((b) => b.database === 'postgres'))('alert transitions stored on a retry on $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('retry-1', ...Array.from({ length: 10 }, (_, i) => `ack-race-${i}`)) });
+  });
+  afterAll(() => app?.close());
+
+  it('publishes a FIRING alert to subscribers when its first store failed and the retry stored it (a deadlock, a lost connection)', async () => {
+    // The first insert of one of retry-1's transitions fails, as a transaction PostgreSQL aborts to break a deadlock
+    // does; nextval is not rolled back, so only once.
+    await app.sql(sql.raw('create sequence retry_once_seq'));
+    await app.sql(sql.raw(`create function retry_once() returns trigger language plpgsql as $$
+      begin
+        if position('/retry-1/' in new.alert_id) > 0 then
+          if nextval('retry_once_seq') = 1 then raise exception 'refused once by the test'; end if;
+        end if;
+        return new;
+      end $$`));
+    await app.sql(sql.raw('create trigger retry_once before insert on alert_transitions for each row execute function retry_once()'));
+    const { createAlertRule: high } = await app.mutate(CreateAlertRuleDocument, {
+      input: { name: 'HR > 150 (retry)', kind: 'THRESHOLD', sourceIds: ['retry-1'], metric: 'heart_rate', above: 150, severity: 'HIGH' },
+    });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });
+    await app.mutate(IngestReadingsDocument, { readings: [at(T0, 'retry-1', 'heart_rate', 170, 0)] });
+    await app.settle();
+    const [stored] = await app.sql<{ n: number }>(sql`select count(*)::int as n from alert_transitions where alert_id like ${`${high.id}/retry-1/%`} and kind = 'FIRING'`);
+    expect(stored!.n).toBe(1);
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).some((e) => e.kind === 'FIRING'), 'the FIRING transition live', 3_000);
+    expect(events(live).find((e) => e.kind === 'FIRING')).toMatchObject({ alert: { sourceId: 'retry-1', state: 'FIRING', severity: 'HIGH' } });
+    await live.close();
+  });
+
+  it('answers every one of several acknowledgements of one alert sent at once (two nurses, a client retrying), none with an internal error', async () => {
+    const { createAlertRule: high } = await app.mutate(CreateAlertRuleDocument, {
+      input: { name: 'HR > 150 (ack race)', kind: 'THRESHOLD', metric: 'heart_rate', above: 150, severity: 'HIGH' },
+    });
+    const ids = Array.from({ length: 10 }, (_, i) => `ack-race-${i}`);
+    await app.mutate(IngestReadingsDocument, { readings: ids.map((id) => at(T0, id, 'heart_rate', 170, 0)) });
+    await app.settle();
+    const open = await app.sql<{ id: string }>(sql`select id from alerts where rule_id = ${high.id} and state = 'FIRING'`);
+    expect(open).toHaveLength(10);
+    const failures: unknown[] = [];
+    for (const { id } of open) {
+      const answers = await Promise.all(Array.from({ length: 5 }, (_, n) => app.request(AcknowledgeAlertDocument, { id, by: `nurse-${n}` })));
+      failures.push(...answers.flatMap((a) => a.errors ?? []));
+    }
+    expect(failures).toEqual([]);
   });
 });

@@ -1,5 +1,7 @@
+import { request } from 'node:http';
 import { GraphQLObjectType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKey } from '../src/auth/api-keys.js';
 import { createApiKey } from '../src/auth/key-admin.js';
 import { FIELD_ROLES } from '../src/auth/policy.js';
 import { ROLES, type Role } from '../src/db/schema.js';
@@ -8,6 +10,7 @@ import { primaryBackends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { at } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
+import WebSocket from 'ws';
 import { gql, openSse, openWs, type Gql } from './support/keyed-client.js';
 
 /**
@@ -78,13 +81,18 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
   describe('authentication', () => {
     it('refuses a request without a key, with a malformed, unknown, revoked or expired key, with 401 and a reason', async () => {
       const query = '{ metrics { name } }';
+      const failures = async () => {
+        const text = await (await fetch(`${app.url}/metrics`)).text();
+        return Object.fromEntries([...text.matchAll(/^vigil_auth_failures_total\{reason="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+      };
+      const before = await failures();
       const missing = await call(null, query);
       expect(missing.status).toBe(401);
       expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
       expect(missing.body.errors[0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' }, message: expect.stringContaining('Authorization: Bearer') });
       expect((await call('not-a-key', query)).body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
       // Right shape, right id, wrong secret.
-      const forged = fixture.a.keys.read.replace(/_[^_]+$/, `_${'A'.repeat(43)}`);
+      const forged = `vgl_${fixture.a.keyIds.read}_${'A'.repeat(43)}`;
       expect((await call(forged, query)).body.errors[0].message).toBe('the API key is not valid');
 
       const revoked = await newKey('a', 'read');
@@ -103,6 +111,60 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
       await app.sql(sql`update api_keys set expires_at = now() where id = ${expiring.row.id}`);
       await new Promise((resolve) => setTimeout(resolve, 1_300)); // past the 1 s key cache
       expect((await call(expiring.key, query)).body.errors[0].message).toBe('the API key has expired');
+      // Each refusal counted by reason, for the operator whose feed just stopped (they were visible nowhere).
+      const after = await failures();
+      const counted = Object.fromEntries(Object.keys(after).map((reason) => [reason, after[reason]! - (before[reason] ?? 0)]));
+      expect(counted).toEqual({ missing: 2, invalid: 2, revoked: 1, expired: 1, throttled: 0 });
+    });
+
+    it('throttles an address presenting 20 distinct invalid keys within a minute (429, no lookups), counting a real id with a wrong secret like an unknown one, while keys seen valid go on working', async () => {
+      // Other loopback addresses for the client's end: the throttle is per address, and the rest of this file's calls come from 127.0.0.1.
+      const post = (key: string, localAddress = '127.0.0.2') =>
+        new Promise<{ status: number; retryAfter?: string; body: any }>((resolve, reject) => {
+          const body = JSON.stringify({ query: '{ metrics { name } }' });
+          const req = request(`${app.url}/graphql`, { method: 'POST', localAddress, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+            let text = '';
+            res.on('data', (chunk: Buffer) => (text += chunk));
+            res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] as string | undefined, body: JSON.parse(text) }));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      const unknownKey = () => generateKey().key;
+      const wrongSecret = (id: string) => `vgl_${id}_${'B'.repeat(43)}`;
+      const throttled = async () => Number(/^vigil_auth_failures_total\{reason="throttled"\} (\d+)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())![1]);
+      const known = fixture.a.keys.read;
+      expect((await post(known)).status).toBe(200);
+
+      // One bad key, retried one after another and many at once, is one invalid key: never throttled by itself.
+      const retried = unknownKey();
+      for (let i = 0; i < 25; i++) expect((await post(retried)).status).toBe(401);
+      expect((await Promise.all(Array.from({ length: 25 }, () => post(retried)))).map((r) => r.status)).toEqual(Array(25).fill(401));
+      const before = await throttled();
+      // 18 more unknown ids and a real id with a wrong secret: 20 distinct invalid keys, each answered as before.
+      for (let i = 0; i < 18; i++) expect((await post(unknownKey())).body.errors[0].message).toBe('the API key is not valid');
+      expect((await post(wrongSecret(fixture.b.keyIds.admin))).body.errors[0].message).toBe('the API key is not valid');
+      const guessed = await post(unknownKey());
+      expect(guessed.status).toBe(429);
+      expect(guessed.body.errors[0]).toMatchObject({ extensions: { code: 'TOO_MANY_INVALID_KEYS' }, message: expect.stringContaining('too many invalid API keys from this address') });
+      expect(Number(guessed.retryAfter)).toBeGreaterThan(50);
+      // A real id with a wrong secret gets the same answer, so the guesser cannot tell which ids exist.
+      expect((await post(wrongSecret(fixture.b.keyIds.read))).status).toBe(429);
+      // A key this node has accepted still works from that address (a device behind the same NAT), and other addresses are untouched.
+      expect((await post(known)).status).toBe(200);
+      expect((await post(unknownKey(), '127.0.0.1')).status).toBe(401);
+      // graphql-ws: try again later (1013), not a refused key (4403) that the dashboard never retries.
+      const socket = new WebSocket(`${app.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { localAddress: '127.0.0.2' });
+      const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { apiKey: unknownKey() } })));
+      expect(await closed).toBe(1013);
+      expect((await throttled()) - before).toBe(3);
+
+      // Sent all at once, keys are counted while they are looked up: no more than 20 invalid ones get through.
+      expect((await post(unknownKey(), '127.0.0.3')).status).toBe(401);
+      const burst = (await Promise.all(Array.from({ length: 30 }, () => post(unknownKey(), '127.0.0.3')))).map((r) => r.status);
+      expect(burst.filter((status) => status === 401).length).toBeLessThanOrEqual(19);
+      expect(burst.filter((status) => status !== 401).every((status) => status === 429)).toBe(true);
     });
 
     it('takes the key from Authorization, X-API-Key, graphql-ws connection_init and an SSE request header', async () => {
@@ -292,7 +354,7 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     const refused = await call(fixture.b.keys.admin, register, {
       s: [{ id: 'b-new-bed', kind: 'PATIENT', name: 'New' }, { id: TENANTS.a.bed, kind: 'PATIENT', name: 'x' }, { id: TENANTS.b.bed, kind: 'DEVICE', name: 'Renamed' }],
     });
-    expect(refused.body.errors?.[0]).toMatchObject({ extensions: { code: 'SOURCE_ID_TAKEN', sourceId: TENANTS.a.bed } });
+    expect(refused.body.errors?.[0]).toMatchObject({ extensions: { code: 'SOURCE_ID_TAKEN', index: 1, field: 'id', sourceId: TENANTS.a.bed } });
     expect(before.b.some((s) => s.id === TENANTS.b.bed)).toBe(true);
     expect(await listed('b')).toEqual(before.b);
     expect(await listed('a')).toEqual(before.a);
@@ -350,6 +412,17 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     });
     // Unfiltered: the whole tenant ("*") and the patients that came back.
     expect(entries).toContainEqual(expect.objectContaining({ fields: ['Query.alerts'], sourceIds: ['*', TENANTS.a.bed] }));
+    // "Who read this patient" counts every read that covered the whole tenant, though nothing of the patient came back.
+    await call(fixture.a.keys.analyst, 'query Earlier { readings(from: "2001-01-01T00:00:00Z", to: "2001-01-02T00:00:00Z") { edges { node { value } } } }');
+    await app.server.services.auth.audit.flush();
+    const { auditLog: ofBed } = await asAdmin('a', 'query($s: ID) { auditLog(sourceId: $s) { edges { node { operationName fields sourceIds } } } }', { s: TENANTS.a.bed });
+    const readers = ofBed.edges.map((e: any) => e.node);
+    expect(readers).toContainEqual({ operationName: 'Earlier', fields: ['Query.readings'], sourceIds: ['*'] });
+    expect(readers).toContainEqual({ operationName: 'Charts', fields: ['Query.readings'], sourceIds: [TENANTS.a.bed] });
+    expect(readers.every((r: any) => r.sourceIds.includes('*') || r.sourceIds.includes(TENANTS.a.bed))).toBe(true);
+    // Another tenant's source (or a misspelt one) is said so, as every source argument does.
+    const foreign = await call(fixture.a.keys.admin, 'query($s: ID) { auditLog(sourceId: $s) { edges { cursor } } }', { s: TENANTS.b.bed });
+    expect(foreign.body.errors[0]).toMatchObject({ extensions: { code: 'FORBIDDEN', argument: 'sourceId' } });
     // B's admin sees none of A's entries.
     const { auditLog: fromB } = await asAdmin('b', '{ auditLog { edges { node { keyId } } } }');
     expect(fromB.edges.map((e: any) => e.node.keyId)).not.toContain(fixture.a.keyIds.analyst);

@@ -6,8 +6,8 @@ import type { Executor } from '../src/db/client.js';
 import { abandonDeadClaims, CLAIM_FIRST_FROM, claimCursors, committedOffset, insertClaimed } from '../src/db/offsets.js';
 import { insertReadingsSql, READINGS_STREAM } from '../src/db/readings.js';
 import { DEFAULT_TENANT } from '../src/db/schema.js';
-import { DATABASE_URL, primaryBackends } from './support/backends.js';
-import { sql, startTestApp, type TestApp } from './support/app.js';
+import { primaryBackends } from './support/backends.js';
+import { directConnection, sql, startTestApp, type TestApp } from './support/app.js';
 import { heartRate, patients, T0 } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
 
@@ -23,7 +23,7 @@ describe.each(primaryBackends.filter((b) => b.database === 'postgres'))('cursor 
   const writers: postgres.Sql[] = [];
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { PARALLEL_INGEST: 'on', LIVE_POLL_INTERVAL: '100ms' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('claim-1', 'claim-2', 'claim-3') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('claim-1', 'claim-2', 'claim-3', 'claim-4', 'claim-5') });
   });
   afterAll(async () => {
     await Promise.all(writers.map((w) => w.end()));
@@ -32,7 +32,7 @@ describe.each(primaryBackends.filter((b) => b.database === 'postgres'))('cursor 
 
   /** A writer on its own connection (another node, say), in the app's schema. */
   const writer = () => {
-    const client = postgres(DATABASE_URL!, { max: 1, onnotice: () => undefined, connection: { search_path: app.config.database.driver === 'postgres' ? app.config.database.schema : '' } });
+    const client = directConnection(app.config.database.driver === 'postgres' ? app.config.database.schema : '');
     writers.push(client);
     return { client, db: drizzle(client) as unknown as Executor };
   };
@@ -122,6 +122,42 @@ describe.each(primaryBackends.filter((b) => b.database === 'postgres'))('cursor 
     expect(delivered).toEqual(await storedCursors('claim-3'));
     expect(delivered).toEqual(Array.from({ length: total }, (_, i) => String(start + BigInt(i + 1))));
     await live.close();
+  });
+
+  it('stores batches racing each other with the same new rows in opposite orders once each, failing neither', async () => {
+    // Inserting in parallel, each waits for the other's rows: PostgreSQL aborts one to break the deadlock.
+    for (let round = 0; round < 5; round++) {
+      const readings = Array.from({ length: 1_000 }, (_, i) => heartRate('claim-4', 60 + (i % 40), round * 1_000 + i));
+      const results = await Promise.allSettled([readings, [...readings].reverse()].map((batch) => app.mutate(IngestReadingsDocument, { readings: batch })));
+      const answers = results.map((r) => (r.status === 'fulfilled' ? r.value.ingestReadings : String(r.reason)));
+      expect({ round, answers }).toEqual({
+        round,
+        answers: [expect.objectContaining({ rejected: 0 }), expect.objectContaining({ rejected: 0 })],
+      });
+      const counted = answers as { accepted: number; duplicates: number }[];
+      expect({ round, accepted: counted[0]!.accepted + counted[1]!.accepted, duplicates: counted[0]!.duplicates + counted[1]!.duplicates }).toEqual({
+        round,
+        accepted: 1_000,
+        duplicates: 1_000,
+      });
+    }
+    expect(await storedCursors('claim-4')).toHaveLength(5_000);
+  });
+
+  it('stores a batch with a rejected item racing a clean batch of the same new rows in the opposite order, failing neither', async () => {
+    // The batch with a rejected item is stored in a transaction with its dead letter (under the stream's lock), the
+    // clean one claims first and inserts in parallel: each waits for the other's rows, and PostgreSQL aborts one.
+    for (let round = 0; round < 5; round++) {
+      const readings = Array.from({ length: 1_000 }, (_, i) => heartRate('claim-5', 60 + (i % 40), round * 1_000 + i));
+      const withRejected = [...readings.slice().reverse(), { ...heartRate('claim-5', 70, round * 1_000), metric: 'no_such_metric' }];
+      const results = await Promise.allSettled([readings, withRejected].map((batch) => app.mutate(IngestReadingsDocument, { readings: batch })));
+      const answers = results.map((r) => (r.status === 'fulfilled' ? r.value.ingestReadings : String(r.reason)));
+      expect({ round, answers }).toEqual({
+        round,
+        answers: [expect.objectContaining({ rejected: 0 }), expect.objectContaining({ rejected: 1 })],
+      });
+    }
+    expect(await storedCursors('claim-5')).toHaveLength(5_000);
   });
 
   it('abandons a claim open longer than allowed even while its backend lives, and only such claims', async () => {

@@ -5,7 +5,7 @@
  * and shutdown.test.ts.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createNetServer, Socket, type AddressInfo } from 'node:net';
@@ -20,13 +20,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CommitOutcomeUnknownError, connectionErrorCode, openDatabase } from '../src/db/client.js';
 import { CLAIM_FIRST_FROM } from '../src/db/offsets.js';
-import { IngestReadingsDocument, LiveReadingsDocument, RegisterSourcesDocument, type LiveReadingsSubscription, type ReadingInput } from '../src/generated/graphql.js';
+import { loadConfig } from '../src/config.js';
+import { createServer } from '../src/server.js';
+import { errorForLog } from '../src/log.js';
+import {
+  IngestReadingsDocument,
+  LiveNews2Document,
+  LiveReadingsDocument,
+  News2ScoresDocument,
+  RegisterSourcesDocument,
+  RetireSourcesDocument,
+  SourcesDocument,
+  type LiveReadingsSubscription,
+  type ReadingInput,
+} from '../src/generated/graphql.js';
 import { DATABASE_URL, REDIS_URL, type Backend } from './support/backends.js';
-import { dropSchema, sql, startTestApp, type GraphQLResponse, type TestApp } from './support/app.js';
+import { directConnection, dropSchema, lockTable, sql, startTestApp, type GraphQLResponse, type TestApp } from './support/app.js';
 import { heartRate, patients, T0 } from './support/fixtures.js';
 import { expectEveryWindowClosed, expectWindowsEqualSql, PROCESSOR_ENV, SPECS } from './support/streams.js';
 import { LiveResults, waitFor } from './support/live.js';
-import { seedEmbeddedDataDir } from './support/embedded-template.js';
+import { freshEmbeddedDataDir, seedEmbeddedDataDir } from './support/embedded-template.js';
 import { freePort } from './support/free-port.js';
 import { startServerProcess } from './support/server-process.js';
 import { readSse } from './support/sse.js';
@@ -61,7 +74,7 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable (TCP proxy between the se
     app = await startTestApp(backend, { env: { ...QUIET, DATABASE_URL: throughProxy(DATABASE_URL!, proxy), PARALLEL_INGEST: 'on' } });
     const { schema } = app.config.database as { schema: string };
     // Straight to PostgreSQL, not through the proxy: what is really stored.
-    direct = postgres(DATABASE_URL!, { max: 1, onnotice: () => undefined, connection: { search_path: schema } });
+    direct = directConnection(schema);
     await app.mutate(RegisterSourcesDocument, { sources: patients('pg-a', 'pg-b') });
   });
   afterAll(async () => {
@@ -119,6 +132,9 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable (TCP proxy between the se
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ ready: false, database: expect.stringMatching(/^unreachable/), pubsub: 'ok' });
     expect((await fetch(`${app.url}/health`)).status).toBe(200);
+    // A query meets it too: told to retry, not an internal error (logged at error before).
+    const query = await app.request(SourcesDocument, { kind: 'PATIENT' });
+    expect(query.errors?.[0]).toMatchObject({ message: 'the database is unreachable right now; retry shortly', extensions: { code: 'UNAVAILABLE', retryable: true } });
     // The cut lasts two seconds, and until both writers have been refused several times.
     await waitFor(() => outcomes.filter((o) => o.error).length >= 8 && performance.now() - cutAt > 2_000, 'mutations during the cut', 15_000);
 
@@ -224,6 +240,34 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable (TCP proxy between the se
     await waitFor(async () => (await fetch(`${app.url}/ready`)).status === 200, 'the database to be reachable again');
     expect(await app.sql(sql`select 1 as one`)).toEqual([{ one: 1 }]);
   });
+
+  it('answers /ready and /metrics within seconds while PostgreSQL holds its connections open and says nothing', async () => {
+    // Warm: the pool's connections are open, so the freeze meets them mid-life, as a partition would.
+    expect((await fetch(`${app.url}/ready`)).status).toBe(200);
+    proxy.freeze();
+    try {
+      const timed = async (path: string) => {
+        const began = performance.now();
+        const response = await fetch(`${app.url}${path}`, { signal: AbortSignal.timeout(20_000) });
+        return { status: response.status, body: await response.text(), ms: performance.now() - began };
+      };
+      // Before: /metrics never answered (the pool gauge's query waited), /ready after a minute (TCP's own timeout).
+      const [ready, again, metrics] = await Promise.all([timed('/ready'), timed('/ready'), timed('/metrics')]);
+      for (const probe of [ready, again]) {
+        expect(probe.status).toBe(503);
+        expect(JSON.parse(probe.body)).toMatchObject({ ready: false, database: 'unreachable: no answer within 3000 ms', pubsub: 'ok' });
+        expect(probe.ms).toBeLessThan(10_000);
+      }
+      expect(metrics.status).toBe(200);
+      expect(metrics.ms).toBeLessThan(10_000);
+      expect(metrics.body).toMatch(/^vigil_db_pool_size \d+$/m);
+      expect(metrics.body).not.toMatch(/^vigil_db_connections\{/m);
+    } finally {
+      proxy.thaw();
+    }
+    await waitFor(async () => (await fetch(`${app.url}/ready`)).status === 200, 'the database to answer again');
+    expect((await fetch(`${app.url}/metrics`)).status).toBe(200);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -298,15 +342,27 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable as a processor pipeline s
       expect(readings.role).toBe('owner');
 
       const roles = new Set<string>();
-      const watch = setInterval(() => roles.add(readings.role), 5);
+      const reported = new Set<string>();
+      const watch = setInterval(() => {
+        roles.add(readings.role);
+        reported.add(readings.reportedRole);
+      }, 5);
       try {
         await new Promise((resolve) => setTimeout(resolve, 1_000));
+        // Its lease has run out by now (600 ms without a renewal): another node could hold it, so this one no longer
+        // says it owns the pipeline (it did, and two nodes read 1 through a partition).
+        const metrics = await (await fetch(`${app.url}/metrics`)).text();
+        expect(metrics).toMatch(/^vigil_processor_owner\{pipeline="readings"\} 0$/m);
         await proxy.restore();
         await app.settle();
       } finally {
         clearInterval(watch);
       }
       expect([...roles], 'the pipeline never gave up its lease during the outage').toEqual(['owner']);
+      // Lapsed during the outage (from its start, on a machine slow enough to spend the 600 ms before it), owner again.
+      expect([...reported]).toContain('lapsed');
+      // Owner again at its next renewal (every 200 ms), which a slow machine may not have made by the time it settles.
+      await waitFor(() => readings.reportedRole === 'owner', 'the pipeline to report owner again', 5_000);
       const [{ committed }] = (await app.sql<{ committed: string }>(sql`select last::text as committed from stream_offsets where stream = 'readings'`)) as [{ committed: string }];
       expect(readings.position.toString()).toBe(committed);
       const [lease] = await app.sql<{ owner: string }>(sql`select owner from processor_leases where pipeline = 'readings'`);
@@ -319,13 +375,77 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable as a processor pipeline s
   });
 });
 
+describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable at shutdown', () => {
+  /** A server through a proxy, the proxy cut, and one audit entry (a read that failed) waiting to be stored. */
+  async function withAuditEntryPending(test: (app: TestApp, proxy: TcpProxy, lines: Record<string, unknown>[]) => Promise<void>) {
+    const real = new URL(DATABASE_URL!);
+    const proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
+    const backend: Backend = { name: 'PostgreSQL through a proxy', database: 'postgres', pubsub: 'memory' };
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info', base: null, serializers: { err: errorForLog } }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const app = await startTestApp(backend, { env: { ...QUIET, DATABASE_URL: throughProxy(DATABASE_URL!, proxy) }, log });
+    let closing: Promise<void> | undefined;
+    try {
+      const audit = app.server.services.auth.audit;
+      await app.mutate(RegisterSourcesDocument, { sources: patients('audit-bed') });
+      await waitFor(() => audit.written > 0 && audit.pending === 0, 'the registration to be audited and stored', 5_000);
+      await proxy.cut();
+      // A read with the database down fails, and is audited all the same: its entry cannot be stored.
+      expect((await app.request(SourcesDocument, {})).errors).toHaveLength(1);
+      const metrics = async () => (await fetch(`${app.url}/metrics`)).text();
+      await waitFor(async () => /^vigil_audit_entries\{state="pending"\} 1$/m.test(await metrics()), 'the entry pending in the metrics', 5_000);
+      const close = app.close.bind(app);
+      app.close = () => (closing ??= close());
+      await test(app, proxy, lines);
+    } finally {
+      await proxy.restore();
+      await (closing ?? app.close());
+      await proxy.close();
+    }
+  }
+
+  it('keeps retrying the entries still unstored for a few seconds, and stores them if the database comes back', async () => {
+    await withAuditEntryPending(async (app, proxy, lines) => {
+      const audit = app.server.services.auth.audit;
+      const written = audit.written;
+      const closing = app.close();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await proxy.restore();
+      await closing;
+      expect([audit.written - written, audit.pending, audit.dropped]).toEqual([1, 0, 0]);
+      expect(lines.filter((l) => l.msg === 'storing audit entries works again')).toEqual([expect.objectContaining({ level: 30, failuresInARow: expect.any(Number) })]);
+    });
+  });
+
+  it('then counts what is left as dropped, in one error line with the count, and shuts down', async () => {
+    await withAuditEntryPending(async (app, _proxy, lines) => {
+      const audit = app.server.services.auth.audit;
+      const before = lines.length;
+      const started = Date.now();
+      await app.close();
+
+      // Lost with the process, so counted and said: the operator pages on dropped > 0 and reads the log.
+      expect([audit.pending, audit.dropped]).toEqual([0, 1]);
+      const errors = lines.slice(before).filter((l) => (l.level as number) >= 50);
+      expect(errors).toEqual([expect.objectContaining({ msg: 'audit entries could not be stored before shutdown and are lost (database unreachable?)', entries: 1 })]);
+      // The count, how long it tried and why: nothing of the entries themselves (who, which sources).
+      expect(Object.keys(errors[0]!).sort()).toEqual(['entries', 'err', 'level', 'msg', 'retriedForMs', 'time'].sort());
+      // Retried for a few seconds, and no longer: shutdown stays bounded with the database gone for good.
+      expect(errors[0]!.retriedForMs).toBeGreaterThanOrEqual(2_500);
+      // Bounded: 3 s of retries, and room for what shutdown closes before the audit log on a slow machine.
+      expect((errors[0]!.time as number) - started).toBeLessThan(10_000);
+      expect(lines.findIndex((l) => l.msg === 'shut down')).toBeGreaterThan(lines.indexOf(errors[0]!));
+    });
+  });
+});
+
 describe.skipIf(!DATABASE_URL)('PostgreSQL slower than ingest for the processors', () => {
   it('hold at most PROCESSOR_QUEUE_LIMIT live events, read the rest back from the database, and end with every window equal to SQL', async () => {
     const backend: Backend = { name: 'PostgreSQL', database: 'postgres', pubsub: 'memory' };
     const app = await startTestApp(backend, { env: { ...QUIET, ...PROCESSOR_ENV, PROCESSOR_QUEUE_LIMIT: '100' } });
     const { schema } = app.config.database as { schema: string };
-    const direct = postgres(DATABASE_URL!, { max: 1, onnotice: () => undefined, connection: { search_path: schema } });
-    let release = () => {};
+    const direct = directConnection(schema);
+    let lock: { release(): Promise<void> } | undefined;
     try {
       await app.mutate(RegisterSourcesDocument, { sources: patients('qd-a', 'qd-b') });
       // A minute of both series per batch, every 3 s: each batch closes the minute before it (ALLOWED_LATENESS 30s).
@@ -335,14 +455,7 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL slower than ingest for the processors
       const pipeline = app.server.services.pipelines.readings!;
 
       // Storing windows waits on this lock; ingest does not.
-      let locked!: () => void;
-      const held = new Promise<void>((resolve) => (locked = resolve));
-      const lock = direct.begin(async (tx) => {
-        await tx`lock table window_aggregates in exclusive mode`;
-        locked();
-        await new Promise<void>((resolve) => (release = resolve));
-      });
-      await held;
+      lock = await lockTable(direct, 'window_aggregates');
       const queued: number[] = [];
       for (let minute = 1; minute <= 8; minute++) {
         await app.mutate(IngestReadingsDocument, { readings: batch(minute) });
@@ -352,16 +465,97 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL slower than ingest for the processors
       expect(pipeline.stats.queueDrops).toBe(1);
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
       expect(metrics).toMatch(/^vigil_processor_queue_drops_total\{pipeline="readings"\} 1$/m);
+      // The stall shows as a wait that grows (the delay quantiles keep the last completed batch's figures).
+      const waiting = async () => Number(/^vigil_processor_waiting_seconds\{pipeline="readings"\} (\S+)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())![1]);
+      const stalledFor = await waiting();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await waiting()).toBeGreaterThanOrEqual(stalledFor + 0.25);
 
-      release();
-      await lock;
+      await lock.release();
       await app.settle();
+      expect(await waiting()).toBe(0);
       expect(pipeline.stats.eventsIn).toBe(9 * 40);
       // Every window the last watermark closed (8 min 57 s - 30 s), each equal to SQL over the stored readings.
       await expectEveryWindowClosed(app, 'qd', SPECS, T0 + 507_000);
       expect(await expectWindowsEqualSql(app, 'qd')).toBeGreaterThanOrEqual(2 * 8);
     } finally {
-      release();
+      await lock?.release();
+      await direct.end();
+      await app.close();
+    }
+  });
+});
+
+describe.skipIf(!DATABASE_URL)('PostgreSQL lost while a new connection reads its array types', () => {
+  it('is outlived by the server: postgres.js drops that query\'s rejection, which would end the process (porsager/postgres#1192)', async () => {
+    const real = new URL(DATABASE_URL!);
+    const proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
+    const schema = `t_typefetch_${process.pid}`;
+    const lines: Record<string, unknown>[] = [];
+    const server = await startServerProcess({ ...QUIET, DATABASE_URL: throughProxy(DATABASE_URL!, proxy), DATABASE_SCHEMA: schema, REDIS_URL: '' }, (entry) => lines.push(entry));
+    try {
+      await server.mutate(RegisterSourcesDocument, { sources: patients('tf-1') });
+      // Every pooled connection gone; the next one is cut as the answer to its array-types query comes back.
+      const trap = proxy.cutAtResult('typarray');
+      await proxy.cut();
+      await proxy.restore();
+      const during = fetch(`${server.url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: print(SourcesDocument), variables: {} }) });
+      await trap;
+      await during.catch(() => undefined);
+      await proxy.restore();
+      await waitFor(() => lines.some((l) => String(l.msg).startsWith('a new PostgreSQL connection was lost while postgres.js read its array types')), 'the lost type fetch to be logged');
+      // Still serving, on a new connection.
+      expect((await server.mutate(SourcesDocument, {})).sources.edges.map((e) => e.node.id)).toEqual(['tf-1']);
+    } finally {
+      await server.stop();
+      await proxy.close();
+      await dropSchema(schema);
+    }
+  });
+});
+
+describe.skipIf(!DATABASE_URL)('PostgreSQL slower than a discharge and readmission for the processors', () => {
+  it("does not take an earlier stay's NEWS2 score, stored after the readmission by a pipeline that was behind, for the current one", async () => {
+    const backend: Backend = { name: 'PostgreSQL', database: 'postgres', pubsub: 'memory' };
+    const app = await startTestApp(backend, { env: { ...QUIET } });
+    const { schema } = app.config.database as { schema: string };
+    const direct = directConnection(schema);
+    let lock: { release(): Promise<void> } | undefined;
+    try {
+      await app.mutate(RegisterSourcesDocument, { sources: patients('stay-n', 'stay-o') });
+      const six = (seconds: number, respRate: number, sourceId = 'stay-n'): ReadingInput[] =>
+        Object.entries({ resp_rate: respRate, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37 }).map(([metric, value]) => ({
+          sourceId,
+          metric,
+          value,
+          time: new Date(Date.now() + seconds * 1_000).toISOString(),
+        }));
+      const score = async () => {
+        await app.settle();
+        return (await app.mutate(News2ScoresDocument, { sourceIds: ['stay-n'] })).news2Scores.edges.map((e) => e.node.total);
+      };
+      const live = await app.subscribeWs(LiveNews2Document, { sourceIds: ['stay-n'] });
+      const liveTotals = () => live.results.items.flatMap((r) => r.data?.news2 ?? []).map((n) => n.total);
+      // Storing scores waits on this lock; ingest, the discharge and the readmission do not.
+      lock = await lockTable(direct, 'news2_scores');
+      // Another patient's batch is in hand, waiting on the lock; this patient's is queued behind it, so its
+      // transaction begins once the lock is gone: after the readmission.
+      const pipeline = app.server.services.pipelines.patients!;
+      await app.mutate(IngestReadingsDocument, { readings: six(0, 16, 'stay-o') });
+      await waitFor(() => pipeline.waitingMs > 0 && pipeline.queuedEvents === 0, "the other patient's batch to be in hand");
+      await app.mutate(IngestReadingsDocument, { readings: six(0, 25) });
+      await waitFor(() => pipeline.queuedEvents === 6, "this patient's batch to be queued");
+      await app.mutate(RetireSourcesDocument, { ids: ['stay-n'] });
+      await app.mutate(RegisterSourcesDocument, { sources: patients('stay-n') });
+      await lock.release();
+      // Scored in the first stay, stored in the second: not the readmitted patient's score, to the query or live.
+      expect(await score()).toEqual([]);
+      await app.mutate(IngestReadingsDocument, { readings: six(1, 16) });
+      expect(await score()).toEqual([0]);
+      await live.results.until(() => liveTotals().length > 0, "the readmitted patient's score live");
+      expect(liveTotals()).toEqual([0]);
+    } finally {
+      await lock?.release();
       await direct.end();
       await app.close();
     }
@@ -664,6 +858,20 @@ describe('a dependency down at start', () => {
     }
   });
 
+  it('Redis: hides a password given as a query parameter (ioredis takes ?password=) in every line', async () => {
+    const port = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'vigil-faults-'));
+    try {
+      await seedEmbeddedDataDir(dataDir);
+      const lines = await start({ DATABASE_URL: '', DATA_DIR: dataDir, REDIS_URL: `redis://127.0.0.1:${port}/0?password=s3cret&db=0` });
+      const fatal = lines.filter((l) => l.level === 60);
+      expect(fatal[0]!.err).toBe(`cannot reach Redis at redis://127.0.0.1:${port}/0?password=***&db=0 (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${port}`);
+      expect(JSON.stringify(lines)).not.toContain('s3cret');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('the port: says it is in use and which setting chooses another', async () => {
     const taken = createNetServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
@@ -678,6 +886,35 @@ describe('a dependency down at start', () => {
     } finally {
       taken.close();
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('HOST: says it is not an address of this machine, or does not resolve, naming it with the reason', async () => {
+    // In process: listen() is what `start` runs with PORT and HOST; a process each would cost seconds.
+    const dataDir = await freshEmbeddedDataDir();
+    const server = await createServer(loadConfig({ DATA_DIR: dataDir.dir, AUTH: 'off', LOG_LEVEL: 'silent' }), { log: pino({ level: 'silent' }) });
+    try {
+      // 192.0.2.1 is kept for documentation (RFC 5737): no machine has it. Node said only "listen EADDRNOTAVAIL: …".
+      await expect(server.listen(4811, '192.0.2.1')).rejects.toThrow(
+        'HOST 192.0.2.1 is not an address of this machine (listen EADDRNOTAVAIL: address not available 192.0.2.1:4811): set HOST to one of its addresses, or 0.0.0.0 for all',
+      );
+      await expect(server.listen(4811, 'nohost.invalid')).rejects.toThrow(/^HOST nohost\.invalid does not resolve to an address \(getaddrinfo E[A-Z_]+ nohost\.invalid\): set HOST/);
+    } finally {
+      await server.close();
+      dataDir.remove();
+    }
+  });
+
+  it('DATA_DIR: names it when it cannot be made', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-faults-'));
+    try {
+      writeFileSync(join(dir, 'file'), '');
+      const dataDir = join(dir, 'file', 'data');
+      await expect(openDatabase({ driver: 'pglite', dataDir, workMem: '32MB' }, pino({ level: 'silent' }))).rejects.toThrow(
+        `cannot open the embedded database in ${dataDir} (DATA_DIR): ENOTDIR: not a directory, mkdir '${dataDir}'`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

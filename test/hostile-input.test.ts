@@ -375,12 +375,16 @@ const CASES: Case[] = [
       ['an RFC 2822 date', 'Thu, 01 Jan 2026 00:00:00 GMT', 'INVALID_TIME'],
       ['a word', 'yesterday', 'INVALID_TIME'],
       ['an ISO week date', '2026-W01-1T00:00:00Z', 'INVALID_TIME'],
+      // ISO-8601 forms outside RFC 3339, which ingest keeps to: the message says which form it takes.
+      ['an offset without its colon', '2026-01-01T10:00:00+0100', 'INVALID_TIME'],
+      ['no seconds', '2026-01-01T10:00Z', 'INVALID_TIME'],
+      ['hour 24 (the end of the day)', '2026-01-01T24:00:00Z', 'INVALID_TIME'],
     ] as const
   ).map(([name, time, code]): Case => ({
     category: 'time',
     name: `reading time ${name}`,
     request: readings(reading({ time })),
-    expect: items(0, [[0, 'time', code]], { message: code === 'INVALID_TIME' ? /ISO-8601 timestamp with a time zone/ : /outside the accepted range/ }),
+    expect: items(0, [[0, 'time', code]], { message: code === 'INVALID_TIME' ? /ISO-8601 timestamp with seconds and a time zone \(Z or ±hh:mm\)/ : /outside the accepted range/ }),
   })),
   { category: 'time', name: 'trade time February 30th', request: trades(trade({ time: '2026-02-30T12:00:00Z' })), expect: items(0, [[0, 'time', 'INVALID_TIME']]) },
   { category: 'time', name: 'transaction time far in the future', request: transactions(transaction({ time: '2500-01-01T00:00:00Z' })), expect: items(0, [[0, 'time', 'TIME_OUT_OF_RANGE']]) },
@@ -427,6 +431,16 @@ const CASES: Case[] = [
   },
   { category: 'time', name: 'windows(after:) past the last instant a date can hold', request: { gql: '{ windows(sourceId: "bed-1", metric: "heart_rate", window: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", after: "8640000000000001") { edges { cursor } } }' }, expect: error(/after must be an endCursor returned by this API/, BAD_INPUT) },
   { category: 'time', name: 'candles(after:) past the last instant a date can hold', request: { gql: '{ candles(symbol: "ACME", interval: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", after: "-8640000000000001") { edges { cursor } } }' }, expect: error(/after must be an endCursor returned by this API/, BAD_INPUT) },
+  {
+    category: 'time',
+    name: 'history from the year 0001 in buckets that align it down before the year 0001',
+    request: { gql: '{ history(sourceId: "bed-1", metric: "heart_rate", bucket: "3650d", from: "0001-01-01T00:00:00Z", to: "9999-12-31T00:00:00Z") { bucket } }' },
+    expect: error(/^from 0001-01-01T00:00:00.000Z aligned down to its 3650d bucket falls before the year 0001: use a later from or a smaller bucket$/, BAD_INPUT),
+  },
+  { category: 'time', name: 'windows(after:) before the year 0001', request: { gql: '{ windows(sourceId: "bed-1", metric: "heart_rate", window: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", after: "-62200000000000") { edges { cursor } } }' }, expect: error(/after must be an endCursor returned by this API/, BAD_INPUT) },
+  { category: 'strings', name: 'candles of a patient (not an instrument)', request: { gql: '{ candles(symbol: "bed-1", interval: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { edges { cursor } } }' }, expect: error(/^symbol: "bed-1" is a patient or device, not an instrument: candles are made from trades$/, BAD_INPUT) },
+  { category: 'subscriptions', name: 'live candles of a patient (not an instrument)', request: { sse: 'subscription { candles(symbols: ["ACME", "bed-1"]) { open } }' }, expect: error(/^symbols: "bed-1" is a patient or device, not an instrument/, BAD_INPUT) },
+  { category: 'time', name: 'candles(after:) far before the year 0001', request: { gql: '{ candles(symbol: "ACME", interval: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", after: "-8000000000000000") { edges { cursor } } }' }, expect: error(/after must be an endCursor returned by this API/, BAD_INPUT) },
   { category: 'strings', name: 'history of a misspelt metric', request: { gql: '{ history(sourceId: "bed-1", metric: "heart-rate", bucket: "1h", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { bucket } }' }, expect: error(/metric "heart-rate" is not in the catalog/, BAD_INPUT) },
   { category: 'strings', name: 'readings(metrics:) with a misspelt metric', request: { gql: '{ readings(metrics: ["heart_rate", "sp02"]) { edges { cursor } } }' }, expect: error(/metric "sp02" is not in the catalog/, BAD_INPUT) },
   { category: 'strings', name: 'sources { latest(metrics:) } with a misspelt metric', request: { gql: '{ sources { edges { node { latest(metrics: ["temp"]) { value } } } } }' }, expect: error(/metric "temp" is not in the catalog/, BAD_INPUT) },
@@ -434,6 +448,30 @@ const CASES: Case[] = [
   { category: 'operations', name: 'readings filtered by an empty list of sources (not "all")', request: { gql: '{ readings(sourceIds: []) { edges { node { cursor } } } }' }, expect: error(/sourceIds is an empty list: name at least one value, or leave sourceIds out for all/, BAD_INPUT) },
   { category: 'operations', name: 'alerts filtered by an empty list of states, through a variable', request: { gql: 'query A($s: [AlertState!]) { alerts(states: $s) { edges { node { id } } } }', variables: { s: [] } }, expect: error(/states is an empty list/, BAD_INPUT) },
   { category: 'operations', name: 'a subscription filtered by an empty list of metrics', request: { sse: 'subscription { readings(metrics: []) { cursor } }' }, expect: error(/metrics is an empty list/, BAD_INPUT) },
+  // A default is the client's value too: `= []` must not read as "all" (it answered the whole tenant).
+  { category: 'operations', name: 'readings filtered by a variable whose default is an empty list', request: { gql: 'query($s: [ID!] = []) { readings(sourceIds: $s, first: 3) { edges { cursor } } }' }, expect: error(/^sourceIds is an empty list/, BAD_INPUT) },
+  { category: 'operations', name: 'a subscription filtered by a variable whose default is an empty list', request: { sse: 'subscription($m: [String!] = []) { readings(metrics: $m) { cursor } }' }, expect: error(/^metrics is an empty list/, BAD_INPUT) },
+  {
+    category: 'operations',
+    name: 'a variable default that is not empty, and a sent value that overrides an empty default',
+    request: { gql: 'query($s: [ID!] = ["bed-1"], $m: [String!] = []) { readings(sourceIds: $s, metrics: $m, first: 3) { edges { cursor } } }', variables: { m: ['heart_rate'] } },
+    expect: handled((data) => expect(data.readings).toMatchObject({ edges: expect.any(Array) })),
+  },
+  { category: 'operations', name: 'a variable default with NUL in it', request: { gql: 'query($s: [ID!] = ["bed-1\\u0000"]) { readings(sourceIds: $s) { edges { cursor } } }' }, expect: error(/^sourceIds must not contain the NUL character/, BAD_INPUT) },
+  // graphql-js coerces variables recursively: 10,000 levels overflowed the stack (an internal error, a stack trace at error level).
+  {
+    category: 'complexity',
+    name: 'a filter variable nested 10,000 lists deep',
+    // Written as text: JSON.stringify overflows on it too.
+    request: post(`{"query":"query($s: [ID!]) { readings(sourceIds: $s, first: 1) { edges { cursor } } }","variables":{"s":${nested(10_000, '[', ']', '"bed-1"')}}}`),
+    expect: error(/^variable \$s nests lists and objects more than 32 deep$/, BAD_INPUT),
+  },
+  {
+    category: 'complexity',
+    name: 'an ingest item nested 100,000 objects deep',
+    request: post(`{"query":${JSON.stringify(INGEST_READINGS)},"variables":{"r":[${JSON.stringify(reading()).slice(0, -1)},"location":${nested(100_000, '{"a":', '}', '1')}}]}}`),
+    expect: error(/^variable \$r nests lists and objects more than 32 deep$/, BAD_INPUT),
+  },
   { category: 'operations', name: 'a LAST threshold rule with a window it would not use', request: { gql: 'mutation { createAlertRule(input: { kind: THRESHOLD, name: "x", metric: "heart_rate", above: 120, window: "5m" }) { id } }' }, expect: error(/aggregate LAST judges each reading alone and takes no window/, BAD_INPUT) },
   {
     category: 'operations',

@@ -3,8 +3,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeadLettersDocument, IngestReadingsDocument, IngestTradesDocument, RegisterSourcesDocument, type ReadingInput } from '../src/generated/graphql.js';
 import { CLAIM_FIRST_FROM, ConflictAwareInserts, SKIP_AFTER_CONFLICT } from '../src/db/offsets.js';
 import { SourceRegistry } from '../src/ingest/source-registry.js';
+import { retireSources } from '../src/db/sources.js';
 import { primaryBackends } from './support/backends.js';
-import { sql, startTestApp, type TestApp } from './support/app.js';
+import { directConnection, sql, startTestApp, type TestApp } from './support/app.js';
+import { waitFor } from './support/live.js';
 import { at, heartRate, patients, reading, T0 } from './support/fixtures.js';
 
 interface StoredRow {
@@ -245,6 +247,25 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     ]);
   });
 
+  it('answers registerSources and retireSources in the order asked, each source with its latest readings', async () => {
+    const ids = ['order-c', 'order-a', 'order-b'];
+    // Written here, not in documents/: latest over the 10,000 sources a call may name costs more than MAX_QUERY_COST.
+    type Answered = { id: string; latest: { metric: string; value: number }[] }[];
+    const post = async <K extends string>(query: string, variables: Record<string, unknown>) =>
+      ((await (await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) })).json()) as { data: Record<K, Answered> }).data;
+    const register = async () =>
+      (await post<'registerSources'>('mutation($s: [SourceInput!]!) { registerSources(sources: $s) { id latest { metric value } } }', { s: ids.map((id) => ({ id, kind: 'PATIENT', name: `Bed ${id}` })) }))
+        .registerSources;
+    expect((await register()).map((s) => [s.id, s.latest])).toEqual([['order-c', []], ['order-a', []], ['order-b', []]]);
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('order-a', 81, 500), heartRate('order-a', 83, 501)] });
+    // Renamed, or readmitted: the answer shows what the source has reported, as sources does (it was always empty).
+    const again = await register();
+    expect(again.map((s) => s.id)).toEqual(ids);
+    expect(again[1]!.latest).toEqual([{ metric: 'heart_rate', value: 83 }]);
+    const retired = (await post<'retireSources'>('mutation($ids: [ID!]!) { retireSources(ids: $ids) { id latest { metric value } } }', { ids: ['order-b', 'order-a'] })).retireSources;
+    expect(retired.map((s) => [s.id, s.latest])).toEqual([['order-b', []], ['order-a', [{ metric: 'heart_rate', value: 83 }]]]);
+  });
+
   it('decides a registration racing a trade that claims the same id in the database: both nodes agree on its kind', async () => {
     const { db } = app.server.services.database;
     // Two nodes' registries: one registering a patient, the other claiming the id as a symbol traded.
@@ -258,6 +279,56 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
       const [row] = await app.sql<{ kind: string }>(sql`select kind from sources where id = ${id}`);
       expect({ round, kind: row!.kind, desk: instruments.has(id) ? 'INSTRUMENT' : 'PATIENT' }).toEqual({ round, kind: row!.kind, desk: row!.kind });
       expect({ round, stored: registered.stored.length === 1 }).toEqual({ round, stored: row!.kind === 'PATIENT' });
+    }
+  });
+
+  it('runs registrations, retirements and trade claims naming the same ids in different orders at once, failing none', async () => {
+    const { db } = app.server.services.database;
+    // Four nodes' registries, so nothing is served from one node's cache.
+    const [ward, clinic, desk, exchange] = [new SourceRegistry(db), new SourceRegistry(db), new SourceRegistry(db), new SourceRegistry(db)];
+    for (let round = 0; round < 10; round++) {
+      const ids = Array.from({ length: 300 }, (_, i) => `lock-${round}-${String(i).padStart(3, '0')}`);
+      const symbols = ids.map((id) => `${id}-sym`);
+      const backwards = <T>(list: T[]) => [...list].reverse();
+      await ward.register(ids.map((id) => ({ id, kind: 'PATIENT', name: id })), 'default');
+      const settled = await Promise.allSettled([
+        ward.register(ids.map((id) => ({ id, kind: 'PATIENT', name: `${id} ward` })), 'default'),
+        clinic.register(backwards(ids).map((id) => ({ id, kind: 'DEVICE', name: `${id} clinic` })), 'default'),
+        retireSources(db, backwards(ids), 'default'),
+        desk.claim(symbols, 'default', 'INSTRUMENT'),
+        exchange.claim(backwards(symbols), 'default', 'INSTRUMENT'),
+      ]);
+      expect({ round, failed: settled.flatMap((s) => (s.status === 'rejected' ? [String(s.reason)] : [])) }).toEqual({ round, failed: [] });
+      const [counts] = await app.sql<{ sources: number; instruments: number }>(
+        sql`select count(*) filter (where kind <> 'INSTRUMENT')::int as sources, count(*) filter (where kind = 'INSTRUMENT')::int as instruments
+            from sources where id like ${`lock-${round}-%`}`,
+      );
+      expect({ round, ...counts }).toEqual({ round, sources: 300, instruments: 300 });
+    }
+  });
+
+  it.skipIf(backend.database !== 'postgres')('answers an operation the database aborted in a deadlock with UNAVAILABLE, to retry, not an internal error', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('dl-a', 'dl-b') });
+    const schema = app.config.database.driver === 'postgres' ? app.config.database.schema : '';
+    const other = directConnection(schema);
+    try {
+      let answer: Promise<Awaited<ReturnType<typeof app.request>>> | undefined;
+      await other.begin(async (tx) => {
+        // Ours waits long enough that the server's statement is the one PostgreSQL aborts.
+        await tx`set local deadlock_timeout = '10s'`;
+        await tx`select 1 from sources where id = 'dl-b' for update`;
+        // The registration locks dl-a, then waits for dl-b; this transaction then waits for dl-a.
+        answer = app.request(RegisterSourcesDocument, { sources: patients('dl-a', 'dl-b').map((s) => ({ ...s, name: `${s.name} again` })) });
+        await waitFor(async () => (await tx`select count(*)::int as n from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))`)[0]!.n > 0, 'the registration to wait for this transaction');
+        await tx`select 1 from sources where id = 'dl-a' for update`;
+      });
+      const { errors } = await answer!;
+      expect(errors?.[0]).toMatchObject({ message: expect.stringMatching(/conflict with another .*; retry it$/), extensions: { code: 'UNAVAILABLE', sqlState: '40P01' } });
+      // Nothing of it was stored, and sent again it is.
+      expect((await app.sql<{ name: string }>(sql`select name from sources where id in ('dl-a', 'dl-b') order by id`)).map((r) => r.name)).toEqual(['Patient dl-a', 'Patient dl-b']);
+      await app.mutate(RegisterSourcesDocument, { sources: patients('dl-a', 'dl-b').map((s) => ({ ...s, name: `${s.name} again` })) });
+    } finally {
+      await other.end();
     }
   });
 

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,19 @@ function keysAt(dir: string, ...args: string[]) {
     timeout: 60_000,
   });
   return { code: run.status, out: run.stdout, err: run.stderr };
+}
+
+/** As keys(), its stdout's reader gone at once, as `npm run keys -- … | head -1` leaves it once head has its line. */
+async function keysStdoutClosed(...args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', ...args], {
+    env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.destroy();
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('close', (exitCode) => resolve(exitCode)));
+  return { code, err };
 }
 
 const embedded = { name: 'embedded', database: 'pglite' as const, pubsub: 'memory' as const };
@@ -144,5 +157,30 @@ describe('npm run keys', () => {
     expect(typo.err).toContain("Unknown option '--tennant'");
     expect(typo.err).toContain('npm run keys -- --help');
     expect(typo.err).not.toMatch(/\n\s+at /);
+  }, 120_000);
+
+  it('prints only its output on stdout, logs on stderr, and closes the database when its reader goes early', async () => {
+    // stdout closed before the first line: the key is made, the operator told on stderr, the database closed (no lock left).
+    const created = await keysStdoutClosed('create', '--tenant', 'st-marys', '--role', 'read', '--name', 'piped');
+    expect(created.code, created.err).toBe(0);
+    expect(created.err).not.toContain('EPIPE');
+    const id = created.err.match(/stdout was closed before all of the output was written: key ([a-z2-7]{12}) was created; if its key was not seen, revoke it/)?.[1];
+    expect(id, created.err).toBeDefined();
+    expect(existsSync(join(dataDir, 'vigil.pid'))).toBe(false);
+    const listedEarly = await keysStdoutClosed('list');
+    expect(listedEarly).toEqual({ code: 0, err: '' });
+    expect(existsSync(join(dataDir, 'vigil.pid'))).toBe(false);
+
+    // LOG_LEVEL=info in the environment: its lines on stderr, every line of stdout a key.
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', 'list', '--tenant', 'st-marys'], {
+      env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir, LOG_LEVEL: 'info', LOG_FORMAT: 'json' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const rows = run.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(rows.map((row) => row.id)).toContain(id);
+    for (const row of rows) expect(Object.keys(row)).toEqual(['id', 'tenant', 'role', 'name', 'createdAt', 'expiresAt', 'revokedAt']);
+    expect(run.stderr).toContain('"msg":"database ready');
   }, 120_000);
 });

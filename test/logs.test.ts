@@ -1,16 +1,23 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { print } from 'graphql';
-import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { IngestReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
 import { pino } from 'pino';
 import { DrizzleQueryError } from 'drizzle-orm';
-import { messageOf, outageLog, prettyLine } from '../src/log.js';
+import { createApiKey } from '../src/auth/key-admin.js';
+import { errorForLog, messageOf, outageLog, prettyLine } from '../src/log.js';
+import { loadConfig } from '../src/config.js';
+import { openDatabase } from '../src/db/client.js';
+import { MIGRATIONS_FOLDER, pendingMigrations } from '../src/db/migrate.js';
 import { heartRate, patients } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
-import { dropSchema } from './support/app.js';
+import { directConnection, dropSchema, startTestApp } from './support/app.js';
+import { openWs } from './support/keyed-client.js';
 import { DATABASE_URL, REDIS_URL } from './support/backends.js';
 import { startServerProcess } from './support/server-process.js';
+import { startTcpProxy, throughProxy } from './support/tcp-proxy.js';
 
 describe('logs', () => {
   it('carries the request id from the response header into ingest, processing and publish lines, and never a value or a key', async () => {
@@ -106,7 +113,7 @@ describe('logs', () => {
       lines.push(entry);
       raw.push(JSON.stringify(entry));
     });
-    const direct = postgres(DATABASE_URL!, { max: 1, onnotice: () => undefined, connection: { search_path: schema } });
+    const direct = directConnection(schema);
     try {
       // drizzle's own message for a failed statement is 'Failed query: … params: <the values>'.
       await direct.unsafe(`
@@ -185,7 +192,7 @@ describe('logs', () => {
     const lines: Record<string, unknown>[] = [];
     const env = { DATABASE_URL: DATABASE_URL!, REDIS_URL: '', DATABASE_SCHEMA: schema, LOG_FORMAT: 'json', ALLOWED_LATENESS: '30s', WINDOWS: '1m' };
     const server = await startServerProcess(env, (entry) => lines.push(entry));
-    const direct = postgres(DATABASE_URL!, { max: 1, onnotice: () => undefined, connection: { search_path: schema } });
+    const direct = directConnection(schema);
     try {
       await server.mutate(RegisterSourcesDocument, { sources: patients('stop-bed') });
       await server.mutate(IngestReadingsDocument, { readings: [heartRate('stop-bed', 70, 1), heartRate('stop-bed', 72, 20)] });
@@ -268,6 +275,23 @@ describe('logs', () => {
     expect(messageOf(unreachable)).toBe(unreachable.message);
   });
 
+  it('says it is applying migrations, how many and how long they took, and nothing once they are applied', async () => {
+    const lines: { msg: string; pending?: number; applied?: number; ms?: number }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
+    const database = await openDatabase(loadConfig({ DATA_DIR: 'memory://' }).database, log);
+    try {
+      const said = lines.filter((l) => l.msg.includes('migrations'));
+      expect(said).toEqual([
+        expect.objectContaining({ msg: 'applying database migrations; the server listens once they are done', pending: journal.entries.length }),
+        expect.objectContaining({ msg: 'database migrations applied', applied: journal.entries.length, ms: expect.any(Number) }),
+      ]);
+      expect(await pendingMigrations(database.db, 'public')).toBe(0);
+    } finally {
+      await database.close();
+    }
+  }, 60_000);
+
   it('logs a check failing through an outage as two lines, not one per failure', () => {
     const lines: { level: number; msg: string; failuresInARow?: number }[] = [];
     const outage = outageLog(pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }), 'alert escalation check');
@@ -278,6 +302,55 @@ describe('logs', () => {
       [40, 'alert escalation check failed; retrying (further failures at debug)', 1],
       [30, 'alert escalation check works again', 3600],
     ]);
+    expect(lines[1]).toMatchObject({ failingForMs: expect.any(Number) });
+  });
+
+  it.runIf(DATABASE_URL)("logs each check an outage stops (open connections' keys, the audit log, alert rules) once as it starts and once as it ends", async () => {
+    const CHECKS = ["checking open connections' keys (revoked or expired)", 'storing audit entries', 'alert rules reload (the rules in force are kept meanwhile)'];
+    const real = new URL(DATABASE_URL!);
+    const proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
+    const lines: Record<string, unknown>[] = [];
+    // At debug, to see that the checks do keep failing (and retrying) through the outage.
+    const log = pino({ level: 'debug', base: null, serializers: { err: errorForLog } }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const app = await startTestApp(
+      { name: 'PostgreSQL through a proxy', database: 'postgres', pubsub: 'memory' },
+      { env: { AUTH: 'on', RATE_LIMIT: '0', KEY_CHECK_INTERVAL: '200ms', DATABASE_URL: throughProxy(DATABASE_URL!, proxy) }, log },
+    );
+    try {
+      const { key } = await createApiKey(app.server.services.database.db, { tenantId: 'ward-9', role: 'read', name: 'monitor', expiresAt: null, createdBy: 'test' }, { createTenant: '' });
+      // An open graphql-ws connection: its key is checked every KEY_CHECK_INTERVAL.
+      const socket = await openWs(app.url, key);
+      await waitFor(() => app.server.services.auth.connections.tracked === 1, 'the connection to be tracked');
+      await proxy.cut();
+      const from = lines.length;
+      // A read on that connection fails, and its audit entry waits to be stored (tried every second).
+      const read = socket.subscribe('{ sources { edges { node { id } } } }');
+      await waitFor(() => read.errors.length > 0, 'the read to fail');
+      const since = () => lines.slice(from);
+      const failures = (what: string) => since().filter((l) => typeof l.msg === 'string' && l.msg.startsWith(`${what} failed; retrying`)).length;
+      // Alert rules are reloaded every 5 s: a dozen seconds sees each check fail at least twice.
+      await waitFor(() => CHECKS.every((what) => failures(what) >= 2), () => `each check to fail twice (${CHECKS.map(failures).join(', ')})`, 15_000);
+      await proxy.restore();
+      await waitFor(() => CHECKS.every((what) => since().some((l) => l.msg === `${what} works again`)), 'each check to work again', 10_000);
+      await socket.close();
+
+      for (const what of CHECKS) {
+        const said = since().filter((l) => (l.level as number) >= 30 && typeof l.msg === 'string' && l.msg.startsWith(what));
+        expect(said.map((l) => [l.level, l.msg]), what).toEqual([
+          [40, `${what} failed; retrying (further failures at debug)`],
+          [30, `${what} works again`],
+        ]);
+        expect(said[1]!.failuresInARow as number, what).toBeGreaterThanOrEqual(2);
+        expect(said[1]!.failingForMs as number, what).toBeGreaterThan(0);
+      }
+      // Nor does any other component repeat itself through the outage (per pipeline or stream, one line each).
+      const warned = since().filter((l) => (l.level as number) >= 40).map((l) => `${String(l.msg)} ${String(l.pipeline ?? l.channel ?? '')}`);
+      expect(warned.filter((line, i) => warned.indexOf(line) !== i)).toEqual([]);
+    } finally {
+      await proxy.restore();
+      await app.close();
+      await proxy.close();
+    }
   });
 
   it('prints one readable line per entry on a terminal', () => {

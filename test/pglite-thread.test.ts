@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgliteThread } from '../src/db/pglite-thread.js';
+import { startTestApp } from './support/app.js';
+import { backends } from './support/backends.js';
 
 // The embedded database's own thread: what drizzle's PGlite driver relies on must hold across it.
 describe('PgliteThread', () => {
@@ -74,5 +76,25 @@ describe('PgliteThread', () => {
     await expect(doomed.query('select 1')).rejects.toThrow(/the embedded database thread stopped/);
     expect(failures.map((e) => e.message)).toEqual([expect.stringMatching(/the embedded database thread stopped \(exit code \d+\)/)]);
     await doomed.close(); // nothing left to close: resolves
+  }, 60_000);
+});
+
+describe('a server whose embedded database thread dies', () => {
+  it('fails /health (for its orchestrator to restart it) and /ready, naming why', async () => {
+    const app = await startTestApp(backends.find((b) => b.database === 'pglite' && b.pubsub === 'memory')!);
+    try {
+      expect((await fetch(`${app.url}/health`)).status).toBe(200);
+      const thread = (app.server.services.database.db as unknown as { $client: { worker: { terminate(): Promise<number> } } }).$client;
+      await thread.worker.terminate();
+      // It stayed 200: the process ran on with a dead database until someone noticed the fatal line.
+      const health = await fetch(`${app.url}/health`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toEqual({ status: 'down', reason: expect.stringMatching(/^the embedded database stopped \(the embedded database thread stopped \(exit code \d+\)\); restart the server$/) });
+      const ready = await fetch(`${app.url}/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ ready: false, database: expect.stringMatching(/^unreachable: .*embedded database thread stopped/) });
+    } finally {
+      await app.close().catch(() => undefined);
+    }
   }, 60_000);
 });

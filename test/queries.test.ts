@@ -80,4 +80,17 @@ describe.each(primaryBackends)('queries on $name', (backend) => {
     expect(metrics).toContainEqual({ name: 'heart_rate', unit: '/min', min: 0, max: 300 });
     expect(metrics).toContainEqual({ name: 'spo2', unit: '%', min: 0, max: 100 });
   });
+
+  // Last: it adds a reading the tests above do not expect.
+  it('keeps a polling client in place: an empty page answers the after it was asked with as its endCursor', async () => {
+    const page = (after: string | null) => app.mutate(ReadingsPageDocument, { sourceIds: ['p-3'], first: 100, after });
+    const first = (await page(null)).readings;
+    expect(first.edges.map((e) => e.node.value)).toEqual([38.5]);
+    const nothingNew = (await page(first.pageInfo.endCursor)).readings;
+    expect(nothingNew).toEqual({ edges: [], pageInfo: { hasNextPage: false, endCursor: first.pageInfo.endCursor } });
+    // Polling on with that endCursor finds the next reading and nothing before it (a null would start over).
+    await app.mutate(IngestReadingsDocument, { readings: [reading('p-3', 'temperature', 38.9, 30)] });
+    expect((await page(nothingNew.pageInfo.endCursor)).readings.edges.map((e) => e.node.value)).toEqual([38.9]);
+    expect((await app.mutate(ReadingsPageDocument, { sourceIds: ['p-3'], metrics: ['spo2'], first: 100 })).readings.pageInfo.endCursor).toBeNull();
+  });
 });

@@ -109,10 +109,10 @@ describe('rate limit while the shared counter fails', () => {
     await Promise.all([flapping, ...operations]);
 
     // Only the tries wait out a hang: at most one at a time, after each failure no sooner than retryMs, so about
-    // 2000 / (200 + 100) of them; room for a few more on a busy machine, where any operation can stall past 100 ms.
-    // Every operation sent to a hung counter would hold ~60 per hang.
+    // 2000 / (200 + 100) of them; room for more on a busy machine, where any operation can stall past 100 ms (a slow
+    // CI machine runs two suites at once). Every operation sent to a hung counter would hold ~60 per hang, 400 in all.
     const held = waits.filter((ms) => ms > 100).length;
-    expect(held, `${held} of ${waits.length} operations waited > 100 ms`).toBeLessThanOrEqual(12);
+    expect(held, `${held} of ${waits.length} operations waited > 100 ms`).toBeLessThanOrEqual(30);
     expect(waits.length).toBeGreaterThan(150);
     // It never answered for 600 ms in a row: still counting on the node, and said so once.
     expect(messages(lines, 'rate limit counter unreachable')).toBe(1);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { buildSchema } from 'graphql';
+import { buildSchema, isEnumType } from 'graphql';
 import { expect, it } from 'vitest';
 
 // schema.graphql is what codegen prints from the Pothos schema (CI fails when it is stale).
@@ -21,6 +21,16 @@ it('describes every field of every object and input type', () => {
   for (const type of Object.values(schema.getTypeMap())) {
     if (type.name.startsWith('__') || !('getFields' in type)) continue;
     for (const field of Object.values(type.getFields())) if (!field.description?.trim()) undescribed.push(`${type.name}.${field.name}`);
+  }
+  expect(undescribed).toEqual([]);
+});
+
+it('describes every named type and every enum value', () => {
+  const undescribed: string[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (type.name.startsWith('__')) continue;
+    if (!type.description?.trim()) undescribed.push(type.name);
+    if (isEnumType(type)) for (const value of type.getValues()) if (!value.description?.trim()) undescribed.push(`${type.name}.${value.name}`);
   }
   expect(undescribed).toEqual([]);
 });

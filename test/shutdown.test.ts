@@ -24,11 +24,37 @@ describe.each(primaryBackends)('graceful shutdown on $name', (backend) => {
     if (backend.database === 'postgres') await dropSchema(schema);
   });
 
-  it('finishes an in-flight mutation, completes subscriptions and closes sockets with 1001, losing nothing', async () => {
+  it('finishes an in-flight mutation while subscriptions deliver, then cuts them without completing them: clients resubscribe to the restarted server and miss nothing', async () => {
     const app = await startTestApp(backend, { dataDir, schema, keepSchema: true });
     await app.mutate(RegisterSourcesDocument, { sources: patients('bed-9') });
-    const ws = await app.subscribeWs(LiveReadingsDocument, { sourceIds: ['bed-9'] });
+    // A graphql-ws client as an app would write it: it retries, and resubscribes from the last cursor it saw
+    // (variables are read again on every subscribe). It follows the server to wherever it comes back.
+    let target: Promise<string> = Promise.resolve(app.url);
+    let comeBack: (url: string) => void = () => undefined;
+    const wsCursors: string[] = [];
+    const wsMessages: string[] = [];
+    const wsCloses: number[] = [];
+    let wsEnded = false;
+    const careful = createClient({
+      url: async () => `${(await target).replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 30,
+      retryWait: () => new Promise((resolve) => setTimeout(resolve, 100)),
+      on: { message: (m) => void wsMessages.push(m.type), closed: (e) => void wsCloses.push((e as { code: number }).code) },
+    });
+    careful.subscribe<{ readings: { cursor: string }[] }>(
+      {
+        query: print(LiveReadingsDocument),
+        get variables() {
+          return { sourceIds: ['bed-9'], after: wsCursors.at(-1) ?? null };
+        },
+      },
+      { next: (r) => void wsCursors.push(...(r.data?.readings ?? []).map((x) => x.cursor)), error: () => (wsEnded = true), complete: () => (wsEnded = true) },
+    );
     const sse = await app.subscribeSse(LiveReadingsDocument, { sourceIds: ['bed-9'] });
+    const first = await app.mutate(IngestReadingsDocument, { readings: [heartRate('bed-9', 70, -1)] });
+    await waitFor(() => wsCursors.length === 1 && sse.lastEventId() === first.ingestReadings.lastCursor, 'both subscribers to see the first reading');
+
     const late = createClient({ url: `${app.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => undefined });
     await new Promise<void>((resolve) => late.on('connected', () => resolve()));
     // A slow uploader: the server has begun the request but not yet read the whole body when shutdown starts.
@@ -45,7 +71,9 @@ describe.each(primaryBackends)('graceful shutdown on $name', (backend) => {
     });
     upload.write(body.slice(0, 1_000));
     await waitFor(() => app.server.requestsReceived > received, 'the server to begin the mutation');
-    const closing = app.close();
+    target = new Promise<string>((resolve) => (comeBack = resolve));
+    // The server's own shutdown: the test app's close would also end its clients.
+    const closing = app.server.close();
     // An operation started on an open socket while draining is refused, not half-run.
     const refused = await new Promise<unknown>((resolve) =>
       late.subscribe(
@@ -54,21 +82,101 @@ describe.each(primaryBackends)('graceful shutdown on $name', (backend) => {
       ),
     );
     expect(JSON.stringify(refused)).toContain('SHUTTING_DOWN');
+    // A socket opened while draining is told to come back (1012, which clients retry), not 4403 (a refused key).
+    const fresh = new WebSocket(`${app.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    const freshClosed = new Promise<{ code: number; reason: string }>((resolve) => fresh.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    fresh.on('open', () => fresh.send(JSON.stringify({ type: 'connection_init' })));
+    expect(await freshClosed).toEqual({ code: 1012, reason: 'the server is shutting down; reconnect shortly' });
+    // The subscriptions are still open while the upload goes on.
+    expect(wsCloses).toEqual([]);
+    expect(sse.results.completed).toBe(false);
     upload.end(body.slice(1_000));
 
     const response = await pending;
     await closing;
     expect(response.errors).toBeUndefined();
     expect(response.data!.ingestReadings.accepted).toBe(5_000);
-    await ws.results.untilComplete();
-    expect(ws.results.closeCode ?? 1000).toBeOneOf([1000, 1001]);
+    // Cut, not completed: a `complete` would have ended the subscription for good.
+    expect(wsCloses[0]).toBe(1001);
+    expect(wsMessages).not.toContain('complete');
     await sse.results.untilComplete();
+    expect(sse.completedByServer()).toBe(false);
     expect(sse.results.errors).toEqual([]);
 
     const reopened = await startTestApp(backend, { dataDir, schema, keepSchema: true });
-    const [row] = await reopened.sql<{ n: number }>(sql`select count(*)::int as n from readings where source_id = 'bed-9'`);
-    expect(row!.n).toBe(5_000);
-    await reopened.close();
+    try {
+      const [row] = await reopened.sql<{ n: number }>(sql`select count(*)::int as n from readings where source_id = 'bed-9'`);
+      expect(row!.n).toBe(5_001);
+      comeBack(reopened.url);
+      const last = await reopened.mutate(IngestReadingsDocument, { readings: [heartRate('bed-9', 71, 10_000)] });
+      // Every reading exactly once: live before the cut, replayed from its cursor after, and live again.
+      await waitFor(() => wsCursors.length >= 5_002, () => `the graphql-ws client to resubscribe and catch up (${wsCursors.length} of 5002)`);
+      expect(new Set(wsCursors).size).toBe(5_002);
+      expect(wsCursors.at(-1)).toBe(last.ingestReadings.lastCursor);
+      expect(wsEnded).toBe(false);
+      // An EventSource reconnects with the last id it saw, as this does.
+      const cursorsOf = (items: { data?: { readings: { cursor: string }[] } | null }[]) => items.flatMap((r) => r.data?.readings ?? []).map((x) => x.cursor);
+      const resumed = await reopened.subscribeSse(LiveReadingsDocument, { sourceIds: ['bed-9'] }, { lastEventId: sse.lastEventId() });
+      await resumed.results.until((items) => cursorsOf(items).includes(last.ingestReadings.lastCursor!), 'the SSE stream to resume up to the last reading');
+      const sseCursors = [...cursorsOf(sse.results.items), ...cursorsOf(resumed.results.items)];
+      expect(sseCursors).toEqual([...new Set(sseCursors)].sort((a, b) => Number(BigInt(a) - BigInt(b))));
+      expect(sseCursors).toHaveLength(5_002);
+    } finally {
+      await careful.dispose();
+      await late.dispose();
+      await reopened.close();
+    }
+  });
+});
+
+describe('graceful shutdown after an SSE client left early', () => {
+  it('does not count a stream whose client left while its subscription was set up: the drain still waits for an in-flight mutation', async () => {
+    const app = await startTestApp(primaryBackends[0]!);
+    try {
+      await app.mutate(RegisterSourcesDocument, { sources: patients('bed-1') });
+      // A subscription slow to set up (its sources looked up on a busy database), and a client that leaves meanwhile.
+      const feed = app.server.services.readingsFeed as unknown as { subscribe: (...args: unknown[]) => unknown };
+      const subscribe = feed.subscribe.bind(feed);
+      let setUp!: () => void;
+      const setUpDone = new Promise<void>((resolve) => (setUp = resolve));
+      feed.subscribe = (...args) =>
+        new Promise((resolve) =>
+          setTimeout(() => {
+            resolve(subscribe(...args));
+            setUp();
+          }, 300),
+        );
+      const query = new URLSearchParams({ query: print(LiveReadingsDocument), variables: JSON.stringify({ sourceIds: ['bed-1'] }) });
+      const sse = request(`${app.url}/graphql?${query}`, { headers: { accept: 'text/event-stream' } });
+      sse.on('error', () => undefined);
+      sse.end();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      sse.destroy();
+      await setUpDone;
+      feed.subscribe = subscribe;
+      await waitFor(() => app.server.activeRequests === 0, 'the left request to be done');
+
+      const body = JSON.stringify({ query: print(IngestReadingsDocument), variables: { readings: [heartRate('bed-1', 70, 1)] } });
+      const upload = request(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+      const answered = new Promise<string>((resolve) => {
+        upload.on('response', (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk));
+          res.on('end', () => resolve(text));
+        });
+        upload.on('error', (error) => resolve(`error: ${error.message}`));
+      });
+      const received = app.server.requestsReceived;
+      upload.write(body.slice(0, 20));
+      await waitFor(() => app.server.requestsReceived > received, 'the upload to begin');
+      const closing = app.server.close();
+      // Well within SHUTDOWN_TIMEOUT: the drain waits for it (it cut it when the left stream was counted).
+      setTimeout(() => upload.end(body.slice(20)), 1_500);
+      await closing;
+      expect(await answered).toContain('"accepted":1');
+    } finally {
+      await app.close().catch(() => undefined);
+    }
   });
 });
 
@@ -96,8 +204,11 @@ describe('SIGTERM to the server process', () => {
 
       const live = new LiveResults<unknown>();
       const client = createClient({ url: graphqlUrl.replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, on: { closed: (e) => live.complete((e as { code: number }).code) } });
-      client.subscribe({ query: print(LiveReadingsDocument), variables: { sourceIds: ['bed-5'] } }, { next: (v) => live.push(v), error: (e) => live.error(e), complete: () => live.complete() });
-      await waitFor(() => messages.filter((m) => m.msg === 'request received').length >= 1, 'registration to be logged');
+      // Live before the signal (a subscribe arriving while draining is refused instead): the first reading delivered,
+      // from the start of the stream whenever the subscribe arrives.
+      await post({ query: print(IngestReadingsDocument), variables: { readings: [heartRate('bed-5', 70, -1)] } });
+      client.subscribe({ query: print(LiveReadingsDocument), variables: { sourceIds: ['bed-5'], after: '0' } }, { next: (v) => live.push(v), error: (e) => live.error(e), complete: () => live.complete() });
+      await live.until((items) => items.length > 0, 'the first reading to be delivered');
 
       const received = () => messages.filter((m) => m.msg === 'request received' && m.method === 'POST').length;
       const before = received();
@@ -111,6 +222,8 @@ describe('SIGTERM to the server process', () => {
       expect(result.errors).toBeUndefined();
       expect(result.data.ingestReadings.accepted).toBe(8_000);
       await live.untilComplete();
+      // Cut with 1001, which graphql-ws clients retry; not completed, which they take as the end.
+      expect(live.closeCode).toBe(1001);
       expect(await exited).toBe(0);
       expect(messages.map((m) => m.msg)).toContain('shut down');
       await client.dispose();

@@ -1,10 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { createServer } from '../src/server.js';
 import { DATABASE_URL } from './support/backends.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { freePort } from './support/free-port.js';
@@ -68,6 +71,17 @@ describe.skipIf(!hasOpenssl)('encryption in transit', () => {
     const fatal = lines.filter((l) => l.level === 60);
     expect(fatal).toHaveLength(1);
     expect(fatal[0]!.err).toMatch(new RegExp(`^cannot serve HTTPS with TLS_CERT_FILE \\(${keyFile}\\) and TLS_KEY_FILE \\(${certFile}\\): .+; they must be a PEM certificate and its own private key$`));
+  });
+
+  it('refuses a missing file before it opens the database, naming both settings', async () => {
+    // It used to be read once the embedded database had been opened and migrated, seconds later.
+    const dataDir = join(dir, 'never-opened');
+    const missing = join(dir, 'missing.pem');
+    const config = loadConfig({ DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir, TLS_CERT_FILE: missing, TLS_KEY_FILE: keyFile });
+    await expect(createServer(config, { log: createLogger('silent') })).rejects.toThrow(
+      `cannot serve HTTPS with TLS_CERT_FILE (${missing}) and TLS_KEY_FILE (${keyFile}): ENOENT: no such file or directory, open '${missing}'`,
+    );
+    expect(existsSync(dataDir)).toBe(false);
   });
 
   describe.skipIf(!hasRedisServer)('Redis over TLS from a rediss:// URL', () => {

@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { DATABASE_NOW, escalateOverdue, getAlert, listAlerts, listRules, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionSeverity, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { DATABASE_NOW, escalateOverdue, getAlert, getTransition, listAlerts, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionSeverity, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { isRetired } from '../db/sources.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
@@ -87,7 +88,7 @@ export class AlertService {
   ) {}
 
   /** The processor sink: inside the runtime's transaction; returns what to publish after commit. */
-  async persistTransitions(tx: Db, transitions: readonly AlertTransition[]): Promise<AlertEvent[]> {
+  async persistTransitions(tx: Db, transitions: readonly AlertTransition[], options?: { retry?: boolean }): Promise<AlertEvent[]> {
     const events: AlertEvent[] = [];
     for (const t of transitions) {
       const recorded = await recordTransition(tx, {
@@ -99,7 +100,15 @@ export class AlertService {
         value: t.value,
         message: t.message,
       });
-      if (!recorded) continue;
+      if (!recorded) {
+        // A retry after a try whose commit went unanswered: what that try stored was never published.
+        if (options?.retry) {
+          const stored = await getTransition(tx, t.id);
+          const alert = stored && (await getAlert(tx, t.alertId));
+          if (stored && alert) events.push(toEvent(stored, alert));
+        }
+        continue;
+      }
       const alert = await this.applyTransition(tx, t);
       // An escalated alert kept a higher severity than the evaluation's (reassessedSeverity): the transition says so too.
       if (alert && alert.severity !== recorded.severity && (t.kind === 'UPDATED' || t.kind === 'FIRING')) {
@@ -107,7 +116,10 @@ export class AlertService {
         await setTransitionSeverity(tx, recorded.id, alert.severity);
       }
       if (alert) events.push(toEvent(recorded, alert));
-      else this.log.warn({ alertId: t.alertId, kind: t.kind }, 'alert transition without an open alert (another episode of the rule is open); recorded only');
+      else if ((await getAlert(tx, t.alertId))?.state === 'RESOLVED') {
+        // Resolved outside the processor (its patient discharged), which closes its episode at the next reading.
+        this.log.debug({ alertId: t.alertId, kind: t.kind }, 'alert transition for an alert already resolved; recorded only');
+      } else this.log.warn({ alertId: t.alertId, kind: t.kind }, 'alert transition without an open alert (another episode of the rule is open); recorded only');
     }
     return events;
   }
@@ -161,7 +173,9 @@ export class AlertService {
       const updated = await updateAlert(tx as unknown as Db, id, { acknowledgedBy: by, acknowledgedAt: DATABASE_NOW, acknowledgeNote: note }, sql`state <> 'RESOLVED'`);
       if (!updated) throw new ValidationError(`alert ${id} is already resolved`, { argument: 'id' }, 'ALERT_RESOLVED');
       const recorded = await recordTransition(tx as unknown as Db, {
-        id: `${id}/ACKNOWLEDGED/${Date.now()}`,
+        // Unique per acknowledgement: a second one sent at once waits for the first's commit and may read the same
+        // millisecond; a clashing id stored nothing, and the missing transition failed it with an internal error.
+        id: `${id}/ACKNOWLEDGED/${Date.now()}/${randomUUID().slice(0, 8)}`,
         alertId: id,
         kind: 'ACKNOWLEDGED',
         severity: updated.severity,
@@ -232,16 +246,17 @@ export class AlertService {
   }
 
   /**
-   * Resolves the open signal-loss (NO_DATA) alerts of `tenantId`'s `sourceIds`, whose sources were retired: they
-   * would never clear, since a retired source is expected to send nothing. Returns how many.
+   * Resolves every open alert of `tenantId`'s `sourceIds`, whose sources were retired (a patient discharged):
+   * signal loss would never clear, since a retired source is expected to send nothing, and the others are about
+   * a patient no longer on the ward. The alerts processor closes its episodes of them at the patient's next
+   * reading, or at a readmission (alert-rules.ts). Returns how many.
    */
-  async resolveSignalLoss(tenantId: string, sourceIds: readonly string[], message = RETIRED_SOURCE): Promise<number> {
-    const ruleIds = (await listRules(this.db, { tenantId })).filter((rule) => rule.kind === 'NO_DATA').map((rule) => rule.id);
-    if (ruleIds.length === 0 || sourceIds.length === 0) return 0;
+  async resolveRetired(tenantId: string, sourceIds: readonly string[], message = RETIRED_SOURCE): Promise<number> {
+    if (sourceIds.length === 0) return 0;
     let resolved = 0;
     for (let before: bigint | null = null; ; ) {
-      const open = await listAlerts(this.db, { tenantId, states: ['PENDING', 'FIRING'], ruleIds, sourceIds, before, limit: 500 });
-      // Only while the source is still retired: registered again meanwhile, its new signal loss is real.
+      const open = await listAlerts(this.db, { tenantId, states: ['PENDING', 'FIRING'], sourceIds, before, limit: 500 });
+      // Only while the source is still retired: registered again meanwhile, what is open now is of the new stay.
       for (const alert of open) if (await this.resolve(alert, message, null, STILL_RETIRED)) resolved++;
       if (open.length < 500) return resolved;
       before = open.at(-1)!.seq;

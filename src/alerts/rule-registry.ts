@@ -1,14 +1,16 @@
 import type { Db } from '../db/client.js';
 import { listRules } from '../db/alerts.js';
-import { reasonOf, type Logger } from '../log.js';
+import { outageLog, type Logger } from '../log.js';
 import type { AlertRule } from '../processors/alert-rules.js';
+import type { PatientStay } from '../processors/stays.js';
+import { sourceStays } from '../db/sources.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import { toProcessorRule, type StoredRule } from './rule-params.js';
 
 export const RULES_CHANGED_CHANNEL = 'alert-rules';
 
 /**
- * The enabled alert rules, as the running processors and the signal monitor
+ * The enabled alert rules (and patients' stays), as the running processors and the signal monitor
  * see them. A change made on any node is announced on pub/sub so every node
  * reloads at once; a periodic reload covers a lost announcement.
  */
@@ -19,13 +21,18 @@ export class RuleRegistry {
   private rulesByTenant = new Map<string, readonly AlertRule[]>();
   /** NO_DATA rules with when they last changed: silence counts from then at the earliest. */
   noDataRules: readonly (StoredRule & { updatedAt: Date })[] = [];
+  private stays = new Map<string, PatientStay>();
   private timer: NodeJS.Timeout | undefined;
   private generation = 0;
   private unsubscribe: (() => Promise<void>) | undefined;
+  // Reloaded every reloadIntervalMs: through an outage, a line at its start and one at its end.
+  private readonly outage: ReturnType<typeof outageLog>;
 
   constructor(
     private readonly options: { db: Db; pubsub: PubSub; log: Logger; reloadIntervalMs: number },
-  ) {}
+  ) {
+    this.outage = outageLog(options.log, 'alert rules reload (the rules in force are kept meanwhile)');
+  }
 
   async start(): Promise<void> {
     await this.reload();
@@ -42,8 +49,11 @@ export class RuleRegistry {
   async reload(): Promise<void> {
     // Reloads can overlap (timer, announcement, a local change); only the newest one's result is kept.
     const generation = ++this.generation;
-    const rules = await listRules(this.options.db, { enabledOnly: true });
+    const [rules, stays] = await Promise.all([listRules(this.options.db, { enabledOnly: true }), sourceStays(this.options.db)]);
+    // Any reload that reads the rules ends an outage, a change's included.
+    this.outage.succeeded();
     if (generation !== this.generation) return;
+    this.stays = new Map(stays.map((s) => [s.id, { retiredAt: s.retiredAt?.getTime() ?? null, admittedAt: s.admittedAt?.getTime() ?? null }]));
     const byTenant = new Map<string, AlertRule[]>();
     for (const rule of rules) {
       const processorRule = toProcessorRule(rule);
@@ -51,6 +61,15 @@ export class RuleRegistry {
     }
     this.rulesByTenant = byTenant;
     this.noDataRules = rules.filter((r) => r.kind === 'NO_DATA');
+  }
+
+  /**
+   * Where a patient is in its stays (discharged, readmitted), as the alerts processor reads it with each reading;
+   * undefined for one never retired. Reloaded with the rules, and announced the same way by retireSources and a
+   * readmission.
+   */
+  stayOf(sourceId: string): PatientStay | undefined {
+    return this.stays.get(sourceId);
   }
 
   /** The enabled rules the alerts processor applies to a tenant's readings. */
@@ -67,6 +86,6 @@ export class RuleRegistry {
   }
 
   private async reloadLogged() {
-    await this.reload().catch((error: unknown) => this.options.log.warn({ err: reasonOf(error) }, 'alert rules reload failed; keeping the rules in force'));
+    await this.reload().catch((error: unknown) => this.outage.failed(error));
   }
 }

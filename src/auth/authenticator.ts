@@ -1,8 +1,9 @@
 import type { Db } from '../db/client.js';
 import { findApiKey, type ApiKeyRow } from '../db/api-keys.js';
-import { UnauthenticatedError } from '../errors.js';
-import { parseKey, secretMatches } from './api-keys.js';
+import { AppError, UnauthenticatedError } from '../errors.js';
+import { hashSecret, parseKey, secretMatches } from './api-keys.js';
 import { openPrincipal, type Principal } from './principal.js';
+import type { Logger } from '../log.js';
 
 /** How long a looked-up key is trusted before the database is asked again; open connections are re-checked separately. */
 const CACHE_MS = 1_000;
@@ -21,10 +22,48 @@ export function presentedKey(source: { authorization?: unknown; apiKey?: unknown
  * key id exists: unknown, wrong secret, revoked and expired differ only in
  * the last two words, which a holder of the real key already knows.
  */
+export const AUTH_FAILURE_REASONS = ['missing', 'invalid', 'revoked', 'expired', 'throttled'] as const;
+export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
+
+/** A refused key is logged once per this long for the same reason, key id and address: a device retrying every second is one line a minute. */
+const FAILURE_LOG_EVERY_MS = 60_000;
+
+/**
+ * Distinct invalid keys (an unknown id, or a real id with a wrong secret) one address may present within a window
+ * before it may use only key ids this node has accepted: each unknown id costs a query. Distinct, so that a device
+ * retrying its one mistyped key, however often and however many requests at once, is never throttled by it.
+ */
+export const INVALID_KEYS_PER_ADDRESS = 20;
+export const INVALID_KEYS_WINDOW_MS = 60_000;
+
+/** An address past INVALID_KEYS_PER_ADDRESS: refused without a lookup, HTTP 429, until its window ends. */
+export class KeyGuessingError extends AppError {
+  /** The HTTP answer's headers (429). */
+  readonly headers: Record<string, string>;
+  constructor(retryAfterMs: number) {
+    const headers = { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1_000))) };
+    super('TOO_MANY_INVALID_KEYS', `too many invalid API keys from this address; retry in ${headers['retry-after']} s`, { retryAfterMs, http: { status: 429, headers } });
+    this.headers = headers;
+  }
+}
+
 export class Authenticator {
   private readonly cache = new Map<string, { row: ApiKeyRow; until: number }>();
+  /** Ids the database did not hold, until when that answer is trusted (as long as a found key's). */
+  private readonly unknown = new Map<string, number>();
+  /** Lookups running now, shared by the requests that present the same id meanwhile. */
+  private readonly lookups = new Map<string, Promise<ApiKeyRow | undefined>>();
+  /** Ids this node has accepted a key of: a throttled address may still use them (a device behind the same NAT). */
+  private readonly knownIds = new Set<string>();
+  /** Per address, the keys being looked up now. */
+  private readonly lookingUp = new Map<string, number>();
+  /** Per address, the invalid keys (their hashes) it presented in its current window. */
+  private readonly guesses = new Map<string, { keys: Set<string>; windowEnds: number }>();
+  /** Refusals since start by reason (vigil_auth_failures_total): a feed whose key expired or was revoked just stops. */
+  readonly failures: Record<AuthFailureReason, number> = { missing: 0, invalid: 0, revoked: 0, expired: 0, throttled: 0 };
+  private readonly lastLogged = new Map<string, number>();
 
-  constructor(private readonly options: { db: Db; required: boolean }) {}
+  constructor(private readonly options: { db: Db; required: boolean; log?: Logger }) {}
 
   get required(): boolean {
     return this.options.required;
@@ -32,28 +71,121 @@ export class Authenticator {
 
   async authenticate(key: string | null, address: string, clientId?: string | null): Promise<Principal> {
     if (!this.options.required) return openPrincipal(address, clientId);
-    if (!key) throw new UnauthenticatedError('an API key is required: send it as "Authorization: Bearer <key>" (or in graphql-ws connection_init as { apiKey })');
+    if (!key) throw this.refused('missing', null, address, 'an API key is required: send it as "Authorization: Bearer <key>" (or in graphql-ws connection_init as { apiKey })');
     const parsed = parseKey(key);
-    if (!parsed) throw new UnauthenticatedError('the API key is not valid');
-    const row = await this.lookup(parsed.id);
-    if (!row || !secretMatches(parsed.secret, row.secretHash)) throw new UnauthenticatedError('the API key is not valid');
-    if (row.revokedAt) throw new UnauthenticatedError('the API key was revoked');
-    if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw new UnauthenticatedError('the API key has expired');
+    if (!parsed) throw this.refused('invalid', null, address, 'the API key is not valid');
+    // Throttled, an address gets the same answer for any key that fails, and an unknown id and a wrong secret
+    // count alike towards it, so it cannot tell which ids exist.
+    const throttledFor = this.throttledFor(address);
+    if (throttledFor > 0 && !this.knownIds.has(parsed.id)) throw this.throttled(address, throttledFor);
+    let row: ApiKeyRow | undefined;
+    this.lookingUp.set(address, (this.lookingUp.get(address) ?? 0) + 1);
+    try {
+      row = await this.lookup(parsed.id);
+    } catch (error) {
+      // A database error (503) for a known id and 429 for any other would tell a throttled address which exist.
+      if (throttledFor > 0) throw this.throttled(address, throttledFor);
+      throw error;
+    } finally {
+      const left = this.lookingUp.get(address)! - 1;
+      if (left === 0) this.lookingUp.delete(address);
+      else this.lookingUp.set(address, left);
+    }
+    if (!row || !secretMatches(parsed.secret, row.secretHash)) {
+      if (throttledFor > 0) throw this.throttled(address, throttledFor);
+      this.noteInvalid(address, key);
+      throw this.refused('invalid', parsed.id, address, 'the API key is not valid');
+    }
+    if (row.revokedAt) throw this.refused('revoked', row.id, address, 'the API key was revoked');
+    if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw this.refused('expired', row.id, address, 'the API key has expired');
+    if (this.knownIds.size >= 100_000) this.knownIds.clear();
+    this.knownIds.add(row.id);
     return { tenantId: row.tenantId, role: row.role, keyId: row.id, expiresAt: row.expiresAt, label: `${row.id}@${address}`, address };
+  }
+
+  /** How long the address's lookups stay limited to known ids (0: they are not). */
+  private throttledFor(address: string): number {
+    const window = this.guesses.get(address);
+    if (!window) return 0;
+    const left = window.windowEnds - Date.now();
+    if (left <= 0) {
+      this.guesses.delete(address);
+      return 0;
+    }
+    // Keys still being looked up count once the address has presented an invalid one: requests sent all at once
+    // would otherwise each pass before any of them is known to be invalid.
+    const pending = window.keys.size > 0 ? (this.lookingUp.get(address) ?? 0) : 0;
+    return window.keys.size + pending >= INVALID_KEYS_PER_ADDRESS ? left : 0;
+  }
+
+  private noteInvalid(address: string, key: string): void {
+    const now = Date.now();
+    let window = this.guesses.get(address);
+    if (!window || window.windowEnds <= now) window = { keys: new Set(), windowEnds: now + INVALID_KEYS_WINDOW_MS };
+    // Bounded, the address that presented an invalid key least recently going first: moved to the end at each.
+    this.guesses.delete(address);
+    if (this.guesses.size >= 10_000) this.guesses.delete(this.guesses.keys().next().value!);
+    this.guesses.set(address, window);
+    // A hash, so that no presented secret (a real key with a typo) is held.
+    window.keys.add(hashSecret(key));
+  }
+
+  /** Throttled refusals are logged by address (a guesser presents a new key id each time). */
+  private throttled(address: string, retryAfterMs: number): KeyGuessingError {
+    this.note('throttled', null, address);
+    return new KeyGuessingError(retryAfterMs);
+  }
+
+  /** Counts and logs a refusal (the key id as presented, never its secret); returns the error to throw. */
+  private refused(reason: AuthFailureReason, keyId: string | null, address: string, message: string): UnauthenticatedError {
+    this.note(reason, keyId, address);
+    return new UnauthenticatedError(message);
+  }
+
+  private note(reason: AuthFailureReason, keyId: string | null, address: string): void {
+    this.failures[reason]++;
+    const { log } = this.options;
+    if (log) {
+      const key = `${reason}|${keyId ?? ''}|${address}`;
+      const now = Date.now();
+      if (now - (this.lastLogged.get(key) ?? -Infinity) >= FAILURE_LOG_EVERY_MS) {
+        // Bounded: guessing from many addresses must not grow it without end.
+        if (this.lastLogged.size >= 10_000) this.lastLogged.clear();
+        this.lastLogged.set(key, now);
+        log.warn({ reason, keyId, address }, 'API key refused (logged once a minute for the same key id, reason and address)');
+      }
+    }
   }
 
   /** Forget a key at once (revoked through this node). */
   forget(id: string): void {
     this.cache.delete(id);
+    this.unknown.delete(id);
   }
 
   private async lookup(id: string): Promise<ApiKeyRow | undefined> {
+    const now = Date.now();
     const cached = this.cache.get(id);
-    if (cached && cached.until > Date.now()) return cached.row;
-    const row = await findApiKey(this.options.db, id);
-    if (row) this.cache.set(id, { row, until: Date.now() + CACHE_MS });
-    else this.cache.delete(id);
-    if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
-    return row;
+    if (cached && cached.until > now) return cached.row;
+    if ((this.unknown.get(id) ?? 0) > now) return undefined;
+    const running = this.lookups.get(id);
+    if (running) return running;
+    const lookup = findApiKey(this.options.db, id)
+      .then((row) => {
+        if (row) {
+          this.cache.set(id, { row, until: Date.now() + CACHE_MS });
+          this.unknown.delete(id);
+          if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+        } else {
+          this.cache.delete(id);
+          // Bounded like the others: guessing must not grow it without end.
+          if (this.unknown.size >= 10_000) this.unknown.delete(this.unknown.keys().next().value!);
+          this.unknown.set(id, Date.now() + CACHE_MS);
+        }
+        return row;
+      })
+      .finally(() => this.lookups.delete(id));
+    this.lookups.set(id, lookup);
+    return lookup;
   }
 }

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.js';
 import { deadKeys } from '../db/api-keys.js';
-import { reasonOf, type Logger } from '../log.js';
+import { outageLog, type Logger } from '../log.js';
 import type { Principal } from './principal.js';
 
 /** graphql-ws close code for a connection whose key was revoked or expired (graphql-ws's "Unauthorized"). */
@@ -27,8 +27,12 @@ export class OpenConnections {
   private checking = false;
   closedForRevocation = 0;
   closedForExpiry = 0;
+  // Checked every checkIntervalMs (500 ms by default): through an outage, a line at its start and one at its end.
+  private readonly outage: ReturnType<typeof outageLog>;
 
-  constructor(private readonly options: { db: Db; log: Logger; checkIntervalMs: number }) {}
+  constructor(private readonly options: { db: Db; log: Logger; checkIntervalMs: number }) {
+    this.outage = outageLog(options.log, "checking open connections' keys (revoked or expired)");
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.check(), this.options.checkIntervalMs);
@@ -77,9 +81,11 @@ export class OpenConnections {
         if (entry.principal.expiresAt && entry.principal.expiresAt <= now) this.withdraw(entry.principal.keyId!, 'expired');
       }
       const ids = [...new Set([...this.open].map((e) => e.principal.keyId!))];
-      for (const dead of await deadKeys(this.options.db, ids, now)) this.withdraw(dead.id, dead.reason);
+      const dead = await deadKeys(this.options.db, ids, now);
+      this.outage.succeeded();
+      for (const key of dead) this.withdraw(key.id, key.reason);
     } catch (error) {
-      this.options.log.warn({ err: reasonOf(error) }, 'could not check open connections\' keys; retrying');
+      this.outage.failed(error);
     } finally {
       this.checking = false;
     }

@@ -1,9 +1,10 @@
 import { and, asc, count, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm';
+import { textArrayLiteral } from './array-literals.js';
 import type { StoredRule } from '../alerts/rule-params.js';
 import { SEVERITIES } from '../processors/alert-rules.js';
 import { ownedBy } from './sources.js';
 import type { Db } from './client.js';
-import { alertRules, alerts, alertTransitions, type AlertState } from './schema.js';
+import { alertRules, alerts, alertTransitions, sources, type AlertState } from './schema.js';
 
 export type AlertRow = typeof alerts.$inferSelect;
 export type TransitionRow = typeof alertTransitions.$inferSelect;
@@ -61,6 +62,11 @@ export interface NewTransition {
 /** Records a transition once: false when its id is already stored (a replay). */
 export async function recordTransition(tx: Db, t: NewTransition): Promise<TransitionRow | undefined> {
   const [row] = await tx.insert(alertTransitions).values(t).onConflictDoNothing().returning();
+  return row;
+}
+
+export async function getTransition(tx: Db, id: string): Promise<TransitionRow | undefined> {
+  const [row] = await tx.select().from(alertTransitions).where(eq(alertTransitions.id, id));
   return row;
 }
 
@@ -127,7 +133,10 @@ export function reassessedSeverity(computed: string): SQL {
     then ${alerts.severity} else ${computed}::text end`;
 }
 
-/** Raises one level every firing, unacknowledged alert whose last firing or escalation is older than `afterMs`. Atomic per row. */
+/**
+ * Raises one level every firing, unacknowledged alert whose last firing or escalation is older than `afterMs`, but
+ * not a retired source's (a patient discharged: nobody is at that bedside to page). Atomic per row.
+ */
 export async function escalateOverdue(db: Db, afterMs: number): Promise<AlertRow[]> {
   return db
     .update(alerts)
@@ -138,6 +147,7 @@ export async function escalateOverdue(db: Db, afterMs: number): Promise<AlertRow
         sql`${alerts.acknowledgedAt} is null`,
         sql`${alerts.severity} <> 'CRITICAL'`,
         sql`coalesce(${alerts.escalatedAt}, ${alerts.firedAt}) < now() - ${afterMs} * interval '1 millisecond'`,
+        sql`not exists (select 1 from ${sources} where ${sources.id} = ${alerts.sourceId} and ${sources.retiredAt} is not null)`,
       ),
     )
     .returning();
@@ -181,8 +191,17 @@ export async function listAlerts(db: Db, f: AlertFilter): Promise<AlertRow[]> {
     .limit(f.limit);
 }
 
-export async function listTransitions(db: Db, alertId: string): Promise<TransitionRow[]> {
-  return db.select().from(alertTransitions).where(eq(alertTransitions.alertId, alertId)).orderBy(asc(alertTransitions.seq));
+/** The transitions of each of `alertIds`, oldest first, in one query: a page of alerts asking for their histories. */
+export async function listTransitionsOf(db: Db, alertIds: readonly string[]): Promise<Map<string, TransitionRow[]>> {
+  const byAlert = new Map<string, TransitionRow[]>(alertIds.map((id) => [id, []]));
+  if (alertIds.length === 0) return byAlert;
+  const rows = await db
+    .select()
+    .from(alertTransitions)
+    .where(sql`${alertTransitions.alertId} = any(${textArrayLiteral([...new Set(alertIds)])}::text[])`)
+    .orderBy(asc(alertTransitions.alertId), asc(alertTransitions.seq));
+  for (const row of rows) byAlert.get(row.alertId)!.push(row);
+  return byAlert;
 }
 
 /** Transitions after `after` (seq), oldest first: the replay for a reconnecting alerts subscriber. */

@@ -1,6 +1,7 @@
 import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { auditLog } from './schema.js';
+import { ALL_SOURCES } from '../auth/tenant-scope.js';
 
 export type AuditEntry = Omit<typeof auditLog.$inferInsert, 'id'>;
 
@@ -21,7 +22,8 @@ export async function listAuditEntries(
       and(
         eq(t.tenantId, q.tenantId),
         q.keyId ? eq(t.keyId, q.keyId) : undefined,
-        q.sourceId ? sql`${q.sourceId} = any(${t.sourceIds})` : undefined,
+        // An entry that covered every source of the tenant ("*") may have read this one's data too.
+        q.sourceId ? sql`(${q.sourceId} = any(${t.sourceIds}) or ${ALL_SOURCES} = any(${t.sourceIds}))` : undefined,
         q.from ? sql`${t.at} >= ${q.from.toISOString()}::timestamptz` : undefined,
         q.to ? sql`${t.at} < ${q.to.toISOString()}::timestamptz` : undefined,
         q.before !== null ? lt(t.id, q.before) : undefined,

@@ -8,9 +8,10 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '../config.js';
 import { reasonOf, redactUrl, type Logger } from '../log.js';
-import { migrateDatabase } from './migrate.js';
+import { migrateDatabase, pendingMigrations } from './migrate.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { PgliteThread } from './pglite-thread.js';
+import { survivePostgresTypeFetchFailures } from './postgres-type-fetch.js';
 import * as schema from './schema.js';
 import { hasTimescale } from './timescale.js';
 
@@ -23,8 +24,10 @@ export interface Database {
   readonly driver: 'pglite' | 'postgres';
   /** True when the TimescaleDB extension is installed in this database. */
   readonly timescale: boolean;
-  /** Round trip to the server; rejects when it is unreachable. */
+  /** Round trip to the server; rejects when it is unreachable or has not answered within PING_TIMEOUT_MS. */
   ping(): Promise<void>;
+  /** Why the database is gone for good (the embedded one's thread died): /health fails, for the process to be restarted. */
+  readonly failure: { reason: string | null };
   close(): Promise<void>;
 }
 
@@ -103,6 +106,41 @@ export async function preparedRows<T>(executor: Executor, query: SQL, options: {
 }
 
 /**
+ * How long a ping (/ready) waits for the database. A server that stops answering on an open connection (a
+ * network partition, a frozen host) is noticed by TCP only after a minute or more; a probe needs an answer in seconds.
+ * The embedded database answers a ping after the query it is running: one running longer reads as busy.
+ */
+export const PING_TIMEOUT_MS = 3_000;
+
+/** Resolves or rejects as `promise` does, or rejects with `message` after `ms`. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(message)), ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** `ping` with a deadline, and one at a time: probes of a silent database must not pile queries up in its pool. */
+function boundedPing(ping: () => Promise<void>, driver: Database['driver']): () => Promise<void> {
+  let inFlight: Promise<void> | undefined;
+  const late = driver === 'pglite' ? `no answer within ${PING_TIMEOUT_MS} ms (busy with a long query, or stopped)` : `no answer within ${PING_TIMEOUT_MS} ms`;
+  return () => {
+    inFlight ??= ping().finally(() => (inFlight = undefined));
+    return withDeadline(inFlight, PING_TIMEOUT_MS, late);
+  };
+}
+
+/**
  * Opens the configured database and applies migrations.
  * `pglite`: embedded PostgreSQL with TimescaleDB, data in `dataDir`
  * (`memory://` keeps nothing). `postgres`: a server through postgres.js,
@@ -112,7 +150,15 @@ export async function preparedRows<T>(executor: Executor, query: SQL, options: {
 export async function openDatabase(config: Config['database'], log: Logger): Promise<Database> {
   const { underMigrationLock, ...opened } = config.driver === 'pglite' ? await openPglite(config.dataDir, config.workMem, log) : await openPostgres(config, log);
   try {
-    const migrate = () => migrateDatabase(opened.db, config.driver === 'postgres' ? config.schema : 'public');
+    const schemaName = config.driver === 'postgres' ? config.schema : 'public';
+    const migrate = async () => {
+      // Nothing listens until they are done (a long one on a big table can take minutes): said before and after.
+      const pending = await pendingMigrations(opened.db, schemaName);
+      const began = Date.now();
+      if (pending > 0) log.info({ pending, schema: schemaName }, 'applying database migrations; the server listens once they are done');
+      await migrateDatabase(opened.db, schemaName);
+      if (pending > 0) log.info({ applied: pending, ms: Date.now() - began }, 'database migrations applied');
+    };
     await (underMigrationLock ? underMigrationLock(migrate) : migrate());
     const timescale = await hasTimescale(opened.db);
     log.info(
@@ -125,7 +171,7 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
         ? 'database ready: TimescaleDB hypertables, time_bucket and gapfill in use'
         : 'database ready: plain PostgreSQL (no TimescaleDB extension): plain tables, date_bin bucketing, in-process retention',
     );
-    return { ...opened, timescale };
+    return { ...opened, timescale, ping: boundedPing(opened.ping, opened.driver) };
   } catch (error) {
     await opened.close().catch(() => undefined);
     throw error;
@@ -134,19 +180,29 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
 
 async function openPglite(dataDir: string, workMem: string, log: Logger): Promise<Omit<Database, 'timescale'> & { underMigrationLock?: undefined }> {
   const inMemory = dataDir.startsWith('memory://');
-  if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  // Node's and PGlite's own messages ("ENOTDIR: not a directory, mkdir …", "Aborted(). Build with -sASSERTIONS for
+  // more info.") name neither the setting nor, for PGlite, the files.
+  const cannotOpen = (error: unknown) => new Error(`cannot open the embedded database in ${dataDir} (DATA_DIR): ${reasonOf(error)}`, { cause: error });
+  if (!inMemory) {
+    try {
+      mkdirSync(dataDir, { recursive: true });
+    } catch (error) {
+      throw cannotOpen(error);
+    }
+  }
   // Claimed before it is opened; a new directory once PGlite has created the database in it, which needs it empty.
   let unlock = inMemory ? () => undefined : existsSync(join(dataDir, 'PG_VERSION')) ? lockDataDir(dataDir) : undefined;
   let client: PgliteThread;
+  const failure: Database['failure'] = { reason: null };
   try {
     // On its own thread (pglite-thread.ts), which also loads TimescaleDB (pglite-worker.mjs says why).
-    client = await PgliteThread.open(inMemory ? undefined : dataDir, (error) =>
-      log.fatal({ err: error.message, dataDir }, 'the embedded database stopped: every request that needs it fails and /ready reports it; restart the server'),
-    );
+    client = await PgliteThread.open(inMemory ? undefined : dataDir, (error) => {
+      failure.reason = error.message;
+      log.fatal({ err: error.message, dataDir }, 'the embedded database stopped: every request that needs it fails, /health and /ready report it; restart the server');
+    });
   } catch (error) {
     unlock?.();
-    // PGlite's own message ("Aborted(). Build with -sASSERTIONS for more info.") names neither the setting nor the files.
-    throw new Error(`cannot open the embedded database in ${dataDir} (DATA_DIR): ${reasonOf(error)}`, { cause: error });
+    throw cannotOpen(error);
   }
   try {
     unlock ??= lockDataDir(dataDir);
@@ -161,6 +217,7 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
   return {
     db,
     driver: 'pglite',
+    failure,
     ping: async () => {
       await client.query('select 1');
     },
@@ -204,6 +261,7 @@ async function openPostgres(
   config: Extract<Config['database'], { driver: 'postgres' }>,
   log: Logger,
 ): Promise<Omit<Database, 'timescale'> & { underMigrationLock: (migrate: () => Promise<void>) => Promise<void> }> {
+  survivePostgresTypeFetchFailures(log);
   const setup = postgres(config.url, { max: 1, onnotice: () => undefined, connect_timeout: FAIL_FAST.connect_timeout });
   try {
     // Two nodes creating it at once: one of them is told the name is taken (23505), and the schema is there.
@@ -258,6 +316,8 @@ async function openPostgres(
   return {
     db,
     driver: 'postgres',
+    // A server that goes away can come back: that is /ready's to report.
+    failure: { reason: null },
     underMigrationLock,
     ping: async () => {
       await client`select 1`;
@@ -299,6 +359,10 @@ export function connectionErrorCode(error: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** SQLSTATEs of a transaction PostgreSQL rolled back so a concurrent one could finish: running it again is the remedy. */
+export const DEADLOCK_DETECTED = '40P01';
+export const SERIALIZATION_FAILURE = '40001';
 
 /** The SQLSTATE of a database error, looking through drizzle's wrapper; undefined for anything else. */
 export function sqlStateOf(error: unknown): string | undefined {

@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { autocommit, isPool, preparedRows, rows, sqlStateOf, type Executor } from './client.js';
+import { autocommit, DEADLOCK_DETECTED, isPool, preparedRows, rows, sqlStateOf, type Executor } from './client.js';
 
 /**
  * Stream cursors. Each stream's `stream_offsets.last` is the last cursor
@@ -116,6 +116,24 @@ export const onConflictClause = (onConflict: OnConflict, target: SQL): SQL => (o
 
 const UNIQUE_VIOLATION = '23505';
 
+/**
+ * Runs `write` again when PostgreSQL aborted it to break a deadlock: batches inserting in parallel (PARALLEL_INGEST)
+ * that carry the same new rows in different orders wait for each other's rows, and one is aborted, storing nothing.
+ * Without this its client would get an internal error for a batch that stores cleanly a moment later. It waits first
+ * (50, 100, 200 ms, with jitter): the other is still mid-statement, and retried at once this one would meet it again
+ * on the rows it has not reached yet.
+ */
+export async function retryingDeadlocks<T>(write: () => Promise<T>, retries = 3): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if (attempt === retries || sqlStateOf(error) !== DEADLOCK_DETECTED) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt * (0.5 + Math.random())));
+    }
+  }
+}
+
 /** Batches a stream inserts skipping conflicts after one that repeated stored rows. */
 export const SKIP_AFTER_CONFLICT = 32;
 
@@ -138,7 +156,8 @@ export class ConflictAwareInserts {
   /** Batches stored by a second try, skipping, after their plain INSERT met stored rows; by stream, since start. */
   readonly rewritten = new Map<string, number>();
 
-  async write<T>(stream: string, insert: (onConflict: OnConflict) => Promise<T>): Promise<T> {
+  async write<T>(stream: string, once: (onConflict: OnConflict) => Promise<T>): Promise<T> {
+    const insert = (onConflict: OnConflict) => retryingDeadlocks(() => once(onConflict));
     const left = this.skipping.get(stream) ?? 0;
     if (left > 0) {
       if (left === 1) this.skipping.delete(stream);

@@ -85,6 +85,8 @@ export const sources = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     /** When the tenant retired it (a patient discharged, a device taken out of use); null while in use. */
     retiredAt: timestamp('retired_at', { withTimezone: true, mode: 'date' }),
+    /** When it was last registered again after a retirement (a patient readmitted); null if never. */
+    admittedAt: timestamp('admitted_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [index('sources_tenant').on(t.tenantId, t.id), check('sources_kind', sql`${t.kind} in ('PATIENT', 'DEVICE', 'INSTRUMENT')`)],
 );
@@ -391,6 +393,8 @@ export const news2Scores = pgTable('news2_scores', {
   risk: text('risk').notNull(),
   scores: jsonb('scores').notNull(),
   values: jsonb('values').notNull(),
+  /** The stay it was scored in: the patient's admitted_at then (null: the first stay). */
+  stay: timestamp('stay', { withTimezone: true, mode: 'date' }),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });
 

@@ -9,6 +9,13 @@ export interface SourceInput {
 }
 
 /**
+ * Every statement that locks several source rows locks them in this order (ids are ASCII, so it is also PostgreSQL's
+ * `collate "C"` order): two calls naming the same ids in different orders then wait for each other instead of
+ * deadlocking, which would fail one of them.
+ */
+const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
  * Creates sources for a tenant or updates its own sources' kind and name. Not returned: another tenant's ids, and
  * the tenant's own whose kind would turn into or out of INSTRUMENT (decided in the statement, so a trade claiming
  * the id as an instrument at the same moment cannot be overwritten).
@@ -17,11 +24,17 @@ export async function upsertSources(db: Db, input: readonly SourceInput[], tenan
   if (input.length === 0) return [];
   return db
     .insert(sources)
-    .values(input.map((s) => ({ ...s, tenantId })))
+    .values([...input].sort((a, b) => byId(a.id, b.id)).map((s) => ({ ...s, tenantId })))
     .onConflictDoUpdate({
       target: sources.id,
-      // Registering a retired source again brings it back (a patient readmitted).
-      set: { kind: sql`excluded.kind`, name: sql`excluded.name`, retiredAt: sql`null` },
+      // Registering a retired source again brings it back (a patient readmitted), from now: a new stay.
+      set: {
+        kind: sql`excluded.kind`,
+        name: sql`excluded.name`,
+        retiredAt: sql`null`,
+        // To the millisecond: the processors hold it as a JavaScript time and store it with each NEWS2 score (news2.ts).
+        admittedAt: sql`case when ${sources.retiredAt} is not null then date_trunc('milliseconds', now()) else ${sources.admittedAt} end`,
+      },
       setWhere: sql`${sources.tenantId} = excluded.tenant_id and (${sources.kind} = 'INSTRUMENT') = (excluded.kind = 'INSTRUMENT')`,
     })
     .returning();
@@ -32,7 +45,7 @@ export async function claimSources(db: Db, ids: readonly string[], tenantId: str
   if (ids.length === 0) return;
   await db
     .insert(sources)
-    .values(ids.map((id) => ({ id, kind, name: id, tenantId })))
+    .values([...ids].sort(byId).map((id) => ({ id, kind, name: id, tenantId })))
     .onConflictDoNothing({ target: sources.id });
 }
 
@@ -44,13 +57,23 @@ export async function sourcesWithReadings(db: Db): Promise<{ id: string; tenantI
     .where(sql`${sources.retiredAt} is null and exists (select 1 from readings where readings.source_id = ${sources.id})`);
 }
 
+/** Sources retired or readmitted: where each patient is in its stays, for the alert rules processor. */
+export async function sourceStays(db: Db): Promise<{ id: string; retiredAt: Date | null; admittedAt: Date | null }[]> {
+  return db
+    .select({ id: sources.id, retiredAt: sources.retiredAt, admittedAt: sources.admittedAt })
+    .from(sources)
+    .where(sql`${sources.retiredAt} is not null or ${sources.admittedAt} is not null`);
+}
+
 /** Retires `tenantId`'s sources among `ids` (those retired before keep their time); returns them. */
 export async function retireSources(db: Db, ids: readonly string[], tenantId: string) {
   if (ids.length === 0) return [];
+  // Locked in id order first (the lock is taken above the sort), then updated.
+  const locked = sql`select id from ${sources} where ${sources.id} = any(${sql.param([...ids])}::text[]) and ${sources.tenantId} = ${tenantId} order by id collate "C" for update`;
   return db
     .update(sources)
     .set({ retiredAt: sql`coalesce(${sources.retiredAt}, now())` })
-    .where(sql`${sources.id} = any(${sql.param([...ids])}::text[]) and ${sources.tenantId} = ${tenantId}`)
+    .where(sql`${sources.id} in (${locked})`)
     .returning();
 }
 
@@ -68,6 +91,12 @@ export async function sourceOwners(db: Db, ids: readonly string[]): Promise<{ id
   if (ids.length === 0) return [];
   return db.select({ id: sources.id, tenantId: sources.tenantId, kind: sources.kind }).from(sources).where(sql`${sources.id} = any(${sql.param([...ids])}::text[])`);
 }
+
+/**
+ * A source's current stay as NEWS2 scores name it (news2_scores.stay): admitted_at to the millisecond, as the
+ * processors hold it. Stored so since migration 0015, but a node of the version before writes now() whole.
+ */
+export const currentStay = sql`date_trunc('milliseconds', ${sources.admittedAt})`;
 
 /** `column` names a source of `tenantId`: the one filter every tenant-scoped query of outputs carries. */
 export function ownedBy(column: AnyColumn | SQL, tenantId: string): SQL {

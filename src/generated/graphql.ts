@@ -4,12 +4,19 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** How history combines each bucket's readings into one value: every stored reading of the series counts, whatever its quality. */
 export type Aggregate =
+  /** The mean of the bucket's readings. */
   | 'AVG'
+  /** How many readings the bucket holds (0 for an empty bucket when filled). */
   | 'COUNT'
+  /** The value of the bucket's earliest reading by measurement time. */
   | 'FIRST'
+  /** The value of the bucket's latest reading by measurement time. */
   | 'LAST'
+  /** The highest of the bucket's readings. */
   | 'MAX'
+  /** The lowest of the bucket's readings. */
   | 'MIN';
 
 /** A rule; which fields apply depends on kind. Durations: a whole number and ms, s, m, h or d. */
@@ -44,54 +51,90 @@ export type AlertRuleInput = {
   window?: string | null | undefined;
 };
 
-/** THRESHOLD: an aggregate of one metric over a trailing window above/below a value for a duration, clearing at `clear`. RATE_OF_CHANGE: a rise or drop larger than an amount within a window. NO_DATA: a source (or one metric of it) silent longer than `expectedInterval`. NEWS2: the National Early Warning Score 2 of a patient, alerting at a single parameter scoring 3 (MEDIUM), aggregate 5 (HIGH, urgent) and 7 (CRITICAL, emergency). */
+/** What an alert rule evaluates; decides which of the rule's other fields apply. */
 export type AlertRuleKind =
+  /** The patient's National Early Warning Score 2 from the latest six vitals: fires MEDIUM at a single parameter scoring 3, HIGH at a total of 5 and CRITICAL at 7; a change of level while firing is an UPDATED transition. Sets its own severity. */
   | 'NEWS2'
+  /** Signal lost: a source (or one `metric` of it) silent for longer than `expectedInterval`; resolves when data comes back. Checked by the clock, every ALERT_CHECK_INTERVAL; a retired source raises none. */
   | 'NO_DATA'
+  /** A rise larger than `rise`, or a drop larger than `drop`, of one metric within `window`, held for `for`. */
   | 'RATE_OF_CHANGE'
+  /** An aggregate of one metric (LAST, or AVG/MIN/MAX over a trailing `window`) above `above` or below `below` for `for`; a firing alert resolves only back past `clear` (hysteresis). */
   | 'THRESHOLD';
 
-/** PENDING: breaching, waiting out the rule's `for`. FIRING: raised. RESOLVED: over. */
+/** Where an alert is in its lifecycle: PENDING, then FIRING, then RESOLVED (a breach that ends while PENDING goes straight to RESOLVED). */
 export type AlertState =
+  /** Raised: the breach held for the rule's `for`, or at once without one. Escalates unless acknowledged (see Severity). */
   | 'FIRING'
+  /** Breaching, but not yet for as long as the rule's `for` asks: becomes FIRING once the breach has held that long, or RESOLVED if it lapses first. A rule without `for`, NEWS2 and NO_DATA fire at once, without this state. */
   | 'PENDING'
+  /** Over, for good (a new breach opens a new alert): the condition cleared (THRESHOLD back past `clear`, RATE_OF_CHANGE no longer breached, NEWS2 risk back to LOW, NO_DATA data back), its rule was deleted, its rule was disabled or changed so that it no longer covers the alert (at the series' next reading), or a NO_DATA alert's source was retired. */
   | 'RESOLVED';
 
-/** NONE: only buckets with data. LOCF: every bucket, empty ones carry the last value. INTERPOLATE: every bucket, empty ones linear between neighbours. With COUNT, either fill gives every bucket and an empty one counts 0. */
+/** What history answers for buckets without readings. Fills use only the buckets of the queried range: nothing is carried in from before it. With COUNT, LOCF and INTERPOLATE both give every bucket and an empty one counts 0. */
 export type Fill =
+  /** Every bucket of the range; an empty one gets the value on the straight line between the nearest buckets with readings before and after it, null where the range has none on one side. */
   | 'INTERPOLATE'
+  /** Every bucket of the range; an empty one carries the value of the nearest earlier bucket with readings (last observation carried forward), null before the first one in the range. */
   | 'LOCF'
+  /** Only buckets that hold readings; empty ones are left out of the answer. */
   | 'NONE';
 
-/** CARD_VELOCITY / IP_VELOCITY: more than FRAUD_VELOCITY_MAX_COUNT purchases of at least FRAUD_VELOCITY_MIN_AMOUNT from one card / IP within FRAUD_VELOCITY_WINDOW. IMPOSSIBLE_TRAVEL: two purchases of one card farther apart than FRAUD_MAX_SPEED_KMH allows. AMOUNT_ANOMALY: an amount far above the card's own history. */
+/** The pattern a fraud signal reports. A transaction more than ALLOWED_LATENESS behind its card's newest is in no card signal, one that far behind its IP's newest in no IP_VELOCITY signal (lateEvents lists them). */
 export type FraudKind =
+  /** An amount unusually large for the card: its z-score against the card's own history of amounts (on a log scale) reaches FRAUD_AMOUNT_Z, once the card has FRAUD_AMOUNT_WARMUP transactions. subject: the card id; details: amount, typicalAmount, zScore and the history's logMean and logStddev. */
   | 'AMOUNT_ANOMALY'
+  /** More than FRAUD_VELOCITY_MAX_COUNT purchases of at least FRAUD_VELOCITY_MIN_AMOUNT (any currency, not converted) from one card within FRAUD_VELOCITY_WINDOW. subject: the card id. The signal keeps its id and grows while the burst lasts; details: count, windowMs, minAmount, maxCount. */
   | 'CARD_VELOCITY'
+  /** Two purchases of one card, next to each other in event time, at least FRAUD_MIN_DISTANCE_KM apart and farther apart than FRAUD_MAX_SPEED_KMH allows in the time between them (or at the same instant). subject: the card id; details: distanceKm, hours, speedKmh. */
   | 'IMPOSSIBLE_TRAVEL'
+  /** The same as CARD_VELOCITY for purchases from one IP address, whatever the cards. subject: the IP (as stored: one spelling per address). */
   | 'IP_VELOCITY';
 
+/** Why an ingest mutation refused one item (IngestError.code). Stable: clients may switch on it, and a code is never renamed. The refused item is kept as a dead letter (deadLetters); the valid items of the batch are stored. */
 export type IngestErrorCode =
+  /** Transactions: amount is not a finite number greater than 0 and at most 1e12 (refunds and zero-amount checks are not taken). */
   | 'INVALID_AMOUNT'
+  /** Transactions: cardId is not 1-64 letters, digits, ".", "_", ":" or "-" starting with a letter or digit, or holds what looks like a card number (13-19 digits, grouped or not, that pass the Luhn check and start as issued cards do): send a card token, never the number. */
   | 'INVALID_CARD'
+  /** Transactions: currency is not three capital letters, as ISO 4217 codes are (e.g. EUR). */
   | 'INVALID_CURRENCY'
+  /** Transactions: id is not 1-64 letters, digits, ".", "_", ":" or "-" starting with a letter or digit, or holds what looks like a card number (13-19 digits, grouped or not, that pass the Luhn check and start as issued cards do). */
   | 'INVALID_ID'
+  /** Transactions: ip is not an IPv4 or IPv6 address. */
   | 'INVALID_IP'
+  /** The item is not an object at all (field is null). Not given through this API today: the typed inputs (ReadingInput, TradeInput, TransactionInput) refuse such an item before items are checked. */
   | 'INVALID_ITEM'
+  /** Transactions: location.lat is not between -90 and 90, or location.lon not between -180 and 180. */
   | 'INVALID_LOCATION'
+  /** Transactions: merchant is empty or only spaces, longer than 128 characters, or holds what looks like a card number (13-19 digits, grouped or not, that pass the Luhn check and start as issued cards do). */
   | 'INVALID_MERCHANT'
+  /** Trades: price is not a finite number greater than 0 and at most 1e15. */
   | 'INVALID_PRICE'
+  /** Readings: quality is not GOOD, SUSPECT or BAD. Not given through this API today: the Quality enum of ReadingInput refuses such a value before items are checked. */
   | 'INVALID_QUALITY'
+  /** Trades: size is not a finite number greater than 0 and at most 1e15. */
   | 'INVALID_SIZE'
+  /** Readings: sourceId is not a valid source id (1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit). */
   | 'INVALID_SOURCE_ID'
+  /** Trades: symbol is not 1-32 letters, digits, ".", "_", ":", "/" or "-", starting with a letter or digit. */
   | 'INVALID_SYMBOL'
+  /** time is not an ISO-8601 timestamp with seconds and a time zone written Z or ±hh:mm (RFC 3339) that names a real date and time, e.g. 2026-01-01T12:00:00Z (a date alone, a missing zone, an offset without its colon, 24:00, 30 February, epoch milliseconds: all refused). */
   | 'INVALID_TIME'
+  /** Trades: tradeId is given and is not 1-64 letters, digits, ".", "_", ":", "/" or "-". */
   | 'INVALID_TRADE_ID'
+  /** Readings: value is not a finite number between -1e15 and 1e15. A value outside the metric's plausible range is not refused: it is stored with quality SUSPECT. */
   | 'INVALID_VALUE'
+  /** time is well formed but outside the accepted range: before 2000-01-01T00:00:00Z, older than RETAIN_FOR keeps data, or more than MAX_FUTURE_SKEW ahead of the server's clock. Usually a sender whose clock is wrong. */
   | 'TIME_OUT_OF_RANGE'
+  /** Readings: unit is given and is not the metric's catalog unit (or is longer than 32 characters). Send the value in the catalog's unit, or leave unit out. */
   | 'UNIT_MISMATCH'
+  /** Readings: metric is not in the catalog (query metrics for the list), or is longer than 64 characters. */
   | 'UNKNOWN_METRIC'
+  /** Readings: sourceId is not a patient or device registered to your tenant (registerSources first; an instrument takes trades, not readings). Trades: symbol is not an instrument of your tenant: another tenant trades it, or it is one of your patients or devices. A symbol no tenant holds yet becomes your instrument with your first trade of it. */
   | 'UNKNOWN_SOURCE';
 
+/** Where a card transaction happened, in decimal degrees; impossible-travel checks measure the distance between two of them. */
 export type LocationInput = {
   /** Latitude, -90 to 90. */
   lat: number;
@@ -99,17 +142,24 @@ export type LocationInput = {
   lon: number;
 };
 
-/** RCP NEWS2 clinical risk: LOW (0-4), LOW_MEDIUM (a single parameter scoring 3), MEDIUM (5-6), HIGH (7+). */
+/** The clinical risk a NEWS2 score means (Royal College of Physicians, 2017), from its total and its highest single parameter score. */
 export type News2Risk =
+  /** Total 7 or more: emergency response. A NEWS2 rule fires at CRITICAL severity. */
   | 'HIGH'
+  /** Total 0-4 and no single parameter scoring 3. Raises no alert; resolves a firing NEWS2 alert. */
   | 'LOW'
+  /** Total 0-4 with a single parameter scoring 3. A NEWS2 rule fires at MEDIUM severity. */
   | 'LOW_MEDIUM'
+  /** Total 5-6: urgent response. A NEWS2 rule fires at HIGH severity. */
   | 'MEDIUM';
 
-/** GOOD: plausible. SUSPECT: outside the metric's plausible range, or flagged by the sender. BAD: flagged unusable by the sender. Windows, anomaly flags, NEWS2 and alert rules use GOOD readings only. */
+/** How far a reading can be trusted. Windows, anomaly flags, NEWS2 and alert rules use GOOD readings only; history aggregates every stored reading. */
 export type Quality =
+  /** Flagged unusable by the sender (ingest never sets it). Stored and listed. */
   | 'BAD'
+  /** Sent as GOOD (or without quality) and plausible: within the metric's catalog range, and a whole number where the metric takes one. */
   | 'GOOD'
+  /** Outside the metric's plausible range (or not a whole number where it must be), so marked at ingest; or so flagged by the sender. Stored and listed, never dropped. */
   | 'SUSPECT';
 
 /** A measurement to ingest. Each item is validated on its own; see IngestError. */
@@ -120,7 +170,7 @@ export type ReadingInput = {
   quality?: Quality | null | undefined;
   /** A registered source id. */
   sourceId: string;
-  /** ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00.250Z; kept to the millisecond, so two readings of one series in the same millisecond are one reading (the first stored wins). */
+  /** ISO-8601 timestamp with seconds and a time zone (Z or ±hh:mm), e.g. 2026-01-01T12:00:00.250Z; kept to the millisecond, so two readings of one series in the same millisecond are one reading (the first stored wins). */
   time: string;
   /** Optional; if given it must equal the metric's catalog unit. */
   unit?: string | null | undefined;
@@ -128,18 +178,29 @@ export type ReadingInput = {
   value: number;
 };
 
+/** How a THRESHOLD rule combines one series' GOOD readings into the value it compares with `above` and `below`. */
 export type RuleAggregate =
+  /** The mean of the readings in the trailing `window`. */
   | 'AVG'
+  /** The newest reading's value; takes no `window`. */
   | 'LAST'
+  /** The highest reading in the trailing `window`. */
   | 'MAX'
+  /** The lowest reading in the trailing `window`. */
   | 'MIN';
 
+/** How urgent an alert is, in order LOW < MEDIUM < HIGH < CRITICAL. A rule sets it (default HIGH; NEWS2 by the patient's risk). A FIRING alert nobody acknowledges within ESCALATE_AFTER is raised one level, and one more after each further ESCALATE_AFTER, up to CRITICAL (not while its source is retired); a new evaluation never lowers it below the level escalation reached. */
 export type Severity =
+  /** The highest level. A NEWS2 alert at HIGH risk (total 7 or more, emergency); an unacknowledged HIGH alert escalates to it, and escalation stops here. */
   | 'CRITICAL'
+  /** Above MEDIUM; the default of a rule. A NEWS2 alert at MEDIUM risk (total 5-6, urgent); an unacknowledged MEDIUM alert escalates to it. */
   | 'HIGH'
+  /** The lowest level. Only a rule set to LOW gives it: NEWS2 and escalation never do. */
   | 'LOW'
+  /** Above LOW. A NEWS2 alert at LOW_MEDIUM risk (a single parameter scoring 3); an unacknowledged LOW alert escalates to it. */
   | 'MEDIUM';
 
+/** A source to register (registerSources): created when its id is new; otherwise renamed, and its kind changed between PATIENT and DEVICE. */
 export type SourceInput = {
   /** Stable id: 1-128 of letters, digits, ".", "_", ":", "-". */
   id: string | number;
@@ -149,9 +210,13 @@ export type SourceInput = {
   name: string;
 };
 
+/** What a source is: PATIENT and DEVICE send readings, INSTRUMENT trades. */
 export type SourceKind =
+  /** Equipment that sends readings (a monitor, a pump). A device may be registered again as a PATIENT, and back. */
   | 'DEVICE'
+  /** A traded symbol; takes trades (ingestTrades), never readings. A symbol becomes the instrument of the tenant that registers it as one or is the first to trade it, and never changes kind. */
   | 'INSTRUMENT'
+  /** A person whose vitals are measured; sends readings. The dashboard's ward wall shows a tile for each patient in use. */
   | 'PATIENT';
 
 /** An executed trade. (symbol, time, tradeId) identifies it: a resent trade is stored once. Without a tradeId, trades of one symbol in the same millisecond are one trade: send the venue's id wherever it has one. */
@@ -162,7 +227,7 @@ export type TradeInput = {
   size: number;
   /** Ticker, pair or contract code: 1-32 of letters, digits and . _ : / - */
   symbol: string;
-  /** ISO-8601 timestamp with a time zone (event time), kept to the millisecond. */
+  /** ISO-8601 timestamp with seconds and a time zone (Z or ±hh:mm), the event time, kept to the millisecond. */
   time: string;
   /** The venue's id of the trade: 1-64 of letters, digits and . _ : / -. Tells apart trades of one symbol in one millisecond. */
   tradeId?: string | null | undefined;
@@ -184,7 +249,7 @@ export type TransactionInput = {
   location: LocationInput;
   /** The merchant's name or id. */
   merchant: string;
-  /** ISO-8601 timestamp with a time zone, kept to the millisecond. */
+  /** ISO-8601 timestamp with seconds and a time zone (Z or ±hh:mm), kept to the millisecond. */
   time: string;
 };
 
@@ -309,6 +374,14 @@ export type LiveFraudSignalsSubscriptionVariables = Exact<{
 
 
 export type LiveFraudSignalsSubscription = { fraudSignals: Array<{ id: string, kind: FraudKind, subject: string, time: string, transactionIds: Array<string>, message: string, details: Array<{ name: string, value: number }> }> };
+
+export type AlertsWithHistoryQueryVariables = Exact<{
+  ruleIds?: Array<string | number> | string | number | null | undefined;
+  first?: number | null | undefined;
+}>;
+
+
+export type AlertsWithHistoryQuery = { alerts: { edges: Array<{ node: { id: string, transitions: Array<{ kind: string, message: string }> } }> } };
 
 export type DashReadingFragment = { cursor: string, sourceId: string, metric: string, time: string, value: number, unit: string, quality: Quality };
 
@@ -666,6 +739,7 @@ export const LiveNews2Document = {"kind":"Document","definitions":[{"kind":"Oper
 export const IngestTransactionsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"IngestTransactions"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"transactions"}},"type":{"kind":"NonNullType","type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"TransactionInput"}}}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"ingestTransactions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"transactions"},"value":{"kind":"Variable","name":{"kind":"Name","value":"transactions"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"IngestResultFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"IngestResultFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"IngestResult"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"accepted"}},{"kind":"Field","name":{"kind":"Name","value":"duplicates"}},{"kind":"Field","name":{"kind":"Name","value":"rejected"}},{"kind":"Field","name":{"kind":"Name","value":"lastCursor"}},{"kind":"Field","name":{"kind":"Name","value":"errors"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"index"}},{"kind":"Field","name":{"kind":"Name","value":"field"}},{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]} as unknown as DocumentNode<IngestTransactionsMutation, IngestTransactionsMutationVariables>;
 export const FraudSignalsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"FraudSignals"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"kinds"}},"type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"FraudKind"}}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"subjects"}},"type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"fraudSignals"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"kinds"},"value":{"kind":"Variable","name":{"kind":"Name","value":"kinds"}}},{"kind":"Argument","name":{"kind":"Name","value":"subjects"},"value":{"kind":"Variable","name":{"kind":"Name","value":"subjects"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"FraudFields"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"FraudFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"FraudSignal"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"subject"}},{"kind":"Field","name":{"kind":"Name","value":"time"}},{"kind":"Field","name":{"kind":"Name","value":"transactionIds"}},{"kind":"Field","name":{"kind":"Name","value":"details"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"value"}}]}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]} as unknown as DocumentNode<FraudSignalsQuery, FraudSignalsQueryVariables>;
 export const LiveFraudSignalsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"LiveFraudSignals"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"kinds"}},"type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"FraudKind"}}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"subjects"}},"type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"fraudSignals"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"kinds"},"value":{"kind":"Variable","name":{"kind":"Name","value":"kinds"}}},{"kind":"Argument","name":{"kind":"Name","value":"subjects"},"value":{"kind":"Variable","name":{"kind":"Name","value":"subjects"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"FraudFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"FraudFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"FraudSignal"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"subject"}},{"kind":"Field","name":{"kind":"Name","value":"time"}},{"kind":"Field","name":{"kind":"Name","value":"transactionIds"}},{"kind":"Field","name":{"kind":"Name","value":"details"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"value"}}]}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]} as unknown as DocumentNode<LiveFraudSignalsSubscription, LiveFraudSignalsSubscriptionVariables>;
+export const AlertsWithHistoryDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"AlertsWithHistory"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"ruleIds"}},"type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"alerts"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"ruleIds"},"value":{"kind":"Variable","name":{"kind":"Name","value":"ruleIds"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"transitions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}}]}}]}}]} as unknown as DocumentNode<AlertsWithHistoryQuery, AlertsWithHistoryQueryVariables>;
 export const DashMetricsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DashMetrics"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"metrics"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"unit"}},{"kind":"Field","name":{"kind":"Name","value":"min"}},{"kind":"Field","name":{"kind":"Name","value":"max"}},{"kind":"Field","name":{"kind":"Name","value":"description"}}]}}]}}]} as unknown as DocumentNode<DashMetricsQuery, DashMetricsQueryVariables>;
 export const DashSourcesDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DashSources"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"kind"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"SourceKind"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"ids"}},"type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sources"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"kind"},"value":{"kind":"Variable","name":{"kind":"Name","value":"kind"}}},{"kind":"Argument","name":{"kind":"Name","value":"ids"},"value":{"kind":"Variable","name":{"kind":"Name","value":"ids"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"latest"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DashReading"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DashReading"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Reading"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cursor"}},{"kind":"Field","name":{"kind":"Name","value":"sourceId"}},{"kind":"Field","name":{"kind":"Name","value":"metric"}},{"kind":"Field","name":{"kind":"Name","value":"time"}},{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"unit"}},{"kind":"Field","name":{"kind":"Name","value":"quality"}}]}}]} as unknown as DocumentNode<DashSourcesQuery, DashSourcesQueryVariables>;
 export const DashPatientIdsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DashPatientIds"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sources"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"kind"},"value":{"kind":"EnumValue","value":"PATIENT"}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<DashPatientIdsQuery, DashPatientIdsQueryVariables>;

@@ -1,7 +1,7 @@
 import type { SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { recordDeadLetters } from '../db/dead-letters.js';
-import { claimAndInsert, storeBatch, type ClaimedInsert, type ConflictAwareInserts, type OnConflict } from '../db/offsets.js';
+import { claimAndInsert, retryingDeadlocks, storeBatch, type ClaimedInsert, type ConflictAwareInserts, type OnConflict } from '../db/offsets.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { BatchCodec } from '../live/wire.js';
@@ -129,8 +129,12 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
       claimed = await storeBatch(db, spec.stream, valid.length, insert, { parallel: deps.parallel, inserts: deps.inserts }).catch(asUnavailable);
     }
   } else {
-    await db
-      .transaction(async (tx) => {
+    // Retried when PostgreSQL aborts it to break a deadlock, as a clean batch is (db/offsets.ts retryingDeadlocks): a
+    // parallel batch (PARALLEL_INGEST) with the same new rows in another order waits for this one's rows as this one
+    // waits for its.
+    await retryingDeadlocks(() =>
+      db.transaction(async (tx) => {
+        claimed = undefined;
         if (valid.length > 0) claimed = await claimAndInsert(tx, spec.stream, valid.length, spec.insertSql(valid, caller.tenantId, receivedAt, 'skip'));
         await recordDeadLetters(
           tx,
@@ -139,8 +143,8 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
           // A refused card number is not stored, not even in the dead letter that shows the client what it sent.
           rejectedIndexes.map((index) => ({ item: maskCardNumbers(items[index] ?? null), errors: errors.filter((e) => e.index === index) })),
         );
-      })
-      .catch(asUnavailable);
+      }),
+    ).catch(asUnavailable);
   }
   // Taken as the store returns, before the stored events are built, encoded, published or fanned out to this
   // node's own subscribers (a microtask after publishBatch), so delivery latency measured from it includes them.

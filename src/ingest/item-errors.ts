@@ -37,7 +37,8 @@ export type ItemCheck<T> = { ok: true; value: T } | { ok: false; errors: ItemErr
 /** Earliest event time an item may carry: monitors and feeds whose clock reset to 1970 are caught here. */
 export const EARLIEST_EVENT_TIME = new Date('2000-01-01T00:00:00Z');
 
-export const TIME_FORMAT_MESSAGE = 'time must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00Z';
+/** Ingest takes times in one form (RFC 3339): seconds and an offset written with its colon, no 24:00. */
+export const TIME_FORMAT_MESSAGE = 'time must be an ISO-8601 timestamp with seconds and a time zone (Z or ±hh:mm), e.g. 2026-01-01T12:00:00Z or 2026-01-01T13:00:00.250+01:00';
 
 /** One error per offending field, coded by `fieldCodes`; a non-object item is INVALID_ITEM. */
 export function itemErrorsFromZod(error: z.ZodError, index: number, fieldCodes: Record<string, ItemErrorCode>): ItemError[] {

@@ -1,10 +1,11 @@
 import { getOperationAST, type DocumentNode, type ExecutionArgs } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { sql } from 'drizzle-orm';
-import { rows } from '../db/client.js';
+import { rows, withDeadline } from '../db/client.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { IngestResult } from '../ingest/ingest-batch.js';
 import type { Services } from '../services.js';
+import { AUTH_FAILURE_REASONS } from '../auth/authenticator.js';
 
 /**
  * Prometheus metrics for one server (its own registry, so several servers in
@@ -12,7 +13,11 @@ import type { Services } from '../services.js';
  * figures the platform already keeps (processor stats, stream tails,
  * subscriber counts) are read when Prometheus scrapes.
  */
+/** How long a scrape waits for the database's own figures (vigil_db_connections) before leaving them out. */
+const SCRAPE_DB_WAIT_MS = 1_000;
+
 export function createMetrics(services: Services) {
+  let connectionsQuery: Promise<{ state: string | null; n: number }[]> | undefined;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
   const registers = [registry];
@@ -73,7 +78,8 @@ export function createMetrics(services: Services) {
   pipelineGauge('vigil_processor_late_events_total', 'Events behind their series watermark, left out of windows (counter semantics; resets on restart)', (p) => p.stats.lateDropped);
   pipelineGauge('vigil_processor_queued_events', 'Live events waiting for the batch in hand to be stored (at most PROCESSOR_QUEUE_LIMIT)', (p) => p.queuedEvents);
   pipelineGauge('vigil_processor_queue_drops_total', 'Times the live queue passed PROCESSOR_QUEUE_LIMIT and its events were read back from the database instead (counter semantics; resets on restart)', (p) => p.stats.queueDrops);
-  pipelineGauge('vigil_processor_owner', '1 when this node runs the pipeline (holds its lease)', (p) => p.role === 'owner' ? 1 : 0);
+  // A lapsed lease (renewals not reaching the database for a whole lease) is not counted: another node may hold it.
+  pipelineGauge('vigil_processor_owner', '1 when this node runs the pipeline (holds its lease)', (p) => (p.reportedRole === 'owner' ? 1 : 0));
   new Gauge({
     name: 'vigil_processor_delay_seconds',
     help: 'Commit → outputs stored and published, over the last 4096 live batches',
@@ -91,7 +97,7 @@ export function createMetrics(services: Services) {
   // Series figures from the owner only: a standby's state is whatever it held when it last owned the pipeline.
   // The lag follows the newest series, not the lowest watermark: one silent monitor or card would hold that back
   // for good, and the lag would grow on a healthy pipeline.
-  const owned = () => pipelines().filter((p) => p.role === 'owner');
+  const owned = () => pipelines().filter((p) => p.reportedRole === 'owner');
   type Owned = ReturnType<typeof owned>[number];
   const seriesGauge = (name: string, help: string, value: (clocks: ReturnType<Owned['seriesClocks']>, pipeline: Owned) => number | null) =>
     new Gauge({
@@ -118,6 +124,17 @@ export function createMetrics(services: Services) {
     'Event time between the newest series and the one heard from least recently (its windows stay open until it sends again)',
     ({ newest, oldest }) => (newest === null || oldest === null ? null : (newest - oldest) / 1_000),
   );
+  new Gauge({
+    name: 'vigil_processor_waiting_seconds',
+    help: 'How long the oldest live event received and not yet processed has waited since its commit (0 when caught up): grows while the pipeline stalls, where the delay quantiles move only when a batch completes',
+    labelNames: ['pipeline'] as const,
+    registers,
+    collect() {
+      this.reset();
+      // Lapsed owners too: a lease lapses when the database stops answering, the very stall this shows.
+      for (const p of pipelines()) if (p.role === 'owner') this.set({ pipeline: p.name }, p.waitingMs / 1_000);
+    },
+  });
   new Gauge({
     name: 'vigil_live_subscriptions',
     help: 'Open subscriptions on this node, by stream',
@@ -222,16 +239,28 @@ export function createMetrics(services: Services) {
     async collect() {
       if (services.database.driver !== 'postgres') return;
       this.reset();
-      const found = await rows<{ state: string | null; n: number }>(
+      // One query at a time, and a scrape does not wait for a database that stopped answering: the other series
+      // matter most then. No sample means unknown.
+      connectionsQuery ??= rows<{ state: string | null; n: number }>(
         services.database.db,
         // This connection's own name as PostgreSQL keeps it (cut to 63 bytes); pg_stat_activity covers every database.
         sql`select coalesce(state, 'unknown') as state, count(*)::int as n from pg_stat_activity
             where datname = current_database() and application_name = current_setting('application_name') group by 1`,
-      ).catch(() => []);
+      ).finally(() => (connectionsQuery = undefined));
+      const found = await withDeadline(connectionsQuery, SCRAPE_DB_WAIT_MS, 'no answer').catch(() => []);
       for (const row of found) this.set({ state: row.state ?? 'unknown' }, row.n);
     },
   });
   const { auth } = services;
+  new Gauge({
+    name: 'vigil_auth_failures_total',
+    help: 'Requests and sockets refused for their API key by reason (missing, invalid, revoked, expired): a feed whose key expired or was revoked stops sending',
+    labelNames: ['reason'] as const,
+    registers,
+    collect() {
+      for (const reason of AUTH_FAILURE_REASONS) this.set({ reason }, auth.authenticator.failures[reason]);
+    },
+  });
   new Gauge({
     name: 'vigil_stream_claims_abandoned_total',
     help: 'Cursor claims this node abandoned because their writer died between claiming and storing (PostgreSQL): cursor ranges readers skip',

@@ -1,6 +1,7 @@
 import { isNews2Metric, news2, news2Values, withNews2Reading, type News2Latest, type News2Metric, type News2Result } from './news2.js';
 import type { Output, Processor } from './processor.js';
 import type { Point } from './series.js';
+import { stayPhase, type PatientStay } from './stays.js';
 
 export const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -38,6 +39,10 @@ export type AlertRule =
 export interface AlertInput {
   point: Point;
   rules: readonly AlertRule[];
+  /** The patient's stay; absent for one never retired. */
+  stay?: PatientStay;
+  /** When the reading arrived (stored with it): places it in a stay. Null for readings stored before arrivals were. */
+  receivedAt?: number | null;
 }
 
 export type TransitionKind = 'PENDING' | 'FIRING' | 'UPDATED' | 'RESOLVED';
@@ -123,6 +128,8 @@ export interface AlertRulesState {
    * every rule ever deleted.
    */
   retired: { clock: number; lastStart: number | null } | null;
+  /** The readmission (PatientStay.admittedAt) this state began at; absent before the first. */
+  stay?: number;
 }
 
 /** What one evaluation of a rule found. */
@@ -163,14 +170,21 @@ export function createAlertRulesProcessor(): Processor<AlertRulesState, AlertInp
   return {
     name: 'alerts',
     init: () => ({ news2: {}, rules: [], retired: null }),
-    onEvent(state, { point, rules }) {
+    onEvent(given, { point, rules, stay, receivedAt }) {
+      let state = given;
+      const out: AlertTransition[] = [];
+      // A reading is placed in a stay by when it arrived. While the patient is discharged its readings raise
+      // nothing (a monitor left on an empty bed); a readmitted patient starts afresh: nothing of the earlier stay's
+      // windows, episodes or vitals carries over, and a breach raises a new alert.
+      const phase = stayPhase(stay, receivedAt, state.stay);
+      if (phase === 'discharged') return { state: endStay(state, point, 'the patient was discharged (source retired)', out, state.stay), out };
+      if (phase === 'readmitted') state = endStay(state, point, 'the patient was readmitted: the earlier stay is closed', out, stay!.admittedAt!);
       const news2Latest = withNews2Reading(state.news2, point);
       const held = new Map(state.rules.map((rs) => [rs.ruleId, rs]));
       const inForce = new Map<string, AlertRule>();
       // Rule ids are unique; should one repeat, the first wins rather than two rules sharing one state.
       for (const rule of rules) if (!inForce.has(rule.id)) inForce.set(rule.id, rule);
       let { retired } = state;
-      const out: AlertTransition[] = [];
 
       // Rules gone, no longer covering this patient, or of another kind or metric: close what they left open, drop their state.
       for (const rs of state.rules) {
@@ -195,10 +209,25 @@ export function createAlertRulesProcessor(): Processor<AlertRulesState, AlertInp
         }
         if (rs !== undefined) next.push(rs);
       }
-      return { state: { news2: news2Latest, rules: next, retired }, out };
+      return { state: { news2: news2Latest, rules: next, retired, ...(state.stay === undefined ? {} : { stay: state.stay }) }, out };
     },
     onWatermark: (state) => ({ state, out: [] }),
   };
+}
+
+/**
+ * The state of a patient whose stay ended: every open episode resolved (`why`), every rule's state dropped into
+ * `retired` (so a later episode neither moves a clock back nor repeats an alertId), the NEWS2 vitals forgotten.
+ */
+function endStay(state: AlertRulesState, point: Point, why: string, out: AlertTransition[], stay: number | undefined): AlertRulesState {
+  if (state.rules.length === 0 && Object.keys(state.news2).length === 0 && state.stay === stay) return state;
+  let { retired } = state;
+  for (const rs of state.rules) {
+    const time = Math.max(point.time, rs.clock);
+    if (rs.episode !== null) out.push(transition(rs, rs.episode, 'RESOLVED', time, point, `${why}: alert resolved`));
+    retired = { clock: Math.max(time, retired?.clock ?? time), lastStart: latest(rs.lastStart, retired?.lastStart ?? null) };
+  }
+  return { news2: {}, rules: [], retired, ...(stay === undefined ? {} : { stay }) };
 }
 
 function coversSource(rule: AlertRule, sourceId: string): boolean {

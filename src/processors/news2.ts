@@ -1,5 +1,6 @@
 import type { Output, Processor } from './processor.js';
 import type { Point } from './series.js';
+import { stayPhase, type PatientStay } from './stays.js';
 
 /**
  * NEWS2, the National Early Warning Score 2 (Royal College of Physicians,
@@ -119,34 +120,47 @@ export interface News2Score extends Output {
   highestSingle: number;
   scores: Record<News2Metric, number>;
   values: Record<News2Metric, number>;
+  /** The stay it was scored in (News2State.stay: the readmission's time, ms); null for the patient's first stay. */
+  stay: number | null;
 }
 
 /** One patient's latest NEWS2 parameters. */
 export interface News2State {
   latest: News2Latest;
+  /** The readmission (PatientStay.admittedAt) these parameters are of; absent before the first. */
+  stay?: number;
 }
 
+/** A reading, with the patient's stay and the reading's arrival, which places it in one (stays.ts). */
+export type News2Input = Point & { stay?: PatientStay; receivedAt?: number | null };
+
 /**
- * NEWS2 per patient: the runtime keys this processor by sourceId. After
+ * NEWS2 per patient: the runtime keys this processor by sourceId; each stay of a patient is scored from its own
+ * vitals (a discharged patient's readings are not scored). After
  * each NEWS2 reading (other metrics are ignored) emits the patient's current
  * score, once all six parameters are known; an older out-of-order reading
  * changes nothing but still re-emits the current score, which is harmless
  * since the id is the same.
  */
-export function createNews2Processor(): Processor<News2State, Point, News2Score> {
+export function createNews2Processor(): Processor<News2State, News2Input, News2Score> {
   return {
     name: 'news2',
     init: () => ({ latest: {} }),
-    onEvent(state, point) {
-      if (!isNews2Metric(point.metric)) return { state, out: [] };
+    onEvent(given, point) {
+      if (!isNews2Metric(point.metric)) return { state: given, out: [] };
+      // A discharged patient is not scored; a readmitted one is scored from this stay's vitals only.
+      let state = given;
+      const phase = stayPhase(point.stay, point.receivedAt, state.stay);
+      if (phase === 'discharged') return { state: Object.keys(state.latest).length === 0 ? state : { ...state, latest: {} }, out: [] };
+      if (phase === 'readmitted') state = { latest: {}, stay: point.stay!.admittedAt! };
       const latest = withNews2Reading(state.latest, point);
-      const next = latest === state.latest ? state : { latest };
+      const next = latest === state.latest ? state : { ...state, latest };
       const values = news2Values(latest);
       if (values === null) return { state: next, out: [] };
       const result = news2(values)!;
       const time = Math.max(...NEWS2_METRICS.map((metric) => latest[metric]!.time));
       const { sourceId, cursor } = point;
-      return { state: next, out: [{ id: sourceId, sourceId, time, cursor, ...result, values }] };
+      return { state: next, out: [{ id: sourceId, sourceId, time, cursor, ...result, values, stay: next.stay ?? null }] };
     },
     onWatermark: (state) => ({ state, out: [] }),
   };

@@ -109,6 +109,7 @@ export function buildPipelines(deps: {
     },
     options,
   );
+  const stayOf = (r: Reading) => ({ stay: deps.rules.stayOf(r.sourceId), receivedAt: r.receivedAt ?? null });
   const patients = new ProcessorRuntime<Reading>(
     {
       name: 'patients',
@@ -121,13 +122,20 @@ export function buildPipelines(deps: {
       // value and rules place a reading by its time, so a charted vital minutes behind still counts.
       takesLateEvents: true,
       stages: [
-        stage(createNews2Processor(), toPoint, { channel: NEWS2_CHANNEL, persist: upsertNews2, encode: JSON.stringify }),
+        // Both stages read the patient's stay (discharged, readmitted) and the reading's arrival, which places it in one.
+        stage(createNews2Processor(), (r: Reading) => ({ ...toPoint(r), ...stayOf(r) }), { channel: NEWS2_CHANNEL, persist: upsertNews2, encode: JSON.stringify }),
         // A tenant's rules see only its own patients.
-        stage(createAlertRulesProcessor(), (r: Reading) => ({ point: toPoint(r), rules: deps.rules.processorRulesOf(r.tenantId) }), {
-          channel: ALERTS_CHANNEL,
-          persist: (tx, transitions) => deps.alerts.persistTransitions(tx, transitions),
-          encode: JSON.stringify,
-        }),
+        stage(
+          createAlertRulesProcessor(),
+          (r: Reading) => ({ point: toPoint(r), rules: deps.rules.processorRulesOf(r.tenantId), ...stayOf(r) }),
+          {
+            channel: ALERTS_CHANNEL,
+            persist: (tx, transitions, options) => deps.alerts.persistTransitions(tx, transitions, options),
+            // Alert events, not the processor's transitions: a retried store must not publish those (undecodable).
+            publishesOnRetry: true,
+            encode: JSON.stringify,
+          },
+        ),
       ],
     },
     options,

@@ -19,8 +19,15 @@ const retryDelayMs = (attempt: number) => Math.min(5_000, 100 * 2 ** attempt);
  */
 export interface OutputSink<Out extends Output, Published = Out> {
   channel: string;
-  persist(tx: Db, outputs: Out[]): Promise<Published[] | void>;
+  /** `retry`: an earlier try of this batch failed (and may have committed unanswered); see `publishesOnRetry`. */
+  persist(tx: Db, outputs: Out[], options?: { retry: boolean }): Promise<Published[] | void>;
   encode(items: Published[]): string;
+  /**
+   * What `persist` returns on a retry is complete: every output's published form, stored by this try or an earlier
+   * one. For a sink whose published items are not its outputs (alert transitions are published as alert events), so
+   * a retry never publishes the raw outputs, which no subscriber could decode.
+   */
+  publishesOnRetry?: boolean;
   /**
    * True for an output that a later one with the same id replaces (a forming
    * window or candle). Such outputs are published at once but stored at most
@@ -142,6 +149,8 @@ const PUBLISH_CHUNK = 1_000;
 export class ProcessorRuntime<E extends StreamEvent> {
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   role: 'starting' | 'owner' | 'standby' | 'stopped' = 'starting';
+  /** When this node's lease runs out by its own clock: reckoned from before the renewal was sent, so never late. */
+  private leaseEndsAt = 0;
   /** Last cursor whose event has been processed (outputs persisted and published). */
   position = 0n;
   checkpointedAt: { cursor: bigint; at: Date } | null = null;
@@ -153,7 +162,15 @@ export class ProcessorRuntime<E extends StreamEvent> {
   private dirty = new Set<string>();
   /** The next checkpoint writes every series and drops any other stored row (see restore). */
   private rewriteAll = false;
-  private queue: { events: E[]; committedAt?: number; requestId?: string }[] = [];
+  private queue: { events: E[]; committedAt?: number; receivedAt: number; requestId?: string }[] = [];
+  /**
+   * When the oldest live event not yet processed was committed (received, if the tail did not say), and the last
+   * cursor received live: `waitingMs` grows while the pipeline stalls, where `delay` moves only when a batch completes.
+   */
+  private waitingSince: number | undefined;
+  private receivedUpTo = 0n;
+  /** The last cursor of the live queue when it was last dropped: until the catch-up passes it, older events wait. */
+  private droppedUpTo = 0n;
   /** Events in `queue`. */
   private queued = 0;
   /** The queue was dropped (over queueLimit): what it held is read back from the database before the queue is taken again. */
@@ -282,9 +299,19 @@ export class ProcessorRuntime<E extends StreamEvent> {
     }
   }
 
+  /**
+   * The role as this node can vouch for it: an owner whose renewals have not reached the database for a whole
+   * lease (a partition) reads `lapsed`, since another node may hold the pipeline by now. It keeps its state and
+   * goes on once a renewal succeeds, or stands by if another node took over.
+   */
+  get reportedRole(): 'starting' | 'owner' | 'lapsed' | 'standby' | 'stopped' {
+    return this.role === 'owner' && Date.now() > this.leaseEndsAt ? 'lapsed' : this.role;
+  }
+
   private async tryLease() {
     if (this.stopping) return;
     let held: boolean;
+    const sentAt = Date.now();
     try {
       held = await acquireLease(this.options.db, this.name, this.owner, this.options.leaseMs);
     } catch (error) {
@@ -293,6 +320,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
       return;
     }
     this.leaseOutage.succeeded();
+    if (held) this.leaseEndsAt = sentAt + this.options.leaseMs;
     if (this.stopping) return;
     if (held && this.role !== 'owner') {
       this.role = 'owner';
@@ -343,6 +371,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
     this.dirty = new Set();
     for (const deferred of this.deferred) deferred.clear();
     this.dropQueue();
+    this.waitingSince = undefined;
     this.behind = false;
   }
 
@@ -350,9 +379,28 @@ export class ProcessorRuntime<E extends StreamEvent> {
     return this.queued;
   }
 
+  /**
+   * How long the oldest live event this node has received and not yet processed has waited since its commit; 0
+   * when it has processed everything it received. After the live queue was dropped, since the oldest dropped one
+   * (until the catch-up passes the last of them), so it may read high then, never low.
+   */
+  get waitingMs(): number {
+    return this.waitingSince === undefined ? 0 : Math.max(0, Date.now() - this.waitingSince);
+  }
+
   private dropQueue() {
     this.queue = [];
     this.queued = 0;
+  }
+
+  /** After a batch: nothing waits once the position has reached what was received; else the next queued batch does. */
+  private noteProgress() {
+    if (this.waitingSince === undefined) return;
+    if (this.position >= this.receivedUpTo) this.waitingSince = undefined;
+    else if (!this.behind && this.position >= this.droppedUpTo) {
+      const next = this.queue.find((q) => q.events.at(-1)!.cursor > this.position);
+      if (next) this.waitingSince = next.committedAt ?? next.receivedAt;
+    }
   }
 
   private async run(): Promise<void> {
@@ -362,7 +410,13 @@ export class ProcessorRuntime<E extends StreamEvent> {
     this.dropQueue();
     this.behind = false;
     const { queueLimit } = this.options;
+    this.waitingSince = undefined;
     this.detach = this.spec.tail.addListener((events, committedAt, requestId) => {
+      const last = events.at(-1)!.cursor;
+      if (last > this.position) {
+        if (last > this.receivedUpTo) this.receivedUpTo = last;
+        this.waitingSince ??= committedAt ?? Date.now();
+      }
       if (this.queued + events.length > queueLimit) {
         // Storing is behind the stream (the database slow or unreachable, a burst larger than the processors take):
         // what is queued is stored already, and is read back once storing catches up.
@@ -376,8 +430,9 @@ export class ProcessorRuntime<E extends StreamEvent> {
         }
         this.dropQueue();
         this.behind = true;
+        this.droppedUpTo = this.receivedUpTo;
       } else {
-        this.queue.push({ events, committedAt, requestId });
+        this.queue.push({ events, committedAt, receivedAt: Date.now(), requestId });
         this.queued += events.length;
       }
       this.wake?.();
@@ -412,6 +467,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
       } finally {
         this.busy = false;
       }
+      this.noteProgress();
     }
   }
 
@@ -438,6 +494,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
           return true;
         }
         await this.process(page);
+        this.noteProgress();
         // Let requests, timers and the lease renewal run between pages.
         await new Promise((resolve) => setImmediate(resolve));
         if (Date.now() - lastProgress > 5_000) {
@@ -695,9 +752,10 @@ export class ProcessorRuntime<E extends StreamEvent> {
           await holdLease(tx as unknown as Db, this.name, this.owner);
           const toPublish: unknown[][] = [];
           for (const [i, s] of this.spec.stages.entries()) {
-            const stored = lists[i]!.length > 0 ? await s.sink.persist(tx as unknown as Db, lists[i]!) : undefined;
-            // On a retry, what the store says it wrote misses what a try whose commit was not answered did write.
-            toPublish.push(attempt > 0 ? all[i]! : (stored ?? all[i]!));
+            const stored = lists[i]!.length > 0 ? await s.sink.persist(tx as unknown as Db, lists[i]!, { retry: attempt > 0 }) : undefined;
+            // On a retry, what the store says it wrote misses what a try whose commit was not answered did write,
+            // unless the sink says otherwise (publishesOnRetry).
+            toPublish.push(attempt > 0 && !s.sink.publishesOnRetry ? all[i]! : (stored ?? all[i]!));
           }
           await recordLateEvents(tx, this.name, late);
           return toPublish;

@@ -1,16 +1,23 @@
 import { createApiKey, revokeKey } from '../auth/key-admin.js';
 import { listApiKeys, type ApiKeyRow } from '../db/api-keys.js';
 import { listAuditEntries } from '../db/audit.js';
-import { ROLES, type auditLog } from '../db/schema.js';
-import { builder } from './builder.js';
+import { ROLES, type auditLog, type Role } from '../db/schema.js';
+import { builder, describedValues } from './builder.js';
 import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 import { pageArgs, type PageBounds } from './cost.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 100 };
 
+/** README: Tenants, API keys and roles; enforced by FIELD_ROLES in src/auth/policy.ts. */
+const ROLE_DESCRIPTIONS: Record<Role, string> = {
+  ingest: 'Posts telemetry: ingestReadings, ingestTrades, ingestTransactions, and metrics. Reads nothing else.',
+  read: 'Watches live data: every subscription, sources, alert, acknowledgeAlert and metrics.',
+  analyst: 'What read may, plus every history query: readings, history, windows, candles, anomalies, news2Scores, alerts, alertRules, fraudSignals, lateEvents.',
+  admin: 'Everything, for its tenant: what ingest and analyst may, plus registerSources, retireSources, changes to alert rules, API keys (createApiKey, revokeApiKey, apiKeys), deadLetters, processors and auditLog.',
+};
 const RoleEnum = builder.enumType('Role', {
-  description: 'ingest: post telemetry. read: subscribe to live data, list sources, acknowledge alerts. analyst: read + history queries. admin: everything, for its tenant.',
-  values: ROLES,
+  description: "What an API key may do. Every role reaches its own tenant's data only.",
+  values: describedValues(ROLES, ROLE_DESCRIPTIONS),
 });
 
 const ApiKeyRef = builder.objectRef<ApiKeyRow>('ApiKey').implement({
@@ -28,6 +35,7 @@ const ApiKeyRef = builder.objectRef<ApiKeyRow>('ApiKey').implement({
 });
 
 const CreatedApiKeyRef = builder.objectRef<{ key: string; apiKey: ApiKeyRow }>('CreatedApiKey').implement({
+  description: 'A key createApiKey just made: its secret, shown this once, and the key as apiKeys lists it.',
   fields: (t) => ({
     key: t.exposeString('key', { description: 'The key to send as "Authorization: Bearer <key>". Shown once: store it now.' }),
     apiKey: t.field({ description: 'The new key as listed from now on (without its secret).', type: ApiKeyRef, resolve: (c) => c.apiKey }),
@@ -83,7 +91,7 @@ builder.queryField('apiKeys', (t) =>
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first, PAGE);
       const rows = await listApiKeys(ctx.services.database.db, { tenantId: ctx.scope.tenantId, includeRevoked: args.includeRevoked ?? false, after: args.after, limit: limit + 1 });
-      return toPage(rows, limit, (k) => k.id);
+      return toPage(rows, limit, (k) => k.id, args.after);
     },
   }),
 );
@@ -113,13 +121,15 @@ builder.queryField('auditLog', (t) =>
     description: "Who read which sources' data, when and through which operation, newest first. Entries reach the database within about a second.",
     args: {
       keyId: t.arg.string({ description: 'Only entries made with this key.' }),
-      sourceId: t.arg.id({ description: 'Entries that name this source.' }),
+      sourceId: t.arg.id({ description: 'Entries that may have read this source\'s data: those that name it, and those that covered every source of the tenant ("*"). One of your tenant\'s sources, retired ones included.' }),
       from: t.arg({ type: 'DateTime', description: 'Entries at or after this time.' }),
       to: t.arg({ type: 'DateTime', description: 'Entries before this time.' }),
       ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
       checkTimeRange(args.from, args.to);
+      // A misspelt or another tenant's id is said so, as everywhere else, rather than answered with an empty page.
+      if (args.sourceId !== null && args.sourceId !== undefined) await ctx.scope.source(String(args.sourceId), 'sourceId');
       const limit = pageSize(args.first, PAGE);
       const rows = await listAuditEntries(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
@@ -130,7 +140,7 @@ builder.queryField('auditLog', (t) =>
         before: parseCursor(args.after, 'after'),
         limit: limit + 1,
       });
-      return toPage(rows, limit, (e) => e.id.toString());
+      return toPage(rows, limit, (e) => e.id.toString(), args.after);
     },
   }),
 );

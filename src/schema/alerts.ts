@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { deleteRule, getAlert, insertRule, listAlerts, listRules, listTransitions, updateRule, type AlertRow } from '../db/alerts.js';
-import { ALERT_RULE_KINDS, ALERT_STATES } from '../db/schema.js';
+import { deleteRule, getAlert, insertRule, listAlerts, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { ALERT_RULE_KINDS, ALERT_STATES, type AlertRuleKind, type AlertState } from '../db/schema.js';
 import { formatDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { ruleParams, type RuleInput, type StoredRule } from '../alerts/rule-params.js';
 import { toAlertView, type AlertEvent, type AlertView } from '../alerts/alert-service.js';
-import { SEVERITIES } from '../processors/alert-rules.js';
-import { builder } from './builder.js';
+import { SEVERITIES, type Severity } from '../processors/alert-rules.js';
+import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import type { GraphQLContext } from './context.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
@@ -17,17 +17,55 @@ const PAGE: PageBounds = { max: 500, fallback: 50 };
 /** Rules a tenant may hold: every reading is checked against its enabled ones, and `alertRules` lists them all. */
 const MAX_ALERT_RULES = 1_000;
 
-const SeverityEnum = builder.enumType('Severity', { values: SEVERITIES });
-const AlertStateEnum = builder.enumType('AlertState', {
-  description: 'PENDING: breaching, waiting out the rule\'s `for`. FIRING: raised. RESOLVED: over.',
-  values: ALERT_STATES,
-});
-const RuleKindEnum = builder.enumType('AlertRuleKind', {
+const SEVERITY_DESCRIPTIONS: Record<Severity, string> = {
+  LOW: 'The lowest level. Only a rule set to LOW gives it: NEWS2 and escalation never do.',
+  MEDIUM: 'Above LOW. A NEWS2 alert at LOW_MEDIUM risk (a single parameter scoring 3); an unacknowledged LOW alert escalates to it.',
+  HIGH: 'Above MEDIUM; the default of a rule. A NEWS2 alert at MEDIUM risk (total 5-6, urgent); an unacknowledged MEDIUM alert escalates to it.',
+  CRITICAL: 'The highest level. A NEWS2 alert at HIGH risk (total 7 or more, emergency); an unacknowledged HIGH alert escalates to it, and escalation stops here.',
+};
+const SeverityEnum = builder.enumType('Severity', {
   description:
-    'THRESHOLD: an aggregate of one metric over a trailing window above/below a value for a duration, clearing at `clear`. RATE_OF_CHANGE: a rise or drop larger than an amount within a window. NO_DATA: a source (or one metric of it) silent longer than `expectedInterval`. NEWS2: the National Early Warning Score 2 of a patient, alerting at a single parameter scoring 3 (MEDIUM), aggregate 5 (HIGH, urgent) and 7 (CRITICAL, emergency).',
-  values: ALERT_RULE_KINDS,
+    "How urgent an alert is, in order LOW < MEDIUM < HIGH < CRITICAL. A rule sets it (default HIGH; NEWS2 by the patient's risk). A FIRING alert nobody acknowledges within ESCALATE_AFTER is raised one level, and one more after each further ESCALATE_AFTER, up to CRITICAL (not while its source is retired); a new evaluation never lowers it below the level escalation reached.",
+  values: describedValues(SEVERITIES, SEVERITY_DESCRIPTIONS),
 });
-const AggregateKindEnum = builder.enumType('RuleAggregate', { values: ['LAST', 'AVG', 'MIN', 'MAX'] as const });
+
+const ALERT_STATE_DESCRIPTIONS: Record<AlertState, string> = {
+  PENDING:
+    "Breaching, but not yet for as long as the rule's `for` asks: becomes FIRING once the breach has held that long, or RESOLVED if it lapses first. A rule without `for`, NEWS2 and NO_DATA fire at once, without this state.",
+  FIRING: 'Raised: the breach held for the rule\'s `for`, or at once without one. Escalates unless acknowledged (see Severity).',
+  RESOLVED:
+    "Over, for good (a new breach opens a new alert): the condition cleared (THRESHOLD back past `clear`, RATE_OF_CHANGE no longer breached, NEWS2 risk back to LOW, NO_DATA data back), its rule was deleted, its rule was disabled or changed so that it no longer covers the alert (at the series' next reading), or a NO_DATA alert's source was retired.",
+};
+const AlertStateEnum = builder.enumType('AlertState', {
+  description: "Where an alert is in its lifecycle: PENDING, then FIRING, then RESOLVED (a breach that ends while PENDING goes straight to RESOLVED).",
+  values: describedValues(ALERT_STATES, ALERT_STATE_DESCRIPTIONS),
+});
+
+const RULE_KIND_DESCRIPTIONS: Record<AlertRuleKind, string> = {
+  THRESHOLD:
+    'An aggregate of one metric (LAST, or AVG/MIN/MAX over a trailing `window`) above `above` or below `below` for `for`; a firing alert resolves only back past `clear` (hysteresis).',
+  RATE_OF_CHANGE: 'A rise larger than `rise`, or a drop larger than `drop`, of one metric within `window`, held for `for`.',
+  NEWS2:
+    "The patient's National Early Warning Score 2 from the latest six vitals: fires MEDIUM at a single parameter scoring 3, HIGH at a total of 5 and CRITICAL at 7; a change of level while firing is an UPDATED transition. Sets its own severity.",
+  NO_DATA:
+    "Signal lost: a source (or one `metric` of it) silent for longer than `expectedInterval`; resolves when data comes back. Checked by the clock, every ALERT_CHECK_INTERVAL; a retired source raises none.",
+};
+const RuleKindEnum = builder.enumType('AlertRuleKind', {
+  description: "What an alert rule evaluates; decides which of the rule's other fields apply.",
+  values: describedValues(ALERT_RULE_KINDS, RULE_KIND_DESCRIPTIONS),
+});
+
+const RULE_AGGREGATES = ['LAST', 'AVG', 'MIN', 'MAX'] as const;
+const RULE_AGGREGATE_DESCRIPTIONS: Record<(typeof RULE_AGGREGATES)[number], string> = {
+  LAST: 'The newest reading\'s value; takes no `window`.',
+  AVG: 'The mean of the readings in the trailing `window`.',
+  MIN: 'The lowest reading in the trailing `window`.',
+  MAX: 'The highest reading in the trailing `window`.',
+};
+const AggregateKindEnum = builder.enumType('RuleAggregate', {
+  description: "How a THRESHOLD rule combines one series' GOOD readings into the value it compares with `above` and `below`.",
+  values: describedValues(RULE_AGGREGATES, RULE_AGGREGATE_DESCRIPTIONS),
+});
 
 type RuleRow = StoredRule & { createdAt: Date; updatedAt: Date };
 const duration = (ms: number) => (ms > 0 ? formatDuration(ms) : null);
@@ -88,10 +126,42 @@ const toStored = async (ctx: GraphQLContext, id: string, input: RuleInput & { so
     kind: input.kind,
     // Each once: a rule over [a, a] is a rule over [a].
     sourceIds: input.sourceIds?.length ? [...new Set(input.sourceIds.map(String))] : null,
-    params: ruleParams({ ...input, sourceIds: input.sourceIds?.map(String) }),
+    params: withinInput(() => ruleParams({ ...input, sourceIds: input.sourceIds?.map(String) })),
     enabled,
   };
 };
+
+/** Per operation: the alerts whose transitions were asked for in this pass, and the one read that answers them. */
+const transitionBatches = new WeakMap<GraphQLContext, { ids: Set<string>; read: Promise<Map<string, TransitionRow[]>> }>();
+
+/**
+ * An alert's transitions, read with those of every other alert the operation asks for in the same pass (graphql-js
+ * resolves a page's items in one): a page of 500 alerts with their histories took 500 queries.
+ */
+function transitionsOf(ctx: GraphQLContext, alertId: string): Promise<TransitionRow[]> {
+  let batch = transitionBatches.get(ctx);
+  if (!batch) {
+    const ids = new Set<string>();
+    const read = new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => {
+      transitionBatches.delete(ctx);
+      return listTransitionsOf(ctx.services.database.db, [...ids]);
+    });
+    batch = { ids, read };
+    transitionBatches.set(ctx, batch);
+  }
+  batch.ids.add(alertId);
+  return batch.read.then((byAlert) => byAlert.get(alertId) ?? []);
+}
+
+/** Runs `check` of the rule's settings, naming a wrong one by its place in the `input` argument (input.above), as input.sourceIds is. */
+function withinInput<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof ValidationError) || typeof error.details.argument !== 'string') throw error;
+    throw new ValidationError(error.message, { ...error.details, argument: `input.${error.details.argument}` }, error.code);
+  }
+}
 
 /** An alert of the caller's tenant; another tenant's is as absent as a missing one (NOT_FOUND, nothing inferred). */
 async function ownAlert(ctx: GraphQLContext, id: string): Promise<AlertRow | undefined> {
@@ -179,6 +249,7 @@ builder.mutationField('deleteAlertRule', (t) =>
 );
 
 const AcknowledgementRef = builder.objectRef<{ by: string; at: number; note: string | null }>('Acknowledgement').implement({
+  description: 'Who acknowledged an alert (acknowledgeAlert), when, and their note. An acknowledged alert is no longer escalated.',
   fields: (t) => ({
     by: t.exposeString('by', { description: 'Who acknowledged it (name or staff id).' }),
     at: t.field({ description: 'When.', type: 'DateTime', resolve: (a) => new Date(a.at) }),
@@ -189,6 +260,7 @@ const AcknowledgementRef = builder.objectRef<{ by: string; at: number; note: str
 const AlertTransitionRef = builder.objectRef<{ kind: string; severity: string; at: Date; eventTime: Date | null; value: number | null; message: string; actor: string | null }>(
   'AlertTransition',
 ).implement({
+  description: "One step of an alert's history, as stored: it went pending, fired, changed severity, was acknowledged or escalated, or resolved.",
   fields: (t) => ({
     kind: t.exposeString('kind', { description: 'PENDING, FIRING, UPDATED, RESOLVED, ACKNOWLEDGED or ESCALATED.' }),
     severity: t.field({ description: 'Severity at this transition.', type: SeverityEnum, resolve: (x) => x.severity as never }),
@@ -223,7 +295,7 @@ const AlertRef = builder.objectRef<AlertView>('Alert').implement({
       nullable: true,
       resolve: (a) => (a.acknowledgedBy && a.acknowledgedAt !== null ? { by: a.acknowledgedBy, at: a.acknowledgedAt, note: a.acknowledgeNote } : null),
     }),
-    transitions: t.field({ type: [AlertTransitionRef], description: 'Its history, oldest first.', resolve: (a, _args, ctx) => listTransitions(ctx.services.database.db, a.id) }),
+    transitions: t.field({ type: [AlertTransitionRef], description: 'Its history, oldest first.', resolve: (a, _args, ctx) => transitionsOf(ctx, a.id) }),
   }),
 });
 
@@ -267,7 +339,7 @@ builder.queryField('alerts', (t) =>
         before: parseCursor(args.after, 'after'),
         limit: limit + 1,
       });
-      const page = toPage(rows, limit, (a: AlertRow) => a.seq.toString());
+      const page = toPage(rows, limit, (a: AlertRow) => a.seq.toString(), args.after);
       return { ...page, edges: page.edges.map((e) => ({ cursor: e.cursor, node: toAlertView(e.node) })) };
     },
   }),

@@ -53,7 +53,7 @@ builder.queryField('anomalies', (t) =>
         limit: limit + 1,
       });
       const views: AnomalyView[] = rows.map((r) => ({ ...r, time: r.time.getTime(), cursor: r.cursor.toString() }));
-      return toPage(views, limit, (a) => a.cursor);
+      return toPage(views, limit, (a) => a.cursor, args.after);
     },
   }),
 );

@@ -1,6 +1,6 @@
 import SchemaBuilder from '@pothos/core';
 import { GraphQLError, Kind, print } from 'graphql';
-import { isoUtc } from '../iso-time.js';
+import { inDateTimeRange, isoUtc } from '../iso-time.js';
 import type { GraphQLContext } from './context.js';
 
 export const builder = new SchemaBuilder<{
@@ -15,10 +15,6 @@ export const builder = new SchemaBuilder<{
 
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-/** Instants PostgreSQL's timestamptz and ISO-8601 (four-digit years) both represent. */
-const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
-const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
-
 function parseDateTime(value: unknown, written: string = JSON.stringify(value)): Date {
   if (typeof value !== 'string' || !ISO_WITH_ZONE.test(value) || Number.isNaN(Date.parse(value))) {
     throw new GraphQLError(`DateTime must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00Z; got ${written}`);
@@ -31,7 +27,7 @@ function parseDateTime(value: unknown, written: string = JSON.stringify(value)):
     throw new GraphQLError(`DateTime ${JSON.stringify(value)} is not a calendar date`);
   }
   const date = new Date(value);
-  if (date.getTime() < EARLIEST || date.getTime() > LATEST) {
+  if (!inDateTimeRange(date.getTime())) {
     throw new GraphQLError(`DateTime ${JSON.stringify(value)} is outside the years 0001 to 9999 (UTC)`);
   }
   return date;
@@ -54,3 +50,11 @@ builder.scalarType('JSON', {
 builder.queryType({ description: 'History, catalog and operator views.' });
 builder.mutationType({ description: 'Telemetry ingest and administration.' });
 builder.subscriptionType({ description: 'Live streams. Over graphql-ws at /graphql, or SSE (Accept: text/event-stream).' });
+
+/**
+ * An enum's `values` for Pothos: each value of `values` (in its order) with its description. `descriptions` is keyed
+ * by value, so a value added to the list without a description fails typecheck.
+ */
+export function describedValues<const V extends string>(values: readonly V[], descriptions: Record<V, string>): Record<V, { description: string }> {
+  return Object.fromEntries(values.map((value) => [value, { description: descriptions[value] }])) as Record<V, { description: string }>;
+}

@@ -49,7 +49,7 @@ builder.queryField('deadLetters', (t) =>
         before: parseCursor(args.after, 'after'),
         limit: limit + 1,
       });
-      return toPage(found, limit, (d) => d.id.toString());
+      return toPage(found, limit, (d) => d.id.toString(), args.after);
     },
   }),
 );

@@ -1,8 +1,8 @@
 import { listFraudSignals } from '../db/fraud.js';
 import { ingestTransactions } from '../ingest/ingest-transactions.js';
 import { subjectsAsStored } from '../ingest/transaction-item.js';
-import { FRAUD_KINDS, type FraudSignal } from '../processors/fraud.js';
-import { builder } from './builder.js';
+import { FRAUD_KINDS, type FraudKind, type FraudSignal } from '../processors/fraud.js';
+import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
@@ -13,6 +13,7 @@ import { pageArgs, type PageBounds } from './cost.js';
 const PAGE: PageBounds = { max: 500, fallback: 50 };
 
 const LocationInput = builder.inputType('LocationInput', {
+  description: 'Where a card transaction happened, in decimal degrees; impossible-travel checks measure the distance between two of them.',
   fields: (t) => ({
     lat: t.float({ required: true, description: 'Latitude, -90 to 90.' }),
     lon: t.float({ required: true, description: 'Longitude, -180 to 180.' }),
@@ -25,7 +26,7 @@ const TransactionInput = builder.inputType('TransactionInput', {
   fields: (t) => ({
     id: t.string({ required: true, description: "The partner's transaction id: 1-64 of letters, digits and . _ : -" }),
     cardId: t.string({ required: true, description: 'Card token, 1-64 of letters, digits and . _ : - (never a card number).' }),
-    time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone, kept to the millisecond.' }),
+    time: t.string({ required: true, description: 'ISO-8601 timestamp with seconds and a time zone (Z or ±hh:mm), kept to the millisecond.' }),
     amount: t.float({ required: true, description: 'Greater than 0, in `currency`.' }),
     currency: t.string({ required: true, description: 'ISO 4217 code, e.g. EUR.' }),
     merchant: t.string({ description: 'The merchant\'s name or id.', required: true }),
@@ -43,15 +44,26 @@ builder.mutationField('ingestTransactions', (t) =>
   }),
 );
 
+const FRAUD_KIND_DESCRIPTIONS: Record<FraudKind, string> = {
+  CARD_VELOCITY:
+    'More than FRAUD_VELOCITY_MAX_COUNT purchases of at least FRAUD_VELOCITY_MIN_AMOUNT (any currency, not converted) from one card within FRAUD_VELOCITY_WINDOW. subject: the card id. The signal keeps its id and grows while the burst lasts; details: count, windowMs, minAmount, maxCount.',
+  IP_VELOCITY:
+    'The same as CARD_VELOCITY for purchases from one IP address, whatever the cards. subject: the IP (as stored: one spelling per address).',
+  IMPOSSIBLE_TRAVEL:
+    'Two purchases of one card, next to each other in event time, at least FRAUD_MIN_DISTANCE_KM apart and farther apart than FRAUD_MAX_SPEED_KMH allows in the time between them (or at the same instant). subject: the card id; details: distanceKm, hours, speedKmh.',
+  AMOUNT_ANOMALY:
+    "An amount unusually large for the card: its z-score against the card's own history of amounts (on a log scale) reaches FRAUD_AMOUNT_Z, once the card has FRAUD_AMOUNT_WARMUP transactions. subject: the card id; details: amount, typicalAmount, zScore and the history's logMean and logStddev.",
+};
 const FraudKindEnum = builder.enumType('FraudKind', {
   description:
-    'CARD_VELOCITY / IP_VELOCITY: more than FRAUD_VELOCITY_MAX_COUNT purchases of at least FRAUD_VELOCITY_MIN_AMOUNT from one card / IP within FRAUD_VELOCITY_WINDOW. IMPOSSIBLE_TRAVEL: two purchases of one card farther apart than FRAUD_MAX_SPEED_KMH allows. AMOUNT_ANOMALY: an amount far above the card\'s own history.',
-  values: FRAUD_KINDS,
+    "The pattern a fraud signal reports. A transaction more than ALLOWED_LATENESS behind its card's newest is in no card signal, one that far behind its IP's newest in no IP_VELOCITY signal (lateEvents lists them).",
+  values: describedValues(FRAUD_KINDS, FRAUD_KIND_DESCRIPTIONS),
 });
 
 type SignalView = FraudSignal & { seq?: bigint };
 
 const FraudDetailRef = builder.objectRef<{ name: string; value: number }>('FraudDetail').implement({
+  description: 'One named figure behind a fraud signal; which names appear depends on the kind (see FraudKind).',
   fields: (t) => ({ name: t.exposeString('name', { description: 'What the figure is, e.g. count, distanceKm, speedKmh or zScore.' }), value: t.exposeFloat('value', { description: 'The figure.' }) }),
 });
 
@@ -73,7 +85,8 @@ const FraudSignalConnection = connectionOf('FraudSignal', FraudSignalRef);
 builder.queryField('fraudSignals', (t) =>
   t.field({
     type: FraudSignalConnection,
-    description: 'Fraud signals, the most recently raised or changed first: a velocity burst that grows comes first again. Filters combine with AND.',
+    description:
+      'Fraud signals, the most recently raised or changed first: a velocity burst that grows comes first again. A signal that changes while you page through moves to the front, ahead of your first page, so a walk of the pages does not meet it again: read the first page again to see what changed, or follow them live with the fraudSignals subscription. Filters combine with AND.',
     args: {
       kinds: t.arg({ type: [FraudKindEnum], description: 'Only these kinds of signal (default: all).' }),
       subjects: t.arg.stringList({ description: 'Card ids or IPs.' }),
@@ -94,7 +107,7 @@ builder.queryField('fraudSignals', (t) =>
         limit: limit + 1,
       });
       const views: SignalView[] = rows.map((r) => ({ ...r, kind: r.kind as SignalView['kind'], time: r.time.getTime(), details: r.details as Record<string, number> }));
-      return toPage(views, limit, (s) => s.seq!.toString());
+      return toPage(views, limit, (s) => s.seq!.toString(), args.after);
     },
   }),
 );

@@ -1,7 +1,8 @@
-import { AGGREGATES, bucketStart, FILLS, history, type HistoryPoint } from '../db/history.js';
+import { AGGREGATES, bucketStart, FILLS, history, type Aggregate, type Fill, type HistoryPoint } from '../db/history.js';
 import { DURATION_HINT, looksLikeDuration, parseDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
-import { builder } from './builder.js';
+import { inDateTimeRange } from '../iso-time.js';
+import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkMetrics } from './metrics.js';
 import { checkTimeRange } from './pagination.js';
@@ -10,11 +11,29 @@ import { LIST_SIZE, type ListSize } from './cost.js';
 const MAX_BUCKETS = 10_000;
 const MAX_BUCKET_MS = 3_650 * 86_400_000;
 
-const AggregateEnum = builder.enumType('Aggregate', { values: AGGREGATES });
+const AGGREGATE_DESCRIPTIONS: Record<Aggregate, string> = {
+  AVG: "The mean of the bucket's readings.",
+  MIN: "The lowest of the bucket's readings.",
+  MAX: "The highest of the bucket's readings.",
+  COUNT: 'How many readings the bucket holds (0 for an empty bucket when filled).',
+  FIRST: "The value of the bucket's earliest reading by measurement time.",
+  LAST: "The value of the bucket's latest reading by measurement time.",
+};
+const AggregateEnum = builder.enumType('Aggregate', {
+  description: "How history combines each bucket's readings into one value: every stored reading of the series counts, whatever its quality.",
+  values: describedValues(AGGREGATES, AGGREGATE_DESCRIPTIONS),
+});
+
+const FILL_DESCRIPTIONS: Record<Fill, string> = {
+  NONE: 'Only buckets that hold readings; empty ones are left out of the answer.',
+  LOCF: 'Every bucket of the range; an empty one carries the value of the nearest earlier bucket with readings (last observation carried forward), null before the first one in the range.',
+  INTERPOLATE:
+    'Every bucket of the range; an empty one gets the value on the straight line between the nearest buckets with readings before and after it, null where the range has none on one side.',
+};
 const FillEnum = builder.enumType('Fill', {
   description:
-    'NONE: only buckets with data. LOCF: every bucket, empty ones carry the last value. INTERPOLATE: every bucket, empty ones linear between neighbours. With COUNT, either fill gives every bucket and an empty one counts 0.',
-  values: FILLS,
+    'What history answers for buckets without readings. Fills use only the buckets of the queried range: nothing is carried in from before it. With COUNT, LOCF and INTERPOLATE both give every bucket and an empty one counts 0.',
+  values: describedValues(FILLS, FILL_DESCRIPTIONS),
 });
 
 /** The buckets a history query answers at most, for its cost; MAX_BUCKETS when its arguments do not tell. */
@@ -28,6 +47,7 @@ const historyBuckets: ListSize = (argument) => {
 };
 
 const HistoryPointRef = builder.objectRef<HistoryPoint>('HistoryPoint').implement({
+  description: 'One bucket of a history series: where it starts and its aggregated (or filled) value.',
   fields: (t) => ({
     bucket: t.field({ type: 'DateTime', description: 'Start of the bucket.', resolve: (p) => p.bucketMs }),
     value: t.exposeFloat('value', { nullable: true, description: 'Null where a fill had no neighbour to use.' }),
@@ -53,7 +73,11 @@ builder.queryField('history', (t) =>
       if (bucketMs === undefined && !looksLikeDuration(args.bucket)) throw new ValidationError(`bucket must be ${DURATION_HINT}, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
       if (bucketMs === undefined || bucketMs > MAX_BUCKET_MS) throw new ValidationError(`bucket may be at most 3650d, got ${JSON.stringify(args.bucket)}`, { argument: 'bucket' });
       checkTimeRange(args.from, args.to);
-      const buckets = Math.ceil((args.to.getTime() - bucketStart(args.from.getTime(), bucketMs)) / bucketMs);
+      const start = bucketStart(args.from.getTime(), bucketMs);
+      if (!inDateTimeRange(start)) {
+        throw new ValidationError(`from ${args.from.toISOString()} aligned down to its ${args.bucket} bucket falls before the year 0001: use a later from or a smaller bucket`, { argument: 'from' });
+      }
+      const buckets = Math.ceil((args.to.getTime() - start) / bucketMs);
       if (buckets > MAX_BUCKETS) {
         throw new ValidationError(`the range holds ${buckets} buckets of ${args.bucket}; at most ${MAX_BUCKETS} are allowed, use a larger bucket`, {
           argument: 'bucket',

@@ -1,6 +1,7 @@
 import type { GraphQLContext } from './context.js';
 import { formatWindowSpec, parseWindowSpec, WINDOW_HINT } from '../duration.js';
 import { ValidationError } from '../errors.js';
+import { inDateTimeRange } from '../iso-time.js';
 
 /** A subscription's batch, or the error that ended it (slow consumer, shutdown) raised to the client. */
 export function emitBatch<T>(batch: T[] | Error): T[] {
@@ -39,8 +40,8 @@ export function configuredWindow(text: string, configured: readonly { sizeMs: nu
 export function parseStartCursor(cursor: string | null | undefined): Date | null {
   if (!cursor) return null;
   const at = /^-?\d{1,16}$/.test(cursor) ? new Date(Number(cursor)) : undefined;
-  // 16 digits reach past the last instant a Date can hold (±8.64e15 ms), which has no time to page from.
-  if (!at || Number.isNaN(at.getTime())) throw new ValidationError(`after must be an endCursor returned by this API, got ${JSON.stringify(cursor)}`, { argument: 'after' });
+  // A cursor is a window's or candle's start: within the years the database holds (16 digits reach far beyond).
+  if (!at || !inDateTimeRange(at.getTime())) throw new ValidationError(`after must be an endCursor returned by this API, got ${JSON.stringify(cursor)}`, { argument: 'after' });
   return at;
 }
 

@@ -5,7 +5,7 @@ import { ingestTrades } from '../ingest/ingest-trades.js';
 import type { Candle } from '../processors/candles.js';
 import { builder } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
-import { requestLog } from './context.js';
+import { requestLog, type GraphQLContext } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet, parseStartCursor } from './live.js';
 import { checkTimeRange, connectionOf, pageSize, toPage } from './pagination.js';
@@ -18,7 +18,7 @@ const TradeInput = builder.inputType('TradeInput', {
     'An executed trade. (symbol, time, tradeId) identifies it: a resent trade is stored once. Without a tradeId, trades of one symbol in the same millisecond are one trade: send the venue\'s id wherever it has one.',
   fields: (t) => ({
     symbol: t.string({ required: true, description: 'Ticker, pair or contract code: 1-32 of letters, digits and . _ : / -' }),
-    time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone (event time), kept to the millisecond.' }),
+    time: t.string({ required: true, description: 'ISO-8601 timestamp with seconds and a time zone (Z or ±hh:mm), the event time, kept to the millisecond.' }),
     tradeId: t.string({ description: "The venue's id of the trade: 1-64 of letters, digits and . _ : / -. Tells apart trades of one symbol in one millisecond." }),
     price: t.float({ required: true, description: 'Greater than 0.' }),
     size: t.float({ required: true, description: 'Quantity traded, greater than 0.' }),
@@ -66,6 +66,13 @@ function configuredInterval(text: string, configured: readonly number[], argumen
 
 const CandleConnection = connectionOf('Candle', CandleRef);
 
+/** Refuses, by name, a symbol of the tenant's that is a patient or device: it has no candles, and never will. */
+async function checkInstruments(ctx: GraphQLContext, symbols: readonly string[], argument: string): Promise<void> {
+  const instruments = await ctx.services.registry.instrumentsAmong(symbols);
+  const other = symbols.find((s) => !instruments.has(s));
+  if (other !== undefined) throw new ValidationError(`${argument}: ${JSON.stringify(other)} is a patient or device, not an instrument: candles are made from trades`, { argument });
+}
+
 builder.queryField('candles', (t) =>
   t.field({
     type: CandleConnection,
@@ -83,6 +90,7 @@ builder.queryField('candles', (t) =>
       const intervalMs = configuredInterval(args.interval, ctx.services.config.processors.candleIntervalsMs, 'interval');
       checkTimeRange(args.from, args.to);
       await ctx.scope.source(args.symbol, 'symbol');
+      await checkInstruments(ctx, [args.symbol], 'symbol');
       const limit = pageSize(args.first, PAGE);
       const rows = await listCandles(ctx.services.database.db, {
         symbol: args.symbol,
@@ -94,7 +102,7 @@ builder.queryField('candles', (t) =>
         limit: limit + 1,
       });
       const views: CandleView[] = rows.map((r) => ({ ...r, start: r.start.getTime(), end: r.end.getTime() }));
-      return toPage(views, limit, (c) => String(c.start));
+      return toPage(views, limit, (c) => String(c.start), args.after);
     },
   }),
 );
@@ -113,6 +121,7 @@ builder.subscriptionField('candles', (t) =>
       const configured = ctx.services.config.processors.candleIntervalsMs;
       const intervals = filterSet(args.intervals?.map((i) => configuredInterval(i, configured, 'intervals')));
       const symbols = filterSet(await ctx.scope.sources(args.symbols, 'symbols'));
+      if (symbols) await checkInstruments(ctx, [...symbols], 'symbols');
       const closedOnly = args.closedOnly ?? false;
       return ctx.services.outputs.candles.subscribe(
         (c) => (symbols ? symbols.has(c.symbol) : ctx.scope.owns(c.symbol)) && (!intervals || intervals.has(c.intervalMs)) && (!closedOnly || c.closed),

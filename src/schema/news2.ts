@@ -1,21 +1,29 @@
 import { listNews2 } from '../db/news2.js';
-import { NEWS2_METRICS, type News2Metric, type News2Score } from '../processors/news2.js';
-import { builder } from './builder.js';
+import { NEWS2_METRICS, type News2Metric, type News2Risk, type News2Score } from '../processors/news2.js';
+import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
 import { LIST_SIZE, pageArgs, type PageBounds } from './cost.js';
 import { connectionOf, pageSize, toPage } from './pagination.js';
 
-type News2View = Omit<News2Score, 'id' | 'cursor' | 'highestSingle'>;
+type News2View = Omit<News2Score, 'id' | 'cursor' | 'highestSingle' | 'stay'>;
 
 const PAGE: PageBounds = { max: 500, fallback: 100 };
 
+const NEWS2_RISKS = ['LOW', 'LOW_MEDIUM', 'MEDIUM', 'HIGH'] as const satisfies readonly News2Risk[];
+const NEWS2_RISK_DESCRIPTIONS: Record<News2Risk, string> = {
+  LOW: 'Total 0-4 and no single parameter scoring 3. Raises no alert; resolves a firing NEWS2 alert.',
+  LOW_MEDIUM: 'Total 0-4 with a single parameter scoring 3. A NEWS2 rule fires at MEDIUM severity.',
+  MEDIUM: 'Total 5-6: urgent response. A NEWS2 rule fires at HIGH severity.',
+  HIGH: 'Total 7 or more: emergency response. A NEWS2 rule fires at CRITICAL severity.',
+};
 const News2RiskEnum = builder.enumType('News2Risk', {
-  description: 'RCP NEWS2 clinical risk: LOW (0-4), LOW_MEDIUM (a single parameter scoring 3), MEDIUM (5-6), HIGH (7+).',
-  values: ['LOW', 'LOW_MEDIUM', 'MEDIUM', 'HIGH'] as const,
+  description: 'The clinical risk a NEWS2 score means (Royal College of Physicians, 2017), from its total and its highest single parameter score.',
+  values: describedValues(NEWS2_RISKS, NEWS2_RISK_DESCRIPTIONS),
 });
 
 const News2ParameterRef = builder.objectRef<{ metric: News2Metric; value: number; score: number }>('News2Parameter').implement({
+  description: "One of the six vital signs a NEWS2 score is made of: the patient's latest value of it and the points it scores.",
   fields: (t) => ({ metric: t.exposeString('metric', { description: 'The vital sign.' }), value: t.exposeFloat('value', { description: 'Its latest value.' }), score: t.exposeInt('score', { description: 'Its NEWS2 score, 0-3.' }) }),
 });
 
@@ -41,7 +49,8 @@ const News2Connection = connectionOf('News2Score', News2Ref);
 builder.queryField('news2Scores', (t) =>
   t.field({
     type: News2Connection,
-    description: "Each patient's current NEWS2 score (patients with all six parameters measured), ordered by patient id.",
+    description:
+      "Each patient's current NEWS2 score (patients with all six parameters measured in their current stay: none for a discharged patient, and none for a readmitted one until the six are measured again), ordered by patient id.",
     args: { sourceIds: t.arg.idList({ description: 'Only these patients; all when omitted.' }), ...pageArgs(t.arg, PAGE) },
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first, PAGE);
@@ -49,7 +58,7 @@ builder.queryField('news2Scores', (t) =>
       const sourceIds = await ctx.scope.sources(args.sourceIds);
       const rows = await listNews2(ctx.services.database.db, { tenantId: ctx.scope.tenantId, sourceIds, after: args.after, limit: limit + 1 });
       const scores = rows.map((r): News2View => ({ ...r, time: r.time.getTime(), risk: r.risk as News2View['risk'], scores: r.scores as News2View['scores'], values: r.values as News2View['values'] }));
-      return toPage(scores, limit, (s) => s.sourceId);
+      return toPage(scores, limit, (s) => s.sourceId, args.after);
     },
   }),
 );

@@ -19,7 +19,7 @@ export const PageInfoRef = builder.objectRef<PageInfo>('PageInfo').implement({
   description: 'Forward pagination state: pass endCursor as `after` for the next page.',
   fields: (t) => ({
     hasNextPage: t.exposeBoolean('hasNextPage', { description: 'True when more items follow this page.' }),
-    endCursor: t.exposeString('endCursor', { nullable: true, description: 'The last edge\'s cursor (null on an empty page): pass it as `after`.' }),
+    endCursor: t.exposeString('endCursor', { nullable: true, description: 'The last edge\'s cursor: pass it as `after`. On an empty page, the `after` it was asked with (null on an empty first page), so polling with it keeps your place.' }),
   }),
 });
 
@@ -43,9 +43,13 @@ export function connectionOf<T>(name: string, node: ObjectRef<BuilderTypes, T>) 
 }
 
 /** Builds a page from `limit + 1` fetched items, so hasNextPage needs no count query. */
-export function toPage<T>(items: readonly T[], limit: number, cursorOf: (item: T) => string): Page<T> {
+/**
+ * A page of `limit` from `items` (one more tells hasNextPage). An empty page's endCursor is the `after` it was
+ * asked with: a client polling for what is new with `after: endCursor` keeps its place instead of starting over.
+ */
+export function toPage<T>(items: readonly T[], limit: number, cursorOf: (item: T) => string, after: string | null | undefined): Page<T> {
   const edges = items.slice(0, limit).map((node) => ({ cursor: cursorOf(node), node }));
-  return { edges, pageInfo: { hasNextPage: items.length > limit, endCursor: edges.at(-1)?.cursor ?? null } };
+  return { edges, pageInfo: { hasNextPage: items.length > limit, endCursor: edges.at(-1)?.cursor ?? after ?? null } };
 }
 
 export function pageSize(first: number | null | undefined, { max, fallback }: PageBounds): number {

@@ -21,6 +21,7 @@ const Percentiles = builder.objectRef<Runtime['delay']>('DelayFigures').implemen
 });
 
 const ProcessorOutputs = builder.objectRef<{ processor: string; outputs: number }>('ProcessorOutputCount').implement({
+  description: 'How many outputs one processor of a pipeline has emitted on this node since it started.',
   fields: (t) => ({ processor: t.exposeString('processor', { description: 'The processor, e.g. windows.' }), outputs: t.exposeInt('outputs', { description: 'Outputs it emitted on this node since start.' }) }),
 });
 
@@ -28,7 +29,11 @@ const PipelineRef = builder.objectRef<Runtime>('ProcessorPipeline').implement({
   description: "A stream's processor runtime on this node: progress, watermark, throughput and delay.",
   fields: (t) => ({
     name: t.string({ description: 'The pipeline: readings, patients, trades, transactions or transactions-ip.', resolve: (r) => r.name }),
-    role: t.string({ description: 'owner (processing here), standby (another node holds the lease), starting or stopped.', resolve: (r) => r.role }),
+    role: t.string({
+      description:
+        'owner (processing here), lapsed (this node owned it, but its lease renewals have not reached the database for a whole PROCESSOR_LEASE: another node may hold it; it goes on or stands by once the database answers), standby (another node holds the lease), starting or stopped.',
+      resolve: (r) => r.reportedRole,
+    }),
     position: t.string({ description: 'Last stream cursor processed.', resolve: (r) => r.position.toString() }),
     watermark: t.field({
       type: 'DateTime',
@@ -99,7 +104,7 @@ builder.queryField('lateEvents', (t) =>
       }
       const limit = pageSize(args.first, PAGE);
       const found = await listLateEvents(ctx.services.database.db, { tenantId: ctx.scope.tenantId, pipeline: args.pipeline, after: parseCursor(args.after, 'after'), limit: limit + 1 });
-      return toPage(found, limit, (e) => e.cursor.toString());
+      return toPage(found, limit, (e) => e.cursor.toString(), args.after);
     },
   }),
 );

@@ -1,9 +1,9 @@
 import { readingsAfter, type Reading } from '../db/readings.js';
-import { QUALITIES } from '../db/schema.js';
+import { QUALITIES, type Quality } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
 import { committedOffset } from '../db/offsets.js';
 import { READINGS_STREAM, ingestReadings } from '../ingest/ingest-readings.js';
-import { builder } from './builder.js';
+import { builder, describedValues } from './builder.js';
 import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { emitBatch } from './live.js';
@@ -14,9 +14,15 @@ import { checkMetrics } from './metrics.js';
 
 const PAGE: PageBounds = { max: 1_000, fallback: 100 };
 
+const QUALITY_DESCRIPTIONS: Record<Quality, string> = {
+  GOOD: "Sent as GOOD (or without quality) and plausible: within the metric's catalog range, and a whole number where the metric takes one.",
+  SUSPECT: "Outside the metric's plausible range (or not a whole number where it must be), so marked at ingest; or so flagged by the sender. Stored and listed, never dropped.",
+  BAD: 'Flagged unusable by the sender (ingest never sets it). Stored and listed.',
+};
 export const QualityEnum = builder.enumType('Quality', {
-  description: 'GOOD: plausible. SUSPECT: outside the metric\'s plausible range, or flagged by the sender. BAD: flagged unusable by the sender. Windows, anomaly flags, NEWS2 and alert rules use GOOD readings only.',
-  values: QUALITIES,
+  description:
+    'How far a reading can be trusted. Windows, anomaly flags, NEWS2 and alert rules use GOOD readings only; history aggregates every stored reading.',
+  values: describedValues(QUALITIES, QUALITY_DESCRIPTIONS),
 });
 
 export const ReadingRef = builder.objectRef<Reading>('Reading').implement({
@@ -31,7 +37,7 @@ export const ReadingRef = builder.objectRef<Reading>('Reading').implement({
     time: t.field({ type: 'DateTime', description: 'When it was measured (event time).', resolve: (r) => r.time }),
     value: t.exposeFloat('value', { description: 'The measured value, in unit.' }),
     unit: t.exposeString('unit', { description: 'The metric\'s unit.' }),
-    quality: t.field({ description: 'GOOD, or SUSPECT when out of the metric\'s plausible range or flagged by the sender.', type: QualityEnum, resolve: (r) => r.quality }),
+    quality: t.field({ description: 'GOOD; SUSPECT when out of the metric\'s plausible range or flagged so by the sender; BAD when flagged unusable by the sender.', type: QualityEnum, resolve: (r) => r.quality }),
   }),
 });
 
@@ -40,7 +46,7 @@ const ReadingInput = builder.inputType('ReadingInput', {
   fields: (t) => ({
     sourceId: t.string({ required: true, description: 'A registered source id.' }),
     metric: t.string({ required: true, description: 'A metric from the catalog (query `metrics`).' }),
-    time: t.string({ required: true, description: 'ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00.250Z; kept to the millisecond, so two readings of one series in the same millisecond are one reading (the first stored wins).' }),
+    time: t.string({ required: true, description: 'ISO-8601 timestamp with seconds and a time zone (Z or ±hh:mm), e.g. 2026-01-01T12:00:00.250Z; kept to the millisecond, so two readings of one series in the same millisecond are one reading (the first stored wins).' }),
     value: t.float({ required: true, description: "In the metric's catalog unit." }),
     unit: t.string({ description: "Optional; if given it must equal the metric's catalog unit." }),
     quality: t.field({ type: QualityEnum, description: 'Sender-side quality flag; defaults to GOOD.' }),
@@ -78,7 +84,7 @@ builder.queryField('readings', (t) =>
         limit: limit + 1,
         filter: { tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics, from: args.from, to: args.to },
       });
-      return toPage(found, limit, (r) => r.cursor.toString());
+      return toPage(found, limit, (r) => r.cursor.toString(), args.after);
     },
   }),
 );

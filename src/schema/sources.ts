@@ -1,11 +1,12 @@
 import { latestReadings } from '../db/readings.js';
 import { listSources, retireSources } from '../db/sources.js';
-import { SOURCE_KINDS } from '../db/schema.js';
+import { SOURCE_KINDS, type SourceKind } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
 import { metricCatalog, metricNames } from '../ingest/metrics.js';
 import { SOURCE_ID_PATTERN, SOURCE_ID_RULE } from '../ingest/reading-item.js';
 import type { Reading } from '../db/readings.js';
-import { builder } from './builder.js';
+import type { Db } from '../db/client.js';
+import { builder, describedValues } from './builder.js';
 import { connectionOf, pageSize, toPage } from './pagination.js';
 import { LIST_SIZE, listLength, pageArgs, type ListSize, type PageBounds } from './cost.js';
 import { ReadingRef } from './readings.js';
@@ -24,10 +25,34 @@ interface SourceView {
   latest: () => Promise<Reading[]>;
 }
 
-const SourceKindEnum = builder.enumType('SourceKind', { values: SOURCE_KINDS });
+/** `sources` with their latest readings, read in one query for all of them when the first Source.latest asks. */
+function withLatest<S extends { id: string }>(db: Db, sources: readonly S[]): (S & { latest: () => Promise<Reading[]> })[] {
+  let bySource: Promise<Map<string, Reading[]>> | undefined;
+  const readAll = async () => {
+    const grouped = new Map<string, Reading[]>();
+    for (const reading of await latestReadings(db, sources.map((s) => s.id), metricNames())) {
+      const list = grouped.get(reading.sourceId);
+      if (list) list.push(reading);
+      else grouped.set(reading.sourceId, [reading]);
+    }
+    return grouped;
+  };
+  return sources.map((s) => ({ ...s, latest: async () => (await (bySource ??= readAll())).get(s.id) ?? [] }));
+}
+
+const SOURCE_KIND_DESCRIPTIONS: Record<SourceKind, string> = {
+  PATIENT: "A person whose vitals are measured; sends readings. The dashboard's ward wall shows a tile for each patient in use.",
+  DEVICE: 'Equipment that sends readings (a monitor, a pump). A device may be registered again as a PATIENT, and back.',
+  INSTRUMENT:
+    'A traded symbol; takes trades (ingestTrades), never readings. A symbol becomes the instrument of the tenant that registers it as one or is the first to trade it, and never changes kind.',
+};
+const SourceKindEnum = builder.enumType('SourceKind', {
+  description: 'What a source is: PATIENT and DEVICE send readings, INSTRUMENT trades.',
+  values: describedValues(SOURCE_KINDS, SOURCE_KIND_DESCRIPTIONS),
+});
 
 const SourceRef = builder.objectRef<SourceView>('Source').implement({
-  description: 'A patient, device or instrument that emits readings.',
+  description: 'A patient or device that sends readings, or an instrument that is traded.',
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Its stable id.' }),
     kind: t.field({ description: 'What it is.', type: SourceKindEnum, resolve: (s) => s.kind }),
@@ -50,6 +75,7 @@ const SourceRef = builder.objectRef<SourceView>('Source').implement({
 });
 
 const SourceInput = builder.inputType('SourceInput', {
+  description: 'A source to register (registerSources): created when its id is new; otherwise renamed, and its kind changed between PATIENT and DEVICE.',
   fields: (t) => ({
     id: t.id({ required: true, description: 'Stable id: 1-128 of letters, digits, ".", "_", ":", "-".' }),
     kind: t.field({ description: 'What it is.', type: SourceKindEnum, required: true }),
@@ -88,6 +114,8 @@ builder.mutationField('registerSources', (t) =>
         // Source ids are global; saying an id is taken is the one fact a tenant learns about another's ids.
         throw new ValidationError(`source id ${JSON.stringify(taken[0])} is not available; choose another (a tenant prefix avoids clashes)`, {
           argument: 'sources',
+          index: args.sources.findIndex((s) => String(s.id) === taken[0]),
+          field: 'id',
           sourceId: taken[0],
         }, 'SOURCE_ID_TAKEN');
       }
@@ -98,8 +126,12 @@ builder.mutationField('registerSources', (t) =>
           { index, field: 'kind', sourceId: kindFixed.id },
         );
       }
-      const none = () => Promise.resolve([]);
-      return stored.map((s) => ({ ...s, latest: none }));
+      // A patient readmitted now or before (admittedAt): the alerts processor reads stays with the rules; every
+      // node learns of a readmission at once, so its first readings start the new stay.
+      if (stored.some((s) => s.admittedAt !== null)) await ctx.services.rules.changed();
+      // In the order asked for (the registry stores them in id order, locking rows in that order).
+      const byId = new Map(stored.map((s) => [s.id, s]));
+      return withLatest(ctx.services.database.db, args.sources.flatMap((s) => byId.get(String(s.id)) ?? []));
     },
   }),
 );
@@ -108,18 +140,19 @@ builder.mutationField('retireSources', (t) =>
   t.field({
     type: [SourceRef],
     description:
-      'Retires sources: a patient discharged, a device taken out of use. A retired source is left out of `sources` (unless includeRetired) and of signal-loss (NO_DATA) alerts, and its open signal-loss alerts are resolved; its stored data, windows and other alerts stay, and readings sent for it are still stored. registerSources brings it back. A source retired before keeps its retiredAt.',
+      'Retires sources: a patient discharged, a device taken out of use. A retired source is left out of `sources` (unless includeRetired) and of signal-loss (NO_DATA) alerts, and its open alerts are resolved; readings sent for it are still stored, but raise no alert; its stored data and windows stay. registerSources brings it back as a new stay: alert rules start afresh from its first reading after. A source retired before keeps its retiredAt.',
     args: { ids: t.arg.idList({ required: true, description: 'The sources to retire: 1-1000 of your tenant\'s.' }) },
     extensions: { [LIST_SIZE]: ((argument) => listLength(argument('ids')) ?? 1_000) satisfies ListSize },
     resolve: async (_root, args, ctx) => {
       if (args.ids.length === 0) throw new ValidationError('ids is an empty list: name the sources to retire', { argument: 'ids' });
       const ids = (await ctx.scope.sources(args.ids, 'ids'))!;
       const retired = await retireSources(ctx.services.database.db, ids, ctx.scope.tenantId);
-      await ctx.services.alerts.resolveSignalLoss(ctx.scope.tenantId, ids);
-      const none = () => Promise.resolve([]);
+      await ctx.services.alerts.resolveRetired(ctx.scope.tenantId, ids);
+      // Every node's alerts processor learns of the discharge now, not at its next periodic reload.
+      await ctx.services.rules.changed();
       const byId = new Map(retired.map((s) => [s.id, s]));
       // In the order asked for, each once.
-      return [...new Set(ids)].flatMap((id) => (byId.has(id) ? [{ ...byId.get(id)!, latest: none }] : []));
+      return withLatest(ctx.services.database.db, [...new Set(ids)].flatMap((id) => byId.get(id) ?? []));
     },
   }),
 );
@@ -141,19 +174,8 @@ builder.queryField('sources', (t) =>
       const { db } = ctx.services.database;
       const ids = args.ids?.length ? await ctx.scope.sources(args.ids, 'ids') : null;
       const found = await listSources(db, { tenantId: ctx.scope.tenantId, kind: args.kind, ids, after: args.after, limit: limit + 1, includeRetired: args.includeRetired ?? false });
-      const page = found.slice(0, limit);
-      let bySource: Promise<Map<string, Reading[]>> | undefined;
-      const readAll = async () => {
-        const grouped = new Map<string, Reading[]>();
-        for (const reading of await latestReadings(db, page.map((s) => s.id), metricNames())) {
-          const list = grouped.get(reading.sourceId);
-          if (list) list.push(reading);
-          else grouped.set(reading.sourceId, [reading]);
-        }
-        return grouped;
-      };
-      const latestOf = (id: string) => async () => (await (bySource ??= readAll())).get(id) ?? [];
-      return toPage(found.map((s) => ({ ...s, latest: latestOf(s.id) })), limit, (s) => s.id);
+      // The one past the page (there only to tell hasNextPage) is read with it: one id more in the same query.
+      return toPage(withLatest(db, found), limit, (s) => s.id, args.after);
     },
   }),
 );

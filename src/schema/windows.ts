@@ -68,7 +68,7 @@ builder.queryField('windows', (t) =>
         limit: limit + 1,
       });
       const views: WindowView[] = rows.map((r) => ({ ...r, start: r.start.getTime(), end: r.end.getTime() }));
-      return toPage(views, limit, (w) => String(w.start));
+      return toPage(views, limit, (w) => String(w.start), args.after);
     },
   }),
 );

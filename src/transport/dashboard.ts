@@ -71,7 +71,7 @@ async function send(req: IncomingMessage, res: ServerResponse, root: string, pat
       head,
       404,
       'text/html; charset=utf-8',
-      '<!doctype html><title>Vigil</title><p>The dashboard is not built. Run <code>npm run build:web</code> (<code>npm start</code> does it), or use the API at <a href="/graphql">/graphql</a>.</p>',
+      '<!doctype html><title>Vigil</title><p>The dashboard is not built. Run <code>npm run build:web</code> (<code>npm start</code> does it when dev dependencies are installed), or use the API at <a href="/graphql">/graphql</a>.</p>',
     );
   }
   const type = TYPES[extname(target).toLowerCase()] ?? 'application/octet-stream';

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import { sqlStateOf } from '../db/client.js';
+import { connectionErrorCode, DEADLOCK_DETECTED, SERIALIZATION_FAILURE, sqlStateOf } from '../db/client.js';
 import { AppError } from '../errors.js';
 import { reasonOf, type Logger } from '../log.js';
 
@@ -88,6 +88,27 @@ export function createMaskError(log: Logger) {
       });
     }
     const requestId = error !== null && typeof error === 'object' ? requestOfError.get(error) : undefined;
+    // A deadlock or serialization failure: PostgreSQL rolled back the operation's transaction so a concurrent one
+    // could finish. Nothing is wrong with the request, and running it again is the remedy.
+    if (sqlState === DEADLOCK_DETECTED || sqlState === SERIALIZATION_FAILURE) {
+      log.warn({ sqlState, path: graphQLError?.path, requestId }, 'the database aborted an operation in a conflict with a concurrent one; the client is told to retry');
+      return new GraphQLError('the database aborted this operation to resolve a conflict with another running at the same time; retry it', {
+        nodes: graphQLError?.nodes,
+        path: graphQLError?.path,
+        extensions: { code: 'UNAVAILABLE', sqlState },
+      });
+    }
+    // The database unreachable, or the connection lost: nothing is wrong with the request (ingest says more,
+    // ingest/unavailable.ts). Each of an outage's requests meets it, and /ready and the checks log the outage.
+    const connection = connectionErrorCode(original);
+    if (connection) {
+      log.debug({ cause: connection, path: graphQLError?.path, requestId }, 'an operation met the database unreachable; the client is told to retry');
+      return new GraphQLError('the database is unreachable right now; retry shortly', {
+        nodes: graphQLError?.nodes,
+        path: graphQLError?.path,
+        extensions: { code: 'UNAVAILABLE', retryable: true, cause: connection },
+      });
+    }
     log.error({ err: original, path: graphQLError?.path, requestId }, 'unexpected error while executing an operation');
     return new GraphQLError(message, {
       nodes: graphQLError?.nodes,

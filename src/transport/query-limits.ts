@@ -1,9 +1,20 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { GraphQLError, Kind, MaxIntrospectionDepthRule, parse, visit, type DocumentNode, type ExecutionArgs, type OperationDefinitionNode, type ValidationContext, type ValidationRule } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  MaxIntrospectionDepthRule,
+  parse,
+  valueFromASTUntyped,
+  visit,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { queryCost } from './query-cost.js';
+import { operationOf, queryCost } from './query-cost.js';
 
 export interface QueryLimits {
   /** Nesting of selection sets, fragments flattened. Default 12. */
@@ -21,6 +32,13 @@ export interface QueryLimits {
 /** Filters (ids, metrics, kinds…) are lists of scalars; no legitimate one is longer. Batches are lists of objects. */
 export const MAX_SCALAR_LIST = 1_000;
 
+/**
+ * How deep a variable's value may nest (a list in an object in a list…). The deepest input the schema takes is a
+ * few levels; graphql-js coerces values recursively, and these checks walk them so, both overflowing the stack
+ * on a value nested thousands deep (an internal error).
+ */
+export const MAX_VARIABLE_DEPTH = 32;
+
 /** Ingest batches: their items are checked one by one (NUL refused per item, kept as a dead letter). */
 const ITEM_ARGUMENTS = new Set(['readings', 'trades', 'transactions']);
 
@@ -32,6 +50,33 @@ const unstorable = (text: string) => text.includes('\u0000') || !text.isWellForm
 
 const hasNul = (value: unknown): boolean =>
   typeof value === 'string' ? unstorable(value) : value !== null && typeof value === 'object' && Object.values(value).some(hasNul);
+
+/**
+ * Whether `value` nests deeper than `max` lists and objects. Recursive, but never past `max` levels; it runs on every
+ * ingest batch: 0.04 ms for 1,000 readings here, against 0.2 ms for a walk with its own stack.
+ */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (max === 0) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (nestsDeeperThan(value[i], max - 1)) return true;
+    return false;
+  }
+  for (const key in value) if (nestsDeeperThan((value as Record<string, unknown>)[key], max - 1)) return true;
+  return false;
+}
+
+/**
+ * The variables as the operation will see them: those sent, and the defaults written in the document for the
+ * others. A default is the client's value as much as a sent one: `$ids: [ID!] = []` is an empty filter too.
+ */
+function withDefaults(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const definitions = operationOf(document, operationName)?.variableDefinitions?.filter((d) => d.defaultValue !== undefined && !(variables && Object.hasOwn(variables, d.variable.name.value)));
+  if (!definitions?.length) return variables;
+  const values: Record<string, unknown> = { ...variables };
+  for (const d of definitions) values[d.variable.name.value] = valueFromASTUntyped(d.defaultValue!);
+  return values;
+}
 
 /** The first argument with unstorable text anywhere in it, inline or through a variable. */
 function argumentWithNul(document: DocumentNode, variables: Record<string, unknown> | undefined): string | undefined {
@@ -95,9 +140,7 @@ function oversizedList(document: DocumentNode, variables: Record<string, unknown
  * patients yet) would read as "all" too, and answer the whole tenant. Mutations take empty batches.
  */
 function emptyFilter(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | undefined): string | undefined {
-  const operation = document.definitions.find(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (operationName == null || d.name?.value === operationName),
-  );
+  const operation = operationOf(document, operationName);
   if (!operation || operation.operation === 'mutation') return undefined;
   let found: string | undefined;
   visit(document, {
@@ -118,7 +161,15 @@ const INTROSPECTION_DEPTH = 30;
 
 /** What only the variables tell: a NUL in an argument, an empty or oversized filter list, and the cost (page sizes may be variables). */
 function checkArguments(args: ExecutionArgs, maxCost: number) {
-  const variables = args.variableValues as Record<string, unknown> | undefined;
+  const sent = args.variableValues as Record<string, unknown> | undefined;
+  for (const [name, value] of Object.entries(sent ?? {})) {
+    if (nestsDeeperThan(value, MAX_VARIABLE_DEPTH)) {
+      return {
+        errors: [new GraphQLError(`variable $${name} nests lists and objects more than ${MAX_VARIABLE_DEPTH} deep`, { extensions: { code: 'BAD_USER_INPUT', variable: name, limit: MAX_VARIABLE_DEPTH } })],
+      };
+    }
+  }
+  const variables = withDefaults(args.document, args.operationName, sent);
   const withNul = argumentWithNul(args.document, variables);
   if (withNul !== undefined) {
     return {

@@ -10,8 +10,15 @@ const PING_EVERY_MS = 12_000;
  * connections mode, as yoga writes it, plus ids). A browser EventSource that
  * reconnects sends it back as Last-Event-ID and resumes without loss.
  * `cursorOf(request)` answers the cursor the request's subscription emitted last.
+ * `stream.opened(res)` is told of each response that becomes a stream. Once
+ * `stream.interrupted()` (shutdown), a stream whose events end is closed
+ * without `event: complete`: a `complete` tells a client the subscription is
+ * over for good, while a stream cut short is one it reconnects to.
  */
-export function useSseEventIds(cursorOf: (request: Request) => string | null): Plugin {
+export function useSseEventIds(
+  cursorOf: (request: Request) => string | null,
+  stream: { opened(res: ServerResponse): void; interrupted(): boolean } = { opened: () => undefined, interrupted: () => false },
+): Plugin {
   return {
     onResultProcess({ request, result, setResultProcessor, serverContext }) {
       if (!result || typeof result !== 'object' || !(Symbol.asyncIterator in result)) return;
@@ -20,12 +27,15 @@ export function useSseEventIds(cursorOf: (request: Request) => string | null): P
       if (accept && !accept.includes('text/event-stream') && !accept.includes('*/*')) return;
       // Node's response (the HTTP server hands yoga req and res): this response is a stream of events.
       const response = (serverContext as { res?: ServerResponse }).res;
-      if (response) flushEachWrite(response);
+      if (response) {
+        flushEachWrite(response);
+        stream.opened(response);
+      }
       setResultProcessor((input, fetchAPI) => {
         const iterator = (input as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
         const encoder = new fetchAPI.TextEncoder();
         let ping: NodeJS.Timeout | undefined;
-        const stream = new fetchAPI.ReadableStream<Uint8Array>({
+        const events = new fetchAPI.ReadableStream<Uint8Array>({
           start(controller) {
             // An initial comment flushes headers through proxies and browsers that wait for a body.
             controller.enqueue(encoder.encode(':\n\n'));
@@ -42,7 +52,7 @@ export function useSseEventIds(cursorOf: (request: Request) => string | null): P
                 controller.enqueue(encoder.encode(`${id ? `id: ${id}\n` : ''}event: next\ndata: ${data}\n\n`));
                 return;
               }
-              controller.enqueue(encoder.encode('event: complete\ndata:\n\n'));
+              if (!stream.interrupted()) controller.enqueue(encoder.encode('event: complete\ndata:\n\n'));
               clearInterval(ping);
               controller.close();
             } catch (error) {
@@ -55,7 +65,7 @@ export function useSseEventIds(cursorOf: (request: Request) => string | null): P
             await iterator.return?.();
           },
         });
-        return new fetchAPI.Response(stream, {
+        return new fetchAPI.Response(events, {
           status: 200,
           headers: {
             'Content-Type': 'text/event-stream',

@@ -5,6 +5,7 @@ import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { KeyGuessingError } from '../auth/authenticator.js';
 import type { OpenConnections } from '../auth/connections.js';
 import type { Principal } from '../auth/principal.js';
 import { AppError } from '../errors.js';
@@ -17,6 +18,9 @@ import { watchSockets } from './socket-timers.js';
 export const GOING_AWAY = 1001;
 /** Close code for a connection_init without a valid API key (graphql-ws's "Forbidden"); the reason says why. */
 export const KEY_REFUSED = 4403;
+/** Closes that say "come back": graphql-ws clients (the dashboard's too) retry them; 4403 means the key, for good. */
+export const SERVICE_RESTART = 1012;
+export const TRY_AGAIN_LATER = 1013;
 // graphql-ws's defaults: a ping every 12 s (one unanswered by the next cuts the socket), 3 s to send connection_init.
 const KEEP_ALIVE_MS = 12_000;
 const INIT_WAIT_MS = 3_000;
@@ -45,7 +49,7 @@ interface EnvelopedRoot {
  * graphql-ws (graphql-transport-ws protocol) on the HTTP server's port and
  * path, executing through yoga's envelop so masking, context and plugins
  * are the same as over HTTP and SSE. While `accepting()` is false (shutdown)
- * new connections are refused: graphql-ws closes them with 4403.
+ * new connections are closed with 1012 (Service Restart), which clients retry.
  */
 export function attachWebSocket(options: {
   server: HttpServer;
@@ -90,7 +94,11 @@ export function attachWebSocket(options: {
       onConnect: async (ctx) => {
         const { socket, request } = ctx.extra;
         timers.initialised(socket);
-        if (!options.accepting()) return false;
+        if (!options.accepting()) {
+          // graphql-ws would close with 4403 Forbidden, which clients take as a refused key and never retry.
+          socket.close(SERVICE_RESTART, 'the server is shutting down; reconnect shortly');
+          return false;
+        }
         // The upgrade request (its headers, raw headers, socket ties) is needed only to authenticate: not kept for the socket's life.
         (ctx.extra as { request?: IncomingMessage }).request = undefined;
         try {
@@ -104,7 +112,11 @@ export function attachWebSocket(options: {
         } catch (error) {
           // The database is down: every connecting socket meets it, so one line per outage.
           if (!(error instanceof AppError)) authOutage.failed(error);
-          socket.close(KEY_REFUSED, error instanceof AppError ? error.message.slice(0, 120) : 'cannot check the API key right now');
+          // A key refused is for good; a key that cannot be checked now (the database is down) is worth retrying.
+          // Throttled (too many unknown keys from its address): refused without a lookup, and worth retrying later.
+          if (error instanceof KeyGuessingError) socket.close(TRY_AGAIN_LATER, error.message.slice(0, 120));
+          else if (error instanceof AppError) socket.close(KEY_REFUSED, error.message.slice(0, 120));
+          else socket.close(TRY_AGAIN_LATER, 'cannot check the API key right now; reconnect shortly');
           return false;
         }
       },
@@ -165,10 +177,10 @@ export function attachWebSocket(options: {
     get executing() {
       return executing;
     },
-    /** Closes every socket with 1001, cuts the ones that do not answer the close handshake, stops the server. */
+    /** Closes every socket with 1001 (its subscriptions are cut, not completed, so clients resubscribe), cuts the ones that do not answer the close handshake, stops the server. */
     async close(graceMs = 1_000) {
       timers.stop();
-      for (const socket of wss.clients) socket.close(GOING_AWAY, 'server shutting down');
+      for (const socket of wss.clients) socket.close(GOING_AWAY, 'server shutting down; reconnect and resubscribe');
       const cut = setTimeout(() => {
         for (const socket of wss.clients) socket.terminate();
       }, graceMs);

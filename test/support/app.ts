@@ -8,12 +8,37 @@ import postgres from 'postgres';
 import WebSocket from 'ws';
 import { loadConfig, type Config } from '../../src/config.js';
 import { rows } from '../../src/db/client.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { createServer, type Server } from '../../src/server.js';
 import { DATABASE_URL, REDIS_URL, type Backend } from './backends.js';
 import { freshEmbeddedDataDir, seedEmbeddedDataDir } from './embedded-template.js';
 import { LiveResults, waitFor } from './live.js';
 import { readSse } from './sse.js';
+
+/** A PostgreSQL connection of the test's own in `schema` (another node's, a DBA's session); the caller ends it. */
+export const directConnection = (schema: string) => postgres(DATABASE_URL!, { max: 1, onnotice: () => undefined, connection: { search_path: schema } });
+
+/**
+ * Holds `table` locked (exclusive) in a transaction of `direct` until `release()`, so that whatever writes it
+ * waits: resolves once held. `release()` may be called more than once.
+ */
+export async function lockTable(direct: postgres.Sql, table: string): Promise<{ release(): Promise<void> }> {
+  let release = () => {};
+  let locked!: () => void;
+  const held = new Promise<void>((resolve) => (locked = resolve));
+  const done = direct.begin(async (tx) => {
+    await tx.unsafe(`lock table "${table}" in exclusive mode`);
+    locked();
+    await new Promise<void>((resolve) => (release = resolve));
+  });
+  await held;
+  return {
+    release: async () => {
+      release();
+      await done;
+    },
+  };
+}
 
 export interface GraphQLResponse<R> {
   data?: R | null;
@@ -35,8 +60,12 @@ export interface TestApp {
   mutate<R, V>(document: TypedDocumentNode<R, V>, variables: V): Promise<R>;
   /** A graphql-ws subscription; resolves once the server has registered it. */
   subscribeWs<R, V>(document: TypedDocumentNode<R, V>, variables: V): Promise<Subscription<R>>;
-  /** An SSE subscription; resolves once the server has registered it. */
-  subscribeSse<R, V>(document: TypedDocumentNode<R, V>, variables: V, options?: { lastEventId?: string }): Promise<Subscription<R> & { lastEventId(): string | undefined }>;
+  /** An SSE subscription; resolves once the server has registered it. `completedByServer` once it sent `event: complete`. */
+  subscribeSse<R, V>(
+    document: TypedDocumentNode<R, V>,
+    variables: V,
+    options?: { lastEventId?: string },
+  ): Promise<Subscription<R> & { lastEventId(): string | undefined; completedByServer(): boolean }>;
   sql<T>(query: SQL): Promise<T[]>;
   /** Waits until the processors have consumed everything committed so far. */
   settle(): Promise<void>;
@@ -49,6 +78,8 @@ export interface TestAppOptions {
   schema?: string;
   dataDir?: string;
   keepSchema?: boolean;
+  /** The server's logger (a test reading its lines); by default one at TEST_LOG_LEVEL, or silent. */
+  log?: Logger;
 }
 
 /** Starts the real server on 127.0.0.1:0 for `backend`, with its own schema / channel prefix. */
@@ -77,7 +108,7 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
     ...options.env,
   };
   const config = loadConfig(env);
-  const server = await createServer(config, { log: createLogger(env.LOG_LEVEL!) }).catch((error: unknown) => {
+  const server = await createServer(config, { log: options.log ?? createLogger(env.LOG_LEVEL!) }).catch((error: unknown) => {
     ownDataDir?.remove();
     throw error;
   });
@@ -143,12 +174,16 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
         signal: abort.signal,
       });
       let lastId: string | undefined;
+      let completeEvent = false;
       void (async () => {
         try {
           for await (const event of readSse(response.body!)) {
             if (event.id) lastId = event.id;
             if (event.event === 'next') results.push(JSON.parse(event.data));
-            if (event.event === 'complete') results.complete();
+            if (event.event === 'complete') {
+              completeEvent = true;
+              results.complete();
+            }
           }
           results.complete();
         } catch (error) {
@@ -160,6 +195,7 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
       return {
         results: results as never,
         lastEventId: () => lastId,
+        completedByServer: () => completeEvent,
         close: async () => abort.abort(),
       };
     },

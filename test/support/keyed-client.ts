@@ -62,6 +62,8 @@ export async function openWs(baseUrl: string, key: string): Promise<KeyedSocket>
     connectionParams: { apiKey: key },
     retryAttempts: 0,
     lazy: false,
+    // The close is what the tests read (closeCode); graphql-ws would also print it to the console.
+    onNonLazyError: () => undefined,
     on: {
       connected: () => (opened = true),
       closed: (event) => {

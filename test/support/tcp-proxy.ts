@@ -21,6 +21,12 @@ export interface TcpProxy {
    * of it. Resolves once cut.
    */
   cutAtResult(sqlIncludes: string): Promise<void>;
+  /**
+   * Stops forwarding in both directions, keeping every connection open (and accepting new ones, which hear
+   * nothing either): a server or network that stops answering without closing anything. `thaw()` forwards again.
+   */
+  freeze(): void;
+  thaw(): void;
   /** Listens again on the same port and forwards new connections. */
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -44,6 +50,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let port = 0;
   let server: Server | undefined;
   let resultTrap: { sqlIncludes: string; sprung: () => void } | undefined;
+  let frozen = false;
+  const hold = ({ client, upstream }: Link) => {
+    client.pause();
+    upstream.pause();
+  };
 
   const destroyAll = () => {
     for (const { client, upstream } of links) {
@@ -74,6 +85,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
+    if (frozen) hold(link);
 
     // Client → server: which Sync-delimited units run a statement whose text the trap wants (Parse names
     // the statement and carries its text; Bind names the statement it runs; each Sync is answered by one
@@ -183,6 +195,17 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       return new Promise<void>((resolve) => {
         resultTrap = { sqlIncludes, sprung: resolve };
       });
+    },
+    freeze() {
+      frozen = true;
+      for (const link of links) hold(link);
+    },
+    thaw() {
+      frozen = false;
+      for (const { client, upstream } of links) {
+        client.resume();
+        upstream.resume();
+      }
     },
     async restore() {
       if (!server) await listen();

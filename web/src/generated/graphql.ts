@@ -4,55 +4,88 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** How history combines each bucket's readings into one value: every stored reading of the series counts, whatever its quality. */
 export type Aggregate =
+  /** The mean of the bucket's readings. */
   | 'AVG'
+  /** How many readings the bucket holds (0 for an empty bucket when filled). */
   | 'COUNT'
+  /** The value of the bucket's earliest reading by measurement time. */
   | 'FIRST'
+  /** The value of the bucket's latest reading by measurement time. */
   | 'LAST'
+  /** The highest of the bucket's readings. */
   | 'MAX'
+  /** The lowest of the bucket's readings. */
   | 'MIN';
 
-/** THRESHOLD: an aggregate of one metric over a trailing window above/below a value for a duration, clearing at `clear`. RATE_OF_CHANGE: a rise or drop larger than an amount within a window. NO_DATA: a source (or one metric of it) silent longer than `expectedInterval`. NEWS2: the National Early Warning Score 2 of a patient, alerting at a single parameter scoring 3 (MEDIUM), aggregate 5 (HIGH, urgent) and 7 (CRITICAL, emergency). */
+/** What an alert rule evaluates; decides which of the rule's other fields apply. */
 export type AlertRuleKind =
+  /** The patient's National Early Warning Score 2 from the latest six vitals: fires MEDIUM at a single parameter scoring 3, HIGH at a total of 5 and CRITICAL at 7; a change of level while firing is an UPDATED transition. Sets its own severity. */
   | 'NEWS2'
+  /** Signal lost: a source (or one `metric` of it) silent for longer than `expectedInterval`; resolves when data comes back. Checked by the clock, every ALERT_CHECK_INTERVAL; a retired source raises none. */
   | 'NO_DATA'
+  /** A rise larger than `rise`, or a drop larger than `drop`, of one metric within `window`, held for `for`. */
   | 'RATE_OF_CHANGE'
+  /** An aggregate of one metric (LAST, or AVG/MIN/MAX over a trailing `window`) above `above` or below `below` for `for`; a firing alert resolves only back past `clear` (hysteresis). */
   | 'THRESHOLD';
 
-/** PENDING: breaching, waiting out the rule's `for`. FIRING: raised. RESOLVED: over. */
+/** Where an alert is in its lifecycle: PENDING, then FIRING, then RESOLVED (a breach that ends while PENDING goes straight to RESOLVED). */
 export type AlertState =
+  /** Raised: the breach held for the rule's `for`, or at once without one. Escalates unless acknowledged (see Severity). */
   | 'FIRING'
+  /** Breaching, but not yet for as long as the rule's `for` asks: becomes FIRING once the breach has held that long, or RESOLVED if it lapses first. A rule without `for`, NEWS2 and NO_DATA fire at once, without this state. */
   | 'PENDING'
+  /** Over, for good (a new breach opens a new alert): the condition cleared (THRESHOLD back past `clear`, RATE_OF_CHANGE no longer breached, NEWS2 risk back to LOW, NO_DATA data back), its rule was deleted, its rule was disabled or changed so that it no longer covers the alert (at the series' next reading), or a NO_DATA alert's source was retired. */
   | 'RESOLVED';
 
-/** NONE: only buckets with data. LOCF: every bucket, empty ones carry the last value. INTERPOLATE: every bucket, empty ones linear between neighbours. With COUNT, either fill gives every bucket and an empty one counts 0. */
+/** What history answers for buckets without readings. Fills use only the buckets of the queried range: nothing is carried in from before it. With COUNT, LOCF and INTERPOLATE both give every bucket and an empty one counts 0. */
 export type Fill =
+  /** Every bucket of the range; an empty one gets the value on the straight line between the nearest buckets with readings before and after it, null where the range has none on one side. */
   | 'INTERPOLATE'
+  /** Every bucket of the range; an empty one carries the value of the nearest earlier bucket with readings (last observation carried forward), null before the first one in the range. */
   | 'LOCF'
+  /** Only buckets that hold readings; empty ones are left out of the answer. */
   | 'NONE';
 
-/** RCP NEWS2 clinical risk: LOW (0-4), LOW_MEDIUM (a single parameter scoring 3), MEDIUM (5-6), HIGH (7+). */
+/** The clinical risk a NEWS2 score means (Royal College of Physicians, 2017), from its total and its highest single parameter score. */
 export type News2Risk =
+  /** Total 7 or more: emergency response. A NEWS2 rule fires at CRITICAL severity. */
   | 'HIGH'
+  /** Total 0-4 and no single parameter scoring 3. Raises no alert; resolves a firing NEWS2 alert. */
   | 'LOW'
+  /** Total 0-4 with a single parameter scoring 3. A NEWS2 rule fires at MEDIUM severity. */
   | 'LOW_MEDIUM'
+  /** Total 5-6: urgent response. A NEWS2 rule fires at HIGH severity. */
   | 'MEDIUM';
 
-/** GOOD: plausible. SUSPECT: outside the metric's plausible range, or flagged by the sender. BAD: flagged unusable by the sender. Windows, anomaly flags, NEWS2 and alert rules use GOOD readings only. */
+/** How far a reading can be trusted. Windows, anomaly flags, NEWS2 and alert rules use GOOD readings only; history aggregates every stored reading. */
 export type Quality =
+  /** Flagged unusable by the sender (ingest never sets it). Stored and listed. */
   | 'BAD'
+  /** Sent as GOOD (or without quality) and plausible: within the metric's catalog range, and a whole number where the metric takes one. */
   | 'GOOD'
+  /** Outside the metric's plausible range (or not a whole number where it must be), so marked at ingest; or so flagged by the sender. Stored and listed, never dropped. */
   | 'SUSPECT';
 
+/** How urgent an alert is, in order LOW < MEDIUM < HIGH < CRITICAL. A rule sets it (default HIGH; NEWS2 by the patient's risk). A FIRING alert nobody acknowledges within ESCALATE_AFTER is raised one level, and one more after each further ESCALATE_AFTER, up to CRITICAL (not while its source is retired); a new evaluation never lowers it below the level escalation reached. */
 export type Severity =
+  /** The highest level. A NEWS2 alert at HIGH risk (total 7 or more, emergency); an unacknowledged HIGH alert escalates to it, and escalation stops here. */
   | 'CRITICAL'
+  /** Above MEDIUM; the default of a rule. A NEWS2 alert at MEDIUM risk (total 5-6, urgent); an unacknowledged MEDIUM alert escalates to it. */
   | 'HIGH'
+  /** The lowest level. Only a rule set to LOW gives it: NEWS2 and escalation never do. */
   | 'LOW'
+  /** Above LOW. A NEWS2 alert at LOW_MEDIUM risk (a single parameter scoring 3); an unacknowledged LOW alert escalates to it. */
   | 'MEDIUM';
 
+/** What a source is: PATIENT and DEVICE send readings, INSTRUMENT trades. */
 export type SourceKind =
+  /** Equipment that sends readings (a monitor, a pump). A device may be registered again as a PATIENT, and back. */
   | 'DEVICE'
+  /** A traded symbol; takes trades (ingestTrades), never readings. A symbol becomes the instrument of the tenant that registers it as one or is the first to trade it, and never changes kind. */
   | 'INSTRUMENT'
+  /** A person whose vitals are measured; sends readings. The dashboard's ward wall shows a tile for each patient in use. */
   | 'PATIENT';
 
 export type DashReadingFragment = { cursor: string, sourceId: string, metric: string, time: string, value: number, unit: string, quality: Quality };
