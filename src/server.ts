@@ -334,7 +334,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
   let received = 0;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    if (draining) return refuse(res);
+    if (draining) return isEventSource(req) ? void req.socket.destroy() : refuse(res);
     const path = req.url?.split('?')[0];
     if (path === '/ready') return void ready(services, res);
     if (path === '/metrics') return void serveMetrics(metrics.registry, res);
@@ -545,6 +545,15 @@ function malformedSearchParam(url: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * What an EventSource sends. It takes any answer but a 200 stream as final and never reconnects, while a dropped
+ * connection it retries after its reconnection time (by which the node has gone and another, or this one restarted,
+ * answers): so while draining it is dropped, not answered 503.
+ */
+function isEventSource(req: IncomingMessage): boolean {
+  return req.method === 'GET' && Boolean(req.headers.accept?.includes('text/event-stream'));
 }
 
 function refuse(res: ServerResponse) {

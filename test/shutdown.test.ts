@@ -87,6 +87,20 @@ describe.each(primaryBackends)('graceful shutdown on $name', (backend) => {
     const freshClosed = new Promise<{ code: number; reason: string }>((resolve) => fresh.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     fresh.on('open', () => fresh.send(JSON.stringify({ type: 'connection_init' })));
     expect(await freshClosed).toEqual({ code: 1012, reason: 'the server is shutting down; reconnect shortly' });
+    // An EventSource opened while draining gets no answer (which it retries), not a 503 (after which it gives up for
+    // good); other requests are told why.
+    const sseUrl = `${app.url}/graphql?query=${encodeURIComponent(print(LiveReadingsDocument))}`;
+    const answerTo = (headers: Record<string, string>) =>
+      new Promise<string>((resolve) =>
+        request(sseUrl, { headers }, (res) => {
+          res.resume();
+          resolve(`status ${res.statusCode}`);
+        })
+          .on('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code}`))
+          .end(),
+      );
+    expect(await answerTo({ accept: 'text/event-stream', 'last-event-id': first.ingestReadings.lastCursor! })).toBe('error ECONNRESET');
+    expect(await answerTo({ accept: 'application/json' })).toBe('status 503');
     // The subscriptions are still open while the upload goes on.
     expect(wsCloses).toEqual([]);
     expect(sse.results.completed).toBe(false);

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import { textArrayLiteral } from './array-literals.js';
 import type { StoredRule } from '../alerts/rule-params.js';
 import { SEVERITIES } from '../processors/alert-rules.js';
@@ -202,9 +202,4 @@ export async function listTransitionsOf(db: Db, alertIds: readonly string[]): Pr
     .orderBy(asc(alertTransitions.alertId), asc(alertTransitions.seq));
   for (const row of rows) byAlert.get(row.alertId)!.push(row);
   return byAlert;
-}
-
-/** Transitions after `after` (seq), oldest first: the replay for a reconnecting alerts subscriber. */
-export async function transitionsAfter(db: Db, after: bigint, limit: number): Promise<TransitionRow[]> {
-  return db.select().from(alertTransitions).where(gt(alertTransitions.seq, after)).orderBy(asc(alertTransitions.seq)).limit(limit);
 }
