@@ -52,6 +52,8 @@ describe.each(primaryBackends)('graceful shutdown on $name', (backend) => {
       { next: (r) => void wsCursors.push(...(r.data?.readings ?? []).map((x) => x.cursor)), error: () => (wsEnded = true), complete: () => (wsEnded = true) },
     );
     const sse = await app.subscribeSse(LiveReadingsDocument, { sourceIds: ['bed-9'] });
+    // The graphql-ws client subscribes on its own time: a reading stored before it has joined the feed is not live for it.
+    await waitFor(() => app.server.services.readingsFeed.subscriberCount >= 2, 'both subscriptions to join the feed');
     const first = await app.mutate(IngestReadingsDocument, { readings: [heartRate('bed-9', 70, -1)] });
     await waitFor(() => wsCursors.length === 1 && sse.lastEventId() === first.ingestReadings.lastCursor, 'both subscribers to see the first reading');
 
