@@ -122,10 +122,8 @@ export class Authenticator {
     const now = Date.now();
     let window = this.guesses.get(address);
     if (!window || window.windowEnds <= now) window = { keys: new Set(), windowEnds: now + INVALID_KEYS_WINDOW_MS };
-    // Bounded, the address that presented an invalid key least recently going first: moved to the end at each.
-    this.guesses.delete(address);
-    if (this.guesses.size >= 10_000) this.guesses.delete(this.guesses.keys().next().value!);
-    this.guesses.set(address, window);
+    // The address that presented an invalid key least recently goes first.
+    setBounded(this.guesses, address, window);
     // A hash, so that no presented secret (a real key with a typo) is held.
     window.keys.add(hashSecret(key));
   }
@@ -173,14 +171,11 @@ export class Authenticator {
     const lookup = findApiKey(this.options.db, id)
       .then((row) => {
         if (row) {
-          this.cache.set(id, { row, until: Date.now() + CACHE_MS });
+          setBounded(this.cache, id, { row, until: Date.now() + CACHE_MS });
           this.unknown.delete(id);
-          if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
         } else {
           this.cache.delete(id);
-          // Bounded like the others: guessing must not grow it without end.
-          if (this.unknown.size >= 10_000) this.unknown.delete(this.unknown.keys().next().value!);
-          this.unknown.set(id, Date.now() + CACHE_MS);
+          setBounded(this.unknown, id, Date.now() + CACHE_MS);
         }
         return row;
       })
@@ -188,4 +183,14 @@ export class Authenticator {
     this.lookups.set(id, lookup);
     return lookup;
   }
+}
+
+/**
+ * Sets `key` as the newest entry of `map`, first dropping the oldest once it holds `limit`: guessing from many
+ * addresses, or with many ids, must not grow the authenticator's maps without end.
+ */
+function setBounded<K, V>(map: Map<K, V>, key: K, value: V, limit = 10_000): void {
+  map.delete(key);
+  if (map.size >= limit) map.delete(map.keys().next().value!);
+  map.set(key, value);
 }
