@@ -12,12 +12,8 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 /** `npm run keys -- …` as an operator runs it, on the embedded database (the server is not running). */
 function keys(...args: string[]) {
-  return keysAt(dataDir, ...args);
-}
-
-function keysAt(dir: string, ...args: string[]) {
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', ...args], {
-    env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dir, LOG_LEVEL: 'silent' },
+    env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -133,21 +129,35 @@ describe('npm run keys', () => {
     expect(keys('list').code).toBe(0);
   }, 120_000);
 
-  it('explains what is missing or wrong, before opening the database when the arguments alone show it', () => {
-    // Never created: these are refused before the database opens (as they must be while a server holds it).
+  it('explains what is missing or wrong, before opening the database when the arguments alone show it', async () => {
+    // Never created: these are refused before the database opens (as they must be while a server holds it). In
+    // process, as --help above: a process each costs seconds.
     const unopened = join(dataDir, 'never-opened');
-    expect(keysAt(unopened, 'create', '--tenant', 'st-marys').err).toContain('create needs --tenant, --role and --name');
-    const badRole = keysAt(unopened, 'create', '--tenant', 'st-marys', '--role', 'root', '--name', 'x');
-    expect(badRole).toMatchObject({ code: 1, err: expect.stringContaining('role must be one of ingest, read, analyst, admin, got "root"') });
-    expect(keysAt(unopened, 'create', '--tenant', 'St Marys', '--role', 'read', '--name', 'x').err).toContain('tenant must be 1-63 of a-z');
-    expect(keysAt(unopened, 'create', '--tenant', 'st-marys', '--role', 'read', '--name', 'x', '--expires-in', 'soon').err).toContain(
-      '--expires-in must be a duration of a minute or more, such as 30d or 12h, got "soon"',
-    );
-    // A date past the last one JavaScript can hold: refused by name, before any tenant is created.
-    const endless = keysAt(unopened, 'create', '--tenant', 'st-marys', '--role', 'read', '--name', 'x', '--expires-in', '100000000d');
-    expect(endless).toMatchObject({ code: 1, err: expect.stringContaining('expiresAt is past the last date a key can have') });
-    expect(endless.err).not.toContain('    at ');
-    expect(keysAt(unopened, 'revoke').err).toContain('revoke needs a key id');
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    vi.stubEnv('DATABASE_URL', '');
+    vi.stubEnv('DATA_DIR', unopened);
+    const refusal = async (...args: string[]) => {
+      err.mockClear();
+      const code = await runKeys(args);
+      return { code, err: err.mock.calls.flat().join('\n') };
+    };
+    try {
+      expect((await refusal('create', '--tenant', 'st-marys')).err).toContain('create needs --tenant, --role and --name');
+      const badRole = await refusal('create', '--tenant', 'st-marys', '--role', 'root', '--name', 'x');
+      expect(badRole).toMatchObject({ code: 1, err: expect.stringContaining('role must be one of ingest, read, analyst, admin, got "root"') });
+      expect((await refusal('create', '--tenant', 'St Marys', '--role', 'read', '--name', 'x')).err).toContain('tenant must be 1-63 of a-z');
+      expect((await refusal('create', '--tenant', 'st-marys', '--role', 'read', '--name', 'x', '--expires-in', 'soon')).err).toContain(
+        '--expires-in must be a duration of a minute or more, such as 30d or 12h, got "soon"',
+      );
+      // A date past the last one JavaScript can hold: refused by name, before any tenant is created.
+      const endless = await refusal('create', '--tenant', 'st-marys', '--role', 'read', '--name', 'x', '--expires-in', '100000000d');
+      expect(endless).toMatchObject({ code: 1, err: expect.stringContaining('expiresAt is past the last date a key can have') });
+      expect(endless.err).not.toContain('    at ');
+      expect((await refusal('revoke')).err).toContain('revoke needs a key id');
+    } finally {
+      vi.unstubAllEnvs();
+      err.mockRestore();
+    }
 
     expect(existsSync(unopened)).toBe(false);
     expect(keys('revoke', 'nosuchkey').err).toContain('no API key "nosuchkey"');
