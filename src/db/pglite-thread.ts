@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 
 /** What drizzle's PGlite driver reads of a query's answer. */
@@ -60,7 +61,7 @@ export class PgliteThread implements ThreadExecutor {
   static async open(dataDir: string | undefined, onFailure?: (error: Error) => void): Promise<PgliteThread> {
     const thread = new PgliteThread(onFailure);
     try {
-      await thread.call({ op: 'open', dataDir });
+      await thread.call({ op: 'open', dataDir, wasmModule: await compiledPglite() });
     } catch (error) {
       // Thrown to the caller: not also a failure of a running database.
       thread.stopped = error as Error;
@@ -136,4 +137,16 @@ export class PgliteThread implements ThreadExecutor {
     for (const waiting of this.pending.values()) waiting.reject(error);
     this.pending.clear();
   }
+}
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+/**
+ * PostgreSQL's WebAssembly, compiled once a process and handed to each database thread (a compiled module crosses
+ * threads without a copy). Each PGlite compiled its own otherwise: half a second of CPU an open, for a process that
+ * opens several (the CLI's commands, the test suite's servers).
+ */
+function compiledPglite(): Promise<WebAssembly.Module> {
+  compiled ??= readFile(new URL('pglite.wasm', import.meta.resolve('@electric-sql/pglite'))).then((bytes) => WebAssembly.compile(bytes));
+  return compiled;
 }

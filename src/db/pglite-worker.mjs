@@ -104,7 +104,7 @@ port.on('message', (message) => {
   if (message.op === 'open') {
     return void answer(
       message.id,
-      PGlite.create({ dataDir: message.dataDir, extensions: { timescaledb } }).then(async (opened) => {
+      PGlite.create({ dataDir: message.dataDir, wasmModule: message.wasmModule, extensions: { timescaledb } }).then(async (opened) => {
         pg = opened;
         // PGlite cannot preload libraries. Without this, a reopened data directory refuses inserts into
         // hypertables ("extension has not been preloaded") and loses TimescaleDB's community-licensed functions.
