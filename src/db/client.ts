@@ -241,7 +241,7 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
  * (the first ones after recovery included) waited up to 20 s for a reconnect
  * attempt; and an attempt to a host that drops packets waited 30 s.
  */
-const FAIL_FAST = {
+export const FAIL_FAST = {
   /** Seconds a new connection may take (TCP, TLS, startup, auth). */
   connect_timeout: 5,
   /** Seconds before the next attempt of a connection that failed: 20 ms doubling, at most 0.5 s. */
