@@ -144,9 +144,13 @@ let compiled: Promise<WebAssembly.Module> | undefined;
 /**
  * PostgreSQL's WebAssembly, compiled once a process and handed to each database thread (a compiled module crosses
  * threads without a copy). Each PGlite compiled its own otherwise: half a second of CPU an open, for a process that
- * opens several (the CLI's commands, the test suite's servers).
+ * opens several (the test suite's workers, each opening dozens).
  */
 function compiledPglite(): Promise<WebAssembly.Module> {
-  compiled ??= readFile(new URL('pglite.wasm', import.meta.resolve('@electric-sql/pglite'))).then((bytes) => WebAssembly.compile(bytes));
+  if (!compiled) {
+    compiled = readFile(new URL('pglite.wasm', import.meta.resolve('@electric-sql/pglite'))).then((bytes) => WebAssembly.compile(bytes));
+    // A failure (a file limit reached, say) is the opener's to report, not to be kept for every later open.
+    compiled.catch(() => (compiled = undefined));
+  }
   return compiled;
 }
