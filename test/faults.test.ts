@@ -150,9 +150,9 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable (TCP proxy between the se
     // Every failure was fast, typed and retryable: none waited longer than a new connection may take
     // (FAIL_FAST.connect_timeout; postgres.js's own defaults waited up to 30 s), with 2 s for a loaded machine. On
     // one, a connection attempt took all of it and the mutation failed with CONNECT_TIMEOUT after 5.97 s.
-    // The statement whose answer was lost says the outcome is
-    // unknown, and so may the other writer's if it was in flight at the cut (its statement reached the
-    // server, which may have committed it); those refused before sending say nothing was stored.
+    // The statement whose answer was lost says the outcome is unknown, and so may the other writer's if it was in
+    // flight at the cut (its statement reached the server, which may have committed it); those refused before
+    // sending say nothing was stored.
     const failures = outcomes.filter((o) => o.error);
     expect(failures.length).toBeGreaterThanOrEqual(8);
     for (const f of failures) {
