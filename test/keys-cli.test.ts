@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { runKeys } from '../src/keys-cli.js';
 import { startTestApp } from './support/app.js';
 import { gql } from './support/keyed-client.js';
@@ -33,6 +33,24 @@ async function keysStdoutClosed(...args: string[]) {
   return { code, err };
 }
 
+/**
+ * `check` with `runKeys` in this process (a process each costs seconds) on the embedded database in `dir`, with what
+ * it prints captured.
+ */
+async function inProcess(dir: string, check: (printed: { out: MockInstance<typeof console.log>; err: MockInstance<typeof console.error> }) => Promise<void>) {
+  const out = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  vi.stubEnv('DATABASE_URL', '');
+  vi.stubEnv('DATA_DIR', dir);
+  try {
+    await check({ out, err });
+  } finally {
+    vi.unstubAllEnvs();
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
 const embedded = { name: 'embedded', database: 'pglite' as const, pubsub: 'memory' as const };
 
 describe('npm run keys', () => {
@@ -56,10 +74,7 @@ describe('npm run keys', () => {
     await app.close();
 
     // The whole key where its id goes: refused, naming the id, without printing the secret back.
-    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-    vi.stubEnv('DATABASE_URL', '');
-    vi.stubEnv('DATA_DIR', dataDir);
-    try {
+    await inProcess(dataDir, async ({ err }) => {
       expect(await runKeys(['revoke', key])).toBe(1);
       expect(await runKeys(['revoke', `Bearer ${key}\n`])).toBe(1);
       // Not a key, and long enough to hold a secret: not quoted back.
@@ -68,10 +83,7 @@ describe('npm run keys', () => {
       expect(err.mock.calls.flat().join('\n').match(/pass its id/g)).toHaveLength(2);
       expect(err.mock.calls.flat().join('\n')).toContain('no API key with that id (an id is 12 characters of a-z and 2-7)');
       expect(err.mock.calls.flat().join('\n')).not.toContain(secret);
-    } finally {
-      vi.unstubAllEnvs();
-      err.mockRestore();
-    }
+    });
     expect(keys('revoke', summary.id).code).toBe(0);
     app = await startTestApp(embedded, { dataDir, env: { AUTH: 'on' } });
     const refused = await gql(`${app.url}/graphql`)(key, '{ metrics { name } }');
@@ -81,12 +93,8 @@ describe('npm run keys', () => {
   }, 180_000);
 
   it('answers --help, and refuses a key that expires at once or one kept nowhere (DATA_DIR=memory://)', async () => {
-    // In process: these return before the database opens, and a process each costs seconds.
-    const out = vi.spyOn(console, 'log').mockImplementation(() => undefined);
-    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-    vi.stubEnv('DATABASE_URL', '');
-    vi.stubEnv('DATA_DIR', 'memory://');
-    try {
+    // These return before the database opens.
+    await inProcess('memory://', async ({ out, err }) => {
       expect(await runKeys(['--help'])).toBe(0);
       expect(String(out.mock.calls[0]![0])).toContain('usage: npm run keys -- <command>');
       expect(await runKeys(['create', '--tenant', 't', '--role', 'read', '--name', 'x', '--expires-in', '1ms'])).toBe(2);
@@ -94,11 +102,7 @@ describe('npm run keys', () => {
       expect(await runKeys(['create', '--tenant', 't', '--role', 'read', '--name', 'x'])).toBe(2);
       expect(String(err.mock.calls.at(-1)![0])).toContain('DATA_DIR=memory:// keeps nothing');
       expect(out.mock.calls.flat().join('\n')).not.toContain('vgl_');
-    } finally {
-      vi.unstubAllEnvs();
-      out.mockRestore();
-      err.mockRestore();
-    }
+    });
   });
 
   it('refuses to open the embedded database while the server has it, and leaves it whole', async () => {
@@ -130,18 +134,14 @@ describe('npm run keys', () => {
   }, 120_000);
 
   it('explains what is missing or wrong, before opening the database when the arguments alone show it', async () => {
-    // Never created: these are refused before the database opens (as they must be while a server holds it). In
-    // process, as --help above: a process each costs seconds.
+    // Never created: these are refused before the database opens (as they must be while a server holds it).
     const unopened = join(dataDir, 'never-opened');
-    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-    vi.stubEnv('DATABASE_URL', '');
-    vi.stubEnv('DATA_DIR', unopened);
-    const refusal = async (...args: string[]) => {
-      err.mockClear();
-      const code = await runKeys(args);
-      return { code, err: err.mock.calls.flat().join('\n') };
-    };
-    try {
+    await inProcess(unopened, async ({ err }) => {
+      const refusal = async (...args: string[]) => {
+        err.mockClear();
+        const code = await runKeys(args);
+        return { code, err: err.mock.calls.flat().join('\n') };
+      };
       expect((await refusal('create', '--tenant', 'st-marys')).err).toContain('create needs --tenant, --role and --name');
       const badRole = await refusal('create', '--tenant', 'st-marys', '--role', 'root', '--name', 'x');
       expect(badRole).toMatchObject({ code: 1, err: expect.stringContaining('role must be one of ingest, read, analyst, admin, got "root"') });
@@ -154,10 +154,7 @@ describe('npm run keys', () => {
       expect(endless).toMatchObject({ code: 1, err: expect.stringContaining('expiresAt is past the last date a key can have') });
       expect(endless.err).not.toContain('    at ');
       expect((await refusal('revoke')).err).toContain('revoke needs a key id');
-    } finally {
-      vi.unstubAllEnvs();
-      err.mockRestore();
-    }
+    });
 
     expect(existsSync(unopened)).toBe(false);
     expect(keys('revoke', 'nosuchkey').err).toContain('no API key "nosuchkey"');
