@@ -28,9 +28,9 @@ export class UnavailableError extends AppError {
 }
 
 /**
- * Live outputs (windows, alerts, NEWS2, …; no cursor to resume from) this subscription may not have been sent:
- * pub/sub lost messages while a connection to it was down, or a node could not publish. The client subscribes
- * again and re-reads with the matching query.
+ * Live outputs (windows, NEWS2, …; no cursor to resume from) this subscription may not have been sent: pub/sub lost
+ * messages while a connection to it was down, or a node could not publish. The client subscribes again and
+ * re-reads with the matching query. (Alerts are read from the database in order, and miss nothing.)
  */
 export class EventsMissedError extends AppError {
   constructor(noun: string) {
@@ -42,13 +42,13 @@ export class EventsMissedError extends AppError {
   }
 }
 
-/** A subscriber fell so far behind that its buffer filled; it resumes from `resumeAfter` (streams with cursors). */
+/** A subscriber fell so far behind that its buffer filled; it resumes from `resumeAfter` (streams and alerts, which have cursors). */
 export class SlowConsumerError extends AppError {
   constructor(limit: number, resumeAfter: string | null, noun = 'readings') {
     super(
       'SLOW_CONSUMER',
-      noun === 'readings'
-        ? `subscriber fell more than ${limit} readings behind and was disconnected; resubscribe with after: ${JSON.stringify(resumeAfter)} to continue without loss`
+      noun === 'readings' || resumeAfter !== null
+        ? `subscriber fell more than ${limit} ${noun} behind and was disconnected; resubscribe with after: ${JSON.stringify(resumeAfter)} to continue without loss`
         : `subscriber fell more than ${limit} ${noun} behind and was disconnected; resubscribe, and query ${noun} for what it missed`,
       { resumeAfter, limit },
     );

@@ -23,7 +23,8 @@ import { tradesAfter, type Trade } from './db/trades.js';
 import { transactionsAfter, type Transaction } from './db/transactions.js';
 import type { Db } from './db/client.js';
 import { TRANSACTIONS_STREAM } from './ingest/ingest-transactions.js';
-import { ALERTS_CHANNEL, AlertService } from './alerts/alert-service.js';
+import { ALERTS_CHANNEL, AlertService, alertEventsAfter } from './alerts/alert-service.js';
+import { lastTransitionSeq } from './db/alerts.js';
 import { startEscalation } from './alerts/escalation.js';
 import { RuleRegistry } from './alerts/rule-registry.js';
 import { SignalMonitor } from './alerts/signal-monitor.js';
@@ -32,7 +33,7 @@ import { StreamPublisher } from './live/publisher.js';
 import { ReadingsFeed } from './live/readings-feed.js';
 import { StreamTail } from './live/stream-tail.js';
 import { readingsCodec, tradesCodec, transactionsCodec, type BatchCodec } from './live/wire.js';
-import { OutputFeed } from './live/output-feed.js';
+import { OutputFeed, type StoredOutputs } from './live/output-feed.js';
 import {
   AlertsMessage,
   ANOMALIES_CHANNEL,
@@ -164,7 +165,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
 
     const registry = new SourceRegistry(database.db);
     // Tenant-wide subscriptions filter outputs by their source's owner: learn owners this node has not seen first.
-    const feed = <T>(channel: string, schema: z.ZodType<T[]>, sourceOf?: (item: T) => string) =>
+    const feed = <T>(channel: string, schema: z.ZodType<T[]>, sourceOf?: (item: T) => string, stored?: StoredOutputs<T>) =>
       new OutputFeed<T>({
         pubsub,
         channel,
@@ -173,6 +174,8 @@ export async function createServer(config: Config, options: { log?: Logger } = {
         subscriberBuffer: config.live.subscriberBuffer,
         log,
         learn: sourceOf && ((items) => registry.learn(items.map(sourceOf))),
+        stored,
+        pollIntervalMs: config.live.pollIntervalMs,
       });
     const outputs = {
       windows: feed(WINDOWS_CHANNEL, WindowsMessage, (w) => w.sourceId),
@@ -180,7 +183,11 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       anomalies: feed(ANOMALIES_CHANNEL, AnomaliesMessage, (a) => a.sourceId),
       news2: feed(NEWS2_CHANNEL, News2Message, (n) => n.sourceId),
       fraud: feed(FRAUD_CHANNEL, FraudMessage),
-      alerts: feed(ALERTS_CHANNEL, AlertsMessage, (e) => e.alert.sourceId),
+      alerts: feed(ALERTS_CHANNEL, AlertsMessage, (e) => e.alert.sourceId, {
+        cursorOf: (e) => BigInt(e.seq),
+        read: (after, upTo, limit) => alertEventsAfter(database.db, after, upTo, limit),
+        last: () => lastTransitionSeq(database.db),
+      }),
     };
     for (const f of Object.values(outputs)) {
       await f.start();

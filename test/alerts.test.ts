@@ -290,6 +290,73 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await live.close();
   });
 
+  it('resumes an alert subscription after the last seq it got: what it missed, each with the alert as it stood then, then live, no gap and no duplicate', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('res-1', 'res-2') });
+    const high = await rule({ name: 'HR > 150 (resume)', kind: 'THRESHOLD', sourceIds: ['res-1', 'res-2'], metric: 'heart_rate', above: 150, clear: 100, severity: 'HIGH' });
+    const base = T0 + 6 * DAY;
+    const first = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });
+    await post([at(base, 'res-1', 'heart_rate', 170, 0)]);
+    await first.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length === 1, 'res-1 firing');
+    const lastSeen = events(first)[0]!;
+    // The ward's screen loses its connection; meanwhile res-1 recovers, res-2 fires and a nurse acknowledges it.
+    await first.close();
+    await post([at(base, 'res-1', 'heart_rate', 80, 10), at(base, 'res-2', 'heart_rate', 175, 10)]);
+    const { alerts: open } = await app.mutate(AlertsDocument, { ruleIds: [high.id], states: ['FIRING'] });
+    await app.mutate(AcknowledgeAlertDocument, { id: open.edges[0]!.node.id, by: 'nurse.ito' });
+
+    const resumed = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id], after: lastSeen.seq });
+    const onlyResolved = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id], after: lastSeen.seq, states: ['RESOLVED'] });
+    await resumed.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length === 3, 'the three it missed');
+    // Then live: res-2 recovers.
+    await post([at(base, 'res-2', 'heart_rate', 80, 20)]);
+    await resumed.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length === 4, 'the live one');
+    await onlyResolved.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length === 2, 'both resolutions');
+
+    const got = events(resumed);
+    expect(got.map((e) => [e.kind, e.alert.sourceId])).toEqual([
+      ['RESOLVED', 'res-1'],
+      ['FIRING', 'res-2'],
+      ['ACKNOWLEDGED', 'res-2'],
+      ['RESOLVED', 'res-2'],
+    ]);
+    // Each replayed event carries the alert as it stood after its transition, as live subscribers were sent it.
+    expect(got[1]!.alert).toMatchObject({ state: 'FIRING', acknowledgement: null });
+    expect(got[2]!.alert).toMatchObject({ state: 'FIRING', acknowledgement: { by: 'nurse.ito' } });
+    // Exactly the stored transitions after the resume point, in seq order.
+    const stored = await app.sql<{ seq: string }>(
+      sql`select t.seq::text as seq from alert_transitions t join alerts a on a.id = t.alert_id where a.rule_id = ${high.id} and t.seq > ${lastSeen.seq}::int8 order by t.seq`,
+    );
+    expect(got.map((e) => e.seq)).toEqual(stored.map((r) => r.seq));
+    expect(events(onlyResolved).map((e) => e.alert.sourceId)).toEqual(['res-1', 'res-2']);
+    await resumed.close();
+    await onlyResolved.close();
+
+    // Over SSE, each event's id is its last seq; a reconnect sends it as Last-Event-ID, which wins over `after`.
+    const sse = await app.subscribeSse(LiveAlertsDocument, { ruleIds: [high.id], after: lastSeen.seq });
+    await sse.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length === 4, 'the replay over SSE');
+    expect(sse.lastEventId()).toBe(stored.at(-1)!.seq);
+    await sse.close();
+    const reconnected = await app.subscribeSse(LiveAlertsDocument, { ruleIds: [high.id], after: lastSeen.seq }, { lastEventId: stored[1]!.seq });
+    await reconnected.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length === 2, 'what came after the Last-Event-ID');
+    expect(events(reconnected).map((e) => e.seq)).toEqual(stored.slice(2).map((r) => r.seq));
+    await reconnected.close();
+  });
+
+  it('refuses a resume point that is not a seq, or is past the last stored transition, by name', async () => {
+    const [{ last }] = (await app.sql<{ last: string }>(sql`select coalesce(max(seq), 0)::text as last from alert_transitions`)) as [{ last: string }];
+    const ahead = (BigInt(last) + 1_000n).toString();
+    const refusals = [
+      ['yesterday', 'after must be a cursor returned by this API (a decimal number), got "yesterday"'],
+      [ahead, `after ${ahead} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`],
+    ];
+    for (const [after, message] of refusals) {
+      const live = await app.subscribeWs(LiveAlertsDocument, { after });
+      await live.results.untilComplete();
+      expect(live.results.items.flatMap((r) => r.errors ?? [])[0]).toMatchObject({ message, extensions: { code: 'BAD_USER_INPUT', argument: 'after' } });
+      await live.close();
+    }
+  });
+
   it('holds at most 1,000 rules a tenant: the next is refused by name until one is deleted', async () => {
     const first = await rule({ name: 'Bulk', kind: 'THRESHOLD', sourceIds: ['rule-2'], metric: 'heart_rate', above: 250, severity: 'LOW' });
     const [counted] = await app.sql<{ held: number }>(sql`select count(*)::int as held from alert_rules`);

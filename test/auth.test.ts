@@ -326,6 +326,8 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     const bReadings = bWs.subscribe('subscription { readings { sourceId } }');
     const bWindows = bWs.subscribe('subscription { windows { sourceId } }');
     const bAlerts = bWs.subscribe('subscription { alerts { alert { sourceId } } }');
+    // Resuming from the first transition ever stored replays B's own alerts only, though A's are stored beside them.
+    const bReplayed = bWs.subscribe('subscription { alerts(after: "0") { alert { sourceId } } }');
     const aWs = await openWs(app.url, fixture.a.keys.read);
     const aReadings = aWs.subscribe('subscription { readings { sourceId } }');
     const aWindows = aWs.subscribe('subscription { windows { sourceId } }');
@@ -342,6 +344,9 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     // B's subscriptions went through the same feeds at the same time and got nothing.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect([...bReadings.results, ...bWindows.results, ...bAlerts.results]).toEqual([]);
+    await waitFor(() => bReplayed.results.length > 0, "B's own alert, replayed");
+    const replayed = (bReplayed.results as { data: { alerts: { alert: { sourceId: string } }[] } }[]).flatMap((r) => r.data.alerts.map((e) => e.alert.sourceId));
+    expect(new Set(replayed)).toEqual(new Set([TENANTS.b.bed]));
     await bWs.close();
     await aWs.close();
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { DATABASE_NOW, escalateOverdue, getAlert, getTransition, listAlerts, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionSeverity, updateAlert, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { DATABASE_NOW, escalateOverdue, getAlert, getTransition, listAlerts, lockAlertTransitions, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionOutcome, transitionsAfter, updateAlert, type AlertRow, type NewTransition, type TransitionRow } from '../db/alerts.js';
 import { isRetired } from '../db/sources.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
@@ -61,14 +61,26 @@ export function toAlertView(row: AlertRow): AlertView {
   };
 }
 
-const toEvent = (t: TransitionRow, alert: AlertRow): AlertEvent => ({
+const toEvent = (t: TransitionRow, alert: AlertView): AlertEvent => ({
   transitionId: t.id,
   seq: t.seq.toString(),
   kind: t.kind,
   at: t.at.getTime(),
   actor: t.actor,
-  alert: toAlertView(alert),
+  alert,
 });
+
+/** Records `t` with `alert`, the alert after it; the event to publish once committed, or undefined if `t` was stored already. */
+async function recordPublished(tx: Db, t: NewTransition, alert: AlertRow): Promise<AlertEvent | undefined> {
+  const view = toAlertView(alert);
+  const recorded = await recordTransition(tx, { ...t, alert: view });
+  return recorded && toEvent(recorded, view);
+}
+
+/** Stored alert events with after < seq (<= upTo, unless null), in seq order, at most `limit`: what alert subscribers are sent. */
+export async function alertEventsAfter(db: Db, after: bigint, upTo: bigint | null, limit: number): Promise<AlertEvent[]> {
+  return (await transitionsAfter(db, after, upTo, limit)).map((t) => toEvent(t, t.alert as AlertView));
+}
 
 /**
  * The alert lifecycle in the database: every transition is stored once (its
@@ -90,6 +102,7 @@ export class AlertService {
   /** The processor sink: inside the runtime's transaction; returns what to publish after commit. */
   async persistTransitions(tx: Db, transitions: readonly AlertTransition[], options?: { retry?: boolean }): Promise<AlertEvent[]> {
     const events: AlertEvent[] = [];
+    if (transitions.length > 0) await lockAlertTransitions(tx);
     for (const t of transitions) {
       const recorded = await recordTransition(tx, {
         id: t.id,
@@ -104,19 +117,18 @@ export class AlertService {
         // A retry after a try whose commit went unanswered: what that try stored was never published.
         if (options?.retry) {
           const stored = await getTransition(tx, t.id);
-          const alert = stored && (await getAlert(tx, t.alertId));
-          if (stored && alert) events.push(toEvent(stored, alert));
+          if (stored?.alert) events.push(toEvent(stored, stored.alert as AlertView));
         }
         continue;
       }
       const alert = await this.applyTransition(tx, t);
-      // An escalated alert kept a higher severity than the evaluation's (reassessedSeverity): the transition says so too.
-      if (alert && alert.severity !== recorded.severity && (t.kind === 'UPDATED' || t.kind === 'FIRING')) {
-        recorded.severity = alert.severity;
-        await setTransitionSeverity(tx, recorded.id, alert.severity);
-      }
-      if (alert) events.push(toEvent(recorded, alert));
-      else if ((await getAlert(tx, t.alertId))?.state === 'RESOLVED') {
+      if (alert) {
+        // An escalated alert kept a higher severity than the evaluation's (reassessedSeverity): the transition says so too.
+        if (alert.severity !== recorded.severity && (t.kind === 'UPDATED' || t.kind === 'FIRING')) recorded.severity = alert.severity;
+        const view = toAlertView(alert);
+        await setTransitionOutcome(tx, recorded.id, { severity: recorded.severity, alert: view });
+        events.push(toEvent(recorded, view));
+      } else if ((await getAlert(tx, t.alertId))?.state === 'RESOLVED') {
         // Resolved outside the processor (its patient discharged), which closes its episode at the next reading.
         this.log.debug({ alertId: t.alertId, kind: t.kind }, 'alert transition for an alert already resolved; recorded only');
       } else this.log.warn({ alertId: t.alertId, kind: t.kind }, 'alert transition without an open alert (another episode of the rule is open); recorded only');
@@ -167,12 +179,13 @@ export class AlertService {
   async acknowledge(id: string, by: string, note: string | null): Promise<AlertRow> {
     const events: AlertEvent[] = [];
     const row = await this.db.transaction(async (tx) => {
+      await lockAlertTransitions(tx as unknown as Db);
       const current = await getAlert(tx as unknown as Db, id);
       if (!current) throw new ValidationError(`no alert with id ${JSON.stringify(id)}`, { argument: 'id' }, 'NOT_FOUND');
       if (current.state === 'RESOLVED') throw new ValidationError(`alert ${id} is already resolved`, { argument: 'id' }, 'ALERT_RESOLVED');
       const updated = await updateAlert(tx as unknown as Db, id, { acknowledgedBy: by, acknowledgedAt: DATABASE_NOW, acknowledgeNote: note }, sql`state <> 'RESOLVED'`);
       if (!updated) throw new ValidationError(`alert ${id} is already resolved`, { argument: 'id' }, 'ALERT_RESOLVED');
-      const recorded = await recordTransition(tx as unknown as Db, {
+      const event = await recordPublished(tx as unknown as Db, {
         // Unique per acknowledgement: a second one sent at once waits for the first's commit and may read the same
         // millisecond; a clashing id stored nothing, and the missing transition failed it with an internal error.
         id: `${id}/ACKNOWLEDGED/${Date.now()}/${randomUUID().slice(0, 8)}`,
@@ -183,8 +196,8 @@ export class AlertService {
         value: updated.value,
         message: note ? `acknowledged by ${by}: ${note}` : `acknowledged by ${by}`,
         actor: by,
-      });
-      events.push(toEvent(recorded!, updated));
+      }, updated);
+      events.push(event!);
       return updated;
     });
     this.publish(events);
@@ -197,18 +210,19 @@ export class AlertService {
     // The severity change and its transition commit together, or neither does.
     const escalated = await this.db.transaction(async (trx) => {
       const tx = trx as unknown as Db;
+      await lockAlertTransitions(tx);
       const rows = await escalateOverdue(tx, afterMs);
       for (const alert of rows) {
-        const recorded = await recordTransition(tx, {
-        id: `${alert.id}/ESCALATED/${alert.escalatedAt!.getTime()}`,
-        alertId: alert.id,
-        kind: 'ESCALATED',
-        severity: alert.severity,
-        eventTime: null,
-        value: alert.value,
+        const event = await recordPublished(tx, {
+          id: `${alert.id}/ESCALATED/${alert.escalatedAt!.getTime()}`,
+          alertId: alert.id,
+          kind: 'ESCALATED',
+          severity: alert.severity,
+          eventTime: null,
+          value: alert.value,
           message: `not acknowledged within ${Math.round(afterMs / 1000)}s: severity raised to ${alert.severity}`,
-        });
-        if (recorded) events.push(toEvent(recorded, alert));
+        }, alert);
+        if (event) events.push(event);
       }
       return rows;
     });
@@ -228,6 +242,7 @@ export class AlertService {
     const events: AlertEvent[] = [];
     let outcome: 'opened' | 'open' | 'retired' | 'stale' = 'open';
     await this.db.transaction(async (tx) => {
+      await lockAlertTransitions(tx as unknown as Db);
       if (await isRetired(tx as unknown as Db, alert.sourceId)) {
         outcome = 'retired';
         return;
@@ -238,8 +253,8 @@ export class AlertService {
         return;
       }
       outcome = 'opened';
-      const recorded = await recordTransition(tx as unknown as Db, { id: `${id}/FIRING/${alert.startedAt.getTime()}`, alertId: id, kind: 'FIRING', severity: alert.severity, eventTime: alert.startedAt, value: alert.value, message: alert.message });
-      events.push(toEvent(recorded!, opened));
+      const event = await recordPublished(tx as unknown as Db, { id: `${id}/FIRING/${alert.startedAt.getTime()}`, alertId: id, kind: 'FIRING', severity: alert.severity, eventTime: alert.startedAt, value: alert.value, message: alert.message }, opened);
+      events.push(event!);
     });
     this.publish(events);
     return outcome;
@@ -272,10 +287,11 @@ export class AlertService {
   async resolve(alert: AlertRow, message: string, eventTime: Date | null, onlyIf?: SQL): Promise<boolean> {
     const events: AlertEvent[] = [];
     await this.db.transaction(async (tx) => {
+      await lockAlertTransitions(tx as unknown as Db);
       const resolved = await updateAlert(tx as unknown as Db, alert.id, { state: 'RESOLVED', resolvedAt: DATABASE_NOW, message }, onlyIf ? sql`state <> 'RESOLVED' and ${onlyIf}` : sql`state <> 'RESOLVED'`);
       if (!resolved) return;
-      const recorded = await recordTransition(tx as unknown as Db, { id: `${alert.id}/RESOLVED`, alertId: alert.id, kind: 'RESOLVED', severity: resolved.severity, eventTime, value: resolved.value, message });
-      if (recorded) events.push(toEvent(recorded, resolved));
+      const event = await recordPublished(tx as unknown as Db, { id: `${alert.id}/RESOLVED`, alertId: alert.id, kind: 'RESOLVED', severity: resolved.severity, eventTime, value: resolved.value, message }, resolved);
+      if (event) events.push(event);
     });
     this.publish(events);
     return events.length > 0;

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, getTableColumns, lt, sql, type SQL } from 'drizzle-orm';
 import { textArrayLiteral } from './array-literals.js';
 import type { StoredRule } from '../alerts/rule-params.js';
 import { SEVERITIES } from '../processors/alert-rules.js';
@@ -7,7 +7,11 @@ import type { Db } from './client.js';
 import { alertRules, alerts, alertTransitions, sources, type AlertState } from './schema.js';
 
 export type AlertRow = typeof alerts.$inferSelect;
-export type TransitionRow = typeof alertTransitions.$inferSelect;
+/** A transition as its history lists it (without the alert's snapshot, which only a resuming subscription reads). */
+export type TransitionRow = Omit<typeof alertTransitions.$inferSelect, 'alert'>;
+/** A published transition with the alert as it stood after it (`alert`: an AlertView, alerts/alert-service.ts). */
+export type PublishedTransitionRow = TransitionRow & { alert: unknown };
+const { alert: _snapshot, ...TRANSITION_COLUMNS } = getTableColumns(alertTransitions);
 
 // ---- rules
 
@@ -59,19 +63,55 @@ export interface NewTransition {
   actor?: string | null;
 }
 
-/** Records a transition once: false when its id is already stored (a replay). */
-export async function recordTransition(tx: Db, t: NewTransition): Promise<TransitionRow | undefined> {
-  const [row] = await tx.insert(alertTransitions).values(t).onConflictDoNothing().returning();
+/**
+ * Takes the right to store alert transitions until the transaction ends; every transaction that records one takes
+ * it first, before it touches an alert (so two never wait on each other's alert rows). A transition's seq is drawn
+ * while it is held, so transitions commit in seq order, and a subscription that resumes after a seq misses none
+ * that commit later (transitionsAfter).
+ */
+export async function lockAlertTransitions(tx: Db): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext('vigil:alert-transitions:' || current_schema()))`);
+}
+
+/**
+ * Records a transition once (undefined when its id is already stored: a replay). `alert`: the alert after it, as
+ * published; left out when the alert is not known yet (setTransitionOutcome adds it). Under lockAlertTransitions.
+ */
+export async function recordTransition(tx: Db, t: NewTransition & { alert?: unknown }): Promise<TransitionRow | undefined> {
+  const [row] = await tx.insert(alertTransitions).values(t).onConflictDoNothing().returning(TRANSITION_COLUMNS);
   return row;
 }
 
-export async function getTransition(tx: Db, id: string): Promise<TransitionRow | undefined> {
+export async function getTransition(tx: Db, id: string): Promise<PublishedTransitionRow | undefined> {
   const [row] = await tx.select().from(alertTransitions).where(eq(alertTransitions.id, id));
   return row;
 }
 
-export async function setTransitionSeverity(tx: Db, id: string, severity: string): Promise<void> {
-  await tx.update(alertTransitions).set({ severity }).where(eq(alertTransitions.id, id));
+/** The severity a transition ended with, and the alert after it (as published). */
+export async function setTransitionOutcome(tx: Db, id: string, outcome: { severity: string; alert: unknown }): Promise<void> {
+  await tx.update(alertTransitions).set(outcome).where(eq(alertTransitions.id, id));
+}
+
+/** Published transitions with after < seq (<= upTo, unless null), in seq order (commit order: lockAlertTransitions), at most `limit`. */
+export async function transitionsAfter(db: Db, after: bigint, upTo: bigint | null, limit: number): Promise<PublishedTransitionRow[]> {
+  return db
+    .select()
+    .from(alertTransitions)
+    .where(
+      and(
+        sql`${alertTransitions.seq} > ${after.toString()}::int8`,
+        upTo === null ? undefined : sql`${alertTransitions.seq} <= ${upTo.toString()}::int8`,
+        sql`${alertTransitions.alert} is not null`,
+      ),
+    )
+    .orderBy(asc(alertTransitions.seq))
+    .limit(limit);
+}
+
+/** The seq of the last transition stored (0 if none). */
+export async function lastTransitionSeq(db: Db): Promise<bigint> {
+  const [row] = await db.select({ seq: sql<string>`coalesce(max(${alertTransitions.seq}), 0)::text` }).from(alertTransitions);
+  return BigInt(row!.seq);
 }
 
 /**
@@ -196,7 +236,7 @@ export async function listTransitionsOf(db: Db, alertIds: readonly string[]): Pr
   const byAlert = new Map<string, TransitionRow[]>(alertIds.map((id) => [id, []]));
   if (alertIds.length === 0) return byAlert;
   const rows = await db
-    .select()
+    .select(TRANSITION_COLUMNS)
     .from(alertTransitions)
     .where(sql`${alertTransitions.alertId} = any(${textArrayLiteral([...new Set(alertIds)])}::text[])`)
     .orderBy(asc(alertTransitions.alertId), asc(alertTransitions.seq));

@@ -381,6 +381,12 @@ export const alertTransitions = pgTable(
     value: doublePrecision('value'),
     message: text('message').notNull(),
     actor: text('actor'),
+    /**
+     * The alert as it stood after this transition, as alert subscribers were sent it: what a subscription resuming
+     * after an earlier transition replays. Null for a transition never published (recorded only), or stored before
+     * migration 0016.
+     */
+    alert: jsonb('alert'),
   },
   (t) => [index('alert_transitions_alert').on(t.alertId, t.seq), index('alert_transitions_seq').on(t.seq)],
 );

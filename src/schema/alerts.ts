@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deleteRule, getAlert, insertRule, listAlerts, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { deleteRule, getAlert, insertRule, lastTransitionSeq, listAlerts, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { ALERT_RULE_KINDS, ALERT_STATES, type AlertRuleKind, type AlertState } from '../db/schema.js';
 import { formatDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
@@ -303,7 +303,7 @@ const AlertEventRef = builder.objectRef<AlertEvent>('AlertEvent').implement({
   description: 'A transition of an alert and the alert as it stands after it.',
   fields: (t) => ({
     kind: t.exposeString('kind', { description: 'PENDING, FIRING, UPDATED, RESOLVED, ACKNOWLEDGED or ESCALATED.' }),
-    seq: t.exposeString('seq', { description: 'Order in which transitions were stored.' }),
+    seq: t.exposeString('seq', { description: 'Order in which transitions were stored (and committed): pass the last one received as `after` to resume the alerts subscription.' }),
     at: t.field({ description: 'When the transition was stored.', type: 'DateTime', resolve: (e) => new Date(e.at) }),
     actor: t.exposeString('actor', { description: 'Who caused it (ACKNOWLEDGED: the acknowledging person); null for the platform\'s own.', nullable: true }),
     alert: t.field({ description: 'The alert after this transition.', type: AlertRef, resolve: (e) => e.alert }),
@@ -380,15 +380,26 @@ builder.mutationField('acknowledgeAlert', (t) =>
 builder.subscriptionField('alerts', (t) =>
   t.field({
     type: [AlertEventRef],
-    description: 'Every alert transition as it is stored. Filters (on the alert after the transition) combine with AND; omitted means all.',
+    description:
+      "Every alert transition once it is stored, in seq order. Filters (on the alert after the transition) combine with AND; omitted means all. With `after` (or an SSE Last-Event-ID, which wins over `after`: a reconnecting EventSource sends both) it first replays every transition stored after that seq, then continues live: no gap, no duplicate. Each SSE event id is the last seq in it. Transitions stored before migration 0016 are not replayed.",
     args: {
       severities: t.arg({ type: [SeverityEnum], description: 'Only alerts of these severities (default: all).' }),
       states: t.arg({ type: [AlertStateEnum], description: 'Only alerts in these states (default: all).' }),
       sourceIds: t.arg.idList({ description: 'Only alerts about these sources (default: all of the tenant\'s).' }),
       ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all).' }),
+      after: t.arg.string({ description: 'Resume after this seq (AlertEvent.seq): the last one received.' }),
     },
     subscribe: async (_root, args, ctx) => {
+      // As readings: an EventSource reconnects with its first URL, `after` included, and Last-Event-ID is where it is.
+      const argument = ctx.lastEventId !== null ? 'Last-Event-ID' : 'after';
+      const after = parseCursor(ctx.lastEventId ?? args.after, argument);
       checkFilterSize(args.sourceIds, 'sourceIds');
+      if (after !== null) {
+        const last = await lastTransitionSeq(ctx.services.database.db);
+        if (after > last) {
+          throw new ValidationError(`${argument} ${after} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`, { argument });
+        }
+      }
       const severities = filterSet<string>(args.severities);
       const states = filterSet<string>(args.states);
       const sources = filterSet(await ctx.scope.sources(args.sourceIds));
@@ -396,6 +407,7 @@ builder.subscriptionField('alerts', (t) =>
       return ctx.services.outputs.alerts.subscribe(
         ({ alert: a }) =>
           (!severities || severities.has(a.severity)) && (!states || states.has(a.state)) && (sources ? sources.has(a.sourceId) : ctx.scope.owns(a.sourceId)) && (!ruleIds || ruleIds.has(a.ruleId)),
+        after,
       );
     },
     resolve: (batch: AlertEvent[] | Error) => emitBatch(batch),

@@ -18,9 +18,10 @@ export function emitBatch<T>(batch: T[] | Error): T[] {
 export function noteStreamCursor(event: unknown, context: unknown): void {
   const stream = (context as GraphQLContext).stream;
   if (!stream) return;
-  const last: unknown = Array.isArray(event) ? event.at(-1) : undefined;
-  const cursor = (last as { cursor?: unknown } | undefined)?.cursor;
-  if (typeof cursor === 'bigint') stream.lastCursor = cursor.toString();
+  const last = (Array.isArray(event) ? event.at(-1) : undefined) as { cursor?: unknown; seq?: unknown } | undefined;
+  // A reading's cursor, or an alert event's seq (alerts resume from it too).
+  if (typeof last?.cursor === 'bigint') stream.lastCursor = last.cursor.toString();
+  else if (typeof last?.seq === 'string') stream.lastCursor = last.seq;
 }
 
 /** Parses a window argument and checks the processors compute it, naming the ones they do. */

@@ -1,0 +1,1 @@
+ALTER TABLE "alert_transitions" ADD COLUMN "alert" jsonb;
