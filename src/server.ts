@@ -185,7 +185,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       fraud: feed(FRAUD_CHANNEL, FraudMessage),
       alerts: feed(ALERTS_CHANNEL, AlertsMessage, (e) => e.alert.sourceId, {
         cursorOf: (e) => BigInt(e.seq),
-        read: (after, upTo, limit) => alertEventsAfter(database.db, after, upTo, limit),
+        read: (after, upTo, limit, tenantId) => alertEventsAfter(database.db, after, upTo, limit, tenantId),
         last: () => lastTransitionSeq(database.db),
       }),
     };

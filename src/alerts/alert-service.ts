@@ -77,9 +77,9 @@ async function recordPublished(tx: Db, t: NewTransition, alert: AlertRow): Promi
   return recorded && toEvent(recorded, view);
 }
 
-/** Stored alert events with after < seq (<= upTo, unless null), in seq order, at most `limit`: what alert subscribers are sent. */
-export async function alertEventsAfter(db: Db, after: bigint, upTo: bigint | null, limit: number): Promise<AlertEvent[]> {
-  return (await transitionsAfter(db, after, upTo, limit)).map((t) => toEvent(t, t.alert as AlertView));
+/** Stored alert events with after < seq (<= upTo, unless null), in seq order, at most `limit` (of `tenantId`'s sources, if given): what alert subscribers are sent. */
+export async function alertEventsAfter(db: Db, after: bigint, upTo: bigint | null, limit: number, tenantId?: string): Promise<AlertEvent[]> {
+  return (await transitionsAfter(db, after, upTo, limit, tenantId)).map((t) => toEvent(t, t.alert as AlertView));
 }
 
 /**

@@ -92,8 +92,11 @@ export async function setTransitionOutcome(tx: Db, id: string, outcome: { severi
   await tx.update(alertTransitions).set(outcome).where(eq(alertTransitions.id, id));
 }
 
-/** Published transitions with after < seq (<= upTo, unless null), in seq order (commit order: lockAlertTransitions), at most `limit`. */
-export async function transitionsAfter(db: Db, after: bigint, upTo: bigint | null, limit: number): Promise<PublishedTransitionRow[]> {
+/**
+ * Published transitions with after < seq (<= upTo, unless null), in seq order (commit order: lockAlertTransitions),
+ * at most `limit`; with `tenantId`, only those about its sources (a replay reads no other tenant's).
+ */
+export async function transitionsAfter(db: Db, after: bigint, upTo: bigint | null, limit: number, tenantId?: string): Promise<PublishedTransitionRow[]> {
   return db
     .select()
     .from(alertTransitions)
@@ -102,6 +105,7 @@ export async function transitionsAfter(db: Db, after: bigint, upTo: bigint | nul
         sql`${alertTransitions.seq} > ${after.toString()}::int8`,
         upTo === null ? undefined : sql`${alertTransitions.seq} <= ${upTo.toString()}::int8`,
         sql`${alertTransitions.alert} is not null`,
+        tenantId === undefined ? undefined : ownedBy(sql`(${alertTransitions.alert} ->> 'sourceId')`, tenantId),
       ),
     )
     .orderBy(asc(alertTransitions.seq))

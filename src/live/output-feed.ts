@@ -17,8 +17,11 @@ export const MISSED_NOTICE = '{"missed":true}';
  */
 export interface StoredOutputs<T> {
   cursorOf(item: T): bigint;
-  /** Stored items with after < cursor (<= upTo, unless null), in cursor order, at most `limit`. */
-  read(after: bigint, upTo: bigint | null, limit: number): Promise<T[]>;
+  /**
+   * Stored items with after < cursor (<= upTo, unless null), in cursor order, at most `limit`; with `scope` (a
+   * subscriber's replay: its tenant), only what that scope may see, so a replay pages through no one else's.
+   */
+  read(after: bigint, upTo: bigint | null, limit: number, scope?: string): Promise<T[]>;
   /** The largest stored cursor (0 if none). */
   last(): Promise<bigint>;
 }
@@ -112,8 +115,8 @@ export class OutputFeed<T> {
     }
   }
 
-  /** `after` (a stored feed only): first every stored item after that cursor, then live. */
-  subscribe(wanted: (item: T) => boolean, after: bigint | null = null): AsyncIterableIterator<T[] | Error> {
+  /** `after` (a stored feed only): first every stored item after that cursor (read within `scope`, then `wanted`), then live. */
+  subscribe(wanted: (item: T) => boolean, after: bigint | null = null, scope?: string): AsyncIterableIterator<T[] | Error> {
     const { stored, subscriberBuffer, noun } = this.options;
     if (after !== null && !stored) throw new Error(`live ${noun} cannot resume from a cursor`);
     const handOver = this.position;
@@ -128,7 +131,7 @@ export class OutputFeed<T> {
     this.opened++;
     if (after !== null && after < handOver) {
       entry.held = [];
-      void this.replay(entry, after, handOver)
+      void this.replay(entry, after, handOver, scope)
         .then(() => this.goLive(entry))
         .catch((error: unknown) => {
           this.options.log.warn({ channel: this.options.channel, err: reasonOf(error) }, `${noun} replay failed`);
@@ -158,11 +161,11 @@ export class OutputFeed<T> {
   }
 
   /** Stored items in (after, upTo] for one resuming subscriber, page by page as it drains them. */
-  private async replay(entry: Subscriber<T>, after: bigint, upTo: bigint) {
+  private async replay(entry: Subscriber<T>, after: bigint, upTo: bigint, scope: string | undefined) {
     const { stored, subscriberBuffer, learn } = this.options;
     const pageSize = Math.max(1, Math.min(PAGE, Math.floor(subscriberBuffer / 2)));
     for (let cursor = after; !entry.channel.closed; ) {
-      const page = await stored!.read(cursor, upTo, pageSize);
+      const page = await stored!.read(cursor, upTo, pageSize, scope);
       if (page.length > 0) await learn?.(page);
       const mine = page.filter(entry.wanted);
       if (mine.length > 0) entry.channel.push(mine);

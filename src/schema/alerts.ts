@@ -408,6 +408,7 @@ builder.subscriptionField('alerts', (t) =>
         ({ alert: a }) =>
           (!severities || severities.has(a.severity)) && (!states || states.has(a.state)) && (sources ? sources.has(a.sourceId) : ctx.scope.owns(a.sourceId)) && (!ruleIds || ruleIds.has(a.ruleId)),
         after,
+        ctx.scope.tenantId,
       );
     },
     resolve: (batch: AlertEvent[] | Error) => emitBatch(batch),
