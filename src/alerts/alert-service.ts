@@ -171,8 +171,13 @@ export class AlertService {
     return undefined;
   }
 
+  /**
+   * Tells every node's alerts feed there is something new. Repaired if lost: the feeds read transitions from the
+   * database (poll), so a failed publish needs no MISSED_NOTICE. The message carries the events whole, as nodes
+   * before migration 0016 read them.
+   */
   publish(events: readonly AlertEvent[]): void {
-    if (events.length > 0) this.publisher.publish(ALERTS_CHANNEL, JSON.stringify(events));
+    if (events.length > 0) this.publisher.publish(ALERTS_CHANNEL, JSON.stringify(events), undefined, { repaired: true });
   }
 
   /** Who, when and why; an open alert only. Stored and published as an ACKNOWLEDGED transition. */

@@ -10,10 +10,10 @@ const NOTICE_RETRY_MS = 1_000;
 /**
  * Publishes committed batches without making the writer wait: the rows are
  * already committed, and every node's stream tail repairs a lost message
- * from the database. Outputs have no tail: for a channel whose message could
- * not be published, the channel's MISSED_NOTICE follows as soon as it can be
- * sent, and every node ends its subscribers of that channel with
- * EVENTS_MISSED, so they re-read. While the broker is down it logs the first
+ * from the database, as every node's alerts feed does. Other outputs have no
+ * tail: for a channel whose message could not be published, the channel's
+ * MISSED_NOTICE follows as soon as it can be sent, and every node ends its
+ * subscribers of that channel with EVENTS_MISSED, so they re-read. While the broker is down it logs the first
  * failure and, on recovery, how many messages were not sent, instead of one
  * line each.
  */
@@ -62,7 +62,7 @@ export class StreamPublisher {
 
   /**
    * `log` names the request that produced the message (its requestId) in a failure line. `repaired`: a stream
-   * batch, which every node's tail reads from the database if it is lost.
+   * batch or alert events, which every node reads from the database if the message is lost.
    */
   publish(channel: string, message: string, log: Logger = this.log, { repaired = false } = {}): void {
     this.pubsub.publish(channel, message).then(
