@@ -342,6 +342,48 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await reconnected.close();
   });
 
+  it('sends a transition stored by a node of the previous version (no snapshot) with the alert as it stands, and none recorded only', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('old-1') });
+    const high = await rule({ name: 'HR > 150 (upgrade)', kind: 'THRESHOLD', sourceIds: ['old-1'], metric: 'heart_rate', above: 150, severity: 'HIGH' });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });
+    await post([at(T0 + 7 * DAY, 'old-1', 'heart_rate', 170, 0)]);
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length === 1, 'firing');
+    const { id } = events(live)[0]!.alert;
+    // In one statement, as a node still on the previous version writes an acknowledgement during a rolling upgrade
+    // (no snapshot, and its message not read), beside one recorded only.
+    await app.sql(sql`insert into alert_transitions (id, alert_id, kind, severity, message, actor, alert) values
+      (${`${id}/ACKNOWLEDGED/old-node`}, ${id}, 'ACKNOWLEDGED', 'HIGH', 'acknowledged by nurse.old', 'nurse.old', null),
+      (${`${id}/UPDATED/recorded-only`}, ${id}, 'UPDATED', 'HIGH', 'recorded only', null, 'null'::jsonb)`);
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length === 2, "the old node's transition, at the next poll");
+    expect(events(live).map((e) => [e.kind, e.actor])).toEqual([
+      ['FIRING', null],
+      ['ACKNOWLEDGED', 'nurse.old'],
+    ]);
+    expect(events(live)[1]!.alert).toMatchObject({ id, state: 'FIRING', sourceId: 'old-1' });
+    await live.close();
+  });
+
+  it('resolves an open alert the processor has no state for when a new episode of its rule opens, and tells subscribers so', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('orphan-1') });
+    const high = await rule({ name: 'HR > 150 (orphan)', kind: 'THRESHOLD', sourceIds: ['orphan-1'], metric: 'heart_rate', above: 150, severity: 'HIGH' });
+    // Left open by a processor that replayed with other rules after a restart: nothing in its state would close it.
+    // Fired just now, so escalation (after 5 minutes) leaves it alone.
+    await app.sql(sql`insert into alerts (id, rule_id, source_id, metric, state, severity, value, message, started_at, fired_at)
+      values ('orphan-alert', ${high.id}, 'orphan-1', 'heart_rate', 'FIRING', 'HIGH', 160, 'left open', now() - interval '1 hour', now())`);
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });
+    await post([at(T0 + 8 * DAY, 'orphan-1', 'heart_rate', 170, 0)]);
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length === 2, 'the orphan resolved and the new episode firing');
+    const seen = events(live);
+    expect(seen.map((e) => [e.kind, e.alert.id === 'orphan-alert', e.alert.state])).toEqual(
+      expect.arrayContaining([
+        ['RESOLVED', true, 'RESOLVED'],
+        ['FIRING', false, 'FIRING'],
+      ]),
+    );
+    expect(seen.find((e) => e.kind === 'RESOLVED')!.alert.message).toMatch(/^superseded by a new episode of the same rule/);
+    await live.close();
+  });
+
   it('refuses a resume point that is not a seq, or is past the last stored transition, by name', async () => {
     const [{ last }] = (await app.sql<{ last: string }>(sql`select coalesce(max(seq), 0)::text as last from alert_transitions`)) as [{ last: string }];
     const ahead = (BigInt(last) + 1_000n).toString();

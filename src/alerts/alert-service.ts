@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { DATABASE_NOW, escalateOverdue, getAlert, getTransition, listAlerts, lockAlertTransitions, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionOutcome, transitionsAfter, updateAlert, type AlertRow, type NewTransition, type TransitionRow } from '../db/alerts.js';
+import { DATABASE_NOW, escalateOverdue, getAlert, getTransition, listAlerts, lockAlertTransitions, NOT_PUBLISHED, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionOutcome, transitionsAfter, updateAlert, type AlertRow, type NewTransition, type TransitionRow } from '../db/alerts.js';
 import { isRetired } from '../db/sources.js';
 import { ValidationError } from '../errors.js';
 import type { StreamPublisher } from '../live/publisher.js';
@@ -79,7 +79,9 @@ async function recordPublished(tx: Db, t: NewTransition, alert: AlertRow): Promi
 
 /** Stored alert events with after < seq (<= upTo, unless null), in seq order, at most `limit` (of `tenantId`'s sources, if given): what alert subscribers are sent. */
 export async function alertEventsAfter(db: Db, after: bigint, upTo: bigint | null, limit: number, tenantId?: string): Promise<AlertEvent[]> {
-  return (await transitionsAfter(db, after, upTo, limit, tenantId)).map((t) => toEvent(t, t.alert as AlertView));
+  const found = await transitionsAfter(db, after, upTo, limit, tenantId);
+  // A transition a node of an earlier version stored (no snapshot) goes out with the alert as it stands now.
+  return found.flatMap((t) => (t.alert !== null ? [toEvent(t, t.alert as AlertView)] : t.current ? [toEvent(t, toAlertView(t.current))] : []));
 }
 
 /**
@@ -121,14 +123,17 @@ export class AlertService {
         }
         continue;
       }
-      const alert = await this.applyTransition(tx, t);
+      const alert = await this.applyTransition(tx, t, events);
       if (alert) {
         // An escalated alert kept a higher severity than the evaluation's (reassessedSeverity): the transition says so too.
         if (alert.severity !== recorded.severity && (t.kind === 'UPDATED' || t.kind === 'FIRING')) recorded.severity = alert.severity;
         const view = toAlertView(alert);
         await setTransitionOutcome(tx, recorded.id, { severity: recorded.severity, alert: view });
         events.push(toEvent(recorded, view));
-      } else if ((await getAlert(tx, t.alertId))?.state === 'RESOLVED') {
+        continue;
+      }
+      await setTransitionOutcome(tx, recorded.id, { severity: recorded.severity, alert: NOT_PUBLISHED });
+      if ((await getAlert(tx, t.alertId))?.state === 'RESOLVED') {
         // Resolved outside the processor (its patient discharged), which closes its episode at the next reading.
         this.log.debug({ alertId: t.alertId, kind: t.kind }, 'alert transition for an alert already resolved; recorded only');
       } else this.log.warn({ alertId: t.alertId, kind: t.kind }, 'alert transition without an open alert (another episode of the rule is open); recorded only');
@@ -136,17 +141,18 @@ export class AlertService {
     return events;
   }
 
-  private async applyTransition(tx: Db, t: AlertTransition): Promise<AlertRow | undefined> {
+  /** Applies `t` to its alert; returns the alert after it (undefined: none changed). Adds a superseded orphan's event to `events`. */
+  private async applyTransition(tx: Db, t: AlertTransition, events: AlertEvent[]): Promise<AlertRow | undefined> {
     const base = { id: t.alertId, ruleId: t.ruleId, sourceId: t.sourceId, metric: t.metric, severity: t.severity, value: t.value, message: t.message, startedAt: new Date(t.startedAt) };
     const open = sql`state <> 'RESOLVED'`;
     switch (t.kind) {
       case 'PENDING':
-        return (await openAlert(tx, { ...base, state: 'PENDING' })) ?? (await this.supersede(tx, t)) ?? openAlert(tx, { ...base, state: 'PENDING' });
+        return (await openAlert(tx, { ...base, state: 'PENDING' })) ?? (await this.supersede(tx, t, events)) ?? openAlert(tx, { ...base, state: 'PENDING' });
       case 'FIRING':
         return (
           (await openAlert(tx, { ...base, state: 'FIRING', firedAt: DATABASE_NOW })) ??
           (await updateAlert(tx, t.alertId, { state: 'FIRING', firedAt: DATABASE_NOW, severity: reassessedSeverity(t.severity) as never, value: t.value, message: t.message }, open)) ??
-          ((await this.supersede(tx, t)) ?? openAlert(tx, { ...base, state: 'FIRING', firedAt: DATABASE_NOW }))
+          ((await this.supersede(tx, t, events)) ?? openAlert(tx, { ...base, state: 'FIRING', firedAt: DATABASE_NOW }))
         );
       case 'UPDATED':
         // A patient who got worse must not see an escalated alert drop back to what the score alone says.
@@ -161,12 +167,17 @@ export class AlertService {
    * replayed with different rules after a restart. Resolve that orphan so the new episode can open; never
    * swallow a live alert. Returns undefined so the caller opens the new one.
    */
-  private async supersede(tx: Db, t: AlertTransition): Promise<undefined> {
+  private async supersede(tx: Db, t: AlertTransition, events: AlertEvent[]): Promise<undefined> {
     const orphan = await openAlertOf(tx, t.ruleId, t.sourceId, t.metric);
     if (!orphan || orphan.id === t.alertId) return undefined;
     const message = `superseded by a new episode of the same rule (${t.alertId})`;
-    await updateAlert(tx, orphan.id, { state: 'RESOLVED', resolvedAt: DATABASE_NOW, message }, sql`state <> 'RESOLVED'`);
-    await recordTransition(tx, { id: `${orphan.id}/RESOLVED/superseded`, alertId: orphan.id, kind: 'RESOLVED', severity: orphan.severity, eventTime: new Date(t.time), value: orphan.value, message });
+    const resolved = await updateAlert(tx, orphan.id, { state: 'RESOLVED', resolvedAt: DATABASE_NOW, message }, sql`state <> 'RESOLVED'`);
+    const transition = { id: `${orphan.id}/RESOLVED/superseded`, alertId: orphan.id, kind: 'RESOLVED', severity: orphan.severity, eventTime: new Date(t.time), value: orphan.value, message };
+    if (resolved) {
+      // Its subscribers saw it fire: they see it resolve.
+      const event = await recordPublished(tx, transition, resolved);
+      if (event) events.push(event);
+    } else await recordTransition(tx, { ...transition, alert: NOT_PUBLISHED });
     this.log.warn({ orphan: orphan.id, alertId: t.alertId }, 'an open alert without processor state was resolved to make way for a new episode');
     return undefined;
   }

@@ -9,8 +9,13 @@ import { alertRules, alerts, alertTransitions, sources, type AlertState } from '
 export type AlertRow = typeof alerts.$inferSelect;
 /** A transition as its history lists it (without the alert's snapshot, which only a resuming subscription reads). */
 export type TransitionRow = Omit<typeof alertTransitions.$inferSelect, 'alert'>;
-/** A published transition with the alert as it stood after it (`alert`: an AlertView, alerts/alert-service.ts). */
-export type PublishedTransitionRow = TransitionRow & { alert: unknown };
+/**
+ * A published transition with the alert as it stood after it (`alert`: an AlertView, alerts/alert-service.ts), or,
+ * stored by a node of an earlier version (no snapshot), with the alert as it stands (`current`).
+ */
+export type PublishedTransitionRow = TransitionRow & { alert: unknown; current: AlertRow | null };
+/** A transition's `alert` when it is not to be sent to subscribers: recorded only, or stored before migration 0016. */
+export const NOT_PUBLISHED = sql`'null'::jsonb`;
 const { alert: _snapshot, ...TRANSITION_COLUMNS } = getTableColumns(alertTransitions);
 
 // ---- rules
@@ -75,19 +80,19 @@ export async function lockAlertTransitions(tx: Db): Promise<void> {
 
 /**
  * Records a transition once (undefined when its id is already stored: a replay). `alert`: the alert after it, as
- * published; left out when the alert is not known yet (setTransitionOutcome adds it). Under lockAlertTransitions.
+ * published, or NOT_PUBLISHED; left out when not known yet (setTransitionOutcome adds it). Under lockAlertTransitions.
  */
 export async function recordTransition(tx: Db, t: NewTransition & { alert?: unknown }): Promise<TransitionRow | undefined> {
   const [row] = await tx.insert(alertTransitions).values(t).onConflictDoNothing().returning(TRANSITION_COLUMNS);
   return row;
 }
 
-export async function getTransition(tx: Db, id: string): Promise<PublishedTransitionRow | undefined> {
+export async function getTransition(tx: Db, id: string): Promise<typeof alertTransitions.$inferSelect | undefined> {
   const [row] = await tx.select().from(alertTransitions).where(eq(alertTransitions.id, id));
   return row;
 }
 
-/** The severity a transition ended with, and the alert after it (as published). */
+/** The severity a transition ended with, and the alert after it (as published, or NOT_PUBLISHED). */
 export async function setTransitionOutcome(tx: Db, id: string, outcome: { severity: string; alert: unknown }): Promise<void> {
   await tx.update(alertTransitions).set(outcome).where(eq(alertTransitions.id, id));
 }
@@ -97,19 +102,22 @@ export async function setTransitionOutcome(tx: Db, id: string, outcome: { severi
  * at most `limit`; with `tenantId`, only those about its sources (a replay reads no other tenant's).
  */
 export async function transitionsAfter(db: Db, after: bigint, upTo: bigint | null, limit: number, tenantId?: string): Promise<PublishedTransitionRow[]> {
-  return db
-    .select()
+  const found = await db
+    .select({ transition: alertTransitions, current: alerts })
     .from(alertTransitions)
+    // The alert as it stands only for a transition without a snapshot (a node of an earlier version stored it).
+    .leftJoin(alerts, and(sql`${alertTransitions.alert} is null`, eq(alerts.id, alertTransitions.alertId)))
     .where(
       and(
         sql`${alertTransitions.seq} > ${after.toString()}::int8`,
         upTo === null ? undefined : sql`${alertTransitions.seq} <= ${upTo.toString()}::int8`,
-        sql`${alertTransitions.alert} is not null`,
-        tenantId === undefined ? undefined : ownedBy(sql`(${alertTransitions.alert} ->> 'sourceId')`, tenantId),
+        sql`(${alertTransitions.alert} is null or ${alertTransitions.alert} <> ${NOT_PUBLISHED})`,
+        tenantId === undefined ? undefined : ownedBy(sql`coalesce(${alertTransitions.alert} ->> 'sourceId', ${alerts.sourceId})`, tenantId),
       ),
     )
     .orderBy(asc(alertTransitions.seq))
     .limit(limit);
+  return found.map(({ transition, current }) => ({ ...transition, current }));
 }
 
 /** The seq of the last transition stored (0 if none). */

@@ -383,8 +383,8 @@ export const alertTransitions = pgTable(
     actor: text('actor'),
     /**
      * The alert as it stood after this transition, as alert subscribers were sent it: what a subscription resuming
-     * after an earlier transition replays. Null for a transition never published (recorded only), or stored before
-     * migration 0016.
+     * after an earlier transition replays. JSON null: not to be sent (recorded only, or stored before migration
+     * 0016). SQL NULL: stored by a node of an earlier version (a rolling upgrade), sent with the alert as it stands.
      */
     alert: jsonb('alert'),
   },
