@@ -495,7 +495,9 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL lost while a new connection reads its
     const proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
     const schema = `t_typefetch_${process.pid}`;
     const lines: Record<string, unknown>[] = [];
-    const server = await startServerProcess({ ...QUIET, DATABASE_URL: throughProxy(DATABASE_URL!, proxy), DATABASE_SCHEMA: schema, REDIS_URL: '' }, (entry) => lines.push(entry));
+    // The stream tails and the alerts feed poll rarely: the request below, not a poll, opens the connection the trap is for.
+    const env = { ...QUIET, DATABASE_URL: throughProxy(DATABASE_URL!, proxy), DATABASE_SCHEMA: schema, REDIS_URL: '', LIVE_POLL_INTERVAL: '1h' };
+    const server = await startServerProcess(env, (entry) => lines.push(entry));
     try {
       await server.mutate(RegisterSourcesDocument, { sources: patients('tf-1') });
       // Every pooled connection gone; the next one is cut as the answer to its array-types query comes back.
