@@ -111,7 +111,7 @@ export async function transitionsAfter(db: Db, after: bigint, upTo: bigint | nul
       and(
         sql`${alertTransitions.seq} > ${after.toString()}::int8`,
         upTo === null ? undefined : sql`${alertTransitions.seq} <= ${upTo.toString()}::int8`,
-        sql`(${alertTransitions.alert} is null or ${alertTransitions.alert} <> ${NOT_PUBLISHED})`,
+        sql`${alertTransitions.alert} is distinct from ${NOT_PUBLISHED}`,
         tenantId === undefined ? undefined : ownedBy(sql`coalesce(${alertTransitions.alert} ->> 'sourceId', ${alerts.sourceId})`, tenantId),
       ),
     )
