@@ -114,6 +114,8 @@ export class AlertService {
         eventTime: new Date(t.time),
         value: t.value,
         message: t.message,
+        // Until it is known to be published (below).
+        alert: NOT_PUBLISHED,
       });
       if (!recorded) {
         // A retry after a try whose commit went unanswered: what that try stored was never published.
@@ -132,7 +134,6 @@ export class AlertService {
         events.push(toEvent(recorded, view));
         continue;
       }
-      await setTransitionOutcome(tx, recorded.id, { severity: recorded.severity, alert: NOT_PUBLISHED });
       if ((await getAlert(tx, t.alertId))?.state === 'RESOLVED') {
         // Resolved outside the processor (its patient discharged), which closes its episode at the next reading.
         this.log.debug({ alertId: t.alertId, kind: t.kind }, 'alert transition for an alert already resolved; recorded only');

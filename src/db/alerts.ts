@@ -80,9 +80,9 @@ export async function lockAlertTransitions(tx: Db): Promise<void> {
 
 /**
  * Records a transition once (undefined when its id is already stored: a replay). `alert`: the alert after it, as
- * published, or NOT_PUBLISHED; left out when not known yet (setTransitionOutcome adds it). Under lockAlertTransitions.
+ * published, or NOT_PUBLISHED (also while not known yet: setTransitionOutcome sets it). Under lockAlertTransitions.
  */
-export async function recordTransition(tx: Db, t: NewTransition & { alert?: unknown }): Promise<TransitionRow | undefined> {
+export async function recordTransition(tx: Db, t: NewTransition & { alert: unknown }): Promise<TransitionRow | undefined> {
   const [row] = await tx.insert(alertTransitions).values(t).onConflictDoNothing().returning(TRANSITION_COLUMNS);
   return row;
 }
