@@ -103,8 +103,9 @@ describe('an output feed read from the database in cursor order (alerts)', () =>
 
   it('replays what was stored after a cursor, page by page, then goes live: no gap and no duplicate, though more is stored during the replay', async () => {
     const t = await started(setup());
+    const probe = t.collect(t.feed.subscribe(() => true));
     t.commit(0, 1_200);
-    await waitFor(() => t.feed['position'] === 1_200n, 'the feed to reach the stored items');
+    await waitFor(() => probe.got.length === 1_200, 'the feed to read the stored items');
     const release = t.hold();
     const resumed = t.collect(t.feed.subscribe((i) => i.cursor % 3n !== 0n, 100n));
     // Stored and announced while the replay waits on its first page: held, sent after the replay.
