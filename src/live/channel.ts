@@ -57,6 +57,19 @@ export class Channel<T> implements AsyncIterableIterator<T[] | Error> {
     this.buffered += items.length;
   }
 
+  /**
+   * A replay's page size for this channel: half its limit (at most `max`), so it reads a page while the consumer
+   * drains the one before; `drained()` paces it.
+   */
+  replayPage(max: number): number {
+    return Math.max(1, Math.min(max, Math.floor(this.limit / 2)));
+  }
+
+  /** Resolves once at most half the limit is buffered, or the channel has ended: a long replay stays within it. */
+  async drained(): Promise<void> {
+    while (this.buffered > this.limit / 2 && !this.ended) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   /** Ends once the buffered items are read. */
   end(): void {
     if (this.ended) return;

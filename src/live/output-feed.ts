@@ -162,8 +162,8 @@ export class OutputFeed<T> {
 
   /** Stored items in (after, upTo] for one resuming subscriber, page by page as it drains them. */
   private async replay(entry: Subscriber<T>, after: bigint, upTo: bigint, scope: string | undefined) {
-    const { stored, subscriberBuffer, learn } = this.options;
-    const pageSize = Math.max(1, Math.min(PAGE, Math.floor(subscriberBuffer / 2)));
+    const { stored, learn } = this.options;
+    const pageSize = entry.channel.replayPage(PAGE);
     for (let cursor = after; !entry.channel.closed; ) {
       const page = await stored!.read(cursor, upTo, pageSize, scope);
       if (page.length > 0) await learn?.(page);
@@ -171,8 +171,7 @@ export class OutputFeed<T> {
       if (mine.length > 0) entry.channel.push(mine);
       if (page.length < pageSize) return;
       cursor = stored!.cursorOf(page.at(-1)!);
-      // Let the consumer drain before the next page, so a long replay stays within the buffer.
-      while (entry.channel.size > subscriberBuffer / 2 && !entry.channel.closed) await new Promise((resolve) => setTimeout(resolve, 5));
+      await entry.channel.drained();
     }
   }
 

@@ -219,7 +219,7 @@ export class ReadingsFeed {
 
   private async replay(after: bigint, upTo: bigint, request: ReadingsSubscription, member: Member) {
     const { channel } = member;
-    const pageSize = Math.max(1, Math.min(REPLAY_PAGE, Math.floor(this.options.subscriberBuffer / 2)));
+    const pageSize = channel.replayPage(REPLAY_PAGE);
     let cursor = after;
     while (!channel.closed) {
       const page = await readingsAfter(this.db, cursor, {
@@ -230,10 +230,7 @@ export class ReadingsFeed {
       member.send(page);
       if (page.length < pageSize) return;
       cursor = page.at(-1)!.cursor;
-      // Let the consumer drain before the next page, so a long replay stays within the buffer.
-      while (channel.size > this.options.subscriberBuffer / 2 && !channel.closed) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await channel.drained();
     }
   }
 }
