@@ -23,8 +23,7 @@ import { tradesAfter, type Trade } from './db/trades.js';
 import { transactionsAfter, type Transaction } from './db/transactions.js';
 import type { Db } from './db/client.js';
 import { TRANSACTIONS_STREAM } from './ingest/ingest-transactions.js';
-import { ALERTS_CHANNEL, AlertService, alertEventsAfter } from './alerts/alert-service.js';
-import { lastTransitionSeq } from './db/alerts.js';
+import { ALERTS_CHANNEL, AlertService, storedAlertEvents } from './alerts/alert-service.js';
 import { startEscalation } from './alerts/escalation.js';
 import { RuleRegistry } from './alerts/rule-registry.js';
 import { SignalMonitor } from './alerts/signal-monitor.js';
@@ -183,11 +182,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       anomalies: feed(ANOMALIES_CHANNEL, AnomaliesMessage, (a) => a.sourceId),
       news2: feed(NEWS2_CHANNEL, News2Message, (n) => n.sourceId),
       fraud: feed(FRAUD_CHANNEL, FraudMessage),
-      alerts: feed(ALERTS_CHANNEL, AlertsMessage, (e) => e.alert.sourceId, {
-        cursorOf: (e) => BigInt(e.seq),
-        read: (after, upTo, limit, tenantId) => alertEventsAfter(database.db, after, upTo, limit, tenantId),
-        last: () => lastTransitionSeq(database.db),
-      }),
+      alerts: feed(ALERTS_CHANNEL, AlertsMessage, (e) => e.alert.sourceId, storedAlertEvents(database.db)),
     };
     for (const f of Object.values(outputs)) {
       await f.start();

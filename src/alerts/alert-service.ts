@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { DATABASE_NOW, escalateOverdue, getAlert, getTransition, listAlerts, lockAlertTransitions, NOT_PUBLISHED, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionOutcome, transitionsAfter, updateAlert, type AlertRow, type NewTransition, type TransitionRow } from '../db/alerts.js';
+import { DATABASE_NOW, escalateOverdue, getAlert, getTransition, lastTransitionSeq, listAlerts, lockAlertTransitions, NOT_PUBLISHED, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionOutcome, transitionsAfter, updateAlert, type AlertRow, type NewTransition, type TransitionRow } from '../db/alerts.js';
 import { isRetired } from '../db/sources.js';
 import { ValidationError } from '../errors.js';
+import type { StoredOutputs } from '../live/output-feed.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { Logger } from '../log.js';
 import type { AlertTransition } from '../processors/alert-rules.js';
@@ -77,11 +78,17 @@ async function recordPublished(tx: Db, t: NewTransition, alert: AlertRow): Promi
   return recorded && toEvent(recorded, view);
 }
 
-/** Stored alert events with after < seq (<= upTo, unless null), in seq order, at most `limit` (of `tenantId`'s sources, if given): what alert subscribers are sent. */
-export async function alertEventsAfter(db: Db, after: bigint, upTo: bigint | null, limit: number, tenantId?: string): Promise<AlertEvent[]> {
-  const found = await transitionsAfter(db, after, upTo, limit, tenantId);
-  // A transition a node of an earlier version stored (no snapshot) goes out with the alert as it stands now.
-  return found.flatMap((t) => (t.alert !== null ? [toEvent(t, t.alert as AlertView)] : t.current ? [toEvent(t, toAlertView(t.current))] : []));
+/** The alert events stored in `db`, by seq, for the alerts feed (live/output-feed.ts): what alert subscribers are sent. */
+export function storedAlertEvents(db: Db): StoredOutputs<AlertEvent> {
+  return {
+    cursorOf: (event) => BigInt(event.seq),
+    read: async (after, upTo, limit, tenantId) => {
+      const found = await transitionsAfter(db, after, upTo, limit, tenantId);
+      // A transition a node of an earlier version stored (no snapshot) goes out with the alert as it stands now.
+      return found.flatMap((t) => (t.alert !== null ? [toEvent(t, t.alert as AlertView)] : t.current ? [toEvent(t, toAlertView(t.current))] : []));
+    },
+    last: () => lastTransitionSeq(db),
+  };
 }
 
 /**
