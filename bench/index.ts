@@ -8,10 +8,11 @@
  *   live        commit → subscriber latency (graphql-ws, SSE) and top delivery rate vs Redis + raw ws/SSE
  *   memory      RSS per idle subscription vs a raw ws connection; RSS and heap over a steady run
  *   history     bucketed history query through GraphQL vs the same SQL sent directly
+ *   dashboard   frame times of the wall (200 tiles at 5 Hz) in Chromium vs a raw page at the same rate
  *
  * Each module's header lists its settings (flags for ingest/processors, BENCH_* variables for the others).
  * test/bench-smoke.test.ts runs ingest, processors and history at tiny sizes;
- * test/bench-smoke-live.test.ts runs live and memory.
+ * test/bench-smoke-live.test.ts runs live and memory; test/dashboard.test.ts runs dashboard.
  */
 import { printTable, saveResults, type Figure } from './report.js';
 
@@ -22,6 +23,7 @@ const benchmarks: Record<string, () => Promise<Figure[]>> = {
   live: async () => (await import('./live.js')).benchLive(),
   memory: async () => (await import('./memory.js')).benchMemory(),
   history: async () => (await import('./history.js')).benchHistory(),
+  dashboard: async () => (await import('./dashboard.js')).benchDashboard(),
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-') && a in benchmarks);
 const mode = process.env.DATABASE_URL ? 'servers' : 'embedded';

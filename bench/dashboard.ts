@@ -1,0 +1,340 @@
+/**
+ * The dashboard under load: frame times in Chromium while `tiles` patients'
+ * tiles on the ward wall each change `hz` times a second, beside a raw page
+ * in the same browser at the same viewport and rate.
+ *
+ * - Platform: the built dashboard (web/) served by the platform, each reading
+ *   posted through the ingestReadings mutation from this process and
+ *   delivered to the page over its graphql-ws subscription. Every `1000 / (hz
+ *   × 4)` ms a quarter of the patients get one reading.
+ * - Raw: a static page of as many plain tiles (a name and five values), a
+ *   timer in the page writing the same number of new values at the same
+ *   pace: no network, no framework. What this machine's Chromium paints with
+ *   nothing else to do.
+ *
+ * Both pages are sampled the same way: a requestAnimationFrame loop injected
+ * before the page's own scripts records every frame interval. The raw page
+ * runs first, while the platform is idle; the feed runs only for the
+ * platform's turn. After the feed stops, every reading posted must reach the
+ * page (`readingsApplied`): behind for a while on a busy machine is allowed,
+ * lost is not.
+ *
+ * test/dashboard.test.ts runs this at a small size against its own server;
+ * the figures and the target come from `npm run bench -- dashboard` on a
+ * quiet machine, not from the test suite, where other suites share the cores.
+ *
+ *   npm run bench -- dashboard
+ *   BENCH_DASHBOARD_TILES=200 BENCH_DASHBOARD_HZ=5 BENCH_DASHBOARD_SECONDS=10 BENCH_DASHBOARD_WARMUP=3
+ */
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { IngestReadingsDocument, type ReadingInput } from '../src/generated/graphql.js';
+import { ensureWebBuilt } from '../web/ensure-built.js';
+import { progress, type Figure } from './report.js';
+import { envNumber } from './support/env.js';
+import { patientIds, registerPatients } from './support/load.js';
+import { startPlatform } from './support/platform.js';
+import { percentiles, sleep } from './support/stats.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+
+export interface Viewport {
+  width: number;
+  height: number;
+}
+
+export interface FrameFigures {
+  frames: number;
+  durationMs: number;
+  fps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** Intervals over 25 ms (1.5 frames at 60 Hz): at least one frame dropped. */
+  over25ms: number;
+}
+
+export interface ViewportResult {
+  viewport: Viewport;
+  /** Tiles whose top is inside the viewport (the wall renders only those: content-visibility). */
+  tilesInView: number;
+  platform: FrameFigures & { appliedPerSecond: number; postedPerSecond: number };
+  raw: FrameFigures & { appliedPerSecond: number };
+}
+
+export interface DashboardLoadResult {
+  tiles: number;
+  hz: number;
+  viewports: ViewportResult[];
+  /** Readings posted by the feed, and applied by the page once the feed stopped and the page caught up. */
+  posted: number;
+  applied: number;
+}
+
+export interface DashboardLoadOptions {
+  browser: Browser;
+  /** The platform's origin; the wall is at `${url}/`. */
+  url: string;
+  /** Patients already registered, one tile each. */
+  ids: readonly string[];
+  post(readings: ReadingInput[]): Promise<unknown>;
+  hz: number;
+  warmupMs: number;
+  measureMs: number;
+  viewports: Viewport[];
+  /** Errors thrown in either page. */
+  onPageError?(message: string): void;
+  /** Called with each page once it is loaded and live (e.g. for a screenshot). */
+  onMeasured?(page: Page, viewport: Viewport): Promise<unknown>;
+}
+
+/** Installed before any page script: every animation-frame interval, taken (and cleared) by `__benchFrames.take()`. */
+const FRAME_SAMPLER = `(() => {
+  const deltas = [];
+  let last = 0;
+  const tick = (now) => {
+    if (last > 0) deltas.push(now - last);
+    last = now;
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  window.__benchFrames = { take: () => deltas.splice(0) };
+})();`;
+
+function summarize(deltas: number[]): FrameFigures {
+  const p = percentiles(Float64Array.from(deltas));
+  const durationMs = deltas.reduce((a, b) => a + b, 0);
+  const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : 0);
+  return {
+    frames: deltas.length,
+    durationMs: Math.round(durationMs),
+    fps: durationMs > 0 ? round((deltas.length * 1000) / durationMs) : 0,
+    p50: round(p.p50),
+    p95: round(p.p95),
+    p99: round(p.p99),
+    max: round(p.max),
+    over25ms: deltas.filter((d) => d > 25).length,
+  };
+}
+
+const takeFrames = (page: Page) => page.evaluate(() => (window as unknown as { __benchFrames: { take(): number[] } }).__benchFrames.take());
+const tilesInView = (page: Page) =>
+  page.evaluate(() => [...document.querySelectorAll('li.tile')].filter((t) => t.getBoundingClientRect().top < innerHeight).length);
+
+/** `ms` of frames, after discarding those before, with `applied()` read at both ends. */
+async function measure(page: Page, ms: number, applied: () => Promise<number>) {
+  await takeFrames(page);
+  const before = { applied: await applied(), at: Date.now() };
+  await sleep(ms);
+  const deltas = await takeFrames(page);
+  const appliedPerSecond = Math.round(((await applied()) - before.applied) * 1000 / (Date.now() - before.at));
+  return { frames: summarize(deltas), appliedPerSecond };
+}
+
+/** Values as the feed sends them: five vitals in turn, near their usual values. */
+const VITALS = ['heart_rate', 'spo2', 'heart_rate', 'resp_rate', 'heart_rate', 'temperature', 'heart_rate', 'bp_systolic'];
+const BASE: Record<string, number> = { heart_rate: 80, spo2: 96, resp_rate: 16, temperature: 37, bp_systolic: 120 };
+const valueOf = (metric: string, round: number, i: number) => Math.round(BASE[metric]! + Math.sin(round / 7 + i) * 5);
+
+const RAW_URL = 'http://raw.invalid/';
+
+/** The raw page: plain tiles in a grid, a timer writing a quarter of them a value every tick. */
+function rawPage(tiles: number, tickMs: number): string {
+  const tile = (i: number) =>
+    `<li><b>Patient ${i + 1}</b><dl>${['HR', 'SpO₂', 'RR', 'Temp', 'BP'].map((k) => `<dt>${k}</dt><dd>-</dd>`).join('')}</dl></li>`;
+  const style =
+    'body{margin:0;font:14px system-ui;background:#0f172a;color:#e2e8f0}ul{list-style:none;margin:0;padding:8px;display:grid;' +
+    'grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:8px}li{background:#1e293b;border-left:6px solid #22c55e;' +
+    'border-radius:8px;padding:6px 8px;height:150px}dl{display:grid;grid-template-columns:repeat(5,auto);margin:4px 0}' +
+    'dt{font-size:11px;color:#94a3b8}dd{margin:0;font-weight:600}';
+  const script = `
+    const metrics = ${JSON.stringify(VITALS)}, base = ${JSON.stringify(BASE)}, slot = { heart_rate: 0, spo2: 1, resp_rate: 2, temperature: 3, bp_systolic: 4 };
+    const cells = [...document.querySelectorAll('li')].map((li) => li.querySelectorAll('dd'));
+    let round = 0, applied = 0;
+    window.__rawApplied = () => applied;
+    const started = performance.now();
+    const tick = () => {
+      const quarter = round % 4, metric = metrics[Math.floor(round / 4) % metrics.length];
+      let i = 0;
+      for (let t = quarter; t < cells.length; t += 4, i++) {
+        cells[t][slot[metric]].textContent = String(Math.round(base[metric] + Math.sin(round / 7 + i) * 5));
+        applied++;
+      }
+      round++;
+      setTimeout(tick, Math.max(0, started + round * ${tickMs} - performance.now()));
+    };
+    tick();`;
+  return `<!doctype html><html><head><meta charset="utf-8"><style>${style}</style></head><body><ul>${Array.from({ length: tiles }, (_, i) => tile(i)).join('')}</ul><script>${script}</script></body></html>`;
+}
+
+/**
+ * Measures the raw page, then the wall under the feed, at each viewport; then stops the feed and waits (up to 30 s)
+ * for the page to apply every reading posted.
+ */
+export async function dashboardLoad(options: DashboardLoadOptions): Promise<DashboardLoadResult> {
+  const { browser, ids, hz, warmupMs, measureMs, viewports } = options;
+  const tickMs = 1000 / (hz * 4);
+  const openPage = async (viewport: Viewport) => {
+    const context = await browser.newContext({ viewport });
+    await context.addInitScript({ content: FRAME_SAMPLER });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => options.onPageError?.(error.message));
+    return page;
+  };
+
+  // Raw first, with nothing else running.
+  const raw = await openPage(viewports[0]!);
+  const rawResults: ViewportResult['raw'][] = [];
+  try {
+    // Served through a route, not setContent, so the sampler is installed as on any navigation.
+    await raw.route(RAW_URL, (route) => route.fulfill({ contentType: 'text/html', body: rawPage(ids.length, tickMs) }));
+    await raw.goto(RAW_URL);
+    for (const [n, viewport] of viewports.entries()) {
+      progress(`dashboard: raw page, viewports measured`, n, viewports.length);
+      await raw.setViewportSize(viewport);
+      await sleep(warmupMs);
+      const m = await measure(raw, measureMs, () => raw.evaluate(() => (window as unknown as { __rawApplied(): number }).__rawApplied()));
+      rawResults.push({ ...m.frames, appliedPerSecond: m.appliedPerSecond });
+    }
+    progress(`dashboard: raw page, viewports measured`, viewports.length, viewports.length);
+  } finally {
+    await raw.context().close();
+  }
+
+  const page = await openPage(viewports[0]!);
+  let stop = false;
+  let posted = 0;
+  let feedError: unknown;
+  const applied = () => page.evaluate(() => (window as unknown as { __vigil: { readingsApplied: number } }).__vigil.readingsApplied);
+  try {
+    await page.goto(`${options.url}/`);
+    await page.waitForFunction((n) => document.querySelectorAll('li.tile').length === n, ids.length, { timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelector('#connection')?.textContent?.includes('Live'), undefined, { timeout: 30_000 });
+
+    const feed = (async () => {
+      const started = Date.now();
+      for (let round = 0; !stop; round++) {
+        const quarter = round % 4;
+        const metric = VITALS[Math.floor(round / 4) % VITALS.length]!;
+        const time = new Date().toISOString();
+        const readings = ids.filter((_, i) => i % 4 === quarter).map((sourceId, i) => ({ sourceId, metric, time, value: valueOf(metric, round, i) }));
+        await options.post(readings);
+        posted += readings.length;
+        const wait = started + (round + 1) * tickMs - Date.now();
+        if (wait > 0) await sleep(wait);
+      }
+    })().catch((error: unknown) => {
+      feedError = error;
+    });
+
+    const results: ViewportResult[] = [];
+    for (const [n, viewport] of viewports.entries()) {
+      progress(`dashboard: the wall under the feed, viewports measured`, n, viewports.length);
+      await page.setViewportSize(viewport);
+      await sleep(warmupMs);
+      const postedBefore = posted;
+      const startedAt = Date.now();
+      const m = await measure(page, measureMs, applied);
+      const postedPerSecond = Math.round(((posted - postedBefore) * 1000) / (Date.now() - startedAt));
+      await options.onMeasured?.(page, viewport);
+      results.push({
+        viewport,
+        tilesInView: await tilesInView(page),
+        platform: { ...m.frames, appliedPerSecond: m.appliedPerSecond, postedPerSecond },
+        raw: rawResults[n]!,
+      });
+      if (feedError) break;
+    }
+    progress(`dashboard: the wall under the feed, viewports measured`, viewports.length, viewports.length);
+    stop = true;
+    await feed;
+    if (feedError) throw new Error(`the dashboard feed failed: ${feedError instanceof Error ? feedError.message : String(feedError)}`);
+
+    const deadline = Date.now() + 30_000;
+    let caughtUp = await applied();
+    while (caughtUp < posted && Date.now() < deadline) {
+      await sleep(100);
+      caughtUp = await applied();
+    }
+    return { tiles: ids.length, hz, viewports: results, posted, applied: caughtUp };
+  } finally {
+    stop = true;
+    await page.context().close();
+  }
+}
+
+export interface DashboardBenchOptions {
+  tiles: number;
+  hz: number;
+  seconds: number;
+  warmupSeconds: number;
+  databaseUrl?: string;
+  redisUrl?: string;
+}
+
+export const DASHBOARD_VIEWPORTS: Viewport[] = [
+  // A 1080p wall display: the tiles scrolled out of view are updated in the DOM, not rendered.
+  { width: 1920, height: 1080 },
+  // Every tile in view (software rendering here: no GPU).
+  { width: 3840, height: 2400 },
+];
+
+export async function benchDashboard(options?: Partial<DashboardBenchOptions>): Promise<Figure[]> {
+  const o: DashboardBenchOptions = {
+    tiles: envNumber('BENCH_DASHBOARD_TILES', 200, { integer: true }),
+    hz: envNumber('BENCH_DASHBOARD_HZ', 5),
+    seconds: envNumber('BENCH_DASHBOARD_SECONDS', 10),
+    warmupSeconds: envNumber('BENCH_DASHBOARD_WARMUP', 3, { zero: true }),
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    redisUrl: process.env.REDIS_URL || undefined,
+    ...options,
+  };
+  if (!existsSync(CHROMIUM)) throw new Error(`the dashboard benchmark needs Chromium at ${CHROMIUM}: apt-get install -y chromium`);
+  ensureWebBuilt();
+  // Processors off: this measures the page and the live path, not stream processing.
+  const platform = await startPlatform({ name: 'dashboard', databaseUrl: o.databaseUrl, redisUrl: o.redisUrl, processors: false });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const errors: string[] = [];
+  try {
+    const ids = patientIds('wall', o.tiles);
+    await registerPatients(platform, ids);
+    const result = await dashboardLoad({
+      browser,
+      url: new URL(platform.url).origin,
+      ids,
+      post: (readings) => platform.gql(IngestReadingsDocument, { readings }),
+      hz: o.hz,
+      warmupMs: o.warmupSeconds * 1000,
+      measureMs: o.seconds * 1000,
+      viewports: DASHBOARD_VIEWPORTS,
+      onPageError: (message) => errors.push(message),
+    });
+    if (errors.length) throw new Error(`the dashboard threw in the page: ${errors.slice(0, 3).join('; ')}`);
+    if (result.applied < result.posted) throw new Error(`the dashboard applied ${result.applied} of ${result.posted} readings posted within 30 s of the feed stopping`);
+    return dashboardFigures(result);
+  } finally {
+    await browser.close();
+    await platform.stop();
+  }
+}
+
+export function dashboardFigures(result: DashboardLoadResult): Figure[] {
+  const figures: Figure[] = [];
+  for (const v of result.viewports) {
+    const { platform: p, raw: r } = v;
+    const name = `dashboard ${result.tiles} tiles × ${result.hz} Hz, ${v.viewport.width}×${v.viewport.height}`;
+    console.log(
+      `${name} (${v.tilesInView} tiles in view): wall ${p.fps} fps, frame p50 ${p.p50} p95 ${p.p95} p99 ${p.p99} max ${p.max} ms, ${p.over25ms} of ${p.frames} over 25 ms, ` +
+        `${p.appliedPerSecond} readings/s applied (${p.postedPerSecond}/s posted); raw page ${r.fps} fps, p50 ${r.p50} p95 ${r.p95} ` +
+        `p99 ${r.p99} max ${r.max} ms, ${r.over25ms} of ${r.frames} over 25 ms, ${r.appliedPerSecond} values/s written`,
+    );
+    // The target is on the 1080p wall: "no dropped frames" is the raw page's frame rate, which a quiet machine paints at its display's pace.
+    const wall = v === result.viewports[0];
+    figures.push({ name: `${name}: frame rate`, unit: 'fps', platform: p.fps, baseline: r.fps, ratio: r.fps > 0 ? p.fps / r.fps : null, target: wall ? '≥ 0.95' : undefined });
+    figures.push({ name: `${name}: frame time p95`, unit: 'ms', platform: p.p95, baseline: r.p95, ratio: r.p95 > 0 ? p.p95 / r.p95 : null });
+    figures.push({ name: `${name}: values applied`, unit: 'values/s', platform: p.appliedPerSecond, baseline: r.appliedPerSecond, ratio: r.appliedPerSecond > 0 ? p.appliedPerSecond / r.appliedPerSecond : null });
+  }
+  return figures;
+}
