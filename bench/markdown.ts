@@ -3,11 +3,11 @@
  * (one per mode, with the machine): `npm run bench:table`.
  */
 import { readFileSync } from 'node:fs';
-import { formatValue, type Figure } from './report.js';
+import { formatValue, machineLabel, type Machine, type SavedFigure } from './report.js';
 
 interface Entry {
-  machine: { cpus: number; cpuModel?: string; memoryGiB: number; node: string };
-  figures: (Figure & { measuredAt: string; commit: string })[];
+  machine: Machine;
+  figures: SavedFigure[];
 }
 
 const results = JSON.parse(readFileSync(new URL('./results.json', import.meta.url), 'utf8')) as Record<string, Entry>;
@@ -15,14 +15,16 @@ const titles: Record<string, string> = { embedded: 'Embedded (PGlite + in-proces
 const number = (n: number) => (Math.abs(n) >= 1000 ? Math.round(n).toLocaleString('en-US') : formatValue(n));
 
 for (const [mode, entry] of Object.entries(results)) {
-  const { machine } = entry;
+  const machineOf = (f: SavedFigure) => f.machine ?? machineLabel(entry.machine);
+  const machines = [...new Set(entry.figures.map(machineOf))];
   console.log(`### ${titles[mode] ?? mode}\n`);
-  console.log(`Machine: ${machine.cpus} × ${machine.cpuModel ?? 'CPU'}, ${machine.memoryGiB} GiB, Node ${machine.node}.\n`);
+  // Figures measured on different machines say which, beside when.
+  console.log(machines.length === 1 ? `Machine: ${machines[0]}.\n` : `Machines: ${machines.join('; ')} (each figure's is beside when it was measured).\n`);
   console.log('| figure | unit | platform | raw baseline | ratio | target | measured |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const f of entry.figures) {
-    const when = f.measuredAt.slice(0, 16).replace('T', ' ');
-    console.log(`| ${f.name} | ${f.unit} | ${number(f.platform)} | ${f.baseline === null ? '—' : number(f.baseline)} | ${f.ratio === null ? '—' : f.ratio.toFixed(2)} | ${f.target ?? ''} | ${when} (${f.commit}) |`);
+    const when = `${f.measuredAt.slice(0, 16).replace('T', ' ')} (${f.commit}${machines.length > 1 ? `, ${machineOf(f).split(',')[0]}` : ''})`;
+    console.log(`| ${f.name} | ${f.unit} | ${number(f.platform)} | ${f.baseline === null ? '—' : number(f.baseline)} | ${f.ratio === null ? '—' : f.ratio.toFixed(2)} | ${f.target ?? ''} | ${when} |`);
   }
   console.log('');
 }

@@ -46,6 +46,17 @@ export function printTable(figures: Figure[]) {
   for (const row of rows) console.log(line(row));
 }
 
+export interface Machine {
+  cpus: number;
+  cpuModel?: string;
+  memoryGiB: number;
+  node: string;
+}
+
+export type SavedFigure = Figure & { measuredAt: string; commit: string; machine?: string };
+
+export const machineLabel = (m: Machine) => `${m.cpus} × ${m.cpuModel ?? 'CPU'}, ${m.memoryGiB} GiB, Node ${m.node}`;
+
 export function saveResults(path: string, mode: string, figures: Figure[]) {
   let commit = 'unknown';
   try {
@@ -63,14 +74,18 @@ export function saveResults(path: string, mode: string, figures: Figure[]) {
   // Figures are kept by name, each with when and at which commit it was measured, so running one
   // benchmark does not drop the others' figures.
   const measuredAt = new Date().toISOString();
-  const kept = ((previous[mode] as { figures?: (Figure & { measuredAt?: string })[] } | undefined)?.figures ?? []).filter(
-    (old) => !figures.some((f) => f.name === old.name),
-  );
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  const before = previous[mode] as { machine?: Machine; figures?: SavedFigure[] } | undefined;
+  // Each figure keeps the machine it was measured on: a later run of one benchmark on another machine must not
+  // relabel the others.
+  const kept = (before?.figures ?? [])
+    .filter((old) => !figures.some((f) => f.name === old.name))
+    .map((old) => ({ ...old, machine: old.machine ?? (before?.machine ? machineLabel(before.machine) : undefined) }));
   const entry = {
     measuredAt,
     commit,
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-    figures: [...kept, ...figures.map((f) => ({ ...f, measuredAt, commit }))],
+    machine,
+    figures: [...kept, ...figures.map((f) => ({ ...f, measuredAt, commit, machine: machineLabel(machine) }))],
   };
   writeFileSync(path, `${JSON.stringify({ ...previous, [mode]: entry }, null, 2)}\n`);
 }
