@@ -387,14 +387,15 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
   it('refuses a resume point that is not a seq, or is past the last stored transition, by name', async () => {
     const [{ last }] = (await app.sql<{ last: string }>(sql`select coalesce(max(seq), 0)::text as last from alert_transitions`)) as [{ last: string }];
     const ahead = (BigInt(last) + 1_000n).toString();
-    const refusals = [
-      ['yesterday', 'after must be a cursor returned by this API (a decimal number), got "yesterday"'],
-      [ahead, `after ${ahead} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`],
+    const refusals: [string, string, Record<string, string>][] = [
+      ['yesterday', 'after must be a cursor returned by this API (a decimal number), got "yesterday"', {}],
+      // A seq from another history (a restored backup): the refusal names the newest seq to resume after.
+      [ahead, `after ${ahead} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`, { resumeAfter: last }],
     ];
-    for (const [after, message] of refusals) {
+    for (const [after, message, extensions] of refusals) {
       const live = await app.subscribeWs(LiveAlertsDocument, { after });
       await live.results.untilComplete();
-      expect(live.results.items.flatMap((r) => r.errors ?? [])[0]).toMatchObject({ message, extensions: { code: 'BAD_USER_INPUT', argument: 'after' } });
+      expect(live.results.items.flatMap((r) => r.errors ?? [])[0]).toMatchObject({ message, extensions: { code: 'BAD_USER_INPUT', argument: 'after', ...extensions } });
       await live.close();
     }
   });

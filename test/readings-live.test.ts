@@ -163,11 +163,18 @@ describe.each(backends)('live readings on $name', (backend) => {
     for (const [i, live] of sse.entries()) expect(live.lastEventId()).toBe(expected(filters[i]!).at(-1)!.toString());
   });
 
-  it('refuses a resume cursor the stream has not reached, or one it never issued', async () => {
+  it('refuses a resume cursor the stream has not reached, naming the newest to resume after, or one it never issued', async () => {
+    const [{ stored }] = (await app.sql<{ stored: string }>(sql`select coalesce(max(seq), 0)::text as stored from readings`)) as [{ stored: string }];
     for (const after of ['999999999999', 'bogus']) {
       const live = await app.subscribeWs(LiveReadingsDocument, { after });
       await live.results.untilComplete();
-      expect(live.results.items.flatMap((r) => r.errors ?? [])[0]?.message).toMatch(after === 'bogus' ? /after must be a cursor/ : /ahead of the stream/);
+      const error = live.results.items.flatMap((r) => r.errors ?? [])[0];
+      if (after === 'bogus') expect(error?.message).toMatch(/after must be a cursor/);
+      else {
+        expect(error).toMatchObject({ message: expect.stringMatching(/ahead of the stream/), extensions: { code: 'BAD_USER_INPUT', resumeAfter: expect.stringMatching(/^\d+$/) } });
+        // The newest committed cursor: every stored reading is at or before it.
+        expect(BigInt(error!.extensions!.resumeAfter as string)).toBeGreaterThanOrEqual(BigInt(stored));
+      }
       await live.close();
     }
   });

@@ -397,7 +397,10 @@ builder.subscriptionField('alerts', (t) =>
       if (after !== null) {
         const last = await lastTransitionSeq(ctx.services.database.db);
         if (after > last) {
-          throw new ValidationError(`${argument} ${after} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`, { argument });
+          throw new ValidationError(`${argument} ${after} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`, {
+            argument,
+            resumeAfter: last.toString(),
+          });
         }
       }
       const severities = filterSet<string>(args.severities);

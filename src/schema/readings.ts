@@ -112,8 +112,11 @@ builder.subscriptionField('readings', (t) =>
       if (after !== null && after > readingsTail.position) {
         const committed = await committedOffset(database.db, READINGS_STREAM);
         if (after > committed) {
+          // A client whose cursor belongs to another history (a database restored from an older backup) reads the state
+          // again and resumes after `resumeAfter`: nothing committed after this answer is missed.
           throw new ValidationError(`${argument} ${after} is ahead of the stream (last committed cursor is ${committed}); resume with a cursor this API returned`, {
             argument,
+            resumeAfter: committed.toString(),
           });
         }
       }
