@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AlertsDocument,
   CreateAlertRuleDocument,
   IngestReadingsDocument,
   IngestTradesDocument,
@@ -39,7 +40,15 @@ declare global {
   interface Window {
     /** Set by the post → tile test: when each heart-rate value first showed on ward-a1's tile (ms since epoch). */
     __shown: Record<string, number>;
-    __vigil: { readonly lastCursor: string | null; readonly resumes: string[]; readonly readingsApplied: number; readonly patients: number; relist(): Promise<void> };
+    __vigil: {
+      readonly lastCursor: string | null;
+      readonly resumes: string[];
+      readonly lastAlertSeq: string | null;
+      readonly alertResumes: string[];
+      readonly readingsApplied: number;
+      readonly patients: number;
+      relist(): Promise<void>;
+    };
   }
 }
 
@@ -237,50 +246,96 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     expect(pageErrors).toEqual([]);
   });
 
-  it('survives a server restart (on another port, behind the same origin), resuming after its last cursor', async () => {
+  it('survives a server restart (on another port, behind the same origin), resuming readings after its last cursor and alerts after their last seq', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-dashboard-'));
     // The embedded database and in-process pub/sub whatever the suite's environment says.
     const env = { DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' };
     const first = await startServerProcess(env);
     const forwarder = await startForwarder(Number(new URL(first.url).port));
+    const emptyDir = mkdtempSync(join(tmpdir(), 'vigil-dashboard-empty-'));
     let second: Awaited<ReturnType<typeof startServerProcess>> | undefined;
+    let third: Awaited<ReturnType<typeof startServerProcess>> | undefined;
     try {
-      await first.mutate(RegisterSourcesDocument, { sources: [{ id: 'restart-1', kind: 'PATIENT', name: 'Restart patient' }] });
+      await first.mutate(RegisterSourcesDocument, {
+        sources: [
+          { id: 'restart-1', kind: 'PATIENT', name: 'Restart patient' },
+          { id: 'restart-2', kind: 'PATIENT', name: 'Second restart patient' },
+        ],
+      });
+      await first.mutate(CreateAlertRuleDocument, {
+        input: { name: 'Restart test: HR above 140', kind: 'THRESHOLD', sourceIds: ['restart-1', 'restart-2'], metric: 'heart_rate', above: 140, severity: 'HIGH' },
+      });
       const page = await open(`http://127.0.0.1:${forwarder.port}/`);
       await poll(() => text(page, '#connection')).toContain('Live');
       await poll(() => tile(page, 'restart-1').count()).toBe(1);
       await first.mutate(IngestReadingsDocument, { readings: [{ sourceId: 'restart-1', metric: 'heart_rate', value: 71, time: iso(Date.now()) }] });
       await poll(() => vital(page, 'restart-1', 'heart_rate').textContent()).toBe('71');
+      // An alert fires on restart-1 while the page watches: the page now holds a seq to resume from.
+      await first.mutate(IngestReadingsDocument, { readings: [{ sourceId: 'restart-1', metric: 'heart_rate', value: 150, time: iso(Date.now()) }] });
+      await poll(() => tile(page, 'restart-1').getAttribute('data-state'), 10_000).toBe('firing');
       const cursor = await page.evaluate(() => window.__vigil.lastCursor);
       expect(cursor).not.toBeNull();
+      const seq = await page.evaluate(() => window.__vigil.lastAlertSeq);
+      expect(seq).not.toBeNull();
 
       await first.stop();
       await poll(() => text(page, '#connection')).toContain('Reconnecting');
       expect(await page.locator('#connection').getAttribute('data-state')).toBe('reconnecting');
       // The page keeps showing what it had.
-      expect(await vital(page, 'restart-1', 'heart_rate').textContent()).toBe('71');
+      expect(await vital(page, 'restart-1', 'heart_rate').textContent()).toBe('150');
       await shot(page, 'restart-offline');
-      // Keep the page out until the new server has a reading it has not seen: only a resume can bring it.
+      // Keep the page out until the new server has a reading it has not seen, restart-1's alert has resolved and one
+      // has fired on restart-2: only a resume can bring them as they happened (a re-read of open alerts would not
+      // announce the new one).
       await forwarder.hold();
       second = await startServerProcess(env);
-      await second.mutate(IngestReadingsDocument, { readings: [{ sourceId: 'restart-1', metric: 'heart_rate', value: 72, time: iso(Date.now()) }] });
+      await second.mutate(IngestReadingsDocument, {
+        readings: [
+          { sourceId: 'restart-1', metric: 'heart_rate', value: 72, time: iso(Date.now()) },
+          { sourceId: 'restart-2', metric: 'heart_rate', value: 155, time: iso(Date.now()) },
+        ],
+      });
+      const openAlertSources = async () => (await second!.mutate(AlertsDocument, { states: ['PENDING', 'FIRING'] })).alerts.edges.map((e) => e.node.sourceId);
+      await poll(openAlertSources, 15_000).toEqual(['restart-2']);
       forwarder.retarget(Number(new URL(second.url).port));
       await forwarder.release();
 
       await poll(() => text(page, '#connection'), 15_000).toContain('Live');
       await poll(() => vital(page, 'restart-1', 'heart_rate').textContent(), 10_000).toBe('72');
       expect(await page.evaluate(() => window.__vigil.resumes)).toContain(cursor);
+      await poll(() => tile(page, 'restart-2').getAttribute('data-state'), 10_000).toBe('firing');
+      await poll(() => tile(page, 'restart-1').getAttribute('data-state')).toBe('ok');
+      expect(await page.evaluate(() => window.__vigil.alertResumes)).toContain(seq);
+      await poll(() => text(page, '#announcer')).toContain('HIGH alert firing on restart-2');
       await second.mutate(IngestReadingsDocument, { readings: [{ sourceId: 'restart-1', metric: 'heart_rate', value: 73, time: iso(Date.now()) }] });
       await poll(() => vital(page, 'restart-1', 'heart_rate').textContent()).toBe('73');
       await shot(page, 'restart-resumed');
+
+      // A server on a new, empty database (as after a restore from an older backup): it refuses the page's cursor
+      // and seq, both ahead of what it has stored. The page starts both subscriptions again from now, reads the
+      // state again, and goes on showing what arrives.
+      await second.stop();
+      third = await startServerProcess({ ...env, DATA_DIR: emptyDir });
+      await third.mutate(RegisterSourcesDocument, { sources: [{ id: 'restart-1', kind: 'PATIENT', name: 'Restart patient' }] });
+      forwarder.retarget(Number(new URL(third.url).port));
+      await poll(() => text(page, '#connection'), 15_000).toContain('Live');
+      await third.mutate(IngestReadingsDocument, { readings: [{ sourceId: 'restart-1', metric: 'heart_rate', value: 64, time: iso(Date.now()) }] });
+      await poll(() => vital(page, 'restart-1', 'heart_rate').textContent(), 10_000).toBe('64');
+      // Live again on the new stream: its readings arrive over the subscription (resumed after the cursor the refusal
+      // named), so the page's cursor is the new server's.
+      await third.mutate(IngestReadingsDocument, { readings: [{ sourceId: 'restart-1', metric: 'heart_rate', value: 65, time: iso(Date.now()) }] });
+      await poll(() => vital(page, 'restart-1', 'heart_rate').textContent()).toBe('65');
+      await poll(() => page.evaluate(() => window.__vigil.lastCursor)).toBe('2');
       expect(pageErrors).toEqual([]);
     } finally {
       await forwarder.close();
       await first.stop();
       await second?.stop();
+      await third?.stop();
       rmSync(dataDir, { recursive: true, force: true });
+      rmSync(emptyDir, { recursive: true, force: true });
     }
-    // About 12 s on a quiet machine: two embedded-database starts. Room for a busy one.
+    // About 18 s on a quiet machine: three embedded-database starts. Room for a busy one.
   }, 180_000);
 
   it('shows every open alert on the wall, more than a page of them: the oldest, most overdue ones too', async () => {

@@ -13,6 +13,8 @@ export class ApiError extends Error {
   constructor(
     message: string,
     readonly code?: string,
+    /** Where a subscription may resume (`extensions.resumeAfter`): after SLOW_CONSUMER, or a cursor the server refused. */
+    readonly resumeAfter?: string,
   ) {
     super(message);
   }
@@ -210,8 +212,8 @@ export function live<R, V>(
         next: (result) => {
           if (token !== current) return;
           if (result.errors?.length) {
-            const first = result.errors[0] as { message: string; extensions?: { code?: string } };
-            handlers.error?.(new ApiError(first.message, first.extensions?.code));
+            const first = result.errors[0] as { message: string; extensions?: { code?: string; resumeAfter?: string } };
+            handlers.error?.(new ApiError(first.message, first.extensions?.code, first.extensions?.resumeAfter));
           }
           if (result.data) handlers.next(result.data as R);
         },
@@ -220,8 +222,8 @@ export function live<R, V>(
           if (isKeyClose(error)) {
             setState({ kind: 'refused', reason: error.reason || 'API key refused' });
           } else {
-            const list = Array.isArray(error) ? (error as { message: string; extensions?: { code?: string } }[]) : [];
-            if (list.length) handlers.error?.(new ApiError(list.map((e) => e.message).join('; '), list[0]!.extensions?.code));
+            const list = Array.isArray(error) ? (error as { message: string; extensions?: { code?: string; resumeAfter?: string } }[]) : [];
+            if (list.length) handlers.error?.(new ApiError(list.map((e) => e.message).join('; '), list[0]!.extensions?.code, list[0]!.extensions?.resumeAfter));
           }
           restartSoon(token);
         },

@@ -99,8 +99,9 @@ const forbidden = (error: unknown) => error instanceof ApiError && (error.code =
 /**
  * What the page knows of the tenant's patients: latest vitals, recent series,
  * NEWS2 and open alerts, kept current by three subscriptions. The readings
- * subscription resumes after the last cursor applied, so a reconnection
- * (server restart included) loses and repeats nothing.
+ * and alerts subscriptions resume after the last cursor (seq) applied, so a
+ * reconnection (server restart included) loses and repeats nothing: an alert
+ * that fired meanwhile arrives as the event it was, and is announced.
  */
 class Store {
   readonly sources = new Map<string, SourceState>();
@@ -110,6 +111,10 @@ class Store {
   lastCursor: bigint | null = null;
   /** Cursors the readings subscription was resumed after, oldest first. */
   readonly resumes: string[] = [];
+  /** The seq of the newest alert transition applied from the alerts subscription. */
+  lastAlertSeq: bigint | null = null;
+  /** Seqs the alerts subscription was resumed after, oldest first. */
+  readonly alertResumes: string[] = [];
   readingsApplied = 0;
   loaded = false;
   loadError: string | null = null;
@@ -127,26 +132,42 @@ class Store {
   start() {
     if (this.started) return;
     this.started = true;
-    live(
-      DashLiveReadingsDocument,
-      () => {
-        const after = this.lastCursor === null ? null : this.lastCursor.toString();
-        if (after !== null && this.resumes[this.resumes.length - 1] !== after) this.resumes.push(after);
-        return { after };
+    // A cursor the server refuses (ahead of what it has stored: a database restored from an older backup, or a new
+    // one) would be refused on every retry. The refusal names the server's newest cursor: resume after it (nothing
+    // committed since is missed) and read the state again.
+    const refused = (error: ApiError) => (error.code === 'BAD_USER_INPUT' && error.resumeAfter !== undefined ? BigInt(error.resumeAfter) : null);
+    live(DashLiveReadingsDocument, () => ({ after: resumeAfter(this.lastCursor, this.resumes) }), {
+      next: (data) => this.applyReadings(data.readings),
+      error: (error) => {
+        const newest = refused(error);
+        if (newest === null) return;
+        this.lastCursor = newest;
+        void this.load();
       },
-      { next: (data) => this.applyReadings(data.readings) },
-    );
-    // Outputs have no cursor: after a reconnection, or when the server says some may not have been sent
+    });
+    // NEWS2 scores have no cursor: after a reconnection, or when the server says some may not have been sent
     // (EVENTS_MISSED, SLOW_CONSUMER), read the current ones again, once the subscription is back (`live` resends it
     // half a second after an error).
-    const reread = (error: ApiError) => {
-      if (error.code !== 'EVENTS_MISSED' && error.code !== 'SLOW_CONSUMER') return;
+    const rereadSoon = () => {
       clearTimeout(this.rereadTimer);
       this.rereadTimer = setTimeout(() => void this.loadOutputs(), 1_000);
     };
-    live(DashLiveNews2Document, () => ({}), { next: (data) => data.news2.forEach((score) => this.applyNews2(score)), error: reread });
-    live(DashLiveAlertsDocument, () => ({}), { next: (data) => data.alerts.forEach((event) => this.applyAlertEvent(event)), error: reread });
-    onReconnected(() => void this.loadOutputs());
+    live(DashLiveNews2Document, () => ({}), {
+      next: (data) => data.news2.forEach((score) => this.applyNews2(score)),
+      error: (error) => (error.code === 'EVENTS_MISSED' || error.code === 'SLOW_CONSUMER') && rereadSoon(),
+    });
+    // Alerts resume after their seq (SLOW_CONSUMER included); a refused seq as a refused readings cursor.
+    live(DashLiveAlertsDocument, () => ({ after: resumeAfter(this.lastAlertSeq, this.alertResumes) }), {
+      next: (data) => data.alerts.forEach((event) => this.applyAlertEvent(event)),
+      error: (error) => {
+        const newest = refused(error);
+        if (newest === null) return;
+        this.lastAlertSeq = newest;
+        rereadSoon();
+      },
+    });
+    // Open alerts are read again only while the page has no seq to resume from (no transition seen since it loaded).
+    onReconnected(() => void this.loadOutputs({ alerts: this.lastAlertSeq === null }));
     void this.load();
     setInterval(() => void this.relist().catch((error: unknown) => console.warn('patient list', error)), RELIST_MS);
   }
@@ -285,6 +306,8 @@ class Store {
   }
 
   private applyAlertEvent(event: AlertEvent) {
+    const seq = BigInt(event.seq);
+    if (this.lastAlertSeq === null || seq > this.lastAlertSeq) this.lastAlertSeq = seq;
     this.applyAlert(event.alert);
     for (const listener of this.alertListeners) listener(event);
   }
@@ -353,13 +376,13 @@ class Store {
   }
 
   /** NEWS2 scores, open alerts and rule kinds: what the views need beside readings. Needs an analyst key; a read key gets the live updates only. */
-  private async loadOutputs() {
+  private async loadOutputs({ alerts = true } = {}) {
     await Promise.all([
       this.loadNews2().catch((error: unknown) => forbidden(error) || console.warn('NEWS2 scores', error)),
       request(DashAlertRulesDocument, {})
         .then((data) => data.alertRules.forEach((rule) => this.ruleKinds.set(rule.id, rule.kind)))
         .catch((error: unknown) => forbidden(error) || console.warn('alert rules', error)),
-      this.loadOpenAlerts().catch((error: unknown) => forbidden(error) || console.warn('open alerts', error)),
+      alerts ? this.loadOpenAlerts().catch((error: unknown) => forbidden(error) || console.warn('open alerts', error)) : undefined,
     ]);
   }
 
@@ -390,11 +413,26 @@ class Store {
   }
 }
 
+/** A subscription's `after`: the last cursor applied, noted in `resumes` the first time it is resumed from. */
+function resumeAfter(cursor: bigint | null, resumes: string[]): string | null {
+  const after = cursor === null ? null : cursor.toString();
+  if (after !== null && resumes[resumes.length - 1] !== after) resumes.push(after);
+  return after;
+}
+
 export const store = new Store();
 
 declare global {
   interface Window {
-    __vigil: { readonly lastCursor: string | null; readonly resumes: string[]; readonly readingsApplied: number; readonly patients: number; relist(): Promise<void> };
+    __vigil: {
+      readonly lastCursor: string | null;
+      readonly resumes: string[];
+      readonly lastAlertSeq: string | null;
+      readonly alertResumes: string[];
+      readonly readingsApplied: number;
+      readonly patients: number;
+      relist(): Promise<void>;
+    };
   }
 }
 
@@ -404,6 +442,12 @@ window.__vigil = {
   },
   get resumes() {
     return store.resumes;
+  },
+  get lastAlertSeq() {
+    return store.lastAlertSeq === null ? null : store.lastAlertSeq.toString();
+  },
+  get alertResumes() {
+    return store.alertResumes;
   },
   get readingsApplied() {
     return store.readingsApplied;

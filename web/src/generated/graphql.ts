@@ -202,6 +202,7 @@ export type DashLiveAlertsSubscriptionVariables = Exact<{
   states?: Array<AlertState> | AlertState | null | undefined;
   severities?: Array<Severity> | Severity | null | undefined;
   sourceIds?: Array<string | number> | string | number | null | undefined;
+  after?: string | null | undefined;
 }>;
 
 
@@ -565,8 +566,13 @@ export const DashAlertsDocument = new TypedDocumentString(`
   }
 }`) as unknown as TypedDocumentString<DashAlertsQuery, DashAlertsQueryVariables>;
 export const DashLiveAlertsDocument = new TypedDocumentString(`
-    subscription DashLiveAlerts($states: [AlertState!], $severities: [Severity!], $sourceIds: [ID!]) {
-  alerts(states: $states, severities: $severities, sourceIds: $sourceIds) {
+    subscription DashLiveAlerts($states: [AlertState!], $severities: [Severity!], $sourceIds: [ID!], $after: String) {
+  alerts(
+    states: $states
+    severities: $severities
+    sourceIds: $sourceIds
+    after: $after
+  ) {
     kind
     seq
     at
