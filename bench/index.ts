@@ -14,6 +14,8 @@
  * test/bench-smoke.test.ts runs ingest, processors and history at tiny sizes;
  * test/bench-smoke-live.test.ts runs live and memory; test/dashboard.test.ts runs dashboard.
  */
+import { existsSync } from 'node:fs';
+import { CHROMIUM } from './support/chromium.js';
 import { printTable, saveResults, type Figure } from './report.js';
 
 // Imported when run, so a benchmark's module (and its argv parsing) loads only when it is wanted.
@@ -27,9 +29,19 @@ const benchmarks: Record<string, () => Promise<Figure[]>> = {
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-') && a in benchmarks);
 const mode = process.env.DATABASE_URL ? 'servers' : 'embedded';
+const results = new URL('./results.json', import.meta.url).pathname;
 
+let names = wanted.length ? wanted : Object.keys(benchmarks);
+if (!wanted.length && !existsSync(CHROMIUM)) {
+  console.warn(`dashboard skipped: it needs Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+  names = names.filter((name) => name !== 'dashboard');
+}
 const figures: Figure[] = [];
-for (const name of wanted.length ? wanted : Object.keys(benchmarks)) figures.push(...(await benchmarks[name]!()));
+for (const name of names) {
+  const measured = await benchmarks[name]!();
+  figures.push(...measured);
+  // Saved as each finishes: a later benchmark that fails loses none of the earlier ones' figures.
+  saveResults(results, mode, measured);
+}
 console.log(`\nmode: ${mode}`);
 printTable(figures);
-saveResults(new URL('./results.json', import.meta.url).pathname, mode, figures);

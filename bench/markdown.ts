@@ -23,7 +23,7 @@ for (const [mode, entry] of Object.entries(results)) {
   console.log('| figure | unit | platform | raw baseline | ratio | target | measured |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const f of entry.figures) {
-    const when = `${f.measuredAt.slice(0, 16).replace('T', ' ')} (${f.commit}${machines.length > 1 ? `, ${machineOf(f).split(',')[0]}` : ''})`;
+    const when = `${f.measuredAt.slice(0, 16).replace('T', ' ')} (${f.commit}${machines.length > 1 ? `, ${machineOf(f)}` : ''})`;
     console.log(`| ${f.name} | ${f.unit} | ${number(f.platform)} | ${f.baseline === null ? '—' : number(f.baseline)} | ${f.ratio === null ? '—' : f.ratio.toFixed(2)} | ${f.target ?? ''} | ${when} |`);
   }
   console.log('');
