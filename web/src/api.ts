@@ -14,7 +14,7 @@ export class ApiError extends Error {
     message: string,
     readonly code?: string,
     /** Where a subscription may resume (`extensions.resumeAfter`): after SLOW_CONSUMER, or a cursor the server refused. */
-    readonly resumeAfter?: string,
+    readonly resumeAfter?: string | null,
   ) {
     super(message);
   }
@@ -212,7 +212,7 @@ export function live<R, V>(
         next: (result) => {
           if (token !== current) return;
           if (result.errors?.length) {
-            const first = result.errors[0] as { message: string; extensions?: { code?: string; resumeAfter?: string } };
+            const first = result.errors[0] as { message: string; extensions?: { code?: string; resumeAfter?: string | null } };
             handlers.error?.(new ApiError(first.message, first.extensions?.code, first.extensions?.resumeAfter));
           }
           if (result.data) handlers.next(result.data as R);
@@ -222,7 +222,7 @@ export function live<R, V>(
           if (isKeyClose(error)) {
             setState({ kind: 'refused', reason: error.reason || 'API key refused' });
           } else {
-            const list = Array.isArray(error) ? (error as { message: string; extensions?: { code?: string; resumeAfter?: string } }[]) : [];
+            const list = Array.isArray(error) ? (error as { message: string; extensions?: { code?: string; resumeAfter?: string | null } }[]) : [];
             if (list.length) handlers.error?.(new ApiError(list.map((e) => e.message).join('; '), list[0]!.extensions?.code, list[0]!.extensions?.resumeAfter));
           }
           restartSoon(token);

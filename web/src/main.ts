@@ -101,7 +101,12 @@ function showAlertCount() {
 store.onChange(showAlertCount);
 // Whatever view is open, screen readers hear of an alert that starts firing.
 store.onAlertEvent((event) => {
-  if (event.kind === 'FIRING' || event.kind === 'ESCALATED') announce(`${event.alert.severity} alert ${event.kind === 'FIRING' ? 'firing' : 'escalated'} on ${event.alert.sourceId}: ${event.alert.message}`);
+  if (event.kind !== 'FIRING' && event.kind !== 'ESCALATED') return;
+  // A resumed subscription may replay an alert's firing and its resolution in one message: announce it only if it is
+  // still open once the message is applied.
+  queueMicrotask(() => {
+    if (store.openAlerts.has(event.alert.id)) announce(`${event.alert.severity} alert ${event.kind === 'FIRING' ? 'firing' : 'escalated'} on ${event.alert.sourceId}: ${event.alert.message}`);
+  });
 });
 
 // ---- Status bar: frame times and update rate measured in this page ----

@@ -127,22 +127,20 @@ class Store {
   private unknown = new Set<string>();
   private unknownTimer: ReturnType<typeof setTimeout> | undefined;
   private rereadTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Per open-alerts read in flight, the alert ids events changed meanwhile. */
+  private alertReads = new Set<Set<string>>();
 
   /** Starts the subscriptions and the first load; later calls do nothing. */
   start() {
     if (this.started) return;
     this.started = true;
-    // A cursor the server refuses (ahead of what it has stored: a database restored from an older backup, or a new
-    // one) would be refused on every retry. The refusal names the server's newest cursor: resume after it (nothing
-    // committed since is missed) and read the state again.
-    const refused = (error: ApiError) => (error.code === 'BAD_USER_INPUT' && error.resumeAfter !== undefined ? BigInt(error.resumeAfter) : null);
     live(DashLiveReadingsDocument, () => ({ after: resumeAfter(this.lastCursor, this.resumes) }), {
       next: (data) => this.applyReadings(data.readings),
       error: (error) => {
-        const newest = refused(error);
-        if (newest === null) return;
-        this.lastCursor = newest;
-        void this.load();
+        const next = recovery(error, this.lastCursor);
+        if (!next) return;
+        this.lastCursor = next.cursor;
+        if (next.reread) void this.load();
       },
     });
     // NEWS2 scores have no cursor: after a reconnection, or when the server says some may not have been sent
@@ -156,14 +154,13 @@ class Store {
       next: (data) => data.news2.forEach((score) => this.applyNews2(score)),
       error: (error) => (error.code === 'EVENTS_MISSED' || error.code === 'SLOW_CONSUMER') && rereadSoon(),
     });
-    // Alerts resume after their seq (SLOW_CONSUMER included); a refused seq as a refused readings cursor.
     live(DashLiveAlertsDocument, () => ({ after: resumeAfter(this.lastAlertSeq, this.alertResumes) }), {
       next: (data) => data.alerts.forEach((event) => this.applyAlertEvent(event)),
       error: (error) => {
-        const newest = refused(error);
-        if (newest === null) return;
-        this.lastAlertSeq = newest;
-        rereadSoon();
+        const next = recovery(error, this.lastAlertSeq);
+        if (!next) return;
+        this.lastAlertSeq = next.cursor;
+        if (next.reread) rereadSoon();
       },
     });
     // Open alerts are read again only while the page has no seq to resume from (no transition seen since it loaded).
@@ -308,12 +305,14 @@ class Store {
   private applyAlertEvent(event: AlertEvent) {
     const seq = BigInt(event.seq);
     if (this.lastAlertSeq === null || seq > this.lastAlertSeq) this.lastAlertSeq = seq;
+    this.touchedAlert(event.alert.id);
     this.applyAlert(event.alert);
     for (const listener of this.alertListeners) listener(event);
   }
 
   /** An alert changed through this page (acknowledged): shown at once, before the subscription echoes it. */
   alertUpdated(alert: DashAlertFragment) {
+    this.touchedAlert(alert.id);
     this.applyAlert(alert);
   }
 
@@ -350,11 +349,22 @@ class Store {
   /** Every open alert, a page at a time: a ward may have more than one page of them, and the oldest matter most. */
   private async loadOpenAlerts() {
     const open: DashAlertFragment[] = [];
-    await forEveryPage(async (after) => (await request(DashAlertsDocument, { states: [...OPEN_STATES], first: PAGE, after })).alerts, (nodes) => open.push(...nodes));
+    // An alert an event changes while the pages are read is newer in the event than in the read: the read leaves it be.
+    const touched = new Set<string>();
+    this.alertReads.add(touched);
+    try {
+      await forEveryPage(async (after) => (await request(DashAlertsDocument, { states: [...OPEN_STATES], first: PAGE, after })).alerts, (nodes) => open.push(...nodes));
+    } finally {
+      this.alertReads.delete(touched);
+    }
     const ids = new Set(open.map((alert) => alert.id));
     // Alerts that closed while we were away.
-    for (const [id, alert] of this.openAlerts) if (!ids.has(id)) this.applyAlert({ ...alert, state: 'RESOLVED' });
-    open.forEach((alert) => this.applyAlert(alert));
+    for (const [id, alert] of this.openAlerts) if (!ids.has(id) && !touched.has(id)) this.applyAlert({ ...alert, state: 'RESOLVED' });
+    for (const alert of open) if (!touched.has(alert.id)) this.applyAlert(alert);
+  }
+
+  private touchedAlert(id: string) {
+    for (const touched of this.alertReads) touched.add(id);
   }
 
   /** Every patient's NEWS2 score, a page at a time. */
@@ -411,6 +421,21 @@ class Store {
       if (this.unknown.size) this.learn([...this.unknown][0]!);
     }, 150);
   }
+}
+
+/**
+ * Where a subscription goes on after `error`, given its own cursor (null: none yet), and whether the state must be
+ * read again; null when the error needs neither (`live` resubscribes after the cursor it has).
+ * - A cursor the server refuses (BAD_USER_INPUT: ahead of what it has stored, as on a database restored from an older
+ *   backup) would be refused on every retry: resume after the newest the refusal names, and read the state again.
+ * - SLOW_CONSUMER before the first item arrived: resume where the server says the subscription stood, or read the
+ *   state again when it cannot say. With a cursor of its own, the page resumes after that.
+ */
+function recovery(error: ApiError, own: bigint | null): { cursor: bigint | null; reread: boolean } | null {
+  const named = error.resumeAfter !== undefined && error.resumeAfter !== null ? BigInt(error.resumeAfter) : null;
+  if (error.code === 'BAD_USER_INPUT' && named !== null) return { cursor: named, reread: true };
+  if (error.code === 'SLOW_CONSUMER' && own === null) return { cursor: named, reread: named === null };
+  return null;
 }
 
 /** A subscription's `after`: the last cursor applied, noted in `resumes` the first time it is resumed from. */
