@@ -90,7 +90,7 @@ export interface DashboardLoadOptions {
   viewports: Viewport[];
   /** Errors thrown in either page. */
   onPageError?(message: string): void;
-  /** Called with each page once it is loaded and live (e.g. for a screenshot). */
+  /** Called with the wall after each viewport's measurement, the feed still running (e.g. for a screenshot). */
   onMeasured?(page: Page, viewport: Viewport): Promise<unknown>;
 }
 
