@@ -7,6 +7,16 @@ import { formatAge, formatValue, metricName, SEVERITY_ICON, SEVERITY_ORDER, TREN
 /** A patient is flagged stale when its newest reading is older than this (besides NO_DATA alerts). */
 const STALE_AFTER_MS = 60_000;
 const SPARK_INTERVAL_MS = 1_000;
+/**
+ * Sparkline redraws a second across the tiles in view, at most: with more tiles in view than this, each tile's trend is
+ * redrawn less often than once a second (its values still change with every reading). Painting the trends is most of
+ * what a wall of 200 tiles in view costs the browser (npm run bench -- dashboard, 3840×2400).
+ */
+const SPARK_REDRAWS_PER_SECOND = 60;
+/** A tile's height and the gap below it (style.css): how many rows a window holds. */
+const TILE_PITCH_PX = 158;
+/** How long a tile's sparkline waits between redraws; set by the wall from the tiles in view. */
+let sparkIntervalMs = SPARK_INTERVAL_MS;
 
 class VitalCell {
   readonly el: HTMLDivElement;
@@ -105,15 +115,17 @@ class Tile {
     setAttr(this.el, 'data-signal', lost || this.stale ? 'lost' : null);
     setAttr(this.flagsEl, 'data-empty', flags.length ? null : 'true');
 
-    // The sparkline is a trend: redrawn at most once a second per tile (painting it is what costs most when
-    // hundreds of tiles are in view); values above change with every reading.
+    // The sparkline is a trend: redrawn at most once a second per tile, less often with more than
+    // SPARK_REDRAWS_PER_SECOND tiles in view (painting it is what costs most then); values above change with every
+    // reading.
     this.sparkColor = alert?.state === 'FIRING' ? '#fca5a5' : '#7dd3fc';
     this.sparkDirty = true;
-    if (now - this.sparkDrawn >= SPARK_INTERVAL_MS) this.drawSpark(source, now);
+    this.drawSpark(source, now);
   }
 
+  /** Redraws the sparkline if it changed and its interval has passed. */
   drawSpark(source: SourceState, now: number) {
-    if (!this.sparkDirty) return;
+    if (!this.sparkDirty || now - this.sparkDrawn < sparkIntervalMs) return;
     this.sparkDirty = false;
     this.sparkDrawn = now;
     this.spark.draw(source.series.get(TREND_METRIC), TREND_POINTS, this.sparkColor);
@@ -211,6 +223,7 @@ export function wallView(root: HTMLElement): () => void {
       applyFilter(tile, source);
     }
     reorder();
+    paceSparks();
     empty.hidden = !store.loaded || tiles.size > 0;
     if (store.loadError && tiles.size === 0) {
       empty.hidden = false;
@@ -218,6 +231,15 @@ export function wallView(root: HTMLElement): () => void {
     } else empty.replaceChildren(...emptyText);
     updateSummary();
   };
+
+  // Tiles in view, from the grid's columns and the window's rows: each redraws its trend at most once a second until
+  // SPARK_REDRAWS_PER_SECOND, less often beyond.
+  const paceSparks = () => {
+    const columns = Math.max(1, getComputedStyle(list).gridTemplateColumns.split(' ').filter(Boolean).length);
+    const inView = Math.min(tiles.size, columns * Math.ceil(innerHeight / TILE_PITCH_PX));
+    sparkIntervalMs = SPARK_INTERVAL_MS * Math.max(1, inView / SPARK_REDRAWS_PER_SECOND);
+  };
+  window.addEventListener('resize', paceSparks);
 
   const updateSummary = () => {
     let firing = 0;
@@ -236,7 +258,8 @@ export function wallView(root: HTMLElement): () => void {
     if (changed.size) updateSummary();
   });
 
-  // Once a second: stale flags (time passes without readings) and, when sorting by urgency, the order.
+  // Once a second: stale flags (time passes without readings), trends whose last change is not drawn yet and, when
+  // sorting by urgency, the order.
   const timer = setInterval(() => {
     onNextFrame(() => {
       const now = Date.now();
@@ -282,5 +305,6 @@ export function wallView(root: HTMLElement): () => void {
   return () => {
     unlisten();
     clearInterval(timer);
+    window.removeEventListener('resize', paceSparks);
   };
 }
