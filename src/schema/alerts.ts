@@ -387,7 +387,10 @@ builder.subscriptionField('alerts', (t) =>
       states: t.arg({ type: [AlertStateEnum], description: 'Only alerts in these states (default: all).' }),
       sourceIds: t.arg.idList({ description: 'Only alerts about these sources (default: all of the tenant\'s).' }),
       ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all).' }),
-      after: t.arg.string({ description: 'Resume after this seq (AlertEvent.seq): the last one received.' }),
+      after: t.arg.string({
+        description:
+          'Resume after this seq (AlertEvent.seq): the last one received. One past the last stored transition is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the open alerts again and resume after that.',
+      }),
     },
     subscribe: async (_root, args, ctx) => {
       // As readings: an EventSource reconnects with its first URL, `after` included, and Last-Event-ID is where it is.

@@ -97,7 +97,10 @@ builder.subscriptionField('readings', (t) =>
     args: {
       sourceIds: t.arg.idList({ description: 'Only these sources; all when omitted.' }),
       metrics: t.arg.stringList({ description: 'Only these metrics; all when omitted.' }),
-      after: t.arg.string({ description: 'Resume after this cursor.' }),
+      after: t.arg.string({
+        description:
+          'Resume after this cursor. One ahead of the stored stream (a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the newest committed cursor: read the state again and resume after that.',
+      }),
     },
     subscribe: async (_root, args, ctx) => {
       // An EventSource reconnects with the URL it started with, `after` included, and the id of the last event
