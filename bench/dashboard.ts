@@ -30,6 +30,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import type { FrameSummary } from '../web/src/frame-stats.js';
 import { IngestReadingsDocument, ReadingsPageDocument, type ReadingInput, type ReadingsPageQuery } from '../src/generated/graphql.js';
 import { ensureWebBuilt } from '../web/ensure-built.js';
 import { progress, type Figure } from './report.js';
@@ -45,17 +46,8 @@ export interface Viewport {
   height: number;
 }
 
-export interface FrameFigures {
-  frames: number;
-  durationMs: number;
-  fps: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  /** Intervals over 25 ms (1.5 frames at 60 Hz): at least one frame dropped. */
-  over25ms: number;
-}
+/** The page's own frame summary (web/src/frame-stats.ts), as the benchmark's sampler measures it: no long tasks. */
+export type FrameFigures = Omit<FrameSummary, 'longTasks'>;
 
 export interface ViewportResult {
   viewport: Viewport;

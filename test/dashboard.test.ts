@@ -19,6 +19,7 @@ import { startForwarder } from './support/forwarder.js';
 import { startServerProcess } from './support/server-process.js';
 import { dashboardFigures, dashboardLoad, DASHBOARD_VIEWPORTS } from '../bench/dashboard.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../bench/support/chromium.js';
+import type {} from '../web/src/probe.js';
 
 /**
  * The dashboard (web/) in a real browser: Debian's Chromium driven by
@@ -36,20 +37,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** expect.poll with room for a busy machine (its default gives up after one second). */
 const poll = <T>(fn: () => T | Promise<T>, timeout = 10_000) => expect.poll(fn, { timeout, interval: 50 });
 
-// What the page exposes for tests (web/src/store.ts).
+// What the page exposes for tests: window.__vigil (web/src/probe.ts, imported above), and what this file sets itself.
 declare global {
   interface Window {
     /** Set by the post → tile test: when each heart-rate value first showed on ward-a1's tile (ms since epoch). */
     __shown: Record<string, number>;
-    __vigil: {
-      readonly lastCursor: string | null;
-      readonly resumes: string[];
-      readonly lastAlertSeq: string | null;
-      readonly alertResumes: string[];
-      readonly readingsApplied: number;
-      readonly patients: number;
-      relist(): Promise<void>;
-    };
   }
 }
 
@@ -314,8 +306,8 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
       await shot(page, 'restart-resumed');
 
       // A server on a new, empty database (as after a restore from an older backup): it refuses the page's cursor
-      // and seq, both ahead of what it has stored. The page starts both subscriptions again from now, reads the
-      // state again, and goes on showing what arrives.
+      // and seq, both ahead of what it has stored. The page resumes both subscriptions after the ones the refusals
+      // name, reads the state again, and goes on showing what arrives.
       await second.stop();
       await poll(() => text(page, '#connection')).toContain('Reconnecting');
       third = await startServerProcess({ ...env, DATA_DIR: emptyDir });

@@ -447,20 +447,7 @@ function resumeAfter(cursor: bigint | null, resumes: string[]): string | null {
 
 export const store = new Store();
 
-declare global {
-  interface Window {
-    __vigil: {
-      readonly lastCursor: string | null;
-      readonly resumes: string[];
-      readonly lastAlertSeq: string | null;
-      readonly alertResumes: string[];
-      readonly readingsApplied: number;
-      readonly patients: number;
-      relist(): Promise<void>;
-    };
-  }
-}
-
+// window.__vigil's shape is web/src/probe.ts.
 window.__vigil = {
   get lastCursor() {
     return store.lastCursor === null ? null : store.lastCursor.toString();
