@@ -342,6 +342,27 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await reconnected.close();
   });
 
+  it('names with a page of alerts the seq to subscribe after: a transition stored after the read arrives on a subscription started later', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('read-1') });
+    const high = await rule({ name: 'HR > 150 (read, then subscribe)', kind: 'THRESHOLD', sourceIds: ['read-1'], metric: 'heart_rate', above: 150, severity: 'HIGH' });
+    const { alerts: read } = await app.mutate(AlertsDocument, { ruleIds: [high.id], states: ['PENDING', 'FIRING'] });
+    expect(read.edges).toEqual([]);
+    expect(read.lastEventSeq).toMatch(/^\d+$/);
+    // read-1 fires after the read and before the subscription: neither the page nor a live-only subscription has it.
+    await post([at(T0 + 7 * DAY, 'read-1', 'heart_rate', 170, 0)]);
+    const firing = async () => (await app.mutate(AlertsDocument, { ruleIds: [high.id], states: ['FIRING'] })).alerts;
+    expect((await firing()).edges).toHaveLength(1);
+
+    const late = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id], after: read.lastEventSeq });
+    await late.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length === 1, 'the firing stored after the read');
+    const [event] = events(late);
+    expect([event!.kind, event!.alert.sourceId]).toEqual(['FIRING', 'read-1']);
+    expect(BigInt(event!.seq)).toBeGreaterThan(BigInt(read.lastEventSeq));
+    // A page read now names a seq at or past that transition: subscribing after it would not send it again.
+    expect(BigInt((await firing()).lastEventSeq)).toBeGreaterThanOrEqual(BigInt(event!.seq));
+    await late.close();
+  });
+
   it('sends a transition stored by a node of the previous version (no snapshot) with the alert as it stands, and none recorded only', async () => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('old-1') });
     const high = await rule({ name: 'HR > 150 (upgrade)', kind: 'THRESHOLD', sourceIds: ['old-1'], metric: 'heart_rate', above: 150, severity: 'HIGH' });

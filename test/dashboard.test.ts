@@ -73,12 +73,17 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     await app?.close();
   });
 
-  /** A new browser profile (own local storage) with one page on `url`; page errors fail the test that owns it. */
-  async function open(url: string, viewport = { width: 1400, height: 900 }): Promise<Page> {
+  /**
+   * A new browser profile (own local storage) with one page on `url`; page errors fail the test that owns it, and
+   * the page's warnings are printed. `prepare` sets up the profile (routes) before the page opens.
+   */
+  async function open(url: string, { viewport = { width: 1400, height: 900 }, prepare }: { viewport?: { width: number; height: number }; prepare?: (context: BrowserContext) => Promise<unknown> } = {}): Promise<Page> {
     const context = await browser.newContext({ viewport });
     contexts.push(context);
+    await prepare?.(context);
     const page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => message.type() === 'warning' && console.warn(`page warning: ${message.text()}`));
     await page.goto(url);
     return page;
   }
@@ -133,7 +138,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     await shot(page, 'patient');
 
     // On a phone (375 px), every view fits its width: the charts' grid overflowed it by 60 px.
-    const phone = await open(`${app.url}/#/patient/ward-a1`, { width: 375, height: 800 });
+    const phone = await open(`${app.url}/#/patient/ward-a1`, { viewport: { width: 375, height: 800 } });
     for (const view of ['#/patient/ward-a1', '#/markets', '#/alerts', '#/']) {
       await phone.goto(`${app.url}/${view}`);
       await poll(() => phone.locator('h1').count()).toBe(1);
@@ -239,6 +244,70 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     expect(pageErrors).toEqual([]);
   });
 
+  it('shows and announces an alert that fired between its first read of open alerts and its alerts subscription', async () => {
+    await app.mutate(CreateAlertRuleDocument, {
+      input: { name: 'Dashboard test: ward-a3 HR above 140', kind: 'THRESHOLD', sourceIds: ['ward-a3'], metric: 'heart_rate', above: 140, severity: 'HIGH' },
+    });
+    // The page's first read of open alerts is answered; its alerts subscription is held back until the alert has
+    // fired, so the subscription can only bring the alert by resuming after the seq that read named.
+    let readSeq: string | undefined;
+    let readDone: () => void = () => undefined;
+    const read = new Promise<void>((resolve) => (readDone = resolve));
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const page = await open(`${app.url}/`, {
+      prepare: async (context) => {
+        await context.route('**/graphql', async (route) => {
+          if (!route.request().postData()?.includes('query DashAlerts')) return route.fallback();
+          const response = await route.fetch();
+          const body = await response.json();
+          readSeq ??= body.data.alerts.lastEventSeq;
+          await route.fulfill({ response, json: body });
+          readDone();
+        });
+        await context.routeWebSocket(/\/graphql$/, (ws) => {
+          const server = ws.connectToServer();
+          ws.onMessage(async (message) => {
+            if (typeof message === 'string' && message.includes('subscription DashLiveAlerts')) await released;
+            server.send(message);
+          });
+        });
+      },
+    });
+    await read;
+    expect(readSeq).toMatch(/^\d+$/);
+    await ingest(app, [{ sourceId: 'ward-a3', metric: 'heart_rate', value: 150, time: iso(Date.now()) }]);
+    const firing = async () => (await app.mutate(AlertsDocument, { states: ['FIRING'], sourceIds: ['ward-a3'] })).alerts.edges.length;
+    await poll(firing).toBe(1);
+    release();
+
+    await poll(() => tile(page, 'ward-a3').getAttribute('data-state'), 10_000).toBe('firing');
+    await poll(() => text(page, '#announcer')).toContain('HIGH alert firing on ward-a3');
+    expect(await page.evaluate(() => window.__vigil.alertResumes)).toEqual([readSeq]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('reads open alerts again when its first read fails for a reason other than the key (the server busy)', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'ward-a4', kind: 'PATIENT', name: 'Hedy Lamarr' }] });
+    await app.mutate(CreateAlertRuleDocument, {
+      input: { name: 'Dashboard test: ward-a4 HR above 140', kind: 'THRESHOLD', sourceIds: ['ward-a4'], metric: 'heart_rate', above: 140, severity: 'HIGH' },
+    });
+    await ingest(app, [{ sourceId: 'ward-a4', metric: 'heart_rate', value: 152, time: iso(Date.now()) }]);
+    await poll(async () => (await app.mutate(AlertsDocument, { states: ['FIRING'], sourceIds: ['ward-a4'] })).alerts.edges.length).toBe(1);
+    let reads = 0;
+    const page = await open(`${app.url}/`, {
+      prepare: (context) =>
+        context.route('**/graphql', (route) => {
+          if (!route.request().postData()?.includes('query DashAlerts')) return route.fallback();
+          // The first read meets a server too busy to answer; the next ones go through.
+          return reads++ === 0 ? route.fulfill({ status: 503, contentType: 'text/plain', body: 'busy' }) : route.fallback();
+        }),
+    });
+    await poll(() => tile(page, 'ward-a4').getAttribute('data-state'), 10_000).toBe('firing');
+    expect(reads).toBeGreaterThanOrEqual(2);
+    expect(pageErrors).toEqual([]);
+  });
+
   it('survives a server restart (on another port, behind the same origin), resuming readings after its last cursor and alerts after their last seq', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-dashboard-'));
     // The embedded database and in-process pub/sub whatever the suite's environment says.
@@ -248,6 +317,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     const emptyDir = mkdtempSync(join(tmpdir(), 'vigil-dashboard-empty-'));
     let second: Awaited<ReturnType<typeof startServerProcess>> | undefined;
     let third: Awaited<ReturnType<typeof startServerProcess>> | undefined;
+    let opened: Page | undefined;
     try {
       await first.mutate(RegisterSourcesDocument, {
         sources: [
@@ -258,7 +328,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
       await first.mutate(CreateAlertRuleDocument, {
         input: { name: 'Restart test: HR above 140', kind: 'THRESHOLD', sourceIds: ['restart-1', 'restart-2'], metric: 'heart_rate', above: 140, severity: 'HIGH' },
       });
-      const page = await open(`http://127.0.0.1:${forwarder.port}/`);
+      const page = (opened = await open(`http://127.0.0.1:${forwarder.port}/`));
       await poll(() => text(page, '#connection')).toContain('Live');
       await poll(() => tile(page, 'restart-1').count()).toBe(1);
       await first.mutate(IngestReadingsDocument, { readings: [{ sourceId: 'restart-1', metric: 'heart_rate', value: 71, time: iso(Date.now()) }] });
@@ -323,6 +393,8 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
       await poll(() => page.evaluate(() => window.__vigil.lastCursor)).toBe('2');
       expect(pageErrors).toEqual([]);
     } finally {
+      // Closed before its servers: it would go on retrying them for the rest of the file.
+      await opened?.context().close();
       await forwarder.close();
       await first.stop();
       await second?.stop();
@@ -335,6 +407,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
 
   it('shows every open alert on the wall, more than a page of them: the oldest, most overdue ones too', async () => {
     const ward = await startTestApp(embedded, { env: { PROCESSORS: 'off' } });
+    let opened: Page | undefined;
     try {
       const ids = Array.from({ length: 120 }, (_, i) => `many-${String(i + 1).padStart(3, '0')}`);
       await ward.mutate(RegisterSourcesDocument, { sources: ids.map((id) => ({ id, kind: 'PATIENT' as const, name: `Bed ${id}` })) });
@@ -345,7 +418,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
       await ward.sql(sql`insert into alerts (id, rule_id, source_id, metric, state, severity, value, message, started_at, fired_at)
         select 'bulk-' || r || '-' || p, 'rule-' || r, 'many-' || lpad(p::text, 3, '0'), 'spo2', 'FIRING', 'LOW', 93, 'spo2 93 below 94', now() - interval '1 hour', now() - interval '1 hour'
         from generate_series(1, 5) r, generate_series(2, 120) p`);
-      const page = await open(`${ward.url}/`);
+      const page = (opened = await open(`${ward.url}/`));
       await poll(() => page.locator('li.tile').count(), 10_000).toBe(120);
       await poll(() => text(page, '#connection')).toContain('Live');
       await poll(() => tile(page, 'many-001').getAttribute('data-state'), 10_000).not.toBe('ok');
@@ -353,6 +426,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
       await poll(() => page.locator('body').textContent(), 5_000).toContain('596 alerts firing');
       expect(pageErrors).toEqual([]);
     } finally {
+      await opened?.context().close();
       await ward.close();
     }
   }, 60_000);

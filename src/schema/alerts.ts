@@ -10,7 +10,7 @@ import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import type { GraphQLContext } from './context.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
-import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage, type Page } from './pagination.js';
 import { LIST_SIZE, pageArgs, type PageBounds } from './cost.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 50 };
@@ -310,7 +310,15 @@ const AlertEventRef = builder.objectRef<AlertEvent>('AlertEvent').implement({
   }),
 });
 
-const AlertConnection = connectionOf('Alert', AlertRef);
+type AlertPage = Page<AlertView> & { lastEventSeq: bigint };
+const AlertConnection = connectionOf<AlertView, AlertPage>('Alert', AlertRef);
+builder.objectField(AlertConnection, 'lastEventSeq', (t) =>
+  t.string({
+    description:
+      "The seq of the last alert transition stored before this page was read (\"0\": none yet). Subscribe to alerts with it as `after` and every transition this page may not show arrives as an event: read it from the first page of open alerts, then subscribe, and nothing falls between the read and the subscription.",
+    resolve: (p) => p.lastEventSeq.toString(),
+  }),
+);
 
 builder.queryField('alerts', (t) =>
   t.field({
@@ -328,6 +336,8 @@ builder.queryField('alerts', (t) =>
     resolve: async (_root, args, ctx) => {
       checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, PAGE);
+      // Read before the alerts: a transition committed after it is then either in the page or after lastEventSeq.
+      const lastEventSeq = await lastTransitionSeq(ctx.services.database.db);
       const rows = await listAlerts(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
         states: args.states,
@@ -340,7 +350,7 @@ builder.queryField('alerts', (t) =>
         limit: limit + 1,
       });
       const page = toPage(rows, limit, (a: AlertRow) => a.seq.toString(), args.after);
-      return { ...page, edges: page.edges.map((e) => ({ cursor: e.cursor, node: toAlertView(e.node) })) };
+      return { ...page, edges: page.edges.map((e) => ({ cursor: e.cursor, node: toAlertView(e.node) })), lastEventSeq };
     },
   }),
 );

@@ -23,8 +23,11 @@ export const PageInfoRef = builder.objectRef<PageInfo>('PageInfo').implement({
   }),
 });
 
-/** A Relay-style connection type `<name>Connection` with `<name>Edge`s over `node`. */
-export function connectionOf<T>(name: string, node: ObjectRef<BuilderTypes, T>) {
+/**
+ * A Relay-style connection type `<name>Connection` with `<name>Edge`s over `node`. A page type `P` that carries more
+ * than edges and pageInfo gets its further fields with builder.objectField on the returned ref.
+ */
+export function connectionOf<T, P extends Page<T> = Page<T>>(name: string, node: ObjectRef<BuilderTypes, T>) {
   const edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
     description: `One ${name} of a page, with its cursor.`,
     fields: (t) => ({
@@ -33,7 +36,7 @@ export function connectionOf<T>(name: string, node: ObjectRef<BuilderTypes, T>) 
       node: t.field({ type: node, description: `The ${name}.`, resolve: (e) => e.node as never }),
     }),
   });
-  return builder.objectRef<Page<T>>(`${name}Connection`).implement({
+  return builder.objectRef<P>(`${name}Connection`).implement({
     description: `A page of ${name}s (first/after pagination).`,
     fields: (t) => ({
       edges: t.field({ type: [edge], description: 'The items of this page, in the order the operation names.', resolve: (p) => p.edges }),
@@ -42,7 +45,6 @@ export function connectionOf<T>(name: string, node: ObjectRef<BuilderTypes, T>) 
   });
 }
 
-/** Builds a page from `limit + 1` fetched items, so hasNextPage needs no count query. */
 /**
  * A page of `limit` from `items` (one more tells hasNextPage). An empty page's endCursor is the `after` it was
  * asked with: a client polling for what is new with `after: endCursor` keeps its place instead of starting over.

@@ -17,6 +17,8 @@ export class ApiError extends Error {
     readonly resumeAfter?: string | null,
   ) {
     super(message);
+    // Named for the console: the minified build renames the class.
+    this.name = code ? `ApiError ${code}` : 'ApiError';
   }
 }
 

@@ -93,6 +93,9 @@ const TREND_PAGES = 20;
 
 /** How often the patient list is read again, so a patient retired (discharged) leaves a wall left open for days. */
 const RELIST_MS = 60_000;
+/** How soon a failed read of NEWS2 scores, open alerts or rules is tried again: doubling from 3 s to 30 s. */
+const OUTPUTS_RETRY_MS = 3_000;
+const OUTPUTS_RETRY_MAX_MS = 30_000;
 
 const forbidden = (error: unknown) => error instanceof ApiError && (error.code === 'FORBIDDEN' || error.code === 'UNAUTHENTICATED');
 
@@ -129,6 +132,9 @@ class Store {
   private rereadTimer: ReturnType<typeof setTimeout> | undefined;
   /** Per open-alerts read in flight, the alert ids events changed meanwhile. */
   private alertReads = new Set<Set<string>>();
+  private alertsSubscribed = false;
+  /** Reads of NEWS2 scores, open alerts or rules that failed in a row. */
+  private outputFailures = 0;
 
   /** Starts the subscriptions and the first load; later calls do nothing. */
   start() {
@@ -146,27 +152,39 @@ class Store {
     // NEWS2 scores have no cursor: after a reconnection, or when the server says some may not have been sent
     // (EVENTS_MISSED, SLOW_CONSUMER), read the current ones again, once the subscription is back (`live` resends it
     // half a second after an error).
-    const rereadSoon = () => {
-      clearTimeout(this.rereadTimer);
-      this.rereadTimer = setTimeout(() => void this.loadOutputs(), 1_000);
-    };
     live(DashLiveNews2Document, () => ({}), {
       next: (data) => data.news2.forEach((score) => this.applyNews2(score)),
-      error: (error) => (error.code === 'EVENTS_MISSED' || error.code === 'SLOW_CONSUMER') && rereadSoon(),
+      error: (error) => (error.code === 'EVENTS_MISSED' || error.code === 'SLOW_CONSUMER') && this.rereadSoon(),
     });
+    // Open alerts are read again on reconnection only while the page has no seq to resume from: its first read
+    // failed (a read key may not read them) and no transition has arrived since.
+    onReconnected(() => void this.loadOutputs({ alerts: this.lastAlertSeq === null }));
+    void this.load();
+    setInterval(() => void this.relist().catch((error: unknown) => console.warn('patient list', error)), RELIST_MS);
+  }
+
+  /** NEWS2 scores and open alerts read again in a second, once a resubscription is back. */
+  private rereadSoon() {
+    clearTimeout(this.rereadTimer);
+    this.rereadTimer = setTimeout(() => void this.loadOutputs(), 1_000);
+  }
+
+  /**
+   * Starts the alerts subscription, once: after the first read of open alerts (or its refusal), so it resumes after
+   * the seq that read names and a transition stored between the read and the subscription arrives as an event.
+   */
+  private subscribeAlerts() {
+    if (this.alertsSubscribed) return;
+    this.alertsSubscribed = true;
     live(DashLiveAlertsDocument, () => ({ after: resumeAfter(this.lastAlertSeq, this.alertResumes) }), {
       next: (data) => data.alerts.forEach((event) => this.applyAlertEvent(event)),
       error: (error) => {
         const next = recovery(error, this.lastAlertSeq);
         if (!next) return;
         this.lastAlertSeq = next.cursor;
-        if (next.reread) rereadSoon();
+        if (next.reread) this.rereadSoon();
       },
     });
-    // Open alerts are read again only while the page has no seq to resume from (no transition seen since it loaded).
-    onReconnected(() => void this.loadOutputs({ alerts: this.lastAlertSeq === null }));
-    void this.load();
-    setInterval(() => void this.relist().catch((error: unknown) => console.warn('patient list', error)), RELIST_MS);
   }
 
   /** Drops the patients no longer listed (retired): views showing them are told, as for one added. */
@@ -353,7 +371,15 @@ class Store {
     const touched = new Set<string>();
     this.alertReads.add(touched);
     try {
-      await forEveryPage(async (after) => (await request(DashAlertsDocument, { states: [...OPEN_STATES], first: PAGE, after })).alerts, (nodes) => open.push(...nodes));
+      await forEveryPage(
+        async (after) => {
+          const { alerts } = await request(DashAlertsDocument, { states: [...OPEN_STATES], first: PAGE, after });
+          // Every transition after the first page's seq is in the pages or will be replayed by the subscription.
+          if (after === null && !this.alertsSubscribed && this.lastAlertSeq === null) this.lastAlertSeq = BigInt(alerts.lastEventSeq);
+          return alerts;
+        },
+        (nodes) => open.push(...nodes),
+      );
     } finally {
       this.alertReads.delete(touched);
     }
@@ -385,15 +411,30 @@ class Store {
     }
   }
 
-  /** NEWS2 scores, open alerts and rule kinds: what the views need beside readings. Needs an analyst key; a read key gets the live updates only. */
+  /**
+   * NEWS2 scores, open alerts and rule kinds: what the views need beside readings. Needs an analyst key; a read key
+   * gets the live updates only. A failure the key does not explain (the server busy or restarting) is read again
+   * in a few seconds: a wall must not go on showing a patient with a firing alert as well.
+   */
   private async loadOutputs({ alerts = true } = {}) {
+    let failed = false;
+    const warn = (what: string) => (error: unknown) => {
+      if (forbidden(error)) return;
+      failed = true;
+      console.warn(what, error);
+    };
     await Promise.all([
-      this.loadNews2().catch((error: unknown) => forbidden(error) || console.warn('NEWS2 scores', error)),
+      this.loadNews2().catch(warn('NEWS2 scores')),
       request(DashAlertRulesDocument, {})
         .then((data) => data.alertRules.forEach((rule) => this.ruleKinds.set(rule.id, rule.kind)))
-        .catch((error: unknown) => forbidden(error) || console.warn('alert rules', error)),
-      alerts ? this.loadOpenAlerts().catch((error: unknown) => forbidden(error) || console.warn('open alerts', error)) : undefined,
+        .catch(warn('alert rules')),
+      alerts ? this.loadOpenAlerts().catch(warn('open alerts')).finally(() => this.subscribeAlerts()) : undefined,
     ]);
+    this.outputFailures = failed ? this.outputFailures + 1 : 0;
+    if (!failed) return;
+    clearTimeout(this.rereadTimer);
+    const wait = Math.min(OUTPUTS_RETRY_MS * 2 ** (this.outputFailures - 1), OUTPUTS_RETRY_MAX_MS);
+    this.rereadTimer = setTimeout(() => void this.loadOutputs({ alerts }), wait);
   }
 
   /** Sources first seen in a live stream (registered after the page loaded): learn kind and name, in one query per burst. */

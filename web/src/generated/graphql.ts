@@ -196,7 +196,7 @@ export type DashAlertsQueryVariables = Exact<{
 }>;
 
 
-export type DashAlertsQuery = { alerts: { edges: Array<{ node: { id: string, ruleId: string, sourceId: string, metric: string | null, state: AlertState, severity: Severity, value: number | null, message: string, startedAt: string, firedAt: string | null, resolvedAt: string | null, escalatedAt: string | null, acknowledgement: { by: string, at: string, note: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type DashAlertsQuery = { alerts: { lastEventSeq: string, edges: Array<{ node: { id: string, ruleId: string, sourceId: string, metric: string | null, state: AlertState, severity: Severity, value: number | null, message: string, startedAt: string, firedAt: string | null, resolvedAt: string | null, escalatedAt: string | null, acknowledgement: { by: string, at: string, note: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type DashLiveAlertsSubscriptionVariables = Exact<{
   states?: Array<AlertState> | AlertState | null | undefined;
@@ -544,6 +544,7 @@ export const DashAlertsDocument = new TypedDocumentString(`
       hasNextPage
       endCursor
     }
+    lastEventSeq
   }
 }
     fragment DashAlert on Alert {
