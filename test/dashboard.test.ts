@@ -244,46 +244,50 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     expect(pageErrors).toEqual([]);
   });
 
-  it('shows and announces an alert that fired between its first read of open alerts and its alerts subscription', async () => {
+  it('shows a reading and an alert stored between its first reads and its subscriptions, and announces the alert', async () => {
     await app.mutate(CreateAlertRuleDocument, {
       input: { name: 'Dashboard test: ward-a3 HR above 140', kind: 'THRESHOLD', sourceIds: ['ward-a3'], metric: 'heart_rate', above: 140, severity: 'HIGH' },
     });
-    // The page's first read of open alerts is answered; its alerts subscription is held back until the alert has
-    // fired, so the subscription can only bring the alert by resuming after the seq that read named.
-    let readSeq: string | undefined;
-    let readDone: () => void = () => undefined;
-    const read = new Promise<void>((resolve) => (readDone = resolve));
+    // The page's first reads (patients with their latest values, open alerts) are answered; its readings and alerts
+    // subscriptions are held back until a reading has been stored and has fired an alert, so only a subscription
+    // that resumes after the cursor and the seq those reads named can bring them.
+    const named: { cursor?: string; seq?: string } = {};
+    let readsDone: () => void = () => undefined;
+    const reads = new Promise<void>((resolve) => (readsDone = resolve));
     let release: () => void = () => undefined;
     const released = new Promise<void>((resolve) => (release = resolve));
     const page = await open(`${app.url}/`, {
       prepare: async (context) => {
         await context.route('**/graphql', async (route) => {
-          if (!route.request().postData()?.includes('query DashAlerts')) return route.fallback();
+          const query = route.request().postData() ?? '';
+          if (!query.includes('query DashSources') && !query.includes('query DashAlerts')) return route.fallback();
           const response = await route.fetch();
           const body = await response.json();
-          readSeq ??= body.data.alerts.lastEventSeq;
+          if (body.data.sources) named.cursor ??= body.data.sources.lastReadingCursor;
+          if (body.data.alerts) named.seq ??= body.data.alerts.lastEventSeq;
           await route.fulfill({ response, json: body });
-          readDone();
+          if (named.cursor !== undefined && named.seq !== undefined) readsDone();
         });
         await context.routeWebSocket(/\/graphql$/, (ws) => {
           const server = ws.connectToServer();
           ws.onMessage(async (message) => {
-            if (typeof message === 'string' && message.includes('subscription DashLiveAlerts')) await released;
+            if (typeof message === 'string' && /subscription DashLive(Readings|Alerts)/.test(message)) await released;
             server.send(message);
           });
         });
       },
     });
-    await read;
-    expect(readSeq).toMatch(/^\d+$/);
+    await reads;
+    expect(named).toEqual({ cursor: expect.stringMatching(/^\d+$/), seq: expect.stringMatching(/^\d+$/) });
     await ingest(app, [{ sourceId: 'ward-a3', metric: 'heart_rate', value: 150, time: iso(Date.now()) }]);
     const firing = async () => (await app.mutate(AlertsDocument, { states: ['FIRING'], sourceIds: ['ward-a3'] })).alerts.edges.length;
     await poll(firing).toBe(1);
     release();
 
+    await poll(() => vital(page, 'ward-a3', 'heart_rate').textContent(), 10_000).toBe('150');
     await poll(() => tile(page, 'ward-a3').getAttribute('data-state'), 10_000).toBe('firing');
     await poll(() => text(page, '#announcer')).toContain('HIGH alert firing on ward-a3');
-    expect(await page.evaluate(() => window.__vigil.alertResumes)).toEqual([readSeq]);
+    expect(await page.evaluate(() => [window.__vigil.resumes, window.__vigil.alertResumes])).toEqual([[named.cursor], [named.seq]]);
     expect(pageErrors).toEqual([]);
   });
 

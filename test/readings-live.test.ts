@@ -3,6 +3,7 @@ import {
   IngestReadingsDocument,
   LiveReadingsDocument,
   RegisterSourcesDocument,
+  SourcesDocument,
   type LiveReadingsSubscription,
   type ReadingInput,
 } from '../src/generated/graphql.js';
@@ -88,6 +89,19 @@ describe.each(backends)('live readings on $name', (backend) => {
     const stored = await app.sql<{ seq: string }>(sql`select seq::text as seq from readings where seq > ${start}::int8 order by readings.seq`);
     expect(stored.length).toBe(writers * batchesPerWriter * 10);
     expect(delivered).toEqual(stored.map((r) => BigInt(r.seq)));
+  });
+
+  it('names with a page of sources the cursor to subscribe after: a reading stored after the read arrives on a subscription started later', async () => {
+    const { sources: read } = await app.mutate(SourcesDocument, { ids: ['bed-3'] });
+    expect(read.lastReadingCursor).toBe(await committedCursor());
+    // A reading stored after the read and before the subscription: neither the page's latest nor a live-only
+    // subscription has it.
+    await app.mutate(IngestReadingsDocument, { readings: [reading('bed-3', 'spo2', 91, 60_000)] });
+    const late = await app.subscribeWs(LiveReadingsDocument, { sourceIds: ['bed-3'], after: read.lastReadingCursor });
+    await late.results.until((items) => flatten(items).length === 1, 'the reading stored after the read');
+    expect(flatten(late.results.items).map((r) => [r.metric, r.value])).toEqual([['spo2', 91]]);
+    expect(BigInt(flatten(late.results.items)[0]!.cursor)).toBeGreaterThan(BigInt(read.lastReadingCursor));
+    await late.close();
   });
 
   it('gives SSE events their cursor as id when the client accepts any type (curl, fetch), not only text/event-stream', async () => {

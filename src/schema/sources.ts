@@ -1,4 +1,6 @@
 import { latestReadings } from '../db/readings.js';
+import { committedOffset } from '../db/offsets.js';
+import { READINGS_STREAM } from '../ingest/ingest-readings.js';
 import { listSources, retireSources } from '../db/sources.js';
 import { SOURCE_KINDS, type SourceKind } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
@@ -7,7 +9,7 @@ import { SOURCE_ID_PATTERN, SOURCE_ID_RULE } from '../ingest/reading-item.js';
 import type { Reading } from '../db/readings.js';
 import type { Db } from '../db/client.js';
 import { builder, describedValues } from './builder.js';
-import { connectionOf, pageSize, toPage } from './pagination.js';
+import { connectionOf, pageSize, toPage, type Page } from './pagination.js';
 import { LIST_SIZE, listLength, pageArgs, type ListSize, type PageBounds } from './cost.js';
 import { ReadingRef } from './readings.js';
 import { checkMetrics } from './metrics.js';
@@ -157,7 +159,15 @@ builder.mutationField('retireSources', (t) =>
   }),
 );
 
-const SourceConnection = connectionOf('Source', SourceRef);
+type SourcePage = Page<SourceView> & { lastReadingCursor: bigint };
+const SourceConnection = connectionOf<SourceView, SourcePage>('Source', SourceRef);
+builder.objectField(SourceConnection, 'lastReadingCursor', (t) =>
+  t.string({
+    description:
+      "The cursor of the newest reading committed before this page was read (\"0\": none yet): the page's `latest` values take in every reading up to it. Subscribe to readings with it as `after` and every reading since arrives as an event: read it from the first page, then subscribe, and nothing falls between the read and the subscription.",
+    resolve: (p) => p.lastReadingCursor.toString(),
+  }),
+);
 
 builder.queryField('sources', (t) =>
   t.field({
@@ -173,9 +183,11 @@ builder.queryField('sources', (t) =>
       const limit = pageSize(args.first, PAGE);
       const { db } = ctx.services.database;
       const ids = args.ids?.length ? await ctx.scope.sources(args.ids, 'ids') : null;
+      // Read before the latest readings: a reading committed after it is then in `latest` or after lastReadingCursor.
+      const lastReadingCursor = await committedOffset(db, READINGS_STREAM);
       const found = await listSources(db, { tenantId: ctx.scope.tenantId, kind: args.kind, ids, after: args.after, limit: limit + 1, includeRetired: args.includeRetired ?? false });
       // The one past the page (there only to tell hasNextPage) is read with it: one id more in the same query.
-      return toPage(withLatest(db, found), limit, (s) => s.id, args.after);
+      return { ...toPage(withLatest(db, found), limit, (s) => s.id, args.after), lastReadingCursor };
     },
   }),
 );

@@ -102,9 +102,10 @@ const forbidden = (error: unknown) => error instanceof ApiError && (error.code =
 /**
  * What the page knows of the tenant's patients: latest vitals, recent series,
  * NEWS2 and open alerts, kept current by three subscriptions. The readings
- * and alerts subscriptions resume after the last cursor (seq) applied, so a
- * reconnection (server restart included) loses and repeats nothing: an alert
- * that fired meanwhile arrives as the event it was, and is announced.
+ * and alerts subscriptions start after the cursor (seq) their first read
+ * names and resume after the last one applied, so neither the page's start
+ * nor a reconnection (server restart included) loses or repeats anything: an
+ * alert that fired meanwhile arrives as the event it was, and is announced.
  */
 class Store {
   readonly sources = new Map<string, SourceState>();
@@ -132,7 +133,14 @@ class Store {
   private rereadTimer: ReturnType<typeof setTimeout> | undefined;
   /** Per open-alerts read in flight, the alert ids events changed meanwhile. */
   private alertReads = new Set<Set<string>>();
+  private readingsSubscribed = false;
   private alertsSubscribed = false;
+  private alertsStartedNow: () => void = () => undefined;
+  /**
+   * Settles once the alerts subscription has started, after the seq it resumes from was read: a read of alerts made
+   * after it misses nothing, as every transition it does not show arrives as an event.
+   */
+  readonly alertsStarted = new Promise<void>((resolve) => (this.alertsStartedNow = resolve));
   /** Reads of NEWS2 scores, open alerts or rules that failed in a row. */
   private outputFailures = 0;
 
@@ -140,15 +148,6 @@ class Store {
   start() {
     if (this.started) return;
     this.started = true;
-    live(DashLiveReadingsDocument, () => ({ after: resumeAfter(this.lastCursor, this.resumes) }), {
-      next: (data) => this.applyReadings(data.readings),
-      error: (error) => {
-        const next = recovery(error, this.lastCursor);
-        if (!next) return;
-        this.lastCursor = next.cursor;
-        if (next.reread) void this.load();
-      },
-    });
     // NEWS2 scores have no cursor: after a reconnection, or when the server says some may not have been sent
     // (EVENTS_MISSED, SLOW_CONSUMER), read the current ones again, once the subscription is back (`live` resends it
     // half a second after an error).
@@ -170,12 +169,32 @@ class Store {
   }
 
   /**
+   * Starts the readings subscription, once: after the first page of the patients' latest values (or a refusal by
+   * key), so it resumes after the cursor that page names and a reading stored between the read and the subscription
+   * arrives (a temperature charted once in four hours would otherwise be missing until the next one).
+   */
+  private subscribeReadings() {
+    if (this.readingsSubscribed) return;
+    this.readingsSubscribed = true;
+    live(DashLiveReadingsDocument, () => ({ after: resumeAfter(this.lastCursor, this.resumes) }), {
+      next: (data) => this.applyReadings(data.readings),
+      error: (error) => {
+        const next = recovery(error, this.lastCursor);
+        if (!next) return;
+        this.lastCursor = next.cursor;
+        if (next.reread) void this.load();
+      },
+    });
+  }
+
+  /**
    * Starts the alerts subscription, once: after the first read of open alerts (or its refusal), so it resumes after
    * the seq that read names and a transition stored between the read and the subscription arrives as an event.
    */
   private subscribeAlerts() {
     if (this.alertsSubscribed) return;
     this.alertsSubscribed = true;
+    this.alertsStartedNow();
     live(DashLiveAlertsDocument, () => ({ after: resumeAfter(this.lastAlertSeq, this.alertResumes) }), {
       next: (data) => data.alerts.forEach((event) => this.applyAlertEvent(event)),
       error: (error) => {
@@ -337,7 +356,13 @@ class Store {
   private async load() {
     try {
       await forEveryPage(
-        async (after) => (await request(DashSourcesDocument, { kind: 'PATIENT', first: PAGE, after })).sources,
+        async (after) => {
+          const { sources } = await request(DashSourcesDocument, { kind: 'PATIENT', first: PAGE, after });
+          // Every reading after the first page's cursor is in the pages' latest values or will be replayed.
+          if (after === null && !this.readingsSubscribed && this.lastCursor === null) this.lastCursor = BigInt(sources.lastReadingCursor);
+          this.subscribeReadings();
+          return sources;
+        },
         (nodes) => {
           for (const node of nodes) {
             const source = this.state(node.id, node.kind, node.name);
@@ -352,6 +377,8 @@ class Store {
       this.loaded = true;
       this.loadError = null;
     } catch (error) {
+      // A key that may not list patients may still watch readings: live from now. Otherwise the next load subscribes.
+      if (forbidden(error)) this.subscribeReadings();
       this.loadError = (error as Error).message;
       this.loaded = true;
       this.added = true;

@@ -111,7 +111,7 @@ export type DashSourcesQueryVariables = Exact<{
 }>;
 
 
-export type DashSourcesQuery = { sources: { edges: Array<{ node: { id: string, kind: SourceKind, name: string, latest: Array<{ cursor: string, sourceId: string, metric: string, time: string, value: number, unit: string, quality: Quality }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type DashSourcesQuery = { sources: { lastReadingCursor: string, edges: Array<{ node: { id: string, kind: SourceKind, name: string, latest: Array<{ cursor: string, sourceId: string, metric: string, time: string, value: number, unit: string, quality: Quality }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type DashPatientIdsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -365,6 +365,7 @@ export const DashSourcesDocument = new TypedDocumentString(`
       hasNextPage
       endCursor
     }
+    lastReadingCursor
   }
 }
     fragment DashReading on Reading {

@@ -242,13 +242,20 @@ export function alertsView(root: HTMLElement): () => void {
       more.hidden = true;
       return;
     }
+    const signal = abort.signal;
+    // Read once the page's alerts subscription runs: what changes after this read then arrives as an event. An alert
+    // an event changes while the read is in flight is newer in the event: the read leaves it be.
+    const touched = new Set<string>();
     try {
+      await store.alertsStarted;
+      if (signal.aborted) return;
+      reads.add(touched);
       const data = await request(
         DashAlertsDocument,
         { states: filters.states, severities: filters.severities, sourceIds: filters.source ? [filters.source] : null, first: 100, after: append ? endCursor : null },
-        { signal: abort.signal },
+        { signal },
       );
-      for (const edge of data.alerts.edges) if (!filters.unacknowledgedOnly || !edge.node.acknowledgement) upsert(edge.node);
+      for (const edge of data.alerts.edges) if (!touched.has(edge.node.id) && (!filters.unacknowledgedOnly || !edge.node.acknowledgement)) upsert(edge.node);
       endCursor = data.alerts.pageInfo.endCursor;
       more.hidden = !data.alerts.pageInfo.hasNextPage;
       order();
@@ -260,10 +267,17 @@ export function alertsView(root: HTMLElement): () => void {
         order();
         status.textContent = 'This key may not read alert history (needs analyst): showing alerts seen live.';
       } else status.textContent = `Could not load alerts: ${(e as Error).message}`;
+    } finally {
+      reads.delete(touched);
     }
   };
 
-  const unlisten = store.onAlertEvent((event) => upsert(event.alert));
+  /** Per read in flight, the alerts events changed meanwhile. */
+  const reads = new Set<Set<string>>();
+  const unlisten = store.onAlertEvent((event) => {
+    for (const touched of reads) touched.add(event.alert.id);
+    upsert(event.alert);
+  });
 
   let debounce: ReturnType<typeof setTimeout> | undefined;
   form.addEventListener('change', () => {
