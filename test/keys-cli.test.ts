@@ -133,6 +133,42 @@ describe('npm run keys', () => {
     expect(keys('list').code).toBe(0);
   }, 120_000);
 
+  it('refuses a new DATA_DIR while another process creates the database in it, and leaves it to that process', async () => {
+    // The claim on a new directory sits beside it (the database must be created in an empty one): here held by a
+    // live process that is not this one.
+    const fresh = join(dataDir, 'fresh');
+    const claim = join(dataDir, '.fresh.vigil-init.pid');
+    writeFileSync(claim, `${process.ppid} ${hostname()}\n`);
+    await inProcess(fresh, async () => {
+      await expect(runKeys(['list'])).rejects.toThrow(new RegExp(`^DATA_DIR .*fresh is in use by another process \\(pid ${process.ppid}\\)`));
+    });
+    expect(existsSync(join(fresh, 'PG_VERSION'))).toBe(false);
+    rmSync(claim);
+    await inProcess(fresh, async () => expect(await runKeys(['list'])).toBe(0));
+    expect(existsSync(join(fresh, 'PG_VERSION'))).toBe(true);
+    expect(existsSync(claim)).toBe(false);
+
+    // Three operators at once on another new directory: each creates the database or is refused by name, and the
+    // database opens afterwards (two that both created it left it unopenable).
+    const racing = join(dataDir, 'racing');
+    const runs = await Promise.all(
+      Array.from({ length: 3 }, async () => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', 'list'], {
+          env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: racing, LOG_LEVEL: 'silent' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let err = '';
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+        const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+        return { code, err };
+      }),
+    );
+    for (const run of runs) if (run.code !== 0) expect(run, run.err).toMatchObject({ code: 1, err: expect.stringContaining('is in use by another process') });
+    expect(runs.some((run) => run.code === 0)).toBe(true);
+    await inProcess(racing, async () => expect(await runKeys(['list'])).toBe(0));
+    expect(existsSync(join(dataDir, '.racing.vigil-init.pid'))).toBe(false);
+  }, 120_000);
+
   it('explains what is missing or wrong, before opening the database when the arguments alone show it', async () => {
     // Never created: these are refused before the database opens (as they must be while a server holds it).
     const unopened = join(dataDir, 'never-opened');

@@ -9,7 +9,7 @@ import postgres from 'postgres';
 import type { Config } from '../config.js';
 import { reasonOf, redactUrl, type Logger } from '../log.js';
 import { migrateDatabase, pendingMigrations } from './migrate.js';
-import { lockDataDir } from './data-dir-lock.js';
+import { lockDataDir, lockNewDataDir } from './data-dir-lock.js';
 import { PgliteThread } from './pglite-thread.js';
 import { survivePostgresTypeFetchFailures } from './postgres-type-fetch.js';
 import * as schema from './schema.js';
@@ -190,8 +190,21 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
       throw cannotOpen(error);
     }
   }
-  // Claimed before it is opened; a new directory once PGlite has created the database in it, which needs it empty.
-  let unlock = inMemory ? () => undefined : existsSync(join(dataDir, 'PG_VERSION')) ? lockDataDir(dataDir) : undefined;
+  // Claimed before it is opened. A new directory is claimed beside it while PGlite creates the database in it (which
+  // needs it empty), then in it.
+  const created = () => existsSync(join(dataDir, 'PG_VERSION'));
+  let unlock = inMemory ? () => undefined : created() ? lockDataDir(dataDir) : undefined;
+  let unlockNew = unlock ? undefined : lockNewDataDir(dataDir);
+  if (unlockNew && created()) {
+    // Created by the process that held the new directory's claim before this one: it is that process's now.
+    unlockNew();
+    unlockNew = undefined;
+    unlock = lockDataDir(dataDir);
+  }
+  const releaseClaims = () => {
+    unlock?.();
+    unlockNew?.();
+  };
   let client: PgliteThread;
   const failure: Database['failure'] = { reason: null };
   try {
@@ -201,15 +214,17 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
       log.fatal({ err: error.message, dataDir }, 'the embedded database stopped: every request that needs it fails, /health and /ready report it; restart the server');
     });
   } catch (error) {
-    unlock?.();
+    releaseClaims();
     throw cannotOpen(error);
   }
   try {
     unlock ??= lockDataDir(dataDir);
+    unlockNew?.();
+    unlockNew = undefined;
     await client.exec(sessionSettingsSql(workMem));
   } catch (error) {
     await client.close();
-    unlock?.();
+    releaseClaims();
     throw error;
   }
   const release = unlock;

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { hostname, tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /** In DATA_DIR while a process has the embedded database open: that process's pid and host name. */
 export const LOCK_FILE = 'vigil.pid';
@@ -17,7 +18,7 @@ function modifiedAt(file: string): number {
   }
 }
 
-/** Directories this process holds. A lock file naming this pid is another's: a container's process often gets the same pid after a restart. */
+/** Lock files this process holds. A lock file naming this pid is another's: a container's process often gets the same pid after a restart. */
 const held = new Set<string>();
 
 /**
@@ -27,9 +28,34 @@ const held = new Set<string>();
  * crash, a kill -9) is taken over. Returns the release.
  */
 export function lockDataDir(dataDir: string): () => void {
-  const file = join(dataDir, LOCK_FILE);
-  const key = resolve(dataDir);
-  if (held.has(key)) throw new Error(`DATA_DIR ${dataDir} is already open in this process`);
+  if (held.has(resolve(dataDir, LOCK_FILE))) throw new Error(`DATA_DIR ${dataDir} is already open in this process`);
+  return lockFile(join(dataDir, LOCK_FILE), dataDir);
+}
+
+/**
+ * Claims a new, empty `dataDir` while the embedded database is created in it, which must find it empty (so the
+ * lock cannot be in it yet): beside it in its parent, `.<name>.vigil-init.pid`, or where the parent is read-only
+ * (a volume's mount point), in the system's temporary directory. Two processes starting on the same new DATA_DIR
+ * (a second `npm start`, `npm run keys` while the first server starts) both created a database in it, and left it
+ * unopenable. Returns the release; the caller takes lockDataDir once the database exists, then releases this.
+ */
+export function lockNewDataDir(dataDir: string): () => void {
+  const full = resolve(dataDir);
+  const name = `.${basename(full) || 'root'}.vigil-init.pid`;
+  try {
+    return lockFile(join(dirname(full), name), dataDir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error;
+    const id = createHash('sha256').update(full).digest('hex').slice(0, 16);
+    return lockFile(join(tmpdir(), `vigil-init-${id}.pid`), dataDir);
+  }
+}
+
+/** Creates `file` naming this process, taking over one whose holder is gone; keeps it fresh until released. */
+function lockFile(file: string, dataDir: string): () => void {
+  const key = resolve(file);
+  if (held.has(key)) throw new Error(`DATA_DIR ${dataDir} is already being opened in this process`);
   const mine = `${process.pid} ${hostname()}\n`;
   for (let attempt = 0; ; attempt++) {
     try {
