@@ -147,9 +147,18 @@ describe('npm run keys', () => {
     await inProcess(fresh, async () => expect(await runKeys(['list'])).toBe(0));
     expect(existsSync(join(fresh, 'PG_VERSION'))).toBe(true);
     expect(existsSync(claim)).toBe(false);
+    // initdb writes PG_VERSION long before the database is whole: a directory that has it is still refused while
+    // another process holds the claim (it may be the one creating it).
+    writeFileSync(claim, `${process.ppid} ${hostname()}\n`);
+    await inProcess(fresh, async () => {
+      await expect(runKeys(['list'])).rejects.toThrow(`is in use by another process (pid ${process.ppid})`);
+    });
+    rmSync(claim);
+    await inProcess(fresh, async () => expect(await runKeys(['list'])).toBe(0));
+    expect(existsSync(claim)).toBe(false);
 
     // Three operators at once on another new directory: each creates the database or is refused by name, and the
-    // database opens afterwards (two that both created it left it unopenable).
+    // database opens afterwards (before the claim, the others failed with PGlite's "Aborted()").
     const racing = join(dataDir, 'racing');
     const runs = await Promise.all(
       Array.from({ length: 3 }, async () => {

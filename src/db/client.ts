@@ -9,7 +9,7 @@ import postgres from 'postgres';
 import type { Config } from '../config.js';
 import { reasonOf, redactUrl, type Logger } from '../log.js';
 import { migrateDatabase, pendingMigrations } from './migrate.js';
-import { lockDataDir, lockNewDataDir } from './data-dir-lock.js';
+import { claimDataDir, lockDataDir } from './data-dir-lock.js';
 import { PgliteThread } from './pglite-thread.js';
 import { survivePostgresTypeFetchFailures } from './postgres-type-fetch.js';
 import * as schema from './schema.js';
@@ -190,20 +190,18 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
       throw cannotOpen(error);
     }
   }
-  // Claimed before it is opened. A new directory is claimed beside it while PGlite creates the database in it (which
-  // needs it empty), then in it.
-  const created = () => existsSync(join(dataDir, 'PG_VERSION'));
-  let unlock = inMemory ? () => undefined : created() ? lockDataDir(dataDir) : undefined;
-  let unlockNew = unlock ? undefined : lockNewDataDir(dataDir);
-  if (unlockNew && created()) {
-    // Created by the process that held the new directory's claim before this one: it is that process's now.
-    unlockNew();
-    unlockNew = undefined;
-    unlock = lockDataDir(dataDir);
+  // Claimed beside it while it is opened (a new one is created in it, which needs it empty), then in it.
+  const unclaim = inMemory ? undefined : claimDataDir(dataDir);
+  let unlock: (() => void) | undefined = inMemory ? () => undefined : undefined;
+  try {
+    if (!inMemory && existsSync(join(dataDir, 'PG_VERSION'))) unlock = lockDataDir(dataDir);
+  } catch (error) {
+    unclaim?.();
+    throw error;
   }
   const releaseClaims = () => {
     unlock?.();
-    unlockNew?.();
+    unclaim?.();
   };
   let client: PgliteThread;
   const failure: Database['failure'] = { reason: null };
@@ -219,8 +217,7 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
   }
   try {
     unlock ??= lockDataDir(dataDir);
-    unlockNew?.();
-    unlockNew = undefined;
+    unclaim?.();
     await client.exec(sessionSettingsSql(workMem));
   } catch (error) {
     await client.close();

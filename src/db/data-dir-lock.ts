@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 
@@ -33,26 +33,29 @@ export function lockDataDir(dataDir: string): () => void {
 }
 
 /**
- * Claims a new, empty `dataDir` while the embedded database is created in it, which must find it empty (so the
- * lock cannot be in it yet): beside it in its parent, `.<name>.vigil-init.pid`, or where the parent is read-only
- * (a volume's mount point), in the system's temporary directory. Two processes starting on the same new DATA_DIR
- * (a second `npm start`, `npm run keys` while the first server starts) both created a database in it, and left it
- * unopenable. Returns the release; the caller takes lockDataDir once the database exists, then releases this.
+ * Claims `dataDir` while it is opened, before lockDataDir can be taken: the embedded database is created in an
+ * empty directory (so no lock can be in it yet), and initdb writes PG_VERSION long before the database is whole.
+ * Two processes starting on the same new DATA_DIR (a second `npm start`, `npm run keys` while the first server
+ * starts) both created a database in it, or one opened the other's half-made one, and left it unopenable. The
+ * claim sits beside DATA_DIR, `.<name>.vigil-init.pid` in its parent; where the parent is read-only (a volume's
+ * mount point), in the system's temporary directory, which only processes on this host with the same one share.
+ * Returns the release; the caller takes lockDataDir once the database exists, then releases this.
  */
-export function lockNewDataDir(dataDir: string): () => void {
+export function claimDataDir(dataDir: string): () => void {
   const full = resolve(dataDir);
-  const name = `.${basename(full) || 'root'}.vigil-init.pid`;
+  const parent = dirname(full);
+  let writable = true;
   try {
-    return lockFile(join(dirname(full), name), dataDir);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error;
-    const id = createHash('sha256').update(full).digest('hex').slice(0, 16);
-    return lockFile(join(tmpdir(), `vigil-init-${id}.pid`), dataDir);
+    accessSync(parent, constants.W_OK);
+  } catch {
+    writable = false;
   }
+  if (writable) return lockFile(join(parent, `.${basename(full) || 'root'}.vigil-init.pid`), dataDir);
+  const id = createHash('sha256').update(full).digest('hex').slice(0, 16);
+  return lockFile(join(tmpdir(), `vigil-init-${id}.pid`), dataDir);
 }
 
-/** Creates `file` naming this process, taking over one whose holder is gone; keeps it fresh until released. */
+/** Creates `file` naming this process, taking over one whose holder is gone; keeps it fresh until released (once). */
 function lockFile(file: string, dataDir: string): () => void {
   const key = resolve(file);
   if (held.has(key)) throw new Error(`DATA_DIR ${dataDir} is already being opened in this process`);
@@ -100,7 +103,10 @@ function lockFile(file: string, dataDir: string): () => void {
     }
   }, TOUCH_EVERY_MS);
   touch.unref();
+  let released = false;
   return () => {
+    if (released) return;
+    released = true;
     clearInterval(touch);
     held.delete(key);
     try {
