@@ -279,12 +279,16 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     });
     await reads;
     expect(named).toEqual({ cursor: expect.stringMatching(/^\d+$/), seq: expect.stringMatching(/^\d+$/) });
-    await ingest(app, [{ sourceId: 'ward-a3', metric: 'heart_rate', value: 150, time: iso(Date.now()) }]);
+    // SpO2 has no trend read back (heart rate does): only the readings subscription can bring it.
+    await ingest(app, [
+      { sourceId: 'ward-a3', metric: 'spo2', value: 89, time: iso(Date.now()) },
+      { sourceId: 'ward-a3', metric: 'heart_rate', value: 150, time: iso(Date.now()) },
+    ]);
     const firing = async () => (await app.mutate(AlertsDocument, { states: ['FIRING'], sourceIds: ['ward-a3'] })).alerts.edges.length;
     await poll(firing).toBe(1);
     release();
 
-    await poll(() => vital(page, 'ward-a3', 'heart_rate').textContent(), 10_000).toBe('150');
+    await poll(() => vital(page, 'ward-a3', 'spo2').textContent(), 10_000).toBe('89');
     await poll(() => tile(page, 'ward-a3').getAttribute('data-state'), 10_000).toBe('firing');
     await poll(() => text(page, '#announcer')).toContain('HIGH alert firing on ward-a3');
     expect(await page.evaluate(() => [window.__vigil.resumes, window.__vigil.alertResumes])).toEqual([[named.cursor], [named.seq]]);
@@ -309,6 +313,26 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     });
     await poll(() => tile(page, 'ward-a4').getAttribute('data-state'), 10_000).toBe('firing');
     expect(reads).toBeGreaterThanOrEqual(2);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows alerts live while the patient list cannot be read (an older node, a server starting)', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'ward-a5', kind: 'PATIENT', name: 'Katherine Johnson' }] });
+    await app.mutate(CreateAlertRuleDocument, {
+      input: { name: 'Dashboard test: ward-a5 HR above 140', kind: 'THRESHOLD', sourceIds: ['ward-a5'], metric: 'heart_rate', above: 140, severity: 'HIGH' },
+    });
+    const page = await open(`${app.url}/#/alerts`, {
+      prepare: (context) =>
+        context.route('**/graphql', (route) =>
+          route.request().postData()?.includes('query DashSources') ? route.fulfill({ status: 503, contentType: 'text/plain', body: 'busy' }) : route.fallback(),
+        ),
+    });
+    await poll(() => text(page, '#connection')).toContain('Live');
+    // The list view reads once the alerts subscription runs: it is not left waiting for the patients.
+    await poll(() => page.locator('tr.alert-row').count()).toBeGreaterThan(0);
+    await ingest(app, [{ sourceId: 'ward-a5', metric: 'heart_rate', value: 160, time: iso(Date.now()) }]);
+    await poll(() => page.locator('tr.alert-row[data-state="FIRING"]', { hasText: 'ward-a5' }).count(), 10_000).toBe(1);
+    await poll(() => text(page, '#announcer')).toContain('HIGH alert firing on ward-a5');
     expect(pageErrors).toEqual([]);
   });
 

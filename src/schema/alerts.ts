@@ -315,7 +315,7 @@ const AlertConnection = connectionOf<AlertView, AlertPage>('Alert', AlertRef);
 builder.objectField(AlertConnection, 'lastEventSeq', (t) =>
   t.string({
     description:
-      "The seq of the last alert transition stored before this page was read (\"0\": none yet). Subscribe to alerts with it as `after` and every transition this page may not show arrives as an event: read it from the first page of open alerts, then subscribe, and nothing falls between the read and the subscription.",
+      "The seq of the last alert transition stored before this page was read (\"0\": none yet): a position in the platform's one sequence of transitions, not this tenant's own. Subscribe to alerts with it as `after` and every transition this page may not show arrives as an event: read it from the first page of open alerts, then subscribe, and nothing falls between the read and the subscription.",
     resolve: (p) => p.lastEventSeq.toString(),
   }),
 );

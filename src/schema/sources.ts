@@ -164,7 +164,7 @@ const SourceConnection = connectionOf<SourceView, SourcePage>('Source', SourceRe
 builder.objectField(SourceConnection, 'lastReadingCursor', (t) =>
   t.string({
     description:
-      "The cursor of the newest reading committed before this page was read (\"0\": none yet): the page's `latest` values take in every reading up to it. Subscribe to readings with it as `after` and every reading since arrives as an event: read it from the first page, then subscribe, and nothing falls between the read and the subscription.",
+      "The readings stream's committed cursor when this page was read (\"0\": none yet): a position in the platform's one stream of readings, not this tenant's own. Every reading at or below it was committed before the read, so the page's `latest` values take it in. Subscribe to readings with it as `after` and every reading since arrives as an event (a few the page already shows may come again): read it from the first page, then subscribe, and nothing falls between the read and the subscription.",
     resolve: (p) => p.lastReadingCursor.toString(),
   }),
 );

@@ -6,11 +6,11 @@
 export interface VigilProbe {
   /** The readings subscription's last cursor applied. */
   readonly lastCursor: string | null;
-  /** Cursors the readings subscription was resumed after, oldest first. */
+  /** Cursors the readings subscription was started or resumed after, oldest first. */
   readonly resumes: string[];
-  /** The seq of the newest alert transition applied. */
+  /** The seq of the newest alert transition applied, or named by the page's first read of open alerts. */
   readonly lastAlertSeq: string | null;
-  /** Seqs the alerts subscription was resumed after, oldest first. */
+  /** Seqs the alerts subscription was started or resumed after, oldest first. */
   readonly alertResumes: string[];
   readonly readingsApplied: number;
   readonly patients: number;

@@ -9,6 +9,7 @@ import {
   DashNews2ScoresDocument,
   DashPatientIdsDocument,
   DashRecentReadingsDocument,
+  DashSourceNamesDocument,
   DashSourcesDocument,
   type DashAlertFragment,
   type DashLiveAlertsSubscription,
@@ -113,11 +114,11 @@ class Store {
   /** Rule kinds by id, where the key may read rules (analyst). */
   readonly ruleKinds = new Map<string, string>();
   lastCursor: bigint | null = null;
-  /** Cursors the readings subscription was resumed after, oldest first. */
+  /** Cursors the readings subscription was started or resumed after, oldest first. */
   readonly resumes: string[] = [];
-  /** The seq of the newest alert transition applied from the alerts subscription. */
+  /** The seq of the newest alert transition applied from the alerts subscription, or named by the first read. */
   lastAlertSeq: bigint | null = null;
-  /** Seqs the alerts subscription was resumed after, oldest first. */
+  /** Seqs the alerts subscription was started or resumed after, oldest first. */
   readonly alertResumes: string[] = [];
   readingsApplied = 0;
   loaded = false;
@@ -137,12 +138,17 @@ class Store {
   private alertsSubscribed = false;
   private alertsStartedNow: () => void = () => undefined;
   /**
-   * Settles once the alerts subscription has started, after the seq it resumes from was read: a read of alerts made
-   * after it misses nothing, as every transition it does not show arrives as an event.
+   * Settles once the alerts subscription has started: normally after the seq it starts from was read, so a read of
+   * alerts made after it misses nothing (every transition the read does not show arrives as an event); when the
+   * page's first reads failed, live from then.
    */
   readonly alertsStarted = new Promise<void>((resolve) => (this.alertsStartedNow = resolve));
   /** Reads of NEWS2 scores, open alerts or rules that failed in a row. */
   private outputFailures = 0;
+  /** The pending read of outputs (rereadTimer) is to read open alerts too. */
+  private alertsReadOwed = false;
+  /** Look-ups of new sources that failed in a row. */
+  private learnFailures = 0;
 
   /** Starts the subscriptions and the first load; later calls do nothing. */
   start() {
@@ -164,8 +170,22 @@ class Store {
 
   /** NEWS2 scores and open alerts read again in a second, once a resubscription is back. */
   private rereadSoon() {
+    this.readOutputsIn(1_000, true);
+  }
+
+  /**
+   * Reads NEWS2 scores, rules and (with `alerts`) open alerts again in `ms`. One read is pending at a time, and it
+   * reads open alerts if any request for it asked to: a retry of a failed score read does not drop a re-read of
+   * alerts a refused seq asked for.
+   */
+  private readOutputsIn(ms: number, alerts: boolean) {
+    this.alertsReadOwed ||= alerts;
     clearTimeout(this.rereadTimer);
-    this.rereadTimer = setTimeout(() => void this.loadOutputs(), 1_000);
+    this.rereadTimer = setTimeout(() => {
+      const owed = this.alertsReadOwed;
+      this.alertsReadOwed = false;
+      void this.loadOutputs({ alerts: owed });
+    }, ms);
   }
 
   /**
@@ -377,8 +397,10 @@ class Store {
       this.loaded = true;
       this.loadError = null;
     } catch (error) {
-      // A key that may not list patients may still watch readings: live from now. Otherwise the next load subscribes.
-      if (forbidden(error)) this.subscribeReadings();
+      // Live from now while the list cannot be read (a key that may not list patients, a server starting, an older
+      // node): the page still shows what arrives, and the alerts list does not wait for a list that may never come.
+      this.subscribeReadings();
+      this.subscribeAlerts();
       this.loadError = (error as Error).message;
       this.loaded = true;
       this.added = true;
@@ -402,7 +424,8 @@ class Store {
         async (after) => {
           const { alerts } = await request(DashAlertsDocument, { states: [...OPEN_STATES], first: PAGE, after });
           // Every transition after the first page's seq is in the pages or will be replayed by the subscription.
-          if (after === null && !this.alertsSubscribed && this.lastAlertSeq === null) this.lastAlertSeq = BigInt(alerts.lastEventSeq);
+          // Before the subscription starts, a reconnection may run a second read: resume after the older of the two.
+          if (after === null && !this.alertsSubscribed) this.lastAlertSeq = minCursor(this.lastAlertSeq, BigInt(alerts.lastEventSeq));
           return alerts;
         },
         (nodes) => open.push(...nodes),
@@ -445,9 +468,11 @@ class Store {
    */
   private async loadOutputs({ alerts = true } = {}) {
     let failed = false;
-    const warn = (what: string) => (error: unknown) => {
+    let alertsFailed = false;
+    const warn = (what: string, onFailure?: () => void) => (error: unknown) => {
       if (forbidden(error)) return;
       failed = true;
+      onFailure?.();
       console.warn(what, error);
     };
     await Promise.all([
@@ -455,25 +480,24 @@ class Store {
       request(DashAlertRulesDocument, {})
         .then((data) => data.alertRules.forEach((rule) => this.ruleKinds.set(rule.id, rule.kind)))
         .catch(warn('alert rules')),
-      alerts ? this.loadOpenAlerts().catch(warn('open alerts')).finally(() => this.subscribeAlerts()) : undefined,
+      alerts ? this.loadOpenAlerts().catch(warn('open alerts', () => (alertsFailed = true))).finally(() => this.subscribeAlerts()) : undefined,
     ]);
     this.outputFailures = failed ? this.outputFailures + 1 : 0;
-    if (!failed) return;
-    clearTimeout(this.rereadTimer);
-    const wait = Math.min(OUTPUTS_RETRY_MS * 2 ** (this.outputFailures - 1), OUTPUTS_RETRY_MAX_MS);
-    this.rereadTimer = setTimeout(() => void this.loadOutputs({ alerts }), wait);
+    if (failed) this.readOutputsIn(Math.min(OUTPUTS_RETRY_MS * 2 ** (this.outputFailures - 1), OUTPUTS_RETRY_MAX_MS), alertsFailed);
   }
 
   /** Sources first seen in a live stream (registered after the page loaded): learn kind and name, in one query per burst. */
   private learn(id: string) {
     this.unknown.add(id);
     if (this.unknownTimer) return;
+    // A burst's ids in one query; after a failure, 3 s doubling to 30 s, not again at once.
+    const wait = this.learnFailures ? Math.min(OUTPUTS_RETRY_MS * 2 ** (this.learnFailures - 1), OUTPUTS_RETRY_MAX_MS) : 150;
     this.unknownTimer = setTimeout(async () => {
-      this.unknownTimer = undefined;
       const ids = [...this.unknown].slice(0, 500);
       ids.forEach((i) => this.unknown.delete(i));
       try {
-        const data = await request(DashSourcesDocument, { ids, first: 500 });
+        const data = await request(DashSourceNamesDocument, { ids, first: 500 });
+        this.learnFailures = 0;
         for (const { node } of data.sources.edges) {
           const source = this.sources.get(node.id);
           if (!source) continue;
@@ -483,11 +507,16 @@ class Store {
           this.markChanged(node.id);
         }
       } catch (error) {
-        console.warn('could not look up new sources', error);
-        ids.forEach((i) => this.unknown.add(i));
+        // A key that may not list sources never will: they stay unknown (named by id).
+        if (!forbidden(error)) {
+          this.learnFailures++;
+          console.warn('could not look up new sources', error);
+          ids.forEach((i) => this.unknown.add(i));
+        }
       }
+      this.unknownTimer = undefined;
       if (this.unknown.size) this.learn([...this.unknown][0]!);
-    }, 150);
+    }, wait);
   }
 }
 
@@ -505,6 +534,8 @@ function recovery(error: ApiError, own: bigint | null): { cursor: bigint | null;
   if (error.code === 'SLOW_CONSUMER' && own === null) return { cursor: named, reread: named === null };
   return null;
 }
+
+const minCursor = (a: bigint | null, b: bigint): bigint => (a === null || b < a ? b : a);
 
 /** A subscription's `after`: the last cursor applied, noted in `resumes` the first time it is resumed from. */
 function resumeAfter(cursor: bigint | null, resumes: string[]): string | null {

@@ -113,6 +113,14 @@ export type DashSourcesQueryVariables = Exact<{
 
 export type DashSourcesQuery = { sources: { lastReadingCursor: string, edges: Array<{ node: { id: string, kind: SourceKind, name: string, latest: Array<{ cursor: string, sourceId: string, metric: string, time: string, value: number, unit: string, quality: Quality }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
+export type DashSourceNamesQueryVariables = Exact<{
+  ids?: Array<string | number> | string | number | null | undefined;
+  first?: number | null | undefined;
+}>;
+
+
+export type DashSourceNamesQuery = { sources: { edges: Array<{ node: { id: string, kind: SourceKind, name: string } }> } };
+
 export type DashPatientIdsQueryVariables = Exact<{
   first?: number | null | undefined;
   after?: string | null | undefined;
@@ -377,6 +385,19 @@ export const DashSourcesDocument = new TypedDocumentString(`
   unit
   quality
 }`) as unknown as TypedDocumentString<DashSourcesQuery, DashSourcesQueryVariables>;
+export const DashSourceNamesDocument = new TypedDocumentString(`
+    query DashSourceNames($ids: [ID!], $first: Int) {
+  sources(ids: $ids, first: $first) {
+    edges {
+      node {
+        id
+        kind
+        name
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DashSourceNamesQuery, DashSourceNamesQueryVariables>;
 export const DashPatientIdsDocument = new TypedDocumentString(`
     query DashPatientIds($first: Int, $after: String) {
   sources(kind: PATIENT, first: $first, after: $after) {
