@@ -66,10 +66,11 @@ function lockFile(file: string, dataDir: string): () => void {
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw error;
-      let holder: { pid: number; host: string | undefined };
+      let holder: { pid: number; host: string | undefined; content: string };
       try {
-        const [pid, host] = readFileSync(file, 'utf8').trim().split(' ');
-        holder = { pid: Number.parseInt(pid ?? '', 10), host };
+        const content = readFileSync(file, 'utf8');
+        const [pid, host] = content.trim().split(' ');
+        holder = { pid: Number.parseInt(pid ?? '', 10), host, content };
       } catch (readError) {
         // Gone between the two calls: its holder released it, or another process took it over; try again.
         if ((readError as NodeJS.ErrnoException).code === 'ENOENT') continue;
@@ -87,7 +88,8 @@ function lockFile(file: string, dataDir: string): () => void {
         );
       }
       try {
-        unlinkSync(file);
+        // Another process may have taken it over since it was read: only the stale holder's file goes.
+        if (readFileSync(file, 'utf8') === holder.content) unlinkSync(file);
       } catch (unlinkError) {
         if ((unlinkError as NodeJS.ErrnoException).code !== 'ENOENT') throw unlinkError;
       }
