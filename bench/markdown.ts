@@ -3,7 +3,7 @@
  * (one per mode, with the machine): `npm run bench:table`.
  */
 import { readFileSync } from 'node:fs';
-import { formatValue, machineLabel, type Machine, type SavedFigure } from './report.js';
+import { formatRatio, formatValue, machineLabel, type Machine, type SavedFigure } from './report.js';
 
 interface Entry {
   machine: Machine;
@@ -24,7 +24,9 @@ for (const [mode, entry] of Object.entries(results)) {
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const f of entry.figures) {
     const when = `${f.measuredAt.slice(0, 16).replace('T', ' ')} (${f.commit}${machines.length > 1 ? `, ${machineOf(f)}` : ''})`;
-    console.log(`| ${f.name} | ${f.unit} | ${number(f.platform)} | ${f.baseline === null ? '—' : number(f.baseline)} | ${f.ratio === null ? '—' : f.ratio.toFixed(2)} | ${f.target ?? ''} | ${when} |`);
+    console.log(`| ${f.name} | ${f.unit} | ${number(f.platform)} | ${f.baseline === null ? '—' : number(f.baseline)} | ${formatRatio(f, '—')} | ${f.target ?? ''} | ${when} |`);
   }
+  const notes = entry.figures.filter((f) => f.note);
+  if (notes.length) console.log(`\n${notes.map((f) => `- ${f.name}: ${f.note}.`).join('\n')}`);
   console.log('');
 }

@@ -10,7 +10,17 @@ export interface Figure {
   baseline: number | null;
   /** platform / baseline, in the direction where higher is better for throughput; null without a baseline. */
   ratio: number | null;
+  /** The ratio is a bound, not a measurement (a limit one side did not reach): printed as ≤ or ≥. */
+  ratioBound?: 'at most' | 'at least';
+  /** Why a figure is not what it seems, printed under the table. */
+  note?: string;
   target?: string;
+}
+
+/** A ratio as printed: two decimals, `≤`/`≥` when it is a bound, `-` when there is none. */
+export function formatRatio(f: Pick<Figure, 'ratio' | 'ratioBound'>, none = '-'): string {
+  if (f.ratio === null) return none;
+  return `${f.ratioBound === 'at most' ? '≤ ' : f.ratioBound === 'at least' ? '≥ ' : ''}${f.ratio.toFixed(2)}`;
 }
 
 let lastProgressAt = 0;
@@ -35,7 +45,7 @@ export function printTable(figures: Figure[]) {
     f.name,
     `${formatValue(f.platform)} ${f.unit}`,
     f.baseline === null ? '-' : `${formatValue(f.baseline)} ${f.unit}`,
-    f.ratio === null ? '-' : f.ratio.toFixed(2),
+    formatRatio(f),
     f.target ?? '',
   ]);
   const header = ['benchmark', 'platform', 'raw baseline', 'ratio', 'target'];
@@ -44,6 +54,7 @@ export function printTable(figures: Figure[]) {
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const row of rows) console.log(line(row));
+  for (const f of figures) if (f.note) console.log(`note: ${f.name}: ${f.note}`);
 }
 
 export interface Machine {

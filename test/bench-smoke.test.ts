@@ -11,6 +11,8 @@
 import { describe, expect, it } from 'vitest';
 import { historyFigures, runHistory } from '../bench/history.js';
 import { runIngest } from '../bench/ingest.js';
+import { LIVE_DEFAULTS, liveFigures } from '../bench/live.js';
+import { formatRatio } from '../bench/report.js';
 import { runProcessors } from '../bench/processors.js';
 
 const finite = (n: number | null) => typeof n === 'number' && Number.isFinite(n);
@@ -62,4 +64,26 @@ describe.concurrent('benchmarks at tiny sizes', () => {
     expect(figure!.name).toContain('history 1m AVG');
     expect(finite(figure!.platform) && finite(figure!.baseline) && finite(figure!.ratio)).toBe(true);
   }, 60_000);
+});
+
+describe('live (c) figure', () => {
+  const result = (crossed: { platform: boolean; raw: boolean }) =>
+    liveFigures({
+      mode: 'embedded',
+      options: { ...LIVE_DEFAULTS, shapes: ['c'], rawRedisUrl: 'redis://127.0.0.1:6379' },
+      c: { platform: { steps: [], best: 450_275, crossed: crossed.platform }, raw: { steps: [], best: 873_410, crossed: crossed.raw } },
+    })[0]!;
+
+  it('says when a path ran out of steps before a rate failed: its figure is a lower bound, and the ratio a bound', () => {
+    expect(result({ platform: true, raw: true })).toMatchObject({ ratio: 450_275 / 873_410 });
+    expect(result({ platform: true, raw: true }).note).toBeUndefined();
+    // The raw path never failed (a fast machine): 0.52 would pass for a measurement over the target.
+    const rawUncrossed = result({ platform: true, raw: false });
+    expect(formatRatio(rawUncrossed)).toBe('≤ 0.52');
+    expect(rawUncrossed.note).toMatch(/^the raw path: no rate failed within BENCH_LIVE_MAX_STEPS=14, so its figure is a lower bound/);
+    expect(formatRatio(result({ platform: false, raw: true }))).toBe('≥ 0.52');
+    const neither = result({ platform: false, raw: false });
+    expect(neither.ratio).toBeNull();
+    expect(neither.note).toContain('the platform and the raw path');
+  });
 });
