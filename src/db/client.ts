@@ -191,17 +191,17 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
     }
   }
   // Claimed beside it while it is opened (a new one is created in it, which needs it empty), then in it.
-  const unclaim = inMemory ? undefined : claimDataDir(dataDir);
-  let unlock: (() => void) | undefined = inMemory ? () => undefined : undefined;
+  const unclaim = inMemory ? () => undefined : claimDataDir(dataDir);
+  let unlock: (() => void) | undefined;
   try {
-    if (!inMemory && existsSync(join(dataDir, 'PG_VERSION'))) unlock = lockDataDir(dataDir);
+    unlock = inMemory ? () => undefined : existsSync(join(dataDir, 'PG_VERSION')) ? lockDataDir(dataDir) : undefined;
   } catch (error) {
-    unclaim?.();
+    unclaim();
     throw error;
   }
   const releaseClaims = () => {
     unlock?.();
-    unclaim?.();
+    unclaim();
   };
   let client: PgliteThread;
   const failure: Database['failure'] = { reason: null };
@@ -217,7 +217,7 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
   }
   try {
     unlock ??= lockDataDir(dataDir);
-    unclaim?.();
+    unclaim();
     await client.exec(sessionSettingsSql(workMem));
   } catch (error) {
     await client.close();

@@ -94,9 +94,8 @@ const TREND_PAGES = 20;
 
 /** How often the patient list is read again, so a patient retired (discharged) leaves a wall left open for days. */
 const RELIST_MS = 60_000;
-/** How soon a failed read of NEWS2 scores, open alerts or rules is tried again: doubling from 3 s to 30 s. */
-const OUTPUTS_RETRY_MS = 3_000;
-const OUTPUTS_RETRY_MAX_MS = 30_000;
+/** How soon a read that failed `failures` times in a row (scores, open alerts, rules, new sources) is tried again: 3 s, doubling to 30 s. */
+const retryWait = (failures: number) => Math.min(3_000 * 2 ** (failures - 1), 30_000);
 
 const forbidden = (error: unknown) => error instanceof ApiError && (error.code === 'FORBIDDEN' || error.code === 'UNAUTHENTICATED');
 
@@ -379,7 +378,7 @@ class Store {
         async (after) => {
           const { sources } = await request(DashSourcesDocument, { kind: 'PATIENT', first: PAGE, after });
           // Every reading after the first page's cursor is in the pages' latest values or will be replayed.
-          if (after === null && !this.readingsSubscribed && this.lastCursor === null) this.lastCursor = BigInt(sources.lastReadingCursor);
+          if (after === null && !this.readingsSubscribed) this.lastCursor = BigInt(sources.lastReadingCursor);
           this.subscribeReadings();
           return sources;
         },
@@ -483,15 +482,15 @@ class Store {
       alerts ? this.loadOpenAlerts().catch(warn('open alerts', () => (alertsFailed = true))).finally(() => this.subscribeAlerts()) : undefined,
     ]);
     this.outputFailures = failed ? this.outputFailures + 1 : 0;
-    if (failed) this.readOutputsIn(Math.min(OUTPUTS_RETRY_MS * 2 ** (this.outputFailures - 1), OUTPUTS_RETRY_MAX_MS), alertsFailed);
+    if (failed) this.readOutputsIn(retryWait(this.outputFailures), alertsFailed);
   }
 
   /** Sources first seen in a live stream (registered after the page loaded): learn kind and name, in one query per burst. */
   private learn(id: string) {
     this.unknown.add(id);
     if (this.unknownTimer) return;
-    // A burst's ids in one query; after a failure, 3 s doubling to 30 s, not again at once.
-    const wait = this.learnFailures ? Math.min(OUTPUTS_RETRY_MS * 2 ** (this.learnFailures - 1), OUTPUTS_RETRY_MAX_MS) : 150;
+    // A burst's ids in one query; after a failure, not again at once.
+    const wait = this.learnFailures ? retryWait(this.learnFailures) : 150;
     this.unknownTimer = setTimeout(async () => {
       const ids = [...this.unknown].slice(0, 500);
       ids.forEach((i) => this.unknown.delete(i));

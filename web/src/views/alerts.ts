@@ -228,6 +228,8 @@ export function alertsView(root: HTMLElement): () => void {
   };
 
   let abort: AbortController | undefined;
+  /** Per read in flight, the alerts events changed meanwhile. */
+  const reads = new Set<Set<string>>();
   const load = async (append = false) => {
     abort?.abort();
     abort = new AbortController();
@@ -272,8 +274,6 @@ export function alertsView(root: HTMLElement): () => void {
     }
   };
 
-  /** Per read in flight, the alerts events changed meanwhile. */
-  const reads = new Set<Set<string>>();
   const unlisten = store.onAlertEvent((event) => {
     for (const touched of reads) touched.add(event.alert.id);
     upsert(event.alert);
