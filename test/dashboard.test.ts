@@ -336,6 +336,44 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     expect(pageErrors).toEqual([]);
   });
 
+  it("lists an alert that fired before the page's alerts subscription went live, when the page's first reads failed", async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'ward-a6', kind: 'PATIENT', name: 'Mary Jackson' }] });
+    await app.mutate(CreateAlertRuleDocument, {
+      input: { name: 'Dashboard test: ward-a6 HR above 140', kind: 'THRESHOLD', sourceIds: ['ward-a6'], metric: 'heart_rate', above: 140, severity: 'HIGH' },
+    });
+    // The page's first read of patients fails, so its subscriptions go live at once, without a position; the alerts
+    // subscription and the page's next reads are held back until the alert has fired after the list's own read.
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let patientReads = 0;
+    const page = await open(`${app.url}/#/alerts`, {
+      prepare: async (context) => {
+        await context.route('**/graphql', async (route) => {
+          if (!route.request().postData()?.includes('query DashSources')) return route.fallback();
+          if (patientReads++ === 0) return route.fulfill({ status: 503, contentType: 'text/plain', body: 'busy' });
+          await released;
+          return route.fallback();
+        });
+        await context.routeWebSocket(/\/graphql$/, (ws) => {
+          const server = ws.connectToServer();
+          ws.onMessage(async (message) => {
+            if (typeof message === 'string' && message.includes('subscription DashLiveAlerts')) await released;
+            server.send(message);
+          });
+        });
+      },
+    });
+    // The list has read (earlier tests' alerts), before the alert fires.
+    await poll(() => page.locator('tr.alert-row').count()).toBeGreaterThan(0);
+    await ingest(app, [{ sourceId: 'ward-a6', metric: 'heart_rate', value: 161, time: iso(Date.now()) }]);
+    await poll(async () => (await app.mutate(AlertsDocument, { states: ['FIRING'], sourceIds: ['ward-a6'] })).alerts.edges.length).toBe(1);
+    release();
+    // Neither the list's read nor a subscription that went live after it has the alert: the page's next read of
+    // open alerts brings it to the list.
+    await poll(() => page.locator('tr.alert-row[data-state="FIRING"]', { hasText: 'ward-a6' }).count(), 15_000).toBe(1);
+    expect(pageErrors).toEqual([]);
+  });
+
   it('survives a server restart (on another port, behind the same origin), resuming readings after its last cursor and alerts after their last seq', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-dashboard-'));
     // The embedded database and in-process pub/sub whatever the suite's environment says.

@@ -128,6 +128,7 @@ class Store {
   private added = false;
   private listeners = new Set<ChangeListener>();
   private alertListeners = new Set<(event: AlertEvent) => void>();
+  private alertsReadListeners = new Set<(alerts: DashAlertFragment[]) => void>();
   private unknown = new Set<string>();
   private unknownTimer: ReturnType<typeof setTimeout> | undefined;
   private rereadTimer: ReturnType<typeof setTimeout> | undefined;
@@ -256,6 +257,16 @@ class Store {
   onAlertEvent(listener: (event: AlertEvent) => void): () => void {
     this.alertListeners.add(listener);
     return () => this.alertListeners.delete(listener);
+  }
+
+  /**
+   * Alerts a read of open alerts applied (the ones it found open, and the ones it found closed since), after each
+   * read: a view with its own read learns from it what no event brought, as when the page's first reads failed and
+   * its alerts subscription went live only after the view had read.
+   */
+  onAlertsRead(listener: (alerts: DashAlertFragment[]) => void): () => void {
+    this.alertsReadListeners.add(listener);
+    return () => this.alertsReadListeners.delete(listener);
   }
 
   patients(): SourceState[] {
@@ -433,9 +444,12 @@ class Store {
       this.alertReads.delete(touched);
     }
     const ids = new Set(open.map((alert) => alert.id));
+    const applied: DashAlertFragment[] = [];
     // Alerts that closed while we were away.
-    for (const [id, alert] of this.openAlerts) if (!ids.has(id) && !touched.has(id)) this.applyAlert({ ...alert, state: 'RESOLVED' });
-    for (const alert of open) if (!touched.has(alert.id)) this.applyAlert(alert);
+    for (const [id, alert] of this.openAlerts) if (!ids.has(id) && !touched.has(id)) applied.push({ ...alert, state: 'RESOLVED' });
+    for (const alert of open) if (!touched.has(alert.id)) applied.push(alert);
+    applied.forEach((alert) => this.applyAlert(alert));
+    for (const listener of this.alertsReadListeners) listener(applied);
   }
 
   private touchedAlert(id: string) {

@@ -274,10 +274,14 @@ export function alertsView(root: HTMLElement): () => void {
     }
   };
 
-  const unlisten = store.onAlertEvent((event) => {
-    for (const touched of reads) touched.add(event.alert.id);
-    upsert(event.alert);
-  });
+  // Events, and what the page's reads of open alerts apply, win over a read of this view's in flight: anything newer
+  // than them comes as a later event.
+  const take = (alert: DashAlertFragment) => {
+    for (const touched of reads) touched.add(alert.id);
+    upsert(alert);
+  };
+  const unlistenEvents = store.onAlertEvent((event) => take(event.alert));
+  const unlistenReads = store.onAlertsRead((alerts) => alerts.forEach(take));
 
   let debounce: ReturnType<typeof setTimeout> | undefined;
   form.addEventListener('change', () => {
@@ -300,7 +304,8 @@ export function alertsView(root: HTMLElement): () => void {
   void load();
   return () => {
     abort?.abort();
-    unlisten();
+    unlistenEvents();
+    unlistenReads();
     clearInterval(timer);
     clearTimeout(debounce);
   };
