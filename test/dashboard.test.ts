@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AlertsDocument,
@@ -93,6 +93,17 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
   const vital = (page: Page, id: string, key: string) => tile(page, id).locator(`[data-vital="${key}"] .vital-value`);
   const text = async (page: Page, selector: string) => (await page.locator(selector).first().textContent())?.trim() ?? '';
   const ingest = (target: { mutate: TestApp['mutate'] }, readings: ReadingInput[]) => target.mutate(IngestReadingsDocument, { readings });
+  /** A request's answer when the server is too busy to give one. */
+  const busy = (route: Route) => route.fulfill({ status: 503, contentType: 'text/plain', body: 'busy' });
+  /** The page's socket to the server, with the subscriptions whose document matches `held` sent only once `until` settles. */
+  const holdSubscriptions = (context: BrowserContext, held: RegExp, until: Promise<void>) =>
+    context.routeWebSocket(/\/graphql$/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage(async (message) => {
+        if (typeof message === 'string' && held.test(message)) await until;
+        server.send(message);
+      });
+    });
 
   it('loads the ward wall: a tile per patient with vitals, NEWS2, quality flags and a live connection', async () => {
     const now = Date.now() - 2_000;
@@ -268,13 +279,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
           await route.fulfill({ response, json: body });
           if (named.cursor !== undefined && named.seq !== undefined) readsDone();
         });
-        await context.routeWebSocket(/\/graphql$/, (ws) => {
-          const server = ws.connectToServer();
-          ws.onMessage(async (message) => {
-            if (typeof message === 'string' && /subscription DashLive(Readings|Alerts)/.test(message)) await released;
-            server.send(message);
-          });
-        });
+        await holdSubscriptions(context, /subscription DashLive(Readings|Alerts)/, released);
       },
     });
     await reads;
@@ -308,7 +313,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
         context.route('**/graphql', (route) => {
           if (!route.request().postData()?.includes('query DashAlerts')) return route.fallback();
           // The first read meets a server too busy to answer; the next ones go through.
-          return reads++ === 0 ? route.fulfill({ status: 503, contentType: 'text/plain', body: 'busy' }) : route.fallback();
+          return reads++ === 0 ? busy(route) : route.fallback();
         }),
     });
     await poll(() => tile(page, 'ward-a4').getAttribute('data-state'), 10_000).toBe('firing');
@@ -324,7 +329,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     const page = await open(`${app.url}/#/alerts`, {
       prepare: (context) =>
         context.route('**/graphql', (route) =>
-          route.request().postData()?.includes('query DashSources') ? route.fulfill({ status: 503, contentType: 'text/plain', body: 'busy' }) : route.fallback(),
+          route.request().postData()?.includes('query DashSources') ? busy(route) : route.fallback(),
         ),
     });
     await poll(() => text(page, '#connection')).toContain('Live');
@@ -350,17 +355,11 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
       prepare: async (context) => {
         await context.route('**/graphql', async (route) => {
           if (!route.request().postData()?.includes('query DashSources')) return route.fallback();
-          if (patientReads++ === 0) return route.fulfill({ status: 503, contentType: 'text/plain', body: 'busy' });
+          if (patientReads++ === 0) return busy(route);
           await released;
           return route.fallback();
         });
-        await context.routeWebSocket(/\/graphql$/, (ws) => {
-          const server = ws.connectToServer();
-          ws.onMessage(async (message) => {
-            if (typeof message === 'string' && message.includes('subscription DashLiveAlerts')) await released;
-            server.send(message);
-          });
-        });
+        await holdSubscriptions(context, /subscription DashLiveAlerts/, released);
       },
     });
     // The list has read (earlier tests' alerts), before the alert fires.
