@@ -87,8 +87,8 @@ main(process.argv.slice(2)).then(
       console.error(error.message);
       process.exit(2);
     }
-    // The embedded database open in another process (db/data-dir-lock.ts): what to do is in the message.
-    if ((error as Error | undefined)?.name === 'DataDirInUseError') {
+    // DATA_DIR open in another process or holding other files (db/data-dir-lock.ts): what to do is in the message.
+    if ((error as Error | undefined)?.name === 'DataDirError') {
       console.error((error as Error).message);
       process.exit(1);
     }

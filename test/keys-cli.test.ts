@@ -1,7 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { runKeys } from '../src/keys-cli.js';
 import { startTestApp } from './support/app.js';
@@ -176,6 +177,54 @@ describe('npm run keys', () => {
     expect(runs.some((run) => run.code === 0)).toBe(true);
     await inProcess(racing, async () => expect(await runKeys(['list'])).toBe(0));
     expect(existsSync(join(dataDir, '.racing.vigil-init.pid'))).toBe(false);
+  }, 120_000);
+
+  it('creates the database again where the process creating it was killed before it was whole, and refuses a directory holding other files', async () => {
+    /** `keys list` on `dir` killed (SIGKILL, as an orchestrator ends a slow first start) once initdb has begun writing. */
+    const killedWhileCreating = async (dir: string) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', 'list'], {
+        env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dir, LOG_LEVEL: 'silent' },
+        stdio: 'ignore',
+      });
+      const closed = new Promise((resolve) => child.once('close', resolve));
+      for (const until = Date.now() + 60_000; !existsSync(join(dir, 'PG_VERSION')) && Date.now() < until; ) await sleep(5);
+      expect(existsSync(join(dir, 'PG_VERSION')), 'initdb began').toBe(true);
+      child.kill('SIGKILL');
+      await closed;
+    };
+    /** `keys` on `dir` as an operator runs it next, warnings shown. */
+    const keysIn = (dir: string, ...args: string[]) => {
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', ...args], {
+        env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dir, LOG_LEVEL: 'warn' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      return { code: run.status, printed: run.stdout + run.stderr };
+    };
+
+    // Before, the half-made database failed every open after with PGlite's bare "Aborted()".
+    const fresh = join(dataDir, 'killed');
+    await killedWhileCreating(fresh);
+    expect(readFileSync(join(dataDir, '.killed.vigil-init.pid'), 'utf8')).toMatch(/^\d+ \S+ creating\n$/);
+    const recovered = keysIn(fresh, 'create', '--tenant', 'st-marys', '--role', 'read', '--name', 'after the kill');
+    expect(recovered, recovered.printed).toMatchObject({ code: 0, printed: expect.stringContaining('the embedded database in DATA_DIR was never finished') });
+    const listed = keysIn(fresh, 'list');
+    expect(listed, listed.printed).toMatchObject({ code: 0, printed: expect.stringContaining('after the kill') });
+    expect(listed.printed).not.toContain('never finished');
+    expect(existsSync(join(dataDir, '.killed.vigil-init.pid'))).toBe(false);
+
+    // A directory with files of its own and no database is refused by name before anything is written in it (PGlite's
+    // initdb said only "Program terminated with exit(1)"), and its files are left as they are.
+    const shared = join(dataDir, 'shared');
+    mkdirSync(shared);
+    writeFileSync(join(shared, 'notes.txt'), 'ward notes');
+    const refused = keysIn(shared, 'list');
+    expect(refused).toEqual({
+      code: 1,
+      printed: `DATA_DIR ${shared} holds no embedded database and is not empty (notes.txt): the database is created in an empty directory; set DATA_DIR to an empty or new one\n`,
+    });
+    expect(readdirSync(shared)).toEqual(['notes.txt']);
+    expect(readFileSync(join(shared, 'notes.txt'), 'utf8')).toBe('ward notes');
   }, 120_000);
 
   it('explains what is missing or wrong, before opening the database when the arguments alone show it', async () => {
