@@ -11,6 +11,7 @@ import { PLAIN_LIST } from './plain-list.js';
 import type { GraphQLContext } from './context.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
 import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage, type Page } from './pagination.js';
+import { selectsField } from './selection.js';
 import { LIST_SIZE, pageArgs, type PageBounds } from './cost.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 50 };
@@ -333,11 +334,11 @@ builder.queryField('alerts', (t) =>
       to: t.arg({ type: 'DateTime', description: 'Began before.' }),
       ...pageArgs(t.arg, PAGE),
     },
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, PAGE);
       // Read before the alerts: a transition committed after it is then either in the page or after lastEventSeq.
-      const lastEventSeq = await lastTransitionSeq(ctx.services.database.db);
+      const lastEventSeq = selectsField(info, 'lastEventSeq') ? await lastTransitionSeq(ctx.services.database.db) : 0n;
       const rows = await listAlerts(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
         states: args.states,

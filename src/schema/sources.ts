@@ -10,6 +10,7 @@ import type { Reading } from '../db/readings.js';
 import type { Db } from '../db/client.js';
 import { builder, describedValues } from './builder.js';
 import { connectionOf, pageSize, toPage, type Page } from './pagination.js';
+import { selectsField } from './selection.js';
 import { LIST_SIZE, listLength, pageArgs, type ListSize, type PageBounds } from './cost.js';
 import { ReadingRef } from './readings.js';
 import { checkMetrics } from './metrics.js';
@@ -179,12 +180,12 @@ builder.queryField('sources', (t) =>
       includeRetired: t.arg.boolean({ defaultValue: false, description: 'Retired sources too (left out by default, even when named in ids).' }),
       ...pageArgs(t.arg, PAGE),
     },
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       const limit = pageSize(args.first, PAGE);
       const { db } = ctx.services.database;
       const ids = args.ids?.length ? await ctx.scope.sources(args.ids, 'ids') : null;
       // Read before the latest readings: a reading committed after it is then in `latest` or after lastReadingCursor.
-      const lastReadingCursor = await committedOffset(db, READINGS_STREAM);
+      const lastReadingCursor = selectsField(info, 'lastReadingCursor') ? await committedOffset(db, READINGS_STREAM) : 0n;
       const found = await listSources(db, { tenantId: ctx.scope.tenantId, kind: args.kind, ids, after: args.after, limit: limit + 1, includeRetired: args.includeRetired ?? false });
       // The one past the page (there only to tell hasNextPage) is read with it: one id more in the same query.
       return { ...toPage(withLatest(db, found), limit, (s) => s.id, args.after), lastReadingCursor };
