@@ -11,6 +11,7 @@ import type { Registry } from 'prom-client';
 import { createMetrics, useOperationMetrics } from './observability/metrics.js';
 import type { z } from 'zod';
 import { ConfigError, type Config } from './config.js';
+import { fraudSignalsAfter, lastFraudSeq, type StoredFraudSignal } from './db/fraud.js';
 import { checkpointsWithOtherPartitions } from './db/processor-state.js';
 import { openDatabase } from './db/client.js';
 import { committedOffset, ConflictAwareInserts } from './db/offsets.js';
@@ -34,13 +35,11 @@ import { StreamTail } from './live/stream-tail.js';
 import { readingsCodec, tradesCodec, transactionsCodec, type BatchCodec } from './live/wire.js';
 import { OutputFeed, type StoredOutputs } from './live/output-feed.js';
 import {
-  AlertsMessage,
   ANOMALIES_CHANNEL,
   AnomaliesMessage,
   CANDLES_CHANNEL,
   CandlesMessage,
   FRAUD_CHANNEL,
-  FraudMessage,
   NEWS2_CHANNEL,
   News2Message,
   WINDOWS_CHANNEL,
@@ -164,25 +163,31 @@ export async function createServer(config: Config, options: { log?: Logger } = {
 
     const registry = new SourceRegistry(database.db);
     // Tenant-wide subscriptions filter outputs by their source's owner: learn owners this node has not seen first.
-    const feed = <T>(channel: string, schema: z.ZodType<T[]>, sourceOf?: (item: T) => string, stored?: StoredOutputs<T>) =>
+    // Outputs with a schema are passed on as published; stored ones are read from the database, in commit order.
+    const feed = <T>(channel: string, source: { schema: z.ZodType<T[]> } | { stored: StoredOutputs<T> }, sourceOf?: (item: T) => string) =>
       new OutputFeed<T>({
         pubsub,
         channel,
-        schema,
+        ...source,
         noun: channel,
         subscriberBuffer: config.live.subscriberBuffer,
         log,
         learn: sourceOf && ((items) => registry.learn(items.map(sourceOf))),
-        stored,
         pollIntervalMs: config.live.pollIntervalMs,
       });
     const outputs = {
-      windows: feed(WINDOWS_CHANNEL, WindowsMessage, (w) => w.sourceId),
-      candles: feed(CANDLES_CHANNEL, CandlesMessage, (c) => c.symbol),
-      anomalies: feed(ANOMALIES_CHANNEL, AnomaliesMessage, (a) => a.sourceId),
-      news2: feed(NEWS2_CHANNEL, News2Message, (n) => n.sourceId),
-      fraud: feed(FRAUD_CHANNEL, FraudMessage),
-      alerts: feed(ALERTS_CHANNEL, AlertsMessage, (e) => e.alert.sourceId, storedAlertEvents(database.db)),
+      windows: feed(WINDOWS_CHANNEL, { schema: WindowsMessage }, (w) => w.sourceId),
+      candles: feed(CANDLES_CHANNEL, { schema: CandlesMessage }, (c) => c.symbol),
+      anomalies: feed(ANOMALIES_CHANNEL, { schema: AnomaliesMessage }, (a) => a.sourceId),
+      news2: feed(NEWS2_CHANNEL, { schema: News2Message }, (n) => n.sourceId),
+      fraud: feed<StoredFraudSignal>(FRAUD_CHANNEL, {
+        stored: {
+          cursorOf: (signal) => BigInt(signal.seq),
+          read: (after, upTo, limit, tenantId) => fraudSignalsAfter(database.db, after, upTo, limit, tenantId),
+          last: () => lastFraudSeq(database.db),
+        },
+      }),
+      alerts: feed(ALERTS_CHANNEL, { stored: storedAlertEvents(database.db) }, (e) => e.alert.sourceId),
     };
     for (const f of Object.values(outputs)) {
       await f.start();

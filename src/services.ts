@@ -5,7 +5,7 @@ import type { Trade } from './db/trades.js';
 import type { Transaction } from './db/transactions.js';
 import type { AlertEvent, AlertService } from './alerts/alert-service.js';
 import type { RuleRegistry } from './alerts/rule-registry.js';
-import type { TenantFraudSignal } from './db/fraud.js';
+import type { StoredFraudSignal } from './db/fraud.js';
 import type { News2Score } from './processors/news2.js';
 import type { OutputFeed } from './live/output-feed.js';
 import type { AnomalyFlag } from './processors/anomaly.js';
@@ -44,7 +44,7 @@ export interface Services {
     candles: OutputFeed<Candle>;
     anomalies: OutputFeed<AnomalyFlag>;
     news2: OutputFeed<News2Score>;
-    fraud: OutputFeed<TenantFraudSignal>;
+    fraud: OutputFeed<StoredFraudSignal>;
     alerts: OutputFeed<AlertEvent>;
   };
   /** This node's processor runtimes (each runs only while this node holds its lease). */

@@ -109,6 +109,62 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     expect((await list()).map((s) => s.subject)).toEqual(['card-grow', 'card-other']);
   });
 
+  it("resumes after the last seq received: signals raised or changed since, as they stand now, then live; never another tenant's", async () => {
+    const purchases = (minutes: number[]) => minutes.map((minute) => tx({ minute, cardId: 'card-resume', amount: 800 }));
+    const signalsOf = (live: { results: { items: { data?: { fraudSignals: { id: string; seq: string; transactionIds: string[] }[] } | null }[] } }) =>
+      live.results.items.flatMap((r) => r.data?.fraudSignals ?? []);
+    // A fraud desk's screen reads the first page, and the card's burst is raised before it subscribes.
+    const { fraudSignals: page } = await app.mutate(FraudSignalsDocument, { subjects: ['card-resume'] });
+    expect(page.edges).toEqual([]);
+    expect(page.lastSignalSeq).toMatch(/^\d+$/);
+    const burst = purchases([1_000, 1_001, 1_002, 1_003]);
+    await app.mutate(IngestTransactionsDocument, { transactions: burst });
+    await app.settle();
+    // Another tenant's signal about a card of the same id, stored meanwhile: never sent to this tenant.
+    await upsertFraudSignals(app.server.services.database.db, [
+      { id: 'other-tenant-signal', tenantId: 'other-tenant', kind: 'CARD_VELOCITY', subject: 'card-resume', time: T0, transactionIds: ['x'], details: {}, message: 'not yours' },
+    ]);
+
+    const resumed = await app.subscribeWs(LiveFraudSignalsDocument, { subjects: ['card-resume'], after: page.lastSignalSeq });
+    await resumed.results.until((items) => items.flatMap((r) => r.data?.fraudSignals ?? []).length === 1, 'the burst raised after the read');
+    const [raised] = signalsOf(resumed);
+    expect(raised).toMatchObject({ kind: 'CARD_VELOCITY', transactionIds: burst.map((t) => t.id) });
+    expect(BigInt(raised!.seq)).toBeGreaterThan(BigInt(page.lastSignalSeq));
+
+    // Then live: the burst grows, and comes again with a new seq.
+    const [more] = purchases([1_004]);
+    await app.mutate(IngestTransactionsDocument, { transactions: [more!] });
+    await resumed.results.until((items) => items.flatMap((r) => r.data?.fraudSignals ?? []).length === 2, 'the burst grown');
+    const grown = signalsOf(resumed)[1]!;
+    expect(grown).toMatchObject({ id: raised!.id, transactionIds: [...burst, more!].map((t) => t.id) });
+    expect(BigInt(grown.seq)).toBeGreaterThan(BigInt(raised!.seq));
+    await resumed.close();
+
+    // Resumed after the first event, a screen gets the signal as it stands now, once; over SSE the event id is its
+    // seq, and a reconnect's Last-Event-ID wins over `after`.
+    const again = await app.subscribeWs(LiveFraudSignalsDocument, { subjects: ['card-resume'], after: raised!.seq });
+    await again.results.until((items) => items.flatMap((r) => r.data?.fraudSignals ?? []).length === 1, 'the grown burst, replayed');
+    const sse = await app.subscribeSse(LiveFraudSignalsDocument, { subjects: ['card-resume'], after: page.lastSignalSeq }, { lastEventId: raised!.seq });
+    await sse.results.until((items) => items.flatMap((r) => r.data?.fraudSignals ?? []).length === 1, 'the grown burst, over SSE');
+    expect(sse.lastEventId()).toBe(grown.seq);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(signalsOf(again)).toEqual([grown]);
+    expect(signalsOf(sse)).toEqual([grown]);
+    await again.close();
+    await sse.close();
+
+    // A seq past the last stored signal (another history's) is refused, naming where to resume.
+    const [{ last }] = (await app.sql<{ last: string }>(sql`select coalesce(max(seq), 0)::text as last from fraud_signals`)) as [{ last: string }];
+    const ahead = (BigInt(last) + 1_000n).toString();
+    const refused = await app.subscribeWs(LiveFraudSignalsDocument, { after: ahead });
+    await refused.results.untilComplete();
+    expect(refused.results.items.flatMap((r) => r.errors ?? [])[0]).toMatchObject({
+      message: `after ${ahead} is ahead of the fraud signals (the last stored seq is ${last}); resume with a seq this API sent`,
+      extensions: { code: 'BAD_USER_INPUT', argument: 'after', resumeAfter: last },
+    });
+    await refused.close();
+  });
+
   // An IPv4 address also comes IPv4-mapped, as dual-stack servers report their clients.
   it.each([
     { buyer: 'an IPv6 buyer', subject: '2001:db8::7', minute: 200, spellings: ['2001:db8::7', '2001:DB8:0:0::7', '2001:0db8:0000:0000:0000:0000:0000:0007', '2001:db8::0:7'] },

@@ -867,6 +867,8 @@ const CASES: Case[] = [
   { category: 'subscriptions', name: 'readings(after:) ahead of the stream', request: { sse: 'subscription { readings(after: "999999999") { cursor } }' }, expect: error(/is ahead of the stream/, BAD_INPUT) },
   { category: 'subscriptions', name: 'alerts(after:) not a seq', request: { sse: 'subscription { alerts(after: "1e9") { seq } }' }, expect: error(/after must be a cursor returned by this API/, BAD_INPUT) },
   { category: 'subscriptions', name: 'alerts(after:) past the last transition', request: { sse: 'subscription { alerts(after: "999999999") { seq } }' }, expect: error(/is ahead of the alert transitions/, BAD_INPUT) },
+  { category: 'subscriptions', name: 'fraudSignals(after:) not a seq', request: { sse: 'subscription { fraudSignals(after: "seq-1") { seq } }' }, expect: error(/after must be a cursor returned by this API/, BAD_INPUT) },
+  { category: 'subscriptions', name: 'fraudSignals(after:) past the last signal', request: { sse: 'subscription { fraudSignals(after: "999999999") { seq } }' }, expect: error(/is ahead of the fraud signals/, BAD_INPUT) },
   { category: 'subscriptions', name: 'windows(windows:) not configured', request: { sse: 'subscription { windows(windows: ["7m"]) { count } }' }, expect: error(/"7m" is not computed here/, BAD_INPUT) },
   { category: 'subscriptions', name: 'candles(intervals:) not a duration', request: { sse: 'subscription { candles(intervals: ["soon"]) { open } }' }, expect: error(/intervals must be/, BAD_INPUT) },
   { category: 'subscriptions', name: 'a subscription to an unknown source', request: { sse: 'subscription { readings(sourceIds: ["ghost-bed"]) { cursor } }' }, expect: error(/"ghost-bed" is not a source of your tenant/, 'FORBIDDEN') },

@@ -1,4 +1,4 @@
-import { and, desc, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, lt, sql } from 'drizzle-orm';
 import type { FraudSignal } from '../processors/fraud.js';
 import type { Db } from './client.js';
 import { fraudSignals } from './schema.js';
@@ -6,6 +6,18 @@ import { upsertAll } from './processor-outputs.js';
 
 /** A signal as the pipelines store and publish it: stamped with its tenant (processors/tenant-scope.ts). */
 export type TenantFraudSignal = FraudSignal & { tenantId: string };
+
+/** A signal as stored, with the seq it was raised or last changed at (as text, as subscribers get it). */
+export type StoredFraudSignal = TenantFraudSignal & { seq: string };
+
+/**
+ * Serialises the writers of fraud signals (the card and IP pipelines, each on whichever node holds its lease) until
+ * commit, so seq order is commit order: once a signal is visible, every signal with a smaller seq that will ever be
+ * visible already is, and a live feed reading `seq > position` skips none (as lockAlertTransitions does for alerts).
+ */
+async function lockFraudSignals(tx: Db): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext('vigil:fraud-signals:' || current_schema()))`);
+}
 
 /**
  * A velocity burst grows while it lasts: the same id is re-emitted with more transactions. Returns the signals
@@ -26,6 +38,8 @@ export async function upsertFraudSignals(tx: Db, signals: readonly TenantFraudSi
     // A fresh number each time the signal changes, so the newest-first list puts a burst that grew first.
     seq: sql`default` as never,
   }));
+  if (rows.length === 0) return [];
+  await lockFraudSignals(tx);
   // A signal re-emitted as it was (a replay after a restart) keeps its place and its updatedAt.
   const written = await upsertAll(
     tx,
@@ -58,4 +72,38 @@ export async function listFraudSignals(
     )
     .orderBy(desc(t.seq))
     .limit(q.limit);
+}
+
+/** Signals raised or changed with after < seq (<= upTo, unless null), in seq order; with `tenantId`, only its own. */
+export async function fraudSignalsAfter(db: Db, after: bigint, upTo: bigint | null, limit: number, tenantId?: string): Promise<StoredFraudSignal[]> {
+  const t = fraudSignals;
+  const rows = await db
+    .select()
+    .from(t)
+    .where(
+      and(
+        sql`${t.seq} > ${after.toString()}::int8`,
+        upTo === null ? undefined : sql`${t.seq} <= ${upTo.toString()}::int8`,
+        tenantId === undefined ? undefined : sql`${t.tenantId} = ${tenantId}`,
+      ),
+    )
+    .orderBy(asc(t.seq))
+    .limit(limit);
+  return rows.map((r) => ({
+    id: r.id,
+    tenantId: r.tenantId,
+    kind: r.kind as FraudSignal['kind'],
+    subject: r.subject,
+    time: r.time.getTime(),
+    transactionIds: r.transactionIds,
+    details: r.details as Record<string, number>,
+    message: r.message,
+    seq: r.seq.toString(),
+  }));
+}
+
+/** The seq of the signal raised or changed last (0 if none). */
+export async function lastFraudSeq(db: Db): Promise<bigint> {
+  const [row] = await db.select({ seq: sql<string>`coalesce(max(${fraudSignals.seq}), 0)::text` }).from(fraudSignals);
+  return BigInt(row!.seq);
 }

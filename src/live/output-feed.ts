@@ -11,9 +11,10 @@ import { Channel, newDeliveryCounters } from './channel.js';
 export const MISSED_NOTICE = '{"missed":true}';
 
 /**
- * Where a feed's items are stored with a cursor (alerts), in commit order:
- * once an item is visible, every item with a smaller cursor that will ever
- * be visible already is (db/alerts.ts lockAlertTransitions).
+ * Where a feed's items are stored with a cursor (alerts, fraud signals), in
+ * commit order: once an item is visible, every item with a smaller cursor
+ * that will ever be visible already is (db/alerts.ts lockAlertTransitions,
+ * db/fraud.ts lockFraudSignals).
  */
 export interface StoredOutputs<T> {
   cursorOf(item: T): bigint;
@@ -51,7 +52,7 @@ interface Subscriber<T> {
  * Redis down, a node that could not publish) is ended with EVENTS_MISSED,
  * and finds what it missed through the matching query.
  *
- * A feed with `stored` (alerts) reads its items from the database instead,
+ * A feed with `stored` (alerts, fraud signals) reads its items from the database instead,
  * in cursor order, whenever a message says there is something new (and
  * every `pollIntervalMs`, for messages that never came): nothing is missed
  * over a pub/sub outage, and a subscription given a cursor first replays
@@ -81,7 +82,8 @@ export class OutputFeed<T> {
     private readonly options: {
       pubsub: PubSub;
       channel: string;
-      schema: z.ZodType<T[]>;
+      /** A feed without `stored`: the shape each message is parsed with. A stored feed's messages only wake it. */
+      schema?: z.ZodType<T[]>;
       noun: string;
       subscriberBuffer: number;
       log: Logger;
@@ -95,7 +97,9 @@ export class OutputFeed<T> {
       /** Stored feeds: how often the database is read with no message. */
       pollIntervalMs?: number;
     },
-  ) {}
+  ) {
+    if (!options.stored && !options.schema) throw new Error(`the ${options.noun} feed needs a schema for its messages or a store to read them from`);
+  }
 
   get subscriberCount(): number {
     return this.open.size;
@@ -237,12 +241,13 @@ export class OutputFeed<T> {
 
   private onMessage(message: string) {
     // A stored feed's message only says there is something new; the database has it, in order.
-    if (this.options.stored) return this.catchUp();
+    const { stored, schema } = this.options;
+    if (stored || !schema) return this.catchUp();
     if (message === MISSED_NOTICE) return this.interrupt('a node could not publish to it');
     if (this.open.size === 0) return;
     let items: T[];
     try {
-      items = this.options.schema.parse(JSON.parse(message));
+      items = schema.parse(JSON.parse(message));
     } catch (error) {
       if (this.undecodable++ === 0) this.options.log.error({ channel: this.options.channel, err: (error as Error).message }, 'undecodable processor output message dropped');
       return;

@@ -2,9 +2,6 @@ import { z } from 'zod';
 import type { AnomalyFlag } from '../processors/anomaly.js';
 import type { Candle } from '../processors/candles.js';
 import type { WindowAggregate } from '../processors/windows.js';
-import type { AlertEvent } from '../alerts/alert-service.js';
-import type { TenantFraudSignal } from '../db/fraud.js';
-import { FRAUD_KINDS } from '../processors/fraud.js';
 import { NEWS2_METRICS, type News2Score } from '../processors/news2.js';
 
 /** Processor outputs on pub/sub: JSON arrays of the outputs as processors made them (times as epoch ms). */
@@ -13,6 +10,8 @@ export const CANDLES_CHANNEL = 'candles';
 export const ANOMALIES_CHANNEL = 'anomalies';
 export const NEWS2_CHANNEL = 'news2';
 export const FRAUD_CHANNEL = 'fraud';
+// Fraud signals and alert events are read back from the database by each node's feed (output-feed.ts, `stored`), in
+// commit order: their messages only say that something new was stored. Nodes of earlier versions parse them.
 
 const ms = z.number().int();
 
@@ -85,47 +84,5 @@ export const News2Message: z.ZodType<News2Score[]> = z.array(
     values: perNews2Metric,
     // Absent from a node of the previous version (a rolling upgrade): its scores are of the first stay or unknown.
     stay: ms.nullable().default(null),
-  }),
-);
-
-export const FraudMessage: z.ZodType<TenantFraudSignal[]> = z.array(
-  z.object({
-    id: z.string(),
-    tenantId: z.string(),
-    kind: z.enum(FRAUD_KINDS),
-    subject: z.string(),
-    time: ms,
-    transactionIds: z.array(z.string()),
-    details: z.record(z.string(), z.number()),
-    message: z.string(),
-  }),
-);
-
-const nullableMs = ms.nullable();
-
-export const AlertsMessage: z.ZodType<AlertEvent[]> = z.array(
-  z.object({
-    transitionId: z.string(),
-    seq: z.string(),
-    kind: z.string(),
-    at: ms,
-    actor: z.string().nullable(),
-    alert: z.object({
-      id: z.string(),
-      ruleId: z.string(),
-      sourceId: z.string(),
-      metric: z.string().nullable(),
-      state: z.enum(['PENDING', 'FIRING', 'RESOLVED']),
-      severity: z.string(),
-      value: z.number().nullable(),
-      message: z.string(),
-      startedAt: ms,
-      firedAt: nullableMs,
-      resolvedAt: nullableMs,
-      acknowledgedBy: z.string().nullable(),
-      acknowledgedAt: nullableMs,
-      acknowledgeNote: z.string().nullable(),
-      escalatedAt: nullableMs,
-    }),
   }),
 );

@@ -1,4 +1,5 @@
-import { listFraudSignals } from '../db/fraud.js';
+import { lastFraudSeq, listFraudSignals, type StoredFraudSignal } from '../db/fraud.js';
+import { ValidationError } from '../errors.js';
 import { ingestTransactions } from '../ingest/ingest-transactions.js';
 import { subjectsAsStored } from '../ingest/transaction-item.js';
 import { FRAUD_KINDS, type FraudKind, type FraudSignal } from '../processors/fraud.js';
@@ -7,7 +8,8 @@ import { PLAIN_LIST } from './plain-list.js';
 import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
-import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage, type Page } from './pagination.js';
+import { selectsField } from './selection.js';
 import { pageArgs, type PageBounds } from './cost.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 50 };
@@ -60,7 +62,7 @@ const FraudKindEnum = builder.enumType('FraudKind', {
   values: describedValues(FRAUD_KINDS, FRAUD_KIND_DESCRIPTIONS),
 });
 
-type SignalView = FraudSignal & { seq?: bigint };
+type SignalView = FraudSignal & { seq: string };
 
 const FraudDetailRef = builder.objectRef<{ name: string; value: number }>('FraudDetail').implement({
   description: 'One named figure behind a fraud signal; which names appear depends on the kind (see FraudKind).',
@@ -77,10 +79,22 @@ const FraudSignalRef = builder.objectRef<SignalView>('FraudSignal').implement({
     transactionIds: t.exposeStringList('transactionIds', { description: 'The transactions that make it, by id.' }),
     details: t.field({ description: 'The figures behind it (counts, distance, speed, …).', type: [FraudDetailRef], resolve: (s) => Object.entries(s.details).map(([name, value]) => ({ name, value })) }),
     message: t.exposeString('message', { description: 'What was seen, in words.' }),
+    seq: t.exposeString('seq', {
+      description:
+        'When it was raised or last changed, in the order signals were stored (and committed): a signal that grows gets a new, larger one. Pass the last one received as `after` to resume the fraudSignals subscription.',
+    }),
   }),
 });
 
-const FraudSignalConnection = connectionOf('FraudSignal', FraudSignalRef);
+type SignalPage = Page<SignalView> & { lastSignalSeq: bigint };
+const FraudSignalConnection = connectionOf<SignalView, SignalPage>('FraudSignal', FraudSignalRef);
+builder.objectField(FraudSignalConnection, 'lastSignalSeq', (t) =>
+  t.string({
+    description:
+      "The seq of the last signal raised or changed before this page was read (\"0\": none yet): a position in the platform's one sequence of fraud signals, not this tenant's own. Subscribe to fraudSignals with it as `after` and every signal raised or changed since arrives as an event: read it from the first page, then subscribe, and nothing falls between the read and the subscription.",
+    resolve: (p) => p.lastSignalSeq.toString(),
+  }),
+);
 
 builder.queryField('fraudSignals', (t) =>
   t.field({
@@ -94,9 +108,11 @@ builder.queryField('fraudSignals', (t) =>
       to: t.arg({ type: 'DateTime', description: 'Only signals whose time is before this: a burst extended past it is not included.' }),
       ...pageArgs(t.arg, PAGE),
     },
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, PAGE);
+      // Read before the signals: a signal stored after it is then either in the page or after lastSignalSeq.
+      const lastSignalSeq = selectsField(info, 'lastSignalSeq') ? await lastFraudSeq(ctx.services.database.db) : 0n;
       const rows = await listFraudSignals(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
         kinds: args.kinds,
@@ -106,8 +122,8 @@ builder.queryField('fraudSignals', (t) =>
         before: parseCursor(args.after, 'after'),
         limit: limit + 1,
       });
-      const views: SignalView[] = rows.map((r) => ({ ...r, kind: r.kind as SignalView['kind'], time: r.time.getTime(), details: r.details as Record<string, number> }));
-      return toPage(views, limit, (s) => s.seq!.toString(), args.after);
+      const views: SignalView[] = rows.map((r) => ({ ...r, kind: r.kind as SignalView['kind'], time: r.time.getTime(), details: r.details as Record<string, number>, seq: r.seq.toString() }));
+      return { ...toPage(views, limit, (s) => s.seq, args.after), lastSignalSeq };
     },
   }),
 );
@@ -115,16 +131,36 @@ builder.queryField('fraudSignals', (t) =>
 builder.subscriptionField('fraudSignals', (t) =>
   t.field({
     type: [FraudSignalRef],
-    description: 'Fraud signals as the processors raise (or extend) them.',
-    args: { kinds: t.arg({ type: [FraudKindEnum], description: 'Only these kinds of signal (default: all).' }), subjects: t.arg.stringList({ description: 'Only signals about these subjects (card or IP; default: all).' }) },
-    subscribe: (_root, args, ctx) => {
+    description:
+      'Fraud signals once they are stored, as the processors raise (or extend) them, in seq order. With `after` (or an SSE Last-Event-ID, which wins over `after`: a reconnecting EventSource sends both) it first replays every signal raised or changed after that seq, as it stands now, then continues live: no gap, no duplicate. Each SSE event id is the last seq in it.',
+    args: {
+      kinds: t.arg({ type: [FraudKindEnum], description: 'Only these kinds of signal (default: all).' }),
+      subjects: t.arg.stringList({ description: 'Only signals about these subjects (card or IP; default: all).' }),
+      after: t.arg.string({
+        description:
+          'Resume after this seq (FraudSignal.seq): the last one received. One past the last stored signal is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the first page of fraudSignals again and resume after that.',
+      }),
+    },
+    subscribe: async (_root, args, ctx) => {
+      // As alerts: an EventSource reconnects with its first URL, `after` included, and Last-Event-ID is where it is.
+      const argument = ctx.lastEventId !== null ? 'Last-Event-ID' : 'after';
+      const after = parseCursor(ctx.lastEventId ?? args.after, argument);
       checkFilterSize(args.subjects, 'subjects');
+      if (after !== null) {
+        const last = await lastFraudSeq(ctx.services.database.db);
+        if (after > last) {
+          throw new ValidationError(`${argument} ${after} is ahead of the fraud signals (the last stored seq is ${last}); resume with a seq this API sent`, {
+            argument,
+            resumeAfter: last.toString(),
+          });
+        }
+      }
       const kinds = filterSet<string>(args.kinds);
       const subjects = filterSet(subjectsAsStored(args.subjects));
       const { tenantId } = ctx.scope;
-      return ctx.services.outputs.fraud.subscribe((s) => s.tenantId === tenantId && (!kinds || kinds.has(s.kind)) && (!subjects || subjects.has(s.subject)));
+      return ctx.services.outputs.fraud.subscribe((s) => s.tenantId === tenantId && (!kinds || kinds.has(s.kind)) && (!subjects || subjects.has(s.subject)), after, tenantId);
     },
-    resolve: (batch: FraudSignal[] | Error) => emitBatch(batch),
+    resolve: (batch: StoredFraudSignal[] | Error) => emitBatch(batch),
     // This resolver and its item type's read no `info`: events may run through the plain executor.
     extensions: { [PLAIN_LIST]: true },
   }),
