@@ -440,6 +440,25 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL unreachable at shutdown', () => {
       expect(lines.findIndex((l) => l.msg === 'shut down')).toBeGreaterThan(lines.indexOf(errors[0]!));
     });
   });
+
+  it('takes back what it said lost when the insert still running at the deadline is stored while the database closes', async () => {
+    await withAuditEntryPending(async (app, proxy, lines) => {
+      const audit = app.server.services.auth.audit;
+      const written = audit.written;
+      const closing = app.close();
+      // The database is back but stops answering: the next retry's insert hangs past the deadline.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      proxy.freeze();
+      await proxy.restore();
+      await waitFor(() => lines.some((l) => l.msg === 'audit entries could not be stored before shutdown and are lost (database unreachable?)'), 'the deadline', 10_000);
+      expect(audit.dropped).toBe(1);
+      // It answers again while the database closes (which waits for running queries): the entry is stored.
+      proxy.thaw();
+      await closing;
+      expect([audit.written - written, audit.dropped, audit.pending]).toEqual([1, 0, 0]);
+      expect(lines.filter((l) => l.msg === 'audit entries said to be lost at shutdown were stored after all')).toEqual([expect.objectContaining({ level: 40, entries: 1 })]);
+    });
+  });
 });
 
 describe.skipIf(!DATABASE_URL)('PostgreSQL slower than ingest for the processors', () => {

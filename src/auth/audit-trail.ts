@@ -19,11 +19,13 @@ export class AuditTrail {
   private buffer: AuditEntry[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
-  /** Entries of the insert running now: not in the buffer, not yet stored. */
-  private inFlight = 0;
   private lastError: unknown;
   /** Set once stop() is done retrying: what was unstored then is counted as dropped already. */
   private stopped = false;
+  /** The insert still running when stop() gave up, counted in `dropped`. */
+  private abandoned: AuditEntry[] | undefined;
+  /** Entries of the insert running now: not in the buffer, not yet stored. */
+  private current: AuditEntry[] | undefined;
   private readonly outage: ReturnType<typeof outageLog>;
   written = 0;
   dropped = 0;
@@ -48,7 +50,7 @@ export class AuditTrail {
   }
 
   get pending(): number {
-    return this.buffer.length + this.inFlight;
+    return this.buffer.length + (this.current?.length ?? 0);
   }
 
   /** Stores what is buffered now; resolves when stored or, on failure, when the entries are back in the buffer. */
@@ -58,13 +60,18 @@ export class AuditTrail {
     if (this.buffer.length === 0) return Promise.resolve();
     const batch = this.buffer;
     this.buffer = [];
-    this.inFlight = batch.length;
+    this.current = batch;
     this.flushing = insertAuditEntries(this.options.db, batch)
       .then(
         () => {
           this.written += batch.length;
           this.lastError = undefined;
           this.outage.succeeded();
+          // In flight at stop()'s deadline, so counted as dropped and said lost; the database answered before it closed.
+          if (batch === this.abandoned) {
+            this.dropped -= batch.length;
+            this.options.log.warn({ entries: batch.length }, 'audit entries said to be lost at shutdown were stored after all');
+          }
         },
         (error: unknown) => {
           // After stop() gave up on them they are counted as dropped already, and no retry comes.
@@ -75,7 +82,7 @@ export class AuditTrail {
         },
       )
       .finally(() => {
-        this.inFlight = 0;
+        this.current = undefined;
         this.flushing = undefined;
       });
     return this.flushing;
@@ -104,6 +111,7 @@ export class AuditTrail {
     // An insert still running now is counted too: it is not known to be stored, and the database closes next.
     const unstored = this.pending;
     if (unstored === 0) return;
+    this.abandoned = this.current;
     this.buffer = [];
     this.dropped += unstored;
     this.options.log.error(
