@@ -3,6 +3,9 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { windowAt } from '../src/auth/rate-limit.js';
+import { z } from 'zod';
+import { OutputFeed } from '../src/live/output-feed.js';
+import { StreamPublisher } from '../src/live/publisher.js';
 import { RedisPubSubDriver } from '../src/pubsub/redis.js';
 import { hasRedisServer, startPrivateRedis } from './support/private-redis.js';
 
@@ -119,5 +122,61 @@ describe.skipIf(!hasRedisServer)('a Redis that stops answering with its connecti
     await sleep(200);
     expect(driver.reconnects).toBe(reconnects);
     expect((await timed(driver.ping())).error).toBeUndefined();
+  });
+
+  it('tells the other nodes an output message was lost when it stops before its next notice was due', async () => {
+    // Two nodes on this Redis: this driver publishes windows, another node's feed has a subscriber.
+    const other = await RedisPubSubDriver.connect(redis.url, `hung-${process.pid}:`, pino({ level: 'silent' }));
+    const feed = new OutputFeed<{ id: string }>({ pubsub: other, channel: 'windows', schema: z.array(z.object({ id: z.string() })), noun: 'windows', subscriberBuffer: 100, log: pino({ level: 'silent' }) });
+    const lines: Record<string, unknown>[] = [];
+    const publisher = new StreamPublisher(driver, pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }));
+    try {
+      await feed.start();
+      const subscriber = feed.subscribe(() => true);
+      // What it is sent, until an error ends it.
+      const sent = (async () => {
+        const got: unknown[] = [];
+        for await (const value of subscriber) {
+          got.push(value);
+          if (value instanceof Error) break;
+        }
+        return got;
+      })();
+      // A window's publish times out while Redis stops answering; the other node's subscription stays open.
+      redis.pause();
+      publisher.publish('windows', JSON.stringify([{ id: 'w-1' }]));
+      await expect.poll(() => publisher.noticesDue, { timeout: 5_000, interval: 50 }).toBe(1);
+      redis.resume();
+      // The node shuts down at once, before its retry of the notice (a second after the failure).
+      await publisher.stop();
+      expect(publisher.noticesDue).toBe(0);
+      const got = await Promise.race([sent, sleep(3_000).then(() => 'no error within 3 s')]);
+      // Redis may still run the timed-out PUBLISH once it answers again: the window may come before the notice.
+      expect(Array.isArray(got) && got.at(-1)).toMatchObject({ name: 'EventsMissedError', code: 'EVENTS_MISSED' });
+      expect(lines.filter((l) => (l.level as number) >= 40).map((l) => l.msg)).toEqual([expect.stringMatching(/^publish failed/)]);
+    } finally {
+      redis.resume();
+      await feed.close();
+      await other.close();
+    }
+  });
+
+  it('stops within two seconds when the notice cannot be sent, and says which outputs were not told', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const publisher = new StreamPublisher(driver, pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }));
+    redis.pause();
+    try {
+      publisher.publish('candles', '[]');
+      await expect.poll(() => publisher.noticesDue, { timeout: 5_000, interval: 50 }).toBe(1);
+      const stopping = await timed(publisher.stop());
+      expect(stopping.ms).toBeLessThan(2_500);
+      expect(lines.filter((l) => (l.level as number) >= 40).at(-1)).toMatchObject({
+        msg: 'stopping before other nodes could be told that output messages were lost: their subscribers of these outputs are not told to re-read',
+        outputChannels: ['candles'],
+      });
+    } finally {
+      redis.resume();
+    }
+    await expect.poll(connected, { timeout: 10_000, interval: 100 }).toBe(true);
   });
 });

@@ -6,6 +6,10 @@ import type { BatchCodec, StreamBatch } from './wire.js';
 
 /** How often a node whose publish failed tries to send the channel's MISSED_NOTICE. */
 const NOTICE_RETRY_MS = 1_000;
+/** How long stop() keeps trying to send the notices due: once this node is gone, no one sends them. */
+const STOP_NOTICES_MS = 2_000;
+/** Pause between stop()'s attempts, while the broker connection comes back. */
+const STOP_RETRY_PAUSE_MS = 100;
 
 /**
  * Publishes committed batches without making the writer wait: the rows are
@@ -32,6 +36,8 @@ export class StreamPublisher {
   private readonly missed = new Map<string, number>();
   private noticeTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
+  /** Publishes not yet answered: one may still fail, and leave a notice due. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly pubsub: PubSub,
@@ -65,7 +71,7 @@ export class StreamPublisher {
    * batch or alert events, which every node reads from the database if the message is lost.
    */
   publish(channel: string, message: string, log: Logger = this.log, { repaired = false } = {}): void {
-    this.pubsub.publish(channel, message).then(
+    const sent = this.pubsub.publish(channel, message).then(
       () => {
         if (this.failing === 0) return;
         this.log.info(
@@ -74,7 +80,7 @@ export class StreamPublisher {
         );
         this.failing = 0;
         this.firstFailureAt = undefined;
-        this.sendNotices();
+        void this.sendNotices();
       },
       (error: unknown) => {
         this.failures++;
@@ -89,6 +95,8 @@ export class StreamPublisher {
         this.scheduleNotices();
       },
     );
+    this.inFlight.add(sent);
+    void sent.finally(() => this.inFlight.delete(sent));
   }
 
   /** Output channels whose MISSED_NOTICE is still to be sent. */
@@ -96,28 +104,52 @@ export class StreamPublisher {
     return this.missed.size;
   }
 
-  /** Stops sending notices (shutdown). */
-  stop(): void {
+  /**
+   * Sends the notices still due, trying for up to STOP_NOTICES_MS (a publish still on its way is waited for: it may
+   * fail yet), then stops sending them (graceful shutdown, after the processors' last publishes). A notice not sent
+   * by then is said in one warning: those subscribers learn of their loss only if their node loses pub/sub.
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.noticeTimer);
+    const deadline = Date.now() + STOP_NOTICES_MS;
+    const until = (work: Promise<unknown>) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
+      return Promise.race([work, late]).finally(() => clearTimeout(timer));
+    };
+    await until(Promise.allSettled([...this.inFlight]));
+    while (this.missed.size > 0 && Date.now() < deadline) {
+      await until(this.sendNotices());
+      if (this.missed.size > 0) await until(new Promise((resolve) => setTimeout(resolve, STOP_RETRY_PAUSE_MS)));
+    }
+    if (this.missed.size > 0) {
+      this.log.warn(
+        { outputChannels: [...this.missed.keys()], triedForMs: STOP_NOTICES_MS },
+        'stopping before other nodes could be told that output messages were lost: their subscribers of these outputs are not told to re-read',
+      );
+    }
   }
 
   private scheduleNotices() {
     if (this.noticeTimer || this.stopped || this.missed.size === 0) return;
     this.noticeTimer = setTimeout(() => {
       this.noticeTimer = undefined;
-      this.sendNotices();
+      void this.sendNotices();
     }, NOTICE_RETRY_MS);
     this.noticeTimer.unref();
   }
 
-  private sendNotices() {
-    for (const [channel, failures] of this.missed) {
-      this.pubsub.publish(channel, MISSED_NOTICE).then(
-        // A message that failed while this notice was on its way may be one its readers re-read too early for.
-        () => this.missed.get(channel) === failures && this.missed.delete(channel),
-        () => this.scheduleNotices(),
-      );
-    }
+  /** Resolves once every notice due has been sent or has failed (a failure schedules the next try). */
+  private async sendNotices(): Promise<void> {
+    await Promise.all(
+      [...this.missed].map(([channel, failures]) =>
+        this.pubsub.publish(channel, MISSED_NOTICE).then(
+          // A message that failed while this notice was on its way may be one its readers re-read too early for.
+          () => this.missed.get(channel) === failures && this.missed.delete(channel),
+          () => this.scheduleNotices(),
+        ),
+      ),
+    );
   }
 }
