@@ -565,6 +565,8 @@ const CASES: Case[] = [
       ['an SQL-injection metric', "heart_rate'; drop table readings; --", /not in the catalog/],
       ['a metric with NUL', 'heart_rate\u0000', /not in the catalog/],
       ['a metric with a Cyrillic homoglyph', 'he\u0430rt_rate', /not in the catalog/],
+      // Readings once carried prices, before trades had a mutation of their own.
+      ['a price sent as a reading', 'price', /metric "price" is not in the catalog: prices are trades, sent with ingestTrades for an INSTRUMENT source/],
       ['a 100 KB metric', kb100, /metric is longer than 64 characters/],
     ] as const
   ).map(([name, metric, message]): Case => ({ category: 'strings', name, request: readings(reading({ metric })), expect: items(0, [[0, 'metric', 'UNKNOWN_METRIC']], { message }) })),

@@ -29,7 +29,6 @@ const CATALOG: readonly MetricDefinition[] = [
   { name: 'glucose', description: 'Blood glucose', unit: 'mmol/L', min: 1, max: 40 },
   // ACVPU as a number: 0 alert, 1 new confusion, 2 voice, 3 pain, 4 unresponsive (NEWS2).
   { name: 'consciousness', description: 'Level of consciousness, ACVPU as 0-4', unit: 'ACVPU', min: 0, max: 4, integer: true },
-  { name: 'price', description: 'Instrument price', unit: 'price', min: 0, max: 1e12 },
 ];
 
 const BY_NAME = new Map(CATALOG.map((m) => [m.name, m]));
