@@ -117,7 +117,7 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
       expect(counted).toEqual({ missing: 2, invalid: 2, revoked: 1, expired: 1, throttled: 0 });
     });
 
-    it('throttles an address presenting 20 distinct invalid keys within a minute (429, no lookups), counting a real id with a wrong secret like an unknown one, while keys seen valid go on working', async () => {
+    it('throttles an address presenting 20 distinct invalid keys within a minute (429, no lookups of unknown ids), counting a real id with a wrong secret like an unknown one, while valid keys go on working', async () => {
       // Other loopback addresses for the client's end: the throttle is per address, and the rest of this file's calls come from 127.0.0.1.
       const post = (key: string, localAddress = '127.0.0.2') =>
         new Promise<{ status: number; retryAfter?: string; body: any }>((resolve, reject) => {
@@ -135,6 +135,8 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
       const throttled = async () => Number(/^vigil_auth_failures_total\{reason="throttled"\} (\d+)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())![1]);
       const known = fixture.a.keys.read;
       expect((await post(known)).status).toBe(200);
+      // A device whose key this node has never seen (it restarted, or the device just moved to it).
+      const unseen = (await newKey('a', 'ingest')).key;
 
       // One bad key, retried one after another and many at once, is one invalid key: never throttled by itself.
       const retried = unknownKey();
@@ -150,8 +152,10 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
       expect(Number(guessed.retryAfter)).toBeGreaterThan(50);
       // A real id with a wrong secret gets the same answer, so the guesser cannot tell which ids exist.
       expect((await post(wrongSecret(fixture.b.keyIds.read))).status).toBe(429);
-      // A key this node has accepted still works from that address (a device behind the same NAT), and other addresses are untouched.
+      // A valid key still works from that address (a device behind the same NAT), whether this node has accepted it
+      // before or not, and other addresses are untouched.
       expect((await post(known)).status).toBe(200);
+      expect((await post(unseen)).status).toBe(200);
       expect((await post(unknownKey(), '127.0.0.1')).status).toBe(401);
       // graphql-ws: try again later (1013), not a refused key (4403) that the dashboard never retries.
       const socket = new WebSocket(`${app.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { localAddress: '127.0.0.2' });

@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.js';
-import { findApiKey, type ApiKeyRow } from '../db/api-keys.js';
+import { findApiKey, usableApiKeyIds, type ApiKeyRow } from '../db/api-keys.js';
 import { AppError, UnauthenticatedError } from '../errors.js';
 import { hashSecret, parseKey, secretMatches } from './api-keys.js';
 import { openPrincipal, type Principal } from './principal.js';
@@ -7,6 +7,8 @@ import type { Logger } from '../log.js';
 
 /** How long a looked-up key is trusted before the database is asked again; open connections are re-checked separately. */
 const CACHE_MS = 1_000;
+/** How old the ids of usable keys may be when a throttled address presents an id not among them. */
+const USABLE_IDS_MAX_AGE_MS = 10_000;
 
 /** The key in `Authorization: Bearer …` or `X-API-Key`, or in graphql-ws `connection_init` as `apiKey` / `authorization`. */
 export function presentedKey(source: { authorization?: unknown; apiKey?: unknown; 'x-api-key'?: unknown }): string | null {
@@ -30,7 +32,7 @@ const FAILURE_LOG_EVERY_MS = 60_000;
 
 /**
  * Distinct invalid keys (an unknown id, or a real id with a wrong secret) one address may present within a window
- * before it may use only key ids this node has accepted: each unknown id costs a query. Distinct, so that a device
+ * before it may use only the ids of usable keys: each unknown id costs a query. Distinct, so that a device
  * retrying its one mistyped key, however often and however many requests at once, is never throttled by it.
  */
 export const INVALID_KEYS_PER_ADDRESS = 20;
@@ -53,8 +55,12 @@ export class Authenticator {
   private readonly unknown = new Map<string, number>();
   /** Lookups running now, shared by the requests that present the same id meanwhile. */
   private readonly lookups = new Map<string, Promise<ApiKeyRow | undefined>>();
-  /** Ids this node has accepted a key of: a throttled address may still use them (a device behind the same NAT). */
-  private readonly knownIds = new Set<string>();
+  /**
+   * The ids of the keys neither revoked nor expired, as last read: a throttled address may still present them (a
+   * device behind the same NAT as a guesser), and they are looked up; any other id is refused without a lookup.
+   */
+  private usableIds: { ids: Set<string>; readAt: number } | undefined;
+  private readingIds: Promise<Set<string>> | undefined;
   /** Per address, the keys being looked up now. */
   private readonly lookingUp = new Map<string, number>();
   /** Per address, the invalid keys (their hashes) it presented in its current window. */
@@ -77,7 +83,7 @@ export class Authenticator {
     // Throttled, an address gets the same answer for any key that fails, and an unknown id and a wrong secret
     // count alike towards it, so it cannot tell which ids exist.
     const throttledFor = this.throttledFor(address);
-    if (throttledFor > 0 && !this.knownIds.has(parsed.id)) throw this.throttled(address, throttledFor);
+    if (throttledFor > 0 && !(await this.usable(parsed.id))) throw this.throttled(address, throttledFor);
     let row: ApiKeyRow | undefined;
     this.lookingUp.set(address, (this.lookingUp.get(address) ?? 0) + 1);
     try {
@@ -98,12 +104,32 @@ export class Authenticator {
     }
     if (row.revokedAt) throw this.refused('revoked', row.id, address, 'the API key was revoked');
     if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw this.refused('expired', row.id, address, 'the API key has expired');
-    if (this.knownIds.size >= 100_000) this.knownIds.clear();
-    this.knownIds.add(row.id);
     return { tenantId: row.tenantId, role: row.role, keyId: row.id, expiresAt: row.expiresAt, label: `${row.id}@${address}`, address };
   }
 
-  /** How long the address's lookups stay limited to known ids (0: they are not). */
+  /**
+   * Whether `id` is among the usable keys' ids, read at most USABLE_IDS_MAX_AGE_MS before when it is not (one query
+   * for every throttled request meanwhile): a key made since, or one this node never saw (it restarted), gets
+   * through within seconds. While they cannot be read (the database down), the last ids read stand, and the read is
+   * tried again as often.
+   */
+  private async usable(id: string): Promise<boolean> {
+    if (this.usableIds?.ids.has(id)) return true;
+    if (this.usableIds && Date.now() - this.usableIds.readAt < USABLE_IDS_MAX_AGE_MS) return false;
+    this.readingIds ??= usableApiKeyIds(this.options.db)
+      .then(
+        (ids) => new Set(ids),
+        () => this.usableIds?.ids ?? new Set<string>(),
+      )
+      .then((ids) => {
+        this.usableIds = { ids, readAt: Date.now() };
+        this.readingIds = undefined;
+        return ids;
+      });
+    return (await this.readingIds).has(id);
+  }
+
+  /** How long the address's lookups stay limited to usable ids (0: they are not). */
   private throttledFor(address: string): number {
     const window = this.guesses.get(address);
     if (!window) return 0;

@@ -22,6 +22,15 @@ export async function insertApiKey(
   return row!;
 }
 
+/** The ids of every key neither revoked nor expired. */
+export async function usableApiKeyIds(db: Db): Promise<string[]> {
+  const rows = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(and(isNull(apiKeys.revokedAt), sql`(${apiKeys.expiresAt} is null or ${apiKeys.expiresAt} > now())`));
+  return rows.map((row) => row.id);
+}
+
 export async function findApiKey(db: Db, id: string): Promise<ApiKeyRow | undefined> {
   const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id));
   return row;
