@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -135,31 +135,23 @@ describe('npm run keys', () => {
   }, 120_000);
 
   it('refuses a new DATA_DIR while another process creates the database in it, and leaves it to that process', async () => {
-    // The claim on a new directory sits beside it (the database must be created in an empty one): here held by a
-    // live process that is not this one.
+    // The lock is taken in DATA_DIR before the database is made (in a subdirectory of it): here held by a live
+    // process that is not this one.
     const fresh = join(dataDir, 'fresh');
-    const claim = join(dataDir, '.fresh.vigil-init.pid');
-    writeFileSync(claim, `${process.ppid} ${hostname()}\n`);
+    mkdirSync(fresh);
+    const lock = join(fresh, 'vigil.pid');
+    writeFileSync(lock, `${process.ppid} ${hostname()}\n`);
     await inProcess(fresh, async () => {
       await expect(runKeys(['list'])).rejects.toThrow(new RegExp(`^DATA_DIR .*fresh is in use by another process \\(pid ${process.ppid}\\)`));
     });
-    expect(existsSync(join(fresh, 'PG_VERSION'))).toBe(false);
-    rmSync(claim);
+    expect(readdirSync(fresh)).toEqual(['vigil.pid']);
+    rmSync(lock);
     await inProcess(fresh, async () => expect(await runKeys(['list'])).toBe(0));
     expect(existsSync(join(fresh, 'PG_VERSION'))).toBe(true);
-    expect(existsSync(claim)).toBe(false);
-    // initdb writes PG_VERSION long before the database is whole: a directory that has it is still refused while
-    // another process holds the claim (it may be the one creating it).
-    writeFileSync(claim, `${process.ppid} ${hostname()}\n`);
-    await inProcess(fresh, async () => {
-      await expect(runKeys(['list'])).rejects.toThrow(`is in use by another process (pid ${process.ppid})`);
-    });
-    rmSync(claim);
-    await inProcess(fresh, async () => expect(await runKeys(['list'])).toBe(0));
-    expect(existsSync(claim)).toBe(false);
+    expect(existsSync(lock)).toBe(false);
 
     // Three operators at once on another new directory: each creates the database or is refused by name, and the
-    // database opens afterwards (before the claim, the others failed with PGlite's "Aborted()").
+    // database opens afterwards (before the lock came first, the others failed with PGlite's "Aborted()").
     const racing = join(dataDir, 'racing');
     const runs = await Promise.all(
       Array.from({ length: 3 }, async () => {
@@ -176,23 +168,10 @@ describe('npm run keys', () => {
     for (const run of runs) if (run.code !== 0) expect(run, run.err).toMatchObject({ code: 1, err: expect.stringContaining('is in use by another process') });
     expect(runs.some((run) => run.code === 0)).toBe(true);
     await inProcess(racing, async () => expect(await runKeys(['list'])).toBe(0));
-    expect(existsSync(join(dataDir, '.racing.vigil-init.pid'))).toBe(false);
   }, 120_000);
 
-  it('creates the database again where the process creating it was killed before it was whole, and refuses a directory holding other files', async () => {
-    /** `keys list` on `dir` killed (SIGKILL, as an orchestrator ends a slow first start) once initdb has begun writing. */
-    const killedWhileCreating = async (dir: string) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', 'list'], {
-        env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dir, LOG_LEVEL: 'silent' },
-        stdio: 'ignore',
-      });
-      const closed = new Promise((resolve) => child.once('close', resolve));
-      for (const until = Date.now() + 60_000; !existsSync(join(dir, 'PG_VERSION')) && Date.now() < until; ) await sleep(5);
-      expect(existsSync(join(dir, 'PG_VERSION')), 'initdb began').toBe(true);
-      child.kill('SIGKILL');
-      await closed;
-    };
-    /** `keys` on `dir` as an operator runs it next, warnings shown. */
+  it('creates the database again where the process creating it was killed before it was whole, and touches nothing else in DATA_DIR', async () => {
+    /** `keys` on `dir` as an operator runs it, warnings shown. */
     const keysIn = (dir: string, ...args: string[]) => {
       const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', ...args], {
         env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dir, LOG_LEVEL: 'warn' },
@@ -202,16 +181,44 @@ describe('npm run keys', () => {
       return { code: run.status, printed: run.stdout + run.stderr };
     };
 
-    // Before, the half-made database failed every open after with PGlite's bare "Aborted()".
-    const fresh = join(dataDir, 'killed');
-    await killedWhileCreating(fresh);
-    expect(readFileSync(join(dataDir, '.killed.vigil-init.pid'), 'utf8')).toMatch(/^\d+ \S+ creating\n$/);
-    const recovered = keysIn(fresh, 'create', '--tenant', 'st-marys', '--role', 'read', '--name', 'after the kill');
+    // Killed (SIGKILL, as an orchestrator ends a slow first start) once initdb has begun writing. Before, the
+    // half-made database was DATA_DIR itself, and every open after failed with PGlite's bare "Aborted()".
+    const killed = join(dataDir, 'killed');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', 'list'], {
+      env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: killed, LOG_LEVEL: 'silent' },
+      stdio: 'ignore',
+    });
+    const closed = new Promise((resolve) => child.once('close', resolve));
+    const begun = join(killed, '.vigil-creating', 'PG_VERSION');
+    for (const until = Date.now() + 60_000; !existsSync(begun) && Date.now() < until; ) await sleep(5);
+    expect(existsSync(begun), 'initdb began').toBe(true);
+    child.kill('SIGKILL');
+    await closed;
+    expect(existsSync(join(killed, 'PG_VERSION'))).toBe(false);
+    const recovered = keysIn(killed, 'create', '--tenant', 'st-marys', '--role', 'read', '--name', 'after the kill');
     expect(recovered, recovered.printed).toMatchObject({ code: 0, printed: expect.stringContaining('the embedded database in DATA_DIR was never finished') });
-    const listed = keysIn(fresh, 'list');
+    const listed = keysIn(killed, 'list');
     expect(listed, listed.printed).toMatchObject({ code: 0, printed: expect.stringContaining('after the kill') });
     expect(listed.printed).not.toContain('never finished');
-    expect(existsSync(join(dataDir, '.killed.vigil-init.pid'))).toBe(false);
+    expect(readdirSync(killed).filter((entry) => entry.startsWith('.vigil'))).toEqual([]);
+
+    // Killed after the database was whole, while its files were moved into place: the move is finished.
+    const moving = join(dataDir, 'moving');
+    mkdirSync(join(moving, '.vigil-created'), { recursive: true });
+    cpSync(killed, join(moving, '.vigil-created'), { recursive: true });
+    for (const entry of ['base', 'global', 'pg_wal']) renameSync(join(moving, '.vigil-created', entry), join(moving, entry));
+    const moved = keysIn(moving, 'list');
+    expect(moved, moved.printed).toMatchObject({ code: 0, printed: expect.stringContaining('moving the rest') });
+    expect(moved.printed).toContain('after the kill');
+    expect(existsSync(join(moving, '.vigil-created'))).toBe(false);
+
+    // A database put in place by hand (a backup restored after \`rm -rf data/*\`, which leaves dot files): what a
+    // creation left beside it is removed, and the database is kept.
+    mkdirSync(join(killed, '.vigil-creating'));
+    writeFileSync(join(killed, '.vigil-creating', 'PG_VERSION'), '16\n');
+    const restored = keysIn(killed, 'list');
+    expect(restored, restored.printed).toMatchObject({ code: 0, printed: expect.stringContaining('after the kill') });
+    expect(existsSync(join(killed, '.vigil-creating'))).toBe(false);
 
     // A directory with files of its own and no database is refused by name before anything is written in it (PGlite's
     // initdb said only "Program terminated with exit(1)"), and its files are left as they are.
@@ -221,7 +228,7 @@ describe('npm run keys', () => {
     const refused = keysIn(shared, 'list');
     expect(refused).toEqual({
       code: 1,
-      printed: `DATA_DIR ${shared} holds no embedded database and is not empty (notes.txt): the database is created in an empty directory; set DATA_DIR to an empty or new one\n`,
+      printed: `DATA_DIR ${shared} holds no embedded database and is not empty (notes.txt): set DATA_DIR to an empty or new directory\n`,
     });
     expect(readdirSync(shared)).toEqual(['notes.txt']);
     expect(readFileSync(join(shared, 'notes.txt'), 'utf8')).toBe('ward notes');

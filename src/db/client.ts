@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { sql, type SQL } from 'drizzle-orm';
@@ -9,7 +9,8 @@ import postgres from 'postgres';
 import type { Config } from '../config.js';
 import { reasonOf, redactUrl, type Logger } from '../log.js';
 import { migrateDatabase, pendingMigrations } from './migrate.js';
-import { claimDataDir, DataDirError, lockDataDir } from './data-dir-lock.js';
+import { DataDirError, lockDataDir } from './data-dir-lock.js';
+import { ensureEmbeddedDatabase } from './embedded-creation.js';
 import { PgliteThread } from './pglite-thread.js';
 import { survivePostgresTypeFetchFailures } from './postgres-type-fetch.js';
 import * as schema from './schema.js';
@@ -178,19 +179,6 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
   }
 }
 
-/** PGlite's initdb refuses a directory with files in it, saying only "Program terminated with exit(1)". */
-function refuseIfNotEmpty(dataDir: string): undefined {
-  const entries = readdirSync(dataDir);
-  if (entries.length === 0) return undefined;
-  const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? `, and ${entries.length - 3} more` : '');
-  throw new DataDirError(`DATA_DIR ${dataDir} holds no embedded database and is not empty (${shown}): the database is created in an empty directory; set DATA_DIR to an empty or new one`);
-}
-
-/** Removes what is in `dir`, not `dir` itself: it may be a volume's mount point. */
-function emptyDirectory(dir: string) {
-  for (const entry of readdirSync(dir)) rmSync(join(dir, entry), { recursive: true, force: true });
-}
-
 async function openPglite(dataDir: string, workMem: string, log: Logger): Promise<Omit<Database, 'timescale'> & { underMigrationLock?: undefined }> {
   const inMemory = dataDir.startsWith('memory://');
   // Node's and PGlite's own messages ("ENOTDIR: not a directory, mkdir …", "Aborted(). Build with -sASSERTIONS for
@@ -203,49 +191,35 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
       throw cannotOpen(error);
     }
   }
-  // Claimed beside it while it is opened (a new one is created in it, which needs it empty), then in it.
-  const claim = inMemory ? { release: () => undefined } : claimDataDir(dataDir);
-  const unclaim = claim.release;
-  let unlock: (() => void) | undefined;
-  try {
-    if (claim.interruptedCreation !== undefined) {
-      log.warn(
-        { dataDir, pid: claim.interruptedCreation },
-        'the embedded database in DATA_DIR was never finished: the process creating it stopped first; it held no data, and is created again',
-      );
-      emptyDirectory(dataDir);
-    }
-    unlock = inMemory ? () => undefined : existsSync(join(dataDir, 'PG_VERSION')) ? lockDataDir(dataDir) : refuseIfNotEmpty(dataDir);
-  } catch (error) {
-    unclaim();
-    throw error;
-  }
-  const releaseClaims = () => {
-    unlock?.();
-    unclaim();
-  };
+  let unlock: () => void = () => undefined;
   let client: PgliteThread;
   const failure: Database['failure'] = { reason: null };
   try {
+    if (!inMemory) {
+      unlock = lockDataDir(dataDir);
+      // A new database is made in a subdirectory and moved into place whole (embedded-creation.ts).
+      await ensureEmbeddedDatabase(dataDir, async (dir) => (await PgliteThread.open(dir)).close(), log).catch((error: unknown) => {
+        throw error instanceof DataDirError ? error : cannotOpen(error);
+      });
+    }
     // On its own thread (pglite-thread.ts), which also loads TimescaleDB (pglite-worker.mjs says why).
     client = await PgliteThread.open(inMemory ? undefined : dataDir, (error) => {
       failure.reason = error.message;
       log.fatal({ err: error.message, dataDir }, 'the embedded database stopped: every request that needs it fails, /health and /ready report it; restart the server');
+    }).catch((error: unknown) => {
+      throw cannotOpen(error);
     });
   } catch (error) {
-    releaseClaims();
-    throw cannotOpen(error);
+    unlock();
+    throw error;
   }
   try {
-    unlock ??= lockDataDir(dataDir);
-    unclaim();
     await client.exec(sessionSettingsSql(workMem));
   } catch (error) {
     await client.close();
-    releaseClaims();
+    unlock();
     throw error;
   }
-  const release = unlock;
   const db = drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db;
   return {
     db,
@@ -258,7 +232,7 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
       try {
         await client.close();
       } finally {
-        release();
+        unlock();
       }
     },
   };
