@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DeadLettersDocument, IngestReadingsDocument, IngestTradesDocument, RegisterSourcesDocument, type ReadingInput } from '../src/generated/graphql.js';
+import { DeadLettersDocument, HistoryDocument, IngestReadingsDocument, IngestTradesDocument, MetricsDocument, ReadingsPageDocument, RegisterSourcesDocument, SourcesDocument, type ReadingInput } from '../src/generated/graphql.js';
 import { CLAIM_FIRST_FROM, ConflictAwareInserts, SKIP_AFTER_CONFLICT } from '../src/db/offsets.js';
 import { SourceRegistry } from '../src/ingest/source-registry.js';
 import { retireSources } from '../src/db/sources.js';
@@ -69,6 +69,24 @@ describe.each(primaryBackends)('ingest on $name', (backend) => {
     const ghost = deadLetters.edges.map((e) => e.node).find((n) => (n.item as { sourceId?: string }).sourceId === 'ghost-bed');
     expect(ghost).toMatchObject({ stream: 'readings', caller: expect.stringContaining('anonymous@') });
     expect(ghost!.errors).toEqual([expect.objectContaining({ code: 'UNKNOWN_SOURCE', index: 1 })]);
+  });
+
+  it('refuses a retired metric in new readings, naming what to send instead, and keeps the readings stored under it readable', async () => {
+    // price: from before trades had a mutation of their own.
+    const { ingestReadings } = await app.mutate(IngestReadingsDocument, { readings: [reading('icu-2', 'price', 101.5, 40)] });
+    expect(ingestReadings.errors).toEqual([
+      expect.objectContaining({ index: 0, field: 'metric', code: 'UNKNOWN_METRIC', message: 'metric "price" is no longer taken in readings: prices are trades, sent with ingestTrades for an INSTRUMENT source' }),
+    ]);
+    expect((await app.mutate(MetricsDocument, {})).metrics.map((m) => m.name)).not.toContain('price');
+    // One stored by an earlier version is still read, by page and in history, and is the source's latest price.
+    await app.sql(sql`with next as (update stream_offsets set last = last + 1 where stream = 'readings' returning last)
+      insert into readings (source_id, metric, time, value, unit, quality, seq, tenant_id) select 'icu-2', 'price', ${at(41)}::timestamptz, 99.5, 'price', 'GOOD', last, 'default' from next`);
+    const { readings } = await app.mutate(ReadingsPageDocument, { sourceIds: ['icu-2'], metrics: ['price'] });
+    expect(readings.edges.map((e) => [e.node.metric, e.node.value])).toEqual([['price', 99.5]]);
+    const { history } = await app.mutate(HistoryDocument, { sourceId: 'icu-2', metric: 'price', from: at(0), to: at(120), bucket: '1m' });
+    expect(history.map((b) => b.value)).toEqual([99.5]);
+    const { sources } = await app.mutate(SourcesDocument, { ids: ['icu-2'] });
+    expect(sources.edges[0]!.node.latest.find((r) => r.metric === 'price')?.value).toBe(99.5);
   });
 
   it('stores out-of-range values flagged SUSPECT and keeps a sender\'s own flag', async () => {

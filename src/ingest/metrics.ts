@@ -16,6 +16,11 @@ export interface MetricDefinition {
   max: number;
   /** A code, not a measurement: only whole numbers are plausible. */
   integer?: boolean;
+  /**
+   * No longer taken in readings, and why (what to send instead). Its stored readings stay readable, and rules on it
+   * stay valid: nothing already accepted is lost.
+   */
+  retired?: string;
 }
 
 const CATALOG: readonly MetricDefinition[] = [
@@ -29,18 +34,24 @@ const CATALOG: readonly MetricDefinition[] = [
   { name: 'glucose', description: 'Blood glucose', unit: 'mmol/L', min: 1, max: 40 },
   // ACVPU as a number: 0 alert, 1 new confusion, 2 voice, 3 pain, 4 unresponsive (NEWS2).
   { name: 'consciousness', description: 'Level of consciousness, ACVPU as 0-4', unit: 'ACVPU', min: 0, max: 4, integer: true },
+  // From before trades had a mutation of their own.
+  { name: 'price', description: 'Instrument price', unit: 'price', min: 0, max: 1e12, retired: 'prices are trades, sent with ingestTrades for an INSTRUMENT source' },
 ];
+const CURRENT = CATALOG.filter((m) => !m.retired);
 
 const BY_NAME = new Map(CATALOG.map((m) => [m.name, m]));
 
+/** Any metric readings have been stored under, retired ones included. */
 export function metricDefinition(name: string): MetricDefinition | undefined {
   return BY_NAME.get(name);
 }
 
+/** The metrics readings are taken in now (the `metrics` query). */
 export function metricCatalog(): readonly MetricDefinition[] {
-  return CATALOG;
+  return CURRENT;
 }
 
+/** Every metric readings may be stored under, retired ones included: a source's latest values are of these. */
 export function metricNames(): string[] {
   return CATALOG.map((m) => m.name);
 }

@@ -119,9 +119,9 @@ export function validateReading(
   const errors: ItemError[] = [];
   const definition = metricDefinition(input.metric);
   if (!definition) {
-    // Patients and devices send readings; an instrument's prices are trades (ingestTrades), which make the candles.
-    const hint = input.metric === 'price' ? ': prices are trades, sent with ingestTrades for an INSTRUMENT source' : ' (query metrics for the list)';
-    errors.push({ index, field: 'metric', code: 'UNKNOWN_METRIC', message: `metric "${input.metric}" is not in the catalog${hint}` });
+    errors.push({ index, field: 'metric', code: 'UNKNOWN_METRIC', message: `metric "${input.metric}" is not in the catalog (query metrics for the list)` });
+  } else if (definition.retired) {
+    errors.push({ index, field: 'metric', code: 'UNKNOWN_METRIC', message: `metric "${input.metric}" is no longer taken in readings: ${definition.retired}` });
   } else if (input.unit && input.unit !== definition.unit) {
     errors.push({ index, field: 'unit', code: 'UNIT_MISMATCH', message: `unit "${input.unit}" does not match ${input.metric}'s unit "${definition.unit}"; send values in ${definition.unit}` });
   }

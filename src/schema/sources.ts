@@ -4,7 +4,7 @@ import { READINGS_STREAM } from '../ingest/ingest-readings.js';
 import { listSources, retireSources } from '../db/sources.js';
 import { SOURCE_KINDS, type SourceKind } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
-import { metricCatalog, metricNames } from '../ingest/metrics.js';
+import { metricNames } from '../ingest/metrics.js';
 import { SOURCE_ID_PATTERN, SOURCE_ID_RULE } from '../ingest/reading-item.js';
 import type { Reading } from '../db/readings.js';
 import type { Db } from '../db/client.js';
@@ -71,8 +71,8 @@ const SourceRef = builder.objectRef<SourceView>('Source').implement({
         const latest = await s.latest();
         return args.metrics?.length ? latest.filter((r) => args.metrics!.includes(r.metric)) : latest;
       },
-      // One per metric: of the catalog, or of those named.
-      extensions: { [LIST_SIZE]: ((argument) => listLength(argument('metrics')) ?? metricCatalog().length) satisfies ListSize },
+      // One per metric: of the catalog (retired ones too), or of those named.
+      extensions: { [LIST_SIZE]: ((argument) => listLength(argument('metrics')) ?? metricNames().length) satisfies ListSize },
     }),
   }),
 });
