@@ -9,6 +9,8 @@ import type { Logger } from '../log.js';
 const CACHE_MS = 1_000;
 /** How old the ids of usable keys may be when a throttled address presents an id not among them. */
 const USABLE_IDS_MAX_AGE_MS = 10_000;
+/** At most this many usable ids are held (the newest keys'): a throttled address presenting an older one gets 429, as before. */
+const USABLE_IDS_HELD = 100_000;
 
 /** The key in `Authorization: Bearer …` or `X-API-Key`, or in graphql-ws `connection_init` as `apiKey` / `authorization`. */
 export function presentedKey(source: { authorization?: unknown; apiKey?: unknown; 'x-api-key'?: unknown }): string | null {
@@ -116,7 +118,7 @@ export class Authenticator {
   private async usable(id: string): Promise<boolean> {
     if (this.usableIds?.ids.has(id)) return true;
     if (this.usableIds && Date.now() - this.usableIds.readAt < USABLE_IDS_MAX_AGE_MS) return false;
-    this.readingIds ??= usableApiKeyIds(this.options.db)
+    this.readingIds ??= usableApiKeyIds(this.options.db, USABLE_IDS_HELD)
       .then(
         (ids) => new Set(ids),
         () => this.usableIds?.ids ?? new Set<string>(),

@@ -5,6 +5,7 @@ import { SEVERITIES } from '../processors/alert-rules.js';
 import { ownedBy } from './sources.js';
 import type { Db } from './client.js';
 import { alertRules, alerts, alertTransitions, sources, type AlertState } from './schema.js';
+import { lockUntilCommit } from './advisory-lock.js';
 
 export type AlertRow = typeof alerts.$inferSelect;
 /** A transition as its history lists it (without the alert's snapshot, which only a resuming subscription reads). */
@@ -75,7 +76,7 @@ export interface NewTransition {
  * that commit later (transitionsAfter).
  */
 export async function lockAlertTransitions(tx: Db): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtext('vigil:alert-transitions:' || current_schema()))`);
+  await lockUntilCommit(tx, 'alert-transitions');
 }
 
 /**

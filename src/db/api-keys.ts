@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { apiKeys, tenants, type Role } from './schema.js';
 
@@ -22,12 +22,14 @@ export async function insertApiKey(
   return row!;
 }
 
-/** The ids of every key neither revoked nor expired. */
-export async function usableApiKeyIds(db: Db): Promise<string[]> {
+/** The ids of the keys neither revoked nor expired, the newest `limit`. */
+export async function usableApiKeyIds(db: Db, limit: number): Promise<string[]> {
   const rows = await db
     .select({ id: apiKeys.id })
     .from(apiKeys)
-    .where(and(isNull(apiKeys.revokedAt), sql`(${apiKeys.expiresAt} is null or ${apiKeys.expiresAt} > now())`));
+    .where(and(isNull(apiKeys.revokedAt), sql`(${apiKeys.expiresAt} is null or ${apiKeys.expiresAt} > now())`))
+    .orderBy(desc(apiKeys.createdAt))
+    .limit(limit);
   return rows.map((row) => row.id);
 }
 

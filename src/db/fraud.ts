@@ -3,6 +3,7 @@ import type { FraudSignal } from '../processors/fraud.js';
 import type { Db } from './client.js';
 import { fraudSignals } from './schema.js';
 import { upsertAll } from './processor-outputs.js';
+import { lockUntilCommit } from './advisory-lock.js';
 
 /** A signal as the pipelines store and publish it: stamped with its tenant (processors/tenant-scope.ts). */
 export type TenantFraudSignal = FraudSignal & { tenantId: string };
@@ -16,7 +17,7 @@ export type StoredFraudSignal = TenantFraudSignal & { seq: string };
  * visible already is, and a live feed reading `seq > position` skips none (as lockAlertTransitions does for alerts).
  */
 async function lockFraudSignals(tx: Db): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtext('vigil:fraud-signals:' || current_schema()))`);
+  await lockUntilCommit(tx, 'fraud-signals');
 }
 
 /**
@@ -52,12 +53,26 @@ export async function upsertFraudSignals(tx: Db, signals: readonly TenantFraudSi
   return signals.filter((s) => stored.has(s.id));
 }
 
+function toStoredSignal(r: typeof fraudSignals.$inferSelect): StoredFraudSignal {
+  return {
+    id: r.id,
+    tenantId: r.tenantId,
+    kind: r.kind as FraudSignal['kind'],
+    subject: r.subject,
+    time: r.time.getTime(),
+    transactionIds: r.transactionIds,
+    details: r.details as Record<string, number>,
+    message: r.message,
+    seq: r.seq.toString(),
+  };
+}
+
 export async function listFraudSignals(
   db: Db,
   q: { tenantId: string; kinds?: readonly string[] | null; subjects?: readonly string[] | null; from?: Date | null; to?: Date | null; before: bigint | null; limit: number },
-) {
+): Promise<StoredFraudSignal[]> {
   const t = fraudSignals;
-  return db
+  const rows = await db
     .select()
     .from(t)
     .where(
@@ -72,6 +87,7 @@ export async function listFraudSignals(
     )
     .orderBy(desc(t.seq))
     .limit(q.limit);
+  return rows.map(toStoredSignal);
 }
 
 /** Signals raised or changed with after < seq (<= upTo, unless null), in seq order; with `tenantId`, only its own. */
@@ -89,17 +105,7 @@ export async function fraudSignalsAfter(db: Db, after: bigint, upTo: bigint | nu
     )
     .orderBy(asc(t.seq))
     .limit(limit);
-  return rows.map((r) => ({
-    id: r.id,
-    tenantId: r.tenantId,
-    kind: r.kind as FraudSignal['kind'],
-    subject: r.subject,
-    time: r.time.getTime(),
-    transactionIds: r.transactionIds,
-    details: r.details as Record<string, number>,
-    message: r.message,
-    seq: r.seq.toString(),
-  }));
+  return rows.map(toStoredSignal);
 }
 
 /** The seq of the signal raised or changed last (0 if none). */

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { toInterval } from '../duration.js';
 import type { Logger } from '../log.js';
 import { rows, type Db, type Executor } from './client.js';
+import { lockUntilCommit } from './advisory-lock.js';
 
 export async function hasTimescale(db: Executor): Promise<boolean> {
   const [row] = await rows<{ present: boolean }>(
@@ -30,7 +31,7 @@ export const EVENT_TABLES = [
 export async function applyTimescalePolicies(database: Db, settings: RetentionSettings, log: Logger) {
   // Nodes starting together take turns: one's remove_…_policy between another's remove and add made that add fail.
   await database.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext('vigil:timescale-policies:' || current_schema()))`);
+    await lockUntilCommit(tx, 'timescale-policies');
     await setPolicies(tx, settings);
   });
   log.info(

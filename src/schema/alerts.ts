@@ -9,7 +9,7 @@ import { SEVERITIES, type Severity } from '../processors/alert-rules.js';
 import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import type { GraphQLContext } from './context.js';
-import { checkFilterSize, emitBatch, filterSet } from './live.js';
+import { checkFilterSize, emitBatch, filterSet, resumePoint } from './live.js';
 import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage, type Page } from './pagination.js';
 import { selectsField } from './selection.js';
 import { LIST_SIZE, pageArgs, type PageBounds } from './cost.js';
@@ -404,19 +404,13 @@ builder.subscriptionField('alerts', (t) =>
       }),
     },
     subscribe: async (_root, args, ctx) => {
-      // As readings: an EventSource reconnects with its first URL, `after` included, and Last-Event-ID is where it is.
-      const argument = ctx.lastEventId !== null ? 'Last-Event-ID' : 'after';
-      const after = parseCursor(ctx.lastEventId ?? args.after, argument);
       checkFilterSize(args.sourceIds, 'sourceIds');
-      if (after !== null) {
-        const last = await lastTransitionSeq(ctx.services.database.db);
-        if (after > last) {
-          throw new ValidationError(`${argument} ${after} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`, {
-            argument,
-            resumeAfter: last.toString(),
-          });
-        }
-      }
+      const after = await resumePoint(
+        ctx,
+        args.after,
+        () => lastTransitionSeq(ctx.services.database.db),
+        (argument, seq, last) => `${argument} ${seq} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`,
+      );
       const severities = filterSet<string>(args.severities);
       const states = filterSet<string>(args.states);
       const sources = filterSet(await ctx.scope.sources(args.sourceIds));

@@ -1,5 +1,4 @@
 import { lastFraudSeq, listFraudSignals, type StoredFraudSignal } from '../db/fraud.js';
-import { ValidationError } from '../errors.js';
 import { ingestTransactions } from '../ingest/ingest-transactions.js';
 import { subjectsAsStored } from '../ingest/transaction-item.js';
 import { FRAUD_KINDS, type FraudKind, type FraudSignal } from '../processors/fraud.js';
@@ -7,7 +6,7 @@ import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
-import { checkFilterSize, emitBatch, filterSet } from './live.js';
+import { checkFilterSize, emitBatch, filterSet, resumePoint } from './live.js';
 import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage, type Page } from './pagination.js';
 import { selectsField } from './selection.js';
 import { pageArgs, type PageBounds } from './cost.js';
@@ -122,8 +121,7 @@ builder.queryField('fraudSignals', (t) =>
         before: parseCursor(args.after, 'after'),
         limit: limit + 1,
       });
-      const views: SignalView[] = rows.map((r) => ({ ...r, kind: r.kind as SignalView['kind'], time: r.time.getTime(), details: r.details as Record<string, number>, seq: r.seq.toString() }));
-      return { ...toPage(views, limit, (s) => s.seq, args.after), lastSignalSeq };
+      return { ...toPage<SignalView>(rows, limit, (s) => s.seq, args.after), lastSignalSeq };
     },
   }),
 );
@@ -142,19 +140,13 @@ builder.subscriptionField('fraudSignals', (t) =>
       }),
     },
     subscribe: async (_root, args, ctx) => {
-      // As alerts: an EventSource reconnects with its first URL, `after` included, and Last-Event-ID is where it is.
-      const argument = ctx.lastEventId !== null ? 'Last-Event-ID' : 'after';
-      const after = parseCursor(ctx.lastEventId ?? args.after, argument);
       checkFilterSize(args.subjects, 'subjects');
-      if (after !== null) {
-        const last = await lastFraudSeq(ctx.services.database.db);
-        if (after > last) {
-          throw new ValidationError(`${argument} ${after} is ahead of the fraud signals (the last stored seq is ${last}); resume with a seq this API sent`, {
-            argument,
-            resumeAfter: last.toString(),
-          });
-        }
-      }
+      const after = await resumePoint(
+        ctx,
+        args.after,
+        () => lastFraudSeq(ctx.services.database.db),
+        (argument, seq, last) => `${argument} ${seq} is ahead of the fraud signals (the last stored seq is ${last}); resume with a seq this API sent`,
+      );
       const kinds = filterSet<string>(args.kinds);
       const subjects = filterSet(subjectsAsStored(args.subjects));
       const { tenantId } = ctx.scope;

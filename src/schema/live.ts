@@ -2,6 +2,7 @@ import type { GraphQLContext } from './context.js';
 import { formatWindowSpec, parseWindowSpec, WINDOW_HINT } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { inDateTimeRange } from '../iso-time.js';
+import { parseCursor } from './pagination.js';
 
 /** A subscription's batch, or the error that ended it (slow consumer, shutdown) raised to the client. */
 export function emitBatch<T>(batch: T[] | Error): T[] {
@@ -19,9 +20,30 @@ export function noteStreamCursor(event: unknown, context: unknown): void {
   const stream = (context as GraphQLContext).stream;
   if (!stream) return;
   const last = (Array.isArray(event) ? event.at(-1) : undefined) as { cursor?: unknown; seq?: unknown } | undefined;
-  // A reading's cursor, or an alert event's seq (alerts resume from it too).
+  // A reading's cursor, or an alert event's or fraud signal's seq (they resume from it too).
   if (typeof last?.cursor === 'bigint') stream.lastCursor = last.cursor.toString();
   else if (typeof last?.seq === 'string') stream.lastCursor = last.seq;
+}
+
+/**
+ * Where a resumable subscription (readings, alerts, fraud signals) starts: after its SSE Last-Event-ID, which wins
+ * over `after` (an EventSource reconnects with the URL it started with, `after` included, and the id of the last
+ * event it got: that one is where it is), else after `after`; null: live from now. One past `newest(cursor)`
+ * belongs to another history (a database restored from an older backup) and is refused, naming where to resume
+ * (`resumeAfter`), in the words of `ahead`.
+ */
+export async function resumePoint(
+  ctx: GraphQLContext,
+  after: string | null | undefined,
+  newest: (cursor: bigint) => Promise<bigint>,
+  ahead: (argument: string, cursor: bigint, newest: bigint) => string,
+): Promise<bigint | null> {
+  const argument = ctx.lastEventId !== null ? 'Last-Event-ID' : 'after';
+  const cursor = parseCursor(ctx.lastEventId ?? after, argument);
+  if (cursor === null) return null;
+  const last = await newest(cursor);
+  if (cursor > last) throw new ValidationError(ahead(argument, cursor, last), { argument, resumeAfter: last.toString() });
+  return cursor;
 }
 
 /** Parses a window argument and checks the processors compute it, naming the ones they do. */

@@ -6,7 +6,7 @@ import { READINGS_STREAM, ingestReadings } from '../ingest/ingest-readings.js';
 import { builder, describedValues } from './builder.js';
 import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
-import { emitBatch } from './live.js';
+import { emitBatch, resumePoint } from './live.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 import { pageArgs, type PageBounds } from './cost.js';
@@ -103,26 +103,17 @@ builder.subscriptionField('readings', (t) =>
       }),
     },
     subscribe: async (_root, args, ctx) => {
-      // An EventSource reconnects with the URL it started with, `after` included, and the id of the last event
-      // it got as Last-Event-ID: that one is where it is, so it wins.
-      const argument = ctx.lastEventId !== null ? 'Last-Event-ID' : 'after';
-      const after = parseCursor(ctx.lastEventId ?? args.after, argument);
       if ((args.sourceIds?.length ?? 0) > 1_000) throw new ValidationError('sourceIds may name at most 1000 sources');
       checkMetrics(args.metrics, 'metrics');
-      const sourceIds = await ctx.scope.sources(args.sourceIds);
       const { readingsTail, readingsFeed, database } = ctx.services;
       // Another node may be a little ahead of this one, but never ahead of the committed stream.
-      if (after !== null && after > readingsTail.position) {
-        const committed = await committedOffset(database.db, READINGS_STREAM);
-        if (after > committed) {
-          // A client whose cursor belongs to another history (a database restored from an older backup) reads the state
-          // again and resumes after `resumeAfter`: nothing committed after this answer is missed.
-          throw new ValidationError(`${argument} ${after} is ahead of the stream (last committed cursor is ${committed}); resume with a cursor this API returned`, {
-            argument,
-            resumeAfter: committed.toString(),
-          });
-        }
-      }
+      const after = await resumePoint(
+        ctx,
+        args.after,
+        async (cursor) => (cursor <= readingsTail.position ? readingsTail.position : committedOffset(database.db, READINGS_STREAM)),
+        (argument, cursor, committed) => `${argument} ${cursor} is ahead of the stream (last committed cursor is ${committed}); resume with a cursor this API returned`,
+      );
+      const sourceIds = await ctx.scope.sources(args.sourceIds);
       return readingsFeed.subscribe({ tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics, after });
     },
     // The SSE event id (the batch's last cursor) is noted per subscriber by noteStreamCursor: this may run once for many.
