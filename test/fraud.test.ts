@@ -145,13 +145,17 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     const again = await app.subscribeWs(LiveFraudSignalsDocument, { subjects: ['card-resume'], after: raised!.seq });
     await again.results.until((items) => items.flatMap((r) => r.data?.fraudSignals ?? []).length === 1, 'the grown burst, replayed');
     const sse = await app.subscribeSse(LiveFraudSignalsDocument, { subjects: ['card-resume'], after: page.lastSignalSeq }, { lastEventId: raised!.seq });
+    // The replay is filtered as live signals are: another kind's subscriber is sent none of it.
+    const otherKind = await app.subscribeWs(LiveFraudSignalsDocument, { subjects: ['card-resume'], kinds: ['IMPOSSIBLE_TRAVEL'], after: page.lastSignalSeq });
     await sse.results.until((items) => items.flatMap((r) => r.data?.fraudSignals ?? []).length === 1, 'the grown burst, over SSE');
     expect(sse.lastEventId()).toBe(grown.seq);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(signalsOf(again)).toEqual([grown]);
     expect(signalsOf(sse)).toEqual([grown]);
+    expect(otherKind.results.items).toEqual([]);
     await again.close();
     await sse.close();
+    await otherKind.close();
 
     // A seq past the last stored signal (another history's) is refused, naming where to resume.
     const [{ last }] = (await app.sql<{ last: string }>(sql`select coalesce(max(seq), 0)::text as last from fraud_signals`)) as [{ last: string }];

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CreateAlertRuleDocument,
   IngestReadingsDocument,
+  IngestTransactionsDocument,
+  LiveFraudSignalsDocument,
   LiveAlertsDocument,
   LiveReadingsDocument,
   LiveWindowsDocument,
@@ -112,6 +114,35 @@ describe.skipIf(!hasRedisServer).each(topologies)('Redis outage with $name', ({ 
     // Each node that failed to publish sends its notice too, once it can: let it land before the next case subscribes.
     await waitFor(() => writer.server.services.ingest.publisher.noticesDue === 0, 'the notices sent', 10_000);
     await new Promise((resolve) => setTimeout(resolve, 200));
+  }, 40_000);
+
+  // Fraud signals are read from the database as alerts are: one raised while its publish could not go out arrives.
+  it('after Redis restarted, still delivers a fraud signal raised while its publish could not go out, with no EVENTS_MISSED', async () => {
+    const card = `card-outage-${nodes}`;
+    const live = await reader.subscribeWs(LiveFraudSignalsDocument, { subjects: [card] });
+    const purchase = (id: string, minutesAgo: number, location: { lat: number; lon: number }) => ({
+      id: `${card}-${id}`,
+      cardId: card,
+      time: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
+      amount: 40,
+      currency: 'EUR',
+      merchant: 'Corner Shop',
+      location,
+      ip: '198.51.100.77',
+    });
+    await redis.stop();
+    const recovered = new Promise((resolve) => setTimeout(resolve, 1_500)).then(() => redis.start());
+    // London, then New York ten minutes later: impossible travel.
+    const { ingestTransactions } = await writer.mutate(IngestTransactionsDocument, {
+      transactions: [purchase('london', 20, { lat: 51.5074, lon: -0.1278 }), purchase('new-york', 10, { lat: 40.7128, lon: -74.006 })],
+    });
+    expect(ingestTransactions.accepted).toBe(2);
+    await recovered;
+    await live.results.until((items) => items.some((r) => (r.data?.fraudSignals.length ?? 0) > 0), 'the signal', 15_000);
+    const signals = live.results.items.flatMap((r) => r.data?.fraudSignals ?? []);
+    expect(signals.map((signal) => [signal.kind, signal.subject])).toEqual([['IMPOSSIBLE_TRAVEL', card]]);
+    expect(live.results.items.flatMap((r) => r.errors ?? [])).toEqual([]);
+    await live.close();
   }, 40_000);
 
   it('keeps acknowledging ingest while Redis is down, and a cursor subscriber ends with exactly the stored readings', async () => {
