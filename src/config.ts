@@ -146,6 +146,7 @@ export const Env = z.object({
   PROCESSOR_QUEUE_LIMIT: wholeNumber(z.number().min(100).max(10_000_000), 100_000),
   ESCALATE_AFTER: duration('5m'),
   ALERT_CHECK_INTERVAL: duration('1s'),
+  READ_KEY_REPLAY: duration('1h', { zero: true }),
   FRAUD_VELOCITY_WINDOW: duration('10m'),
   FRAUD_VELOCITY_MIN_AMOUNT: realNumber(z.number().positive(), 500),
   FRAUD_VELOCITY_MAX_COUNT: wholeNumber(z.number().min(1), 3),
@@ -187,6 +188,8 @@ function toConfig(env: z.infer<typeof Env>) {
       /** auto: keys required whenever DATABASE_URL is set (a shared deployment); the embedded default runs open. */
       required: env.AUTH === 'on' || (env.AUTH === 'auto' && env.DATABASE_URL !== undefined),
       keyCheckIntervalMs: env.KEY_CHECK_INTERVAL,
+      /** How far back a `read` key may resume a subscription (0: no limit); analysts read history. */
+      readKeyReplayMs: env.READ_KEY_REPLAY,
     },
     database: env.DATABASE_URL
       ? ({

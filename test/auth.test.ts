@@ -355,6 +355,38 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     await aWs.close();
   });
 
+  it('lets a read key resume a subscription at most READ_KEY_REPLAY back, naming where to resume instead, and an analyst key any distance', async () => {
+    // A's first reading, stored two hours ago as far as the replay limit can tell: resuming before it replays it.
+    const [{ first }] = (await app.sql<{ first: string }>(sql`select min(seq)::text as first from readings where tenant_id = 'tenant-a'`)) as [{ first: string }];
+    const [{ storedAt }] = (await app.sql<{ storedAt: string }>(sql`select received_at::text as "storedAt" from readings where seq = ${first}::int8`)) as [{ storedAt: string }];
+    await app.sql(sql`update readings set received_at = now() - interval '2 hours' where seq = ${first}::int8`);
+    try {
+      const before = (BigInt(first) - 1n).toString();
+      const reader = await openWs(app.url, fixture.a.keys.read);
+      const refused = reader.subscribe(`subscription { readings(after: "${before}") { cursor } }`);
+      await waitFor(() => refused.errors.length > 0, 'the refusal');
+      const [{ committed }] = (await app.sql<{ committed: string }>(sql`select last::text as committed from stream_offsets where stream = 'readings'`)) as [{ committed: string }];
+      expect(refused.errors[0]).toMatchObject({
+        message: `after ${before} is more than 1h back: a read key replays at most that much of the readings (READ_KEY_REPLAY); read the current state and resume after resumeAfter, or use an analyst key`,
+        extensions: { code: 'FORBIDDEN', argument: 'after', resumeAfter: committed, replayLimitMs: 3_600_000 },
+      });
+      // After a reconnection (the next reading is recent), and live from now, a read key resumes as before.
+      const resumed = reader.subscribe(`subscription { readings(after: "${first}") { cursor } }`);
+      const analyst = await openWs(app.url, fixture.a.keys.analyst);
+      const replayed = analyst.subscribe(`subscription { readings(after: "${before}") { cursor } }`);
+      await waitFor(() => replayed.results.length > 0, "the analyst's replay");
+      const cursors = (replayed.results as { data: { readings: { cursor: string }[] } }[]).flatMap((r) => r.data.readings.map((reading) => reading.cursor));
+      expect(cursors[0]).toBe(first);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(resumed.errors).toEqual([]);
+      expect(replayed.errors).toEqual([]);
+      await reader.close();
+      await analyst.close();
+    } finally {
+      await app.sql(sql`update readings set received_at = ${storedAt}::timestamptz where seq = ${first}::int8`);
+    }
+  });
+
   it("refuses a registration naming another tenant's source id whole: none of the caller's sources is created or changed", async () => {
     const listed = async (tenant: 'a' | 'b') =>
       ((await asAdmin(tenant, '{ sources(first: 500) { edges { node { id kind name } } } }')).sources.edges as { node: { id: string } }[]).map((e) => e.node);

@@ -121,6 +121,17 @@ export async function transitionsAfter(db: Db, after: bigint, upTo: bigint | nul
   return found.map(({ transition, current }) => ({ ...transition, current }));
 }
 
+/** When the first transition after `seq` was stored; null if none. */
+export async function transitionStoredAfter(db: Db, seq: bigint): Promise<Date | null> {
+  const [row] = await db
+    .select({ at: alertTransitions.at })
+    .from(alertTransitions)
+    .where(sql`${alertTransitions.seq} > ${seq.toString()}::int8`)
+    .orderBy(asc(alertTransitions.seq))
+    .limit(1);
+  return row?.at ?? null;
+}
+
 /** The seq of the last transition stored (0 if none). */
 export async function lastTransitionSeq(db: Db): Promise<bigint> {
   const [row] = await db.select({ seq: sql<string>`coalesce(max(${alertTransitions.seq}), 0)::text` }).from(alertTransitions);

@@ -108,6 +108,17 @@ export async function fraudSignalsAfter(db: Db, after: bigint, upTo: bigint | nu
   return rows.map(toStoredSignal);
 }
 
+/** When the first signal raised or changed after `seq` was stored; null if none. */
+export async function signalStoredAfter(db: Db, seq: bigint): Promise<Date | null> {
+  const [row] = await db
+    .select({ at: fraudSignals.updatedAt })
+    .from(fraudSignals)
+    .where(sql`${fraudSignals.seq} > ${seq.toString()}::int8`)
+    .orderBy(asc(fraudSignals.seq))
+    .limit(1);
+  return row?.at ?? null;
+}
+
 /** The seq of the signal raised or changed last (0 if none). */
 export async function lastFraudSeq(db: Db): Promise<bigint> {
   const [row] = await db.select({ seq: sql<string>`coalesce(max(${fraudSignals.seq}), 0)::text` }).from(fraudSignals);

@@ -121,6 +121,15 @@ export async function readingsAfter(
   return found.map(toReading);
 }
 
+/** When the first reading after `cursor` was stored (its event time, for a row from before received_at); null if none. */
+export async function readingStoredAfter(db: Executor, cursor: bigint): Promise<Date | null> {
+  const [found] = await rows<{ at: string }>(
+    db,
+    sql`select extract(epoch from coalesce(received_at, time)) * 1000 as at from readings where seq > ${cursor.toString()}::int8 order by seq limit 1`,
+  );
+  return found ? new Date(Number(found.at)) : null;
+}
+
 /** The newest reading of each (source, metric) pair, one index probe per pair. */
 export async function latestReadings(
   db: Executor,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deleteRule, getAlert, insertRule, lastTransitionSeq, listAlerts, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { deleteRule, getAlert, insertRule, lastTransitionSeq, listAlerts, transitionStoredAfter, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { ALERT_RULE_KINDS, ALERT_STATES, type AlertRuleKind, type AlertState } from '../db/schema.js';
 import { formatDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
@@ -400,17 +400,18 @@ builder.subscriptionField('alerts', (t) =>
       ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all).' }),
       after: t.arg.string({
         description:
-          'Resume after this seq (AlertEvent.seq): the last one received. One past the last stored transition is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the open alerts again and resume after that.',
+          'Resume after this seq (AlertEvent.seq): the last one received. One past the last stored transition is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the open alerts again and resume after that. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too.',
       }),
     },
     subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
-      const after = await resumePoint(
-        ctx,
-        args.after,
-        () => lastTransitionSeq(ctx.services.database.db),
-        (argument, seq, last) => `${argument} ${seq} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`,
-      );
+      const { db } = ctx.services.database;
+      const after = await resumePoint(ctx, args.after, {
+        noun: 'alert transitions',
+        newest: () => lastTransitionSeq(db),
+        ahead: (argument, seq, last) => `${argument} ${seq} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`,
+        storedAfter: (seq) => transitionStoredAfter(db, seq),
+      });
       const severities = filterSet<string>(args.severities);
       const states = filterSet<string>(args.states);
       const sources = filterSet(await ctx.scope.sources(args.sourceIds));

@@ -1,6 +1,6 @@
 import type { GraphQLContext } from './context.js';
-import { formatWindowSpec, parseWindowSpec, WINDOW_HINT } from '../duration.js';
-import { ValidationError } from '../errors.js';
+import { formatDuration, formatWindowSpec, parseWindowSpec, WINDOW_HINT } from '../duration.js';
+import { ForbiddenError, ValidationError } from '../errors.js';
 import { inDateTimeRange } from '../iso-time.js';
 import { parseCursor } from './pagination.js';
 
@@ -25,24 +25,42 @@ export function noteStreamCursor(event: unknown, context: unknown): void {
   else if (typeof last?.seq === 'string') stream.lastCursor = last.seq;
 }
 
+/** A stream a subscription can resume on (readings, alert transitions, fraud signals), for resumePoint. */
+export interface ResumableStream {
+  /** What it holds, as the refusals name it. */
+  noun: string;
+  /** The newest position a client may resume after (at least `cursor` when this node knows it is). */
+  newest(cursor: bigint): Promise<bigint>;
+  /** The refusal of a position past `newest`, in the stream's words. */
+  ahead(argument: string, cursor: bigint, newest: bigint): string;
+  /** When the first item after `cursor` was stored (null: none yet). */
+  storedAfter(cursor: bigint): Promise<Date | null>;
+}
+
 /**
- * Where a resumable subscription (readings, alerts, fraud signals) starts: after its SSE Last-Event-ID, which wins
- * over `after` (an EventSource reconnects with the URL it started with, `after` included, and the id of the last
- * event it got: that one is where it is), else after `after`; null: live from now. One past `newest(cursor)`
- * belongs to another history (a database restored from an older backup) and is refused, naming where to resume
- * (`resumeAfter`), in the words of `ahead`.
+ * Where a resumable subscription starts: after its SSE Last-Event-ID, which wins over `after` (an EventSource
+ * reconnects with the URL it started with, `after` included, and the id of the last event it got: that one is
+ * where it is), else after `after`; null: live from now. Refused, naming where to resume (`resumeAfter`):
+ * - a position past the newest, which belongs to another history (a database restored from an older backup);
+ * - for a `read` key, one whose replay would begin more than READ_KEY_REPLAY back: a screen resumes after a
+ *   reconnection, and reads the current state after a longer absence; history is an analyst's.
  */
-export async function resumePoint(
-  ctx: GraphQLContext,
-  after: string | null | undefined,
-  newest: (cursor: bigint) => Promise<bigint>,
-  ahead: (argument: string, cursor: bigint, newest: bigint) => string,
-): Promise<bigint | null> {
+export async function resumePoint(ctx: GraphQLContext, after: string | null | undefined, stream: ResumableStream): Promise<bigint | null> {
   const argument = ctx.lastEventId !== null ? 'Last-Event-ID' : 'after';
   const cursor = parseCursor(ctx.lastEventId ?? after, argument);
   if (cursor === null) return null;
-  const last = await newest(cursor);
-  if (cursor > last) throw new ValidationError(ahead(argument, cursor, last), { argument, resumeAfter: last.toString() });
+  const newest = await stream.newest(cursor);
+  if (cursor > newest) throw new ValidationError(stream.ahead(argument, cursor, newest), { argument, resumeAfter: newest.toString() });
+  const limitMs = ctx.services.config.auth.readKeyReplayMs;
+  if (ctx.principal.role === 'read' && limitMs > 0) {
+    const since = await stream.storedAfter(cursor);
+    if (since !== null && Date.now() - since.getTime() > limitMs) {
+      throw new ForbiddenError(
+        `${argument} ${cursor} is more than ${formatDuration(limitMs)} back: a read key replays at most that much of the ${stream.noun} (READ_KEY_REPLAY); read the current state and resume after resumeAfter, or use an analyst key`,
+        { argument, resumeAfter: newest.toString(), replayLimitMs: limitMs },
+      );
+    }
+  }
   return cursor;
 }
 

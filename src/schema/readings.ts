@@ -1,4 +1,4 @@
-import { readingsAfter, type Reading } from '../db/readings.js';
+import { readingsAfter, readingStoredAfter, type Reading } from '../db/readings.js';
 import { QUALITIES, type Quality } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
 import { committedOffset } from '../db/offsets.js';
@@ -99,7 +99,7 @@ builder.subscriptionField('readings', (t) =>
       metrics: t.arg.stringList({ description: 'Only these metrics; all when omitted.' }),
       after: t.arg.string({
         description:
-          'Resume after this cursor. One ahead of the stored stream (a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the newest committed cursor: read the state again and resume after that.',
+          'Resume after this cursor. One ahead of the stored stream (a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the newest committed cursor: read the state again and resume after that. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too.',
       }),
     },
     subscribe: async (_root, args, ctx) => {
@@ -107,12 +107,12 @@ builder.subscriptionField('readings', (t) =>
       checkMetrics(args.metrics, 'metrics');
       const { readingsTail, readingsFeed, database } = ctx.services;
       // Another node may be a little ahead of this one, but never ahead of the committed stream.
-      const after = await resumePoint(
-        ctx,
-        args.after,
-        async (cursor) => (cursor <= readingsTail.position ? readingsTail.position : committedOffset(database.db, READINGS_STREAM)),
-        (argument, cursor, committed) => `${argument} ${cursor} is ahead of the stream (last committed cursor is ${committed}); resume with a cursor this API returned`,
-      );
+      const after = await resumePoint(ctx, args.after, {
+        noun: 'readings',
+        newest: async (cursor) => (cursor <= readingsTail.position ? readingsTail.position : committedOffset(database.db, READINGS_STREAM)),
+        ahead: (argument, cursor, committed) => `${argument} ${cursor} is ahead of the stream (last committed cursor is ${committed}); resume with a cursor this API returned`,
+        storedAfter: (cursor) => readingStoredAfter(database.db, cursor),
+      });
       const sourceIds = await ctx.scope.sources(args.sourceIds);
       return readingsFeed.subscribe({ tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics, after });
     },

@@ -537,13 +537,14 @@ class Store {
  * Where a subscription goes on after `error`, given its own cursor (null: none yet), and whether the state must be
  * read again; null when the error needs neither (`live` resubscribes after the cursor it has).
  * - A cursor the server refuses (BAD_USER_INPUT: ahead of what it has stored, as on a database restored from an older
- *   backup) would be refused on every retry: resume after the newest the refusal names, and read the state again.
+ *   backup; FORBIDDEN: further back than a read key may replay, after a long absence) would be refused on every
+ *   retry: resume after the newest the refusal names, and read the state again.
  * - SLOW_CONSUMER before the first item arrived: resume where the server says the subscription stood, or read the
  *   state again when it cannot say. With a cursor of its own, the page resumes after that.
  */
 function recovery(error: ApiError, own: bigint | null): { cursor: bigint | null; reread: boolean } | null {
   const named = error.resumeAfter !== undefined && error.resumeAfter !== null ? BigInt(error.resumeAfter) : null;
-  if (error.code === 'BAD_USER_INPUT' && named !== null) return { cursor: named, reread: true };
+  if ((error.code === 'BAD_USER_INPUT' || error.code === 'FORBIDDEN') && named !== null) return { cursor: named, reread: true };
   if (error.code === 'SLOW_CONSUMER' && own === null) return { cursor: named, reread: named === null };
   return null;
 }
