@@ -6,6 +6,7 @@ import { ownedBy } from './sources.js';
 import type { Db } from './client.js';
 import { alertRules, alerts, alertTransitions, sources, type AlertState } from './schema.js';
 import { lockUntilCommit } from './advisory-lock.js';
+import { lastSeq, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
 
 export type AlertRow = typeof alerts.$inferSelect;
 /** A transition as its history lists it (without the alert's snapshot, which only a resuming subscription reads). */
@@ -110,8 +111,7 @@ export async function transitionsAfter(db: Db, after: bigint, upTo: bigint | nul
     .leftJoin(alerts, and(sql`${alertTransitions.alert} is null`, eq(alerts.id, alertTransitions.alertId)))
     .where(
       and(
-        sql`${alertTransitions.seq} > ${after.toString()}::int8`,
-        upTo === null ? undefined : sql`${alertTransitions.seq} <= ${upTo.toString()}::int8`,
+        seqRange(alertTransitions.seq, after, upTo),
         sql`${alertTransitions.alert} is distinct from ${NOT_PUBLISHED}`,
         tenantId === undefined ? undefined : ownedBy(sql`coalesce(${alertTransitions.alert} ->> 'sourceId', ${alerts.sourceId})`, tenantId),
       ),
@@ -121,22 +121,13 @@ export async function transitionsAfter(db: Db, after: bigint, upTo: bigint | nul
   return found.map(({ transition, current }) => ({ ...transition, current }));
 }
 
+const TRANSITIONS: SeqOrdered = { table: alertTransitions, seq: alertTransitions.seq, storedAt: alertTransitions.at };
+
 /** When the first transition after `seq` was stored; null if none. */
-export async function transitionStoredAfter(db: Db, seq: bigint): Promise<Date | null> {
-  const [row] = await db
-    .select({ at: alertTransitions.at })
-    .from(alertTransitions)
-    .where(sql`${alertTransitions.seq} > ${seq.toString()}::int8`)
-    .orderBy(asc(alertTransitions.seq))
-    .limit(1);
-  return row?.at ?? null;
-}
+export const transitionStoredAfter = (db: Db, seq: bigint): Promise<Date | null> => storedAfter(db, TRANSITIONS, seq);
 
 /** The seq of the last transition stored (0 if none). */
-export async function lastTransitionSeq(db: Db): Promise<bigint> {
-  const [row] = await db.select({ seq: sql<string>`coalesce(max(${alertTransitions.seq}), 0)::text` }).from(alertTransitions);
-  return BigInt(row!.seq);
-}
+export const lastTransitionSeq = (db: Db): Promise<bigint> => lastSeq(db, TRANSITIONS);
 
 /**
  * Opens an alert unless this one exists, or another episode of the same rule

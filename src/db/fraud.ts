@@ -4,6 +4,7 @@ import type { Db } from './client.js';
 import { fraudSignals } from './schema.js';
 import { upsertAll } from './processor-outputs.js';
 import { lockUntilCommit } from './advisory-lock.js';
+import { lastSeq, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
 
 /** A signal as the pipelines store and publish it: stamped with its tenant (processors/tenant-scope.ts). */
 export type TenantFraudSignal = FraudSignal & { tenantId: string };
@@ -98,8 +99,7 @@ export async function fraudSignalsAfter(db: Db, after: bigint, upTo: bigint | nu
     .from(t)
     .where(
       and(
-        sql`${t.seq} > ${after.toString()}::int8`,
-        upTo === null ? undefined : sql`${t.seq} <= ${upTo.toString()}::int8`,
+        seqRange(t.seq, after, upTo),
         tenantId === undefined ? undefined : sql`${t.tenantId} = ${tenantId}`,
       ),
     )
@@ -108,19 +108,10 @@ export async function fraudSignalsAfter(db: Db, after: bigint, upTo: bigint | nu
   return rows.map(toStoredSignal);
 }
 
+const SIGNALS: SeqOrdered = { table: fraudSignals, seq: fraudSignals.seq, storedAt: fraudSignals.updatedAt };
+
 /** When the first signal raised or changed after `seq` was stored; null if none. */
-export async function signalStoredAfter(db: Db, seq: bigint): Promise<Date | null> {
-  const [row] = await db
-    .select({ at: fraudSignals.updatedAt })
-    .from(fraudSignals)
-    .where(sql`${fraudSignals.seq} > ${seq.toString()}::int8`)
-    .orderBy(asc(fraudSignals.seq))
-    .limit(1);
-  return row?.at ?? null;
-}
+export const signalStoredAfter = (db: Db, seq: bigint): Promise<Date | null> => storedAfter(db, SIGNALS, seq);
 
 /** The seq of the signal raised or changed last (0 if none). */
-export async function lastFraudSeq(db: Db): Promise<bigint> {
-  const [row] = await db.select({ seq: sql<string>`coalesce(max(${fraudSignals.seq}), 0)::text` }).from(fraudSignals);
-  return BigInt(row!.seq);
-}
+export const lastFraudSeq = (db: Db): Promise<bigint> => lastSeq(db, SIGNALS);
