@@ -17,6 +17,8 @@ import { primaryBackends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { startForwarder } from './support/forwarder.js';
 import { startServerProcess } from './support/server-process.js';
+import { gql } from './support/keyed-client.js';
+import { createApiKey } from '../src/auth/key-admin.js';
 import { dashboardFigures, dashboardLoad, DASHBOARD_VIEWPORTS } from '../bench/dashboard.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../bench/support/chromium.js';
 import type {} from '../web/src/probe.js';
@@ -469,6 +471,58 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     }
     // About 18 s on a quiet machine: three embedded-database starts. Room for a busy one.
   }, 180_000);
+
+  it('reads the wall again and goes on live when a read key comes back after longer than it may replay (READ_KEY_REPLAY)', async () => {
+    const ward = await startTestApp(embedded, { env: { AUTH: 'on', READ_KEY_REPLAY: '2s', PROCESSORS: 'off' } });
+    let opened: Page | undefined;
+    try {
+      const { db } = ward.server.services.database;
+      const keyOf = async (role: 'admin' | 'read') => (await createApiKey(db, { tenantId: 'replay-ward', role, name: `${role} key`, expiresAt: null, createdBy: 'test' }, { createTenant: '' })).key;
+      const [admin, reader] = [await keyOf('admin'), await keyOf('read')];
+      const call = gql(`${ward.url}/graphql`);
+      const post = async (value: number) => {
+        const { body } = await call(admin, 'mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) { accepted } }', {
+          r: [{ sourceId: 'replay-1', metric: 'heart_rate', value, time: iso(Date.now()) }],
+        });
+        expect(body.data.ingestReadings.accepted).toBe(1);
+      };
+      await call(admin, 'mutation { registerSources(sources: [{ id: "replay-1", kind: PATIENT, name: "Replay patient" }]) { id } }');
+      await post(70);
+      // The ward's screen, on a read key, behind a network that can be cut.
+      let cut = false;
+      const sockets = new Set<{ close(): Promise<void> }>();
+      const page = (opened = await open(`${ward.url}/`, {
+        prepare: async (context) => {
+          await context.addInitScript((key) => localStorage.setItem('vigil.apiKey', key), reader);
+          await context.routeWebSocket(/\/graphql$/, (ws) => {
+            if (cut) return void ws.close();
+            sockets.add(ws);
+            ws.connectToServer();
+          });
+        },
+      }));
+      await poll(() => text(page, '#connection')).toContain('Live');
+      await post(71);
+      await poll(() => vital(page, 'replay-1', 'heart_rate').textContent()).toBe('71');
+
+      // Cut for longer than the key may replay, while a reading is stored: resuming after the page's cursor is refused.
+      cut = true;
+      await Promise.all([...sockets].map((ws) => ws.close()));
+      sockets.clear();
+      await post(72);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      cut = false;
+      // The page reads the wall again (72 is in the read) and resumes where the refusal said, live from there.
+      await poll(() => vital(page, 'replay-1', 'heart_rate').textContent(), 20_000).toBe('72');
+      await poll(() => text(page, '#connection')).toContain('Live');
+      await post(73);
+      await poll(() => vital(page, 'replay-1', 'heart_rate').textContent()).toBe('73');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await opened?.context().close();
+      await ward.close();
+    }
+  }, 60_000);
 
   it('shows every open alert on the wall, more than a page of them: the oldest, most overdue ones too', async () => {
     const ward = await startTestApp(embedded, { env: { PROCESSORS: 'off' } });
