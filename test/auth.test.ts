@@ -7,7 +7,7 @@ import { FIELD_ROLES } from '../src/auth/policy.js';
 import { ROLES, type Role } from '../src/db/schema.js';
 import { schema } from '../src/schema/index.js';
 import { primaryBackends } from './support/backends.js';
-import { sql, startTestApp, type TestApp } from './support/app.js';
+import { directConnection, sql, startTestApp, type TestApp } from './support/app.js';
 import { at } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
 import WebSocket from 'ws';
@@ -169,6 +169,31 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
       const burst = (await Promise.all(Array.from({ length: 30 }, () => post(unknownKey(), '127.0.0.3')))).map((r) => r.status);
       expect(burst.filter((status) => status === 401).length).toBeLessThanOrEqual(19);
       expect(burst.filter((status) => status !== 401).every((status) => status === 429)).toBe(true);
+      if (backend.database === 'postgres') {
+        // So are a clean address's first ones: at most 20 distinct ids are looked up at once. The lookups are held
+        // back by a lock, so that all 40 are in flight together, as on a busy database.
+        const direct = directConnection((app.config.database as { schema: string }).schema);
+        let release!: () => void;
+        let locked!: () => void;
+        const held = new Promise<void>((resolve) => (locked = resolve));
+        const holding = direct.begin(async (tx) => {
+          await tx.unsafe('lock table api_keys in access exclusive mode');
+          locked();
+          await new Promise<void>((resolve) => (release = resolve));
+        });
+        await held;
+        const answers = Promise.all(Array.from({ length: 40 }, () => post(unknownKey(), '127.0.0.4')));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        release();
+        await holding;
+        await direct.end();
+        const first = (await answers).map((r) => r.status);
+        expect(first.filter((status) => status === 401).length).toBeLessThanOrEqual(20);
+        expect(first.filter((status) => status !== 401).every((status) => status === 429)).toBe(true);
+      }
+      // A device's own burst (one valid key many times at once, on a node that has not seen it) all gets through.
+      const device = (await newKey('a', 'read')).key;
+      expect((await Promise.all(Array.from({ length: 40 }, () => post(device, '127.0.0.5')))).map((r) => r.status)).toEqual(Array(40).fill(200));
     });
 
     it('takes the key from Authorization, X-API-Key, graphql-ws connection_init and an SSE request header', async () => {

@@ -9,6 +9,8 @@ import type { Logger } from '../log.js';
 const CACHE_MS = 1_000;
 /** How old the ids of usable keys may be when a throttled address presents an id not among them. */
 const USABLE_IDS_MAX_AGE_MS = 10_000;
+/** Retry-After for an address refused only for the unknown ids it has being looked up at once: they are answered within it. */
+const CROWDED_RETRY_MS = 1_000;
 /** At most this many usable ids are held (the newest keys'): a throttled address presenting an older one gets 429, as before. */
 const USABLE_IDS_HELD = 100_000;
 
@@ -63,8 +65,8 @@ export class Authenticator {
    */
   private usableIds: { ids: Set<string>; readAt: number } | undefined;
   private readingIds: Promise<Set<string>> | undefined;
-  /** Per address, the keys being looked up now. */
-  private readonly lookingUp = new Map<string, number>();
+  /** Per address, the key ids being looked up now, and by how many of its requests. */
+  private readonly lookingUp = new Map<string, Map<string, number>>();
   /** Per address, the invalid keys (their hashes) it presented in its current window. */
   private readonly guesses = new Map<string, { keys: Set<string>; windowEnds: number }>();
   /** Refusals since start by reason (vigil_auth_failures_total): a feed whose key expired or was revoked just stops. */
@@ -87,7 +89,9 @@ export class Authenticator {
     const throttledFor = this.throttledFor(address);
     if (throttledFor > 0 && !(await this.usable(parsed.id))) throw this.throttled(address, throttledFor);
     let row: ApiKeyRow | undefined;
-    this.lookingUp.set(address, (this.lookingUp.get(address) ?? 0) + 1);
+    const ids = this.lookingUp.get(address) ?? new Map<string, number>();
+    this.lookingUp.set(address, ids);
+    ids.set(parsed.id, (ids.get(parsed.id) ?? 0) + 1);
     try {
       row = await this.lookup(parsed.id);
     } catch (error) {
@@ -95,9 +99,10 @@ export class Authenticator {
       if (throttledFor > 0) throw this.throttled(address, throttledFor);
       throw error;
     } finally {
-      const left = this.lookingUp.get(address)! - 1;
-      if (left === 0) this.lookingUp.delete(address);
-      else this.lookingUp.set(address, left);
+      const left = ids.get(parsed.id)! - 1;
+      if (left > 0) ids.set(parsed.id, left);
+      else ids.delete(parsed.id);
+      if (ids.size === 0 && this.lookingUp.get(address) === ids) this.lookingUp.delete(address);
     }
     if (!row || !secretMatches(parsed.secret, row.secretHash)) {
       if (throttledFor > 0) throw this.throttled(address, throttledFor);
@@ -134,16 +139,19 @@ export class Authenticator {
   /** How long the address's lookups stay limited to usable ids (0: they are not). */
   private throttledFor(address: string): number {
     const window = this.guesses.get(address);
-    if (!window) return 0;
-    const left = window.windowEnds - Date.now();
-    if (left <= 0) {
-      this.guesses.delete(address);
-      return 0;
+    let invalid = 0;
+    let left = 0;
+    if (window) {
+      left = window.windowEnds - Date.now();
+      if (left > 0) invalid = window.keys.size;
+      else this.guesses.delete(address);
     }
-    // Keys still being looked up count once the address has presented an invalid one: requests sent all at once
-    // would otherwise each pass before any of them is known to be invalid.
-    const pending = window.keys.size > 0 ? (this.lookingUp.get(address) ?? 0) : 0;
-    return window.keys.size + pending >= INVALID_KEYS_PER_ADDRESS ? left : 0;
+    // Distinct ids still being looked up count too: requests sent all at once (a clean address's first burst
+    // included) would otherwise each pass before any of them is known to be invalid. Distinct, so that one key sent
+    // many times at once counts once; and a usable key still passes (authenticate), so a device's own burst does.
+    const pending = this.lookingUp.get(address)?.size ?? 0;
+    if (invalid + pending < INVALID_KEYS_PER_ADDRESS) return 0;
+    return invalid > 0 ? left : CROWDED_RETRY_MS;
   }
 
   private noteInvalid(address: string, key: string): void {
