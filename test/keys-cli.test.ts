@@ -132,6 +132,27 @@ describe('npm run keys', () => {
     const longAgo = new Date(Date.now() - 120_000);
     utimesSync(join(dataDir, 'vigil.pid'), longAgo, longAgo);
     expect(keys('list').code).toBe(0);
+
+    // Four operators at once on a lock left by a process that is gone: one takes it over and the others wait their
+    // turn or are refused by name; none opens the database while another has it, and nothing is left beside it.
+    writeFileSync(join(dataDir, 'vigil.pid'), `2147483646 ${hostname()}\n`);
+    const runs = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', 'list'], {
+          env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let err = '';
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+        const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+        return { code, err };
+      }),
+    );
+    for (const run of runs) if (run.code !== 0) expect(run, run.err).toMatchObject({ code: 1, err: expect.stringContaining('is in use by another process') });
+    expect(runs.some((run) => run.code === 0)).toBe(true);
+    expect(readdirSync(dataDir).filter((entry) => entry.startsWith('vigil.pid'))).toEqual([]);
+    const whole = keys('list');
+    expect(whole.code, whole.err).toBe(0);
   }, 120_000);
 
   it('refuses a new DATA_DIR while another process creates the database in it, and leaves it to that process', async () => {

@@ -1,4 +1,5 @@
-import { readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { linkSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -40,7 +41,7 @@ function lockFile(file: string, dataDir: string): () => void {
       writeFileSync(file, mine, { flag: 'wx' });
       break;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 5) throw error;
       let holder: { pid: number; host: string | undefined; content: string };
       try {
         const content = readFileSync(file, 'utf8');
@@ -62,11 +63,22 @@ function lockFile(file: string, dataDir: string): () => void {
             `If no such process runs, delete ${file}`,
         );
       }
+      // Moved aside in one step, then checked: another process may have taken it over since it was read, and a check
+      // before an unlink left a moment in which its fresh lock went instead, and both held the database. A fresh
+      // lock moved aside is put back (unless a third process has made one meanwhile).
+      const aside = `${file}.${randomBytes(6).toString('hex')}.stale`;
       try {
-        // Another process may have taken it over since it was read: only the stale holder's file goes.
-        if (readFileSync(file, 'utf8') === holder.content) unlinkSync(file);
-      } catch (unlinkError) {
-        if ((unlinkError as NodeJS.ErrnoException).code !== 'ENOENT') throw unlinkError;
+        renameSync(file, aside);
+      } catch (renameError) {
+        if ((renameError as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw renameError;
+      }
+      try {
+        if (readFileSync(aside, 'utf8') !== holder.content) linkSync(aside, file);
+      } catch (linkError) {
+        if ((linkError as NodeJS.ErrnoException).code !== 'EEXIST') throw linkError;
+      } finally {
+        unlinkSync(aside);
       }
     }
   }

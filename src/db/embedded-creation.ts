@@ -34,7 +34,8 @@ export async function ensureEmbeddedDatabase(dataDir: string, create: (dir: stri
     rmSync(creating, { recursive: true, force: true });
   }
   if (!existsSync(created)) {
-    const others = readdirSync(dataDir).filter((entry) => entry !== LOCK_FILE);
+    // The lock, and what a takeover of a stale one moves aside for a moment (data-dir-lock.ts).
+    const others = readdirSync(dataDir).filter((entry) => !entry.startsWith(LOCK_FILE));
     if (others.length > 0) {
       const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? `, and ${others.length - 3} more` : '');
       throw new DataDirError(`DATA_DIR ${dataDir} holds no embedded database and is not empty (${shown}): set DATA_DIR to an empty or new directory`);
