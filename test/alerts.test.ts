@@ -622,6 +622,28 @@ describe.each(primaryBackends)('retiring sources on $name', (backend) => {
     await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
   });
 
+  it('opens no alert for a reading of a discharged patient judged before the processors learnt of the discharge', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('dis-race') });
+    const high = (await app.mutate(CreateAlertRuleDocument, { input: { name: 'HR > 150 (discharge race)', kind: 'THRESHOLD', sourceIds: ['dis-race'], metric: 'heart_rate', above: 150, severity: 'HIGH' } })).createAlertRule;
+    const post = async (readings: ReadingInput[]) => {
+      await app.mutate(IngestReadingsDocument, { readings });
+      await app.settle();
+    };
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });
+    // Retired in the database only: the nodes' stays are told over pub/sub, and this is the moment before they hear.
+    await app.sql(sql`update sources set retired_at = now() where id = 'dis-race'`);
+    await post([at(Date.now(), 'dis-race', 'heart_rate', 170, 0)]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await app.mutate(AlertsDocument, { ruleIds: [high.id] })).alerts.edges).toEqual([]);
+    expect(events(live)).toEqual([]);
+    // Readmitted, the patient's next reading alerts as before.
+    await app.mutate(RegisterSourcesDocument, { sources: patients('dis-race') });
+    await post([at(Date.now() + 1_000, 'dis-race', 'heart_rate', 172, 0)]);
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length === 1, 'the readmitted patient firing');
+    expect(kinds(events(live))).toEqual(['FIRING']);
+    await live.close();
+  });
+
   it('a patient named by a rule, discharged while its signal was lost and readmitted before it sends again, raises signal loss again', async () => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('dis-3') });
     const silence = (await app.mutate(CreateAlertRuleDocument, { input: { name: 'Bed 3 silent', kind: 'NO_DATA', sourceIds: ['dis-3'], expectedInterval: '1s' } })).createAlertRule;

@@ -132,6 +132,12 @@ export class AlertService {
         }
         continue;
       }
+      // Judged before this node learnt of the patient's discharge (stays reach the processors over pub/sub): no alert
+      // opens for a retired source, as none opens in fire(), and none is left open by resolveRetired.
+      if ((t.kind === 'PENDING' || t.kind === 'FIRING') && (await isRetired(tx, t.sourceId))) {
+        this.log.debug({ alertId: t.alertId, kind: t.kind }, 'alert transition for a retired source (a discharged patient); recorded only');
+        continue;
+      }
       const alert = await this.applyTransition(tx, t, events);
       if (alert) {
         // An escalated alert kept a higher severity than the evaluation's (reassessedSeverity): the transition says so too.
