@@ -35,6 +35,27 @@ async function keysStdoutClosed(...args: string[]) {
 }
 
 /**
+ * `count` runs of `npm run keys -- list` on `dir` started at once: each lists, or is refused by name because another
+ * has the database open; at least one lists.
+ */
+async function keysListAtOnce(dir: string, count: number) {
+  const runs = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', 'list'], {
+        env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dir, LOG_LEVEL: 'silent' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      return { code, err };
+    }),
+  );
+  for (const run of runs) if (run.code !== 0) expect(run, run.err).toMatchObject({ code: 1, err: expect.stringContaining('is in use by another process') });
+  expect(runs.some((run) => run.code === 0)).toBe(true);
+}
+
+/**
  * `check` with `runKeys` in this process (a process each costs seconds) on the embedded database in `dir`, with what
  * it prints captured.
  */
@@ -136,20 +157,7 @@ describe('npm run keys', () => {
     // Four operators at once on a lock left by a process that is gone: one takes it over and the others wait their
     // turn or are refused by name; none opens the database while another has it, and nothing is left beside it.
     writeFileSync(join(dataDir, 'vigil.pid'), `2147483646 ${hostname()}\n`);
-    const runs = await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', 'list'], {
-          env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let err = '';
-        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-        const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-        return { code, err };
-      }),
-    );
-    for (const run of runs) if (run.code !== 0) expect(run, run.err).toMatchObject({ code: 1, err: expect.stringContaining('is in use by another process') });
-    expect(runs.some((run) => run.code === 0)).toBe(true);
+    await keysListAtOnce(dataDir, 4);
     expect(readdirSync(dataDir).filter((entry) => entry.startsWith('vigil.pid'))).toEqual([]);
     const whole = keys('list');
     expect(whole.code, whole.err).toBe(0);
@@ -174,20 +182,7 @@ describe('npm run keys', () => {
     // Three operators at once on another new directory: each creates the database or is refused by name, and the
     // database opens afterwards (before the lock came first, the others failed with PGlite's "Aborted()").
     const racing = join(dataDir, 'racing');
-    const runs = await Promise.all(
-      Array.from({ length: 3 }, async () => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'keys', 'list'], {
-          env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: racing, LOG_LEVEL: 'silent' },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let err = '';
-        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-        const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-        return { code, err };
-      }),
-    );
-    for (const run of runs) if (run.code !== 0) expect(run, run.err).toMatchObject({ code: 1, err: expect.stringContaining('is in use by another process') });
-    expect(runs.some((run) => run.code === 0)).toBe(true);
+    await keysListAtOnce(racing, 3);
     await inProcess(racing, async () => expect(await runKeys(['list'])).toBe(0));
   }, 120_000);
 

@@ -10,8 +10,7 @@ import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import type { GraphQLContext } from './context.js';
 import { checkFilterSize, emitBatch, filterSet, resumePoint } from './live.js';
-import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage, type Page } from './pagination.js';
-import { selectsField } from './selection.js';
+import { checkTimeRange, pageSize, parseCursor, positionedConnectionOf, positionIfAsked, toPage } from './pagination.js';
 import { LIST_SIZE, pageArgs, type PageBounds } from './cost.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 50 };
@@ -311,15 +310,11 @@ const AlertEventRef = builder.objectRef<AlertEvent>('AlertEvent').implement({
   }),
 });
 
-type AlertPage = Page<AlertView> & { lastEventSeq: bigint };
-const AlertConnection = connectionOf<AlertView, AlertPage>('Alert', AlertRef);
-builder.objectField(AlertConnection, 'lastEventSeq', (t) =>
-  t.string({
-    description:
-      "The seq of the last alert transition stored before this page was read (\"0\": none yet): a position in the platform's one sequence of transitions, not this tenant's own. Subscribe to alerts with it as `after` and every transition this page may not show arrives as an event: read it from the first page of open alerts, then subscribe, and nothing falls between the read and the subscription.",
-    resolve: (p) => p.lastEventSeq.toString(),
-  }),
-);
+const AlertConnection = positionedConnectionOf<AlertView>('Alert', AlertRef, {
+  field: 'lastEventSeq',
+  description:
+    "The seq of the last alert transition stored before this page was read (\"0\": none yet): a position in the platform's one sequence of transitions, not this tenant's own. Subscribe to alerts with it as `after` and every transition this page may not show arrives as an event: read it from the first page of open alerts, then subscribe, and nothing falls between the read and the subscription.",
+});
 
 builder.queryField('alerts', (t) =>
   t.field({
@@ -338,7 +333,7 @@ builder.queryField('alerts', (t) =>
       checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, PAGE);
       // Read before the alerts: a transition committed after it is then either in the page or after lastEventSeq.
-      const lastEventSeq = selectsField(info, 'lastEventSeq') ? await lastTransitionSeq(ctx.services.database.db) : 0n;
+      const position = await positionIfAsked(info, 'lastEventSeq', () => lastTransitionSeq(ctx.services.database.db));
       const rows = await listAlerts(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
         states: args.states,
@@ -351,7 +346,7 @@ builder.queryField('alerts', (t) =>
         limit: limit + 1,
       });
       const page = toPage(rows, limit, (a: AlertRow) => a.seq.toString(), args.after);
-      return { ...page, edges: page.edges.map((e) => ({ cursor: e.cursor, node: toAlertView(e.node) })), lastEventSeq };
+      return { ...page, edges: page.edges.map((e) => ({ cursor: e.cursor, node: toAlertView(e.node) })), position };
     },
   }),
 );

@@ -7,8 +7,7 @@ import { PLAIN_LIST } from './plain-list.js';
 import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet, resumePoint } from './live.js';
-import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage, type Page } from './pagination.js';
-import { selectsField } from './selection.js';
+import { checkTimeRange, pageSize, parseCursor, positionedConnectionOf, positionIfAsked, toPage } from './pagination.js';
 import { pageArgs, type PageBounds } from './cost.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 50 };
@@ -85,15 +84,11 @@ const FraudSignalRef = builder.objectRef<SignalView>('FraudSignal').implement({
   }),
 });
 
-type SignalPage = Page<SignalView> & { lastSignalSeq: bigint };
-const FraudSignalConnection = connectionOf<SignalView, SignalPage>('FraudSignal', FraudSignalRef);
-builder.objectField(FraudSignalConnection, 'lastSignalSeq', (t) =>
-  t.string({
-    description:
-      "The seq of the last signal raised or changed before this page was read (\"0\": none yet): a position in the platform's one sequence of fraud signals, not this tenant's own. Subscribe to fraudSignals with it as `after` and every signal raised or changed since arrives as an event: read it from the first page, then subscribe, and nothing falls between the read and the subscription.",
-    resolve: (p) => p.lastSignalSeq.toString(),
-  }),
-);
+const FraudSignalConnection = positionedConnectionOf<SignalView>('FraudSignal', FraudSignalRef, {
+  field: 'lastSignalSeq',
+  description:
+    "The seq of the last signal raised or changed before this page was read (\"0\": none yet): a position in the platform's one sequence of fraud signals, not this tenant's own. Subscribe to fraudSignals with it as `after` and every signal raised or changed since arrives as an event: read it from the first page, then subscribe, and nothing falls between the read and the subscription.",
+});
 
 builder.queryField('fraudSignals', (t) =>
   t.field({
@@ -111,7 +106,7 @@ builder.queryField('fraudSignals', (t) =>
       checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, PAGE);
       // Read before the signals: a signal stored after it is then either in the page or after lastSignalSeq.
-      const lastSignalSeq = selectsField(info, 'lastSignalSeq') ? await lastFraudSeq(ctx.services.database.db) : 0n;
+      const position = await positionIfAsked(info, 'lastSignalSeq', () => lastFraudSeq(ctx.services.database.db));
       const rows = await listFraudSignals(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
         kinds: args.kinds,
@@ -121,7 +116,7 @@ builder.queryField('fraudSignals', (t) =>
         before: parseCursor(args.after, 'after'),
         limit: limit + 1,
       });
-      return { ...toPage<SignalView>(rows, limit, (s) => s.seq, args.after), lastSignalSeq };
+      return { ...toPage<SignalView>(rows, limit, (s) => s.seq, args.after), position };
     },
   }),
 );

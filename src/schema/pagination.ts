@@ -1,7 +1,9 @@
 import type { ObjectRef } from '@pothos/core';
+import type { GraphQLResolveInfo } from 'graphql';
 import { ValidationError } from '../errors.js';
 import { builder } from './builder.js';
 import type { PageBounds } from './cost.js';
+import { selectsField } from './selection.js';
 
 type BuilderTypes = typeof builder.$inferSchemaTypes;
 
@@ -23,11 +25,33 @@ export const PageInfoRef = builder.objectRef<PageInfo>('PageInfo').implement({
   }),
 });
 
+/** A page that also names a stream position: where to subscribe after reading it (positionedConnectionOf). */
+export interface PositionedPage<T> extends Page<T> {
+  position: bigint;
+}
+
+/** A Relay-style connection type `<name>Connection` with `<name>Edge`s over `node`. */
+export function connectionOf<T>(name: string, node: ObjectRef<BuilderTypes, T>) {
+  return connectionType<T, Page<T>>(name, node);
+}
+
 /**
- * A Relay-style connection type `<name>Connection` with `<name>Edge`s over `node`. A page type `P` that carries more
- * than edges and pageInfo gets its further fields with builder.objectField on the returned ref.
+ * A connection whose pages also name a stream position as `field` (alerts' lastEventSeq, sources'
+ * lastReadingCursor, fraud signals' lastSignalSeq), read by the resolver through positionIfAsked.
  */
-export function connectionOf<T, P extends Page<T> = Page<T>>(name: string, node: ObjectRef<BuilderTypes, T>) {
+export function positionedConnectionOf<T>(name: string, node: ObjectRef<BuilderTypes, T>, position: { field: string; description: string }) {
+  return connectionType<T, PositionedPage<T>>(name, node, position);
+}
+
+/**
+ * The page's stream position, read by `read` (before the page, so that what is stored after it is either in the
+ * page or after the position) only when the query selects `field`: a page asked without it pays no query for it.
+ */
+export async function positionIfAsked(info: GraphQLResolveInfo, field: string, read: () => Promise<bigint>): Promise<bigint> {
+  return selectsField(info, field) ? read() : 0n;
+}
+
+function connectionType<T, P extends Page<T>>(name: string, node: ObjectRef<BuilderTypes, T>, position?: { field: string; description: string }) {
   const edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
     description: `One ${name} of a page, with its cursor.`,
     fields: (t) => ({
@@ -41,6 +65,9 @@ export function connectionOf<T, P extends Page<T> = Page<T>>(name: string, node:
     fields: (t) => ({
       edges: t.field({ type: [edge], description: 'The items of this page, in the order the operation names.', resolve: (p) => p.edges }),
       pageInfo: t.field({ type: PageInfoRef, description: 'Whether more follow, and the cursor to ask for them.', resolve: (p) => p.pageInfo }),
+      ...(position && {
+        [position.field]: t.string({ description: position.description, resolve: (p) => (p as unknown as PositionedPage<T>).position.toString() }),
+      }),
     }),
   });
 }

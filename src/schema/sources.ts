@@ -9,8 +9,7 @@ import { SOURCE_ID_PATTERN, SOURCE_ID_RULE } from '../ingest/reading-item.js';
 import type { Reading } from '../db/readings.js';
 import type { Db } from '../db/client.js';
 import { builder, describedValues } from './builder.js';
-import { connectionOf, pageSize, toPage, type Page } from './pagination.js';
-import { selectsField } from './selection.js';
+import { pageSize, positionedConnectionOf, positionIfAsked, toPage } from './pagination.js';
 import { LIST_SIZE, listLength, pageArgs, type ListSize, type PageBounds } from './cost.js';
 import { ReadingRef } from './readings.js';
 import { checkMetrics } from './metrics.js';
@@ -160,15 +159,11 @@ builder.mutationField('retireSources', (t) =>
   }),
 );
 
-type SourcePage = Page<SourceView> & { lastReadingCursor: bigint };
-const SourceConnection = connectionOf<SourceView, SourcePage>('Source', SourceRef);
-builder.objectField(SourceConnection, 'lastReadingCursor', (t) =>
-  t.string({
-    description:
-      "The readings stream's committed cursor when this page was read (\"0\": none yet): a position in the platform's one stream of readings, not this tenant's own. Every reading at or below it was committed before the read, so the page's `latest` values take it in. Subscribe to readings with it as `after` and every reading since arrives as an event (a few the page already shows may come again): read it from the first page, then subscribe, and nothing falls between the read and the subscription.",
-    resolve: (p) => p.lastReadingCursor.toString(),
-  }),
-);
+const SourceConnection = positionedConnectionOf<SourceView>('Source', SourceRef, {
+  field: 'lastReadingCursor',
+  description:
+    "The readings stream's committed cursor when this page was read (\"0\": none yet): a position in the platform's one stream of readings, not this tenant's own. Every reading at or below it was committed before the read, so the page's `latest` values take it in. Subscribe to readings with it as `after` and every reading since arrives as an event (a few the page already shows may come again): read it from the first page, then subscribe, and nothing falls between the read and the subscription.",
+});
 
 builder.queryField('sources', (t) =>
   t.field({
@@ -185,10 +180,10 @@ builder.queryField('sources', (t) =>
       const { db } = ctx.services.database;
       const ids = args.ids?.length ? await ctx.scope.sources(args.ids, 'ids') : null;
       // Read before the latest readings: a reading committed after it is then in `latest` or after lastReadingCursor.
-      const lastReadingCursor = selectsField(info, 'lastReadingCursor') ? await committedOffset(db, READINGS_STREAM) : 0n;
+      const position = await positionIfAsked(info, 'lastReadingCursor', () => committedOffset(db, READINGS_STREAM));
       const found = await listSources(db, { tenantId: ctx.scope.tenantId, kind: args.kind, ids, after: args.after, limit: limit + 1, includeRetired: args.includeRetired ?? false });
       // The one past the page (there only to tell hasNextPage) is read with it: one id more in the same query.
-      return { ...toPage(withLatest(db, found), limit, (s) => s.id, args.after), lastReadingCursor };
+      return { ...toPage(withLatest(db, found), limit, (s) => s.id, args.after), position };
     },
   }),
 );
