@@ -169,6 +169,24 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     await refused.close();
   });
 
+  it("resumes after a seq whose signal retention has since removed: nothing after it is missed, and it is not taken for another history's", async () => {
+    const burst = (cardId: string, from: number) => [0, 1, 2, 3].map((i) => tx({ minute: from + i, cardId, amount: 900 }));
+    await app.mutate(IngestTransactionsDocument, { transactions: burst('card-expired', 1_500) });
+    await app.settle();
+    const [held] = (await signals()).filter((s) => s.subject === 'card-expired');
+    // The newest signal, swept as RETAIN_FOR would once nothing followed it within that time.
+    const [{ last }] = (await app.sql<{ last: string }>(sql`select max(seq)::text as last from fraud_signals`)) as [{ last: string }];
+    expect(last).toBe(held!.seq);
+    await app.sql(sql`delete from fraud_signals where seq = ${last}::int8`);
+
+    const resumed = await app.subscribeWs(LiveFraudSignalsDocument, { subjects: ['card-later'], after: held!.seq });
+    await app.mutate(IngestTransactionsDocument, { transactions: burst('card-later', 1_600) });
+    const [raised] = (await resumed.results.until((items) => items.some((r) => r.data?.fraudSignals.length), 'the next signal')).flatMap((r) => r.data?.fraudSignals ?? []);
+    expect(raised).toMatchObject({ subject: 'card-later', kind: 'CARD_VELOCITY' });
+    expect(resumed.results.items.flatMap((r) => r.errors ?? [])).toEqual([]);
+    await resumed.close();
+  });
+
   // An IPv4 address also comes IPv4-mapped, as dual-stack servers report their clients.
   it.each([
     { buyer: 'an IPv6 buyer', subject: '2001:db8::7', minute: 200, spellings: ['2001:db8::7', '2001:DB8:0:0::7', '2001:0db8:0000:0000:0000:0000:0000:0007', '2001:db8::0:7'] },

@@ -4,7 +4,7 @@ import type { Db } from './client.js';
 import { fraudSignals } from './schema.js';
 import { upsertAll } from './processor-outputs.js';
 import { lockUntilCommit } from './advisory-lock.js';
-import { lastSeq, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
+import { lastSeq, resumeBound, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
 
 /** A signal as the pipelines store and publish it: stamped with its tenant (processors/tenant-scope.ts). */
 export type TenantFraudSignal = FraudSignal & { tenantId: string };
@@ -115,3 +115,6 @@ export const signalStoredAfter = (db: Db, seq: bigint): Promise<Date | null> => 
 
 /** The seq of the signal raised or changed last (0 if none). */
 export const lastFraudSeq = (db: Db): Promise<bigint> => lastSeq(db, SIGNALS);
+
+/** Where a client holding `seq` may resume (seq-order.ts resumeBound). */
+export const fraudResumeBound = (db: Db, seq: bigint): Promise<bigint> => resumeBound(db, SIGNALS, seq);

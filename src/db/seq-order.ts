@@ -1,6 +1,6 @@
-import { and, asc, sql, type SQL } from 'drizzle-orm';
+import { and, asc, getTableName, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
-import type { Db } from './client.js';
+import { rows, type Db } from './client.js';
 
 /** A table whose rows take a seq in commit order (their writers hold an advisory lock): alert transitions, fraud signals. */
 export interface SeqOrdered {
@@ -19,6 +19,24 @@ export function seqRange(seq: PgColumn, after: bigint, upTo: bigint | null): SQL
 export async function lastSeq(db: Db, { table, seq }: SeqOrdered): Promise<bigint> {
   const [row] = await db.select({ seq: sql<string>`coalesce(max(${seq}), 0)::text` }).from(table);
   return BigInt(row!.seq);
+}
+
+/**
+ * The newest position a client may resume after, given the one it holds (resumePoint's `newest`): the last seq
+ * stored, or the one it holds if this database ever issued it. Retention removes old rows, the newest among them when
+ * nothing followed it, and a seq it took is still this history's: resuming after it misses nothing. Only a seq never
+ * issued (another history's: a database restored from an older backup) is ahead. What is returned to resume after
+ * is always a stored one: an issued seq may be a transaction's still to commit.
+ */
+export async function resumeBound(db: Db, ordered: SeqOrdered, held: bigint): Promise<bigint> {
+  const last = await lastSeq(db, ordered);
+  if (held <= last) return last;
+  const [row] = await rows<{ issued: string | null }>(
+    db,
+    sql`select pg_sequence_last_value(pg_get_serial_sequence(${getTableName(ordered.table)}, ${ordered.seq.name})::regclass)::text as issued`,
+  );
+  const issued = row?.issued == null ? 0n : BigInt(row.issued);
+  return held <= issued ? held : last;
 }
 
 /** When the first row after `after` was stored; null if none. */

@@ -1,4 +1,4 @@
-import { lastFraudSeq, listFraudSignals, signalStoredAfter, type StoredFraudSignal } from '../db/fraud.js';
+import { fraudResumeBound, lastFraudSeq, listFraudSignals, signalStoredAfter, type StoredFraudSignal } from '../db/fraud.js';
 import { ingestTransactions } from '../ingest/ingest-transactions.js';
 import { subjectsAsStored } from '../ingest/transaction-item.js';
 import { FRAUD_KINDS, type FraudKind, type FraudSignal } from '../processors/fraud.js';
@@ -131,7 +131,7 @@ builder.subscriptionField('fraudSignals', (t) =>
       subjects: t.arg.stringList({ description: 'Only signals about these subjects (card or IP; default: all).' }),
       after: t.arg.string({
         description:
-          'Resume after this seq (FraudSignal.seq): the last one received. One past the last stored signal is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the first page of fraudSignals again and resume after that. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too.',
+          'Resume after this seq (FraudSignal.seq): the last one received. One this database never issued (from another history: a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the first page of fraudSignals again and resume after that. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too.',
       }),
     },
     subscribe: async (_root, args, ctx) => {
@@ -139,7 +139,7 @@ builder.subscriptionField('fraudSignals', (t) =>
       const { db } = ctx.services.database;
       const after = await resumePoint(ctx, args.after, {
         noun: 'fraud signals',
-        newest: () => lastFraudSeq(db),
+        newest: (seq) => fraudResumeBound(db, seq),
         ahead: (argument, seq, last) => `${argument} ${seq} is ahead of the fraud signals (the last stored seq is ${last}); resume with a seq this API sent`,
         storedAfter: (seq) => signalStoredAfter(db, seq),
       });
