@@ -412,6 +412,21 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     }
   });
 
+  it("lists a late trade of a symbol holding a \"/\" to the symbol's tenant, not to the tenant of a source named like the text before it", async () => {
+    const trade = (seconds: number, tradeId: string) => ({ symbol: 'AFX/EUR', time: at(seconds), tradeId, price: 1.1, size: 5 });
+    for (const t of [trade(600, 'on-time'), trade(0, 'late')]) {
+      const sent = await call(fixture.a.keys.ingest, 'mutation($t: [TradeInput!]!) { ingestTrades(trades: $t) { accepted } }', { t: [t] });
+      expect(sent.body.data.ingestTrades.accepted).toBe(1);
+    }
+    // B's device of the id before the "/": the text a reading's series names its source by.
+    await asAdmin('b', 'mutation($s: [SourceInput!]!) { registerSources(sources: $s) { id } }', { s: [{ id: 'AFX', kind: 'DEVICE', name: 'a device' }] });
+    await app.settle();
+    const late = async (tenant: 'a' | 'b') =>
+      ((await call(fixture[tenant].keys.analyst, '{ lateEvents(pipeline: "trades") { edges { node { series } } } }')).body.data.lateEvents.edges as { node: { series: string } }[]).map((e) => e.node.series).filter((series) => series.startsWith('AFX'));
+    expect(await late('a')).toEqual(['AFX/EUR']);
+    expect(await late('b')).toEqual([]);
+  });
+
   it("refuses a registration naming another tenant's source id whole: none of the caller's sources is created or changed", async () => {
     const listed = async (tenant: 'a' | 'b') =>
       ((await asAdmin(tenant, '{ sources(first: 500) { edges { node { id kind name } } } }')).sources.edges as { node: { id: string } }[]).map((e) => e.node);

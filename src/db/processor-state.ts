@@ -2,6 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { rows, type Db, type Executor } from './client.js';
 import { ownedBy } from './sources.js';
 import { lateEvents, processorCheckpoints, processorLeases, processorSeriesStates } from './schema.js';
+import { TRADES_STREAM } from './trades.js';
 
 export interface Checkpoint {
   partition: number;
@@ -145,14 +146,15 @@ export async function recordLateEvents(tx: Pick<Db, 'insert'>, pipeline: string,
 }
 
 /**
- * A tenant's late events of a pipeline. Series keys name a source first
- * (`source/metric`, a symbol, a patient) or, for card transactions, the tenant (`tenant/card`).
+ * A tenant's late events of a pipeline. Series keys name the owner: a reading's `source/metric` its source (a
+ * source id holds no "/"), a trade's its symbol whole (`EUR/USD`: the text before a "/" may be another tenant's
+ * source), a patient's the patient, and card and IP series the tenant (`tenant/card`).
  */
 export async function listLateEvents(db: Db, options: { tenantId: string; pipeline: string; after: bigint | null; limit: number }) {
-  const tenantKeyed = options.pipeline.startsWith('transactions');
-  const mine = tenantKeyed
-    ? sql`split_part(${lateEvents.series}, '/', 1) = ${options.tenantId}`
-    : ownedBy(sql`split_part(${lateEvents.series}, '/', 1)`, options.tenantId);
+  const head = sql`split_part(${lateEvents.series}, '/', 1)`;
+  const mine = options.pipeline.startsWith('transactions')
+    ? sql`${head} = ${options.tenantId}`
+    : ownedBy(options.pipeline === TRADES_STREAM ? sql`${lateEvents.series}` : head, options.tenantId);
   return db
     .select()
     .from(lateEvents)
