@@ -405,6 +405,44 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     }
   });
 
+  it('keeps a closed window and candle as they were when ALLOWED_LATENESS is raised: what its old watermark made late stays late', async () => {
+    const open = freshStore({ ...PROCESSOR_ENV, ALLOWED_LATENESS: '1m', WINDOWS: '1m', CANDLE_INTERVALS: '1m' });
+    const trade = (seconds: number, tradeId: string, price: number, size: number) => ({ symbol: 'RAISE', time: at(seconds), tradeId, price, size });
+    const firstMinute = async (app: TestApp) => ({
+      window: await app.sql(sql`select count, avg, closed from window_aggregates where source_id = 'raise-1' and size_ms = 60000 and start_time = ${new Date(T0).toISOString()}::timestamptz`),
+      candle: await app.sql(sql`select trades, open, volume, closed from candles where symbol = 'RAISE' and interval_ms = 60000 and start_time = ${new Date(T0).toISOString()}::timestamptz`),
+    });
+    const before = await open();
+    await before.mutate(RegisterSourcesDocument, { sources: patients('raise-1') });
+    await before.mutate(IngestReadingsDocument, { readings: [0, 10, 20, 30, 40, 50].map((s) => heartRate('raise-1', 70, s)) });
+    await before.mutate(IngestTradesDocument, { trades: [0, 10, 20].map((s, i) => trade(s, `t${i}`, 100, 10)) });
+    // Four minutes on: the first minute's window and candle close (the watermark is at 3 min).
+    await before.mutate(IngestReadingsDocument, { readings: [heartRate('raise-1', 70, 240)] });
+    await before.mutate(IngestTradesDocument, { trades: [trade(240, 'later', 100, 1)] });
+    await before.settle();
+    const closed = await firstMinute(before);
+    expect(closed).toEqual({ window: [{ count: 6, avg: 70, closed: true }], candle: [{ trades: 3, open: 100, volume: 30, closed: true }] });
+    await before.close();
+
+    // Restarted with ten minutes of lateness: clock − lateness is now before the closed minute, but its watermark stands.
+    const after = await open({ ALLOWED_LATENESS: '10m' });
+    try {
+      await after.mutate(IngestReadingsDocument, { readings: [heartRate('raise-1', 150, 30.5)] });
+      await after.mutate(IngestTradesDocument, { trades: [trade(33, 'behind', 1, 1)] });
+      await after.mutate(IngestReadingsDocument, { readings: [heartRate('raise-1', 70, 900)] });
+      await after.mutate(IngestTradesDocument, { trades: [trade(900, 'much-later', 100, 1)] });
+      await after.settle();
+      expect(await firstMinute(after)).toEqual(closed);
+      const late = await after.sql<{ pipeline: string; series: string }>(sql`select pipeline, series from late_events where series in ('raise-1/heart_rate', 'RAISE') order by pipeline`);
+      expect(late).toEqual([
+        { pipeline: 'readings', series: 'raise-1/heart_rate' },
+        { pipeline: 'trades', series: 'RAISE' },
+      ]);
+    } finally {
+      await after.close();
+    }
+  });
+
   it('replays a series with a reading stamped ahead of its arrival as the live run processed it, however much later', async () => {
     // Margins for a slow machine: the live run holds as long as the ahead reading arrives within 2.5 s of `now`
     // (lateness 3 s less the on-time readings' 0.5 s); the replay, reading the clock 5 s ahead, would find them late.

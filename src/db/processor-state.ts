@@ -30,7 +30,13 @@ export async function loadCheckpoint(db: Db, pipeline: string): Promise<{ header
         .where(eq(processorCheckpoints.pipeline, pipeline))
         .orderBy(processorCheckpoints.partition),
       series: await tx
-        .select({ partition: processorSeriesStates.partition, series: processorSeriesStates.series, clock: processorSeriesStates.clock, state: processorSeriesStates.state })
+        .select({
+          partition: processorSeriesStates.partition,
+          series: processorSeriesStates.series,
+          clock: processorSeriesStates.clock,
+          watermark: processorSeriesStates.watermark,
+          state: processorSeriesStates.state,
+        })
         .from(processorSeriesStates)
         .where(eq(processorSeriesStates.pipeline, pipeline)),
     }),
@@ -52,6 +58,7 @@ export interface SeriesCheckpoint {
   partition: number;
   series: string;
   clock: number;
+  watermark: number | null;
   state: string;
 }
 
@@ -60,6 +67,7 @@ export interface StoredSeriesState {
   partition: number;
   series: string;
   clock: number;
+  watermark: number | null;
   state: unknown;
 }
 
@@ -119,12 +127,12 @@ export async function saveCheckpoints(
       // every quote in them is escaped by the driver and unescaped by the server: ~3x slower). OFFSET 0 keeps
       // the planner from parsing the document while it plans; json_array_elements with ->> took 20 ms for
       // 5,000 cards where json_to_recordset took 110.
-      const rows = series.slice(i, i + SERIES_CHUNK).map((c) => `{"series":${JSON.stringify(c.series)},"partition":${c.partition},"clock":${c.clock},"state":${c.state}}`);
-      await tx.execute(sql`insert into processor_series_states (pipeline, series, partition, clock, state, cursor)
-        select ${pipeline}, e->>'series', (e->>'partition')::int, (e->>'clock')::float8, e->'state', ${cursor.toString()}::int8
+      const rows = series.slice(i, i + SERIES_CHUNK).map((c) => `{"series":${JSON.stringify(c.series)},"partition":${c.partition},"clock":${c.clock},"watermark":${c.watermark},"state":${c.state}}`);
+      await tx.execute(sql`insert into processor_series_states (pipeline, series, partition, clock, watermark, state, cursor)
+        select ${pipeline}, e->>'series', (e->>'partition')::int, (e->>'clock')::float8, (e->>'watermark')::float8, e->'state', ${cursor.toString()}::int8
         from (select ${`[${rows.join(',')}]`}::text as doc offset 0) d, json_array_elements(d.doc::json) e
         on conflict (pipeline, series) do update
-          set partition = excluded.partition, clock = excluded.clock, state = excluded.state, cursor = excluded.cursor`);
+          set partition = excluded.partition, clock = excluded.clock, watermark = excluded.watermark, state = excluded.state, cursor = excluded.cursor`);
     }
   });
 }

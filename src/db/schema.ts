@@ -285,6 +285,12 @@ export const processorSeriesStates = pgTable(
     series: text('series').notNull(),
     partition: integer('partition').notNull(),
     clock: doublePrecision('clock').notNull(),
+    /**
+     * The series' watermark as last applied: its windows ending at or before it are closed and stored. Later
+     * events before it are late whatever ALLOWED_LATENESS is now (raised, or another node's), so a closed window
+     * is never opened again with only them. Null: none applied yet, or written by an earlier version.
+     */
+    watermark: doublePrecision('watermark'),
     // json, not jsonb: stored as written and parsed only on a restart. Building jsonb from a checkpoint's
     // states (600 series of readings' windows, 1.5 MB) took ~100 ms of the server's CPU, json_in ~20 ms.
     state: json('state').notNull(),

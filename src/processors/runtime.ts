@@ -106,6 +106,12 @@ export interface RuntimeOptions {
 interface PartitionState {
   /** series key → the latest event time it has seen (its watermark is this minus the lateness). */
   clocks: Record<string, number>;
+  /**
+   * series key → the watermark last applied to it (windows ending at or before it are closed). A watermark never
+   * goes back: with ALLOWED_LATENESS raised, or a node with a larger one taking over, clock − lateness would,
+   * and events between would open closed windows again, fresh, and store them with only those events.
+   */
+  watermarks: Record<string, number>;
   /** series key → stage name → processor state */
   series: Record<string, Record<string, unknown>>;
 }
@@ -128,7 +134,14 @@ function wholePartition(pipeline: string, header: unknown): PartitionState | nul
     }
     clocks[key] = state.maxEventTime;
   }
-  return { clocks, series };
+  return { clocks, watermarks: {}, series };
+}
+
+/** A series' watermark: its clock minus the lateness, or the one already applied if that is later. */
+function watermarkOf(partition: PartitionState, series: string, latenessMs: number): number {
+  const applied = partition.watermarks[series];
+  const now = partition.clocks[series]! - latenessMs;
+  return applied !== undefined && applied > now ? applied : now;
 }
 
 const CATCH_UP_PAGE = 5_000;
@@ -556,7 +569,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
     // series rows beside it (left by a later version, then downgraded) are older or newer, never its state.
     const whole = saved.map((c) => wholePartition(this.name, c.state));
     const legacy = whole.some((w) => w !== null);
-    this.partitions = Array.from({ length: partitions }, (_, i) => whole[i] ?? { clocks: {}, series: {} });
+    this.partitions = Array.from({ length: partitions }, (_, i) => whole[i] ?? { clocks: {}, watermarks: {}, series: {} });
     // Series rows count only under a checkpoint: without one (none yet, or deleted to rebuild) the pipeline
     // starts from the beginning of the stream, and its first checkpoint replaces whatever rows are left.
     if (saved.length > 0 && !legacy) {
@@ -564,6 +577,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
         const partition = this.partitions[row.partition];
         if (!partition) throw new Error(`pipeline ${this.name}: series ${row.series} is stored in partition ${row.partition} of ${partitions}`);
         partition.clocks[row.series] = row.clock;
+        if (row.watermark !== null) partition.watermarks[row.series] = row.watermark;
         partition.series[row.series] = row.state as Record<string, unknown>;
       }
     }
@@ -610,8 +624,9 @@ export class ProcessorRuntime<E extends StreamEvent> {
       const { partition, states } = entry;
       const time = this.spec.timeOf(event);
       const clock = partition.clocks[series];
-      if (clock !== undefined && time < clock - lateness && !this.spec.takesLateEvents) {
-        late.push({ cursor: event.cursor, series, eventTime: new Date(time), watermark: new Date(clock - lateness) });
+      const watermark = clock === undefined ? undefined : watermarkOf(partition, series, lateness);
+      if (watermark !== undefined && time < watermark && !this.spec.takesLateEvents) {
+        late.push({ cursor: event.cursor, series, eventTime: new Date(time), watermark: new Date(watermark) });
         continue;
       }
       for (let i = 0; i < stages.length; i++) {
@@ -649,7 +664,8 @@ export class ProcessorRuntime<E extends StreamEvent> {
     // processor is never older than its series' watermark, so it never belongs to a window that should be closed.
     for (const [series, partition] of advanced) {
       const states = partition.series[series]!;
-      const watermark = partition.clocks[series]! - lateness;
+      const watermark = watermarkOf(partition, series, lateness);
+      partition.watermarks[series] = watermark;
       stages.forEach((s, i) => {
         if (!(s.name in states)) return;
         const step = s.processor.onWatermark(states[s.name], watermark);
@@ -789,7 +805,8 @@ export class ProcessorRuntime<E extends StreamEvent> {
       const clock = this.partitions[partition]!.clocks[key];
       // NaN or ±Infinity would not be JSON: fail loudly here, not with a parse error from the database.
       if (clock !== undefined && !Number.isFinite(clock)) throw new Error(`pipeline ${this.name}: series ${key} has event time ${clock}; checkpoint not written`);
-      if (clock !== undefined) series.push({ partition, series: key, clock, state: JSON.stringify(this.partitions[partition]!.series[key] ?? {}) });
+      const watermark = this.partitions[partition]!.watermarks[key] ?? null;
+      if (clock !== undefined) series.push({ partition, series: key, clock, watermark, state: JSON.stringify(this.partitions[partition]!.series[key] ?? {}) });
     }
     const serialised = performance.now();
     // What changes from here on goes to the next checkpoint; a failed one leaves its series to it as well.

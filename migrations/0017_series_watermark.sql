@@ -1,0 +1,1 @@
+ALTER TABLE "processor_series_states" ADD COLUMN "watermark" double precision;
