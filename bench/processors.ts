@@ -456,8 +456,9 @@ function rawAnomaly(data: Data<Point>, { alpha, threshold, warmup }: AnomalyOpti
     let s = series.get(key);
     if (!s) series.set(key, (s = { count: 0, mean: 0, variance: 0 }));
     const x = events[i]!.value;
-    const stddev = Math.max(Math.sqrt(s.variance), MIN_RELATIVE_STDDEV * Math.abs(s.mean));
-    if (s.count >= warmup && stddev > 0) {
+    // The variance as far as it has settled after count points, at least 1% of the mean.
+    const stddev = s.count >= warmup ? Math.max(Math.sqrt(s.variance / (1 - (1 - alpha) ** (s.count - 1))), MIN_RELATIVE_STDDEV * Math.abs(s.mean)) : 0;
+    if (stddev > 0) {
       const zScore = (x - s.mean) / stddev;
       if (Math.abs(zScore) >= threshold && Number.isFinite(zScore)) flags.push({ index: i, zScore });
     }

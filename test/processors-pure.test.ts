@@ -439,7 +439,8 @@ describe('anomaly processor', () => {
     for (const p of points.slice(0, -1)) state = anomaly.onEvent(state, p).state;
     const step = anomaly.onEvent(state, points.at(-1)!);
     expect(step.out).toHaveLength(1);
-    expect(step.out[0]).toMatchObject({ mean: state.mean, stddev: Math.max(Math.sqrt(state.variance), MIN_RELATIVE_STDDEV * state.mean) });
+    // The variance as far as it has settled (1 - 0.9^29 of the spread after 30 points), at least 1% of the mean.
+    expect(step.out[0]).toMatchObject({ mean: state.mean, stddev: Math.max(Math.sqrt(state.variance / (1 - 0.9 ** 29)), MIN_RELATIVE_STDDEV * state.mean) });
     expect(step.state.mean).toBe(state.mean + 0.1 * (40 - state.mean));
     expect(anomaly.onWatermark(step.state, END_OF_TIME)).toEqual({ state: step.state, out: [] });
   });
@@ -455,6 +456,29 @@ describe('anomaly processor', () => {
     // Flat at exactly 0 gives no scale to judge by, nor does one of subnormal magnitude (z would be infinite).
     expect(run(anomaly, seriesKey, series([...flat(0, 40), 5])).out).toEqual([]);
     expect(run(createAnomalyProcessor({ alpha: 0.01, threshold: 0.5, warmup: 2 }), seriesKey, series([-0, 2.4456e-320, -0.01])).out).toEqual([]);
+  });
+
+  it('flags a vital just out of warm-up no more often than later on (the spread is not underestimated at first)', () => {
+    // 2,000 series of Gaussian noise around 50 (stddev 2), 120 points each, at the default alpha 0.05 and warm-up
+    // 30, with z = 3 so that honest points are flagged often enough to count.
+    const anomaly = createAnomalyProcessor({ alpha: 0.05, threshold: 3, warmup: 30 });
+    let seed = 7;
+    const uniform = () => ((seed = (Math.imul(seed, 1_664_525) + 1_013_904_223) >>> 0) + 0.5) / 2 ** 32;
+    const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    const flagged = { early: 0, late: 0 };
+    for (let n = 0; n < 2_000; n++) {
+      let state = anomaly.init(`bed-${n}`);
+      for (const point of series(Array.from({ length: 120 }, () => 50 + 2 * normal()))) {
+        const step = anomaly.onEvent(state, point);
+        state = step.state;
+        if (step.out.length > 0) flagged[state.count <= 45 ? 'early' : 'late']++;
+      }
+    }
+    // Points 31-45 (15 a series) against 46-120 (75), as rates. Dividing by a variance still settling (77% of its
+    // value after 30) flagged 0.91% of the first against 0.61% of the rest; 0.47% against 0.55% now.
+    const early = flagged.early / (2_000 * 15);
+    const late = flagged.late / (2_000 * 75);
+    expect(early).toBeLessThan(1.25 * late);
   });
 
   it('seeds the mean with the first point instead of decaying up from 0', () => {
