@@ -91,6 +91,26 @@ const durations = (fallback: string) =>
       return parsed as number[];
     });
 
+/** A comma-separated list, each item lower-cased and checked by `parse` (null: not one, named in the error). */
+const list = (what: string, parse: (item: string) => string | null) =>
+  z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const items = text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+      const bad = items.find((item) => parse(item) === null);
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a comma-separated list of ${what}, got "${bad}"` });
+        return z.NEVER;
+      }
+      return new Set(items.map((item) => parse(item)!));
+    });
+
+/** `https://wall.example.org`: an origin as browsers send it, with no path. */
+const origin = (item: string) => (URL.canParse(item) && /^https?:\/\/[^/?#]+$/.test(item) ? new URL(item).origin : null);
+/** `vigil.internal`: a host name, with no port. */
+const hostname = (item: string) => (/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/.test(item) ? item : null);
+
 /** Connection settings the server sets itself, which a `DATABASE_URL` query would silently replace. */
 const URL_SETTINGS_OWNED = [
   ['search_path', 'the schema is DATABASE_SCHEMA'],
@@ -166,6 +186,8 @@ export const Env = z.object({
   RATE_LIMIT_WINDOW: duration('1s'),
   AUTH: z.enum(['on', 'off', 'auto'], { error: 'expected on, off or auto' }).default('auto'),
   KEY_CHECK_INTERVAL: duration('500ms'),
+  ALLOWED_ORIGINS: list('origins such as https://wall.example.org', origin),
+  ALLOWED_HOSTS: list('host names such as vigil.internal', hostname),
   TLS_CERT_FILE: z.string().trim().optional(),
   TLS_KEY_FILE: z.string().trim().optional(),
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' }).default('auto'),
@@ -183,6 +205,10 @@ function toConfig(env: z.infer<typeof Env>) {
       /** Longest a client may take to send a whole request (headers and body); SSE responses are not limited. */
       requestTimeoutMs: env.REQUEST_TIMEOUT,
       tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : null,
+      /** Pages of these origins may open WebSockets besides the server's own (transport/browser-guard.ts). */
+      allowedOrigins: env.ALLOWED_ORIGINS,
+      /** Names besides IP addresses and localhost an open server (AUTH off) answers to. */
+      allowedHosts: env.ALLOWED_HOSTS,
     },
     auth: {
       /** auto: keys required whenever DATABASE_URL is set (a shared deployment); the embedded default runs open. */

@@ -69,6 +69,7 @@ import { useQueryLimits } from './transport/query-limits.js';
 import { useSseEventIds } from './transport/sse.js';
 import { useSharedSubscriptionEvents } from './transport/shared-events.js';
 import { attachWebSocket } from './transport/websocket.js';
+import { browserRefusal, type BrowserGuard } from './transport/browser-guard.js';
 
 export interface Server {
   readonly services: Services;
@@ -333,6 +334,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
   });
 
   const authOutage = outageLog(log, 'checking API keys');
+  const guard: BrowserGuard = { origins: config.http.allowedOrigins, hosts: config.http.allowedHosts, keysRequired: config.auth.required, tls: Boolean(tls) };
   let draining = false;
   /** HTTP requests being served, SSE streams (`streamsOpen`) among them. */
   let inFlight = 0;
@@ -351,6 +353,8 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       res.writeHead(reason ? 503 : 200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify(reason ? { status: 'down', reason: `the embedded database stopped (${reason}); restart the server` } : { status: 'up', uptimeSeconds: Math.round(process.uptime()) }));
     }
+    const refused = browserRefusal(req, guard, false);
+    if (refused) return void reject(res, 403, refused.code, refused.message);
     // The dashboard's static files (GET/HEAD outside /graphql and the paths above); its data needs a key like any client.
     if (serveDashboard(req, res)) return;
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -427,6 +431,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
   const ws = attachWebSocket({
     server: http,
     path: GRAPHQL_PATH,
+    refusal: (req) => browserRefusal(req, guard, true),
     yoga: yoga as never,
     accepting: () => !draining,
     // The key from connection_init, else from the upgrade request's headers (clients that can set them).

@@ -132,7 +132,7 @@ const post = (body: string | Buffer, contentType = 'application/json', method = 
 const get = (params: Record<string, string>, headers: Record<string, string> = { accept: ACCEPT }): Request => ({
   http: { method: 'GET', path: `/graphql?${new URLSearchParams(params)}`, headers },
 });
-const head = (lines: string[]) => `POST /graphql HTTP/1.1\r\nHost: vigil.test\r\nContent-Type: application/json\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`;
+const head = (lines: string[]) => `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`;
 const tiny = JSON.stringify({ query: '{ __typename }' });
 const nested = (depth: number, open: string, close: string, inner: string) => `${open.repeat(depth)}${inner}${close.repeat(depth)}`;
 const ids = (n: number, prefix = 'bed-') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
@@ -210,7 +210,7 @@ const CASES: Case[] = [
   {
     category: 'http',
     name: 'a GET declaring a 100 MB body',
-    request: { socket: ['GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: vigil.test\r\nContent-Length: 100000000\r\n\r\n'] },
+    request: { socket: ['GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n'] },
     expect: refused(413, 'PAYLOAD_TOO_LARGE'),
   },
   { category: 'http', name: 'a Content-Length smaller than the body (the rest is garbage)', request: { socket: [head(['Content-Length: 10']) + tiny] }, expect: refused(400) },
@@ -235,10 +235,10 @@ const CASES: Case[] = [
   {
     category: 'http',
     name: 'an HTTP/1.0 POST without Content-Length',
-    request: { socket: [`POST /graphql HTTP/1.0\r\nHost: vigil.test\r\nContent-Type: application/json\r\n\r\n${tiny}`], halfClose: true },
+    request: { socket: [`POST /graphql HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\r\n${tiny}`], halfClose: true },
     expect: refused(411, 'LENGTH_REQUIRED'),
   },
-  { category: 'http', name: 'a 100 KB header', request: { socket: [`GET /graphql HTTP/1.1\r\nHost: vigil.test\r\nX-Big: ${kb100}\r\n\r\n`] }, expect: refused(431) },
+  { category: 'http', name: 'a 100 KB header', request: { socket: [`GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${kb100}\r\n\r\n`] }, expect: refused(431) },
   { category: 'http', name: 'a garbage request line', request: { socket: ['GARBAGE / NOT-HTTP\r\n\r\n'] }, expect: refused(400) },
 
   // ------------------------------------------------ GraphQL syntax errors

@@ -22,7 +22,13 @@ export default defineConfig({
     host: '127.0.0.1',
     port: 5173,
     proxy: {
-      '/graphql': { target: api, ws: true, changeOrigin: true },
+      // As the API's own page: the API takes WebSockets from pages of its own origin only (its Host, set by changeOrigin).
+      '/graphql': {
+        target: api,
+        ws: true,
+        changeOrigin: true,
+        configure: (proxy) => proxy.on('proxyReqWs', (request) => request.setHeader('origin', new URL(api).origin)),
+      },
     },
   },
   preview: { host: '127.0.0.1', port: 4173 },

@@ -5,6 +5,7 @@ import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import type { Refusal } from './browser-guard.js';
 import { KeyGuessingError } from '../auth/authenticator.js';
 import type { OpenConnections } from '../auth/connections.js';
 import type { Principal } from '../auth/principal.js';
@@ -54,6 +55,8 @@ interface EnvelopedRoot {
 export function attachWebSocket(options: {
   server: HttpServer;
   path: string;
+  /** Why an upgrade request is refused (403, before any WebSocket exists), or null to take it. */
+  refusal: (req: IncomingMessage) => Refusal | null;
   yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
   accepting: () => boolean;
   /** The principal of a connection from its connection_init payload and upgrade request; throws AppError to refuse it. */
@@ -69,7 +72,12 @@ export function attachWebSocket(options: {
   // Upgrades are routed here, not through ws's `server` option: that one also re-emits the HTTP server's own
   // errors (a port in use) on this server, where graphql-ws prints them to stderr as a fault of its own.
   const wss = new WebSocketServer({ noServer: true, path: options.path, maxPayload: options.maxPayloadBytes });
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const refused = options.refusal(req);
+    if (refused === null) return wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    const body = JSON.stringify({ errors: [{ message: refused.message, extensions: { code: refused.code } }] });
+    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  };
   options.server.on('upgrade', onUpgrade);
   // By graphql-ws's per-socket `extra`: who the socket authenticated as, its short id for request ids, and
   // how it leaves the connections watched for revoked keys.
