@@ -495,10 +495,13 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     expect(entries).toContainEqual(expect.objectContaining({ fields: ['Query.alerts'], sourceIds: ['*', TENANTS.a.bed] }));
     // "Who read this patient" counts every read that covered the whole tenant, though nothing of the patient came back.
     await call(fixture.a.keys.analyst, 'query Earlier { readings(from: "2001-01-01T00:00:00Z", to: "2001-01-02T00:00:00Z") { edges { node { value } } } }');
+    // A wall: every patient's latest vitals at once.
+    await call(fixture.a.keys.read, 'query Wall { sources { edges { node { id latest { metric value } } } } }');
     await app.server.services.auth.audit.flush();
     const { auditLog: ofBed } = await asAdmin('a', 'query($s: ID) { auditLog(sourceId: $s) { edges { node { operationName fields sourceIds } } } }', { s: TENANTS.a.bed });
     const readers = ofBed.edges.map((e: any) => e.node);
     expect(readers).toContainEqual({ operationName: 'Earlier', fields: ['Query.readings'], sourceIds: ['*'] });
+    expect(readers).toContainEqual({ operationName: 'Wall', fields: ['Query.sources'], sourceIds: ['*'] });
     expect(readers).toContainEqual({ operationName: 'Charts', fields: ['Query.readings'], sourceIds: [TENANTS.a.bed] });
     expect(readers.every((r: any) => r.sourceIds.includes('*') || r.sourceIds.includes(TENANTS.a.bed))).toBe(true);
     // Another tenant's source (or a misspelt one) is said so, as every source argument does.

@@ -178,7 +178,8 @@ builder.queryField('sources', (t) =>
     resolve: async (_root, args, ctx, info) => {
       const limit = pageSize(args.first, PAGE);
       const { db } = ctx.services.database;
-      const ids = args.ids?.length ? await ctx.scope.sources(args.ids, 'ids') : null;
+      // Without ids: the whole tenant, which the audit log records as "*" (a wall reading every patient's latest vitals).
+      const ids = await ctx.scope.sources(args.ids, 'ids');
       // Read before the latest readings: a reading committed after it is then in `latest` or after lastReadingCursor.
       const position = await positionIfAsked(info, 'lastReadingCursor', () => committedOffset(db, READINGS_STREAM));
       const found = await listSources(db, { tenantId: ctx.scope.tenantId, kind: args.kind, ids, after: args.after, limit: limit + 1, includeRetired: args.includeRetired ?? false });
