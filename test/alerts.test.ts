@@ -233,6 +233,14 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
       message: 'a THRESHOLD rule does not use rise (it takes metric, aggregate, window, above, below, for, clear, severity)',
       extensions: { argument: 'input.rise' },
     });
+    // A retired metric no reading comes in: a NO_DATA rule on it fired "signal lost" for every source.
+    const onPrice = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'NO_DATA', metric: 'price', expectedInterval: '30s' } });
+    expect(onPrice.errors?.[0]).toMatchObject({
+      message: 'metric "price" is no longer taken in readings (prices are trades, sent with ingestTrades for an INSTRUMENT source), so a rule on it would watch nothing',
+      extensions: { code: 'BAD_USER_INPUT', argument: 'input.metric' },
+    });
+    const forever = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'NO_DATA', metric: 'heart_rate', expectedInterval: '10000000d' } });
+    expect(forever.errors?.[0]).toMatchObject({ message: 'expectedInterval may be at most 30d', extensions: { argument: 'input.expectedInterval' } });
 
     const high = await rule({ name: 'HR > 150', kind: 'THRESHOLD', sourceIds: ['rule-1'], metric: 'heart_rate', above: 150, severity: 'MEDIUM' });
     const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });

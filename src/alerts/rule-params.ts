@@ -76,6 +76,8 @@ const Input = z.object({
 });
 
 const MAX_WINDOW_MS = 24 * 3_600_000;
+/** A source silent for longer than a month is one to retire, not to watch. */
+const MAX_EXPECTED_INTERVAL_MS = 30 * 24 * 3_600_000;
 
 /** The settings each kind reads (beside name and sourceIds); any other given is refused, not stored to no effect. */
 const SETTINGS: Record<AlertRuleKind, readonly (keyof RuleInput)[]> = {
@@ -104,7 +106,10 @@ export function ruleParams(input: RuleInput): RuleParams {
   const takes = SETTINGS[input.kind];
   const extra = ALL_SETTINGS.find((field) => input[field] !== null && input[field] !== undefined && !takes.includes(field));
   if (extra) fail(extra, `a ${input.kind} rule does not use ${extra}${takes.length ? ` (it takes ${takes.join(', ')})` : ' (it takes no settings: its severity follows the score)'}`);
-  if (p.metric !== null && !metricDefinition(p.metric)) fail('metric', `metric "${p.metric}" is not in the catalog (query metrics for the list)`);
+  const metric = p.metric === null ? undefined : metricDefinition(p.metric);
+  if (p.metric !== null && !metric) fail('metric', `metric "${p.metric}" is not in the catalog (query metrics for the list)`);
+  // No reading of it comes any more: a NO_DATA rule on it would fire for every source, the others never.
+  if (metric?.retired) fail('metric', `metric "${p.metric}" is no longer taken in readings (${metric.retired}), so a rule on it would watch nothing`);
   if (p.window > MAX_WINDOW_MS) fail('window', 'window may be at most 24h');
   if (p.for > MAX_WINDOW_MS) fail('for', 'for may be at most 24h');
   switch (input.kind) {
@@ -126,6 +131,7 @@ export function ruleParams(input: RuleInput): RuleParams {
       break;
     case 'NO_DATA':
       if (p.expectedInterval < 1_000) fail('expectedInterval', 'a NO_DATA rule needs expectedInterval of at least 1s, e.g. "30s"');
+      if (p.expectedInterval > MAX_EXPECTED_INTERVAL_MS) fail('expectedInterval', 'expectedInterval may be at most 30d');
       break;
     case 'NEWS2':
       break;

@@ -31,7 +31,7 @@ export type AlertRuleInput = {
   clear?: number | null | undefined;
   /** RATE_OF_CHANGE: breach on a drop larger than this within the window. */
   drop?: number | null | undefined;
-  /** NO_DATA: fire when nothing arrived for longer than this, e.g. "30s". */
+  /** NO_DATA: fire when nothing arrived for longer than this, e.g. "30s" (1s to 30d). */
   expectedInterval?: string | null | undefined;
   /** How long the breach must hold before the alert fires, e.g. "2m"; omitted: at once (AlertRule.for is then null). */
   for?: string | null | undefined;

@@ -18,7 +18,7 @@ export interface MetricDefinition {
   integer?: boolean;
   /**
    * No longer taken in readings, and why (what to send instead). Its stored readings stay readable, and rules on it
-   * stay valid: nothing already accepted is lost.
+   * stay stored (a new rule, or a change, naming it is refused: it would watch nothing): nothing accepted is lost.
    */
   retired?: string;
 }

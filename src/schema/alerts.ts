@@ -109,7 +109,7 @@ const AlertRuleInput = builder.inputType('AlertRuleInput', {
     clear: t.float({ description: 'THRESHOLD hysteresis: a firing alert resolves only past this value (default: the threshold).' }),
     rise: t.float({ description: 'RATE_OF_CHANGE: breach on a rise larger than this within the window.' }),
     drop: t.float({ description: 'RATE_OF_CHANGE: breach on a drop larger than this within the window.' }),
-    expectedInterval: t.string({ description: 'NO_DATA: fire when nothing arrived for longer than this, e.g. "30s".' }),
+    expectedInterval: t.string({ description: 'NO_DATA: fire when nothing arrived for longer than this, e.g. "30s" (1s to 30d).' }),
     severity: t.field({ type: SeverityEnum, description: 'Default HIGH.' }),
   }),
 });
