@@ -160,6 +160,7 @@ export const Env = z.object({
   ANOMALY_Z: realNumber(z.number().positive(), 4),
   ANOMALY_ALPHA: realNumber(z.number().positive().max(1), 0.05),
   ANOMALY_WARMUP: wholeNumber(z.number().min(2), 30),
+  NEWS2_MAX_AGE: duration('12h'),
   CHECKPOINT_INTERVAL: duration('5s'),
   FORMING_FLUSH_INTERVAL: duration('1s', { zero: true }),
   PROCESSOR_LEASE: duration('10s'),
@@ -247,6 +248,8 @@ function toConfig(env: z.infer<typeof Env>) {
       windows: env.WINDOWS,
       candleIntervalsMs: env.CANDLE_INTERVALS,
       anomaly: { threshold: env.ANOMALY_Z, alpha: env.ANOMALY_ALPHA, warmup: env.ANOMALY_WARMUP },
+      /** How far behind the newest of the six a NEWS2 parameter may be measured and still count. */
+      news2MaxAgeMs: env.NEWS2_MAX_AGE,
       checkpointIntervalMs: env.CHECKPOINT_INTERVAL,
       formingFlushMs: env.FORMING_FLUSH_INTERVAL,
       leaseMs: env.PROCESSOR_LEASE,

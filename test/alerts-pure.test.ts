@@ -151,6 +151,23 @@ describe('news2 processor', () => {
     ]);
   });
 
+  it('scores only a set of parameters measured within NEWS2_MAX_AGE (12h) of each other, not what each last was days apart', () => {
+    const HOUR = 60 * MINUTE;
+    // Consciousness and temperature charted at the admission; the monitor's vitals 13 hours on.
+    const charted = (['consciousness', 'temperature'] as const).map((m) => point(m, T0, NORMAL[m]));
+    const monitor = (['resp_rate', 'spo2', 'bp_systolic', 'heart_rate'] as const).map((m) => point(m, T0 + 13 * HOUR, NORMAL[m]));
+    const { out, perEvent } = run([...charted, ...monitor, point('temperature', T0 + 13 * HOUR, NORMAL.temperature), point('consciousness', T0 + 13 * HOUR + MINUTE, 1)]);
+    // Nothing while consciousness is 13 hours old; scored again once it is charted (a new confusion: 3).
+    expect(perEvent.map((o) => o.length)).toEqual([0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(out[0]).toMatchObject({ time: T0 + 13 * HOUR + MINUTE, total: 3, risk: 'LOW_MEDIUM' });
+    // Within the age, a score: 11 hours apart counts.
+    const within = run([...charted, ...monitor.map((p) => ({ ...p, time: T0 + 11 * HOUR }))]);
+    expect(within.out.map((s) => s.total)).toEqual([0]);
+    // The age is a setting.
+    const strict = feed<News2State, Point, News2Score>(createNews2Processor({ maxAgeMs: HOUR }), (p) => p.sourceId, [...charted, ...monitor.map((p) => ({ ...p, time: T0 + 2 * HOUR }))]);
+    expect(strict.out).toEqual([]);
+  });
+
   it('keeps patients apart', () => {
     const a = NEWS2_METRICS.map((m) => point(m, T0, NORMAL[m], 'bed-01'));
     const b = NEWS2_METRICS.map((m) => point(m, T0, m === 'consciousness' ? 2 : NORMAL[m], 'bed-02'));
@@ -280,6 +297,21 @@ describe('rate-of-change rule', () => {
 describe('NEWS2 rule', () => {
   const rule: AlertRule = { id: 'news2', kind: 'NEWS2', sourceIds: null };
   const step = (changes: Partial<Record<News2Metric, number>>, minute: number) => Object.entries(changes).map(([m, v]) => point(m, T0 + minute * MINUTE, v));
+
+  it('judges only parameters measured within NEWS2_MAX_AGE of each other: an open alert stays while one is out of date', () => {
+    const readings = [
+      ...step({ resp_rate: 22, spo2: 93, bp_systolic: 120, heart_rate: 95, consciousness: 0, temperature: 37 }, 0), // 2 + 2 + 1 = 5: HIGH
+      // 13 hours on, the monitor's vitals are back to normal; consciousness and temperature are still those of minute 0.
+      ...step({ resp_rate: 16, spo2: 97, heart_rate: 70, bp_systolic: 120 }, 13 * 60),
+      // Charted again: 0, resolved.
+      ...step({ consciousness: 0, temperature: 37 }, 13 * 60 + 1),
+    ];
+    const { out } = runAlerts(readings.map(withRules([rule])));
+    expect(out.map((t) => [t.kind, t.severity, t.value, (t.time - T0) / MINUTE])).toEqual([
+      ['FIRING', 'HIGH', 5, 0],
+      ['RESOLVED', 'HIGH', 0, 13 * 60 + 1],
+    ]);
+  });
 
   it('fires at 5 (HIGH), updates at 7 (CRITICAL), resolves at LOW; a single 3 alone fires MEDIUM', () => {
     const readings = [

@@ -1,4 +1,4 @@
-import { isNews2Metric, news2, news2Values, withNews2Reading, type News2Latest, type News2Metric, type News2Result } from './news2.js';
+import { isNews2Metric, news2, NEWS2_MAX_AGE_MS, news2Values, withNews2Reading, type News2Latest, type News2Metric, type News2Result } from './news2.js';
 import type { Output, Processor } from './processor.js';
 import type { Point } from './series.js';
 import { stayPhase, type PatientStay } from './stays.js';
@@ -166,7 +166,7 @@ interface Evaluation {
  * onWatermark emits nothing: escalation and signal loss are wall-clock
  * features handled elsewhere. Never mutates the state it is given.
  */
-export function createAlertRulesProcessor(): Processor<AlertRulesState, AlertInput, AlertTransition> {
+export function createAlertRulesProcessor({ news2MaxAgeMs = NEWS2_MAX_AGE_MS }: { news2MaxAgeMs?: number } = {}): Processor<AlertRulesState, AlertInput, AlertTransition> {
   return {
     name: 'alerts',
     init: () => ({ news2: {}, rules: [], retired: null }),
@@ -205,7 +205,7 @@ export function createAlertRulesProcessor(): Processor<AlertRulesState, AlertInp
         let rs = held.get(rule.id);
         if (coversSource(rule, point.sourceId) && appliesTo(rule, point.metric)) {
           rs ??= { ruleId: rule.id, kind: rule.kind, metric: metricOf(rule), window: [], clock: Math.max(point.time, retired?.clock ?? point.time), lastStart: retired?.lastStart ?? null, episode: null };
-          rs = evaluateRule(rs, rule, point, news2Latest, out);
+          rs = evaluateRule(rs, rule, point, news2Latest, news2MaxAgeMs, out);
         }
         if (rs !== undefined) next.push(rs);
       }
@@ -247,11 +247,12 @@ function latest(a: number | null, b: number | null): number | null {
 }
 
 /** Takes one applicable reading into the rule's state and advances its lifecycle; pushes transitions to `out`. */
-function evaluateRule(rs: RuleState, rule: AlertRule, point: Point, news2Latest: News2Latest, out: AlertTransition[]): RuleState {
+function evaluateRule(rs: RuleState, rule: AlertRule, point: Point, news2Latest: News2Latest, news2MaxAgeMs: number, out: AlertTransition[]): RuleState {
   // Late readings still count, but the lifecycle clock never goes backwards.
   const time = Math.max(point.time, rs.clock);
   if (rule.kind === 'NEWS2') {
-    const values = news2Values(news2Latest);
+    // Not scored while a parameter is out of date (news2Values): an open alert stays as it is, neither resolved nor raised.
+    const values = news2Values(news2Latest, news2MaxAgeMs);
     const next = { ...rs, clock: time };
     return values === null ? next : advance(next, rule, evaluateNews2(news2(values)!), time, point, out);
   }

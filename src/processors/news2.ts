@@ -97,15 +97,30 @@ export function withNews2Reading(latest: News2Latest, point: Point): News2Latest
   return { ...latest, [point.metric]: { time: point.time, value: point.value === 0 ? 0 : point.value } };
 }
 
-/** The values of `latest`, or null until all six parameters have one. */
-export function news2Values(latest: News2Latest): Record<News2Metric, number> | null {
+/**
+ * How long a parameter counts after it was measured, by default, behind the newest of the six (NEWS2_MAX_AGE):
+ * observations are charted at least every 12 hours at any score (RCP 2017). A consciousness level and a
+ * temperature charted days ago scored a patient who has since become confused as LOW, stamped with the monitor's
+ * latest pulse.
+ */
+export const NEWS2_MAX_AGE_MS = 12 * 3_600_000;
+
+/**
+ * The values of `latest`, or null until all six parameters have one measured within `maxAgeMs` of the newest of
+ * them: a score is made of one set of observations, not of whatever each parameter last was.
+ */
+export function news2Values(latest: News2Latest, maxAgeMs: number): Record<News2Metric, number> | null {
   const values = {} as Record<News2Metric, number>;
+  let newest = -Infinity;
+  let oldest = Infinity;
   for (const metric of NEWS2_METRICS) {
     const held = latest[metric];
     if (held === undefined) return null;
     values[metric] = held.value;
+    newest = Math.max(newest, held.time);
+    oldest = Math.min(oldest, held.time);
   }
-  return values;
+  return newest - oldest > maxAgeMs ? null : values;
 }
 
 /** A patient's current NEWS2 score. id = sourceId: the latest score supersedes the previous one. */
@@ -138,11 +153,13 @@ export type News2Input = Point & { stay?: PatientStay; receivedAt?: number | nul
  * NEWS2 per patient: the runtime keys this processor by sourceId; each stay of a patient is scored from its own
  * vitals (a discharged patient's readings are not scored). After
  * each NEWS2 reading (other metrics are ignored) emits the patient's current
- * score, once all six parameters are known; an older out-of-order reading
+ * score, once all six parameters are known within `maxAgeMs` of each other
+ * (none while one is older: the stored score then stays at the time it was
+ * last made, until that parameter is measured again); an older out-of-order reading
  * changes nothing but still re-emits the current score, which is harmless
  * since the id is the same.
  */
-export function createNews2Processor(): Processor<News2State, News2Input, News2Score> {
+export function createNews2Processor({ maxAgeMs = NEWS2_MAX_AGE_MS }: { maxAgeMs?: number } = {}): Processor<News2State, News2Input, News2Score> {
   return {
     name: 'news2',
     init: () => ({ latest: {} }),
@@ -155,7 +172,7 @@ export function createNews2Processor(): Processor<News2State, News2Input, News2S
       if (phase === 'readmitted') state = { latest: {}, stay: point.stay!.admittedAt! };
       const latest = withNews2Reading(state.latest, point);
       const next = latest === state.latest ? state : { ...state, latest };
-      const values = news2Values(latest);
+      const values = news2Values(latest, maxAgeMs);
       if (values === null) return { state: next, out: [] };
       const result = news2(values)!;
       const time = Math.max(...NEWS2_METRICS.map((metric) => latest[metric]!.time));

@@ -123,10 +123,10 @@ export function buildPipelines(deps: {
       takesLateEvents: true,
       stages: [
         // Both stages read the patient's stay (discharged, readmitted) and the reading's arrival, which places it in one.
-        stage(createNews2Processor(), (r: Reading) => ({ ...toPoint(r), ...stayOf(r) }), { channel: NEWS2_CHANNEL, persist: upsertNews2, encode: JSON.stringify }),
+        stage(createNews2Processor({ maxAgeMs: config.news2MaxAgeMs }), (r: Reading) => ({ ...toPoint(r), ...stayOf(r) }), { channel: NEWS2_CHANNEL, persist: upsertNews2, encode: JSON.stringify }),
         // A tenant's rules see only its own patients.
         stage(
-          createAlertRulesProcessor(),
+          createAlertRulesProcessor({ news2MaxAgeMs: config.news2MaxAgeMs }),
           (r: Reading) => ({ point: toPoint(r), rules: deps.rules.processorRulesOf(r.tenantId), ...stayOf(r) }),
           {
             channel: ALERTS_CHANNEL,
