@@ -109,7 +109,7 @@ describe('news2', () => {
     const vitals = fc.record({
       resp_rate: fc.integer({ min: 0, max: 60 }),
       spo2: fc.integer({ min: 0, max: 100 }),
-      bp_systolic: fc.integer({ min: 0, max: 260 }),
+      bp_systolic: fc.integer({ min: 0, max: 300 }),
       heart_rate: fc.integer({ min: 0, max: 300 }),
       consciousness: fc.integer({ min: 0, max: 4 }),
       temperature: fc.integer({ min: 300, max: 450 }).map((t) => t / 10),

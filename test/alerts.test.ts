@@ -182,6 +182,11 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     expect(score).toMatchObject({ total: 6, risk: 'MEDIUM' });
     const stored = await app.sql<{ quality: string }>(sql`select quality from readings where source_id = 'shock-1' and time = ${new Date(base + 30_000).toISOString()}::timestamptz`);
     expect(stored.map((r) => r.quality)).toEqual(['GOOD', 'GOOD']);
+    // A hypertensive crisis and severe hypothermia too: a systolic of 265 and 27 °C score 3 each, where they were
+    // SUSPECT and the patient's last normal values were scored in their place.
+    await post([at(base, 'shock-1', 'bp_systolic', 265, 60), at(base, 'shock-1', 'temperature', 27, 60), at(base, 'shock-1', 'resp_rate', 16, 60)]);
+    const extremes = (await app.mutate(News2ScoresDocument, { sourceIds: ['shock-1'] })).news2Scores.edges[0]?.node;
+    expect(extremes).toMatchObject({ total: 6, risk: 'MEDIUM' });
   });
 
   it('raises signal lost when a monitor goes silent and resolves it when data comes back', async () => {

@@ -27,9 +27,11 @@ const CATALOG: readonly MetricDefinition[] = [
   { name: 'heart_rate', description: 'Heart (pulse) rate', unit: '/min', min: 0, max: 300 },
   { name: 'spo2', description: 'Peripheral oxygen saturation', unit: '%', min: 0, max: 100 },
   { name: 'resp_rate', description: 'Respiratory rate', unit: '/min', min: 0, max: 60 },
-  { name: 'temperature', description: 'Body temperature', unit: '°C', min: 30, max: 45 },
-  { name: 'bp_systolic', description: 'Systolic blood pressure', unit: 'mmHg', min: 0, max: 260 },
-  { name: 'bp_diastolic', description: 'Diastolic blood pressure', unit: 'mmHg', min: 0, max: 160 },
+  // Severe accidental hypothermia reaches the mid-20s, a hypertensive crisis a systolic near 300: such a reading must
+  // be scored (GOOD), not skipped as SUSPECT with the patient's last normal value scored in its place.
+  { name: 'temperature', description: 'Body temperature', unit: '°C', min: 25, max: 45 },
+  { name: 'bp_systolic', description: 'Systolic blood pressure', unit: 'mmHg', min: 0, max: 300 },
+  { name: 'bp_diastolic', description: 'Diastolic blood pressure', unit: 'mmHg', min: 0, max: 200 },
   { name: 'etco2', description: 'End-tidal carbon dioxide', unit: 'mmHg', min: 0, max: 100 },
   { name: 'glucose', description: 'Blood glucose', unit: 'mmol/L', min: 1, max: 40 },
   // ACVPU as a number: 0 alert, 1 new confusion, 2 voice, 3 pain, 4 unresponsive (NEWS2).
