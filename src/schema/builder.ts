@@ -1,5 +1,6 @@
 import SchemaBuilder from '@pothos/core';
 import { GraphQLError, Kind, print } from 'graphql';
+import { z } from 'zod';
 import { inDateTimeRange, isoUtc } from '../iso-time.js';
 import type { GraphQLContext } from './context.js';
 
@@ -13,19 +14,20 @@ export const builder = new SchemaBuilder<{
   };
 }>({ defaultFieldNullability: false });
 
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+/** What ingest takes as a time (ingest/reading-item.ts): seconds required, hours 00-23 (24:00 is refused, not rolled over). */
+const ISO_WITH_ZONE = z.iso.datetime({ offset: true });
 
 function parseDateTime(value: unknown, written: string = JSON.stringify(value)): Date {
-  if (typeof value !== 'string' || !ISO_WITH_ZONE.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new GraphQLError(`DateTime must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-01T12:00:00Z; got ${written}`);
-  }
-  // Date.parse rolls 2026-02-30 over to March 2; refuse days the month does not have.
+  const format = () => new GraphQLError(`DateTime must be an ISO-8601 timestamp with seconds and a time zone, e.g. 2026-01-01T12:00:00Z; got ${written}`);
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(value)) throw format();
+  // Date.parse rolls 2026-02-30 over to March 2; a day the month does not have is named as such.
   const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   const daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
   if (daysInMonth === undefined || day < 1 || day > daysInMonth) {
     throw new GraphQLError(`DateTime ${JSON.stringify(value)} is not a calendar date`);
   }
+  if (!ISO_WITH_ZONE.safeParse(value).success || Number.isNaN(Date.parse(value))) throw format();
   const date = new Date(value);
   if (!inDateTimeRange(date.getTime())) {
     throw new GraphQLError(`DateTime ${JSON.stringify(value)} is outside the years 0001 to 9999 (UTC)`);
