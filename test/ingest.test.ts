@@ -57,6 +57,10 @@ describe.each(primaryBackends)('ingest on $name', (backend) => {
       [9, 'sourceId', 'INVALID_SOURCE_ID'],
     ]);
     for (const error of result.errors) expect(error.message.length).toBeGreaterThan(10);
+    // Each names what was sent, so the bad one is found among a thousand.
+    expect(result.errors.find((e) => e.index === 3)!.message).toMatch(/; got "yesterday"$/);
+    expect(result.errors.find((e) => e.index === 4)!.message).toMatch(/; got "2026-11-20T08:00:03"$/);
+    expect(result.errors.find((e) => e.index === 8)!.message).toMatch(/; got "icu-1'; drop table readings;--"$/);
     expect((await snapshot()).map((r) => [r.source_id, r.metric, r.value])).toEqual([
       ['icu-1', 'heart_rate', 80],
       ['icu-2', 'spo2', 96],
@@ -211,6 +215,7 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
       [5, 'time', 'INVALID_TIME'],
       [6, 'time', 'TIME_OUT_OF_RANGE'],
     ]);
+    expect(ingestTrades.errors[0]!.message).toMatch(/; got "bad symbol!"$/);
     const before = await stored();
     expect(before).toHaveLength(2);
     const ms = await app.sql<{ ms: number }>(sql`select (extract(epoch from time) * 1000)::float8 as ms from trades order by symbol`);

@@ -40,8 +40,18 @@ export const EARLIEST_EVENT_TIME = new Date('2000-01-01T00:00:00Z');
 /** Ingest takes times in one form (RFC 3339): seconds and an offset written with its colon, no 24:00. */
 export const TIME_FORMAT_MESSAGE = 'time must be an ISO-8601 timestamp with seconds and a time zone (Z or ±hh:mm), e.g. 2026-01-01T12:00:00Z or 2026-01-01T13:00:00.250+01:00';
 
-/** One error per offending field, coded by `fieldCodes`; a non-object item is INVALID_ITEM. */
-export function itemErrorsFromZod(error: z.ZodError, index: number, fieldCodes: Record<string, ItemErrorCode>): ItemError[] {
+/**
+ * One error per offending field, coded by `fieldCodes`; a non-object item is INVALID_ITEM. The fields in `quoted`
+ * (ids and times: never a measurement, a card number or anything else a log or a dead letter must not hold) end
+ * their message with what was sent, so a client finds the bad one among a thousand.
+ */
+export function itemErrorsFromZod(
+  error: z.ZodError,
+  item: unknown,
+  index: number,
+  fieldCodes: Record<string, ItemErrorCode>,
+  quoted: readonly string[] = [],
+): ItemError[] {
   const seen = new Set<string>();
   const errors: ItemError[] = [];
   for (const issue of error.issues) {
@@ -49,9 +59,17 @@ export function itemErrorsFromZod(error: z.ZodError, index: number, fieldCodes: 
     if (seen.has(field ?? '')) continue;
     seen.add(field ?? '');
     const code = (field && fieldCodes[field]) || 'INVALID_ITEM';
-    errors.push({ index, field, code, message: field ? issue.message : 'item must be an object' });
+    const sent = field !== null && quoted.includes(field) ? sentValue((item as Record<string, unknown>)[field]) : '';
+    errors.push({ index, field, code, message: field ? `${issue.message}${sent}` : 'item must be an object' });
   }
   return errors;
+}
+
+/** `; got "…"` for a string or number sent, at most 80 characters of it; nothing for a missing field. */
+function sentValue(value: unknown): string {
+  if (typeof value !== 'string' && typeof value !== 'number') return '';
+  const text = JSON.stringify(value);
+  return `; got ${text.length > 80 ? `${text.slice(0, 79)}…` : text}`;
 }
 
 /**

@@ -112,7 +112,7 @@ export function validateReading(
   if (input) ms = canonicalTimeMs(input.time);
   else {
     const parsed = ReadingItem.safeParse(item);
-    if (!parsed.success) return { ok: false, errors: itemErrorsFromZod(parsed.error, index, FIELD_CODES) };
+    if (!parsed.success) return { ok: false, errors: itemErrorsFromZod(parsed.error, item, index, FIELD_CODES, ['sourceId', 'time']) };
     input = parsed.data;
     ms = Date.parse(input.time);
   }

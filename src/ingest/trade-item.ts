@@ -49,7 +49,7 @@ export interface ValidTrade {
 /** Checks one submitted trade on its own: shape, positive finite price and size, time bounds. */
 export function validateTrade(item: unknown, index: number, bounds: TimeBounds): ItemCheck<ValidTrade> {
   const parsed = TradeItem.safeParse(item);
-  if (!parsed.success) return { ok: false, errors: itemErrorsFromZod(parsed.error, index, FIELD_CODES) };
+  if (!parsed.success) return { ok: false, errors: itemErrorsFromZod(parsed.error, item, index, FIELD_CODES, ['symbol', 'tradeId', 'time']) };
   const input = parsed.data;
   const time = new Date(input.time);
   const outOfRange = timeBoundsError(index, input.time, time, bounds);

@@ -61,7 +61,7 @@ export type ValidTransaction = Omit<Transaction, 'cursor' | 'tenantId'>;
 /** Checks one submitted card transaction on its own: shape, amount, currency, location, IP, time bounds. */
 export function validateTransaction(item: unknown, index: number, bounds: TimeBounds): ItemCheck<ValidTransaction> {
   const parsed = TransactionItem.safeParse(item);
-  if (!parsed.success) return { ok: false, errors: itemErrorsFromZod(parsed.error, index, FIELD_CODES) };
+  if (!parsed.success) return { ok: false, errors: itemErrorsFromZod(parsed.error, item, index, FIELD_CODES) };
   const input = parsed.data;
   const time = new Date(input.time);
   const outOfRange = timeBoundsError(index, input.time, time, bounds);
