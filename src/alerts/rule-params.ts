@@ -4,6 +4,7 @@ import { ValidationError } from '../errors.js';
 import { metricDefinition } from '../ingest/metrics.js';
 import type { AlertRuleKind } from '../db/schema.js';
 import { SEVERITIES, type AlertRule, type Severity } from '../processors/alert-rules.js';
+import { displayTextProblem } from '../display-text.js';
 
 /** What an operator sends to create or update a rule; which fields apply depends on `kind`. */
 export interface RuleInput {
@@ -56,12 +57,10 @@ const duration = (field: string) =>
 const finite = z.number().finite().nullish().transform((v) => v ?? null);
 
 const Input = z.object({
-  name: z
-    .string()
-    .trim()
-    .min(1, 'name must not be empty')
-    .max(200, 'name is longer than 200 characters')
-    .refine((v) => !v.includes('\u0000'), 'name must not contain NUL characters'),
+  name: z.string().superRefine((name, ctx) => {
+    const problem = displayTextProblem('name', name, 200);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   metric: z.string().nullish().transform((v) => v ?? null),
   aggregate: z.enum(['LAST', 'AVG', 'MIN', 'MAX']).nullish().transform((v) => v ?? 'LAST'),
   window: duration('window'),

@@ -3,6 +3,7 @@ import { ensureTenant, insertApiKey, revokeApiKey, tenantExists, type ApiKeyRow 
 import { ROLES, type Role } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
 import { findKey, generateKey } from './api-keys.js';
+import { displayTextProblem } from '../display-text.js';
 
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -20,8 +21,8 @@ export function validateKeyRequest(request: KeyRequest): void {
   if (!(ROLES as readonly string[]).includes(request.role)) {
     throw new ValidationError(`role must be one of ${ROLES.join(', ')}, got ${JSON.stringify(request.role)}`, { argument: 'role' });
   }
-  const name = request.name.trim();
-  if (!name || name.length > 200 || name.includes('\u0000')) throw new ValidationError('name must be 1-200 characters, without NUL', { argument: 'name' });
+  const nameProblem = displayTextProblem('name', request.name, 200);
+  if (nameProblem) throw new ValidationError(nameProblem, { argument: 'name' });
   // NaN (a date past the year 275760, from --expires-in 100000000d) compares false both ways: refuse it by name.
   const expires = request.expiresAt?.getTime();
   if (expires !== undefined && !(expires > Date.now())) {

@@ -206,7 +206,7 @@ export type SourceInput = {
   id: string | number;
   /** What it is. */
   kind: SourceKind;
-  /** Display name, 1-200 characters. */
+  /** Display name, 1-200 characters, without control characters or bidirectional overrides. */
   name: string;
 };
 

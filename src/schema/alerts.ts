@@ -12,6 +12,7 @@ import type { GraphQLContext } from './context.js';
 import { checkFilterSize, emitBatch, filterSet, resumePoint } from './live.js';
 import { checkTimeRange, pageSize, parseCursor, positionedConnectionOf, positionIfAsked, toPage } from './pagination.js';
 import { LIST_SIZE, pageArgs, type PageBounds } from './cost.js';
+import { displayTextProblem } from '../display-text.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 50 };
 /** Rules a tenant may hold: every reading is checked against its enabled ones, and `alertRules` lists them all. */
@@ -370,13 +371,15 @@ builder.mutationField('acknowledgeAlert', (t) =>
     description: 'Records who acknowledged an open alert, when, and why; stops its escalation. Published to alert subscribers.',
     args: {
       id: t.arg.id({ required: true, description: 'The alert to acknowledge.' }),
-      by: t.arg.string({ required: true, description: 'Who acknowledges (name or staff id).' }),
+      by: t.arg.string({ required: true, description: 'Who acknowledges (name or staff id): 1-200 characters, without control characters or bidirectional overrides.' }),
       note: t.arg.string({ description: 'Free text kept with the acknowledgement (what was done).' }),
     },
     resolve: async (_root, args, ctx) => {
       const by = args.by.trim();
-      if (!by || by.length > 200 || by.includes('\u0000')) throw new ValidationError('by must be 1-200 characters, without NUL', { argument: 'by' });
-      if ((args.note?.length ?? 0) > 2_000 || args.note?.includes('\u0000')) throw new ValidationError('note must be at most 2000 characters, without NUL', { argument: 'note' });
+      const byProblem = displayTextProblem('by', by, 200);
+      if (byProblem) throw new ValidationError(byProblem, { argument: 'by' });
+      const noteProblem = args.note == null ? null : displayTextProblem('note', args.note, 2_000, { multiline: true, optional: true });
+      if (noteProblem) throw new ValidationError(noteProblem, { argument: 'note' });
       if (!(await ownAlert(ctx, String(args.id)))) throw new ValidationError(`no alert with id ${JSON.stringify(String(args.id))}`, { argument: 'id' }, 'NOT_FOUND');
       return toAlertView(await ctx.services.alerts.acknowledge(String(args.id), by, args.note ?? null));
     },

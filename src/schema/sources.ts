@@ -13,6 +13,7 @@ import { pageSize, positionedConnectionOf, positionIfAsked, toPage } from './pag
 import { LIST_SIZE, listLength, pageArgs, type ListSize, type PageBounds } from './cost.js';
 import { ReadingRef } from './readings.js';
 import { checkMetrics } from './metrics.js';
+import { displayTextProblem } from '../display-text.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 100 };
 const MAX_SOURCES_PER_CALL = 10_000;
@@ -81,7 +82,7 @@ const SourceInput = builder.inputType('SourceInput', {
   fields: (t) => ({
     id: t.id({ required: true, description: 'Stable id: 1-128 of letters, digits, ".", "_", ":", "-".' }),
     kind: t.field({ description: 'What it is.', type: SourceKindEnum, required: true }),
-    name: t.string({ required: true, description: 'Display name, 1-200 characters.' }),
+    name: t.string({ required: true, description: 'Display name, 1-200 characters, without control characters or bidirectional overrides.' }),
   }),
 });
 
@@ -104,9 +105,8 @@ builder.mutationField('registerSources', (t) =>
         if (!SOURCE_ID_PATTERN.test(String(s.id))) {
           throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} is not a valid source id: it must be ${SOURCE_ID_RULE}`, { index, field: 'id' });
         }
-        if (s.name.trim().length === 0 || s.name.length > 200 || s.name.includes('\u0000')) {
-          throw new ValidationError(`sources[${index}].name must be 1-200 characters, not only spaces, without NUL`, { index, field: 'name' });
-        }
+        const nameProblem = displayTextProblem(`sources[${index}].name`, s.name, 200);
+        if (nameProblem) throw new ValidationError(nameProblem, { index, field: 'name' });
       });
       const { stored, taken, kindFixed } = await ctx.services.registry.register(
         args.sources.map((s) => ({ id: String(s.id), kind: s.kind, name: s.name.trim() })),
