@@ -58,7 +58,7 @@ type Expectation =
   /** Refused at the HTTP layer. */
   | { kind: 'http'; status: number; code?: string; message?: RegExp }
   /** A GraphQL error naming the problem; `code` where the server gives one. */
-  | { kind: 'error'; message: RegExp; code?: string }
+  | { kind: 'error'; message: RegExp; code?: string; only?: boolean }
   /** An ingest answer: counts and per-item errors [index, field, code]. */
   | { kind: 'items'; accepted: number; duplicates: number; errors: ItemRow[]; message?: RegExp }
   /** Hostile-looking but legitimate: answered without errors. */
@@ -73,7 +73,7 @@ interface Case {
 }
 
 const refused = (status: number, code?: string, message?: RegExp): Expectation => ({ kind: 'http', status, code, message });
-const error = (message: RegExp, code?: string): Expectation => ({ kind: 'error', message, code });
+const error = (message: RegExp, code?: string, options: { only?: boolean } = {}): Expectation => ({ kind: 'error', message, code, ...options });
 /**
  * Variable coercion errors: graphql-js (17, which executes every operation:
  * transport/graphql-js-execute.ts) reports them as
@@ -498,6 +498,15 @@ const CASES: Case[] = [
     name: 'inline fragments inside named fragments',
     request: { gql: `{ ${nested(7, '... on Query { ', ' }', '...F')} } fragment F on Query { ${nested(7, '... on Query { ', ' }', '__typename')} }` },
     expect: error(/Query depth limit of 12 exceeded/, TOO_COMPLEX),
+  },
+  // graphql-js's own work budget for overlapping fields: its bare "Validation aborted." named no limit.
+  { category: 'complexity', name: '1,000 __typename at one level', request: { gql: `{ ${'__typename '.repeat(1_000)}}` }, expect: error(/^the document is too large to check: too many fields in one selection/, TOO_COMPLEX) },
+  { category: 'complexity', name: '500 metrics { name } at one level', request: { gql: `{ ${'metrics { name } '.repeat(500)}}` }, expect: error(/^the document is too large to check/, TOO_COMPLEX) },
+  {
+    category: 'complexity',
+    name: 'a document too deep for both depth limits is refused once, by the lower one',
+    request: { gql: `{ ${nested(40, '... on Query { ', ' }', 'metrics { name }')} }` },
+    expect: error(/^Query depth limit of 12 exceeded/, TOO_COMPLEX, { only: true }),
   },
   { category: 'complexity', name: 'an alias bomb: 300 aliases of one field', request: { gql: `{ ${Array.from({ length: 300 }, (_, i) => `a${i}: metrics { name unit }`).join(' ')} }` }, expect: error(/Aliases limit of 15 exceeded, found 300/, TOO_COMPLEX) },
   { category: 'complexity', name: '16 aliases (one over MAX_ALIASES)', request: { gql: `{ ${Array.from({ length: 16 }, (_, i) => `a${i}: metrics { name }`).join(' ')} }` }, expect: error(/Aliases limit of 15 exceeded, found 16/, TOO_COMPLEX) },
@@ -1057,6 +1066,7 @@ function check(answer: Answer, expectation: Expectation) {
     case 'error': {
       const errors = errorsOf(answer);
       expect(errors.length, context).toBeGreaterThan(0);
+      if (expectation.only) expect(errors.length, `one error only; ${context}`).toBe(1);
       const match = errors.find((e) => expectation.message.test(e.message));
       expect(match, `no error matches ${expectation.message}; ${context}`).toBeDefined();
       if (expectation.code) expect(match!.extensions?.code, context).toBe(expectation.code);

@@ -211,6 +211,33 @@ function costly(args: ExecutionArgs, variables: Record<string, unknown> | undefi
   };
 }
 
+/**
+ * What a client is told when graphql-js gives up on a document: it checks overlapping fields and fragment spreads
+ * against a work budget, and past it answers a bare "Validation aborted." (1,000 fields at one level, for one),
+ * which names no limit. One depth refusal too: the depth rule that counts introspection (a higher limit) refuses
+ * a deep document the other one refused already.
+ */
+function tidyValidationErrors(errors: readonly GraphQLError[]): GraphQLError[] {
+  let depthRefused = false;
+  const tidy: GraphQLError[] = [];
+  for (const error of errors) {
+    if (/Validation aborted\.$/.test(error.message)) {
+      tidy.push(
+        new GraphQLError('the document is too large to check: too many fields in one selection, or fragments spread too often; ask for fewer fields at once', {
+          extensions: { code: QUERY_TOO_COMPLEX, limit: 'validation' },
+        }),
+      );
+      continue;
+    }
+    if (error.extensions?.code === QUERY_TOO_COMPLEX && error.extensions.limit === 'depth') {
+      if (depthRefused) continue;
+      depthRefused = true;
+    }
+    tidy.push(error);
+  }
+  return tidy;
+}
+
 /** A graphql-js rule whose errors carry QUERY_TOO_COMPLEX and the limit's name. */
 function withCode(rule: ValidationRule, limit: string): ValidationRule {
   return (context) =>
@@ -273,6 +300,9 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
     },
     onValidate({ addValidationRule }) {
       for (const rule of rules) addValidationRule(rule);
+      return ({ result, setResult }) => {
+        if (result.length > 0) setResult(tidyValidationErrors(result as GraphQLError[]));
+      };
     },
     onExecute: ({ args, setResultAndStopExecution }) => {
       const refused = checkArguments(args, limits.maxCost);
