@@ -11,6 +11,7 @@ import {
   CreateAlertRuleDocument,
   DeleteAlertRuleDocument,
   IngestReadingsDocument,
+  IngestTradesDocument,
   LateEventsDocument,
   LiveAlertsDocument,
   News2ScoresDocument,
@@ -243,6 +244,12 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     expect(onPrice.errors?.[0]).toMatchObject({
       message: 'metric "price" is no longer taken in readings (prices are trades, sent with ingestTrades for an INSTRUMENT source), so a rule on it would watch nothing',
       extensions: { code: 'BAD_USER_INPUT', argument: 'input.metric' },
+    });
+    await app.mutate(IngestTradesDocument, { trades: [{ symbol: 'RULE-ACME', time: new Date(T0).toISOString(), price: 10, size: 1 }] });
+    const onInstrument = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'THRESHOLD', metric: 'heart_rate', above: 120, sourceIds: ['RULE-ACME'] } });
+    expect(onInstrument.errors?.[0]).toMatchObject({
+      message: 'input.sourceIds: "RULE-ACME" is an instrument: rules watch the readings of patients and devices',
+      extensions: { code: 'BAD_USER_INPUT', argument: 'input.sourceIds', sourceId: 'RULE-ACME' },
     });
     const forever = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'NO_DATA', metric: 'heart_rate', expectedInterval: '10000000d' } });
     expect(forever.errors?.[0]).toMatchObject({ message: 'expectedInterval may be at most 30d', extensions: { argument: 'input.expectedInterval' } });

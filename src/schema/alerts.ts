@@ -120,6 +120,11 @@ const toStored = async (ctx: GraphQLContext, id: string, input: RuleInput & { so
   // An empty list would read as "every source": a rule meant to watch nothing would watch everyone.
   if (input.sourceIds?.length === 0) throw new ValidationError('sourceIds must name at least one source; leave it out to watch every source', { argument: 'input.sourceIds' });
   await ctx.scope.sources(input.sourceIds, 'input.sourceIds');
+  // An instrument sends trades, never a reading: a rule naming one would watch nothing (its prices are candles).
+  const [instrument] = input.sourceIds?.length ? await ctx.services.registry.instrumentsAmong(input.sourceIds.map(String)) : [];
+  if (instrument !== undefined) {
+    throw new ValidationError(`input.sourceIds: ${JSON.stringify(instrument)} is an instrument: rules watch the readings of patients and devices`, { argument: 'input.sourceIds', sourceId: instrument });
+  }
   return {
     id,
     tenantId: ctx.scope.tenantId,
