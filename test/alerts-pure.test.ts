@@ -205,6 +205,20 @@ describe('threshold rule', () => {
     expect(out[2]!.message).toBe('avg heart_rate over 5m 94.2 < 95: cleared after 10m');
   });
 
+  it('counts a breach from its first reading in time, whatever order the readings arrive in (LAST)', () => {
+    const RR: AlertRule = { id: 'rr', kind: 'THRESHOLD', sourceIds: null, metric: 'resp_rate', aggregate: 'LAST', windowMs: 0, above: 30, below: null, forMs: 30 * SECOND, clear: null, severity: 'HIGH' };
+    const rr = (seconds: number, value: number) => point('resp_rate', T0 + seconds * SECOND, value);
+    const outcome = (points: Point[]) => runAlerts(points.map(withRules([RR]))).out.map((t) => [t.kind, (t.startedAt - T0) / SECOND, (t.time - T0) / SECOND]);
+    // In time order it fires at t+40, 40 s into the breach.
+    expect(outcome([rr(0, 35), rr(10, 35), rr(40, 35)])).toEqual([['PENDING', 0, 0], ['FIRING', 0, 40]]);
+    // Uploaded out of order: pending from t+40 (its id is that reading's), then the earlier breaching readings
+    // show the breach began at t0, so it fires at once. It stayed pending, and the next clear reading cancelled it.
+    expect(outcome([rr(40, 35), rr(0, 35), rr(10, 35), rr(50, 27)])).toEqual([['PENDING', 40, 40], ['FIRING', 40, 40], ['RESOLVED', 40, 50]]);
+    // A reading known to have cleared in between is not crossed: the breach began after it.
+    expect(outcome([rr(40, 35), rr(20, 25), rr(0, 35), rr(50, 35)])).toEqual([['PENDING', 40, 40]]);
+    expect(outcome([rr(40, 35), rr(20, 25), rr(25, 35), rr(60, 35)])).toEqual([['PENDING', 40, 40], ['FIRING', 40, 60]]);
+  });
+
   it('cancels a pending alert when the breach lapses, and a later breach is a new episode', () => {
     const values = [80, 80, 80, 80, 80, 120, 120, 120, 60, 130, 130, 130];
     // window avg:  80  80  80  80  80   88   96  104  100  110  112  114

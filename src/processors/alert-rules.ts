@@ -82,6 +82,11 @@ export interface AlertEpisode {
   side: Side | null;
   /** Last evaluated value: what a rule removal reports, as there is no evaluation then. */
   value: number;
+  /**
+   * When the breach began, where a reading that arrived late showed it began before `startedAt` (a pending episode
+   * of a LAST threshold rule): `for` counts from here. Absent: from `startedAt`.
+   */
+  since?: number;
 }
 
 /** What one rule holds for one patient. */
@@ -107,6 +112,11 @@ export interface RuleState {
    */
   lastStart: number | null;
   episode: AlertEpisode | null;
+  /**
+   * LAST threshold rules: the event time of the latest reading that did not breach on its own. A breaching reading
+   * arriving late, later than it and earlier than a pending episode's start, moves that start back (`since`).
+   */
+  clearAt?: number;
 }
 
 /** One patient's alert state: the runtime keys this processor by sourceId. */
@@ -258,7 +268,24 @@ function evaluateRule(rs: RuleState, rule: AlertRule, point: Point, news2Latest:
   }
   const window = withReading(rs.window, point, rule.windowMs);
   const evaluation = rule.kind === 'THRESHOLD' ? evaluateThreshold(rule, window) : evaluateRateOfChange(rule, window);
-  return advance({ ...rs, window, clock: time }, rule, evaluation, time, point, out);
+  const placed = rule.kind === 'THRESHOLD' && rule.aggregate === 'LAST' ? withBreachPlaced(rs, rule, point) : rs;
+  return advance({ ...placed, window, clock: time }, rule, evaluation, time, point, out);
+}
+
+/**
+ * A LAST threshold rule judges the newest reading, so one arriving late changes nothing of what holds now; but it
+ * may show when a pending breach began. Sent out of order (t+40, then t0 and t+10, all breaching), a breach was
+ * counted from t+40 and fired 40 s late, or was cancelled by the next clear reading before it could. A breaching
+ * reading before the episode's start, with no reading known to have cleared in between, moves it back; a clear
+ * one is remembered, so a breach is never carried back across it.
+ */
+function withBreachPlaced(rs: RuleState, rule: Extract<AlertRule, { kind: 'THRESHOLD' }>, point: Point): RuleState {
+  const alone = evaluateThreshold(rule, [{ time: point.time, value: point.value }]);
+  if (!alone.breaching) return point.time > (rs.clearAt ?? -Infinity) ? { ...rs, clearAt: point.time } : rs;
+  const { episode } = rs;
+  if (episode?.status !== 'PENDING' || alone.side !== episode.side) return rs;
+  if (point.time >= (episode.since ?? episode.startedAt) || point.time <= (rs.clearAt ?? -Infinity)) return rs;
+  return { ...rs, episode: { ...episode, since: point.time } };
 }
 
 /**
@@ -272,7 +299,7 @@ function advance(rs: RuleState, rule: AlertRule, evaluation: Evaluation, time: n
   let { episode, lastStart } = rs;
   const emit = (episode: AlertEpisode, kind: TransitionKind, message: string) => out.push(transition(rs, episode, kind, time, point, message));
   if (episode !== null) {
-    const elapsed = time - episode.startedAt;
+    const elapsed = time - (episode.since ?? episode.startedAt);
     if (episode.status === 'PENDING') {
       // While pending the breach must hold at every reading; it may move to the other bound of a two-sided rule.
       const side = breaching ? evaluation.side : episode.side;
