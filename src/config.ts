@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DURATION_HINT, formatDuration, parseDuration, parseWindowSpec, WINDOW_HINT } from './duration.js';
+import { withoutDot } from './transport/browser-guard.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -109,7 +110,7 @@ const list = (what: string, parse: (item: string) => string | null) =>
 /** `https://wall.example.org`: an origin as browsers send it, with no path. */
 const origin = (item: string) => (URL.canParse(item) && /^https?:\/\/[^/?#]+$/.test(item) ? new URL(item).origin : null);
 /** `vigil.internal`: a host name, with no port. */
-const hostname = (item: string) => (/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/.test(item) ? item : null);
+const hostname = (item: string) => (/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/.test(item) ? withoutDot(item) : null);
 
 /** Connection settings the server sets itself, which a `DATABASE_URL` query would silently replace. */
 const URL_SETTINGS_OWNED = [

@@ -334,7 +334,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
   });
 
   const authOutage = outageLog(log, 'checking API keys');
-  const guard: BrowserGuard = { origins: config.http.allowedOrigins, hosts: config.http.allowedHosts, keysRequired: config.auth.required, tls: Boolean(tls) };
+  const guard: BrowserGuard = { origins: config.http.allowedOrigins, hosts: config.http.allowedHosts, keysRequired: config.auth.required };
   let draining = false;
   /** HTTP requests being served, SSE streams (`streamsOpen`) among them. */
   let inFlight = 0;

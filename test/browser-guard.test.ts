@@ -5,12 +5,16 @@ import { sql, startTestApp, type TestApp } from './support/app.js';
 import { backends } from './support/backends.js';
 import { loadConfig } from '../src/config.js';
 
+type Answer = { status: number; body: { data?: unknown; errors?: { message: string; extensions: { code: string } }[] } };
+
 /** A POST to /graphql naming `host` in its Host header (as a page on a rebound name does), and what came back. */
-async function post(app: TestApp, host: string, query: string): Promise<{ status: number; body: { data?: unknown; errors?: { message: string; extensions: { code: string } }[] } }> {
+const post = (app: TestApp, host: string, query: string) => send(app, host, 'POST', '/graphql', JSON.stringify({ query }));
+
+/** A request naming `host` in its Host header (fetch sends its own, whatever it is given). */
+async function send(app: TestApp, host: string, method: string, path: string, payload = ''): Promise<Answer> {
   const { port } = new URL(app.url);
-  const payload = JSON.stringify({ query });
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/graphql', method: 'POST', headers: { host, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers: { host, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
       let text = '';
       res.on('data', (chunk: Buffer) => (text += chunk.toString()));
       res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
@@ -69,6 +73,9 @@ describe.each(backends.slice(0, 1))('pages of other sites, on $name', (backend) 
     expect(await rules()).toBe(0);
     expect(await overWebSocket(app, { origin: `http://127.0.0.1:${port}` }, '{ __typename }')).toEqual({ data: { __typename: 'Query' } });
     expect(await overWebSocket(app, { origin: 'https://wall.example.org' }, '{ __typename }')).toEqual({ data: { __typename: 'Query' } });
+    // Behind a proxy that ends TLS and passes the Host through: the page is https, this server plain HTTP.
+    expect(await overWebSocket(app, { host: 'vigil.internal', origin: 'https://vigil.internal' }, '{ __typename }')).toEqual({ data: { __typename: 'Query' } });
+    expect(await overWebSocket(app, { host: 'vigil.internal:8443', origin: 'https://vigil.internal' }, RULE)).toMatchObject({ status: 403 });
     expect(await overWebSocket(app, {}, '{ __typename }')).toEqual({ data: { __typename: 'Query' } });
   });
 
@@ -87,9 +94,11 @@ describe.each(backends.slice(0, 1))('pages of other sites, on $name', (backend) 
     for (const host of [`127.0.0.1:${port}`, `[::1]:${port}`, `localhost:${port}`, `wall.localhost:${port}`, `vigil.internal:${port}`, `VIGIL.INTERNAL`]) {
       expect((await post(app, host, '{ __typename }')).body, host).toEqual({ data: { __typename: 'Query' } });
     }
-    // Probes name the pod or the service: health answers under any name.
-    const health = await fetch(`${app.url}/health`, { headers: { host: 'vigil.default.svc' } });
-    expect(health.status).toBe(200);
+    // The fully qualified spelling of a name is the name.
+    for (const host of [`localhost.:${port}`, 'vigil.internal.']) expect((await post(app, host, '{ __typename }')).body, host).toEqual({ data: { __typename: 'Query' } });
+    // Probes name the pod or the service: health answers under any name, the dashboard's files do not.
+    expect(await send(app, 'vigil.default.svc', 'GET', '/health')).toMatchObject({ status: 200, body: { status: 'up' } });
+    expect((await send(app, 'vigil.default.svc', 'GET', '/graphql?query=%7B__typename%7D')).status).toBe(403);
   });
 
   it('names a bad ALLOWED_ORIGINS or ALLOWED_HOSTS item', () => {

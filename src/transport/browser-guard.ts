@@ -16,7 +16,6 @@ export interface BrowserGuard {
   hosts: ReadonlySet<string>;
   /** Whether keys are required: with them, a page elsewhere has none to use, and the Host is not checked. */
   keysRequired: boolean;
-  tls: boolean;
 }
 
 export interface Refusal {
@@ -38,9 +37,7 @@ function foreignOrigin(req: IncomingMessage, guard: BrowserGuard): string | null
   // Programs other than browsers send none.
   if (origin === undefined) return null;
   if (guard.origins.has(origin.toLowerCase())) return null;
-  const { host } = req.headers;
-  const own = host === undefined ? null : endpoint(`${guard.tls ? 'https' : 'http'}://${host}`);
-  if (own !== null && own === endpoint(origin)) return null;
+  if (sameHost(req.headers.host, origin)) return null;
   return `a WebSocket from a page of ${JSON.stringify(origin)} is refused: only pages of this server's own origin may open one (add the origin to ALLOWED_ORIGINS to allow it)`;
 }
 
@@ -53,16 +50,28 @@ function foreignHost(req: IncomingMessage, guard: BrowserGuard): string | null {
   return `this server runs without API keys (AUTH off) and answers only to IP addresses, localhost and ALLOWED_HOSTS, not to the host ${JSON.stringify(host ?? '')}: add it to ALLOWED_HOSTS, or set AUTH=on`;
 }
 
-/** A Host header's name, lower-case (an IPv6 address in brackets); null if it is not one. */
-function hostName(host: string): string | null {
-  return parsed(`http://${host}`)?.hostname ?? null;
+/**
+ * Whether a page of `origin` is of the server the Host header names: the same name, and the same port where the
+ * Host names one. The scheme and a default port are left out: behind a proxy that ends TLS and passes the Host
+ * through, the page is https://vigil.example while this server itself speaks plain HTTP.
+ */
+function sameHost(host: string | undefined, origin: string): boolean {
+  const page = parsed(origin);
+  const own = host === undefined ? null : parsed(`http://${host}`);
+  if (own === null || (page?.protocol !== 'http:' && page?.protocol !== 'https:')) return false;
+  if (withoutDot(page.hostname) !== withoutDot(own.hostname)) return false;
+  return own.port === '' || own.port === (page.port || (page.protocol === 'https:' ? '443' : '80'));
 }
 
-/** `name:port` of an http(s) URL, with its scheme's port when it names none; null for anything else. */
-function endpoint(text: string): string | null {
-  const url = parsed(text);
-  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') return null;
-  return `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+/** A Host header's name, lower-case, without the root's trailing dot (an IPv6 address in brackets); null if it is not one. */
+function hostName(host: string): string | null {
+  const name = parsed(`http://${host}`)?.hostname;
+  return name === undefined ? null : withoutDot(name);
+}
+
+/** `vigil.internal.` is `vigil.internal`: the fully qualified spelling of the same name. */
+export function withoutDot(name: string): string {
+  return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 function parsed(text: string): URL | null {
