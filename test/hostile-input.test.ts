@@ -58,7 +58,7 @@ type Expectation =
   /** Refused at the HTTP layer. */
   | { kind: 'http'; status: number; code?: string; message?: RegExp }
   /** A GraphQL error naming the problem; `code` where the server gives one. */
-  | { kind: 'error'; message: RegExp; code?: string; only?: boolean }
+  | { kind: 'error'; message: RegExp; code?: string; only?: boolean; none?: string }
   /** An ingest answer: counts and per-item errors [index, field, code]. */
   | { kind: 'items'; accepted: number; duplicates: number; errors: ItemRow[]; message?: RegExp }
   /** Hostile-looking but legitimate: answered without errors. */
@@ -73,7 +73,8 @@ interface Case {
 }
 
 const refused = (status: number, code?: string, message?: RegExp): Expectation => ({ kind: 'http', status, code, message });
-const error = (message: RegExp, code?: string, options: { only?: boolean } = {}): Expectation => ({ kind: 'error', message, code, ...options });
+/** `only`: no other error; `none`: no error of that code. */
+const error = (message: RegExp, code?: string, options: { only?: boolean; none?: string } = {}): Expectation => ({ kind: 'error', message, code, ...options });
 /**
  * Variable coercion errors: graphql-js (17, which executes every operation:
  * transport/graphql-js-execute.ts) reports them as
@@ -501,6 +502,12 @@ const CASES: Case[] = [
   },
   // graphql-js's own work budget for overlapping fields: its bare "Validation aborted." named no limit.
   { category: 'complexity', name: '1,000 __typename at one level', request: { gql: `{ ${'__typename '.repeat(1_000)}}` }, expect: error(/^the document is too large to check: too many fields in one selection/, TOO_COMPLEX) },
+  {
+    category: 'complexity',
+    name: '101 misspelt fields: each named, none said to be too complex',
+    request: { gql: `{ ${Array.from({ length: 101 }, (_, i) => `nope${i}`).join(' ')} }` },
+    expect: error(/^Cannot query field "nope0" on type "Query"/, VALIDATION, { none: TOO_COMPLEX }),
+  },
   { category: 'complexity', name: '500 metrics { name } at one level', request: { gql: `{ ${'metrics { name } '.repeat(500)}}` }, expect: error(/^the document is too large to check/, TOO_COMPLEX) },
   {
     category: 'complexity',
@@ -1067,6 +1074,7 @@ function check(answer: Answer, expectation: Expectation) {
       const errors = errorsOf(answer);
       expect(errors.length, context).toBeGreaterThan(0);
       if (expectation.only) expect(errors.length, `one error only; ${context}`).toBe(1);
+      if (expectation.none) expect(errors.filter((e) => e.extensions?.code === expectation.none), context).toEqual([]);
       const match = errors.find((e) => expectation.message.test(e.message));
       expect(match, `no error matches ${expectation.message}; ${context}`).toBeDefined();
       if (expectation.code) expect(match!.extensions?.code, context).toBe(expectation.code);

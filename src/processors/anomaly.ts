@@ -46,8 +46,15 @@ export interface AnomalyState {
  * against 0.61%). Divided out, as the card amount check does (fraud.ts); at least MIN_RELATIVE_STDDEV of the mean.
  */
 function judgedStddev(state: AnomalyState, alpha: number): number {
-  const settled = 1 - (1 - alpha) ** (state.count - 1);
-  return Math.max(Math.sqrt(state.variance / settled), MIN_RELATIVE_STDDEV * Math.abs(state.mean));
+  return Math.max(Math.sqrt(settledVariance(state.variance, alpha, state.count)), MIN_RELATIVE_STDDEV * Math.abs(state.mean));
+}
+
+/**
+ * An exponentially weighted variance over `count` points (the first seeding the mean) divided by how far it has
+ * settled: it starts at 0 and reaches the spread it estimates only as 1 - (1 - alpha)^(count - 1).
+ */
+export function settledVariance(variance: number, alpha: number, count: number): number {
+  return variance / (1 - (1 - alpha) ** (count - 1));
 }
 
 /**

@@ -29,7 +29,7 @@ const News2ParameterRef = builder.objectRef<{ metric: News2Metric; value: number
 
 const News2Ref = builder.objectRef<News2View>('News2Score').implement({
   description:
-    "A patient's National Early Warning Score 2 (Royal College of Physicians, 2017) from the latest respiratory rate, SpO2 (scale 1), systolic pressure, pulse, consciousness and temperature; the patient is assumed on air (no oxygen metric yet).",
+    "A patient's National Early Warning Score 2 (Royal College of Physicians, 2017) from the latest respiratory rate, SpO2 (scale 1), systolic pressure, pulse, consciousness and temperature, measured within NEWS2_MAX_AGE (12h) of each other: while one is older no new score is made, and this one keeps its time. The patient is assumed on air (no oxygen metric yet).",
   fields: (t) => ({
     sourceId: t.exposeID('sourceId', { description: 'The patient.' }),
     time: t.field({ type: 'DateTime', description: 'Event time of the newest value in it.', resolve: (s) => s.time }),
