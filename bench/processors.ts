@@ -449,6 +449,7 @@ function verifyCandles(platform: Candle[], baseline: RawClosed<RawOhlcv>[]) {
 /** The anomaly baseline: EWMA mean and variance mutated in place, the same z-score rule. */
 function rawAnomaly(data: Data<Point>, { alpha, threshold, warmup }: AnomalyOptions) {
   const series = new Map<string, { count: number; mean: number; variance: number }>();
+  const settledAfter = alpha >= 1 ? 1 : Math.ceil(Math.log(Number.EPSILON / 4) / Math.log(1 - alpha)) + 1;
   const flags: { index: number; zScore: number }[] = [];
   const { events, keys } = data;
   for (let i = 0; i < events.length; i++) {
@@ -456,8 +457,9 @@ function rawAnomaly(data: Data<Point>, { alpha, threshold, warmup }: AnomalyOpti
     let s = series.get(key);
     if (!s) series.set(key, (s = { count: 0, mean: 0, variance: 0 }));
     const x = events[i]!.value;
-    // The variance as far as it has settled after count points, at least 1% of the mean.
-    const stddev = s.count >= warmup ? Math.max(Math.sqrt(s.variance / (1 - (1 - alpha) ** (s.count - 1))), MIN_RELATIVE_STDDEV * Math.abs(s.mean)) : 0;
+    // The variance as far as it has settled after count points (1 past settledAfter), at least 1% of the mean.
+    const settled = s.count > settledAfter ? s.variance : s.variance / (1 - (1 - alpha) ** (s.count - 1));
+    const stddev = s.count >= warmup ? Math.max(Math.sqrt(settled), MIN_RELATIVE_STDDEV * Math.abs(s.mean)) : 0;
     if (stddev > 0) {
       const zScore = (x - s.mean) / stddev;
       if (Math.abs(zScore) >= threshold && Number.isFinite(zScore)) flags.push({ index: i, zScore });

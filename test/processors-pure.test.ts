@@ -7,7 +7,7 @@ import { addOhlcv, addStats, createOhlcv, createStats, extractOhlcv, extractStat
 import type { WindowSpec } from '../src/processors/keyed-windows.js';
 import { createWindowsProcessor, type WindowAggregate } from '../src/processors/windows.js';
 import { createCandlesProcessor, type Candle } from '../src/processors/candles.js';
-import { createAnomalyProcessor, MIN_RELATIVE_STDDEV, type AnomalyFlag } from '../src/processors/anomaly.js';
+import { createAnomalyProcessor, MIN_RELATIVE_STDDEV, varianceSettler, type AnomalyFlag } from '../src/processors/anomaly.js';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -479,6 +479,13 @@ describe('anomaly processor', () => {
     const early = flagged.early / (2_000 * 15);
     const late = flagged.late / (2_000 * 75);
     expect(early).toBeLessThan(1.25 * late);
+  });
+
+  it('divides the variance by how far it has settled, to the last bit, and skips the power once that is 1', () => {
+    for (const alpha of [0.01, 0.05, 0.3, 0.999, 1]) {
+      const settled = varianceSettler(alpha);
+      for (let count = 2; count < 5_000; count++) expect(settled(2.5, count), `alpha ${alpha}, count ${count}`).toBe(2.5 / (1 - (1 - alpha) ** (count - 1)));
+    }
   });
 
   it('seeds the mean with the first point instead of decaying up from 0', () => {

@@ -45,16 +45,22 @@ export interface AnomalyState {
  * of it was judged against a stddev 12% too small, and flagged more honest points than later on (at z = 3, 0.91%
  * against 0.61%). Divided out, as the card amount check does (fraud.ts); at least MIN_RELATIVE_STDDEV of the mean.
  */
-function judgedStddev(state: AnomalyState, alpha: number): number {
-  return Math.max(Math.sqrt(settledVariance(state.variance, alpha, state.count)), MIN_RELATIVE_STDDEV * Math.abs(state.mean));
+function judgedStddev(state: AnomalyState, settled: VarianceSettler): number {
+  return Math.max(Math.sqrt(settled(state.variance, state.count)), MIN_RELATIVE_STDDEV * Math.abs(state.mean));
 }
 
+/** An exponentially weighted variance over `count` points (the first seeding the mean), divided by how far it has settled. */
+export type VarianceSettler = (variance: number, count: number) => number;
+
 /**
- * An exponentially weighted variance over `count` points (the first seeding the mean) divided by how far it has
- * settled: it starts at 0 and reaches the spread it estimates only as 1 - (1 - alpha)^(count - 1).
+ * The variance starts at 0 and reaches the spread it estimates only as 1 - (1 - alpha)^(count - 1). Past the
+ * count where that is exactly 1 in double precision (731 points at alpha 0.05) the power is not taken: in the
+ * processors benchmark (300 points a series, all before that count) it took the detector from 12.6M to 6.6-6.9M
+ * points/s, 9.9M as a settler made once per processor.
  */
-export function settledVariance(variance: number, alpha: number, count: number): number {
-  return variance / (1 - (1 - alpha) ** (count - 1));
+export function varianceSettler(alpha: number): VarianceSettler {
+  const settledAfter = alpha >= 1 ? 1 : Math.ceil(Math.log(Number.EPSILON / 4) / Math.log(1 - alpha)) + 1;
+  return (variance, count) => (count > settledAfter ? variance : variance / (1 - (1 - alpha) ** (count - 1)));
 }
 
 /**
@@ -73,6 +79,7 @@ export function createAnomalyProcessor(options: AnomalyOptions): Processor<Anoma
   if (!(threshold > 0 && Number.isFinite(threshold))) throw new Error(`anomaly: threshold must be a positive number, got ${threshold}`);
   if (!(Number.isSafeInteger(warmup) && warmup >= 2)) throw new Error(`anomaly: warmup must be a whole number >= 2, got ${warmup}`);
 
+  const settled = varianceSettler(alpha);
   return {
     name: 'anomaly',
     init: () => ({ count: 0, mean: 0, variance: 0 }),
@@ -81,7 +88,7 @@ export function createAnomalyProcessor(options: AnomalyOptions): Processor<Anoma
       const x = point.value === 0 ? 0 : point.value;
       const out: AnomalyFlag[] = [];
       // A trend flat at exactly 0 has no scale to judge a change by.
-      const stddev = state.count >= warmup ? judgedStddev(state, alpha) : 0;
+      const stddev = state.count >= warmup ? judgedStddev(state, settled) : 0;
       if (stddev > 0) {
         const zScore = (x - state.mean) / stddev;
         // A trend of subnormal magnitude (1e-320) gives a stddev too small to divide by: no finite z, no flag.

@@ -1,7 +1,7 @@
 import { formatDuration } from '../duration.js';
 import { haversineKm, MAX_SURFACE_DISTANCE_KM } from './geo.js';
 import type { Output, Processor } from './processor.js';
-import { settledVariance } from './anomaly.js';
+import { varianceSettler } from './anomaly.js';
 
 /** A card transaction as processors see it: times in epoch ms, cursor = stream cursor as a decimal string. */
 export interface CardTransaction {
@@ -348,6 +348,7 @@ export function createAmountAnomalyProcessor(options: AmountOptions): Processor<
   if (!(Number.isFinite(threshold) && threshold > 0)) throw new Error(`amount-anomaly: threshold must be a positive number, got ${threshold}`);
   if (!(Number.isSafeInteger(warmup) && warmup >= 2)) throw new Error(`amount-anomaly: warmup must be a whole number >= 2, got ${warmup}`);
   if (!(alpha > 0 && alpha <= 1)) throw new Error(`amount-anomaly: alpha must be in (0, 1], got ${alpha}`);
+  const settled = varianceSettler(alpha);
 
   return {
     name: 'amount-anomaly',
@@ -361,7 +362,7 @@ export function createAmountAnomalyProcessor(options: AmountOptions): Processor<
         // The weighted variance starts at 0 and reaches the spread it estimates only as 1 - (1 - alpha)^(n - 1):
         // 61% of it after 10 transactions at alpha 0.1, so a card just out of warm-up was judged against a stddev
         // 22% too small (its honest purchases flagged at six times the rate the threshold implies). Divided out.
-        const logStddev = Math.max(Math.sqrt(settledVariance(state.variance, alpha, state.count)), MIN_LOG_STDDEV);
+        const logStddev = Math.max(Math.sqrt(settled(state.variance, state.count)), MIN_LOG_STDDEV);
         const zScore = (x - state.mean) / logStddev;
         if (zScore >= threshold) {
           const typicalAmount = Math.exp(state.mean);
