@@ -168,7 +168,9 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await post([at(base, 'late-1', 'temperature', 39.5, 480), at(base, 'late-1', 'consciousness', 0, 480)]);
     const score = (await app.mutate(News2ScoresDocument, { sourceIds: ['late-1'] })).news2Scores.edges[0]?.node;
     expect(score).toMatchObject({ total: 2, risk: 'LOW' });
-    expect(score!.parameters).toContainEqual({ metric: 'temperature', value: 39.5, score: 2 });
+    // Each parameter says when it was measured: the temperature two minutes before the pulse.
+    expect(score!.parameters).toContainEqual({ metric: 'temperature', value: 39.5, score: 2, time: new Date(base + 480_000).toISOString() });
+    expect(score!.parameters).toContainEqual({ metric: 'heart_rate', value: 75, score: 0, time: new Date(base + 600_000).toISOString() });
     const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline: 'patients' });
     expect(lateEvents.edges).toEqual([]);
   });

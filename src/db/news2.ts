@@ -17,6 +17,7 @@ export async function upsertNews2(tx: Db, scores: readonly News2Score[]): Promis
       risk: s.risk,
       scores: s.scores,
       values: s.values,
+      times: s.times ?? null,
       stay: s.stay === null ? null : new Date(s.stay),
       updatedAt: sql`now()` as never,
     })),

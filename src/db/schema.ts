@@ -405,6 +405,8 @@ export const news2Scores = pgTable('news2_scores', {
   risk: text('risk').notNull(),
   scores: jsonb('scores').notNull(),
   values: jsonb('values').notNull(),
+  /** Event time (epoch ms) each value was measured; null for a score stored by an earlier version. */
+  times: jsonb('times'),
   /** The stay it was scored in: the patient's admitted_at then (null: the first stay). */
   stay: timestamp('stay', { withTimezone: true, mode: 'date' }),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),

@@ -82,6 +82,8 @@ export const News2Message: z.ZodType<News2Score[]> = z.array(
     highestSingle: z.number().int(),
     scores: perNews2Metric,
     values: perNews2Metric,
+    // Absent from a node of an earlier version (a rolling upgrade).
+    times: perNews2Metric.optional(),
     // Absent from a node of the previous version (a rolling upgrade): its scores are of the first stay or unknown.
     stay: ms.nullable().default(null),
   }),

@@ -135,6 +135,8 @@ export interface News2Score extends Output {
   highestSingle: number;
   scores: Record<News2Metric, number>;
   values: Record<News2Metric, number>;
+  /** Event time each value was measured (ms). Absent from a score stored, or sent by a node, of an earlier version. */
+  times?: Record<News2Metric, number>;
   /** The stay it was scored in (News2State.stay: the readmission's time, ms); null for the patient's first stay. */
   stay: number | null;
 }
@@ -175,9 +177,10 @@ export function createNews2Processor({ maxAgeMs = NEWS2_MAX_AGE_MS }: { maxAgeMs
       const values = news2Values(latest, maxAgeMs);
       if (values === null) return { state: next, out: [] };
       const result = news2(values)!;
-      const time = Math.max(...NEWS2_METRICS.map((metric) => latest[metric]!.time));
+      const times = Object.fromEntries(NEWS2_METRICS.map((metric) => [metric, latest[metric]!.time])) as Record<News2Metric, number>;
+      const time = Math.max(...Object.values(times));
       const { sourceId, cursor } = point;
-      return { state: next, out: [{ id: sourceId, sourceId, time, cursor, ...result, values, stay: next.stay ?? null }] };
+      return { state: next, out: [{ id: sourceId, sourceId, time, cursor, ...result, values, times, stay: next.stay ?? null }] };
     },
     onWatermark: (state) => ({ state, out: [] }),
   };

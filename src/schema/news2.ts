@@ -22,9 +22,19 @@ const News2RiskEnum = builder.enumType('News2Risk', {
   values: describedValues(NEWS2_RISKS, NEWS2_RISK_DESCRIPTIONS),
 });
 
-const News2ParameterRef = builder.objectRef<{ metric: News2Metric; value: number; score: number }>('News2Parameter').implement({
+const News2ParameterRef = builder.objectRef<{ metric: News2Metric; value: number; score: number; time: number | null }>('News2Parameter').implement({
   description: "One of the six vital signs a NEWS2 score is made of: the patient's latest value of it and the points it scores.",
-  fields: (t) => ({ metric: t.exposeString('metric', { description: 'The vital sign.' }), value: t.exposeFloat('value', { description: 'Its latest value.' }), score: t.exposeInt('score', { description: 'Its NEWS2 score, 0-3.' }) }),
+  fields: (t) => ({
+    metric: t.exposeString('metric', { description: 'The vital sign.' }),
+    value: t.exposeFloat('value', { description: 'Its latest value.' }),
+    score: t.exposeInt('score', { description: 'Its NEWS2 score, 0-3.' }),
+    time: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it was measured (event time): a score is as current as its oldest parameter. Null for a score stored before this field existed.',
+      resolve: (p) => p.time,
+    }),
+  }),
 });
 
 const News2Ref = builder.objectRef<News2View>('News2Score').implement({
@@ -38,7 +48,7 @@ const News2Ref = builder.objectRef<News2View>('News2Score').implement({
     parameters: t.field({
       description: 'Each vital sign\'s value and score.',
       type: [News2ParameterRef],
-      resolve: (s) => NEWS2_METRICS.map((metric) => ({ metric, value: s.values[metric], score: s.scores[metric] })),
+      resolve: (s) => NEWS2_METRICS.map((metric) => ({ metric, value: s.values[metric], score: s.scores[metric], time: s.times?.[metric] ?? null })),
       extensions: { [LIST_SIZE]: NEWS2_METRICS.length },
     }),
   }),
@@ -57,7 +67,16 @@ builder.queryField('news2Scores', (t) =>
       checkFilterSize(args.sourceIds, 'sourceIds');
       const sourceIds = await ctx.scope.sources(args.sourceIds);
       const rows = await listNews2(ctx.services.database.db, { tenantId: ctx.scope.tenantId, sourceIds, after: args.after, limit: limit + 1 });
-      const scores = rows.map((r): News2View => ({ ...r, time: r.time.getTime(), risk: r.risk as News2View['risk'], scores: r.scores as News2View['scores'], values: r.values as News2View['values'] }));
+      const scores = rows.map(
+        (r): News2View => ({
+          ...r,
+          time: r.time.getTime(),
+          risk: r.risk as News2View['risk'],
+          scores: r.scores as News2View['scores'],
+          values: r.values as News2View['values'],
+          times: (r.times ?? undefined) as News2View['times'],
+        }),
+      );
       return toPage(scores, limit, (s) => s.sourceId, args.after);
     },
   }),

@@ -1,0 +1,1 @@
+ALTER TABLE "news2_scores" ADD COLUMN "times" jsonb;
