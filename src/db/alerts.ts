@@ -6,7 +6,7 @@ import { ownedBy } from './sources.js';
 import type { Db } from './client.js';
 import { alertRules, alerts, alertTransitions, sources, type AlertState } from './schema.js';
 import { lockUntilCommit } from './advisory-lock.js';
-import { lastSeq, resumeBound, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
+import { lastSeq, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
 
 export type AlertRow = typeof alerts.$inferSelect;
 /** A transition as its history lists it (without the alert's snapshot, which only a resuming subscription reads). */
@@ -128,9 +128,6 @@ export const transitionStoredAfter = (db: Db, seq: bigint): Promise<Date | null>
 
 /** The seq of the last transition stored (0 if none). */
 export const lastTransitionSeq = (db: Db): Promise<bigint> => lastSeq(db, TRANSITIONS);
-
-/** Where a client holding `seq` may resume (seq-order.ts resumeBound). */
-export const transitionResumeBound = (db: Db, seq: bigint): Promise<bigint> => resumeBound(db, TRANSITIONS, seq);
 
 /**
  * Opens an alert unless this one exists, or another episode of the same rule

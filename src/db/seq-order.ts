@@ -22,11 +22,13 @@ export async function lastSeq(db: Db, { table, seq }: SeqOrdered): Promise<bigin
 }
 
 /**
- * The newest position a client may resume after, given the one it holds (resumePoint's `newest`): the last seq
- * stored, or the one it holds if this database ever issued it. Retention removes old rows, the newest among them when
- * nothing followed it, and a seq it took is still this history's: resuming after it misses nothing. Only a seq never
- * issued (another history's: a database restored from an older backup) is ahead. What is returned to resume after
- * is always a stored one: an issued seq may be a transaction's still to commit.
+ * The newest position a client may resume after, given the one it holds (resumePoint's `newest`), for a table
+ * retention sweeps (fraud signals): the last seq stored, or the one it holds if this database ever issued it.
+ * Retention removes old rows, the newest among them when nothing followed it, and a seq it took is still this
+ * history's: resuming after it misses nothing. Only a seq never issued (another history's: a database restored from
+ * an older backup) is ahead; an upsert that changed nothing takes a seq too, so a restored history's seqs a little
+ * past its last stored one are not told apart. What is returned to resume after is always a stored one: an issued
+ * seq may be a transaction's still to commit.
  */
 export async function resumeBound(db: Db, ordered: SeqOrdered, held: bigint): Promise<bigint> {
   const last = await lastSeq(db, ordered);

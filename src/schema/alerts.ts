@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deleteRule, getAlert, insertRule, lastTransitionSeq, listAlerts, transitionResumeBound, transitionStoredAfter, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { deleteRule, getAlert, insertRule, lastTransitionSeq, listAlerts, transitionStoredAfter, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { ALERT_RULE_KINDS, ALERT_STATES, type AlertRuleKind, type AlertState } from '../db/schema.js';
 import { formatDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
@@ -403,7 +403,7 @@ builder.subscriptionField('alerts', (t) =>
       ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all).' }),
       after: t.arg.string({
         description:
-          'Resume after this seq (AlertEvent.seq): the last one received. One this database never issued (from another history: a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the open alerts again and resume after that. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too.',
+          'Resume after this seq (AlertEvent.seq): the last one received. One past the last stored transition (from another history: a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the open alerts again and resume after that. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too.',
       }),
     },
     subscribe: async (_root, args, ctx) => {
@@ -411,7 +411,8 @@ builder.subscriptionField('alerts', (t) =>
       const { db } = ctx.services.database;
       const after = await resumePoint(ctx, args.after, {
         noun: 'alert transitions',
-        newest: (seq) => transitionResumeBound(db, seq),
+        // Transitions are kept (no retention), so the last stored is the newest this history holds.
+        newest: () => lastTransitionSeq(db),
         ahead: (argument, seq, last) => `${argument} ${seq} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`,
         storedAfter: (seq) => transitionStoredAfter(db, seq),
       });
