@@ -32,11 +32,14 @@ export class UnavailableError extends AppError {
  * messages while a connection to it was down, or a node could not publish. The client subscribes again and
  * re-reads with the matching query. (Alerts are read from the database in order, and miss nothing.)
  */
+/** The query that reads what a live output holds, where it is not named as the output is. */
+const QUERY_OF: Record<string, string> = { news2: 'news2Scores' };
+
 export class EventsMissedError extends AppError {
   constructor(noun: string) {
     super(
       'EVENTS_MISSED',
-      `live ${noun} were interrupted: pub/sub lost messages, so some may not have reached this subscription; subscribe again, and query ${noun} for what changed meanwhile`,
+      `live ${noun} were interrupted: pub/sub lost messages, so some may not have reached this subscription; subscribe again, and query ${QUERY_OF[noun] ?? noun} for what changed meanwhile`,
       { retryable: true },
     );
   }

@@ -46,15 +46,21 @@ export class Channel<T> implements AsyncIterableIterator<T[] | Error> {
       this.resolveWaiting({ value: items, done: false });
       return;
     }
-    if (this.buffered + items.length > this.limit) {
-      this.counters.dropped += this.buffered + items.length;
-      this.counters.slowConsumers++;
-      this.fail(this.onOverflow());
-      return;
-    }
+    if (this.buffered + items.length > this.limit) return this.overflow(items.length);
     this.counters.delivered += items.length;
     this.buffer.push(items);
     this.buffered += items.length;
+  }
+
+  /**
+   * Ends it as a slow consumer, counted as one, with `pending` items it will never get besides those buffered: the
+   * live items that would not fit, or those held for it while a replay ran.
+   */
+  overflow(pending: number): void {
+    if (this.ended) return;
+    this.counters.dropped += this.buffered + pending;
+    this.counters.slowConsumers++;
+    this.fail(this.onOverflow());
   }
 
   /**

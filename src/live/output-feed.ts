@@ -276,7 +276,7 @@ export class OutputFeed<T> {
       }
       entry.held.push(mine);
       entry.heldCount += mine.length;
-      if (entry.heldCount > this.options.subscriberBuffer) channel.fail(this.slowConsumer(entry));
+      if (entry.heldCount > this.options.subscriberBuffer) channel.overflow(entry.heldCount);
     }
   }
 }

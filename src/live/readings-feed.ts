@@ -59,7 +59,7 @@ class Member {
     if (mine.length === 0) return;
     this.held.push(mine);
     this.heldCount += mine.length;
-    if (this.heldCount > this.buffer) this.channel.fail(this.slowConsumer());
+    if (this.heldCount > this.buffer) this.channel.overflow(this.heldCount);
   }
 
   /** The replay is done: what was held goes out, and live batches from now on. */
