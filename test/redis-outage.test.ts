@@ -117,6 +117,24 @@ describe.skipIf(!hasRedisServer).each(topologies)('Redis outage with $name', ({ 
   }, 40_000);
 
   // Fraud signals are read from the database as alerts are: one raised while its publish could not go out arrives.
+  it('tells window subscribers EVENTS_MISSED as Redis goes, not only once it is back, and again when it is', async () => {
+    const windows = await reader.subscribeWs(LiveWindowsDocument, { sourceIds: ['bed-a'] });
+    const missed = () => windows.results.items.flatMap((r) => r.errors ?? []).filter((e) => e.extensions?.code === 'EVENTS_MISSED');
+    await redis.stop();
+    try {
+      // Still down: a ward screen can say its live values stopped.
+      await windows.results.until(() => missed().length > 0, 'EVENTS_MISSED while Redis is down', 10_000);
+      // Subscribed again during the outage, it is told again once Redis is back: what was published between is lost.
+      const again = await reader.subscribeWs(LiveWindowsDocument, { sourceIds: ['bed-a'] });
+      await redis.start();
+      await again.results.until((items) => items.some((r) => r.errors?.some((e) => e.extensions?.code === 'EVENTS_MISSED')), 'EVENTS_MISSED once back', 15_000);
+      await again.close();
+    } finally {
+      if (!redis.running) await redis.start();
+    }
+    await windows.close();
+  }, 40_000);
+
   it('after Redis restarted, still delivers a fraud signal raised while its publish could not go out, with no EVENTS_MISSED', async () => {
     const card = `card-outage-${nodes}`;
     const live = await reader.subscribeWs(LiveFraudSignalsDocument, { subjects: [card] });

@@ -63,6 +63,7 @@ export class OutputFeed<T> {
   private readonly open = new Set<Subscriber<T>>();
   private unsubscribe: (() => Promise<void>) | undefined;
   private stopResubscribed: (() => void) | undefined;
+  private stopLost: (() => void) | undefined;
   /** Messages waiting for `learn` keep their order behind this. */
   private pending: Promise<void> | undefined;
   /** Stored feeds: every item up to this cursor has been dispatched. */
@@ -111,6 +112,9 @@ export class OutputFeed<T> {
     this.unsubscribe = await pubsub.subscribe(channel, (message) => this.onMessage(message));
     // A stored feed re-reads what it may have missed; the others can only say so.
     this.stopResubscribed = pubsub.onResubscribed(() => (stored ? this.catchUp() : this.interrupt('this node lost its connection to pub/sub')));
+    // Told as the connection goes, not only once it is back: a screen can say its live values stopped. Told again
+    // when it is back, since what was published between never arrives. A stored feed reads it all when back.
+    if (!stored) this.stopLost = pubsub.onLost(() => this.interrupt('this node lost its connection to pub/sub; live values stop until it is back'));
     if (stored) {
       // Anything stored between reading the position and subscribing is read now.
       this.catchUp();
@@ -150,6 +154,7 @@ export class OutputFeed<T> {
     this.stopped = true;
     clearInterval(this.pollTimer);
     this.stopResubscribed?.();
+    this.stopLost?.();
     for (const { channel } of this.open) channel.end();
     this.open.clear();
     await this.unsubscribe?.().catch(() => undefined);

@@ -33,6 +33,10 @@ export class MemoryPubSub implements PubSub {
     return () => undefined;
   }
 
+  onLost(): () => void {
+    return () => undefined;
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {

@@ -30,6 +30,8 @@ export interface PubSub {
    * was lost: what was published meanwhile never arrives. Returns a function that stops it.
    */
   onResubscribed(listener: () => void): () => void;
+  /** Calls `listener` each time this node's connection for receiving is lost (messages stop arriving until onResubscribed). */
+  onLost(listener: () => void): () => void;
   /** Times the connection to the broker was re-established after a loss. */
   readonly reconnects: number;
   /** Resolves when the broker answers; rejects when it is unreachable. */

@@ -49,11 +49,17 @@ export class RedisPubSubDriver implements PubSub {
     private readonly prefix: string,
     private readonly link: LinkState,
     private readonly resubscribed: Set<() => void>,
+    private readonly lost: Set<() => void>,
   ) {}
 
   onResubscribed(listener: () => void): () => void {
     this.resubscribed.add(listener);
     return () => this.resubscribed.delete(listener);
+  }
+
+  onLost(listener: () => void): () => void {
+    this.lost.add(listener);
+    return () => this.lost.delete(listener);
   }
 
   /** Connections to Redis re-established after a loss (publisher and subscriber each count). */
@@ -82,24 +88,30 @@ export class RedisPubSubDriver implements PubSub {
     const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, connectionName: 'vigil-sub' });
     const link: LinkState = { reconnects: 0, lastError: undefined, closing: false };
     const resubscribed = new Set<() => void>();
+    const lost = new Set<() => void>();
     for (const [name, client] of [
       ['publisher', publisher],
       ['subscriber', subscriber],
     ] as const) {
       // One warning per outage and one line when it ends; each retry only at debug.
       let downSince: number | undefined;
+      // Messages stop arriving the moment the subscriber's connection goes: those listening are told at once.
+      const wentDown = () => {
+        downSince = Date.now();
+        if (name === 'subscriber') lost.forEach((listener) => listener());
+      };
       client.on('error', (error: Error) => {
         link.lastError = error.message;
         if (downSince !== undefined) return log.debug({ connection: name, err: error.message }, 'redis still unreachable');
-        downSince = Date.now();
         log.warn({ connection: name, err: error.message }, 'redis connection lost; reconnecting');
+        wentDown();
       });
       // Redis may close a connection without an error: CLIENT KILL, a subscriber past its output buffer limit (when
       // messages are being lost), a proxy's reset. What was published until it is back never arrives either.
       client.on('close', () => {
         if (downSince !== undefined || link.closing) return;
-        downSince = Date.now();
         log.warn({ connection: name }, 'redis connection closed; reconnecting');
+        wentDown();
       });
       client.on('ready', () => {
         if (downSince === undefined) return;
@@ -133,7 +145,7 @@ export class RedisPubSubDriver implements PubSub {
       messageEventName: 'messageBuffer',
       pmessageEventName: 'pmessageBuffer',
     });
-    return new RedisPubSubDriver(engine, publisher, subscriber, prefix, link, resubscribed);
+    return new RedisPubSubDriver(engine, publisher, subscriber, prefix, link, resubscribed, lost);
   }
 
   async publish(channel: string, message: string): Promise<void> {

@@ -37,5 +37,14 @@ export async function startPrivateRedis() {
   const pause = () => void child?.kill('SIGSTOP');
   const resume = () => void child?.kill('SIGCONT');
   await start();
-  return { url: `redis://127.0.0.1:${port}`, start, stop, pause, resume };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    start,
+    stop,
+    pause,
+    resume,
+    get running() {
+      return child !== undefined;
+    },
+  };
 }
