@@ -14,6 +14,7 @@ import {
   type FraudSignal,
   type VelocityOptions,
 } from '../src/processors/fraud.js';
+import { seededNormal } from './support/gaussian.js';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -254,9 +255,7 @@ describe('amount anomaly processor', () => {
   it('flags honest cards just out of warm-up no more often than later on (the spread is not underestimated at first)', () => {
     // 2,000 cards, each spending log-normally (a realistic habit), at the default z = 3, warmup 10, alpha 0.1.
     const detector = createAmountAnomalyProcessor({ threshold: 3, warmup: 10, alpha: 0.1 });
-    let seed = 42;
-    const uniform = () => ((seed = (Math.imul(seed, 1_664_525) + 1_013_904_223) >>> 0) + 0.5) / 2 ** 32;
-    const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    const normal = seededNormal(42);
     const flagged = { early: 0, late: 0 };
     for (let card = 0; card < 2_000; card++) {
       let state = detector.init(`c-${card}`);

@@ -8,6 +8,7 @@ import type { WindowSpec } from '../src/processors/keyed-windows.js';
 import { createWindowsProcessor, type WindowAggregate } from '../src/processors/windows.js';
 import { createCandlesProcessor, type Candle } from '../src/processors/candles.js';
 import { createAnomalyProcessor, MIN_RELATIVE_STDDEV, varianceSettler, type AnomalyFlag } from '../src/processors/anomaly.js';
+import { seededNormal } from './support/gaussian.js';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -462,9 +463,7 @@ describe('anomaly processor', () => {
     // 2,000 series of Gaussian noise around 50 (stddev 2), 120 points each, at the default alpha 0.05 and warm-up
     // 30, with z = 3 so that honest points are flagged often enough to count.
     const anomaly = createAnomalyProcessor({ alpha: 0.05, threshold: 3, warmup: 30 });
-    let seed = 7;
-    const uniform = () => ((seed = (Math.imul(seed, 1_664_525) + 1_013_904_223) >>> 0) + 0.5) / 2 ** 32;
-    const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    const normal = seededNormal(7);
     const flagged = { early: 0, late: 0 };
     for (let n = 0; n < 2_000; n++) {
       let state = anomaly.init(`bed-${n}`);
