@@ -587,11 +587,16 @@ describe.each(primaryBackends)('signal loss across a restart on $name', (backend
       await before.mutate(IngestReadingsDocument, { readings: [at(Date.now(), 'quiet-1', 'heart_rate', 70, 0)] });
       await before.close();
       // The monitor stays silent through the restart: the new node has never heard from it.
+      const restartedAt = Date.now();
       const after = await startTestApp(backend, { env, dataDir, schema });
       try {
         const firing = async () => (await after.mutate(AlertsDocument, { states: ['FIRING'] })).alerts.edges.map((e) => e.node);
         await waitFor(async () => (await firing()).some((a) => a.sourceId === 'quiet-1'), 'signal lost for quiet-1 after the restart', 15_000);
-        expect((await firing()).find((a) => a.sourceId === 'quiet-1')!.message).toMatch(/^signal lost: no data from quiet-1 for \d+s \(expected every 3s\)$/);
+        const lost = (await firing()).find((a) => a.sourceId === 'quiet-1')!;
+        expect(lost.message).toMatch(/^signal lost: no data from quiet-1 for \d+s \(expected every 3s\)$/);
+        // Silent since its last reading arrived, as stored, not since the restart: a rolling restart does not put
+        // the alarm off, nor date its start wrong.
+        expect(Date.parse(lost.startedAt)).toBeLessThan(restartedAt);
       } finally {
         await after.close();
       }

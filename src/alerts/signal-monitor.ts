@@ -1,7 +1,8 @@
 import type { Db } from '../db/client.js';
 import { listAlerts, listRules, openAlertOf } from '../db/alerts.js';
 import type { Reading } from '../db/readings.js';
-import { sourcesWithReadings } from '../db/sources.js';
+import { lastArrivals, sourcesWithReadings } from '../db/sources.js';
+import { metricNames } from '../ingest/metrics.js';
 import { formatDuration } from '../duration.js';
 import type { StreamTail } from '../live/stream-tail.js';
 import { reasonOf, type Logger } from '../log.js';
@@ -74,9 +75,16 @@ export class SignalMonitor {
     }
     // A tenant-wide rule watches every source of its tenant that has ever sent data, not only those this node has
     // heard from since it started: a monitor that fell silent just before a restart must still raise signal loss.
-    // Their silence counts from this start, as for named sources.
+    // Their silence counts from when their last reading arrived, as stored: from this start, a rolling restart of
+    // every node put each silent monitor's alarm off by up to its expected interval (and dated its start wrong).
     for (const { id, tenantId } of await sourcesWithReadings(this.options.db)) {
       if (!this.seen.has(id)) this.seen.set(id, { tenantId, any: 0, metrics: new Map() });
+    }
+    for (const { sourceId, metric, arrivedAt } of await lastArrivals(this.options.db, metricNames())) {
+      const source = this.seen.get(sourceId);
+      if (!source || source.metrics.has(metric)) continue;
+      source.metrics.set(metric, arrivedAt);
+      source.any = Math.max(source.any, arrivedAt);
     }
     this.detach = this.options.tail.addListener((readings) => this.onReadings(readings));
     this.timer = setInterval(() => void this.check(), this.options.checkIntervalMs);
@@ -174,8 +182,9 @@ export class SignalMonitor {
             continue;
           }
           if ((this.retired.get(sourceId) ?? 0) > now) continue;
-          // Silence counts from this node's start or the rule's last change at the earliest.
-          const last = Math.max(this.lastSeenAt(sourceId, metric) ?? 0, this.startedAt, rule.updatedAt.getTime());
+          // Silence counts from the last arrival (heard by this node, or stored before it started), else from this
+          // node's start; never before the rule's last change.
+          const last = Math.max(this.lastSeenAt(sourceId, metric) || this.startedAt, rule.updatedAt.getTime());
           const expected = rule.params.expectedIntervalMs;
           if (now - last <= expected) continue;
           const fired = await this.options.alerts.fire({

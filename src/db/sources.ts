@@ -1,5 +1,5 @@
 import { sql, type AnyColumn, type SQL } from 'drizzle-orm';
-import type { Db } from './client.js';
+import { rows, type Db } from './client.js';
 import { sources, type SourceKind } from './schema.js';
 
 export interface SourceInput {
@@ -55,6 +55,23 @@ export async function sourcesWithReadings(db: Db): Promise<{ id: string; tenantI
     .select({ id: sources.id, tenantId: sources.tenantId })
     .from(sources)
     .where(sql`${sources.retiredAt} is null and exists (select 1 from readings where readings.source_id = ${sources.id})`);
+}
+
+/**
+ * When each source's newest reading of each of `metrics` arrived (epoch ms), for sources in use: where the signal
+ * monitor counts silence from after a restart. One index probe per source and metric (source, metric, time). Rows
+ * stored before arrivals were (migration 0012) give none.
+ */
+export async function lastArrivals(db: Db, metrics: readonly string[]): Promise<{ sourceId: string; metric: string; arrivedAt: number }[]> {
+  const found = await rows<{ sourceId: string; metric: string; arrivedAt: number | string }>(
+    db,
+    sql`select s.id as "sourceId", m.metric, (extract(epoch from r.received_at) * 1000)::float8 as "arrivedAt"
+        from ${sources} s
+        cross join unnest(${sql.param([...metrics])}::text[]) as m(metric)
+        cross join lateral (select received_at from readings where readings.source_id = s.id and readings.metric = m.metric order by time desc limit 1) r
+        where s.retired_at is null and r.received_at is not null`,
+  );
+  return found.map((r) => ({ sourceId: r.sourceId, metric: r.metric, arrivedAt: Number(r.arrivedAt) }));
 }
 
 /** Sources retired or readmitted: where each patient is in its stays, for the alert rules processor. */
