@@ -268,7 +268,7 @@ function evaluateRule(rs: RuleState, rule: AlertRule, point: Point, news2Latest:
   }
   const window = withReading(rs.window, point, rule.windowMs);
   const evaluation = rule.kind === 'THRESHOLD' ? evaluateThreshold(rule, window) : evaluateRateOfChange(rule, window);
-  const placed = rule.kind === 'THRESHOLD' && rule.aggregate === 'LAST' ? withBreachPlaced(rs, rule, point) : rs;
+  const placed = rule.kind === 'THRESHOLD' && rule.aggregate === 'LAST' ? withBreachPlaced(rs, rule, point, window, evaluation) : rs;
   return advance({ ...placed, window, clock: time }, rule, evaluation, time, point, out);
 }
 
@@ -279,8 +279,9 @@ function evaluateRule(rs: RuleState, rule: AlertRule, point: Point, news2Latest:
  * reading before the episode's start, with no reading known to have cleared in between, moves it back; a clear
  * one is remembered, so a breach is never carried back across it.
  */
-function withBreachPlaced(rs: RuleState, rule: Extract<AlertRule, { kind: 'THRESHOLD' }>, point: Point): RuleState {
-  const alone = evaluateThreshold(rule, [{ time: point.time, value: point.value }]);
+function withBreachPlaced(rs: RuleState, rule: Extract<AlertRule, { kind: 'THRESHOLD' }>, point: Point, window: RuleState['window'], evaluation: Evaluation): RuleState {
+  // The reading judged alone: what the window's evaluation is already, unless a newer reading is the window's.
+  const alone = window.at(-1)!.time === point.time ? evaluation : evaluateThreshold(rule, [{ time: point.time, value: point.value }]);
   if (!alone.breaching) return point.time > (rs.clearAt ?? -Infinity) ? { ...rs, clearAt: point.time } : rs;
   const { episode } = rs;
   if (episode?.status !== 'PENDING' || alone.side !== episode.side) return rs;

@@ -137,11 +137,9 @@ function wholePartition(pipeline: string, header: unknown): PartitionState | nul
   return { clocks, watermarks: {}, series };
 }
 
-/** A series' watermark: its clock minus the lateness, or the one already applied if that is later. */
-function watermarkOf(partition: PartitionState, series: string, latenessMs: number): number {
-  const applied = partition.watermarks[series];
-  const now = partition.clocks[series]! - latenessMs;
-  return applied !== undefined && applied > now ? applied : now;
+/** A series' watermark: its clock minus the lateness, or the one already applied (`applied`) if that is later. */
+function watermarkOf(clock: number, latenessMs: number, applied: number | undefined): number {
+  return applied !== undefined && applied > clock - latenessMs ? applied : clock - latenessMs;
 }
 
 const CATCH_UP_PAGE = 5_000;
@@ -624,8 +622,8 @@ export class ProcessorRuntime<E extends StreamEvent> {
       const { partition, states } = entry;
       const time = this.spec.timeOf(event);
       const clock = partition.clocks[series];
-      const watermark = clock === undefined ? undefined : watermarkOf(partition, series, lateness);
-      if (watermark !== undefined && time < watermark && !this.spec.takesLateEvents) {
+      const watermark = clock === undefined || this.spec.takesLateEvents ? undefined : watermarkOf(clock, lateness, partition.watermarks[series]);
+      if (watermark !== undefined && time < watermark) {
         late.push({ cursor: event.cursor, series, eventTime: new Date(time), watermark: new Date(watermark) });
         continue;
       }
@@ -664,7 +662,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
     // processor is never older than its series' watermark, so it never belongs to a window that should be closed.
     for (const [series, partition] of advanced) {
       const states = partition.series[series]!;
-      const watermark = watermarkOf(partition, series, lateness);
+      const watermark = watermarkOf(partition.clocks[series]!, lateness, partition.watermarks[series]);
       partition.watermarks[series] = watermark;
       stages.forEach((s, i) => {
         if (!(s.name in states)) return;
