@@ -405,7 +405,9 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     }
   });
 
-  it('keeps a closed window and candle as they were when ALLOWED_LATENESS is raised: what its old watermark made late stays late', async () => {
+  // `written before watermarks were kept`: checkpoints of a version before migration 0017 hold none; the watermark
+  // is then seeded from the end of the series' latest closed window or candle.
+  it.each(['kept with the checkpoint', 'written before watermarks were kept'] as const)('keeps a closed window and candle as they were when ALLOWED_LATENESS is raised: what its old watermark made late stays late (watermark %s)', async (checkpoint) => {
     const open = freshStore({ ...PROCESSOR_ENV, ALLOWED_LATENESS: '1m', WINDOWS: '1m', CANDLE_INTERVALS: '1m' });
     const trade = (seconds: number, tradeId: string, price: number, size: number) => ({ symbol: 'RAISE', time: at(seconds), tradeId, price, size });
     const firstMinute = async (app: TestApp) => ({
@@ -423,6 +425,11 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
     const closed = await firstMinute(before);
     expect(closed).toEqual({ window: [{ count: 6, avg: 70, closed: true }], candle: [{ trades: 3, open: 100, volume: 30, closed: true }] });
     await before.close();
+    if (checkpoint === 'written before watermarks were kept') {
+      const operator = await open({ PROCESSORS: 'off' });
+      await operator.sql(sql`update processor_series_states set watermark = null`);
+      await operator.close();
+    }
 
     // Restarted with ten minutes of lateness: clock − lateness is now before the closed minute, but its watermark stands.
     const after = await open({ ALLOWED_LATENESS: '10m' });

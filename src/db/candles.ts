@@ -23,6 +23,16 @@ export async function upsertCandles(tx: Db, outputs: readonly Candle[]): Promise
     where not candles.closed or excluded.closed`);
 }
 
+/** The end of each symbol's latest closed candle, as closedWindowEnds. */
+export async function closedCandleEnds(db: Db): Promise<{ symbol: string; end: Date }[]> {
+  const t = candles;
+  return db
+    .select({ symbol: t.symbol, end: sql<Date>`max(${t.end})`.mapWith(t.end) })
+    .from(t)
+    .where(eq(t.closed, true))
+    .groupBy(t.symbol);
+}
+
 /** Stored candles of one symbol and interval with from <= start < to, oldest first, keyset-paged on start. */
 export async function listCandles(
   db: Db,

@@ -28,6 +28,19 @@ export async function upsertWindows(tx: Db, outputs: readonly WindowAggregate[])
     where not window_aggregates.closed or excluded.closed`);
 }
 
+/**
+ * The end of each series' latest closed window, whatever its spec: its watermark had passed it. For checkpoints
+ * written before watermarks were kept (processors/runtime.ts restore). One scan of the table, once per such start.
+ */
+export async function closedWindowEnds(db: Db): Promise<{ sourceId: string; metric: string; end: Date }[]> {
+  const t = windowAggregates;
+  return db
+    .select({ sourceId: t.sourceId, metric: t.metric, end: sql<Date>`max(${t.end})`.mapWith(t.end) })
+    .from(t)
+    .where(eq(t.closed, true))
+    .groupBy(t.sourceId, t.metric);
+}
+
 export interface WindowQuery extends StartRange {
   sourceId: string;
   metric: string;

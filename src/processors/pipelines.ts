@@ -1,10 +1,10 @@
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import { insertAnomalies } from '../db/anomalies.js';
-import { upsertCandles } from '../db/candles.js';
+import { closedCandleEnds, upsertCandles } from '../db/candles.js';
 import { readingsAfter, type Reading } from '../db/readings.js';
 import { tradesAfter, type Trade } from '../db/trades.js';
-import { upsertWindows } from '../db/windows.js';
+import { closedWindowEnds, upsertWindows } from '../db/windows.js';
 import { READINGS_STREAM } from '../ingest/ingest-readings.js';
 import { TRADES_STREAM } from '../ingest/ingest-trades.js';
 import { ANOMALIES_CHANNEL, CANDLES_CHANNEL, WINDOWS_CHANNEL } from '../live/output-wire.js';
@@ -31,6 +31,9 @@ import { scopedToTenant } from './tenant-scope.js';
 const toCardTransaction = (t: Transaction): CardTransaction => ({ ...t, time: t.time.getTime(), cursor: t.cursor.toString() });
 
 const toPoint = (r: Reading): Point => ({ sourceId: r.sourceId, metric: r.metric, time: r.time.getTime(), value: r.value, cursor: r.cursor.toString() });
+
+/** "/" cannot occur in a source id or a catalog metric, and unlike NUL it can be stored in jsonb checkpoints. */
+const readingSeries = (r: { sourceId: string; metric: string }) => `${r.sourceId}/${r.metric}`;
 
 export interface Pipelines {
   readings: ProcessorRuntime<Reading>;
@@ -81,10 +84,10 @@ export function buildPipelines(deps: {
       name: READINGS_STREAM,
       tail: deps.readingsTail,
       readAfter: (after, limit) => readingsAfter(db, after, { limit }),
-      // "/" cannot occur in a source id or a catalog metric, and unlike NUL it can be stored in jsonb checkpoints.
-      seriesOf: (r) => `${r.sourceId}/${r.metric}`,
+      seriesOf: (r) => readingSeries(r),
       timeOf: (r) => r.time.getTime(),
       include: usable,
+      closedThrough: async () => new Map((await closedWindowEnds(db)).map((w) => [readingSeries(w), w.end.getTime()])),
       stages: [
         stage(createWindowsProcessor(config.windows), toPoint, { channel: WINDOWS_CHANNEL, persist: upsertWindows, encode: JSON.stringify, provisional: forming }),
         stage(createAnomalyProcessor(config.anomaly), toPoint, { channel: ANOMALIES_CHANNEL, persist: insertAnomalies, encode: JSON.stringify }),
@@ -99,6 +102,7 @@ export function buildPipelines(deps: {
       readAfter: (after, limit) => tradesAfter(db, after, { limit }),
       seriesOf: (t) => t.symbol,
       timeOf: (t) => t.time.getTime(),
+      closedThrough: async () => new Map((await closedCandleEnds(db)).map((c) => [c.symbol, c.end.getTime()])),
       stages: [
         stage(
           createCandlesProcessor(config.candleIntervalsMs),

@@ -74,6 +74,12 @@ export interface PipelineSpec<E extends StreamEvent> {
    * monitor's pulse of the same patient, and must still count.
    */
   takesLateEvents?: boolean;
+  /**
+   * Series → the end of its latest closed output stored (a window, a candle), epoch ms: its watermark was at least
+   * that. Seeds the watermark of series checkpointed before watermarks were kept, so a lateness raised in the same
+   * deploy cannot open a closed output again with only the events the old watermark left out.
+   */
+  closedThrough?(): Promise<Map<string, number>>;
   stages: Stage<E>[];
 }
 
@@ -581,11 +587,35 @@ export class ProcessorRuntime<E extends StreamEvent> {
     }
     this.dirty = new Set();
     this.rewriteAll = saved.length === 0 || legacy;
+    if (!(await this.seedWatermarks())) return false;
     this.position = saved[0]?.cursor ?? 0n;
     this.checkpointedAt = saved[0] ? { cursor: saved[0].cursor, at: new Date() } : null;
     this.options.log.info(
       { pipeline: this.name, cursor: this.position.toString(), owner: this.owner, ...(legacy ? { format: 'whole partitions' } : {}) },
       saved.length ? 'processors resume from checkpoint' : 'processors start from the beginning of the stream',
+    );
+    return true;
+  }
+
+  /** Watermarks for restored series without one (seeded from closedThrough); false if the node stopped owning the pipeline. */
+  private async seedWatermarks(): Promise<boolean> {
+    const { closedThrough } = this.spec;
+    const missing = this.partitions.flatMap((p) => Object.keys(p.clocks).filter((series) => p.watermarks[series] === undefined).map((series) => ({ p, series })));
+    if (!closedThrough || missing.length === 0) return true;
+    const began = performance.now();
+    const ends = await this.untilRead('reading closed outputs to seed watermarks', closedThrough);
+    if (!ends) return false;
+    let seeded = 0;
+    for (const { p, series } of missing) {
+      const end = ends.get(series);
+      if (end === undefined) continue;
+      p.watermarks[series] = end;
+      this.dirty.add(series);
+      seeded++;
+    }
+    this.options.log.info(
+      { pipeline: this.name, series: missing.length, seeded, ms: Math.round(performance.now() - began) },
+      'processors: series checkpointed without a watermark take the end of their latest closed output',
     );
     return true;
   }
