@@ -543,12 +543,13 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
   });
 
   interface Saved {
-    headers: { pipeline: string; partition: number; partitions: number; cursor: string; state: unknown }[];
-    series: { pipeline: string; series: string; partition: number; clock: number; state: unknown; cursor: string }[];
+    // written_at: when the checkpoint was written, which dates the outputs stored before it.
+    headers: { pipeline: string; partition: number; partitions: number; cursor: string; state: unknown; written_at: string }[];
+    series: { pipeline: string; series: string; partition: number; clock: number; watermark: number | null; state: unknown; cursor: string }[];
   }
   const savedIn = async (app: TestApp): Promise<Saved> => ({
-    headers: await app.sql(sql`select pipeline, partition, partitions, cursor::text, state from processor_checkpoints`),
-    series: await app.sql(sql`select pipeline, series, partition, clock, state, cursor::text from processor_series_states`),
+    headers: await app.sql(sql`select pipeline, partition, partitions, cursor::text, state, updated_at::text as written_at from processor_checkpoints`),
+    series: await app.sql(sql`select pipeline, series, partition, clock, watermark, state, cursor::text from processor_series_states`),
   });
   /** Every series' stored state once the pipelines have stopped (stopPipelines). */
   const finalSeriesStatesOf = async (app: TestApp) => {
@@ -592,13 +593,13 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
           whole.clocks[r.series] = r.clock;
           whole.series[r.series] = r.state;
         }
-        await operator.sql(sql`insert into processor_checkpoints (pipeline, partition, partitions, cursor, state)
-          values (${c.pipeline}, ${c.partition}, ${c.partitions}, ${c.cursor}::int8, ${JSON.stringify(as === 'series rows' ? c.state : whole)}::jsonb)`);
+        await operator.sql(sql`insert into processor_checkpoints (pipeline, partition, partitions, cursor, state, updated_at)
+          values (${c.pipeline}, ${c.partition}, ${c.partitions}, ${c.cursor}::int8, ${JSON.stringify(as === 'series rows' ? c.state : whole)}::jsonb, ${c.written_at}::timestamptz)`);
       }
       if (as === 'series rows') {
         for (const r of saved.series) {
-          await operator.sql(sql`insert into processor_series_states (pipeline, series, partition, clock, state, cursor)
-            values (${r.pipeline}, ${r.series}, ${r.partition}, ${r.clock}, ${JSON.stringify(r.state)}::json, ${r.cursor}::int8)`);
+          await operator.sql(sql`insert into processor_series_states (pipeline, series, partition, clock, watermark, state, cursor)
+            values (${r.pipeline}, ${r.series}, ${r.partition}, ${r.clock}, ${r.watermark}, ${JSON.stringify(r.state)}::json, ${r.cursor}::int8)`);
         }
       }
       await operator.close();

@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, lt, sql } from 'drizzle-orm';
 import type { Candle } from '../processors/candles.js';
 import type { Db } from './client.js';
 import { candles } from './schema.js';
@@ -23,13 +23,13 @@ export async function upsertCandles(tx: Db, outputs: readonly Candle[]): Promise
     where not candles.closed or excluded.closed`);
 }
 
-/** The end of each symbol's latest closed candle, as closedWindowEnds. */
-export async function closedCandleEnds(db: Db): Promise<{ symbol: string; end: Date }[]> {
+/** The end of each symbol's latest closed candle stored before `storedBefore`, as closedWindowEnds. */
+export async function closedCandleEnds(db: Db, storedBefore: Date): Promise<{ symbol: string; end: Date }[]> {
   const t = candles;
   return db
     .select({ symbol: t.symbol, end: sql<Date>`max(${t.end})`.mapWith(t.end) })
     .from(t)
-    .where(eq(t.closed, true))
+    .where(and(eq(t.closed, true), lt(t.updatedAt, storedBefore)))
     .groupBy(t.symbol);
 }
 

@@ -9,6 +9,8 @@ export interface Checkpoint {
   partitions: number;
   cursor: bigint;
   state: unknown;
+  /** When it was written (the database's clock as its transaction began). */
+  writtenAt: Date;
 }
 
 /**
@@ -25,6 +27,7 @@ export async function loadCheckpoint(db: Db, pipeline: string): Promise<{ header
           partitions: processorCheckpoints.partitions,
           cursor: processorCheckpoints.cursor,
           state: processorCheckpoints.state,
+          writtenAt: processorCheckpoints.updatedAt,
         })
         .from(processorCheckpoints)
         .where(eq(processorCheckpoints.pipeline, pipeline))

@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, lt, sql } from 'drizzle-orm';
 import type { WindowAggregate } from '../processors/windows.js';
 import type { Db } from './client.js';
 import { windowAggregates } from './schema.js';
@@ -29,15 +29,17 @@ export async function upsertWindows(tx: Db, outputs: readonly WindowAggregate[])
 }
 
 /**
- * The end of each series' latest closed window, whatever its spec: its watermark had passed it. For checkpoints
- * written before watermarks were kept (processors/runtime.ts restore). One scan of the table, once per such start.
+ * The end of each series' latest closed window stored before `storedBefore`, whatever its spec: a checkpoint
+ * written then had a watermark past it (outputs are stored before the checkpoint that follows them, and those
+ * stored after it may be replayed). For checkpoints written before watermarks were kept (processors/runtime.ts
+ * restore). One scan of the table, once per such start.
  */
-export async function closedWindowEnds(db: Db): Promise<{ sourceId: string; metric: string; end: Date }[]> {
+export async function closedWindowEnds(db: Db, storedBefore: Date): Promise<{ sourceId: string; metric: string; end: Date }[]> {
   const t = windowAggregates;
   return db
     .select({ sourceId: t.sourceId, metric: t.metric, end: sql<Date>`max(${t.end})`.mapWith(t.end) })
     .from(t)
-    .where(eq(t.closed, true))
+    .where(and(eq(t.closed, true), lt(t.updatedAt, storedBefore)))
     .groupBy(t.sourceId, t.metric);
 }
 

@@ -87,7 +87,7 @@ export function buildPipelines(deps: {
       seriesOf: (r) => readingSeries(r),
       timeOf: (r) => r.time.getTime(),
       include: usable,
-      closedThrough: async () => new Map((await closedWindowEnds(db)).map((w) => [readingSeries(w), w.end.getTime()])),
+      closedThrough: async (storedBefore) => new Map((await closedWindowEnds(db, storedBefore)).map((w) => [readingSeries(w), w.end.getTime()])),
       stages: [
         stage(createWindowsProcessor(config.windows), toPoint, { channel: WINDOWS_CHANNEL, persist: upsertWindows, encode: JSON.stringify, provisional: forming }),
         stage(createAnomalyProcessor(config.anomaly), toPoint, { channel: ANOMALIES_CHANNEL, persist: insertAnomalies, encode: JSON.stringify }),
@@ -102,7 +102,7 @@ export function buildPipelines(deps: {
       readAfter: (after, limit) => tradesAfter(db, after, { limit }),
       seriesOf: (t) => t.symbol,
       timeOf: (t) => t.time.getTime(),
-      closedThrough: async () => new Map((await closedCandleEnds(db)).map((c) => [c.symbol, c.end.getTime()])),
+      closedThrough: async (storedBefore) => new Map((await closedCandleEnds(db, storedBefore)).map((c) => [c.symbol, c.end.getTime()])),
       stages: [
         stage(
           createCandlesProcessor(config.candleIntervalsMs),

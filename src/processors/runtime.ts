@@ -75,11 +75,12 @@ export interface PipelineSpec<E extends StreamEvent> {
    */
   takesLateEvents?: boolean;
   /**
-   * Series → the end of its latest closed output stored (a window, a candle), epoch ms: its watermark was at least
-   * that. Seeds the watermark of series checkpointed before watermarks were kept, so a lateness raised in the same
-   * deploy cannot open a closed output again with only the events the old watermark left out.
+   * Series → the end of its latest closed output (a window, a candle) stored before `storedBefore`, epoch ms: a
+   * checkpoint written then had a watermark at least that. Seeds the watermark of series checkpointed before
+   * watermarks were kept, so a lateness raised in the same deploy cannot open a closed output again with only the
+   * events the old watermark left out.
    */
-  closedThrough?(): Promise<Map<string, number>>;
+  closedThrough?(storedBefore: Date): Promise<Map<string, number>>;
   stages: Stage<E>[];
 }
 
@@ -587,7 +588,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
     }
     this.dirty = new Set();
     this.rewriteAll = saved.length === 0 || legacy;
-    if (!(await this.seedWatermarks())) return false;
+    if (saved.length > 0 && !(await this.seedWatermarks(saved[0]!.writtenAt))) return false;
     this.position = saved[0]?.cursor ?? 0n;
     this.checkpointedAt = saved[0] ? { cursor: saved[0].cursor, at: new Date() } : null;
     this.options.log.info(
@@ -598,12 +599,12 @@ export class ProcessorRuntime<E extends StreamEvent> {
   }
 
   /** Watermarks for restored series without one (seeded from closedThrough); false if the node stopped owning the pipeline. */
-  private async seedWatermarks(): Promise<boolean> {
+  private async seedWatermarks(checkpointedAt: Date): Promise<boolean> {
     const { closedThrough } = this.spec;
     const missing = this.partitions.flatMap((p) => Object.keys(p.clocks).filter((series) => p.watermarks[series] === undefined).map((series) => ({ p, series })));
     if (!closedThrough || missing.length === 0) return true;
     const began = performance.now();
-    const ends = await this.untilRead('reading closed outputs to seed watermarks', closedThrough);
+    const ends = await this.untilRead('reading closed outputs to seed watermarks', () => closedThrough(checkpointedAt));
     if (!ends) return false;
     let seeded = 0;
     for (const { p, series } of missing) {
