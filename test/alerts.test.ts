@@ -46,7 +46,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1', 'shock-1') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1', 'shock-1', 'ahead-1') });
   });
   afterAll(() => app?.close());
 
@@ -173,6 +173,24 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     expect(score!.parameters).toContainEqual({ metric: 'heart_rate', value: 75, score: 0, time: new Date(base + 600_000).toISOString() });
     const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline: 'patients' });
     expect(lateEvents.edges).toEqual([]);
+  });
+
+  it('places a reading stamped minutes ahead of its arrival (a fast device clock) at its arrival: the on-time readings after it still raise the alarm and score', async () => {
+    const brady = await rule({ name: 'Bradycardia', kind: 'THRESHOLD', sourceIds: ['ahead-1'], metric: 'heart_rate', aggregate: 'LAST', below: 40, severity: 'HIGH' });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [brady.id] });
+    const normal = { resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 80, consciousness: 0, temperature: 37 };
+    await post(Object.entries(normal).map(([metric, value]) => at(Date.now(), 'ahead-1', metric, value, 0)));
+    // Four minutes ahead, within MAX_FUTURE_SKEW: taken, but not the patient's newest reading for four minutes.
+    await post([at(Date.now(), 'ahead-1', 'heart_rate', 80, 240), at(Date.now(), 'ahead-1', 'spo2', 97, 240)]);
+    const onTime = Date.now();
+    await post([at(onTime, 'ahead-1', 'heart_rate', 30, 0), at(onTime, 'ahead-1', 'spo2', 85, 0)]);
+    await live.results.until((items) => items.length > 0, 'bradycardia to fire', 5_000);
+    expect(events(live)[0]).toMatchObject({ kind: 'FIRING', alert: { sourceId: 'ahead-1', value: 30 } });
+    const score = (await app.mutate(News2ScoresDocument, { sourceIds: ['ahead-1'] })).news2Scores.edges[0]?.node;
+    // Heart rate 30 (3) + SpO₂ 85 (3).
+    expect(score).toMatchObject({ total: 6, risk: 'MEDIUM' });
+    expect(score!.parameters).toContainEqual({ metric: 'spo2', value: 85, score: 3, time: new Date(onTime).toISOString() });
+    await live.close();
   });
 
   it('scores the extremes a patient really has: a systolic of 45 and a respiratory rate of 3 are GOOD, not SUSPECT', async () => {

@@ -32,6 +32,17 @@ const toCardTransaction = (t: Transaction): CardTransaction => ({ ...t, time: t.
 
 const toPoint = (r: Reading): Point => ({ sourceId: r.sourceId, metric: r.metric, time: r.time.getTime(), value: r.value, cursor: r.cursor.toString() });
 
+/**
+ * A patient's reading as NEWS2 and alert rules place it: at its arrival when stamped after it. One stamped minutes
+ * ahead (a device whose clock runs fast, within MAX_FUTURE_SKEW) stood as the newest value until real time caught
+ * up with it, and every on-time reading behind it counted as older: a falling heart rate raised no alarm. The
+ * arrival is stored with the reading, so a replay places it alike.
+ */
+const toPatientPoint = (r: Reading): Point => {
+  const point = toPoint(r);
+  return r.receivedAt !== undefined && point.time > r.receivedAt ? { ...point, time: r.receivedAt } : point;
+};
+
 /** "/" cannot occur in a source id or a catalog metric, and unlike NUL it can be stored in jsonb checkpoints. */
 const readingSeries = (r: { sourceId: string; metric: string }) => `${r.sourceId}/${r.metric}`;
 
@@ -127,11 +138,11 @@ export function buildPipelines(deps: {
       takesLateEvents: true,
       stages: [
         // Both stages read the patient's stay (discharged, readmitted) and the reading's arrival, which places it in one.
-        stage(createNews2Processor({ maxAgeMs: config.news2MaxAgeMs }), (r: Reading) => ({ ...toPoint(r), ...stayOf(r) }), { channel: NEWS2_CHANNEL, persist: upsertNews2, encode: JSON.stringify }),
+        stage(createNews2Processor({ maxAgeMs: config.news2MaxAgeMs }), (r: Reading) => ({ ...toPatientPoint(r), ...stayOf(r) }), { channel: NEWS2_CHANNEL, persist: upsertNews2, encode: JSON.stringify }),
         // A tenant's rules see only its own patients.
         stage(
           createAlertRulesProcessor({ news2MaxAgeMs: config.news2MaxAgeMs }),
-          (r: Reading) => ({ point: toPoint(r), rules: deps.rules.processorRulesOf(r.tenantId), ...stayOf(r) }),
+          (r: Reading) => ({ point: toPatientPoint(r), rules: deps.rules.processorRulesOf(r.tenantId), ...stayOf(r) }),
           {
             channel: ALERTS_CHANNEL,
             persist: (tx, transitions, options) => deps.alerts.persistTransitions(tx, transitions, options),
