@@ -14,6 +14,7 @@ import { ConfigError, type Config } from './config.js';
 import { fraudSignalsAfter, lastFraudSeq, type StoredFraudSignal } from './db/fraud.js';
 import { checkpointsWithOtherPartitions } from './db/processor-state.js';
 import { openDatabase } from './db/client.js';
+import { DatabaseClock } from './db/clock.js';
 import { committedOffset, ConflictAwareInserts } from './db/offsets.js';
 import { readingsAfter, type Reading } from './db/readings.js';
 import { startRetention } from './db/retention.js';
@@ -102,6 +103,9 @@ const VISIBLE_WAIT_MS = 5_000;
  * SSE and graphql-ws. Nothing listens until `listen()`. Throws, having
  * closed what it opened, when the database or Redis cannot be reached.
  */
+/** How often a node measures its clock against the database's (db/clock.ts). */
+const CLOCK_SYNC_INTERVAL_MS = 60_000;
+
 export async function createServer(config: Config, options: { log?: Logger } = {}): Promise<Server> {
   const log = options.log ?? createLogger(config.logLevel, { pretty: config.logPretty });
   // Before the database: a missing or mismatched file is reported at once, not after the embedded one opens and migrates.
@@ -119,6 +123,9 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     closers.push(() => retention.stop());
     const claims = startClaimJanitor(database, log, { parallel: config.ingest.parallel });
     closers.push(() => claims.stop());
+    const clock = new DatabaseClock(database.db, log);
+    await clock.start(CLOCK_SYNC_INTERVAL_MS);
+    closers.push(() => clock.stop());
 
     const publisher = new StreamPublisher(pubsub, log);
     closers.push(() => publisher.stop());
@@ -252,7 +259,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       outputs,
       pipelines,
       claims,
-      ingest: { database, publisher, registry, log, visible: config.ingest.parallel ? visible : undefined, inserts: new ConflictAwareInserts(), ...config.ingest },
+      ingest: { database, publisher, registry, log, clock, visible: config.ingest.parallel ? visible : undefined, inserts: new ConflictAwareInserts(), ...config.ingest },
       auth: { authenticator, connections, audit, limiter },
     };
     return assemble(config, services, closeAll, tlsFiles);

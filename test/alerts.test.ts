@@ -771,6 +771,34 @@ describe.each(primaryBackends)('retiring sources on $name', (backend) => {
     await app.mutate(SetAlertRuleEnabledDocument, { id: rule.id, enabled: false });
   });
 
+  it("places a reading against a discharge and readmission by the database's clock: a node whose clock is a minute behind raises the readmitted patient's alarm", async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('skew-stay') });
+    const rule = (
+      await app.mutate(CreateAlertRuleDocument, { input: { name: 'Bed skew-stay tachycardia', kind: 'THRESHOLD', sourceIds: ['skew-stay'], metric: 'heart_rate', above: 150, severity: 'HIGH' } })
+    ).createAlertRule;
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [rule.id] });
+    const realNow = Date.now.bind(Date);
+    const hr = (value: number) => app.mutate(IngestReadingsDocument, { readings: [at(realNow(), 'skew-stay', 'heart_rate', value, 0)] });
+    await hr(175);
+    await live.results.until(() => events(live).length === 1, 'the first alert');
+    await app.mutate(RetireSourcesDocument, { ids: ['skew-stay'] });
+    await live.results.until(() => events(live).length === 2, 'the alert resolved at the discharge');
+    await app.mutate(RegisterSourcesDocument, { sources: patients('skew-stay') });
+    // The node's clock falls a minute behind the database's (which stamped the readmission); its next sync measures it.
+    Date.now = () => realNow() - 60_000;
+    try {
+      await app.server.services.ingest.clock.sync();
+      await hr(176);
+      await live.results.until(() => events(live).length === 3, 'a new alert after the readmission');
+    } finally {
+      Date.now = realNow;
+      await app.server.services.ingest.clock.sync();
+    }
+    expect(events(live)[2]).toMatchObject({ kind: 'FIRING', alert: { value: 176 } });
+    await live.close();
+    await app.mutate(SetAlertRuleEnabledDocument, { id: rule.id, enabled: false });
+  });
+
   it('refuses an empty list and a source that is not the tenant\'s, by name', async () => {
     const empty = await app.request(RetireSourcesDocument, { ids: [] });
     expect(empty.errors?.[0]).toMatchObject({ message: 'ids is an empty list: name the sources to retire', extensions: { code: 'BAD_USER_INPUT' } });

@@ -7,6 +7,7 @@ import type { StreamPublisher } from '../live/publisher.js';
 import type { BatchCodec } from '../live/wire.js';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
+import type { DatabaseClock } from '../db/clock.js';
 import { maskCardNumbers } from './card-numbers.js';
 import { timeBounds, type ItemCheck, type ItemError, type TimeBounds } from './item-errors.js';
 import { asUnavailable } from './unavailable.js';
@@ -15,6 +16,8 @@ export interface IngestDeps {
   database: Database;
   publisher: StreamPublisher;
   log: Logger;
+  /** The database's clock (db/clock.ts): arrivals are compared with times the database stamps. */
+  clock: DatabaseClock;
   maxBatch: number;
   maxFutureSkewMs: number;
   /** Events older than this are refused: the next retention sweep would delete them (RETAIN_FOR). */
@@ -89,7 +92,7 @@ export async function ingestBatch<Valid, Stored extends { cursor: bigint }>(
   }
   const began = performance.now();
   // The batch's arrival: the time bounds are reckoned from it, and processors never let a series' clock pass it.
-  const receivedAt = Date.now();
+  const receivedAt = deps.clock.now();
   const bounds = timeBounds(receivedAt, deps);
   const errors: ItemError[] = [];
   let candidates: { index: number; value: Valid }[] = [];
