@@ -46,7 +46,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1', 'shock-1', 'ahead-1') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1', 'shock-1', 'ahead-1', 'rule-3') });
   });
   afterAll(() => app?.close());
 
@@ -459,6 +459,22 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
       expect(live.results.items.flatMap((r) => r.errors ?? [])[0]).toMatchObject({ message, extensions: { code: 'BAD_USER_INPUT', argument: 'after', ...extensions } });
       await live.close();
     }
+  });
+
+  it("refuses an alert filter naming no rule of the tenant, by name; a deleted rule's stored alerts are still read by its id", async () => {
+    const message = 'ruleIds: no alert rule of your tenant with id "rule-typo"; alertRules lists them';
+    const query = await app.request(AlertsDocument, { ruleIds: ['rule-typo'] });
+    expect(query.errors?.[0]).toMatchObject({ message, extensions: { code: 'NOT_FOUND', argument: 'ruleIds', ruleIds: ['rule-typo'] } });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: ['rule-typo'] });
+    await live.results.untilComplete();
+    expect(live.results.items.flatMap((r) => r.errors ?? [])[0]).toMatchObject({ message, extensions: { code: 'NOT_FOUND' } });
+    await live.close();
+
+    const gone = await rule({ name: 'HR > 155', kind: 'THRESHOLD', sourceIds: ['rule-3'], metric: 'heart_rate', above: 155 });
+    await post([at(T0 + 3 * DAY, 'rule-3', 'heart_rate', 170, 0)]);
+    await app.mutate(DeleteAlertRuleDocument, { id: gone.id });
+    const history = (await app.mutate(AlertsDocument, { ruleIds: [gone.id] })).alerts.edges.map((e) => e.node);
+    expect(history).toMatchObject([{ ruleId: gone.id, state: 'RESOLVED' }]);
   });
 
   it('holds at most 1,000 rules a tenant: the next is refused by name until one is deleted', async () => {

@@ -3,7 +3,7 @@ import { textArrayLiteral } from './array-literals.js';
 import type { StoredRule } from '../alerts/rule-params.js';
 import { SEVERITIES } from '../processors/alert-rules.js';
 import { ownedBy } from './sources.js';
-import type { Db } from './client.js';
+import { rows, type Db } from './client.js';
 import { alertRules, alerts, alertTransitions, sources, type AlertState } from './schema.js';
 import { lockUntilCommit } from './advisory-lock.js';
 import { lastSeq, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
@@ -55,6 +55,19 @@ export async function updateRule(db: Db, id: string, tenantId: string, changes: 
 export async function deleteRule(db: Db, id: string, tenantId: string) {
   const [row] = await db.delete(alertRules).where(and(eq(alertRules.id, id), eq(alertRules.tenantId, tenantId))).returning();
   return row;
+}
+
+/**
+ * Which of `ids` name a rule of the tenant, or a rule (since deleted) whose alerts about the tenant's sources are
+ * stored: an alert filter naming anything else matches nothing, ever.
+ */
+export async function knownRuleIds(db: Db, tenantId: string, ids: readonly string[]): Promise<Set<string>> {
+  const wanted = sql.param([...ids]);
+  const found = await rows<{ id: string }>(db, sql`
+    select ${alertRules.id} as id from ${alertRules} where ${alertRules.tenantId} = ${tenantId} and ${alertRules.id} = any(${wanted}::text[])
+    union
+    select distinct ${alerts.ruleId} from ${alerts} where ${alerts.ruleId} = any(${wanted}::text[]) and ${ownedBy(alerts.sourceId, tenantId)}`);
+  return new Set(found.map((r) => r.id));
 }
 
 // ---- alerts and their transitions

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deleteRule, getAlert, insertRule, lastTransitionSeq, listAlerts, transitionStoredAfter, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { deleteRule, getAlert, insertRule, knownRuleIds, lastTransitionSeq, listAlerts, transitionStoredAfter, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { ALERT_RULE_KINDS, ALERT_STATES, type AlertRuleKind, type AlertState } from '../db/schema.js';
 import { formatDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
@@ -322,6 +322,24 @@ const AlertConnection = positionedConnectionOf<AlertView>('Alert', AlertRef, {
     "The seq of the last alert transition stored before this page was read (\"0\": none yet): a position in the platform's one sequence of transitions, not this tenant's own. Subscribe to alerts with it as `after` and every transition this page may not show arrives as an event: read it from the first page of open alerts, then subscribe, and nothing falls between the read and the subscription.",
 });
 
+/**
+ * The `ruleIds` filter, each id a rule of the tenant or one (since deleted) that raised alerts it can read; the
+ * others are refused by name. A mistyped id matched nothing: a ward screen subscribed to it stayed silent for good.
+ */
+async function ruleIdsFilter(ctx: GraphQLContext, ids: readonly (string | number)[] | null | undefined): Promise<string[] | undefined> {
+  if (!ids?.length) return undefined;
+  checkFilterSize(ids, 'ruleIds');
+  const wanted = ids.map(String);
+  const known = await knownRuleIds(ctx.services.database.db, ctx.scope.tenantId, wanted);
+  const unknown = wanted.filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    const named = unknown.slice(0, 5).map((id) => JSON.stringify(id)).join(', ');
+    const more = unknown.length > 5 ? ` and ${unknown.length - 5} more` : '';
+    throw new ValidationError(`ruleIds: no alert rule of your tenant with id ${named}${more}; alertRules lists them`, { argument: 'ruleIds', ruleIds: unknown.slice(0, 20) }, 'NOT_FOUND');
+  }
+  return wanted;
+}
+
 builder.queryField('alerts', (t) =>
   t.field({
     type: AlertConnection,
@@ -330,7 +348,7 @@ builder.queryField('alerts', (t) =>
       states: t.arg({ type: [AlertStateEnum], description: 'Only alerts in these states (default: all).' }),
       severities: t.arg({ type: [SeverityEnum], description: 'Only alerts of these severities (default: all).' }),
       sourceIds: t.arg.idList({ description: 'Only alerts about these sources (default: all of the tenant\'s).' }),
-      ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all).' }),
+      ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all): rules of your tenant, or deleted ones whose alerts are stored. Any other id is refused (NOT_FOUND) by name.' }),
       from: t.arg({ type: 'DateTime', description: 'Began at or after (event time).' }),
       to: t.arg({ type: 'DateTime', description: 'Began before.' }),
       ...pageArgs(t.arg, PAGE),
@@ -345,7 +363,7 @@ builder.queryField('alerts', (t) =>
         states: args.states,
         severities: args.severities,
         sourceIds: await ctx.scope.sources(args.sourceIds),
-        ruleIds: args.ruleIds?.map(String),
+        ruleIds: await ruleIdsFilter(ctx, args.ruleIds),
         from: args.from,
         to: args.to,
         before: parseCursor(args.after, 'after'),
@@ -400,7 +418,7 @@ builder.subscriptionField('alerts', (t) =>
       severities: t.arg({ type: [SeverityEnum], description: 'Only alerts of these severities (default: all).' }),
       states: t.arg({ type: [AlertStateEnum], description: 'Only alerts in these states (default: all).' }),
       sourceIds: t.arg.idList({ description: 'Only alerts about these sources (default: all of the tenant\'s).' }),
-      ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all).' }),
+      ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all): rules of your tenant, or deleted ones whose alerts are stored. Any other id is refused (NOT_FOUND) by name.' }),
       after: t.arg.string({
         description:
           'Resume after this seq (AlertEvent.seq): the last one received. One past the last stored transition (from another history: a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the open alerts again and resume after that. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too.',
@@ -419,7 +437,7 @@ builder.subscriptionField('alerts', (t) =>
       const severities = filterSet<string>(args.severities);
       const states = filterSet<string>(args.states);
       const sources = filterSet(await ctx.scope.sources(args.sourceIds));
-      const ruleIds = filterSet(args.ruleIds?.map(String));
+      const ruleIds = filterSet(await ruleIdsFilter(ctx, args.ruleIds));
       return ctx.services.outputs.alerts.subscribe(
         ({ alert: a }) =>
           (!severities || severities.has(a.severity)) && (!states || states.has(a.state)) && (sources ? sources.has(a.sourceId) : ctx.scope.owns(a.sourceId)) && (!ruleIds || ruleIds.has(a.ruleId)),
