@@ -334,7 +334,8 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
         principal,
         scope: new TenantScope(principal, services.registry),
         requestId,
-        lastEventId: request?.headers.get('last-event-id') ?? null,
+        // An EventSource whose last event had an empty id sends none; a proxy may pass an empty header on.
+        lastEventId: request?.headers.get('last-event-id') || null,
         stream,
       };
     },

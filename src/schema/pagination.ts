@@ -89,9 +89,13 @@ export function pageSize(first: number | null | undefined, { max, fallback }: Pa
   return size;
 }
 
-/** Stream cursors are decimal integers; anything else is a client error, not a 500. */
+/**
+ * Stream cursors are decimal integers; anything else is a client error, not a 500. An empty string too: taken as
+ * none, it started a resuming subscriber live, silently skipping what it had missed.
+ */
 export function parseCursor(cursor: string | null | undefined, argument: string): bigint | null {
-  if (cursor === null || cursor === undefined || cursor === '') return null;
+  if (cursor === null || cursor === undefined) return null;
+  if (cursor === '') throw new ValidationError(`${argument} is an empty string: omit it (or send null) to start without one, or send a cursor returned by this API`, { argument });
   if (!/^\d{1,19}$/.test(cursor) || BigInt(cursor) > 9_223_372_036_854_775_807n) {
     throw new ValidationError(`${argument} must be a cursor returned by this API (a decimal number), got ${JSON.stringify(cursor)}`, {
       argument,
