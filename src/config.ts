@@ -16,7 +16,8 @@ const duration = (fallback: string, options: { zero?: boolean; maxDays?: number 
     .string()
     .default(fallback)
     .transform((text, ctx) => {
-      const ms = parseDuration(text);
+      // Nothing is ambiguous about a bare 0, which the rows of the settings where it has a meaning write.
+      const ms = text.trim() === '0' ? 0 : parseDuration(text);
       if (ms === undefined) {
         ctx.addIssue({ code: 'custom', message: `expected ${DURATION_HINT}, got "${text}"` });
         return z.NEVER;

@@ -113,6 +113,10 @@ describe('configuration', () => {
     expect(loadConfig({ ALLOWED_LATENESS: '0s', MAX_FUTURE_SKEW: '0s' }).processors.latenessMs).toBe(0);
     expect(() => loadConfig({ RATE_LIMIT_WINDOW: '0s' })).toThrow('RATE_LIMIT_WINDOW');
     expect(() => loadConfig({ RATE_LIMIT_WINDOW: '0s' })).toThrow('must be greater than 0, got "0s"');
+    // A bare 0, as the settings table writes it for READ_KEY_REPLAY (no limit).
+    expect(loadConfig({ READ_KEY_REPLAY: '0', MAX_FUTURE_SKEW: '0' })).toMatchObject({ auth: { readKeyReplayMs: 0 }, ingest: { maxFutureSkewMs: 0 } });
+    expect(() => loadConfig({ RATE_LIMIT_WINDOW: '0' })).toThrow('must be greater than 0, got "0"');
+    expect(() => loadConfig({ RATE_LIMIT_WINDOW: '5' })).toThrow('expected a whole number followed by ms, s, m, h or d');
   });
 
   it('refuses a retention that would expire events before their windows close, or put its cutoff out of range', () => {
