@@ -3,6 +3,8 @@ import { print } from 'graphql';
 import {
   AlertRulesDocument,
   CreateAlertRuleDocument,
+  DeleteAlertRuleDocument,
+  UpdateAlertRuleDocument,
   IngestReadingsDocument,
   IngestTradesDocument,
   IngestTransactionsDocument,
@@ -14,7 +16,7 @@ import { SCENARIOS, scenarioPlan, type Scenario } from './simulator-scenarios.js
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 
 const HELP = `usage: npm run simulate -- [options]
-  --url URL          GraphQL endpoint (default http://127.0.0.1:4000/graphql)
+  --url URL          GraphQL endpoint (default http://127.0.0.1:$PORT/graphql, PORT 4000 when unset)
   --api-key KEY      an admin key of the tenant to simulate (default: $VIGIL_API_KEY; none when the server runs open)
   --patients N       patients to simulate (default 20, 0 for trades only)
   --rate R           readings per second in total (default 60)
@@ -24,7 +26,9 @@ const HELP = `usage: npm run simulate -- [options]
   --seed N           random seed, for repeatable runs (default 1)
   --prefix P         put P before every patient id and symbol (e.g. st-marys-), so a second tenant can run it too
   --scenario LIST    add scenarios, comma-separated: deteriorating, dropout, travel, burst
-                     (also creates demo alert rules: NEWS2, tachycardia, hypoxia, monitor silent)
+                     (also creates demo alert rules on its own patients: NEWS2, tachycardia, hypoxia,
+                     monitor silent; deleted when it stops, which resolves their open alerts)
+  --keep-rules       leave the demo alert rules in place when it stops
   --deteriorate-over S   seconds the first patient takes to deteriorate (default 120)
   --dropout-after S      seconds before the last patient's monitor drops out (default 20)
   --dropout-for S        seconds it stays silent (default 30)
@@ -70,6 +74,9 @@ class Refused extends Error {
 }
 const RETRYABLE = new Set(['UNAVAILABLE', 'RATE_LIMITED', 'SHUTTING_DOWN']);
 
+/** Something answered at the URL, but not GraphQL. */
+class NotGraphQL extends Error {}
+
 /** Batches that failed and wait to be sent again: five minutes of them at one a second. */
 const MAX_BACKLOG = 300;
 
@@ -83,6 +90,9 @@ async function post<R, V>(target: { url: string; apiKey?: string }, document: Ty
     },
     body: JSON.stringify({ query: print(document), variables }),
   });
+  const type = response.headers.get('content-type') ?? '';
+  // A page, or nothing: the URL names the server but not its GraphQL endpoint.
+  if (!/json/.test(type)) throw new NotGraphQL(`it answered ${response.status} ${type || 'without a content type'}; does the URL end in /graphql?`);
   const body = (await response.json()) as { data?: R; errors?: { message: string; extensions?: { code?: string } }[] };
   if (body.errors?.length) {
     const codes = body.errors.map((e) => e.extensions?.code ?? '');
@@ -95,7 +105,8 @@ export async function runSimulator(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      url: { type: 'string', default: 'http://127.0.0.1:4000/graphql' },
+      url: { type: 'string', default: `http://127.0.0.1:${process.env.PORT || '4000'}/graphql` },
+      'keep-rules': { type: 'boolean', default: false },
       'api-key': { type: 'string', default: process.env.VIGIL_API_KEY },
       patients: { type: 'string', default: '20' },
       rate: { type: 'string', default: '60' },
@@ -164,6 +175,7 @@ export async function runSimulator(argv: string[]): Promise<number> {
             : '';
       console.error(`the API at ${api.url} refused to register the patients: ${error.message}${hint}`);
     }
+    else if (error instanceof NotGraphQL) console.error(`the API at ${api.url} is not a GraphQL endpoint: ${error.message}`);
     else console.error(`cannot reach the API at ${api.url}: ${(error as Error).message}\nstart it first with: npm start`);
     return 1;
   }
@@ -176,10 +188,18 @@ export async function runSimulator(argv: string[]): Promise<number> {
     travelGapSeconds: timings[3]!,
     silenceSeconds: timings[4]!,
   }, rand);
-  if (scenarios.length) {
-    const existing = new Set((await post(api, AlertRulesDocument, {})).alertRules.map((r) => r.name));
-    for (const input of plan.rules()) if (!existing.has(input.name)) await post(api, CreateAlertRuleDocument, { input });
-    console.log(`scenarios: ${scenarios.join(', ')}; alert rules: ${plan.rules().map((r) => r.name).join('; ')}`);
+  // On its own patients only, and gone when it stops: tenant-wide, they watched the tenant's real sources, and
+  // their "monitor silent" alerts fired for every bed once it stopped, escalating to CRITICAL.
+  const demoRules: string[] = [];
+  if (scenarios.length && ids.length > 0) {
+    const existing = new Map((await post(api, AlertRulesDocument, {})).alertRules.map((r) => [r.name, r.id]));
+    for (const rule of plan.rules()) {
+      const input = { ...rule, name: `${rule.name} (simulator${prefix ? ` ${prefix}` : ''})` };
+      const id = existing.get(input.name);
+      demoRules.push(id ? (await post(api, UpdateAlertRuleDocument, { id, input })).updateAlertRule.id : (await post(api, CreateAlertRuleDocument, { input })).createAlertRule.id);
+    }
+    const until = values['keep-rules'] ? 'kept when it stops' : 'deleted when it stops';
+    console.log(`scenarios: ${scenarios.join(', ')}; alert rules on its ${ids.length} patients (${until}): ${plan.rules().map((r) => r.name).join('; ')}`);
   }
   const series = ids.flatMap((sourceId) =>
     (Object.keys(VITALS) as Vital[]).map((metric) => {
@@ -269,5 +289,15 @@ export async function runSimulator(argv: string[]): Promise<number> {
   const unsent = backlog.reduce((n, batch) => n + batch.readings.length, 0);
   if (unsent > 0) console.error(`${backlog.length} batches (${unsent} readings) could not be sent before the end`);
   console.log(`done: ${totals.accepted} readings and ${totals.trades} trades stored in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  if (demoRules.length > 0 && !values['keep-rules']) {
+    let deleted = 0;
+    for (const id of demoRules) {
+      await post(api, DeleteAlertRuleDocument, { id }).then(
+        () => deleted++,
+        (error: Error) => console.error(`could not delete demo alert rule ${id}: ${error.message}; delete it with deleteAlertRule`),
+      );
+    }
+    console.log(`${deleted} demo alert rules deleted, their open alerts resolved (--keep-rules keeps them)`);
+  }
   return 0;
 }

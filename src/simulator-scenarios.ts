@@ -70,14 +70,15 @@ export function scenarioPlan(selected: readonly Scenario[], o: ScenarioOptions, 
       }
       return out.sort((a, b) => a.time.localeCompare(b.time));
     },
-    /** Rules the scenarios are watched by; created once, by name. */
+    /** Rules the scenarios are watched by, on the simulated patients only. */
     rules(): AlertRuleInput[] {
-      return [
+      const rules: AlertRuleInput[] = [
         { name: 'NEWS2 early warning', kind: 'NEWS2' },
         { name: 'Tachycardia: avg heart rate over 5m > 100 for 2m', kind: 'THRESHOLD', metric: 'heart_rate', aggregate: 'AVG', window: '5m', above: 100, for: '2m', clear: 95, severity: 'HIGH' },
         { name: 'Hypoxia: SpO2 < 90 for 1m', kind: 'THRESHOLD', metric: 'spo2', below: 90, for: '1m', clear: 92, severity: 'CRITICAL' },
         { name: `Monitor silent > ${o.silenceSeconds}s`, kind: 'NO_DATA', expectedInterval: `${o.silenceSeconds}s`, severity: 'HIGH' },
       ];
+      return rules.map((rule) => ({ ...rule, sourceIds: o.patients }));
     },
   };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runSimulator } from '../src/simulate.js';
-import { AlertsDocument, FraudSignalsDocument, News2ScoresDocument, SourcesDocument } from '../src/generated/graphql.js';
+import { AlertRulesDocument, AlertsDocument, FraudSignalsDocument, IngestReadingsDocument, News2ScoresDocument, RegisterSourcesDocument, SourcesDocument } from '../src/generated/graphql.js';
 import { backends, DATABASE_URL } from './support/backends.js';
 import { startTcpProxy, throughProxy } from './support/tcp-proxy.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
@@ -36,10 +36,13 @@ describe('npm run simulate', () => {
   it('plays the scenarios: a deteriorating patient, a monitor drop-out, a card in two cities, an IP burst — each raising what it should', async () => {
     const scenarioApp = await startTestApp(backends[0]!, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
     try {
+      // A patient of the tenant that the simulator does not play: its rules must leave it alone.
+      await scenarioApp.mutate(RegisterSourcesDocument, { sources: [{ id: 'ward-real-1', kind: 'PATIENT', name: 'A real patient' }] });
+      await scenarioApp.mutate(IngestReadingsDocument, { readings: [{ sourceId: 'ward-real-1', metric: 'heart_rate', time: new Date().toISOString(), value: 72 }] });
       const code = await runSimulator([
         '--url', `${scenarioApp.url}/graphql`, '--patients', '3', '--rate', '36', '--symbols', '0', '--seconds', '8',
         '--scenario', 'deteriorating,dropout,travel,burst',
-        '--deteriorate-over', '3', '--dropout-after', '1', '--dropout-for', '5', '--travel-gap', '3', '--silence', '3',
+        '--deteriorate-over', '3', '--dropout-after', '1', '--dropout-for', '5', '--travel-gap', '3', '--silence', '3', '--keep-rules',
       ]);
       expect(code).toBe(0);
       // Once the simulator stops every monitor falls silent: the signal alerts that raises are not the scenarios'.
@@ -66,6 +69,10 @@ describe('npm run simulate', () => {
       expect(news2.filter((s) => s.sourceId !== 'bed-01').every((s) => s.risk === 'LOW')).toBe(true);
       expect(raised.some((a) => a.sourceId === 'bed-01' && a.message.startsWith('NEWS2') && a.severity === 'CRITICAL')).toBe(true);
       expect(raised.filter((a) => a.sourceId === 'bed-02')).toEqual([]);
+      // Silent all along, but not one of the simulator's patients.
+      expect(alerts.edges.filter((e) => e.node.sourceId === 'ward-real-1')).toEqual([]);
+      const rules = (await scenarioApp.mutate(AlertRulesDocument, {})).alertRules;
+      expect(rules.map((r) => [r.name, r.sourceIds])).toContainEqual(['Monitor silent > 3s (simulator)', ['bed-01', 'bed-02', 'bed-03']]);
     } finally {
       await scenarioApp.close();
     }
@@ -77,6 +84,21 @@ describe('npm run simulate', () => {
     const { sources } = await app.mutate(SourcesDocument, { ids: ['b2-bed-01', 'b2-bed-02', 'b2-ACME'] });
     expect(sources.edges.map((e) => e.node.id)).toEqual(['b2-ACME', 'b2-bed-01', 'b2-bed-02']);
     expect(await runSimulator(['--prefix', 'has space', '--seconds', '1'])).toBe(2);
+    // Its demo rules, named after its prefix, are deleted when it stops (and with them the alerts they held open).
+    const said = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    expect(await runSimulator(['--url', `${app.url}/graphql`, '--prefix', 'b2-', '--patients', '2', '--rate', '4', '--symbols', '0', '--seconds', '1', '--scenario', 'burst'])).toBe(0);
+    const lines = said.mock.calls.map((c) => String(c[0]));
+    said.mockRestore();
+    expect(lines).toContain('scenarios: burst; alert rules on its 2 patients (deleted when it stops): NEWS2 early warning; Tachycardia: avg heart rate over 5m > 100 for 2m; Hypoxia: SpO2 < 90 for 1m; Monitor silent > 10s');
+    expect(lines).toContain('4 demo alert rules deleted, their open alerts resolved (--keep-rules keeps them)');
+    expect((await app.mutate(AlertRulesDocument, {})).alertRules.filter((r) => r.name.endsWith('(simulator b2-)'))).toEqual([]);
+  });
+
+  it('says when its URL names the server but not its GraphQL endpoint', async () => {
+    const said = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    expect(await runSimulator(['--url', `${app.url}/`, '--patients', '1', '--symbols', '0', '--seconds', '1'])).toBe(1);
+    expect(said.mock.calls.map((c) => String(c[0]))).toEqual([`the API at ${app.url}/ is not a GraphQL endpoint: it answered 404 without a content type; does the URL end in /graphql?`]);
+    said.mockRestore();
   });
 
   it.runIf(DATABASE_URL)('sends a batch that failed again, in order, once the database is back: no gap in the data', async () => {
