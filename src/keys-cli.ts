@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { createApiKey, revokeKey, validateKeyRequest, type KeyRequest } from './auth/key-admin.js';
 import { loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
+import { DataDirError } from './db/data-dir-lock.js';
 import { listApiKeys } from './db/api-keys.js';
 import { parseDuration } from './duration.js';
 import { AppError } from './errors.js';
@@ -102,7 +103,12 @@ export async function runKeys(argv: string[]): Promise<number> {
     return 2;
   }
   // Logs on stderr: stdout is the command's output, for scripts to read.
-  const database = await openDatabase(config.database, createLogger(config.logLevel, { pretty: config.logPretty, stream: process.stderr }));
+  const database = await openDatabase(config.database, createLogger(config.logLevel, { pretty: config.logPretty, stream: process.stderr })).catch((error: unknown) => {
+    if (error instanceof DataDirError && /in use by another process/.test(error.message)) {
+      error.message += " Meanwhile keys can be managed through the running server's API (createApiKey, revokeApiKey).";
+    }
+    throw error;
+  });
   try {
     if (request) {
       const { key, row } = await createApiKey(database.db, request, { createTenant: values['tenant-name'] ?? '' });

@@ -59,8 +59,7 @@ function lockFile(file: string, dataDir: string): () => void {
       if (alive) {
         throw new DataDirError(
           `DATA_DIR ${dataDir} is in use by another process (pid ${holder.pid}${elsewhere ? ` on ${holder.host}` : ''}): the embedded database takes one process at a time. ` +
-            `Stop that process first, or manage keys through the running server's API (createApiKey, revokeApiKey). ` +
-            `If no such process runs, delete ${file}`,
+            `Stop that process first. If no such process runs, delete ${file}.`,
         );
       }
       // Moved aside in one step, then checked: another process may have taken it over since it was read, and a check
