@@ -64,7 +64,7 @@ export async function runKeys(argv: string[]): Promise<number> {
     return 0;
   }
   if (!command || !['create', 'revoke', 'list'].includes(command)) {
-    console.error(KEYS_USAGE);
+    console.error(command ? `unknown command "${command}": choose create, revoke or list\n${KEYS_USAGE}` : KEYS_USAGE);
     return 2;
   }
   // Everything the arguments alone can show is checked before the database opens (the embedded one takes seconds).
@@ -89,8 +89,9 @@ export async function runKeys(argv: string[]): Promise<number> {
       validateKeyRequest(request);
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
+      // The arguments alone are wrong, as with the checks above.
       console.error(error.message);
-      return 1;
+      return 2;
     }
   }
   if (command === 'revoke' && !positionals[0]) {
@@ -129,6 +130,8 @@ export async function runKeys(argv: string[]): Promise<number> {
     for (const row of rows) {
       print(JSON.stringify({ id: row.id, tenant: row.tenantId, role: row.role, name: row.name, createdAt: row.createdAt, expiresAt: row.expiresAt, revokedAt: row.revokedAt }));
     }
+    // On stderr: stdout stays the rows (none), for scripts; a person sees why nothing came.
+    if (rows.length === 0) console.error(`no ${values.all ? '' : 'unrevoked '}keys${values.tenant ? ` of tenant "${values.tenant}"` : ''}`);
     return 0;
   } catch (error) {
     if (error instanceof AppError) {

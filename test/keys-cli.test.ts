@@ -261,20 +261,22 @@ describe('npm run keys', () => {
       };
       expect((await refusal('create', '--tenant', 'st-marys')).err).toContain('create needs --tenant, --role and --name');
       const badRole = await refusal('create', '--tenant', 'st-marys', '--role', 'root', '--name', 'x');
-      expect(badRole).toMatchObject({ code: 1, err: expect.stringContaining('role must be one of ingest, read, analyst, admin, got "root"') });
+      expect(badRole).toMatchObject({ code: 2, err: expect.stringContaining('role must be one of ingest, read, analyst, admin, got "root"') });
+      expect(await refusal('frobnicate')).toMatchObject({ code: 2, err: expect.stringMatching(/^unknown command "frobnicate": choose create, revoke or list\nusage:/) });
       expect((await refusal('create', '--tenant', 'St Marys', '--role', 'read', '--name', 'x')).err).toContain('tenant must be 1-63 of a-z');
       expect((await refusal('create', '--tenant', 'st-marys', '--role', 'read', '--name', 'x', '--expires-in', 'soon')).err).toContain(
         '--expires-in must be a duration of a minute or more, such as 30d or 12h, got "soon"',
       );
       // A date past the last one JavaScript can hold: refused by name, before any tenant is created.
       const endless = await refusal('create', '--tenant', 'st-marys', '--role', 'read', '--name', 'x', '--expires-in', '100000000d');
-      expect(endless).toMatchObject({ code: 1, err: expect.stringContaining('expiresAt is past the last date a key can have') });
+      expect(endless).toMatchObject({ code: 2, err: expect.stringContaining('expiresAt is past the last date a key can have') });
       expect(endless.err).not.toContain('    at ');
       expect((await refusal('revoke')).err).toContain('revoke needs a key id');
     });
 
     expect(existsSync(unopened)).toBe(false);
     expect(keys('revoke', 'nosuchkey').err).toContain('no API key "nosuchkey"');
+    expect(keys('list', '--tenant', 'nobody')).toMatchObject({ code: 0, out: '', err: expect.stringContaining('no unrevoked keys of tenant "nobody"') });
     // A mistyped flag names the flag and where help is, with no stack trace.
     const typo = keys('create', '--tennant', 'st-marys');
     expect(typo.code).toBe(2);
