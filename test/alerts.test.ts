@@ -138,6 +138,50 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await live.close();
   });
 
+  it('an acknowledgement covers the severity it was made at: a NEWS2 alert acknowledged at 3 shows unacknowledged at 5, and one acknowledged at 5 stays so at 6 and lapses at 7', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('ack-news-1') });
+    const news = await rule({ name: 'NEWS2 ack-news-1', kind: 'NEWS2', sourceIds: ['ack-news-1'] });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [news.id] });
+    const base = T0 + 5 * DAY;
+    // New confusion alone scores 3: MEDIUM.
+    const vitals = (s: number, v: Partial<Record<string, number>>) =>
+      Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 3, temperature: 37, ...v }).map(([metric, value]) =>
+        at(base, 'ack-news-1', metric, value!, s),
+      );
+    const current = async () => (await app.mutate(AlertsDocument, { ruleIds: [news.id] })).alerts.edges.map((e) => e.node);
+
+    await post(vitals(0, {}));
+    await live.results.until((items) => items.length > 0, 'firing');
+    const { id } = events(live)[0]!.alert;
+    await app.mutate(AcknowledgeAlertDocument, { id, by: 'nurse.kim', note: 'seen, doctor called' });
+    // A pulse of 120 adds 2: 5, HIGH, above the MEDIUM acknowledged. Nobody acknowledged that: it shows so, and escalates.
+    await post(vitals(60, { heart_rate: 120 }));
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).some((e) => e.kind === 'UPDATED'), 'the rise to HIGH');
+    const risen = events(live).find((e) => e.kind === 'UPDATED')!;
+    expect(risen.alert).toMatchObject({ severity: 'HIGH', value: 5, acknowledgement: null });
+    expect(risen.message).toMatch(/; acknowledgement by nurse\.kim cleared: severity rose to HIGH, above the MEDIUM it was made at$/);
+    expect(await current()).toMatchObject([{ severity: 'HIGH', acknowledgement: null }]);
+
+    // Acknowledged at HIGH: a temperature of 38.1 makes 6, HIGH still, covered; an SpO2 of 95 makes 7, CRITICAL, not.
+    await app.mutate(AcknowledgeAlertDocument, { id, by: 'nurse.lee' });
+    await post(vitals(120, { heart_rate: 120, temperature: 38.1 }));
+    expect(await current()).toMatchObject([{ severity: 'HIGH', acknowledgement: { by: 'nurse.lee' } }]);
+    await post(vitals(180, { heart_rate: 120, temperature: 38.1, spo2: 95 }));
+    expect(await current()).toMatchObject([{ severity: 'CRITICAL', value: 7, acknowledgement: null }]);
+
+    // The history keeps each acknowledgement; the transition that cleared one names it.
+    const { alert } = await app.mutate(AlertHistoryDocument, { id });
+    const cleared = (message: string) => /acknowledgement by (\S+) cleared/.exec(message)?.[1] ?? null;
+    expect(alert!.transitions.map((t) => [t.kind, t.severity, t.value, t.actor, cleared(t.message)])).toEqual([
+      ['FIRING', 'MEDIUM', 3, null, null],
+      ['ACKNOWLEDGED', 'MEDIUM', 3, 'nurse.kim', null],
+      ['UPDATED', 'HIGH', 5, null, 'nurse.kim'],
+      ['ACKNOWLEDGED', 'HIGH', 5, 'nurse.lee', null],
+      ['UPDATED', 'CRITICAL', 7, null, 'nurse.lee'],
+    ]);
+    await live.close();
+  });
+
   it("has no current NEWS2 score for a discharged patient, nor for a readmitted one until all six vitals are measured in this stay", async () => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('news-stay') });
     const vitals = (s: number, v: Partial<Record<string, number>> = {}) =>
@@ -533,6 +577,33 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
     expect(twice.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
     await ward.close();
     await desk.close();
+  });
+
+  it('an acknowledgement made while an alert is pending is cleared when it fires: the alert shows unacknowledged and escalates', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('ack-2') });
+    const { createAlertRule: low } = await app.mutate(CreateAlertRuleDocument, {
+      input: { name: 'SpO2 < 88 for 30s', kind: 'THRESHOLD', sourceIds: ['ack-2'], metric: 'spo2', below: 88, for: '30s', severity: 'MEDIUM' },
+    });
+    const ward = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [low.id] });
+    const seen = (kind: string) => events(ward).filter((e) => e.kind === kind);
+    await app.mutate(IngestReadingsDocument, { readings: [at(T0, 'ack-2', 'spo2', 85, 0)] });
+    await app.settle();
+    await ward.results.until(() => seen('PENDING').length === 1, 'pending');
+    const { id } = seen('PENDING')[0]!.alert;
+    // Allowed (who looked, and their note), but it covers the alert only while it is pending.
+    const { acknowledgeAlert } = await app.mutate(AcknowledgeAlertDocument, { id, by: 'nurse.kim', note: 'probe reseated' });
+    expect(acknowledgeAlert).toMatchObject({ state: 'PENDING', acknowledgement: { by: 'nurse.kim' } });
+
+    await app.mutate(IngestReadingsDocument, { readings: [at(T0, 'ack-2', 'spo2', 85, 30)] });
+    await app.settle();
+    await ward.results.until(() => seen('FIRING').length === 1, 'firing');
+    expect(seen('FIRING')[0]!.alert).toMatchObject({ state: 'FIRING', severity: 'MEDIUM', acknowledgement: null });
+    expect(seen('FIRING')[0]!.message).toMatch(/; acknowledgement by nurse\.kim cleared: it was made while the alert was pending$/);
+    await ward.results.until(() => seen('ESCALATED').length > 0, 'the fired alert escalated', 5_000);
+    expect(seen('ESCALATED')[0]!.alert).toMatchObject({ severity: 'HIGH', acknowledgement: null });
+    const { alert } = await app.mutate(AlertHistoryDocument, { id });
+    expect(alert!.transitions.map((t) => t.kind).slice(0, 4)).toEqual(['PENDING', 'ACKNOWLEDGED', 'FIRING', 'ESCALATED']);
+    await ward.close();
   });
 
   it("does not escalate a discharged patient's firing alert, and does again once the patient is readmitted", async () => {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { DATABASE_NOW, escalateOverdue, getAlert, getTransition, lastTransitionSeq, listAlerts, lockAlertTransitions, NOT_PUBLISHED, openAlert, openAlertOf, reassessedSeverity, recordTransition, setTransitionOutcome, transitionsAfter, updateAlert, type AlertRow, type NewTransition, type TransitionRow } from '../db/alerts.js';
+import { DATABASE_NOW, escalateOverdue, getAlert, getTransition, lastTransitionSeq, listAlerts, lockAlertTransitions, NOT_PUBLISHED, openAlert, openAlertOf, recordTransition, setTransitionOutcome, transitionsAfter, updateAlert, type AlertRow, type NewTransition, type TransitionRow } from '../db/alerts.js';
 import { isRetired } from '../db/sources.js';
 import { ValidationError } from '../errors.js';
 import type { StoredOutputs } from '../live/output-feed.js';
 import type { StreamPublisher } from '../live/publisher.js';
 import type { Logger } from '../log.js';
-import type { AlertTransition } from '../processors/alert-rules.js';
+import { SEVERITIES, type AlertTransition } from '../processors/alert-rules.js';
 
 export const ALERTS_CHANNEL = 'alerts';
 
@@ -18,6 +18,8 @@ export interface AlertEvent {
   kind: string;
   at: number;
   actor: string | null;
+  /** What happened, in words: the transition's message in the alert's history. */
+  message: string;
   alert: AlertView;
 }
 
@@ -68,6 +70,7 @@ const toEvent = (t: TransitionRow, alert: AlertView): AlertEvent => ({
   kind: t.kind,
   at: t.at.getTime(),
   actor: t.actor,
+  message: t.message,
   alert,
 });
 
@@ -100,6 +103,40 @@ const RETIRED_SOURCE = 'resolved: the source was retired';
 
 /** An alert's source is retired (for an update of `alerts`). */
 const STILL_RETIRED = sql`exists (select 1 from sources where sources.id = alerts.source_id and sources.retired_at is not null)`;
+
+/** An alert after a transition, and why the transition cleared its acknowledgement (absent: it did not). */
+interface Applied {
+  alert: AlertRow;
+  cleared?: string;
+}
+
+const NO_ACKNOWLEDGEMENT = { acknowledgedBy: null, acknowledgedAt: null, acknowledgeNote: null, acknowledgedSeverity: null };
+
+const rank = (severity: string) => SEVERITIES.indexOf(severity as never);
+
+/**
+ * The severity a new evaluation of an open alert sets: `computed`, except that an escalated alert (nobody
+ * acknowledged it in time) keeps a higher severity: a patient who got worse must not see it drop back to what the
+ * score alone says.
+ */
+function reassessedSeverity(alert: AlertRow, computed: string): string {
+  return alert.escalatedAt !== null && rank(alert.severity) > rank(computed) ? alert.severity : computed;
+}
+
+/**
+ * Why `alert`'s acknowledgement no longer covers it once a new evaluation (`kind`) sets `severity`, or null if it
+ * still does (or there is none). An acknowledgement covers the alert as it was when acknowledged: not a pending alert
+ * once it fires, nor a severity above the one it was made at (as clinical alarm systems do), so the alert shows as
+ * unacknowledged and escalates again. Escalation never clears one: it raises only alerts nobody acknowledged.
+ */
+function lapsedAcknowledgement(alert: AlertRow, kind: AlertTransition['kind'], severity: string): string | null {
+  if (alert.acknowledgedAt === null) return null;
+  const cleared = `acknowledgement by ${alert.acknowledgedBy} cleared`;
+  if (kind === 'FIRING' && alert.state === 'PENDING') return `${cleared}: it was made while the alert was pending`;
+  // Null: made by a node of an earlier version, at the severity the alert has unless an evaluation raised it since.
+  const covered = alert.acknowledgedSeverity ?? alert.severity;
+  return rank(severity) > rank(covered) ? `${cleared}: severity rose to ${severity}, above the ${covered} it was made at` : null;
+}
 
 export class AlertService {
   constructor(
@@ -138,12 +175,15 @@ export class AlertService {
         this.log.debug({ alertId: t.alertId, kind: t.kind }, 'alert transition for a retired source (a discharged patient); recorded only');
         continue;
       }
-      const alert = await this.applyTransition(tx, t, events);
-      if (alert) {
-        // An escalated alert kept a higher severity than the evaluation's (reassessedSeverity): the transition says so too.
+      const applied = await this.applyTransition(tx, t, events);
+      if (applied) {
+        const { alert, cleared } = applied;
+        // An escalated alert kept a higher severity than the evaluation's (reassess): the transition says so too.
         if (alert.severity !== recorded.severity && (t.kind === 'UPDATED' || t.kind === 'FIRING')) recorded.severity = alert.severity;
+        // And it names an acknowledgement the evaluation cleared, and why: the alert no longer shows whose it was.
+        if (cleared) recorded.message = `${recorded.message}; ${cleared}`;
         const view = toAlertView(alert);
-        await setTransitionOutcome(tx, recorded.id, { severity: recorded.severity, alert: view });
+        await setTransitionOutcome(tx, recorded.id, { severity: recorded.severity, message: recorded.message, alert: view });
         events.push(toEvent(recorded, view));
         continue;
       }
@@ -155,25 +195,40 @@ export class AlertService {
     return events;
   }
 
-  /** Applies `t` to its alert; returns the alert after it (undefined: none changed). Adds a superseded orphan's event to `events`. */
-  private async applyTransition(tx: Db, t: AlertTransition, events: AlertEvent[]): Promise<AlertRow | undefined> {
+  /**
+   * Applies `t` to its alert; returns the alert after it (undefined: none changed) and the acknowledgement it cleared,
+   * if any. Adds a superseded orphan's event to `events`.
+   */
+  private async applyTransition(tx: Db, t: AlertTransition, events: AlertEvent[]): Promise<Applied | undefined> {
     const base = { id: t.alertId, ruleId: t.ruleId, sourceId: t.sourceId, metric: t.metric, severity: t.severity, value: t.value, message: t.message, startedAt: new Date(t.startedAt) };
-    const open = sql`state <> 'RESOLVED'`;
+    const applied = (alert: AlertRow | undefined) => alert && { alert };
     switch (t.kind) {
       case 'PENDING':
-        return (await openAlert(tx, { ...base, state: 'PENDING' })) ?? (await this.supersede(tx, t, events)) ?? openAlert(tx, { ...base, state: 'PENDING' });
+        return applied((await openAlert(tx, { ...base, state: 'PENDING' })) ?? (await this.supersede(tx, t, events)) ?? (await openAlert(tx, { ...base, state: 'PENDING' })));
       case 'FIRING':
         return (
-          (await openAlert(tx, { ...base, state: 'FIRING', firedAt: DATABASE_NOW })) ??
-          (await updateAlert(tx, t.alertId, { state: 'FIRING', firedAt: DATABASE_NOW, severity: reassessedSeverity(t.severity) as never, value: t.value, message: t.message }, open)) ??
-          ((await this.supersede(tx, t, events)) ?? openAlert(tx, { ...base, state: 'FIRING', firedAt: DATABASE_NOW }))
+          applied(await openAlert(tx, { ...base, state: 'FIRING', firedAt: DATABASE_NOW })) ??
+          (await this.reassess(tx, t, { state: 'FIRING', firedAt: DATABASE_NOW })) ??
+          applied((await this.supersede(tx, t, events)) ?? (await openAlert(tx, { ...base, state: 'FIRING', firedAt: DATABASE_NOW })))
         );
       case 'UPDATED':
-        // A patient who got worse must not see an escalated alert drop back to what the score alone says.
-        return updateAlert(tx, t.alertId, { severity: reassessedSeverity(t.severity) as never, value: t.value, message: t.message }, open);
+        return this.reassess(tx, t, {});
       case 'RESOLVED':
-        return updateAlert(tx, t.alertId, { state: 'RESOLVED', resolvedAt: DATABASE_NOW, value: t.value, message: t.message }, open);
+        return applied(await updateAlert(tx, t.alertId, { state: 'RESOLVED', resolvedAt: DATABASE_NOW, value: t.value, message: t.message }, sql`state <> 'RESOLVED'`));
     }
+  }
+
+  /**
+   * A new evaluation of an open alert (its firing, or a change while firing; `set`: what else changes with it). Read
+   * first, under lockAlertTransitions, to tell whether its acknowledgement still covers it.
+   */
+  private async reassess(tx: Db, t: AlertTransition, set: Partial<AlertRow>): Promise<Applied | undefined> {
+    const current = await getAlert(tx, t.alertId);
+    if (!current || current.state === 'RESOLVED') return undefined;
+    const severity = reassessedSeverity(current, t.severity);
+    const cleared = lapsedAcknowledgement(current, t.kind, severity);
+    const alert = await updateAlert(tx, t.alertId, { ...set, severity, value: t.value, message: t.message, ...(cleared ? NO_ACKNOWLEDGEMENT : {}) }, sql`state <> 'RESOLVED'`);
+    return alert && { alert, cleared: cleared ?? undefined };
   }
 
   /**
@@ -213,7 +268,8 @@ export class AlertService {
       const current = await getAlert(tx as unknown as Db, id);
       if (!current) throw new ValidationError(`no alert with id ${JSON.stringify(id)}`, { argument: 'id' }, 'NOT_FOUND');
       if (current.state === 'RESOLVED') throw new ValidationError(`alert ${id} is already resolved`, { argument: 'id' }, 'ALERT_RESOLVED');
-      const updated = await updateAlert(tx as unknown as Db, id, { acknowledgedBy: by, acknowledgedAt: DATABASE_NOW, acknowledgeNote: note }, sql`state <> 'RESOLVED'`);
+      // It covers the alert at the severity it has now (lapsedAcknowledgement).
+      const updated = await updateAlert(tx as unknown as Db, id, { acknowledgedBy: by, acknowledgedAt: DATABASE_NOW, acknowledgeNote: note, acknowledgedSeverity: current.severity }, sql`state <> 'RESOLVED'`);
       if (!updated) throw new ValidationError(`alert ${id} is already resolved`, { argument: 'id' }, 'ALERT_RESOLVED');
       const event = await recordPublished(tx as unknown as Db, {
         // Unique per acknowledgement: a second one sent at once waits for the first's commit and may read the same

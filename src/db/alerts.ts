@@ -1,7 +1,6 @@
 import { and, asc, count, desc, eq, getTableColumns, lt, sql, type SQL } from 'drizzle-orm';
 import { textArrayLiteral } from './array-literals.js';
 import type { StoredRule } from '../alerts/rule-params.js';
-import { SEVERITIES } from '../processors/alert-rules.js';
 import { ownedBy } from './sources.js';
 import { rows, type Db } from './client.js';
 import { alertRules, alerts, alertTransitions, sources, type AlertState } from './schema.js';
@@ -107,8 +106,8 @@ export async function getTransition(tx: Db, id: string): Promise<typeof alertTra
   return row;
 }
 
-/** The severity a transition ended with, and the alert after it (as published, or NOT_PUBLISHED). */
-export async function setTransitionOutcome(tx: Db, id: string, outcome: { severity: string; alert: unknown }): Promise<void> {
+/** The severity a transition ended with, its message, and the alert after it (as published, or NOT_PUBLISHED). */
+export async function setTransitionOutcome(tx: Db, id: string, outcome: { severity: string; message: string; alert: unknown }): Promise<void> {
   await tx.update(alertTransitions).set(outcome).where(eq(alertTransitions.id, id));
 }
 
@@ -188,18 +187,6 @@ export async function openAlertOf(db: Db, ruleId: string, sourceId: string, metr
 }
 
 const NEXT_SEVERITY = sql`case severity when 'LOW' then 'MEDIUM' when 'MEDIUM' then 'HIGH' else 'CRITICAL' end`;
-/** SEVERITIES in order, as a PostgreSQL array (array_position ranks a severity). */
-const SEVERITY_ORDER = sql.raw(`array[${SEVERITIES.map((s) => `'${s}'`).join(', ')}]::text[]`);
-
-/**
- * The severity a new evaluation of an open alert sets: `computed`, except that an escalated alert (nobody
- * acknowledged it in time) keeps the level escalation raised it to when `computed` is lower.
- */
-export function reassessedSeverity(computed: string): SQL {
-  return sql`case when ${alerts.escalatedAt} is not null
-    and array_position(${SEVERITY_ORDER}, ${alerts.severity}) > array_position(${SEVERITY_ORDER}, ${computed}::text)
-    then ${alerts.severity} else ${computed}::text end`;
-}
 
 /**
  * Raises one level every firing, unacknowledged alert whose last firing or escalation is older than `afterMs`, but

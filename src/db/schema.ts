@@ -366,6 +366,8 @@ export const alerts = pgTable(
     acknowledgedBy: text('acknowledged_by'),
     acknowledgedAt: timestamp('acknowledged_at', { withTimezone: true, mode: 'date' }),
     acknowledgeNote: text('acknowledge_note'),
+    /** The severity it had when acknowledged: the acknowledgement covers it up to this (cleared when a new evaluation raises it higher). */
+    acknowledgedSeverity: text('acknowledged_severity'),
     escalatedAt: timestamp('escalated_at', { withTimezone: true, mode: 'date' }),
     seq: bigserial('seq', { mode: 'bigint' }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),

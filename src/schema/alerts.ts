@@ -255,7 +255,7 @@ builder.mutationField('deleteAlertRule', (t) =>
 );
 
 const AcknowledgementRef = builder.objectRef<{ by: string; at: number; note: string | null }>('Acknowledgement').implement({
-  description: 'Who acknowledged an alert (acknowledgeAlert), when, and their note. An acknowledged alert is no longer escalated.',
+  description: 'Who acknowledged an alert (acknowledgeAlert), when, and their note. An acknowledged alert is no longer escalated, until a new evaluation raises its severity above the one acknowledged, or a PENDING one fires: that clears the acknowledgement.',
   fields: (t) => ({
     by: t.exposeString('by', { description: 'Who acknowledged it (name or staff id).' }),
     at: t.field({ description: 'When.', type: 'DateTime', resolve: (a) => new Date(a.at) }),
@@ -296,7 +296,7 @@ const AlertRef = builder.objectRef<AlertView>('Alert').implement({
     resolvedAt: t.field({ description: 'When it resolved; null while open.', type: 'DateTime', nullable: true, resolve: (a) => date(a.resolvedAt) }),
     escalatedAt: t.field({ description: 'When it was escalated for lack of acknowledgement; null if not.', type: 'DateTime', nullable: true, resolve: (a) => date(a.escalatedAt) }),
     acknowledgement: t.field({
-      description: 'Who acknowledged it, when, and their note; null if nobody has.',
+      description: 'Who acknowledged it, when, and their note; null if nobody has, or if the acknowledgement no longer covers it (see Acknowledgement).',
       type: AcknowledgementRef,
       nullable: true,
       resolve: (a) => (a.acknowledgedBy && a.acknowledgedAt !== null ? { by: a.acknowledgedBy, at: a.acknowledgedAt, note: a.acknowledgeNote } : null),
@@ -312,6 +312,9 @@ const AlertEventRef = builder.objectRef<AlertEvent>('AlertEvent').implement({
     seq: t.exposeString('seq', { description: 'Order in which transitions were stored (and committed): pass the last one received as `after` to resume the alerts subscription.' }),
     at: t.field({ description: 'When the transition was stored.', type: 'DateTime', resolve: (e) => new Date(e.at) }),
     actor: t.exposeString('actor', { description: 'Who caused it (ACKNOWLEDGED: the acknowledging person); null for the platform\'s own.', nullable: true }),
+    message: t.exposeString('message', {
+      description: "What happened, in words, as the alert's history has it (AlertTransition.message): a FIRING or UPDATED transition that cleared an acknowledgement says whose, and why.",
+    }),
     alert: t.field({ description: 'The alert after this transition.', type: AlertRef, resolve: (e) => e.alert }),
   }),
 });
@@ -391,7 +394,8 @@ builder.queryField('alert', (t) =>
 builder.mutationField('acknowledgeAlert', (t) =>
   t.field({
     type: AlertRef,
-    description: 'Records who acknowledged an open alert, when, and why; stops its escalation. Published to alert subscribers.',
+    description:
+      "Records who acknowledged an open alert, when, and why; stops its escalation. Published to alert subscribers. It covers the alert as it is now: a new evaluation that raises its severity above this one, or a PENDING alert's firing, clears it (the FIRING or UPDATED transition says so), and the alert escalates again unless acknowledged again. A PENDING alert may be acknowledged (who looked, and their note), but that covers it only while it is pending.",
     args: {
       id: t.arg.id({ required: true, description: 'The alert to acknowledge.' }),
       by: t.arg.string({ required: true, description: 'Who acknowledges (name or staff id): 1-200 characters, without control characters or bidirectional overrides.' }),
