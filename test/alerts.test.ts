@@ -182,6 +182,42 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await live.close();
   });
 
+  it('a new evaluation lowers an escalated alert to the level escalation reached, not to one the score reached since', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('esc-news-1') });
+    const news = await rule({ name: 'NEWS2 esc-news-1', kind: 'NEWS2', sourceIds: ['esc-news-1'] });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [news.id] });
+    const base = T0 + 6 * DAY;
+    // New confusion alone scores 3: MEDIUM; with a respiratory rate of 25, 6 (HIGH); and an SpO2 of 95, 7 (CRITICAL).
+    const vitals = (s: number, v: Partial<Record<string, number>>) =>
+      Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 3, temperature: 37, ...v }).map(([metric, value]) =>
+        at(base, 'esc-news-1', metric, value!, s),
+      );
+    const current = async () => (await app.mutate(AlertsDocument, { ruleIds: [news.id] })).alerts.edges.map((e) => e.node);
+
+    await post(vitals(0, {}));
+    await live.results.until((items) => items.length > 0, 'firing');
+    // Nobody acknowledged it for ESCALATE_AFTER (5m): escalated once, to HIGH.
+    await app.sql(sql`update alerts set fired_at = now() - interval '6 minutes' where rule_id = ${news.id}`);
+    await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).some((e) => e.kind === 'ESCALATED'), 'escalated', 5_000);
+    expect(await current()).toMatchObject([{ severity: 'HIGH', value: 3 }]);
+
+    await post(vitals(60, { resp_rate: 25 }));
+    await post(vitals(120, { resp_rate: 25, spo2: 95 }));
+    expect(await current()).toMatchObject([{ severity: 'CRITICAL', value: 7 }]);
+    // Back to 6: HIGH, what escalation reached and the score says; CRITICAL was the score's alone.
+    await post(vitals(180, { resp_rate: 25 }));
+    expect(await current()).toMatchObject([{ severity: 'HIGH', value: 6 }]);
+    const { alert } = await app.mutate(AlertHistoryDocument, { id: events(live)[0]!.alert.id });
+    expect(alert!.transitions.map((t) => [t.kind, t.severity, t.value])).toEqual([
+      ['FIRING', 'MEDIUM', 3],
+      ['ESCALATED', 'HIGH', 3],
+      ['UPDATED', 'HIGH', 6],
+      ['UPDATED', 'CRITICAL', 7],
+      ['UPDATED', 'HIGH', 6],
+    ]);
+    await live.close();
+  });
+
   it("has no current NEWS2 score for a discharged patient, nor for a readmitted one until all six vitals are measured in this stay", async () => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('news-stay') });
     const vitals = (s: number, v: Partial<Record<string, number>> = {}) =>

@@ -115,12 +115,14 @@ const NO_ACKNOWLEDGEMENT = { acknowledgedBy: null, acknowledgedAt: null, acknowl
 const rank = (severity: string) => SEVERITIES.indexOf(severity as never);
 
 /**
- * The severity a new evaluation of an open alert sets: `computed`, except that an escalated alert (nobody
- * acknowledged it in time) keeps a higher severity: a patient who got worse must not see it drop back to what the
- * score alone says.
+ * The severity a new evaluation of an open alert sets: `computed`, but never below the level escalation raised it to
+ * (nobody acknowledged it in time), so a patient who got worse does not see it drop back to what the score alone
+ * says. Only that level: one the score reached since (CRITICAL at NEWS2 7) goes when the score falls.
  */
 function reassessedSeverity(alert: AlertRow, computed: string): string {
-  return alert.escalatedAt !== null && rank(alert.severity) > rank(computed) ? alert.severity : computed;
+  // Null on an alert escalated by a node of an earlier version, which kept no level: its severity, as that version did.
+  const escalated = alert.escalatedSeverity ?? (alert.escalatedAt !== null ? alert.severity : null);
+  return escalated !== null && rank(escalated) > rank(computed) ? escalated : computed;
 }
 
 /**

@@ -195,7 +195,7 @@ const NEXT_SEVERITY = sql`case severity when 'LOW' then 'MEDIUM' when 'MEDIUM' t
 export async function escalateOverdue(db: Db, afterMs: number): Promise<AlertRow[]> {
   return db
     .update(alerts)
-    .set({ severity: NEXT_SEVERITY as never, escalatedAt: sql`now()` as never, updatedAt: sql`now()` as never })
+    .set({ severity: NEXT_SEVERITY as never, escalatedAt: sql`now()` as never, escalatedSeverity: NEXT_SEVERITY as never, updatedAt: sql`now()` as never })
     .where(
       and(
         eq(alerts.state, 'FIRING'),

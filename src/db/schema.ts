@@ -369,6 +369,8 @@ export const alerts = pgTable(
     /** The severity it had when acknowledged: the acknowledgement covers it up to this (cleared when a new evaluation raises it higher). */
     acknowledgedSeverity: text('acknowledged_severity'),
     escalatedAt: timestamp('escalated_at', { withTimezone: true, mode: 'date' }),
+    /** The level escalation raised it to (null: never escalated): a new evaluation never sets it lower. */
+    escalatedSeverity: text('escalated_severity'),
     seq: bigserial('seq', { mode: 'bigint' }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },

@@ -26,7 +26,7 @@ const SEVERITY_DESCRIPTIONS: Record<Severity, string> = {
 };
 const SeverityEnum = builder.enumType('Severity', {
   description:
-    "How urgent an alert is, in order LOW < MEDIUM < HIGH < CRITICAL. A rule sets it (default HIGH; NEWS2 by the patient's risk). A FIRING alert nobody acknowledges within ESCALATE_AFTER is raised one level, and one more after each further ESCALATE_AFTER, up to CRITICAL (not while its source is retired); a new evaluation never lowers it below the level escalation reached.",
+    "How urgent an alert is, in order LOW < MEDIUM < HIGH < CRITICAL. A rule sets it (default HIGH; NEWS2 by the patient's risk). A FIRING alert nobody acknowledges within ESCALATE_AFTER is raised one level, and one more after each further ESCALATE_AFTER, up to CRITICAL (not while its source is retired); a new evaluation never lowers it below the level escalation reached, and above that level it follows the evaluation.",
   values: describedValues(SEVERITIES, SEVERITY_DESCRIPTIONS),
 });
 
