@@ -473,7 +473,10 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
         http.listen(port, host, () => {
           const address = http.address() as AddressInfo;
           url = `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-          log.info({ url: `${url}${GRAPHQL_PATH}`, tls: Boolean(tls), auth: config.auth.required ? 'API keys required' : 'open' }, 'listening: GraphQL, GraphiQL, graphql-ws and SSE');
+          log.info(
+            { url: `${url}${GRAPHQL_PATH}`, dashboard: `${url}/`, tls: Boolean(tls), auth: config.auth.required ? 'API keys required' : 'open' },
+            'listening: GraphQL, GraphiQL, graphql-ws and SSE; the dashboard at /',
+          );
           resolve(url);
         });
       }),

@@ -1,5 +1,7 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IngestReadingsDocument, MetricsDocument, ReadingsPageDocument, RegisterSourcesDocument, SourcesDocument } from '../src/generated/graphql.js';
+import { IngestReadingsDocument, IngestTradesDocument, MetricsDocument, ReadingsPageDocument, RegisterSourcesDocument, SourcesDocument } from '../src/generated/graphql.js';
 import { primaryBackends } from './support/backends.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { at, patients, reading } from './support/fixtures.js';
@@ -52,6 +54,21 @@ describe.each(primaryBackends)('queries on $name', (backend) => {
     expect(big.errors?.[0]).toMatchObject({ message: expect.stringContaining('first must be between 1 and 1000'), extensions: { code: 'BAD_USER_INPUT' } });
     const forged = await app.request(ReadingsPageDocument, { after: "1 or 1=1" });
     expect(forged.errors?.[0]?.message).toContain('after must be a cursor');
+  });
+
+  it("refuses an instrument where readings are asked for, by name: it sends trades, and a filter on it would match nothing", async () => {
+    await app.mutate(IngestTradesDocument, { trades: [{ symbol: 'Q-ACME', time: at(1), price: 10, size: 1 }] });
+    const message = 'is an instrument: it sends trades, never readings (its prices are candles)';
+    const asked = [
+      ['readings', '{ readings(sourceIds: ["p-1", "Q-ACME"]) { edges { cursor } } }', 'sourceIds'],
+      ['history', '{ history(sourceId: "Q-ACME", metric: "heart_rate", bucket: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { bucket } }', 'sourceId'],
+      ['news2Scores', '{ news2Scores(sourceIds: ["Q-ACME"]) { edges { cursor } } }', 'sourceIds'],
+      ['alerts', '{ alerts(sourceIds: ["Q-ACME"]) { edges { cursor } } }', 'sourceIds'],
+    ] as const;
+    for (const [field, query, argument] of asked) {
+      const { errors } = await app.request(parse(query) as TypedDocumentNode<unknown, Record<string, never>>, {});
+      expect(errors?.[0], field).toMatchObject({ message: `${argument}: "Q-ACME" ${message}`, extensions: { code: 'BAD_USER_INPUT', argument, sourceId: 'Q-ACME' } });
+    }
   });
 
   it('lists sources by kind with their latest reading per metric', async () => {

@@ -1,4 +1,4 @@
-import { ForbiddenError } from '../errors.js';
+import { ForbiddenError, ValidationError } from '../errors.js';
 import type { SourceRegistry } from '../ingest/source-registry.js';
 import type { Principal } from './principal.js';
 
@@ -49,6 +49,19 @@ export class TenantScope {
       throw new ForbiddenError(`${argument}: ${JSON.stringify(foreign)} is not a source of your tenant`, { argument, sourceId: foreign });
     }
     for (const id of wanted) this.touched.add(id);
+    return wanted;
+  }
+
+  /**
+   * `sources`, for an operation on readings and what is made of them: an instrument among them is refused by name,
+   * since it sends trades, never a reading, and a filter on it would match nothing, ever.
+   */
+  async readingSources(ids: readonly (string | number)[] | null | undefined, argument = 'sourceIds'): Promise<string[] | null> {
+    const wanted = await this.sources(ids, argument);
+    const [instrument] = wanted ? await this.registry.instrumentsAmong(wanted) : [];
+    if (instrument !== undefined) {
+      throw new ValidationError(`${argument}: ${JSON.stringify(instrument)} is an instrument: it sends trades, never readings (its prices are candles)`, { argument, sourceId: instrument });
+    }
     return wanted;
   }
 

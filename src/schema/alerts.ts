@@ -368,7 +368,7 @@ builder.queryField('alerts', (t) =>
         tenantId: ctx.scope.tenantId,
         states: args.states,
         severities: args.severities,
-        sourceIds: await ctx.scope.sources(args.sourceIds),
+        sourceIds: await ctx.scope.readingSources(args.sourceIds),
         ruleIds: await ruleIdsFilter(ctx, args.ruleIds),
         from: args.from,
         to: args.to,
@@ -443,7 +443,7 @@ builder.subscriptionField('alerts', (t) =>
       });
       const severities = filterSet<string>(args.severities);
       const states = filterSet<string>(args.states);
-      const sources = filterSet(await ctx.scope.sources(args.sourceIds));
+      const sources = filterSet(await ctx.scope.readingSources(args.sourceIds));
       const ruleIds = filterSet(await ruleIdsFilter(ctx, args.ruleIds));
       return ctx.services.outputs.alerts.subscribe(
         ({ alert: a }) =>

@@ -45,7 +45,7 @@ builder.queryField('anomalies', (t) =>
       const limit = pageSize(args.first, PAGE);
       const rows = await listAnomalies(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
-        sourceIds: await ctx.scope.sources(args.sourceIds),
+        sourceIds: await ctx.scope.readingSources(args.sourceIds),
         metrics: args.metrics,
         from: args.from,
         to: args.to,
@@ -65,7 +65,7 @@ builder.subscriptionField('anomalies', (t) =>
     args: { sourceIds: t.arg.idList({ description: 'Only these sources (default: all of the tenant\'s).' }), metrics: t.arg.stringList({ description: 'Only these metrics (default: all).' }) },
     subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
-      const sources = filterSet(await ctx.scope.sources(args.sourceIds));
+      const sources = filterSet(await ctx.scope.readingSources(args.sourceIds));
       checkMetrics(args.metrics, 'metrics');
       const metrics = filterSet(args.metrics);
       return ctx.services.outputs.anomalies.subscribe((a) => (sources ? sources.has(a.sourceId) : ctx.scope.owns(a.sourceId)) && (!metrics || metrics.has(a.metric)));

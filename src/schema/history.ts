@@ -84,7 +84,7 @@ builder.queryField('history', (t) =>
         }, 'TOO_MANY_BUCKETS');
       }
       checkMetrics([args.metric], 'metric');
-      await ctx.scope.source(String(args.sourceId), 'sourceId');
+      await ctx.scope.readingSources([String(args.sourceId)], 'sourceId');
       const { database } = ctx.services;
       return history(database.db, database.timescale, {
         sourceId: String(args.sourceId),

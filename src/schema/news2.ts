@@ -65,7 +65,7 @@ builder.queryField('news2Scores', (t) =>
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first, PAGE);
       checkFilterSize(args.sourceIds, 'sourceIds');
-      const sourceIds = await ctx.scope.sources(args.sourceIds);
+      const sourceIds = await ctx.scope.readingSources(args.sourceIds);
       const rows = await listNews2(ctx.services.database.db, { tenantId: ctx.scope.tenantId, sourceIds, after: args.after, limit: limit + 1 });
       const scores = rows.map(
         (r): News2View => ({
@@ -89,7 +89,7 @@ builder.subscriptionField('news2', (t) =>
     args: { sourceIds: t.arg.idList({ description: 'Only these patients (default: all of the tenant\'s).' }) },
     subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
-      const sources = filterSet(await ctx.scope.sources(args.sourceIds));
+      const sources = filterSet(await ctx.scope.readingSources(args.sourceIds));
       return ctx.services.outputs.news2.subscribe((s) => (sources ? sources.has(s.sourceId) : ctx.scope.owns(s.sourceId)));
     },
     resolve: (batch: News2Score[] | Error) => emitBatch(batch),

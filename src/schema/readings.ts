@@ -79,7 +79,7 @@ builder.queryField('readings', (t) =>
       checkMetrics(args.metrics, 'metrics');
       checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, PAGE);
-      const sourceIds = await ctx.scope.sources(args.sourceIds);
+      const sourceIds = await ctx.scope.readingSources(args.sourceIds);
       const found = await readingsAfter(ctx.services.database.db, parseCursor(args.after, 'after') ?? 0n, {
         limit: limit + 1,
         filter: { tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics, from: args.from, to: args.to },
@@ -113,7 +113,7 @@ builder.subscriptionField('readings', (t) =>
         ahead: (argument, cursor, committed) => `${argument} ${cursor} is ahead of the stream (last committed cursor is ${committed}); resume with a cursor this API returned`,
         storedAfter: (cursor) => readingStoredAfter(database.db, cursor),
       });
-      const sourceIds = await ctx.scope.sources(args.sourceIds);
+      const sourceIds = await ctx.scope.readingSources(args.sourceIds);
       return readingsFeed.subscribe({ tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics, after });
     },
     // The SSE event id (the batch's last cursor) is noted per subscriber by noteStreamCursor: this may run once for many.

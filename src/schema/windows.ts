@@ -54,7 +54,7 @@ builder.queryField('windows', (t) =>
     resolve: async (_root, args, ctx) => {
       const spec = configuredWindow(args.window, ctx.services.config.processors.windows, 'window');
       checkMetrics([args.metric], 'metric');
-      await ctx.scope.source(String(args.sourceId), 'sourceId');
+      await ctx.scope.readingSources([String(args.sourceId)], 'sourceId');
       checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, PAGE);
       const rows = await listWindows(ctx.services.database.db, {
@@ -89,7 +89,7 @@ builder.subscriptionField('windows', (t) =>
       const configured = ctx.services.config.processors.windows;
       const specs = args.windows?.map((w) => configuredWindow(w, configured, 'windows'));
       checkMetrics(args.metrics, 'metrics');
-      const sources = filterSet(await ctx.scope.sources(args.sourceIds));
+      const sources = filterSet(await ctx.scope.readingSources(args.sourceIds));
       const metrics = filterSet(args.metrics);
       const closedOnly = args.closedOnly ?? false;
       return ctx.services.outputs.windows.subscribe(
