@@ -40,6 +40,7 @@ export async function startRetention(
   }
 
   let stopped = false;
+  let first = true;
   const deleteOlder = async (statement: SQL) =>
     (await rows<{ n: number }>(database.db, sql`with gone as (${statement} returning 1) select count(*)::int as n from gone`))[0]?.n ?? 0;
   const sweep = async () => {
@@ -74,6 +75,9 @@ export async function startRetention(
     }
     const ms = Math.round(performance.now() - began);
     if (Object.keys(removed).length) log.info({ ...removed, ms }, 'retention sweep removed expired data');
+    // The first sweep says so either way, for an operator to see that retention runs and what it cuts at.
+    else if (first) log.info({ cutoff, ms }, 'retention sweep found nothing expired; next sweeps log only what they remove');
+    first = false;
     if (Object.keys(failed).length) log.warn({ failed, ms }, 'retention sweep failed for some tables; retrying next hour');
   };
   let sweeping: Promise<void> | undefined;
