@@ -582,7 +582,7 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms', ESCALATE_AFTER: '1s' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('esc-1', 'ack-1', 'esc-2', 'esc-3', 'esc-4') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('esc-1', 'ack-1', 'esc-2', 'esc-3', 'esc-4', 'esc-5') });
   });
   afterAll(() => app?.close());
 
@@ -676,24 +676,48 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
   });
 
   it("times an alert by the database's clock, so a node whose clock is behind does not escalate it at once", async () => {
+    // A rule in force (an alert of a rule that does not exist is never escalated), that fires nothing of itself.
+    const { createAlertRule: skew } = await app.mutate(CreateAlertRuleDocument, { input: { name: 'Skew', kind: 'NO_DATA', sourceIds: ['esc-2'], expectedInterval: '30d' } });
     const startedAt = new Date();
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
     try {
       // A NO_DATA alert as the signal monitor fires it, on a node an hour behind.
-      expect(await app.server.services.alerts.fire({ ruleId: 'skew-rule', sourceId: 'esc-2', metric: null, severity: 'MEDIUM', value: null, message: 'signal lost', startedAt })).toBe('opened');
+      expect(await app.server.services.alerts.fire({ ruleId: skew.id, sourceId: 'esc-2', metric: null, severity: 'MEDIUM', value: null, message: 'signal lost', startedAt })).toBe('opened');
     } finally {
       vi.useRealTimers();
     }
     const [fired] = await app.sql<{ behind: number; severity: string }>(
-      sql`select extract(epoch from now() - fired_at)::float8 as behind, severity from alerts where rule_id = 'skew-rule'`,
+      sql`select extract(epoch from now() - fired_at)::float8 as behind, severity from alerts where rule_id = ${skew.id}`,
     );
     expect(fired!.behind).toBeLessThan(60);
     // Three escalation checks later, still within ESCALATE_AFTER: not escalated.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const [after] = await app.sql<{ severity: string }>(sql`select severity from alerts where rule_id = 'skew-rule'`);
+    const [after] = await app.sql<{ severity: string }>(sql`select severity from alerts where rule_id = ${skew.id}`);
     expect(after!.severity).toBe('MEDIUM');
-    await app.sql(sql`delete from alert_transitions where alert_id in (select id from alerts where rule_id = 'skew-rule')`);
-    await app.sql(sql`delete from alerts where rule_id = 'skew-rule'`);
+    await app.sql(sql`delete from alert_transitions where alert_id in (select id from alerts where rule_id = ${skew.id})`);
+    await app.sql(sql`delete from alerts where rule_id = ${skew.id}`);
+    await app.mutate(DeleteAlertRuleDocument, { id: skew.id });
+  });
+
+  it("does not escalate the open alert of a disabled rule; a disabled NO_DATA rule's resolves when the data comes back", async () => {
+    const { createAlertRule: silence } = await app.mutate(CreateAlertRuleDocument, {
+      input: { name: 'Bed esc-5 silent', kind: 'NO_DATA', sourceIds: ['esc-5'], metric: 'heart_rate', expectedInterval: '1s', severity: 'LOW' },
+    });
+    const ward = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id] });
+    await ward.results.until(() => events(ward).some((e) => e.kind === 'FIRING'), 'signal lost for esc-5');
+    await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
+    const severity = async () => (await app.sql<{ severity: string; state: string }>(sql`select severity, state from alerts where rule_id = ${silence.id}`))[0];
+    // Escalated once at most, should this machine stall for ESCALATE_AFTER between the firing and the disabling.
+    const atDisabling = await severity();
+    // Two and a half ESCALATE_AFTER: LOW would have become HIGH.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(await severity()).toEqual(atDisabling);
+    expect(atDisabling).toMatchObject({ state: 'FIRING' });
+    // As a disabled rule's alerts do at their series' next reading: for signal loss, the data coming back.
+    await app.mutate(IngestReadingsDocument, { readings: [at(Date.now(), 'esc-5', 'heart_rate', 70, 0)] });
+    await ward.results.until(() => events(ward).some((e) => e.kind === 'RESOLVED'), 'resolved by the data coming back');
+    expect(events(ward).find((e) => e.kind === 'RESOLVED')!.alert.message).toMatch(/^signal restored: heart_rate from esc-5 again after/);
+    await ward.close();
   });
 
   it('keeps an escalated alert at its escalated severity when a worse score computes a lower one', async () => {

@@ -190,7 +190,8 @@ const NEXT_SEVERITY = sql`case severity when 'LOW' then 'MEDIUM' when 'MEDIUM' t
 
 /**
  * Raises one level every firing, unacknowledged alert whose last firing or escalation is older than `afterMs`, but
- * not a retired source's (a patient discharged: nobody is at that bedside to page). Atomic per row.
+ * not a retired source's (a patient discharged: nobody is at that bedside to page), nor one whose rule is disabled or
+ * deleted (someone turned the rule off: its alert waits, open, for its series' next reading). Atomic per row.
  */
 export async function escalateOverdue(db: Db, afterMs: number): Promise<AlertRow[]> {
   return db
@@ -203,6 +204,7 @@ export async function escalateOverdue(db: Db, afterMs: number): Promise<AlertRow
         sql`${alerts.severity} <> 'CRITICAL'`,
         sql`coalesce(${alerts.escalatedAt}, ${alerts.firedAt}) < now() - ${afterMs} * interval '1 millisecond'`,
         sql`not exists (select 1 from ${sources} where ${sources.id} = ${alerts.sourceId} and ${sources.retiredAt} is not null)`,
+        sql`exists (select 1 from ${alertRules} where ${alertRules.id} = ${alerts.ruleId} and ${alertRules.enabled})`,
       ),
     )
     .returning();

@@ -26,7 +26,7 @@ const SEVERITY_DESCRIPTIONS: Record<Severity, string> = {
 };
 const SeverityEnum = builder.enumType('Severity', {
   description:
-    "How urgent an alert is, in order LOW < MEDIUM < HIGH < CRITICAL. A rule sets it (default HIGH; NEWS2 by the patient's risk). A FIRING alert nobody acknowledges within ESCALATE_AFTER is raised one level, and one more after each further ESCALATE_AFTER, up to CRITICAL (not while its source is retired); a new evaluation never lowers it below the level escalation reached, and above that level it follows the evaluation.",
+    "How urgent an alert is, in order LOW < MEDIUM < HIGH < CRITICAL. A rule sets it (default HIGH; NEWS2 by the patient's risk). A FIRING alert nobody acknowledges within ESCALATE_AFTER is raised one level, and one more after each further ESCALATE_AFTER, up to CRITICAL (not while its source is retired or its rule disabled); a new evaluation never lowers it below the level escalation reached, and above that level it follows the evaluation.",
   values: describedValues(SEVERITIES, SEVERITY_DESCRIPTIONS),
 });
 
@@ -225,8 +225,8 @@ builder.mutationField('updateAlertRule', (t) =>
 builder.mutationField('setAlertRuleEnabled', (t) =>
   t.field({
     type: AlertRuleRef,
-    description: 'Disables (open alerts resolve at the next reading) or re-enables a rule.',
-    args: { id: t.arg.id({ required: true, description: 'The rule to switch.' }), enabled: t.arg.boolean({ required: true, description: 'False stops its evaluation; its open alerts resolve at the next reading of their series. True starts it again from then.' }) },
+    description: 'Disables (open alerts resolve at the next reading, unescalated meanwhile) or re-enables a rule.',
+    args: { id: t.arg.id({ required: true, description: 'The rule to switch.' }), enabled: t.arg.boolean({ required: true, description: 'False stops its evaluation; its open alerts resolve at the next reading of their series (NO_DATA: when data comes back) and are not escalated meanwhile. True starts it again from then.' }) },
     resolve: async (_root, args, ctx) => {
       return changedRule(ctx, String(args.id), await updateRule(ctx.services.database.db, String(args.id), ctx.scope.tenantId, { enabled: args.enabled }));
     },

@@ -68,7 +68,7 @@ export type Quality =
   /** Outside the metric's plausible range (or not a whole number where it must be), so marked at ingest; or so flagged by the sender. Stored and listed, never dropped. */
   | 'SUSPECT';
 
-/** How urgent an alert is, in order LOW < MEDIUM < HIGH < CRITICAL. A rule sets it (default HIGH; NEWS2 by the patient's risk). A FIRING alert nobody acknowledges within ESCALATE_AFTER is raised one level, and one more after each further ESCALATE_AFTER, up to CRITICAL (not while its source is retired); a new evaluation never lowers it below the level escalation reached, and above that level it follows the evaluation. */
+/** How urgent an alert is, in order LOW < MEDIUM < HIGH < CRITICAL. A rule sets it (default HIGH; NEWS2 by the patient's risk). A FIRING alert nobody acknowledges within ESCALATE_AFTER is raised one level, and one more after each further ESCALATE_AFTER, up to CRITICAL (not while its source is retired or its rule disabled); a new evaluation never lowers it below the level escalation reached, and above that level it follows the evaluation. */
 export type Severity =
   /** The highest level. A NEWS2 alert at HIGH risk (total 7 or more, emergency); an unacknowledged HIGH alert escalates to it, and escalation stops here. */
   | 'CRITICAL'
