@@ -19,6 +19,7 @@ import {
   RetireSourcesDocument,
   SetAlertRuleEnabledDocument,
   SourcesDocument,
+  UpdateAlertRuleDocument,
   WindowsDocument,
   type AlertRuleInput,
   type LiveAlertsSubscription,
@@ -46,7 +47,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1', 'shock-1', 'ahead-1', 'rule-3') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1', 'shock-1', 'ahead-1', 'rule-3', 'edit-1', 'edit-2') });
   });
   afterAll(() => app?.close());
 
@@ -311,6 +312,38 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length >= 3, 'signal lost again', 5_000);
     expect(events(live)[2]!.alert.id).not.toBe(events(live)[0]!.alert.id);
     await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
+    await live.close();
+  });
+
+  it("resolves a NO_DATA rule's open alert as soon as an edit leaves its series unwatched: another metric, the source left out, another kind", async () => {
+    const input: AlertRuleInput = { name: 'Beds edit silent', kind: 'NO_DATA', sourceIds: ['edit-1', 'edit-2'], metric: 'spo2', expectedInterval: '1s', severity: 'HIGH' };
+    const silence = await rule(input);
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id] });
+    const seen = (kind: string, metric: string) => events(live).filter((e) => e.kind === kind && e.alert.metric === metric).map((e) => [e.alert.sourceId, e.alert.message]);
+    const open = async () => (await app.mutate(AlertsDocument, { ruleIds: [silence.id], states: ['FIRING'] })).alerts.edges.map((e) => `${e.node.sourceId}/${e.node.metric}`).sort();
+    await live.results.until(() => seen('FIRING', 'spo2').length === 2, 'signal lost for both beds');
+
+    // Another metric: the spo2 alerts resolve with the edit (they escalated beside the heart_rate ones), saying why.
+    await app.mutate(UpdateAlertRuleDocument, { id: silence.id, input: { ...input, metric: 'heart_rate' } });
+    expect(await open()).toEqual([]);
+    const changed = 'resolved: its rule "Beds edit silent" changed to another kind or metric';
+    await live.results.until(() => seen('RESOLVED', 'spo2').length === 2, 'the spo2 alerts resolved');
+    expect(seen('RESOLVED', 'spo2').sort()).toEqual([['edit-1', changed], ['edit-2', changed]]);
+    await live.results.until(() => seen('FIRING', 'heart_rate').length === 2, 'signal lost for heart_rate');
+    expect(await open()).toEqual(['edit-1/heart_rate', 'edit-2/heart_rate']);
+
+    // edit-2 left out of the rule.
+    await app.mutate(UpdateAlertRuleDocument, { id: silence.id, input: { ...input, metric: 'heart_rate', sourceIds: ['edit-1'] } });
+    expect(await open()).toEqual(['edit-1/heart_rate']);
+    await live.results.until(() => seen('RESOLVED', 'heart_rate').length === 1, "edit-2's alert resolved");
+    expect(seen('RESOLVED', 'heart_rate')).toEqual([['edit-2', 'resolved: its rule "Beds edit silent" no longer applies to edit-2']]);
+
+    // Another kind: nothing would ever resolve its signal-loss alert.
+    await app.mutate(UpdateAlertRuleDocument, { id: silence.id, input: { name: 'Beds edit tachycardia', kind: 'THRESHOLD', sourceIds: ['edit-1'], metric: 'heart_rate', above: 150 } });
+    expect(await open()).toEqual([]);
+    await live.results.until(() => seen('RESOLVED', 'heart_rate').length === 2, "edit-1's alert resolved");
+    expect(seen('RESOLVED', 'heart_rate')[1]).toEqual(['edit-1', 'resolved: its rule "Beds edit tachycardia" changed to another kind or metric']);
+    await app.mutate(DeleteAlertRuleDocument, { id: silence.id });
     await live.close();
   });
 
@@ -767,6 +800,33 @@ describe.each(primaryBackends)('signal loss across a restart on $name', (backend
         // Silent since its last reading arrived, as stored, not since the restart: a rolling restart does not put
         // the alarm off, nor date its start wrong.
         expect(Date.parse(lost.startedAt)).toBeLessThan(restartedAt);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 40_000);
+});
+
+describe.each(primaryBackends)('signal loss of an edited rule across a restart on $name', (backend) => {
+  it('resolves at start an open signal-loss alert whose rule was changed to another kind meanwhile (an earlier version left it open)', async () => {
+    const dataDir = backend.database === 'pglite' ? mkdtempSync(join(tmpdir(), 'vigil-nodata-kind-')) : undefined;
+    const schema = `t_nodata_kind_${process.pid}`;
+    const env = { ALERT_CHECK_INTERVAL: '100ms' };
+    try {
+      const before = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
+      await before.mutate(RegisterSourcesDocument, { sources: patients('kind-1') });
+      const { createAlertRule: silence } = await before.mutate(CreateAlertRuleDocument, { input: { name: 'Bed kind-1 silent', kind: 'NO_DATA', sourceIds: ['kind-1'], metric: 'heart_rate', expectedInterval: '1s' } });
+      const states = async (app: TestApp) => (await app.mutate(AlertsDocument, { ruleIds: [silence.id] })).alerts.edges.map((e) => e.node);
+      await waitFor(async () => (await states(before)).some((a) => a.state === 'FIRING'), 'signal lost for kind-1');
+      // Edited as a version that left its signal-loss alerts open did: the rule changed, its alert untouched.
+      await before.sql(sql`update alert_rules set kind = 'THRESHOLD', params = params || '{"above": 150}'::jsonb, updated_at = now() where id = ${silence.id}`);
+      await before.close();
+      const after = await startTestApp(backend, { env, dataDir, schema });
+      try {
+        await waitFor(async () => (await states(after)).every((a) => a.state === 'RESOLVED'), 'the signal-loss alert resolved after the restart', 10_000);
+        expect((await states(after)).map((a) => a.message)).toEqual(['resolved: its rule "Bed kind-1 silent" changed to another kind or metric']);
       } finally {
         await after.close();
       }

@@ -19,8 +19,10 @@ const NO_RULES: readonly AlertRule[] = [];
 export class RuleRegistry {
   /** Rules for the alerts processor by tenant; a new map on every change. */
   private rulesByTenant = new Map<string, readonly AlertRule[]>();
-  /** NO_DATA rules with when they last changed: silence counts from then at the earliest. */
+  /** Enabled NO_DATA rules with when they last changed: silence counts from then at the earliest. */
   noDataRules: readonly (StoredRule & { updatedAt: Date })[] = [];
+  /** Every rule, disabled ones too, by id: what the signal monitor checks its open alerts' rules against. */
+  private rulesById = new Map<string, StoredRule>();
   private stays = new Map<string, PatientStay>();
   private timer: NodeJS.Timeout | undefined;
   private generation = 0;
@@ -49,10 +51,12 @@ export class RuleRegistry {
   async reload(): Promise<void> {
     // Reloads can overlap (timer, announcement, a local change); only the newest one's result is kept.
     const generation = ++this.generation;
-    const [rules, stays] = await Promise.all([listRules(this.options.db, { enabledOnly: true }), sourceStays(this.options.db)]);
+    const [all, stays] = await Promise.all([listRules(this.options.db), sourceStays(this.options.db)]);
     // Any reload that reads the rules ends an outage, a change's included.
     this.outage.succeeded();
     if (generation !== this.generation) return;
+    const rules = all.filter((r) => r.enabled);
+    this.rulesById = new Map(all.map((r) => [r.id, r]));
     this.stays = new Map(stays.map((s) => [s.id, { retiredAt: s.retiredAt?.getTime() ?? null, admittedAt: s.admittedAt?.getTime() ?? null }]));
     const byTenant = new Map<string, AlertRule[]>();
     for (const rule of rules) {
@@ -70,6 +74,11 @@ export class RuleRegistry {
    */
   stayOf(sourceId: string): PatientStay | undefined {
     return this.stays.get(sourceId);
+  }
+
+  /** A rule as it stands, enabled or not; undefined once deleted. */
+  ruleOf(id: string): StoredRule | undefined {
+    return this.rulesById.get(id);
   }
 
   /** The enabled rules the alerts processor applies to a tenant's readings. */

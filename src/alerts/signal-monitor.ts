@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.js';
-import { listAlerts, listRules, openAlertOf } from '../db/alerts.js';
+import { openAlertOf, openSignalLossAlerts, type AlertRow } from '../db/alerts.js';
 import type { Reading } from '../db/readings.js';
 import { lastArrivals, sourcesWithReadings } from '../db/sources.js';
 import { metricNames } from '../ingest/metrics.js';
@@ -18,7 +18,7 @@ interface SeenSource {
 }
 
 interface SilentSeries {
-  rule: StoredRule;
+  ruleId: string;
   sourceId: string;
   metric: string | null;
   /** The reading that ended the silence, while its resolve is in flight or waiting for a retry. */
@@ -35,6 +35,19 @@ interface SilentSeries {
 const RECONFIRM_SILENT_CHECKS = 30;
 /** Every how many checks a retired source is looked at again by a rule naming it (10 s by default): it may be back. */
 const RETIRED_RECHECK_CHECKS = 10;
+
+/**
+ * Why `rule` as it stands (undefined: deleted) no longer watches the series of an open signal-loss alert, as the
+ * message that resolves it; null while it does. Nothing but data coming back would resolve such an alert, so it
+ * resolves at once. A disabled rule still watches: its alert resolves when data comes back, as a disabled rule's
+ * alerts of other kinds do at their series' next reading.
+ */
+export function signalLossUnwatched(rule: StoredRule | undefined, alert: Pick<AlertRow, 'ruleId' | 'sourceId' | 'metric'>): string | null {
+  if (rule === undefined) return `resolved: its rule ${alert.ruleId} was deleted`;
+  if (rule.kind !== 'NO_DATA' || rule.params.metric !== alert.metric) return `resolved: its rule "${rule.name}" changed to another kind or metric`;
+  if (rule.sourceIds !== null && !rule.sourceIds.includes(alert.sourceId)) return `resolved: its rule "${rule.name}" no longer applies to ${alert.sourceId}`;
+  return null;
+}
 
 /**
  * Signal loss: NO_DATA rules fire when a source (or one of its metrics) has
@@ -61,17 +74,12 @@ export class SignalMonitor {
   ) {}
 
   async start(): Promise<void> {
-    // Alerts left open by an earlier run resolve when their data comes back.
-    // Every NO_DATA rule, disabled ones too: their open alerts still resolve when data returns.
-    const rules = (await listRules(this.options.db)).filter((r) => r.kind === 'NO_DATA');
-    const ruleIds = rules.map((r) => r.id);
-    if (ruleIds.length) {
-      for (const open of await listAlerts(this.options.db, { tenantId: null, states: ['FIRING'], ruleIds, limit: 100_000 })) {
-        const rule = rules.find((r) => r.id === open.ruleId)!;
-        // Looked up again at spread times, not all at the same check.
-        const confirmedAt = Date.now() - Math.random() * RECONFIRM_SILENT_CHECKS * this.options.checkIntervalMs;
-        this.silent.set(`${rule.id}|${open.sourceId}/${open.metric ?? '*'}`, { rule, sourceId: open.sourceId, metric: open.metric, confirmedAt });
-      }
+    // Alerts left open by an earlier run resolve when their data comes back, disabled rules' too; those of a rule
+    // since changed to another kind (or metric, or sources) or deleted, at the first check (dropUnwatched).
+    for (const open of await openSignalLossAlerts(this.options.db)) {
+      // Looked up again at spread times, not all at the same check.
+      const confirmedAt = Date.now() - Math.random() * RECONFIRM_SILENT_CHECKS * this.options.checkIntervalMs;
+      this.silent.set(`${open.ruleId}|${open.sourceId}/${open.metric ?? '*'}`, { ruleId: open.ruleId, sourceId: open.sourceId, metric: open.metric, confirmedAt });
     }
     // A tenant-wide rule watches every source of its tenant that has ever sent data, not only those this node has
     // heard from since it started: a monitor that fell silent just before a restart must still raise signal loss.
@@ -131,8 +139,8 @@ export class SignalMonitor {
     return metric === null ? source?.any : source?.metrics.get(metric);
   }
 
-  private async restore(entry: { rule: StoredRule; sourceId: string; metric: string | null }, back: Reading) {
-    const open = await openAlertOf(this.options.db, entry.rule.id, entry.sourceId, entry.metric);
+  private async restore(entry: SilentSeries, back: Reading) {
+    const open = await openAlertOf(this.options.db, entry.ruleId, entry.sourceId, entry.metric);
     if (!open) return;
     const silentFor = formatDuration(Math.max(1_000, Math.round((Date.now() - open.startedAt.getTime()) / 1_000) * 1_000));
     await this.options.alerts.resolve(open, `signal restored: ${entry.metric ?? 'data'} from ${entry.sourceId} again after ${silentFor}`, back.time);
@@ -153,10 +161,28 @@ export class SignalMonitor {
     return sources.map((sourceId) => ({ sourceId, metric }));
   }
 
+  /**
+   * Resolves the open alert of each silent series whose rule no longer watches it (edited to another kind, metric or
+   * sources, or deleted), and forgets the series. updateAlertRule resolves them as it edits; this catches one fired
+   * meanwhile with the rule as it was (on this node, or on one that had not reloaded the rules yet), and those left
+   * open by an earlier run.
+   */
+  private async dropUnwatched() {
+    for (const [key, entry] of this.silent) {
+      if (entry.restoring) continue;
+      const why = signalLossUnwatched(this.options.registry.ruleOf(entry.ruleId), entry);
+      if (why === null) continue;
+      const open = await openAlertOf(this.options.db, entry.ruleId, entry.sourceId, entry.metric);
+      if (open) await this.options.alerts.resolve(open, why, null);
+      this.silent.delete(key);
+    }
+  }
+
   private async check() {
     if (this.checking) return;
     this.checking = true;
     try {
+      await this.dropUnwatched();
       const now = Date.now();
       for (const rule of this.options.registry.noDataRules) {
         for (const { sourceId, metric } of this.watched(rule)) {
@@ -210,7 +236,7 @@ export class SignalMonitor {
             continue;
           }
           // Remembered only once stored (or found already open on another node): a failed fire is retried next check.
-          this.silent.set(key, { rule, sourceId, metric, confirmedAt: now });
+          this.silent.set(key, { ruleId: rule.id, sourceId, metric, confirmedAt: now });
         }
       }
     } catch (error) {

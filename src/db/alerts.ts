@@ -21,12 +21,12 @@ const { alert: _snapshot, ...TRANSITION_COLUMNS } = getTableColumns(alertTransit
 
 // ---- rules
 
-/** Rules of one tenant, or of every tenant (`tenantId` omitted: the registry that runs them all). */
-export async function listRules(db: Db, options: { enabledOnly?: boolean; tenantId?: string } = {}): Promise<(StoredRule & { createdAt: Date; updatedAt: Date })[]> {
+/** Rules of one tenant, or of every tenant (`tenantId` omitted: the registry that runs them all), disabled ones too. */
+export async function listRules(db: Db, options: { tenantId?: string } = {}): Promise<(StoredRule & { createdAt: Date; updatedAt: Date })[]> {
   const found = await db
     .select()
     .from(alertRules)
-    .where(and(options.enabledOnly ? eq(alertRules.enabled, true) : undefined, options.tenantId ? eq(alertRules.tenantId, options.tenantId) : undefined))
+    .where(options.tenantId ? eq(alertRules.tenantId, options.tenantId) : undefined)
     .orderBy(asc(alertRules.createdAt), asc(alertRules.id));
   return found as never;
 }
@@ -184,6 +184,25 @@ export async function openAlertOf(db: Db, ruleId: string, sourceId: string, metr
       ),
     );
   return row;
+}
+
+/**
+ * Open signal-loss alerts (of one rule, or of all), whatever their rule is now: those the signal monitor fired
+ * (AlertService.fire), known by their FIRING transition's id, the alert's id, /FIRING/ and its start in epoch ms (the
+ * processors' carry a cursor after the time). Their rule may have been changed to another kind since.
+ */
+export async function openSignalLossAlerts(db: Db, ruleId?: string): Promise<AlertRow[]> {
+  return db
+    .select()
+    .from(alerts)
+    .where(
+      and(
+        sql`${alerts.state} <> 'RESOLVED'`,
+        ruleId === undefined ? undefined : eq(alerts.ruleId, ruleId),
+        sql`exists (select 1 from ${alertTransitions} where ${alertTransitions.alertId} = ${alerts.id}
+          and ${alertTransitions.id} = ${alerts.id} || '/FIRING/' || (extract(epoch from ${alerts.startedAt}) * 1000)::bigint)`,
+      ),
+    );
 }
 
 const NEXT_SEVERITY = sql`case severity when 'LOW' then 'MEDIUM' when 'MEDIUM' then 'HIGH' else 'CRITICAL' end`;

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { deleteRule, getAlert, insertRule, knownRuleIds, lastTransitionSeq, listAlerts, transitionStoredAfter, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { deleteRule, getAlert, insertRule, knownRuleIds, lastTransitionSeq, listAlerts, openSignalLossAlerts, transitionStoredAfter, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { ALERT_RULE_KINDS, ALERT_STATES, type AlertRuleKind, type AlertState } from '../db/schema.js';
 import { formatDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { ruleParams, type RuleInput, type StoredRule } from '../alerts/rule-params.js';
 import { toAlertView, type AlertEvent, type AlertView } from '../alerts/alert-service.js';
+import { signalLossUnwatched } from '../alerts/signal-monitor.js';
 import { SEVERITIES, type Severity } from '../processors/alert-rules.js';
 import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
@@ -35,7 +36,7 @@ const ALERT_STATE_DESCRIPTIONS: Record<AlertState, string> = {
     "Breaching, but not yet for as long as the rule's `for` asks: becomes FIRING once the breach has held that long, or RESOLVED if it lapses first. A rule without `for`, NEWS2 and NO_DATA fire at once, without this state.",
   FIRING: 'Raised: the breach held for the rule\'s `for`, or at once without one. Escalates unless acknowledged (see Severity).',
   RESOLVED:
-    "Over, for good (a new breach opens a new alert): the condition cleared (THRESHOLD back past `clear`, RATE_OF_CHANGE no longer breached, NEWS2 risk back to LOW, NO_DATA data back), its rule was deleted, its rule was disabled or changed so that it no longer covers the alert (at the series' next reading), or a NO_DATA alert's source was retired.",
+    "Over, for good (a new breach opens a new alert): the condition cleared (THRESHOLD back past `clear`, RATE_OF_CHANGE no longer breached, NEWS2 risk back to LOW, NO_DATA data back), its rule was deleted, its rule was disabled or changed so that it no longer covers the alert (at the series' next reading; a NO_DATA alert of a changed rule at once, of a disabled one when data comes back), or a NO_DATA alert's source was retired.",
 };
 const AlertStateEnum = builder.enumType('AlertState', {
   description: "Where an alert is in its lifecycle: PENDING, then FIRING, then RESOLVED (a breach that ends while PENDING goes straight to RESOLVED).",
@@ -186,6 +187,18 @@ async function changedRule(ctx: GraphQLContext, id: string, row: unknown): Promi
   return row as RuleRow;
 }
 
+/**
+ * Resolves the open signal-loss alerts of `rule`, just edited, whose series it no longer watches (another kind or
+ * metric, the source left out): only data coming back would resolve them, and they would go on escalating beside the
+ * new series' alerts. The processors' kinds resolve theirs at the series' next reading.
+ */
+async function resolveUnwatchedSignalLoss(ctx: GraphQLContext, rule: RuleRow): Promise<void> {
+  for (const alert of await openSignalLossAlerts(ctx.services.database.db, rule.id)) {
+    const why = signalLossUnwatched(rule, alert);
+    if (why !== null) await ctx.services.alerts.resolve(alert, why, null);
+  }
+}
+
 builder.queryField('alertRules', (t) =>
   t.field({
     type: [AlertRuleRef],
@@ -212,12 +225,15 @@ builder.mutationField('createAlertRule', (t) =>
 builder.mutationField('updateAlertRule', (t) =>
   t.field({
     type: AlertRuleRef,
-    description: "Replaces a rule's definition. Open alerts keep their state when kind and metric are unchanged; otherwise they resolve.",
+    description:
+      "Replaces a rule's definition. Open alerts keep their state when kind and metric are unchanged and the rule still covers their source; otherwise they resolve (at the series' next reading; a NO_DATA rule's at once).",
     args: { id: t.arg.id({ required: true, description: 'The rule to change.' }), input: t.arg({ type: AlertRuleInput, required: true, description: 'The rule as it should be from now on; replaces every setting.' }) },
     resolve: async (_root, args, ctx) => {
       const { id: _id, tenantId, ...changes } = await toStored(ctx, String(args.id), args.input as RuleInput, true);
       const { enabled: _enabled, ...definition } = changes;
-      return changedRule(ctx, String(args.id), await updateRule(ctx.services.database.db, String(args.id), tenantId, definition));
+      const row = await changedRule(ctx, String(args.id), await updateRule(ctx.services.database.db, String(args.id), tenantId, definition));
+      await resolveUnwatchedSignalLoss(ctx, row);
+      return row;
     },
   }),
 );
