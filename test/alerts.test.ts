@@ -47,7 +47,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1', 'shock-1', 'ahead-1', 'rule-3', 'edit-1', 'edit-2') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1', 'shock-1', 'ahead-1', 'rule-3', 'edit-1', 'edit-2', 'bad-1') });
   });
   afterAll(() => app?.close());
 
@@ -311,6 +311,26 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     // Silent again: a new episode, a new alert.
     await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length >= 3, 'signal lost again', 5_000);
     expect(events(live)[2]!.alert.id).not.toBe(events(live)[0]!.alert.id);
+    await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
+    await live.close();
+  });
+
+  it('counts only GOOD readings as signal: a monitor sending nothing but BAD ones raises signal lost, and only a GOOD one restores it', async () => {
+    const silence = await rule({ name: 'Bed bad-1 silent', kind: 'NO_DATA', sourceIds: ['bad-1'], metric: 'spo2', expectedInterval: '1s' });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id] });
+    // A probe off the finger: a BAD reading every 200 ms.
+    const feed = setInterval(() => void app.mutate(IngestReadingsDocument, { readings: [{ ...at(Date.now(), 'bad-1', 'spo2', 40, 0), quality: 'BAD' }] }), 200);
+    try {
+      await live.results.until(() => events(live).length >= 1, 'signal lost while BAD readings arrive', 5_000);
+      expect(events(live)[0]).toMatchObject({ kind: 'FIRING', alert: { sourceId: 'bad-1', metric: 'spo2', state: 'FIRING' } });
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(kinds(events(live))).toEqual(['FIRING']);
+    } finally {
+      clearInterval(feed);
+    }
+    await post([at(Date.now(), 'bad-1', 'spo2', 97, 1)]);
+    await live.results.until(() => events(live).length >= 2, 'signal restored by a GOOD reading');
+    expect(events(live)[1]).toMatchObject({ kind: 'RESOLVED', alert: { message: expect.stringMatching(/^signal restored: spo2 from bad-1/) } });
     await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
     await live.close();
   });
@@ -788,18 +808,21 @@ describe.each(primaryBackends)('signal loss across a restart on $name', (backend
       await before.mutate(RegisterSourcesDocument, { sources: patients('quiet-1') });
       await before.mutate(CreateAlertRuleDocument, { input: { name: 'Any monitor silent', kind: 'NO_DATA', expectedInterval: '3s' } });
       await before.mutate(IngestReadingsDocument, { readings: [at(Date.now(), 'quiet-1', 'heart_rate', 70, 0)] });
+      // Then only a BAD reading (a lead off), which is no signal.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const badSentAt = Date.now();
+      await before.mutate(IngestReadingsDocument, { readings: [{ ...at(Date.now(), 'quiet-1', 'spo2', 40, 0), quality: 'BAD' }] });
       await before.close();
       // The monitor stays silent through the restart: the new node has never heard from it.
-      const restartedAt = Date.now();
       const after = await startTestApp(backend, { env, dataDir, schema });
       try {
         const firing = async () => (await after.mutate(AlertsDocument, { states: ['FIRING'] })).alerts.edges.map((e) => e.node);
         await waitFor(async () => (await firing()).some((a) => a.sourceId === 'quiet-1'), 'signal lost for quiet-1 after the restart', 15_000);
         const lost = (await firing()).find((a) => a.sourceId === 'quiet-1')!;
         expect(lost.message).toMatch(/^signal lost: no data from quiet-1 for \d+s \(expected every 3s\)$/);
-        // Silent since its last reading arrived, as stored, not since the restart: a rolling restart does not put
+        // Silent since its last GOOD reading arrived, as stored, not since the restart: a rolling restart does not put
         // the alarm off, nor date its start wrong.
-        expect(Date.parse(lost.startedAt)).toBeLessThan(restartedAt);
+        expect(Date.parse(lost.startedAt)).toBeLessThan(badSentAt);
       } finally {
         await after.close();
       }

@@ -10,11 +10,19 @@ import type { AlertService } from './alert-service.js';
 import type { StoredRule } from './rule-params.js';
 import type { RuleRegistry } from './rule-registry.js';
 
+/** What this node knows of one series' arrivals, in wall-clock ms. */
+interface Arrivals {
+  /** Its last GOOD reading's (or where its silence was last made to count from: silentFrom); 0 when none is known. */
+  good: number;
+  /** When this node first heard of it, from a reading of any quality; 0 when known from the database at start. */
+  heard: number;
+}
+
 interface SeenSource {
   tenantId: string;
-  /** Wall-clock ms of its last reading of any metric; 0 when none since this node started. */
-  any: number;
-  metrics: Map<string, number>;
+  /** Of its readings of any metric. */
+  any: Arrivals;
+  metrics: Map<string, Arrivals>;
 }
 
 interface SilentSeries {
@@ -86,13 +94,13 @@ export class SignalMonitor {
     // Their silence counts from when their last reading arrived, as stored: from this start, a rolling restart of
     // every node put each silent monitor's alarm off by up to its expected interval (and dated its start wrong).
     for (const { id, tenantId } of await sourcesWithReadings(this.options.db)) {
-      if (!this.seen.has(id)) this.seen.set(id, { tenantId, any: 0, metrics: new Map() });
+      if (!this.seen.has(id)) this.seen.set(id, { tenantId, any: { good: 0, heard: 0 }, metrics: new Map() });
     }
     for (const { sourceId, metric, arrivedAt } of await lastArrivals(this.options.db, metricNames())) {
       const source = this.seen.get(sourceId);
       if (!source || source.metrics.has(metric)) continue;
-      source.metrics.set(metric, arrivedAt);
-      source.any = Math.max(source.any, arrivedAt);
+      source.metrics.set(metric, { good: arrivedAt, heard: 0 });
+      source.any.good = Math.max(source.any.good, arrivedAt);
     }
     this.detach = this.options.tail.addListener((readings) => this.onReadings(readings));
     this.timer = setInterval(() => void this.check(), this.options.checkIntervalMs);
@@ -114,16 +122,19 @@ export class SignalMonitor {
         sourceId = r.sourceId;
         source = this.seen.get(sourceId);
         if (!source) {
-          this.seen.set(sourceId, (source = { tenantId: r.tenantId, any: now, metrics: new Map() }));
+          this.seen.set(sourceId, (source = { tenantId: r.tenantId, any: { good: 0, heard: now }, metrics: new Map() }));
           this.retired.delete(sourceId);
         }
         source.tenantId = r.tenantId;
-        source.any = now;
       }
-      source!.metrics.set(r.metric, now);
+      let metric = source!.metrics.get(r.metric);
+      if (!metric) source!.metrics.set(r.metric, (metric = { good: 0, heard: now }));
+      // Only a GOOD reading is signal, as everywhere else in alerting: a monitor sending nothing but BAD ones (a probe
+      // off the finger, a lead loose) has lost it.
+      if (r.quality === 'GOOD') metric.good = source!.any.good = now;
     }
     for (const [key, entry] of this.silent) {
-      const back = readings.find((r) => r.sourceId === entry.sourceId && (entry.metric === null || r.metric === entry.metric));
+      const back = readings.find((r) => r.quality === 'GOOD' && r.sourceId === entry.sourceId && (entry.metric === null || r.metric === entry.metric));
       if (!back || entry.restoring) continue;
       entry.restoring = back;
       // Forgotten only once resolved: a failure leaves it for the next check to retry.
@@ -134,7 +145,7 @@ export class SignalMonitor {
     }
   }
 
-  private lastSeenAt(sourceId: string, metric: string | null): number | undefined {
+  private arrivalsOf(sourceId: string, metric: string | null): Arrivals | undefined {
     const source = this.seen.get(sourceId);
     return metric === null ? source?.any : source?.metrics.get(metric);
   }
@@ -148,9 +159,9 @@ export class SignalMonitor {
 
   /** Counts the series' silence from `at`: its next episode starts there, with an alert id of its own. */
   private silentFrom(rule: StoredRule, sourceId: string, metric: string | null, at: number) {
-    const source = this.seen.get(sourceId) ?? { tenantId: rule.tenantId, any: 0, metrics: new Map<string, number>() };
-    if (metric === null) source.any = at;
-    else source.metrics.set(metric, at);
+    const source = this.seen.get(sourceId) ?? { tenantId: rule.tenantId, any: { good: 0, heard: at }, metrics: new Map<string, Arrivals>() };
+    if (metric === null) source.any.good = at;
+    else source.metrics.set(metric, { good: at, heard: source.metrics.get(metric)?.heard ?? at });
     this.seen.set(sourceId, source);
   }
 
@@ -208,9 +219,11 @@ export class SignalMonitor {
             continue;
           }
           if ((this.retired.get(sourceId) ?? 0) > now) continue;
-          // Silence counts from the last arrival (heard by this node, or stored before it started), else from this
-          // node's start; never before the rule's last change.
-          const last = Math.max(this.lastSeenAt(sourceId, metric) || this.startedAt, rule.updatedAt.getTime());
+          // Silence counts from the last GOOD reading's arrival (heard by this node, or stored before it started). Without
+          // one, a tenant-wide rule counts from when this node first heard of the series (a monitor plugged in sending
+          // BAD readings), one naming the source from this node's start; never before the rule's last change.
+          const arrivals = this.arrivalsOf(sourceId, metric);
+          const last = Math.max(arrivals?.good || (rule.sourceIds === null ? arrivals?.heard : 0) || this.startedAt, rule.updatedAt.getTime());
           const expected = rule.params.expectedIntervalMs;
           if (now - last <= expected) continue;
           const fired = await this.options.alerts.fire({

@@ -58,9 +58,10 @@ export async function sourcesWithReadings(db: Db): Promise<{ id: string; tenantI
 }
 
 /**
- * When each source's newest reading of each of `metrics` arrived (epoch ms), for sources in use: where the signal
- * monitor counts silence from after a restart. One index probe per source and metric (source, metric, time). Rows
- * stored before arrivals were (migration 0012) give none.
+ * When each source's newest GOOD reading of each of `metrics` arrived (epoch ms), for sources in use: where the signal
+ * monitor counts silence from after a restart (a BAD or SUSPECT reading is no signal). One index probe per source and
+ * metric (source, metric, time), reading back past the BAD ones at its end. Rows stored before arrivals were
+ * (migration 0012) give none.
  */
 export async function lastArrivals(db: Db, metrics: readonly string[]): Promise<{ sourceId: string; metric: string; arrivedAt: number }[]> {
   const found = await rows<{ sourceId: string; metric: string; arrivedAt: number | string }>(
@@ -68,7 +69,7 @@ export async function lastArrivals(db: Db, metrics: readonly string[]): Promise<
     sql`select s.id as "sourceId", m.metric, (extract(epoch from r.received_at) * 1000)::float8 as "arrivedAt"
         from ${sources} s
         cross join unnest(${sql.param([...metrics])}::text[]) as m(metric)
-        cross join lateral (select received_at from readings where readings.source_id = s.id and readings.metric = m.metric order by time desc limit 1) r
+        cross join lateral (select received_at from readings where readings.source_id = s.id and readings.metric = m.metric and readings.quality = 'GOOD' order by time desc limit 1) r
         where s.retired_at is null and r.received_at is not null`,
   );
   return found.map((r) => ({ sourceId: r.sourceId, metric: r.metric, arrivedAt: Number(r.arrivedAt) }));

@@ -36,7 +36,7 @@ const ALERT_STATE_DESCRIPTIONS: Record<AlertState, string> = {
     "Breaching, but not yet for as long as the rule's `for` asks: becomes FIRING once the breach has held that long, or RESOLVED if it lapses first. A rule without `for`, NEWS2 and NO_DATA fire at once, without this state.",
   FIRING: 'Raised: the breach held for the rule\'s `for`, or at once without one. Escalates unless acknowledged (see Severity).',
   RESOLVED:
-    "Over, for good (a new breach opens a new alert): the condition cleared (THRESHOLD back past `clear`, RATE_OF_CHANGE no longer breached, NEWS2 risk back to LOW, NO_DATA data back), its rule was deleted, its rule was disabled or changed so that it no longer covers the alert (at the series' next reading; a NO_DATA alert of a changed rule at once, of a disabled one when data comes back), or a NO_DATA alert's source was retired.",
+    "Over, for good (a new breach opens a new alert): the condition cleared (THRESHOLD back past `clear`, RATE_OF_CHANGE no longer breached, NEWS2 risk back to LOW, NO_DATA a GOOD reading back), its rule was deleted, its rule was disabled or changed so that it no longer covers the alert (at the series' next reading; a NO_DATA alert of a changed rule at once, of a disabled one when data comes back), or a NO_DATA alert's source was retired.",
 };
 const AlertStateEnum = builder.enumType('AlertState', {
   description: "Where an alert is in its lifecycle: PENDING, then FIRING, then RESOLVED (a breach that ends while PENDING goes straight to RESOLVED).",
@@ -50,7 +50,7 @@ const RULE_KIND_DESCRIPTIONS: Record<AlertRuleKind, string> = {
   NEWS2:
     "The patient's National Early Warning Score 2 from the latest six vitals: fires MEDIUM at a single parameter scoring 3, HIGH at a total of 5 and CRITICAL at 7; any change of its total while firing is an UPDATED transition, so its value is the current score. Sets its own severity.",
   NO_DATA:
-    "Signal lost: a source (or one `metric` of it) silent for longer than `expectedInterval`; resolves when data comes back. Checked by the clock, every ALERT_CHECK_INTERVAL; a retired source raises none.",
+    "Signal lost: a source (or one `metric` of it) that has sent no GOOD reading for longer than `expectedInterval` (BAD and SUSPECT ones are no signal); resolves when a GOOD one comes back. Checked by the clock, every ALERT_CHECK_INTERVAL; a retired source raises none.",
 };
 const RuleKindEnum = builder.enumType('AlertRuleKind', {
   description: "What an alert rule evaluates; decides which of the rule's other fields apply.",
