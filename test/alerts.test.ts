@@ -47,7 +47,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '100ms' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1', 'shock-1', 'ahead-1', 'rule-3', 'edit-1', 'edit-2', 'bad-1') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('hr-1', 'hr-2', 'news-1', 'mon-1', 'rule-1', 'rule-2', 'qual-1', 'late-1', 'shock-1', 'ahead-1', 'rule-3', 'edit-1', 'edit-2', 'bad-1', 'wide-1', 'wide-2') });
   });
   afterAll(() => app?.close());
 
@@ -331,6 +331,18 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await post([at(Date.now(), 'bad-1', 'spo2', 97, 1)]);
     await live.results.until(() => events(live).length >= 2, 'signal restored by a GOOD reading');
     expect(events(live)[1]).toMatchObject({ kind: 'RESOLVED', alert: { message: expect.stringMatching(/^signal restored: spo2 from bad-1/) } });
+    await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
+    await live.close();
+  });
+
+  it('watches with a tenant-wide rule on one metric only the sources that have sent it: no "no spo2 from" a heart-rate-only monitor', async () => {
+    await post([at(Date.now(), 'wide-1', 'spo2', 97, 0), at(Date.now(), 'wide-2', 'heart_rate', 70, 0)]);
+    const silence = await rule({ name: 'Any SpO2 silent', kind: 'NO_DATA', metric: 'spo2', expectedInterval: '1s' });
+    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id], sourceIds: ['wide-1', 'wide-2'] });
+    await live.results.until(() => events(live).length >= 1, 'signal lost for wide-1', 5_000);
+    // Another expected interval: wide-2 would have fired with wide-1.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(events(live).map((e) => [e.kind, e.alert.sourceId, e.alert.metric])).toEqual([['FIRING', 'wide-1', 'spo2']]);
     await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
     await live.close();
   });
@@ -805,9 +817,10 @@ describe.each(primaryBackends)('signal loss across a restart on $name', (backend
     const env = { ALERT_CHECK_INTERVAL: '100ms' };
     try {
       const before = await startTestApp(backend, { env, dataDir, schema, keepSchema: true });
-      await before.mutate(RegisterSourcesDocument, { sources: patients('quiet-1') });
+      await before.mutate(RegisterSourcesDocument, { sources: patients('quiet-1', 'quiet-2') });
       await before.mutate(CreateAlertRuleDocument, { input: { name: 'Any monitor silent', kind: 'NO_DATA', expectedInterval: '3s' } });
-      await before.mutate(IngestReadingsDocument, { readings: [at(Date.now(), 'quiet-1', 'heart_rate', 70, 0)] });
+      await before.mutate(CreateAlertRuleDocument, { input: { name: 'Any SpO2 silent', kind: 'NO_DATA', metric: 'spo2', expectedInterval: '3s' } });
+      await before.mutate(IngestReadingsDocument, { readings: [at(Date.now(), 'quiet-1', 'heart_rate', 70, 0), at(Date.now(), 'quiet-2', 'heart_rate', 70, 0)] });
       // Then only a BAD reading (a lead off), which is no signal.
       await new Promise((resolve) => setTimeout(resolve, 200));
       const badSentAt = Date.now();
@@ -823,6 +836,11 @@ describe.each(primaryBackends)('signal loss across a restart on $name', (backend
         // Silent since its last GOOD reading arrived, as stored, not since the restart: a rolling restart does not put
         // the alarm off, nor date its start wrong.
         expect(Date.parse(lost.startedAt)).toBeLessThan(badSentAt);
+        // quiet-1 has sent spo2 (BAD only, so silent since the restart); quiet-2 never has, so it is not watched for it.
+        const spo2Lost = async () => (await firing()).filter((a) => a.metric === 'spo2').map((a) => a.sourceId);
+        await waitFor(async () => (await spo2Lost()).includes('quiet-1'), 'spo2 signal lost for quiet-1 after the restart', 15_000);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(await spo2Lost()).toEqual(['quiet-1']);
       } finally {
         await after.close();
       }

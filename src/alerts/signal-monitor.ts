@@ -22,6 +22,7 @@ interface SeenSource {
   tenantId: string;
   /** Of its readings of any metric. */
   any: Arrivals;
+  /** Each metric it has sent (since this node started, or stored before): the series tenant-wide rules watch. */
   metrics: Map<string, Arrivals>;
 }
 
@@ -99,8 +100,8 @@ export class SignalMonitor {
     for (const { sourceId, metric, arrivedAt } of await lastArrivals(this.options.db, metricNames())) {
       const source = this.seen.get(sourceId);
       if (!source || source.metrics.has(metric)) continue;
-      source.metrics.set(metric, { good: arrivedAt, heard: 0 });
-      source.any.good = Math.max(source.any.good, arrivedAt);
+      source.metrics.set(metric, { good: arrivedAt ?? 0, heard: 0 });
+      source.any.good = Math.max(source.any.good, arrivedAt ?? 0);
     }
     this.detach = this.options.tail.addListener((readings) => this.onReadings(readings));
     this.timer = setInterval(() => void this.check(), this.options.checkIntervalMs);
@@ -165,10 +166,14 @@ export class SignalMonitor {
     this.seen.set(sourceId, source);
   }
 
-  /** Series a rule watches: its named sources, or every source of its tenant this node has seen. */
+  /**
+   * Series a rule watches: its named sources, or every source of its tenant this node has seen that has sent the
+   * rule's metric (any, for a rule on none): a ward-wide rule on spo2 must not call a heart-rate-only monitor silent.
+   */
   private watched(rule: StoredRule & { updatedAt: Date }): { sourceId: string; metric: string | null }[] {
     const metric = rule.params.metric;
-    const sources = rule.sourceIds ?? [...this.seen].filter(([, seen]) => seen.tenantId === rule.tenantId).map(([id]) => id);
+    const sources =
+      rule.sourceIds ?? [...this.seen].filter(([, seen]) => seen.tenantId === rule.tenantId && (metric === null || seen.metrics.has(metric))).map(([id]) => id);
     return sources.map((sourceId) => ({ sourceId, metric }));
   }
 

@@ -58,21 +58,23 @@ export async function sourcesWithReadings(db: Db): Promise<{ id: string; tenantI
 }
 
 /**
- * When each source's newest GOOD reading of each of `metrics` arrived (epoch ms), for sources in use: where the signal
- * monitor counts silence from after a restart (a BAD or SUSPECT reading is no signal). One index probe per source and
- * metric (source, metric, time), reading back past the BAD ones at its end. Rows stored before arrivals were
- * (migration 0012) give none.
+ * Each metric of `metrics` each source in use has sent (a reading of any quality stored), with when its newest GOOD
+ * reading of it arrived (epoch ms; null when none is GOOD, or stored before arrivals were, migration 0012): which
+ * series a tenant-wide NO_DATA rule watches after a restart, and where the signal monitor counts their silence from (a
+ * BAD or SUSPECT reading is no signal). Two index probes per source and metric (source, metric, time), the second
+ * reading back past the BAD ones at its end.
  */
-export async function lastArrivals(db: Db, metrics: readonly string[]): Promise<{ sourceId: string; metric: string; arrivedAt: number }[]> {
-  const found = await rows<{ sourceId: string; metric: string; arrivedAt: number | string }>(
+export async function lastArrivals(db: Db, metrics: readonly string[]): Promise<{ sourceId: string; metric: string; arrivedAt: number | null }[]> {
+  const found = await rows<{ sourceId: string; metric: string; arrivedAt: number | string | null }>(
     db,
     sql`select s.id as "sourceId", m.metric, (extract(epoch from r.received_at) * 1000)::float8 as "arrivedAt"
         from ${sources} s
         cross join unnest(${sql.param([...metrics])}::text[]) as m(metric)
-        cross join lateral (select received_at from readings where readings.source_id = s.id and readings.metric = m.metric and readings.quality = 'GOOD' order by time desc limit 1) r
-        where s.retired_at is null and r.received_at is not null`,
+        cross join lateral (select 1 from readings where readings.source_id = s.id and readings.metric = m.metric limit 1) sent
+        left join lateral (select received_at from readings where readings.source_id = s.id and readings.metric = m.metric and readings.quality = 'GOOD' order by time desc limit 1) r on true
+        where s.retired_at is null`,
   );
-  return found.map((r) => ({ sourceId: r.sourceId, metric: r.metric, arrivedAt: Number(r.arrivedAt) }));
+  return found.map((r) => ({ sourceId: r.sourceId, metric: r.metric, arrivedAt: r.arrivedAt === null ? null : Number(r.arrivedAt) }));
 }
 
 /** Sources retired or readmitted: where each patient is in its stays, for the alert rules processor. */

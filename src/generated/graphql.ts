@@ -45,7 +45,7 @@ export type AlertRuleInput = {
   rise?: number | null | undefined;
   /** Default HIGH. */
   severity?: Severity | null | undefined;
-  /** Only these sources (at least one; a repeated id counts once); all when omitted. */
+  /** Only these sources (at least one; a repeated id counts once); all when omitted (NO_DATA: every source that has sent data, or the rule's metric). */
   sourceIds?: Array<string | number> | null | undefined;
   /** Trailing window, e.g. "5m": THRESHOLD with AVG/MIN/MAX (LAST takes none), RATE_OF_CHANGE. */
   window?: string | null | undefined;

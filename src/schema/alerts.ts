@@ -101,7 +101,7 @@ const AlertRuleInput = builder.inputType('AlertRuleInput', {
   fields: (t) => ({
     name: t.string({ description: 'A name for the rule, for people (listed by alertRules); its alerts carry its id as ruleId.', required: true }),
     kind: t.field({ description: 'What the rule evaluates; decides which other fields apply.', type: RuleKindEnum, required: true }),
-    sourceIds: t.idList({ description: 'Only these sources (at least one; a repeated id counts once); all when omitted.' }),
+    sourceIds: t.idList({ description: 'Only these sources (at least one; a repeated id counts once); all when omitted (NO_DATA: every source that has sent data, or the rule\'s metric).' }),
     metric: t.string({ description: 'THRESHOLD, RATE_OF_CHANGE: required. NO_DATA: optional (omitted: any metric).' }),
     aggregate: t.field({ type: AggregateKindEnum, description: 'THRESHOLD: LAST (default) or AVG/MIN/MAX over `window`.' }),
     window: t.string({ description: 'Trailing window, e.g. "5m": THRESHOLD with AVG/MIN/MAX (LAST takes none), RATE_OF_CHANGE.' }),
