@@ -60,11 +60,11 @@ export function signalLossUnwatched(rule: StoredRule | undefined, alert: Pick<Al
 
 /**
  * Signal loss: NO_DATA rules fire when a source (or one of its metrics) has
- * sent nothing for longer than the rule's expected interval, and resolve when
- * data comes back. This is wall-clock time by nature (silence has no event
- * time), so it runs beside the processors, not inside them. Every node may
- * run it: opening and resolving are atomic in the database, so an alert is
- * raised once.
+ * sent no GOOD reading for longer than the rule's expected interval, and
+ * resolve when one comes back. This is wall-clock time by nature (silence has
+ * no event time), so it runs beside the processors, not inside them. Every
+ * node may run it: opening and resolving are atomic in the database, so an
+ * alert is raised once.
  */
 export class SignalMonitor {
   /** Per source this node has seen: its tenant and the wall-clock ms of its last reading, of any metric and per metric. */
@@ -90,10 +90,11 @@ export class SignalMonitor {
       const confirmedAt = Date.now() - Math.random() * RECONFIRM_SILENT_CHECKS * this.options.checkIntervalMs;
       this.silent.set(`${open.ruleId}|${open.sourceId}/${open.metric ?? '*'}`, { ruleId: open.ruleId, sourceId: open.sourceId, metric: open.metric, confirmedAt });
     }
-    // A tenant-wide rule watches every source of its tenant that has ever sent data, not only those this node has
-    // heard from since it started: a monitor that fell silent just before a restart must still raise signal loss.
-    // Their silence counts from when their last reading arrived, as stored: from this start, a rolling restart of
-    // every node put each silent monitor's alarm off by up to its expected interval (and dated its start wrong).
+    // A tenant-wide rule watches every source of its tenant that has ever sent data (its metric), not only those this
+    // node has heard from since it started: a monitor that fell silent just before a restart must still raise signal
+    // loss. Their silence counts from when their last GOOD reading arrived, as stored: from this start, a rolling
+    // restart of every node put each silent monitor's alarm off by up to its expected interval (and dated its start
+    // wrong).
     for (const { id, tenantId } of await sourcesWithReadings(this.options.db)) {
       if (!this.seen.has(id)) this.seen.set(id, { tenantId, any: { good: 0, heard: 0 }, metrics: new Map() });
     }
