@@ -357,7 +357,8 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
 
     // Another metric: the spo2 alerts resolve with the edit (they escalated beside the heart_rate ones), saying why.
     await app.mutate(UpdateAlertRuleDocument, { id: silence.id, input: { ...input, metric: 'heart_rate' } });
-    expect(await open()).toEqual([]);
+    // (The heart_rate ones fire a second after the edit, and this machine may stall for that long.)
+    expect((await open()).filter((series) => series.endsWith('/spo2'))).toEqual([]);
     const changed = 'resolved: its rule "Beds edit silent" changed to another kind or metric';
     await live.results.until(() => seen('RESOLVED', 'spo2').length === 2, 'the spo2 alerts resolved');
     expect(seen('RESOLVED', 'spo2').sort()).toEqual([['edit-1', changed], ['edit-2', changed]]);
