@@ -53,7 +53,7 @@ export type AlertRuleInput = {
 
 /** What an alert rule evaluates; decides which of the rule's other fields apply. */
 export type AlertRuleKind =
-  /** The patient's National Early Warning Score 2 from the latest six vitals: fires MEDIUM at a single parameter scoring 3, HIGH at a total of 5 and CRITICAL at 7; any change of its total while firing is an UPDATED transition, so its value is the current score. Sets its own severity. */
+  /** The patient's National Early Warning Score 2 from the latest six vitals: fires MEDIUM at a single parameter scoring 3, HIGH at a total of 5 and CRITICAL at 7; a change of level while firing is an UPDATED transition. Sets its own severity. */
   | 'NEWS2'
   /** Signal lost: a source (or one `metric` of it) that has sent no GOOD reading for longer than `expectedInterval` (BAD and SUSPECT ones are no signal); resolves when a GOOD one comes back. Checked by the clock, every ALERT_CHECK_INTERVAL; a retired source raises none. */
   | 'NO_DATA'

@@ -151,11 +151,6 @@ interface Evaluation {
   severity: Severity;
   /** The evaluated value as an episode on `side` reports it. */
   value(side: Side | null): number;
-  /**
-   * A change of the value alone is news while firing (an UPDATED transition): a NEWS2 total, which changes at a score
-   * band, not a vital's aggregate, which changes at almost every reading.
-   */
-  valueIsNews: boolean;
   /** A firing episode that breached `side` may resolve: past the hysteresis level, or not breaching for rules without one. */
   cleared(side: Side | null): boolean;
   /** The message of a transition of an episode on `side`, `elapsedMs` after it started. */
@@ -174,9 +169,9 @@ interface Evaluation {
  * Lifecycle per rule and series: idle → PENDING (FIRING at once when forMs is
  * 0 and for NEWS2) → FIRING once the breach has held forMs → RESOLVED → idle;
  * a pending breach that lapses is RESOLVED (cancelled). A firing alert whose
- * severity changes (NEWS2: whose total changes) emits UPDATED. A rule that is
- * removed, no longer applies to the patient, or changes kind or metric
- * resolves its open alert on the patient's next reading.
+ * severity changes emits UPDATED. A rule that is removed, no longer applies
+ * to the patient, or changes kind or metric resolves its open alert on the
+ * patient's next reading.
  *
  * onWatermark emits nothing: escalation and signal loss are wall-clock
  * features handled elsewhere. Never mutates the state it is given.
@@ -319,12 +314,12 @@ function advance(rs: RuleState, rule: AlertRule, evaluation: Evaluation, time: n
       }
     } else {
       // A firing episode keeps the bound it fired on: that decides how it clears.
-      const { side, value } = episode;
+      const { side } = episode;
       episode = { ...episode, value: evaluation.value(side) };
       if (evaluation.cleared(side)) {
         emit(episode, 'RESOLVED', describe('RESOLVED', side, elapsed));
         episode = null;
-      } else if (severity !== episode.severity || (evaluation.valueIsNews && episode.value !== value)) {
+      } else if (severity !== episode.severity) {
         episode = { ...episode, severity };
         emit(episode, 'UPDATED', describe('UPDATED', side, elapsed));
       }
@@ -413,7 +408,6 @@ function evaluateThreshold(rule: Extract<AlertRule, { kind: 'THRESHOLD' }>, wind
     side: breachesAbove ? 'above' : breachesBelow ? 'below' : above !== null ? 'above' : 'below',
     severity: rule.severity,
     value: () => value,
-    valueIsNews: false,
     cleared(side) {
       const level = clearLevel(side);
       return level === null || (side === 'above' ? value < level : value > level);
@@ -454,7 +448,6 @@ function evaluateRateOfChange(rule: Extract<AlertRule, { kind: 'RATE_OF_CHANGE' 
     severity: rule.severity,
     // Signed: a drop is negative. `0 - x` rather than `-x`, which gives -0 (not JSON-safe) for no change.
     value: (episodeSide) => (episodeSide === 'drop' ? 0 - dropAmount : riseAmount),
-    valueIsNews: false,
     cleared: () => !breaching,
     describe(kind, episodeSide, elapsedMs) {
       switch (kind) {
@@ -488,8 +481,6 @@ function evaluateNews2(result: News2Result): Evaluation {
     // A LOW result only ever resolves a firing episode, which reports its own severity.
     severity: risk === 'LOW' ? 'LOW' : NEWS2_SEVERITY[risk],
     value: () => total,
-    // A firing alert shows the score the patient has (5 → 6 is worse, though HIGH still).
-    valueIsNews: true,
     cleared: () => !breaching,
     describe(kind) {
       return kind === 'RESOLVED' ? `${summary}: resolved` : summary;

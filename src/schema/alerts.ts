@@ -48,7 +48,7 @@ const RULE_KIND_DESCRIPTIONS: Record<AlertRuleKind, string> = {
     'An aggregate of one metric (LAST, or AVG/MIN/MAX over a trailing `window`) above `above` or below `below` for `for`; a firing alert resolves only back past `clear` (hysteresis).',
   RATE_OF_CHANGE: 'A rise larger than `rise`, or a drop larger than `drop`, of one metric within `window`, held for `for`.',
   NEWS2:
-    "The patient's National Early Warning Score 2 from the latest six vitals: fires MEDIUM at a single parameter scoring 3, HIGH at a total of 5 and CRITICAL at 7; any change of its total while firing is an UPDATED transition, so its value is the current score. Sets its own severity.",
+    "The patient's National Early Warning Score 2 from the latest six vitals: fires MEDIUM at a single parameter scoring 3, HIGH at a total of 5 and CRITICAL at 7; a change of level while firing is an UPDATED transition. Sets its own severity.",
   NO_DATA:
     "Signal lost: a source (or one `metric` of it) that has sent no GOOD reading for longer than `expectedInterval` (BAD and SUSPECT ones are no signal); resolves when a GOOD one comes back. Checked by the clock, every ALERT_CHECK_INTERVAL; a retired source raises none.",
 };
@@ -305,10 +305,7 @@ const AlertRef = builder.objectRef<AlertView>('Alert').implement({
     metric: t.exposeString('metric', { description: 'The metric it is about; null when its rule covers no single metric (NEWS2, NO_DATA on any metric).', nullable: true }),
     state: t.field({ description: 'Where it is in its lifecycle.', type: AlertStateEnum, resolve: (a) => a.state }),
     severity: t.field({ description: 'Its current severity.', type: SeverityEnum, resolve: (a) => a.severity as never }),
-    value: t.exposeFloat('value', {
-      nullable: true,
-      description: 'The evaluated value at its latest transition: the aggregate, the change, the NEWS2 total (current while firing: every change of it is a transition), or seconds of silence.',
-    }),
+    value: t.exposeFloat('value', { nullable: true, description: 'The evaluated value at its latest transition: the aggregate, the change, the NEWS2 total (news2Scores has the current score), or seconds of silence.' }),
     message: t.exposeString('message', { description: 'What is wrong, in words.' }),
     startedAt: t.field({ type: 'DateTime', description: 'Event time the breach began.', resolve: (a) => new Date(a.startedAt) }),
     firedAt: t.field({ description: 'When it fired; null while PENDING.', type: 'DateTime', nullable: true, resolve: (a) => date(a.firedAt) }),
