@@ -1,7 +1,5 @@
 ALTER TABLE "alerts" ADD COLUMN "acknowledged_severity" text;--> statement-breakpoint
--- The severity each standing acknowledgement was made at: that of its ACKNOWLEDGED transition (the latest), else
--- the alert's own (the acknowledgement was made at it unless an evaluation raised it since).
-UPDATE "alerts" AS a SET "acknowledged_severity" = coalesce(
-  (SELECT t."severity" FROM "alert_transitions" AS t WHERE t."alert_id" = a."id" AND t."kind" = 'ACKNOWLEDGED' ORDER BY t."seq" DESC LIMIT 1),
-  a."severity"
-) WHERE a."acknowledged_at" IS NOT NULL;
+-- Each standing acknowledgement covers the alert as it is at the upgrade: earlier versions kept no severity with it,
+-- and its ACKNOWLEDGED transition's may be lower than a level the alert has since reached unannounced (an escalated
+-- alert's evaluation), which would clear it at the next evaluation, calling a fall a rise. A later rise clears it.
+UPDATE "alerts" SET "acknowledged_severity" = "severity" WHERE "acknowledged_at" IS NOT NULL;

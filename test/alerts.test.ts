@@ -708,6 +708,30 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
     await ward.close();
   });
 
+  it('gives a level whose rise cleared an acknowledgement its own ESCALATE_AFTER, however long the acknowledgement held', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('ack-3') });
+    const { createAlertRule: news } = await app.mutate(CreateAlertRuleDocument, { input: { name: 'NEWS2 ack-3', kind: 'NEWS2', sourceIds: ['ack-3'] } });
+    const ward = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [news.id] });
+    const seen = (kind: string) => events(ward).filter((e) => e.kind === kind);
+    const vitals = (s: number, v: Partial<Record<string, number>>) =>
+      Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37, ...v }).map(([metric, value]) => at(T0, 'ack-3', metric, value!, s));
+    // New confusion: 3, MEDIUM; acknowledged, and held for three escalation periods.
+    await app.mutate(IngestReadingsDocument, { readings: vitals(0, { consciousness: 1 }) });
+    await ward.results.until(() => seen('FIRING').length === 1, 'firing');
+    await app.mutate(AcknowledgeAlertDocument, { id: seen('FIRING')[0]!.alert.id, by: 'nurse.kim' });
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // + respiratory rate 21 (2) = 5, HIGH: the rise clears the acknowledgement.
+    await app.mutate(IngestReadingsDocument, { readings: vitals(60, { consciousness: 1, resp_rate: 21 }) });
+    await ward.results.until(() => seen('UPDATED').length === 1, 'the rise');
+    expect(seen('UPDATED')[0]!.alert).toMatchObject({ severity: 'HIGH', acknowledgement: null });
+    await ward.results.until(() => seen('ESCALATED').length === 1, 'escalated once its own period passed', 5_000);
+    const [updated, escalated] = [seen('UPDATED')[0]!, seen('ESCALATED')[0]!];
+    // Before, it was escalated to CRITICAL within milliseconds of the rise: "not acknowledged within 1s".
+    expect(Date.parse(escalated.at) - Date.parse(updated.at)).toBeGreaterThanOrEqual(900);
+    expect(escalated.alert.severity).toBe('CRITICAL');
+    await ward.close();
+  });
+
   it("does not escalate a discharged patient's firing alert, and does again once the patient is readmitted", async () => {
     const { createAlertRule: high } = await app.mutate(CreateAlertRuleDocument, {
       input: { name: 'HR > 160', kind: 'THRESHOLD', metric: 'heart_rate', above: 160, severity: 'LOW', sourceIds: ['esc-3', 'esc-4'] },

@@ -110,7 +110,8 @@ interface Applied {
   cleared?: string;
 }
 
-const NO_ACKNOWLEDGEMENT = { acknowledgedBy: null, acknowledgedAt: null, acknowledgeNote: null, acknowledgedSeverity: null };
+/** A cleared acknowledgement; escalation counts from the clearing, not from the firing long before it. */
+const NO_ACKNOWLEDGEMENT = { acknowledgedBy: null, acknowledgedAt: null, acknowledgeNote: null, acknowledgedSeverity: null, unacknowledgedSince: DATABASE_NOW };
 
 const rank = (severity: string) => SEVERITIES.indexOf(severity as never);
 

@@ -61,12 +61,19 @@ export async function deleteRule(db: Db, id: string, tenantId: string) {
  * stored: an alert filter naming anything else matches nothing, ever.
  */
 export async function knownRuleIds(db: Db, tenantId: string, ids: readonly string[]): Promise<Set<string>> {
-  const wanted = sql.param([...ids]);
-  const found = await rows<{ id: string }>(db, sql`
-    select ${alertRules.id} as id from ${alertRules} where ${alertRules.tenantId} = ${tenantId} and ${alertRules.id} = any(${wanted}::text[])
-    union
-    select distinct ${alerts.ruleId} from ${alerts} where ${alerts.ruleId} = any(${wanted}::text[]) and ${ownedBy(alerts.sourceId, tenantId)}`);
-  return new Set(found.map((r) => r.id));
+  const rules = await db
+    .select({ id: alertRules.id })
+    .from(alertRules)
+    .where(and(eq(alertRules.tenantId, tenantId), sql`${alertRules.id} = any(${sql.param([...ids])}::text[])`));
+  const known = new Set(rules.map((r) => r.id));
+  const others = ids.filter((id) => !known.has(id));
+  if (others.length === 0) return known;
+  // Deleted rules: one probe of alerts_rule each, not a scan of every alert.
+  const left = await rows<{ id: string }>(db, sql`
+    select r.id from unnest(${sql.param(others)}::text[]) as r(id)
+    where exists (select 1 from ${alerts} where ${alerts.ruleId} = r.id and ${ownedBy(alerts.sourceId, tenantId)})`);
+  for (const { id } of left) known.add(id);
+  return known;
 }
 
 // ---- alerts and their transitions
@@ -208,7 +215,7 @@ export async function openSignalLossAlerts(db: Db, ruleId?: string): Promise<Ale
 const NEXT_SEVERITY = sql`case severity when 'LOW' then 'MEDIUM' when 'MEDIUM' then 'HIGH' else 'CRITICAL' end`;
 
 /**
- * Raises one level every firing, unacknowledged alert whose last firing or escalation is older than `afterMs`, but
+ * Raises one level every firing, unacknowledged alert whose last firing, escalation or cleared acknowledgement is older than `afterMs`, but
  * not a retired source's (a patient discharged: nobody is at that bedside to page), nor one whose rule is disabled or
  * deleted (someone turned the rule off: its alert waits, open, for its series' next reading). Atomic per row.
  */
@@ -221,7 +228,8 @@ export async function escalateOverdue(db: Db, afterMs: number): Promise<AlertRow
         eq(alerts.state, 'FIRING'),
         sql`${alerts.acknowledgedAt} is null`,
         sql`${alerts.severity} <> 'CRITICAL'`,
-        sql`coalesce(${alerts.escalatedAt}, ${alerts.firedAt}) < now() - ${afterMs} * interval '1 millisecond'`,
+        // Counted from its firing, its last escalation, or a rise that cleared its acknowledgement: each level gets its own period.
+        sql`greatest(coalesce(${alerts.escalatedAt}, ${alerts.firedAt}), ${alerts.unacknowledgedSince}) < now() - ${afterMs} * interval '1 millisecond'`,
         sql`not exists (select 1 from ${sources} where ${sources.id} = ${alerts.sourceId} and ${sources.retiredAt} is not null)`,
         sql`exists (select 1 from ${alertRules} where ${alertRules.id} = ${alerts.ruleId} and ${alertRules.enabled})`,
       ),

@@ -371,10 +371,13 @@ export const alerts = pgTable(
     escalatedAt: timestamp('escalated_at', { withTimezone: true, mode: 'date' }),
     /** The level escalation raised it to (null: never escalated): a new evaluation never sets it lower. */
     escalatedSeverity: text('escalated_severity'),
+    /** When a rise cleared its acknowledgement: escalation counts from here too, so the new level gets its own ESCALATE_AFTER. */
+    unacknowledgedSince: timestamp('unacknowledged_since', { withTimezone: true, mode: 'date' }),
     seq: bigserial('seq', { mode: 'bigint' }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
-  (t) => [index('alerts_state').on(t.state), index('alerts_source').on(t.sourceId), index('alerts_seq').on(t.seq)],
+  // alerts_rule: a rule's alerts newest first (the ruleIds filter), and whether a deleted rule left any.
+  (t) => [index('alerts_state').on(t.state), index('alerts_source').on(t.sourceId), index('alerts_seq').on(t.seq), index('alerts_rule').on(t.ruleId, t.seq)],
 );
 
 /** Every transition of every alert, in the order it was stored: what subscribers were sent. */
