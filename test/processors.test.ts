@@ -415,11 +415,12 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
       candle: await app.sql(sql`select trades, open, volume, closed from candles where symbol = 'RAISE' and interval_ms = 60000 and start_time = ${new Date(T0).toISOString()}::timestamptz`),
     });
     const before = await open();
-    await before.mutate(RegisterSourcesDocument, { sources: patients('raise-1') });
+    await before.mutate(RegisterSourcesDocument, { sources: patients('raise-1', 'raise-2') });
     await before.mutate(IngestReadingsDocument, { readings: [0, 10, 20, 30, 40, 50].map((s) => heartRate('raise-1', 70, s)) });
     await before.mutate(IngestTradesDocument, { trades: [0, 10, 20].map((s, i) => trade(s, `t${i}`, 100, 10)) });
     // Four minutes on: the first minute's window and candle close (the watermark is at 3 min).
-    await before.mutate(IngestReadingsDocument, { readings: [heartRate('raise-1', 70, 240)] });
+    // raise-2: a series with no closed window yet.
+    await before.mutate(IngestReadingsDocument, { readings: [heartRate('raise-1', 70, 240), heartRate('raise-2', 70, 240)] });
     await before.mutate(IngestTradesDocument, { trades: [trade(240, 'later', 100, 1)] });
     await before.settle();
     const closed = await firstMinute(before);
@@ -445,6 +446,9 @@ describe.each(primaryBackends)('restart on $name', (backend) => {
         { pipeline: 'readings', series: 'raise-1/heart_rate' },
         { pipeline: 'trades', series: 'RAISE' },
       ]);
+      // Every series' watermark is kept from here on, seeded or not: a start finds none to seed again.
+      await stopPipelines(after);
+      expect(await after.sql(sql`select series from processor_series_states where watermark is null and pipeline in ('readings', 'trades')`)).toEqual([]);
     } finally {
       await after.close();
     }

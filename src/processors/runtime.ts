@@ -609,10 +609,11 @@ export class ProcessorRuntime<E extends StreamEvent> {
     let seeded = 0;
     for (const { p, series } of missing) {
       const end = ends.get(series);
-      if (end === undefined) continue;
-      p.watermarks[series] = end;
+      if (end !== undefined) seeded++;
+      // Every one gets a watermark, as its next event would apply it, and the next checkpoint keeps it: a series
+      // left without one sent every later start (a lease moving, a restart) through this scan again.
+      p.watermarks[series] = watermarkOf(p.clocks[series]!, this.options.latenessMs, end);
       this.dirty.add(series);
-      seeded++;
     }
     this.options.log.info(
       { pipeline: this.name, series: missing.length, seeded, ms: Math.round(performance.now() - began) },
