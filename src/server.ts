@@ -206,7 +206,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     await rules.start();
     closers.push(() => rules.stop());
     const alerts = new AlertService(database.db, publisher, log);
-    const signals = new SignalMonitor({ db: database.db, tail: readingsTail, registry: rules, alerts, log, checkIntervalMs: config.alerts.checkIntervalMs });
+    const signals = new SignalMonitor({ db: database.db, tail: readingsTail, registry: rules, alerts, log, checkIntervalMs: config.alerts.checkIntervalMs, clock });
     await signals.start();
     closers.push(() => signals.stop());
     const escalation = startEscalation({ alerts, afterMs: config.alerts.escalateAfterMs, checkIntervalMs: config.alerts.checkIntervalMs, log });

@@ -216,7 +216,9 @@ export async function runSimulator(argv: string[]): Promise<number> {
   const backlog: { tick: number; trades: TradeInput[]; transactions: ReturnType<typeof plan.transactions>; readings: ReadingInput[] }[] = [];
   const started = Date.now();
   let stop = false;
+  // Either ends the run as --seconds does, so the demo rules are deleted; a second Ctrl-C stops it at once.
   process.once('SIGINT', () => (stop = true));
+  process.once('SIGTERM', () => (stop = true));
   const tty = process.stdout.isTTY;
   console.log(`simulating ${patients} patients at ${rate} readings/s against ${api.url}${Number.isFinite(seconds) ? ` for ${seconds}s` : ' (Ctrl-C stops)'}`);
 

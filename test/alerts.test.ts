@@ -1080,6 +1080,28 @@ describe.each(primaryBackends)('retiring sources on $name', (backend) => {
   });
 });
 
+describe.each(primaryBackends)('signal loss of a readmitted patient on $name', (backend) => {
+  it('watches a patient named by a rule again as soon as it is readmitted, not at the next periodic look (30 checks)', async () => {
+    // Checks a second apart, as by default: the periodic look comes after 30 s.
+    const app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '1s' } });
+    try {
+      await app.mutate(RegisterSourcesDocument, { sources: patients('back-1') });
+      const silence = (await app.mutate(CreateAlertRuleDocument, { input: { name: 'Bed back-1 silent', kind: 'NO_DATA', sourceIds: ['back-1'], expectedInterval: '1s' } })).createAlertRule;
+      const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id] });
+      const kindsSoFar = () => kinds(events(live));
+      await live.results.until(() => kindsSoFar().length === 1, 'signal lost', 10_000);
+      await app.mutate(RetireSourcesDocument, { ids: ['back-1'] });
+      await live.results.until(() => kindsSoFar().length === 2, 'resolved by the discharge');
+      await app.mutate(RegisterSourcesDocument, { sources: patients('back-1') });
+      await live.results.until(() => kindsSoFar().length === 3, 'signal lost again within seconds of the readmission', 10_000);
+      expect(kindsSoFar()).toEqual(['FIRING', 'RESOLVED', 'FIRING']);
+      await live.close();
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe.each(primaryBackends.filter((b) => b.database === 'postgres'))('alert transitions stored on a retry on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {

@@ -44,6 +44,8 @@ interface SilentSeries {
 const RECONFIRM_SILENT_CHECKS = 30;
 /** Every how many checks a retired source is looked at again by a rule naming it (10 s by default): it may be back. */
 const RETIRED_RECHECK_CHECKS = 10;
+/** How far apart this node's reading of the database's clock and the database's own may be (db/clock.ts). */
+const STAY_CLOCK_MARGIN_MS = 1_000;
 
 /**
  * Why `rule` as it stands (undefined: deleted) no longer watches the series of an open signal-loss alert, as the
@@ -71,23 +73,33 @@ export class SignalMonitor {
   private readonly seen = new Map<string, SeenSource>();
   /** Rule + series keys this node knows to be open, so arriving data resolves them. */
   private readonly silent = new Map<string, SilentSeries>();
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   /** Retired sources (a fire found them so) → wall-clock ms when to ask again. */
   private readonly retired = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private detach: (() => void) | undefined;
   private checking = false;
 
+  /**
+   * Wall-clock ms by the database's clock (db/clock.ts): the arrivals seeded at start were stamped by it, and alerts
+   * store the times given here. On a node whose own clock was off, silences after a restart were off by as much.
+   */
+  private readonly now: () => number;
+
   constructor(
-    private readonly options: { db: Db; tail: StreamTail<Reading>; registry: RuleRegistry; alerts: AlertService; log: Logger; checkIntervalMs: number },
-  ) {}
+    private readonly options: { db: Db; tail: StreamTail<Reading>; registry: RuleRegistry; alerts: AlertService; log: Logger; checkIntervalMs: number; clock?: { now(): number } },
+  ) {
+    const { clock } = options;
+    this.now = clock ? () => clock.now() : Date.now;
+    this.startedAt = this.now();
+  }
 
   async start(): Promise<void> {
     // Alerts left open by an earlier run resolve when their data comes back, disabled rules' too; those of a rule
     // since changed to another kind (or metric, or sources) or deleted, at the first check (dropUnwatched).
     for (const open of await openSignalLossAlerts(this.options.db)) {
       // Looked up again at spread times, not all at the same check.
-      const confirmedAt = Date.now() - Math.random() * RECONFIRM_SILENT_CHECKS * this.options.checkIntervalMs;
+      const confirmedAt = this.now() - Math.random() * RECONFIRM_SILENT_CHECKS * this.options.checkIntervalMs;
       this.silent.set(`${open.ruleId}|${open.sourceId}/${open.metric ?? '*'}`, { ruleId: open.ruleId, sourceId: open.sourceId, metric: open.metric, confirmedAt });
     }
     // A tenant-wide rule watches every source of its tenant that has ever sent data (its metric), not only those this
@@ -116,7 +128,7 @@ export class SignalMonitor {
 
   // Runs for every committed batch: no per-reading strings, one source lookup per run of a source's readings.
   private onReadings(readings: Reading[]) {
-    const now = Date.now();
+    const now = this.now();
     let sourceId: string | undefined;
     let source: SeenSource | undefined;
     for (const r of readings) {
@@ -155,7 +167,7 @@ export class SignalMonitor {
   private async restore(entry: SilentSeries, back: Reading) {
     const open = await openAlertOf(this.options.db, entry.ruleId, entry.sourceId, entry.metric);
     if (!open) return;
-    const silentFor = formatDuration(Math.max(1_000, Math.round((Date.now() - open.startedAt.getTime()) / 1_000) * 1_000));
+    const silentFor = formatDuration(Math.max(1_000, Math.round((this.now() - open.startedAt.getTime()) / 1_000) * 1_000));
     await this.options.alerts.resolve(open, `signal restored: ${entry.metric ?? 'data'} from ${entry.sourceId} again after ${silentFor}`, back.time);
   }
 
@@ -195,12 +207,28 @@ export class SignalMonitor {
     }
   }
 
+  /**
+   * The source was discharged or readmitted since `at` (the registry's stays, announced by every node at once): what
+   * this node knows of its series may be stale, so it looks now rather than at the next periodic look (30 s by
+   * default), which had put a readmitted patient's signal-loss alarm off by as long. A second's margin for the clocks.
+   */
+  private stayChangedSince(sourceId: string, at: number): boolean {
+    const stay = this.options.registry.stayOf(sourceId);
+    return stay !== undefined && Math.max(stay.retiredAt ?? 0, stay.admittedAt ?? 0) > at - STAY_CLOCK_MARGIN_MS;
+  }
+
+  /** A source found retired is in use again (readmitted), as the registry's stays say. */
+  private backInUse(sourceId: string): boolean {
+    const stay = this.options.registry.stayOf(sourceId);
+    return stay !== undefined && stay.retiredAt === null;
+  }
+
   private async check() {
     if (this.checking) return;
     this.checking = true;
     try {
       await this.dropUnwatched();
-      const now = Date.now();
+      const now = this.now();
       for (const rule of this.options.registry.noDataRules) {
         for (const { sourceId, metric } of this.watched(rule)) {
           const key = `${rule.id}|${sourceId}/${metric ?? '*'}`;
@@ -212,7 +240,7 @@ export class SignalMonitor {
             continue;
           }
           if (known) {
-            if (now - known.confirmedAt < RECONFIRM_SILENT_CHECKS * this.options.checkIntervalMs) continue;
+            if (now - known.confirmedAt < RECONFIRM_SILENT_CHECKS * this.options.checkIntervalMs && !this.stayChangedSince(sourceId, known.confirmedAt)) continue;
             const open = await openAlertOf(this.options.db, rule.id, sourceId, metric);
             // Still open, unless its source was retired and the retirement did not get to resolve it (a node died).
             if (open && !(await this.options.alerts.resolveIfRetired(open))) {
@@ -224,7 +252,7 @@ export class SignalMonitor {
             this.silentFrom(rule, sourceId, metric, now);
             continue;
           }
-          if ((this.retired.get(sourceId) ?? 0) > now) continue;
+          if ((this.retired.get(sourceId) ?? 0) > now && !this.backInUse(sourceId)) continue;
           // Silence counts from the last GOOD reading's arrival (heard by this node, or stored before it started). Without
           // one, a tenant-wide rule counts from when this node first heard of the series (a monitor plugged in sending
           // BAD readings), one naming the source from this node's start; never before the rule's last change.
