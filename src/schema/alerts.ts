@@ -411,7 +411,7 @@ builder.mutationField('acknowledgeAlert', (t) =>
   t.field({
     type: AlertRef,
     description:
-      "Records who acknowledged an open alert, when, and why; stops its escalation. Published to alert subscribers. It covers the alert as it is now: a new evaluation that raises its severity above this one, or a PENDING alert's firing, clears it (the FIRING or UPDATED transition says so), and the alert escalates again unless acknowledged again. A PENDING alert may be acknowledged (who looked, and their note), but that covers it only while it is pending.",
+      "Records who acknowledged an open alert, when, and why; stops its escalation. Published to alert subscribers. It covers the alert as it is now: a new evaluation that raises its severity above this one, or a PENDING alert's firing, clears it (the FIRING or UPDATED transition says so), and the alert escalates again ESCALATE_AFTER after the clearing unless acknowledged again. A PENDING alert may be acknowledged (who looked, and their note), but that covers it only while it is pending.",
     args: {
       id: t.arg.id({ required: true, description: 'The alert to acknowledge.' }),
       by: t.arg.string({ required: true, description: 'Who acknowledges (name or staff id): 1-200 characters, without control characters or bidirectional overrides.' }),
