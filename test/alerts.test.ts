@@ -43,6 +43,14 @@ const at = (base: number, sourceId: string, metric: string, value: number, secon
   value,
 });
 
+type Vitals = Partial<Record<string, number>>;
+
+/** The six NEWS2 parameters of `sourceId`, `seconds` after `base`: a patient scoring 0, changed by `changes`. */
+const news2Vitals = (base: number, sourceId: string, seconds: number, changes: Vitals = {}): ReadingInput[] =>
+  Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37, ...changes }).map(([metric, value]) =>
+    at(base, sourceId, metric, value!, seconds),
+  );
+
 describe.each(primaryBackends)('alerting on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
@@ -108,10 +116,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     const news = await rule({ name: 'NEWS2', kind: 'NEWS2', sourceIds: ['news-1'] });
     const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [news.id] });
     const base = T0 + DAY;
-    const vitals = (s: number, v: Partial<Record<string, number>>) =>
-      Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37, ...v }).map(([metric, value]) =>
-        at(base, 'news-1', metric, value!, s),
-      );
+    const vitals = (s: number, v: Vitals) => news2Vitals(base, 'news-1', s, v);
     const score = async () => (await app.mutate(News2ScoresDocument, { sourceIds: ['news-1'] })).news2Scores.edges[0]?.node;
 
     await post(vitals(0, {}));
@@ -145,10 +150,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [news.id] });
     const base = T0 + 5 * DAY;
     // New confusion alone scores 3: MEDIUM.
-    const vitals = (s: number, v: Partial<Record<string, number>>) =>
-      Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 3, temperature: 37, ...v }).map(([metric, value]) =>
-        at(base, 'ack-news-1', metric, value!, s),
-      );
+    const vitals = (s: number, v: Vitals) => news2Vitals(base, 'ack-news-1', s, { consciousness: 3, ...v });
     const current = async () => (await app.mutate(AlertsDocument, { ruleIds: [news.id] })).alerts.edges.map((e) => e.node);
 
     await post(vitals(0, {}));
@@ -189,10 +191,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [news.id] });
     const base = T0 + 6 * DAY;
     // New confusion alone scores 3: MEDIUM; with a respiratory rate of 25, 6 (HIGH); and an SpO2 of 95, 7 (CRITICAL).
-    const vitals = (s: number, v: Partial<Record<string, number>>) =>
-      Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 3, temperature: 37, ...v }).map(([metric, value]) =>
-        at(base, 'esc-news-1', metric, value!, s),
-      );
+    const vitals = (s: number, v: Vitals) => news2Vitals(base, 'esc-news-1', s, { consciousness: 3, ...v });
     const current = async () => (await app.mutate(AlertsDocument, { ruleIds: [news.id] })).alerts.edges.map((e) => e.node);
 
     await post(vitals(0, {}));
@@ -221,10 +220,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
 
   it("has no current NEWS2 score for a discharged patient, nor for a readmitted one until all six vitals are measured in this stay", async () => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('news-stay') });
-    const vitals = (s: number, v: Partial<Record<string, number>> = {}) =>
-      Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37, ...v }).map(([metric, value]) =>
-        at(Date.now(), 'news-stay', metric, value!, s),
-      );
+    const vitals = (s: number, v: Vitals = {}) => news2Vitals(Date.now(), 'news-stay', s, v);
     const score = async () => {
       await app.settle();
       return (await app.mutate(News2ScoresDocument, { sourceIds: ['news-stay'] })).news2Scores.edges.map((e) => e.node.total);
@@ -259,8 +255,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
   it('places a reading stamped minutes ahead of its arrival (a fast device clock) at its arrival: the on-time readings after it still raise the alarm and score', async () => {
     const brady = await rule({ name: 'Bradycardia', kind: 'THRESHOLD', sourceIds: ['ahead-1'], metric: 'heart_rate', aggregate: 'LAST', below: 40, severity: 'HIGH' });
     const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [brady.id] });
-    const normal = { resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 80, consciousness: 0, temperature: 37 };
-    await post(Object.entries(normal).map(([metric, value]) => at(Date.now(), 'ahead-1', metric, value, 0)));
+    await post(news2Vitals(Date.now(), 'ahead-1', 0, { heart_rate: 80 }));
     // Four minutes ahead, within MAX_FUTURE_SKEW: taken, but not the patient's newest reading for four minutes.
     await post([at(Date.now(), 'ahead-1', 'heart_rate', 80, 240), at(Date.now(), 'ahead-1', 'spo2', 97, 240)]);
     const onTime = Date.now();
@@ -276,8 +271,7 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
 
   it('scores the extremes a patient really has: a systolic of 45 and a respiratory rate of 3 are GOOD, not SUSPECT', async () => {
     const base = T0 + 6 * DAY;
-    const normal = Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37 });
-    await post(normal.map(([metric, value]) => at(base, 'shock-1', metric, value, 0)));
+    await post(news2Vitals(base, 'shock-1', 0));
     await post([at(base, 'shock-1', 'bp_systolic', 45, 30), at(base, 'shock-1', 'resp_rate', 3, 30)]);
     const score = (await app.mutate(News2ScoresDocument, { sourceIds: ['shock-1'] })).news2Scores.edges[0]?.node;
     // Systolic <= 90 scores 3, respiratory rate <= 8 scores 3.
@@ -713,8 +707,7 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
     const { createAlertRule: news } = await app.mutate(CreateAlertRuleDocument, { input: { name: 'NEWS2 ack-3', kind: 'NEWS2', sourceIds: ['ack-3'] } });
     const ward = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [news.id] });
     const seen = (kind: string) => events(ward).filter((e) => e.kind === kind);
-    const vitals = (s: number, v: Partial<Record<string, number>>) =>
-      Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37, ...v }).map(([metric, value]) => at(T0, 'ack-3', metric, value!, s));
+    const vitals = (s: number, v: Vitals) => news2Vitals(T0, 'ack-3', s, v);
     // New confusion: 3, MEDIUM; acknowledged, and held for three escalation periods.
     await app.mutate(IngestReadingsDocument, { readings: vitals(0, { consciousness: 1 }) });
     await ward.results.until(() => seen('FIRING').length === 1, 'firing');
@@ -808,8 +801,7 @@ describe.each(primaryBackends)('escalation and acknowledgement on $name', (backe
   it('keeps an escalated alert at its escalated severity when a worse score computes a lower one', async () => {
     const { createAlertRule: news } = await app.mutate(CreateAlertRuleDocument, { input: { name: 'NEWS2 esc-2', kind: 'NEWS2', sourceIds: ['esc-2'] } });
     const ward = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [news.id] });
-    const vitals = (second: number, heartRate: number) =>
-      Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: heartRate, consciousness: 3, temperature: 37 }).map(([metric, value]) => at(T0, 'esc-2', metric, value, second));
+    const vitals = (second: number, heartRate: number) => news2Vitals(T0, 'esc-2', second, { heart_rate: heartRate, consciousness: 3 });
     // Consciousness alone scores 3: MEDIUM.
     await app.mutate(IngestReadingsDocument, { readings: vitals(0, 75) });
     await app.settle();
