@@ -4,12 +4,10 @@
  * single in-flight mutation on SIGTERM are covered by redis-outage.test.ts
  * and shutdown.test.ts.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createNetServer, Socket, type AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { print } from 'graphql';
@@ -691,22 +689,12 @@ describe('SIGTERM under load', () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('answers or refuses every mutation, stores exactly the answered ones, closes clients cleanly and exits 0', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...QUIET, PORT: '0', LOG_LEVEL: 'info', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const messages: { msg: string }[] = [];
+    const server = await startServerProcess({ ...QUIET, LOG_LEVEL: 'info', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' }, (entry) => messages.push(entry as { msg: string }));
     let exitCode: number | null | undefined;
-    void exited.then((code) => (exitCode = code));
-    const messages: { msg: string; url?: string }[] = [];
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        messages.push(JSON.parse(line));
-      } catch {
-        // not a log line
-      }
-    });
+    void server.exited.then((code) => (exitCode = code));
     try {
-      await waitFor(() => messages.some((m) => m.msg.startsWith('listening')) || exitCode !== undefined, 'the server to listen', 30_000);
-      const graphqlUrl = messages.find((m) => m.msg.startsWith('listening'))!.url!;
+      const graphqlUrl = server.url;
       const post = async (body: unknown) => {
         const response = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
         return { status: response.status, body: (await response.json()) as GraphQLResponse<any> };
@@ -773,9 +761,9 @@ describe('SIGTERM under load', () => {
       };
       const writing = Promise.all(WRITERS.map(writer));
       await waitFor(() => outcomes.filter((o) => o.accepted !== undefined).length >= 8 * WRITERS.length, 'load', 20_000);
-      child.kill('SIGTERM');
+      process.kill(server.pid, 'SIGTERM');
       const signalledAt = performance.now();
-      const code = await exited;
+      const code = await server.exited;
       const shutdownMs = performance.now() - signalledAt;
       await writing;
       expect(code).toBe(0);
@@ -825,7 +813,7 @@ describe('SIGTERM under load', () => {
         await reopened.close();
       }
     } finally {
-      child.kill('SIGKILL');
+      await server.kill();
     }
   });
 });

@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +11,7 @@ import { primaryBackends } from './support/backends.js';
 import { dropSchema, sql, startTestApp } from './support/app.js';
 import { heartRate, patients } from './support/fixtures.js';
 import { LiveResults, waitFor } from './support/live.js';
+import { startServerProcess } from './support/server-process.js';
 
 const bigBatch = (sourceId: string, size: number) => Array.from({ length: size }, (_, i) => heartRate(sourceId, 60 + (i % 50), i));
 
@@ -199,27 +198,17 @@ describe('graceful shutdown after an SSE client left early', () => {
 describe('SIGTERM to the server process', () => {
   it('lets the in-flight mutation answer, tells subscribers, and exits 0, also when the signal comes twice at once (npm forwarding it)', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-sigterm-'));
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', LOG_LEVEL: 'debug', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const lines = createInterface({ input: child.stdout! });
-    const messages: { msg: string; url?: string; method?: string }[] = [];
-    lines.on('line', (line) => {
-      try {
-        messages.push(JSON.parse(line));
-      } catch {
-        // not a log line
-      }
-    });
+    const messages: { msg: string; method?: string }[] = [];
+    const server = await startServerProcess({ LOG_LEVEL: 'debug', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' }, (entry) =>
+      messages.push(entry as { msg: string; method?: string }),
+    );
     try {
-      await waitFor(() => messages.some((m) => m.msg.startsWith('listening')), 'the server to listen', 20_000);
-      const graphqlUrl = messages.find((m) => m.msg.startsWith('listening'))!.url!;
       const post = (body: unknown) =>
-        fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
+        fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
       await post({ query: print(RegisterSourcesDocument), variables: { sources: patients('bed-5') } });
 
       const live = new LiveResults<unknown>();
-      const client = createClient({ url: graphqlUrl.replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, on: { closed: (e) => live.complete((e as { code: number }).code) } });
+      const client = createClient({ url: server.url.replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, on: { closed: (e) => live.complete((e as { code: number }).code) } });
       // Live before the signal (a subscribe arriving while draining is refused instead): the first reading delivered,
       // from the start of the stream whenever the subscribe arrives.
       await post({ query: print(IngestReadingsDocument), variables: { readings: [heartRate('bed-5', 70, -1)] } });
@@ -230,9 +219,9 @@ describe('SIGTERM to the server process', () => {
       const before = received();
       const pending = post({ query: print(IngestReadingsDocument), variables: { readings: bigBatch('bed-5', 8_000) } });
       await waitFor(() => received() > before, 'the mutation to reach the server');
-      child.kill('SIGTERM');
+      process.kill(server.pid, 'SIGTERM');
       // npm forwarding the signal the process got itself (Ctrl-C, a process-group kill): one request, not a second.
-      setTimeout(() => child.kill('SIGINT'), 2);
+      setTimeout(() => process.kill(server.pid, 'SIGINT'), 2);
 
       const result = await pending;
       expect(result.errors).toBeUndefined();
@@ -240,13 +229,12 @@ describe('SIGTERM to the server process', () => {
       await live.untilComplete();
       // Cut with 1001, which graphql-ws clients retry; not completed, which they take as the end.
       expect(live.closeCode).toBe(1001);
-      expect(await exited).toBe(0);
+      expect(await server.exited).toBe(0);
       expect(messages.map((m) => m.msg)).toContain('shut down');
       await client.dispose();
     } finally {
-      child.kill('SIGKILL');
+      await server.kill();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
-

@@ -13,6 +13,8 @@ export interface ServerProcess {
   kill(): Promise<void>;
   /** SIGTERM and wait for exit (SIGKILL after 30 s). */
   stop(): Promise<void>;
+  /** The exit code once it has exited (null when a signal ended it). */
+  exited: Promise<number | null>;
 }
 
 /**
@@ -31,7 +33,7 @@ export async function startServerProcess(
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', AUTH: 'off', RATE_LIMIT: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const signal = async (name: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(name);
     await exited;
@@ -80,5 +82,6 @@ export async function startServerProcess(
     },
     kill: () => signal('SIGKILL'),
     stop,
+    exited,
   };
 }
