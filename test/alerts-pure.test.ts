@@ -358,6 +358,29 @@ describe('NEWS2 rule', () => {
     expect(out[4]!.message).toBe('NEWS2 3, low-medium clinical risk (spo2 3)');
   });
 
+  it('with clearAfter keeps one alert while the score wavers at the edge, and resolves once it has stayed LOW that long', () => {
+    const holding: AlertRule = { ...rule, clearAfterMs: 5 * MINUTE };
+    const readings = [
+      ...step({ resp_rate: 22, spo2: 93, bp_systolic: 120, heart_rate: 95, consciousness: 0, temperature: 37 }, 0), // 5: HIGH
+      ...step({ heart_rate: 85 }, 1), // 4: LOW
+      ...step({ heart_rate: 95 }, 2), // 5 again: the same alert, nothing sent
+      ...step({ heart_rate: 85 }, 3), // LOW: the 5 minutes count from here
+      ...step({ heart_rate: 88 }, 6), // LOW, 3 minutes: waits
+      ...step({ heart_rate: 86 }, 8), // LOW, 5 minutes: resolved
+      ...step({ heart_rate: 95 }, 9), // 5: a new alert
+    ];
+    const { out, states } = runAlerts(readings.map(withRules([holding])));
+    expect(out.map((t) => [t.kind, t.severity, t.value, (t.time - T0) / MINUTE])).toEqual([
+      ['FIRING', 'HIGH', 5, 0],
+      ['RESOLVED', 'HIGH', 4, 8],
+      ['FIRING', 'HIGH', 5, 9],
+    ]);
+    expect(out[1]!.message).toBe('NEWS2 4, low clinical risk (resp_rate 2, spo2 2): resolved (clear for 5m)');
+    expect(new Set(out.map((t) => t.alertId)).size).toBe(2);
+    // The wait is state, and a breach ends it: no half-counted wait is left on the new episode.
+    expect(states.get('bed-01')!.rules[0]!.episode).not.toHaveProperty('clearingSince');
+  });
+
   it('scores a rule added later from the vitals already seen', () => {
     const first = runAlerts(step({ ...NORMAL, spo2: 90 }, 0).map(withRules([])));
     expect(first.out).toEqual([]);
@@ -413,8 +436,8 @@ const RULES: AlertRule[] = [
   HR_AVG,
   { id: 'hr-band', kind: 'THRESHOLD', sourceIds: null, metric: 'heart_rate', aggregate: 'LAST', windowMs: 0, above: 120, below: 50, forMs: 0, clear: null, severity: 'MEDIUM' },
   { id: 'bp-min', kind: 'THRESHOLD', sourceIds: ['bed-02'], metric: 'bp_systolic', aggregate: 'MIN', windowMs: 3 * MINUTE, above: null, below: 95, forMs: MINUTE, clear: 100, severity: 'HIGH' },
-  { id: 'bp-change', kind: 'RATE_OF_CHANGE', sourceIds: null, metric: 'bp_systolic', windowMs: 10 * MINUTE, rise: 25, drop: 30, forMs: 30 * SECOND, severity: 'HIGH' },
-  { id: 'news2', kind: 'NEWS2', sourceIds: null },
+  { id: 'bp-change', kind: 'RATE_OF_CHANGE', sourceIds: null, metric: 'bp_systolic', windowMs: 10 * MINUTE, rise: 25, drop: 30, forMs: 30 * SECOND, severity: 'HIGH', clearAfterMs: MINUTE },
+  { id: 'news2', kind: 'NEWS2', sourceIds: null, clearAfterMs: 2 * MINUTE },
 ];
 
 /**

@@ -130,15 +130,22 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     // + systolic 100 (2) = 7: emergency.
     await post(vitals(180, { resp_rate: 21, heart_rate: 91, temperature: 38.1, spo2: 95, bp_systolic: 100 }));
     expect(await score()).toMatchObject({ total: 7, risk: 'HIGH' });
+    expect(news.clearAfter).toBe('5m');
+    // Back to normal: the alert stays open until the risk has been LOW for the rule's clearAfter (5m by default).
     await post(vitals(240, {}));
+    await post(vitals(420, {}));
+    const open = (await app.mutate(AlertsDocument, { ruleIds: [news.id] })).alerts.edges.map((e) => e.node);
+    expect(open.map((a) => a.state)).toEqual(['FIRING']);
+    await post(vitals(540, {}));
     await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).some((e) => e.kind === 'RESOLVED'), 'NEWS2 alert to resolve');
-    // Scores are recomputed at every reading, so on the way down the alert passes through 5 before it resolves.
+    // Scores are recomputed at every reading, so on the way down the alert passes through 5 before it is LOW.
     const seen = events(live).map((e) => [e.kind, e.alert.severity, e.alert.value]);
     expect(seen.slice(0, 2)).toEqual([
       ['FIRING', 'HIGH', 5],
       ['UPDATED', 'CRITICAL', 7],
     ]);
-    expect(seen.at(-1)).toEqual(['RESOLVED', expect.any(String), 4]);
+    expect(seen.at(-1)).toEqual(['RESOLVED', expect.any(String), 0]);
+    expect(events(live).at(-1)!.message).toMatch(/^NEWS2 0, low clinical risk: resolved \(clear for 5m\)$/);
     expect(seen.filter(([kind]) => kind === 'FIRING')).toHaveLength(1);
     expect(new Set(events(live).map((e) => e.alert.id)).size).toBe(1);
     await live.close();
@@ -393,10 +400,19 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     expect(badWindow.errors?.[0]).toMatchObject({ extensions: { argument: 'input.window' } });
     // A setting the kind does not read is refused, not stored to no effect.
     const news2Above = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'NEWS2', metric: 'heart_rate', above: 3 } });
-    expect(news2Above.errors?.[0]).toMatchObject({ message: 'a NEWS2 rule does not use metric (it takes no settings: its severity follows the score)', extensions: { code: 'BAD_USER_INPUT', argument: 'input.metric' } });
+    expect(news2Above.errors?.[0]).toMatchObject({
+      message: 'a NEWS2 rule does not use metric (it takes clearAfter: it watches the six NEWS2 vitals, and its severity follows the score)',
+      extensions: { code: 'BAD_USER_INPUT', argument: 'input.metric' },
+    });
+    const noDataClearAfter = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'NO_DATA', expectedInterval: '30s', clearAfter: '1m' } });
+    expect(noDataClearAfter.errors?.[0]).toMatchObject({ message: 'a NO_DATA rule does not use clearAfter (it takes metric, expectedInterval, severity)', extensions: { argument: 'input.clearAfter' } });
+    const clearAfterWords = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'NEWS2', clearAfter: 'a while' } });
+    expect(clearAfterWords.errors?.[0]).toMatchObject({ message: expect.stringMatching(/^clearAfter must be /), extensions: { argument: 'input.clearAfter' } });
+    const clearAfterLong = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'NEWS2', clearAfter: '25h' } });
+    expect(clearAfterLong.errors?.[0]).toMatchObject({ message: 'clearAfter may be at most 24h', extensions: { argument: 'input.clearAfter' } });
     const thresholdRise = await app.request(CreateAlertRuleDocument, { input: { name: 'x', kind: 'THRESHOLD', metric: 'heart_rate', above: 120, rise: 10, expectedInterval: '30s' } });
     expect(thresholdRise.errors?.[0]).toMatchObject({
-      message: 'a THRESHOLD rule does not use rise (it takes metric, aggregate, window, above, below, for, clear, severity)',
+      message: 'a THRESHOLD rule does not use rise (it takes metric, aggregate, window, above, below, for, clear, clearAfter, severity)',
       extensions: { argument: 'input.rise' },
     });
     // A retired metric no reading comes in: a NO_DATA rule on it fired "signal lost" for every source.
@@ -415,6 +431,10 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     expect(forever.errors?.[0]).toMatchObject({ message: 'expectedInterval may be at most 30d', extensions: { argument: 'input.expectedInterval' } });
 
     const high = await rule({ name: 'HR > 150', kind: 'THRESHOLD', sourceIds: ['rule-1'], metric: 'heart_rate', above: 150, severity: 'MEDIUM' });
+    expect(high.clearAfter).toBeNull();
+    // As set; "0s" is at once, which reads as none.
+    expect((await rule({ name: 'HR > 170', kind: 'THRESHOLD', sourceIds: ['rule-1'], metric: 'heart_rate', above: 170, clearAfter: '90s' })).clearAfter).toBe('90s');
+    expect((await rule({ name: 'NEWS2 at once', kind: 'NEWS2', sourceIds: ['rule-1'], clearAfter: '0s' })).clearAfter).toBeNull();
     const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });
     const base = T0 + 3 * DAY;
     await post([at(base, 'rule-1', 'heart_rate', 160, 0)]);

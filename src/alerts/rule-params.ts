@@ -22,6 +22,7 @@ export interface RuleInput {
   drop?: number | null;
   expectedInterval?: string | null;
   severity?: Severity | null;
+  clearAfter?: string | null;
 }
 
 /** Stored in alert_rules.params; durations in ms. */
@@ -37,14 +38,28 @@ export interface RuleParams {
   drop: number | null;
   expectedIntervalMs: number;
   severity: Severity;
+  /** Absent in rules stored before it existed: clearAfterOf gives the kind's default. */
+  clearAfterMs?: number;
 }
 
-const duration = (field: string) =>
+/**
+ * NEWS2 alerts resolve once the risk has stayed LOW for this long by default: vitals read every second make the
+ * total waver at a band's edge, and each dip would resolve the alert, drop its acknowledgement and raise a new one.
+ */
+export const NEWS2_CLEAR_AFTER_MS = 5 * 60_000;
+
+/** How long a firing alert of this rule must stay cleared to resolve: as set, else NEWS2's default, else at once. */
+export function clearAfterOf(kind: AlertRuleKind, params: Pick<RuleParams, 'clearAfterMs'>): number {
+  return params.clearAfterMs ?? (kind === 'NEWS2' ? NEWS2_CLEAR_AFTER_MS : 0);
+}
+
+/** A duration in ms; null when omitted. */
+const optionalDuration = (field: string) =>
   z
     .string()
     .nullish()
     .transform((text, ctx) => {
-      if (text === null || text === undefined) return 0;
+      if (text === null || text === undefined) return null;
       const ms = parseDuration(text);
       if (ms === undefined) {
         const why = looksLikeDuration(text) ? 'is too long' : `must be ${DURATION_HINT}`;
@@ -53,6 +68,7 @@ const duration = (field: string) =>
       }
       return ms;
     });
+const duration = (field: string) => optionalDuration(field).transform((ms) => ms ?? 0);
 
 const finite = z.number().finite().nullish().transform((v) => v ?? null);
 
@@ -72,6 +88,7 @@ const Input = z.object({
   drop: finite,
   expectedInterval: duration('expectedInterval'),
   severity: z.enum(SEVERITIES).nullish().transform((v) => v ?? 'HIGH'),
+  clearAfter: optionalDuration('clearAfter'),
 });
 
 const MAX_WINDOW_MS = 24 * 3_600_000;
@@ -80,13 +97,13 @@ const MAX_EXPECTED_INTERVAL_MS = 30 * 24 * 3_600_000;
 
 /** The settings each kind reads (beside name and sourceIds); any other given is refused, not stored to no effect. */
 const SETTINGS: Record<AlertRuleKind, readonly (keyof RuleInput)[]> = {
-  THRESHOLD: ['metric', 'aggregate', 'window', 'above', 'below', 'for', 'clear', 'severity'],
-  RATE_OF_CHANGE: ['metric', 'window', 'rise', 'drop', 'for', 'severity'],
+  THRESHOLD: ['metric', 'aggregate', 'window', 'above', 'below', 'for', 'clear', 'clearAfter', 'severity'],
+  RATE_OF_CHANGE: ['metric', 'window', 'rise', 'drop', 'for', 'clearAfter', 'severity'],
   NO_DATA: ['metric', 'expectedInterval', 'severity'],
   // Its severity follows the score (HIGH at 5, CRITICAL at 7) and it watches the six NEWS2 vitals.
-  NEWS2: [],
+  NEWS2: ['clearAfter'],
 };
-const ALL_SETTINGS = ['metric', 'aggregate', 'window', 'above', 'below', 'for', 'clear', 'rise', 'drop', 'expectedInterval', 'severity'] as const;
+const ALL_SETTINGS = ['metric', 'aggregate', 'window', 'above', 'below', 'for', 'clear', 'clearAfter', 'rise', 'drop', 'expectedInterval', 'severity'] as const;
 
 /**
  * Checks a rule as a clinician or analyst would write it and turns it into
@@ -104,13 +121,15 @@ export function ruleParams(input: RuleInput): RuleParams {
   };
   const takes = SETTINGS[input.kind];
   const extra = ALL_SETTINGS.find((field) => input[field] !== null && input[field] !== undefined && !takes.includes(field));
-  if (extra) fail(extra, `a ${input.kind} rule does not use ${extra}${takes.length ? ` (it takes ${takes.join(', ')})` : ' (it takes no settings: its severity follows the score)'}`);
+  const why = input.kind === 'NEWS2' ? ': it watches the six NEWS2 vitals, and its severity follows the score' : '';
+  if (extra) fail(extra, `a ${input.kind} rule does not use ${extra} (it takes ${takes.join(', ')}${why})`);
   const metric = p.metric === null ? undefined : metricDefinition(p.metric);
   if (p.metric !== null && !metric) fail('metric', `metric "${p.metric}" is not in the catalog (query metrics for the list)`);
   // No reading of it comes any more: a NO_DATA rule on it would fire for every source, the others never.
   if (metric?.retired) fail('metric', `metric "${p.metric}" is no longer taken in readings (${metric.retired}), so a rule on it would watch nothing`);
   if (p.window > MAX_WINDOW_MS) fail('window', 'window may be at most 24h');
   if (p.for > MAX_WINDOW_MS) fail('for', 'for may be at most 24h');
+  if ((p.clearAfter ?? 0) > MAX_WINDOW_MS) fail('clearAfter', 'clearAfter may be at most 24h');
   switch (input.kind) {
     case 'THRESHOLD':
       if (!p.metric) fail('metric', 'a THRESHOLD rule needs a metric');
@@ -147,6 +166,7 @@ export function ruleParams(input: RuleInput): RuleParams {
     drop: p.drop,
     expectedIntervalMs: p.expectedInterval,
     severity: p.severity,
+    clearAfterMs: p.clearAfter ?? clearAfterOf(input.kind, {}),
   };
 }
 
@@ -164,13 +184,14 @@ export interface StoredRule {
 /** The processor's view of a stored rule; NO_DATA rules are evaluated by the signal monitor instead. */
 export function toProcessorRule(rule: StoredRule): AlertRule | null {
   const { params: p, id, sourceIds } = rule;
+  const clearAfterMs = clearAfterOf(rule.kind, p);
   switch (rule.kind) {
     case 'THRESHOLD':
-      return { id, kind: 'THRESHOLD', sourceIds, metric: p.metric!, aggregate: p.aggregate, windowMs: p.windowMs, above: p.above, below: p.below, forMs: p.forMs, clear: p.clear, severity: p.severity };
+      return { id, kind: 'THRESHOLD', sourceIds, metric: p.metric!, aggregate: p.aggregate, windowMs: p.windowMs, above: p.above, below: p.below, forMs: p.forMs, clear: p.clear, severity: p.severity, clearAfterMs };
     case 'RATE_OF_CHANGE':
-      return { id, kind: 'RATE_OF_CHANGE', sourceIds, metric: p.metric!, windowMs: p.windowMs, rise: p.rise, drop: p.drop, forMs: p.forMs, severity: p.severity };
+      return { id, kind: 'RATE_OF_CHANGE', sourceIds, metric: p.metric!, windowMs: p.windowMs, rise: p.rise, drop: p.drop, forMs: p.forMs, severity: p.severity, clearAfterMs };
     case 'NEWS2':
-      return { id, kind: 'NEWS2', sourceIds };
+      return { id, kind: 'NEWS2', sourceIds, clearAfterMs };
     case 'NO_DATA':
       return null;
   }

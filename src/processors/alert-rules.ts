@@ -31,9 +31,13 @@ export type AlertRule =
        */
       clear: number | null;
       severity: Severity;
+      clearAfterMs?: number;
     }
-  | { id: string; kind: 'RATE_OF_CHANGE'; sourceIds: string[] | null; metric: string; windowMs: number; rise: number | null; drop: number | null; forMs: number; severity: Severity }
-  | { id: string; kind: 'NEWS2'; sourceIds: string[] | null };
+  | { id: string; kind: 'RATE_OF_CHANGE'; sourceIds: string[] | null; metric: string; windowMs: number; rise: number | null; drop: number | null; forMs: number; severity: Severity; clearAfterMs?: number }
+  | { id: string; kind: 'NEWS2'; sourceIds: string[] | null; clearAfterMs?: number };
+// clearAfterMs: how long a firing alert's condition must stay cleared, reading after reading, before it resolves, so a
+// value wavering at the edge does not resolve and raise a new alert (losing its acknowledgement) every few seconds.
+// Absent or 0: it resolves at the first cleared reading.
 
 /** One reading with the rules in force when it was processed: the runtime passes them with every event. */
 export interface AlertInput {
@@ -87,6 +91,8 @@ export interface AlertEpisode {
    * of a LAST threshold rule): `for` counts from here. Absent: from `startedAt`.
    */
   since?: number;
+  /** A firing episode whose condition has cleared at every evaluation since this lifecycle time (the rule's clearAfterMs). */
+  clearingSince?: number;
 }
 
 /** What one rule holds for one patient. */
@@ -314,11 +320,19 @@ function advance(rs: RuleState, rule: AlertRule, evaluation: Evaluation, time: n
       }
     } else {
       // A firing episode keeps the bound it fired on: that decides how it clears.
-      const { side } = episode;
-      episode = { ...episode, value: evaluation.value(side) };
+      const { clearingSince, ...firing } = episode;
+      const { side } = firing;
+      episode = { ...firing, value: evaluation.value(side) };
       if (evaluation.cleared(side)) {
-        emit(episode, 'RESOLVED', describe('RESOLVED', side, elapsed));
-        episode = null;
+        const clearAfterMs = rule.clearAfterMs ?? 0;
+        const clearFor = time - (clearingSince ?? time);
+        if (clearFor >= clearAfterMs) {
+          emit(episode, 'RESOLVED', `${describe('RESOLVED', side, elapsed)}${clearAfterMs > 0 ? ` (clear for ${duration(clearFor)})` : ''}`);
+          episode = null;
+        } else {
+          // Nothing is sent while it waits: a wavering value would otherwise flood the ward with transitions.
+          episode = { ...episode, clearingSince: clearingSince ?? time };
+        }
       } else if (severity !== episode.severity) {
         episode = { ...episode, severity };
         emit(episode, 'UPDATED', describe('UPDATED', side, elapsed));

@@ -3,7 +3,7 @@ import { deleteRule, getAlert, insertRule, knownRuleIds, lastTransitionSeq, list
 import { ALERT_RULE_KINDS, ALERT_STATES, type AlertRuleKind, type AlertState } from '../db/schema.js';
 import { formatDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
-import { ruleParams, type RuleInput, type StoredRule } from '../alerts/rule-params.js';
+import { clearAfterOf, ruleParams, type RuleInput, type StoredRule } from '../alerts/rule-params.js';
 import { toAlertView, type AlertEvent, type AlertView } from '../alerts/alert-service.js';
 import { signalLossUnwatched } from '../alerts/signal-monitor.js';
 import { SEVERITIES, type Severity } from '../processors/alert-rules.js';
@@ -36,7 +36,7 @@ const ALERT_STATE_DESCRIPTIONS: Record<AlertState, string> = {
     "Breaching, but not yet for as long as the rule's `for` asks: becomes FIRING once the breach has held that long, or RESOLVED if it lapses first. A rule without `for`, NEWS2 and NO_DATA fire at once, without this state.",
   FIRING: 'Raised: the breach held for the rule\'s `for`, or at once without one. Escalates unless acknowledged (see Severity).',
   RESOLVED:
-    "Over, for good (a new breach opens a new alert): the condition cleared (THRESHOLD back past `clear`, RATE_OF_CHANGE no longer breached, NEWS2 risk back to LOW, NO_DATA a GOOD reading back), its rule was deleted, its rule was disabled or changed so that it no longer covers the alert (at the series' next reading; a NO_DATA alert of a changed rule at once, of a disabled one when data comes back), or a NO_DATA alert's source was retired.",
+    "Over, for good (a new breach opens a new alert): the condition cleared (THRESHOLD back past `clear`, RATE_OF_CHANGE no longer breached, NEWS2 risk back to LOW: each for the rule's `clearAfter` when it has one; NO_DATA a GOOD reading back), its rule was deleted, its rule was disabled or changed so that it no longer covers the alert (at the series' next reading; a NO_DATA alert of a changed rule at once, of a disabled one when data comes back), or a NO_DATA alert's source was retired.",
 };
 const AlertStateEnum = builder.enumType('AlertState', {
   description: "Where an alert is in its lifecycle: PENDING, then FIRING, then RESOLVED (a breach that ends while PENDING goes straight to RESOLVED).",
@@ -48,7 +48,7 @@ const RULE_KIND_DESCRIPTIONS: Record<AlertRuleKind, string> = {
     'An aggregate of one metric (LAST, or AVG/MIN/MAX over a trailing `window`) above `above` or below `below` for `for`; a firing alert resolves only back past `clear` (hysteresis).',
   RATE_OF_CHANGE: 'A rise larger than `rise`, or a drop larger than `drop`, of one metric within `window`, held for `for`.',
   NEWS2:
-    "The patient's National Early Warning Score 2 from the latest six vitals: fires MEDIUM at a single parameter scoring 3, HIGH at a total of 5 and CRITICAL at 7; a change of level while firing is an UPDATED transition. Sets its own severity.",
+    "The patient's National Early Warning Score 2 from the latest six vitals: fires MEDIUM at a single parameter scoring 3, HIGH at a total of 5 and CRITICAL at 7; a change of level while firing is an UPDATED transition. Sets its own severity. Resolves once the risk has stayed LOW for `clearAfter` (default 5m).",
   NO_DATA:
     "Signal lost: a source (or one `metric` of it) that has sent no GOOD reading for longer than `expectedInterval` (BAD and SUSPECT ones are no signal); resolves when a GOOD one comes back. Checked by the clock, every ALERT_CHECK_INTERVAL; a retired source raises none.",
 };
@@ -86,6 +86,11 @@ const AlertRuleRef = builder.objectRef<RuleRow>('AlertRule').implement({
     below: t.float({ description: 'THRESHOLD: breach below this.', nullable: true, resolve: (r) => r.params.below }),
     for: t.string({ description: 'How long a breach must hold before the alert fires.', nullable: true, resolve: (r) => duration(r.params.forMs) }),
     clear: t.float({ description: 'THRESHOLD: a firing alert resolves only past this value.', nullable: true, resolve: (r) => r.params.clear }),
+    clearAfter: t.string({
+      description: 'THRESHOLD, RATE_OF_CHANGE, NEWS2: how long a firing alert\'s condition must stay cleared, at every reading, before it resolves; null: at the first cleared reading. NEWS2 rules default to "5m".',
+      nullable: true,
+      resolve: (r) => (r.kind === 'NO_DATA' ? null : duration(clearAfterOf(r.kind, r.params))),
+    }),
     rise: t.float({ description: 'RATE_OF_CHANGE: breach on a rise larger than this within the window.', nullable: true, resolve: (r) => r.params.rise }),
     drop: t.float({ description: 'RATE_OF_CHANGE: breach on a drop larger than this within the window.', nullable: true, resolve: (r) => r.params.drop }),
     expectedInterval: t.string({ description: 'NO_DATA: silence longer than this fires.', nullable: true, resolve: (r) => duration(r.params.expectedIntervalMs) }),
@@ -109,6 +114,10 @@ const AlertRuleInput = builder.inputType('AlertRuleInput', {
     below: t.float({ description: 'THRESHOLD: breach when the value is below this.' }),
     for: t.string({ description: 'How long the breach must hold before the alert fires, e.g. "2m"; omitted: at once (AlertRule.for is then null).' }),
     clear: t.float({ description: 'THRESHOLD hysteresis: a firing alert resolves only past this value (default: the threshold).' }),
+    clearAfter: t.string({
+      description:
+        'THRESHOLD, RATE_OF_CHANGE, NEWS2: a firing alert resolves only once its condition has stayed cleared this long (0s to 24h), judged at each reading, so a value wavering at the edge keeps one alert (and its acknowledgement) instead of raising a new one each time. Default: NEWS2 "5m", others at once.',
+    }),
     rise: t.float({ description: 'RATE_OF_CHANGE: breach on a rise larger than this within the window.' }),
     drop: t.float({ description: 'RATE_OF_CHANGE: breach on a drop larger than this within the window.' }),
     expectedInterval: t.string({ description: 'NO_DATA: fire when nothing arrived for longer than this, e.g. "30s" (1s to 30d).' }),

@@ -21,7 +21,7 @@ export type Aggregate =
 
 /** What an alert rule evaluates; decides which of the rule's other fields apply. */
 export type AlertRuleKind =
-  /** The patient's National Early Warning Score 2 from the latest six vitals: fires MEDIUM at a single parameter scoring 3, HIGH at a total of 5 and CRITICAL at 7; a change of level while firing is an UPDATED transition. Sets its own severity. */
+  /** The patient's National Early Warning Score 2 from the latest six vitals: fires MEDIUM at a single parameter scoring 3, HIGH at a total of 5 and CRITICAL at 7; a change of level while firing is an UPDATED transition. Sets its own severity. Resolves once the risk has stayed LOW for `clearAfter` (default 5m). */
   | 'NEWS2'
   /** Signal lost: a source (or one `metric` of it) that has sent no GOOD reading for longer than `expectedInterval` (BAD and SUSPECT ones are no signal); resolves when a GOOD one comes back. Checked by the clock, every ALERT_CHECK_INTERVAL; a retired source raises none. */
   | 'NO_DATA'
@@ -36,7 +36,7 @@ export type AlertState =
   | 'FIRING'
   /** Breaching, but not yet for as long as the rule's `for` asks: becomes FIRING once the breach has held that long, or RESOLVED if it lapses first. A rule without `for`, NEWS2 and NO_DATA fire at once, without this state. */
   | 'PENDING'
-  /** Over, for good (a new breach opens a new alert): the condition cleared (THRESHOLD back past `clear`, RATE_OF_CHANGE no longer breached, NEWS2 risk back to LOW, NO_DATA a GOOD reading back), its rule was deleted, its rule was disabled or changed so that it no longer covers the alert (at the series' next reading; a NO_DATA alert of a changed rule at once, of a disabled one when data comes back), or a NO_DATA alert's source was retired. */
+  /** Over, for good (a new breach opens a new alert): the condition cleared (THRESHOLD back past `clear`, RATE_OF_CHANGE no longer breached, NEWS2 risk back to LOW: each for the rule's `clearAfter` when it has one; NO_DATA a GOOD reading back), its rule was deleted, its rule was disabled or changed so that it no longer covers the alert (at the series' next reading; a NO_DATA alert of a changed rule at once, of a disabled one when data comes back), or a NO_DATA alert's source was retired. */
   | 'RESOLVED';
 
 /** What history answers for buckets without readings. Fills use only the buckets of the queried range: nothing is carried in from before it. With COUNT, LOCF and INTERPOLATE both give every bucket and an empty one counts 0. */
