@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AcknowledgeAlertDocument,
   AlertsDocument,
   CreateAlertRuleDocument,
   IngestReadingsDocument,
@@ -340,6 +341,31 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     await ingest(app, [{ sourceId: 'ward-a5', metric: 'heart_rate', value: 160, time: iso(Date.now()) }]);
     await poll(() => page.locator('tr.alert-row[data-state="FIRING"]', { hasText: 'ward-a5' }).count(), 10_000).toBe(1);
     await poll(() => text(page, '#announcer')).toContain('HIGH alert firing on ward-a5');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('announces a NEWS2 alert that rises in severity, and whose acknowledgement that cleared', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'ward-a7', kind: 'PATIENT', name: 'Dorothy Vaughan' }] });
+    await app.mutate(CreateAlertRuleDocument, { input: { name: 'Dashboard test: ward-a7 NEWS2', kind: 'NEWS2', sourceIds: ['ward-a7'] } });
+    const page = await open(`${app.url}/#/alerts`);
+    await poll(() => text(page, '#connection')).toContain('Live');
+    const vitals = (changes: Record<string, number>) => {
+      const time = iso(Date.now());
+      return Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0, temperature: 37, ...changes }).map(([metric, value]) => ({ sourceId: 'ward-a7', metric, value, time }));
+    };
+    // resp 21 (2) + heart 91 (1) + temperature 38.1 (1) + SpO2 95 (1) = 5: HIGH.
+    const five = { resp_rate: 21, heart_rate: 91, temperature: 38.1, spo2: 95 };
+    await ingest(app, vitals(five));
+    await poll(() => text(page, '#announcer'), 10_000).toContain('HIGH alert firing on ward-a7: NEWS2 5');
+    const [firing] = (await app.mutate(AlertsDocument, { states: ['FIRING'], sourceIds: ['ward-a7'] })).alerts.edges;
+    await app.mutate(AcknowledgeAlertDocument, { id: firing!.node.id, by: 'Nurse Joy' });
+    const row = page.locator('tr.alert-row[data-state="FIRING"]', { hasText: 'ward-a7' });
+    await poll(() => row.locator('.ack').textContent(), 10_000).toContain('Nurse Joy');
+    // + systolic 100 (2) = 7: CRITICAL, above the HIGH Nurse Joy acknowledged.
+    await ingest(app, vitals({ ...five, bp_systolic: 100 }));
+    await poll(() => text(page, '#announcer'), 10_000).toContain('CRITICAL alert rose from HIGH on ward-a7: NEWS2 7');
+    expect(await text(page, '#announcer')).toContain('acknowledgement by Nurse Joy cleared: severity rose to CRITICAL');
+    await poll(() => page.locator('tr.alert-row[data-state="FIRING"]', { hasText: 'ward-a7' }).locator('.ack').textContent()).toContain('Not acknowledged');
     expect(pageErrors).toEqual([]);
   });
 

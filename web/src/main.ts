@@ -4,7 +4,7 @@ import { onConnectionState, storedApiKey, storeApiKey, type ConnectionState } fr
 import { announce } from './dom.js';
 import { frameSummary, startFrameStats } from './frame-stats.js';
 import { store } from './store.js';
-import { formatAge } from './vitals.js';
+import { formatAge, SEVERITY_ORDER } from './vitals.js';
 import { alertsView } from './views/alerts.js';
 import { marketsView } from './views/markets.js';
 import { patientView } from './views/patient.js';
@@ -99,13 +99,20 @@ function showAlertCount() {
   alertCount.setAttribute('aria-label', `${firing} unacknowledged firing alert${firing === 1 ? '' : 's'}`);
 }
 store.onChange(showAlertCount);
-// Whatever view is open, screen readers hear of an alert that starts firing.
-store.onAlertEvent((event) => {
-  if (event.kind !== 'FIRING' && event.kind !== 'ESCALATED') return;
+// Whatever view is open, screen readers hear of an alert that starts firing, is escalated, rises in severity, or
+// loses its acknowledgement (a nurse who acknowledged it at 5 must hear that it is at 7 now, and nobody's).
+store.onAlertEvent((event, before) => {
+  const { alert } = event;
+  const rose = event.kind === 'UPDATED' && before !== undefined && SEVERITY_ORDER.indexOf(alert.severity) > SEVERITY_ORDER.indexOf(before.severity);
+  const unacknowledged = event.kind === 'UPDATED' && !!before?.acknowledgement && !alert.acknowledgement;
+  if (event.kind !== 'FIRING' && event.kind !== 'ESCALATED' && !rose && !unacknowledged) return;
+  const what = event.kind === 'FIRING' ? 'firing' : event.kind === 'ESCALATED' ? 'escalated' : rose ? `rose from ${before!.severity}` : 'no longer acknowledged';
+  // The event's message, not the alert's: it names an acknowledgement the event cleared, which the alert no longer shows.
+  const { message } = event;
   // A resumed subscription may replay an alert's firing and its resolution in one message: announce it only if it is
   // still open once the message is applied.
   queueMicrotask(() => {
-    if (store.openAlerts.has(event.alert.id)) announce(`${event.alert.severity} alert ${event.kind === 'FIRING' ? 'firing' : 'escalated'} on ${event.alert.sourceId}: ${event.alert.message}`);
+    if (store.openAlerts.has(alert.id)) announce(`${alert.severity} alert ${what} on ${alert.sourceId}: ${message}`);
   });
 });
 

@@ -61,6 +61,8 @@ export interface SourceState {
 }
 
 export type AlertEvent = DashLiveAlertsSubscription['alerts'][number];
+/** Hears each alert event once applied, with the alert as the page showed it before (undefined: it was not open). */
+export type AlertEventListener = (event: AlertEvent, before: DashAlertFragment | undefined) => void;
 
 type ChangeListener = (changed: ReadonlySet<string>, added: boolean) => void;
 
@@ -127,7 +129,7 @@ class Store {
   private changed = new Set<string>();
   private added = false;
   private listeners = new Set<ChangeListener>();
-  private alertListeners = new Set<(event: AlertEvent) => void>();
+  private alertListeners = new Set<AlertEventListener>();
   private alertsReadListeners = new Set<(alerts: DashAlertFragment[]) => void>();
   private unknown = new Set<string>();
   private unknownTimer: ReturnType<typeof setTimeout> | undefined;
@@ -254,7 +256,7 @@ class Store {
     return () => this.listeners.delete(listener);
   }
 
-  onAlertEvent(listener: (event: AlertEvent) => void): () => void {
+  onAlertEvent(listener: AlertEventListener): () => void {
     this.alertListeners.add(listener);
     return () => this.alertListeners.delete(listener);
   }
@@ -372,9 +374,10 @@ class Store {
   private applyAlertEvent(event: AlertEvent) {
     const seq = BigInt(event.seq);
     if (this.lastAlertSeq === null || seq > this.lastAlertSeq) this.lastAlertSeq = seq;
+    const before = this.openAlerts.get(event.alert.id);
     this.touchedAlert(event.alert.id);
     this.applyAlert(event.alert);
-    for (const listener of this.alertListeners) listener(event);
+    for (const listener of this.alertListeners) listener(event, before);
   }
 
   /** An alert changed through this page (acknowledged): shown at once, before the subscription echoes it. */

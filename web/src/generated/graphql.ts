@@ -214,7 +214,7 @@ export type DashLiveAlertsSubscriptionVariables = Exact<{
 }>;
 
 
-export type DashLiveAlertsSubscription = { alerts: Array<{ kind: string, seq: string, at: string, actor: string | null, alert: { id: string, ruleId: string, sourceId: string, metric: string | null, state: AlertState, severity: Severity, value: number | null, message: string, startedAt: string, firedAt: string | null, resolvedAt: string | null, escalatedAt: string | null, acknowledgement: { by: string, at: string, note: string | null } | null } }> };
+export type DashLiveAlertsSubscription = { alerts: Array<{ kind: string, seq: string, at: string, actor: string | null, message: string, alert: { id: string, ruleId: string, sourceId: string, metric: string | null, state: AlertState, severity: Severity, value: number | null, message: string, startedAt: string, firedAt: string | null, resolvedAt: string | null, escalatedAt: string | null, acknowledgement: { by: string, at: string, note: string | null } | null } }> };
 
 export type DashAlertDetailQueryVariables = Exact<{
   id: string | number;
@@ -600,6 +600,7 @@ export const DashLiveAlertsDocument = new TypedDocumentString(`
     seq
     at
     actor
+    message
     alert {
       ...DashAlert
     }
