@@ -369,6 +369,20 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     expect(pageErrors).toEqual([]);
   });
 
+  it("shows when each of a patient's NEWS2 parameters was measured, and how long before the score one charted earlier was", async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'ward-a8', kind: 'PATIENT', name: 'Annie Easley' }] });
+    const now = Date.now() - 1_000;
+    const at = (metric: string, value: number, time: number) => ({ sourceId: 'ward-a8', metric, value, time: iso(time) });
+    // The monitor's vitals now; the temperature charted by hand 3 hours before.
+    await ingest(app, [at('temperature', 37.2, now - 3 * 3_600_000), ...Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0 }).map(([m, v]) => at(m, v, now))]);
+    await app.settle();
+    const page = await open(`${app.url}/#/patient/ward-a8`);
+    const measured = (metric: string) => page.locator(`.news2-detail tr[data-metric="${metric}"] td.measured`).textContent();
+    await poll(() => measured('temperature'), 10_000).toMatch(/^\d\d:\d\d:\d\d \(3 h 0 min before\)$/);
+    expect(await measured('heart_rate')).toMatch(/^\d\d:\d\d:\d\d$/);
+    expect(pageErrors).toEqual([]);
+  });
+
   it("lists an alert that fired before the page's alerts subscription went live, when the page's first reads failed", async () => {
     await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'ward-a6', kind: 'PATIENT', name: 'Mary Jackson' }] });
     await app.mutate(CreateAlertRuleDocument, {

@@ -92,7 +92,7 @@ export type DashReadingFragment = { cursor: string, sourceId: string, metric: st
 
 export type DashAlertFragment = { id: string, ruleId: string, sourceId: string, metric: string | null, state: AlertState, severity: Severity, value: number | null, message: string, startedAt: string, firedAt: string | null, resolvedAt: string | null, escalatedAt: string | null, acknowledgement: { by: string, at: string, note: string | null } | null };
 
-export type DashNews2Fragment = { sourceId: string, time: string, total: number, risk: News2Risk, parameters: Array<{ metric: string, value: number, score: number }> };
+export type DashNews2Fragment = { sourceId: string, time: string, total: number, risk: News2Risk, parameters: Array<{ metric: string, value: number, score: number, time: string | null }> };
 
 export type DashCandleFragment = { symbol: string, interval: string, start: string, end: string, open: number, high: number, low: number, close: number, volume: number, trades: number, closed: boolean };
 
@@ -179,14 +179,14 @@ export type DashNews2ScoresQueryVariables = Exact<{
 }>;
 
 
-export type DashNews2ScoresQuery = { news2Scores: { edges: Array<{ node: { sourceId: string, time: string, total: number, risk: News2Risk, parameters: Array<{ metric: string, value: number, score: number }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type DashNews2ScoresQuery = { news2Scores: { edges: Array<{ node: { sourceId: string, time: string, total: number, risk: News2Risk, parameters: Array<{ metric: string, value: number, score: number, time: string | null }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type DashLiveNews2SubscriptionVariables = Exact<{
   sourceIds?: Array<string | number> | string | number | null | undefined;
 }>;
 
 
-export type DashLiveNews2Subscription = { news2: Array<{ sourceId: string, time: string, total: number, risk: News2Risk, parameters: Array<{ metric: string, value: number, score: number }> }> };
+export type DashLiveNews2Subscription = { news2: Array<{ sourceId: string, time: string, total: number, risk: News2Risk, parameters: Array<{ metric: string, value: number, score: number, time: string | null }> }> };
 
 export type DashAlertRulesQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -313,6 +313,7 @@ export const DashNews2FragmentDoc = new TypedDocumentString(`
     metric
     value
     score
+    time
   }
 }
     `, {"fragmentName":"DashNews2"}) as unknown as TypedDocumentString<DashNews2Fragment, unknown>;
@@ -515,6 +516,7 @@ export const DashNews2ScoresDocument = new TypedDocumentString(`
     metric
     value
     score
+    time
   }
 }`) as unknown as TypedDocumentString<DashNews2ScoresQuery, DashNews2ScoresQueryVariables>;
 export const DashLiveNews2Document = new TypedDocumentString(`
@@ -532,6 +534,7 @@ export const DashLiveNews2Document = new TypedDocumentString(`
     metric
     value
     score
+    time
   }
 }`) as unknown as TypedDocumentString<DashLiveNews2Subscription, DashLiveNews2SubscriptionVariables>;
 export const DashAlertRulesDocument = new TypedDocumentString(`

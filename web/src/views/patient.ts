@@ -12,7 +12,7 @@ import {
   type Fill,
 } from '../generated/graphql.js';
 import { store, type SourceState } from '../store.js';
-import { formatDateTime, formatTime, formatValue, METRIC_NAMES, metricName, SEVERITY_ICON, VITALS, type VitalSpec } from '../vitals.js';
+import { formatAge, formatDateTime, formatTime, formatValue, METRIC_NAMES, metricName, SEVERITY_ICON, VITALS, type VitalSpec } from '../vitals.js';
 
 const LIVE_SPAN_MS = 5 * 60_000;
 const COLORS = ['#7dd3fc', '#fbbf24'];
@@ -131,8 +131,21 @@ export function patientView(root: HTMLElement, id: string): () => void {
         'table',
         { class: 'compact' },
         h('caption', { class: 'sr-only' }, 'NEWS2 parameters'),
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Parameter'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Score'))),
-        h('tbody', {}, n.parameters.map((p) => h('tr', { 'data-score': p.score }, h('th', { scope: 'row' }, METRIC_NAMES[p.metric] ?? p.metric), h('td', {}, formatValue(p.value, p.metric === 'temperature' ? 1 : 0)), h('td', {}, String(p.score))))),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Parameter'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Score'), h('th', { scope: 'col' }, 'Measured'))),
+        h(
+          'tbody',
+          {},
+          n.parameters.map((p) =>
+            h(
+              'tr',
+              { 'data-score': p.score, 'data-metric': p.metric },
+              h('th', { scope: 'row' }, METRIC_NAMES[p.metric] ?? p.metric),
+              h('td', {}, formatValue(p.value, p.metric === 'temperature' ? 1 : 0)),
+              h('td', {}, String(p.score)),
+              h('td', { class: 'measured', title: p.time ? formatDateTime(p.time) : undefined }, p.time ? measured(p.time, n.time) : '–'),
+            ),
+          ),
+        ),
       ),
     );
   };
@@ -318,4 +331,13 @@ function historySection(id: string) {
   });
   void run();
   return { el, destroy: () => (abort?.abort(), chart.destroy()) };
+}
+
+/**
+ * When a NEWS2 parameter was measured, and how long before the score when it was not measured with it: a score may
+ * stand on a temperature charted hours before (up to NEWS2_MAX_AGE), and the nurse reading it must see that.
+ */
+function measured(time: string, scoreTime: string): string {
+  const before = Date.parse(scoreTime) - Date.parse(time);
+  return before >= 60_000 ? `${formatTime(time)} (${formatAge(before)} before)` : formatTime(time);
 }
