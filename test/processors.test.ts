@@ -132,6 +132,15 @@ describe.each(backends)('stream processors on $name', (backend) => {
     await watch.close();
   });
 
+  it('keeps VWAP within the candle\'s low and high: three trades at 3.3 have a VWAP of 3.3, not 3.2999999999999994', async () => {
+    const base = 99_960 + 600; // later than WATCH's candles above
+    const flat = (second: number, price: number, tradeId: string) => ({ symbol: 'FLAT', time: at(base + second), tradeId, price, size: 1 });
+    await postTrades(app, [[flat(0, 3.3, 'f1'), flat(10, 3.3, 'f2'), flat(20, 3.3, 'f3')], [flat(180, 4, 'f4')]]);
+    await app.settle();
+    const { candles } = await app.mutate(CandlesDocument, { symbol: 'FLAT', interval: '1m', from: at(base), to: at(base + 60) });
+    expect(candles.edges.map((e) => e.node)).toMatchObject([{ open: 3.3, high: 3.3, low: 3.3, close: 3.3, volume: 3, vwap: 3.3, trades: 3, closed: true }]);
+  });
+
   it('flags a reading far off its trend after the warm-up, stores and publishes the flag', async () => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('anom-1') });
     const live = await app.subscribeWs(LiveAnomaliesDocument, { sourceIds: ['anom-1'] });

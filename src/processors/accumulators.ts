@@ -275,7 +275,15 @@ export function extractOhlcv(acc: OhlcvAccumulator): Ohlcv {
     low: acc.low,
     close: acc.close,
     volume: acc.volume,
-    vwap: acc.volume === 0 ? null : acc.notional / acc.volume,
+    vwap: acc.volume === 0 ? null : vwapWithin(acc),
     trades: acc.trades,
   };
+}
+
+/**
+ * notional / volume, held within [low, high], where a VWAP always lies: the two sums round on their own, so three
+ * trades at 3.3 gave 3.2999999999999994, below the candle's low (and a price near 5e-324 underflows its notional to 0).
+ */
+function vwapWithin(acc: OhlcvAccumulator): number {
+  return Math.min(Math.max(acc.notional / acc.volume, acc.low), acc.high);
 }

@@ -49,7 +49,7 @@ const CandleRef = builder.objectRef<CandleView>('Candle').implement({
     low: t.exposeFloat('low', { description: 'Lowest price.' }),
     close: t.exposeFloat('close', { description: 'Price of the latest trade.' }),
     volume: t.exposeFloat('volume', { description: 'Sum of sizes.' }),
-    vwap: t.exposeFloat('vwap', { nullable: true, description: 'sum(price × size) / sum(size).' }),
+    vwap: t.exposeFloat('vwap', { nullable: true, description: 'sum(price × size) / sum(size), kept within [low, high] where floating-point rounding of the sums would put it just outside.' }),
     trades: t.exposeInt('trades', { description: 'Number of trades.' }),
     closed: t.exposeBoolean('closed', { description: 'True once final.' }),
   }),
