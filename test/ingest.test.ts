@@ -270,6 +270,15 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     ]);
   });
 
+  it('registers an instrument under any symbol ingestTrades takes, such as the pair EUR/USD; other kinds keep source ids', async () => {
+    const { registerSources } = await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'REG-EUR/USD', kind: 'INSTRUMENT', name: 'Euro / US dollar' }] });
+    expect(registerSources).toMatchObject([{ id: 'REG-EUR/USD', kind: 'INSTRUMENT', name: 'Euro / US dollar' }]);
+    const { ingestTrades } = await app.mutate(IngestTradesDocument, { trades: [{ symbol: 'REG-EUR/USD', time: at(500), price: 1.08, size: 1_000 }] });
+    expect(ingestTrades).toMatchObject({ accepted: 1, rejected: 0 });
+    const refused = await app.request(RegisterSourcesDocument, { sources: [{ id: 'ward/1', kind: 'PATIENT', name: 'Ward 1' }] });
+    expect(refused.errors?.[0]).toMatchObject({ message: expect.stringMatching(/^sources\[0\]\.id "ward\/1" is not a valid source id: it must be 1-128 characters/), extensions: { code: 'BAD_USER_INPUT', field: 'id' } });
+  });
+
   it('answers registerSources and retireSources in the order asked, each source with its latest readings', async () => {
     const ids = ['order-c', 'order-a', 'order-b'];
     // Written here, not in documents/: latest over the 10,000 sources a call may name costs more than MAX_QUERY_COST.

@@ -4,6 +4,8 @@ import { itemErrorsFromZod, timeBoundsError, TIME_FORMAT_MESSAGE, type ItemCheck
 
 /** Exchange tickers, pairs and contract codes: AAPL, BTC-USD, ES.Z26, EUR/USD, XNAS:MSFT. */
 export const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,31}$/;
+/** What SYMBOL_PATTERN allows, in words. */
+export const SYMBOL_RULE = '1-32 characters: letters, digits, ".", "_", ":", "/" or "-", starting with a letter or digit';
 
 /** A venue's trade id: exchange sequence numbers, UUIDs, `XNAS-20261204-000123`. */
 const TRADE_ID_PATTERN = /^[A-Za-z0-9._:/-]{1,64}$/;
@@ -19,7 +21,7 @@ const positive = (field: string) =>
 const TradeItem = z.object({
   symbol: z
     .string({ error: 'symbol must be a string' })
-    .regex(SYMBOL_PATTERN, 'symbol must be 1-32 characters: letters, digits, ".", "_", ":", "/" or "-", starting with a letter or digit'),
+    .regex(SYMBOL_PATTERN, `symbol must be ${SYMBOL_RULE}`),
   time: z.iso.datetime({ offset: true, error: TIME_FORMAT_MESSAGE }),
   tradeId: z
     .string({ error: 'tradeId must be a string' })

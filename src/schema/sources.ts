@@ -6,6 +6,7 @@ import { SOURCE_KINDS, type SourceKind } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
 import { metricNames } from '../ingest/metrics.js';
 import { SOURCE_ID_PATTERN, SOURCE_ID_RULE } from '../ingest/reading-item.js';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../ingest/trade-item.js';
 import type { Reading } from '../db/readings.js';
 import type { Db } from '../db/client.js';
 import { builder, describedValues } from './builder.js';
@@ -80,11 +81,19 @@ const SourceRef = builder.objectRef<SourceView>('Source').implement({
 const SourceInput = builder.inputType('SourceInput', {
   description: 'A source to register (registerSources): created when its id is new; otherwise renamed, and its kind changed between PATIENT and DEVICE.',
   fields: (t) => ({
-    id: t.id({ required: true, description: 'Stable id: 1-128 of letters, digits, ".", "_", ":", "-".' }),
+    id: t.id({ required: true, description: 'Stable id: 1-128 of letters, digits, ".", "_", ":", "-"; an INSTRUMENT may also be any trade symbol (1-32 of those and "/", e.g. EUR/USD).' }),
     kind: t.field({ description: 'What it is.', type: SourceKindEnum, required: true }),
     name: t.string({ required: true, description: 'Display name, 1-200 characters, without control characters or bidirectional overrides.' }),
   }),
 });
+
+/**
+ * An instrument may also be registered under any symbol ingestTrades takes (EUR/USD: a "/" no other source id has),
+ * so a desk can claim and name the pairs it trades before their first trade.
+ */
+function validSourceId(id: string, kind: string): boolean {
+  return SOURCE_ID_PATTERN.test(id) || (kind === 'INSTRUMENT' && SYMBOL_PATTERN.test(id));
+}
 
 builder.mutationField('registerSources', (t) =>
   t.field({
@@ -102,8 +111,9 @@ builder.mutationField('registerSources', (t) =>
           throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} repeats sources[${first}]; name each source once per call`, { index, field: 'id' });
         }
         seen.set(String(s.id), index);
-        if (!SOURCE_ID_PATTERN.test(String(s.id))) {
-          throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} is not a valid source id: it must be ${SOURCE_ID_RULE}`, { index, field: 'id' });
+        if (!validSourceId(String(s.id), s.kind)) {
+          const rule = s.kind === 'INSTRUMENT' ? `${SOURCE_ID_RULE}, or a symbol as trades name it (${SYMBOL_RULE})` : SOURCE_ID_RULE;
+          throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} is not a valid source id: it must be ${rule}`, { index, field: 'id' });
         }
         const nameProblem = displayTextProblem(`sources[${index}].name`, s.name, 200);
         if (nameProblem) throw new ValidationError(nameProblem, { index, field: 'name' });
