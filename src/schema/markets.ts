@@ -1,5 +1,5 @@
 import { listCandles } from '../db/candles.js';
-import { DURATION_HINT, formatDuration, parseDuration } from '../duration.js';
+import { DURATION_HINT, formatDuration, looksLikeDuration, parseDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { ingestTrades } from '../ingest/ingest-trades.js';
 import type { Candle } from '../processors/candles.js';
@@ -57,8 +57,9 @@ const CandleRef = builder.objectRef<CandleView>('Candle').implement({
 
 function configuredInterval(text: string, configured: readonly number[], argument: string): number {
   const ms = parseDuration(text);
-  if (!ms) throw new ValidationError(`${argument} must be ${DURATION_HINT}, got ${JSON.stringify(text)}`, { argument });
-  if (!configured.includes(ms)) {
+  // "0m" or "999999999d" is written as a duration, just not one computed here: saying so beats repeating the format it follows.
+  if (ms === undefined && !looksLikeDuration(text)) throw new ValidationError(`${argument} must be ${DURATION_HINT}, got ${JSON.stringify(text)}`, { argument });
+  if (!ms || !configured.includes(ms)) {
     throw new ValidationError(`${argument} ${JSON.stringify(text)} is not computed here; configured: ${configured.map(formatDuration).join(', ')}`, { argument });
   }
   return ms;
