@@ -204,6 +204,23 @@ describe('windows processor', () => {
     expect(closing.state.nextEnd).toBe(t0 + 3 * MINUTE);
   });
 
+  it('takes an event behind the watermark into the windows ending after it only, with onEvent and onEvents alike; openUntil names the last end', () => {
+    const p = (time: number, value: number, cursor: string): Point => ({ sourceId: 'bed-01', metric: 'heart_rate', time, value, cursor });
+    const processor = createWindowsProcessor([{ sizeMs: 5 * MINUTE, hopMs: MINUTE }, { sizeMs: MINUTE, hopMs: MINUTE }]);
+    const t0 = Date.UTC(2024, 4, 6, 9);
+    const late = p(t0 + 30 * SECOND, 60, '2');
+    expect(processor.openUntil!(late.time)).toBe(t0 + 5 * MINUTE);
+    const first = processor.onEvent(processor.init('bed-01\u0000heart_rate'), p(t0 + 3 * MINUTE, 80, '1'));
+    const closed = processor.onWatermark(first.state, t0 + 2 * MINUTE);
+    // Behind t0 + 2 min: its minute [t0, t0 + 1 min) and the five minutes ending by then are closed; the others take it.
+    const one = processor.onEvent(closed.state, late, t0 + 2 * MINUTE);
+    expect(one.out.map((w) => [w.sizeMs, w.start - t0, w.count])).toEqual([
+      [5 * MINUTE, -2 * MINUTE, 1], [5 * MINUTE, -MINUTE, 2], [5 * MINUTE, 0, 2],
+    ]);
+    const many = processor.onEvents!(closed.state, [late], [t0 + 2 * MINUTE]);
+    expect(many).toEqual(one);
+  });
+
   it('rejects window specs it cannot align', () => {
     expect(() => createWindowsProcessor([])).toThrow('windows: at least one window is required');
     expect(() => createWindowsProcessor([{ sizeMs: 0, hopMs: 0 }])).toThrow(/sizeMs must be a positive whole number of milliseconds/);

@@ -228,41 +228,80 @@ describe.each(primaryBackends)('lateness boundary on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp(backend, { env: { ...PROCESSOR_ENV, ALLOWED_LATENESS: '10s', PROCESSOR_PARTITIONS: '1' } });
-    await app.mutate(RegisterSourcesDocument, { sources: patients('late-1') });
+    await app.mutate(RegisterSourcesDocument, { sources: patients('late-1', 'late-2') });
   });
   afterAll(() => app?.close());
 
-  it('counts an event exactly ALLOWED_LATENESS behind into its window and re-emits it; one a millisecond later is left out and listed', async () => {
+  it('closes a window once the watermark reaches its end: an event for it arriving then is left out of it (listed), not opening it again; a longer window still open takes it', async () => {
     const live = await app.subscribeWs(LiveWindowsDocument, { sourceIds: ['late-1'], windows: ['1m'] });
     await app.mutate(IngestReadingsDocument, { readings: [heartRate('late-1', 80, 100)] }); // watermark = 90 s
     // Processed on its own: batches that queue up are processed together, and only the last update of a window is published.
     await app.settle();
     const onBoundary = reading('late-1', 'heart_rate', 60, 90);
-    const behind = { ...reading('late-1', 'heart_rate', 50, 0), time: new Date(T0 + 90_000 - 1).toISOString() };
     await app.mutate(IngestReadingsDocument, { readings: [onBoundary] });
+    await app.settle();
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('late-1', 81, 130)] }); // watermark = 120 s: [60 s, 120 s) closes
+    await app.settle();
+    // Behind the watermark by 1 ms, in the minute that closed at it: left out of that minute (never opened again).
+    const behind = { ...reading('late-1', 'heart_rate', 50, 0), time: new Date(T0 + 120_000 - 1).toISOString() };
     const dropped = await app.mutate(IngestReadingsDocument, { readings: [behind] });
     await app.settle();
 
-    const updates = (await live.results.until((items) => items.flatMap((r) => r.data?.windows ?? []).length >= 2, 'two updates')).flatMap(
+    const updates = (await live.results.until((items) => items.flatMap((r) => r.data?.windows ?? []).filter((w) => w.closed).length >= 1, 'the minute closed')).flatMap(
       (r) => r.data?.windows ?? [],
     );
-    expect(updates.map((w) => ({ count: w.count, closed: w.closed, start: w.start }))).toEqual([
-      { count: 1, closed: false, start: at(60) },
-      { count: 2, closed: false, start: at(60) },
+    expect(updates.filter((w) => w.start === at(60)).map((w) => ({ count: w.count, closed: w.closed }))).toEqual([
+      { count: 1, closed: false },
+      { count: 2, closed: false },
+      { count: 2, closed: true },
     ]);
     const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline: 'readings' });
     expect(lateEvents.edges.map((e) => e.node)).toEqual([
-      expect.objectContaining({ cursor: dropped.ingestReadings.lastCursor, series: 'late-1/heart_rate', watermark: at(90) }),
+      expect.objectContaining({ cursor: dropped.ingestReadings.lastCursor, series: 'late-1/heart_rate', watermark: at(120) }),
     ]);
     const { processors } = await app.mutate(ProcessorsDocument, {});
     expect(processors.find((p) => p.name === 'readings')).toMatchObject({ role: 'owner', lateDropped: 1 });
-
-    // Event time moves on: the window closes with both accepted readings and without the late one.
-    await app.mutate(IngestReadingsDocument, { readings: [heartRate('late-1', 81, 200)] });
-    await app.settle();
     const { windows } = await app.mutate(WindowsDocument, { sourceId: 'late-1', metric: 'heart_rate', window: '1m', from: at(60), to: at(120) });
     expect(windows.edges.map((e) => e.node)).toEqual([expect.objectContaining({ count: 2, min: 60, max: 80, first: 60, last: 80, closed: true })]);
+    // The five minutes holding it are still open: they take it.
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('late-1', 82, 400)] });
+    await app.settle();
+    const { windows: fiveMinutes } = await app.mutate(WindowsDocument, { sourceId: 'late-1', metric: 'heart_rate', window: '5m', from: at(0), to: at(300) });
+    expect(fiveMinutes.edges.map((e) => e.node)).toEqual([expect.objectContaining({ count: 4, min: 50, max: 81, closed: true })]);
     await live.close();
+  });
+
+  it('counts an event further behind than ALLOWED_LATENESS into the windows still open when it comes, and lists it', async () => {
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('late-2', 80, 1_000)] }); // watermark = 990 s
+    await app.settle();
+    // 29 s behind the watermark, in the minute [960 s, 1,020 s), which is open until the watermark reaches 1,020 s.
+    const behind = await app.mutate(IngestReadingsDocument, { readings: [reading('late-2', 'heart_rate', 60, 961)] });
+    await app.mutate(IngestReadingsDocument, { readings: [heartRate('late-2', 81, 1_100)] });
+    await app.settle();
+    const { windows } = await app.mutate(WindowsDocument, { sourceId: 'late-2', metric: 'heart_rate', window: '1m', from: at(960), to: at(1_020) });
+    expect(windows.edges.map((e) => e.node)).toEqual([expect.objectContaining({ count: 2, first: 60, last: 80, closed: true })]);
+    // Left out of what had closed (and of anomaly flags, which take events in order only): listed.
+    const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline: 'readings' });
+    expect(lateEvents.edges.map((e) => e.node.cursor)).toContain(behind.ingestReadings.lastCursor);
+  });
+
+  it("keeps trades uploaded newest first in each candle still forming when they come: the hour's candle has all three", async () => {
+    const trade = (second: number, price: number) => ({ symbol: 'LATE-BACKFILL', time: at(second), price, size: 1 });
+    // A backfill sent newest first: 10 min, then 6 min 40 s, then 3 min 20 s (watermark 9 min 50 s after the first).
+    await app.mutate(IngestTradesDocument, { trades: [trade(600, 103)] });
+    await app.settle();
+    await app.mutate(IngestTradesDocument, { trades: [trade(400, 102), trade(200, 101)] });
+    await app.mutate(IngestTradesDocument, { trades: [trade(3_700, 104)] }); // closes the hour
+    await app.settle();
+    const candles = async (interval: string, from: number, to: number) =>
+      (await app.mutate(CandlesDocument, { symbol: 'LATE-BACKFILL', interval, from: at(from), to: at(to) })).candles.edges.map((e) => e.node);
+    expect(await candles('1h', 0, 3_600)).toEqual([expect.objectContaining({ trades: 3, open: 101, high: 103, low: 101, close: 103, volume: 3, closed: true })]);
+    // The five minutes of 400 s were still forming; those of 200 s had closed (they end at 300 s): never opened again.
+    expect((await candles('5m', 0, 600)).map((c) => [c.start, c.trades])).toEqual([[at(300), 1]]);
+    // Nor the minutes, long closed.
+    expect(await candles('1m', 180, 420)).toEqual([]);
+    const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline: 'trades' });
+    expect(lateEvents.edges.map((e) => e.node.series)).toEqual(['LATE-BACKFILL', 'LATE-BACKFILL']);
   });
 });
 

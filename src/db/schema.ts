@@ -299,7 +299,7 @@ export const processorSeriesStates = pgTable(
   (t) => [primaryKey({ columns: [t.pipeline, t.series] })],
 );
 
-/** Events that arrived behind the watermark: stored raw, but left out of windows and candles. */
+/** Events that arrived behind the watermark: stored raw, but left out of the windows and candles closed by then. */
 export const lateEvents = pgTable(
   'late_events',
   {

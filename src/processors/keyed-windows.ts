@@ -49,9 +49,10 @@ export interface WindowedOptions<Acc, Series, In, Out extends Output> {
  * with closed: true, then forgets) every window whose end <= w, in ascending
  * (sizeMs, hopMs, start) order.
  *
- * Lateness is not decided here: the runtime drops events older than the
- * watermark before they arrive, so no event can reach a closed window. If one
- * did, the window would simply open again, fresh.
+ * Lateness is decided with the runtime: it hands over an event older than the
+ * watermark only while one of its windows is open (openUntil), with that
+ * watermark (`behind`), and the event joins only the windows ending after it.
+ * A window is never opened again once closed.
  *
  * Never mutates the state it is given: the runtime may still hold it for a checkpoint.
  */
@@ -65,19 +66,23 @@ export function createWindowedProcessor<Acc, Series, In, Out extends Output>(
    * A window touched in this call is a new object with its own accumulator, updated in place by later
    * events (found by its start, per spec); the windows of `state` are never changed.
    */
-  const addEvents = (state: WindowedState<Acc, Series>, events: readonly In[]): Step<WindowedState<Acc, Series>, Out> => {
+  const addEvents = (state: WindowedState<Acc, Series>, events: readonly In[], behind?: readonly (number | undefined)[]): Step<WindowedState<Acc, Series>, Out> => {
     const series = state.series ?? seriesOf(events[0]!);
     const open = { ...state.open };
     const touched: OpenWindow<Acc>[] = [];
     const mine = specs.map(() => new Map<number, OpenWindow<Acc>>());
     let nextEnd = state.nextEnd;
-    for (const event of events) {
+    for (let e = 0; e < events.length; e++) {
+      const event = events[e]!;
       const time = timeOf(event);
+      // Windows ending at or before the watermark the event came behind were closed: it joins none of them.
+      const closedThrough = behind?.[e] ?? -Infinity;
       for (let s = 0; s < specs.length; s++) {
         const { sizeMs, hopMs } = specs[s]!;
         const made = mine[s]!;
         // Oldest window first; the newest one holding `time` starts at its hop bucket.
         for (let start = bucketStart(time, hopMs) - sizeMs + hopMs; start <= time; start += hopMs) {
+          if (start + sizeMs <= closedThrough) continue;
           const window = made.get(start);
           if (window) {
             addInPlace(window.acc, event);
@@ -100,8 +105,9 @@ export function createWindowedProcessor<Acc, Series, In, Out extends Output>(
   return {
     name,
     init: () => ({ series: null, open: {}, nextEnd: null }),
-    onEvent: (state, event) => addEvents(state, [event]),
-    onEvents: (state, events) => (events.length === 0 ? { state, out: [] } : addEvents(state, events)),
+    onEvent: (state, event, behind) => addEvents(state, [event], behind === undefined ? undefined : [behind]),
+    onEvents: (state, events, behind) => (events.length === 0 ? { state, out: [] } : addEvents(state, events, behind)),
+    openUntil: (time) => Math.max(...specs.map(({ sizeMs, hopMs }) => bucketStart(time, hopMs) + sizeMs)),
     onWatermark(state, watermark): Step<WindowedState<Acc, Series>, Out> {
       if (state.nextEnd === null || state.nextEnd > watermark || state.series === null) return { state, out: [] };
       const open: Record<string, OpenWindow<Acc>> = {};

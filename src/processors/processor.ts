@@ -13,8 +13,12 @@ export interface Processor<State, In, Out extends Output> {
   readonly name: string;
   /** Fresh state for one series key. */
   init(key: string): State;
-  /** One event of the series, in the order the stream delivers them (commit order). */
-  onEvent(state: State, event: In): Step<State, Out>;
+  /**
+   * One event of the series, in the order the stream delivers them (commit order). `behind`: the series' watermark
+   * when the event came, given only to a processor with openUntil for an event older than it: the event belongs in
+   * none of the outputs ending at or before it (they were closed), only in those still open.
+   */
+  onEvent(state: State, event: In, behind?: number): Step<State, Out>;
   /**
    * Optional: several events of one series at once, in stream order (the
    * runtime hands over a batch's events series by series). Must give the
@@ -24,7 +28,13 @@ export interface Processor<State, In, Out extends Output> {
    * windowed processor then copies its state and emits each window it
    * touched once per batch, not once per event.
    */
-  onEvents?(state: State, events: readonly In[]): Step<State, Out>;
+  onEvents?(state: State, events: readonly In[], behind?: readonly (number | undefined)[]): Step<State, Out>;
+  /**
+   * Optional: the latest end among the outputs an event at `time` joins. A processor with it takes an event behind
+   * the watermark while one of those is still open (a trade 20 minutes behind belongs in its hour's candle, which is
+   * forming), with `behind`; without it, such an event is left out of the processor.
+   */
+  openUntil?(time: number): number;
   /** Event time has advanced: every event still to come has time >= watermark. */
   onWatermark(state: State, watermark: number): Step<State, Out>;
 }

@@ -7,7 +7,7 @@ import type { StreamTail } from '../live/stream-tail.js';
 import { outageLog, reasonOf, type Logger } from '../log.js';
 import { LatencySamples } from './latency.js';
 import { partitionOf } from './partitions.js';
-import type { Output, Processor } from './processor.js';
+import type { Output, Processor, Step } from './processor.js';
 
 /** How long a failed database step waits before its next try: 100 ms, doubling, at most 5 s. */
 const retryDelayMs = (attempt: number) => Math.min(5_000, 100 * 2 ** attempt);
@@ -90,7 +90,7 @@ export interface RuntimeOptions {
   log: Logger;
   /** Number of partitions series are hashed into; fixed for the life of the checkpoints. */
   partitions: number;
-  /** Watermark = max event time seen in a partition minus this. Older events are dropped and recorded. */
+  /** Watermark = max event time seen in a series minus this. Older events are recorded, and left out of what had closed. */
   latenessMs: number;
   /** How often state is checkpointed; a restart replays at most this much of the stream. */
   checkpointIntervalMs: number;
@@ -142,6 +142,12 @@ function wholePartition(pipeline: string, header: unknown): PartitionState | nul
     clocks[key] = state.maxEventTime;
   }
   return { clocks, watermarks: {}, series };
+}
+
+/** Whether `stage` takes an event at `time` that came behind the watermark `behind`: one of its outputs holding it is open. */
+function takesBehind<E>(stage: Stage<E>, time: number, behind: number): boolean {
+  const { openUntil } = stage.processor;
+  return openUntil !== undefined && openUntil(time) > behind;
 }
 
 /** A series' watermark: its clock minus the lateness, or the one already applied (`applied`) if that is later. */
@@ -643,30 +649,39 @@ export class ProcessorRuntime<E extends StreamEvent> {
     // series and batch, and emit what they touched once, series by series.
     const grouped = stages.some((s) => s.processor.onEvents);
     // Per series seen in this batch: its partition, its stage states and its kept events (found once, not per event).
-    const seen = new Map<string, { partition: PartitionState; states: Record<string, unknown>; events: E[] }>();
+    // `behind`, per kept event: the watermark it came behind (undefined: on time), for the stages that still take it.
+    const seen = new Map<string, { partition: PartitionState; states: Record<string, unknown>; events: E[]; behind: (number | undefined)[] }>();
     for (const event of fresh) {
       const series = this.spec.seriesOf(event);
       let entry = seen.get(series);
       if (!entry) {
         const partition = this.partitions[partitionOf(series, this.options.partitions)]!;
-        seen.set(series, (entry = { partition, states: (partition.series[series] ??= {}), events: [] }));
+        seen.set(series, (entry = { partition, states: (partition.series[series] ??= {}), events: [], behind: [] }));
       }
       const { partition, states } = entry;
       const time = this.spec.timeOf(event);
       const clock = partition.clocks[series];
       const watermark = clock === undefined || this.spec.takesLateEvents ? undefined : watermarkOf(clock, lateness, partition.watermarks[series]);
-      if (watermark !== undefined && time < watermark) {
-        late.push({ cursor: event.cursor, series, eventTime: new Date(time), watermark: new Date(watermark) });
-        continue;
+      const behind = watermark !== undefined && time < watermark ? watermark : undefined;
+      if (behind !== undefined) {
+        // Late: left out of every output closed by now. A stage whose outputs holding it are not all closed (an hour's
+        // candle still forming) takes it still, into those.
+        late.push({ cursor: event.cursor, series, eventTime: new Date(time), watermark: new Date(behind) });
+        if (!stages.some((s) => takesBehind(s, time, behind))) continue;
       }
       for (let i = 0; i < stages.length; i++) {
-        const { processor, name, input } = stages[i]!;
+        const stage = stages[i]!;
+        const { processor, name, input } = stage;
         if (processor.onEvents) continue;
-        const step = processor.onEvent(states[name] ?? processor.init(series), input(event));
+        if (behind !== undefined && !takesBehind(stage, time, behind)) continue;
+        const step = processor.onEvent(states[name] ?? processor.init(series), input(event), behind);
         states[name] = step.state;
         for (const out of step.out) outputs[i]!.set(out.id, out);
       }
-      if (grouped) entry.events.push(event);
+      if (grouped) {
+        entry.events.push(event);
+        entry.behind.push(behind);
+      }
       // The clock goes no further than when the event arrived: ingest accepts times up to MAX_FUTURE_SKEW
       // ahead, and one such reading would otherwise make the series' on-time readings late for that long
       // (a patient's alerts silent, a candle closed early). Its own window closes once later arrivals get
@@ -679,19 +694,27 @@ export class ProcessorRuntime<E extends StreamEvent> {
         advanced.set(series, partition);
       }
     }
-    for (const [series, { states, events }] of seen) {
+    for (const [series, { states, events, behind }] of seen) {
       this.dirty.add(series);
       if (events.length === 0) continue;
+      const anyBehind = behind.some((b) => b !== undefined);
       for (let i = 0; i < stages.length; i++) {
-        const { processor, name, input } = stages[i]!;
+        const stage = stages[i]!;
+        const { processor, name, input } = stage;
         if (!processor.onEvents) continue;
-        const step = processor.onEvents(states[name] ?? processor.init(series), events.map(input));
+        let step: Step<unknown, Output>;
+        if (!anyBehind) step = processor.onEvents(states[name] ?? processor.init(series), events.map(input));
+        else {
+          const taken = events.flatMap((event, e) => (behind[e] === undefined || takesBehind(stage, this.spec.timeOf(event), behind[e]) ? [e] : []));
+          step = processor.onEvents(states[name] ?? processor.init(series), taken.map((e) => input(events[e]!)), taken.map((e) => behind[e]));
+        }
         states[name] = step.state;
         for (const out of step.out) outputs[i]!.set(out.id, out);
       }
     }
     // Closing at the end of the batch gives the same results as closing per event: an event that reached a
-    // processor is never older than its series' watermark, so it never belongs to a window that should be closed.
+    // processor is never older than its series' watermark, or joined only the outputs ending after the watermark it
+    // came behind, so it never belongs to a window that should be closed.
     for (const [series, partition] of advanced) {
       const states = partition.series[series]!;
       const watermark = watermarkOf(partition.clocks[series]!, lateness, partition.watermarks[series]);
@@ -728,7 +751,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
       this.stats.lateDropped += late.length;
       log.warn(
         { pipeline: this.name, count: late.length, first: late[0]!.cursor.toString(), latenessMs: this.options.latenessMs },
-        'events behind the watermark left out of windows (stored, and listed by lateEvents)',
+        'events behind the watermark left out of the windows closed by then (stored, and listed by lateEvents)',
       );
     }
     if (this.role === 'owner' && Date.now() - this.lastCheckpoint >= this.options.checkpointIntervalMs) {

@@ -42,7 +42,7 @@ const PipelineRef = builder.objectRef<Runtime>('ProcessorPipeline').implement({
       resolve: (r) => (r.watermark === null ? null : new Date(r.watermark)),
     }),
     eventsIn: t.float({ description: 'Events consumed on this node since start.', resolve: (r) => r.stats.eventsIn }),
-    lateDropped: t.float({ description: 'Events behind the watermark, left out of windows (see lateEvents).', resolve: (r) => r.stats.lateDropped }),
+    lateDropped: t.float({ description: 'Events behind the watermark, left out of the windows closed by then (see lateEvents).', resolve: (r) => r.stats.lateDropped }),
     batches: t.float({ description: 'Batches processed on this node since start.', resolve: (r) => r.stats.batches }),
     eventsPerSecond: t.float({
       nullable: true,
@@ -75,7 +75,7 @@ interface LateEventView {
 
 const LateEventRef = builder.objectRef<LateEventView>('LateEvent').implement({
   description:
-    "An event that arrived more than ALLOWED_LATENESS behind its series' newest event time (its watermark): stored, but in no window, candle, anomaly flag or fraud signal of that series.",
+    "An event that arrived more than ALLOWED_LATENESS behind its series' newest event time (its watermark): stored, but in no anomaly flag or fraud signal of that series, and in none of its windows or candles ending at or before that watermark (closed by then); those still open took it.",
   fields: (t) => ({
     pipeline: t.exposeString('pipeline', { description: 'The pipeline it was late for.' }),
     cursor: t.string({ description: 'Its cursor in the stream.', resolve: (e) => e.cursor.toString() }),
@@ -91,7 +91,7 @@ const LateEventConnection = connectionOf('LateEvent', LateEventRef);
 builder.queryField('lateEvents', (t) =>
   t.field({
     type: LateEventConnection,
-    description: 'Events left out of windows and candles because they came later than ALLOWED_LATENESS, in stream order.',
+    description: 'Events that came later than ALLOWED_LATENESS, in stream order: left out of the windows and candles closed by then (see LateEvent).',
     args: {
       pipeline: t.arg.string({ required: true, description: 'A pipeline name (see `processors`); readings and trades are the ones with windows and candles.' }),
       ...pageArgs(t.arg, PAGE),
