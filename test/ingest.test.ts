@@ -277,6 +277,9 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     expect(ingestTrades).toMatchObject({ accepted: 1, rejected: 0 });
     const refused = await app.request(RegisterSourcesDocument, { sources: [{ id: 'ward/1', kind: 'PATIENT', name: 'Ward 1' }] });
     expect(refused.errors?.[0]).toMatchObject({ message: expect.stringMatching(/^sources\[0\]\.id "ward\/1" is not a valid source id: it must be 1-128 characters/), extensions: { code: 'BAD_USER_INPUT', field: 'id' } });
+    // Longer than any symbol a trade may name: an instrument nothing could ever trade.
+    const untradeable = await app.request(RegisterSourcesDocument, { sources: [{ id: `REG-${'X'.repeat(40)}`, kind: 'INSTRUMENT', name: 'Too long' }] });
+    expect(untradeable.errors?.[0]).toMatchObject({ message: expect.stringMatching(/^sources\[0\]\.id "REG-X+" is not a valid instrument symbol: it must be 1-32 characters/), extensions: { code: 'BAD_USER_INPUT', field: 'id' } });
   });
 
   it('answers registerSources and retireSources in the order asked, each source with its latest readings', async () => {

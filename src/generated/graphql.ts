@@ -204,7 +204,7 @@ export type Severity =
 
 /** A source to register (registerSources): created when its id is new; otherwise renamed, and its kind changed between PATIENT and DEVICE. */
 export type SourceInput = {
-  /** Stable id: 1-128 of letters, digits, ".", "_", ":", "-"; an INSTRUMENT may also be any trade symbol (1-32 of those and "/", e.g. EUR/USD). */
+  /** Stable id: 1-128 of letters, digits, ".", "_", ":", "-"; an INSTRUMENT's is the symbol its trades name (1-32 of those and "/", e.g. EUR/USD). */
   id: string | number;
   /** What it is. */
   kind: SourceKind;

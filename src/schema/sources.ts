@@ -81,18 +81,20 @@ const SourceRef = builder.objectRef<SourceView>('Source').implement({
 const SourceInput = builder.inputType('SourceInput', {
   description: 'A source to register (registerSources): created when its id is new; otherwise renamed, and its kind changed between PATIENT and DEVICE.',
   fields: (t) => ({
-    id: t.id({ required: true, description: 'Stable id: 1-128 of letters, digits, ".", "_", ":", "-"; an INSTRUMENT may also be any trade symbol (1-32 of those and "/", e.g. EUR/USD).' }),
+    id: t.id({ required: true, description: 'Stable id: 1-128 of letters, digits, ".", "_", ":", "-"; an INSTRUMENT\'s is the symbol its trades name (1-32 of those and "/", e.g. EUR/USD).' }),
     kind: t.field({ description: 'What it is.', type: SourceKindEnum, required: true }),
     name: t.string({ required: true, description: 'Display name, 1-200 characters, without control characters or bidirectional overrides.' }),
   }),
 });
 
 /**
- * An instrument may also be registered under any symbol ingestTrades takes (EUR/USD: a "/" no other source id has),
- * so a desk can claim and name the pairs it trades before their first trade.
+ * An instrument's id is the symbol its trades name (EUR/USD: a "/" no other source id has), so a desk can claim and
+ * name the pairs it trades before their first trade; one no trade can name (longer than 32 characters) would be an
+ * instrument nothing ever trades.
  */
-function validSourceId(id: string, kind: string): boolean {
-  return SOURCE_ID_PATTERN.test(id) || (kind === 'INSTRUMENT' && SYMBOL_PATTERN.test(id));
+function idProblem(id: string, kind: string): string | null {
+  if (kind === 'INSTRUMENT') return SYMBOL_PATTERN.test(id) ? null : `is not a valid instrument symbol: it must be ${SYMBOL_RULE}, as trades name it`;
+  return SOURCE_ID_PATTERN.test(id) ? null : `is not a valid source id: it must be ${SOURCE_ID_RULE}`;
 }
 
 builder.mutationField('registerSources', (t) =>
@@ -111,10 +113,8 @@ builder.mutationField('registerSources', (t) =>
           throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} repeats sources[${first}]; name each source once per call`, { index, field: 'id' });
         }
         seen.set(String(s.id), index);
-        if (!validSourceId(String(s.id), s.kind)) {
-          const rule = s.kind === 'INSTRUMENT' ? `${SOURCE_ID_RULE}, or a symbol as trades name it (${SYMBOL_RULE})` : SOURCE_ID_RULE;
-          throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} is not a valid source id: it must be ${rule}`, { index, field: 'id' });
-        }
+        const problem = idProblem(String(s.id), s.kind);
+        if (problem) throw new ValidationError(`sources[${index}].id ${JSON.stringify(s.id)} ${problem}`, { index, field: 'id' });
         const nameProblem = displayTextProblem(`sources[${index}].name`, s.name, 200);
         if (nameProblem) throw new ValidationError(nameProblem, { index, field: 'name' });
       });
