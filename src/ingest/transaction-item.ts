@@ -24,7 +24,7 @@ const TransactionItem = z.object({
     .number({ error: 'amount must be a finite number' })
     .finite('amount must be a finite number')
     .positive('amount must be greater than 0')
-    .max(1e12, 'amount is implausibly large'),
+    .max(1e12, 'amount must be at most 1e12 (implausibly large)'),
   currency: z.string({ error: 'currency must be a string' }).regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR'),
   merchant: z
     .string({ error: 'merchant must be a string' })
