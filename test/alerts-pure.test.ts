@@ -274,6 +274,23 @@ describe('threshold rule', () => {
     const { out } = runAlerts([point('heart_rate', T0, 130, 'bed-01'), point('heart_rate', T0, 130, 'bed-02')].map(withRules([rule])));
     expect(out.map((t) => [t.sourceId, t.kind])).toEqual([['bed-02', 'FIRING']]);
   });
+
+  it('with clearAfter waits for the value to stay within limits, but a breach of the other bound, or of a bound it was edited to, alarms at once', () => {
+    const band: AlertRule = { id: 'hr-band', kind: 'THRESHOLD', sourceIds: null, metric: 'heart_rate', aggregate: 'LAST', windowMs: 0, above: 120, below: 50, forMs: 0, clear: null, severity: 'HIGH', clearAfterMs: 5 * MINUTE };
+    // Tachycardia, back to 80 (waits), up again (the same alert), then straight to bradycardia.
+    const { out } = runAlerts(series('heart_rate', T0, MINUTE, [130, 80, 125, 35]).map(withRules([band])));
+    expect(out.map((t) => [t.kind, (t.time - T0) / MINUTE, t.value])).toEqual([
+      ['FIRING', 0, 130],
+      ['RESOLVED', 3, 35],
+      ['FIRING', 3, 35],
+    ]);
+    expect(out[2]!.message).toBe('heart_rate 35 < 50');
+    // Edited from above 120 to below 50 while firing: the new bound's breach fires at the next reading, not 5 minutes on.
+    const above: AlertRule = { ...band, id: 'hr', below: null };
+    const first = runAlerts([point('heart_rate', T0, 130)].map(withRules([above])));
+    const edited = runAlerts([point('heart_rate', T0 + MINUTE, 40)].map(withRules([{ ...above, above: null, below: 50 }])), first.states);
+    expect(edited.out.map((t) => [t.kind, (t.time - T0) / MINUTE])).toEqual([['RESOLVED', 1], ['FIRING', 1]]);
+  });
 });
 
 // ---------------------------------------------------------------- rate of change

@@ -432,9 +432,9 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
 
     const high = await rule({ name: 'HR > 150', kind: 'THRESHOLD', sourceIds: ['rule-1'], metric: 'heart_rate', above: 150, severity: 'MEDIUM' });
     expect(high.clearAfter).toBeNull();
-    // As set; "0s" is at once, which reads as none.
+    // As set. NEWS2 "0s" reads as "0s", not null, which written back (updateAlertRule replaces every setting) would be its 5m default.
     expect((await rule({ name: 'HR > 170', kind: 'THRESHOLD', sourceIds: ['rule-1'], metric: 'heart_rate', above: 170, clearAfter: '90s' })).clearAfter).toBe('90s');
-    expect((await rule({ name: 'NEWS2 at once', kind: 'NEWS2', sourceIds: ['rule-1'], clearAfter: '0s' })).clearAfter).toBeNull();
+    expect((await rule({ name: 'NEWS2 at once', kind: 'NEWS2', sourceIds: ['rule-1'], clearAfter: '0s' })).clearAfter).toBe('0s');
     const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [high.id] });
     const base = T0 + 3 * DAY;
     await post([at(base, 'rule-1', 'heart_rate', 160, 0)]);

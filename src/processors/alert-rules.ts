@@ -159,6 +159,8 @@ interface Evaluation {
   value(side: Side | null): number;
   /** A firing episode that breached `side` may resolve: past the hysteresis level, or not breaching for rules without one. */
   cleared(side: Side | null): boolean;
+  /** The rule no longer has the bound `side` (edited away): its episode resolves at once, whatever clearAfterMs. */
+  lost?(side: Side | null): boolean;
   /** The message of a transition of an episode on `side`, `elapsedMs` after it started. */
   describe(kind: TransitionKind | 'CANCELLED', side: Side | null, elapsedMs: number): string;
 }
@@ -324,7 +326,10 @@ function advance(rs: RuleState, rule: AlertRule, evaluation: Evaluation, time: n
       const { side } = firing;
       episode = { ...firing, value: evaluation.value(side) };
       if (evaluation.cleared(side)) {
-        const clearAfterMs = rule.clearAfterMs ?? 0;
+        // The wait is for a value back within limits. One past the other bound of a two-sided rule, or a bound edited
+        // away, ends the episode at once, so the alarm of the new breach opens in this same step, not clearAfterMs later.
+        const waits = !(breaching && evaluation.side !== side) && !evaluation.lost?.(side);
+        const clearAfterMs = waits ? (rule.clearAfterMs ?? 0) : 0;
         const clearFor = time - (clearingSince ?? time);
         if (clearFor >= clearAfterMs) {
           emit(episode, 'RESOLVED', `${describe('RESOLVED', side, elapsed)}${clearAfterMs > 0 ? ` (clear for ${duration(clearFor)})` : ''}`);
@@ -426,6 +431,7 @@ function evaluateThreshold(rule: Extract<AlertRule, { kind: 'THRESHOLD' }>, wind
       const level = clearLevel(side);
       return level === null || (side === 'above' ? value < level : value > level);
     },
+    lost: (side) => boundOf(side) === null,
     describe(kind, side, elapsedMs) {
       switch (kind) {
         case 'PENDING':

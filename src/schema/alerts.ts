@@ -87,9 +87,15 @@ const AlertRuleRef = builder.objectRef<RuleRow>('AlertRule').implement({
     for: t.string({ description: 'How long a breach must hold before the alert fires.', nullable: true, resolve: (r) => duration(r.params.forMs) }),
     clear: t.float({ description: 'THRESHOLD: a firing alert resolves only past this value.', nullable: true, resolve: (r) => r.params.clear }),
     clearAfter: t.string({
-      description: 'THRESHOLD, RATE_OF_CHANGE, NEWS2: how long a firing alert\'s condition must stay cleared, at every reading, before it resolves; null: at the first cleared reading. NEWS2 rules default to "5m".',
+      description:
+        'THRESHOLD, RATE_OF_CHANGE, NEWS2: how long a firing alert\'s condition must stay cleared, at every reading, before it resolves; "0s" or null: at the first cleared reading (null only where that is the default, so a rule read and written back keeps it). NEWS2 rules default to "5m".',
       nullable: true,
-      resolve: (r) => (r.kind === 'NO_DATA' ? null : duration(clearAfterOf(r.kind, r.params))),
+      resolve: (r) => {
+        if (r.kind === 'NO_DATA') return null;
+        const ms = clearAfterOf(r.kind, r.params);
+        // NEWS2's 0 is not its default: null written back would make it 5m.
+        return ms === 0 && clearAfterOf(r.kind, {}) !== 0 ? '0s' : duration(ms);
+      },
     }),
     rise: t.float({ description: 'RATE_OF_CHANGE: breach on a rise larger than this within the window.', nullable: true, resolve: (r) => r.params.rise }),
     drop: t.float({ description: 'RATE_OF_CHANGE: breach on a drop larger than this within the window.', nullable: true, resolve: (r) => r.params.drop }),

@@ -15,7 +15,7 @@ type WindowView = Omit<WindowAggregate, 'id' | 'firstTime' | 'lastTime'>;
 
 const WindowRef = builder.objectRef<WindowView>('WindowAggregate').implement({
   description:
-    'Aggregates of one series (source + metric) over [start, end), in event time. closed: false while the window may still change (it is re-emitted on every update, late events within ALLOWED_LATENESS included); closed: true once the watermark passed its end: final.',
+    'Aggregates of one series (source + metric) over [start, end), in event time. closed: false while the window may still change (it is re-emitted on every update, late events included while it is open); closed: true once the watermark reached its end (ALLOWED_LATENESS after it): final.',
   fields: (t) => ({
     sourceId: t.exposeID('sourceId', { description: 'The source.' }),
     metric: t.exposeString('metric', { description: 'The metric.' }),
