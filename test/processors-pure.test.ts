@@ -332,9 +332,11 @@ describe('candles processor', () => {
  * The runtime hands a batch's events to onEvents series by series (processor.ts): each batch, for each
  * key, onEvents on frozen state and events gives the state of folding onEvent over the same events, and
  * the fold's last output per id, in the order the fold first emitted each id. Watermarks between batches
- * close windows, so state goes on from partly closed windows too.
+ * close windows, so state goes on from partly closed windows too. As in the runtime, an event behind the
+ * watermark (as it stood at that event) comes with it while one of its windows is open, and not at all
+ * otherwise; and no window closed is ever emitted again.
  */
-function expectBatchesEqualFold<S, In extends { time: number }, Out extends Output>(
+function expectBatchesEqualFold<S, In extends { time: number }, Out extends Output & { closed: boolean }>(
   processor: Processor<S, In, Out>,
   keyOf: (event: In) => string,
   stream: readonly In[],
@@ -343,27 +345,49 @@ function expectBatchesEqualFold<S, In extends { time: number }, Out extends Outp
 ) {
   const batched = new Map<string, S>();
   const folded = new Map<string, S>();
+  const closed = new Set<string>();
   let maxTime = -Infinity;
+  let applied = -Infinity;
   let from = 0;
   for (const to of [...cuts.filter((c) => c > 0 && c < stream.length).sort((a, b) => a - b), stream.length]) {
-    const byKey = groupBy(stream.slice(from, to), (e) => [keyOf(e)]);
+    // Each event with the watermark it came behind (undefined: on time); those behind every open window are dropped.
+    const taken: { event: In; behind: number | undefined }[] = [];
+    for (const event of stream.slice(from, to)) {
+      const watermark = Math.max(applied, maxTime - lateness);
+      const behind = event.time < watermark ? watermark : undefined;
+      if (behind !== undefined && processor.openUntil!(event.time) <= behind) continue;
+      taken.push({ event, behind });
+      maxTime = Math.max(maxTime, event.time);
+    }
     from = to;
+    const byKey = groupBy(taken, ({ event }) => [keyOf(event)]);
     for (const [key, events] of byKey) {
       const last = new Map<string, Out>();
       let state = folded.get(key) ?? processor.init(key);
-      for (const event of events) {
-        const step = processor.onEvent(state, event);
+      for (const { event, behind } of events) {
+        const step = processor.onEvent(state, event, behind);
         state = step.state;
         for (const out of step.out) last.set(out.id, out);
       }
+      for (const id of last.keys()) expect(closed.has(id), `window ${id} emitted again after it closed`).toBe(false);
       folded.set(key, state);
-      const step = processor.onEvents!(deepFreeze(batched.get(key) ?? processor.init(key)), deepFreeze(events.map((e) => ({ ...e }))));
+      const step = processor.onEvents!(
+        deepFreeze(batched.get(key) ?? processor.init(key)),
+        deepFreeze(events.map(({ event }) => ({ ...event }))),
+        events.map(({ behind }) => behind),
+      );
       expect(step.state).toStrictEqual(state);
       expect(step.out).toStrictEqual([...last.values()]);
       batched.set(key, step.state);
-      for (const e of events) maxTime = Math.max(maxTime, e.time);
     }
-    for (const states of [batched, folded]) for (const [key, state] of states) states.set(key, processor.onWatermark(state, maxTime - lateness).state);
+    applied = Math.max(applied, maxTime - lateness);
+    for (const states of [batched, folded]) {
+      for (const [key, state] of states) {
+        const step = processor.onWatermark(state, applied);
+        states.set(key, step.state);
+        if (states === folded) for (const out of step.out) if (out.closed) closed.add(out.id);
+      }
+    }
   }
 }
 
