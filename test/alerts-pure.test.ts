@@ -291,6 +291,18 @@ describe('threshold rule', () => {
     const edited = runAlerts([point('heart_rate', T0 + MINUTE, 40)].map(withRules([{ ...above, above: null, below: 50 }])), first.states);
     expect(edited.out.map((t) => [t.kind, (t.time - T0) / MINUTE])).toEqual([['RESOLVED', 1], ['FIRING', 1]]);
   });
+
+  it("with clearAfter resolves by the patient's other readings when the metric's own stop while it waits (a probe taken off)", () => {
+    const hypoxia: AlertRule = { id: 'spo2-low', kind: 'THRESHOLD', sourceIds: null, metric: 'spo2', aggregate: 'LAST', windowMs: 0, above: null, below: 90, forMs: 0, clear: null, severity: 'HIGH', clearAfterMs: 5 * MINUTE };
+    const readings = [point('spo2', T0, 85), point('spo2', T0 + MINUTE, 97), ...series('heart_rate', T0 + 2 * MINUTE, MINUTE, [80, 80, 80, 80, 80, 80])];
+    const { out, states } = runAlerts(readings.map(withRules([hypoxia])));
+    expect(out.map((t) => [t.kind, (t.time - T0) / MINUTE])).toEqual([['FIRING', 0], ['RESOLVED', 6]]);
+    expect(out[1]!.message).toBe("spo2 clear for 5m with no reading against it (the patient's other readings went on): resolved");
+    // The probe back on, low again: a new alert.
+    const again = runAlerts([point('spo2', T0 + 8 * MINUTE, 86)].map(withRules([hypoxia])), states);
+    expect(again.out.map((t) => [t.kind, (t.time - T0) / MINUTE])).toEqual([['FIRING', 8]]);
+    expect(again.out[0]!.alertId).not.toBe(out[0]!.alertId);
+  });
 });
 
 // ---------------------------------------------------------------- rate of change
@@ -396,6 +408,17 @@ describe('NEWS2 rule', () => {
     expect(new Set(out.map((t) => t.alertId)).size).toBe(2);
     // The wait is state, and a breach ends it: no half-counted wait is left on the new episode.
     expect(states.get('bed-01')!.rules[0]!.episode).not.toHaveProperty('clearingSince');
+  });
+
+  it('with clearAfter resolves by readings outside the six once they have stopped while it waits', () => {
+    const holding: AlertRule = { ...rule, clearAfterMs: 5 * MINUTE };
+    const readings = [
+      ...step({ resp_rate: 22, spo2: 93, bp_systolic: 120, heart_rate: 95, consciousness: 0, temperature: 37 }, 0), // 5: HIGH
+      ...step({ heart_rate: 85 }, 1), // 4: LOW, waits
+      ...[3, 5, 6, 7].map((minute) => point('bp_diastolic', T0 + minute * MINUTE, 80)), // the NEWS2 vitals stopped; another did not
+    ];
+    const { out } = runAlerts(readings.map(withRules([holding])));
+    expect(out.map((t) => [t.kind, (t.time - T0) / MINUTE])).toEqual([['FIRING', 0], ['RESOLVED', 6]]);
   });
 
   it('scores a rule added later from the vitals already seen', () => {

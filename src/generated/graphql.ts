@@ -29,7 +29,7 @@ export type AlertRuleInput = {
   below?: number | null | undefined;
   /** THRESHOLD hysteresis: a firing alert resolves only past this value (default: the threshold). */
   clear?: number | null | undefined;
-  /** THRESHOLD, RATE_OF_CHANGE, NEWS2: a firing alert resolves only once its condition has stayed cleared this long (0s to 24h), judged at each reading, so a value wavering at the edge keeps one alert (and its acknowledgement) instead of raising a new one each time. Default: NEWS2 "5m", others at once. */
+  /** THRESHOLD, RATE_OF_CHANGE, NEWS2: a firing alert resolves only once its condition has stayed cleared this long (0s to 24h), judged at each reading of the patient, so a value wavering at the edge keeps one alert (and its acknowledgement) instead of raising a new one each time. A breach of a threshold's other bound ends the wait at once. Default: NEWS2 "5m", others at once. */
   clearAfter?: string | null | undefined;
   /** RATE_OF_CHANGE: breach on a drop larger than this within the window. */
   drop?: number | null | undefined;

@@ -224,6 +224,8 @@ export function createAlertRulesProcessor({ news2MaxAgeMs = NEWS2_MAX_AGE_MS }: 
         if (coversSource(rule, point.sourceId) && appliesTo(rule, point.metric)) {
           rs ??= { ruleId: rule.id, kind: rule.kind, metric: metricOf(rule), window: [], clock: Math.max(point.time, retired?.clock ?? point.time), lastStart: retired?.lastStart ?? null, episode: null };
           rs = evaluateRule(rs, rule, point, news2Latest, news2MaxAgeMs, out);
+        } else if (rs !== undefined) {
+          rs = waitedOut(rs, rule, point, out);
         }
         if (rs !== undefined) next.push(rs);
       }
@@ -271,13 +273,32 @@ function evaluateRule(rs: RuleState, rule: AlertRule, point: Point, news2Latest:
   if (rule.kind === 'NEWS2') {
     // Not scored while a parameter is out of date (news2Values): an open alert stays as it is, neither resolved nor raised.
     const values = news2Values(news2Latest, news2MaxAgeMs);
-    const next = { ...rs, clock: time };
-    return values === null ? next : advance(next, rule, evaluateNews2(news2(values)!), time, point, out);
+    if (values !== null) return advance({ ...rs, clock: time }, rule, evaluateNews2(news2(values)!), time, point, out);
+    const waited = waitedOut(rs, rule, point, out);
+    return waited === rs ? { ...rs, clock: time } : waited;
   }
   const window = withReading(rs.window, point, rule.windowMs);
   const evaluation = rule.kind === 'THRESHOLD' ? evaluateThreshold(rule, window) : evaluateRateOfChange(rule, window);
   const placed = rule.kind === 'THRESHOLD' && rule.aggregate === 'LAST' ? withBreachPlaced(rs, rule, point, window, evaluation) : rs;
   return advance({ ...placed, window, clock: time }, rule, evaluation, time, point, out);
+}
+
+/**
+ * A reading that does not evaluate the rule (another of the patient's metrics, or NEWS2 unscorable) still moves the
+ * patient's time: an alert waiting out its clearAfter resolves once that much has passed since it cleared, with no
+ * reading against it. Otherwise a recovered patient's alert whose probe was taken off within the wait stayed open,
+ * and escalated, for as long as the patient stayed admitted.
+ */
+function waitedOut(rs: RuleState, rule: AlertRule, point: Point, out: AlertTransition[]): RuleState {
+  const time = Math.max(point.time, rs.clock);
+  const { episode } = rs;
+  if (episode?.clearingSince === undefined) return rs;
+  const clearFor = time - episode.clearingSince;
+  if (clearFor < (rule.clearAfterMs ?? 0)) return rs;
+  const { clearingSince: _, ...resolved } = episode;
+  const what = rs.metric ?? 'NEWS2';
+  out.push(transition(rs, resolved, 'RESOLVED', time, point, `${what} clear for ${duration(clearFor)} with no reading against it (the patient's other readings went on): resolved`));
+  return { ...rs, clock: time, episode: null };
 }
 
 /**
