@@ -23,6 +23,34 @@ async function timed(promise: Promise<unknown>): Promise<{ ms: number; error?: s
   }
 }
 
+describe.skipIf(!hasRedisServer)('a Redis that goes away', () => {
+  it('leaves no unhandled rejection when a channel is unsubscribed while it is down, or resubscribed as it comes back', async () => {
+    const unhandled: string[] = [];
+    const listener = (reason: unknown) => void unhandled.push(String(reason));
+    process.on('unhandledRejection', listener);
+    const redis = await startPrivateRedis();
+    const driver = await RedisPubSubDriver.connect(redis.url, `gone-${process.pid}:`, pino({ level: 'silent' }));
+    try {
+      const unsubscribe = await driver.subscribe('going', () => undefined);
+      await driver.subscribe('staying', () => undefined);
+      await redis.stop();
+      // graphql-redis-subscriptions sends UNSUBSCRIBE and PUNSUBSCRIBE and drops their promises: after the
+      // reconnect attempts (maxRetriesPerRequest 1) they rejected with nobody listening, which ends a server process.
+      await unsubscribe();
+      await sleep(2_500);
+      await redis.start();
+      const back = () => driver.ping().then(() => true, () => false);
+      for (let i = 0; i < 100 && !(await back()); i++) await sleep(50);
+      expect(await back()).toBe(true);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', listener);
+      await driver.close();
+      await redis.stop();
+    }
+  });
+});
+
 // SIGSTOP: the server keeps its connections open and stops answering, as a Redis stuck on a slow command, a
 // fork on a starved machine or a half-open network path does.
 describe.skipIf(!hasRedisServer)('a Redis that stops answering with its connection open', () => {

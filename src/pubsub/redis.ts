@@ -28,6 +28,24 @@ interface LinkState {
 }
 
 /**
+ * ioredis sends SUBSCRIBE again after a reconnect, and graphql-redis-subscriptions sends UNSUBSCRIBE and PUNSUBSCRIBE,
+ * each without listening to the command's promise. When the connection drops before the reply (an outage, a Redis
+ * that goes away again), the promise rejects with nobody listening, and Node ends the process on an unhandled
+ * rejection. Their outcome is the link's to tell (`lost`, `resubscribed`); a caller that awaits one still hears it.
+ */
+function hearDroppedSubscriptionReplies(client: Redis): void {
+  const commands = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const name of ['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe']) {
+    const send = commands[name]!.bind(client);
+    commands[name] = (...args) => {
+      const reply = send(...args);
+      reply.catch(() => undefined);
+      return reply;
+    };
+  }
+}
+
+/**
  * Redis through graphql-redis-subscriptions: one publisher and one subscriber
  * connection per node, messages passed through as the strings we serialized
  * (no second JSON round trip). ioredis reconnects on its own and
@@ -86,6 +104,7 @@ export class RedisPubSubDriver implements PubSub {
       connectionName: 'vigil-pub',
     });
     const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, connectionName: 'vigil-sub' });
+    hearDroppedSubscriptionReplies(subscriber);
     const link: LinkState = { reconnects: 0, lastError: undefined, closing: false };
     const resubscribed = new Set<() => void>();
     const lost = new Set<() => void>();
