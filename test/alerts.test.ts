@@ -51,6 +51,24 @@ const news2Vitals = (base: number, sourceId: string, seconds: number, changes: V
     at(base, sourceId, metric, value!, seconds),
   );
 
+/**
+ * A NO_DATA rule (1 s) naming `sourceId`, a registered patient that sends nothing: signal lost, resolved by the
+ * discharge, and lost again after the readmission, all within 10 s each. Returns the rule.
+ */
+async function signalLossAcrossReadmission(app: TestApp, sourceId: string) {
+  const silence = (await app.mutate(CreateAlertRuleDocument, { input: { name: `${sourceId} silent`, kind: 'NO_DATA', sourceIds: [sourceId], expectedInterval: '1s' } })).createAlertRule;
+  const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id] });
+  const kindsSoFar = () => kinds(events(live));
+  await live.results.until(() => kindsSoFar().length === 1, `signal lost for ${sourceId}`, 10_000);
+  await app.mutate(RetireSourcesDocument, { ids: [sourceId] });
+  await live.results.until(() => kindsSoFar().length === 2, 'resolved by the discharge', 10_000);
+  await app.mutate(RegisterSourcesDocument, { sources: patients(sourceId) });
+  await live.results.until(() => kindsSoFar().length === 3, 'signal lost again after the readmission', 10_000);
+  expect(kindsSoFar()).toEqual(['FIRING', 'RESOLVED', 'FIRING']);
+  await live.close();
+  return silence;
+}
+
 describe.each(primaryBackends)('alerting on $name', (backend) => {
   let app: TestApp;
   beforeAll(async () => {
@@ -980,17 +998,8 @@ describe.each(primaryBackends)('retiring sources on $name', (backend) => {
 
   it('a patient named by a rule, discharged while its signal was lost and readmitted before it sends again, raises signal loss again', async () => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('dis-3') });
-    const silence = (await app.mutate(CreateAlertRuleDocument, { input: { name: 'Bed 3 silent', kind: 'NO_DATA', sourceIds: ['dis-3'], expectedInterval: '1s' } })).createAlertRule;
-    const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id] });
-    const kindsSoFar = () => kinds(events(live));
-    await live.results.until(() => kindsSoFar().length === 1, 'signal lost for dis-3');
-    await app.mutate(RetireSourcesDocument, { ids: ['dis-3'] });
-    await live.results.until(() => kindsSoFar().length === 2, 'resolved by the retirement');
-    await app.mutate(RegisterSourcesDocument, { sources: patients('dis-3') });
     // The node still knows the series as silent; it looks its alert up again every 30 checks (3 s here) and finds none.
-    await live.results.until(() => kindsSoFar().length === 3, 'signal lost again after the readmission', 10_000);
-    expect(kindsSoFar()).toEqual(['FIRING', 'RESOLVED', 'FIRING']);
-    await live.close();
+    const silence = await signalLossAcrossReadmission(app, 'dis-3');
     await app.mutate(SetAlertRuleEnabledDocument, { id: silence.id, enabled: false });
   });
 
@@ -1102,16 +1111,7 @@ describe.each(primaryBackends)('signal loss of a readmitted patient on $name', (
     const app = await startTestApp(backend, { env: { ALERT_CHECK_INTERVAL: '1s' } });
     try {
       await app.mutate(RegisterSourcesDocument, { sources: patients('back-1') });
-      const silence = (await app.mutate(CreateAlertRuleDocument, { input: { name: 'Bed back-1 silent', kind: 'NO_DATA', sourceIds: ['back-1'], expectedInterval: '1s' } })).createAlertRule;
-      const live = await app.subscribeWs(LiveAlertsDocument, { ruleIds: [silence.id] });
-      const kindsSoFar = () => kinds(events(live));
-      await live.results.until(() => kindsSoFar().length === 1, 'signal lost', 10_000);
-      await app.mutate(RetireSourcesDocument, { ids: ['back-1'] });
-      await live.results.until(() => kindsSoFar().length === 2, 'resolved by the discharge');
-      await app.mutate(RegisterSourcesDocument, { sources: patients('back-1') });
-      await live.results.until(() => kindsSoFar().length === 3, 'signal lost again within seconds of the readmission', 10_000);
-      expect(kindsSoFar()).toEqual(['FIRING', 'RESOLVED', 'FIRING']);
-      await live.close();
+      await signalLossAcrossReadmission(app, 'back-1');
     } finally {
       await app.close();
     }
