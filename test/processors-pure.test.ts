@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { deepFreeze, END_OF_TIME, runPure as run } from './support/pure-runtime.js';
+import { deepFreeze, END_OF_TIME, runPure as run, type Kept } from './support/pure-runtime.js';
 import type { Output, Processor } from '../src/processors/processor.js';
 import { bucketStart, WINDOW_ORIGIN, type Point, type Trade } from '../src/processors/series.js';
 import { addOhlcv, addStats, createOhlcv, createStats, extractOhlcv, extractStats, mergeOhlcv, mergeStats } from '../src/processors/accumulators.js';
@@ -26,6 +26,11 @@ function startsHolding(time: number, { sizeMs, hopMs }: WindowSpec): number[] {
     if (start <= time && time < start + sizeMs) starts.push(start);
   }
   return starts;
+}
+
+/** The windows holding a kept event that take it: all of them, or for an event behind the watermark those ending after it. */
+function startsTaking({ event, behind }: Kept<{ time: number }>, spec: WindowSpec): number[] {
+  return startsHolding(event.time, spec).filter((start) => behind === undefined || start + spec.sizeMs > behind);
 }
 
 function groupBy<T>(items: T[], keysOf: (item: T) => string[]): Map<string, T[]> {
@@ -120,13 +125,14 @@ const SPECS: WindowSpec[] = [
 ];
 
 /** Brute force over the whole set: every window of every spec that holds a point. */
-function expectWindowsMatchReference(out: WindowAggregate[], kept: Point[]) {
+function expectWindowsMatchReference(out: WindowAggregate[], taken: Kept<Point>[]) {
   const closed = closedOnce(out);
-  const groups = groupBy(kept, (p) => SPECS.flatMap((spec) => startsHolding(p.time, spec).map((start) => `${seriesKey(p)}\u0000${spec.sizeMs}\u0000${spec.hopMs}\u0000${start}`)));
+  const groups = groupBy(taken, (k) => SPECS.flatMap((spec) => startsTaking(k, spec).map((start) => `${seriesKey(k.event)}\u0000${spec.sizeMs}\u0000${spec.hopMs}\u0000${start}`)));
   expect([...closed.keys()].sort()).toEqual([...groups.keys()].sort());
   const actual: WindowAggregate[] = [];
   const expected: WindowAggregate[] = [];
-  for (const [id, members] of groups) {
+  for (const [id, taken] of groups) {
+    const members = taken.map((k) => k.event);
     const byTime = [...members].sort((a, b) => a.time - b.time);
     const values = members.map((p) => p.value);
     const mean = sum(values) / values.length;
@@ -152,19 +158,19 @@ describe('windows processor', () => {
   it('closes every window with data once, equal to a brute-force reference, whatever the arrival order', () => {
     fc.assert(
       fc.property(points, (stream) => {
-        const { out, kept } = run(windows, seriesKey, stream);
-        expect(kept).toHaveLength(stream.length);
-        expectWindowsMatchReference(out, kept);
+        const { out, taken } = run(windows, seriesKey, stream);
+        expect(taken).toHaveLength(stream.length);
+        expectWindowsMatchReference(out, taken);
       }),
       { numRuns: 150 },
     );
   });
 
-  it('with watermarks along the way and late events dropped, closed windows equal the reference over the kept events', () => {
+  it('with watermarks along the way, closed windows equal the reference: an event behind the watermark only in the windows still open', () => {
     fc.assert(
       fc.property(points, watermarks, (stream, plan) => {
-        const { out, kept } = run(windows, seriesKey, stream, plan);
-        expectWindowsMatchReference(out, kept);
+        const { out, taken } = run(windows, seriesKey, stream, plan);
+        expectWindowsMatchReference(out, taken);
       }),
       { numRuns: 150 },
     );
@@ -261,13 +267,14 @@ const trades = fc
       .map((cursors) => raw.map((t, i): Trade => ({ symbol: t.symbol, time: t0 + t.offset, price: t.price, size: t.size, cursor: String(cursors[i]) }))),
   );
 
-function expectCandlesMatchReference(out: Candle[], kept: Trade[]) {
+function expectCandlesMatchReference(out: Candle[], taken: Kept<Trade>[]) {
   const closed = closedOnce(out);
-  const groups = groupBy(kept, (t) => INTERVALS.flatMap((interval) => startsHolding(t.time, { sizeMs: interval, hopMs: interval }).map((start) => `${t.symbol}\u0000${interval}\u0000${start}`)));
+  const groups = groupBy(taken, (k) => INTERVALS.flatMap((interval) => startsTaking(k, { sizeMs: interval, hopMs: interval }).map((start) => `${k.event.symbol}\u0000${interval}\u0000${start}`)));
   expect([...closed.keys()].sort()).toEqual([...groups.keys()].sort());
   const actual: Candle[] = [];
   const expected: Candle[] = [];
-  for (const [id, members] of groups) {
+  for (const [id, taken] of groups) {
+    const members = taken.map((k) => k.event);
     const ordered = [...members].sort(cursorOrder);
     const prices = members.map((t) => t.price);
     const volume = sum(members.map((t) => t.size));
@@ -291,8 +298,8 @@ describe('candles processor', () => {
   it('closes OHLCV + VWAP candles equal to a reference, ties on time broken by cursor', () => {
     fc.assert(
       fc.property(trades, watermarks, (stream, plan) => {
-        const { out, kept } = run(candles, (t) => t.symbol, stream, plan);
-        expectCandlesMatchReference(out, kept);
+        const { out, taken } = run(candles, (t) => t.symbol, stream, plan);
+        expectCandlesMatchReference(out, taken);
       }),
       { numRuns: 150 },
     );

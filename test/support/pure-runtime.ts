@@ -39,11 +39,19 @@ export interface Plan {
   checkpointAt?: number;
 }
 
+/** An event the stand-in gave the processor, and the watermark it came behind (undefined: on time). */
+export interface Kept<In> {
+  event: In;
+  behind?: number;
+}
+
 /**
  * What the runtime does around a processor: one state per key, a watermark of
- * max event time minus lateness, events older than it dropped, a final
- * watermark. Asserts that every state and output survives JSON unchanged, and
- * freezes each state and event so that a processor mutating its input throws.
+ * max event time minus lateness, an event older than it given (with `behind`)
+ * only to a processor with openUntil while an output holding it is open and
+ * dropped otherwise, a final watermark. Asserts that every state and output
+ * survives JSON unchanged, and freezes each state and event so that a
+ * processor mutating its input throws.
  */
 export function runPure<S, In extends { time: number }, Out extends Output>(
   processor: Processor<S, In, Out>,
@@ -53,7 +61,7 @@ export function runPure<S, In extends { time: number }, Out extends Output>(
 ) {
   let states = new Map<string, S>();
   const out: Out[] = [];
-  const kept: In[] = [];
+  const taken: Kept<In>[] = [];
   let watermark = -Infinity;
   let maxTime = -Infinity;
   const keep = (key: string, step: { state: S; out: Out[] }) => {
@@ -72,13 +80,14 @@ export function runPure<S, In extends { time: number }, Out extends Output>(
       expect(restored).toStrictEqual(states);
       states = restored;
     }
-    if (event.time < watermark) return;
-    kept.push(event);
+    const behind = event.time < watermark ? watermark : undefined;
+    if (behind !== undefined && !(processor.openUntil && processor.openUntil(event.time) > behind)) return;
+    taken.push({ event, behind });
     const key = keyOf(event);
-    keep(key, processor.onEvent(states.get(key) ?? processor.init(key), deepFreeze({ ...event })));
+    keep(key, processor.onEvent(states.get(key) ?? processor.init(key), deepFreeze({ ...event }), behind));
     maxTime = Math.max(maxTime, event.time);
     if (plan.watermarkAfter?.[i]) advance(maxTime - (plan.lateness ?? 0));
   });
   advance(END_OF_TIME);
-  return { out, kept, states };
+  return { out, kept: taken.map((k) => k.event), taken, states };
 }
