@@ -377,12 +377,15 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     const now = Date.now() - 1_000;
     const at = (metric: string, value: number, time: number) => ({ sourceId: 'ward-a8', metric, value, time: iso(time) });
     // The monitor's vitals now; the temperature charted by hand 3 hours before.
-    await ingest(app, [at('temperature', 37.2, now - 3 * 3_600_000), ...Object.entries({ resp_rate: 16, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0 }).map(([m, v]) => at(m, v, now))]);
+    await ingest(app, [at('temperature', 37.2, now - 3 * 3_600_000), ...Object.entries({ resp_rate: 22, spo2: 97, bp_systolic: 120, heart_rate: 75, consciousness: 0 }).map(([m, v]) => at(m, v, now))]);
     await app.settle();
     const page = await open(`${app.url}/#/patient/ward-a8`);
     const measured = (metric: string) => page.locator(`.news2-detail tr[data-metric="${metric}"] td.measured`).textContent();
     await poll(() => measured('temperature'), 10_000).toMatch(/^\d\d:\d\d:\d\d \(3 h 0 min before\)$/);
     expect(await measured('heart_rate')).toMatch(/^\d\d:\d\d:\d\d$/);
+    // A parameter that scores (respiratory rate 22: 2) stands out by its score, not by when it was measured.
+    const weight = (metric: string, cell: string) => page.locator(`.news2-detail tr[data-metric="${metric}"] td.${cell}`).evaluate((td) => getComputedStyle(td).fontWeight);
+    expect([await weight('resp_rate', 'score'), await weight('resp_rate', 'measured'), await weight('heart_rate', 'score')]).toEqual(['700', '400', '400']);
     expect(pageErrors).toEqual([]);
   });
 

@@ -141,7 +141,7 @@ export function patientView(root: HTMLElement, id: string): () => void {
               { 'data-score': p.score, 'data-metric': p.metric },
               h('th', { scope: 'row' }, METRIC_NAMES[p.metric] ?? p.metric),
               h('td', {}, formatValue(p.value, p.metric === 'temperature' ? 1 : 0)),
-              h('td', {}, String(p.score)),
+              h('td', { class: 'score' }, String(p.score)),
               h('td', { class: 'measured', title: p.time ? formatDateTime(p.time) : undefined }, p.time ? measured(p.time, n.time) : '–'),
             ),
           ),
