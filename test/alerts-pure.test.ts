@@ -205,6 +205,20 @@ describe('threshold rule', () => {
     expect(out[2]!.message).toBe('avg heart_rate over 5m 94.2 < 95: cleared after 10m');
   });
 
+  it('says how long a breach held in whole seconds, short of the rule\'s `for` where it fell short', () => {
+    // A monitor's timestamps carry milliseconds: readings 1.012 s apart.
+    const SPO2: AlertRule = { id: 'spo2', kind: 'THRESHOLD', sourceIds: null, metric: 'spo2', aggregate: 'LAST', windowMs: 0, above: null, below: 90, forMs: MINUTE, clear: null, severity: 'CRITICAL' };
+    const values = [...Array.from({ length: 50 }, () => 88), 95, ...Array.from({ length: 70 }, () => 87), 96];
+    const { out } = runAlerts(series('spo2', T0, 1_012, values).map(withRules([SPO2])));
+    expect(out.map((t) => `${t.kind}: ${t.message}`)).toEqual([
+      'PENDING: spo2 88 < 90, fires if it lasts 1m',
+      'RESOLVED: spo2 95 back within limits after 50s of 1m: cancelled', // 50.6 s
+      'PENDING: spo2 87 < 90, fires if it lasts 1m',
+      'FIRING: spo2 87 < 90 for 1m', // 60.7 s
+      'RESOLVED: spo2 96 > 90: cleared after 1m10s', // 70.8 s
+    ]);
+  });
+
   it('counts a breach from its first reading in time, whatever order the readings arrive in (LAST)', () => {
     const RR: AlertRule = { id: 'rr', kind: 'THRESHOLD', sourceIds: null, metric: 'resp_rate', aggregate: 'LAST', windowMs: 0, above: 30, below: null, forMs: 30 * SECOND, clear: null, severity: 'HIGH' };
     const rr = (seconds: number, value: number) => point('resp_rate', T0 + seconds * SECOND, value);

@@ -297,7 +297,7 @@ function waitedOut(rs: RuleState, rule: AlertRule, point: Point, out: AlertTrans
   if (clearFor < (rule.clearAfterMs ?? 0)) return rs;
   const { clearingSince: _, ...resolved } = episode;
   const what = rs.metric ?? 'NEWS2';
-  out.push(transition(rs, resolved, 'RESOLVED', time, point, `${what} clear for ${duration(clearFor)} with no reading against it (the patient's other readings went on): resolved`));
+  out.push(transition(rs, resolved, 'RESOLVED', time, point, `${what} clear for ${span(clearFor)} with no reading against it (the patient's other readings went on): resolved`));
   return { ...rs, clock: time, episode: null };
 }
 
@@ -353,7 +353,7 @@ function advance(rs: RuleState, rule: AlertRule, evaluation: Evaluation, time: n
         const clearAfterMs = waits ? (rule.clearAfterMs ?? 0) : 0;
         const clearFor = time - (clearingSince ?? time);
         if (clearFor >= clearAfterMs) {
-          emit(episode, 'RESOLVED', `${describe('RESOLVED', side, elapsed)}${clearAfterMs > 0 ? ` (clear for ${duration(clearFor)})` : ''}`);
+          emit(episode, 'RESOLVED', `${describe('RESOLVED', side, elapsed)}${clearAfterMs > 0 ? ` (clear for ${span(clearFor)})` : ''}`);
           episode = null;
         } else {
           // Nothing is sent while it waits: a wavering value would otherwise flood the ward with transitions.
@@ -458,15 +458,15 @@ function evaluateThreshold(rule: Extract<AlertRule, { kind: 'THRESHOLD' }>, wind
         case 'PENDING':
           return `${subject} ${condition(side)}, fires if it lasts ${duration(rule.forMs)}`;
         case 'FIRING':
-          return `${subject} ${condition(side)}${elapsedMs > 0 ? ` for ${duration(elapsedMs)}` : ''}`;
+          return `${subject} ${condition(side)}${elapsedMs > 0 ? ` for ${span(elapsedMs)}` : ''}`;
         case 'UPDATED':
-          return `${subject} ${num(value)}, firing for ${duration(elapsedMs)}, severity now ${rule.severity}`;
+          return `${subject} ${num(value)}, firing for ${span(elapsedMs)}, severity now ${rule.severity}`;
         case 'RESOLVED': {
           const level = clearLevel(side);
-          return `${subject} ${num(value)}${level === null ? '' : ` ${side === 'above' ? '<' : '>'} ${num(level)}`}: cleared after ${duration(elapsedMs)}`;
+          return `${subject} ${num(value)}${level === null ? '' : ` ${side === 'above' ? '<' : '>'} ${num(level)}`}: cleared after ${span(elapsedMs)}`;
         }
         case 'CANCELLED':
-          return `${subject} ${num(value)} back within limits after ${duration(elapsedMs)} of ${duration(rule.forMs)}: cancelled`;
+          return `${subject} ${num(value)} back within limits after ${span(elapsedMs)} of ${duration(rule.forMs)}: cancelled`;
       }
     },
   };
@@ -495,13 +495,13 @@ function evaluateRateOfChange(rule: Extract<AlertRule, { kind: 'RATE_OF_CHANGE' 
         case 'PENDING':
           return `${change(episodeSide)}, fires if it lasts ${duration(rule.forMs)}`;
         case 'FIRING':
-          return `${change(episodeSide)}${elapsedMs > 0 ? ` for ${duration(elapsedMs)}` : ''}`;
+          return `${change(episodeSide)}${elapsedMs > 0 ? ` for ${span(elapsedMs)}` : ''}`;
         case 'UPDATED':
-          return `${change(episodeSide)}, firing for ${duration(elapsedMs)}, severity now ${rule.severity}`;
+          return `${change(episodeSide)}, firing for ${span(elapsedMs)}, severity now ${rule.severity}`;
         case 'RESOLVED':
-          return `${change(episodeSide)}: cleared after ${duration(elapsedMs)}`;
+          return `${change(episodeSide)}: cleared after ${span(elapsedMs)}`;
         case 'CANCELLED':
-          return `${change(episodeSide)}, within limits after ${duration(elapsedMs)} of ${duration(rule.forMs)}: cancelled`;
+          return `${change(episodeSide)}, within limits after ${span(elapsedMs)} of ${duration(rule.forMs)}: cancelled`;
       }
     },
   };
@@ -532,6 +532,15 @@ function evaluateNews2(result: News2Result): Evaluation {
 /** A value for a message: at most two decimals. */
 function num(value: number): string {
   return String(Math.round(value * 100) / 100 + 0);
+}
+
+/**
+ * A measured span for a message, in whole seconds from a second up: readings' timestamps carry milliseconds, and
+ * "firing for 1m59s988ms" read as noise on a ward. Floored, so a span never reads as long as a rule's `for` (whole
+ * seconds) it fell short of.
+ */
+function span(ms: number): string {
+  return duration(ms < 1_000 ? ms : Math.floor(ms / 1_000) * 1_000);
 }
 
 /** A duration for a message: 5m, 1h30m, 45s, 250ms. */
