@@ -230,7 +230,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     const nurse = await open(`${app.url}/#/alerts`);
     const other = await open(`${app.url}/#/alerts`);
     await Promise.all([nurse, other].map((p) => poll(() => text(p, '#connection')).toContain('Live')));
-    await ingest(app, [{ sourceId: 'ward-a2', metric: 'heart_rate', value: 150, time: iso(Date.now()) }]);
+    await ingest(app, [{ sourceId: 'ward-a2', metric: 'heart_rate', value: 150.256, time: iso(Date.now()) }]);
 
     const firing = (page: Page) => page.locator('tr.alert-row[data-state="FIRING"]', { hasText: 'ward-a2' });
     await Promise.all([nurse, other].map((p) => poll(() => firing(p).count(), 10_000).toBe(1)));
@@ -249,6 +249,8 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     // History of the alert: its transitions, the acknowledgement last.
     await firing(other).getByRole('button', { name: /^History of alert on / }).click();
     await poll(() => other.locator('ol.transitions').textContent()).toMatch(/firing.*acknowledged.*by Nurse Ratched/s);
+    // Its value as the message gives it, to two decimals.
+    expect(await other.locator('ol.transitions li').first().textContent()).toContain(' · HIGH · value 150.26 · heart_rate 150.26 > 140');
 
     // On the wall the patient's tile carries the alert: state attribute for the colour, and words.
     await other.goto(`${app.url}/#/`);

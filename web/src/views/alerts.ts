@@ -150,7 +150,7 @@ class AlertRow {
           'ol',
           { class: 'transitions', 'aria-label': 'Transitions, oldest first' },
           ...transitions.map((t) =>
-            h('li', {}, h('strong', {}, t.kind.toLowerCase()), ` · ${formatDateTime(t.at)} · ${t.severity}`, t.value !== null ? ` · value ${t.value}` : '', t.actor ? ` · by ${t.actor}` : '', ` · ${t.message}`),
+            h('li', {}, h('strong', {}, t.kind.toLowerCase()), ` · ${formatDateTime(t.at)} · ${t.severity}`, t.value !== null ? ` · value ${Math.round(t.value * 100) / 100}` : '', t.actor ? ` · by ${t.actor}` : '', ` · ${t.message}`),
           ),
         ),
       );
