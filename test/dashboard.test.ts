@@ -139,6 +139,15 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     expect(await tile(page, 'ward-a1').getAttribute('data-state')).toBe('ok');
     expect(await tile(page, 'ward-a1').locator('.tile-alert').textContent()).toContain('No open alerts');
 
+    // The filter, by name or bed: a tile's own display style had kept every tile in view whatever it said.
+    const inView = async () => (await page.locator('li.tile:visible').evaluateAll((tiles) => tiles.map((t) => t.getAttribute('data-source')))).filter((id) => id?.startsWith('ward-a'));
+    await page.locator('#wall-filter').fill('hopper');
+    await poll(inView).toEqual(['ward-a3']);
+    await page.locator('#wall-filter').fill('WARD-A2');
+    await poll(inView).toEqual(['ward-a2']);
+    await page.locator('#wall-filter').fill('');
+    await poll(inView).toEqual(['ward-a1', 'ward-a2', 'ward-a3']);
+
     // Keyboard: each tile's name is a link; arrow keys move between tiles; Enter opens the patient.
     await tile(page, 'ward-a1').locator('a.tile-name').focus();
     await page.keyboard.press('ArrowRight');
