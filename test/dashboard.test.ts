@@ -145,8 +145,11 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     await poll(inView).toEqual(['ward-a3']);
     await page.locator('#wall-filter').fill('WARD-A2');
     await poll(inView).toEqual(['ward-a2']);
+    await page.locator('#wall-filter').fill('nobody');
+    await poll(() => page.locator('p.empty:visible').textContent()).toBe('No patient\'s bed or name contains “nobody”.');
     await page.locator('#wall-filter').fill('');
     await poll(inView).toEqual(['ward-a1', 'ward-a2', 'ward-a3']);
+    expect(await page.locator('p.empty:visible').count()).toBe(0);
 
     // Keyboard: each tile's name is a link; arrow keys move between tiles; Enter opens the patient.
     await tile(page, 'ward-a1').locator('a.tile-name').focus();

@@ -152,6 +152,7 @@ export function wallView(root: HTMLElement): () => void {
   const list = h('ul', { class: 'wall', 'aria-label': 'Patients' });
   const emptyText = ['No patients yet. Register sources of kind PATIENT (', h('code', {}, 'npm run simulate'), ' does) and they appear here.'];
   const empty = h('p', { class: 'empty', hidden: true }, ...emptyText);
+  const noMatch = h('p', { class: 'empty', role: 'status', hidden: true });
   const search = h('input', { id: 'wall-filter', type: 'search', placeholder: 'bed or name', autocomplete: 'off' });
   const sortSelect = h(
     'select',
@@ -186,12 +187,19 @@ export function wallView(root: HTMLElement): () => void {
       h('span', { class: 'legend-item' }, 'Arrow keys move between patients; Enter opens one.'),
     ),
     empty,
+    noMatch,
     list,
   );
 
   const applyFilter = (tile: Tile, source: SourceState) => {
     const visible = !filter || source.id.toLowerCase().includes(filter) || source.name.toLowerCase().includes(filter);
     if (tile.el.hidden === visible) tile.el.hidden = !visible;
+  };
+  /** Says so when the filter hides every patient, rather than leaving an empty wall. */
+  const showNoMatch = () => {
+    const none = filter !== '' && tiles.size > 0 && [...tiles.values()].every((t) => t.el.hidden);
+    noMatch.hidden = !none;
+    if (none) noMatch.textContent = `No patient's bed or name contains “${search.value.trim()}”.`;
   };
 
   let lastOrder = '';
@@ -229,6 +237,7 @@ export function wallView(root: HTMLElement): () => void {
       empty.hidden = false;
       empty.replaceChildren(`Cannot load patients: ${store.loadError}. Retrying…`);
     } else empty.replaceChildren(...emptyText);
+    showNoMatch();
     updateSummary();
   };
 
@@ -276,6 +285,7 @@ export function wallView(root: HTMLElement): () => void {
   search.addEventListener('input', () => {
     filter = search.value.trim().toLowerCase();
     for (const [id, tile] of tiles) applyFilter(tile, store.sources.get(id)!);
+    showNoMatch();
   });
   sortSelect.addEventListener('change', () => {
     sort = sortSelect.value as typeof sort;
