@@ -203,7 +203,12 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
   });
 
   it('forms a candle in place, closes it, and switches interval', async () => {
+    // An instrument that last traded ten minutes ago has traded: not lately, at 1 s candles.
+    await app.mutate(IngestTradesDocument, { trades: [{ symbol: 'DASH-OLD', time: iso(Date.now() - 600_000), price: 50, size: 1 }] });
+    await app.settle();
     const page = await open(`${app.url}/#/markets`);
+    const old = page.locator('section.symbol-card[data-symbol="DASH-OLD"] .candle-last');
+    await poll(() => old.textContent(), 10_000).toBe('No trades in the last 90 s');
     await poll(() => text(page, '#connection')).toContain('Live');
     await poll(() => page.locator('input#iv-1s').isChecked()).toBe(true);
     // Two minutes back, so the trade that closes the candle (62 s later) is still in the past: a series' clock
@@ -231,6 +236,8 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     await page.locator('label[for="iv-1m"]').click();
     const minute = Math.floor(t0 / 60_000) * 60_000;
     await poll(() => card.locator(`tr[data-start="${iso(minute)}"]`).count(), 10_000).toBeGreaterThan(0);
+    // (Forming still: its series' watermark has not passed it, with no trade since.)
+    await poll(() => old.textContent()).toMatch(/^Forming 1 min candle from .*, volume 1, 1 trade$/);
     await shot(page, 'markets-1m');
     expect(pageErrors).toEqual([]);
   });

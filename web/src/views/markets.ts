@@ -16,6 +16,8 @@ const SHOWN = 90;
 
 const price = (v: number) => (Math.abs(v) < 10 ? v.toFixed(4) : v.toFixed(2));
 const volume = (v: number) => v.toLocaleString(undefined, { maximumFractionDigits: 2 });
+/** What the chart spans, in one unit: 90 s, 90 min, 7.5 h, 90 h. */
+const span = (seconds: number) => (seconds < 120 ? `${seconds} s` : seconds < 7_200 ? `${seconds / 60} min` : `${seconds / 3_600} h`);
 
 class SymbolCard {
   readonly el: HTMLElement;
@@ -77,6 +79,9 @@ class SymbolCard {
       const first = candles[0]!;
       const pct = ((newest.close - first.open) / first.open) * 100;
       this.change.set(`${price(newest.close)} ${pct >= 0 ? '▲ +' : '▼ '}${pct.toFixed(2)}%`);
+    } else {
+      // The chart spans the last SHOWN intervals: an instrument that traded before them has traded, just not lately.
+      this.last.set(`No trades in the last ${span(SHOWN * this.interval.seconds)}`);
     }
     this.rows.replaceChildren(
       ...candles
