@@ -23,7 +23,8 @@ function timeTicks(_u: uPlot, splits: number[], _axis: number, _space: number, i
 
 export function axes(yLabel?: string, yScale = 'y'): uPlot.Axis[] {
   return [
-    { stroke: AXIS_STROKE, grid: GRID, ticks: GRID, values: timeTicks },
+    // space: a tick label with seconds (21:28:45) is ~60 px wide; uPlot's default 50 ran neighbours together.
+    { stroke: AXIS_STROKE, grid: GRID, ticks: GRID, values: timeTicks, space: 72 },
     { stroke: AXIS_STROKE, grid: GRID, ticks: GRID, scale: yScale, label: yLabel, labelSize: yLabel ? 18 : 0, size: 52 },
   ];
 }
