@@ -286,7 +286,9 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     // Same-origin only: no other web page may read answers from this server through a visitor's browser.
     cors: false,
     renderGraphiQL,
-    graphiql: { title: 'Vigil: live telemetry API', subscriptionsProtocol: 'WS' },
+    // Subscriptions over SSE: a request that carries the Headers tab's key. Over graphql-ws GraphiQL put no key in
+    // connection_init, and a browser sets no header on a WebSocket, so on a server with keys they were refused.
+    graphiql: { title: 'Vigil: live telemetry API', subscriptionsProtocol: 'SSE' },
     maskedErrors: { maskError, errorMessage: UNEXPECTED_ERROR },
     logging: {
       debug: (...args) => log.debug(yogaLine(args)),

@@ -591,6 +591,34 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     }
   }, 60_000);
 
+  it("runs a subscription in GraphiQL on a server that requires keys, with the key in GraphiQL's Headers tab", async () => {
+    const keyed = await startTestApp(embedded, { env: { AUTH: 'on', PROCESSORS: 'off' } });
+    try {
+      const { db } = keyed.server.services.database;
+      const { key } = await createApiKey(db, { tenantId: 'graphiql', role: 'admin', name: 'GraphiQL', expiresAt: null, createdBy: 'test' }, { createTenant: '' });
+      const call = gql(`${keyed.url}/graphql`);
+      await call(key, 'mutation { registerSources(sources: [{ id: "giql-1", kind: PATIENT, name: "GraphiQL patient" }]) { id } }');
+      const { body } = await call(key, 'mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) { accepted } }', { r: [{ sourceId: 'giql-1', metric: 'heart_rate', value: 71, time: iso(Date.now()) }] });
+      expect(body.data.ingestReadings.accepted).toBe(1);
+      // GraphiQL keeps its Headers tab in local storage. A browser sets no header on a WebSocket's upgrade, and
+      // GraphiQL put none in graphql-ws's connection_init: its subscriptions were refused and it spun for good.
+      const page = await open(`${keyed.url}/graphql`, {
+        prepare: (context) => context.addInitScript((k) => localStorage.setItem('graphiql:headers', JSON.stringify({ Authorization: `Bearer ${k}` })), key),
+      });
+      await page.locator('.graphiql-query-editor').click();
+      await page.keyboard.press('Control+A');
+      await page.keyboard.press('Delete');
+      // The editor closes brackets itself.
+      await page.keyboard.type('subscription { readings(sourceIds: ["giql-1"], after: "0") { sourceId value ');
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Control+Enter');
+      await poll(async () => (await page.locator('.graphiql-response').textContent())?.replace(/\s+/g, ' '), 10_000).toContain('"readings": [ { "sourceId": "giql-1", "value": 71 } ]');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await keyed.close();
+    }
+  }, 60_000);
+
   it('shows every open alert on the wall, more than a page of them: the oldest, most overdue ones too', async () => {
     const ward = await startTestApp(embedded, { env: { PROCESSORS: 'off' } });
     let opened: Page | undefined;
