@@ -63,6 +63,7 @@ import { memoryCounter, RateLimiter } from './auth/rate-limit.js';
 import { TenantScope } from './auth/tenant-scope.js';
 import { AppError } from './errors.js';
 import { serveDashboard } from './transport/dashboard.js';
+import { GRAPHIQL_EXAMPLE } from './transport/graphiql-example.js';
 import { requestIdOf } from './transport/request-id.js';
 import { createMaskError, useRequestIdOnErrors, UNEXPECTED_ERROR } from './transport/mask-error.js';
 import { useNotAcceptableExplained } from './transport/not-acceptable.js';
@@ -288,7 +289,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     renderGraphiQL,
     // Subscriptions over SSE: a request that carries the Headers tab's key. Over graphql-ws GraphiQL put no key in
     // connection_init, and a browser sets no header on a WebSocket, so on a server with keys they were refused.
-    graphiql: { title: 'Vigil: live telemetry API', subscriptionsProtocol: 'SSE' },
+    graphiql: { title: 'Vigil: live telemetry API', subscriptionsProtocol: 'SSE', defaultQuery: GRAPHIQL_EXAMPLE },
     maskedErrors: { maskError, errorMessage: UNEXPECTED_ERROR },
     logging: {
       debug: (...args) => log.debug(yogaLine(args)),
