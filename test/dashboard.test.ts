@@ -611,6 +611,8 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
       // The editor closes brackets itself.
       await page.keyboard.type('subscription { readings(sourceIds: ["giql-1"], after: "0") { sourceId value ');
       await page.keyboard.press('Escape');
+      // As a person would, not within GraphiQL's debounce of an edit (it names the operation to run from the text).
+      await page.waitForTimeout(1_000);
       await page.keyboard.press('Control+Enter');
       await poll(async () => (await page.locator('.graphiql-response').textContent())?.replace(/\s+/g, ' '), 10_000).toContain('"readings": [ { "sourceId": "giql-1", "value": 71 } ]');
       expect(pageErrors).toEqual([]);
