@@ -65,6 +65,17 @@ export function useSseEventIds(
             await iterator.return?.();
           },
         });
+        // A client that hung up while its subscription was set up (its key checked, its resume point read) is gone
+        // before the stream reaches Node's response: whatwg-node then never reads or cancels it, and the feed kept
+        // the subscription, buffering for nobody, and its ping timer, for good. Node's response tells (the request's
+        // signal does not: it is made after the key check, and misses a close heard before it).
+        const release = () => {
+          clearInterval(ping);
+          void iterator.return?.();
+        };
+        if (response ? response.closed : request.signal.aborted) release();
+        else if (response) response.once('close', release);
+        else request.signal.addEventListener('abort', release, { once: true });
         return new fetchAPI.Response(events, {
           status: 200,
           headers: {
