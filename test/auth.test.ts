@@ -412,6 +412,48 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     }
   });
 
+  it("judges a read key's replay by where its own begins: another tenant's older reading or alert transition does not refuse it", async () => {
+    const [{ cursor, seq }] = (await app.sql<{ cursor: string; seq: string }>(
+      sql`select (select last::text from stream_offsets where stream = 'readings') as cursor, (select coalesce(max(seq), 0)::text from alert_transitions) as seq`,
+    )) as [{ cursor: string; seq: string }];
+    const ingest = (tenant: 'a' | 'b', value: number) =>
+      call(fixture[tenant].keys.ingest, 'mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) { lastCursor } }', {
+        r: [{ sourceId: TENANTS[tenant].bed, metric: 'heart_rate', time: new Date(Date.now() - 1_000).toISOString(), value }],
+      });
+    const acknowledge = (tenant: 'a' | 'b') =>
+      call(fixture[tenant].keys.read, 'mutation($id: ID!) { acknowledgeAlert(id: $id, by: "nurse") { id } }', { id: fixture[tenant].alertId });
+    // B's reading and transition first, stored two hours ago as far as the replay limit can tell; then A's, now.
+    const bReading = (await ingest('b', 71)).body.data.ingestReadings.lastCursor as string;
+    expect((await acknowledge('b')).body.errors).toBeUndefined();
+    const [{ bSeq }] = (await app.sql<{ bSeq: string }>(sql`select max(seq)::text as "bSeq" from alert_transitions`)) as [{ bSeq: string }];
+    await app.sql(sql`update readings set received_at = received_at - interval '2 hours' where seq = ${bReading}::int8`);
+    await app.sql(sql`update alert_transitions set at = at - interval '2 hours' where seq = ${bSeq}::int8`);
+    try {
+      const aReading = (await ingest('a', 72)).body.data.ingestReadings.lastCursor as string;
+      expect((await acknowledge('a')).body.errors).toBeUndefined();
+      // A phone of A's that was away a moment misses nothing: before, both were refused FORBIDDEN, naming a
+      // resumeAfter past A's own reading and transition, which following it would have lost.
+      const reader = await openWs(app.url, fixture.a.keys.read);
+      const readings = reader.subscribe(`subscription { readings(after: "${cursor}") { cursor } }`);
+      const alerts = reader.subscribe(`subscription { alerts(after: "${seq}") { seq kind alert { sourceId } } }`);
+      // Its filters too, as the replay applies them (on the alert after the transition).
+      const filtered = reader.subscribe(
+        `subscription { alerts(after: "${seq}", sourceIds: ["${TENANTS.a.bed}"], ruleIds: ["${fixture.a.ruleId}"], states: [FIRING], severities: [LOW, MEDIUM, HIGH, CRITICAL]) { seq kind alert { sourceId } } }`,
+      );
+      const replays = [readings, alerts, filtered];
+      await waitFor(() => replays.every((r) => r.results.length > 0) || replays.some((r) => r.errors.length > 0), 'the replays');
+      expect(replays.flatMap((r) => r.errors)).toEqual([]);
+      expect((readings.results[0] as { data: { readings: { cursor: string }[] } }).data.readings.map((r) => r.cursor)).toEqual([aReading]);
+      for (const replay of [alerts, filtered]) {
+        expect((replay.results[0] as { data: { alerts: unknown[] } }).data.alerts).toEqual([expect.objectContaining({ kind: 'ACKNOWLEDGED', alert: { sourceId: TENANTS.a.bed } })]);
+      }
+      await reader.close();
+    } finally {
+      await app.sql(sql`update readings set received_at = received_at + interval '2 hours' where seq = ${bReading}::int8`);
+      await app.sql(sql`update alert_transitions set at = at + interval '2 hours' where seq = ${bSeq}::int8`);
+    }
+  });
+
   it("lists a late trade of a symbol holding a \"/\" to the symbol's tenant, not to the tenant of a source named like the text before it", async () => {
     const trade = (seconds: number, tradeId: string) => ({ symbol: 'AFX/EUR', time: at(seconds), tradeId, price: 1.1, size: 5 });
     for (const t of [trade(600, 'on-time'), trade(0, 'late')]) {

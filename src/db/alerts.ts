@@ -1,11 +1,11 @@
-import { and, asc, count, desc, eq, getTableColumns, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, getTableColumns, lt, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import { textArrayLiteral } from './array-literals.js';
 import type { StoredRule } from '../alerts/rule-params.js';
 import { ownedBy } from './sources.js';
 import { rows, type Db } from './client.js';
 import { alertRules, alerts, alertTransitions, sources, type AlertState } from './schema.js';
 import { lockUntilCommit } from './advisory-lock.js';
-import { lastSeq, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
+import { lastSeq, seqRange, type SeqOrdered } from './seq-order.js';
 
 export type AlertRow = typeof alerts.$inferSelect;
 /** A transition as its history lists it (without the alert's snapshot, which only a resuming subscription reads). */
@@ -142,8 +142,43 @@ export async function transitionsAfter(db: Db, after: bigint, upTo: bigint | nul
 
 const TRANSITIONS: SeqOrdered = { table: alertTransitions, seq: alertTransitions.seq, storedAt: alertTransitions.at };
 
-/** When the first transition after `seq` was stored; null if none. */
-export const transitionStoredAfter = (db: Db, seq: bigint): Promise<Date | null> => storedAfter(db, TRANSITIONS, seq);
+/** What an alerts subscription takes: its tenant's alerts, and of those, the filters given (on the alert after a transition). */
+export interface TransitionMatch {
+  tenantId: string;
+  sourceIds?: ReadonlySet<string>;
+  ruleIds?: ReadonlySet<string>;
+  severities?: ReadonlySet<string>;
+  states?: ReadonlySet<string>;
+}
+
+/**
+ * When the first transition after `seq` that a subscription with `match` replays was stored (transitionsAfter and
+ * the subscription's filters, on the alert as published); null if none.
+ */
+export async function transitionStoredAfter(db: Db, seq: bigint, match: TransitionMatch): Promise<Date | null> {
+  // The alert after the transition: its snapshot, or as it stands for one a node of an earlier version stored.
+  const field = (key: string, column: AnyColumn) => sql`coalesce(${alertTransitions.alert} ->> ${key}, ${column})`;
+  const among = (key: string, column: AnyColumn, values: ReadonlySet<string> | undefined) =>
+    values ? sql`${field(key, column)} = any(${sql.param([...values])}::text[])` : undefined;
+  const [row] = await db
+    .select({ at: alertTransitions.at })
+    .from(alertTransitions)
+    .leftJoin(alerts, and(sql`${alertTransitions.alert} is null`, eq(alerts.id, alertTransitions.alertId)))
+    .where(
+      and(
+        seqRange(alertTransitions.seq, seq, null),
+        sql`${alertTransitions.alert} is distinct from ${NOT_PUBLISHED}`,
+        ownedBy(field('sourceId', alerts.sourceId), match.tenantId),
+        among('sourceId', alerts.sourceId, match.sourceIds),
+        among('ruleId', alerts.ruleId, match.ruleIds),
+        among('severity', alerts.severity, match.severities),
+        among('state', alerts.state, match.states),
+      ),
+    )
+    .orderBy(asc(alertTransitions.seq))
+    .limit(1);
+  return row?.at ?? null;
+}
 
 /** The seq of the last transition stored (0 if none). */
 export const lastTransitionSeq = (db: Db): Promise<bigint> => lastSeq(db, TRANSITIONS);

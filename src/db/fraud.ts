@@ -1,4 +1,4 @@
-import { and, asc, desc, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, inArray, lt, sql } from 'drizzle-orm';
 import type { FraudSignal } from '../processors/fraud.js';
 import type { Db } from './client.js';
 import { fraudSignals } from './schema.js';
@@ -110,8 +110,22 @@ export async function fraudSignalsAfter(db: Db, after: bigint, upTo: bigint | nu
 
 const SIGNALS: SeqOrdered = { table: fraudSignals, seq: fraudSignals.seq, storedAt: fraudSignals.updatedAt };
 
-/** When the first signal raised or changed after `seq` was stored; null if none. */
-export const signalStoredAfter = (db: Db, seq: bigint): Promise<Date | null> => storedAfter(db, SIGNALS, seq);
+/** When the first of the tenant's signals (of `kinds` and `subjects`, when given) raised or changed after `seq` was stored; null if none. */
+export const signalStoredAfter = (
+  db: Db,
+  seq: bigint,
+  filter: { tenantId: string; kinds?: ReadonlySet<string>; subjects?: ReadonlySet<string> },
+): Promise<Date | null> =>
+  storedAfter(
+    db,
+    SIGNALS,
+    seq,
+    and(
+      sql`${fraudSignals.tenantId} = ${filter.tenantId}`,
+      filter.kinds ? inArray(fraudSignals.kind, [...filter.kinds]) : undefined,
+      filter.subjects ? inArray(fraudSignals.subject, [...filter.subjects]) : undefined,
+    ),
+  );
 
 /** The seq of the signal raised or changed last (0 if none). */
 export const lastFraudSeq = (db: Db): Promise<bigint> => lastSeq(db, SIGNALS);

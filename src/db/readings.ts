@@ -121,11 +121,15 @@ export async function readingsAfter(
   return found.map(toReading);
 }
 
-/** When the first reading after `cursor` was stored (its event time, for a row from before received_at); null if none. */
-export async function readingStoredAfter(db: Executor, cursor: bigint): Promise<Date | null> {
+/**
+ * When the first reading after `cursor` that `filter` takes was stored (its event time, for a row from before
+ * received_at); null if none: where a subscription's replay with that filter begins.
+ */
+export async function readingStoredAfter(db: Executor, cursor: bigint, filter: ReadingFilter = {}): Promise<Date | null> {
   const [found] = await rows<{ at: string }>(
     db,
-    sql`select extract(epoch from coalesce(received_at, time)) * 1000 as at from readings where seq > ${cursor.toString()}::int8 order by seq limit 1`,
+    sql`select extract(epoch from coalesce(received_at, time)) * 1000 as at from readings
+        where seq > ${cursor.toString()}::int8 and ${filterClause(filter)} order by seq limit 1`,
   );
   return found ? new Date(Number(found.at)) : null;
 }

@@ -41,8 +41,8 @@ export async function resumeBound(db: Db, ordered: SeqOrdered, held: bigint): Pr
   return held <= issued ? held : last;
 }
 
-/** When the first row after `after` was stored; null if none. */
-export async function storedAfter(db: Db, { table, seq, storedAt }: SeqOrdered, after: bigint): Promise<Date | null> {
-  const [row] = await db.select({ at: storedAt }).from(table).where(seqRange(seq, after, null)).orderBy(asc(seq)).limit(1);
+/** When the first row after `after` (of those `where` takes) was stored; null if none. */
+export async function storedAfter(db: Db, { table, seq, storedAt }: SeqOrdered, after: bigint, where?: SQL): Promise<Date | null> {
+  const [row] = await db.select({ at: storedAt }).from(table).where(and(seqRange(seq, after, null), where)).orderBy(asc(seq)).limit(1);
   return (row?.at as Date | undefined) ?? null;
 }

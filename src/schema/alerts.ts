@@ -462,17 +462,18 @@ builder.subscriptionField('alerts', (t) =>
     subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.sourceIds, 'sourceIds');
       const { db } = ctx.services.database;
+      const severities = filterSet<string>(args.severities);
+      const states = filterSet<string>(args.states);
+      const sources = filterSet(await ctx.scope.readingSources(args.sourceIds));
+      const ruleIds = filterSet(await ruleIdsFilter(ctx, args.ruleIds));
       const after = await resumePoint(ctx, args.after, {
         noun: 'alert transitions',
         // Transitions are kept (no retention), so the last stored is the newest this history holds.
         newest: () => lastTransitionSeq(db),
         ahead: (argument, seq, last) => `${argument} ${seq} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`,
-        storedAfter: (seq) => transitionStoredAfter(db, seq),
+        // Where this subscription's replay begins: other tenants' and other alerts' transitions are not replayed to it.
+        storedAfter: (seq) => transitionStoredAfter(db, seq, { tenantId: ctx.scope.tenantId, sourceIds: sources, ruleIds, severities, states }),
       });
-      const severities = filterSet<string>(args.severities);
-      const states = filterSet<string>(args.states);
-      const sources = filterSet(await ctx.scope.readingSources(args.sourceIds));
-      const ruleIds = filterSet(await ruleIdsFilter(ctx, args.ruleIds));
       return ctx.services.outputs.alerts.subscribe(
         ({ alert: a }) =>
           (!severities || severities.has(a.severity)) && (!states || states.has(a.state)) && (sources ? sources.has(a.sourceId) : ctx.scope.owns(a.sourceId)) && (!ruleIds || ruleIds.has(a.ruleId)),

@@ -137,15 +137,16 @@ builder.subscriptionField('fraudSignals', (t) =>
     subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.subjects, 'subjects');
       const { db } = ctx.services.database;
+      const kinds = filterSet<string>(args.kinds);
+      const subjects = filterSet(subjectsAsStored(args.subjects));
+      const { tenantId } = ctx.scope;
       const after = await resumePoint(ctx, args.after, {
         noun: 'fraud signals',
         newest: (seq) => fraudResumeBound(db, seq),
         ahead: (argument, seq, last) => `${argument} ${seq} is ahead of the fraud signals (the last stored seq is ${last}); resume with a seq this API sent`,
-        storedAfter: (seq) => signalStoredAfter(db, seq),
+        // Where this subscription's replay begins: other tenants' and other subjects' signals are not replayed to it.
+        storedAfter: (seq) => signalStoredAfter(db, seq, { tenantId, kinds, subjects }),
       });
-      const kinds = filterSet<string>(args.kinds);
-      const subjects = filterSet(subjectsAsStored(args.subjects));
-      const { tenantId } = ctx.scope;
       return ctx.services.outputs.fraud.subscribe((s) => s.tenantId === tenantId && (!kinds || kinds.has(s.kind)) && (!subjects || subjects.has(s.subject)), after, tenantId);
     },
     resolve: (batch: StoredFraudSignal[] | Error) => emitBatch(batch),

@@ -106,15 +106,17 @@ builder.subscriptionField('readings', (t) =>
       if ((args.sourceIds?.length ?? 0) > 1_000) throw new ValidationError('sourceIds may name at most 1000 sources');
       checkMetrics(args.metrics, 'metrics');
       const { readingsTail, readingsFeed, database } = ctx.services;
+      const sourceIds = await ctx.scope.readingSources(args.sourceIds);
+      const filter = { tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics };
       // Another node may be a little ahead of this one, but never ahead of the committed stream.
       const after = await resumePoint(ctx, args.after, {
         noun: 'readings',
         newest: async (cursor) => (cursor <= readingsTail.position ? readingsTail.position : committedOffset(database.db, READINGS_STREAM)),
         ahead: (argument, cursor, committed) => `${argument} ${cursor} is ahead of the stream (last committed cursor is ${committed}); resume with a cursor this API returned`,
-        storedAfter: (cursor) => readingStoredAfter(database.db, cursor),
+        // Where this subscription's replay begins: other tenants' and other sources' readings are not replayed to it.
+        storedAfter: (cursor) => readingStoredAfter(database.db, cursor, filter),
       });
-      const sourceIds = await ctx.scope.readingSources(args.sourceIds);
-      return readingsFeed.subscribe({ tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics, after });
+      return readingsFeed.subscribe({ ...filter, after });
     },
     // The SSE event id (the batch's last cursor) is noted per subscriber by noteStreamCursor: this may run once for many.
     resolve: (batch: Reading[] | Error) => emitBatch(batch),
