@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Channel, newDeliveryCounters } from '../src/live/channel.js';
-import { EventsMissedError } from '../src/errors.js';
+import { EventsMissedError, SlowConsumerError } from '../src/errors.js';
+import type { Executor } from '../src/db/client.js';
+import type { Reading } from '../src/db/readings.js';
+import { createLogger } from '../src/log.js';
+import { ReadingsFeed } from '../src/live/readings-feed.js';
+import type { StreamTail } from '../src/live/stream-tail.js';
 
 describe('EVENTS_MISSED', () => {
   it('tells a subscriber of live NEWS2 scores that lost some which query reads them', () => {
@@ -44,5 +49,23 @@ describe('subscriber channel', () => {
     await channel.return();
     expect(channel.closed).toBe(true);
     expect(await channel.next()).toEqual({ value: undefined, done: true });
+  });
+});
+
+describe('readings feed, a live-only subscriber cut off before it read anything', () => {
+  it('is told to resume after where its subscription began, not with after: null (live from now, losing what it was never sent)', async () => {
+    // A stand-in tail at cursor 10: the feed listens to it and hands over at its position.
+    let deliver: (events: Reading[]) => void = () => undefined;
+    const tail = { position: 10n, addListener: (listener: (events: Reading[]) => void) => (deliver = listener) } as unknown as StreamTail<Reading>;
+    const feed = new ReadingsFeed(tail, undefined as unknown as Executor, { subscriberBuffer: 2, log: createLogger('silent') });
+    const subscription = feed.subscribe({ tenantId: 't' });
+    const reading = (cursor: bigint): Reading => ({ cursor, sourceId: 'bed', metric: 'heart_rate', time: new Date(0), value: 60, unit: '/min', quality: 'GOOD', tenantId: 't' });
+    // Three readings arrive before the transport first asks for one: more than its buffer of 2.
+    deliver([reading(11n), reading(12n)]);
+    deliver([reading(13n)]);
+    const { value } = await subscription.next();
+    expect(value).toBeInstanceOf(SlowConsumerError);
+    expect(value).toMatchObject({ code: 'SLOW_CONSUMER', details: { resumeAfter: '10' } });
+    expect((value as Error).message).toContain('resubscribe with after: "10"');
   });
 });

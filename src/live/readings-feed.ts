@@ -39,9 +39,13 @@ class Member {
     this.channel = new Channel<Reading>(buffer, () => this.slowConsumer(), () => onClose(this), counters);
   }
 
-  /** Resume advice names what the client has read, not what sat in the dropped buffer. */
+  /**
+   * Resume advice names what the client has read, not what sat in the dropped buffer; before it read anything,
+   * where it started: its `after`, or for a live-only subscriber the hand-over (null would resume live from now,
+   * losing what it was never sent).
+   */
   slowConsumer(): SlowConsumerError {
-    return new SlowConsumerError(this.buffer, (this.channel.lastRead?.cursor ?? this.after ?? null)?.toString() ?? null);
+    return new SlowConsumerError(this.buffer, (this.channel.lastRead?.cursor ?? this.after ?? this.floor).toString());
   }
 
   get replaying(): boolean {
