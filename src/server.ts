@@ -314,6 +314,10 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
           if (res.closed || streams.has(res)) return;
           streams.add(res);
           streamsOpen++;
+          // Watched for its key whatever Accept made it a stream (text/event-stream, `*/*` or none, as curl and fetch
+          // send): a stream of a revoked or expired key is ended within KEY_CHECK_INTERVAL.
+          const principal = principals.get(res.req);
+          if (principal) res.on('close', connections.add(principal, () => res.destroy()));
         },
         interrupted: () => draining,
       }),
@@ -414,10 +418,6 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
           Array.isArray(clientId) ? clientId[0] : clientId,
         );
         principals.set(req, principal);
-        if (req.headers.accept?.includes('text/event-stream')) {
-          const untrack = connections.add(principal, () => res.destroy());
-          res.on('close', untrack);
-        }
         authOutage.succeeded();
       } catch (error) {
         if (error instanceof KeyGuessingError) return void reject(res, 429, error.code, error.message, error.headers);

@@ -498,6 +498,16 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     expect(Number(/vigil_connections_closed_for_key_total\{reason="revoked"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
   });
 
+  it('ends the SSE streams of a revoked key also when they were asked for with Accept */* or none, as curl and fetch send', async () => {
+    const reader = await newKey('a', 'read');
+    const opened = app.server.services.readingsFeed.opened;
+    const streams = [await openSse(app.url, reader.key, 'subscription { readings { value } }', null), await openSse(app.url, reader.key, 'subscription { readings { value } }', '*/*')];
+    await waitFor(() => app.server.services.readingsFeed.opened >= opened + 2, 'both streams');
+    await call(fixture.a.keys.admin, 'mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: reader.row.id });
+    // Before, only a request naming text/event-stream was watched: these went on delivering readings for good.
+    await waitFor(() => streams.every((s) => s.ended), 'both streams to end', 2_000);
+  });
+
   it('closes a connection when its key expires, and when the key is revoked on another node (found by the periodic check)', async () => {
     // Long enough to open and subscribe on a stalled machine; the open socket keeps the expiry it was let in with.
     const expiring = await newKey('a', 'read', new Date(Date.now() + 2_000));

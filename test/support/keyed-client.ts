@@ -84,11 +84,12 @@ export interface KeyedSse {
 }
 
 /** An SSE subscription with the key in the Authorization header; resolves once the response headers arrived. */
-export async function openSse(baseUrl: string, key: string, query: string): Promise<KeyedSse> {
+export async function openSse(baseUrl: string, key: string, query: string, accept: string | null = 'text/event-stream'): Promise<KeyedSse> {
   const abort = new AbortController();
   const sse: KeyedSse = { events: [], ended: false, close: () => abort.abort() };
   const response = await fetch(`${baseUrl}/graphql?${new URLSearchParams({ query })}`, {
-    headers: { accept: 'text/event-stream', authorization: `Bearer ${key}` },
+    // null: fetch's own `*/*`, as curl sends, which is answered with a stream too.
+    headers: { ...(accept === null ? {} : { accept }), authorization: `Bearer ${key}` },
     signal: abort.signal,
   });
   void (async () => {
