@@ -236,7 +236,8 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     }),
     'Query.anomalies': (side) => ({ query: 'query($s: [ID!]) { anomalies(sourceIds: $s) { edges { node { sourceId } } } }', variables: { s: [bed(side)] } }),
     'Query.news2Scores': (side) => ({ query: 'query($s: [ID!]) { news2Scores(sourceIds: $s) { edges { node { sourceId total } } } }', variables: { s: [bed(side)] } }),
-    'Query.alerts': (side) => ({ query: 'query($s: [ID!]) { alerts(sourceIds: $s) { edges { node { id sourceId } } } }', variables: { s: [bed(side)] } }),
+    // Open alerts, which a read key may list too (the test below has its refusal of history).
+    'Query.alerts': (side) => ({ query: 'query($s: [ID!]) { alerts(sourceIds: $s, states: [PENDING, FIRING]) { edges { node { id sourceId } } } }', variables: { s: [bed(side)] } }),
     'Query.alertRules': () => ({ query: '{ alertRules { id name sourceIds } }' }),
     'Query.fraudSignals': (side) => ({ query: 'query($s: [String!]) { fraudSignals(subjects: $s) { edges { node { subject } } } }', variables: { s: [TENANTS[tenantOf(side)].card] } }),
     'Query.lateEvents': () => ({ query: '{ lateEvents(pipeline: "readings") { edges { node { series } } } }' }),
@@ -481,6 +482,22 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     expect(before.b.some((s) => s.id === TENANTS.b.bed)).toBe(true);
     expect(await listed('b')).toEqual(before.b);
     expect(await listed('a')).toEqual(before.a);
+  });
+
+  it("lets a read key list open alerts, the current state it is told to read after a replay refusal, but not alerts' history", async () => {
+    const reader = fixture.a.keys.read;
+    const open = await call(reader, '{ alerts(states: [FIRING, PENDING]) { lastEventSeq edges { node { id state } } } }');
+    expect(open.body.errors).toBeUndefined();
+    expect(open.body.data.alerts.edges.map((e: { node: { id: string } }) => e.node.id)).toContain(fixture.a.alertId);
+    for (const states of [null, ['FIRING', 'RESOLVED']]) {
+      const refused = await call(reader, 'query($s: [AlertState!]) { alerts(states: $s) { edges { node { id } } } }', { s: states });
+      expect(refused.body.errors?.[0], JSON.stringify(states)).toMatchObject({
+        extensions: { code: 'FORBIDDEN', argument: 'states' },
+        message: "a read key lists open alerts only: pass states: [PENDING, FIRING] (or one of them); alerts' history needs an analyst key",
+      });
+    }
+    // An analyst key reads history as before.
+    expect((await call(fixture.a.keys.analyst, '{ alerts(states: [RESOLVED]) { edges { node { id } } } }')).body.errors).toBeUndefined();
   });
 
   it('closes the graphql-ws and SSE connections of a revoked key within a second, with close code 4401', async () => {

@@ -591,6 +591,30 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     }
   }, 60_000);
 
+  it('shows, on a read key, the alerts already firing when the wall opens', async () => {
+    const ward = await startTestApp(embedded, { env: { AUTH: 'on' } });
+    let opened: Page | undefined;
+    try {
+      const { db } = ward.server.services.database;
+      const keyOf = async (role: 'admin' | 'read') => (await createApiKey(db, { tenantId: 'read-ward', role, name: `${role} key`, expiresAt: null, createdBy: 'test' }, { createTenant: '' })).key;
+      const [admin, reader] = [await keyOf('admin'), await keyOf('read')];
+      const call = gql(`${ward.url}/graphql`);
+      await call(admin, 'mutation { registerSources(sources: [{ id: "read-1", kind: PATIENT, name: "Read-key patient" }]) { id } }');
+      await call(admin, 'mutation { createAlertRule(input: { name: "HR above 140", kind: THRESHOLD, sourceIds: ["read-1"], metric: "heart_rate", above: 140, severity: HIGH }) { id } }');
+      await call(admin, 'mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) { accepted } }', { r: [{ sourceId: 'read-1', metric: 'heart_rate', value: 150, time: iso(Date.now()) }] });
+      const firing = async () => (await call(admin, '{ alerts(states: [FIRING]) { edges { node { id } } } }')).body.data.alerts.edges.length;
+      await poll(firing, 10_000).toBe(1);
+      // A ward screen on a read key, opened after the alert fired: before, it could not read open alerts and showed none.
+      const page = (opened = await open(`${ward.url}/`, { prepare: (context) => context.addInitScript((key) => localStorage.setItem('vigil.apiKey', key), reader) }));
+      await poll(() => tile(page, 'read-1').getAttribute('data-state'), 10_000).toBe('firing');
+      expect(await tile(page, 'read-1').locator('.tile-alert').textContent()).toContain('▲ HIGH firing');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await opened?.close();
+      await ward.close();
+    }
+  }, 60_000);
+
   it("runs a subscription in GraphiQL on a server that requires keys, with the key in GraphiQL's Headers tab", async () => {
     const keyed = await startTestApp(embedded, { env: { AUTH: 'on', PROCESSORS: 'off' } });
     try {

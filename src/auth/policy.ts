@@ -11,8 +11,8 @@ const ANYONE: readonly Role[] = ['ingest', 'read', 'analyst', 'admin'];
 
 /**
  * Which roles may run each root field. `ingest` posts telemetry; `read` is
- * an app watching live data (subscriptions, the source list, acknowledging
- * alerts); `analyst` adds history queries; `admin` adds rules, sources, keys,
+ * an app watching live data (subscriptions, the source list, open alerts,
+ * acknowledging them); `analyst` adds history queries; `admin` adds rules, sources, keys,
  * the audit log and operator views. Every field is also scoped to the
  * caller's tenant by its resolver. A root field missing here is refused
  * (test/auth.test.ts fails when the schema has one).
@@ -46,7 +46,8 @@ export const FIELD_ROLES: Readonly<Record<string, readonly Role[]>> = {
   'Query.candles': ANALYST,
   'Query.anomalies': ANALYST,
   'Query.news2Scores': ANALYST,
-  'Query.alerts': ANALYST,
+  // A read key: open alerts only (the resolver refuses history).
+  'Query.alerts': READ,
   'Query.alertRules': ANALYST,
   'Query.fraudSignals': ANALYST,
   'Query.lateEvents': ANALYST,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { deleteRule, getAlert, insertRule, knownRuleIds, lastTransitionSeq, listAlerts, openSignalLossAlerts, transitionStoredAfter, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { ALERT_RULE_KINDS, ALERT_STATES, type AlertRuleKind, type AlertState } from '../db/schema.js';
 import { formatDuration } from '../duration.js';
-import { ValidationError } from '../errors.js';
+import { ForbiddenError, ValidationError } from '../errors.js';
 import { clearAfterOf, ruleParams, type RuleInput, type StoredRule } from '../alerts/rule-params.js';
 import { toAlertView, type AlertEvent, type AlertView } from '../alerts/alert-service.js';
 import { signalLossUnwatched } from '../alerts/signal-monitor.js';
@@ -377,7 +377,8 @@ async function ruleIdsFilter(ctx: GraphQLContext, ids: readonly (string | number
 builder.queryField('alerts', (t) =>
   t.field({
     type: AlertConnection,
-    description: 'Alerts, newest first: open ones and history. Filters combine with AND.',
+    description:
+      "Alerts, newest first: open ones and history. Filters combine with AND. A `read` key lists open alerts only (states PENDING and/or FIRING): the current state an app needs on opening, or after a READ_KEY_REPLAY refusal; alerts' history needs an analyst key.",
     args: {
       states: t.arg({ type: [AlertStateEnum], description: 'Only alerts in these states (default: all).' }),
       severities: t.arg({ type: [SeverityEnum], description: 'Only alerts of these severities (default: all).' }),
@@ -389,6 +390,9 @@ builder.queryField('alerts', (t) =>
     },
     resolve: async (_root, args, ctx, info) => {
       checkTimeRange(args.from, args.to);
+      if (ctx.principal.role === 'read' && !(args.states?.length && args.states.every((s) => s !== 'RESOLVED'))) {
+        throw new ForbiddenError(`a read key lists open alerts only: pass states: [PENDING, FIRING] (or one of them); alerts' history needs an analyst key`, { argument: 'states' });
+      }
       const limit = pageSize(args.first, PAGE);
       // Read before the alerts: a transition committed after it is then either in the page or after lastEventSeq.
       const position = await positionIfAsked(info, 'lastEventSeq', () => lastTransitionSeq(ctx.services.database.db));

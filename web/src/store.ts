@@ -478,8 +478,8 @@ class Store {
   }
 
   /**
-   * NEWS2 scores, open alerts and rule kinds: what the views need beside readings. Needs an analyst key; a read key
-   * gets the live updates only. A failure the key does not explain (the server busy or restarting) is read again
+   * NEWS2 scores, open alerts and rule kinds: what the views need beside readings. A read key may read the open
+   * alerts; NEWS2 scores and rules need an analyst key, and a read key gets their live updates only. A failure the key does not explain (the server busy or restarting) is read again
    * in a few seconds: a wall must not go on showing a patient with a firing alert as well.
    */
   private async loadOutputs({ alerts = true } = {}) {
