@@ -455,7 +455,11 @@ builder.subscriptionField('alerts', (t) =>
       "Every alert transition once it is stored, in seq order. Filters (on the alert after the transition) combine with AND; omitted means all. With `after` (or an SSE Last-Event-ID, which wins over `after`: a reconnecting EventSource sends both) it first replays every transition stored after that seq, then continues live: no gap, no duplicate. Each SSE event id is the last seq in it. Transitions stored before migration 0016 are not replayed.",
     args: {
       severities: t.arg({ type: [SeverityEnum], description: 'Only alerts of these severities (default: all).' }),
-      states: t.arg({ type: [AlertStateEnum], description: 'Only alerts in these states (default: all).' }),
+      states: t.arg({
+        type: [AlertStateEnum],
+        description:
+          'Only alerts in these states after the transition (default: all). The transition that closes an alert leaves it RESOLVED: a list of open alerts kept live needs RESOLVED here too (or no states), or it never hears them close.',
+      }),
       sourceIds: t.arg.idList({ description: 'Only alerts about these sources (default: all of the tenant\'s).' }),
       ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all): rules of your tenant, or deleted ones whose alerts are stored. Any other id is refused (NOT_FOUND) by name.' }),
       after: t.arg.string({
