@@ -631,7 +631,9 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     const [{ last }] = (await app.sql<{ last: string }>(sql`select coalesce(max(seq), 0)::text as last from alert_transitions`)) as [{ last: string }];
     const ahead = (BigInt(last) + 1_000n).toString();
     const refusals: [string, string, Record<string, string>][] = [
-      ['yesterday', 'after must be a cursor returned by this API (a decimal number), got "yesterday"', {}],
+      ['yesterday', 'after must be a cursor returned by this API (a decimal number of at most 19 digits, below 2^63), got "yesterday"', {}],
+      // A decimal number all the same: the message says which bound it is past.
+      ['9223372036854775808', 'after must be a cursor returned by this API (a decimal number of at most 19 digits, below 2^63), got "9223372036854775808"', {}],
       // A seq from another history (a restored backup): the refusal names the newest seq to resume after.
       [ahead, `after ${ahead} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`, { resumeAfter: last }],
     ];

@@ -97,7 +97,7 @@ export function parseCursor(cursor: string | null | undefined, argument: string)
   if (cursor === null || cursor === undefined) return null;
   if (cursor === '') throw new ValidationError(`${argument} is an empty string: omit it (or send null) to start without one, or send a cursor returned by this API`, { argument });
   if (!/^\d{1,19}$/.test(cursor) || BigInt(cursor) > 9_223_372_036_854_775_807n) {
-    throw new ValidationError(`${argument} must be a cursor returned by this API (a decimal number), got ${JSON.stringify(cursor)}`, {
+    throw new ValidationError(`${argument} must be a cursor returned by this API (a decimal number of at most 19 digits, below 2^63), got ${JSON.stringify(cursor)}`, {
       argument,
     });
   }
