@@ -322,10 +322,16 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await live.results.until((items) => items.length > 0, 'signal lost', 5_000);
     expect(events(live)[0]).toMatchObject({ kind: 'FIRING', alert: { sourceId: 'mon-1', metric: 'heart_rate', state: 'FIRING' } });
     expect(events(live)[0]!.alert.message).toMatch(/signal lost: no heart_rate from mon-1/);
+    // Silent two seconds more after it fired: the whole silence is what the resolved alert reports.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     await post([at(base, 'mon-1', 'heart_rate', 73, 5)]);
     await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length >= 2, 'signal restored', 5_000);
     expect(events(live)[1]).toMatchObject({ kind: 'RESOLVED', alert: { state: 'RESOLVED' } });
-    expect(events(live)[1]!.alert.message).toMatch(/signal restored/);
+    const [lost, restored] = [events(live)[0]!.alert, events(live)[1]!.alert];
+    expect(restored.message).toMatch(/^signal restored: heart_rate from mon-1 again after \d+s$/);
+    // Its value is the seconds of silence its message names, not the seconds counted when it fired.
+    expect(restored.value).toBe(Number(/after (\d+)s$/.exec(restored.message)![1]));
+    expect(restored.value!).toBeGreaterThanOrEqual(lost.value! + 2);
     // Silent again: a new episode, a new alert.
     await live.results.until((items) => items.flatMap((r) => r.data?.alerts ?? []).length >= 3, 'signal lost again', 5_000);
     expect(events(live)[2]!.alert.id).not.toBe(events(live)[0]!.alert.id);

@@ -372,12 +372,16 @@ export class AlertService {
     return this.resolve(alert, RETIRED_SOURCE, null, STILL_RETIRED);
   }
 
-  /** Resolves the open alert of a rule and series, if there is one (and `onlyIf` holds for it). */
-  async resolve(alert: AlertRow, message: string, eventTime: Date | null, onlyIf?: SQL): Promise<boolean> {
+  /**
+   * Resolves the open alert of a rule and series, if there is one (and `onlyIf` holds for it). `value`, when given,
+   * is the one its message names (a signal loss's whole silence); otherwise it keeps its latest.
+   */
+  async resolve(alert: AlertRow, message: string, eventTime: Date | null, onlyIf?: SQL, value?: number): Promise<boolean> {
     const events: AlertEvent[] = [];
     await this.db.transaction(async (tx) => {
       await lockAlertTransitions(tx as unknown as Db);
-      const resolved = await updateAlert(tx as unknown as Db, alert.id, { state: 'RESOLVED', resolvedAt: DATABASE_NOW, message }, onlyIf ? sql`state <> 'RESOLVED' and ${onlyIf}` : sql`state <> 'RESOLVED'`);
+      const set = { state: 'RESOLVED' as const, resolvedAt: DATABASE_NOW, message, ...(value === undefined ? {} : { value }) };
+      const resolved = await updateAlert(tx as unknown as Db, alert.id, set, onlyIf ? sql`state <> 'RESOLVED' and ${onlyIf}` : sql`state <> 'RESOLVED'`);
       if (!resolved) return;
       const event = await recordPublished(tx as unknown as Db, { id: `${alert.id}/RESOLVED`, alertId: alert.id, kind: 'RESOLVED', severity: resolved.severity, eventTime, value: resolved.value, message }, resolved);
       if (event) events.push(event);

@@ -167,8 +167,10 @@ export class SignalMonitor {
   private async restore(entry: SilentSeries, back: Reading) {
     const open = await openAlertOf(this.options.db, entry.ruleId, entry.sourceId, entry.metric);
     if (!open) return;
-    const silentFor = formatDuration(Math.max(1_000, Math.round((this.now() - open.startedAt.getTime()) / 1_000) * 1_000));
-    await this.options.alerts.resolve(open, `signal restored: ${entry.metric ?? 'data'} from ${entry.sourceId} again after ${silentFor}`, back.time);
+    // The alert's value is the silence in seconds: the whole of it now, as the message says, not the part before it fired.
+    const silentMs = Math.max(1_000, Math.round((this.now() - open.startedAt.getTime()) / 1_000) * 1_000);
+    const message = `signal restored: ${entry.metric ?? 'data'} from ${entry.sourceId} again after ${formatDuration(silentMs)}`;
+    await this.options.alerts.resolve(open, message, back.time, undefined, silentMs / 1_000);
   }
 
   /** Counts the series' silence from `at`: its next episode starts there, with an alert id of its own. */
@@ -265,7 +267,7 @@ export class SignalMonitor {
             sourceId,
             metric,
             severity: rule.params.severity,
-            value: Math.round((now - last) / 1_000),
+            value: Math.floor((now - last) / 1_000),
             message: `signal lost: no ${metric ?? 'data'} from ${sourceId} for ${formatDuration(Math.floor((now - last) / 1_000) * 1_000)} (expected every ${formatDuration(expected)})`,
             startedAt: new Date(last),
           });

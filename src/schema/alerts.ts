@@ -320,7 +320,7 @@ const AlertRef = builder.objectRef<AlertView>('Alert').implement({
     metric: t.exposeString('metric', { description: 'The metric it is about; null when its rule covers no single metric (NEWS2, NO_DATA on any metric).', nullable: true }),
     state: t.field({ description: 'Where it is in its lifecycle.', type: AlertStateEnum, resolve: (a) => a.state }),
     severity: t.field({ description: 'Its current severity.', type: SeverityEnum, resolve: (a) => a.severity as never }),
-    value: t.exposeFloat('value', { nullable: true, description: 'The evaluated value at its latest transition: the aggregate, the change, the NEWS2 total (news2Scores has the current score), or seconds of silence.' }),
+    value: t.exposeFloat('value', { nullable: true, description: 'The evaluated value at its latest transition: the aggregate, the change, the NEWS2 total (news2Scores has the current score), or seconds of silence (NO_DATA: until it fired, then, once resolved, all of it).' }),
     message: t.exposeString('message', { description: 'What is wrong, in words.' }),
     startedAt: t.field({ type: 'DateTime', description: 'Event time the breach began.', resolve: (a) => new Date(a.startedAt) }),
     firedAt: t.field({ description: 'When it fired; null while PENDING.', type: 'DateTime', nullable: true, resolve: (a) => date(a.firedAt) }),
