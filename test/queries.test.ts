@@ -98,6 +98,18 @@ describe.each(primaryBackends)('queries on $name', (backend) => {
     expect(metrics).toContainEqual({ name: 'spo2', unit: '%', min: 0, max: 100 });
   });
 
+  it('refuses an after ahead of the stream (a database restored from an older backup), naming the newest cursor, where empty pages would skip what is stored up to it', async () => {
+    const newest = (await app.mutate(ReadingsPageDocument, { first: 1_000 })).readings.edges.at(-1)!.cursor;
+    const ahead = String(BigInt(newest) + 1_000n);
+    const refused = await app.request(ReadingsPageDocument, { sourceIds: ['p-3'], first: 100, after: ahead });
+    expect(refused.errors?.[0]).toMatchObject({
+      message: `after ${ahead} is ahead of the stream (last committed cursor is ${newest}); page on with a cursor this API returned`,
+      extensions: { code: 'BAD_USER_INPUT', argument: 'after', resumeAfter: newest },
+    });
+    // The newest cursor itself is a place to poll from: an empty page, not a refusal.
+    expect((await app.mutate(ReadingsPageDocument, { first: 100, after: newest })).readings.edges).toEqual([]);
+  });
+
   // Last: it adds a reading the tests above do not expect.
   it('keeps a polling client in place: an empty page answers the after it was asked with as its endCursor', async () => {
     const page = (after: string | null) => app.mutate(ReadingsPageDocument, { sourceIds: ['p-3'], first: 100, after });

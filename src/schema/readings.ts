@@ -67,7 +67,8 @@ const ReadingConnection = connectionOf('Reading', ReadingRef);
 builder.queryField('readings', (t) =>
   t.field({
     type: ReadingConnection,
-    description: 'Stored readings in cursor (commit) order: a catch-up feed. Filters combine with AND.',
+    description:
+      'Stored readings in cursor (commit) order: a catch-up feed. Filters combine with AND. An `after` ahead of the stored stream (a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the newest committed cursor.',
     args: {
       sourceIds: t.arg.idList({ description: 'Only these sources (default: all of the tenant\'s).' }),
       metrics: t.arg.stringList({ description: 'Only these metrics (default: all).' }),
@@ -80,10 +81,24 @@ builder.queryField('readings', (t) =>
       checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, PAGE);
       const sourceIds = await ctx.scope.readingSources(args.sourceIds);
-      const found = await readingsAfter(ctx.services.database.db, parseCursor(args.after, 'after') ?? 0n, {
+      const after = parseCursor(args.after, 'after');
+      const { db } = ctx.services.database;
+      const found = await readingsAfter(db, after ?? 0n, {
         limit: limit + 1,
         filter: { tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics, from: args.from, to: args.to },
       });
+      // A cursor ahead of the stream belongs to another history (a database restored from an older backup): polled
+      // on, its empty pages would skip every reading stored up to it. Checked only on an empty page, as the
+      // subscription refuses it.
+      if (after !== null && found.length === 0) {
+        const committed = await committedOffset(db, READINGS_STREAM);
+        if (after > committed) {
+          throw new ValidationError(`after ${after} is ahead of the stream (last committed cursor is ${committed}); page on with a cursor this API returned`, {
+            argument: 'after',
+            resumeAfter: committed.toString(),
+          });
+        }
+      }
       return toPage(found, limit, (r) => r.cursor.toString(), args.after);
     },
   }),
