@@ -57,7 +57,7 @@ const HistoryPointRef = builder.objectRef<HistoryPoint>('HistoryPoint').implemen
 builder.queryField('history', (t) =>
   t.field({
     type: [HistoryPointRef],
-    description: `One series bucketed over [from, to). Buckets align to multiples of the bucket size (TimescaleDB time_bucket origin). At most ${MAX_BUCKETS} buckets.`,
+    description: `One series bucketed over [from, to). Buckets align to multiples of the bucket size from 2000-01-03T00:00:00Z, a Monday (TimescaleDB time_bucket origin), in UTC: a 1d bucket is a UTC day and a 7d one a week from Monday 00:00 UTC, whatever offset from and to are written with (no time zone is applied). At most ${MAX_BUCKETS} buckets.`,
     args: {
       sourceId: t.arg.id({ required: true, description: 'The source (patient, device) whose readings are bucketed.' }),
       metric: t.arg.string({ required: true, description: 'The metric, e.g. heart_rate.' }),
