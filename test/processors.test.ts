@@ -157,6 +157,16 @@ describe.each(backends)('stream processors on $name', (backend) => {
     const [first] = await live.results.until((items) => items.length > 0, 'the flag published');
     expect(first!.data?.anomalies).toEqual(anomalies.edges.map((e) => e.node));
     await live.close();
+    // Polled on past the flag: an empty page at its cursor, but a cursor ahead of the readings stream (a database
+    // restored from an older backup) is refused, naming the newest, not answered with pages that skip what it passed.
+    const cursor = anomalies.pageInfo.endCursor!;
+    expect((await app.mutate(AnomaliesDocument, { sourceIds: ['anom-1'], after: cursor })).anomalies.edges).toEqual([]);
+    const ahead = String(BigInt(cursor) + 1_000_000_000n);
+    const refused = await app.request(AnomaliesDocument, { sourceIds: ['anom-1'], after: ahead });
+    expect(refused.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(new RegExp(`^after ${ahead} is ahead of the stream \\(last committed cursor is \\d+\\)`)),
+      extensions: { code: 'BAD_USER_INPUT', argument: 'after', resumeAfter: expect.stringMatching(/^\d+$/) },
+    });
   });
 });
 

@@ -6,6 +6,7 @@ import { checkFilterSize, emitBatch, filterSet } from './live.js';
 import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 import { pageArgs, type PageBounds } from './cost.js';
 import { checkMetrics } from './metrics.js';
+import { refuseCursorAhead } from './readings.js';
 
 const PAGE: PageBounds = { max: 1_000, fallback: 100 };
 
@@ -31,7 +32,8 @@ const AnomalyConnection = connectionOf('Anomaly', AnomalyRef);
 builder.queryField('anomalies', (t) =>
   t.field({
     type: AnomalyConnection,
-    description: 'Stored anomaly flags in readings-stream order. Filters combine with AND.',
+    description:
+      "Stored anomaly flags in readings-stream order. Filters combine with AND. An `after` ahead of the readings stream (a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, as by `readings`.",
     args: {
       sourceIds: t.arg.idList({ description: 'Only these sources (default: all of the tenant\'s).' }),
       metrics: t.arg.stringList({ description: 'Only these metrics (default: all).' }),
@@ -43,15 +45,18 @@ builder.queryField('anomalies', (t) =>
       checkMetrics(args.metrics, 'metrics');
       checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, PAGE);
+      const after = parseCursor(args.after, 'after');
       const rows = await listAnomalies(ctx.services.database.db, {
         tenantId: ctx.scope.tenantId,
         sourceIds: await ctx.scope.readingSources(args.sourceIds),
         metrics: args.metrics,
         from: args.from,
         to: args.to,
-        after: parseCursor(args.after, 'after'),
+        after,
         limit: limit + 1,
       });
+      // Flags are keyed by their reading's cursor.
+      if (rows.length === 0) await refuseCursorAhead(ctx.services.database.db, after);
       const views: AnomalyView[] = rows.map((r) => ({ ...r, time: r.time.getTime(), cursor: r.cursor.toString() }));
       return toPage(views, limit, (a) => a.cursor, args.after);
     },

@@ -2,6 +2,7 @@ import { readingsAfter, readingStoredAfter, type Reading } from '../db/readings.
 import { QUALITIES, type Quality } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
 import { committedOffset } from '../db/offsets.js';
+import type { Executor } from '../db/client.js';
 import { READINGS_STREAM, ingestReadings } from '../ingest/ingest-readings.js';
 import { builder, describedValues } from './builder.js';
 import { requestLog } from './context.js';
@@ -64,6 +65,22 @@ builder.mutationField('ingestReadings', (t) =>
 
 const ReadingConnection = connectionOf('Reading', ReadingRef);
 
+/**
+ * Refuses a page's `after` (a readings cursor) ahead of the stream: it belongs to another history (a database
+ * restored from an older backup), and polled on, its empty pages would skip every reading stored up to it. Asked
+ * only of an empty page, as the subscription refuses such a cursor.
+ */
+export async function refuseCursorAhead(db: Executor, after: bigint | null): Promise<void> {
+  if (after === null) return;
+  const committed = await committedOffset(db, READINGS_STREAM);
+  if (after > committed) {
+    throw new ValidationError(`after ${after} is ahead of the stream (last committed cursor is ${committed}); page on with a cursor this API returned`, {
+      argument: 'after',
+      resumeAfter: committed.toString(),
+    });
+  }
+}
+
 builder.queryField('readings', (t) =>
   t.field({
     type: ReadingConnection,
@@ -87,18 +104,7 @@ builder.queryField('readings', (t) =>
         limit: limit + 1,
         filter: { tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics, from: args.from, to: args.to },
       });
-      // A cursor ahead of the stream belongs to another history (a database restored from an older backup): polled
-      // on, its empty pages would skip every reading stored up to it. Checked only on an empty page, as the
-      // subscription refuses it.
-      if (after !== null && found.length === 0) {
-        const committed = await committedOffset(db, READINGS_STREAM);
-        if (after > committed) {
-          throw new ValidationError(`after ${after} is ahead of the stream (last committed cursor is ${committed}); page on with a cursor this API returned`, {
-            argument: 'after',
-            resumeAfter: committed.toString(),
-          });
-        }
-      }
+      if (found.length === 0) await refuseCursorAhead(db, after);
       return toPage(found, limit, (r) => r.cursor.toString(), args.after);
     },
   }),
