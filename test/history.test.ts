@@ -4,6 +4,7 @@ import { HistoryDocument, IngestReadingsDocument, RegisterSourcesDocument, type 
 import { primaryBackends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { T0, at, patients, reading } from './support/fixtures.js';
+import { gql } from './support/keyed-client.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -121,5 +122,13 @@ describe.each(primaryBackends)('history on $name', (backend) => {
     expect(backwards.errors?.[0]?.message).toContain('to must be after from');
     const badTime = await app.request(HistoryDocument, { ...base, from: 'last tuesday', bucket: '1m' });
     expect(badTime.errors?.[0]?.message).toContain('DateTime must be an ISO-8601 timestamp');
+    // Written in the document, the refusal points at the literal, as graphql-js's other refusals do: which of from and to.
+    const written = `{\n  history(sourceId: "hist-1", metric: "heart_rate", bucket: "1m",\n    from: "${at(0)}", to: "2026-03-01") { value }\n}`;
+    const literal = (await gql(`${app.url}/graphql`)(null, written)).body;
+    expect(literal.errors?.[0]).toMatchObject({
+      message: expect.stringContaining('DateTime must be an ISO-8601 timestamp with seconds and a time zone, e.g. 2026-01-01T12:00:00Z; got "2026-03-01"'),
+      locations: [{ line: 3, column: 19 + at(0).length }],
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
   });
 });

@@ -39,8 +39,16 @@ builder.scalarType('DateTime', {
   description: 'An instant as an ISO-8601 string with a time zone (output is always UTC, millisecond precision).',
   serialize: (value) => isoUtc(typeof value === 'number' ? value : (value as Date).getTime()),
   parseValue: (value) => parseDateTime(value),
-  // A non-string literal (e.g. an epoch number) is named as written, not as "undefined".
-  parseLiteral: (ast) => (ast.kind === Kind.STRING ? parseDateTime(ast.value) : parseDateTime(undefined, print(ast))),
+  // A non-string literal (e.g. an epoch number) is named as written, not as "undefined". The refusal points at the
+  // literal: graphql-js reports a GraphQLError from parseLiteral as it is, and without the node it had no location,
+  // so a document with a from and a to did not say which of them was wrong.
+  parseLiteral: (ast) => {
+    try {
+      return ast.kind === Kind.STRING ? parseDateTime(ast.value) : parseDateTime(undefined, print(ast));
+    } catch (error) {
+      throw new GraphQLError((error as GraphQLError).message, { nodes: ast });
+    }
+  },
 });
 
 builder.scalarType('JSON', {
