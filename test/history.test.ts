@@ -120,6 +120,12 @@ describe.each(primaryBackends)('history on $name', (backend) => {
     expect(tooMany.errors?.[0]?.extensions?.code).toBe('TOO_MANY_BUCKETS');
     const backwards = await app.request(HistoryDocument, { ...base, from: at(60), to: at(0), bucket: '1m' });
     expect(backwards.errors?.[0]?.message).toContain('to must be after from');
+    // Written with different offsets, two equal instants look apart: the refusal names both in UTC.
+    const sameInstant = await app.request(HistoryDocument, { ...base, from: '2026-03-01T05:30:00+05:30', to: '2026-03-01T00:00:00Z', bucket: '1m' });
+    expect(sameInstant.errors?.[0]).toMatchObject({
+      message: 'to must be after from: got from 2026-03-01T00:00:00.000Z and to 2026-03-01T00:00:00.000Z (UTC)',
+      extensions: { code: 'BAD_USER_INPUT', argument: 'to' },
+    });
     const badTime = await app.request(HistoryDocument, { ...base, from: 'last tuesday', bucket: '1m' });
     expect(badTime.errors?.[0]?.message).toContain('DateTime must be an ISO-8601 timestamp');
     // Written in the document, the refusal points at the literal, as graphql-js's other refusals do: which of from and to.

@@ -104,7 +104,12 @@ export function parseCursor(cursor: string | null | undefined, argument: string)
   return BigInt(cursor);
 }
 
-/** A time range [from, to) of a query: refused when both ends are given and `to` is not after `from` (it could hold nothing). */
+/**
+ * A time range [from, to) of a query: refused when both ends are given and `to` is not after `from` (it could hold
+ * nothing), naming both in UTC: written with different offsets (05:30+05:30 and 00:00Z), two equal instants look apart.
+ */
 export function checkTimeRange(from: Date | null | undefined, to: Date | null | undefined): void {
-  if (from && to && to <= from) throw new ValidationError('to must be after from', { argument: 'to' });
+  if (from && to && to <= from) {
+    throw new ValidationError(`to must be after from: got from ${from.toISOString()} and to ${to.toISOString()} (UTC)`, { argument: 'to' });
+  }
 }
