@@ -1,5 +1,5 @@
 import type { GraphQLContext } from './context.js';
-import { formatDuration, formatWindowSpec, parseWindowSpec, WINDOW_HINT } from '../duration.js';
+import { formatDuration, formatWindowSpec, looksLikeDuration, parseDuration, parseWindowSpec, WINDOW_HINT } from '../duration.js';
 import { ForbiddenError, ValidationError } from '../errors.js';
 import { inDateTimeRange } from '../iso-time.js';
 import { parseCursor } from './pagination.js';
@@ -67,8 +67,12 @@ export async function resumePoint(ctx: GraphQLContext, after: string | null | un
 /** Parses a window argument and checks the processors compute it, naming the ones they do. */
 export function configuredWindow(text: string, configured: readonly { sizeMs: number; hopMs: number }[], argument: string) {
   const spec = parseWindowSpec(text);
-  if (!spec) throw new ValidationError(`${argument} must be ${WINDOW_HINT}, got ${JSON.stringify(text)}`, { argument });
-  if (!configured.some((c) => c.sizeMs === spec.sizeMs && c.hopMs === spec.hopMs)) {
+  // "0m" or "5m/0s" is written as a window, with a duration none is computed for (as candles' intervals): saying so
+  // beats repeating the format it follows.
+  const parts = text.split('/');
+  const zeroOrHuge = parts.length <= 2 && parts.every(looksLikeDuration) && parts.some((part) => !parseDuration(part));
+  if (!spec && !zeroOrHuge) throw new ValidationError(`${argument} must be ${WINDOW_HINT}, got ${JSON.stringify(text)}`, { argument });
+  if (!spec || !configured.some((c) => c.sizeMs === spec.sizeMs && c.hopMs === spec.hopMs)) {
     throw new ValidationError(`${argument} ${JSON.stringify(text)} is not computed here; configured: ${configured.map(formatWindowSpec).join(', ')}`, {
       argument,
       configured: configured.map(formatWindowSpec),
