@@ -163,6 +163,30 @@ describe('npm run keys', () => {
     expect(whole.code, whole.err).toBe(0);
   }, 120_000);
 
+  it('takes over a lock whose pid now belongs to a process that started after the lock was last touched', async () => {
+    // After a reboot (or long after a kill -9) the pid in vigil.pid is some other process's: the holder touches its
+    // lock every 10 s from when it starts, so a process younger than the lock's last touch cannot be the holder.
+    const reused = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      await sleep(3_000);
+      const lock = join(dataDir, 'vigil.pid');
+      writeFileSync(lock, `${reused.pid} ${hostname()}\n`);
+      const beforeBoot = new Date(Date.now() - 3_600_000);
+      utimesSync(lock, beforeBoot, beforeBoot);
+      const taken = keys('list');
+      expect(taken.code, taken.err).toBe(0);
+      expect(existsSync(lock)).toBe(false);
+      // Touched since that process started, the lock may be its own: refused as before.
+      writeFileSync(lock, `${reused.pid} ${hostname()}\n`);
+      const held = keys('list');
+      expect(held.code).toBe(1);
+      expect(held.err).toContain(`is in use by another process (pid ${reused.pid})`);
+      rmSync(lock);
+    } finally {
+      reused.kill();
+    }
+  }, 120_000);
+
   it('refuses a new DATA_DIR while another process creates the database in it, and leaves it to that process', async () => {
     // The lock is taken in DATA_DIR before the database is made (in a subdirectory of it): here held by a live
     // process that is not this one.

@@ -55,7 +55,9 @@ function lockFile(file: string, dataDir: string): () => void {
       // Another host's pid (a container sharing the volume) cannot be checked from here, but its holder touches the
       // file while it holds it: one untouched for a while is a container that is gone (a recreated one has a new name).
       const elsewhere = holder.host !== undefined && holder.host !== hostname();
-      const alive = elsewhere ? Date.now() - modifiedAt(file) < STALE_AFTER_MS : Number.isSafeInteger(holder.pid) && holder.pid !== process.pid && isRunning(holder.pid);
+      const alive = elsewhere
+        ? Date.now() - modifiedAt(file) < STALE_AFTER_MS
+        : Number.isSafeInteger(holder.pid) && holder.pid !== process.pid && isRunning(holder.pid) && !startedAfter(holder.pid, modifiedAt(file));
       if (alive) {
         throw new DataDirError(
           `DATA_DIR ${dataDir} is in use by another process (pid ${holder.pid}${elsewhere ? ` on ${holder.host}` : ''}): the embedded database takes one process at a time. ` +
@@ -108,6 +110,33 @@ function lockFile(file: string, dataDir: string): () => void {
 /** DATA_DIR cannot be opened for a reason the operator resolves (another process has it, it holds other files): said without a stack. */
 export class DataDirError extends Error {
   override name = 'DataDirError';
+}
+
+/** Kernel clock ticks per second in /proc/<pid>/stat (USER_HZ: 100 on every architecture Linux runs Node on). */
+const CLOCK_TICKS_PER_SECOND = 100;
+/** Boot time and start time are whole seconds and ticks: a process this close after the lock's last touch is not judged. */
+const START_SLACK_MS = 2_000;
+
+/**
+ * Whether process `pid` started after `at` (ms since the epoch), read from /proc (Linux); false where that cannot
+ * be read. A holder writes its lock after it starts and touches it every TOUCH_EVERY_MS, so a process that started
+ * after the lock was last touched is not its holder but a later one given the same pid: after a reboot (a power
+ * cut, the host patched) pids start again from low numbers, and a lock left by a process that was killed names
+ * one that an unrelated process (or a second vigil) may have by then. Such a lock was refused as held, and the
+ * server would not start until someone deleted it.
+ */
+function startedAfter(pid: number, at: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces or parentheses: fields are counted after its end.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const startTicks = Number(fields[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(bootSeconds)) return false;
+    return bootSeconds * 1000 + (startTicks / CLOCK_TICKS_PER_SECOND) * 1000 > at + START_SLACK_MS;
+  } catch {
+    return false;
+  }
 }
 
 function isRunning(pid: number): boolean {
