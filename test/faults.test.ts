@@ -4,7 +4,8 @@
  * single in-flight mutation on SIGTERM are covered by redis-outage.test.ts
  * and shutdown.test.ts.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createNetServer, Socket, type AddressInfo } from 'node:net';
@@ -918,6 +919,42 @@ describe('a dependency down at start', () => {
       dataDir.remove();
     }
   });
+
+  // Only root can start a process as another user here; the other user is `nobody` (65534).
+  it.skipIf(process.getuid?.() !== 0)('DATA_DIR: names what in it this user may not write, whose it is, and what to do', async () => {
+    // A DATA_DIR made by one user (a first `npm start` as root) and opened by another (the service's user): PGlite
+    // said only "Aborted(). Build with -sASSERTIONS for more info.", and the lock Node's bare EACCES.
+    const dataDir = await freshEmbeddedDataDir();
+    const startAsNobody = () => {
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
+        uid: 65534,
+        gid: 65534,
+        env: { ...process.env, PORT: '0', AUTH: 'off', DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir.dir, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(run.status, run.stderr).toBe(1);
+      const fatal = run.stdout
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((entry) => entry.level === 60);
+      expect(fatal).toHaveLength(1);
+      return String(fatal[0]!.err);
+    };
+    const advice = 'is not writable by this process (uid 65534, owned by uid 0): run the server as the user that owns DATA_DIR, or give DATA_DIR and everything in it to this one (chown -R)';
+    try {
+      chmodSync(dataDir.dir, 0o755);
+      expect(startAsNobody()).toBe(`cannot open the embedded database in ${dataDir.dir} (DATA_DIR): EACCES: permission denied, open '${dataDir.dir}/vigil.pid'; ${dataDir.dir} ${advice}`);
+      // The lock can be made; the database's files are still root's.
+      chmodSync(dataDir.dir, 0o777);
+      const err = startAsNobody();
+      expect(err.startsWith(`cannot open the embedded database in ${dataDir.dir} (DATA_DIR): `)).toBe(true);
+      expect(err).toMatch(new RegExp(`; ${dataDir.dir}/\\S+ ${advice.replace(/[()]/g, '\\$&')}$`));
+    } finally {
+      dataDir.remove();
+    }
+  }, 120_000);
 
   it('DATA_DIR: names it when it cannot be made', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-faults-'));

@@ -9,6 +9,7 @@ import postgres from 'postgres';
 import type { Config } from '../config.js';
 import { reasonOf, redactUrl, type Logger } from '../log.js';
 import { migrateDatabase, pendingMigrations } from './migrate.js';
+import { unwritableProblem } from './data-dir-access.js';
 import { DataDirError, lockDataDir } from './data-dir-lock.js';
 import { ensureEmbeddedDatabase } from './embedded-creation.js';
 import { PgliteThread } from './pglite-thread.js';
@@ -183,7 +184,11 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
   const inMemory = dataDir.startsWith('memory://');
   // Node's and PGlite's own messages ("ENOTDIR: not a directory, mkdir …", "Aborted(). Build with -sASSERTIONS for
   // more info.") name neither the setting nor, for PGlite, the files.
-  const cannotOpen = (error: unknown) => new Error(`cannot open the embedded database in ${dataDir} (DATA_DIR): ${reasonOf(error)}`, { cause: error });
+  // A file this process may not write (DATA_DIR made by another user) is named, with what to do.
+  const cannotOpen = (error: unknown) => {
+    const unwritable = inMemory ? null : unwritableProblem(dataDir);
+    return new Error(`cannot open the embedded database in ${dataDir} (DATA_DIR): ${reasonOf(error)}${unwritable ? `; ${unwritable}` : ''}`, { cause: error });
+  };
   if (!inMemory) {
     try {
       mkdirSync(dataDir, { recursive: true });
@@ -196,7 +201,11 @@ async function openPglite(dataDir: string, workMem: string, log: Logger): Promis
   const failure: Database['failure'] = { reason: null };
   try {
     if (!inMemory) {
-      unlock = lockDataDir(dataDir);
+      try {
+        unlock = lockDataDir(dataDir);
+      } catch (error) {
+        throw error instanceof DataDirError ? error : cannotOpen(error);
+      }
       // A new database is made in a subdirectory and moved into place whole (embedded-creation.ts).
       await ensureEmbeddedDatabase(dataDir, async (dir) => (await PgliteThread.open(dir)).close(), log).catch((error: unknown) => {
         throw error instanceof DataDirError ? error : cannotOpen(error);
