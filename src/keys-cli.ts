@@ -7,7 +7,7 @@ import { DataDirError } from './db/data-dir-lock.js';
 import { listApiKeys } from './db/api-keys.js';
 import { parseDuration } from './duration.js';
 import { AppError } from './errors.js';
-import { createLogger } from './log.js';
+import { createLogger, messageOf } from './log.js';
 
 export const KEYS_USAGE = `usage: npm run keys -- <command>
   create --tenant <id> --role <ingest|read|analyst|admin> --name <text> [--tenant-name <text>] [--expires-in <duration, e.g. 90d>]
@@ -104,12 +104,19 @@ export async function runKeys(argv: string[]): Promise<number> {
     return 2;
   }
   // Logs on stderr: stdout is the command's output, for scripts to read.
-  const database = await openDatabase(config.database, createLogger(config.logLevel, { pretty: config.logPretty, stream: process.stderr })).catch((error: unknown) => {
-    if (error instanceof DataDirError && /in use by another process/.test(error.message)) {
-      error.message += " Meanwhile keys can be managed through the running server's API (createApiKey, revokeApiKey).";
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    database = await openDatabase(config.database, createLogger(config.logLevel, { pretty: config.logPretty, stream: process.stderr }));
+  } catch (error) {
+    if (error instanceof DataDirError) {
+      if (/in use by another process/.test(error.message)) error.message += " Meanwhile keys can be managed through the running server's API (createApiKey, revokeApiKey).";
+      throw error;
     }
-    throw error;
-  });
+    // The database unreachable, refused, or DATA_DIR not writable: the message names which and what to do, as the
+    // server's one fatal line does; a stack trace under it said nothing more.
+    console.error(messageOf(error));
+    return 1;
+  }
   try {
     if (request) {
       const { key, row } = await createApiKey(database.db, request, { createTenant: values['tenant-name'] ?? '' });

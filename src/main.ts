@@ -61,7 +61,14 @@ async function main(argv: string[]): Promise<number> {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { pretty: config.logPretty });
       const { openDatabase } = await import('./db/client.js');
-      const database = await openDatabase(config.database, log);
+      let database: Awaited<ReturnType<typeof openDatabase>>;
+      try {
+        database = await openDatabase(config.database, log);
+      } catch (error) {
+        // As `start` says it: one line naming the database and why, not a stack trace.
+        log.fatal({ err: messageOf(error) }, 'migrations not applied: exiting; run it again once what err names is fixed or reachable');
+        return 1;
+      }
       await database.close();
       log.info('migrations applied');
       return 0;

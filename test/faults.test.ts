@@ -920,6 +920,26 @@ describe('a dependency down at start', () => {
     }
   });
 
+  it('PostgreSQL: npm run migrate and npm run keys say which database they could not open in one line, no stack', async () => {
+    const port = await freePort();
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+        env: { ...process.env, DATABASE_URL: `postgres://vigil:s3cret@127.0.0.1:${port}/test`, REDIS_URL: '', LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    const reason = `cannot open PostgreSQL at postgres://vigil:***@127.0.0.1:${port}/test (DATABASE_URL), schema "public": connect ECONNREFUSED 127.0.0.1:${port}`;
+    const migrate = cli('migrate');
+    expect(migrate.status).toBe(1);
+    const lines = migrate.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.filter((entry) => entry.level === 60)).toMatchObject([{ err: reason, msg: expect.stringMatching(/^migrations not applied/) }]);
+    expect(migrate.stderr).toBe('');
+    const keys = cli('keys', 'list');
+    expect(keys.status).toBe(1);
+    expect(keys.stderr).toBe(`${reason}\n`);
+    expect(keys.stdout).toBe('');
+  }, 120_000);
+
   // Only root can start a process as another user here; the other user is `nobody` (65534).
   it.skipIf(process.getuid?.() !== 0)('DATA_DIR: names what in it this user may not write, whose it is, and what to do', async () => {
     // A DATA_DIR made by one user (a first `npm start` as root) and opened by another (the service's user): PGlite
