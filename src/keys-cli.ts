@@ -4,7 +4,7 @@ import { createApiKey, revokeKey, validateKeyRequest, type KeyRequest } from './
 import { loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { DataDirError } from './db/data-dir-lock.js';
-import { listApiKeys } from './db/api-keys.js';
+import { listApiKeys, listTenantIds } from './db/api-keys.js';
 import { parseDuration } from './duration.js';
 import { AppError } from './errors.js';
 import { createLogger, messageOf } from './log.js';
@@ -119,8 +119,16 @@ export async function runKeys(argv: string[]): Promise<number> {
   }
   try {
     if (request) {
-      const { key, row } = await createApiKey(database.db, request, { createTenant: values['tenant-name'] ?? '' });
+      const { key, row, tenantCreated } = await createApiKey(database.db, request, { createTenant: values['tenant-name'] ?? '' });
       print(JSON.stringify({ id: row.id, tenant: row.tenantId, role: row.role, name: row.name, expiresAt: row.expiresAt }));
+      // A mistyped --tenant makes a new, empty tenant whose key sees none of the intended one's sources: said where
+      // the operator sees it (stderr, so stdout stays the output), with the tenants that were there.
+      if (tenantCreated) {
+        const others = (await listTenantIds(database.db)).filter((id) => id !== row.tenantId);
+        const shown = others.slice(0, 10).map((id) => `"${id}"`).join(', ') + (others.length > 10 ? `, and ${others.length - 10} more` : '');
+        const meant = others.length > 0 ? ` If you meant one of ${shown}, revoke this key (npm run keys -- revoke ${row.id}) and create it there.` : '';
+        console.error(`tenant "${row.tenantId}" did not exist: created it.${meant}`);
+      }
       print(`\n${key}\n\nThis is the only time the key is shown. Send it as "Authorization: Bearer <key>".`);
       // The key exists, but only its hash is kept: say so where the operator still sees it.
       if (stdoutClosed()) {

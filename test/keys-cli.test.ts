@@ -83,6 +83,15 @@ describe('npm run keys', () => {
     expect(summary).toMatchObject({ tenant: 'st-marys', role: 'admin', name: 'ward ops', expiresAt: expect.any(String) });
     const [key, secret] = created.out.match(/vgl_[a-z2-7]{12}_([A-Za-z0-9_-]{43})/)!;
     expect(created.out).toContain('This is the only time the key is shown');
+    // A new tenant is said to be one, on stderr: a mistyped --tenant made an empty tenant without a word.
+    expect(created.err).toContain('tenant "st-marys" did not exist: created it. If you meant one of "default", revoke this key');
+    const typo = keys('create', '--tenant', 'st-mary', '--role', 'ingest', '--name', 'monitors');
+    expect(typo.code, typo.err).toBe(0);
+    const typoId = JSON.parse(typo.out.split('\n')[0]!).id as string;
+    expect(typo.err).toContain(`tenant "st-mary" did not exist: created it. If you meant one of "default", "st-marys", revoke this key (npm run keys -- revoke ${typoId}) and create it there.`);
+    const again = keys('create', '--tenant', 'st-marys', '--role', 'read', '--name', 'wall');
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).not.toContain('did not exist');
 
     const listed = keys('list', '--tenant', 'st-marys');
     expect(listed.code).toBe(0);

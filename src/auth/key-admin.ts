@@ -33,11 +33,19 @@ export function validateKeyRequest(request: KeyRequest): void {
   }
 }
 
-/** Creates a key; the returned `key` is the only copy of the secret there will ever be. */
-export async function createApiKey(db: Db, request: KeyRequest, options: { createTenant?: string } = {}): Promise<{ key: string; row: ApiKeyRow }> {
+/**
+ * Creates a key; the returned `key` is the only copy of the secret there will ever be. With `createTenant` (its
+ * name, or '' for the id), a tenant that does not exist is created: `tenantCreated` says it was.
+ */
+export async function createApiKey(
+  db: Db,
+  request: KeyRequest,
+  options: { createTenant?: string } = {},
+): Promise<{ key: string; row: ApiKeyRow; tenantCreated: boolean }> {
   validateKeyRequest(request);
   const name = request.name.trim();
-  if (options.createTenant !== undefined) await ensureTenant(db, request.tenantId, options.createTenant || request.tenantId);
+  let tenantCreated = false;
+  if (options.createTenant !== undefined) tenantCreated = await ensureTenant(db, request.tenantId, options.createTenant || request.tenantId);
   else if (!(await tenantExists(db, request.tenantId))) throw new ValidationError(`no tenant ${JSON.stringify(request.tenantId)}`, { argument: 'tenant' }, 'NOT_FOUND');
   const generated = generateKey();
   const row = await insertApiKey(db, {
@@ -49,7 +57,7 @@ export async function createApiKey(db: Db, request: KeyRequest, options: { creat
     createdBy: request.createdBy,
     expiresAt: request.expiresAt,
   });
-  return { key: generated.key, row };
+  return { key: generated.key, row, tenantCreated };
 }
 
 /** Revokes a key of `tenantId` (null: any tenant, for the CLI). NOT_FOUND when there is no such key. */

@@ -5,8 +5,15 @@ import { apiKeys, tenants, type Role } from './schema.js';
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 /** Creates the tenant if it does not exist; a new name for an existing tenant is ignored. */
-export async function ensureTenant(db: Db, id: string, name: string): Promise<void> {
-  await db.insert(tenants).values({ id, name }).onConflictDoNothing();
+/** Creates tenant `id` unless it exists; true when it was created. */
+export async function ensureTenant(db: Db, id: string, name: string): Promise<boolean> {
+  const created = await db.insert(tenants).values({ id, name }).onConflictDoNothing().returning({ id: tenants.id });
+  return created.length > 0;
+}
+
+/** Every tenant's id, in order. */
+export async function listTenantIds(db: Db): Promise<string[]> {
+  return (await db.select({ id: tenants.id }).from(tenants).orderBy(tenants.id)).map((row) => row.id);
 }
 
 export async function tenantExists(db: Db, id: string): Promise<boolean> {
