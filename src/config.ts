@@ -282,6 +282,37 @@ function toConfig(env: z.infer<typeof Env>) {
   };
 }
 
+/** Single-letter edits (insert, delete, replace, or swap two neighbours) between `a` and `b`. */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      rows[i]![j] = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) rows[i]![j] = Math.min(rows[i]![j]!, rows[i - 2]![j - 2]! + 1);
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/**
+ * Variables in `env` named a letter or two off a setting's (`DATABSE_URL`, `log_level`): zod reads only the names
+ * it knows, so such a one was ignored without a word, and its setting kept its default (DATABASE_URL unset runs the
+ * embedded database, open). One edit, not two: two would take the system's SSL_CERT_FILE for TLS_CERT_FILE, and
+ * HOME for HOST.
+ */
+export function misspelledSettings(env: Record<string, string | undefined>): { name: string; meant: string }[] {
+  const settings = Object.keys(Env.shape);
+  const found: { name: string; meant: string }[] = [];
+  for (const name of Object.keys(env)) {
+    if (settings.includes(name)) continue;
+    const upper = name.toUpperCase();
+    const meant = settings.find((setting) => editDistance(upper, setting) <= 1);
+    if (meant !== undefined) found.push({ name, meant });
+  }
+  return found;
+}
+
 /** Parses the environment once; throws ConfigError naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // `PORT=` in an env file or a manifest means "not set": the default, not 0 (a random port, or RATE_LIMIT off).

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, misspelledSettings } from './config.js';
 import { createLogger, messageOf } from './log.js';
 
 const USAGE = `usage: vigil <command>
@@ -17,6 +17,9 @@ async function main(argv: string[]): Promise<number> {
     case 'start': {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { pretty: config.logPretty });
+      for (const { name, meant } of misspelledSettings(process.env)) {
+        log.warn({ variable: name, meant }, `${name} is not a setting, and is ignored: did you mean ${meant}? (${meant} keeps its value, or its default)`);
+      }
       const { createServer } = await import('./server.js');
       let server: Awaited<ReturnType<typeof createServer>>;
       try {

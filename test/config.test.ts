@@ -1,5 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, misspelledSettings } from '../src/config.js';
 
 describe('configuration', () => {
   it('runs embedded with no configuration at all', () => {
@@ -149,4 +153,37 @@ describe('configuration', () => {
       for (const variable of ['PORT', 'MAX_BATCH', 'DATABASE_URL']) expect((error as Error).message).toContain(variable);
     }
   });
+
+  it('names a variable a letter off a setting, which is ignored, with the setting it would be', () => {
+    // DATABSE_URL ran the embedded database, open, and RETAIN_FRO kept ten years, without a word.
+    const env = { DATABSE_URL: 'postgres://db/vitals', RETAIN_FRO: '30d', log_level: 'debug', DATABASE_SCHEMA: 'ward_a' };
+    expect(misspelledSettings(env)).toEqual([
+      { name: 'DATABSE_URL', meant: 'DATABASE_URL' },
+      { name: 'RETAIN_FRO', meant: 'RETAIN_FOR' },
+      { name: 'log_level', meant: 'LOG_LEVEL' },
+    ]);
+    // The system's own, two letters off a setting or more, are not taken for typos.
+    expect(misspelledSettings({ HOME: '/root', HOSTNAME: 'ward', PATH: '/bin', SSL_CERT_FILE: '/etc/ssl/cert.pem', REDIS_PORT: 'tcp://10.0.0.5:6379', NODE_ENV: 'production', TERM: 'xterm' })).toEqual([]);
+
+    // `start` says so in a warning before anything else, here before DATA_DIR (under a file) stops it.
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-config-'));
+    try {
+      writeFileSync(join(dir, 'file'), '');
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
+        env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: join(dir, 'file', 'data'), LOG_FORMAT: 'json', LOG_LEVEL: 'info', DATABSE_URL: 'postgres://db/vitals' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(run.status).toBe(1);
+      const first = JSON.parse(run.stdout.split('\n')[0]!) as Record<string, unknown>;
+      expect(first).toMatchObject({
+        level: 40,
+        variable: 'DATABSE_URL',
+        meant: 'DATABASE_URL',
+        msg: 'DATABSE_URL is not a setting, and is ignored: did you mean DATABASE_URL? (DATABASE_URL keeps its value, or its default)',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
