@@ -47,6 +47,12 @@ describe.each(primaryBackends)('operations endpoints on $name', (backend) => {
     expect(value(/^vigil_db_pool_size /)).toBe(backend.database === 'postgres' ? 8 : 1);
     if (backend.database === 'postgres') expect(value(/^vigil_db_connections\{state="/)).toBeGreaterThanOrEqual(1);
     expect(text).toMatch(/^vigil_process_resident_memory_bytes /m);
+    // Each HELP names what its labels and states count, as docs/operations.md does: throttled refusals and audit
+    // entries lost at shutdown were left out.
+    const reasons = [...text.matchAll(/^vigil_auth_failures_total\{reason="([a-z]+)"\}/gm)].map((m) => m[1]!);
+    expect(reasons).toContain('throttled');
+    expect(text).toMatch(new RegExp(`^# HELP vigil_auth_failures_total .*\\(${reasons.join(', ')}\\)`, 'm'));
+    expect(text).toMatch(/^# HELP vigil_audit_entries .*dropped because the buffer overflowed or they were still unstored at shutdown/m);
   });
 
   it('counts refused operations as errors: invalid, too complex, refused by an argument check', async () => {

@@ -254,7 +254,7 @@ export function createMetrics(services: Services) {
   const { auth } = services;
   new Gauge({
     name: 'vigil_auth_failures_total',
-    help: 'Requests and sockets refused for their API key by reason (missing, invalid, revoked, expired): a feed whose key expired or was revoked stops sending',
+    help: `Requests and sockets refused for their API key by reason (${AUTH_FAILURE_REASONS.join(', ')}): a feed whose key expired or was revoked stops sending`,
     labelNames: ['reason'] as const,
     registers,
     collect() {
@@ -279,7 +279,7 @@ export function createMetrics(services: Services) {
   });
   new Gauge({
     name: 'vigil_audit_entries',
-    help: 'Audit log entries: written to the database, waiting in the buffer, dropped because the buffer overflowed (must stay 0)',
+    help: 'Audit log entries: written to the database, waiting in the buffer, dropped because the buffer overflowed or they were still unstored at shutdown (must stay 0)',
     labelNames: ['state'] as const,
     registers,
     collect() {
