@@ -837,6 +837,41 @@ describe.skipIf(!DATABASE_URL)('nodes starting together on a new schema', () => 
   });
 });
 
+describe.skipIf(!DATABASE_URL)('a role given its schema and nothing more (least privilege)', () => {
+  it('opens the schema once it is migrated, and says what it lacks to create or migrate one', async () => {
+    const role = `vigil_least_${process.pid}`;
+    const schema = `t_least_${process.pid}`;
+    const silent = pino({ level: 'silent' });
+    const admin = postgres(DATABASE_URL!, { max: 1, onnotice: () => undefined });
+    const url = new URL(DATABASE_URL!);
+    url.username = role;
+    url.password = 'least';
+    const asRole = (name: string) => ({ driver: 'postgres', url: url.toString(), schema: name, poolSize: 2, workMem: '4MB' }) as const;
+    try {
+      await admin.unsafe(`create role ${role} login password 'least'`);
+      await admin.unsafe(`create schema ${schema} authorization ${role}`);
+      // Not migrated yet: this role may not (drizzle's migrator begins with CREATE SCHEMA IF NOT EXISTS).
+      await expect(openDatabase(asRole(schema), silent)).rejects.toThrow(
+        /^\d+ migrations of schema "t_least_\d+" could not be applied: permission denied for database \w+: migrating needs CREATE on the database/,
+      );
+      // Migrated by a role that may, as a deploy job runs npm run migrate; this one is given the tables.
+      await (await openDatabase({ ...asRole(schema), url: DATABASE_URL! }, silent)).close();
+      await admin.unsafe(`grant all on all tables in schema ${schema} to ${role}; grant all on all sequences in schema ${schema} to ${role}`);
+      // CREATE SCHEMA IF NOT EXISTS, run at every start, refused it ("permission denied for database").
+      const opened = await openDatabase(asRole(schema), silent);
+      await opened.ping();
+      await opened.close();
+      await expect(openDatabase(asRole(`${schema}_missing`), silent)).rejects.toThrow(
+        `schema "${schema}_missing": permission denied for database ${url.pathname.slice(1)}: the schema does not exist, and this role may not create it`,
+      );
+    } finally {
+      await dropSchema(schema);
+      await admin.unsafe(`drop owned by ${role}; drop role if exists ${role}`).catch(() => undefined);
+      await admin.end();
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // 4. A dependency down at start: one fatal line naming it (password hidden), exit 1, no stack.
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Config } from '../config.js';
-import { reasonOf, redactUrl, type Logger } from '../log.js';
+import { messageOf, reasonOf, redactUrl, type Logger } from '../log.js';
 import { migrateDatabase, pendingMigrations } from './migrate.js';
 import { unwritableProblem } from './data-dir-access.js';
 import { DataDirError, lockDataDir } from './data-dir-lock.js';
@@ -157,9 +157,18 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
       // Nothing listens until they are done (a long one on a big table can take minutes): said before and after.
       const pending = await pendingMigrations(opened.db, schemaName);
       const began = Date.now();
-      if (pending > 0) log.info({ pending, schema: schemaName }, 'applying database migrations; the server listens once they are done');
-      await migrateDatabase(opened.db, schemaName);
-      if (pending > 0) log.info({ applied: pending, ms: Date.now() - began }, 'database migrations applied');
+      // None pending, the migrator is not run: it begins with CREATE SCHEMA IF NOT EXISTS, which needs CREATE on
+      // the database (a role given its schema alone was refused at every start).
+      if (pending === 0) return;
+      log.info({ pending, schema: schemaName }, 'applying database migrations; the server listens once they are done');
+      await migrateDatabase(opened.db, schemaName).catch((error: unknown) => {
+        if (sqlStateOf(error) !== '42501') throw error;
+        throw new Error(
+          `${pending} migrations of schema "${schemaName}" could not be applied: ${reasonOf(error)}: migrating needs CREATE on the database (the migrator begins with CREATE SCHEMA IF NOT EXISTS) and the schema's tables; run npm run migrate as a role that has them, then start this one`,
+          { cause: error },
+        );
+      });
+      log.info({ applied: pending, ms: Date.now() - began }, 'database migrations applied');
     };
     await (underMigrationLock ? underMigrationLock(migrate) : migrate());
     const timescale = await hasTimescale(opened.db);
@@ -280,14 +289,22 @@ async function openPostgres(
   survivePostgresTypeFetchFailures(log);
   const setup = postgres(config.url, { max: 1, onnotice: () => undefined, connect_timeout: FAIL_FAST.connect_timeout });
   try {
-    // Two nodes creating it at once: one of them is told the name is taken (23505), and the schema is there.
-    await setup.unsafe(`create schema if not exists "${config.schema}"`).catch((error: unknown) => {
-      if (sqlStateOf(error) !== '23505') throw error;
-    });
+    // Created only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even for a schema that
+    // exists, so a role given its schema and nothing more (least privilege) could not start at all.
+    const [existing] = await setup<{ present: boolean }[]>`select exists (select 1 from pg_namespace where nspname = ${config.schema}) as present`;
+    if (!existing?.present) {
+      // Two nodes creating it at once: one of them is told the name is taken (23505), and the schema is there.
+      await setup.unsafe(`create schema if not exists "${config.schema}"`).catch((error: unknown) => {
+        if (sqlStateOf(error) === '42501') {
+          throw new Error(`${reasonOf(error)}: the schema does not exist, and this role may not create it: grant it CREATE on the database, or have the schema created for it (CREATE SCHEMA ${config.schema} AUTHORIZATION <role>) and migrated (npm run migrate) by a role that has it`, { cause: error });
+        }
+        if (sqlStateOf(error) !== '23505') throw error;
+      });
+    }
   } catch (error) {
     await setup.end();
     // postgres.js's own message ("connect ECONNREFUSED …") does not say which setting to look at.
-    throw new Error(`cannot open PostgreSQL at ${redactUrl(config.url)} (DATABASE_URL), schema "${config.schema}": ${reasonOf(error)}`, { cause: error });
+    throw new Error(`cannot open PostgreSQL at ${redactUrl(config.url)} (DATABASE_URL), schema "${config.schema}": ${messageOf(error)}`, { cause: error });
   }
   /**
    * Nodes starting together on a new schema raced to migrate it (a CREATE TABLE another node had just run): one
