@@ -367,6 +367,28 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     }
   });
 
+  it('answers an ingest the database cannot store for want of disk space with UNAVAILABLE, to retry, and stores it sent again', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('full-1') });
+    // PostgreSQL's own disk_full (SQLSTATE 53100), raised where the write of a full disk fails. It reached the
+    // client as INTERNAL_SERVER_ERROR "Unexpected error.", which a feed drops its readings on.
+    await app.sql(
+      sql.raw(`create function refuse_for_full_disk() returns trigger language plpgsql as $$ begin raise exception 'could not extend file: No space left on device' using errcode = 'disk_full'; end $$`),
+    );
+    await app.sql(sql.raw('create trigger full_disk before insert on readings for each row execute function refuse_for_full_disk()'));
+    try {
+      const { errors } = await app.request(IngestReadingsDocument, { readings: [heartRate('full-1', 70, 7_000)] });
+      expect(errors?.[0]).toMatchObject({
+        message: 'the database is short of a resource (could not extend file: No space left on device): nothing of this operation was stored; retry it once that is freed',
+        extensions: { code: 'UNAVAILABLE', retryable: true, sqlState: '53100' },
+      });
+    } finally {
+      await app.sql(sql.raw('drop trigger if exists full_disk on readings'));
+      await app.sql(sql.raw('drop function if exists refuse_for_full_disk()'));
+    }
+    const again = await app.mutate(IngestReadingsDocument, { readings: [heartRate('full-1', 70, 7_000)] });
+    expect(again.ingestReadings).toMatchObject({ accepted: 1, duplicates: 0 });
+  });
+
   it('rejects a batch above MAX_BATCH whole, storing nothing', async () => {
     const before = await stored();
     const trades = Array.from({ length: 51 }, (_, i) => ({ symbol: 'ETH-USD', time: at(100 + i), price: 3_000, size: 1 }));

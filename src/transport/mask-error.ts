@@ -4,6 +4,9 @@ import { connectionErrorCode, DEADLOCK_DETECTED, SERIALIZATION_FAILURE, sqlState
 import { AppError } from '../errors.js';
 import { reasonOf, type Logger } from '../log.js';
 
+/** How often a database short of a resource (SQLSTATE class 53) is logged while operations keep meeting it. */
+const SHORT_OF_RESOURCE_LOG_EVERY_MS = 60_000;
+
 /** What a client reads of an unexpected error (yoga's own default, named so both masking paths say it). */
 export const UNEXPECTED_ERROR = 'Unexpected error.';
 
@@ -60,6 +63,8 @@ export function useRequestIdOnErrors(): Plugin {
  * INTERNAL_SERVER_ERROR.
  */
 export function createMaskError(log: Logger) {
+  /** Per SQLSTATE of class 53: when it was last logged, and how many operations met it since. */
+  const shortOf = new Map<string, { at: number; since: number }>();
   return (error: unknown, message: string): Error => {
     const graphQLError = error instanceof GraphQLError ? error : undefined;
     const original = graphQLError ? graphQLError.originalError : error;
@@ -107,6 +112,28 @@ export function createMaskError(log: Logger) {
         nodes: graphQLError?.nodes,
         path: graphQLError?.path,
         extensions: { code: 'UNAVAILABLE', retryable: true, cause: connection },
+      });
+    }
+    // SQLSTATE class 53, insufficient resources: the database's disk is full (53100), it is out of memory (53200) or
+    // past a configured limit (53400; too many connections, 53300, is a connection's, above). Nothing is wrong with
+    // the request and nothing of it was stored: told to retry once the resource is freed, not sent an unexpected
+    // error that a feed would drop its readings on. Every request meets it while it lasts: logged once a minute.
+    if (sqlState?.startsWith('53')) {
+      const noted = shortOf.get(sqlState) ?? { at: -Infinity, since: 0 };
+      noted.since++;
+      if (Date.now() - noted.at >= SHORT_OF_RESOURCE_LOG_EVERY_MS) {
+        log.error(
+          { sqlState, reason: reasonOf(original), operations: noted.since, path: graphQLError?.path, requestId },
+          'the database is short of a resource (disk, memory): operations fail until it is freed; clients are told to retry (logged once a minute, operations: how many failed since the last line)',
+        );
+        noted.at = Date.now();
+        noted.since = 0;
+      }
+      shortOf.set(sqlState, noted);
+      return new GraphQLError(`the database is short of a resource (${reasonOf(original)}): nothing of this operation was stored; retry it once that is freed`, {
+        nodes: graphQLError?.nodes,
+        path: graphQLError?.path,
+        extensions: { code: 'UNAVAILABLE', retryable: true, sqlState },
       });
     }
     log.error({ err: original, path: graphQLError?.path, requestId }, 'unexpected error while executing an operation');
