@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CommitOutcomeUnknownError, connectionErrorCode, FAIL_FAST, openDatabase } from '../src/db/client.js';
 import { CLAIM_FIRST_FROM } from '../src/db/offsets.js';
+import { unwritableProblem } from '../src/db/data-dir-access.js';
 import { loadConfig } from '../src/config.js';
 import { createServer } from '../src/server.js';
 import { errorForLog } from '../src/log.js';
@@ -1010,6 +1011,18 @@ describe('a dependency down at start', () => {
       dataDir.remove();
     }
   }, 120_000);
+
+  it('DATA_DIR: names the free space of its file system when it is low, as a full disk fails the open', async () => {
+    // On a full disk the embedded database's open failed with only "Aborted(). Build with -sASSERTIONS for more
+    // info.", at every restart. Here any free space is "low", as a full one would be.
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-faults-'));
+    try {
+      expect(unwritableProblem(dir)).toBeNull();
+      expect(unwritableProblem(dir, Number.POSITIVE_INFINITY)).toMatch(/^the file system of DATA_DIR has \d+\.\d MB free: free some space \(or grow it\), then start again$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('DATA_DIR: names it when it cannot be made', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-faults-'));

@@ -1,16 +1,22 @@
-import { accessSync, constants, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Entries looked at before giving up: a database's DATA_DIR holds about a thousand files. */
 const MAX_ENTRIES = 20_000;
 
 /**
- * Why this process cannot write the embedded database in `dataDir`, naming the first file or directory in it that
- * it may not write and who owns it; null when it may write them all. PGlite fails on such a file with a bare "Aborted(). Build with -sASSERTIONS for more
- * info.": the usual cause is a DATA_DIR made by one user (a first `npm start` as root) and opened by another (the
- * service's user), which nothing in that message points to.
+ * Free space below which a failed open names it: the embedded database writes a 16 MB WAL segment and a checkpoint
+ * as it opens.
  */
-export function unwritableProblem(dataDir: string): string | null {
+export const LOW_FREE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Why this process cannot write the embedded database in `dataDir`: the first file or directory in it that it may
+ * not write and who owns it, or the file system's free space when it is below `minFreeBytes`; null when neither.
+ * PGlite fails on either with a bare "Aborted(). Build with -sASSERTIONS for more info.", which points to neither:
+ * a DATA_DIR made by one user (a first `npm start` as root) and opened by another (the service's user), or a full disk.
+ */
+export function unwritableProblem(dataDir: string, minFreeBytes = LOW_FREE_BYTES): string | null {
   const pending = [dataDir];
   let seen = 0;
   while (pending.length > 0 && seen < MAX_ENTRIES) {
@@ -37,6 +43,14 @@ export function unwritableProblem(dataDir: string): string | null {
     } catch {
       // A file, not a directory: nothing below it.
     }
+  }
+  // A full disk (the database grew, or a log beside it): restarting cannot help until space is freed.
+  try {
+    const { bavail, bsize } = statfsSync(dataDir);
+    const free = bavail * bsize;
+    if (free < minFreeBytes) return `the file system of DATA_DIR has ${(free / 1024 / 1024).toFixed(1)} MB free: free some space (or grow it), then start again`;
+  } catch {
+    // Not there (not made yet): the caller's own error says so.
   }
   return null;
 }
