@@ -240,6 +240,8 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
       ['UPDATED', 'CRITICAL', 7],
       ['UPDATED', 'HIGH', 6],
     ]);
+    // ESCALATE_AFTER as it is written: 5m, not 300s.
+    expect(alert!.transitions[1]!.message).toBe('not acknowledged within 5m: severity raised to HIGH');
     await live.close();
   });
 

@@ -3,6 +3,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { DATABASE_NOW, escalateOverdue, getAlert, getTransition, lastTransitionSeq, listAlerts, lockAlertTransitions, NOT_PUBLISHED, openAlert, openAlertOf, recordTransition, setTransitionOutcome, transitionsAfter, updateAlert, type AlertRow, type NewTransition, type TransitionRow } from '../db/alerts.js';
 import { isRetired } from '../db/sources.js';
+import { formatDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import type { StoredOutputs } from '../live/output-feed.js';
 import type { StreamPublisher } from '../live/publisher.js';
@@ -309,7 +310,7 @@ export class AlertService {
           severity: alert.severity,
           eventTime: null,
           value: alert.value,
-          message: `not acknowledged within ${Math.round(afterMs / 1000)}s: severity raised to ${alert.severity}`,
+          message: `not acknowledged within ${formatDuration(afterMs)}: severity raised to ${alert.severity}`,
         }, alert);
         if (event) events.push(event);
       }
