@@ -93,7 +93,7 @@ builder.queryField('lateEvents', (t) =>
     type: LateEventConnection,
     description: 'Events that came later than ALLOWED_LATENESS, in stream order: left out of the windows and candles closed by then (see LateEvent).',
     args: {
-      pipeline: t.arg.string({ required: true, description: 'A pipeline name: readings (windows) or trades (candles), the ones with outputs an event can be late for; `processors` (admin) lists every pipeline, and the others list none.' }),
+      pipeline: t.arg.string({ required: true, description: 'A pipeline name: readings (windows, anomaly flags), trades (candles), transactions or transactions-ip (fraud signals); patients (NEWS2, alert rules) takes every event, late or not, and lists none.' }),
       ...pageArgs(t.arg, PAGE),
     },
     resolve: async (_root, args, ctx) => {
