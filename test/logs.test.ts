@@ -287,7 +287,7 @@ describe('logs', () => {
     try {
       const said = lines.filter((l) => l.msg.includes('migrations'));
       expect(said).toEqual([
-        expect.objectContaining({ msg: 'applying database migrations; the server listens once they are done', pending: journal.entries.length }),
+        expect.objectContaining({ msg: 'applying database migrations; a starting server listens once they are done', pending: journal.entries.length }),
         expect.objectContaining({ msg: 'database migrations applied', applied: journal.entries.length, ms: expect.any(Number) }),
       ]);
       expect(await pendingMigrations(database.db, 'public')).toBe(0);

@@ -160,7 +160,7 @@ export async function openDatabase(config: Config['database'], log: Logger): Pro
       // None pending, the migrator is not run: it begins with CREATE SCHEMA IF NOT EXISTS, which needs CREATE on
       // the database (a role given its schema alone was refused at every start).
       if (pending === 0) return;
-      log.info({ pending, schema: schemaName }, 'applying database migrations; the server listens once they are done');
+      log.info({ pending, schema: schemaName }, 'applying database migrations; a starting server listens once they are done');
       await migrateDatabase(opened.db, schemaName).catch((error: unknown) => {
         if (sqlStateOf(error) !== '42501') throw error;
         throw new Error(
