@@ -20,6 +20,9 @@ async function main(argv: string[]): Promise<number> {
       for (const { name, meant } of misspelledSettings(process.env)) {
         log.warn({ variable: name, meant }, `${name} is not a setting, and is ignored: did you mean ${meant}? (${meant} keeps its value, or its default)`);
       }
+      if (config.database.driver === 'pglite' && config.database.dataDir.startsWith('memory://')) {
+        log.warn('DATA_DIR=memory:// keeps nothing: every reading, alert, rule and key is gone when this server stops. Point DATA_DIR at a directory, or set DATABASE_URL, to keep them');
+      }
       const { createServer } = await import('./server.js');
       let server: Awaited<ReturnType<typeof createServer>>;
       try {

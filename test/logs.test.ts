@@ -47,6 +47,8 @@ describe('logs', () => {
       await waitFor(() => lines.some((l) => l.msg === 'batch stored' && l.requestId === 'req-7f3a'), 'the batch log line');
       // Start-up says where the dashboard is, and that retention ran (with nothing to remove yet).
       expect(lines.find((l) => String(l.msg).startsWith('listening'))).toMatchObject({ dashboard: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/$/) });
+      // And that an in-memory database keeps nothing, at warn.
+      expect(lines.find((l) => String(l.msg).startsWith('DATA_DIR=memory:// keeps nothing'))).toMatchObject({ level: 40 });
       await waitFor(() => lines.some((l) => l.msg === 'retention sweep found nothing expired; next sweeps log only what they remove'), 'the first retention sweep');
       expect(lines.find((l) => l.msg === 'batch stored' && l.requestId === 'req-7f3a')).toMatchObject({ stream: 'readings', accepted: 1, rejected: 0, committedAt: expect.any(Number) });
       // Processing: every pipeline on the readings stream names the request its events came in.
