@@ -32,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
         // A dependency down at start (the database, Redis, the port): one line saying which, for the operator or
         // the orchestrator that restarts the process, not a stack trace.
         log.fatal({ err: messageOf(error) }, 'not started: exiting; start it again once what err names is fixed or reachable');
+        // LOG_LEVEL=silent would end a failed start without a word.
+        if (!log.isLevelEnabled('fatal')) process.stderr.write(`not started: ${messageOf(error)}\n`);
         return 1;
       }
       let stoppingSince: number | null = null;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { print } from 'graphql';
@@ -229,6 +230,17 @@ describe('logs', () => {
       await dropSchema(schema);
     }
   });
+
+  it('says why a start failed on stderr when LOG_LEVEL=silent, which had ended it without a word', () => {
+    const started = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
+      env: { ...process.env, LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', REDIS_URL: '', PORT: '0' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(started.status).toBe(1);
+    expect(started.stdout).toBe('');
+    expect(started.stderr).toMatch(/^not started: cannot open PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/nowhere \(DATABASE_URL\)/m);
+  }, 70_000);
 
   it('says nothing at error level when graphql-ws clients hang up while their events are being written, and keeps none of their subscriptions', async () => {
     const lines: Record<string, unknown>[] = [];
