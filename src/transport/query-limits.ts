@@ -204,7 +204,7 @@ function costly(args: ExecutionArgs, variables: Record<string, unknown> | undefi
   return {
     errors: [
       new GraphQLError(
-        `the operation may answer ${cost} objects, more than MAX_QUERY_COST (${maxCost}); ${costliest} costs the most: ask for smaller pages (first) or fewer nested lists`,
+        `the operation may answer ${cost} objects, more than MAX_QUERY_COST (${maxCost}); ${costliest} costs the most: ask for smaller pages (first), fewer history buckets (a shorter range or a wider bucket) or fewer nested lists`,
         { extensions: { code: QUERY_TOO_COMPLEX, limit: 'cost', cost, maxCost } },
       ),
     ],
