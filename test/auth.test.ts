@@ -12,6 +12,7 @@ import { at } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
 import WebSocket from 'ws';
 import { gql, openSse, openWs, type Gql } from './support/keyed-client.js';
+import { acceptsEventStream } from '../src/transport/sse.js';
 
 /**
  * Tenants and roles. Tenant A's keys of every role are tried on every root
@@ -515,14 +516,25 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     expect(Number(/vigil_connections_closed_for_key_total\{reason="revoked"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
   });
 
-  it('ends the SSE streams of a revoked key also when they were asked for with Accept */* or none, as curl and fetch send', async () => {
+  it('ends the SSE streams of a revoked key whatever Accept made them streams: none, */*, text/*, another case', async () => {
     const reader = await newKey('a', 'read');
     const opened = app.server.services.readingsFeed.opened;
-    const streams = [await openSse(app.url, reader.key, 'subscription { readings { value } }', null), await openSse(app.url, reader.key, 'subscription { readings { value } }', '*/*')];
-    await waitFor(() => app.server.services.readingsFeed.opened >= opened + 2, 'both streams');
+    const accepts = [null, '*/*', 'text/*', 'Text/Event-Stream', 'application/json;q=0.9, */event-stream'];
+    const streams = await Promise.all(accepts.map((accept) => openSse(app.url, reader.key, 'subscription { readings { value } }', accept)));
+    await waitFor(() => app.server.services.readingsFeed.opened >= opened + accepts.length, 'every stream');
     await call(fixture.a.keys.admin, 'mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: reader.row.id });
-    // Before, only a request naming text/event-stream was watched: these went on delivering readings for good.
-    await waitFor(() => streams.every((s) => s.ended), 'both streams to end', 2_000);
+    // Before, only a request naming text/event-stream (then also */* or none) was watched: yoga streamed the others
+    // all the same, and they went on delivering readings to the revoked key for good.
+    await waitFor(() => streams.every((s) => s.ended), 'every stream to end', 2_000);
+  });
+
+  it('takes over every subscription yoga answers with an event stream, and no other (acceptsEventStream)', () => {
+    for (const accept of [null, '', '*/*', 'text/event-stream', 'TEXT/EVENT-STREAM', 'text/*', '*/event-stream', 'application/json, text/event-stream;charset=utf-8', ' text / event-stream ']) {
+      expect(acceptsEventStream(accept), String(accept)).toBe(true);
+    }
+    for (const accept of ['application/json', 'application/graphql-response+json', 'text/plain', 'text/event-stream;charset=latin1', 'text']) {
+      expect(acceptsEventStream(accept), accept).toBe(false);
+    }
   });
 
   it('closes a connection when its key expires, and when the key is revoked on another node (found by the periodic check)', async () => {

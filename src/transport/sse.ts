@@ -5,6 +5,24 @@ import type { Plugin } from 'graphql-yoga';
 const PING_EVERY_MS = 12_000;
 
 /**
+ * Whether yoga answers a subscription to this Accept header with an event stream (its accept.js, which this
+ * follows): no header is `*\/*`; types are matched without case or spaces, wildcards on either half (`text/*`,
+ * `*\/event-stream`); a type whose charset is not utf-8 is passed over.
+ */
+export function acceptsEventStream(accept: string | null): boolean {
+  return (accept || '*/*')
+    .replace(/\s/g, '')
+    .toLowerCase()
+    .split(',')
+    .some((entry) => {
+      const [type = '', ...params] = entry.split(';');
+      if ((params.find((p) => p.includes('charset=')) ?? 'charset=utf-8') !== 'charset=utf-8') return false;
+      const [main, sub] = type.split('/');
+      return (main === '*' || main === 'text') && (sub === '*' || sub === 'event-stream');
+    });
+}
+
+/**
  * Serves subscriptions as Server-Sent Events with an `id:` on every event:
  * the cursor of the last reading in it (GraphQL over SSE, distinct
  * connections mode, as yoga writes it, plus ids). A browser EventSource that
@@ -22,9 +40,9 @@ export function useSseEventIds(
   return {
     onResultProcess({ request, result, setResultProcessor, serverContext }) {
       if (!result || typeof result !== 'object' || !(Symbol.asyncIterator in result)) return;
-      // As yoga chooses SSE: asked for by name, or by any type (`*/*`, or no Accept header, as curl and fetch send).
-      const accept = request.headers.get('accept');
-      if (accept && !accept.includes('text/event-stream') && !accept.includes('*/*')) return;
+      // Whenever yoga would answer with a stream: one it answers without this plugin is watched for nothing (a
+      // revoked key's stream went on; a client that hung up left its subscription running).
+      if (!acceptsEventStream(request.headers.get('accept'))) return;
       // Node's response (the HTTP server hands yoga req and res): this response is a stream of events.
       const response = (serverContext as { res?: ServerResponse }).res;
       if (response) {
