@@ -367,7 +367,7 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     }
   });
 
-  it('answers an ingest the database cannot store for want of disk space with UNAVAILABLE, to retry, and stores it sent again', async () => {
+  it('answers an ingest the database cannot store for want of disk space with UNAVAILABLE, to retry, and stores it sent again; another mutation as maybe partly applied', async () => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('full-1') });
     // PostgreSQL's own disk_full (SQLSTATE 53100), raised where the write of a full disk fails. It reached the
     // client as INTERNAL_SERVER_ERROR "Unexpected error.", which a feed drops its readings on.
@@ -383,10 +383,23 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
       });
     } finally {
       await app.sql(sql.raw('drop trigger if exists full_disk on readings'));
-      await app.sql(sql.raw('drop function if exists refuse_for_full_disk()'));
     }
     const again = await app.mutate(IngestReadingsDocument, { readings: [heartRate('full-1', 70, 7_000)] });
     expect(again.ingestReadings).toMatchObject({ accepted: 1, duplicates: 0 });
+
+    // Another mutation may commit in steps (deleteAlertRule deletes the rule, then resolves its alerts one by one):
+    // it is not told that nothing was stored, nor to retry blind.
+    await app.sql(sql.raw('create trigger full_disk before insert on sources for each row execute function refuse_for_full_disk()'));
+    try {
+      const { errors } = await app.request(RegisterSourcesDocument, { sources: patients('full-2') });
+      expect(errors?.[0]).toMatchObject({
+        message: 'the database is short of a resource (could not extend file: No space left on device): this operation may be partly applied; once that is freed, read what it changes and retry what is missing',
+        extensions: { code: 'UNAVAILABLE', retryable: false, sqlState: '53100' },
+      });
+    } finally {
+      await app.sql(sql.raw('drop trigger if exists full_disk on sources'));
+      await app.sql(sql.raw('drop function if exists refuse_for_full_disk()'));
+    }
   });
 
   it('rejects a batch above MAX_BATCH whole, storing nothing', async () => {

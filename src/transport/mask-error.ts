@@ -1,4 +1,4 @@
-import { GraphQLError } from 'graphql';
+import { GraphQLError, Kind } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { connectionErrorCode, DEADLOCK_DETECTED, SERIALIZATION_FAILURE, sqlStateOf } from '../db/client.js';
 import { AppError } from '../errors.js';
@@ -6,6 +6,8 @@ import { reasonOf, type Logger } from '../log.js';
 
 /** How often a database short of a resource (SQLSTATE class 53) is logged while operations keep meeting it. */
 const SHORT_OF_RESOURCE_LOG_EVERY_MS = 60_000;
+/** Mutations stored in one statement or transaction: one that fails stored nothing. */
+const INGEST_FIELDS = new Set(['ingestReadings', 'ingestTrades', 'ingestTransactions']);
 
 /** What a client reads of an unexpected error (yoga's own default, named so both masking paths say it). */
 export const UNEXPECTED_ERROR = 'Unexpected error.';
@@ -130,11 +132,18 @@ export function createMaskError(log: Logger) {
         noted.since = 0;
       }
       shortOf.set(sqlState, noted);
-      return new GraphQLError(`the database is short of a resource (${reasonOf(original)}): nothing of this operation was stored; retry it once that is freed`, {
-        nodes: graphQLError?.nodes,
-        path: graphQLError?.path,
-        extensions: { code: 'UNAVAILABLE', retryable: true, sqlState },
-      });
+      // An ingest is one statement (or one transaction): nothing of it was stored. Other mutations commit in steps
+      // (deleteAlertRule deletes the rule, then resolves each open alert), so one may be partly applied.
+      const field = graphQLError?.nodes?.[0]?.kind === Kind.FIELD ? graphQLError.nodes[0].name.value : undefined;
+      const whole = field !== undefined && INGEST_FIELDS.has(field);
+      return new GraphQLError(
+        `the database is short of a resource (${reasonOf(original)}): ${whole ? 'nothing of this operation was stored; retry it once that is freed' : 'this operation may be partly applied; once that is freed, read what it changes and retry what is missing'}`,
+        {
+          nodes: graphQLError?.nodes,
+          path: graphQLError?.path,
+          extensions: { code: 'UNAVAILABLE', retryable: whole, sqlState },
+        },
+      );
     }
     log.error({ err: original, path: graphQLError?.path, requestId }, 'unexpected error while executing an operation');
     return new GraphQLError(message, {
