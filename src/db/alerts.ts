@@ -5,7 +5,7 @@ import { ownedBy } from './sources.js';
 import { rows, type Db } from './client.js';
 import { alertRules, alerts, alertTransitions, sources, type AlertState } from './schema.js';
 import { lockUntilCommit } from './advisory-lock.js';
-import { lastSeq, seqRange, type SeqOrdered } from './seq-order.js';
+import { lastSeq, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
 
 export type AlertRow = typeof alerts.$inferSelect;
 /** A transition as its history lists it (without the alert's snapshot, which only a resuming subscription reads). */
@@ -141,6 +141,9 @@ export async function transitionsAfter(db: Db, after: bigint, upTo: bigint | nul
 }
 
 const TRANSITIONS: SeqOrdered = { table: alertTransitions, seq: alertTransitions.seq, storedAt: alertTransitions.at };
+
+/** When the first transition after `seq` was stored, whoever's; null if none. */
+export const anyTransitionStoredAfter = (db: Db, seq: bigint): Promise<Date | null> => storedAfter(db, TRANSITIONS, seq);
 
 /** What an alerts subscription takes: its tenant's alerts, and of those, the filters given (on the alert after a transition). */
 export interface TransitionMatch {

@@ -110,6 +110,9 @@ export async function fraudSignalsAfter(db: Db, after: bigint, upTo: bigint | nu
 
 const SIGNALS: SeqOrdered = { table: fraudSignals, seq: fraudSignals.seq, storedAt: fraudSignals.updatedAt };
 
+/** When the first signal raised or changed after `seq` was stored, whoever's; null if none. */
+export const anySignalStoredAfter = (db: Db, seq: bigint): Promise<Date | null> => storedAfter(db, SIGNALS, seq);
+
 /** When the first of the tenant's signals (of `kinds` and `subjects`, when given) raised or changed after `seq` was stored; null if none. */
 export const signalStoredAfter = (
   db: Db,

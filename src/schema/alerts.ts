@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deleteRule, getAlert, insertRule, knownRuleIds, lastTransitionSeq, listAlerts, openSignalLossAlerts, transitionStoredAfter, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
+import { anyTransitionStoredAfter, deleteRule, getAlert, insertRule, knownRuleIds, lastTransitionSeq, listAlerts, openSignalLossAlerts, transitionStoredAfter, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { ALERT_RULE_KINDS, ALERT_STATES, type AlertRuleKind, type AlertState } from '../db/schema.js';
 import { formatDuration } from '../duration.js';
 import { ForbiddenError, ValidationError } from '../errors.js';
@@ -480,6 +480,7 @@ builder.subscriptionField('alerts', (t) =>
         newest: () => lastTransitionSeq(db),
         ahead: (argument, seq, last) => `${argument} ${seq} is ahead of the alert transitions (the last stored seq is ${last}); resume with a seq this API sent`,
         // Where this subscription's replay begins: other tenants' and other alerts' transitions are not replayed to it.
+        anyStoredAfter: (seq) => anyTransitionStoredAfter(db, seq),
         storedAfter: (seq) => transitionStoredAfter(db, seq, { tenantId: ctx.scope.tenantId, sourceIds: sources, ruleIds, severities, states }),
       });
       return ctx.services.outputs.alerts.subscribe(

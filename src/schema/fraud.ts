@@ -1,4 +1,4 @@
-import { fraudResumeBound, lastFraudSeq, listFraudSignals, signalStoredAfter, type StoredFraudSignal } from '../db/fraud.js';
+import { anySignalStoredAfter, fraudResumeBound, lastFraudSeq, listFraudSignals, signalStoredAfter, type StoredFraudSignal } from '../db/fraud.js';
 import { ingestTransactions } from '../ingest/ingest-transactions.js';
 import { subjectsAsStored } from '../ingest/transaction-item.js';
 import { FRAUD_KINDS, type FraudKind, type FraudSignal } from '../processors/fraud.js';
@@ -145,6 +145,7 @@ builder.subscriptionField('fraudSignals', (t) =>
         newest: (seq) => fraudResumeBound(db, seq),
         ahead: (argument, seq, last) => `${argument} ${seq} is ahead of the fraud signals (the last stored seq is ${last}); resume with a seq this API sent`,
         // Where this subscription's replay begins: other tenants' and other subjects' signals are not replayed to it.
+        anyStoredAfter: (seq) => anySignalStoredAfter(db, seq),
         storedAfter: (seq) => signalStoredAfter(db, seq, { tenantId, kinds, subjects }),
       });
       return ctx.services.outputs.fraud.subscribe((s) => s.tenantId === tenantId && (!kinds || kinds.has(s.kind)) && (!subjects || subjects.has(s.subject)), after, tenantId);

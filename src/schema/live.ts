@@ -33,7 +33,9 @@ export interface ResumableStream {
   newest(cursor: bigint): Promise<bigint>;
   /** The refusal of a position past `newest`, in the stream's words. */
   ahead(argument: string, cursor: bigint, newest: bigint): string;
-  /** When the first item after `cursor` was stored (null: none yet). */
+  /** When the first item after `cursor` was stored, of any tenant or filter (null: none yet): one index step. */
+  anyStoredAfter(cursor: bigint): Promise<Date | null>;
+  /** When the first item after `cursor` that this subscription replays was stored (null: none): may scan. */
   storedAfter(cursor: bigint): Promise<Date | null>;
 }
 
@@ -52,9 +54,11 @@ export async function resumePoint(ctx: GraphQLContext, after: string | null | un
   const newest = await stream.newest(cursor);
   if (cursor > newest) throw new ValidationError(stream.ahead(argument, cursor, newest), { argument, resumeAfter: newest.toString() });
   const limitMs = ctx.services.config.auth.readKeyReplayMs;
-  if (ctx.principal.role === 'read' && limitMs > 0) {
-    const since = await stream.storedAfter(cursor);
-    if (since !== null && Date.now() - since.getTime() > limitMs) {
+  const tooOld = (at: Date | null) => at !== null && Date.now() - at.getTime() > limitMs;
+  // The subscription's own first item is at or after the stream's: only when that one is too old is the own one
+  // looked for, so a screen reconnecting after a moment pays one index step, not a scan of other tenants' items.
+  if (ctx.principal.role === 'read' && limitMs > 0 && tooOld(await stream.anyStoredAfter(cursor))) {
+    if (tooOld(await stream.storedAfter(cursor))) {
       throw new ForbiddenError(
         `${argument} ${cursor} is more than ${formatDuration(limitMs)} back: a read key replays at most that much of the ${stream.noun} (READ_KEY_REPLAY); read the current state and resume after resumeAfter, or use an analyst key`,
         { argument, resumeAfter: newest.toString(), replayLimitMs: limitMs },

@@ -135,6 +135,7 @@ builder.subscriptionField('readings', (t) =>
         newest: async (cursor) => (cursor <= readingsTail.position ? readingsTail.position : committedOffset(database.db, READINGS_STREAM)),
         ahead: (argument, cursor, committed) => `${argument} ${cursor} is ahead of the stream (last committed cursor is ${committed}); resume with a cursor this API returned`,
         // Where this subscription's replay begins: other tenants' and other sources' readings are not replayed to it.
+        anyStoredAfter: (cursor) => readingStoredAfter(database.db, cursor),
         storedAfter: (cursor) => readingStoredAfter(database.db, cursor, filter),
       });
       return readingsFeed.subscribe({ ...filter, after });
