@@ -91,6 +91,12 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     return page;
   }
 
+  /** An admin and a read key of a new tenant on a server with keys, and a client to call it with either. */
+  const wardKeys = async (ward: TestApp, tenantId: string) => {
+    const { db } = ward.server.services.database;
+    const keyOf = async (role: 'admin' | 'read') => (await createApiKey(db, { tenantId, role, name: `${role} key`, expiresAt: null, createdBy: 'test' }, { createTenant: '' })).key;
+    return { admin: await keyOf('admin'), reader: await keyOf('read'), call: gql(`${ward.url}/graphql`) };
+  };
   const shot = (page: Page, name: string) => page.screenshot({ path: join(RESULTS, `dashboard-${name}.png`) });
   const tile = (page: Page, id: string) => page.locator(`li.tile[data-source="${id}"]`);
   const vital = (page: Page, id: string, key: string) => tile(page, id).locator(`[data-vital="${key}"] .vital-value`);
@@ -543,10 +549,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     const ward = await startTestApp(embedded, { env: { AUTH: 'on', READ_KEY_REPLAY: '2s', PROCESSORS: 'off' } });
     let opened: Page | undefined;
     try {
-      const { db } = ward.server.services.database;
-      const keyOf = async (role: 'admin' | 'read') => (await createApiKey(db, { tenantId: 'replay-ward', role, name: `${role} key`, expiresAt: null, createdBy: 'test' }, { createTenant: '' })).key;
-      const [admin, reader] = [await keyOf('admin'), await keyOf('read')];
-      const call = gql(`${ward.url}/graphql`);
+      const { admin, reader, call } = await wardKeys(ward, 'replay-ward');
       const post = async (value: number) => {
         const { body } = await call(admin, 'mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) { accepted } }', {
           r: [{ sourceId: 'replay-1', metric: 'heart_rate', value, time: iso(Date.now()) }],
@@ -595,10 +598,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     const ward = await startTestApp(embedded, { env: { AUTH: 'on' } });
     let opened: Page | undefined;
     try {
-      const { db } = ward.server.services.database;
-      const keyOf = async (role: 'admin' | 'read') => (await createApiKey(db, { tenantId: 'read-ward', role, name: `${role} key`, expiresAt: null, createdBy: 'test' }, { createTenant: '' })).key;
-      const [admin, reader] = [await keyOf('admin'), await keyOf('read')];
-      const call = gql(`${ward.url}/graphql`);
+      const { admin, reader, call } = await wardKeys(ward, 'read-ward');
       await call(admin, 'mutation { registerSources(sources: [{ id: "read-1", kind: PATIENT, name: "Read-key patient" }]) { id } }');
       await call(admin, 'mutation { createAlertRule(input: { name: "HR above 140", kind: THRESHOLD, sourceIds: ["read-1"], metric: "heart_rate", above: 140, severity: HIGH }) { id } }');
       await call(admin, 'mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) { accepted } }', { r: [{ sourceId: 'read-1', metric: 'heart_rate', value: 150, time: iso(Date.now()) }] });
