@@ -399,6 +399,27 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     expect(pageErrors).toEqual([]);
   });
 
+  it('says a patient the link names is not known, and asks its refused subscription again less and less often', async () => {
+    const subscribes: number[] = [];
+    const page = await open(`${app.url}/#/patient/nobody-here`, {
+      prepare: (context) =>
+        context.routeWebSocket(/\/graphql$/, (ws) => {
+          const server = ws.connectToServer();
+          ws.onMessage((message) => {
+            if (typeof message === 'string' && message.includes('"subscribe"') && message.includes('DashLiveWindows')) subscribes.push(Date.now());
+            server.send(message);
+          });
+        }),
+    });
+    await poll(() => text(page, 'p.muted[role="status"]')).toBe('No patient nobody-here known yet.');
+    await page.waitForTimeout(6_000);
+    expect(await text(page, 'p.muted[role="status"]')).toBe('No patient nobody-here known yet.');
+    // Refused (not a source of this tenant): asked again after 0.5, 1, 2, 4 s, where it was every 0.5 s (12 in 6 s).
+    expect(subscribes.length, `subscribed at ${subscribes.map((t) => t - subscribes[0]!).join(', ')} ms`).toBeLessThanOrEqual(5);
+    expect(subscribes.length).toBeGreaterThanOrEqual(3);
+    expect(pageErrors).toEqual([]);
+  });
+
   it("shows when each of a patient's NEWS2 parameters was measured, and how long before the score one charted earlier was", async () => {
     await app.mutate(RegisterSourcesDocument, { sources: [{ id: 'ward-a8', kind: 'PATIENT', name: 'Annie Easley' }] });
     const now = Date.now() - 1_000;

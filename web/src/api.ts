@@ -190,12 +190,17 @@ export function live<R, V>(
   // Each (re)subscription has its own token: callbacks of one that was replaced or halted are ignored.
   let current: { dispose?: () => void } | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const restartSoon = (token: object) => {
+  // Subscriptions refused in a row with nothing received: each waits twice as long as the one before, up to 30 s. A
+  // refusal that stands (a patient of another tenant, a link to one that does not exist) was asked again twice a
+  // second for as long as the page stayed open.
+  let refusals = 0;
+  const restartSoon = (token: object, refused = false) => {
     if (token !== current || stopped) return;
     current = undefined;
     if (state.kind === 'refused') return;
+    refusals = refused ? refusals + 1 : 0;
     clearTimeout(timer);
-    timer = setTimeout(stream.start, 500);
+    timer = setTimeout(stream.start, Math.min(500 * 2 ** Math.max(0, refusals - 1), 30_000));
   };
   const stream: Stream = {
     start() {
@@ -203,6 +208,9 @@ export function live<R, V>(
       clearTimeout(timer);
       const token: { dispose?: () => void } = {};
       current = token;
+      // Ended with errors and nothing received: refused (as an error, or as errors then complete).
+      let errored = false;
+      let received = false;
       const payload = {
         query: document.toString(),
         // A getter: graphql-ws sends this object again on every reconnection, and each time it must carry the latest cursor.
@@ -214,10 +222,15 @@ export function live<R, V>(
         next: (result) => {
           if (token !== current) return;
           if (result.errors?.length) {
+            errored = true;
             const first = result.errors[0] as { message: string; extensions?: { code?: string; resumeAfter?: string | null } };
             handlers.error?.(new ApiError(first.message, first.extensions?.code, first.extensions?.resumeAfter));
           }
-          if (result.data) handlers.next(result.data as R);
+          if (result.data) {
+            received = true;
+            refusals = 0;
+            handlers.next(result.data as R);
+          }
         },
         error: (error) => {
           if (token !== current) return;
@@ -227,9 +240,9 @@ export function live<R, V>(
             const list = Array.isArray(error) ? (error as { message: string; extensions?: { code?: string; resumeAfter?: string | null } }[]) : [];
             if (list.length) handlers.error?.(new ApiError(list.map((e) => e.message).join('; '), list[0]!.extensions?.code, list[0]!.extensions?.resumeAfter));
           }
-          restartSoon(token);
+          restartSoon(token, (Array.isArray(error) || errored) && !received);
         },
-        complete: () => restartSoon(token),
+        complete: () => restartSoon(token, errored && !received),
       });
     },
     halt() {

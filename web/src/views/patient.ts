@@ -182,6 +182,8 @@ export function patientView(root: HTMLElement, id: string): () => void {
     },
     // Resubscribed at once: the next window output brings the averages back; not worth a message that stays.
     error: (error) => {
+      // A patient this page does not know (a mistyped or stale link): the status says so, not the refusal's words.
+      if (!store.sources.get(id)) return render();
       if (error.code !== 'EVENTS_MISSED' && error.code !== 'SLOW_CONSUMER') status.textContent = `Window averages: ${error.message}`;
     },
   });
