@@ -118,6 +118,16 @@ export async function setTransitionOutcome(tx: Db, id: string, outcome: { severi
   await tx.update(alertTransitions).set(outcome).where(eq(alertTransitions.id, id));
 }
 
+/** A published transition after `after` (up to `upTo`, unless null): what a replay sends, and where it begins. */
+const publishedBetween = (after: bigint, upTo: bigint | null) =>
+  and(seqRange(alertTransitions.seq, after, upTo), sql`${alertTransitions.alert} is distinct from ${NOT_PUBLISHED}`);
+
+/** The alert as it stands, joined only for a transition without a snapshot (a node of an earlier version stored it). */
+const ALERT_WITHOUT_SNAPSHOT = and(sql`${alertTransitions.alert} is null`, eq(alerts.id, alertTransitions.alertId));
+
+/** A field of the alert after the transition: its snapshot's, or the alert's as it stands for one without. */
+const afterTransition = (key: string, column: AnyColumn) => sql`coalesce(${alertTransitions.alert} ->> ${key}, ${column})`;
+
 /**
  * Published transitions with after < seq (<= upTo, unless null), in seq order (commit order: lockAlertTransitions),
  * at most `limit`; with `tenantId`, only those about its sources (a replay reads no other tenant's).
@@ -126,15 +136,8 @@ export async function transitionsAfter(db: Db, after: bigint, upTo: bigint | nul
   const found = await db
     .select({ transition: alertTransitions, current: alerts })
     .from(alertTransitions)
-    // The alert as it stands only for a transition without a snapshot (a node of an earlier version stored it).
-    .leftJoin(alerts, and(sql`${alertTransitions.alert} is null`, eq(alerts.id, alertTransitions.alertId)))
-    .where(
-      and(
-        seqRange(alertTransitions.seq, after, upTo),
-        sql`${alertTransitions.alert} is distinct from ${NOT_PUBLISHED}`,
-        tenantId === undefined ? undefined : ownedBy(sql`coalesce(${alertTransitions.alert} ->> 'sourceId', ${alerts.sourceId})`, tenantId),
-      ),
-    )
+    .leftJoin(alerts, ALERT_WITHOUT_SNAPSHOT)
+    .where(and(publishedBetween(after, upTo), tenantId === undefined ? undefined : ownedBy(afterTransition('sourceId', alerts.sourceId), tenantId)))
     .orderBy(asc(alertTransitions.seq))
     .limit(limit);
   return found.map(({ transition, current }) => ({ ...transition, current }));
@@ -159,19 +162,16 @@ export interface TransitionMatch {
  * the subscription's filters, on the alert as published); null if none.
  */
 export async function transitionStoredAfter(db: Db, seq: bigint, match: TransitionMatch): Promise<Date | null> {
-  // The alert after the transition: its snapshot, or as it stands for one a node of an earlier version stored.
-  const field = (key: string, column: AnyColumn) => sql`coalesce(${alertTransitions.alert} ->> ${key}, ${column})`;
   const among = (key: string, column: AnyColumn, values: ReadonlySet<string> | undefined) =>
-    values ? sql`${field(key, column)} = any(${sql.param([...values])}::text[])` : undefined;
+    values ? sql`${afterTransition(key, column)} = any(${sql.param([...values])}::text[])` : undefined;
   const [row] = await db
     .select({ at: alertTransitions.at })
     .from(alertTransitions)
-    .leftJoin(alerts, and(sql`${alertTransitions.alert} is null`, eq(alerts.id, alertTransitions.alertId)))
+    .leftJoin(alerts, ALERT_WITHOUT_SNAPSHOT)
     .where(
       and(
-        seqRange(alertTransitions.seq, seq, null),
-        sql`${alertTransitions.alert} is distinct from ${NOT_PUBLISHED}`,
-        ownedBy(field('sourceId', alerts.sourceId), match.tenantId),
+        publishedBetween(seq, null),
+        ownedBy(afterTransition('sourceId', alerts.sourceId), match.tenantId),
         among('sourceId', alerts.sourceId, match.sourceIds),
         among('ruleId', alerts.ruleId, match.ruleIds),
         among('severity', alerts.severity, match.severities),
