@@ -433,7 +433,8 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     expect(await measured('heart_rate')).toMatch(/^\d\d:\d\d:\d\d$/);
     // A parameter that scores (respiratory rate 22: 2) stands out by its score, not by when it was measured.
     const weight = (metric: string, cell: string) => page.locator(`.news2-detail tr[data-metric="${metric}"] td.${cell}`).evaluate((td) => getComputedStyle(td).fontWeight);
-    expect([await weight('resp_rate', 'score'), await weight('resp_rate', 'measured'), await weight('heart_rate', 'score')]).toEqual(['700', '400', '400']);
+    // Polled: the table is drawn again as scores arrive, and a cell replaced between lookups reads no style at all.
+    await poll(async () => [await weight('resp_rate', 'score'), await weight('resp_rate', 'measured'), await weight('heart_rate', 'score')]).toEqual(['700', '400', '400']);
     expect(pageErrors).toEqual([]);
   });
 
