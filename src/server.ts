@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
@@ -15,6 +16,7 @@ import { fraudSignalsAfter, lastFraudSeq, type StoredFraudSignal } from './db/fr
 import { checkpointsWithOtherPartitions } from './db/processor-state.js';
 import { openDatabase } from './db/client.js';
 import { DatabaseClock } from './db/clock.js';
+import { databaseWhere, deploymentId } from './db/deployment.js';
 import { committedOffset, ConflictAwareInserts } from './db/offsets.js';
 import { readingsAfter, type Reading } from './db/readings.js';
 import { startRetention } from './db/retention.js';
@@ -48,7 +50,7 @@ import {
 } from './live/output-wire.js';
 import { buildPipelines } from './processors/pipelines.js';
 import { createLogger, outageLog, reasonOf, type Logger } from './log.js';
-import { openPubSub } from './pubsub/pubsub.js';
+import { openPubSub, PrefixInUse } from './pubsub/pubsub.js';
 import type { GraphQLContext } from './schema/context.js';
 import { noteStreamCursor } from './schema/live.js';
 import { useGraphqlJsExecute } from './transport/graphql-js-execute.js';
@@ -120,6 +122,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
   try {
     const pubsub = await openPubSub(config.pubsub, log);
     closers.push(() => pubsub.close());
+    await pubsub.claim({ id: await deploymentId(database.db), database: databaseWhere(config.database), host: hostname() });
     const retention = await startRetention(database, config.retention, log);
     closers.push(() => retention.stop());
     const claims = startClaimJanitor(database, log, { parallel: config.ingest.parallel });
@@ -601,7 +604,9 @@ async function serveMetrics(registry: Registry, res: ServerResponse) {
 
 async function ready(services: Services, res: ServerResponse) {
   const checks = await Promise.allSettled([services.database.ping(), services.pubsub.ping()]);
-  const [database, pubsub] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : `unreachable: ${(c.reason as Error).message}`));
+  const [database, pubsub] = checks.map((c) =>
+    c.status === 'fulfilled' ? 'ok' : c.reason instanceof PrefixInUse ? c.reason.message : `unreachable: ${(c.reason as Error).message}`,
+  );
   const ok = checks.every((c) => c.status === 'fulfilled');
   res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ ready: ok, database, pubsub }));

@@ -1,7 +1,8 @@
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryPubSub } from '../src/pubsub/memory.js';
-import type { PubSub } from '../src/pubsub/pubsub.js';
+import { PrefixInUse, type PrefixOwner, type PubSub } from '../src/pubsub/pubsub.js';
 import { RedisPubSubDriver } from '../src/pubsub/redis.js';
 import { REDIS_URL } from './support/backends.js';
 import { waitFor } from './support/live.js';
@@ -45,5 +46,53 @@ describe.each(drivers)('pub/sub ($name)', ({ open }) => {
     expect(skipping).toEqual(messages.slice(1));
     await stopSkipping();
     await stopAll();
+  });
+});
+
+describe.runIf(redisUrl)('a Redis channel prefix held by one deployment', () => {
+  const prefix = `claim-test-${process.pid}:`;
+  const connect = () => RedisPubSubDriver.connect(redisUrl!, prefix, pino({ level: 'silent' }));
+  const owner = (id: string) => ({ id, database: `database "vigil" on db-${id}:5432, schema "public"`, host: `node-${id}` });
+
+  it("refuses another deployment's node by name, takes its own deployment's, and is free once that deployment stops", async () => {
+    const [a1, a2, b] = await Promise.all([connect(), connect(), connect()]);
+    try {
+      await a1.claim(owner('a'));
+      // A second node of the same deployment (same database) shares the hold.
+      await a2.claim(owner('a'));
+      const refused = await b.claim(owner('b')).then(() => undefined, (error: Error) => error);
+      expect(refused).toBeInstanceOf(PrefixInUse);
+      expect(refused!.message).toContain(`REDIS_CHANNEL_PREFIX "${prefix}" is in use on this Redis by the deployment of database "vigil" on db-a:5432`);
+      expect(refused!.message).toContain('Give each deployment a prefix of its own');
+      await a1.close();
+      // a2 still holds it (it renews every 10 s; here, at once).
+      await (a2 as unknown as { renew(o: PrefixOwner): Promise<void> }).renew(owner('a'));
+      await expect(b.claim(owner('b'))).rejects.toBeInstanceOf(PrefixInUse);
+      await a2.close();
+      await b.claim(owner('b'));
+      await b.ping();
+    } finally {
+      await Promise.all([a1, a2, b].map((d) => d.close()));
+    }
+  });
+
+  it('turns ping (and /ready) unready when another deployment took the prefix while this one was away from Redis', async () => {
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const admin = new Redis(redisUrl!);
+    try {
+      await a.claim(owner('a'));
+      // Redis restarted empty (nothing kept on disk), and another deployment started first.
+      await admin.del(`${prefix}deployment`);
+      await b.claim(owner('b'));
+      const renew = () => (a as unknown as { renew(o: PrefixOwner): Promise<void> }).renew(owner('a'));
+      await renew();
+      await expect(a.ping()).rejects.toThrow(/REDIS_CHANNEL_PREFIX ".*" is in use on this Redis by the deployment of database "vigil" on db-b:5432/);
+      await b.close();
+      await renew();
+      await a.ping();
+    } finally {
+      admin.disconnect();
+      await Promise.all([a, b].map((d) => d.close()));
+    }
   });
 });

@@ -463,3 +463,12 @@ export const fraudSignals = pgTable(
   },
   (t) => [index('fraud_signals_seq').on(t.seq), index('fraud_signals_subject').on(t.tenantId, t.subject, t.time)],
 );
+
+/**
+ * One row: this deployment's identity, made by its first migration run. Every node on this database (and schema)
+ * is the same deployment; pub/sub/prefix-claim.ts keeps another deployment off its Redis channel prefix.
+ */
+export const deployment = pgTable('deployment', {
+  id: text('id').primaryKey(),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});

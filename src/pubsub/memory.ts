@@ -37,6 +37,9 @@ export class MemoryPubSub implements PubSub {
     return () => undefined;
   }
 
+  /** No broker shared with another deployment. */
+  async claim(): Promise<void> {}
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {

@@ -9,6 +9,21 @@ export interface SubscribeOptions {
   skipPrefix?: string;
 }
 
+/** A deployment, as its nodes hold their channel prefix on the broker (pubsub/redis.ts). */
+export interface PrefixOwner {
+  /** The database's deployment id (db/deployment.ts): the same on every node of the deployment. */
+  id: string;
+  /** Where its database is, for the message another deployment is refused with. */
+  database: string;
+  /** The host of the node that last renewed the hold. */
+  host: string;
+}
+
+/** Another deployment holds this node's channel prefix. */
+export class PrefixInUse extends Error {
+  override name = 'PrefixInUse';
+}
+
 /**
  * Fan-out of already-serialized messages between nodes. Delivery is at most
  * once (Redis pub/sub keeps nothing): the stream tail (live/stream-tail.ts)
@@ -34,7 +49,16 @@ export interface PubSub {
   onLost(listener: () => void): () => void;
   /** Times the connection to the broker was re-established after a loss. */
   readonly reconnects: number;
-  /** Resolves when the broker answers; rejects when it is unreachable. */
+  /**
+   * Holds the channel prefix for `owner`'s deployment while this node runs, and renews the hold. Rejects with a
+   * PrefixInUse naming the holder when another deployment's nodes hold it: two deployments on one prefix receive
+   * each other's readings, trades and transactions. In-process pub/sub is the node's alone.
+   */
+  claim(owner: PrefixOwner): Promise<void>;
+  /**
+   * Resolves when the broker answers; rejects when it is unreachable, or with a PrefixInUse when another deployment
+   * took this node's channel prefix (a Redis that restarted empty while this deployment was away from it).
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,0 +1,41 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { DATABASE_URL, REDIS_URL } from './support/backends.js';
+import { dropSchema, startTestApp, type TestApp } from './support/app.js';
+
+const backend = { name: 'PostgreSQL, Redis', database: 'postgres', pubsub: 'redis' } as const;
+
+// Two deployments on one Redis with one REDIS_CHANNEL_PREFIX receive each other's streams: hospital B's readings on
+// hospital A's wall, and A's alerts computed from them. A deployment is its database (and schema).
+describe.runIf(DATABASE_URL && REDIS_URL)('two deployments on one Redis', () => {
+  const a = `t_deploy_a_${process.pid}`;
+  const b = `t_deploy_b_${process.pid}`;
+  const prefix = `deploy-test-${process.pid}:`;
+  const env = { REDIS_CHANNEL_PREFIX: prefix };
+  const open: TestApp[] = [];
+  afterAll(async () => {
+    await Promise.all(open.map((app) => app.close()));
+    await Promise.all([dropSchema(a), dropSchema(b)]);
+  });
+
+  it("refuses to start on another deployment's channel prefix, naming it; a second node of the same deployment starts", async () => {
+    const first = await startTestApp(backend, { env, schema: a, keepSchema: true });
+    open.push(first);
+    const refused = await startTestApp(backend, { env, schema: b, keepSchema: true }).then(
+      (app) => (open.push(app), undefined),
+      (error: Error) => error,
+    );
+    expect(refused?.message).toMatch(new RegExp(`^REDIS_CHANNEL_PREFIX "${prefix}" is in use on this Redis by the deployment of database "test" on 127\\.0\\.0\\.1:5432, schema "${a}" \\(a node on `));
+    // No credentials, whatever DATABASE_URL holds.
+    expect(refused?.message).not.toMatch(/postgres:\/\//);
+
+    const second = await startTestApp(backend, { env, schema: a, keepSchema: true });
+    open.push(second);
+    expect((await fetch(`${second.url}/ready`)).status).toBe(200);
+
+    // Once A's nodes have stopped, its prefix is free at once.
+    await Promise.all(open.splice(0).map((app) => app.close()));
+    const other = await startTestApp(backend, { env, schema: b, keepSchema: true });
+    open.push(other);
+    expect((await fetch(`${other.url}/ready`)).status).toBe(200);
+  });
+});
