@@ -402,6 +402,28 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     }
   });
 
+  it('answers an ingest a read-only database refuses (a standby after a failover) with UNAVAILABLE, to retry, and stores it sent again', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('ro-1') });
+    // PostgreSQL's read_only_sql_transaction (SQLSTATE 25006), as a standby or default_transaction_read_only raises
+    // it. It reached the client as INTERNAL_SERVER_ERROR "Unexpected error.", which a feed drops its readings on.
+    await app.sql(
+      sql.raw(`create function refuse_as_read_only() returns trigger language plpgsql as $$ begin raise exception 'cannot execute INSERT in a read-only transaction' using errcode = 'read_only_sql_transaction'; end $$`),
+    );
+    await app.sql(sql.raw('create trigger read_only before insert on readings for each row execute function refuse_as_read_only()'));
+    try {
+      const { errors } = await app.request(IngestReadingsDocument, { readings: [heartRate('ro-1', 70, 7_000)] });
+      expect(errors?.[0]).toMatchObject({
+        message: 'the database is read-only (cannot execute INSERT in a read-only transaction): nothing of this operation was stored; retry it once it is writable again',
+        extensions: { code: 'UNAVAILABLE', retryable: true, sqlState: '25006' },
+      });
+    } finally {
+      await app.sql(sql.raw('drop trigger if exists read_only on readings'));
+      await app.sql(sql.raw('drop function if exists refuse_as_read_only()'));
+    }
+    const again = await app.mutate(IngestReadingsDocument, { readings: [heartRate('ro-1', 70, 7_000)] });
+    expect(again.ingestReadings).toMatchObject({ accepted: 1, duplicates: 0 });
+  });
+
   it('rejects a batch above MAX_BATCH whole, storing nothing', async () => {
     const before = await stored();
     const trades = Array.from({ length: 51 }, (_, i) => ({ symbol: 'ETH-USD', time: at(100 + i), price: 3_000, size: 1 }));

@@ -396,6 +396,8 @@ export function connectionErrorCode(error: unknown): string | undefined {
 /** SQLSTATEs of a transaction PostgreSQL rolled back so a concurrent one could finish: running it again is the remedy. */
 export const DEADLOCK_DETECTED = '40P01';
 export const SERIALIZATION_FAILURE = '40001';
+/** A write in a read-only transaction: the database is a standby, or set default_transaction_read_only. */
+export const READ_ONLY_SQL_TRANSACTION = '25006';
 
 /** The SQLSTATE of a database error, looking through drizzle's wrapper; undefined for anything else. */
 export function sqlStateOf(error: unknown): string | undefined {

@@ -1,10 +1,10 @@
 import { GraphQLError, Kind } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import { connectionErrorCode, DEADLOCK_DETECTED, SERIALIZATION_FAILURE, sqlStateOf } from '../db/client.js';
+import { connectionErrorCode, DEADLOCK_DETECTED, READ_ONLY_SQL_TRANSACTION, SERIALIZATION_FAILURE, sqlStateOf } from '../db/client.js';
 import { AppError } from '../errors.js';
 import { reasonOf, type Logger } from '../log.js';
 
-/** How often a database short of a resource (SQLSTATE class 53) is logged while operations keep meeting it. */
+/** How often a database short of a resource (SQLSTATE class 53), or read-only, is logged while operations keep meeting it. */
 const SHORT_OF_RESOURCE_LOG_EVERY_MS = 60_000;
 /** Mutations stored in one statement or transaction: one that fails stored nothing. */
 const INGEST_FIELDS = new Set(['ingestReadings', 'ingestTrades', 'ingestTransactions']);
@@ -117,27 +117,33 @@ export function createMaskError(log: Logger) {
       });
     }
     // SQLSTATE class 53, insufficient resources: the database's disk is full (53100), it is out of memory (53200) or
-    // past a configured limit (53400; too many connections, 53300, is a connection's, above). Nothing is wrong with
-    // the request and nothing of it was stored: told to retry once the resource is freed, not sent an unexpected
-    // error that a feed would drop its readings on. Every request meets it while it lasts: logged once a minute.
-    if (sqlState?.startsWith('53')) {
-      const noted = shortOf.get(sqlState) ?? { at: -Infinity, since: 0 };
+    // past a configured limit (53400; too many connections, 53300, is a connection's, above). 25006: a read-only
+    // database, a standby that DATABASE_URL reaches after a failover or one set default_transaction_read_only while
+    // its disk is freed. Nothing is wrong with the request and nothing of it was stored: told to retry once the
+    // database writes again, not sent an unexpected error that a feed would drop its readings on. Every request
+    // meets it while it lasts: logged once a minute.
+    const refusal = sqlState?.startsWith('53') ? 'short of a resource' : sqlState === READ_ONLY_SQL_TRANSACTION ? 'read-only' : undefined;
+    if (refusal !== undefined) {
+      const noted = shortOf.get(sqlState!) ?? { at: -Infinity, since: 0 };
       noted.since++;
       if (Date.now() - noted.at >= SHORT_OF_RESOURCE_LOG_EVERY_MS) {
         log.error(
           { sqlState, reason: reasonOf(original), operations: noted.since, path: graphQLError?.path, requestId },
-          'the database is short of a resource (disk, memory): operations fail until it is freed; clients are told to retry (logged once a minute, operations: how many failed since the last line)',
+          refusal === 'read-only'
+            ? 'the database is read-only (a standby, or default_transaction_read_only): writes fail until DATABASE_URL reaches a writable primary; clients are told to retry (logged once a minute, operations: how many failed since the last line)'
+            : 'the database is short of a resource (disk, memory): operations fail until it is freed; clients are told to retry (logged once a minute, operations: how many failed since the last line)',
         );
         noted.at = Date.now();
         noted.since = 0;
       }
-      shortOf.set(sqlState, noted);
+      shortOf.set(sqlState!, noted);
       // An ingest is one statement (or one transaction): nothing of it was stored. Other mutations commit in steps
       // (deleteAlertRule deletes the rule, then resolves each open alert), so one may be partly applied.
       const field = graphQLError?.nodes?.[0]?.kind === Kind.FIELD ? graphQLError.nodes[0].name.value : undefined;
       const whole = field !== undefined && INGEST_FIELDS.has(field);
+      const until = refusal === 'read-only' ? 'it is writable again' : 'that is freed';
       return new GraphQLError(
-        `the database is short of a resource (${reasonOf(original)}): ${whole ? 'nothing of this operation was stored; retry it once that is freed' : 'this operation may be partly applied; once that is freed, read what it changes and retry what is missing'}`,
+        `the database is ${refusal} (${reasonOf(original)}): ${whole ? `nothing of this operation was stored; retry it once ${until}` : `this operation may be partly applied; once ${until}, read what it changes and retry what is missing`}`,
         {
           nodes: graphQLError?.nodes,
           path: graphQLError?.path,
