@@ -24,19 +24,23 @@ async function main(argv: string[]): Promise<number> {
         log.warn('DATA_DIR=memory:// keeps nothing: every reading, alert, rule and key is gone when this server stops. Point DATA_DIR at a directory, or set DATABASE_URL, to keep them');
       }
       const { createServer } = await import('./server.js');
-      let server: Awaited<ReturnType<typeof createServer>>;
-      try {
-        server = await createServer(config, { log });
-        await server.listen();
-      } catch (error) {
-        // A dependency down at start (the database, Redis, the port): one line saying which, for the operator or
-        // the orchestrator that restarts the process, not a stack trace.
-        log.fatal({ err: messageOf(error) }, 'not started: exiting; start it again once what err names is fixed or reachable');
-        // LOG_LEVEL=silent would end a failed start without a word.
-        if (!log.isLevelEnabled('fatal')) process.stderr.write(`not started: ${messageOf(error)}\n`);
-        return 1;
-      }
+      let server: Awaited<ReturnType<typeof createServer>> | undefined;
       let stoppingSince: number | null = null;
+      const shutDown = (running: NonNullable<typeof server>) => {
+        // A close that hangs (a broken disk, a wedged driver) must not keep the process alive past its orchestrator's patience.
+        const deadline = config.http.shutdownTimeoutMs + 10_000;
+        setTimeout(() => {
+          log.error({ afterMs: deadline }, 'shutdown did not finish in time; exiting without it');
+          process.exit(1);
+        }, deadline).unref();
+        running.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            log.error({ err: error }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
       const stop = (signal: string) => {
         if (stoppingSince !== null) {
           // Ctrl-C in a terminal, `kill` of the process group and systemd's default signal npm and this process
@@ -46,23 +50,29 @@ async function main(argv: string[]): Promise<number> {
           process.exit(1);
         }
         stoppingSince = Date.now();
-        log.info({ signal }, 'signal received');
-        // A close that hangs (a broken disk, a wedged driver) must not keep the process alive past its orchestrator's patience.
-        const deadline = config.http.shutdownTimeoutMs + 10_000;
-        setTimeout(() => {
-          log.error({ afterMs: deadline }, 'shutdown did not finish in time; exiting without it');
-          process.exit(1);
-        }, deadline).unref();
-        server.close().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            log.error({ err: error }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
+        if (server) {
+          log.info({ signal }, 'signal received');
+          return shutDown(server);
+        }
+        // Killed by the signal's default, a start would stop partway through writing the embedded database's files or
+        // applying a migration: an orchestrator stopping a pod that is still starting (a rollout) must not do that.
+        log.info({ signal }, 'signal received while starting: stopping once the database is open and migrated; a second signal exits at once');
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      try {
+        const created = await createServer(config, { log });
+        server = created;
+        if (stoppingSince !== null) return await new Promise<number>(() => shutDown(created));
+        await created.listen();
+      } catch (error) {
+        // A dependency down at start (the database, Redis, the port): one line saying which, for the operator or
+        // the orchestrator that restarts the process, not a stack trace.
+        log.fatal({ err: messageOf(error) }, 'not started: exiting; start it again once what err names is fixed or reachable');
+        // LOG_LEVEL=silent would end a failed start without a word.
+        if (!log.isLevelEnabled('fatal')) process.stderr.write(`not started: ${messageOf(error)}\n`);
+        return 1;
+      }
       return new Promise<number>(() => undefined);
     }
     case 'migrate': {

@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -234,6 +236,40 @@ describe('SIGTERM to the server process', () => {
       await client.dispose();
     } finally {
       await server.kill();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('stopped while it is still creating and migrating its embedded database, finishes that, closes it and exits 0; the next start finds it whole', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'vigil-sigterm-start-'));
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
+        env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', AUTH: 'off', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const lines: string[] = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        lines.push((JSON.parse(line) as { msg: string }).msg);
+        // An orchestrator stopping a pod that has not started yet (a rollout): the signal's default ended the process
+        // partway through the migrations' transaction.
+        if (lines.at(-1)!.startsWith('applying database migrations')) child.kill('SIGTERM');
+      });
+      expect(await exited).toBe(0);
+      expect(lines).toContain('signal received while starting: stopping once the database is open and migrated; a second signal exits at once');
+      expect(lines).toContain('database migrations applied');
+      expect(lines.filter((msg) => msg.startsWith('listening'))).toEqual([]);
+      expect(lines.at(-1)).toBe('shut down');
+
+      const messages: string[] = [];
+      const again = await startServerProcess({ DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' }, (entry) => messages.push(entry.msg as string));
+      try {
+        expect(messages.filter((msg) => msg.startsWith('applying database migrations'))).toEqual([]);
+        await again.mutate(RegisterSourcesDocument, { sources: patients('bed-s') });
+      } finally {
+        await again.stop();
+      }
+    } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
