@@ -70,7 +70,7 @@ import { requestIdOf } from './transport/request-id.js';
 import { createMaskError, useRequestIdOnErrors, UNEXPECTED_ERROR } from './transport/mask-error.js';
 import { useNotAcceptableExplained } from './transport/not-acceptable.js';
 import { useQueryLimits } from './transport/query-limits.js';
-import { useSseEventIds } from './transport/sse.js';
+import { endStreamWithError, useSseEventIds } from './transport/sse.js';
 import { useSharedSubscriptionEvents } from './transport/shared-events.js';
 import { attachWebSocket } from './transport/websocket.js';
 import { browserRefusal, type BrowserGuard } from './transport/browser-guard.js';
@@ -320,7 +320,9 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
           // Watched for its key whatever Accept made it a stream (text/event-stream, `*/*` or none, as curl and fetch
           // send): a stream of a revoked or expired key is ended within KEY_CHECK_INTERVAL.
           const principal = principals.get(res.req);
-          if (principal) res.on('close', connections.add(principal, () => res.destroy()));
+          if (principal) {
+            res.on('close', connections.add(principal, (_code, reason) => endStreamWithError(res, `${reason}: this subscription has ended, and the key is refused from now on`, 'UNAUTHENTICATED')));
+          }
         },
         interrupted: () => draining,
       }),

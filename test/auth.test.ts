@@ -512,6 +512,10 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     await waitFor(() => ws.closeCode !== undefined && sse.ended, 'both connections to close', 2_000);
     expect(Date.now() - revokedAt).toBeLessThan(1_000);
     expect(ws).toMatchObject({ closeCode: 4401, closeReason: 'API key revoked' });
+    // The SSE stream says why it ended, where it was cut as a network fault would cut it.
+    expect(sse.events.at(-1)).toEqual({
+      errors: [{ message: 'API key revoked: this subscription has ended, and the key is refused from now on', extensions: { code: 'UNAUTHENTICATED' } }],
+    });
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
     expect(Number(/vigil_connections_closed_for_key_total\{reason="revoked"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
   });

@@ -109,6 +109,23 @@ export function useSseEventIds(
 }
 
 /**
+ * Ends the event stream of `res` with an error event saying why (its API key withdrawn) and `complete`, then drops
+ * the connection: a client reads why its subscription ended, not a cut it would take for a network fault, and a
+ * graphql-sse client does not retry it. Dropped at once if the stream has not begun, and within a second if the
+ * client reads too slowly to take the event.
+ */
+export function endStreamWithError(res: ServerResponse, message: string, code: string): void {
+  if (res.destroyed) return;
+  if (!res.headersSent || res.writableEnded) return void res.destroy();
+  const error = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  const drop = setTimeout(() => res.destroy(), 1_000).unref();
+  res.write(`event: next\ndata: ${error}\n\nevent: complete\ndata:\n\n`, () => {
+    clearTimeout(drop);
+    res.destroy();
+  });
+}
+
+/**
  * Sends each write of `res` to the socket at once. Node corks a chunked
  * response's socket on a write and uncorks it on the next tick, and the next
  * tick comes only after every promise continuation already queued: an SSE
