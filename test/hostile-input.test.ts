@@ -412,6 +412,11 @@ const CASES: Case[] = [
   { category: 'time', name: 'createApiKey(expiresAt:) in the past', request: { gql: 'mutation { createApiKey(name: "past", role: read, expiresAt: "2001-01-01T00:00:00Z") { key } }' }, expect: error(/expiresAt must be in the future/, BAD_INPUT) },
   { category: 'time', name: 'readings with to before from', request: { gql: '{ readings(from: "2026-01-02T00:00:00Z", to: "2026-01-01T00:00:00Z") { edges { cursor } } }' }, expect: error(/to must be after from/, BAD_INPUT) },
   { category: 'operations', name: 'readings page after an empty cursor', request: { gql: '{ readings(after: "") { edges { cursor } } }' }, expect: error(/after is an empty string: omit it/, BAD_INPUT) },
+  // Every list alike: these took "" as no cursor, and a client that blanked its cursor started over for as long as it polled.
+  { category: 'operations', name: 'windows page after an empty cursor', request: { gql: '{ windows(sourceId: "bed-1", metric: "heart_rate", window: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", after: "") { edges { cursor } } }' }, expect: error(/after is an empty string: omit it/, BAD_INPUT) },
+  { category: 'operations', name: 'news2Scores page after an empty cursor', request: { gql: '{ news2Scores(after: "") { edges { cursor } } }' }, expect: error(/after is an empty string: omit it/, BAD_INPUT) },
+  { category: 'operations', name: 'sources page after an empty cursor', request: { gql: '{ sources(after: "") { edges { cursor } } }' }, expect: error(/after is an empty string: omit it/, BAD_INPUT) },
+  { category: 'operations', name: 'apiKeys page after an empty cursor', request: { gql: '{ apiKeys(after: "") { edges { cursor } } }' }, expect: error(/after is an empty string: omit it/, BAD_INPUT) },
   { category: 'time', name: 'alerts with to equal to from', request: { gql: '{ alerts(from: "2026-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z") { edges { cursor } } }' }, expect: error(/to must be after from/, BAD_INPUT) },
   { category: 'time', name: 'fraudSignals with to before from', request: { gql: '{ fraudSignals(from: "2026-01-02T00:00:00Z", to: "2026-01-01T00:00:00Z") { edges { cursor } } }' }, expect: error(/to must be after from/, BAD_INPUT) },
   { category: 'time', name: 'anomalies with to before from', request: { gql: '{ anomalies(from: "2026-01-02T00:00:00Z", to: "2026-01-01T00:00:00Z") { edges { cursor } } }' }, expect: error(/to must be after from/, BAD_INPUT) },
@@ -437,6 +442,7 @@ const CASES: Case[] = [
   },
   { category: 'time', name: 'windows(after:) past the last instant a date can hold', request: { gql: '{ windows(sourceId: "bed-1", metric: "heart_rate", window: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", after: "8640000000000001") { edges { cursor } } }' }, expect: error(/after must be an endCursor returned by this API/, BAD_INPUT) },
   { category: 'time', name: 'candles(after:) past the last instant a date can hold', request: { gql: '{ candles(symbol: "ACME", interval: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", after: "-8640000000000001") { edges { cursor } } }' }, expect: error(/after must be an endCursor returned by this API/, BAD_INPUT) },
+  { category: 'operations', name: 'candles page after an empty cursor', request: { gql: '{ candles(symbol: "ACME", interval: "1m", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", after: "") { edges { cursor } } }' }, expect: error(/after is an empty string: omit it/, BAD_INPUT) },
   {
     category: 'time',
     name: 'history from the year 0001 in buckets that align it down before the year 0001',

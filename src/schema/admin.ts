@@ -3,7 +3,7 @@ import { listApiKeys, type ApiKeyRow } from '../db/api-keys.js';
 import { listAuditEntries } from '../db/audit.js';
 import { ROLES, type auditLog, type Role } from '../db/schema.js';
 import { builder, describedValues } from './builder.js';
-import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { checkTimeRange, connectionOf, idCursor, pageSize, parseCursor, toPage } from './pagination.js';
 import { pageArgs, type PageBounds } from './cost.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 100 };
@@ -90,7 +90,7 @@ builder.queryField('apiKeys', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       const limit = pageSize(args.first, PAGE);
-      const rows = await listApiKeys(ctx.services.database.db, { tenantId: ctx.scope.tenantId, includeRevoked: args.includeRevoked ?? false, after: args.after, limit: limit + 1 });
+      const rows = await listApiKeys(ctx.services.database.db, { tenantId: ctx.scope.tenantId, includeRevoked: args.includeRevoked ?? false, after: idCursor(args.after, 'after'), limit: limit + 1 });
       return toPage(rows, limit, (k) => k.id, args.after);
     },
   }),

@@ -2,7 +2,7 @@ import type { GraphQLContext } from './context.js';
 import { formatDuration, formatWindowSpec, looksLikeDuration, parseDuration, parseWindowSpec, WINDOW_HINT } from '../duration.js';
 import { ForbiddenError, ValidationError } from '../errors.js';
 import { inDateTimeRange } from '../iso-time.js';
-import { parseCursor } from './pagination.js';
+import { idCursor, parseCursor } from './pagination.js';
 
 /** A subscription's batch, or the error that ended it (slow consumer, shutdown) raised to the client. */
 export function emitBatch<T>(batch: T[] | Error): T[] {
@@ -86,8 +86,9 @@ export function configuredWindow(text: string, configured: readonly { sizeMs: nu
 }
 
 /** Page cursors over window starts: epoch ms as a decimal string. */
-export function parseStartCursor(cursor: string | null | undefined): Date | null {
-  if (!cursor) return null;
+export function parseStartCursor(given: string | null | undefined): Date | null {
+  const cursor = idCursor(given, 'after');
+  if (cursor === null) return null;
   const at = /^-?\d{1,16}$/.test(cursor) ? new Date(Number(cursor)) : undefined;
   // A cursor is a window's or candle's start: within the years the database holds (16 digits reach far beyond).
   if (!at || !inDateTimeRange(at.getTime())) throw new ValidationError(`after must be an endCursor returned by this API, got ${JSON.stringify(cursor)}`, { argument: 'after' });

@@ -4,7 +4,7 @@ import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkFilterSize, emitBatch, filterSet } from './live.js';
 import { LIST_SIZE, pageArgs, type PageBounds } from './cost.js';
-import { connectionOf, pageSize, toPage } from './pagination.js';
+import { connectionOf, idCursor, pageSize, toPage } from './pagination.js';
 
 type News2View = Omit<News2Score, 'id' | 'cursor' | 'highestSingle' | 'stay'>;
 
@@ -66,7 +66,7 @@ builder.queryField('news2Scores', (t) =>
       const limit = pageSize(args.first, PAGE);
       checkFilterSize(args.sourceIds, 'sourceIds');
       const sourceIds = await ctx.scope.readingSources(args.sourceIds);
-      const rows = await listNews2(ctx.services.database.db, { tenantId: ctx.scope.tenantId, sourceIds, after: args.after, limit: limit + 1 });
+      const rows = await listNews2(ctx.services.database.db, { tenantId: ctx.scope.tenantId, sourceIds, after: idCursor(args.after, 'after'), limit: limit + 1 });
       const scores = rows.map(
         (r): News2View => ({
           ...r,

@@ -90,12 +90,22 @@ export function pageSize(first: number | null | undefined, { max, fallback }: Pa
 }
 
 /**
+ * A page cursor as given, or null for none. An empty string is refused, for every list alike: taken as none, it
+ * starts a client that lost its cursor (a bug that blanks it) from the first page again, for as long as it polls.
+ */
+export function idCursor(cursor: string | null | undefined, argument: string): string | null {
+  if (cursor === null || cursor === undefined) return null;
+  if (cursor === '') throw new ValidationError(`${argument} is an empty string: omit it (or send null) to start without one, or send a cursor returned by this API`, { argument });
+  return cursor;
+}
+
+/**
  * Stream cursors are decimal integers; anything else is a client error, not a 500. An empty string too: taken as
  * none, it started a resuming subscriber live, silently skipping what it had missed.
  */
-export function parseCursor(cursor: string | null | undefined, argument: string): bigint | null {
-  if (cursor === null || cursor === undefined) return null;
-  if (cursor === '') throw new ValidationError(`${argument} is an empty string: omit it (or send null) to start without one, or send a cursor returned by this API`, { argument });
+export function parseCursor(given: string | null | undefined, argument: string): bigint | null {
+  const cursor = idCursor(given, argument);
+  if (cursor === null) return null;
   if (!/^\d{1,19}$/.test(cursor) || BigInt(cursor) > 9_223_372_036_854_775_807n) {
     throw new ValidationError(`${argument} must be a cursor returned by this API (a decimal number of at most 19 digits, below 2^63), got ${JSON.stringify(cursor)}`, {
       argument,

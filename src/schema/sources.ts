@@ -10,7 +10,7 @@ import { SYMBOL_PATTERN, SYMBOL_RULE } from '../ingest/trade-item.js';
 import type { Reading } from '../db/readings.js';
 import type { Db } from '../db/client.js';
 import { builder, describedValues } from './builder.js';
-import { pageSize, positionedConnectionOf, positionIfAsked, toPage } from './pagination.js';
+import { idCursor, pageSize, positionedConnectionOf, positionIfAsked, toPage } from './pagination.js';
 import { LIST_SIZE, listLength, pageArgs, type ListSize, type PageBounds } from './cost.js';
 import { ReadingRef } from './readings.js';
 import { checkMetrics } from './metrics.js';
@@ -192,7 +192,7 @@ builder.queryField('sources', (t) =>
       const ids = await ctx.scope.sources(args.ids, 'ids');
       // Read before the latest readings: a reading committed after it is then in `latest` or after lastReadingCursor.
       const position = await positionIfAsked(info, 'lastReadingCursor', () => committedOffset(db, READINGS_STREAM));
-      const found = await listSources(db, { tenantId: ctx.scope.tenantId, kind: args.kind, ids, after: args.after, limit: limit + 1, includeRetired: args.includeRetired ?? false });
+      const found = await listSources(db, { tenantId: ctx.scope.tenantId, kind: args.kind, ids, after: idCursor(args.after, 'after'), limit: limit + 1, includeRetired: args.includeRetired ?? false });
       // The one past the page (there only to tell hasNextPage) is read with it: one id more in the same query.
       return { ...toPage(withLatest(db, found), limit, (s) => s.id, args.after), position };
     },
