@@ -97,6 +97,19 @@ describe.each(backends)('stream processors on $name', (backend) => {
     // Jitter beyond the lateness leaves some readings out, and each is listed.
     const { lateEvents } = await app.mutate(LateEventsDocument, { pipeline: 'readings', first: 1000 });
     expect(lateEvents.edges.length).toBeGreaterThan(0);
+    // Polled on past the last: an empty page at its cursor. A cursor ahead of the stream (a database restored from an
+    // older backup) is refused, naming the newest, as readings and anomalies refuse it: its empty pages echoed it,
+    // and the poller skipped every late event up to it.
+    const last = lateEvents.pageInfo.endCursor!;
+    expect((await app.mutate(LateEventsDocument, { pipeline: 'readings', after: last })).lateEvents).toMatchObject({ edges: [], pageInfo: { endCursor: last } });
+    const ahead = String(BigInt(last) + 1_000_000_000n);
+    const refused = await app.request(LateEventsDocument, { pipeline: 'readings', after: ahead });
+    expect(refused.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(new RegExp(`^after ${ahead} is ahead of the stream \\(last committed cursor is \\d+\\)`)),
+      extensions: { code: 'BAD_USER_INPUT', argument: 'after', resumeAfter: expect.stringMatching(/^\d+$/) },
+    });
+    // Each pipeline against its own stream: the trades stream is far shorter than the readings cursor.
+    expect((await app.request(LateEventsDocument, { pipeline: 'trades', after: last })).errors?.[0]?.extensions).toMatchObject({ argument: 'after', resumeAfter: expect.any(String) });
   });
 
   it('closes every candle of a shuffled trade stream equal to SQL first/last/max/min/sum and VWAP, and shows the forming candle live', async () => {

@@ -57,6 +57,11 @@ export class StreamTail<E extends { cursor: bigint }> {
 
   constructor(private readonly options: StreamTailOptions<E>) {}
 
+  /** The stream it follows: its channel, and the name its cursors are counted under (stream_offsets). */
+  get stream(): string {
+    return this.options.channel;
+  }
+
   async start(): Promise<void> {
     this.position = await this.options.source.committed();
     this.committedAtLastPoll = this.position;

@@ -3,6 +3,7 @@ import { ValidationError } from '../errors.js';
 import type { ProcessorRuntime } from '../processors/runtime.js';
 import { builder } from './builder.js';
 import { connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
+import { refuseCursorAhead } from './readings.js';
 import { pageArgs, type PageBounds } from './cost.js';
 
 const PAGE: PageBounds = { max: 1_000, fallback: 100 };
@@ -91,7 +92,7 @@ const LateEventConnection = connectionOf('LateEvent', LateEventRef);
 builder.queryField('lateEvents', (t) =>
   t.field({
     type: LateEventConnection,
-    description: 'Events that came later than ALLOWED_LATENESS, in stream order: left out of the windows and candles closed by then (see LateEvent).',
+    description: 'Events that came later than ALLOWED_LATENESS, in stream order: left out of the windows and candles closed by then (see LateEvent). An `after` ahead of the pipeline\'s stream (a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, as by `readings`.',
     args: {
       pipeline: t.arg.string({ required: true, description: 'A pipeline name: readings (windows, anomaly flags), trades (candles), transactions or transactions-ip (fraud signals); patients (NEWS2, alert rules) takes every event, late or not, and lists none.' }),
       ...pageArgs(t.arg, PAGE),
@@ -103,7 +104,9 @@ builder.queryField('lateEvents', (t) =>
         });
       }
       const limit = pageSize(args.first, PAGE);
-      const found = await listLateEvents(ctx.services.database.db, { tenantId: ctx.scope.tenantId, pipeline: args.pipeline, after: parseCursor(args.after, 'after'), limit: limit + 1 });
+      const after = parseCursor(args.after, 'after');
+      const found = await listLateEvents(ctx.services.database.db, { tenantId: ctx.scope.tenantId, pipeline: args.pipeline, after, limit: limit + 1 });
+      if (found.length === 0) await refuseCursorAhead(ctx.services.database.db, after, ctx.services.pipelines[args.pipeline as keyof typeof ctx.services.pipelines].stream);
       return toPage(found, limit, (e) => e.cursor.toString(), args.after);
     },
   }),

@@ -66,13 +66,13 @@ builder.mutationField('ingestReadings', (t) =>
 const ReadingConnection = connectionOf('Reading', ReadingRef);
 
 /**
- * Refuses a page's `after` (a readings cursor) ahead of the stream: it belongs to another history (a database
+ * Refuses a page's `after` (a cursor of `stream`, readings by default) ahead of the stream: it belongs to another history (a database
  * restored from an older backup), and polled on, its empty pages would skip every reading stored up to it. Asked
  * only of an empty page, as the subscription refuses such a cursor.
  */
-export async function refuseCursorAhead(db: Executor, after: bigint | null): Promise<void> {
+export async function refuseCursorAhead(db: Executor, after: bigint | null, stream = READINGS_STREAM): Promise<void> {
   if (after === null) return;
-  const committed = await committedOffset(db, READINGS_STREAM);
+  const committed = await committedOffset(db, stream);
   if (after > committed) {
     throw new ValidationError(`after ${after} is ahead of the stream (last committed cursor is ${committed}); page on with a cursor this API returned`, {
       argument: 'after',
