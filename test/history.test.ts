@@ -93,6 +93,27 @@ describe.each(primaryBackends)('history on $name', (backend) => {
     }
   });
 
+  it('counts readings of the qualities asked for: an artefact flagged SUSPECT or BAD moves AVG and MAX only when all are asked for', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('artefact') });
+    await app.mutate(IngestReadingsDocument, {
+      readings: [
+        reading('artefact', 'heart_rate', 70, 0),
+        reading('artefact', 'heart_rate', 80, 10),
+        // Out of the plausible range: stored SUSPECT by the platform.
+        reading('artefact', 'heart_rate', 350, 20),
+        // Flagged by the monitor: a probe off.
+        { ...reading('artefact', 'heart_rate', 0, 30), quality: 'BAD' as const },
+      ],
+    });
+    const bucket = async (aggregate: 'AVG' | 'MAX' | 'COUNT', qualities?: ('GOOD' | 'SUSPECT' | 'BAD')[]) =>
+      (await app.mutate(HistoryDocument, { sourceId: 'artefact', metric: 'heart_rate', from: at(0), to: at(60), bucket: '1m', aggregate, qualities })).history.map((p) => p.value);
+    expect(await bucket('AVG')).toEqual([125]);
+    expect(await bucket('AVG', ['GOOD'])).toEqual([75]);
+    expect(await bucket('MAX', ['GOOD'])).toEqual([80]);
+    expect(await bucket('COUNT', ['GOOD', 'SUSPECT'])).toEqual([3]);
+    expect(await bucket('AVG', ['BAD'])).toEqual([0]);
+  });
+
   it('gives the TimescaleDB path and the plain PostgreSQL path the same answer for every aggregate and fill', async () => {
     const { database } = app.server.services;
     if (!database.timescale) return; // Only a TimescaleDB database can run both paths.

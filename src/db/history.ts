@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { toInterval } from '../duration.js';
+import { textArrayLiteral } from './array-literals.js';
 import { rows, type Executor } from './client.js';
 
 export const AGGREGATES = ['AVG', 'MIN', 'MAX', 'COUNT', 'FIRST', 'LAST'] as const;
@@ -15,6 +16,8 @@ export interface HistoryRequest {
   bucketMs: number;
   aggregate: Aggregate;
   fill: Fill;
+  /** Only readings of these qualities; every reading when undefined. */
+  qualities?: readonly string[];
 }
 
 /** As the database returns it (no copy per bucket): the bucket's start in epoch milliseconds. */
@@ -61,12 +64,14 @@ export function bucketStart(timeMs: number, bucketMs: number): number {
  * here, with TimescaleDB's semantics: only points inside the range count.
  */
 export async function history(db: Executor, timescale: boolean, request: HistoryRequest): Promise<HistoryPoint[]> {
-  const { sourceId, metric, to, bucketMs, aggregate, fill } = request;
+  const { sourceId, metric, to, bucketMs, aggregate, fill, qualities } = request;
   // The first bucket is whole: a range starting mid-bucket would label a bucket with the average of part of it.
   const from = new Date(bucketStart(request.from.getTime(), bucketMs));
   const bucket = toInterval(bucketMs);
   const range = sql`source_id = ${sourceId} and metric = ${metric}
-    and time >= ${from.toISOString()}::timestamptz and time < ${to.toISOString()}::timestamptz`;
+    and time >= ${from.toISOString()}::timestamptz and time < ${to.toISOString()}::timestamptz${
+      qualities ? sql` and quality = any(${textArrayLiteral(qualities)}::text[])` : sql``
+    }`;
   const agg = aggregateSql(aggregate, timescale);
 
   // With TimescaleDB the database fills the gaps; time_bucket_gapfill must be a top-level GROUP BY expression.

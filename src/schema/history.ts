@@ -6,6 +6,7 @@ import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkMetrics } from './metrics.js';
 import { checkTimeRange } from './pagination.js';
+import { QualityEnum } from './readings.js';
 import { LIST_SIZE, type ListSize } from './cost.js';
 
 const MAX_BUCKETS = 10_000;
@@ -20,7 +21,7 @@ const AGGREGATE_DESCRIPTIONS: Record<Aggregate, string> = {
   LAST: "The value of the bucket's latest reading by measurement time.",
 };
 const AggregateEnum = builder.enumType('Aggregate', {
-  description: "How history combines each bucket's readings into one value: every stored reading of the series counts, whatever its quality.",
+  description: "How history combines each bucket's readings into one value: every stored reading of the series counts, whatever its quality, unless history's qualities names some.",
   values: describedValues(AGGREGATES, AGGREGATE_DESCRIPTIONS),
 });
 
@@ -66,6 +67,11 @@ builder.queryField('history', (t) =>
       bucket: t.arg.string({ required: true, description: `Bucket size: ${DURATION_HINT}.` }),
       aggregate: t.arg({ type: AggregateEnum, defaultValue: 'AVG', description: 'How each bucket\'s readings are combined.' }),
       fill: t.arg({ type: FillEnum, defaultValue: 'NONE', description: 'What an empty bucket gets: NONE leaves it out.' }),
+      qualities: t.arg({
+        type: [QualityEnum],
+        description:
+          'Only readings of these qualities; every stored reading when omitted. Windows, anomaly flags, NEWS2 and alert rules use GOOD readings only: pass [GOOD] for history that agrees with them (an artefact flagged SUSPECT, a heart rate of 350, moves an AVG or MAX bucket otherwise).',
+      }),
     },
     resolve: async (_root, args, ctx) => {
       const bucketMs = parseDuration(args.bucket);
@@ -94,6 +100,7 @@ builder.queryField('history', (t) =>
         bucketMs,
         aggregate: args.aggregate ?? 'AVG',
         fill: args.fill ?? 'NONE',
+        qualities: args.qualities ?? undefined,
       });
     },
     // Reads only, and neither it nor HistoryPoint's fields read `info`: thousands of buckets complete in a plain loop.

@@ -4,7 +4,7 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
-/** How history combines each bucket's readings into one value: every stored reading of the series counts, whatever its quality. */
+/** How history combines each bucket's readings into one value: every stored reading of the series counts, whatever its quality, unless history's qualities names some. */
 export type Aggregate =
   /** The mean of the bucket's readings. */
   | 'AVG'
