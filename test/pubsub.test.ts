@@ -95,4 +95,24 @@ describe.runIf(redisUrl)('a Redis channel prefix held by one deployment', () => 
       await Promise.all([a, b].map((d) => d.close()));
     }
   });
+
+  it('starts with a warning where an ACL keeps its Redis user off the key (pub/sub only), as it did before the check', async () => {
+    const admin = new Redis(redisUrl!);
+    const user = `claim-acl-${process.pid}`;
+    await admin.call('ACL', 'SETUSER', user, 'on', '>secret', '~nothing:*', '&*', '+@all');
+    const lines: { msg: string }[] = [];
+    const url = new URL(redisUrl!);
+    url.username = user;
+    url.password = 'secret';
+    const confined = await RedisPubSubDriver.connect(url.toString(), prefix, pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) }));
+    try {
+      await confined.claim(owner('a'));
+      await confined.ping();
+      expect(lines.map((l) => l.msg)).toContain(`this Redis user may not read or write ${prefix}deployment (ACL): nothing keeps another deployment off this channel prefix, so make sure none uses it`);
+    } finally {
+      await confined.close();
+      await admin.call('ACL', 'DELUSER', user);
+      admin.disconnect();
+    }
+  });
 });

@@ -222,7 +222,18 @@ export class RedisPubSubDriver implements PubSub {
    * holds it. Every node of a deployment renews the one hold; it lapses 30 s after the last of them stopped.
    */
   async claim(owner: PrefixOwner): Promise<void> {
-    const holder = await this.hold(owner);
+    let holder: string | undefined;
+    try {
+      holder = await this.hold(owner);
+    } catch (error) {
+      // A Redis user confined by ACL to pub/sub (no keys, or no EVAL) ran before this check existed: it still runs.
+      if (!(error as Error).message.startsWith('NOPERM')) throw error;
+      this.log.warn(
+        { prefix: this.prefix, err: (error as Error).message },
+        `this Redis user may not read or write ${this.prefix}deployment (ACL): nothing keeps another deployment off this channel prefix, so make sure none uses it`,
+      );
+      return;
+    }
     if (holder !== undefined) throw new PrefixInUse(this.inUse(holder));
     this.owner = owner;
     this.renewal = setInterval(() => void this.renew(owner), CLAIM_RENEW_MS).unref();
