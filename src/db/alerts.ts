@@ -5,7 +5,7 @@ import { ownedBy } from './sources.js';
 import { rows, type Db } from './client.js';
 import { alertRules, alerts, alertTransitions, sources, type AlertState } from './schema.js';
 import { lockUntilCommit } from './advisory-lock.js';
-import { lastSeq, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
+import { lastSeq, ownStoredAfter, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
 
 export type AlertRow = typeof alerts.$inferSelect;
 /** A transition as its history lists it (without the alert's snapshot, which only a resuming subscription reads). */
@@ -119,8 +119,8 @@ export async function setTransitionOutcome(tx: Db, id: string, outcome: { severi
 }
 
 /** A published transition after `after` (up to `upTo`, unless null): what a replay sends, and where it begins. */
-const publishedBetween = (after: bigint, upTo: bigint | null) =>
-  and(seqRange(alertTransitions.seq, after, upTo), sql`${alertTransitions.alert} is distinct from ${NOT_PUBLISHED}`);
+const PUBLISHED = sql`${alertTransitions.alert} is distinct from ${NOT_PUBLISHED}`;
+const publishedBetween = (after: bigint, upTo: bigint | null) => and(seqRange(alertTransitions.seq, after, upTo), PUBLISHED);
 
 /** The alert as it stands, joined only for a transition without a snapshot (a node of an earlier version stored it). */
 const ALERT_WITHOUT_SNAPSHOT = and(sql`${alertTransitions.alert} is null`, eq(alerts.id, alertTransitions.alertId));
@@ -161,26 +161,27 @@ export interface TransitionMatch {
  * When the first transition after `seq` that a subscription with `match` replays was stored (transitionsAfter and
  * the subscription's filters, on the alert as published); null if none.
  */
-export async function transitionStoredAfter(db: Db, seq: bigint, match: TransitionMatch): Promise<Date | null> {
+export async function transitionStoredAfter(db: Db, seq: bigint, match: TransitionMatch, scanRows?: number): Promise<Date | null> {
   const among = (key: string, column: AnyColumn, values: ReadonlySet<string> | undefined) =>
     values ? sql`${afterTransition(key, column)} = any(${sql.param([...values])}::text[])` : undefined;
-  const [row] = await db
-    .select({ at: alertTransitions.at })
-    .from(alertTransitions)
-    .leftJoin(alerts, ALERT_WITHOUT_SNAPSHOT)
-    .where(
-      and(
-        publishedBetween(seq, null),
+  return ownStoredAfter(
+    db,
+    {
+      from: sql`${alertTransitions} left join ${alerts} on ${ALERT_WITHOUT_SNAPSHOT}`,
+      seq: sql`${alertTransitions.seq}`,
+      storedAt: sql`${alertTransitions.at}`,
+      where: PUBLISHED,
+      own: and(
         ownedBy(afterTransition('sourceId', alerts.sourceId), match.tenantId),
         among('sourceId', alerts.sourceId, match.sourceIds),
         among('ruleId', alerts.ruleId, match.ruleIds),
         among('severity', alerts.severity, match.severities),
         among('state', alerts.state, match.states),
-      ),
-    )
-    .orderBy(asc(alertTransitions.seq))
-    .limit(1);
-  return row?.at ?? null;
+      )!,
+    },
+    seq,
+    scanRows,
+  );
 }
 
 /** The seq of the last transition stored (0 if none). */

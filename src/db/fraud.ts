@@ -4,7 +4,7 @@ import type { Db } from './client.js';
 import { fraudSignals } from './schema.js';
 import { upsertAll } from './processor-outputs.js';
 import { lockUntilCommit } from './advisory-lock.js';
-import { lastSeq, resumeBound, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
+import { lastSeq, ownStoredAfter, resumeBound, seqRange, storedAfter, type SeqOrdered } from './seq-order.js';
 
 /** A signal as the pipelines store and publish it: stamped with its tenant (processors/tenant-scope.ts). */
 export type TenantFraudSignal = FraudSignal & { tenantId: string };
@@ -118,16 +118,22 @@ export const signalStoredAfter = (
   db: Db,
   seq: bigint,
   filter: { tenantId: string; kinds?: ReadonlySet<string>; subjects?: ReadonlySet<string> },
+  scanRows?: number,
 ): Promise<Date | null> =>
-  storedAfter(
+  ownStoredAfter(
     db,
-    SIGNALS,
+    {
+      from: sql`${fraudSignals}`,
+      seq: sql`${fraudSignals.seq}`,
+      storedAt: sql`${fraudSignals.updatedAt}`,
+      own: and(
+        sql`${fraudSignals.tenantId} = ${filter.tenantId}`,
+        filter.kinds ? inArray(fraudSignals.kind, [...filter.kinds]) : undefined,
+        filter.subjects ? inArray(fraudSignals.subject, [...filter.subjects]) : undefined,
+      )!,
+    },
     seq,
-    and(
-      sql`${fraudSignals.tenantId} = ${filter.tenantId}`,
-      filter.kinds ? inArray(fraudSignals.kind, [...filter.kinds]) : undefined,
-      filter.subjects ? inArray(fraudSignals.subject, [...filter.subjects]) : undefined,
-    ),
+    scanRows,
   );
 
 /** The seq of the signal raised or changed last (0 if none). */

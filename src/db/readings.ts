@@ -3,6 +3,7 @@ import type { Quality } from './schema.js';
 import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
 import { cursorPage, onConflictClause, type OnConflict } from './offsets.js';
+import { ownStoredAfter } from './seq-order.js';
 
 export const READINGS_STREAM = 'readings';
 
@@ -123,15 +124,19 @@ export async function readingsAfter(
 
 /**
  * When the first reading after `cursor` that `filter` takes was stored (its event time, for a row from before
- * received_at); null if none: where a subscription's replay with that filter begins.
+ * received_at); null if none: where a subscription's replay with that filter begins. Without a filter, one index
+ * step; with one, a bounded scan (seq-order.ts ownStoredAfter).
  */
-export async function readingStoredAfter(db: Executor, cursor: bigint, filter: ReadingFilter = {}): Promise<Date | null> {
-  const [found] = await rows<{ at: string }>(
-    db,
-    sql`select extract(epoch from coalesce(received_at, time)) * 1000 as at from readings
-        where seq > ${cursor.toString()}::int8 and ${filterClause(filter)} order by seq limit 1`,
-  );
-  return found ? new Date(Number(found.at)) : null;
+export async function readingStoredAfter(db: Executor, cursor: bigint, filter?: ReadingFilter, scanRows?: number): Promise<Date | null> {
+  const storedAt = sql`coalesce(received_at, time)`;
+  if (filter === undefined) {
+    const [found] = await rows<{ at: string }>(
+      db,
+      sql`select extract(epoch from ${storedAt}) * 1000 as at from readings where seq > ${cursor.toString()}::int8 order by seq limit 1`,
+    );
+    return found ? new Date(Number(found.at)) : null;
+  }
+  return ownStoredAfter(db, { from: sql`readings`, seq: sql`seq`, storedAt, own: filterClause(filter) }, cursor, scanRows);
 }
 
 /** The newest reading of each (source, metric) pair, one index probe per pair. */

@@ -1,6 +1,6 @@
 import { and, asc, getTableName, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
-import { rows, type Db } from './client.js';
+import { rows, type Db, type Executor } from './client.js';
 
 /** A table whose rows take a seq in commit order (their writers hold an advisory lock): alert transitions, fraud signals. */
 export interface SeqOrdered {
@@ -45,4 +45,37 @@ export async function resumeBound(db: Db, ordered: SeqOrdered, held: bigint): Pr
 export async function storedAfter(db: Db, { table, seq, storedAt }: SeqOrdered, after: bigint, where?: SQL): Promise<Date | null> {
   const [row] = await db.select({ at: storedAt }).from(table).where(and(seqRange(seq, after, null), where)).orderBy(asc(seq)).limit(1);
   return (row?.at as Date | undefined) ?? null;
+}
+
+/** Rows a resume check reads past a cursor at most (resumePoint): a read key's reconnection must not scan a table. */
+export const RESUME_SCAN_ROWS = 10_000;
+
+/**
+ * When the first row after `after` that `own` takes was stored (null: none), reading at most `scanRows` rows in seq
+ * order from `after` on. When none of those is its own, the last of them stands in: its own first row comes later
+ * and, seqs following commit order, was stored no earlier. So a subscription far behind (another tenant's many rows
+ * after its cursor) may be refused a replay a full scan would allow, never allowed one it would refuse; and a
+ * read key cannot have the database scan the whole stored stream with each reconnection (tenant-wide readings
+ * after cursor 1: 462 ms over 3 million rows on PostgreSQL, for every subscribe).
+ */
+export async function ownStoredAfter(
+  db: Executor,
+  scan: { from: SQL; seq: SQL; storedAt: SQL; where?: SQL; own: SQL },
+  after: bigint,
+  scanRows = RESUME_SCAN_ROWS,
+): Promise<Date | null> {
+  const [found] = await rows<{ at: number | string | null }>(
+    db,
+    sql`with scanned as (
+          select ${scan.seq} as seq, extract(epoch from ${scan.storedAt}) * 1000 as at, (${scan.own}) as own
+          from ${scan.from}
+          where ${scan.seq} > ${after.toString()}::int8${scan.where ? sql` and ${scan.where}` : sql``}
+          order by ${scan.seq} limit ${scanRows}
+        )
+        select coalesce(
+          (select at from scanned where own order by seq limit 1),
+          (select at from scanned order by seq offset ${scanRows - 1} limit 1)
+        )::float8 as at`,
+  );
+  return found?.at == null ? null : new Date(Number(found.at));
 }
