@@ -54,9 +54,15 @@ async function main(argv: string[]): Promise<number> {
           log.info({ signal }, 'signal received');
           return shutDown(server);
         }
+        // PostgreSQL rolls back a migration cut short, and nothing else of a start needs finishing: exit now, as the
+        // signal's default did, rather than after waiting out another node's migrations.
+        if (config.database.driver === 'postgres') {
+          log.info({ signal }, 'signal received while starting: exiting');
+          process.exit(0);
+        }
         // Killed by the signal's default, a start would stop partway through writing the embedded database's files or
         // applying a migration: an orchestrator stopping a pod that is still starting (a rollout) must not do that.
-        log.info({ signal }, 'signal received while starting: stopping once the database is open and migrated; a second signal exits at once');
+        log.info({ signal }, 'signal received while starting: stopping once the embedded database is open and migrated; a second signal exits at once');
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));

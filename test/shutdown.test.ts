@@ -256,7 +256,7 @@ describe('SIGTERM to the server process', () => {
         if (lines.at(-1)!.startsWith('applying database migrations')) child.kill('SIGTERM');
       });
       expect(await exited).toBe(0);
-      expect(lines).toContain('signal received while starting: stopping once the database is open and migrated; a second signal exits at once');
+      expect(lines).toContain('signal received while starting: stopping once the embedded database is open and migrated; a second signal exits at once');
       expect(lines).toContain('database migrations applied');
       expect(lines.filter((msg) => msg.startsWith('listening'))).toEqual([]);
       expect(lines.at(-1)).toBe('shut down');

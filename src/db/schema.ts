@@ -466,7 +466,7 @@ export const fraudSignals = pgTable(
 
 /**
  * One row: this deployment's identity, made by its first migration run. Every node on this database (and schema)
- * is the same deployment; pub/sub/prefix-claim.ts keeps another deployment off its Redis channel prefix.
+ * is the same deployment; pubsub/prefix-hold.ts keeps another deployment off its Redis channel prefix.
  */
 export const deployment = pgTable('deployment', {
   id: text('id').primaryKey(),

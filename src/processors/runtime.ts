@@ -178,11 +178,11 @@ export class ProcessorRuntime<E extends StreamEvent> {
   /** Last cursor whose event has been processed (outputs persisted and published). */
   position = 0n;
   checkpointedAt: { cursor: bigint; at: Date } | null = null;
-  /** queueDrops: times the live queue passed queueLimit and was read back from the database instead. */
   /** The stream its events come from, whose cursors its late events carry. */
   get stream(): string {
     return this.spec.tail.stream;
   }
+  /** queueDrops: times the live queue passed queueLimit and was read back from the database instead. */
   readonly stats = { eventsIn: 0, lateDropped: 0, batches: 0, processingMs: 0, queueDrops: 0, outputs: {} as Record<string, number> };
   readonly delay = new LatencySamples();
   private partitions: PartitionState[] = [];

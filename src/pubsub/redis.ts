@@ -2,6 +2,7 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
 import { windowAt } from '../auth/rate-limit.js';
 import { redactUrl, type Logger } from '../log.js';
+import { PrefixHold } from './prefix-hold.js';
 import { PrefixInUse, type PrefixOwner, type PubSub, type SubscribeOptions } from './pubsub.js';
 
 const identity = (value: unknown) => value;
@@ -14,30 +15,6 @@ const identity = (value: unknown) => value;
 const COUNT_IN_WINDOW = `local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
-
-/**
- * The prefix's hold, set or renewed for ARGV[1]'s deployment unless another deployment holds it: then its record is
- * returned. A record that is not JSON of ours is another's too.
- */
-const CLAIM = `local held = redis.call('GET', KEYS[1])
-if held then
-  local ok, holder = pcall(cjson.decode, held)
-  if not ok or type(holder) ~= 'table' or holder.id ~= ARGV[1] then return held end
-end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return false`;
-
-/** Gives the hold up if it is ARGV[1]'s deployment's. */
-const RELEASE = `local held = redis.call('GET', KEYS[1])
-if held then
-  local ok, holder = pcall(cjson.decode, held)
-  if ok and type(holder) == 'table' and holder.id == ARGV[1] then redis.call('DEL', KEYS[1]) end
-end
-return 0`;
-
-/** How long a prefix stays held after its deployment's last node stopped renewing it (killed, or cut off). */
-const CLAIM_TTL_MS = 30_000;
-const CLAIM_RENEW_MS = 10_000;
 
 /** How long a command on the publishing connection waits for its reply before it fails. */
 const REPLY_TIMEOUT_MS = 1_000;
@@ -83,10 +60,8 @@ function hearDroppedSubscriptionReplies(client: Redis): void {
  */
 export class RedisPubSubDriver implements PubSub {
   readonly driver = 'redis' as const;
-  private owner: PrefixOwner | undefined;
-  private renewal: NodeJS.Timeout | undefined;
-  /** Why the prefix is not this deployment's, since a renewal found another deployment holding it. */
-  private taken: string | undefined;
+  /** This deployment's hold on the channel prefix (claim). */
+  readonly hold: PrefixHold;
 
   private constructor(
     private readonly engine: RedisPubSub,
@@ -96,8 +71,11 @@ export class RedisPubSubDriver implements PubSub {
     private readonly link: LinkState,
     private readonly resubscribed: Set<() => void>,
     private readonly lost: Set<() => void>,
-    private readonly log: Logger,
-  ) {}
+    url: string,
+    log: Logger,
+  ) {
+    this.hold = new PrefixHold({ prefix, url, redis: publisher, run: (command) => this.command(command), log });
+  }
 
   onResubscribed(listener: () => void): () => void {
     this.resubscribed.add(listener);
@@ -193,7 +171,7 @@ export class RedisPubSubDriver implements PubSub {
       messageEventName: 'messageBuffer',
       pmessageEventName: 'pmessageBuffer',
     });
-    return new RedisPubSubDriver(engine, publisher, subscriber, prefix, link, resubscribed, lost, log);
+    return new RedisPubSubDriver(engine, publisher, subscriber, prefix, link, resubscribed, lost, url, log);
   }
 
   async publish(channel: string, message: string): Promise<void> {
@@ -217,69 +195,13 @@ export class RedisPubSubDriver implements PubSub {
     return { count, resetInMs: Math.max(1, endsAt - Date.now()) };
   };
 
-  /**
-   * Holds `${prefix}deployment` for `owner`'s deployment, renewed every 10 s, and refuses when another deployment
-   * holds it. Every node of a deployment renews the one hold; it lapses 30 s after the last of them stopped.
-   */
-  async claim(owner: PrefixOwner): Promise<void> {
-    let holder: string | undefined;
-    try {
-      holder = await this.hold(owner);
-    } catch (error) {
-      // A Redis user confined by ACL to pub/sub (no keys, or no EVAL) ran before this check existed: it still runs.
-      if (!(error as Error).message.startsWith('NOPERM')) throw error;
-      this.log.warn(
-        { prefix: this.prefix, err: (error as Error).message },
-        `this Redis user may not read or write ${this.prefix}deployment (ACL): nothing keeps another deployment off this channel prefix, so make sure none uses it`,
-      );
-      return;
-    }
-    if (holder !== undefined) throw new PrefixInUse(this.inUse(holder));
-    this.owner = owner;
-    this.renewal = setInterval(() => void this.renew(owner), CLAIM_RENEW_MS).unref();
-  }
-
-  /** Undefined once the prefix is held for `owner`; else the holder's record. */
-  private async hold(owner: PrefixOwner): Promise<string | undefined> {
-    const held = (await this.command(() => this.publisher.eval(CLAIM, 1, `${this.prefix}deployment`, owner.id, JSON.stringify(owner), CLAIM_TTL_MS))) as
-      | string
-      | null;
-    return held ?? undefined;
-  }
-
-  /** A renewal that finds another deployment holding the prefix (Redis restarted empty meanwhile) turns /ready unready. */
-  private async renew(owner: PrefixOwner) {
-    let holder: string | undefined;
-    try {
-      holder = await this.hold(owner);
-    } catch {
-      // Redis away: the link reports it, and the hold is renewed once it is back.
-      return;
-    }
-    const taken = holder === undefined ? undefined : this.inUse(holder);
-    if (taken !== undefined && this.taken === undefined) this.log.error({ prefix: this.prefix }, taken);
-    if (taken === undefined && this.taken !== undefined) this.log.info({ prefix: this.prefix }, 'the channel prefix is this deployment\'s again');
-    this.taken = taken;
-  }
-
-  private inUse(record: string): string {
-    let holder = 'a deployment of another database';
-    try {
-      const { database, host } = JSON.parse(record) as Partial<PrefixOwner>;
-      if (typeof database === 'string' && typeof host === 'string') holder = `the deployment of ${database} (a node on ${host})`;
-    } catch {
-      holder = `something else (${this.prefix}deployment holds ${JSON.stringify(record.slice(0, 80))})`;
-    }
-    return (
-      `REDIS_CHANNEL_PREFIX "${this.prefix}" is in use on this Redis by ${holder}: deployments sharing a prefix receive each ` +
-      `other's readings, trades and transactions, and compute windows, alerts and fraud signals from them. Give each ` +
-      `deployment a prefix of its own. A deployment gives its prefix up when its nodes stop, or ${CLAIM_TTL_MS / 1000} s ` +
-      `after the last of them was killed`
-    );
+  /** Holds the channel prefix for `owner`'s deployment while this node runs (pubsub/prefix-hold.ts). */
+  claim(owner: PrefixOwner): Promise<void> {
+    return this.hold.claim(owner);
   }
 
   async ping(): Promise<void> {
-    if (this.taken !== undefined) throw new PrefixInUse(this.taken);
+    if (this.hold.taken !== undefined) throw new PrefixInUse(this.hold.taken);
     await this.command(() => this.publisher.ping());
     // The publishing connection alone says nothing of the one that brings other nodes' messages.
     const { status } = this.subscriber;
@@ -326,11 +248,7 @@ export class RedisPubSubDriver implements PubSub {
 
   /** Quits politely; if Redis does not answer within a second (it may be down), drops the sockets. */
   async close(): Promise<void> {
-    clearInterval(this.renewal);
-    // Another node of this deployment takes the hold again at its next renewal.
-    if (this.owner && this.taken === undefined) {
-      await this.command(() => this.publisher.eval(RELEASE, 1, `${this.prefix}deployment`, this.owner!.id)).catch(() => undefined);
-    }
+    await this.hold.release();
     this.link.closing = true;
     const quit = this.engine.close().then(() => true, () => false);
     const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000).unref());

@@ -119,7 +119,10 @@ export function endStreamWithError(res: ServerResponse, message: string, code: s
   if (!res.headersSent || res.writableEnded) return void res.destroy();
   const error = JSON.stringify({ errors: [{ message, extensions: { code } }] });
   const drop = setTimeout(() => res.destroy(), 1_000).unref();
-  res.write(`event: next\ndata: ${error}\n\nevent: complete\ndata:\n\n`, () => {
+  const write = res.write.bind(res) as (chunk: string, callback: () => void) => boolean;
+  // Nothing more of the stream (a batch already on its way) goes out after the error: the key no longer reads it.
+  res.write = (() => true) as ServerResponse['write'];
+  write(`event: next\ndata: ${error}\n\nevent: complete\ndata:\n\n`, () => {
     clearTimeout(drop);
     res.destroy();
   });
