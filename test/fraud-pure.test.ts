@@ -187,10 +187,18 @@ describe('impossible travel processor', () => {
         time: T0 + 30 * MINUTE,
         transactionIds: ['t-london', 't-ny'],
         details: { distanceKm, hours: 0.5, speedKmh: distanceKm / 0.5 },
-        message: 'card c-1: 2 transactions 5,570 km apart in 0.5 h (11,100 km/h)',
+        message: 'card c-1: 2 transactions 5,570 km apart in 30 min (11,100 km/h)',
       },
     ]);
     expect(run(travel, byCard, [newYork, london]).out).toStrictEqual(inOrder);
+  });
+
+  it('says how far apart in time in units an analyst reads: seconds, minutes, hours (not "in 0 h" for 10 s)', () => {
+    const after = (ms: number) => run(travel, byCard, [tx('a', T0, { at: LONDON }), tx('b', T0 + ms, { at: NEW_YORK })]).out[0]!.message;
+    expect(after(10_000)).toBe('card c-1: 2 transactions 5,570 km apart in 10 s (2,010,000 km/h)');
+    expect(after(250)).toMatch(/ apart in 0\.3 s \(/);
+    expect(after(MINUTE)).toMatch(/ apart in 1 min \(/);
+    expect(after(90 * MINUTE)).toMatch(/ apart in 1\.5 h \(/);
   });
 
   it('does not flag London then Paris 6 hours apart, nor a short hop', () => {

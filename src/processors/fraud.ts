@@ -32,7 +32,7 @@ export interface FraudSignal extends Output {
   transactionIds: string[];
   /** Kind-specific figures, JSON-safe numbers: e.g. { count, windowMs, minAmount } or { distanceKm, hours, speedKmh } or { amount, typicalAmount, zScore }. */
   details: Record<string, number>;
-  /** Human readable, e.g. "card c-17: 2 transactions 8,950 km apart in 0.42 h (21,300 km/h)". */
+  /** Human readable, e.g. "card c-17: 2 transactions 8,950 km apart in 25 min (21,300 km/h)". */
   message: string;
 }
 
@@ -76,6 +76,17 @@ const WHOLE = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const UP_TO_2_DECIMALS = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 const MONEY = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const THREE_DIGITS = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 3 });
+const UP_TO_1_DECIMAL = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
+
+/**
+ * Time between two transactions as an analyst reads it: seconds under a minute, minutes under an hour, hours above.
+ * In hours alone, 10 s read "0 h" and a minute "0.02 h".
+ */
+function formatElapsed(ms: number): string {
+  if (ms < 60_000) return `${UP_TO_1_DECIMAL.format(ms / 1000)} s`;
+  if (ms < HOUR_MS) return `${UP_TO_1_DECIMAL.format(ms / 60_000)} min`;
+  return `${UP_TO_2_DECIMALS.format(ms / HOUR_MS)} h`;
+}
 
 // ---------------------------------------------------------------- velocity
 
@@ -264,7 +275,7 @@ export function createImpossibleTravelProcessor(options: TravelOptions): Process
       time: later.time,
       transactionIds: [earlier.id, later.id],
       details: { distanceKm, hours, speedKmh },
-      message: hours === 0 ? `${apart} at the same time` : `${apart} in ${UP_TO_2_DECIMALS.format(hours)} h (${THREE_DIGITS.format(speedKmh)} km/h)`,
+      message: hours === 0 ? `${apart} at the same time` : `${apart} in ${formatElapsed(later.time - earlier.time)} (${THREE_DIGITS.format(speedKmh)} km/h)`,
     };
   }
 
