@@ -245,6 +245,23 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     expect(text).toContain('"merchant": "Shop');
   });
 
+  it('keeps no card number sent as a number (a PAN mapped into amount) in the dead letter', async () => {
+    const { ingestTransactions } = await app.mutate(IngestTransactionsDocument, {
+      transactions: [tx({ minute: 103, amount: 5500000000000004 }), tx({ minute: 103, amount: 4111111111111111111 }), tx({ minute: 103, amount: 2e12 })],
+    });
+    expect(ingestTransactions.errors.map((e) => [e.index, e.field, e.code])).toEqual([
+      [0, 'amount', 'INVALID_AMOUNT'],
+      [1, 'amount', 'INVALID_AMOUNT'],
+      [2, 'amount', 'INVALID_AMOUNT'],
+    ]);
+    const stored = await app.sql<{ item: string }>(sql`select item::text as item from dead_letters where stream = 'transactions' order by id desc limit 3`);
+    const text = stored.map((r) => r.item).join('\n');
+    expect(text).not.toMatch(/550000000|411111111/);
+    expect(text).toContain('"amount": "•••• 0004"');
+    // An implausible amount that is no card number stays as it was sent.
+    expect(text).toContain('"amount": 2000000000000');
+  });
+
   it('refuses a card number anywhere in a transaction, and takes references that only look long', async () => {
     const { ingestTransactions } = await app.mutate(IngestTransactionsDocument, {
       transactions: [

@@ -94,9 +94,23 @@ function maskString(value: string): string {
   });
 }
 
-/** `value` with every card number in its strings replaced by "•••• " and its last four digits; a copy. */
+/**
+ * A number sent where a string or a small number belongs (a card number mapped into `amount`) is refused, and its
+ * dead letter would keep it: one that holds a card number becomes "•••• " and its last four digits. Beyond 2^53 a
+ * number's last digits are no longer those sent and the Luhn check says nothing, so a whole number of 16-19 digits
+ * there is masked card number or not.
+ */
+function maskNumber(value: number): number | string {
+  if (!Number.isInteger(value)) return value;
+  const digits = String(Math.abs(value));
+  if (!/^\d{13,19}$/.test(digits)) return value;
+  return Number.isSafeInteger(value) && !panIn(digits) ? value : `•••• ${digits.slice(-4)}`;
+}
+
+/** `value` with every card number in its strings and numbers replaced by "•••• " and its last four digits; a copy. */
 export function maskCardNumbers(value: unknown): unknown {
   if (typeof value === 'string') return maskString(value);
+  if (typeof value === 'number') return maskNumber(value);
   if (Array.isArray(value)) return value.map(maskCardNumbers);
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, maskCardNumbers(v)]));
