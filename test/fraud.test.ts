@@ -245,6 +245,17 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     expect(text).toContain('"merchant": "Shop');
   });
 
+  it('refuses a currency code that names no currency, and takes those that do', async () => {
+    const { ingestTransactions } = await app.mutate(IngestTransactionsDocument, {
+      transactions: [tx({ minute: 104, currency: 'ZZZ' }), tx({ minute: 104, currency: 'CFH' }), tx({ minute: 104, currency: 'CHF' }), tx({ minute: 104, currency: 'JPY' })],
+    });
+    expect(ingestTransactions.errors.map((e) => [e.index, e.field, e.code, e.message])).toEqual([
+      [0, 'currency', 'INVALID_CURRENCY', 'currency must be the ISO 4217 code of a currency in use, such as EUR: this one names none'],
+      [1, 'currency', 'INVALID_CURRENCY', 'currency must be the ISO 4217 code of a currency in use, such as EUR: this one names none'],
+    ]);
+    expect(ingestTransactions.accepted).toBe(2);
+  });
+
   it('keeps no card number sent as a number (a PAN mapped into amount) in the dead letter', async () => {
     const { ingestTransactions } = await app.mutate(IngestTransactionsDocument, {
       transactions: [tx({ minute: 103, amount: 5500000000000004 }), tx({ minute: 103, amount: 4111111111111111111 }), tx({ minute: 103, amount: 2e12 })],

@@ -10,6 +10,13 @@ const REFERENCE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const CARD_NUMBER_MESSAGE = (field: string) =>
   `${field} holds what looks like a card number (13-19 digits that pass the Luhn check); card numbers must not be stored: send a token instead`;
 
+/**
+ * ISO 4217 codes of the currencies in use, as this Node.js's ICU lists them (about 160; not the funds and metals
+ * codes, X..): a code of three capitals that names no currency (ZZZ, a transposed CFH) is a feed's mistake, and its
+ * amounts would count beside real ones in velocity and amount checks.
+ */
+const CURRENCIES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
+
 const reference = (field: string) =>
   z
     .string({ error: `${field} must be a string` })
@@ -25,7 +32,10 @@ const TransactionItem = z.object({
     .finite('amount must be a finite number')
     .positive('amount must be greater than 0')
     .max(1e12, 'amount must be at most 1e12 (implausibly large)'),
-  currency: z.string({ error: 'currency must be a string' }).regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR'),
+  currency: z
+    .string({ error: 'currency must be a string' })
+    .regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR')
+    .refine((code) => !/^[A-Z]{3}$/.test(code) || CURRENCIES.has(code), 'currency must be the ISO 4217 code of a currency in use, such as EUR: this one names none'),
   merchant: z
     .string({ error: 'merchant must be a string' })
     .trim()
