@@ -256,6 +256,16 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     expect(ingestTransactions.accepted).toBe(2);
   });
 
+  it('quotes no card number back in the error for a transaction GraphQL cannot read', async () => {
+    const withUnknownField = { ...tx({ minute: 106, cardId: '4111111111111111' }), channel: 'ecom' } as TransactionInput;
+    const unknown = await app.request(IngestTransactionsDocument, { transactions: [withUnknownField] });
+    expect(unknown.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+    expect(unknown.errors![0]!.message).toMatch(/not to include unknown field "channel", found: \{ id: "tx-\d+", cardId: "•••• 1111",/);
+    const asText = await app.request(IngestTransactionsDocument, { transactions: [{ ...tx({ minute: 106 }), amount: '5500 0000 0000 0004' as unknown as number }] });
+    expect(asText.errors![0]!.message).toBe('Variable "$transactions" has invalid value at [0].amount: Float cannot represent non numeric value: "•••• 0004"');
+    expect(JSON.stringify([unknown, asText])).not.toMatch(/4111111111111111|5500 0000/);
+  });
+
   it('keeps no card number sent as a number (a PAN mapped into amount) in the dead letter', async () => {
     const { ingestTransactions } = await app.mutate(IngestTransactionsDocument, {
       transactions: [tx({ minute: 103, amount: 5500000000000004 }), tx({ minute: 103, amount: 4111111111111111111 }), tx({ minute: 103, amount: 2e12 })],

@@ -3,6 +3,7 @@ import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { connectionErrorCode, DEADLOCK_DETECTED, READ_ONLY_SQL_TRANSACTION, SERIALIZATION_FAILURE, sqlStateOf } from '../db/client.js';
 import { AppError } from '../errors.js';
 import { reasonOf, type Logger } from '../log.js';
+import { maskCardNumbers } from '../ingest/card-numbers.js';
 
 /** How often a database short of a resource (SQLSTATE class 53), or read-only, is logged while operations keep meeting it. */
 const SHORT_OF_RESOURCE_LOG_EVERY_MS = 60_000;
@@ -78,9 +79,15 @@ export function createMaskError(log: Logger) {
       });
     }
     if (graphQLError && (!original || original instanceof GraphQLError)) {
+      // graphql-js quotes what it could not take (`found: { id: "t-1", cardId: "4111111111111111", … }`, a literal in
+      // the document): a card number there reaches the partner's error logs. Masked as in a dead letter.
+      const message = maskCardNumbers(graphQLError.message) as string;
       // The outer error says where (`Variable "$r" has invalid value at [1].value: …`); the inner one only what.
-      if (/^Variable "\$/.test(graphQLError.message) && !graphQLError.extensions.code) {
-        return new GraphQLError(graphQLError.message, { nodes: graphQLError.nodes, extensions: { ...graphQLError.extensions, code: 'BAD_USER_INPUT' } });
+      if (/^Variable "\$/.test(message) && !graphQLError.extensions.code) {
+        return new GraphQLError(message, { nodes: graphQLError.nodes, extensions: { ...graphQLError.extensions, code: 'BAD_USER_INPUT' } });
+      }
+      if (message !== graphQLError.message) {
+        return new GraphQLError(message, { nodes: graphQLError.nodes, source: graphQLError.source, positions: graphQLError.positions, path: graphQLError.path, extensions: graphQLError.extensions });
       }
       return graphQLError;
     }
