@@ -42,6 +42,7 @@ import {
 import { createLogger } from '../src/log.js';
 import { createAnomalyProcessor, MIN_RELATIVE_STDDEV, type AnomalyFlag, type AnomalyOptions } from '../src/processors/anomaly.js';
 import { createCandlesProcessor, type Candle } from '../src/processors/candles.js';
+import { addExactInPlace, decimalsOf, exactSumValue, type ExactSum } from '../src/processors/exact-sum.js';
 import type { WindowSpec } from '../src/processors/keyed-windows.js';
 import type { Output, Processor } from '../src/processors/processor.js';
 import { bucketStart, type Point, type Trade } from '../src/processors/series.js';
@@ -375,8 +376,9 @@ interface RawOhlcv {
   low: number;
   close: number;
   closeTime: number;
-  volume: number;
-  notional: number;
+  /** Exact sums, as the candles processor keeps them (exact-sum.ts). */
+  volume: ExactSum;
+  notional: ExactSum;
 }
 
 /** The candles baseline: OHLCV + notional mutated in place in plain Maps. */
@@ -399,15 +401,15 @@ function rawCandles(data: Data<Trade>, specs: readonly WindowSpec[]) {
         const start = bucketStart(time, sizeMs);
         const c = s.open[k]!.get(start);
         if (c === undefined) {
-          s.open[k]!.set(start, { trades: 1, open: price, openTime: time, high: price, low: price, close: price, closeTime: time, volume: size, notional: price * size });
+          s.open[k]!.set(start, { trades: 1, open: price, openTime: time, high: price, low: price, close: price, closeTime: time, volume: { parts: [size], decimals: decimalsOf(size) }, notional: { parts: [price * size], decimals: decimalsOf(price) + decimalsOf(size) } });
           if (start + sizeMs < s.nextEnd) s.nextEnd = start + sizeMs;
           continue;
         }
         c.trades++;
         if (price > c.high) c.high = price;
         if (price < c.low) c.low = price;
-        c.volume += size;
-        c.notional += price * size;
+        addExactInPlace(c.volume, size);
+        addExactInPlace(c.notional, price * size, decimalsOf(price) + decimalsOf(size));
         if (time < c.openTime) {
           c.open = price;
           c.openTime = time;
@@ -438,9 +440,10 @@ function verifyCandles(platform: Candle[], baseline: RawClosed<RawOhlcv>[]) {
     const id = `${c.symbol}|${c.intervalMs}|${c.start}`;
     const b = byId.get(id);
     check(b !== undefined, `candle ${id} closed by the processor only`);
+    const volume = exactSumValue(b!.volume);
     check(
-      c.trades === b!.trades && c.open === b!.open && c.high === b!.high && c.low === b!.low && c.close === b!.close && c.volume === b!.volume &&
-        close(c.vwap!, b!.notional / b!.volume),
+      c.trades === b!.trades && c.open === b!.open && c.high === b!.high && c.low === b!.low && c.close === b!.close && c.volume === volume &&
+        close(c.vwap!, exactSumValue(b!.notional) / volume),
       `candle ${id}: processor ${JSON.stringify(c)}, raw loop ${JSON.stringify(b)}`,
     );
   }

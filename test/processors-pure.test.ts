@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { deepFreeze, END_OF_TIME, runPure as run, type Kept } from './support/pure-runtime.js';
 import type { Output, Processor } from '../src/processors/processor.js';
 import { bucketStart, WINDOW_ORIGIN, type Point, type Trade } from '../src/processors/series.js';
-import { addOhlcv, addStats, createOhlcv, createStats, extractOhlcv, extractStats, mergeOhlcv, mergeStats } from '../src/processors/accumulators.js';
+import { addOhlcv, addStats, createOhlcv, createStats, extractOhlcv, extractStats, mergeOhlcv, mergeStats, type OhlcvAccumulator } from '../src/processors/accumulators.js';
 import type { WindowSpec } from '../src/processors/keyed-windows.js';
 import { createWindowsProcessor, type WindowAggregate } from '../src/processors/windows.js';
 import { createCandlesProcessor, type Candle } from '../src/processors/candles.js';
@@ -436,6 +436,42 @@ describe('accumulators', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('sums volume and the VWAP numerator exactly: ten trades of 0.1 make a volume of 1, and no order changes a figure', () => {
+    const ohlcvOf = (ts: readonly Trade[]) => extractOhlcv(ts.reduce(addOhlcv, createOhlcv()));
+    const T0 = Date.UTC(2026, 11, 7, 9);
+    const trade = (i: number, price: number, size: number): Trade => ({ symbol: 'EUR/USD', time: T0 + i, price, size, cursor: String(i + 1) });
+    // Added one by one, these read 0.9999999999999999, 9.100000000000001 and 0.6000000000000001.
+    expect(ohlcvOf(Array.from({ length: 10 }, (_, i) => trade(i, 0.1 * (i + 1), 0.1)))).toMatchObject({ volume: 1, vwap: 0.55 });
+    expect(ohlcvOf([0.7, 1.2, 1.5, 0.3, 2.2, 1.9, 1.3].map((size, i) => trade(i, 1.25, size))).volume).toBe(9.1);
+    expect(ohlcvOf([0.1, 0.2, 0.3].map((x, i) => trade(i, x, x))).volume).toBe(0.6);
+    expect(ohlcvOf([0.3, 0.2, 0.1].map((x, i) => trade(i, x, x))).volume).toBe(0.6);
+    // The exact sum of three doubles just above 0.1 rounds to 0.30000000000000004 (as math.fsum): sizes are decimals.
+    // Added one by one, the second VWAP read 1.0854549999999998.
+    expect(ohlcvOf([0, 1, 2].map((i) => trade(i, 1.08545, 0.1)))).toMatchObject({ volume: 0.3, vwap: 1.08545 });
+    expect(ohlcvOf([1.08545, 1.08547, 1.08541, 1.08549].map((price, i) => trade(i, price, 0.1)))).toMatchObject({ volume: 0.4, vwap: 1.085455 });
+    expect(ohlcvOf([trade(0, 150.123, 0.001), trade(1, 150.127, 0.002), trade(2, 1e-8, 1e12)])).toMatchObject({ volume: 1_000_000_000_000.003, trades: 3 });
+    const anyMagnitude = fc.array(
+      fc.record({ price: fc.double({ min: 1e-9, max: 1e15, noNaN: true }), size: fc.oneof(fc.double({ min: 1e-9, max: 1e15, noNaN: true }), fc.integer({ min: 1, max: 10_000 }).map((n) => n / 100)) }),
+      { minLength: 1, maxLength: 40 },
+    ).map((raw) => raw.map(({ price, size }, i) => trade(i, price, size)));
+    fc.assert(
+      fc.property(fc.oneof(trades.filter((ts) => ts.length > 0), anyMagnitude).chain((ts) => fc.tuple(fc.constant(ts), fc.shuffledSubarray(ts, { minLength: ts.length, maxLength: ts.length }), split(ts))), ([ts, shuffled, [left, right]]) => {
+        const whole = ohlcvOf(ts);
+        expect(ohlcvOf(shuffled)).toStrictEqual(whole);
+        expect(extractOhlcv(mergeOhlcv(left.reduce(addOhlcv, createOhlcv()), right.reduce(addOhlcv, createOhlcv())))).toStrictEqual(whole);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('goes on from a checkpoint whose volume and VWAP numerator are plain numbers (written before sums were exact)', () => {
+    const T0 = Date.UTC(2026, 11, 7, 9);
+    const before = { ...addOhlcv(createOhlcv(), { time: T0, price: 2, size: 3, cursor: '1' }), volume: 3, notional: 6 } as unknown as OhlcvAccumulator;
+    expect(extractOhlcv(before)).toMatchObject({ volume: 3, vwap: 2 });
+    expect(extractOhlcv(addOhlcv(before, { time: T0 + 1, price: 4, size: 1, cursor: '2' }))).toMatchObject({ volume: 4, vwap: 2.5, trades: 2 });
+    expect(extractOhlcv(mergeOhlcv(before, addOhlcv(createOhlcv(), { time: T0 + 1, price: 4, size: 1, cursor: '2' })))).toMatchObject({ volume: 4, vwap: 2.5 });
   });
 
   it('keeps -0 out of the state, since JSON would turn it into 0', () => {

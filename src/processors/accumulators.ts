@@ -1,10 +1,13 @@
+import { addExactInPlace, decimalsOf, emptyExactSum, exactSumOf, exactSumValue, mergeExact, type ExactSum } from './exact-sum.js';
+
 /**
  * Mergeable accumulators in the Apache Beam combiner shape
  * (create / add / merge / extract): pure functions over plain JSON-safe
  * objects, so they can live in checkpointed processor state. None mutates
  * its arguments. `merge` is associative and, thanks to the deterministic tie
  * break on (time, cursor), commutative: the order events arrive in never
- * changes the result.
+ * changes which event is first or last, nor a candle's figures at all (its
+ * sums are exact); a running mean and variance may differ in the last bits.
  */
 
 /** -0 comes back from JSON as 0; normalise it so a checkpointed state equals the live one. */
@@ -166,9 +169,10 @@ export interface OhlcvAccumulator {
   close: number;
   closeTime: number;
   closeCursor: string;
-  volume: number;
-  /** sum(price * size), the VWAP numerator. */
-  notional: number;
+  /** sum(size), exact (a plain number in a checkpoint written before sums were exact). */
+  volume: ExactSum | number;
+  /** sum(price * size), the VWAP numerator, exact as volume is. */
+  notional: ExactSum | number;
 }
 
 export interface OhlcvInput {
@@ -190,7 +194,7 @@ export interface Ohlcv {
 }
 
 export function createOhlcv(): OhlcvAccumulator {
-  return { trades: 0, open: 0, openTime: 0, openCursor: '0', high: 0, low: 0, close: 0, closeTime: 0, closeCursor: '0', volume: 0, notional: 0 };
+  return { trades: 0, open: 0, openTime: 0, openCursor: '0', high: 0, low: 0, close: 0, closeTime: 0, closeCursor: '0', volume: emptyExactSum(), notional: emptyExactSum() };
 }
 
 /** A copy the caller owns (for addOhlcvInPlace), spelled out as copyStats is. */
@@ -205,8 +209,8 @@ export function copyOhlcv(acc: OhlcvAccumulator): OhlcvAccumulator {
     close: acc.close,
     closeTime: acc.closeTime,
     closeCursor: acc.closeCursor,
-    volume: acc.volume,
-    notional: acc.notional,
+    volume: exactSumOf(acc.volume),
+    notional: exactSumOf(acc.notional),
   };
 }
 
@@ -220,8 +224,9 @@ export function addOhlcvInPlace(acc: OhlcvAccumulator, input: OhlcvInput): void 
     acc.open = acc.high = acc.low = acc.close = price;
     acc.openTime = acc.closeTime = time;
     acc.openCursor = acc.closeCursor = cursor;
-    acc.volume = size;
-    acc.notional = noNegativeZero(price * size);
+    acc.volume = emptyExactSum();
+    acc.notional = emptyExactSum();
+    addTradeSums(acc.volume, acc.notional, price, size);
     return;
   }
   if (isBefore(time, cursor, acc.openTime, acc.openCursor)) {
@@ -237,8 +242,15 @@ export function addOhlcvInPlace(acc: OhlcvAccumulator, input: OhlcvInput): void 
   acc.trades += 1;
   acc.high = Math.max(acc.high, price);
   acc.low = Math.min(acc.low, price);
-  acc.volume += size;
-  acc.notional += price * size;
+  // Sums of the caller's own accumulator: createOhlcv's, or copyOhlcv's, which reads an old checkpoint's numbers as sums.
+  addTradeSums(acc.volume as ExactSum, acc.notional as ExactSum, price, size);
+}
+
+/** Adds a trade's size and price × size (whose decimals are the price's and the size's together) to the sums. */
+function addTradeSums(volume: ExactSum, notional: ExactSum, price: number, size: number): void {
+  const sizeDecimals = decimalsOf(size);
+  addExactInPlace(volume, size, sizeDecimals);
+  addExactInPlace(notional, price * size, decimalsOf(price) + sizeDecimals);
 }
 
 export function addOhlcv(acc: OhlcvAccumulator, input: OhlcvInput): OhlcvAccumulator {
@@ -262,28 +274,30 @@ export function mergeOhlcv(a: OhlcvAccumulator, b: OhlcvAccumulator): OhlcvAccum
     close: close.close,
     closeTime: close.closeTime,
     closeCursor: close.closeCursor,
-    volume: a.volume + b.volume,
-    notional: a.notional + b.notional,
+    volume: mergeExact(a.volume, b.volume),
+    notional: mergeExact(a.notional, b.notional),
   };
 }
 
 export function extractOhlcv(acc: OhlcvAccumulator): Ohlcv {
   if (acc.trades === 0) throw new Error('extractOhlcv: the accumulator is empty');
+  const volume = exactSumValue(acc.volume);
   return {
     open: acc.open,
     high: acc.high,
     low: acc.low,
     close: acc.close,
-    volume: acc.volume,
-    vwap: acc.volume === 0 ? null : vwapWithin(acc),
+    volume,
+    vwap: volume === 0 ? null : vwapWithin(acc, volume),
     trades: acc.trades,
   };
 }
 
 /**
- * notional / volume, held within [low, high], where a VWAP always lies: the two sums round on their own, so three
- * trades at 3.3 gave 3.2999999999999994, below the candle's low (and a price near 5e-324 underflows its notional to 0).
+ * notional / volume, held within [low, high], where a VWAP always lies: each price × size rounds, and so does the
+ * division, so three trades at 3.3 could give 3.2999999999999994, below the candle's low (and a price near 5e-324
+ * underflows its notional to 0).
  */
-function vwapWithin(acc: OhlcvAccumulator): number {
-  return Math.min(Math.max(acc.notional / acc.volume, acc.low), acc.high);
+function vwapWithin(acc: OhlcvAccumulator, volume: number): number {
+  return Math.min(Math.max(exactSumValue(acc.notional) / volume, acc.low), acc.high);
 }
