@@ -1,5 +1,6 @@
 import uPlot from 'uplot';
 import { axes, fitWidth } from './theme.js';
+import { formatPrice, formatVolume } from '../prices.js';
 
 export interface CandlePoint {
   start: number; // seconds
@@ -35,13 +36,13 @@ export class CandleChart {
     this.el.className = 'chart candle-chart';
     this.el.setAttribute('role', 'img');
     this.el.setAttribute('aria-label', label);
-    const hidden = (name: string, scale: string, digits = 2): uPlot.Series => ({
+    const hidden = (name: string, scale: string, format: (v: number) => string = formatPrice): uPlot.Series => ({
       label: name,
       scale,
       paths: () => null,
       points: { show: false },
       stroke: 'transparent',
-      value: (_u, v) => (v === null || v === undefined ? '–' : v.toFixed(digits)),
+      value: (_u, v) => (v === null || v === undefined ? '–' : format(v)),
     });
     const opts: uPlot.Options = {
       width: 400,
@@ -60,7 +61,7 @@ export class CandleChart {
       },
       axes: axes(undefined, 'price'),
       legend: { live: true },
-      series: [{}, hidden('Open', 'price'), hidden('High', 'price'), hidden('Low', 'price'), hidden('Close', 'price'), hidden('Volume', 'vol', 0)],
+      series: [{}, hidden('Open', 'price'), hidden('High', 'price'), hidden('Low', 'price'), hidden('Close', 'price'), hidden('Volume', 'vol', formatVolume)],
       hooks: { draw: [(u) => this.drawCandles(u)] },
     };
     this.plot = new uPlot(opts, [[], [], [], [], [], []], this.el);

@@ -4,6 +4,7 @@ import { h, LiveText } from '../dom.js';
 import { onNextFrame } from '../schedule.js';
 import { DashCandlesDocument, DashLiveCandlesDocument, DashSourcesDocument, type DashCandleFragment, type DashSourcesQuery } from '../generated/graphql.js';
 import { formatDateTime, formatTime } from '../vitals.js';
+import { formatPrice as price, formatVolume as volume } from '../prices.js';
 
 const INTERVALS = [
   { key: '1s', label: '1 s', seconds: 1 },
@@ -14,8 +15,6 @@ const INTERVALS = [
 /** Candles shown per chart. */
 const SHOWN = 90;
 
-const price = (v: number) => (Math.abs(v) < 10 ? v.toFixed(4) : v.toFixed(2));
-const volume = (v: number) => v.toLocaleString(undefined, { maximumFractionDigits: 2 });
 /** What the chart spans, in one unit: 90 s, 90 min, 7.5 h, 90 h. */
 const span = (seconds: number) => (seconds < 120 ? `${seconds} s` : seconds < 7_200 ? `${seconds / 60} min` : `${seconds / 3_600} h`);
 
