@@ -248,6 +248,38 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     expect(pageErrors).toEqual([]);
   });
 
+  it('reads stored candles again when it reconnects: a candle that took trades and closed while the page was away is shown closed, with them', async () => {
+    const forwarder = await startForwarder(Number(new URL(app.url).port));
+    let opened: Page | undefined;
+    try {
+      // Within the 90 s the 1 s chart spans, and far enough back that a trade 62 s later (closing it) is not in the future.
+      const t0 = Math.floor(Date.now() / 1000) * 1000 - 75_000;
+      const trade = (offsetMs: number, price: number, size: number) => ({ symbol: 'DASH-AWAY', time: iso(t0 + offsetMs), price, size });
+      const page = (opened = await open(`http://127.0.0.1:${forwarder.port}/#/markets`));
+      await poll(() => text(page, '#connection')).toContain('Live');
+      await poll(() => page.locator('input#iv-1s').isChecked()).toBe(true);
+      await app.mutate(IngestTradesDocument, { trades: [trade(100, 100, 5)] });
+      const row = page.locator(`section.symbol-card[data-symbol="DASH-AWAY"] tr[data-start="${iso(t0)}"]`);
+      await poll(() => row.locator('.status').textContent(), 10_000).toContain('forming');
+      // The page loses its connection (a network blip, a node drained); meanwhile the candle takes a trade and closes.
+      await forwarder.hold();
+      await poll(() => text(page, '#connection')).toContain('Reconnecting');
+      await app.mutate(IngestTradesDocument, { trades: [trade(600, 101.5, 7)] });
+      await app.mutate(IngestTradesDocument, { trades: [trade(62_000, 102, 1)] });
+      await app.settle();
+      await forwarder.release();
+      await poll(() => text(page, '#connection'), 15_000).toContain('Live');
+      // It showed 100.00 … 5, 1 trade, forming, for as long as the candle stayed on screen.
+      await poll(() => row.locator('.status').textContent(), 10_000).toContain('closed');
+      expect((await row.locator('td').allTextContents()).slice(1, 7)).toEqual(['100.00', '101.50', '100.00', '101.50', '12', '2']);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      // Closed before the forwarder: the page would go on retrying it for the rest of the file.
+      await opened?.context().close();
+      await forwarder.close();
+    }
+  });
+
   it('acknowledges an alert with a note, and the acknowledgement reaches a second browser', async () => {
     await app.mutate(CreateAlertRuleDocument, {
       input: { name: 'Dashboard test: HR above 140', kind: 'THRESHOLD', sourceIds: ['ward-a2'], metric: 'heart_rate', above: 140, severity: 'HIGH' },

@@ -1,4 +1,4 @@
-import { live, request } from '../api.js';
+import { live, onReconnected, request } from '../api.js';
 import { CandleChart, type CandlePoint } from '../charts/candles.js';
 import { h, LiveText } from '../dom.js';
 import { onNextFrame } from '../schedule.js';
@@ -147,6 +147,33 @@ export function marketsView(root: HTMLElement): () => void {
 
   let stream: { stop(): void } | undefined;
   let abort: AbortController | undefined;
+  /** Reads the stored candles of every instrument in the chart's span; upserts keep the newest state of each. */
+  const loadStored = async (current: (typeof INTERVALS)[number], signal: AbortSignal) => {
+    try {
+      const symbols: string[] = [];
+      let after: string | null = null;
+      do {
+        const page: DashSourcesQuery = await request(DashSourcesDocument, { kind: 'INSTRUMENT', first: 500, after }, { signal });
+        symbols.push(...page.sources.edges.map((e) => e.node.id));
+        after = page.sources.pageInfo.hasNextPage ? page.sources.pageInfo.endCursor : null;
+      } while (after);
+      if (symbols.length === 0 && cards.size === 0) status.textContent = 'No instruments yet: trades (npm run simulate sends some) create them.';
+      const to = new Date(Date.now() + current.seconds * 1000).toISOString();
+      const from = new Date(Date.now() - SHOWN * current.seconds * 1000).toISOString();
+      await Promise.all(
+        symbols.map(async (symbol) => {
+          card(symbol);
+          changed(symbol);
+          const data = await request(DashCandlesDocument, { symbol, interval: current.key, from, to, closedOnly: false, first: 1000 }, { signal });
+          for (const edge of data.candles.edges) card(symbol).upsert(edge.node);
+          changed(symbol);
+        }),
+      );
+    } catch (error) {
+      if ((error as Error).name === 'AbortError') return;
+      status.textContent = `Stored candles could not be loaded (${(error as Error).message}); showing live candles only.`;
+    }
+  };
   const start = () => {
     stream?.stop();
     abort?.abort();
@@ -165,39 +192,19 @@ export function marketsView(root: HTMLElement): () => void {
           changed(c.symbol);
         }
       },
-      // Resubscribed at once: the next trade brings the forming candle back; not worth a message that stays.
+      // Resubscribed at once, and the stored candles read again: a candle that closed (or took trades) while
+      // outputs were missed would otherwise stay on screen as it was, forming, for as long as it is shown.
       error: (error) => {
-        if (error.code !== 'EVENTS_MISSED' && error.code !== 'SLOW_CONSUMER') status.textContent = `Live candles: ${error.message}`;
+        if (error.code === 'EVENTS_MISSED' || error.code === 'SLOW_CONSUMER') void loadStored(current, signal);
+        else status.textContent = `Live candles: ${error.message}`;
       },
     });
-    void (async () => {
-      try {
-        const symbols: string[] = [];
-        let after: string | null = null;
-        do {
-          const page: DashSourcesQuery = await request(DashSourcesDocument, { kind: 'INSTRUMENT', first: 500, after }, { signal });
-          symbols.push(...page.sources.edges.map((e) => e.node.id));
-          after = page.sources.pageInfo.hasNextPage ? page.sources.pageInfo.endCursor : null;
-        } while (after);
-        if (symbols.length === 0 && cards.size === 0) status.textContent = 'No instruments yet: trades (npm run simulate sends some) create them.';
-        const to = new Date(Date.now() + current.seconds * 1000).toISOString();
-        const from = new Date(Date.now() - SHOWN * current.seconds * 1000).toISOString();
-        await Promise.all(
-          symbols.map(async (symbol) => {
-            card(symbol);
-            changed(symbol);
-            const data = await request(DashCandlesDocument, { symbol, interval: current.key, from, to, closedOnly: false, first: 1000 }, { signal });
-            for (const edge of data.candles.edges) card(symbol).upsert(edge.node);
-            changed(symbol);
-          }),
-        );
-      } catch (error) {
-        if ((error as Error).name === 'AbortError') return;
-        status.textContent = `Stored candles could not be loaded (${(error as Error).message}); showing live candles only.`;
-      }
-    })();
+    void loadStored(current, signal);
   };
-
+  // Candles have no cursor to resume after: what was published while the page was away is read back from storage.
+  const stopReconnected = onReconnected(() => {
+    if (abort) void loadStored(interval, abort.signal);
+  });
   radios.addEventListener('change', (event) => {
     const key = (event.target as HTMLInputElement).value;
     interval = INTERVALS.find((i) => i.key === key) ?? interval;
@@ -207,6 +214,7 @@ export function marketsView(root: HTMLElement): () => void {
 
   start();
   return () => {
+    stopReconnected();
     stream?.stop();
     abort?.abort();
     for (const c of cards.values()) c.destroy();
