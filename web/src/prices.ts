@@ -24,3 +24,8 @@ export function formatPrice(v: number): string {
 export function formatVolume(v: number): string {
   return v.toLocaleString(undefined, { maximumFractionDigits: Math.min(MAX_DECIMALS, decimalsOf(v)) });
 }
+
+/** Decimals that tell apart axis ticks `step` apart (0.00002: 5; 0.5: 1; 10: 0), at most 20. */
+export function tickDecimals(step: number): number {
+  return Math.min(20, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9)));
+}

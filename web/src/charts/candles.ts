@@ -1,6 +1,6 @@
 import uPlot from 'uplot';
 import { axes, fitWidth } from './theme.js';
-import { formatPrice, formatVolume } from '../prices.js';
+import { formatPrice, formatVolume, tickDecimals } from '../prices.js';
 
 export interface CandlePoint {
   start: number; // seconds
@@ -21,6 +21,23 @@ const DOWN = '#f87171';
  * the candles. Rising candles are hollow, falling ones filled (so the
  * direction does not rest on colour alone); the forming candle is dashed.
  */
+/**
+ * The theme's axes with price ticks in as many decimals as their step needs, and room for them: uPlot's default
+ * labels read 1.085 four times over EUR/USD ticks 0.00002 apart, and the fixed 52 px cut 150.126 to 50.126.
+ */
+function priceAxes(): uPlot.Axis[] {
+  const [time, price] = axes(undefined, 'price');
+  return [
+    time!,
+    {
+      ...price,
+      values: (_u, splits, _axis, _space, step) => splits.map((v) => v.toFixed(tickDecimals(step))),
+      // ~7 px a character at the axis font, beside the tick and gap.
+      size: (_u, values) => Math.max(52, 18 + 7 * Math.max(0, ...(values ?? []).map((v) => v.length))),
+    },
+  ];
+}
+
 export class CandleChart {
   readonly el: HTMLDivElement;
   readonly plot: uPlot;
@@ -59,7 +76,7 @@ export class CandleChart {
         // Volume uses the bottom quarter of the plot.
         vol: { range: (_u, _min, max) => [0, (max || 1) * 4] },
       },
-      axes: axes(undefined, 'price'),
+      axes: priceAxes(),
       legend: { live: true },
       series: [{}, hidden('Open', 'price'), hidden('High', 'price'), hidden('Low', 'price'), hidden('Close', 'price'), hidden('Volume', 'vol', formatVolume)],
       hooks: { draw: [(u) => this.drawCandles(u)] },
