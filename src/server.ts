@@ -405,6 +405,14 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     const requestId = requestIdOf(req.headers['x-request-id']);
     requestIds.set(req, requestId);
     res.setHeader('x-request-id', requestId);
+    // An answer holds a tenant's data (a patient's vitals, a key's secret): no cache, a proxy's or the browser's,
+    // keeps it. A GET with its key in X-API-Key was stored by any shared cache (RFC 9111 spares only Authorization).
+    res.setHeader('cache-control', 'no-store');
+    res.setHeader('x-content-type-options', 'nosniff');
+    // GraphiQL (any GET accepting HTML) runs the operation in its URL at a click: no page elsewhere may frame it
+    // and steer that click (on an open server, any mutation as admin).
+    res.setHeader('content-security-policy', "frame-ancestors 'none'");
+    res.setHeader('x-frame-options', 'DENY');
     log.debug({ method: req.method, url: req.url?.split('?')[0], requestId }, 'request received');
     inFlight++;
     received++;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { backends } from './support/backends.js';
+import { createApiKey } from '../src/auth/key-admin.js';
 import { loadConfig } from '../src/config.js';
 
 type Answer = { status: number; body: { data?: unknown; errors?: { message: string; extensions: { code: string } }[] } };
@@ -126,5 +127,23 @@ describe.each(backends.slice(0, 1))('a server with keys, on $name', (backend) =>
     const answered = await post(app, 'vigil.example.org', '{ __typename }');
     expect(answered.body.errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
     expect(await overWebSocket(app, { origin: 'http://evil.example' }, '{ __typename }')).toMatchObject({ status: 403 });
+  });
+
+  it("keeps its answers out of every cache (a GET's key in X-API-Key does not keep a shared cache from storing it) and GraphiQL out of other sites' frames", async () => {
+    const { key } = await createApiKey(app.server.services.database.db, { tenantId: 'ward-7', role: 'analyst', name: 'cache', expiresAt: null, createdBy: 'test' }, { createTenant: '' });
+    const query = encodeURIComponent('{ sources { edges { node { id latest { value } } } } }');
+    const answers = [
+      await fetch(`${app.url}/graphql?query=${query}`, { headers: { 'x-api-key': key } }),
+      await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query: '{ metrics { name } }' }) }),
+    ];
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect([answer.headers.get('cache-control'), answer.headers.get('x-content-type-options')]).toEqual(['no-store', 'nosniff']);
+    }
+    // The page runs the operation its URL names at one click: framed, a page elsewhere could steer that click.
+    const graphiql = await fetch(`${app.url}/graphql?query=${encodeURIComponent('mutation { deleteAlertRule(id: "r") { id } }')}`, { headers: { accept: 'text/html', 'x-api-key': key } });
+    expect(graphiql.headers.get('content-type')).toMatch(/^text\/html/);
+    expect([graphiql.headers.get('content-security-policy'), graphiql.headers.get('x-frame-options')]).toEqual(["frame-ancestors 'none'", 'DENY']);
+    await graphiql.body?.cancel();
   });
 });
