@@ -293,10 +293,19 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
         tx({ minute: 102, cardId: '4111111111111111-01' }),
         // A shop number before a card number in groups: a chance match across both must not leave the card's digits.
         tx({ minute: 102, merchant: 'Shop 35 5425 2334 3010 9903' }),
+        // As card numbers are copied from forms and receipts: doubled spaces, spaced dashes, slashes, an en dash,
+        // fullwidth digits from an East Asian input method.
+        tx({ minute: 102, merchant: 'Kiosk 4111  1111  1111  1111' }),
+        tx({ minute: 102, merchant: 'Kiosk 5500 - 0000 - 0000 - 0004' }),
+        tx({ minute: 102, cardId: '4111/1111/1111/1111' }),
+        tx({ minute: 102, id: 'ref-4111\u20131111\u20131111\u20131111' }),
+        tx({ minute: 102, merchant: 'ストア ４１１１ １１１１ １１１１ １１１１' }),
         // A date-time reference, a 16-digit reference failing the Luhn check, epoch milliseconds: all accepted.
         tx({ minute: 102, id: '20261206-084000' }),
         tx({ minute: 102, id: '8815658961765250' }),
         tx({ minute: 102, id: '1733475600000', cardId: 'tok_1733475600000' }),
+        // A date and time with slashes and spaces is not a card number either.
+        tx({ minute: 102, merchant: 'Kiosk, 2026/12/06 08:40:00 - 17' }),
       ],
     });
     expect(ingestTransactions.errors.map((e) => [e.index, e.field, e.code])).toEqual([
@@ -305,12 +314,17 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
       [2, 'id', 'INVALID_ID'],
       [3, 'cardId', 'INVALID_CARD'],
       [4, 'merchant', 'INVALID_MERCHANT'],
+      [5, 'merchant', 'INVALID_MERCHANT'],
+      [6, 'merchant', 'INVALID_MERCHANT'],
+      [7, 'cardId', 'INVALID_CARD'],
+      [8, 'id', 'INVALID_ID'],
+      [9, 'merchant', 'INVALID_MERCHANT'],
     ]);
     expect(ingestTransactions.errors[1]!.message).toBe(
       'merchant holds what looks like a card number (13-19 digits that pass the Luhn check); card numbers must not be stored: send a token instead',
     );
-    expect(ingestTransactions.accepted).toBe(3);
-    const stored = await app.sql<{ item: string }>(sql`select item::text as item from dead_letters where stream = 'transactions' order by id desc limit 5`);
+    expect(ingestTransactions.accepted).toBe(4);
+    const stored = await app.sql<{ item: string }>(sql`select item::text as item from dead_letters where stream = 'transactions' order by id desc limit 10`);
     const text = stored.map((r) => r.item).join('\n');
     expect(text).toContain('"cardId": "tok_•••• 1111"');
     expect(text).toContain('"merchant": "Corner shop •••• 0004"');
@@ -319,5 +333,9 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     expect(text).toContain('"cardId": "•••• 1111"');
     expect(text).toContain('"merchant": "Shop •••• 9903"');
     for (const digits of ['5425', '2334', '3010', '4111111111111111']) expect(text).not.toContain(digits);
+    expect(text).toContain('"merchant": "Kiosk •••• 0004"');
+    expect(text).toContain('"id": "ref-•••• 1111"');
+    expect(text).toContain('"merchant": "ストア •••• 1111"');
+    expect(text).not.toMatch(/4111\D{1,3}1111|１１１１/);
   });
 });

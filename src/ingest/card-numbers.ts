@@ -4,16 +4,43 @@
  * item is kept as a dead letter with every such number masked to its last four
  * digits.
  *
- * A PAN here is 13–19 digits, grouped or not by spaces, dots, colons,
- * underscores or dashes: a run of such groups whole, or its first or last
+ * A PAN here is 13–19 digits (of any script: a fullwidth `４１１１` typed
+ * through an East Asian input method is the same number), grouped or not by
+ * up to three spaces, dots, colons, underscores, commas, slashes or dashes
+ * (`4111  1111`, `4111 - 1111`, `4111/1111`, `4111–1111`, as numbers are
+ * copied from forms and receipts): a run of such groups whole, or its first or last
  * groups grouped as cards are (so `20261206-4111111111111111` and
  * `4111111111111111-01` hold one), that could be issued: it passes the Luhn check (a random reference fails it nine times in
  * ten) and has an issuer prefix cards have. Among those starting 0, 1 or 2,
  * where dates (2026…) and epoch milliseconds (17…) do, only UATP's 15 digits
  * from 1 and Mastercard's 2221–2720 are.
  */
-/** Groups of digits joined by one separator each. */
-const DIGIT_RUN = /\d+(?:[\s.:_-]\d+)*/g;
+/** What may stand between two groups of a card number's digits: up to three of them. */
+const SEPARATOR = String.raw`[\s.:_,/\-\u2010-\u2015\u2212]`;
+/** Groups of digits joined by separators. */
+const DIGIT_RUN = new RegExp(String.raw`\p{Nd}+(?:${SEPARATOR}{1,3}\p{Nd}+)*`, 'gu');
+/** A run of 13 or more digits, for strings too long to be a field (maskString). */
+const LONG_DIGIT_RUN = new RegExp(String.raw`\p{Nd}(?:${SEPARATOR}{0,3}\p{Nd}){12,}`, 'gu');
+const DIGIT_GROUP = /\p{Nd}+/gu;
+const NOT_DIGIT = /\P{Nd}/gu;
+const ASCII_DIGITS = /^[0-9]*$/;
+
+/**
+ * `digits` (decimal digits of any script) as ASCII digits. Unicode puts each script's ten digits in a row, zero
+ * first, and rows that touch (the mathematical digits) are whole rows of ten: a digit's value is its distance from
+ * the start of its row, modulo ten.
+ */
+function asciiDigits(digits: string): string {
+  if (ASCII_DIGITS.test(digits)) return digits;
+  let ascii = '';
+  for (const digit of digits) {
+    const point = digit.codePointAt(0)!;
+    let start = point;
+    while (/\p{Nd}/u.test(String.fromCodePoint(start - 1))) start--;
+    ascii += String((point - start) % 10);
+  }
+  return ascii;
+}
 
 function passesLuhn(digits: string): boolean {
   let sum = 0;
@@ -58,7 +85,7 @@ function groupedAsCards(lengths: number[]): boolean {
  * doubled the references refused by chance (an invoice number of 6-4-4-3 digits: 14% against 7%).
  */
 function panIn(run: string): string | undefined {
-  const groups = run.match(/\d+/g)!;
+  const groups = run.match(DIGIT_GROUP)!.map(asciiDigits);
   const isPan = (digits: string) => digits.length >= 13 && digits.length <= 19 && couldBeIssued(digits) && passesLuhn(digits);
   const whole = groups.join('');
   if (isPan(whole)) return whole;
@@ -86,7 +113,7 @@ export function containsPan(value: string): boolean {
  */
 function maskString(value: string): string {
   if (value.length > PRECISE_UP_TO) {
-    return value.replace(/\d(?:[\s.:_-]?\d){12,}/g, (run) => `•••• ${run.slice(-8).replace(/\D/g, '').slice(-4)}`);
+    return value.replace(LONG_DIGIT_RUN, (run) => `•••• ${asciiDigits(run.replace(NOT_DIGIT, '')).slice(-4)}`);
   }
   return value.replace(DIGIT_RUN, (run) => {
     const pan = panIn(run);
