@@ -129,4 +129,12 @@ describe.each(primaryBackends)('request limits on $name', (backend) => {
     await new Promise((resolve) => setTimeout(resolve, limited[0]!.body.errors[0].extensions.retryAfterMs + 50));
     expect((await call(key, '{ metrics { name } }')).status).toBe(200);
   });
+
+  it('counts introspection alone against the limit too: it names no root field, and the full query is among the costliest', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2_000 - (Date.now() % 2_000) + 20));
+    const introspection = getIntrospectionQuery({ descriptions: true });
+    const answers = await Promise.all([...Array.from({ length: 21 }, () => call(key, introspection)), call(key, '{ __typename }')]);
+    expect(answers.filter((a) => a.status === 429).length).toBe(2);
+    expect(answers.filter((a) => a.status === 429)[0]!.body.errors[0].extensions.code).toBe('RATE_LIMITED');
+  });
 });
