@@ -289,7 +289,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     landingPage: false,
     // Same-origin only: no other web page may read answers from this server through a visitor's browser.
     cors: false,
-    renderGraphiQL,
+    renderGraphiQL: renderedOnce(renderGraphiQL),
     // Subscriptions over SSE: a request that carries the Headers tab's key. Over graphql-ws GraphiQL put no key in
     // connection_init, and a browser sets no header on a WebSocket, so on a server with keys they were refused.
     graphiql: { title: 'Vigil: live telemetry API', subscriptionsProtocol: 'SSE', defaultQuery: GRAPHIQL_EXAMPLE },
@@ -620,6 +620,21 @@ async function ready(services: Services, res: ServerResponse) {
   const ok = checks.every((c) => c.status === 'fulfilled');
   res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ ready: ok, database, pubsub }));
+}
+
+/**
+ * GraphiQL's page, rendered once per set of options (the server's are fixed) and kept as bytes. It is ~9 MB, its
+ * editor and workers inlined, and yoga rendered and encoded it again for every GET that accepts HTML, which needs no
+ * key: 60 such requests at once held the event loop for up to 6.8 s, every live delivery with it.
+ */
+function renderedOnce<O>(render: (options: O) => string): (options: O) => Uint8Array<ArrayBuffer> {
+  const pages = new Map<string, Uint8Array<ArrayBuffer>>();
+  return (options) => {
+    const key = JSON.stringify(options);
+    let page = pages.get(key);
+    if (!page) pages.set(key, (page = new TextEncoder().encode(render(options))));
+    return page;
+  };
 }
 
 /** A line of graphql-yoga's own: an error by its reason, since a failed statement's message holds its values. */
