@@ -71,6 +71,7 @@ import { createMaskError, useRequestIdOnErrors, UNEXPECTED_ERROR } from './trans
 import { useNotAcceptableExplained } from './transport/not-acceptable.js';
 import { useQueryLimits } from './transport/query-limits.js';
 import { endStreamWithError, useSseEventIds } from './transport/sse.js';
+import { useUtf8Bodies } from './transport/utf8-body.js';
 import { useSharedSubscriptionEvents } from './transport/shared-events.js';
 import { attachWebSocket } from './transport/websocket.js';
 import { browserRefusal, type BrowserGuard } from './transport/browser-guard.js';
@@ -330,6 +331,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       useSharedSubscriptionEvents({ onEvent: noteStreamCursor, maskError: (error) => maskError(error, UNEXPECTED_ERROR) }),
       // After yoga's own result processors (they come first): explains the 406 when none fits.
       useNotAcceptableExplained(),
+      useUtf8Bodies(),
     ],
     context: (initial): GraphQLContext => {
       const request = initial.request as Request | undefined;

@@ -165,7 +165,15 @@ const CASES: Case[] = [
       ['extensions as a string', '{"query": "{ __typename }", "extensions": "x"}', /"extensions" param to be empty or an object/],
     ] as const
   ).map(([name, body, message]): Case => ({ category: 'body', name, request: post(body), expect: refused(400, 'BAD_REQUEST', message) })),
-  { category: 'body', name: 'invalid UTF-8 bytes', request: post(Buffer.from([0x7b, 0x22, 0x71, 0xff, 0xfe, 0x22, 0x7d])), expect: refused(400, 'BAD_REQUEST', /invalid JSON/) },
+  { category: 'body', name: 'invalid UTF-8 bytes', request: post(Buffer.from([0x7b, 0x22, 0x71, 0xff, 0xfe, 0x22, 0x7d])), expect: refused(400, 'BAD_REQUEST', /not valid UTF-8/) },
+  {
+    category: 'body',
+    // A client that encodes in Latin-1 and names no charset: decoded as UTF-8 with the bad bytes replaced, the name
+    // was stored as "M\ufffdller".
+    name: 'a name in Latin-1 bytes in a mutation, no charset named (it would be stored with its letters replaced)',
+    request: post(Buffer.from('{"query":"mutation { registerSources(sources: [{ id: \\"latin1-1\\", kind: PATIENT, name: \\"M\xfcller\\" }]) { name } }"}', 'latin1')),
+    expect: refused(400, 'BAD_REQUEST', /^the request body is not valid UTF-8/),
+  },
   { category: 'body', name: 'no query in the body', request: post('{"variables": {}}'), expect: error(/Must provide query string/, 'BAD_REQUEST') },
   { category: 'body', name: 'query null', request: post('{"query": null}'), expect: error(/Must provide query string/, 'BAD_REQUEST') },
   { category: 'body', name: 'content type text/plain', request: post(tiny, 'text/plain'), expect: refused(415) },
