@@ -3,6 +3,7 @@ import { GraphQLObjectType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey } from '../src/auth/api-keys.js';
 import { createApiKey } from '../src/auth/key-admin.js';
+import { MAX_AUDITED_NAME } from '../src/auth/access-control.js';
 import { FIELD_ROLES } from '../src/auth/policy.js';
 import { ROLES, type Role } from '../src/db/schema.js';
 import { schema } from '../src/schema/index.js';
@@ -596,6 +597,13 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     const { auditLog: fromB } = await asAdmin('b', '{ auditLog { edges { node { keyId } } } }');
     expect(fromB.edges.map((e: any) => e.node.keyId)).not.toContain(fixture.a.keyIds.analyst);
     expect((await call(fixture.a.keys.analyst, '{ auditLog { edges { node { keyId } } } }')).body.errors[0].extensions.code).toBe('FORBIDDEN');
+
+    // A name is the client's, as long as the body allows: only its start is kept.
+    const long = `Wall${'x'.repeat(500_000)}`;
+    expect((await call(fixture.a.keys.read, `query ${long} { sources { edges { node { id } } } }`)).status).toBe(200);
+    await app.server.services.auth.audit.flush();
+    const { auditLog: named } = await asAdmin('a', 'query($k: String) { auditLog(keyId: $k, first: 1) { edges { node { operationName } } } }', { k: fixture.a.keyIds.read });
+    expect(named.edges[0].node.operationName).toBe(long.slice(0, MAX_AUDITED_NAME));
   });
 
   it('never stores or logs a key secret: only its SHA-256 is kept', async () => {

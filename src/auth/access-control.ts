@@ -8,6 +8,12 @@ import type { RateLimiter } from './rate-limit.js';
 import { ALL_SOURCES } from './tenant-scope.js';
 
 const MAX_AUDITED_SOURCES = 1_000;
+/**
+ * An operation name is the client's, of any length the body allows: only its start is recorded. A read key's 3 MB
+ * name was stored whole with each operation (200 a second within RATE_LIMIT), and held in memory with every entry
+ * waiting for the database (up to 100,000 of them).
+ */
+export const MAX_AUDITED_NAME = 200;
 
 function refusal(error: AppError): ExecutionResult {
   return { errors: [new GraphQLError(error.message, { extensions: { ...error.details, code: error.code } })] };
@@ -63,7 +69,7 @@ export function useAccessControl(options: { limiter: RateLimiter; audit: AuditTr
       keyId: principal.keyId,
       role: principal.role,
       operationType: operation.type,
-      operationName: operation.name,
+      operationName: operation.name?.slice(0, MAX_AUDITED_NAME) ?? null,
       fields: operation.fields,
       sourceIds: sources.size > 0 ? [...sources].slice(0, MAX_AUDITED_SOURCES) : null,
       caller: principal.label,

@@ -106,7 +106,7 @@ const AuditEntryRef = builder.objectRef<AuditRow>('AuditEntry').implement({
     role: t.exposeString('role', { description: 'The role of the caller\'s key.' }),
     caller: t.exposeString('caller', { description: 'Key id (or "anonymous") @ client address.' }),
     operationType: t.exposeString('operationType', { description: 'query, mutation or subscription.' }),
-    operationName: t.exposeString('operationName', { description: 'The operation name the client gave, if any.', nullable: true }),
+    operationName: t.exposeString('operationName', { description: 'The operation name the client gave, if any: its first 200 characters.', nullable: true }),
     fields: t.exposeStringList('fields', { description: 'Root fields run, e.g. "Query.readings".' }),
     sourceIds: t.exposeStringList('sourceIds', {
       nullable: true,
