@@ -65,6 +65,7 @@ import { memoryCounter, RateLimiter } from './auth/rate-limit.js';
 import { TenantScope } from './auth/tenant-scope.js';
 import { AppError } from './errors.js';
 import { serveDashboard } from './transport/dashboard.js';
+import { CACHED_DOCUMENT_LENGTH, documentCache } from './transport/document-cache.js';
 import { GRAPHIQL_EXAMPLE } from './transport/graphiql-example.js';
 import { requestIdOf } from './transport/request-id.js';
 import { createMaskError, useRequestIdOnErrors, UNEXPECTED_ERROR } from './transport/mask-error.js';
@@ -295,6 +296,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     // connection_init, and a browser sets no header on a WebSocket, so on a server with keys they were refused.
     graphiql: { title: 'Vigil: live telemetry API', subscriptionsProtocol: 'SSE', defaultQuery: GRAPHIQL_EXAMPLE },
     maskedErrors: { maskError, errorMessage: UNEXPECTED_ERROR },
+    parserAndValidationCache: { documentCache: documentCache(CACHED_DOCUMENT_LENGTH), errorCache: documentCache(CACHED_DOCUMENT_LENGTH) },
     logging: {
       debug: (...args) => log.debug(yogaLine(args)),
       info: (...args) => log.info(yogaLine(args)),

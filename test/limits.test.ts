@@ -7,6 +7,7 @@ import { sql, startTestApp, type TestApp } from './support/app.js';
 import { at } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
 import { gql, openWs, type Gql } from './support/keyed-client.js';
+import { startServerProcess } from './support/server-process.js';
 
 describe.each(primaryBackends)('request limits on $name', (backend) => {
   let app: TestApp;
@@ -137,4 +138,22 @@ describe.each(primaryBackends)('request limits on $name', (backend) => {
     expect(answers.filter((a) => a.status === 429).length).toBe(2);
     expect(answers.filter((a) => a.status === 429)[0]!.body.errors[0].extensions.code).toBe('RATE_LIMITED');
   });
+});
+
+describe('parsed documents kept for reuse', () => {
+  it('are bounded in size: documents padded to megabytes, each sent once, do not stay in memory until the server runs out of it', async () => {
+    // Its own process with a small heap: 150 documents of 2 MB kept whole are 300 MB, past it.
+    const server = await startServerProcess({ DATABASE_URL: '', DATA_DIR: 'memory://', PROCESSORS: 'off', NODE_OPTIONS: '--max-old-space-size=200' });
+    try {
+      const padding = ' '.repeat(2_000_000);
+      for (let i = 0; i < 150; i++) {
+        const answer = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ __typename }${padding}# ${i}` }) });
+        expect(await answer.json()).toEqual({ data: { __typename: 'Query' } });
+      }
+      const health = await fetch(new URL('/health', server.url));
+      expect(health.status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
 });
