@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { getIntrospectionQuery } from 'graphql';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../src/auth/key-admin.js';
 import { primaryBackends } from './support/backends.js';
@@ -112,6 +113,22 @@ describe.each(primaryBackends)('request limits on $name', (backend) => {
     expect(fourth.errors[0]).toMatchObject({ extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 3 } });
     expect(open.every((s) => s.errors.length === 0)).toBe(true);
     await socket.close();
+  });
+
+  it('closes a graphql-ws connection that names an operation with an id longer than 256 characters: it was kept for the operation\'s life', async () => {
+    const ws = new WebSocket(`${app.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    const frames: string[] = [];
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    ws.on('message', (message: Buffer) => {
+      frames.push(message.toString());
+      if (frames.length > 1) return;
+      ws.send(JSON.stringify({ id: 'a'.repeat(256), type: 'subscribe', payload: { query: 'subscription { readings { value } }' } }));
+      ws.send(JSON.stringify({ id: 'b'.repeat(257), type: 'subscribe', payload: { query: 'subscription { readings { value } }' } }));
+    });
+    await new Promise((resolve) => ws.on('open', resolve));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { apiKey: key } }));
+    expect(await closed).toEqual({ code: 4400, reason: 'operation ids may be at most 256 characters' });
+    expect(frames.map((f) => JSON.parse(f).type)).toEqual(['connection_ack']);
   });
 
   it('limits operations per key per window with RATE_LIMITED, HTTP 429 and when to retry; other keys are unaffected', async () => {

@@ -25,6 +25,14 @@ export const TRY_AGAIN_LATER = 1013;
 // graphql-ws's defaults: a ping every 12 s (one unanswered by the next cuts the socket), 3 s to send connection_init.
 const KEEP_ALIVE_MS = 12_000;
 const INIT_WAIT_MS = 3_000;
+/**
+ * Longest operation id a client may choose (graphql-ws's own are UUIDs, 36 characters). graphql-ws keeps an id, and
+ * the messages built with it, for the operation's life: a read key's 50 subscriptions with ids of 3.9 MB held
+ * ~600 MB per socket.
+ */
+export const MAX_OPERATION_ID = 256;
+/** graphql-ws's close code for a message it cannot take ("Invalid message received" and the like). */
+const BAD_REQUEST = 4400;
 
 /**
  * One copy of each operation text: graphql-ws keeps each subscribe message's payload (its own parsed
@@ -132,6 +140,12 @@ export function attachWebSocket(options: {
       onClose: (ctx) => sockets.get(ctx.extra)?.untrack(),
       onSubscribe: async (ctx, id, params) => {
         if (!options.accepting()) return [new GraphQLError('the server is shutting down; retry on another node or shortly', { extensions: { code: 'SHUTTING_DOWN' } })];
+        // Closed rather than answered (an answer would carry the id back): graphql-ws sends nothing on a closed socket.
+        if (id.length > MAX_OPERATION_ID) {
+          const refusal = `operation ids may be at most ${MAX_OPERATION_ID} characters`;
+          ctx.extra.socket.close(BAD_REQUEST, refusal);
+          return [new GraphQLError(refusal, { extensions: { code: 'BAD_REQUEST' } })];
+        }
         // graphql-ws has already registered this operation by the time onSubscribe runs.
         if (Object.keys(ctx.subscriptions).length > options.subscriptionsPerConnection) {
           return [
