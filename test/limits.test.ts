@@ -9,6 +9,7 @@ import { at } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
 import { gql, openWs, type Gql } from './support/keyed-client.js';
 import { startServerProcess } from './support/server-process.js';
+import { MAX_DOCUMENT_LENGTH } from '../src/transport/query-limits.js';
 
 describe.each(primaryBackends)('request limits on $name', (backend) => {
   let app: TestApp;
@@ -157,18 +158,29 @@ describe.each(primaryBackends)('request limits on $name', (backend) => {
   });
 });
 
-describe('parsed documents kept for reuse', () => {
-  it('are bounded in size: documents padded to megabytes, each sent once, do not stay in memory until the server runs out of it', async () => {
-    // Its own process with a small heap: 150 documents of 2 MB kept whole are 300 MB, past it.
+describe('documents padded to megabytes (spaces, comments: few tokens)', () => {
+  it('are refused, and neither they nor their refusals stay in memory until the server runs out of it', async () => {
+    // Its own process with a small heap: 150 documents of 2 MB (or their parse results) kept whole are 300 MB, past it.
     const server = await startServerProcess({ DATABASE_URL: '', DATA_DIR: 'memory://', PROCESSORS: 'off', NODE_OPTIONS: '--max-old-space-size=200' });
     try {
       const padding = ' '.repeat(2_000_000);
       for (let i = 0; i < 150; i++) {
-        const answer = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ __typename }${padding}# ${i}` }) });
-        expect(await answer.json()).toEqual({ data: { __typename: 'Query' } });
+        const query = `{ __typename }${padding}# ${i}`;
+        const answer = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+        expect(((await answer.json()) as { errors: unknown[] }).errors[0]).toEqual({
+          message: `the document is ${query.length} characters long, more than ${MAX_DOCUMENT_LENGTH}; send large inputs as variables`,
+          extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'length' },
+        });
       }
-      const health = await fetch(new URL('/health', server.url));
-      expect(health.status).toBe(200);
+      expect((await fetch(new URL('/health', server.url))).status).toBe(200);
+      // A subscription keeps its document for its life: one of 50 on a graphql-ws socket, padded so, held ~12 MB.
+      const socket = await openWs(new URL(server.url).origin, 'none: the server runs open');
+      const refused = socket.subscribe(`subscription { readings { value } }${' '.repeat(MAX_DOCUMENT_LENGTH)}`);
+      await waitFor(() => refused.errors.length > 0, 'the padded subscription to be refused');
+      expect(refused.errors[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'length' } });
+      await socket.close();
+      const fits = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ __typename }${' '.repeat(MAX_DOCUMENT_LENGTH - 100)}` }) });
+      expect(await fits.json()).toEqual({ data: { __typename: 'Query' } });
     } finally {
       await server.stop();
     }

@@ -157,6 +157,13 @@ function emptyFilter(document: DocumentNode, operationName: string | null | unde
 
 export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
 
+/**
+ * Characters a document may hold, whitespace, comments and names included (MAX_TOKENS counts none of them): a
+ * subscription keeps its document for its life, so one read key's graphql-ws sockets of 50 subscriptions padded
+ * with spaces to 3.9 MB (within MAX_BODY_BYTES) held ~600 MB each. A document at MAX_TOKENS' default is well under.
+ */
+export const MAX_DOCUMENT_LENGTH = 131_072;
+
 const INTROSPECTION_DEPTH = 30;
 
 /** What only the variables tell: a NUL in an argument, an empty or oversized filter list, and the cost (page sizes may be variables). */
@@ -285,7 +292,15 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
     onParse({ setParseFn }) {
       setParseFn((source, options) => {
         try {
-          return parse(source, { ...options, maxTokens: limits.maxTokens });
+          const document = parse(source, { ...options, maxTokens: limits.maxTokens });
+          // After the parse, so that a token flood is named as one.
+          const length = typeof source === 'string' ? source.length : source.body.length;
+          if (length > MAX_DOCUMENT_LENGTH) {
+            throw new GraphQLError(`the document is ${length} characters long, more than ${MAX_DOCUMENT_LENGTH}; send large inputs as variables`, {
+              extensions: { code: QUERY_TOO_COMPLEX, limit: 'length' },
+            });
+          }
+          return document;
         } catch (error) {
           // Thousands of nested brackets overflow the recursive parser before the token limit is reached.
           if (error instanceof RangeError) {
