@@ -201,6 +201,13 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     it('takes the key from Authorization, X-API-Key, graphql-ws connection_init and an SSE request header', async () => {
       const key = fixture.a.keys.admin;
       expect((await call(key, '{ metrics { name } }', {}, { header: 'x-api-key' })).status).toBe(200);
+      // A proxy's own login in Authorization gives way to X-API-Key (it won, and the request was refused 401).
+      const throughProxy = await fetch(`${app.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('ward:proxy-password').toString('base64')}`, 'x-api-key': key },
+        body: JSON.stringify({ query: '{ metrics { name } }' }),
+      });
+      expect(throughProxy.status).toBe(200);
       const ws = await openWs(app.url, key);
       const first = ws.subscribe('subscription { readings { sourceId value } }');
       const sse = await openSse(app.url, key, 'subscription { readings { sourceId value } }');

@@ -14,12 +14,17 @@ const CROWDED_RETRY_MS = 1_000;
 /** At most this many usable ids are held (the newest keys'): a throttled address presenting an older one gets 429, as before. */
 const USABLE_IDS_HELD = 100_000;
 
-/** The key in `Authorization: Bearer …` or `X-API-Key`, or in graphql-ws `connection_init` as `apiKey` / `authorization`. */
+/**
+ * The key in `Authorization: Bearer …` or `X-API-Key`, or in graphql-ws `connection_init` as `apiKey` / `authorization`.
+ * An Authorization of another scheme (a proxy's `Basic` for its own login) gives way to X-API-Key: it won, and every
+ * request through such a proxy was refused; without X-API-Key it is taken as sent, a key written bare there included.
+ */
 export function presentedKey(source: { authorization?: unknown; apiKey?: unknown; 'x-api-key'?: unknown }): string | null {
-  const header = typeof source.authorization === 'string' ? source.authorization : undefined;
-  if (header) return /^Bearer\s+(.+)$/i.exec(header.trim())?.[1]?.trim() ?? header.trim();
+  const header = typeof source.authorization === 'string' ? source.authorization.trim() : '';
+  const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
+  if (bearer) return bearer;
   for (const value of [source.apiKey, source['x-api-key']]) if (typeof value === 'string' && value.trim()) return value.trim();
-  return null;
+  return header || null;
 }
 
 /**
