@@ -155,6 +155,7 @@ export const Env = z.object({
   SHUTDOWN_TIMEOUT: duration('10s'),
   REQUEST_TIMEOUT: duration('15s'),
   PROCESSORS: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
+  GRAPHIQL: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   PROCESSOR_PARTITIONS: wholeNumber(z.number().min(1).max(1024), 16),
   ALLOWED_LATENESS: duration('1m', { zero: true }),
   WINDOWS: windowSpecs('1m,5m,1h,5m/1m'),
@@ -212,6 +213,8 @@ function toConfig(env: z.infer<typeof Env>) {
       allowedOrigins: env.ALLOWED_ORIGINS,
       /** Names besides IP addresses and localhost an open server (AUTH off) answers to. */
       allowedHosts: env.ALLOWED_HOSTS,
+      /** Whether a browser's GET of /graphql gets GraphiQL (a 9 MB page that needs no key). */
+      graphiql: env.GRAPHIQL === 'on',
     },
     auth: {
       /** auto: keys required whenever DATABASE_URL is set (a shared deployment); the embedded default runs open. */

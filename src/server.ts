@@ -294,7 +294,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
     renderGraphiQL: renderedOnce(renderGraphiQL),
     // Subscriptions over SSE: a request that carries the Headers tab's key. Over graphql-ws GraphiQL put no key in
     // connection_init, and a browser sets no header on a WebSocket, so on a server with keys they were refused.
-    graphiql: { title: 'Vigil: live telemetry API', subscriptionsProtocol: 'SSE', defaultQuery: GRAPHIQL_EXAMPLE },
+    graphiql: config.http.graphiql ? { title: 'Vigil: live telemetry API', subscriptionsProtocol: 'SSE', defaultQuery: GRAPHIQL_EXAMPLE } : false,
     maskedErrors: { maskError, errorMessage: UNEXPECTED_ERROR },
     parserAndValidationCache: { documentCache: documentCache(CACHED_DOCUMENT_LENGTH), errorCache: documentCache(CACHED_DOCUMENT_LENGTH) },
     logging: {

@@ -55,3 +55,15 @@ it('serves its ~9 MB page, which needs no key, without rendering it again for ea
     await server.stop();
   }
 });
+
+it('is not served with GRAPHIQL=off, where the API answers as before', async () => {
+  const app = await startTestApp(backends[0]!, { env: { GRAPHIQL: 'off' } });
+  try {
+    const page = await fetch(`${app.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(await page.text()).not.toContain('graphiql');
+    const answer = await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ metrics { name } }' }) });
+    expect(((await answer.json()) as { errors?: unknown }).errors).toBeUndefined();
+  } finally {
+    await app.close();
+  }
+});
