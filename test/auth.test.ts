@@ -586,6 +586,15 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     });
     // Unfiltered: the whole tenant ("*") and the patients that came back.
     expect(entries).toContainEqual(expect.objectContaining({ fields: ['Query.alerts'], sourceIds: ['*', TENANTS.a.bed] }));
+    // A card issuer's record of who read which cards: the subjects asked for, or "*" for all. They were not recorded.
+    await call(fixture.a.keys.analyst, 'query Cards { fraudSignals(subjects: ["card-7f3a"]) { edges { node { id } } } }');
+    await call(fixture.a.keys.analyst, 'query AllCards { fraudSignals { edges { node { id } } } }');
+    await app.server.services.auth.audit.flush();
+    const { auditLog: cards } = await asAdmin('a', 'query($k: String) { auditLog(keyId: $k, first: 2) { edges { node { operationName sourceIds } } } }', { k: fixture.a.keyIds.analyst });
+    expect(cards.edges.map((e: any) => e.node)).toEqual([
+      { operationName: 'AllCards', sourceIds: ['*'] },
+      { operationName: 'Cards', sourceIds: ['card-7f3a'] },
+    ]);
     // "Who read this patient" counts every read that covered the whole tenant, though nothing of the patient came back.
     await call(fixture.a.keys.analyst, 'query Earlier { readings(from: "2001-01-01T00:00:00Z", to: "2001-01-02T00:00:00Z") { edges { node { value } } } }');
     // A wall: every patient's latest vitals at once.

@@ -110,7 +110,7 @@ const AuditEntryRef = builder.objectRef<AuditRow>('AuditEntry').implement({
     fields: t.exposeStringList('fields', { description: 'Root fields run, e.g. "Query.readings".' }),
     sourceIds: t.exposeStringList('sourceIds', {
       nullable: true,
-      description: 'Sources named in the request or its answer; "*" when it covered every source of the tenant.',
+      description: 'Sources named in the request or its answer; "*" when it covered every source of the tenant. For fraud signals, the cards or IPs asked for ("*": all).',
     }),
   }),
 });

@@ -1,10 +1,11 @@
 import { anySignalStoredAfter, fraudResumeBound, lastFraudSeq, listFraudSignals, signalStoredAfter, type StoredFraudSignal } from '../db/fraud.js';
 import { ingestTransactions } from '../ingest/ingest-transactions.js';
+import { ALL_SOURCES } from '../auth/tenant-scope.js';
 import { subjectsAsStored } from '../ingest/transaction-item.js';
 import { FRAUD_KINDS, type FraudKind, type FraudSignal } from '../processors/fraud.js';
 import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
-import { requestLog } from './context.js';
+import { requestLog, type GraphQLContext } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet, resumePoint } from './live.js';
 import { checkTimeRange, pageSize, parseCursor, positionedConnectionOf, positionIfAsked, toPage } from './pagination.js';
@@ -90,6 +91,11 @@ const FraudSignalConnection = positionedConnectionOf<SignalView>('FraudSignal', 
     "The seq of the last signal raised or changed before this page was read (\"0\": none yet): a position in the platform's one sequence of fraud signals, not this tenant's own. Subscribe to fraudSignals with it as `after` and every signal raised or changed since arrives as an event: read it from the first page, then subscribe, and nothing falls between the read and the subscription.",
 });
 
+/** The cards and IPs a request reads signals of, for the audit log ("*": all of the tenant's): a card issuer's record of who read which cards. */
+function auditSubjects(ctx: GraphQLContext, subjects: readonly string[] | null | undefined): void {
+  for (const subject of subjects?.length ? subjects : [ALL_SOURCES]) ctx.scope.touched.add(subject);
+}
+
 builder.queryField('fraudSignals', (t) =>
   t.field({
     type: FraudSignalConnection,
@@ -105,6 +111,7 @@ builder.queryField('fraudSignals', (t) =>
     resolve: async (_root, args, ctx, info) => {
       checkTimeRange(args.from, args.to);
       const limit = pageSize(args.first, PAGE);
+      auditSubjects(ctx, args.subjects);
       // Read before the signals: a signal stored after it is then either in the page or after lastSignalSeq.
       const position = await positionIfAsked(info, 'lastSignalSeq', () => lastFraudSeq(ctx.services.database.db));
       const rows = await listFraudSignals(ctx.services.database.db, {
@@ -136,6 +143,7 @@ builder.subscriptionField('fraudSignals', (t) =>
     },
     subscribe: async (_root, args, ctx) => {
       checkFilterSize(args.subjects, 'subjects');
+      auditSubjects(ctx, args.subjects);
       const { db } = ctx.services.database;
       const kinds = filterSet<string>(args.kinds);
       const subjects = filterSet(subjectsAsStored(args.subjects));
