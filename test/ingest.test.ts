@@ -367,59 +367,54 @@ describe.each(primaryBackends)('trade ingest on $name', (backend) => {
     }
   });
 
+  /** Runs `body` while every insert into `table` raises `message` with the SQLSTATE named `errcode`, as PostgreSQL would. */
+  const whileInsertsRaise = async (table: string, errcode: string, message: string, body: () => Promise<void>) => {
+    await app.sql(sql.raw(`create function refuse_insert() returns trigger language plpgsql as $$ begin raise exception '${message}' using errcode = '${errcode}'; end $$`));
+    await app.sql(sql.raw(`create trigger refuse_insert before insert on ${table} for each row execute function refuse_insert()`));
+    try {
+      await body();
+    } finally {
+      await app.sql(sql.raw(`drop trigger if exists refuse_insert on ${table}`));
+      await app.sql(sql.raw('drop function if exists refuse_insert()'));
+    }
+  };
+
   it('answers an ingest the database cannot store for want of disk space with UNAVAILABLE, to retry, and stores it sent again; another mutation as maybe partly applied', async () => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('full-1') });
     // PostgreSQL's own disk_full (SQLSTATE 53100), raised where the write of a full disk fails. It reached the
     // client as INTERNAL_SERVER_ERROR "Unexpected error.", which a feed drops its readings on.
-    await app.sql(
-      sql.raw(`create function refuse_for_full_disk() returns trigger language plpgsql as $$ begin raise exception 'could not extend file: No space left on device' using errcode = 'disk_full'; end $$`),
-    );
-    await app.sql(sql.raw('create trigger full_disk before insert on readings for each row execute function refuse_for_full_disk()'));
-    try {
+    await whileInsertsRaise('readings', 'disk_full', 'could not extend file: No space left on device', async () => {
       const { errors } = await app.request(IngestReadingsDocument, { readings: [heartRate('full-1', 70, 7_000)] });
       expect(errors?.[0]).toMatchObject({
         message: 'the database is short of a resource (could not extend file: No space left on device): nothing of this operation was stored; retry it once that is freed',
         extensions: { code: 'UNAVAILABLE', retryable: true, sqlState: '53100' },
       });
-    } finally {
-      await app.sql(sql.raw('drop trigger if exists full_disk on readings'));
-    }
+    });
     const again = await app.mutate(IngestReadingsDocument, { readings: [heartRate('full-1', 70, 7_000)] });
     expect(again.ingestReadings).toMatchObject({ accepted: 1, duplicates: 0 });
 
     // Another mutation may commit in steps (deleteAlertRule deletes the rule, then resolves its alerts one by one):
     // it is not told that nothing was stored, nor to retry blind.
-    await app.sql(sql.raw('create trigger full_disk before insert on sources for each row execute function refuse_for_full_disk()'));
-    try {
+    await whileInsertsRaise('sources', 'disk_full', 'could not extend file: No space left on device', async () => {
       const { errors } = await app.request(RegisterSourcesDocument, { sources: patients('full-2') });
       expect(errors?.[0]).toMatchObject({
         message: 'the database is short of a resource (could not extend file: No space left on device): this operation may be partly applied; once that is freed, read what it changes and retry what is missing',
         extensions: { code: 'UNAVAILABLE', retryable: false, sqlState: '53100' },
       });
-    } finally {
-      await app.sql(sql.raw('drop trigger if exists full_disk on sources'));
-      await app.sql(sql.raw('drop function if exists refuse_for_full_disk()'));
-    }
+    });
   });
 
   it('answers an ingest a read-only database refuses (a standby after a failover) with UNAVAILABLE, to retry, and stores it sent again', async () => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('ro-1') });
     // PostgreSQL's read_only_sql_transaction (SQLSTATE 25006), as a standby or default_transaction_read_only raises
     // it. It reached the client as INTERNAL_SERVER_ERROR "Unexpected error.", which a feed drops its readings on.
-    await app.sql(
-      sql.raw(`create function refuse_as_read_only() returns trigger language plpgsql as $$ begin raise exception 'cannot execute INSERT in a read-only transaction' using errcode = 'read_only_sql_transaction'; end $$`),
-    );
-    await app.sql(sql.raw('create trigger read_only before insert on readings for each row execute function refuse_as_read_only()'));
-    try {
+    await whileInsertsRaise('readings', 'read_only_sql_transaction', 'cannot execute INSERT in a read-only transaction', async () => {
       const { errors } = await app.request(IngestReadingsDocument, { readings: [heartRate('ro-1', 70, 7_000)] });
       expect(errors?.[0]).toMatchObject({
         message: 'the database is read-only (cannot execute INSERT in a read-only transaction): nothing of this operation was stored; retry it once it is writable again',
         extensions: { code: 'UNAVAILABLE', retryable: true, sqlState: '25006' },
       });
-    } finally {
-      await app.sql(sql.raw('drop trigger if exists read_only on readings'));
-      await app.sql(sql.raw('drop function if exists refuse_as_read_only()'));
-    }
+    });
     const again = await app.mutate(IngestReadingsDocument, { readings: [heartRate('ro-1', 70, 7_000)] });
     expect(again.ingestReadings).toMatchObject({ accepted: 1, duplicates: 0 });
   });
