@@ -260,6 +260,14 @@ describe('amount anomaly processor', () => {
     expect(signal!.message).toMatch(/^card c-1: 4,000\.00 EUR, typically \d\d\.\d\d \(z = \d+\.\d\)$/);
   });
 
+  it("gives the flagged amount in its currency's minor digits: 520,000 JPY, 4,000.125 BHD (it read 520,000.00 JPY and 4,000.13 BHD)", () => {
+    for (const [currency, amount, shown] of [['JPY', 520_000, '520,000 JPY'], ['BHD', 4000.125, '4,000.125 BHD']] as const) {
+      const stream = [...usualAmounts(30), amount].map((a, i) => tx(`t${i}`, T0 + i * HOUR, { amount: a, currency }));
+      const [signal] = run(amounts, byCard, stream).out;
+      expect(signal!.message.startsWith(`card c-1: ${shown}, typically `), signal!.message).toBe(true);
+    }
+  });
+
   it('flags honest cards just out of warm-up no more often than later on (the spread is not underestimated at first)', () => {
     // 2,000 cards, each spending log-normally (a realistic habit), at the default z = 3, warmup 10, alpha 0.1.
     const detector = createAmountAnomalyProcessor({ threshold: 3, warmup: 10, alpha: 0.1 });

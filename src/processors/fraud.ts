@@ -75,6 +75,18 @@ function insertSorted<T extends TransactionRef>(sorted: readonly T[], item: T): 
 const WHOLE = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const UP_TO_2_DECIMALS = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 const MONEY = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const MONEY_BY_CURRENCY = new Map<string, Intl.NumberFormat>();
+
+/** An amount with its currency's minor digits, as a statement shows it: 5,200 JPY, 1.235 BHD, 42.50 EUR. */
+function money(amount: number, currency: string): string {
+  let format = MONEY_BY_CURRENCY.get(currency);
+  if (!format) {
+    const digits = new Intl.NumberFormat('en-US', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    format = new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    MONEY_BY_CURRENCY.set(currency, format);
+  }
+  return `${format.format(amount)} ${currency}`;
+}
 const THREE_DIGITS = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 3 });
 const UP_TO_1_DECIMAL = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
 
@@ -384,7 +396,8 @@ export function createAmountAnomalyProcessor(options: AmountOptions): Processor<
             time: tx.time,
             transactionIds: [tx.id],
             details: { amount, typicalAmount, logMean: state.mean, logStddev, zScore },
-            message: `card ${tx.cardId}: ${MONEY.format(amount)} ${tx.currency}, typically ${MONEY.format(typicalAmount)} (z = ${zScore.toFixed(1)})`,
+            // The typical amount is of the card's history, in whatever currencies it came (they are not converted).
+            message: `card ${tx.cardId}: ${money(amount, tx.currency)}, typically ${MONEY.format(typicalAmount)} (z = ${zScore.toFixed(1)})`,
           });
         }
       }
