@@ -75,7 +75,7 @@ export function createMetrics(services: Services) {
       for (const p of pipelines()) for (const [processor, n] of Object.entries(p.stats.outputs as Record<string, number>)) this.set({ pipeline: p.name, processor }, n);
     },
   });
-  pipelineGauge('vigil_processor_late_events_total', 'Events behind their series watermark, left out of the windows closed by then (counter semantics; resets on restart)', (p) => p.stats.lateDropped);
+  pipelineGauge('vigil_processor_late_events_total', 'Events behind their series watermark, left out of the outputs closed by then: windows, candles, fraud checks (counter semantics; resets on restart)', (p) => p.stats.lateDropped);
   pipelineGauge('vigil_processor_queued_events', 'Live events waiting for the batch in hand to be stored (at most PROCESSOR_QUEUE_LIMIT)', (p) => p.queuedEvents);
   pipelineGauge('vigil_processor_queue_drops_total', 'Times the live queue passed PROCESSOR_QUEUE_LIMIT and its events were read back from the database instead (counter semantics; resets on restart)', (p) => p.stats.queueDrops);
   // A lapsed lease (renewals not reaching the database for a whole lease) is not counted: another node may hold it.

@@ -755,7 +755,7 @@ export class ProcessorRuntime<E extends StreamEvent> {
       this.stats.lateDropped += late.length;
       log.warn(
         { pipeline: this.name, count: late.length, first: late[0]!.cursor.toString(), latenessMs: this.options.latenessMs },
-        'events behind the watermark left out of the windows closed by then (stored, and listed by lateEvents)',
+        'events behind the watermark, left out of the outputs this pipeline closed by then (windows, candles, fraud checks; stored, and listed by lateEvents)',
       );
     }
     if (this.role === 'owner' && Date.now() - this.lastCheckpoint >= this.options.checkpointIntervalMs) {

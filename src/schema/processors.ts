@@ -43,7 +43,7 @@ const PipelineRef = builder.objectRef<Runtime>('ProcessorPipeline').implement({
       resolve: (r) => (r.watermark === null ? null : new Date(r.watermark)),
     }),
     eventsIn: t.float({ description: 'Events consumed on this node since start.', resolve: (r) => r.stats.eventsIn }),
-    lateDropped: t.float({ description: 'Events behind the watermark, left out of the windows closed by then (see lateEvents).', resolve: (r) => r.stats.lateDropped }),
+    lateDropped: t.float({ description: 'Events behind the watermark, left out of the outputs closed by then (windows, candles, fraud checks; see lateEvents).', resolve: (r) => r.stats.lateDropped }),
     batches: t.float({ description: 'Batches processed on this node since start.', resolve: (r) => r.stats.batches }),
     eventsPerSecond: t.float({
       nullable: true,
