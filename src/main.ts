@@ -69,8 +69,9 @@ async function main(argv: string[]): Promise<number> {
       try {
         const created = await createServer(config, { log });
         server = created;
-        if (stoppingSince !== null) return await new Promise<number>(() => shutDown(created));
-        await created.listen();
+        // Stopped while it started: closed without listening; shutDown exits the process.
+        if (stoppingSince !== null) shutDown(created);
+        else await created.listen();
       } catch (error) {
         // A dependency down at start (the database, Redis, the port): one line saying which, for the operator or
         // the orchestrator that restarts the process, not a stack trace.

@@ -48,7 +48,7 @@ export async function storedAfter(db: Db, { table, seq, storedAt }: SeqOrdered, 
 }
 
 /** Rows a resume check reads past a cursor at most (resumePoint): a read key's reconnection must not scan a table. */
-export const RESUME_SCAN_ROWS = 10_000;
+const RESUME_SCAN_ROWS = 10_000;
 
 /**
  * When the first row after `after` that `own` takes was stored (null: none), reading at most `scanRows` rows in seq
