@@ -515,7 +515,9 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL lost while a new connection reads its
     const schema = `t_typefetch_${process.pid}`;
     const lines: Record<string, unknown>[] = [];
     // The stream tails and the alerts feed poll rarely: the request below, not a poll, opens the connection the trap is for.
-    const env = { ...QUIET, DATABASE_URL: throughProxy(DATABASE_URL!, proxy), DATABASE_SCHEMA: schema, REDIS_URL: '', LIVE_POLL_INTERVAL: '1h' };
+    // No processors: on a busy machine they were still loading their checkpoints at the cut, and one of their retries
+    // took the trapped connection (a CI-equivalent run timed out waiting for the log line).
+    const env = { ...QUIET, DATABASE_URL: throughProxy(DATABASE_URL!, proxy), DATABASE_SCHEMA: schema, REDIS_URL: '', LIVE_POLL_INTERVAL: '1h', PROCESSORS: 'off' };
     const server = await startServerProcess(env, (entry) => lines.push(entry));
     try {
       await server.mutate(RegisterSourcesDocument, { sources: patients('tf-1') });
