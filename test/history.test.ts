@@ -93,6 +93,36 @@ describe.each(primaryBackends)('history on $name', (backend) => {
     }
   });
 
+  it('fills no further than the bucket holding now: nothing is carried, interpolated or counted 0 into a time not yet come', async () => {
+    await app.mutate(RegisterSourcesDocument, { sources: patients('until-now') });
+    const MINUTE = 60_000;
+    const minuteOf = (ms: number) => Math.floor(ms / MINUTE) * MINUTE;
+    const m = minuteOf(Date.now());
+    const timed = (value: number, ms: number): ReadingInput => ({ sourceId: 'until-now', metric: 'heart_rate', value, time: iso(ms) });
+    // The last one is ahead of the server's clock, within MAX_FUTURE_SKEW (5 min): a device clock running fast.
+    await app.mutate(IngestReadingsDocument, { readings: [timed(70, m - 3 * MINUTE + 10_000), timed(80, m - MINUTE + 10_000), timed(90, m + 3 * MINUTE + 10_000)] });
+    const bucket = (k: number) => iso(m + k * MINUTE);
+    const answer = async (aggregate: 'AVG' | 'COUNT', fill: 'LOCF' | 'INTERPOLATE') => {
+      // The range runs half an hour past now. A query that straddles a minute's end holds one more bucket: asked again.
+      for (;;) {
+        const before = minuteOf(Date.now());
+        const { history: points } = await app.mutate(HistoryDocument, {
+          sourceId: 'until-now', metric: 'heart_rate', from: bucket(-4), to: bucket(30), bucket: '1m', aggregate, fill,
+        });
+        if (before === m && minuteOf(Date.now()) === m) return points.map((p) => [p.bucket, p.value]);
+        if (before !== m) return undefined;
+      }
+    };
+    const checked = async (aggregate: 'AVG' | 'COUNT', fill: 'LOCF' | 'INTERPOLATE', expected: unknown) => {
+      const got = await answer(aggregate, fill);
+      // The minute of the readings has passed (a very slow machine): what is carried is then one bucket longer.
+      if (got !== undefined) expect(got, `${aggregate} ${fill}`).toEqual(expected);
+    };
+    await checked('AVG', 'LOCF', [[bucket(-4), null], [bucket(-3), 70], [bucket(-2), 70], [bucket(-1), 80], [bucket(0), 80], [bucket(3), 90]]);
+    await checked('AVG', 'INTERPOLATE', [[bucket(-4), null], [bucket(-3), 70], [bucket(-2), 75], [bucket(-1), 80], [bucket(0), 82.5], [bucket(3), 90]]);
+    await checked('COUNT', 'LOCF', [[bucket(-4), 0], [bucket(-3), 1], [bucket(-2), 0], [bucket(-1), 1], [bucket(0), 0], [bucket(3), 1]]);
+  });
+
   it('counts readings of the qualities asked for: an artefact flagged SUSPECT or BAD moves AVG and MAX only when all are asked for', async () => {
     await app.mutate(RegisterSourcesDocument, { sources: patients('artefact') });
     await app.mutate(IngestReadingsDocument, {

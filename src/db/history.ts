@@ -18,6 +18,8 @@ export interface HistoryRequest {
   fill: Fill;
   /** Only readings of these qualities; every reading when undefined. */
   qualities?: readonly string[];
+  /** Epoch ms now: empty buckets that start after the bucket holding it are not filled (default: Date.now()). */
+  now?: number;
 }
 
 /** As the database returns it (no copy per bucket): the bucket's start in epoch milliseconds. */
@@ -67,6 +69,10 @@ export async function history(db: Executor, timescale: boolean, request: History
   const { sourceId, metric, to, bucketMs, aggregate, fill, qualities } = request;
   // The first bucket is whole: a range starting mid-bucket would label a bucket with the average of part of it.
   const from = new Date(bucketStart(request.from.getTime(), bucketMs));
+  // Fills stop with the bucket holding now: a range ending in the future got the last heart rate carried, and
+  // counts of 0, into hours not yet come. A bucket after it that holds readings (a device clock ahead, within
+  // MAX_FUTURE_SKEW) is still answered, as without a fill.
+  const filledTo = Math.min(to.getTime(), bucketStart(request.now ?? Date.now(), bucketMs) + bucketMs);
   const bucket = toInterval(bucketMs);
   const range = sql`source_id = ${sourceId} and metric = ${metric}
     and time >= ${from.toISOString()}::timestamptz and time < ${to.toISOString()}::timestamptz${
@@ -83,14 +89,21 @@ export async function history(db: Executor, timescale: boolean, request: History
       : sql`date_bin(${bucket}::interval, time, ${ORIGIN}::timestamptz)`;
   // No reading came in an empty bucket: a count there is 0, whichever fill was asked for, never a carried count.
   const value = !gapfill ? agg : aggregate === 'COUNT' ? sql`coalesce(${agg}, 0)` : fill === 'LOCF' ? sql`locf(${agg})` : sql`interpolate(${agg})`;
-  const grouped = sql`select ${bucketExpr} as bucket, ${value} as value from readings where ${range} group by 1`;
+  // gapfill leaves count() null in a bucket it made up: how its filled buckets after filledTo are told apart.
+  const grouped = sql`select ${bucketExpr} as bucket, ${value} as value${gapfill ? sql`, count(value) as n` : sql``} from readings where ${range} group by 1`;
   // Converted to epoch ms once per bucket, outside the grouping: grouping by the epoch-ms expression computed
   // extract(epoch) and a numeric product for every row (400 against 260 ms for 500,000 readings here).
   const points = await rows<HistoryPoint>(
     db,
-    sql`select (extract(epoch from bucket) * 1000)::float8 as "bucketMs", value::float8 as value from (${grouped}) grouped order by 1`,
+    sql`select (extract(epoch from bucket) * 1000)::float8 as "bucketMs", value::float8 as value from (${grouped}) grouped${
+      gapfill ? sql` where bucket < ${new Date(filledTo).toISOString()}::timestamptz or n is not null` : sql``
+    } order by 1`,
   );
-  return fill === 'NONE' || gapfill ? points : fillGaps(points, { from, to, bucketMs, fill: aggregate === 'COUNT' ? 'ZERO' : fill });
+  if (fill === 'NONE' || gapfill) return points;
+  const filled = fillGaps(points, { from, to, bucketMs, fill: aggregate === 'COUNT' ? 'ZERO' : fill });
+  if (filledTo >= to.getTime()) return filled;
+  const stored = new Set(points.map((p) => p.bucketMs));
+  return filled.filter((p) => p.bucketMs < filledTo || stored.has(p.bucketMs));
 }
 
 /** Every bucket in [from, to), empty ones filled by carrying forward, interpolating, or with 0 (a count). */

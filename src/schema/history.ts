@@ -33,7 +33,7 @@ const FILL_DESCRIPTIONS: Record<Fill, string> = {
 };
 const FillEnum = builder.enumType('Fill', {
   description:
-    'What history answers for buckets without readings. Fills use only the buckets of the queried range: nothing is carried in from before it. With COUNT, LOCF and INTERPOLATE both give every bucket and an empty one counts 0.',
+    "What history answers for buckets without readings. Fills use only the buckets of the queried range: nothing is carried in from before it. With COUNT, LOCF and INTERPOLATE both give every bucket and an empty one counts 0. Fills end with the bucket holding now (the database's clock): an empty bucket after it is left out, as with NONE, so that nothing is carried, interpolated or counted 0 into a time not yet come.",
   values: describedValues(FILLS, FILL_DESCRIPTIONS),
 });
 
@@ -101,6 +101,7 @@ builder.queryField('history', (t) =>
         aggregate: args.aggregate ?? 'AVG',
         fill: args.fill ?? 'NONE',
         qualities: args.qualities ?? undefined,
+        now: ctx.services.ingest.clock.now(),
       });
     },
     // Reads only, and neither it nor HistoryPoint's fields read `info`: thousands of buckets complete in a plain loop.

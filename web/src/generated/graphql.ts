@@ -39,7 +39,7 @@ export type AlertState =
   /** Over, for good (a new breach opens a new alert): the condition cleared (THRESHOLD back past `clear`, RATE_OF_CHANGE no longer breached, NEWS2 risk back to LOW: each for the rule's `clearAfter` when it has one; NO_DATA a GOOD reading back), its rule was deleted, its rule was disabled or changed so that it no longer covers the alert (at the series' next reading; a NO_DATA alert of a changed rule at once, of a disabled one when data comes back), or a NO_DATA alert's source was retired. */
   | 'RESOLVED';
 
-/** What history answers for buckets without readings. Fills use only the buckets of the queried range: nothing is carried in from before it. With COUNT, LOCF and INTERPOLATE both give every bucket and an empty one counts 0. */
+/** What history answers for buckets without readings. Fills use only the buckets of the queried range: nothing is carried in from before it. With COUNT, LOCF and INTERPOLATE both give every bucket and an empty one counts 0. Fills end with the bucket holding now (the database's clock): an empty bucket after it is left out, as with NONE, so that nothing is carried, interpolated or counted 0 into a time not yet come. */
 export type Fill =
   /** Every bucket of the range; an empty one gets the value on the straight line between the nearest buckets with readings before and after it, null where the range has none on one side. */
   | 'INTERPOLATE'
