@@ -99,7 +99,7 @@ export type IngestErrorCode =
   | 'INVALID_AMOUNT'
   /** Transactions: cardId is not 1-64 letters, digits, ".", "_", ":" or "-" starting with a letter or digit, or holds what looks like a card number (13-19 digits, grouped or not, that pass the Luhn check and start as issued cards do): send a card token, never the number. */
   | 'INVALID_CARD'
-  /** Transactions: currency is not three capital letters, as ISO 4217 codes are (e.g. EUR). */
+  /** Transactions: currency is not the ISO 4217 code of a currency in use (e.g. EUR), as Node's list of currencies has them: three capital letters that name none (ZZZ, a transposed CFH) are refused, and so are codes such as XAU (gold) and XXX (no currency). */
   | 'INVALID_CURRENCY'
   /** Transactions: id is not 1-64 letters, digits, ".", "_", ":" or "-" starting with a letter or digit, or holds what looks like a card number (13-19 digits, grouped or not, that pass the Luhn check and start as issued cards do). */
   | 'INVALID_ID'

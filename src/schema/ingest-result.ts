@@ -26,7 +26,8 @@ const ITEM_ERROR_DESCRIPTIONS: Record<ItemErrorCode, string> = {
   INVALID_ID: `Transactions: id is not 1-64 letters, digits, ".", "_", ":" or "-" starting with a letter or digit, or ${CARD_NUMBER}.`,
   INVALID_CARD: `Transactions: cardId is not 1-64 letters, digits, ".", "_", ":" or "-" starting with a letter or digit, or ${CARD_NUMBER}: send a card token, never the number.`,
   INVALID_AMOUNT: 'Transactions: amount is not a finite number greater than 0 and at most 1e12 (refunds and zero-amount checks are not taken).',
-  INVALID_CURRENCY: 'Transactions: currency is not three capital letters, as ISO 4217 codes are (e.g. EUR).',
+  INVALID_CURRENCY:
+    "Transactions: currency is not the ISO 4217 code of a currency in use (e.g. EUR), as Node's list of currencies has them: three capital letters that name none (ZZZ, a transposed CFH) are refused, and so are codes such as XAU (gold) and XXX (no currency).",
   INVALID_MERCHANT: `Transactions: merchant is empty or only spaces, longer than 128 characters, or ${CARD_NUMBER}.`,
   INVALID_LOCATION: 'Transactions: location.lat is not between -90 and 90, or location.lon not between -180 and 180.',
   INVALID_IP: 'Transactions: ip is not an IPv4 or IPv6 address.',
