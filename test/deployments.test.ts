@@ -1,6 +1,10 @@
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { IngestReadingsDocument, LiveReadingsDocument, RegisterSourcesDocument } from '../src/generated/graphql.js';
+import type { RedisPubSubDriver } from '../src/pubsub/redis.js';
 import { DATABASE_URL, REDIS_URL } from './support/backends.js';
 import { dropSchema, startTestApp, type TestApp } from './support/app.js';
+import { patients } from './support/fixtures.js';
 
 const backend = { name: 'PostgreSQL, Redis', database: 'postgres', pubsub: 'redis' } as const;
 
@@ -41,5 +45,34 @@ describe.runIf(DATABASE_URL && REDIS_URL)('two deployments on one Redis', () => 
     const other = await startTestApp(backend, { env, schema: b, keepSchema: true });
     open.push(other);
     expect((await fetch(`${other.url}/ready`)).status).toBe(200);
+    await Promise.all(open.splice(0).map((app) => app.close()));
+  });
+
+  it("keeps a deployment's live readings apart from another that took its prefix while it was away from Redis, and still live between its own nodes", async () => {
+    const [a1, a2] = [await startTestApp(backend, { env, schema: a, keepSchema: true }), await startTestApp(backend, { env, schema: a, keepSchema: true })];
+    open.push(a1, a2);
+    const admin = new Redis(REDIS_URL!);
+    try {
+      // Redis restarted empty (nothing kept on disk), and B, which had been refused, started before A's nodes renewed.
+      await admin.del(`${prefix}deployment`, `${prefix}deployment:nodes`);
+      const other = await startTestApp(backend, { env, schema: b, keepSchema: true });
+      open.push(other);
+      await Promise.all([a1, a2].map((app) => (app.server.services.pubsub as RedisPubSubDriver).hold.renew()));
+      expect((await fetch(`${a2.url}/ready`)).status).toBe(503);
+
+      // Both hospitals have a bed-01.
+      for (const app of [a1, other]) await app.mutate(RegisterSourcesDocument, { sources: patients('bed-01') });
+      const wall = await a2.subscribeWs(LiveReadingsDocument, { sourceIds: ['bed-01'] });
+      const now = Date.now();
+      await other.mutate(IngestReadingsDocument, { readings: [{ sourceId: 'bed-01', metric: 'heart_rate', value: 151, time: new Date(now).toISOString() }] });
+      // A's reading crosses from a1 to a2 through the database (a poll interval), not Redis.
+      await a1.mutate(IngestReadingsDocument, { readings: [{ sourceId: 'bed-01', metric: 'heart_rate', value: 72, time: new Date(now + 1).toISOString() }] });
+      const values = () => wall.results.items.flatMap((r) => r.data?.readings.map((x) => x.value) ?? []);
+      await wall.results.until(() => values().includes(72), "a1's reading on a2's wall");
+      expect(values()).toEqual([72]);
+      await wall.close();
+    } finally {
+      admin.disconnect();
+    }
   });
 });

@@ -76,20 +76,35 @@ describe.runIf(redisUrl)('a Redis channel prefix held by one deployment', () => 
     }
   });
 
-  it('turns ping (and /ready) unready when another deployment took the prefix while this one was away from Redis', async () => {
+  it('turns ping (and /ready) unready when another deployment took the prefix while this one was away from Redis, and keeps their streams apart', async () => {
     const [a, b] = await Promise.all([connect(), connect()]);
     const admin = new Redis(redisUrl!);
     try {
       await a.claim(owner('a'));
+      const [heardByA, heardByB, events] = [[] as string[], [] as string[], [] as string[]];
+      await a.subscribe('readings', (m) => heardByA.push(m));
+      await b.subscribe('readings', (m) => heardByB.push(m));
+      a.onLost(() => events.push('lost'));
+      a.onResubscribed(() => events.push('back'));
       // Redis restarted empty (nothing kept on disk), and another deployment started first.
       await admin.del(`${prefix}deployment`, `${prefix}deployment:nodes`);
       await b.claim(owner('b'));
       const renew = () => a.hold.renew();
       await renew();
       await expect(a.ping()).rejects.toThrow(/REDIS_CHANNEL_PREFIX ".*" is in use on this Redis by the deployment of database "vigil" on db-b:5432/);
+      // Each hospital's readings stay its own: before, bed-01 of one was shown on the other's bed-01 tile.
+      expect(events).toEqual(['lost']);
+      await a.publish('readings', 'from a, while b holds the prefix');
+      await b.publish('readings', 'from b');
+      await waitFor(() => heardByB.includes('from b'), "b's own message");
+      expect(heardByA).toEqual([]);
+      expect(heardByB).toEqual(['from b']);
       await b.close();
       await renew();
       await a.ping();
+      expect(events).toEqual(['lost', 'back']);
+      await a.publish('readings', 'from a, its own again');
+      await waitFor(() => heardByA.includes('from a, its own again'), "a's message once the prefix is its own again");
     } finally {
       admin.disconnect();
       await Promise.all([a, b].map((d) => d.close()));

@@ -65,6 +65,8 @@ export class PrefixHold {
       redis: Redis;
       run: <T>(command: () => Promise<T>) => Promise<T>;
       log: Logger;
+      /** Called when a renewal finds the prefix taken by another deployment (true), and when it is this one's again. */
+      onTaken?: (taken: boolean) => void;
     },
   ) {
     this.keys = [`${options.prefix}deployment`, `${options.prefix}deployment:nodes`];
@@ -94,7 +96,7 @@ export class PrefixHold {
 
   /**
    * Renews the hold now (every 10 s otherwise). One that finds another deployment holding the prefix makes `taken`
-   * say so (for /ready) and logs an error; this node's streams still cross the other's until an operator acts.
+   * say so (for /ready and the driver, which then neither sends nor takes messages on it) and logs an error.
    */
   async renew(): Promise<void> {
     if (!this.owner) return;
@@ -107,9 +109,16 @@ export class PrefixHold {
     }
     const taken = holder === undefined ? undefined : this.inUse(holder);
     const { prefix, log } = this.options;
-    if (taken !== undefined && this.taken === undefined) log.error({ prefix }, taken);
-    if (taken === undefined && this.taken !== undefined) log.info({ prefix }, "the channel prefix is this deployment's again");
+    const was = this.taken;
     this.taken = taken;
+    if (taken !== undefined && was === undefined) {
+      log.error({ prefix }, `${taken}. Until it is this deployment's again, this node neither publishes on it nor takes what is published there: its live streams come from the database alone, a poll interval late`);
+      this.options.onTaken?.(true);
+    }
+    if (taken === undefined && was !== undefined) {
+      log.info({ prefix }, "the channel prefix is this deployment's again: publishing and receiving on it again");
+      this.options.onTaken?.(false);
+    }
   }
 
   /** Stops renewing, and gives the hold up if this node is its deployment's last. */

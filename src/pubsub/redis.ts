@@ -74,7 +74,10 @@ export class RedisPubSubDriver implements PubSub {
     url: string,
     log: Logger,
   ) {
-    this.hold = new PrefixHold({ prefix, url, redis: publisher, run: (command) => this.command(command), log });
+    // While another deployment holds the prefix, nothing is sent or taken on it (publish, subscribe), and listeners
+    // hear it as a lost connection: the stream tails go on from the database alone, and catch up when it is back.
+    const listeners = (taken: boolean) => (taken ? lost : resubscribed).forEach((listener) => listener());
+    this.hold = new PrefixHold({ prefix, url, redis: publisher, run: (command) => this.command(command), log, onTaken: listeners });
   }
 
   onResubscribed(listener: () => void): () => void {
@@ -175,12 +178,14 @@ export class RedisPubSubDriver implements PubSub {
   }
 
   async publish(channel: string, message: string): Promise<void> {
+    if (this.hold.taken !== undefined) return;
     await this.command(() => this.engine.publish(this.prefix + channel, message));
   }
 
   async subscribe(channel: string, onMessage: (message: string) => void, { skipPrefix }: SubscribeOptions = {}) {
     const skip = skipPrefix === undefined ? undefined : Buffer.from(skipPrefix, 'latin1');
     const id = await this.engine.subscribe(this.prefix + channel, (message: Buffer) => {
+      if (this.hold.taken !== undefined) return;
       if (skip && message.length >= skip.length && message.compare(skip, 0, skip.length, 0, skip.length) === 0) return;
       onMessage(message.toString('utf8'));
     });
