@@ -289,6 +289,30 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     }
   });
 
+  it('reads stored candles again when its first read fails for a reason other than the key (the server busy), and says so meanwhile', async () => {
+    // Closed 80 s ago, within the 90 s the 1 s chart spans: only a read of stored candles can show it.
+    const t0 = Math.floor(Date.now() / 1000) * 1000 - 80_000;
+    await app.mutate(IngestTradesDocument, { trades: [{ symbol: 'DASH-BUSY', time: iso(t0 + 100), price: 42, size: 3 }] });
+    await app.settle();
+    let reads = 0;
+    const page = await open(`${app.url}/#/markets`, {
+      prepare: (context) =>
+        context.route('**/graphql', (route) => {
+          const body = route.request().postData() ?? '';
+          if (!body.includes('query DashCandles') || !body.includes('"DASH-BUSY"')) return route.fallback();
+          // The first read of its candles meets a server too busy to answer; the next ones go through.
+          return reads++ === 0 ? busy(route) : route.fallback();
+        }),
+    });
+    const status = page.locator('main [role=status]');
+    await poll(() => status.textContent(), 10_000).toMatch(/^Stored candles could not be loaded \(.*\); showing live candles, and reading them again in 3 s\.$/);
+    const row = page.locator(`section.symbol-card[data-symbol="DASH-BUSY"] tr[data-start="${iso(t0)}"]`);
+    await poll(() => row.locator('td').nth(1).textContent(), 10_000).toBe('42.00');
+    await poll(() => status.textContent()).toBe('');
+    expect(reads).toBe(2);
+    expect(pageErrors).toEqual([]);
+  });
+
   it('acknowledges an alert with a note, and the acknowledgement reaches a second browser', async () => {
     await app.mutate(CreateAlertRuleDocument, {
       input: { name: 'Dashboard test: HR above 140', kind: 'THRESHOLD', sourceIds: ['ward-a2'], metric: 'heart_rate', above: 140, severity: 'HIGH' },

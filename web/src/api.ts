@@ -22,6 +22,12 @@ export class ApiError extends Error {
   }
 }
 
+/** A refusal the key explains: reading again cannot help until the key changes. */
+export const forbidden = (error: unknown) => error instanceof ApiError && (error.code === 'FORBIDDEN' || error.code === 'UNAUTHENTICATED');
+
+/** How soon a read that failed `failures` times in a row for another reason (the server busy or starting) is tried again: 3 s, doubling to 30 s. */
+export const retryWait = (failures: number) => Math.min(3_000 * 2 ** (failures - 1), 30_000);
+
 const KEY_STORAGE = 'vigil.apiKey';
 
 export function storedApiKey(): string {

@@ -1,4 +1,4 @@
-import { ApiError, live, onReconnected, request } from './api.js';
+import { ApiError, forbidden, live, onReconnected, request, retryWait } from './api.js';
 import { onNextFrame } from './schedule.js';
 import {
   DashAlertRulesDocument,
@@ -96,11 +96,6 @@ const TREND_PAGES = 20;
 
 /** How often the patient list is read again, so a patient retired (discharged) leaves a wall left open for days. */
 const RELIST_MS = 60_000;
-/** How soon a read that failed `failures` times in a row (scores, open alerts, rules, new sources) is tried again: 3 s, doubling to 30 s. */
-const retryWait = (failures: number) => Math.min(3_000 * 2 ** (failures - 1), 30_000);
-
-const forbidden = (error: unknown) => error instanceof ApiError && (error.code === 'FORBIDDEN' || error.code === 'UNAUTHENTICATED');
-
 /**
  * What the page knows of the tenant's patients: latest vitals, recent series,
  * NEWS2 and open alerts, kept current by three subscriptions. The readings

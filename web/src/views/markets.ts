@@ -1,4 +1,4 @@
-import { live, onReconnected, request } from '../api.js';
+import { forbidden, live, onReconnected, request, retryWait } from '../api.js';
 import { CandleChart, type CandlePoint } from '../charts/candles.js';
 import { h, LiveText } from '../dom.js';
 import { onNextFrame } from '../schedule.js';
@@ -147,8 +147,16 @@ export function marketsView(root: HTMLElement): () => void {
 
   let stream: { stop(): void } | undefined;
   let abort: AbortController | undefined;
-  /** Reads the stored candles of every instrument in the chart's span; upserts keep the newest state of each. */
+  /** Reads of the stored candles that failed in a row, and the next one's timer. */
+  let failures = 0;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Reads the stored candles of every instrument in the chart's span; upserts keep the newest state of each. A read
+   * that fails for a reason other than the key (the server busy or restarting) is tried again: live candles alone
+   * leave every candle that took no trade since blank, for as long as the page stays open.
+   */
   const loadStored = async (current: (typeof INTERVALS)[number], signal: AbortSignal) => {
+    clearTimeout(retry);
     try {
       const symbols: string[] = [];
       let after: string | null = null;
@@ -157,6 +165,7 @@ export function marketsView(root: HTMLElement): () => void {
         symbols.push(...page.sources.edges.map((e) => e.node.id));
         after = page.sources.pageInfo.hasNextPage ? page.sources.pageInfo.endCursor : null;
       } while (after);
+      if (failures > 0) status.textContent = '';
       if (symbols.length === 0 && cards.size === 0) status.textContent = 'No instruments yet: trades (npm run simulate sends some) create them.';
       const to = new Date(Date.now() + current.seconds * 1000).toISOString();
       const from = new Date(Date.now() - SHOWN * current.seconds * 1000).toISOString();
@@ -169,14 +178,23 @@ export function marketsView(root: HTMLElement): () => void {
           changed(symbol);
         }),
       );
+      failures = 0;
     } catch (error) {
       if ((error as Error).name === 'AbortError') return;
-      status.textContent = `Stored candles could not be loaded (${(error as Error).message}); showing live candles only.`;
+      const why = `Stored candles could not be loaded (${(error as Error).message}); showing live candles`;
+      if (forbidden(error)) {
+        status.textContent = `${why} only.`;
+        return;
+      }
+      const wait = retryWait(++failures);
+      status.textContent = `${why}, and reading them again in ${wait / 1000} s.`;
+      retry = setTimeout(() => signal.aborted || void loadStored(current, signal), wait);
     }
   };
   const start = () => {
     stream?.stop();
     abort?.abort();
+    failures = 0;
     abort = new AbortController();
     const signal = abort.signal;
     for (const c of cards.values()) c.destroy();
@@ -215,6 +233,7 @@ export function marketsView(root: HTMLElement): () => void {
   start();
   return () => {
     stopReconnected();
+    clearTimeout(retry);
     stream?.stop();
     abort?.abort();
     for (const c of cards.values()) c.destroy();
