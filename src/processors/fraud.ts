@@ -2,6 +2,7 @@ import { formatDuration } from '../duration.js';
 import { haversineKm, MAX_SURFACE_DISTANCE_KM } from './geo.js';
 import type { Output, Processor } from './processor.js';
 import { varianceSettler } from './anomaly.js';
+import { formatMoney } from '../currency.js';
 
 /** A card transaction as processors see it: times in epoch ms, cursor = stream cursor as a decimal string. */
 export interface CardTransaction {
@@ -75,18 +76,6 @@ function insertSorted<T extends TransactionRef>(sorted: readonly T[], item: T): 
 const WHOLE = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const UP_TO_2_DECIMALS = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 const MONEY = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const MONEY_BY_CURRENCY = new Map<string, Intl.NumberFormat>();
-
-/** An amount with its currency's minor digits, as a statement shows it: 5,200 JPY, 1.235 BHD, 42.50 EUR. */
-function money(amount: number, currency: string): string {
-  let format = MONEY_BY_CURRENCY.get(currency);
-  if (!format) {
-    const digits = new Intl.NumberFormat('en-US', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-    format = new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-    MONEY_BY_CURRENCY.set(currency, format);
-  }
-  return `${format.format(amount)} ${currency}`;
-}
 const THREE_DIGITS = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 3 });
 const UP_TO_1_DECIMAL = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
 
@@ -397,7 +386,7 @@ export function createAmountAnomalyProcessor(options: AmountOptions): Processor<
             transactionIds: [tx.id],
             details: { amount, typicalAmount, logMean: state.mean, logStddev, zScore },
             // The typical amount is of the card's history, in whatever currencies it came (they are not converted).
-            message: `card ${tx.cardId}: ${money(amount, tx.currency)}, typically ${MONEY.format(typicalAmount)} (z = ${zScore.toFixed(1)})`,
+            message: `card ${tx.cardId}: ${formatMoney(amount, tx.currency)}, typically ${MONEY.format(typicalAmount)} (z = ${zScore.toFixed(1)})`,
           });
         }
       }
