@@ -13,6 +13,7 @@ import type { GraphQLContext } from './context.js';
 import { checkFilterSize, emitBatch, filterSet, resumePoint } from './live.js';
 import { checkTimeRange, pageSize, parseCursor, positionedConnectionOf, positionIfAsked, toPage } from './pagination.js';
 import { LIST_SIZE, pageArgs, type PageBounds } from './cost.js';
+import { requestBatch } from './request-batch.js';
 import { displayTextProblem } from '../display-text.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 50 };
@@ -153,27 +154,9 @@ const toStored = async (ctx: GraphQLContext, id: string, input: RuleInput & { so
   };
 };
 
-/** Per operation: the alerts whose transitions were asked for in this pass, and the one read that answers them. */
-const transitionBatches = new WeakMap<GraphQLContext, { ids: Set<string>; read: Promise<Map<string, TransitionRow[]>> }>();
-
-/**
- * An alert's transitions, read with those of every other alert the operation asks for in the same pass (graphql-js
- * resolves a page's items in one): a page of 500 alerts with their histories took 500 queries.
- */
-function transitionsOf(ctx: GraphQLContext, alertId: string): Promise<TransitionRow[]> {
-  let batch = transitionBatches.get(ctx);
-  if (!batch) {
-    const ids = new Set<string>();
-    const read = new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => {
-      transitionBatches.delete(ctx);
-      return listTransitionsOf(ctx.services.database.db, [...ids]);
-    });
-    batch = { ids, read };
-    transitionBatches.set(ctx, batch);
-  }
-  batch.ids.add(alertId);
-  return batch.read.then((byAlert) => byAlert.get(alertId) ?? []);
-}
+/** An alert's transitions, read with those of every other alert the operation asks for in the same pass. */
+const transitionsOfAlert = requestBatch((ctx, alertIds: string[]) => listTransitionsOf(ctx.services.database.db, alertIds));
+const transitionsOf = async (ctx: GraphQLContext, alertId: string): Promise<TransitionRow[]> => (await transitionsOfAlert(ctx, alertId)) ?? [];
 
 /** Runs `check` of the rule's settings, naming a wrong one by its place in the `input` argument (input.above), as input.sourceIds is. */
 function withinInput<T>(check: () => T): T {
