@@ -68,7 +68,7 @@ import { serveDashboard } from './transport/dashboard.js';
 import { CACHED_DOCUMENT_LENGTH, documentCache } from './transport/document-cache.js';
 import { GRAPHIQL_EXAMPLE } from './transport/graphiql-example.js';
 import { requestIdOf } from './transport/request-id.js';
-import { createMaskError, useRequestIdOnErrors, UNEXPECTED_ERROR } from './transport/mask-error.js';
+import { createMaskError, useCardNumbersMaskedInValidation, useRequestIdOnErrors, UNEXPECTED_ERROR } from './transport/mask-error.js';
 import { useNotAcceptableExplained } from './transport/not-acceptable.js';
 import { useQueryLimits } from './transport/query-limits.js';
 import { endStreamWithError, useSseEventIds } from './transport/sse.js';
@@ -313,6 +313,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       // Before the plugins that refuse operations, so their refusals count as errors.
       useOperationMetrics(metrics),
       useQueryLimits(config.limits.query),
+      useCardNumbersMaskedInValidation(),
       useAccessControl({ limiter: services.auth.limiter, audit: services.auth.audit }),
       useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null, {
         opened: (res) => {

@@ -1,3 +1,5 @@
+import { parse } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FraudSignalsDocument, IngestTransactionsDocument, LiveFraudSignalsDocument, type TransactionInput } from '../src/generated/graphql.js';
 import { primaryBackends } from './support/backends.js';
@@ -263,7 +265,13 @@ describe.each(primaryBackends)('fraud detection on $name', (backend) => {
     expect(unknown.errors![0]!.message).toMatch(/not to include unknown field "channel", found: \{ id: "tx-\d+", cardId: "•••• 1111",/);
     const asText = await app.request(IngestTransactionsDocument, { transactions: [{ ...tx({ minute: 106 }), amount: '5500 0000 0000 0004' as unknown as number }] });
     expect(asText.errors![0]!.message).toBe('Variable "$transactions" has invalid value at [0].amount: Float cannot represent non numeric value: "•••• 0004"');
-    expect(JSON.stringify([unknown, asText])).not.toMatch(/4111111111111111|5500 0000/);
+    // A literal in the document is quoted by validation, which yoga answers without maskError.
+    const literal = await app.request(
+      parse('mutation { ingestTransactions(transactions: [{ id: "t-literal", cardId: 4111111111111111, time: "2026-11-20T08:00:00Z", amount: 1, currency: "EUR", merchant: "m", location: { lat: 0, lon: 0 }, ip: "192.0.2.1" }]) { accepted } }') as TypedDocumentNode<unknown, Record<string, never>>,
+      {},
+    );
+    expect(literal.errors![0]!.message).toBe('String cannot represent a non string value: •••• 1111');
+    expect(JSON.stringify([unknown, asText, literal])).not.toMatch(/4111111111111111|5500 0000/);
   });
 
   it('keeps no card number sent as a number (a PAN mapped into amount) in the dead letter', async () => {

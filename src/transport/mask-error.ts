@@ -59,6 +59,29 @@ export function useRequestIdOnErrors(): Plugin {
 }
 
 /**
+ * graphql-js quotes what it could not take (`found: { id: "t-1", cardId: "4111111111111111", … }`, a variable; `String
+ * cannot represent a non string value: 4111111111111111`, a literal in the document): a card number there reaches
+ * the partner's error logs. Masked as in a dead letter.
+ */
+function withCardNumbersMasked(error: GraphQLError): GraphQLError {
+  const message = maskCardNumbers(error.message) as string;
+  if (message === error.message) return error;
+  return new GraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions: error.extensions });
+}
+
+/**
+ * Masks card numbers in validation errors, which yoga answers without maskError: a literal the document holds where
+ * a string belongs (`transactions(ids: [4111111111111111])`) is quoted back by ValuesOfCorrectTypeRule.
+ */
+export function useCardNumbersMaskedInValidation(): Plugin {
+  return {
+    onValidate: () => ({ result, setResult }) => {
+      if (result.length > 0) setResult(result.map((error) => withCardNumbersMasked(error as GraphQLError)));
+    },
+  };
+}
+
+/**
  * The one place domain errors become GraphQL errors: AppError keeps its
  * message and gets `extensions.code` (plus its details); GraphQL's own
  * errors (syntax, validation, variable coercion) pass through; anything
@@ -79,17 +102,12 @@ export function createMaskError(log: Logger) {
       });
     }
     if (graphQLError && (!original || original instanceof GraphQLError)) {
-      // graphql-js quotes what it could not take (`found: { id: "t-1", cardId: "4111111111111111", … }`, a literal in
-      // the document): a card number there reaches the partner's error logs. Masked as in a dead letter.
-      const message = maskCardNumbers(graphQLError.message) as string;
+      const masked = withCardNumbersMasked(graphQLError);
       // The outer error says where (`Variable "$r" has invalid value at [1].value: …`); the inner one only what.
-      if (/^Variable "\$/.test(message) && !graphQLError.extensions.code) {
-        return new GraphQLError(message, { nodes: graphQLError.nodes, extensions: { ...graphQLError.extensions, code: 'BAD_USER_INPUT' } });
+      if (/^Variable "\$/.test(masked.message) && !masked.extensions.code) {
+        return new GraphQLError(masked.message, { nodes: masked.nodes, extensions: { ...masked.extensions, code: 'BAD_USER_INPUT' } });
       }
-      if (message !== graphQLError.message) {
-        return new GraphQLError(message, { nodes: graphQLError.nodes, source: graphQLError.source, positions: graphQLError.positions, path: graphQLError.path, extensions: graphQLError.extensions });
-      }
-      return graphQLError;
+      return masked;
     }
     // SQLSTATE class 22 (data exception): a value PostgreSQL cannot hold (NUL in text, an out-of-range number or
     // interval). The request is at fault, nothing was stored, and the server's message names the problem.
