@@ -249,6 +249,8 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     'Query.alerts': (side) => ({ query: 'query($s: [ID!]) { alerts(sourceIds: $s, states: [PENDING, FIRING]) { edges { node { id sourceId } } } }', variables: { s: [bed(side)] } }),
     'Query.alertRules': () => ({ query: '{ alertRules { id name sourceIds } }' }),
     'Query.fraudSignals': (side) => ({ query: 'query($s: [String!]) { fraudSignals(subjects: $s) { edges { node { subject } } } }', variables: { s: [TENANTS[tenantOf(side)].card] } }),
+    // B's transaction id: for A, an id none of its transactions has, so nothing (a transaction of A's with it would be A's own).
+    'Query.transactions': (side) => ({ query: 'query($ids: [String!]) { transactions(ids: $ids) { edges { node { id cardId merchant } } } }', variables: { ids: [`${tenantOf(side)}-tx-1`] } }),
     'Query.lateEvents': () => ({ query: '{ lateEvents(pipeline: "readings") { edges { node { series } } } }' }),
     'Query.deadLetters': () => ({ query: '{ deadLetters { edges { node { stream item } } } }' }),
     'Query.processors': () => ({ query: '{ processors { name } }' }),

@@ -45,6 +45,9 @@ describe('query cost', () => {
     // Each source, its edge, and its newest reading of each metric named (or of the whole catalog).
     expect(cost('{ sources(first: 200) { edges { cursor node { id name latest(metrics: ["spo2", "heart_rate"]) { value time } } } } }')).toBe(1 + 200 * (2 + 2));
     expect(cost('{ metrics { name } }')).toBe(cost('{ metrics { name unit min max description } }'));
+    // A fraud signal's transactions at the most a signal names (a burst's first 100), each with its location.
+    expect(cost('{ fraudSignals(first: 40) { edges { node { transactions { id location { lat } } } } } }')).toBe(1 + 40 * (1 + 1 + 100 * 2));
+    expect(cost('{ transactions(cardId: "c", first: 500) { edges { node { id location { lat } } } } }')).toBe(1 + 500 * 3);
   });
 
   it("costs a history at the buckets its range holds, and at MAX_BUCKETS when its arguments don't tell", () => {

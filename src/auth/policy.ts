@@ -50,11 +50,22 @@ export const FIELD_ROLES: Readonly<Record<string, readonly Role[]>> = {
   'Query.alerts': READ,
   'Query.alertRules': ANALYST,
   'Query.fraudSignals': ANALYST,
+  // Card data, for fraud analysts as fraudSignals is (NESTED_FIELD_ROLES).
+  'Query.transactions': ANALYST,
   'Query.lateEvents': ANALYST,
   'Query.deadLetters': ADMIN,
   'Query.processors': ADMIN,
   'Query.apiKeys': ADMIN,
   'Query.auditLog': ADMIN,
+};
+
+/**
+ * Fields below the root whose data not every role of their root fields may read. Card transactions (amounts,
+ * merchants, places, buyers' IP addresses) are for fraud analysts, as the fraudSignals query is: a read key (an app
+ * watching signals live through the fraudSignals subscription) gets the signals, not the transactions behind them.
+ */
+export const NESTED_FIELD_ROLES: Readonly<Record<string, readonly Role[]>> = {
+  'FraudSignal.transactions': ANALYST,
 };
 
 const ROOT_TYPES = { query: 'Query', mutation: 'Mutation', subscription: 'Subscription' } as const;
@@ -92,16 +103,21 @@ export function operationOf(document: DocumentNode, operationName: string | null
   return { type: operation.operation, name: operation.name?.value ?? null, fields: [...fields] };
 }
 
+function refuseUnless(roles: readonly Role[] | undefined, field: string, principal: Principal): void {
+  if (roles?.includes(principal.role)) return;
+  throw new ForbiddenError(`role ${principal.role} may not use ${field}${roles ? `; it needs ${roles.join(' or ')}` : ''}`, {
+    field,
+    role: principal.role,
+    http: { status: 403 },
+  });
+}
+
 /** Throws FORBIDDEN naming the first root field the principal's role may not run. */
 export function authorize(operation: Operation, principal: Principal): void {
-  for (const field of operation.fields) {
-    const roles = FIELD_ROLES[field];
-    if (!roles?.includes(principal.role)) {
-      throw new ForbiddenError(`role ${principal.role} may not use ${field}${roles ? `; it needs ${roles.join(' or ')}` : ''}`, {
-        field,
-        role: principal.role,
-        http: { status: 403 },
-      });
-    }
-  }
+  for (const field of operation.fields) refuseUnless(FIELD_ROLES[field], field, principal);
+}
+
+/** Throws FORBIDDEN when the principal's role may not read `field`, one of NESTED_FIELD_ROLES. */
+export function authorizeNested(field: keyof typeof NESTED_FIELD_ROLES & string, principal: Principal): void {
+  refuseUnless(NESTED_FIELD_ROLES[field], field, principal);
 }

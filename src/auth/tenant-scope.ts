@@ -14,6 +14,8 @@ export const ALL_SOURCES = '*';
  */
 export class TenantScope {
   private touchedSources: Set<string> | undefined;
+  /** Set once the audit log has the touched sources (takeTouched). */
+  private auditRecorded = false;
 
   constructor(
     readonly principal: Principal,
@@ -31,9 +33,20 @@ export class TenantScope {
 
   /** The touched sources, handed over once to the audit log: a live subscription's scope then holds none for its life. */
   takeTouched(): Set<string> {
+    this.auditRecorded = true;
     const touched = this.touched;
     this.touchedSources = undefined;
     return touched;
+  }
+
+  /**
+   * Notes subjects whose data a field resolved below the root read (the cards of the transactions it answered). A
+   * live subscription's events, resolved after its audit entry was written (that entry names what it subscribed to),
+   * add nothing: a set kept for its life would grow with every event.
+   */
+  touch(ids: Iterable<string>): void {
+    if (this.auditRecorded) return;
+    for (const id of ids) this.touched.add(id);
   }
 
   /** The named sources, each checked to be the tenant's; null (= all of the tenant's) when none are named. */

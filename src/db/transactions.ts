@@ -66,3 +66,29 @@ export async function transactionsAfter(db: Executor, after: bigint, options: { 
   );
   return found.map(toTransaction);
 }
+
+/** Where a page of transactions in event-time order ends: the last one's time (epoch ms) and cursor. */
+export interface TimePosition {
+  timeMs: number;
+  cursor: bigint;
+}
+
+/**
+ * A tenant's stored transactions in event-time order (ties in commit order), after `after`, at most `limit`: those
+ * with the given ids, of the given card, at from <= time < to (each filter when given; they combine with AND).
+ */
+export async function listTransactions(
+  db: Executor,
+  q: { tenantId: string; ids?: readonly string[] | null; cardId?: string | null; from?: Date | null; to?: Date | null; after: TimePosition | null; limit: number },
+): Promise<Transaction[]> {
+  const where = [
+    sql`tenant_id = ${q.tenantId}`,
+    q.ids ? sql`id = any(${textArrayLiteral([...new Set(q.ids)])}::text[])` : undefined,
+    q.cardId != null ? sql`card_id = ${q.cardId}` : undefined,
+    q.from ? sql`time >= ${q.from.toISOString()}::timestamptz` : undefined,
+    q.to ? sql`time < ${q.to.toISOString()}::timestamptz` : undefined,
+    q.after ? sql`(time, seq) > (${epochMsToTimestamptz(sql`${q.after.timeMs}::float8`)}, ${q.after.cursor.toString()}::int8)` : undefined,
+  ].filter((condition) => condition !== undefined);
+  const found = await rows<TransactionRow>(db, sql`select ${COLUMNS} from transactions where ${sql.join(where, sql` and `)} order by time, seq limit ${q.limit}`);
+  return found.map(toTransaction);
+}

@@ -23,6 +23,15 @@ const reference = (field: string) =>
     .regex(REFERENCE, `${field} must be 1-64 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit`)
     .refine((v) => !containsPan(v), CARD_NUMBER_MESSAGE(field));
 
+/**
+ * What keeps `value` from being a transaction id or card id that ingest would store: its shape, or a card number in
+ * it (null: none). For lookups, which must name which argument is wrong without quoting a card number back.
+ */
+export function referenceProblem(value: string): 'shape' | 'card number' | null {
+  if (!REFERENCE.test(value)) return 'shape';
+  return containsPan(value) ? 'card number' : null;
+}
+
 const TransactionItem = z.object({
   id: reference('id'),
   cardId: reference('cardId'),

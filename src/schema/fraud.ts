@@ -2,14 +2,17 @@ import { anySignalStoredAfter, fraudResumeBound, lastFraudSeq, listFraudSignals,
 import { ingestTransactions } from '../ingest/ingest-transactions.js';
 import { ALL_SOURCES } from '../auth/tenant-scope.js';
 import { subjectsAsStored } from '../ingest/transaction-item.js';
-import { FRAUD_KINDS, type FraudKind, type FraudSignal } from '../processors/fraud.js';
+import { FRAUD_KINDS, MAX_BURST_TRANSACTIONS, type FraudKind, type FraudSignal } from '../processors/fraud.js';
 import { builder, describedValues } from './builder.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { requestLog, type GraphQLContext } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
 import { checkFilterSize, emitBatch, filterSet, resumePoint } from './live.js';
 import { checkTimeRange, pageSize, parseCursor, positionedConnectionOf, positionIfAsked, toPage } from './pagination.js';
-import { pageArgs, type PageBounds } from './cost.js';
+import { LIST_SIZE, pageArgs, type PageBounds } from './cost.js';
+import { selectsField } from './selection.js';
+import { TransactionRef, transactionsOfSignal } from './transactions.js';
+import { authorizeNested } from '../auth/policy.js';
 
 const PAGE: PageBounds = { max: 500, fallback: 50 };
 
@@ -75,7 +78,14 @@ const FraudSignalRef = builder.objectRef<SignalView>('FraudSignal').implement({
     kind: t.field({ description: 'The pattern.', type: FraudKindEnum, resolve: (s) => s.kind }),
     subject: t.exposeString('subject', { description: 'The card id, or the IP for IP_VELOCITY.' }),
     time: t.field({ type: 'DateTime', description: 'Event time of its newest transaction (a late one joining a burst does not move it back).', resolve: (s) => s.time }),
-    transactionIds: t.exposeStringList('transactionIds', { description: 'The transactions that make it, by id.' }),
+    transactionIds: t.exposeStringList('transactionIds', { description: 'The transactions that make it, by id, in event-time order (a burst: its first MAX_BURST_TRANSACTIONS, 100).' }),
+    transactions: t.field({
+      type: [TransactionRef],
+      description:
+        'The transactions that make it, as stored, in the order of transactionIds; one that RETAIN_FOR removed is left out. Read for every signal of a page (or a live batch) at once. Analyst and admin keys only: a read key\'s fraudSignals subscription selecting it is refused (FORBIDDEN).',
+      resolve: (s, _args, ctx) => transactionsOfSignal(ctx, s.transactionIds),
+      extensions: { [LIST_SIZE]: MAX_BURST_TRANSACTIONS },
+    }),
     details: t.field({ description: 'The figures behind it (counts, distance, speed, …).', type: [FraudDetailRef], resolve: (s) => Object.entries(s.details).map(([name, value]) => ({ name, value })) }),
     message: t.exposeString('message', { description: 'What was seen, in words.' }),
     seq: t.exposeString('seq', {
@@ -141,7 +151,9 @@ builder.subscriptionField('fraudSignals', (t) =>
           'Resume after this seq (FraudSignal.seq): the last one received. One this database never issued (from another history: a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the first page of fraudSignals again and resume after that. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too.',
       }),
     },
-    subscribe: async (_root, args, ctx) => {
+    subscribe: async (_root, args, ctx, info) => {
+      // Refused before it goes live, not at its first signal.
+      if (selectsField(info, 'transactions')) authorizeNested('FraudSignal.transactions', ctx.principal);
       checkFilterSize(args.subjects, 'subjects');
       auditSubjects(ctx, args.subjects);
       const { db } = ctx.services.database;

@@ -12,6 +12,7 @@ import './processors.js';
 import './alerts.js';
 import './news2.js';
 import './fraud.js';
+import './transactions.js';
 import './admin.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());
