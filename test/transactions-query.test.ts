@@ -104,6 +104,12 @@ describe.each(primaryBackends)('reading card transactions on $name', (backend) =
       [52_000, 0, '52,000 JPY'],
       [4_000.125, 3, '4,000.125 BHD'],
     ]);
+    // The audit log names the cards behind an IP's signal, not only the IP the read asked for.
+    const { data: ofIp } = await analyst(FraudSignalsWithTransactionsDocument, { subjects: ['2001:db8::7'] });
+    expect(ofIp!.fraudSignals.edges.map((e) => [e.node.kind, e.node.transactions.map((x) => x.id)])).toEqual([['IP_VELOCITY', eur.map((x) => x.id)]]);
+    await app.server.services.auth.audit.flush();
+    const [entry] = await app.sql<{ source_ids: string[] }>(sql`select source_ids from audit_log where operation_name = 'FraudSignalsWithTransactions' order by id desc limit 1`);
+    expect(entry!.source_ids.sort()).toEqual(['2001:db8::7', 'card-eur']);
   });
 
   it("pages through one card's transactions with from <= time < to, oldest first, ties in the order they were stored", async () => {
