@@ -16,7 +16,7 @@ describe('stream batch wire format', () => {
   it('round-trips readings, trades and card transactions exactly', () => {
     const readings = { from: 40n, to: 42n, committedAt: 1_790_000_000_000, requestId: 'req-7f3a', events: [reading, { ...reading, cursor: 42n, value: -0.5, quality: 'SUSPECT' as const }] };
     expect(readingsCodec.decode(readingsCodec.encode(readings))).toEqual(readings);
-    const trades = { from: 0n, to: 1n, events: [{ cursor: 1n, symbol: 'ACME', time: new Date('2026-11-20T08:00:00.000Z'), price: 101.25, size: 300 }] };
+    const trades = { from: 0n, to: 1n, events: [{ cursor: 1n, symbol: 'ACME', time: new Date('2026-11-20T08:00:00.000Z'), price: 101.25, size: 300, tradeId: 'X-1', tenantId: 'desk' }] };
     expect(tradesCodec.decode(tradesCodec.encode(trades))).toEqual({ ...trades, committedAt: undefined });
     const card = { cursor: 7n, id: 'tx-1', cardId: 'card-1', time: new Date('2026-11-20T08:00:01.000Z'), amount: 12.5, currency: 'EUR', merchant: 'Café', lat: 51.5, lon: -0.12, ip: '203.0.113.9', tenantId: 't1' };
     expect(transactionsCodec.decode(transactionsCodec.encode({ from: 6n, to: 7n, events: [card] })).events).toEqual([card]);

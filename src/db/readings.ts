@@ -3,7 +3,7 @@ import type { Quality } from './schema.js';
 import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
 import { cursorPage, onConflictClause, type OnConflict } from './offsets.js';
-import { ownStoredAfter } from './seq-order.js';
+import { streamStoredAfter } from './seq-order.js';
 
 export const READINGS_STREAM = 'readings';
 
@@ -124,19 +124,11 @@ export async function readingsAfter(
 
 /**
  * When the first reading after `cursor` that `filter` takes was stored (its event time, for a row from before
- * received_at); null if none: where a subscription's replay with that filter begins. Without a filter, one index
- * step; with one, a bounded scan (seq-order.ts ownStoredAfter).
+ * received_at); null if none: where a subscription's replay with that filter begins (seq-order.ts streamStoredAfter).
  */
-export async function readingStoredAfter(db: Executor, cursor: bigint, filter?: ReadingFilter, scanRows?: number): Promise<Date | null> {
-  const storedAt = sql`coalesce(received_at, time)`;
-  if (filter === undefined) {
-    const [found] = await rows<{ at: string }>(
-      db,
-      sql`select extract(epoch from ${storedAt}) * 1000 as at from readings where seq > ${cursor.toString()}::int8 order by seq limit 1`,
-    );
-    return found ? new Date(Number(found.at)) : null;
-  }
-  return ownStoredAfter(db, { from: sql`readings`, seq: sql`seq`, storedAt, own: filterClause(filter) }, cursor, scanRows);
+export function readingStoredAfter(db: Executor, cursor: bigint, filter?: ReadingFilter, scanRows?: number): Promise<Date | null> {
+  const scan = { from: sql`readings`, seq: sql`seq`, storedAt: sql`coalesce(received_at, time)`, own: filter && filterClause(filter) };
+  return streamStoredAfter(db, scan, cursor, scanRows);
 }
 
 /** The newest reading of each (source, metric) pair, one index probe per pair. */

@@ -79,3 +79,22 @@ export async function ownStoredAfter(
   );
   return found?.at == null ? null : new Date(Number(found.at));
 }
+
+/**
+ * When the first row of a stream table after `cursor` was stored (null: none), of those `own` takes when given:
+ * where a subscription's replay with that filter begins. Without `own`, one index step; with it, a bounded scan
+ * (ownStoredAfter).
+ */
+export async function streamStoredAfter(
+  db: Executor,
+  scan: { from: SQL; seq: SQL; storedAt: SQL; own?: SQL },
+  cursor: bigint,
+  scanRows?: number,
+): Promise<Date | null> {
+  if (scan.own !== undefined) return ownStoredAfter(db, { ...scan, own: scan.own }, cursor, scanRows);
+  const [found] = await rows<{ at: string }>(
+    db,
+    sql`select extract(epoch from ${scan.storedAt}) * 1000 as at from ${scan.from} where ${scan.seq} > ${cursor.toString()}::int8 order by ${scan.seq} limit 1`,
+  );
+  return found ? new Date(Number(found.at)) : null;
+}

@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { float8ArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { epochMsToTimestamptz, rows, type Executor } from './client.js';
 import { cursorPage, onConflictClause, type OnConflict } from './offsets.js';
+import { streamStoredAfter } from './seq-order.js';
 
 export const TRADES_STREAM = 'trades';
 
@@ -12,8 +13,24 @@ export interface Trade {
   time: Date;
   price: number;
   size: number;
+  /** The venue's id of the trade; '' when it sent none. */
+  tradeId: string;
+  /** The tenant whose instrument the symbol is (trades carry no tenant of their own: a symbol has one owner, for ever). */
+  tenantId: string;
   /** Epoch ms its batch arrived (trades stored before migration 0012: undefined). */
   receivedAt?: number;
+}
+
+export interface TradeFilter {
+  /** Only trades of this tenant's instruments. */
+  tenantId?: string | null;
+  symbols?: readonly string[] | null;
+  /** Only trades the venue gave this id ('' : those sent without one). */
+  tradeId?: string | null;
+  /** Event time at or after. */
+  from?: Date | null;
+  /** Event time before. */
+  to?: Date | null;
 }
 
 interface TradeRow {
@@ -22,10 +39,14 @@ interface TradeRow {
   time_ms: number;
   price: number;
   size: number;
+  trade_id: string;
+  tenant_id: string;
   received_ms: number | null;
 }
 
-const TRADE_COLUMNS = sql`seq::text as cursor, symbol, (extract(epoch from time) * 1000)::float8 as time_ms, price, size,
+// The owner is looked up per row by the sources primary key: read only for the rows of a page, after its limit.
+const TRADE_COLUMNS = sql`seq::text as cursor, symbol, (extract(epoch from time) * 1000)::float8 as time_ms, price, size, trade_id,
+  coalesce((select s.tenant_id from sources s where s.id = symbol), '') as tenant_id,
   (extract(epoch from received_at) * 1000)::float8 as received_ms`;
 
 const toTrade = (row: TradeRow): Trade => ({
@@ -34,14 +55,27 @@ const toTrade = (row: TradeRow): Trade => ({
   time: new Date(row.time_ms),
   price: row.price,
   size: row.size,
+  tradeId: row.trade_id,
+  tenantId: row.tenant_id,
   ...(row.received_ms === null ? {} : { receivedAt: row.received_ms }),
 });
+
+function filterClause(filter: TradeFilter): SQL {
+  const parts: SQL[] = [];
+  // Trades have no tenant column: a tenant's trades are those of its instruments.
+  if (filter.tenantId) parts.push(sql`symbol in (select s.id from sources s where s.tenant_id = ${filter.tenantId} and s.kind = 'INSTRUMENT')`);
+  if (filter.symbols?.length) parts.push(sql`symbol = any(${sql.param([...filter.symbols])}::text[])`);
+  if (filter.tradeId !== undefined && filter.tradeId !== null) parts.push(sql`trade_id = ${filter.tradeId}`);
+  if (filter.from) parts.push(sql`time >= ${filter.from.toISOString()}::timestamptz`);
+  if (filter.to) parts.push(sql`time < ${filter.to.toISOString()}::timestamptz`);
+  return parts.length ? sql.join(parts, sql` and `) : sql`true`;
+}
 
 /**
  * The INSERT of `trades` for claimAndInsert (see insertReadingsSql); a stored (symbol, time, tradeId) is left
  * untouched (skipped, or the statement fails: see insertReadingsSql). `tradeId` '' when the client sent none.
  */
-export function insertTradesSql(trades: readonly (Omit<Trade, 'cursor' | 'receivedAt'> & { tradeId: string })[], receivedAt: number, onConflict: OnConflict = 'skip'): SQL {
+export function insertTradesSql(trades: readonly Omit<Trade, 'cursor' | 'receivedAt' | 'tenantId'>[], receivedAt: number, onConflict: OnConflict = 'skip'): SQL {
   return sql`insert into trades (symbol, time, trade_id, price, size, seq, received_at)
     select t.symbol, ${epochMsToTimestamptz(sql`t.time`)}, t.trade_id, t.price, t.size, claim.base + t.n, ${epochMsToTimestamptz(sql`${receivedAt}::float8`)}
     from claim, unnest(
@@ -54,11 +88,24 @@ export function insertTradesSql(trades: readonly (Omit<Trade, 'cursor' | 'receiv
     returning seq`;
 }
 
-/** Trades with after < cursor <= upTo (omitted: the committed cursor), in cursor order, at most `limit`. */
-export async function tradesAfter(db: Executor, after: bigint, options: { upTo?: bigint; limit: number }): Promise<Trade[]> {
+/** Trades with after < cursor <= upTo (omitted: the committed cursor) that `filter` takes, in cursor order, at most `limit`. */
+export async function tradesAfter(db: Executor, after: bigint, options: { upTo?: bigint; limit: number; filter?: TradeFilter }): Promise<Trade[]> {
   const found = await rows<TradeRow>(
     db,
-    cursorPage({ stream: TRADES_STREAM, table: sql`trades`, columns: TRADE_COLUMNS, after, limit: options.limit, upTo: options.upTo }),
+    cursorPage({
+      stream: TRADES_STREAM,
+      table: sql`trades`,
+      columns: TRADE_COLUMNS,
+      after,
+      limit: options.limit,
+      upTo: options.upTo,
+      where: options.filter && filterClause(options.filter),
+    }),
   );
   return found.map(toTrade);
+}
+
+/** When the first trade after `cursor` (that `filter` takes) was stored; null if none (seq-order.ts streamStoredAfter). */
+export function tradeStoredAfter(db: Executor, cursor: bigint, filter?: TradeFilter): Promise<Date | null> {
+  return streamStoredAfter(db, { from: sql`trades`, seq: sql`seq`, storedAt: sql`coalesce(received_at, time)`, own: filter && filterClause(filter) }, cursor);
 }

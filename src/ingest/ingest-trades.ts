@@ -31,8 +31,8 @@ function tradesSpec(registry: SourceRegistry): StreamSpec<ValidTrade, Trade> {
   },
   naturalKey: (t) => `${t.symbol}\u0000${t.time.getTime()}\u0000${t.tradeId}`,
   insertSql: (trades, _tenantId, receivedAt, onConflict) => insertTradesSql(trades, receivedAt, onConflict),
-  // The trade id identifies a trade in storage; the stream's consumers (candles) need only what it was.
-  toStored: ({ tradeId: _tradeId, ...t }, cursor, _tenantId, receivedAt) => ({ ...t, cursor, receivedAt }),
+  // The tenant travels with each trade (its symbol's owner), so a node that never saw the symbol routes it to the right blotters.
+  toStored: (t, cursor, tenantId, receivedAt) => ({ ...t, cursor, tenantId, receivedAt }),
   codec: tradesCodec,
   };
 }

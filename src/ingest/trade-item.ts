@@ -8,7 +8,9 @@ export const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,31}$/;
 export const SYMBOL_RULE = '1-32 characters: letters, digits, ".", "_", ":", "/" or "-", starting with a letter or digit';
 
 /** A venue's trade id: exchange sequence numbers, UUIDs, `XNAS-20261204-000123`. */
-const TRADE_ID_PATTERN = /^[A-Za-z0-9._:/-]{1,64}$/;
+export const TRADE_ID_PATTERN = /^[A-Za-z0-9._:/-]{1,64}$/;
+/** What TRADE_ID_PATTERN allows, in words. */
+export const TRADE_ID_RULE = '1-64 characters: letters, digits, ".", "_", ":", "/" or "-"';
 
 const positive = (field: string) =>
   z
@@ -25,7 +27,7 @@ const TradeItem = z.object({
   time: z.iso.datetime({ offset: true, error: TIME_FORMAT_MESSAGE }),
   tradeId: z
     .string({ error: 'tradeId must be a string' })
-    .regex(TRADE_ID_PATTERN, 'tradeId must be 1-64 characters: letters, digits, ".", "_", ":", "/" or "-"')
+    .regex(TRADE_ID_PATTERN, `tradeId must be ${TRADE_ID_RULE}`)
     .nullish(),
   price: positive('price'),
   size: positive('size'),

@@ -139,6 +139,8 @@ export const tradesCodec = batchCodec<Trade>({
   symbol: 'string',
   price: 'number',
   size: 'number',
+  tradeId: 'string',
+  tenantId: 'string',
 });
 
 export const transactionsCodec = batchCodec<Transaction>({
