@@ -33,7 +33,7 @@ import { RuleRegistry } from './alerts/rule-registry.js';
 import { SignalMonitor } from './alerts/signal-monitor.js';
 import { SourceRegistry } from './ingest/source-registry.js';
 import { StreamPublisher } from './live/publisher.js';
-import { ReadingsFeed } from './live/readings-feed.js';
+import { StreamFeed } from './live/stream-feed.js';
 import { StreamTail } from './live/stream-tail.js';
 import { readingsCodec, tradesCodec, transactionsCodec, type BatchCodec } from './live/wire.js';
 import { OutputFeed, type StoredOutputs } from './live/output-feed.js';
@@ -261,7 +261,25 @@ export async function createServer(config: Config, options: { log?: Logger } = {
       transactionsTail,
       rules,
       alerts,
-      readingsFeed: new ReadingsFeed(readingsTail, database.db, { subscriberBuffer: config.live.subscriberBuffer, log }),
+      readingsFeed: new StreamFeed<Reading>(
+        readingsTail,
+        {
+          noun: 'readings',
+          sourceOf: (r) => r.sourceId,
+          metricOf: (r) => r.metric,
+          read: (after, upTo, limit, { tenantId, sourceIds, metrics }) => readingsAfter(database.db, after, { upTo, limit, filter: { tenantId, sourceIds, metrics } }),
+        },
+        { subscriberBuffer: config.live.subscriberBuffer, log },
+      ),
+      tradesFeed: new StreamFeed<Trade>(
+        tradesTail,
+        {
+          noun: 'trades',
+          sourceOf: (t) => t.symbol,
+          read: (after, upTo, limit, { tenantId, sourceIds }) => tradesAfter(database.db, after, { upTo, limit, filter: { tenantId, symbols: sourceIds } }),
+        },
+        { subscriberBuffer: config.live.subscriberBuffer, log },
+      ),
       outputs,
       pipelines,
       claims,
@@ -520,6 +538,7 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
         // the feeds end what is left (SSE streams, which end without `complete` while draining).
         await ws.close();
         services.readingsFeed.close();
+        services.tradesFeed.close();
         for (const f of Object.values(services.outputs)) void f.close();
         // Their ends written before the connections are cut, which a client would read as a broken stream.
         const streamsEnd = Date.now() + 1_000;

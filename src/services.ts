@@ -15,7 +15,7 @@ import type { WindowAggregate } from './processors/windows.js';
 import type { ClaimJanitor } from './ingest/claim-janitor.js';
 import type { IngestDeps } from './ingest/ingest-batch.js';
 import type { SourceRegistry } from './ingest/source-registry.js';
-import type { ReadingsFeed } from './live/readings-feed.js';
+import type { StreamFeed } from './live/stream-feed.js';
 import type { StreamTail } from './live/stream-tail.js';
 import type { Logger } from './log.js';
 import type { PubSub } from './pubsub/pubsub.js';
@@ -37,7 +37,9 @@ export interface Services {
   /** Alert rules in force (reloaded on change, on every node). */
   rules: RuleRegistry;
   alerts: AlertService;
-  readingsFeed: ReadingsFeed;
+  readingsFeed: StreamFeed<Reading>;
+  /** Live trades for the `trades` subscription (the trade blotter). */
+  tradesFeed: StreamFeed<Trade>;
   /** Live processor outputs for subscribers. */
   outputs: {
     windows: OutputFeed<WindowAggregate>;

@@ -243,6 +243,7 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
       query: 'query($s: String!, $f: DateTime!, $t: DateTime!) { candles(symbol: $s, interval: "1m", from: $f, to: $t, closedOnly: false) { edges { node { symbol close } } } }',
       variables: { s: TENANTS[tenantOf(side)].symbol, f: at(-60), t: at(120) },
     }),
+    'Query.trades': (side) => ({ query: 'query($s: [String!]) { trades(symbols: $s) { edges { node { symbol price } } } }', variables: { s: [TENANTS[tenantOf(side)].symbol] } }),
     'Query.anomalies': (side) => ({ query: 'query($s: [ID!]) { anomalies(sourceIds: $s) { edges { node { sourceId } } } }', variables: { s: [bed(side)] } }),
     'Query.news2Scores': (side) => ({ query: 'query($s: [ID!]) { news2Scores(sourceIds: $s) { edges { node { sourceId total } } } }', variables: { s: [bed(side)] } }),
     // Open alerts, which a read key may list too (the test below has its refusal of history).
@@ -299,6 +300,7 @@ describe.each(primaryBackends)('tenants, keys and roles on $name', (backend) => 
     'Subscription.news2': (side) => `subscription { news2(sourceIds: ["${bed(side)}"]) { total } }`,
     'Subscription.alerts': (side) => `subscription { alerts(sourceIds: ["${bed(side)}"]) { kind } }`,
     'Subscription.candles': (side) => `subscription { candles(symbols: ["${TENANTS[tenantOf(side)].symbol}"]) { close } }`,
+    'Subscription.trades': (side) => `subscription { trades(symbols: ["${TENANTS[tenantOf(side)].symbol}"]) { price } }`,
     // Card subjects are per tenant: naming B's card id subscribes to A's own card of that id.
     'Subscription.fraudSignals': (side) => `subscription { fraudSignals(subjects: ["${TENANTS[tenantOf(side)].card}"]) { subject } }`,
   };

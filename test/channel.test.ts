@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Channel, newDeliveryCounters } from '../src/live/channel.js';
 import { EventsMissedError, SlowConsumerError } from '../src/errors.js';
-import type { Executor } from '../src/db/client.js';
 import type { Reading } from '../src/db/readings.js';
 import { createLogger } from '../src/log.js';
-import { ReadingsFeed } from '../src/live/readings-feed.js';
+import { StreamFeed } from '../src/live/stream-feed.js';
 import type { StreamTail } from '../src/live/stream-tail.js';
 
 describe('EVENTS_MISSED', () => {
@@ -57,7 +56,8 @@ describe('readings feed, a live-only subscriber cut off before it read anything'
     // A stand-in tail at cursor 10: the feed listens to it and hands over at its position.
     let deliver: (events: Reading[]) => void = () => undefined;
     const tail = { position: 10n, addListener: (listener: (events: Reading[]) => void) => (deliver = listener) } as unknown as StreamTail<Reading>;
-    const feed = new ReadingsFeed(tail, undefined as unknown as Executor, { subscriberBuffer: 2, log: createLogger('silent') });
+    const source = { noun: 'readings', sourceOf: (r: Reading) => r.sourceId, read: () => Promise.resolve([]) };
+    const feed = new StreamFeed(tail, source, { subscriberBuffer: 2, log: createLogger('silent') });
     const subscription = feed.subscribe({ tenantId: 't' });
     const reading = (cursor: bigint): Reading => ({ cursor, sourceId: 'bed', metric: 'heart_rate', time: new Date(0), value: 60, unit: '/min', quality: 'GOOD', tenantId: 't' });
     // Three readings arrive before the transport first asks for one: more than its buffer of 2.

@@ -33,6 +33,7 @@ export const FIELD_ROLES: Readonly<Record<string, readonly Role[]>> = {
   'Subscription.readings': READ,
   'Subscription.windows': READ,
   'Subscription.candles': READ,
+  'Subscription.trades': READ,
   'Subscription.anomalies': READ,
   'Subscription.news2': READ,
   'Subscription.alerts': READ,
@@ -44,6 +45,7 @@ export const FIELD_ROLES: Readonly<Record<string, readonly Role[]>> = {
   'Query.history': ANALYST,
   'Query.windows': ANALYST,
   'Query.candles': ANALYST,
+  'Query.trades': ANALYST,
   'Query.anomalies': ANALYST,
   'Query.news2Scores': ANALYST,
   // A read key: open alerts only (the resolver refuses history).

@@ -142,6 +142,7 @@ export function createMetrics(services: Services) {
     registers,
     collect() {
       this.set({ type: 'readings' }, services.readingsFeed.subscriberCount);
+      this.set({ type: 'trades' }, services.tradesFeed.subscriberCount);
       for (const [type, feed] of Object.entries(services.outputs)) this.set({ type }, feed.subscriberCount);
     },
   });
@@ -183,7 +184,7 @@ export function createMetrics(services: Services) {
       this.set(services.ingest.publisher.failures);
     },
   });
-  const feeds = () => ({ readings: services.readingsFeed, ...services.outputs });
+  const feeds = () => ({ readings: services.readingsFeed, trades: services.tradesFeed, ...services.outputs });
   new Gauge({
     name: 'vigil_live_events_total',
     help: 'Events handed to live subscribers on this node, and events dropped when a slow subscriber was disconnected, by stream (counter semantics)',

@@ -7,6 +7,7 @@ import './metrics.js';
 import './dead-letters.js';
 import './windows.js';
 import './markets.js';
+import './trades.js';
 import './anomalies.js';
 import './processors.js';
 import './alerts.js';

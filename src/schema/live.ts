@@ -3,6 +3,8 @@ import { formatDuration, formatWindowSpec, looksLikeDuration, parseDuration, par
 import { ForbiddenError, ValidationError } from '../errors.js';
 import { inDateTimeRange } from '../iso-time.js';
 import { idCursor, parseCursor } from './pagination.js';
+import { committedOffset } from '../db/offsets.js';
+import type { StreamTail } from '../live/stream-tail.js';
 
 /** A subscription's batch, or the error that ended it (slow consumer, shutdown) raised to the client. */
 export function emitBatch<T>(batch: T[] | Error): T[] {
@@ -37,6 +39,26 @@ export interface ResumableStream {
   anyStoredAfter(cursor: bigint): Promise<Date | null>;
   /** When the first item after `cursor` that this subscription replays was stored (null: none): may scan. */
   storedAfter(cursor: bigint): Promise<Date | null>;
+}
+
+/**
+ * A committed stream (readings, trades) as a ResumableStream. Another node may be a little ahead of this node's
+ * tail, but never ahead of the committed stream. `storedAfter(cursor, own)`: when the first event after `cursor` was
+ * stored, of any tenant (own false: one index step) or of those the subscription replays (own true).
+ */
+export function tailedStream(
+  ctx: GraphQLContext,
+  tail: Pick<StreamTail<{ cursor: bigint }>, 'position' | 'stream'>,
+  noun: string,
+  storedAfter: (cursor: bigint, own: boolean) => Promise<Date | null>,
+): ResumableStream {
+  return {
+    noun,
+    newest: async (cursor) => (cursor <= tail.position ? tail.position : committedOffset(ctx.services.database.db, tail.stream)),
+    ahead: (argument, cursor, committed) => `${argument} ${cursor} is ahead of the stream (last committed cursor is ${committed}); resume with a cursor this API returned`,
+    anyStoredAfter: (cursor) => storedAfter(cursor, false),
+    storedAfter: (cursor) => storedAfter(cursor, true),
+  };
 }
 
 /**

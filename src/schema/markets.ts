@@ -67,11 +67,14 @@ function configuredInterval(text: string, configured: readonly number[], argumen
 
 const CandleConnection = connectionOf('Candle', CandleRef);
 
-/** Refuses, by name, a symbol of the tenant's that is a patient or device: it has no candles, and never will. */
-async function checkInstruments(ctx: GraphQLContext, symbols: readonly string[], argument: string): Promise<void> {
+/**
+ * Refuses, by name, a symbol of the tenant's that is a patient or device: it has no trades or candles, and never
+ * will. `why` ends the message, in the words of what was asked for.
+ */
+export async function checkInstruments(ctx: GraphQLContext, symbols: readonly string[], argument: string, why = 'candles are made from trades'): Promise<void> {
   const instruments = await ctx.services.registry.instrumentsAmong(symbols);
   const other = symbols.find((s) => !instruments.has(s));
-  if (other !== undefined) throw new ValidationError(`${argument}: ${JSON.stringify(other)} is a patient or device, not an instrument: candles are made from trades`, { argument });
+  if (other !== undefined) throw new ValidationError(`${argument}: ${JSON.stringify(other)} is a patient or device, not an instrument: ${why}`, { argument });
 }
 
 builder.queryField('candles', (t) =>

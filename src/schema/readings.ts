@@ -7,7 +7,7 @@ import { READINGS_STREAM, ingestReadings } from '../ingest/ingest-readings.js';
 import { builder, describedValues } from './builder.js';
 import { requestLog } from './context.js';
 import { IngestResultRef } from './ingest-result.js';
-import { emitBatch, resumePoint } from './live.js';
+import { emitBatch, resumePoint, tailedStream } from './live.js';
 import { PLAIN_LIST } from './plain-list.js';
 import { checkTimeRange, connectionOf, pageSize, parseCursor, toPage } from './pagination.js';
 import { pageArgs, type PageBounds } from './cost.js';
@@ -129,15 +129,9 @@ builder.subscriptionField('readings', (t) =>
       const { readingsTail, readingsFeed, database } = ctx.services;
       const sourceIds = await ctx.scope.readingSources(args.sourceIds);
       const filter = { tenantId: ctx.scope.tenantId, sourceIds, metrics: args.metrics };
-      // Another node may be a little ahead of this one, but never ahead of the committed stream.
-      const after = await resumePoint(ctx, args.after, {
-        noun: 'readings',
-        newest: async (cursor) => (cursor <= readingsTail.position ? readingsTail.position : committedOffset(database.db, READINGS_STREAM)),
-        ahead: (argument, cursor, committed) => `${argument} ${cursor} is ahead of the stream (last committed cursor is ${committed}); resume with a cursor this API returned`,
-        // Where this subscription's replay begins: other tenants' and other sources' readings are not replayed to it.
-        anyStoredAfter: (cursor) => readingStoredAfter(database.db, cursor),
-        storedAfter: (cursor) => readingStoredAfter(database.db, cursor, filter),
-      });
+      // Where this subscription's replay begins: other tenants' and other sources' readings are not replayed to it.
+      const stream = tailedStream(ctx, readingsTail, 'readings', (cursor, own) => readingStoredAfter(database.db, cursor, own ? filter : undefined));
+      const after = await resumePoint(ctx, args.after, stream);
       return readingsFeed.subscribe({ ...filter, after });
     },
     // The SSE event id (the batch's last cursor) is noted per subscriber by noteStreamCursor: this may run once for many.

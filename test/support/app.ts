@@ -127,7 +127,7 @@ export async function startTestApp(backend: Backend, options: TestAppOptions = {
   };
 
   const subscriberCount = () =>
-    server.services.readingsFeed.opened + Object.values(server.services.outputs).reduce((n, feed) => n + feed.opened, 0);
+    server.services.readingsFeed.opened + server.services.tradesFeed.opened + Object.values(server.services.outputs).reduce((n, feed) => n + feed.opened, 0);
 
   const app: TestApp = {
     server,

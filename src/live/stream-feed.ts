@@ -1,17 +1,35 @@
-import type { Executor } from '../db/client.js';
-import { readingsAfter, type Reading } from '../db/readings.js';
 import { SlowConsumerError, UnavailableError } from '../errors.js';
 import { reasonOf, type Logger } from '../log.js';
 import { Channel, newDeliveryCounters, type DeliveryCounters } from './channel.js';
 import type { StreamTail } from './stream-tail.js';
 
-export interface ReadingsSubscription {
-  /** Only this tenant's readings. */
+/** An event of a committed stream (readings, trades): its cursor and its tenant. */
+export interface StreamEvent {
+  cursor: bigint;
   tenantId: string;
+}
+
+export interface StreamSubscription {
+  /** Only this tenant's events. */
+  tenantId: string;
+  /** Only events of these sources (readings' sources, trades' symbols); all of the tenant's when omitted. */
   sourceIds?: readonly string[] | null;
+  /** Only these metrics (readings; a stream without metrics has no `metricOf` and takes none). */
   metrics?: readonly string[] | null;
-  /** Resume: replay stored readings with a larger cursor first. Null: live only. */
+  /** Resume: replay stored events with a larger cursor first. Null: live only. */
   after?: bigint | null;
+}
+
+/** What the feed needs to know of its stream. */
+export interface FeedSource<E> {
+  /** What the stream holds, for log lines and errors ("readings", "trades"). */
+  noun: string;
+  /** The source (or symbol) an event belongs to: how it is routed. */
+  sourceOf(event: E): string;
+  /** An event's metric, for streams whose subscribers may filter on one. */
+  metricOf?(event: E): string;
+  /** Stored events with after < cursor <= upTo that `request` takes, in cursor order, at most `limit`: the replay. */
+  read(after: bigint, upTo: bigint, limit: number, request: StreamSubscription): Promise<E[]>;
 }
 
 const REPLAY_PAGE = 500;
@@ -21,22 +39,22 @@ const REPLAY_PAGE = 500;
  * behaviour lives on the prototype: thousands of idle subscribers hold no
  * closures of their own beyond the channel's two callbacks.
  */
-class Member {
-  readonly channel: Channel<Reading>;
-  /** Readings in `held`. */
+class Member<E extends StreamEvent> {
+  readonly channel: Channel<E>;
+  /** Events in `held`. */
   private heldCount = 0;
 
   constructor(
-    /** Live readings at or below this cursor were (or will be) replayed, or came before the resume point. */
+    /** Live events at or below this cursor were (or will be) replayed, or came before the resume point. */
     private readonly floor: bigint,
     /** Live batches held while the replay runs; undefined once live. */
-    private held: Reading[][] | undefined,
+    private held: E[][] | undefined,
     private readonly after: bigint | null,
     private readonly buffer: number,
-    onClose: (member: Member) => void,
+    onClose: (member: Member<E>) => void,
     counters: DeliveryCounters,
   ) {
-    this.channel = new Channel<Reading>(buffer, () => this.slowConsumer(), () => onClose(this), counters);
+    this.channel = new Channel<E>(buffer, () => this.slowConsumer(), () => onClose(this), counters);
   }
 
   /**
@@ -52,13 +70,13 @@ class Member {
     return this.held !== undefined;
   }
 
-  send(readings: Reading[]): void {
-    if (readings.length > 0) this.channel.push(readings);
+  send(events: E[]): void {
+    if (events.length > 0) this.channel.push(events);
   }
 
   /** A live batch: the part after `floor`, sent, or held while the replay runs (failing past the buffer). */
-  receive(batch: Reading[]): void {
-    const mine = batch[0]!.cursor <= this.floor ? batch.filter((r) => r.cursor > this.floor) : batch;
+  receive(batch: E[]): void {
+    const mine = batch[0]!.cursor <= this.floor ? batch.filter((e) => e.cursor > this.floor) : batch;
     if (!this.held) return this.send(mine);
     if (mine.length === 0) return;
     this.held.push(mine);
@@ -75,45 +93,45 @@ class Member {
 }
 
 /** Subscribers with the same tenant and filters: one filtered batch, shared, for all of them. */
-interface Group {
+interface Group<E extends StreamEvent> {
   key: string;
   tenantId: string;
   sources: readonly string[] | undefined;
   metrics: Set<string> | undefined;
-  members: Set<Member>;
-  /** Readings of the batch being dispatched. */
-  pending: Reading[];
+  members: Set<Member<E>>;
+  /** Events of the batch being dispatched. */
+  pending: E[];
 }
 
-/** Where a tenant's groups are found by a reading's source. */
-interface TenantIndex {
-  everySource: Set<Group>;
-  bySource: Map<string, Set<Group>>;
+/** Where a tenant's groups are found by an event's source. */
+interface TenantIndex<E extends StreamEvent> {
+  everySource: Set<Group<E>>;
+  bySource: Map<string, Set<Group<E>>>;
 }
 
 /**
- * Live readings for subscribers: stored readings after the subscriber's
- * cursor, then the node's stream tail, with no gap and no duplicate at the
- * hand-over. A subscriber joins the feed before the replay is read, and the
+ * Live events of a committed stream (readings, trades) for subscribers: stored
+ * events after the subscriber's cursor, then the node's stream tail, with no
+ * gap and no duplicate at the hand-over. A subscriber joins the feed before the replay is read, and the
  * replay stops at the tail's position at that instant.
  *
  * Fan-out is indexed, not per subscriber: subscribers with the same tenant
- * and filters form a group, each reading is routed to the groups of its
+ * and filters form a group, each event is routed to the groups of its
  * (tenant, source), and every member of a group receives the same batch
  * object, so the transport can execute and serialise it once per group
  * (transport/shared-events.ts).
  */
-export class ReadingsFeed {
-  private readonly groups = new Map<string, Group>();
-  private readonly tenants = new Map<string, TenantIndex>();
+export class StreamFeed<E extends StreamEvent> {
+  private readonly groups = new Map<string, Group<E>>();
+  private readonly tenants = new Map<string, TenantIndex<E>>();
   private members = 0;
   /** Subscriptions ever opened; monotonic, so a waiter is not fooled by one closing meanwhile. */
   opened = 0;
   readonly counters = newDeliveryCounters();
 
   constructor(
-    private readonly tail: StreamTail<Reading>,
-    private readonly db: Executor,
+    private readonly tail: StreamTail<E>,
+    private readonly source: FeedSource<E>,
     private readonly options: { subscriberBuffer: number; log: Logger },
   ) {
     // Attached for the feed's life: the tail clears its listeners when it stops.
@@ -129,11 +147,11 @@ export class ReadingsFeed {
     return this.groups.size;
   }
 
-  subscribe(request: ReadingsSubscription): AsyncIterableIterator<Reading[] | Error> {
+  subscribe(request: StreamSubscription): AsyncIterableIterator<E[] | Error> {
     const handOver = this.tail.position;
     const after = request.after ?? null;
     const group = this.join(request);
-    const member = new Member(
+    const member = new Member<E>(
       after !== null && after > handOver ? after : handOver,
       after !== null && after < handOver ? [] : undefined,
       after,
@@ -149,8 +167,9 @@ export class ReadingsFeed {
       void this.replay(after!, handOver, request, member)
         .then(() => member.goLive())
         .catch((error: unknown) => {
-          this.options.log.warn({ err: reasonOf(error) }, 'readings replay failed');
-          member.channel.fail(new UnavailableError('could not read stored readings to replay; resubscribe with the same cursor'));
+          const { noun } = this.source;
+          this.options.log.warn({ err: reasonOf(error) }, `${noun} replay failed`);
+          member.channel.fail(new UnavailableError(`could not read stored ${noun} to replay; resubscribe with the same cursor`));
         });
     }
     return member.channel;
@@ -161,24 +180,25 @@ export class ReadingsFeed {
     for (const group of [...this.groups.values()]) for (const member of [...group.members]) member.channel.end();
   }
 
-  private dispatch(events: Reading[]) {
+  private dispatch(events: E[]) {
     if (this.members === 0) return;
-    const touched: Group[] = [];
-    const route = (groups: Set<Group> | undefined, reading: Reading) => {
+    const touched: Group<E>[] = [];
+    const { sourceOf, metricOf } = this.source;
+    const route = (groups: Set<Group<E>> | undefined, event: E) => {
       if (!groups) return;
       for (const group of groups) {
-        if (group.metrics && !group.metrics.has(reading.metric)) continue;
+        if (group.metrics && !group.metrics.has(metricOf!(event))) continue;
         if (group.pending.length === 0) touched.push(group);
-        group.pending.push(reading);
+        group.pending.push(event);
       }
     };
-    for (const reading of events) {
-      const index = this.tenants.get(reading.tenantId);
+    for (const event of events) {
+      const index = this.tenants.get(event.tenantId);
       if (!index) continue;
-      route(index.everySource, reading);
-      route(index.bySource.get(reading.sourceId), reading);
+      route(index.everySource, event);
+      route(index.bySource.get(sourceOf(event)), event);
     }
-    // Each reading reaches a group at most once (it has one source), in the tail's cursor order.
+    // Each event reaches a group at most once (it has one source), in the tail's cursor order.
     for (const group of touched) {
       const batch = group.pending;
       group.pending = [];
@@ -186,13 +206,13 @@ export class ReadingsFeed {
     }
   }
 
-  private join(request: ReadingsSubscription): Group {
+  private join(request: StreamSubscription): Group<E> {
     const sources = request.sourceIds?.length ? [...new Set(request.sourceIds)].sort() : undefined;
-    const metrics = request.metrics?.length ? [...new Set(request.metrics)].sort() : undefined;
+    const metrics = request.metrics?.length && this.source.metricOf ? [...new Set(request.metrics)].sort() : undefined;
     const key = JSON.stringify([request.tenantId, sources ?? null, metrics ?? null]);
     const existing = this.groups.get(key);
     if (existing) return existing;
-    const group: Group = { key, tenantId: request.tenantId, sources, metrics: metrics && new Set(metrics), members: new Set(), pending: [] };
+    const group: Group<E> = { key, tenantId: request.tenantId, sources, metrics: metrics && new Set(metrics), members: new Set(), pending: [] };
     this.groups.set(key, group);
     let index = this.tenants.get(request.tenantId);
     if (!index) this.tenants.set(request.tenantId, (index = { everySource: new Set(), bySource: new Map() }));
@@ -206,7 +226,7 @@ export class ReadingsFeed {
     return group;
   }
 
-  private leave(group: Group, member: Member) {
+  private leave(group: Group<E>, member: Member<E>) {
     if (!group.members.delete(member)) return;
     this.members--;
     if (group.members.size > 0) return;
@@ -221,16 +241,12 @@ export class ReadingsFeed {
     if (index.everySource.size === 0 && index.bySource.size === 0) this.tenants.delete(group.tenantId);
   }
 
-  private async replay(after: bigint, upTo: bigint, request: ReadingsSubscription, member: Member) {
+  private async replay(after: bigint, upTo: bigint, request: StreamSubscription, member: Member<E>) {
     const { channel } = member;
     const pageSize = channel.replayPage(REPLAY_PAGE);
     let cursor = after;
     while (!channel.closed) {
-      const page = await readingsAfter(this.db, cursor, {
-        upTo,
-        limit: pageSize,
-        filter: { tenantId: request.tenantId, sourceIds: request.sourceIds, metrics: request.metrics },
-      });
+      const page = await this.source.read(cursor, upTo, pageSize, request);
       member.send(page);
       if (page.length < pageSize) return;
       cursor = page.at(-1)!.cursor;
