@@ -18,6 +18,7 @@ import { dropSchema, sql, startTestApp, type TestApp } from './support/app.js';
 import { at } from './support/fixtures.js';
 import { openWs, type KeyedSocket } from './support/keyed-client.js';
 import { waitFor } from './support/live.js';
+import { readSse } from './support/sse.js';
 
 /**
  * The trade blotter: `query trades` (stored trades, paged in commit order) and `subscription trades` (live,
@@ -207,6 +208,25 @@ describe.each(backends)('trade blotter on $name', (backend) => {
     expect(expected).toHaveLength(100);
     await waitFor(() => second_.delivered().at(-1)?.cursor === expected.at(-1), `the second connection to reach ${expected.at(-1)}`);
     expect([...seenFirst, ...second_.delivered().map((t) => t.cursor)]).toEqual(expected);
+  });
+
+  it('resumes an EventSource from its Last-Event-ID (which wins over after), each event id the last cursor in it', async () => {
+    const last = BigInt(await ingest(app, a.ingest, [trade('A-ACME', 2_000, 1, 'E-1'), trade('A-ACME', 2_001, 2, 'E-2'), trade('A-ACME', 2_002, 3, 'E-3')]));
+    const abort = new AbortController();
+    const query = new URLSearchParams({ query: print(LiveTradesDocument), variables: JSON.stringify({ symbols: ['A-ACME'], after: '0' }) });
+    const response = await fetch(`${app.url}/graphql?${query}`, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${a.read}`, 'last-event-id': (last - 2n).toString() },
+      signal: abort.signal,
+    });
+    const events: { id: string | undefined; trades: Delivered[] }[] = [];
+    for await (const event of readSse(response.body!)) {
+      if (event.event !== 'next') continue;
+      events.push({ id: event.id, trades: (JSON.parse(event.data) as { data: LiveTradesSubscription }).data.trades });
+      if (events.flatMap((e) => e.trades).length >= 2) break;
+    }
+    abort.abort();
+    expect(events.flatMap((e) => e.trades).map((t) => t.tradeId)).toEqual(['E-2', 'E-3']);
+    expect(events.at(-1)!.id).toBe(last.toString());
   });
 
   it('lets a read key resume at most READ_KEY_REPLAY back, naming where to resume instead; an analyst key any distance', async () => {
