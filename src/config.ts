@@ -186,6 +186,9 @@ export const Env = z.object({
   MAX_DIRECTIVES: wholeNumber(z.number().min(0), 50),
   MAX_TOKENS: wholeNumber(z.number().min(100), 10_000),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: wholeNumber(z.number().min(1).max(10_000), 50),
+  MAX_CONNECTIONS_PER_KEY: wholeNumber(z.number().min(0), 500),
+  MAX_CONCURRENT_REPLAYS_PER_KEY: wholeNumber(z.number().min(0), 4),
+  REPLAY_WAIT: duration('30s', { zero: true }),
   RATE_LIMIT: wholeNumber(z.number().min(0), 200),
   RATE_LIMIT_WINDOW: duration('1s'),
   AUTH: z.enum(['on', 'off', 'auto'], { error: 'expected on, off or auto' }).default('auto'),
@@ -276,6 +279,13 @@ function toConfig(env: z.infer<typeof Env>) {
         maxTokens: env.MAX_TOKENS,
       },
       subscriptionsPerConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      /** graphql-ws sockets and SSE streams one key (or client address when open) may hold open on this node; 0: no limit. */
+      connectionsPerKey: env.MAX_CONNECTIONS_PER_KEY,
+      /**
+       * Subscriptions of one key (or address) replaying stored rows at once on this node (0: no limit); a further one
+       * waits up to `replayWaitMs` for a turn, then is refused with TOO_MANY_REPLAYS (0: refused at once).
+       */
+      replays: { perKey: env.MAX_CONCURRENT_REPLAYS_PER_KEY, waitMs: env.REPLAY_WAIT },
       /** Operations per key (or per client address when open) per window; 0 turns the limit off. */
       rate: { limit: env.RATE_LIMIT, windowMs: env.RATE_LIMIT_WINDOW },
     },

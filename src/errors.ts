@@ -83,3 +83,36 @@ export class RateLimitedError extends AppError {
     });
   }
 }
+
+/** Retry-After of a refused connection: a slot frees only when one of the holder's connections closes, which no one can foretell. */
+export const CONNECTION_RETRY_AFTER_MS = 30_000;
+
+/**
+ * A graphql-ws socket or SSE stream beyond MAX_CONNECTIONS_PER_KEY: refused, the holder's open ones untouched. HTTP
+ * 429 for a stream; the message fits a WebSocket close reason (123 bytes) with numbers of up to 7 digits.
+ */
+export class TooManyConnectionsError extends AppError {
+  constructor(limit: number, open: number, holder: 'key' | 'address') {
+    super('TOO_MANY_CONNECTIONS', `too many connections: this ${holder === 'key' ? 'API key' : 'address'} holds ${open} on this node, MAX_CONNECTIONS_PER_KEY is ${limit}; close one first`, {
+      limit,
+      open,
+      retryable: true,
+      retryAfterMs: CONNECTION_RETRY_AFTER_MS,
+      http: { status: 429, headers: { 'retry-after': String(CONNECTION_RETRY_AFTER_MS / 1_000) } },
+    });
+  }
+}
+
+/**
+ * A subscription's replay from storage that waited REPLAY_WAIT for one of its key's MAX_CONCURRENT_REPLAYS_PER_KEY
+ * turns: ended, to resubscribe with the same cursor (nothing was sent to it yet, live or replayed).
+ */
+export class TooManyReplaysError extends AppError {
+  constructor(limit: number, waitedMs: number, resumeAfter: string, noun: string) {
+    super(
+      'TOO_MANY_REPLAYS',
+      `too many replays: ${limit} of this API key (or address, on an open server) were reading stored rows on this node (MAX_CONCURRENT_REPLAYS_PER_KEY), and this replay of ${noun} waited ${waitedMs} ms (REPLAY_WAIT) for its turn; resubscribe with after: ${JSON.stringify(resumeAfter)} to continue without loss`,
+      { limit, resumeAfter, retryable: true },
+    );
+  }
+}

@@ -34,6 +34,7 @@ import { SignalMonitor } from './alerts/signal-monitor.js';
 import { SourceRegistry } from './ingest/source-registry.js';
 import { StreamPublisher } from './live/publisher.js';
 import { StreamFeed } from './live/stream-feed.js';
+import { ReplaySlots } from './live/replay-slots.js';
 import { StreamTail } from './live/stream-tail.js';
 import { readingsCodec, tradesCodec, transactionsCodec, type BatchCodec } from './live/wire.js';
 import { OutputFeed, type StoredOutputs } from './live/output-feed.js';
@@ -63,7 +64,7 @@ import { OpenConnections } from './auth/connections.js';
 import type { Principal } from './auth/principal.js';
 import { memoryCounter, RateLimiter } from './auth/rate-limit.js';
 import { TenantScope } from './auth/tenant-scope.js';
-import { AppError } from './errors.js';
+import { AppError, TooManyConnectionsError } from './errors.js';
 import { serveDashboard } from './transport/dashboard.js';
 import { CACHED_DOCUMENT_LENGTH, documentCache } from './transport/document-cache.js';
 import { GRAPHIQL_EXAMPLE } from './transport/graphiql-example.js';
@@ -176,6 +177,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     };
 
     const registry = new SourceRegistry(database.db);
+    const replays = new ReplaySlots(config.limits.replays);
     // Tenant-wide subscriptions filter outputs by their source's owner: learn owners this node has not seen first.
     // Outputs with a schema are passed on as published; stored ones are read from the database, in commit order.
     const feed = <T>(channel: string, source: { schema: z.ZodType<T[]> } | { stored: StoredOutputs<T> }, sourceOf?: (item: T) => string) =>
@@ -188,6 +190,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
         log,
         learn: sourceOf && ((items) => registry.learn(items.map(sourceOf))),
         pollIntervalMs: config.live.pollIntervalMs,
+        replays,
       });
     const outputs = {
       windows: feed(WINDOWS_CHANNEL, { schema: WindowsMessage }, (w) => w.sourceId),
@@ -238,7 +241,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
     }
 
     const authenticator = new Authenticator({ db: database.db, required: config.auth.required, log });
-    const connections = new OpenConnections({ db: database.db, log, checkIntervalMs: config.auth.keyCheckIntervalMs });
+    const connections = new OpenConnections({ db: database.db, log, checkIntervalMs: config.auth.keyCheckIntervalMs, perKey: config.limits.connectionsPerKey });
     connections.start();
     closers.push(() => connections.stop());
     const audit = new AuditTrail({ db: database.db, log, flushIntervalMs: 1_000, maxBuffered: 100_000 });
@@ -269,7 +272,7 @@ export async function createServer(config: Config, options: { log?: Logger } = {
           metricOf: (r) => r.metric,
           read: (after, upTo, limit, { tenantId, sourceIds, metrics }) => readingsAfter(database.db, after, { upTo, limit, filter: { tenantId, sourceIds, metrics } }),
         },
-        { subscriberBuffer: config.live.subscriberBuffer, log },
+        { subscriberBuffer: config.live.subscriberBuffer, log, replays },
       ),
       tradesFeed: new StreamFeed<Trade>(
         tradesTail,
@@ -278,8 +281,9 @@ export async function createServer(config: Config, options: { log?: Logger } = {
           sourceOf: (t) => t.symbol,
           read: (after, upTo, limit, { tenantId, sourceIds }) => tradesAfter(database.db, after, { upTo, limit, filter: { tenantId, symbols: sourceIds } }),
         },
-        { subscriberBuffer: config.live.subscriberBuffer, log },
+        { subscriberBuffer: config.live.subscriberBuffer, log, replays },
       ),
+      replays,
       outputs,
       pipelines,
       claims,
@@ -336,15 +340,22 @@ function assemble(config: Config, services: Services, closeAll: () => Promise<vo
       useSseEventIds((request) => streamCursors.get(request)?.lastCursor ?? null, {
         opened: (res) => {
           // A client that left while its subscription was being set up: its close has been heard already.
-          if (res.closed || streams.has(res)) return;
-          streams.add(res);
-          streamsOpen++;
-          // Watched for its key whatever Accept made it a stream (text/event-stream, `*/*` or none, as curl and fetch
-          // send): a stream of a revoked or expired key is ended within KEY_CHECK_INTERVAL.
+          if (res.closed || streams.has(res)) return undefined;
+          // Counted against MAX_CONNECTIONS_PER_KEY, and watched for its key, whatever Accept made it a stream
+          // (text/event-stream, `*/*` or none, as curl and fetch send): a stream of a revoked or expired key is ended
+          // within KEY_CHECK_INTERVAL.
           const principal = principals.get(res.req);
           if (principal) {
-            res.on('close', connections.add(principal, (_code, reason) => endStreamWithError(res, `${reason}: this subscription has ended, and the key is refused from now on`, 'UNAUTHENTICATED')));
+            try {
+              res.on('close', connections.add(principal, 'sse', (_code, reason) => endStreamWithError(res, `${reason}: this subscription has ended, and the key is refused from now on`, 'UNAUTHENTICATED')));
+            } catch (error) {
+              if (error instanceof TooManyConnectionsError) return error;
+              throw error;
+            }
           }
+          streams.add(res);
+          streamsOpen++;
+          return undefined;
         },
         interrupted: () => draining,
       }),

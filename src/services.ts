@@ -16,6 +16,7 @@ import type { ClaimJanitor } from './ingest/claim-janitor.js';
 import type { IngestDeps } from './ingest/ingest-batch.js';
 import type { SourceRegistry } from './ingest/source-registry.js';
 import type { StreamFeed } from './live/stream-feed.js';
+import type { ReplaySlots } from './live/replay-slots.js';
 import type { StreamTail } from './live/stream-tail.js';
 import type { Logger } from './log.js';
 import type { PubSub } from './pubsub/pubsub.js';
@@ -40,6 +41,8 @@ export interface Services {
   readingsFeed: StreamFeed<Reading>;
   /** Live trades for the `trades` subscription (the trade blotter). */
   tradesFeed: StreamFeed<Trade>;
+  /** Turns to replay stored rows to resuming subscriptions (readings, trades, alerts, fraud signals), per key. */
+  replays: ReplaySlots;
   /** Live processor outputs for subscribers. */
   outputs: {
     windows: OutputFeed<WindowAggregate>;
@@ -56,7 +59,7 @@ export interface Services {
   claims: ClaimJanitor;
   auth: {
     authenticator: Authenticator;
-    /** graphql-ws sockets and SSE streams by key: closed when their key is revoked or expires. */
+    /** graphql-ws sockets and SSE streams by key: capped per key, closed when their key is revoked or expires. */
     connections: OpenConnections;
     audit: AuditTrail;
     limiter: RateLimiter;

@@ -4,6 +4,7 @@ import { EventsMissedError, SlowConsumerError } from '../src/errors.js';
 import type { Reading } from '../src/db/readings.js';
 import { createLogger } from '../src/log.js';
 import { StreamFeed } from '../src/live/stream-feed.js';
+import { ReplaySlots } from '../src/live/replay-slots.js';
 import type { StreamTail } from '../src/live/stream-tail.js';
 
 describe('EVENTS_MISSED', () => {
@@ -57,8 +58,8 @@ describe('readings feed, a live-only subscriber cut off before it read anything'
     let deliver: (events: Reading[]) => void = () => undefined;
     const tail = { position: 10n, addListener: (listener: (events: Reading[]) => void) => (deliver = listener) } as unknown as StreamTail<Reading>;
     const source = { noun: 'readings', sourceOf: (r: Reading) => r.sourceId, read: () => Promise.resolve([]) };
-    const feed = new StreamFeed(tail, source, { subscriberBuffer: 2, log: createLogger('silent') });
-    const subscription = feed.subscribe({ tenantId: 't' });
+    const feed = new StreamFeed(tail, source, { subscriberBuffer: 2, log: createLogger('silent'), replays: new ReplaySlots({ perKey: 1, waitMs: 1_000 }) });
+    const subscription = feed.subscribe({ tenantId: 't', holder: 'key' });
     const reading = (cursor: bigint): Reading => ({ cursor, sourceId: 'bed', metric: 'heart_rate', time: new Date(0), value: 60, unit: '/min', quality: 'GOOD', tenantId: 't' });
     // Three readings arrive before the transport first asks for one: more than its buffer of 2.
     deliver([reading(11n), reading(12n)]);

@@ -7,9 +7,10 @@ import { primaryBackends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { at } from './support/fixtures.js';
 import { waitFor } from './support/live.js';
-import { gql, openWs, type Gql } from './support/keyed-client.js';
+import { gql, openSse, openWs, type Gql } from './support/keyed-client.js';
 import { startServerProcess } from './support/server-process.js';
 import { MAX_DOCUMENT_LENGTH } from '../src/transport/query-limits.js';
+import type { ReplaySlots } from '../src/live/replay-slots.js';
 
 describe.each(primaryBackends)('request limits on $name', (backend) => {
   let app: TestApp;
@@ -185,4 +186,202 @@ describe('documents padded to megabytes (spaces, comments: few tokens)', () => {
       await server.stop();
     }
   }, 120_000);
+});
+
+/** The first page of a GET subscription over SSE, as a client at `localAddress` sends it: status, Retry-After, and the body when it is not a stream. */
+function sseAnswer(url: string, query: string, options: { key?: string; localAddress?: string; after?: string } = {}) {
+  return new Promise<{ status: number; retryAfter: string | undefined; body: unknown; close(): void }>((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const params = new URLSearchParams({ query, ...(options.after ? { variables: JSON.stringify({ after: options.after }) } : {}) });
+    const req = httpRequest(
+      { host: hostname, port, path: `/graphql?${params}`, localAddress: options.localAddress, headers: { accept: 'text/event-stream', ...(options.key ? { authorization: `Bearer ${options.key}` } : {}) } },
+      (res) => {
+        const answer = { status: res.statusCode!, retryAfter: res.headers['retry-after'], body: undefined as unknown, close: () => req.destroy() };
+        if (res.statusCode === 200) return resolve(answer);
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ ...answer, body: JSON.parse(text) }));
+      },
+    );
+    req.on('error', reject).end();
+  });
+}
+
+const metricValue = (metrics: string, series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(metrics)?.[1]);
+
+describe.each(primaryBackends)('connections and replays per API key on $name', (backend) => {
+  let app: TestApp;
+  let call: Gql;
+  let key: string;
+  let keyId: string;
+  let other: string;
+  const readingsQuery = 'subscription($after: String) { readings(after: $after) { value cursor } }';
+
+  beforeAll(async () => {
+    app = await startTestApp(backend, {
+      env: { AUTH: 'on', MAX_CONNECTIONS_PER_KEY: '2', MAX_CONCURRENT_REPLAYS_PER_KEY: '1', REPLAY_WAIT: '2s', SUBSCRIBER_BUFFER: '10' },
+    });
+    call = gql(`${app.url}/graphql`);
+    const db = app.server.services.database.db;
+    const created = await createApiKey(db, { tenantId: 'caps', role: 'admin', name: 'ward wall', expiresAt: null, createdBy: 'test' }, { createTenant: '' });
+    key = created.key;
+    keyId = created.row.id;
+    other = (await createApiKey(db, { tenantId: 'caps', role: 'admin', name: 'trading screen', expiresAt: null, createdBy: 'test' })).key;
+    await call(key, 'mutation($s: [SourceInput!]!) { registerSources(sources: $s) { id } }', { s: [{ id: 'cap-bed', kind: 'PATIENT', name: 'capped patient' }] });
+    replays = app.server.services.replays;
+  });
+  afterAll(() => app?.close());
+
+  const connections = () => app.server.services.auth.connections.count;
+  let replays: ReplaySlots;
+  const ingest = async (values: number[], fromSecond: number) => {
+    const { body } = await call(key, 'mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) { accepted lastCursor } }', {
+      r: values.map((value, i) => ({ sourceId: 'cap-bed', metric: 'heart_rate', time: at(fromSecond + i), value })),
+    });
+    expect(body.data.ingestReadings.accepted).toBe(values.length);
+    return body.data.ingestReadings.lastCursor as string;
+  };
+  const values = (socket: { results: unknown[] }) => (socket.results as { data: { readings: { value: number }[] } }[]).flatMap((r) => r.data.readings.map((x) => x.value));
+
+  it("refuses a key's connection beyond MAX_CONNECTIONS_PER_KEY (graphql-ws 4429, SSE 429) naming the limit, the setting and the count, while its open ones go on receiving; another key is unaffected; closing one frees a slot", async () => {
+    const socket = await openWs(app.url, key);
+    const onSocket = socket.subscribe(readingsQuery);
+    const stream = await openSse(app.url, key, 'subscription { readings { value } }');
+    await waitFor(() => connections() === 2, 'both connections of the key to be counted');
+
+    const refusal = 'too many connections: this API key holds 2 on this node, MAX_CONNECTIONS_PER_KEY is 2; close one first';
+    const third = await openWs(app.url, key);
+    expect({ code: third.closeCode, reason: third.closeReason }).toEqual({ code: 4429, reason: refusal });
+    const refusedStream = await sseAnswer(app.url, 'subscription { readings { value } }', { key });
+    expect(refusedStream.status).toBe(429);
+    expect(refusedStream.retryAfter).toBe('30');
+    expect(refusedStream.body).toEqual({ errors: [{ message: refusal, extensions: { code: 'TOO_MANY_CONNECTIONS', limit: 2, open: 2, retryable: true, retryAfterMs: 30_000 } }] });
+
+    // Another key of the same tenant connects, and every connection let in receives what is stored next.
+    const otherSocket = await openWs(app.url, other);
+    expect(otherSocket.closeCode).toBeUndefined();
+    const onOther = otherSocket.subscribe(readingsQuery);
+    await waitFor(() => app.server.services.readingsFeed.subscriberCount === 3, 'the three subscriptions to be live');
+    await ingest([81], 0);
+    await waitFor(() => values(onSocket).length > 0 && stream.events.length > 0 && values(onOther).length > 0, 'the reading on every open connection');
+    expect([values(onSocket), values(onOther), stream.ended, socket.closeCode]).toEqual([[81], [81], false, undefined]);
+
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metricValue(metrics, 'vigil_connections_refused_total{transport="websocket"}')).toBe(1);
+    expect(metricValue(metrics, 'vigil_connections_refused_total{transport="sse"}')).toBe(1);
+    expect(metricValue(metrics, 'vigil_live_connections')).toBe(3);
+
+    // A closed stream frees its slot for the next connection.
+    stream.close();
+    await waitFor(() => connections() === 2, 'the closed stream to be uncounted');
+    const again = await openWs(app.url, key);
+    expect(again.closeCode).toBeUndefined();
+    for (const open of [socket, otherSocket, again]) await open.close();
+    await waitFor(() => connections() === 0, 'every connection to be uncounted');
+  });
+
+  it('replays one resumed subscription of a key at a time: the next waits its turn and then gets every stored reading once, in order; another key does not wait', async () => {
+    await ingest([60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71], 10);
+    const stored = (await app.sql<{ value: number }>(sql`select value from readings where tenant_id = 'caps' order by seq`)).map((r) => r.value);
+    // The key's one turn is taken, as by a long replay of its own.
+    const held = await replays.take(keyId, () => false);
+    if (typeof held === 'string') throw new Error(`no turn: ${held}`);
+    const waitedBefore = replays.waited;
+    const otherSocket = await openWs(app.url, other);
+    const notWaiting = otherSocket.subscribe(readingsQuery, { after: '0' });
+    await waitFor(() => values(notWaiting).length === stored.length, "the other key's replay");
+    expect(values(notWaiting)).toEqual(stored);
+    const socket = await openWs(app.url, key);
+    const waiting = socket.subscribe(readingsQuery, { after: '0' });
+    await waitFor(() => replays.waitingCount === 1, 'the second replay of the key to wait');
+    expect(values(waiting)).toEqual([]);
+    expect(replays.waited).toBe(waitedBefore + 1);
+
+    held.release();
+    await waitFor(() => values(waiting).length >= stored.length, 'the waiting replay, once its turn came');
+    expect(values(waiting)).toEqual(stored);
+    await waitFor(() => replays.runningCount === 0, 'the finished replay to free its turn');
+    await socket.close();
+    await otherSocket.close();
+  });
+
+  it('ends a replay that waited REPLAY_WAIT for its turn with TOO_MANY_REPLAYS, naming the setting and where to resume, and counts it', async () => {
+    const held = await replays.take(keyId, () => false);
+    if (typeof held === 'string') throw new Error(`no turn: ${held}`);
+    const socket = await openWs(app.url, key);
+    const refused = socket.subscribe(readingsQuery, { after: '3' });
+    await waitFor(() => refused.errors.length > 0, 'the replay to be refused', 5_000);
+    expect(refused.errors[0]).toMatchObject({
+      message:
+        'too many replays: 1 of this API key (or address, on an open server) were reading stored rows on this node (MAX_CONCURRENT_REPLAYS_PER_KEY), and this replay of readings waited 2000 ms (REPLAY_WAIT) for its turn; resubscribe with after: "3" to continue without loss',
+      extensions: { code: 'TOO_MANY_REPLAYS', limit: 1, resumeAfter: '3', retryable: true },
+    });
+    expect(refused.results).toEqual([]);
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metricValue(metrics, 'vigil_live_replay_waits_total{outcome="refused"}')).toBe(1);
+    expect(metricValue(metrics, 'vigil_live_replays{state="waiting"}')).toBe(0);
+    held.release();
+    await socket.close();
+  });
+
+  it('frees every turn however a replay ends: finished, its client gone while it waited or while it read, refused for a cursor ahead', async () => {
+    await ingest(Array.from({ length: 300 }, (_, i) => 50 + (i % 40)), 100);
+    const stored = (await app.sql<{ n: number }>(sql`select count(*)::int as n from readings where tenant_id = 'caps'`))[0]!.n;
+    for (let round = 0; round < 3; round++) {
+      const held = await replays.take(keyId, () => false);
+      if (typeof held === 'string') throw new Error(`no turn: ${held}`);
+      // A stream waits its turn, and goes away while it waits.
+      const stream = await sseAnswer(app.url, readingsQuery, { key, after: '0' });
+      expect(stream.status).toBe(200);
+      await waitFor(() => replays.waitingCount === 1, 'the stream to wait its turn');
+      stream.close();
+      // A socket waits behind it, gets the turn the stream left, and goes away while it reads (or just after).
+      const reading = await openWs(app.url, key);
+      const long = reading.subscribe(readingsQuery, { after: '0' });
+      await waitFor(() => replays.waitingCount === 2, 'the socket to wait its turn');
+      held.release();
+      await waitFor(() => values(long).length > 0, 'the replay to be reading');
+      await reading.close();
+      const ahead = await openWs(app.url, key);
+      const refused = ahead.subscribe(readingsQuery, { after: '999999999' });
+      await waitFor(() => refused.errors.length > 0, 'the cursor ahead to be refused');
+      await ahead.close();
+    }
+    await waitFor(() => replays.runningCount === 0 && replays.waitingCount === 0 && connections() === 0, () => `turns to be freed: ${replays.runningCount} running, ${replays.waitingCount} waiting, ${connections()} connections`);
+    // A replay now gets its turn at once, and reads through to the end.
+    const waited = replays.waited;
+    const socket = await openWs(app.url, key);
+    const whole = socket.subscribe(readingsQuery, { after: '0' });
+    await waitFor(() => values(whole).length >= stored, 'a whole replay');
+    expect(values(whole).length).toBe(stored);
+    expect(replays.waited).toBe(waited);
+    await socket.close();
+    await waitFor(() => replays.runningCount === 0, 'its turn to be freed');
+  });
+});
+
+describe.each(primaryBackends)('connections per client address on an open server, $name', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend, { env: { MAX_CONNECTIONS_PER_KEY: '1' } });
+  });
+  afterAll(() => app?.close());
+
+  it('caps each address at MAX_CONNECTIONS_PER_KEY, graphql-ws and SSE together, while another address connects', async () => {
+    const first = await openWs(app.url, 'none: the server runs open');
+    expect(first.closeCode).toBeUndefined();
+    const refusal = 'too many connections: this address holds 1 on this node, MAX_CONNECTIONS_PER_KEY is 1; close one first';
+    const second = await openWs(app.url, 'none: the server runs open');
+    expect({ code: second.closeCode, reason: second.closeReason }).toEqual({ code: 4429, reason: refusal });
+    const stream = await sseAnswer(app.url, 'subscription { readings { value } }');
+    expect([stream.status, (stream.body as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code]).toEqual([429, 'TOO_MANY_CONNECTIONS']);
+
+    const elsewhere = await openWs(app.url, 'none: the server runs open', { localAddress: '127.0.0.2' });
+    expect(elsewhere.closeCode).toBeUndefined();
+    await first.close();
+    await waitFor(() => app.server.services.auth.connections.count === 1, 'the closed socket to be uncounted');
+    const again = await sseAnswer(app.url, 'subscription { readings { value } }');
+    expect(again.status).toBe(200);
+    again.close();
+    await elsewhere.close();
+  });
 });

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SlowConsumerError } from '../src/errors.js';
+import { SlowConsumerError, UnavailableError } from '../src/errors.js';
 import { OutputFeed, type StoredOutputs } from '../src/live/output-feed.js';
 import { createLogger } from '../src/log.js';
 import { MemoryPubSub } from '../src/pubsub/memory.js';
+import { ReplaySlots } from '../src/live/replay-slots.js';
 import { waitFor } from './support/live.js';
 
 interface Item {
@@ -15,15 +16,19 @@ interface Item {
  * for the table, committed in cursor order, and the in-process broker, whose
  * messages the test sends or leaves out.
  */
-function setup(options: { subscriberBuffer?: number; pollIntervalMs?: number } = {}) {
+function setup(options: { subscriberBuffer?: number; pollIntervalMs?: number; replays?: ReplaySlots } = {}) {
   const log: Item[] = [];
   let failNextRead = false;
   /** While set, reads wait for it: a replay or catch-up caught mid-way. */
   let gate: Promise<void> | undefined;
+  /** Reads waiting at the gate now. */
+  let held = 0;
   const stored: StoredOutputs<Item> = {
     cursorOf: (item) => item.cursor,
     read: async (after, upTo, limit) => {
+      held++;
       await gate;
+      held--;
       if (failNextRead) {
         failNextRead = false;
         throw new Error('connection lost');
@@ -42,6 +47,7 @@ function setup(options: { subscriberBuffer?: number; pollIntervalMs?: number } =
     log: createLogger('silent'),
     stored,
     pollIntervalMs: options.pollIntervalMs ?? 60_000,
+    replays: options.replays,
   });
   /** Stores cursors (from, to]; with `announce`, publishes the message that says so. */
   const commit = (from: number, to: number, announce = true) => {
@@ -67,6 +73,7 @@ function setup(options: { subscriberBuffer?: number; pollIntervalMs?: number } =
     collect,
     range,
     failNextRead: () => (failNextRead = true),
+    readsHeld: () => held,
     hold: () => {
       let release!: () => void;
       gate = new Promise<void>((resolve) => (release = resolve));
@@ -155,5 +162,25 @@ describe('an output feed read from the database in cursor order (alerts)', () =>
     expect(ended.value).toBeInstanceOf(SlowConsumerError);
     expect((ended.value as SlowConsumerError).details).toMatchObject({ resumeAfter: '3', limit: 10 });
     expect((ended.value as Error).message).toBe('subscriber fell more than 10 alerts behind and was disconnected; resubscribe with after: "3" to continue without loss');
+  });
+
+  it("frees a replay's turn when its read fails: the subscriber is told to resubscribe, and the key's next replay runs", async () => {
+    const replays = new ReplaySlots({ perKey: 1, waitMs: 5_000 });
+    const t = await started(setup({ replays }));
+    const live = t.collect(t.feed.subscribe(() => true));
+    t.commit(0, 5);
+    await waitFor(() => live.got.length === 5, 'the feed to read what was stored');
+    const release = t.hold();
+    const failing = t.collect(t.feed.subscribe(() => true, 1n, undefined, 'ward-key'));
+    const next = t.collect(t.feed.subscribe(() => true, 2n, undefined, 'ward-key'));
+    // The first replay reads (its read held at the gate) in its turn; the second waits for it, reading nothing.
+    await waitFor(() => t.readsHeld() === 1 && replays.runningCount === 1 && replays.waitingCount === 1, 'one replay reading, the next waiting');
+    t.failNextRead();
+    release();
+    await waitFor(() => failing.errors.length > 0, 'the failed replay to end');
+    expect(failing.errors[0]).toBeInstanceOf(UnavailableError);
+    await waitFor(() => next.got.length === 3, 'the next replay, in the turn the failed one freed');
+    expect(next.got).toEqual(t.range(3, 5));
+    expect([replays.runningCount, replays.waitingCount]).toEqual([0, 0]);
   });
 });

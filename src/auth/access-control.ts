@@ -4,6 +4,7 @@ import { AppError, RateLimitedError } from '../errors.js';
 import type { GraphQLContext } from '../schema/context.js';
 import type { AuditTrail } from './audit-trail.js';
 import { authorize, operationOf, type Operation } from './policy.js';
+import { limitHolder } from './principal.js';
 import type { RateLimiter } from './rate-limit.js';
 import { ALL_SOURCES } from './tenant-scope.js';
 
@@ -51,7 +52,7 @@ export function useAccessControl(options: { limiter: RateLimiter; audit: AuditTr
     // Every operation, introspection alone too: GraphiQL's full introspection query costs ~15 ms and answers ~100 KB,
     // and one key sent 400 of them in 6 s, holding a core, while its 201st `{ metrics { name } }` was refused.
     const { principal } = context;
-    const wait = await options.limiter.take(principal.keyId ?? `open:${principal.address}`);
+    const wait = await options.limiter.take(limitHolder(principal));
     if (wait !== undefined) return { refused: refusal(new RateLimitedError(options.limiter.limit, options.limiter.windowMs, wait)) };
     return { operation };
   };

@@ -1,7 +1,8 @@
 import type { Db } from '../db/client.js';
 import { deadKeys } from '../db/api-keys.js';
+import { TooManyConnectionsError } from '../errors.js';
 import { outageLog, type Logger } from '../log.js';
-import type { Principal } from './principal.js';
+import { limitHolder, type Principal } from './principal.js';
 
 /** graphql-ws close code for a connection whose key was revoked or expired (graphql-ws's "Unauthorized"). */
 export const KEY_WITHDRAWN = 4401;
@@ -12,17 +13,27 @@ interface Open {
   close(code: number, reason: string): void;
 }
 
-// One function for every connection that is not tracked, rather than a new one each held for a connection's life.
-const untracked = () => undefined;
+export type Transport = 'websocket' | 'sse';
 
 /**
  * Long-lived connections (graphql-ws sockets, SSE streams) by the key that
  * opened them. Every `checkIntervalMs` it asks the database which of those
  * keys were revoked (on any node) or have expired, and closes their
  * connections: a revoked key's live streams stop within one interval.
+ *
+ * It also caps them: at most `perKey` (MAX_CONNECTIONS_PER_KEY; 0: no limit) per key, or per client address on an
+ * open server, counted on this node only: a connection costs no round trip to Redis, and a node that dies takes its
+ * counts with it rather than leaving them held in a shared store.
  */
 export class OpenConnections {
+  /** Keyed connections, watched for revocation and expiry; keyless ones are only counted. */
   private readonly open = new Set<Open>();
+  /** Connections held now, by limitHolder (a key's id, or `open:<address>`). */
+  private readonly held = new Map<string, number>();
+  /** Holders refused since they last closed a connection: logged once a spell, not once a retry. */
+  private readonly refusing = new Set<string>();
+  /** Connections refused for MAX_CONNECTIONS_PER_KEY since start (vigil_connections_refused_total). */
+  readonly refused: Record<Transport, number> = { websocket: 0, sse: 0 };
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
   closedForRevocation = 0;
@@ -30,7 +41,7 @@ export class OpenConnections {
   // Checked every checkIntervalMs (500 ms by default): through an outage, a line at its start and one at its end.
   private readonly outage: ReturnType<typeof outageLog>;
 
-  constructor(private readonly options: { db: Db; log: Logger; checkIntervalMs: number }) {
+  constructor(private readonly options: { db: Db; log: Logger; checkIntervalMs: number; perKey: number }) {
     this.outage = outageLog(options.log, "checking open connections' keys (revoked or expired)");
   }
 
@@ -43,17 +54,47 @@ export class OpenConnections {
     clearInterval(this.timer);
   }
 
-  /** Connections being watched now. */
+  /** Keyed connections being watched now. */
   get tracked(): number {
     return this.open.size;
   }
 
-  /** Tracks a connection until the returned function is called. Open (keyless) principals are not tracked. */
-  add(principal: Principal, close: Open['close']): () => void {
-    if (principal.keyId === null) return untracked;
-    const entry: Open = { principal, close };
-    this.open.add(entry);
-    return () => this.open.delete(entry);
+  /** Connections held now, keyed and keyless. */
+  get count(): number {
+    let n = 0;
+    for (const held of this.held.values()) n += held;
+    return n;
+  }
+
+  /**
+   * Counts a connection, and watches it for its key, until the returned function is called (once or more). Throws
+   * TooManyConnectionsError, counting nothing, when its key (or address) already holds `perKey` on this node.
+   */
+  add(principal: Principal, transport: Transport, close: Open['close']): () => void {
+    const holder = limitHolder(principal);
+    const held = this.held.get(holder) ?? 0;
+    const { perKey } = this.options;
+    if (perKey > 0 && held >= perKey) {
+      this.refused[transport]++;
+      if (!this.refusing.has(holder)) {
+        this.refusing.add(holder);
+        this.options.log.warn({ caller: principal.label, transport, limit: perKey }, 'refusing connections: MAX_CONNECTIONS_PER_KEY reached (logged again after one of its connections closes)');
+      }
+      throw new TooManyConnectionsError(perKey, held, principal.keyId === null ? 'address' : 'key');
+    }
+    this.held.set(holder, held + 1);
+    const entry: Open | undefined = principal.keyId === null ? undefined : { principal, close };
+    if (entry) this.open.add(entry);
+    let counted = true;
+    return () => {
+      if (entry) this.open.delete(entry);
+      if (!counted) return;
+      counted = false;
+      this.refusing.delete(holder);
+      const left = this.held.get(holder)! - 1;
+      if (left === 0) this.held.delete(holder);
+      else this.held.set(holder, left);
+    };
   }
 
   /** Closes the connections of `keyId` now (revoked on this node). */

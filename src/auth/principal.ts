@@ -19,3 +19,8 @@ export function openPrincipal(address: string, clientId?: string | null): Princi
   const who = clientId ? clientId.slice(0, 64) : 'anonymous';
   return { tenantId: DEFAULT_TENANT, role: 'admin', keyId: null, expiresAt: null, label: `${who}@${address}`, address };
 }
+
+/** Whose limits an operation or connection counts against: its API key, or on an open server its client's address. */
+export function limitHolder(principal: Principal): string {
+  return principal.keyId ?? `open:${principal.address}`;
+}

@@ -1,8 +1,9 @@
 import type { z } from 'zod';
-import { EventsMissedError, SlowConsumerError, UnavailableError } from '../errors.js';
+import { AppError, EventsMissedError, SlowConsumerError, TooManyReplaysError, UnavailableError } from '../errors.js';
 import { reasonOf, type Logger } from '../log.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import { Channel, newDeliveryCounters } from './channel.js';
+import type { ReplaySlots } from './replay-slots.js';
 
 /**
  * Sent on an output channel by a node whose publish to it failed, once it can publish again: every node's
@@ -97,6 +98,8 @@ export class OutputFeed<T> {
       stored?: StoredOutputs<T>;
       /** Stored feeds: how often the database is read with no message. */
       pollIntervalMs?: number;
+      /** Stored feeds: turns for replays (MAX_CONCURRENT_REPLAYS_PER_KEY); without, replays run at once. */
+      replays?: ReplaySlots;
     },
   ) {
     if (!options.stored && !options.schema) throw new Error(`the ${options.noun} feed needs a schema for its messages or a store to read them from`);
@@ -123,8 +126,11 @@ export class OutputFeed<T> {
     }
   }
 
-  /** `after` (a stored feed only): first every stored item after that cursor (read within `scope`, then `wanted`), then live. */
-  subscribe(wanted: (item: T) => boolean, after: bigint | null = null, scope?: string): AsyncIterableIterator<T[] | Error> {
+  /**
+   * `after` (a stored feed only): first every stored item after that cursor (read within `scope`, then `wanted`), in a
+   * replay turn of `holder`'s (auth/principal.ts limitHolder), then live.
+   */
+  subscribe(wanted: (item: T) => boolean, after: bigint | null = null, scope?: string, holder = ''): AsyncIterableIterator<T[] | Error> {
     const { stored, subscriberBuffer, noun } = this.options;
     if (after !== null && !stored) throw new Error(`live ${noun} cannot resume from a cursor`);
     const handOver = this.position;
@@ -139,9 +145,13 @@ export class OutputFeed<T> {
     this.opened++;
     if (after !== null && after < handOver) {
       entry.held = [];
-      void this.replay(entry, after, handOver, scope)
+      const { replays } = this.options;
+      const replay = () => this.replay(entry, after, handOver, scope);
+      const refusal = () => new TooManyReplaysError(replays!.limit, replays!.waitMs, after.toString(), noun);
+      void (replays ? replays.run(holder, entry.channel, refusal, replay) : replay())
         .then(() => this.goLive(entry))
         .catch((error: unknown) => {
+          if (error instanceof AppError) return entry.channel.fail(error);
           this.options.log.warn({ channel: this.options.channel, err: reasonOf(error) }, `${noun} replay failed`);
           entry.channel.fail(new UnavailableError(`could not read stored ${noun} to replay; resubscribe with the same cursor`));
         });

@@ -1,6 +1,7 @@
-import { SlowConsumerError, UnavailableError } from '../errors.js';
+import { AppError, SlowConsumerError, TooManyReplaysError, UnavailableError } from '../errors.js';
 import { reasonOf, type Logger } from '../log.js';
 import { Channel, newDeliveryCounters, type DeliveryCounters } from './channel.js';
+import type { ReplaySlots } from './replay-slots.js';
 import type { StreamTail } from './stream-tail.js';
 
 /** An event of a committed stream (readings, trades): its cursor and its tenant. */
@@ -18,6 +19,8 @@ export interface StreamSubscription {
   metrics?: readonly string[] | null;
   /** Resume: replay stored events with a larger cursor first. Null: live only. */
   after?: bigint | null;
+  /** Whose replay turns a replay takes (auth/principal.ts limitHolder): its key's, or its address's when open. */
+  holder: string;
 }
 
 /** What the feed needs to know of its stream. */
@@ -132,7 +135,7 @@ export class StreamFeed<E extends StreamEvent> {
   constructor(
     private readonly tail: StreamTail<E>,
     private readonly source: FeedSource<E>,
-    private readonly options: { subscriberBuffer: number; log: Logger },
+    private readonly options: { subscriberBuffer: number; log: Logger; replays: ReplaySlots },
   ) {
     // Attached for the feed's life: the tail clears its listeners when it stops.
     this.tail.addListener((events) => this.dispatch(events));
@@ -164,9 +167,13 @@ export class StreamFeed<E extends StreamEvent> {
     this.opened++;
 
     if (member.replaying) {
-      void this.replay(after!, handOver, request, member)
+      const { replays } = this.options;
+      const refusal = () => new TooManyReplaysError(replays.limit, replays.waitMs, after!.toString(), this.source.noun);
+      void replays
+        .run(request.holder, member.channel, refusal, () => this.replay(after!, handOver, request, member))
         .then(() => member.goLive())
         .catch((error: unknown) => {
+          if (error instanceof AppError) return member.channel.fail(error);
           const { noun } = this.source;
           this.options.log.warn({ err: reasonOf(error) }, `${noun} replay failed`);
           member.channel.fail(new UnavailableError(`could not read stored ${noun} to replay; resubscribe with the same cursor`));

@@ -147,6 +147,26 @@ export function createMetrics(services: Services) {
     },
   });
   new Gauge({
+    name: 'vigil_live_replays',
+    help: 'Resuming subscriptions (readings, alerts, fraud signals) replaying stored rows on this node, and those waiting for a turn (MAX_CONCURRENT_REPLAYS_PER_KEY), by state',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      this.set({ state: 'running' }, services.replays.runningCount);
+      this.set({ state: 'waiting' }, services.replays.waitingCount);
+    },
+  });
+  new Gauge({
+    name: 'vigil_live_replay_waits_total',
+    help: 'Replays that had to wait for a turn (MAX_CONCURRENT_REPLAYS_PER_KEY), by outcome: all of them (waited), and those whose REPLAY_WAIT ran out, ended with TOO_MANY_REPLAYS (refused) (counter semantics)',
+    labelNames: ['outcome'] as const,
+    registers,
+    collect() {
+      this.set({ outcome: 'waited' }, services.replays.waited);
+      this.set({ outcome: 'refused' }, services.replays.timedOut);
+    },
+  });
+  new Gauge({
     name: 'vigil_live_reading_groups',
     help: 'Distinct (tenant, filters) among open readings subscriptions: each batch is filtered and executed once per group',
     registers,
@@ -297,6 +317,23 @@ export function createMetrics(services: Services) {
     collect() {
       this.set({ reason: 'revoked' }, auth.connections.closedForRevocation);
       this.set({ reason: 'expired' }, auth.connections.closedForExpiry);
+    },
+  });
+  new Gauge({
+    name: 'vigil_live_connections',
+    help: 'graphql-ws sockets (once their connection_init is accepted) and SSE streams open on this node',
+    registers,
+    collect() {
+      this.set(auth.connections.count);
+    },
+  });
+  new Gauge({
+    name: 'vigil_connections_refused_total',
+    help: 'graphql-ws sockets (closed with 4429) and SSE streams (HTTP 429) refused with TOO_MANY_CONNECTIONS: their key, or address when open, held MAX_CONNECTIONS_PER_KEY on this node (counter semantics)',
+    labelNames: ['transport'] as const,
+    registers,
+    collect() {
+      for (const [transport, n] of Object.entries(auth.connections.refused)) this.set({ transport }, n);
     },
   });
 

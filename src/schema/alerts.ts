@@ -1,3 +1,4 @@
+import { limitHolder } from '../auth/principal.js';
 import { randomUUID } from 'node:crypto';
 import { anyTransitionStoredAfter, deleteRule, getAlert, insertRule, knownRuleIds, lastTransitionSeq, listAlerts, openSignalLossAlerts, transitionStoredAfter, listRules, listTransitionsOf, updateRule, type AlertRow, type TransitionRow } from '../db/alerts.js';
 import { ALERT_RULE_KINDS, ALERT_STATES, type AlertRuleKind, type AlertState } from '../db/schema.js';
@@ -471,6 +472,7 @@ builder.subscriptionField('alerts', (t) =>
           (!severities || severities.has(a.severity)) && (!states || states.has(a.state)) && (sources ? sources.has(a.sourceId) : ctx.scope.owns(a.sourceId)) && (!ruleIds || ruleIds.has(a.ruleId)),
         after,
         ctx.scope.tenantId,
+        limitHolder(ctx.principal),
       );
     },
     resolve: (batch: AlertEvent[] | Error) => emitBatch(batch),

@@ -1,3 +1,4 @@
+import { limitHolder } from '../auth/principal.js';
 import { anySignalStoredAfter, fraudResumeBound, lastFraudSeq, listFraudSignals, signalStoredAfter, type StoredFraudSignal } from '../db/fraud.js';
 import { ingestTransactions } from '../ingest/ingest-transactions.js';
 import { ALL_SOURCES } from '../auth/tenant-scope.js';
@@ -168,7 +169,7 @@ builder.subscriptionField('fraudSignals', (t) =>
         anyStoredAfter: (seq) => anySignalStoredAfter(db, seq),
         storedAfter: (seq) => signalStoredAfter(db, seq, { tenantId, kinds, subjects }),
       });
-      return ctx.services.outputs.fraud.subscribe((s) => s.tenantId === tenantId && (!kinds || kinds.has(s.kind)) && (!subjects || subjects.has(s.subject)), after, tenantId);
+      return ctx.services.outputs.fraud.subscribe((s) => s.tenantId === tenantId && (!kinds || kinds.has(s.kind)) && (!subjects || subjects.has(s.subject)), after, tenantId, limitHolder(ctx.principal));
     },
     resolve: (batch: StoredFraudSignal[] | Error) => emitBatch(batch),
     // This resolver and its item type's read no `info`: events may run through the plain executor.

@@ -1,3 +1,4 @@
+import { limitHolder } from '../auth/principal.js';
 import { readingsAfter, readingStoredAfter, type Reading } from '../db/readings.js';
 import { QUALITIES, type Quality } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
@@ -132,7 +133,7 @@ builder.subscriptionField('readings', (t) =>
       // Where this subscription's replay begins: other tenants' and other sources' readings are not replayed to it.
       const stream = tailedStream(ctx, readingsTail, 'readings', (cursor, own) => readingStoredAfter(database.db, cursor, own ? filter : undefined));
       const after = await resumePoint(ctx, args.after, stream);
-      return readingsFeed.subscribe({ ...filter, after });
+      return readingsFeed.subscribe({ ...filter, after, holder: limitHolder(ctx.principal) });
     },
     // The SSE event id (the batch's last cursor) is noted per subscriber by noteStreamCursor: this may run once for many.
     resolve: (batch: Reading[] | Error) => emitBatch(batch),

@@ -1,3 +1,4 @@
+import { limitHolder } from '../auth/principal.js';
 import { tradesAfter, tradeStoredAfter, TRADES_STREAM, type Trade } from '../db/trades.js';
 import { ValidationError } from '../errors.js';
 import { TRADE_ID_PATTERN, TRADE_ID_RULE } from '../ingest/trade-item.js';
@@ -105,7 +106,7 @@ builder.subscriptionField('trades', (t) =>
       // Where this subscription's replay begins: other tenants' and other symbols' trades are not replayed to it.
       const stream = tailedStream(ctx, tradesTail, 'trades', (cursor, own) => tradeStoredAfter(database.db, cursor, own ? filter : undefined));
       const after = await resumePoint(ctx, args.after, stream);
-      return tradesFeed.subscribe({ tenantId: ctx.scope.tenantId, sourceIds: symbols, after });
+      return tradesFeed.subscribe({ tenantId: ctx.scope.tenantId, sourceIds: symbols, after, holder: limitHolder(ctx.principal) });
     },
     // The SSE event id (the batch's last cursor) is noted per subscriber by noteStreamCursor: this may run once for many.
     resolve: (batch: Trade[] | Error) => emitBatch(batch),

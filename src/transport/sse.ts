@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { AppError } from '../errors.js';
 
 const PING_EVERY_MS = 12_000;
 
@@ -35,7 +36,7 @@ export function acceptsEventStream(accept: string | null): boolean {
  */
 export function useSseEventIds(
   cursorOf: (request: Request) => string | null,
-  stream: { opened(res: ServerResponse): void; interrupted(): boolean } = { opened: () => undefined, interrupted: () => false },
+  stream: { opened(res: ServerResponse): AppError | undefined; interrupted(): boolean } = { opened: () => undefined, interrupted: () => false },
 ): Plugin {
   return {
     onResultProcess({ request, result, setResultProcessor, serverContext }) {
@@ -45,10 +46,15 @@ export function useSseEventIds(
       if (!acceptsEventStream(request.headers.get('accept'))) return;
       // Node's response (the HTTP server hands yoga req and res): this response is a stream of events.
       const response = (serverContext as { res?: ServerResponse }).res;
-      if (response) {
-        flushEachWrite(response);
-        stream.opened(response);
+      const refused = response && stream.opened(response);
+      if (refused) {
+        // Its subscription has been set up (its replay, if any, begun): ended at once, and answered with why.
+        return setResultProcessor((input, fetchAPI) => {
+          void (input as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]().return?.();
+          return refusalResponse(refused, fetchAPI);
+        }, 'text/event-stream');
       }
+      if (response) flushEachWrite(response);
       setResultProcessor((input, fetchAPI) => {
         const iterator = (input as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
         const encoder = new fetchAPI.TextEncoder();
@@ -106,6 +112,13 @@ export function useSseEventIds(
       }, 'text/event-stream');
     },
   };
+}
+
+/** A stream refused before it began (TOO_MANY_CONNECTIONS): its HTTP status and headers, and a GraphQL error body. */
+function refusalResponse(error: AppError, fetchAPI: { Response: typeof Response }): Response {
+  const { http, ...extensions } = error.details as { http?: { status: number; headers: Record<string, string> } };
+  const body = JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.code, ...extensions } }] });
+  return new fetchAPI.Response(body, { status: http?.status ?? 400, headers: { 'content-type': 'application/json', ...http?.headers } });
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Refusal } from './browser-guard.js';
 import { KeyGuessingError } from '../auth/authenticator.js';
 import type { OpenConnections } from '../auth/connections.js';
 import type { Principal } from '../auth/principal.js';
-import { AppError } from '../errors.js';
+import { AppError, TooManyConnectionsError } from '../errors.js';
 import { outageLog, type Logger } from '../log.js';
 import { requestIdOf } from './request-id.js';
 import type { DirectNext } from './shared-events.js';
@@ -21,6 +21,12 @@ export const GOING_AWAY = 1001;
 export const KEY_REFUSED = 4403;
 /** Closes that say "come back": graphql-ws clients (the dashboard's too) retry them; 4403 means the key, for good. */
 export const SERVICE_RESTART = 1012;
+/**
+ * Close code for a connection beyond MAX_CONNECTIONS_PER_KEY (graphql-ws's "Too many requests", which its client
+ * takes as final and does not retry: a client that retried at once would hammer the node); the reason says which
+ * limit, its setting and the count.
+ */
+export const TOO_MANY_CONNECTIONS = 4429;
 export const TRY_AGAIN_LATER = 1013;
 // graphql-ws's defaults: a ping every 12 s (one unanswered by the next cuts the socket), 3 s to send connection_init.
 const KEEP_ALIVE_MS = 12_000;
@@ -119,18 +125,20 @@ export function attachWebSocket(options: {
         (ctx.extra as { request?: IncomingMessage }).request = undefined;
         try {
           const principal = await options.authenticate(ctx.connectionParams as Record<string, unknown> | undefined, request);
+          authOutage.succeeded();
           // A socket that closed while its key was checked has had its onClose: it must not be tracked now.
           if (socket.readyState !== socket.OPEN) return false;
-          const untrack = options.connections.add(principal, (code, reason) => socket.close(code, reason));
+          // Throws TooManyConnectionsError beyond MAX_CONNECTIONS_PER_KEY: this socket is refused, the others go on.
+          const untrack = options.connections.add(principal, 'websocket', (code, reason) => socket.close(code, reason));
           sockets.set(ctx.extra, { principal, id: randomUUID().slice(0, 8), untrack });
-          authOutage.succeeded();
           return true;
         } catch (error) {
           // The database is down: every connecting socket meets it, so one line per outage.
           if (!(error instanceof AppError)) authOutage.failed(error);
           // A key refused is for good; a key that cannot be checked now (the database is down) is worth retrying.
           // Throttled (too many unknown keys from its address): refused without a lookup, and worth retrying later.
-          if (error instanceof KeyGuessingError) socket.close(TRY_AGAIN_LATER, error.message.slice(0, 120));
+          if (error instanceof TooManyConnectionsError) socket.close(TOO_MANY_CONNECTIONS, error.message.slice(0, 123));
+          else if (error instanceof KeyGuessingError) socket.close(TRY_AGAIN_LATER, error.message.slice(0, 120));
           else if (error instanceof AppError) socket.close(KEY_REFUSED, error.message.slice(0, 120));
           else socket.close(TRY_AGAIN_LATER, 'cannot check the API key right now; reconnect shortly');
           return false;

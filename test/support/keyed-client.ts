@@ -33,8 +33,11 @@ export interface KeyedSocket {
   close(): Promise<void>;
 }
 
-/** A graphql-ws connection that sends `key` in connection_init; records how the server closed it. */
-export async function openWs(baseUrl: string, key: string): Promise<KeyedSocket> {
+/**
+ * A graphql-ws connection that sends `key` in connection_init; records how the server closed it. `localAddress`: the
+ * address it connects from (127.0.0.2 is another client to a server on 127.0.0.1).
+ */
+export async function openWs(baseUrl: string, key: string, options: { localAddress?: string } = {}): Promise<KeyedSocket> {
   const socket: KeyedSocket = {
     closeCode: undefined,
     closeReason: undefined,
@@ -58,7 +61,7 @@ export async function openWs(baseUrl: string, key: string): Promise<KeyedSocket>
   let opened = false;
   const client = createClient({
     url: `${baseUrl.replace(/^http/, 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
+    webSocketImpl: options.localAddress ? fromAddress(options.localAddress) : WebSocket,
     connectionParams: { apiKey: key },
     retryAttempts: 0,
     lazy: false,
@@ -74,6 +77,15 @@ export async function openWs(baseUrl: string, key: string): Promise<KeyedSocket>
   });
   await waitFor(() => opened || socket.closeCode !== undefined, 'the socket to be accepted or refused');
   return socket;
+}
+
+/** WebSocket connecting from `localAddress`. */
+function fromAddress(localAddress: string) {
+  return class extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols, { localAddress });
+    }
+  };
 }
 
 export interface KeyedSse {
