@@ -18,7 +18,7 @@ import { primaryBackends } from './support/backends.js';
 import { sql, startTestApp, type TestApp } from './support/app.js';
 import { startForwarder } from './support/forwarder.js';
 import { startServerProcess } from './support/server-process.js';
-import { gql } from './support/keyed-client.js';
+import { gql, openWs } from './support/keyed-client.js';
 import { createApiKey } from '../src/auth/key-admin.js';
 import { dashboardFigures, dashboardLoad, DASHBOARD_VIEWPORTS } from '../bench/dashboard.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../bench/support/chromium.js';
@@ -483,6 +483,38 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium${haveChromium ? '' : ` (sk
     expect(subscribes.length, `subscribed at ${subscribes.map((t) => t - subscribes[0]!).join(', ')} ms`).toBeLessThanOrEqual(5);
     expect(subscribes.length).toBeGreaterThanOrEqual(3);
     expect(pageErrors).toEqual([]);
+  });
+
+  it('says the server refused it for too many connections of its key, asks again after 30 s rather than twice a second, and goes live once one is free', async () => {
+    const ward = await startTestApp(embedded, { env: { AUTH: 'on', MAX_CONNECTIONS_PER_KEY: '1', PROCESSORS: 'off' } });
+    let opened: Page | undefined;
+    try {
+      const { reader } = await wardKeys(ward, 'crowded-ward');
+      // Another screen on the same key holds the one connection it may have.
+      const other = await openWs(ward.url, reader);
+      expect(other.closeCode).toBeUndefined();
+      const refused = () => ward.server.services.auth.connections.refused.websocket;
+      const page = (opened = await open(`${ward.url}/`, {
+        prepare: async (context) => {
+          await context.clock.install();
+          await context.addInitScript((key) => localStorage.setItem('vigil.apiKey', key), reader);
+        },
+      }));
+      await poll(() => text(page, '#connection')).toContain('Not connected: too many connections for this API key; retrying in');
+      expect(await page.locator('#connection').getAttribute('title')).toBe('too many connections: this API key holds 1 on this node, MAX_CONNECTIONS_PER_KEY is 1; close one first');
+      await shot(page, 'too-many-connections');
+      // Its live streams (readings, alerts, …) each resubscribed every 0.5 s, each on a new socket: 10 s made dozens.
+      await page.waitForTimeout(5_000);
+      expect(refused()).toBe(1);
+      await other.close();
+      await page.clock.fastForward(31_000);
+      await poll(() => text(page, '#connection'), 15_000).toContain('Live');
+      expect(refused()).toBe(1);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await opened?.close();
+      await ward.close();
+    }
   });
 
   it("shows when each of a patient's NEWS2 parameters was measured, and how long before the score one charted earlier was", async () => {

@@ -80,7 +80,9 @@ export type ConnectionState =
   | { kind: 'connecting' }
   | { kind: 'live'; since: number; reconnects: number }
   | { kind: 'reconnecting'; since: number; attempts: number }
-  | { kind: 'refused'; reason: string };
+  | { kind: 'refused'; reason: string }
+  /** The server holds as many connections of this key (or address) as it allows (4429): tried again at `retryAt`. */
+  | { kind: 'busy'; reason: string; retryAt: number };
 
 let state: ConnectionState = { kind: 'connecting' };
 const stateListeners = new Set<(state: ConnectionState) => void>();
@@ -114,6 +116,16 @@ export function onReconnected(listener: () => void): () => void {
 const KEY_CLOSE_CODES = new Set([4401, 4403]);
 const isKeyClose = (event: unknown): event is CloseEvent =>
   typeof event === 'object' && event !== null && 'code' in event && KEY_CLOSE_CODES.has((event as CloseEvent).code);
+
+// Closed because the key (or address) holds MAX_CONNECTIONS_PER_KEY connections already. graphql-ws does not retry it,
+// and every live stream of the page would resubscribe, each opening a socket, twice a second: instead the page waits
+// the server's Retry-After (30 s), twice as long after each refusal in a row up to 5 min, and says so.
+const TOO_MANY_CONNECTIONS = 4429;
+const BUSY_WAIT_MS = 30_000;
+const BUSY_WAIT_MAX_MS = 300_000;
+let busyRefusals = 0;
+const isBusyClose = (event: unknown): event is CloseEvent =>
+  typeof event === 'object' && event !== null && 'code' in event && (event as CloseEvent).code === TOO_MANY_CONNECTIONS;
 
 let client: Client | undefined;
 
@@ -155,6 +167,7 @@ function getClient(): Client {
         const wasReconnect = connections > 0;
         connections++;
         attempts = 0;
+        busyRefusals = 0;
         downSince = 0;
         setState({ kind: 'live', since: Date.now(), reconnects: connections - 1 });
         if (wasReconnect) for (const listener of reconnectListeners) listener();
@@ -166,6 +179,11 @@ function getClient(): Client {
           return;
         }
         downSince ||= Date.now();
+        if (isBusyClose(event)) {
+          const waitMs = Math.min(BUSY_WAIT_MS * 2 ** busyRefusals++, BUSY_WAIT_MAX_MS) + Math.random() * 1_000;
+          setState({ kind: 'busy', reason: event.reason || 'too many connections for this API key', retryAt: Date.now() + waitMs });
+          return;
+        }
         if (state.kind !== 'refused') setState({ kind: 'reconnecting', since: downSince, attempts });
       },
     },
@@ -212,6 +230,11 @@ export function live<R, V>(
     start() {
       if (stopped) return;
       clearTimeout(timer);
+      // Refused for too many connections: every stream, new ones too, waits for the one retry time, and they share its socket.
+      if (state.kind === 'busy' && state.retryAt > Date.now()) {
+        timer = setTimeout(stream.start, state.retryAt - Date.now());
+        return;
+      }
       const token: { dispose?: () => void } = {};
       current = token;
       // Ended with errors and nothing received: refused (as an error, or as errors then complete).

@@ -60,11 +60,14 @@ function showConnection() {
   } else if (s.kind === 'reconnecting') {
     icon.textContent = '◌';
     label.textContent = `Reconnecting… offline ${formatAge(Date.now() - s.since)}${s.attempts > 0 ? `, attempt ${s.attempts}` : ''}; showing last known values`;
+  } else if (s.kind === 'busy') {
+    icon.textContent = '✕';
+    label.textContent = `Not connected: too many connections for this API key; retrying in ${formatAge(Math.max(0, s.retryAt - Date.now()))}; showing last known values`;
   } else {
     icon.textContent = '✕';
     label.textContent = /required/i.test(s.reason) ? 'Not connected: this server needs an API key' : 'Not connected: API key refused';
   }
-  indicator.title = s.kind === 'refused' ? s.reason : '';
+  indicator.title = s.kind === 'refused' || s.kind === 'busy' ? s.reason : '';
   keyError.textContent = s.kind === 'refused' ? s.reason : '';
 }
 onConnectionState((state) => {
@@ -131,7 +134,7 @@ setInterval(() => {
   lastAt = now;
   rateReadout.textContent = `Readings: ${rate.toFixed(0)}/s`;
   cursorReadout.textContent = `Cursor: ${store.lastCursor ?? '–'}`;
-  if (connection.kind === 'reconnecting') showConnection();
+  if (connection.kind === 'reconnecting' || connection.kind === 'busy') showConnection();
 }, 1_000);
 
 startFrameStats();
