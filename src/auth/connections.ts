@@ -2,6 +2,7 @@ import type { Db } from '../db/client.js';
 import { deadKeys } from '../db/api-keys.js';
 import { TooManyConnectionsError } from '../errors.js';
 import { outageLog, type Logger } from '../log.js';
+import { HolderCounts } from './holder-counts.js';
 import { limitHolder, type Principal } from './principal.js';
 
 /** graphql-ws close code for a connection whose key was revoked or expired (graphql-ws's "Unauthorized"). */
@@ -29,7 +30,7 @@ export class OpenConnections {
   /** Keyed connections, watched for revocation and expiry; keyless ones are only counted. */
   private readonly open = new Set<Open>();
   /** Connections held now, by limitHolder (a key's id, or `open:<address>`). */
-  private readonly held = new Map<string, number>();
+  private readonly held = new HolderCounts();
   /** Holders refused since they last closed a connection: logged once a spell, not once a retry. */
   private readonly refusing = new Set<string>();
   /** Connections refused for MAX_CONNECTIONS_PER_KEY since start (vigil_connections_refused_total). */
@@ -61,9 +62,7 @@ export class OpenConnections {
 
   /** Connections held now, keyed and keyless. */
   get count(): number {
-    let n = 0;
-    for (const held of this.held.values()) n += held;
-    return n;
+    return this.held.total;
   }
 
   /**
@@ -72,7 +71,7 @@ export class OpenConnections {
    */
   add(principal: Principal, transport: Transport, close: Open['close']): () => void {
     const holder = limitHolder(principal);
-    const held = this.held.get(holder) ?? 0;
+    const held = this.held.of(holder);
     const { perKey } = this.options;
     if (perKey > 0 && held >= perKey) {
       this.refused[transport]++;
@@ -82,7 +81,7 @@ export class OpenConnections {
       }
       throw new TooManyConnectionsError(perKey, held, principal.keyId === null ? 'address' : 'key');
     }
-    this.held.set(holder, held + 1);
+    this.held.add(holder);
     const entry: Open | undefined = principal.keyId === null ? undefined : { principal, close };
     if (entry) this.open.add(entry);
     let counted = true;
@@ -91,9 +90,7 @@ export class OpenConnections {
       if (!counted) return;
       counted = false;
       this.refusing.delete(holder);
-      const left = this.held.get(holder)! - 1;
-      if (left === 0) this.held.delete(holder);
-      else this.held.set(holder, left);
+      this.held.remove(holder);
     };
   }
 

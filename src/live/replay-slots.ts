@@ -1,3 +1,5 @@
+import { HolderCounts } from '../auth/holder-counts.js';
+
 /** What waiting for a turn came to: the turn (release it when the replay ends), or why there is none. */
 export type Turn = { release(): void } | 'gone' | 'timed out';
 
@@ -18,7 +20,7 @@ const NO_LIMIT = { release: () => undefined };
  */
 export class ReplaySlots {
   /** Replays running now, by holder. */
-  private readonly running = new Map<string, number>();
+  private readonly running = new HolderCounts();
   /** Replays waiting for a turn, by holder, oldest first. */
   private readonly queues = new Map<string, Waiter[]>();
   /** Since start: replays that had to wait for a turn, and those whose wait ran out (vigil_replays_total). */
@@ -37,9 +39,7 @@ export class ReplaySlots {
 
   /** Replays reading stored rows now, on this node. */
   get runningCount(): number {
-    let n = 0;
-    for (const held of this.running.values()) n += held;
-    return n;
+    return this.running.total;
   }
 
   /** Replays waiting for a turn now (subscribers that left meanwhile included, until their turn or wait comes). */
@@ -53,7 +53,7 @@ export class ReplaySlots {
   take(holder: string, gone: () => boolean): Promise<Turn> {
     const { perKey, waitMs } = this.options;
     if (perKey === 0) return Promise.resolve(NO_LIMIT);
-    if ((this.running.get(holder) ?? 0) < perKey) return Promise.resolve(this.grant(holder));
+    if (this.running.of(holder) < perKey) return Promise.resolve(this.grant(holder));
     this.waited++;
     return new Promise<Turn>((resolve) => {
       const waiter: Waiter = {
@@ -91,15 +91,13 @@ export class ReplaySlots {
   }
 
   private grant(holder: string): { release(): void } {
-    this.running.set(holder, (this.running.get(holder) ?? 0) + 1);
+    this.running.add(holder);
     let released = false;
     return {
       release: () => {
         if (released) return;
         released = true;
-        const left = this.running.get(holder)! - 1;
-        if (left === 0) this.running.delete(holder);
-        else this.running.set(holder, left);
+        this.running.remove(holder);
         this.next(holder);
       },
     };
