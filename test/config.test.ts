@@ -41,6 +41,14 @@ describe('configuration', () => {
     }
   });
 
+  it('caps connections and replays per key by default, and takes 0 as no limit (and, for REPLAY_WAIT, no wait)', () => {
+    expect(loadConfig({}).limits).toMatchObject({ connectionsPerKey: 500, replays: { perKey: 4, waitMs: 30_000 } });
+    expect(loadConfig({ MAX_CONNECTIONS_PER_KEY: '0', MAX_CONCURRENT_REPLAYS_PER_KEY: '0', REPLAY_WAIT: '0' }).limits).toMatchObject({
+      connectionsPerKey: 0,
+      replays: { perKey: 0, waitMs: 0 },
+    });
+  });
+
   it('treats an empty URL as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', REDIS_URL: ' ' }).database.driver).toBe('pglite');
   });
@@ -98,6 +106,9 @@ describe('configuration', () => {
     [{ DEAD_LETTER_RETENTION: '3000000d' }, 'DEAD_LETTER_RETENTION'],
     [{ COMPRESS_AFTER: '36501d' }, 'COMPRESS_AFTER'],
     [{ RETAIN_FOR: '30s' }, 'RETAIN_FOR'],
+    [{ MAX_CONNECTIONS_PER_KEY: '-1' }, 'MAX_CONNECTIONS_PER_KEY'],
+    [{ MAX_CONCURRENT_REPLAYS_PER_KEY: 'four' }, 'MAX_CONCURRENT_REPLAYS_PER_KEY'],
+    [{ REPLAY_WAIT: '30' }, 'REPLAY_WAIT'],
   ])('rejects %o with a message naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);
