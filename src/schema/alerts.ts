@@ -448,7 +448,7 @@ builder.subscriptionField('alerts', (t) =>
       ruleIds: t.arg.idList({ description: 'Only alerts raised by these rules (default: all): rules of your tenant, or deleted ones whose alerts are stored. Any other id is refused (NOT_FOUND) by name.' }),
       after: t.arg.string({
         description:
-          'Resume after this seq (AlertEvent.seq): the last one received. One past the last stored transition (from another history: a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the open alerts again and resume after that. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too.',
+          'Resume after this seq (AlertEvent.seq): the last one received. One past the last stored transition (from another history: a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the open alerts again and resume after that. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too. Its replay of stored rows takes one of the MAX_CONCURRENT_REPLAYS_PER_KEY (4) turns of its key, waiting up to REPLAY_WAIT (30s) for one; past that it ends with TOO_MANY_REPLAYS and `extensions.resumeAfter`: resubscribe there.',
       }),
     },
     subscribe: async (_root, args, ctx) => {

@@ -149,7 +149,7 @@ builder.subscriptionField('fraudSignals', (t) =>
       subjects: t.arg.stringList({ description: 'Only signals about these subjects (card or IP; default: all).' }),
       after: t.arg.string({
         description:
-          'Resume after this seq (FraudSignal.seq): the last one received. One this database never issued (from another history: a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the first page of fraudSignals again and resume after that. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too.',
+          'Resume after this seq (FraudSignal.seq): the last one received. One this database never issued (from another history: a database restored from an older backup) is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the last stored seq: read the first page of fraudSignals again and resume after that. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too. Its replay of stored rows takes one of the MAX_CONCURRENT_REPLAYS_PER_KEY (4) turns of its key, waiting up to REPLAY_WAIT (30s) for one; past that it ends with TOO_MANY_REPLAYS and `extensions.resumeAfter`: resubscribe there.',
       }),
     },
     subscribe: async (_root, args, ctx, info) => {
