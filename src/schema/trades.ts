@@ -95,7 +95,7 @@ builder.subscriptionField('trades', (t) =>
       symbols: t.arg.stringList({ description: "Only these instruments; all of the tenant's when omitted. A patient or device is refused." }),
       after: t.arg.string({
         description:
-          'Resume after this cursor. One ahead of the stored stream is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the newest committed cursor. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too.',
+          'Resume after this cursor. One ahead of the stored stream is refused (BAD_USER_INPUT) with `extensions.resumeAfter`, the newest committed cursor. With a read key, one whose replay would begin more than READ_KEY_REPLAY (1h) back is refused (FORBIDDEN) with `extensions.resumeAfter` too. Its replay of stored rows takes one of the MAX_CONCURRENT_REPLAYS_PER_KEY (4) turns of its key, waiting up to REPLAY_WAIT (30s) for one; past that it ends with TOO_MANY_REPLAYS and `extensions.resumeAfter`: resubscribe there.',
       }),
     },
     subscribe: async (_root, args, ctx) => {
