@@ -287,9 +287,10 @@ describe.each(primaryBackends)('alerting on $name', (backend) => {
     await post([at(Date.now(), 'ahead-1', 'heart_rate', 80, 240), at(Date.now(), 'ahead-1', 'spo2', 97, 240)]);
     // Placed at its arrival, as the server reckons it by the database's clock: this process's clock may read a few
     // ms behind that (more on a loaded machine), which would put readings sent at once before it. A second apart,
-    // the on-time readings are after it by any reckoning.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const onTime = Date.now();
+    // the on-time readings are after it by any reckoning. Stamped half a second back: a clock that read a few ms
+    // ahead of the database's (a CI run) made them ahead of their own arrival too, and placed them there.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const onTime = Date.now() - 500;
     await post([at(onTime, 'ahead-1', 'heart_rate', 30, 0), at(onTime, 'ahead-1', 'spo2', 85, 0)]);
     await live.results.until((items) => items.length > 0, 'bradycardia to fire', 5_000);
     expect(events(live)[0]).toMatchObject({ kind: 'FIRING', alert: { sourceId: 'ahead-1', value: 30 } });

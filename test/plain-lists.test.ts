@@ -73,8 +73,18 @@ describe('plain executor for subscription events', () => {
       expect(wire(plain!(event, {})), query).toBe(wire(full(event)));
       expect(wire(full(event))).toContain('"start":"2026-12-03T10:00:00.000Z"');
     }
+    // Trades: a venue id '' (none sent) and a receivedAt missing (stored before migration 0012) both answer null.
+    const trades = [
+      { cursor: 7n, symbol: 'ACME', time: new Date(t0), price: 100.5, size: 3, tradeId: 'V-1', tenantId: 'default', receivedAt: t0 + 5 },
+      { cursor: 8n, symbol: 'ACME', time: new Date(t0 + 1), price: 101, size: 0.5, tradeId: '', tenantId: 'default' },
+    ];
+    const tradesQuery = 'subscription { trades { cursor symbol time price size tradeId receivedAt __typename } }';
+    const { plain, full } = prepare(tradesQuery);
+    expect(plain, tradesQuery).toBeDefined();
+    expect(wire(plain!(trades, {}))).toBe(wire(full(trades)));
+    expect(wire(full(trades))).toContain('"tradeId":null,"receivedAt":null');
     const marked = Object.values(schema.getSubscriptionType()!.getFields()).filter((f) => f.extensions?.[PLAIN_LIST]).map((f) => f.name);
-    expect(marked.sort()).toEqual(['alerts', 'anomalies', 'candles', 'fraudSignals', 'news2', 'readings', 'windows']);
+    expect(marked.sort()).toEqual(['alerts', 'anomalies', 'candles', 'fraudSignals', 'news2', 'readings', 'trades', 'windows']);
   });
 
   it('leaves errors and nulls in non-null positions to graphql-js, which reports them with paths', () => {
