@@ -23,7 +23,7 @@ export class ReplaySlots {
   private readonly running = new HolderCounts();
   /** Replays waiting for a turn, by holder, oldest first. */
   private readonly queues = new Map<string, Waiter[]>();
-  /** Since start: replays that had to wait for a turn, and those whose wait ran out (vigil_replays_total). */
+  /** Since start: replays that had to wait for a turn, and those whose wait ran out (vigil_live_replay_waits_total). */
   waited = 0;
   timedOut = 0;
 
